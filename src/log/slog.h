@@ -1,0 +1,124 @@
+/* Partition log: the storage engine of the broker.
+ *
+ * A partition is a directory of segments, each named by its base offset as Kafka names them:
+ *   00000000000000000000.log        record batches (magic v2) exactly as produced, offsets set
+ *   00000000000000000000.index      sparse offset index: {u32 rel_offset, u32 file_pos} BE
+ *   00000000000000000000.timeindex  time index: {i64 max_timestamp, u32 rel_offset} BE
+ *   .clean                          present only after a clean close (skip the CRC scan)
+ * Batches are validated (slog_batch.h) before they are written; only the base offset, the
+ * partition leader epoch and, for LogAppendTime topics, the timestamps are rewritten.
+ *
+ * Threads: every slog_part_* call is made from one thread (the broker's loop), except
+ * slog_sync_run, which the flusher thread calls on a job prepared by slog_part_sync_begin.
+ * Nothing here blocks for long except open/close/recovery and the flusher's fdatasync. */
+#ifndef SLOG_H
+#define SLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slog_limits.h"
+
+typedef struct slog_part slog_part_t;
+/* A refcounted open segment file, kept alive while a fetch response sends from it. */
+typedef struct slog_file slog_file_t;
+
+typedef struct {
+    int64_t segment_bytes;        /* roll before the active segment would exceed this */
+    int64_t roll_ms;              /* roll when the active segment's first write is older */
+    int64_t retention_ms;         /* delete closed segments whose newest record is older; -1 off */
+    int64_t retention_bytes;      /* delete oldest closed segments while the log is larger; -1 off */
+    int32_t index_interval_bytes; /* bytes between sparse index entries (Kafka: 4096) */
+    int32_t max_message_bytes;    /* largest batch accepted (Kafka: max.message.bytes) */
+    bool log_append_time;         /* message.timestamp.type=LogAppendTime */
+} slog_conf_t;
+
+/* Fills conf with Kafka's defaults (1 GiB segments, 7 days, 4096, 1048588, CreateTime). */
+void slog_conf_default(slog_conf_t *conf);
+
+/* Opens (creating if needed) the partition in dir and recovers it: after an unclean stop the
+ * tail segments are scanned, a torn or corrupt tail is truncated, missing or damaged indexes
+ * are rebuilt; each repair is logged once. Returns 0, -errno, or SL_ECORRUPT when the log
+ * cannot be made consistent (never when a tail can be truncated). Thread: loop (blocks). */
+int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out);
+/* Syncs, writes indexes and the clean marker, frees. Thread: loop (blocks). */
+void slog_part_close(slog_part_t *part);
+/* Closes and removes the directory (topic deletion). In-flight reads keep their files open. */
+int slog_part_delete(slog_part_t *part);
+/* Applies new settings to future appends, rolls and retention runs. */
+void slog_part_set_conf(slog_part_t *part, const slog_conf_t *conf);
+
+typedef struct {
+    int64_t base_offset;  /* offset given to the first record */
+    int64_t last_offset;  /* offset of the last record */
+    int64_t append_time_ms; /* broker time used for LogAppendTime, or -1 (CreateTime) */
+    int64_t log_start_offset;
+    int32_t batch_count;
+} slog_append_t;
+
+/* Validates data (one or more whole v2 batches) and appends it to the active segment,
+ * rolling first when needed. data is modified in place (base offsets, leader epoch, and
+ * timestamps+CRC for LogAppendTime). Nothing is written unless every batch is valid.
+ * Errors: SL_ECORRUPT bad framing/CRC/count (Kafka CORRUPT_MESSAGE), SL_EINVAL magic != 2
+ * (UNSUPPORTED_FOR_MESSAGE_FORMAT), SL_ELIMIT a batch over max_message_bytes
+ * (MESSAGE_TOO_LARGE), -errno on I/O (KAFKA_STORAGE_ERROR; the partition then refuses
+ * appends until reopened). Data is written (write(2)) but not synced: see slog_part_sync_*. */
+int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_ms,
+                     slog_append_t *out);
+
+int64_t slog_part_start_offset(const slog_part_t *part); /* log start offset */
+int64_t slog_part_end_offset(const slog_part_t *part);   /* next offset to assign (LEO) */
+/* Exclusive end of what has been fdatasync'd; == end offset when nothing is pending. */
+int64_t slog_part_durable_offset(const slog_part_t *part);
+int64_t slog_part_size_bytes(const slog_part_t *part);
+int slog_part_segment_count(const slog_part_t *part);
+
+typedef struct {
+    slog_file_t *file; /* referenced: release with slog_file_unref; NULL when len == 0 */
+    int64_t pos;       /* byte position in the file */
+    int64_t len;       /* bytes: whole batches only */
+    int64_t first_offset; /* base offset of the first batch in the range */
+} slog_read_t;
+
+/* Finds the batch that contains offset and returns a range of whole batches from it, in one
+ * segment, ending before max_offset (exclusive; e.g. the high watermark) and within max_bytes,
+ * except that with min_one the first batch is returned whole however large it is.
+ * offset == end (or max_offset) yields len 0. SL_ERANGE when offset is below the start or
+ * above the end offset. Returns 0 or -errno. */
+int slog_part_read(slog_part_t *part, int64_t offset, int64_t max_offset, int64_t max_bytes,
+                   bool min_one, slog_read_t *out);
+
+int slog_file_fd(const slog_file_t *file);
+void slog_file_ref(slog_file_t *file);
+void slog_file_unref(slog_file_t *file); /* Thread: any (atomic refcount) */
+
+/* ListOffsets by time: first offset whose batch max timestamp >= ts (Kafka semantics), and
+ * that batch's max timestamp... SL_ENOTFOUND when every record is older. */
+int slog_part_offset_for_time(slog_part_t *part, int64_t ts, int64_t *offset, int64_t *found_ts);
+/* ListOffsets MAX_TIMESTAMP: offset and timestamp of the record with the largest timestamp
+ * (the last batch with that max timestamp); SL_ENOTFOUND on an empty log. */
+int slog_part_max_timestamp(slog_part_t *part, int64_t *offset, int64_t *ts);
+
+/* Retention: deletes whole closed segments past retention.ms / retention.bytes, and rolls
+ * the active segment when roll_ms has passed. Returns segments deleted or -errno. */
+int slog_part_housekeep(slog_part_t *part, int64_t now_ms);
+
+/* Group commit. The loop prepares a job naming the segment files with unsynced data and the
+ * end offset they cover; the flusher thread runs it (fdatasync each file); the loop then
+ * completes it, advancing the durable offset. At most one job per partition at a time.
+ *   slog_part_sync_begin: false when nothing is pending or a job is already out.
+ *   slog_sync_run:        Thread: any (the flusher). Returns 0 or -errno.
+ *   slog_part_sync_end:   rc from run; on failure the partition refuses appends (like
+ *                         Kafka taking a log dir offline) and the durable offset stays. */
+typedef struct slog_sync_job slog_sync_job_t;
+bool slog_part_sync_needed(const slog_part_t *part);
+slog_sync_job_t *slog_part_sync_begin(slog_part_t *part);
+int slog_sync_run(slog_sync_job_t *job);
+void slog_part_sync_end(slog_part_t *part, slog_sync_job_t *job, int rc);
+/* Synchronous variant for close and tests. */
+int slog_part_sync_now(slog_part_t *part);
+/* The last I/O error that took the partition offline, or 0. */
+int slog_part_failed(const slog_part_t *part);
+
+#endif

@@ -1,0 +1,21 @@
+/* Limits of the storage layer. Each has a ceiling checked at compile time. */
+#ifndef SLOG_LIMITS_H
+#define SLOG_LIMITS_H
+
+#include "sl_common.h"
+
+/* Largest segment file: index entries hold 32-bit file positions. */
+#define SLOG_SEGMENT_BYTES_MAX ((int64_t)1 << 31)
+/* Smallest segment.bytes accepted (Kafka: 14 bytes, but anything under a batch is silly). */
+#define SLOG_SEGMENT_BYTES_MIN ((int64_t)1024)
+/* Largest single batch accepted from a producer, whatever max.message.bytes says. */
+#define SLOG_BATCH_BYTES_MAX ((int32_t)64 << 20)
+/* Records in one batch (guards count fields before any walk). */
+#define SLOG_BATCH_RECORDS_MAX 1000000
+/* Segments in one partition. */
+#define SLOG_SEGMENTS_MAX 100000
+
+SL_STATIC_ASSERT(SLOG_BATCH_BYTES_MAX < SLOG_SEGMENT_BYTES_MAX, "a batch fits a segment");
+SL_STATIC_ASSERT(SLOG_SEGMENT_BYTES_MIN < SLOG_SEGMENT_BYTES_MAX, "segment bounds");
+
+#endif
