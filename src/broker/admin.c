@@ -1,0 +1,352 @@
+/* Topic administration: CreateTopics (v0-7), DeleteTopics (v0-6), CreatePartitions (v0-3),
+ * DescribeConfigs (v0-4) and IncrementalAlterConfigs (v0-1) for topic resources. Broker
+ * resources are described (read-only); altering them is refused with a clear message. */
+#include "brk_internal.h"
+#include "sl_log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define BRK_RESOURCE_TOPIC 2
+#define BRK_RESOURCE_BROKER 4
+#define BRK_CONFIG_SOURCE_TOPIC 1
+#define BRK_CONFIG_SOURCE_STATIC_BROKER 4
+#define BRK_CONFIG_SOURCE_DEFAULT 5
+
+static kproto_str_t brk__str_dup(brk_req_t *req, const char *s)
+{
+    kproto_str_t k = {NULL, -1};
+    if (s) {
+        k.len = (int32_t)strlen(s);
+        char *p = sl_arena_alloc(req->arena, (size_t)k.len + 1);
+        memcpy(p, s, (size_t)k.len);
+        k.ptr = p;
+    }
+    return k;
+}
+
+/* Copies a request's config list into a property set; false on a null or duplicate value. */
+static bool brk__configs_to_props(const kmsg_create_topics_req_creatable_topic_t *ct,
+                                  sl_props_t *props, const char **msg)
+{
+    for (int32_t i = 0; i < ct->configs_count; i++) {
+        kproto_str_t n = ct->configs[i].name, v = ct->configs[i].value;
+        char name[256], value[1024];
+        if (n.len <= 0 || n.len >= (int32_t)sizeof name || v.len < 0 ||
+            v.len >= (int32_t)sizeof value) {
+            *msg = "config name or value missing or too long";
+            return false;
+        }
+        snprintf(name, sizeof name, "%.*s", n.len, n.ptr);
+        snprintf(value, sizeof value, "%.*s", v.len, v.ptr);
+        if (sl_props_set(props, name, value) != 0) {
+            *msg = "too many configs";
+            return false;
+        }
+    }
+    return true;
+}
+
+static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatable_topic_t *ct,
+                            kmsg_create_topics_resp_creatable_topic_result_t *tr)
+{
+    kmsg_create_topics_req_t *body = req->body;
+    const char *msg = NULL;
+    tr->name = ct->name;
+    kerr_t e = KERR_NONE;
+    sl_props_t *props = sl_props_new();
+    if (ct->replication_factor != -1 && ct->replication_factor != 1) {
+        e = KERR_INVALID_REPLICATION_FACTOR;
+        msg = "replication factor must be 1 (or -1) on a single-node broker";
+    } else if (ct->assignments_count > 0) {
+        e = KERR_INVALID_REPLICA_ASSIGNMENT;
+        msg = "manual replica assignment is not supported on a single-node broker";
+    } else if (!brk__configs_to_props(ct, props, &msg)) {
+        e = KERR_INVALID_CONFIG;
+    } else {
+        e = brk_topic_create(req->brk, ct->name, ct->num_partitions, props, body->validate_only,
+                             &msg);
+    }
+    sl_props_free(props);
+    tr->error_code = (int16_t)e;
+    if (e != KERR_NONE) {
+        tr->error_message = msg ? kproto_str(msg) : (kproto_str_t){NULL, -1};
+        tr->num_partitions = -1;
+        tr->replication_factor = -1;
+        SL_LOGI("admin", "create topic %.*s refused: %s (%s)", ct->name.len > 0 ? ct->name.len : 0,
+                ct->name.ptr ? ct->name.ptr : "", kerr_name(tr->error_code), msg ? msg : "");
+        return;
+    }
+    brk_topic_t *topic = brk_topic_find(req->brk, ct->name);
+    tr->num_partitions = topic ? topic->npart
+                               : (ct->num_partitions == -1 ? req->brk->conf.num_partitions
+                                                           : ct->num_partitions);
+    tr->replication_factor = 1;
+    if (topic) {
+        tr->topic_id = topic->id;
+    }
+    /* v5+: the topic's effective configs. */
+    size_t ndefs;
+    const brk_tconf_def_t *defs = brk_tconf_defs(&ndefs);
+    tr->configs_count = (int32_t)ndefs;
+    tr->configs = brk_alloc(req, (int32_t)ndefs, sizeof *tr->configs);
+    for (size_t i = 0; i < ndefs; i++) {
+        char v[256];
+        bool ov;
+        brk_tconf_value(req->brk, topic, defs[i].name, v, sizeof v, &ov);
+        kmsg_create_topics_resp_creatable_topic_configs_init(&tr->configs[i]);
+        tr->configs[i].name = kproto_str(defs[i].name);
+        tr->configs[i].value = brk__str_dup(req, v);
+        tr->configs[i].config_source = ov ? BRK_CONFIG_SOURCE_TOPIC : BRK_CONFIG_SOURCE_DEFAULT;
+    }
+}
+
+void brk_handle_create_topics(brk_req_t *req)
+{
+    kmsg_create_topics_req_t *body = req->body;
+    kmsg_create_topics_resp_t resp;
+    kmsg_create_topics_resp_init(&resp);
+    resp.topics_count = body->topics_count < 0 ? 0 : body->topics_count;
+    resp.topics = brk_alloc(req, resp.topics_count, sizeof *resp.topics);
+    for (int32_t i = 0; i < resp.topics_count; i++) {
+        kmsg_create_topics_resp_creatable_topic_result_init(&resp.topics[i]);
+        bool dup = false;
+        for (int32_t j = 0; j < i && !dup; j++) {
+            dup = body->topics[j].name.len == body->topics[i].name.len &&
+                  memcmp(body->topics[j].name.ptr, body->topics[i].name.ptr,
+                         (size_t)SL_MAX(body->topics[i].name.len, 0)) == 0;
+        }
+        if (dup) {
+            resp.topics[i].name = body->topics[i].name;
+            resp.topics[i].error_code = KERR_INVALID_REQUEST;
+            resp.topics[i].error_message = kproto_str("topic named twice in one request");
+            continue;
+        }
+        brk__create_one(req, &body->topics[i], &resp.topics[i]);
+    }
+    brk_respond(req, &resp);
+}
+
+void brk_handle_delete_topics(brk_req_t *req)
+{
+    kmsg_delete_topics_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    kmsg_delete_topics_resp_t resp;
+    kmsg_delete_topics_resp_init(&resp);
+    bool by_state = req->api_version >= 6;
+    int32_t n = by_state ? body->topics_count : body->topic_names_count;
+    n = n < 0 ? 0 : n;
+    resp.responses_count = n;
+    resp.responses = brk_alloc(req, n, sizeof *resp.responses);
+    for (int32_t i = 0; i < n; i++) {
+        kmsg_delete_topics_resp_deletable_topic_result_t *r = &resp.responses[i];
+        kmsg_delete_topics_resp_deletable_topic_result_init(r);
+        brk_topic_t *topic;
+        if (by_state && body->topics[i].name.len < 0) {
+            r->topic_id = body->topics[i].topic_id;
+            topic = brk_topic_find_id(brk, r->topic_id);
+        } else {
+            r->name = by_state ? body->topics[i].name : body->topic_names[i];
+            topic = brk_topic_find(brk, r->name);
+        }
+        if (!topic) {
+            r->error_code = by_state && r->name.len < 0 ? KERR_UNKNOWN_TOPIC_ID
+                                                        : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        if (!brk->conf.delete_topic_enable) {
+            r->error_code = KERR_POLICY_VIOLATION;
+            r->error_message = kproto_str("delete.topic.enable is false");
+            continue;
+        }
+        r->name = brk__str_dup(req, topic->name);
+        r->topic_id = topic->id;
+        r->error_code = (int16_t)brk_topic_delete(brk, topic);
+    }
+    brk_respond(req, &resp);
+}
+
+void brk_handle_create_partitions(brk_req_t *req)
+{
+    kmsg_create_partitions_req_t *body = req->body;
+    kmsg_create_partitions_resp_t resp;
+    kmsg_create_partitions_resp_init(&resp);
+    resp.results_count = body->topics_count < 0 ? 0 : body->topics_count;
+    resp.results = brk_alloc(req, resp.results_count, sizeof *resp.results);
+    for (int32_t i = 0; i < resp.results_count; i++) {
+        kmsg_create_partitions_req_create_partitions_topic_t *ct = &body->topics[i];
+        kmsg_create_partitions_resp_create_partitions_topic_result_t *r = &resp.results[i];
+        kmsg_create_partitions_resp_create_partitions_topic_result_init(r);
+        r->name = ct->name;
+        brk_topic_t *topic = brk_topic_find(req->brk, ct->name);
+        const char *msg = NULL;
+        if (!topic) {
+            r->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        } else if (ct->assignments_count > 0) {
+            r->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+            msg = "manual replica assignment is not supported on a single-node broker";
+        } else {
+            r->error_code = (int16_t)brk_topic_add_partitions(req->brk, topic, ct->count,
+                                                              body->validate_only, &msg);
+        }
+        if (msg) {
+            r->error_message = kproto_str(msg);
+        }
+    }
+    brk_respond(req, &resp);
+}
+
+static bool brk__key_wanted(const kmsg_describe_configs_req_describe_configs_resource_t *res,
+                            const char *name)
+{
+    if (res->configuration_keys_count < 0) {
+        return true;
+    }
+    for (int32_t i = 0; i < res->configuration_keys_count; i++) {
+        if (kproto_str_eq(res->configuration_keys[i], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void brk__describe_topic(brk_req_t *req,
+                                const kmsg_describe_configs_req_describe_configs_resource_t *res,
+                                brk_topic_t *topic,
+                                kmsg_describe_configs_resp_describe_configs_result_t *r)
+{
+    kmsg_describe_configs_req_t *body = req->body;
+    size_t ndefs;
+    const brk_tconf_def_t *defs = brk_tconf_defs(&ndefs);
+    r->configs = brk_alloc(req, (int32_t)ndefs, sizeof *r->configs);
+    int32_t n = 0;
+    for (size_t i = 0; i < ndefs; i++) {
+        if (!brk__key_wanted(res, defs[i].name)) {
+            continue;
+        }
+        char v[256];
+        bool ov;
+        brk_tconf_value(req->brk, topic, defs[i].name, v, sizeof v, &ov);
+        kmsg_describe_configs_resp_describe_configs_resource_result_t *c = &r->configs[n++];
+        kmsg_describe_configs_resp_describe_configs_resource_result_init(c);
+        c->name = kproto_str(defs[i].name);
+        c->value = brk__str_dup(req, v);
+        c->is_default = !ov;
+        c->config_source = ov ? BRK_CONFIG_SOURCE_TOPIC : BRK_CONFIG_SOURCE_DEFAULT;
+        c->config_type = defs[i].type;
+        c->documentation = body->include_documentation ? kproto_str(defs[i].doc)
+                                                       : (kproto_str_t){NULL, -1};
+        c->synonyms_count = 0;
+    }
+    r->configs_count = n;
+}
+
+void brk_handle_describe_configs(brk_req_t *req)
+{
+    kmsg_describe_configs_req_t *body = req->body;
+    kmsg_describe_configs_resp_t resp;
+    kmsg_describe_configs_resp_init(&resp);
+    resp.results_count = body->resources_count < 0 ? 0 : body->resources_count;
+    resp.results = brk_alloc(req, resp.results_count, sizeof *resp.results);
+    for (int32_t i = 0; i < resp.results_count; i++) {
+        kmsg_describe_configs_req_describe_configs_resource_t *res = &body->resources[i];
+        kmsg_describe_configs_resp_describe_configs_result_t *r = &resp.results[i];
+        kmsg_describe_configs_resp_describe_configs_result_init(r);
+        r->resource_type = res->resource_type;
+        r->resource_name = res->resource_name;
+        if (res->resource_type == BRK_RESOURCE_TOPIC) {
+            brk_topic_t *topic = brk_topic_find(req->brk, res->resource_name);
+            if (!topic) {
+                r->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                r->error_message = kproto_str("unknown topic");
+                continue;
+            }
+            brk__describe_topic(req, res, topic, r);
+        } else if (res->resource_type == BRK_RESOURCE_BROKER) {
+            /* Broker-level defaults of the topic configs, read-only. */
+            brk__describe_topic(req, res, NULL, r);
+            for (int32_t c = 0; c < r->configs_count; c++) {
+                r->configs[c].read_only = true;
+                r->configs[c].config_source = BRK_CONFIG_SOURCE_STATIC_BROKER;
+            }
+        } else {
+            r->error_code = KERR_INVALID_REQUEST;
+            r->error_message = kproto_str("only topic and broker resources are supported");
+        }
+    }
+    brk_respond(req, &resp);
+}
+
+/* Applies one resource's SET/DELETE/APPEND/SUBTRACT operations to a copy of its overrides. */
+static kerr_t brk__alter_topic(brk_req_t *req, brk_topic_t *topic,
+                               const kmsg_incremental_alter_configs_req_alter_configs_resource_t *res,
+                               bool validate_only, const char **msg)
+{
+    sl_props_t *next = sl_props_new();
+    for (size_t i = 0; i < sl_props_count(topic->overrides); i++) {
+        const char *k, *v;
+        sl_props_at(topic->overrides, i, &k, &v);
+        sl_props_set(next, k, v);
+    }
+    for (int32_t i = 0; i < res->configs_count; i++) {
+        const kmsg_incremental_alter_configs_req_alterable_config_t *c = &res->configs[i];
+        char name[256], value[1024];
+        if (c->name.len <= 0 || c->name.len >= (int32_t)sizeof name ||
+            c->value.len >= (int32_t)sizeof value) {
+            *msg = "config name missing or too long";
+            sl_props_free(next);
+            return KERR_INVALID_CONFIG;
+        }
+        snprintf(name, sizeof name, "%.*s", c->name.len, c->name.ptr);
+        snprintf(value, sizeof value, "%.*s", c->value.len > 0 ? c->value.len : 0,
+                 c->value.len > 0 ? c->value.ptr : "");
+        if (c->config_operation == 0 && c->value.len >= 0) { /* SET */
+            sl_props_set(next, name, value);
+        } else if (c->config_operation == 1) { /* DELETE: back to the default */
+            sl_props_t *pruned = sl_props_new();
+            for (size_t j = 0; j < sl_props_count(next); j++) {
+                const char *k, *v;
+                sl_props_at(next, j, &k, &v);
+                if (strcmp(k, name) != 0) {
+                    sl_props_set(pruned, k, v);
+                }
+            }
+            sl_props_free(next);
+            next = pruned;
+        } else {
+            *msg = "only SET (with a value) and DELETE are supported for topic configs";
+            sl_props_free(next);
+            return KERR_INVALID_CONFIG;
+        }
+    }
+    return brk_topic_set_configs(req->brk, topic, next, validate_only, msg);
+}
+
+void brk_handle_incremental_alter_configs(brk_req_t *req)
+{
+    kmsg_incremental_alter_configs_req_t *body = req->body;
+    kmsg_incremental_alter_configs_resp_t resp;
+    kmsg_incremental_alter_configs_resp_init(&resp);
+    resp.responses_count = body->resources_count < 0 ? 0 : body->resources_count;
+    resp.responses = brk_alloc(req, resp.responses_count, sizeof *resp.responses);
+    for (int32_t i = 0; i < resp.responses_count; i++) {
+        kmsg_incremental_alter_configs_req_alter_configs_resource_t *res = &body->resources[i];
+        kmsg_incremental_alter_configs_resp_alter_configs_resource_response_t *r = &resp.responses[i];
+        kmsg_incremental_alter_configs_resp_alter_configs_resource_response_init(r);
+        r->resource_type = res->resource_type;
+        r->resource_name = res->resource_name;
+        const char *msg = NULL;
+        if (res->resource_type != BRK_RESOURCE_TOPIC) {
+            r->error_code = KERR_INVALID_REQUEST;
+            msg = "only topic configs can be altered; broker settings live in the properties file";
+        } else {
+            brk_topic_t *topic = brk_topic_find(req->brk, res->resource_name);
+            r->error_code = topic ? (int16_t)brk__alter_topic(req, topic, res, body->validate_only, &msg)
+                                  : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+        if (msg && r->error_code != KERR_NONE) {
+            r->error_message = kproto_str(msg);
+        }
+    }
+    brk_respond(req, &resp);
+}

@@ -1,0 +1,27 @@
+/* The broker: owns the loop, the topic registry, the flusher and the listener.
+ * Thread: loop (the thread that calls brk_run), except brk_stop_async. */
+#ifndef BRK_H
+#define BRK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sl_props.h"
+
+typedef struct brk brk_t;
+
+/* Builds a broker from Kafka-named properties (defaults for what is absent). Validates every
+ * known key; warns once about unknown ones. On error writes a message to err and returns
+ * SL_EINVAL, or -errno when the data dir or port cannot be used. Opens and recovers the log. */
+int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len);
+/* Serves until brk_stop_async; then stops accepting, finishes in-flight work, flushes and
+ * closes. Returns 0 or -errno. */
+int brk_run(brk_t *brk);
+/* Async-signal-safe request to stop. Thread: any. */
+void brk_stop_async(brk_t *brk);
+void brk_free(brk_t *brk);
+/* The bound port (useful with port 0). */
+int brk_port(const brk_t *brk);
+const char *brk_host(const brk_t *brk);
+
+#endif

@@ -1,0 +1,184 @@
+/* Broker internals shared by its files: configuration, topic registry, request context,
+ * flusher. Thread: loop for everything unless a comment says otherwise. */
+#ifndef BRK_INTERNAL_H
+#define BRK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "brk.h"
+#include "brk_limits.h"
+#include "kerr.h"
+#include "kmsg.h"
+#include "kproto.h"
+#include "sl_arena.h"
+#include "sl_props.h"
+#include "slog.h"
+#include "snet.h"
+
+typedef enum { BRK_FLUSH_ALWAYS, BRK_FLUSH_INTERVAL, BRK_FLUSH_NEVER } brk_flush_policy_t;
+
+/* Broker configuration, from Kafka's property names (conf.c). */
+typedef struct {
+    char data_dir[BRK_PATH_BYTES_MAX];
+    char listen_host[256];
+    int listen_port;
+    char advertised_host[256];
+    int advertised_port; /* 0: the bound port */
+    int32_t node_id;
+    int32_t num_partitions;
+    bool auto_create_topics;
+    int64_t socket_request_max_bytes;
+    int64_t message_max_bytes;
+    brk_flush_policy_t flush_policy;
+    int64_t flush_interval_ms;
+    int flush_threads;
+    int64_t retention_check_interval_ms;
+    slog_conf_t log; /* broker-wide defaults for topic configs */
+    char cleanup_policy[32];
+    bool delete_topic_enable;
+} brk_conf_t;
+
+/* Parses props into conf; err gets "key: reason". Unknown keys are warned about once. */
+int brk_conf_parse(const sl_props_t *props, brk_conf_t *conf, char *err, size_t err_len);
+
+typedef struct brk_topic brk_topic_t;
+typedef struct brk_part brk_part_t;
+typedef struct brk_req brk_req_t;
+typedef struct brk_flusher brk_flusher_t;
+
+/* A waiter on a partition's durable offset (a produce with acks != 0). */
+typedef struct brk_wait {
+    struct brk_wait *next;
+    int64_t target; /* exclusive end offset that must be durable */
+    void (*done)(struct brk_wait *w, int err);
+} brk_wait_t;
+
+struct brk_part {
+    brk_topic_t *topic;
+    int32_t index;
+    slog_part_t *log;
+    bool sync_inflight;
+    brk_wait_t *waiters, *waiters_tail; /* FIFO by target */
+};
+
+struct brk_topic {
+    char *name;
+    kproto_uuid_t id;
+    int32_t npart;
+    brk_part_t **parts;
+    sl_props_t *overrides; /* topic-level configs set by users */
+    slog_conf_t log;       /* effective log settings */
+    char cleanup_policy[32];
+    brk_topic_t *next;
+};
+
+struct brk {
+    brk_conf_t conf;
+    snet_loop_t *loop;
+    snet_listener_t *lst;
+    brk_flusher_t *flusher;
+    brk_topic_t *topics;
+    int ntopics;
+    char cluster_id[32];
+    int lock_fd;
+    int stop_fd; /* eventfd written by brk_stop_async */
+    snet_timer_t *housekeep_timer;
+    snet_timer_t *flush_timer;
+    struct brk_fetch *fetch_waiters;
+    bool fetch_waking;     /* brk_fetch_wake is running */
+    bool fetch_wake_again; /* ... and was called again meanwhile */
+    char advertised_host[256];
+    int advertised_port;
+    bool stopping;
+};
+
+/* ---- topics.c ---- */
+int brk_topics_load(brk_t *brk, char *err, size_t err_len);
+void brk_topics_close(brk_t *brk);
+brk_topic_t *brk_topic_find(brk_t *brk, kproto_str_t name);
+brk_topic_t *brk_topic_find_id(brk_t *brk, kproto_uuid_t id);
+brk_part_t *brk_part_find(brk_t *brk, kproto_str_t topic, int32_t partition);
+/* Kafka's topic-name rules: 1-249 chars of [a-zA-Z0-9._-], not "." or "..". */
+bool brk_topic_name_valid(kproto_str_t name, const char **why);
+/* Creates a topic with npart partitions and the given overrides (may be NULL). Returns a
+ * Kafka error; msg (may be NULL) gets a reason for the client. */
+kerr_t brk_topic_create(brk_t *brk, kproto_str_t name, int32_t npart, const sl_props_t *overrides,
+                        bool validate_only, const char **msg);
+kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic);
+kerr_t brk_topic_add_partitions(brk_t *brk, brk_topic_t *topic, int32_t count,
+                                bool validate_only, const char **msg);
+/* Validates and applies a set of topic config overrides (full replacement). */
+kerr_t brk_topic_set_configs(brk_t *brk, brk_topic_t *topic, sl_props_t *overrides,
+                             bool validate_only, const char **msg);
+/* Topic-level config definitions, for validation and DescribeConfigs. */
+typedef struct {
+    const char *name;
+    int8_t type; /* Kafka ConfigType: 1 BOOLEAN 2 STRING 3 INT 4 SHORT 5 LONG 6 DOUBLE 7 LIST */
+    const char *doc;
+} brk_tconf_def_t;
+const brk_tconf_def_t *brk_tconf_defs(size_t *n);
+/* Effective value of a topic config as a string, and whether it is a topic override. */
+void brk_tconf_value(brk_t *brk, const brk_topic_t *topic, const char *name, char *buf,
+                     size_t len, bool *is_override);
+/* Validates name=value for topics: KERR_NONE or KERR_INVALID_CONFIG with msg. */
+kerr_t brk_tconf_check(const char *name, const char *value, const char **msg);
+/* The high watermark: what consumers may read (durable under flush policy always). */
+int64_t brk_part_hw(brk_t *brk, const brk_part_t *part);
+
+/* ---- request context (dispatch.c) ---- */
+struct brk_req {
+    brk_t *brk;
+    snet_slot_t *slot;
+    uint8_t *frame;
+    sl_arena_t *arena;
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    kproto_str_t client_id;
+    bool flex;
+    void *body; /* decoded request, in the arena */
+    const char *peer;
+};
+
+/* Sends resp (a kmsg_<api>_resp_t) for req and frees req. */
+void brk_respond(brk_req_t *req, const void *resp);
+/* Completes req with no response (acks=0) and frees it. */
+void brk_respond_none(brk_req_t *req);
+/* Allocates n zeroed elements from the request's arena. */
+void *brk_alloc(brk_req_t *req, int32_t n, size_t size);
+
+/* Handlers: each takes ownership of req and completes it exactly once. */
+void brk_handle_api_versions(brk_req_t *req);
+void brk_handle_metadata(brk_req_t *req);
+void brk_handle_produce(brk_req_t *req);
+void brk_handle_fetch(brk_req_t *req);
+void brk_handle_list_offsets(brk_req_t *req);
+void brk_handle_create_topics(brk_req_t *req);
+void brk_handle_delete_topics(brk_req_t *req);
+void brk_handle_create_partitions(brk_req_t *req);
+void brk_handle_describe_configs(brk_req_t *req);
+void brk_handle_incremental_alter_configs(brk_req_t *req);
+
+/* ---- fetch.c: long-poll wake-ups ---- */
+/* Re-examines waiting fetches after part's high watermark moved. */
+void brk_fetch_wake(brk_t *brk, brk_part_t *part);
+/* Answers every waiting fetch now (shutdown). */
+void brk_fetch_flush_all(brk_t *brk);
+
+/* ---- flush.c: group commit ---- */
+int brk_flusher_new(brk_t *brk, int threads, brk_flusher_t **out);
+void brk_flusher_free(brk_flusher_t *flusher);
+/* Starts a sync job for part if it has unsynced data and none is out. */
+void brk_flush_kick(brk_t *brk, brk_part_t *part);
+/* Waits for part's in-flight job (topic deletion, shutdown). Blocks the loop briefly. */
+void brk_flush_drain(brk_t *brk, brk_part_t *part);
+/* Adds a waiter for part's durable offset to reach w->target. */
+void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w);
+/* Fails every waiter of part (partition deleted or offline). */
+void brk_part_fail_waiters(brk_part_t *part, int err);
+
+/* Maps storage errors to Kafka's codes. */
+kerr_t brk_kerr_from_log(int rc);
+
+#endif

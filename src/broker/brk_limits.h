@@ -1,0 +1,33 @@
+/* Limits of the broker layer. */
+#ifndef BRK_LIMITS_H
+#define BRK_LIMITS_H
+
+#include "sl_common.h"
+
+#define BRK_PATH_BYTES_MAX 1024
+/* Buffers for paths under the data dir (data dir + topic + partition + file name). */
+#define BRK_PATH_BUF 4096
+/* Topics on one broker. */
+#define BRK_TOPICS_MAX 10000
+/* Partitions of one topic (Kafka has no hard limit; each is a directory and open files). */
+#define BRK_PARTITIONS_MAX 10000
+/* Topic name length (Kafka: 249). */
+#define BRK_TOPIC_NAME_BYTES_MAX 249
+/* Topic config overrides in one topic. */
+#define BRK_TOPIC_CONFIGS_MAX 64
+/* Bytes of one topic.properties file. */
+#define BRK_TOPIC_FILE_BYTES_MAX 65536
+/* Longest fetch long-poll accepted (Kafka clients use <= 500 ms by default). */
+#define BRK_FETCH_WAIT_MS_MAX 60000
+/* Fetch responses: bytes of records in one response, whatever the client asks for. */
+#define BRK_FETCH_BYTES_MAX ((int64_t)64 << 20)
+/* Arena chunk for decoded requests. */
+#define BRK_ARENA_CHUNK_BYTES 16384
+/* Sync jobs queued for the flusher threads. */
+#define BRK_FLUSH_QUEUE_MAX BRK_PARTITIONS_MAX
+/* Flusher threads. */
+#define BRK_FLUSH_THREADS_MAX 16
+
+SL_STATIC_ASSERT(BRK_TOPIC_NAME_BYTES_MAX < BRK_PATH_BYTES_MAX / 2, "topic dir fits a path");
+
+#endif

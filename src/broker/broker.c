@@ -1,0 +1,294 @@
+/* Broker lifecycle: configuration, the data dir (lock, meta.properties with the cluster id),
+ * topic recovery, the listener and the flusher; periodic retention and interval flushes; and
+ * a graceful stop: stop accepting, answer waiting fetches, let in-flight produces become
+ * durable and be answered, then close every log cleanly. */
+#include "brk_internal.h"
+#include "sl_fs.h"
+#include "sl_log.h"
+#include "sl_time.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define BRK_SHUTDOWN_GRACE_MS 5000
+
+void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len);
+
+static void brk__on_close(snet_conn_t *conn)
+{
+    SL_UNUSED(conn);
+}
+
+static const snet_handler_t brk__handler = {brk__on_frame, brk__on_close};
+
+/* Reads or creates <data>/meta.properties (cluster.id, node.id), as Kafka keeps them. */
+static int brk__meta(brk_t *brk, char *err, size_t err_len)
+{
+    char path[BRK_PATH_BUF];
+    snprintf(path, sizeof path, "%s/meta.properties", brk->conf.data_dir);
+    sl_props_t *props = sl_props_new();
+    int rc = sl_props_load(props, path, err, err_len);
+    if (rc == 0) {
+        const char *id = sl_props_get(props, "cluster.id");
+        if (!id || strlen(id) >= sizeof brk->cluster_id) {
+            snprintf(err, err_len, "%s: missing or bad cluster.id", path);
+            rc = SL_ECORRUPT;
+        } else {
+            snprintf(brk->cluster_id, sizeof brk->cluster_id, "%s", id);
+        }
+    } else if (rc == -ENOENT) {
+        static const char b64[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        uint8_t raw[22];
+        rc = getrandom(raw, sizeof raw, 0) == (ssize_t)sizeof raw ? 0 : -EIO;
+        for (size_t i = 0; i < sizeof raw; i++) {
+            brk->cluster_id[i] = b64[raw[i] & 63];
+        }
+        brk->cluster_id[22] = '\0';
+        char text[256];
+        int n = snprintf(text, sizeof text, "version=1\ncluster.id=%s\nnode.id=%d\n",
+                         brk->cluster_id, (int)brk->conf.node_id);
+        if (rc == 0) {
+            rc = sl_fs_write_atomic(path, text, (size_t)n);
+        }
+        if (rc != 0) {
+            snprintf(err, err_len, "%s: %s", path, sl_strerror(rc));
+        }
+    }
+    sl_props_free(props);
+    return rc;
+}
+
+/* Takes an exclusive lock on <data>/.lock so two brokers never share a data dir. */
+static int brk__lock(brk_t *brk, char *err, size_t err_len)
+{
+    int rc = sl_fs_mkdirs(brk->conf.data_dir);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot create data dir %s: %s", brk->conf.data_dir, sl_strerror(rc));
+        return rc;
+    }
+    char path[BRK_PATH_BUF];
+    snprintf(path, sizeof path, "%s/.lock", brk->conf.data_dir);
+    brk->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (brk->lock_fd < 0) {
+        rc = -errno;
+        snprintf(err, err_len, "cannot open %s: %s", path, sl_strerror(rc));
+        return rc;
+    }
+    if (flock(brk->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        rc = -errno;
+        snprintf(err, err_len, "data dir %s is in use by another broker (%s is locked)",
+                 brk->conf.data_dir, path);
+        return rc;
+    }
+    return 0;
+}
+
+static void brk__housekeep(void *ctx)
+{
+    brk_t *brk = ctx;
+    int64_t now = sl_time_wall_ms();
+    for (brk_topic_t *t = brk->topics; t; t = t->next) {
+        for (int32_t p = 0; p < t->npart; p++) {
+            int n = slog_part_housekeep(t->parts[p]->log, now);
+            if (n > 0) {
+                SL_LOGI("retention", "%s-%d: deleted %d segment(s); log starts at %lld", t->name,
+                        (int)p, n, (long long)slog_part_start_offset(t->parts[p]->log));
+            }
+        }
+    }
+    int64_t every = SL_MIN(brk->conf.retention_check_interval_ms, (int64_t)60000);
+    brk->housekeep_timer = snet_timer_start(brk->loop, every, brk__housekeep, brk);
+}
+
+static void brk__kick_all(brk_t *brk)
+{
+    for (brk_topic_t *t = brk->topics; t; t = t->next) {
+        for (int32_t p = 0; p < t->npart; p++) {
+            brk_flush_kick(brk, t->parts[p]);
+        }
+    }
+}
+
+static void brk__flush_tick(void *ctx)
+{
+    brk_t *brk = ctx;
+    brk__kick_all(brk);
+    brk->flush_timer = snet_timer_start(brk->loop, brk->conf.flush_interval_ms, brk__flush_tick, brk);
+}
+
+static bool brk__drained(brk_t *brk)
+{
+    for (brk_topic_t *t = brk->topics; t; t = t->next) {
+        for (int32_t p = 0; p < t->npart; p++) {
+            if (t->parts[p]->sync_inflight || t->parts[p]->waiters) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static int64_t brk__stop_deadline;
+
+static void brk__shutdown_poll(void *ctx)
+{
+    brk_t *brk = ctx;
+    if (brk__drained(brk) || sl_time_mono_ms() > brk__stop_deadline) {
+        snet_loop_stop(brk->loop);
+        return;
+    }
+    snet_timer_start(brk->loop, 5, brk__shutdown_poll, brk);
+}
+
+static void brk__on_stop(void *ctx)
+{
+    brk_t *brk = ctx;
+    uint64_t n;
+    ssize_t r = read(brk->stop_fd, &n, sizeof n);
+    SL_UNUSED(r);
+    if (brk->stopping) {
+        return;
+    }
+    SL_LOGI("broker", "stopping: no new connections; finishing in-flight requests");
+    brk->stopping = true;
+    snet_listener_close(brk->lst);
+    brk->lst = NULL;
+    brk_fetch_flush_all(brk);
+    brk__kick_all(brk);
+    brk__stop_deadline = sl_time_mono_ms() + BRK_SHUTDOWN_GRACE_MS;
+    brk__shutdown_poll(brk);
+}
+
+static int brk__listen(brk_t *brk, char *err, size_t err_len)
+{
+    int rc = snet_listen(brk->loop, brk->conf.listen_host, brk->conf.listen_port, &brk__handler,
+                         (size_t)brk->conf.socket_request_max_bytes, &brk->lst);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot listen on %s:%d: %s", brk->conf.listen_host,
+                 brk->conf.listen_port, sl_strerror(rc));
+        return rc;
+    }
+    const char *host = brk->conf.advertised_host[0] ? brk->conf.advertised_host
+                                                    : brk->conf.listen_host;
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
+        if (gethostname(brk->advertised_host, sizeof brk->advertised_host) != 0) {
+            snprintf(brk->advertised_host, sizeof brk->advertised_host, "127.0.0.1");
+        }
+    } else {
+        snprintf(brk->advertised_host, sizeof brk->advertised_host, "%s", host);
+    }
+    brk->advertised_port = brk->conf.advertised_port ? brk->conf.advertised_port
+                                                     : snet_listener_port(brk->lst);
+    return 0;
+}
+
+int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
+{
+    brk_t *brk = sl_xcalloc(1, sizeof *brk);
+    brk->lock_fd = -1;
+    brk->stop_fd = -1;
+    int rc = brk_conf_parse(props, &brk->conf, err, err_len);
+    if (rc == 0) {
+        rc = brk__lock(brk, err, err_len);
+    }
+    if (rc == 0) {
+        rc = brk__meta(brk, err, err_len);
+    }
+    if (rc == 0) {
+        brk->loop = snet_loop_new();
+        rc = brk->loop ? brk_flusher_new(brk, brk->conf.flush_threads, &brk->flusher) : -ENOMEM;
+    }
+    if (rc == 0) {
+        int64_t t0 = sl_time_mono_us();
+        rc = brk_topics_load(brk, err, err_len);
+        if (rc == 0) {
+            SL_LOGI("broker", "loaded %d topic(s) from %s in %.1f ms", brk->ntopics,
+                    brk->conf.data_dir, (double)(sl_time_mono_us() - t0) / 1000.0);
+        }
+    }
+    if (rc == 0) {
+        rc = brk__listen(brk, err, err_len);
+    }
+    if (rc == 0) {
+        brk->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        rc = brk->stop_fd < 0 ? -errno : snet_loop_watch(brk->loop, brk->stop_fd, brk__on_stop, brk);
+    }
+    if (rc != 0) {
+        brk_free(brk);
+        return rc;
+    }
+    *out = brk;
+    return 0;
+}
+
+int brk_run(brk_t *brk)
+{
+    static const char *policies[] = {"always", "interval", "never"};
+    SL_LOGI("broker", "listening on %s:%d (advertised %s:%d), cluster %s, flush policy %s",
+            brk->conf.listen_host, snet_listener_port(brk->lst), brk->advertised_host,
+            brk->advertised_port, brk->cluster_id, policies[brk->conf.flush_policy]);
+    brk__housekeep(brk);
+    if (brk->conf.flush_policy == BRK_FLUSH_INTERVAL) {
+        brk->flush_timer = snet_timer_start(brk->loop, brk->conf.flush_interval_ms,
+                                            brk__flush_tick, brk);
+    }
+    int rc = snet_loop_run(brk->loop);
+    snet_timer_cancel(brk->loop, brk->housekeep_timer);
+    brk->housekeep_timer = NULL;
+    snet_timer_cancel(brk->loop, brk->flush_timer);
+    brk->flush_timer = NULL;
+    snet_loop_close_all(brk->loop);
+    return rc;
+}
+
+void brk_stop_async(brk_t *brk)
+{
+    uint64_t one = 1;
+    ssize_t w = write(brk->stop_fd, &one, sizeof one);
+    SL_UNUSED(w);
+}
+
+void brk_free(brk_t *brk)
+{
+    if (!brk) {
+        return;
+    }
+    if (brk->loop) {
+        brk_fetch_flush_all(brk);
+        snet_loop_close_all(brk->loop);
+    }
+    if (brk->flusher) {
+        brk_topics_close(brk);
+        brk_flusher_free(brk->flusher);
+        SL_LOGI("broker", "stopped; logs closed cleanly");
+    }
+    if (brk->lst) {
+        snet_listener_close(brk->lst);
+    }
+    if (brk->stop_fd >= 0) {
+        close(brk->stop_fd);
+    }
+    snet_loop_free(brk->loop);
+    if (brk->lock_fd >= 0) {
+        close(brk->lock_fd);
+    }
+    free(brk);
+}
+
+int brk_port(const brk_t *brk)
+{
+    return brk->lst ? snet_listener_port(brk->lst) : brk->advertised_port;
+}
+
+const char *brk_host(const brk_t *brk)
+{
+    return brk->conf.listen_host;
+}

@@ -1,0 +1,219 @@
+/* Broker configuration from Kafka's property names. Each known key is validated; unknown keys
+ * are warned about once; keys that only matter on a multi-node cluster are accepted when
+ * their value is what a single node means (replication factors of 1). */
+#include "brk_internal.h"
+#include "sl_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { CK_LONG, CK_BOOL, CK_STR } brk_ckind_t;
+
+typedef struct {
+    const char *key;
+    brk_ckind_t kind;
+    int64_t min, max;
+    int64_t scale; /* multiplier to ms for *.minutes / *.hours keys */
+    size_t off;    /* offset into brk_conf_t of an int64_t/int32_t/bool, or (size_t)-1 */
+    int width;     /* 8, 4 or 1 (bool) */
+} brk_ckey_t;
+
+#define OFF(f) offsetof(brk_conf_t, f)
+#define NOOFF ((size_t)-1)
+static const brk_ckey_t brk__ckeys[] = {
+    {"broker.id", CK_LONG, 0, INT32_MAX, 1, OFF(node_id), 4},
+    {"node.id", CK_LONG, 0, INT32_MAX, 1, OFF(node_id), 4},
+    {"num.partitions", CK_LONG, 1, BRK_PARTITIONS_MAX, 1, OFF(num_partitions), 4},
+    {"auto.create.topics.enable", CK_BOOL, 0, 1, 1, OFF(auto_create_topics), 1},
+    {"delete.topic.enable", CK_BOOL, 0, 1, 1, OFF(delete_topic_enable), 1},
+    {"socket.request.max.bytes", CK_LONG, 1024, 1 << 30, 1, OFF(socket_request_max_bytes), 8},
+    {"message.max.bytes", CK_LONG, 0, SLOG_BATCH_BYTES_MAX, 1, OFF(message_max_bytes), 8},
+    {"log.segment.bytes", CK_LONG, SLOG_SEGMENT_BYTES_MIN, SLOG_SEGMENT_BYTES_MAX - 1, 1,
+     OFF(log.segment_bytes), 8},
+    {"log.roll.hours", CK_LONG, 1, 1 << 20, 3600000, OFF(log.roll_ms), 8},
+    {"log.roll.ms", CK_LONG, 1, INT64_MAX / 2, 1, OFF(log.roll_ms), 8},
+    {"log.retention.hours", CK_LONG, -1, 1 << 24, 3600000, OFF(log.retention_ms), 8},
+    {"log.retention.minutes", CK_LONG, -1, 1 << 30, 60000, OFF(log.retention_ms), 8},
+    {"log.retention.ms", CK_LONG, -1, INT64_MAX / 2, 1, OFF(log.retention_ms), 8},
+    {"log.retention.bytes", CK_LONG, -1, INT64_MAX / 2, 1, OFF(log.retention_bytes), 8},
+    {"log.retention.check.interval.ms", CK_LONG, 1, INT64_MAX / 2, 1,
+     OFF(retention_check_interval_ms), 8},
+    {"log.index.interval.bytes", CK_LONG, 0, 1 << 30, 1, OFF(log.index_interval_bytes), 4},
+    {"log.flush.interval.ms", CK_LONG, 1, INT64_MAX / 2, 1, OFF(flush_interval_ms), 8},
+    {"log.flush.threads", CK_LONG, 1, BRK_FLUSH_THREADS_MAX, 1, OFF(flush_threads), 4},
+    {"log.dir", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"log.dirs", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"listeners", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"advertised.listeners", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"log.flush.policy", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"log.message.timestamp.type", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"log.cleanup.policy", CK_STR, 0, 0, 1, NOOFF, 0},
+    /* Single-node meaning only: must be 1. */
+    {"default.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
+    {"offsets.topic.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
+    {"transaction.state.log.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
+    {"transaction.state.log.min.isr", CK_LONG, 1, 1, 1, NOOFF, 0},
+    {"min.insync.replicas", CK_LONG, 1, 1, 1, NOOFF, 0},
+};
+
+static void brk__conf_defaults(brk_conf_t *conf)
+{
+    memset(conf, 0, sizeof *conf);
+    snprintf(conf->data_dir, sizeof conf->data_dir, "./data");
+    snprintf(conf->listen_host, sizeof conf->listen_host, "127.0.0.1");
+    conf->listen_port = 9092;
+    conf->node_id = 1;
+    conf->num_partitions = 1;
+    conf->auto_create_topics = true;
+    conf->delete_topic_enable = true;
+    conf->socket_request_max_bytes = 104857600;
+    conf->message_max_bytes = 1048588;
+    conf->flush_policy = BRK_FLUSH_ALWAYS;
+    conf->flush_interval_ms = 1000;
+    conf->flush_threads = 2;
+    conf->retention_check_interval_ms = 300000;
+    slog_conf_default(&conf->log);
+    snprintf(conf->cleanup_policy, sizeof conf->cleanup_policy, "delete");
+}
+
+/* Parses "PLAINTEXT://host:port" (one listener; [v6]:port allowed). */
+static bool brk__parse_listener(const char *v, char *host, size_t hlen, int *port)
+{
+    const char *p = strstr(v, "://");
+    if (!p || strchr(v, ',') || strncmp(v, "PLAINTEXT://", 12) != 0) {
+        return false;
+    }
+    p += 3;
+    const char *colon = strrchr(p, ':');
+    if (!colon) {
+        return false;
+    }
+    int64_t port64;
+    if (!sl_parse_i64(colon + 1, 0, 65535, &port64)) {
+        return false;
+    }
+    size_t n = (size_t)(colon - p);
+    if (n > 0 && p[0] == '[' && p[n - 1] == ']') {
+        p++;
+        n -= 2;
+    }
+    if (n == 0) {
+        snprintf(host, hlen, "0.0.0.0");
+    } else {
+        snprintf(host, hlen, "%.*s", (int)n, p);
+    }
+    *port = (int)port64;
+    return true;
+}
+
+static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char *err,
+                         size_t err_len)
+{
+    if (strcmp(key, "log.dirs") == 0 || strcmp(key, "log.dir") == 0) {
+        if (strchr(v, ',') || *v == '\0' || strlen(v) >= sizeof conf->data_dir - 64) {
+            snprintf(err, err_len, "%s: exactly one directory (under %zu bytes) is supported",
+                     key, sizeof conf->data_dir - 64);
+            return SL_EINVAL;
+        }
+        snprintf(conf->data_dir, sizeof conf->data_dir, "%s", v);
+    } else if (strcmp(key, "listeners") == 0) {
+        if (!brk__parse_listener(v, conf->listen_host, sizeof conf->listen_host,
+                                 &conf->listen_port)) {
+            snprintf(err, err_len, "listeners: expected one PLAINTEXT://host:port, got '%s'", v);
+            return SL_EINVAL;
+        }
+    } else if (strcmp(key, "advertised.listeners") == 0) {
+        if (!brk__parse_listener(v, conf->advertised_host, sizeof conf->advertised_host,
+                                 &conf->advertised_port)) {
+            snprintf(err, err_len, "advertised.listeners: expected PLAINTEXT://host:port");
+            return SL_EINVAL;
+        }
+    } else if (strcmp(key, "log.flush.policy") == 0) {
+        if (strcmp(v, "always") == 0) {
+            conf->flush_policy = BRK_FLUSH_ALWAYS;
+        } else if (strcmp(v, "interval") == 0) {
+            conf->flush_policy = BRK_FLUSH_INTERVAL;
+        } else if (strcmp(v, "never") == 0) {
+            conf->flush_policy = BRK_FLUSH_NEVER;
+        } else {
+            snprintf(err, err_len, "log.flush.policy: expected always, interval or never");
+            return SL_EINVAL;
+        }
+    } else if (strcmp(key, "log.message.timestamp.type") == 0 ||
+               strcmp(key, "log.cleanup.policy") == 0) {
+        const char *tkey = key[4] == 'm' ? "message.timestamp.type" : "cleanup.policy";
+        const char *msg;
+        if (brk_tconf_check(tkey, v, &msg) != KERR_NONE) {
+            snprintf(err, err_len, "%s: %s", key, msg);
+            return SL_EINVAL;
+        }
+        if (key[4] == 'm') {
+            conf->log.log_append_time = strcmp(v, "LogAppendTime") == 0;
+        } else {
+            snprintf(conf->cleanup_policy, sizeof conf->cleanup_policy, "%s", v);
+        }
+    }
+    return 0;
+}
+
+static int brk__conf_key(brk_conf_t *conf, const brk_ckey_t *ck, const char *v, char *err,
+                         size_t err_len)
+{
+    if (ck->kind == CK_STR) {
+        return brk__conf_str(conf, ck->key, v, err, err_len);
+    }
+    if (ck->kind == CK_BOOL) {
+        bool b;
+        if (!sl_parse_bool(v, &b)) {
+            snprintf(err, err_len, "%s: expected true or false, got '%s'", ck->key, v);
+            return SL_EINVAL;
+        }
+        *(bool *)((char *)conf + ck->off) = b;
+        return 0;
+    }
+    int64_t x;
+    if (!sl_parse_i64(v, ck->min, ck->max, &x)) {
+        snprintf(err, err_len, "%s: expected an integer in [%lld, %lld], got '%s'", ck->key,
+                 (long long)ck->min, (long long)ck->max, v);
+        return SL_EINVAL;
+    }
+    if (ck->off == NOOFF) {
+        return 0;
+    }
+    x = x < 0 ? x : x * ck->scale;
+    if (ck->width == 8) {
+        *(int64_t *)((char *)conf + ck->off) = x;
+    } else {
+        *(int32_t *)((char *)conf + ck->off) = (int32_t)x;
+    }
+    return 0;
+}
+
+int brk_conf_parse(const sl_props_t *props, brk_conf_t *conf, char *err, size_t err_len)
+{
+    brk__conf_defaults(conf);
+    /* Table order gives Kafka's precedence (log.retention.ms over .minutes over .hours). */
+    for (size_t k = 0; k < SL_ARRAY_LEN(brk__ckeys); k++) {
+        const char *value = sl_props_get(props, brk__ckeys[k].key);
+        if (value) {
+            int rc = brk__conf_key(conf, &brk__ckeys[k], value, err, err_len);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    for (size_t i = 0; i < sl_props_count(props); i++) {
+        const char *key, *value;
+        sl_props_at(props, i, &key, &value);
+        bool known = false;
+        for (size_t k = 0; k < SL_ARRAY_LEN(brk__ckeys) && !known; k++) {
+            known = strcmp(brk__ckeys[k].key, key) == 0;
+        }
+        if (!known) {
+            SL_LOGW("conf", "unknown setting '%s' ignored", key);
+        }
+    }
+    conf->log.max_message_bytes = (int32_t)conf->message_max_bytes;
+    return 0;
+}

@@ -1,0 +1,179 @@
+/* Metadata (v0-12) and ListOffsets (v1-7). This node leads every partition with itself as the
+ * only replica; topics are auto-created on Metadata when the broker and the client allow it. */
+#include "brk_internal.h"
+#include "sl_log.h"
+
+#include <string.h>
+
+/* Kafka's ACL operation bits: everything is allowed until ACLs exist. */
+#define BRK_TOPIC_OPS ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | \
+                       (1 << 10) | (1 << 11))
+#define BRK_CLUSTER_OPS ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | \
+                         (1 << 12))
+
+static void brk__md_topic(brk_req_t *req, brk_topic_t *topic,
+                          kmsg_metadata_resp_metadata_response_topic_t *tr)
+{
+    kmsg_metadata_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    tr->name = kproto_str(topic->name);
+    tr->topic_id = topic->id;
+    tr->topic_authorized_operations = body->include_topic_authorized_operations ? BRK_TOPIC_OPS
+                                                                                : INT32_MIN;
+    tr->partitions_count = topic->npart;
+    tr->partitions = brk_alloc(req, topic->npart, sizeof *tr->partitions);
+    int32_t *node = brk_alloc(req, 1, sizeof *node);
+    *node = brk->conf.node_id;
+    for (int32_t p = 0; p < topic->npart; p++) {
+        kmsg_metadata_resp_metadata_response_partition_t *pr = &tr->partitions[p];
+        kmsg_metadata_resp_metadata_response_partition_init(pr);
+        pr->partition_index = p;
+        pr->leader_id = brk->conf.node_id;
+        pr->leader_epoch = 0;
+        pr->replica_nodes = node;
+        pr->replica_nodes_count = 1;
+        pr->isr_nodes = node;
+        pr->isr_nodes_count = 1;
+        pr->offline_replicas_count = 0;
+        if (slog_part_failed(topic->parts[p]->log)) {
+            pr->error_code = KERR_KAFKA_STORAGE_ERROR;
+        }
+    }
+}
+
+/* One requested topic: found, auto-created, or an error. */
+static void brk__md_requested(brk_req_t *req, const kmsg_metadata_req_metadata_request_topic_t *rt,
+                              kmsg_metadata_resp_metadata_response_topic_t *tr)
+{
+    kmsg_metadata_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    brk_topic_t *topic = rt->name.len >= 0 ? brk_topic_find(brk, rt->name)
+                                           : brk_topic_find_id(brk, rt->topic_id);
+    tr->name = rt->name;
+    tr->topic_id = rt->topic_id;
+    tr->topic_authorized_operations = INT32_MIN;
+    if (topic) {
+        brk__md_topic(req, topic, tr);
+        return;
+    }
+    if (rt->name.len < 0) {
+        tr->error_code = KERR_UNKNOWN_TOPIC_ID;
+        return;
+    }
+    const char *why;
+    if (!brk_topic_name_valid(rt->name, &why)) {
+        tr->error_code = KERR_INVALID_TOPIC_EXCEPTION;
+        return;
+    }
+    bool allow = req->api_version < 4 || body->allow_auto_topic_creation;
+    if (!brk->conf.auto_create_topics || !allow) {
+        tr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    const char *msg = NULL;
+    kerr_t e = brk_topic_create(brk, rt->name, -1, NULL, false, &msg);
+    if (e != KERR_NONE) {
+        tr->error_code = (int16_t)e;
+        return;
+    }
+    brk__md_topic(req, brk_topic_find(brk, rt->name), tr);
+}
+
+void brk_handle_metadata(brk_req_t *req)
+{
+    kmsg_metadata_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    kmsg_metadata_resp_t resp;
+    kmsg_metadata_resp_init(&resp);
+    kmsg_metadata_resp_metadata_response_broker_t *b = brk_alloc(req, 1, sizeof *b);
+    kmsg_metadata_resp_metadata_response_broker_init(b);
+    b->node_id = brk->conf.node_id;
+    b->host = kproto_str(brk->advertised_host);
+    b->port = brk->advertised_port;
+    b->rack = (kproto_str_t){NULL, -1};
+    resp.brokers = b;
+    resp.brokers_count = 1;
+    resp.cluster_id = kproto_str(brk->cluster_id);
+    resp.controller_id = brk->conf.node_id;
+    resp.cluster_authorized_operations = body->include_cluster_authorized_operations
+                                             ? BRK_CLUSTER_OPS : INT32_MIN;
+    bool all = body->topics_count < 0 || (req->api_version == 0 && body->topics_count == 0);
+    if (all) {
+        resp.topics_count = brk->ntopics;
+        resp.topics = brk_alloc(req, brk->ntopics, sizeof *resp.topics);
+        int32_t i = 0;
+        for (brk_topic_t *t = brk->topics; t; t = t->next, i++) {
+            kmsg_metadata_resp_metadata_response_topic_init(&resp.topics[i]);
+            brk__md_topic(req, t, &resp.topics[i]);
+        }
+    } else {
+        resp.topics_count = body->topics_count;
+        resp.topics = brk_alloc(req, body->topics_count, sizeof *resp.topics);
+        for (int32_t i = 0; i < body->topics_count; i++) {
+            kmsg_metadata_resp_metadata_response_topic_init(&resp.topics[i]);
+            brk__md_requested(req, &body->topics[i], &resp.topics[i]);
+        }
+    }
+    brk_respond(req, &resp);
+}
+
+/* One ListOffsets partition: latest (-1), earliest (-2), max timestamp (-3), or by time. */
+static void brk__list_offset(brk_req_t *req, brk_part_t *part,
+                             const kmsg_list_offsets_req_list_offsets_partition_t *rp,
+                             kmsg_list_offsets_resp_list_offsets_partition_response_t *pr)
+{
+    pr->partition_index = rp->partition_index;
+    pr->timestamp = -1;
+    pr->offset = -1;
+    pr->leader_epoch = 0;
+    if (!part) {
+        pr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    int rc = 0;
+    if (rp->timestamp == -1) {
+        pr->offset = brk_part_hw(req->brk, part);
+    } else if (rp->timestamp == -2) {
+        pr->offset = slog_part_start_offset(part->log);
+    } else if (rp->timestamp == -3 && req->api_version >= 7) {
+        rc = slog_part_max_timestamp(part->log, &pr->offset, &pr->timestamp);
+    } else if (rp->timestamp >= 0) {
+        rc = slog_part_offset_for_time(part->log, rp->timestamp, &pr->offset, &pr->timestamp);
+    } else {
+        pr->error_code = KERR_INVALID_REQUEST;
+        return;
+    }
+    if (rc == SL_ENOTFOUND) {
+        pr->offset = -1;
+        pr->timestamp = -1;
+    } else if (rc != 0) {
+        pr->error_code = (int16_t)brk_kerr_from_log(rc);
+    } else if (pr->offset > brk_part_hw(req->brk, part)) {
+        /* Never point a consumer past what it may read. */
+        pr->offset = -1;
+        pr->timestamp = -1;
+    }
+}
+
+void brk_handle_list_offsets(brk_req_t *req)
+{
+    kmsg_list_offsets_req_t *body = req->body;
+    kmsg_list_offsets_resp_t resp;
+    kmsg_list_offsets_resp_init(&resp);
+    resp.topics_count = body->topics_count < 0 ? 0 : body->topics_count;
+    resp.topics = brk_alloc(req, resp.topics_count, sizeof *resp.topics);
+    for (int32_t t = 0; t < resp.topics_count; t++) {
+        kmsg_list_offsets_req_list_offsets_topic_t *rt = &body->topics[t];
+        kmsg_list_offsets_resp_list_offsets_topic_response_t *tr = &resp.topics[t];
+        kmsg_list_offsets_resp_list_offsets_topic_response_init(tr);
+        tr->name = rt->name;
+        tr->partitions_count = rt->partitions_count < 0 ? 0 : rt->partitions_count;
+        tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
+        for (int32_t p = 0; p < tr->partitions_count; p++) {
+            kmsg_list_offsets_resp_list_offsets_partition_response_init(&tr->partitions[p]);
+            brk__list_offset(req, brk_part_find(req->brk, rt->name, rt->partitions[p].partition_index),
+                             &rt->partitions[p], &tr->partitions[p]);
+        }
+    }
+    brk_respond(req, &resp);
+}

@@ -1,2 +1,0 @@
-/* placeholder until the layer has sources */
-typedef int sl_broker_placeholder_t;

@@ -1,0 +1,147 @@
+/* Produce (v3-9): appends each partition's batches to its log, then answers. Under flush
+ * policy always the answer waits until every appended partition's records are durable (group
+ * commit, flush.c); acks=0 gets no answer at all, as in Kafka. */
+#include "brk_internal.h"
+#include "sl_log.h"
+#include "sl_time.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    brk_wait_t wait; /* first: a brk_wait_t* is a brk_pwait_t* */
+    struct brk_produce *prod;
+    kmsg_produce_resp_partition_produce_response_t *presp;
+} brk_pwait_t;
+
+typedef struct brk_produce {
+    brk_req_t *req;
+    kmsg_produce_resp_t resp;
+    int pending;
+    bool acks0;
+} brk_produce_t;
+
+kerr_t brk_kerr_from_log(int rc)
+{
+    switch (rc) {
+    case 0: return KERR_NONE;
+    case SL_ECORRUPT: return KERR_CORRUPT_MESSAGE;
+    case SL_EINVAL: return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    case SL_ELIMIT: return KERR_MESSAGE_TOO_LARGE;
+    case SL_ERANGE: return KERR_OFFSET_OUT_OF_RANGE;
+    case SL_ENOTFOUND: return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    default: return KERR_KAFKA_STORAGE_ERROR;
+    }
+}
+
+static void brk__produce_finish(brk_produce_t *prod)
+{
+    if (prod->acks0) {
+        brk_respond_none(prod->req);
+    } else {
+        brk_respond(prod->req, &prod->resp);
+    }
+    free(prod);
+}
+
+static void brk__produce_durable(brk_wait_t *w, int err)
+{
+    brk_pwait_t *pw = (brk_pwait_t *)w;
+    brk_produce_t *prod = pw->prod;
+    if (err != 0) {
+        pw->presp->error_code = err == SL_ENOTFOUND ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                                    : KERR_KAFKA_STORAGE_ERROR;
+        pw->presp->base_offset = -1;
+    }
+    SL_ASSERT(prod->pending > 0);
+    if (--prod->pending == 0) {
+        brk__produce_finish(prod);
+    }
+}
+
+/* Appends one partition's records; fills presp; returns the waiter to register, if any. */
+static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
+                                      kmsg_produce_req_partition_produce_data_t *pd,
+                                      kmsg_produce_resp_partition_produce_response_t *presp)
+{
+    brk_req_t *req = prod->req;
+    brk_t *brk = req->brk;
+    presp->index = pd->index;
+    presp->base_offset = -1;
+    brk_part_t *part = brk_part_find(brk, topic, pd->index);
+    if (!part) {
+        presp->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    if (pd->records.len <= 0) {
+        presp->error_code = KERR_CORRUPT_MESSAGE;
+        presp->error_message = kproto_str("empty or null record set");
+        return NULL;
+    }
+    slog_append_t info;
+    /* The records point into the request frame, which we own and may rewrite in place. */
+    int rc = slog_part_append(part->log, (uint8_t *)pd->records.ptr, (size_t)pd->records.len,
+                              sl_time_wall_ms(), &info);
+    presp->log_start_offset = slog_part_start_offset(part->log);
+    if (rc != 0) {
+        presp->error_code = (int16_t)brk_kerr_from_log(rc);
+        SL_LOGW("produce", "%s: %.*s-%d: %s (%s)", req->peer, topic.len, topic.ptr,
+                (int)pd->index, kerr_name(presp->error_code), sl_strerror(rc));
+        return NULL;
+    }
+    presp->base_offset = info.base_offset;
+    presp->log_append_time_ms = info.append_time_ms;
+    brk_fetch_wake(brk, part);
+    if (brk->conf.flush_policy != BRK_FLUSH_ALWAYS) {
+        return NULL;
+    }
+    brk_pwait_t *pw = brk_alloc(req, 1, sizeof *pw);
+    pw->wait.target = info.last_offset + 1;
+    pw->wait.done = brk__produce_durable;
+    pw->prod = prod;
+    pw->presp = presp;
+    brk_part_wait(brk, part, &pw->wait);
+    return pw;
+}
+
+void brk_handle_produce(brk_req_t *req)
+{
+    kmsg_produce_req_t *body = req->body;
+    brk_produce_t *prod = sl_xcalloc(1, sizeof *prod);
+    prod->req = req;
+    prod->acks0 = body->acks == 0;
+    kmsg_produce_resp_init(&prod->resp);
+    kmsg_produce_resp_t *resp = &prod->resp;
+    resp->responses_count = body->topic_data_count < 0 ? 0 : body->topic_data_count;
+    resp->responses = brk_alloc(req, resp->responses_count, sizeof *resp->responses);
+    bool bad_acks = body->acks != 0 && body->acks != 1 && body->acks != -1;
+    bool transactional = body->transactional_id.len >= 0;
+    /* One pending count for the setup itself, so completions during it cannot finish early. */
+    prod->pending = 1;
+    for (int32_t t = 0; t < resp->responses_count; t++) {
+        kmsg_produce_req_topic_produce_data_t *td = &body->topic_data[t];
+        kmsg_produce_resp_topic_produce_response_t *tr = &resp->responses[t];
+        kmsg_produce_resp_topic_produce_response_init(tr);
+        tr->name = td->name;
+        tr->partition_responses_count = td->partition_data_count < 0 ? 0 : td->partition_data_count;
+        tr->partition_responses = brk_alloc(req, tr->partition_responses_count,
+                                            sizeof *tr->partition_responses);
+        for (int32_t p = 0; p < tr->partition_responses_count; p++) {
+            kmsg_produce_resp_partition_produce_response_t *pr = &tr->partition_responses[p];
+            kmsg_produce_resp_partition_produce_response_init(pr);
+            if (bad_acks || transactional) {
+                pr->index = td->partition_data[p].index;
+                pr->base_offset = -1;
+                pr->error_code = bad_acks ? KERR_INVALID_REQUIRED_ACKS
+                                          : KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+                continue;
+            }
+            if (brk__produce_part(prod, td->name, &td->partition_data[p], pr)) {
+                prod->pending++;
+            }
+        }
+    }
+    if (--prod->pending == 0) {
+        brk__produce_finish(prod);
+    }
+}

@@ -1,0 +1,600 @@
+/* Topic registry: topics, their partitions' logs, and their configs, persisted as
+ *   <data>/topics/<name>/topic.properties   topic.id=<32 hex>, partitions=N, config.<k>=<v>
+ *   <data>/topics/<name>/<partition>/       the partition log (src/log)
+ * topic.properties is written atomically and last, so a topic exists once it is complete; a
+ * topic directory without it (a crash mid-create) is removed at start. Deletion renames the
+ * directory into <data>/trash/ (atomic) and then removes it. */
+#include "brk_internal.h"
+#include "sl_fs.h"
+#include "sl_log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+static const brk_tconf_def_t brk__tconf_defs[] = {
+    {"cleanup.policy", 7, "delete, compact, or compact,delete"},
+    {"compression.type", 2, "producer: batches are stored as produced, never recompressed"},
+    {"delete.retention.ms", 5, "how long tombstones are kept on compacted topics"},
+    {"index.interval.bytes", 3, "bytes between offset index entries"},
+    {"max.message.bytes", 3, "largest record batch accepted"},
+    {"message.timestamp.type", 2, "CreateTime or LogAppendTime"},
+    {"min.cleanable.dirty.ratio", 6, "dirty ratio before compaction"},
+    {"min.compaction.lag.ms", 5, "minimum age of a record before compaction"},
+    {"min.insync.replicas", 3, "1 on a single node"},
+    {"retention.bytes", 5, "largest size of the log before old segments are deleted (-1 off)"},
+    {"retention.ms", 5, "age after which closed segments are deleted (-1 off)"},
+    {"segment.bytes", 3, "segment file size"},
+    {"segment.ms", 5, "age after which the active segment is rolled"},
+};
+
+const brk_tconf_def_t *brk_tconf_defs(size_t *n)
+{
+    *n = SL_ARRAY_LEN(brk__tconf_defs);
+    return brk__tconf_defs;
+}
+
+static const brk_tconf_def_t *brk__tconf_def(const char *name)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(brk__tconf_defs); i++) {
+        if (strcmp(brk__tconf_defs[i].name, name) == 0) {
+            return &brk__tconf_defs[i];
+        }
+    }
+    return NULL;
+}
+
+kerr_t brk_tconf_check(const char *name, const char *value, const char **msg)
+{
+    const brk_tconf_def_t *def = brk__tconf_def(name);
+    int64_t x;
+    if (!def) {
+        *msg = "unknown topic config";
+        return KERR_INVALID_CONFIG;
+    }
+    if (strcmp(name, "cleanup.policy") == 0) {
+        bool ok = strcmp(value, "delete") == 0 || strcmp(value, "compact") == 0 ||
+                  strcmp(value, "compact,delete") == 0 || strcmp(value, "delete,compact") == 0;
+        *msg = "cleanup.policy must be delete, compact or compact,delete";
+        return ok ? KERR_NONE : KERR_INVALID_CONFIG;
+    }
+    if (strcmp(name, "compression.type") == 0) {
+        *msg = "compression.type must be producer: Sluice stores batches as produced";
+        return strcmp(value, "producer") == 0 ? KERR_NONE : KERR_INVALID_CONFIG;
+    }
+    if (strcmp(name, "message.timestamp.type") == 0) {
+        *msg = "message.timestamp.type must be CreateTime or LogAppendTime";
+        return strcmp(value, "CreateTime") == 0 || strcmp(value, "LogAppendTime") == 0
+                   ? KERR_NONE : KERR_INVALID_CONFIG;
+    }
+    if (strcmp(name, "min.cleanable.dirty.ratio") == 0) {
+        char *end;
+        double d = strtod(value, &end);
+        *msg = "min.cleanable.dirty.ratio must be a number in [0, 1]";
+        return *value && !*end && d >= 0 && d <= 1 ? KERR_NONE : KERR_INVALID_CONFIG;
+    }
+    struct { const char *name; int64_t min, max; } ranges[] = {
+        {"delete.retention.ms", 0, INT64_MAX / 2},
+        {"index.interval.bytes", 0, INT32_MAX},
+        {"max.message.bytes", 0, SLOG_BATCH_BYTES_MAX},
+        {"min.compaction.lag.ms", 0, INT64_MAX / 2},
+        {"min.insync.replicas", 1, 1},
+        {"retention.bytes", -1, INT64_MAX / 2},
+        {"retention.ms", -1, INT64_MAX / 2},
+        {"segment.bytes", SLOG_SEGMENT_BYTES_MIN, SLOG_SEGMENT_BYTES_MAX - 1},
+        {"segment.ms", 1, INT64_MAX / 2},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(ranges); i++) {
+        if (strcmp(ranges[i].name, name) == 0) {
+            *msg = "value is not an integer in the allowed range";
+            return sl_parse_i64(value, ranges[i].min, ranges[i].max, &x) ? KERR_NONE
+                                                                          : KERR_INVALID_CONFIG;
+        }
+    }
+    *msg = "unknown topic config";
+    return KERR_INVALID_CONFIG;
+}
+
+/* Broker default of a topic config, as a string. */
+static void brk__tconf_default(brk_t *brk, const char *name, char *buf, size_t len)
+{
+    const brk_conf_t *c = &brk->conf;
+    if (strcmp(name, "cleanup.policy") == 0) {
+        snprintf(buf, len, "%s", c->cleanup_policy);
+    } else if (strcmp(name, "compression.type") == 0) {
+        snprintf(buf, len, "producer");
+    } else if (strcmp(name, "delete.retention.ms") == 0) {
+        snprintf(buf, len, "86400000");
+    } else if (strcmp(name, "index.interval.bytes") == 0) {
+        snprintf(buf, len, "%d", (int)c->log.index_interval_bytes);
+    } else if (strcmp(name, "max.message.bytes") == 0) {
+        snprintf(buf, len, "%lld", (long long)c->message_max_bytes);
+    } else if (strcmp(name, "message.timestamp.type") == 0) {
+        snprintf(buf, len, "%s", c->log.log_append_time ? "LogAppendTime" : "CreateTime");
+    } else if (strcmp(name, "min.cleanable.dirty.ratio") == 0) {
+        snprintf(buf, len, "0.5");
+    } else if (strcmp(name, "min.compaction.lag.ms") == 0) {
+        snprintf(buf, len, "0");
+    } else if (strcmp(name, "min.insync.replicas") == 0) {
+        snprintf(buf, len, "1");
+    } else if (strcmp(name, "retention.bytes") == 0) {
+        snprintf(buf, len, "%lld", (long long)c->log.retention_bytes);
+    } else if (strcmp(name, "retention.ms") == 0) {
+        snprintf(buf, len, "%lld", (long long)c->log.retention_ms);
+    } else if (strcmp(name, "segment.bytes") == 0) {
+        snprintf(buf, len, "%lld", (long long)c->log.segment_bytes);
+    } else if (strcmp(name, "segment.ms") == 0) {
+        snprintf(buf, len, "%lld", (long long)c->log.roll_ms);
+    } else {
+        SL_ASSERT(!"topic config without a default");
+    }
+}
+
+void brk_tconf_value(brk_t *brk, const brk_topic_t *topic, const char *name, char *buf,
+                     size_t len, bool *is_override)
+{
+    const char *v = topic ? sl_props_get(topic->overrides, name) : NULL;
+    *is_override = v != NULL;
+    if (v) {
+        snprintf(buf, len, "%s", v);
+    } else {
+        brk__tconf_default(brk, name, buf, len);
+    }
+}
+
+/* Effective log settings of a topic from broker defaults and its overrides. */
+static void brk__topic_apply(brk_t *brk, brk_topic_t *topic)
+{
+    char v[64];
+    bool ov;
+    int64_t x;
+    topic->log = brk->conf.log;
+    struct { const char *name; int64_t *dst; } longs[] = {
+        {"retention.ms", &topic->log.retention_ms},
+        {"retention.bytes", &topic->log.retention_bytes},
+        {"segment.bytes", &topic->log.segment_bytes},
+        {"segment.ms", &topic->log.roll_ms},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(longs); i++) {
+        brk_tconf_value(brk, topic, longs[i].name, v, sizeof v, &ov);
+        if (sl_parse_i64(v, INT64_MIN, INT64_MAX, &x)) {
+            *longs[i].dst = x;
+        }
+    }
+    brk_tconf_value(brk, topic, "max.message.bytes", v, sizeof v, &ov);
+    if (sl_parse_i64(v, 0, INT32_MAX, &x)) {
+        topic->log.max_message_bytes = (int32_t)x;
+    }
+    brk_tconf_value(brk, topic, "index.interval.bytes", v, sizeof v, &ov);
+    if (sl_parse_i64(v, 0, INT32_MAX, &x)) {
+        topic->log.index_interval_bytes = (int32_t)x;
+    }
+    brk_tconf_value(brk, topic, "message.timestamp.type", v, sizeof v, &ov);
+    topic->log.log_append_time = strcmp(v, "LogAppendTime") == 0;
+    brk_tconf_value(brk, topic, "cleanup.policy", topic->cleanup_policy,
+                    sizeof topic->cleanup_policy, &ov);
+}
+
+bool brk_topic_name_valid(kproto_str_t name, const char **why)
+{
+    if (name.len <= 0) {
+        *why = "topic name is empty";
+        return false;
+    }
+    if (name.len > BRK_TOPIC_NAME_BYTES_MAX) {
+        *why = "topic name is longer than 249 characters";
+        return false;
+    }
+    if ((name.len == 1 && name.ptr[0] == '.') ||
+        (name.len == 2 && name.ptr[0] == '.' && name.ptr[1] == '.')) {
+        *why = "topic name cannot be '.' or '..'";
+        return false;
+    }
+    for (int32_t i = 0; i < name.len; i++) {
+        char c = name.ptr[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok) {
+            *why = "topic name may contain only ASCII letters, digits, '.', '_' and '-'";
+            return false;
+        }
+    }
+    return true;
+}
+
+brk_topic_t *brk_topic_find(brk_t *brk, kproto_str_t name)
+{
+    if (name.len < 0) {
+        return NULL;
+    }
+    for (brk_topic_t *t = brk->topics; t; t = t->next) {
+        if ((size_t)name.len == strlen(t->name) && memcmp(t->name, name.ptr, (size_t)name.len) == 0) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+brk_topic_t *brk_topic_find_id(brk_t *brk, kproto_uuid_t id)
+{
+    for (brk_topic_t *t = brk->topics; t; t = t->next) {
+        if (memcmp(t->id.b, id.b, 16) == 0) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+brk_part_t *brk_part_find(brk_t *brk, kproto_str_t topic_name, int32_t partition)
+{
+    brk_topic_t *topic = brk_topic_find(brk, topic_name);
+    if (!topic || partition < 0 || partition >= topic->npart) {
+        return NULL;
+    }
+    return topic->parts[partition];
+}
+
+int64_t brk_part_hw(brk_t *brk, const brk_part_t *part)
+{
+    if (brk->conf.flush_policy == BRK_FLUSH_ALWAYS) {
+        return slog_part_durable_offset(part->log);
+    }
+    return slog_part_end_offset(part->log);
+}
+
+static void brk__topic_dir(brk_t *brk, const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/topics/%s", brk->conf.data_dir, name);
+}
+
+static int brk__topic_save(brk_t *brk, brk_topic_t *topic)
+{
+    char path[BRK_PATH_BUF];
+    char *text = sl_xmalloc(BRK_TOPIC_FILE_BYTES_MAX);
+    size_t n = 0;
+    n += (size_t)snprintf(text + n, BRK_TOPIC_FILE_BYTES_MAX - n, "topic.id=");
+    for (int i = 0; i < 16; i++) {
+        n += (size_t)snprintf(text + n, BRK_TOPIC_FILE_BYTES_MAX - n, "%02x", topic->id.b[i]);
+    }
+    n += (size_t)snprintf(text + n, BRK_TOPIC_FILE_BYTES_MAX - n, "\npartitions=%d\n",
+                          (int)topic->npart);
+    for (size_t i = 0; i < sl_props_count(topic->overrides); i++) {
+        const char *k, *v;
+        sl_props_at(topic->overrides, i, &k, &v);
+        n += (size_t)snprintf(text + n, BRK_TOPIC_FILE_BYTES_MAX - n, "config.%s=%s\n", k, v);
+        SL_ASSERT(n < BRK_TOPIC_FILE_BYTES_MAX);
+    }
+    brk__topic_dir(brk, topic->name, path, sizeof path);
+    strcat(path, "/topic.properties");
+    int rc = sl_fs_write_atomic(path, text, n);
+    free(text);
+    return rc;
+}
+
+static void brk__topic_free(brk_topic_t *topic)
+{
+    for (int32_t i = 0; i < topic->npart; i++) {
+        free(topic->parts[i]);
+    }
+    free(topic->parts);
+    sl_props_free(topic->overrides);
+    free(topic->name);
+    free(topic);
+}
+
+/* Opens partitions [from, to) of topic. */
+static int brk__topic_open_parts(brk_t *brk, brk_topic_t *topic, int32_t from, int32_t to)
+{
+    char dir[BRK_PATH_BUF];
+    topic->parts = sl_xrealloc(topic->parts, (size_t)to * sizeof *topic->parts);
+    for (int32_t p = from; p < to; p++) {
+        brk__topic_dir(brk, topic->name, dir, sizeof dir);
+        snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%d", (int)p);
+        brk_part_t *part = sl_xcalloc(1, sizeof *part);
+        part->topic = topic;
+        part->index = p;
+        int rc = slog_part_open(dir, &topic->log, &part->log);
+        if (rc != 0) {
+            SL_LOGE("topics", "cannot open %s: %s", dir, sl_strerror(rc));
+            free(part);
+            for (int32_t q = from; q < p; q++) {
+                slog_part_close(topic->parts[q]->log);
+                free(topic->parts[q]);
+            }
+            return rc;
+        }
+        topic->parts[p] = part;
+    }
+    topic->npart = to;
+    return 0;
+}
+
+/* Loads one topic directory; a directory without topic.properties is an unfinished create. */
+static int brk__topic_load(brk_t *brk, const char *name, char *err, size_t err_len)
+{
+    char path[BRK_PATH_BUF];
+    brk__topic_dir(brk, name, path, sizeof path);
+    char file[BRK_PATH_BUF + 32];
+    snprintf(file, sizeof file, "%s/topic.properties", path);
+    struct stat st;
+    if (stat(file, &st) < 0) {
+        SL_LOGW("topics", "removing %s: topic creation did not finish", path);
+        return sl_fs_rmtree(path);
+    }
+    sl_props_t *props = sl_props_new();
+    int rc = sl_props_load(props, file, err, err_len);
+    int64_t npart = 0;
+    const char *id = sl_props_get(props, "topic.id");
+    if (rc == 0 && (!id || strlen(id) != 32 ||
+                    !sl_parse_i64(sl_props_get(props, "partitions"), 1, BRK_PARTITIONS_MAX, &npart))) {
+        snprintf(err, err_len, "%s: missing or bad topic.id/partitions", file);
+        rc = SL_ECORRUPT;
+    }
+    if (rc != 0) {
+        sl_props_free(props);
+        return rc;
+    }
+    brk_topic_t *topic = sl_xcalloc(1, sizeof *topic);
+    topic->name = sl_xstrdup(name);
+    topic->overrides = sl_props_new();
+    for (int i = 0; i < 16; i++) {
+        unsigned b;
+        sscanf(id + 2 * i, "%2x", &b);
+        topic->id.b[i] = (uint8_t)b;
+    }
+    for (size_t i = 0; i < sl_props_count(props); i++) {
+        const char *k, *v;
+        sl_props_at(props, i, &k, &v);
+        if (strncmp(k, "config.", 7) == 0) {
+            sl_props_set(topic->overrides, k + 7, v);
+        }
+    }
+    sl_props_free(props);
+    brk__topic_apply(brk, topic);
+    rc = brk__topic_open_parts(brk, topic, 0, (int32_t)npart);
+    if (rc != 0) {
+        snprintf(err, err_len, "%s: cannot open its partitions: %s", path, sl_strerror(rc));
+        topic->npart = 0;
+        brk__topic_free(topic);
+        return rc;
+    }
+    topic->next = brk->topics;
+    brk->topics = topic;
+    brk->ntopics++;
+    return 0;
+}
+
+int brk_topics_load(brk_t *brk, char *err, size_t err_len)
+{
+    char path[BRK_PATH_BUF];
+    snprintf(path, sizeof path, "%s/trash", brk->conf.data_dir);
+    int rc = sl_fs_rmtree(path);
+    if (rc == 0) {
+        rc = sl_fs_mkdirs(path);
+    }
+    snprintf(path, sizeof path, "%s/topics", brk->conf.data_dir);
+    if (rc == 0) {
+        rc = sl_fs_mkdirs(path);
+    }
+    if (rc != 0) {
+        snprintf(err, err_len, "%s: %s", path, sl_strerror(rc));
+        return rc;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        rc = -errno;
+        snprintf(err, err_len, "%s: %s", path, sl_strerror(rc));
+        return rc;
+    }
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        kproto_str_t name = kproto_str(de->d_name);
+        const char *why;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+        if (!brk_topic_name_valid(name, &why)) {
+            SL_LOGW("topics", "ignoring %s/%s: %s", path, de->d_name, why);
+            continue;
+        }
+        rc = brk__topic_load(brk, de->d_name, err, err_len);
+    }
+    closedir(d);
+    return rc;
+}
+
+void brk_topics_close(brk_t *brk)
+{
+    while (brk->topics) {
+        brk_topic_t *topic = brk->topics;
+        brk->topics = topic->next;
+        for (int32_t p = 0; p < topic->npart; p++) {
+            brk_flush_drain(brk, topic->parts[p]);
+            brk_part_fail_waiters(topic->parts[p], SL_ECLOSED);
+            slog_part_close(topic->parts[p]->log);
+        }
+        brk__topic_free(topic);
+    }
+    brk->ntopics = 0;
+}
+
+/* Checks a set of overrides; on error msg names the problem. */
+static kerr_t brk__check_overrides(const sl_props_t *overrides, const char **msg)
+{
+    if (!overrides) {
+        return KERR_NONE;
+    }
+    if (sl_props_count(overrides) > BRK_TOPIC_CONFIGS_MAX) {
+        *msg = "too many topic configs";
+        return KERR_INVALID_CONFIG;
+    }
+    for (size_t i = 0; i < sl_props_count(overrides); i++) {
+        const char *k, *v;
+        sl_props_at(overrides, i, &k, &v);
+        kerr_t e = brk_tconf_check(k, v, msg);
+        if (e != KERR_NONE) {
+            return e;
+        }
+    }
+    return KERR_NONE;
+}
+
+kerr_t brk_topic_create(brk_t *brk, kproto_str_t name, int32_t npart, const sl_props_t *overrides,
+                        bool validate_only, const char **msg)
+{
+    const char *why = NULL;
+    if (!brk_topic_name_valid(name, &why)) {
+        *msg = why;
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    if (brk_topic_find(brk, name)) {
+        *msg = "topic already exists";
+        return KERR_TOPIC_ALREADY_EXISTS;
+    }
+    if (npart == -1) {
+        npart = brk->conf.num_partitions;
+    }
+    if (npart <= 0 || npart > BRK_PARTITIONS_MAX) {
+        *msg = "number of partitions must be between 1 and 10000";
+        return KERR_INVALID_PARTITIONS;
+    }
+    if (brk->ntopics >= BRK_TOPICS_MAX) {
+        *msg = "too many topics on this broker";
+        return KERR_POLICY_VIOLATION;
+    }
+    kerr_t e = brk__check_overrides(overrides, msg);
+    if (e != KERR_NONE || validate_only) {
+        return e;
+    }
+    brk_topic_t *topic = sl_xcalloc(1, sizeof *topic);
+    topic->name = sl_xstrndup(name.ptr, (size_t)name.len);
+    topic->overrides = sl_props_new();
+    for (size_t i = 0; overrides && i < sl_props_count(overrides); i++) {
+        const char *k, *v;
+        sl_props_at(overrides, i, &k, &v);
+        sl_props_set(topic->overrides, k, v);
+    }
+    if (getrandom(topic->id.b, 16, 0) != 16) {
+        *msg = "no randomness for a topic id";
+        brk__topic_free(topic);
+        return KERR_UNKNOWN_SERVER_ERROR;
+    }
+    brk__topic_apply(brk, topic);
+    int rc = brk__topic_open_parts(brk, topic, 0, npart);
+    if (rc == 0) {
+        rc = brk__topic_save(brk, topic);
+        if (rc != 0) {
+            for (int32_t p = 0; p < topic->npart; p++) {
+                slog_part_close(topic->parts[p]->log);
+            }
+        }
+    }
+    if (rc != 0) {
+        char dir[BRK_PATH_BUF];
+        brk__topic_dir(brk, topic->name, dir, sizeof dir);
+        SL_LOGE("topics", "creating %s failed: %s", topic->name, sl_strerror(rc));
+        sl_fs_rmtree(dir);
+        topic->npart = 0;
+        brk__topic_free(topic);
+        *msg = "storage error while creating the topic";
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    topic->next = brk->topics;
+    brk->topics = topic;
+    brk->ntopics++;
+    SL_LOGI("topics", "created topic %s with %d partition(s)", topic->name, (int)npart);
+    return KERR_NONE;
+}
+
+kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
+{
+    char from[BRK_PATH_BUF], to[BRK_PATH_BUF];
+    brk__topic_dir(brk, topic->name, from, sizeof from);
+    snprintf(to, sizeof to, "%s/trash/", brk->conf.data_dir);
+    for (int i = 0; i < 16; i++) {
+        snprintf(to + strlen(to), sizeof to - strlen(to), "%02x", topic->id.b[i]);
+    }
+    for (int32_t p = 0; p < topic->npart; p++) {
+        brk_flush_drain(brk, topic->parts[p]);
+        brk_part_fail_waiters(topic->parts[p], SL_ENOTFOUND);
+    }
+    if (rename(from, to) < 0) {
+        SL_LOGE("topics", "cannot delete %s: %s", from, strerror(errno));
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    char trash[BRK_PATH_BUF];
+    snprintf(trash, sizeof trash, "%s/trash", brk->conf.data_dir);
+    sl_fs_sync_dir(trash);
+    for (brk_topic_t **pp = &brk->topics; *pp; pp = &(*pp)->next) {
+        if (*pp == topic) {
+            *pp = topic->next;
+            break;
+        }
+    }
+    brk->ntopics--;
+    for (int32_t p = 0; p < topic->npart; p++) {
+        brk_fetch_wake(brk, topic->parts[p]);
+        slog_part_close(topic->parts[p]->log);
+    }
+    SL_LOGI("topics", "deleted topic %s", topic->name);
+    brk__topic_free(topic);
+    sl_fs_rmtree(to);
+    return KERR_NONE;
+}
+
+kerr_t brk_topic_add_partitions(brk_t *brk, brk_topic_t *topic, int32_t count,
+                                bool validate_only, const char **msg)
+{
+    if (count <= topic->npart) {
+        *msg = count == topic->npart ? "topic already has that many partitions"
+                                     : "the number of partitions can only grow";
+        return KERR_INVALID_PARTITIONS;
+    }
+    if (count > BRK_PARTITIONS_MAX) {
+        *msg = "number of partitions must be at most 10000";
+        return KERR_INVALID_PARTITIONS;
+    }
+    if (validate_only) {
+        return KERR_NONE;
+    }
+    int32_t old = topic->npart;
+    int rc = brk__topic_open_parts(brk, topic, old, count);
+    if (rc == 0) {
+        rc = brk__topic_save(brk, topic);
+    }
+    if (rc != 0) {
+        *msg = "storage error while adding partitions";
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    SL_LOGI("topics", "topic %s now has %d partitions", topic->name, (int)count);
+    return KERR_NONE;
+}
+
+kerr_t brk_topic_set_configs(brk_t *brk, brk_topic_t *topic, sl_props_t *overrides,
+                             bool validate_only, const char **msg)
+{
+    kerr_t e = brk__check_overrides(overrides, msg);
+    if (e != KERR_NONE || validate_only) {
+        sl_props_free(overrides);
+        return e;
+    }
+    sl_props_t *old = topic->overrides;
+    topic->overrides = overrides;
+    int rc = brk__topic_save(brk, topic);
+    if (rc != 0) {
+        topic->overrides = old;
+        sl_props_free(overrides);
+        *msg = "storage error while saving topic configs";
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    sl_props_free(old);
+    brk__topic_apply(brk, topic);
+    for (int32_t p = 0; p < topic->npart; p++) {
+        slog_part_set_conf(topic->parts[p]->log, &topic->log);
+    }
+    return KERR_NONE;
+}

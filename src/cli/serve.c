@@ -1,0 +1,159 @@
+/* sluice serve: the broker. Settings come from a Kafka-style .properties file (--config),
+ * then the command-line flags, which override it. SIGTERM/SIGINT stop it gracefully. */
+#include "brk.h"
+#include "cli.h"
+#include "sl_common.h"
+#include "sl_fs.h"
+#include "sl_log.h"
+#include "sl_props.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static brk_t *cli__brk;
+
+static void cli__on_signal(int sig)
+{
+    SL_UNUSED(sig);
+    if (cli__brk) {
+        brk_stop_async(cli__brk);
+    }
+}
+
+static void cli__serve_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sluice serve [options]\n"
+            "\n"
+            "Runs a single-node, Kafka-wire-compatible broker.\n"
+            "\n"
+            "options:\n"
+            "  --config FILE       Kafka-style .properties file (log.dirs, num.partitions, ...)\n"
+            "  --listen HOST:PORT  listen address (default 127.0.0.1:9092; port 0 = any free)\n"
+            "  --data DIR          data directory (same as log.dirs; default ./data)\n"
+            "  --set KEY=VALUE     any broker property; repeatable; overrides --config\n"
+            "  --ready-file PATH   once listening, write HOST:PORT to PATH (atomically)\n"
+            "  --log-level LEVEL   debug, info (default), warn or error\n"
+            "  --help              this text\n"
+            "\n"
+            "Properties (Kafka's names): log.dirs, listeners, advertised.listeners,\n"
+            "num.partitions, auto.create.topics.enable, delete.topic.enable,\n"
+            "log.segment.bytes, log.roll.ms, log.retention.ms, log.retention.bytes,\n"
+            "log.retention.check.interval.ms, message.max.bytes, socket.request.max.bytes,\n"
+            "log.message.timestamp.type, log.cleanup.policy, default.replication.factor (1),\n"
+            "log.flush.policy = always | interval | never, log.flush.interval.ms,\n"
+            "log.flush.threads.\n");
+}
+
+/* Applies one flag to props (flags are applied after the config file). */
+static int cli__serve_flag(sl_props_t *props, const char *flag, const char *value)
+{
+    char buf[1200];
+    if (strcmp(flag, "--listen") == 0) {
+        if (!strchr(value, ':')) {
+            fprintf(stderr, "sluice serve: --listen wants HOST:PORT, got '%s'\n", value);
+            return 2;
+        }
+        snprintf(buf, sizeof buf, "PLAINTEXT://%s", value);
+        sl_props_set(props, "listeners", buf);
+    } else if (strcmp(flag, "--data") == 0) {
+        sl_props_set(props, "log.dirs", value);
+    } else if (strcmp(flag, "--set") == 0) {
+        if (sl_props_set_kv(props, value) != 0) {
+            fprintf(stderr, "sluice serve: --set wants KEY=VALUE, got '%s'\n", value);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int cli__serve_run(sl_props_t *props, const char *ready_file)
+{
+    char err[1024] = "";
+    brk_t *brk;
+    int rc = brk_new(props, &brk, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "sluice serve: %s\n", err[0] ? err : sl_strerror(rc));
+        return 1;
+    }
+    cli__brk = brk;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cli__on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (ready_file) {
+        char text[300];
+        int n = snprintf(text, sizeof text, "%s:%d\n", brk_host(brk), brk_port(brk));
+        rc = sl_fs_write_atomic(ready_file, text, (size_t)n);
+        if (rc != 0) {
+            fprintf(stderr, "sluice serve: cannot write %s: %s\n", ready_file, sl_strerror(rc));
+            brk_free(brk);
+            return 1;
+        }
+    }
+    rc = brk_run(brk);
+    cli__brk = NULL;
+    brk_free(brk);
+    return rc == 0 ? 0 : 1;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    const char *config = NULL, *ready_file = NULL;
+    const char *fl[64][2]; /* --listen/--data/--set in order, applied after --config */
+    int nfl = 0;
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli__serve_usage(stdout);
+            return 0;
+        }
+        bool takes = strcmp(a, "--config") == 0 || strcmp(a, "--listen") == 0 ||
+                     strcmp(a, "--data") == 0 || strcmp(a, "--set") == 0 ||
+                     strcmp(a, "--ready-file") == 0 || strcmp(a, "--log-level") == 0;
+        if (!takes) {
+            fprintf(stderr, "sluice serve: unknown option '%s' (see --help)\n", a);
+            rc = 2;
+        } else if (i + 1 >= argc) {
+            fprintf(stderr, "sluice serve: %s needs a value\n", a);
+            rc = 2;
+        } else if (strcmp(a, "--config") == 0) {
+            config = argv[++i];
+        } else if (strcmp(a, "--ready-file") == 0) {
+            ready_file = argv[++i];
+        } else if (strcmp(a, "--log-level") == 0) {
+            sl_log_level_t level;
+            if (!sl_log_parse_level(argv[++i], &level)) {
+                fprintf(stderr, "sluice serve: --log-level wants debug, info, warn or error\n");
+                rc = 2;
+            }
+            sl_log_set_level(level);
+        } else if (nfl < 64) {
+            fl[nfl][0] = a;
+            fl[nfl][1] = argv[++i];
+            nfl++;
+        } else {
+            fprintf(stderr, "sluice serve: too many options\n");
+            rc = 2;
+        }
+    }
+    sl_props_t *props = sl_props_new();
+    char err[1024];
+    if (rc == 0 && config && sl_props_load(props, config, err, sizeof err) != 0) {
+        fprintf(stderr, "sluice serve: %s\n", err);
+        rc = 2;
+    }
+    for (int i = 0; i < nfl && rc == 0; i++) {
+        rc = cli__serve_flag(props, fl[i][0], fl[i][1]);
+    }
+    if (rc == 0) {
+        rc = cli__serve_run(props, ready_file);
+    }
+    sl_props_free(props);
+    return rc;
+}

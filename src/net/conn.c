@@ -1,0 +1,613 @@
+/* Listeners and Kafka-framed connections: read frames (size-prefixed), hand each to the
+ * handler with a slot, and send completed slots' responses strictly in slot order, memory
+ * chunks with writev and file ranges with sendfile. Back-pressure: a connection stops reading
+ * while too many slots are open or too many bytes are queued. */
+#include "snet_internal.h"
+#include "sl_buf.h"
+#include "sl_common.h"
+#include "sl_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+typedef struct {
+    bool is_file;
+    int fd;
+    const uint8_t *p;
+    int64_t pos;
+    int64_t len;
+    snet_release_fn release;
+    void *ctx;
+} snet_chunk_t;
+
+struct snet_out {
+    snet_chunk_t *chunks;
+    size_t n, cap;
+    size_t cur;      /* first chunk not fully sent */
+    int64_t cur_off; /* bytes of chunks[cur] sent */
+    size_t mem_bytes;
+};
+
+struct snet_slot {
+    snet_slot_t *next;
+    snet_conn_t *conn; /* NULL once the connection has closed */
+    bool complete;
+    snet_out_t *out;   /* NULL: no response */
+};
+
+struct snet_listener {
+    snet_io_t io;
+    snet_loop_t *loop;
+    snet_handler_t handler;
+    size_t max_frame_bytes;
+    int port;
+};
+
+struct snet_conn {
+    snet_io_t io;
+    snet_loop_t *loop;
+    snet_conn_t *prev, *next;
+    const snet_handler_t *handler;
+    size_t max_frame_bytes;
+    void *ctx;
+    char peer[64];
+    bool closing;
+    bool closed;
+    bool in_frames; /* snet__conn_frames is on the stack: do not re-enter it */
+    uint32_t events;
+    /* read side */
+    uint8_t *rbuf;
+    size_t rpos, rlen;
+    uint8_t *frame;
+    size_t frame_len, frame_got;
+    /* slots in request order; responses leave from the head */
+    snet_slot_t *head, *tail;
+    size_t nslots;
+    size_t out_bytes;
+};
+
+static void snet__conn_io(snet_io_t *io, uint32_t events);
+static void snet__conn_pump(snet_conn_t *conn);
+static void snet__conn_flush(snet_conn_t *conn);
+static bool snet__conn_frames_loop(snet_conn_t *conn);
+
+snet_out_t *snet_out_new(void)
+{
+    return sl_xcalloc(1, sizeof(snet_out_t));
+}
+
+static snet_chunk_t *snet__out_push(snet_out_t *out)
+{
+    SL_ASSERT(out->n < SNET_OUT_CHUNKS_MAX);
+    if (out->n == out->cap) {
+        out->cap = out->cap ? out->cap * 2 : 8;
+        out->chunks = sl_xrealloc(out->chunks, out->cap * sizeof *out->chunks);
+    }
+    snet_chunk_t *c = &out->chunks[out->n++];
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+void snet_out_mem(snet_out_t *out, const uint8_t *p, size_t len, snet_release_fn release,
+                  void *ctx)
+{
+    snet_chunk_t *c = snet__out_push(out);
+    c->p = p;
+    c->len = (int64_t)len;
+    c->release = release;
+    c->ctx = ctx;
+    out->mem_bytes += len;
+}
+
+void snet_out_file(snet_out_t *out, int fd, int64_t pos, int64_t len, snet_release_fn release,
+                   void *ctx)
+{
+    snet_chunk_t *c = snet__out_push(out);
+    c->is_file = true;
+    c->fd = fd;
+    c->pos = pos;
+    c->len = len;
+    c->release = release;
+    c->ctx = ctx;
+}
+
+static void snet__out_free(snet_out_t *out)
+{
+    if (!out) {
+        return;
+    }
+    for (size_t i = out->cur; i < out->n; i++) {
+        if (out->chunks[i].release) {
+            out->chunks[i].release(out->chunks[i].ctx);
+        }
+    }
+    free(out->chunks);
+    free(out);
+}
+
+/* ---- listener ---- */
+
+static void snet__accept(snet_io_t *io, uint32_t events)
+{
+    SL_UNUSED(events);
+    snet_listener_t *lst = (snet_listener_t *)io;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t slen = sizeof ss;
+        int fd = accept4(lst->io.fd, (struct sockaddr *)&ss, &slen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                SL_LOGW("net", "accept: %s", strerror(errno));
+            }
+            return;
+        }
+        if (*snet__loop_nconns(lst->loop) >= SNET_CONNS_MAX) {
+            SL_LOGW("net", "refusing connection: %d connections open", SNET_CONNS_MAX);
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        snet_conn_t *conn = sl_xcalloc(1, sizeof *conn);
+        conn->io.fd = fd;
+        conn->io.cb = snet__conn_io;
+        conn->loop = lst->loop;
+        conn->handler = &lst->handler;
+        conn->max_frame_bytes = lst->max_frame_bytes;
+        conn->rbuf = sl_xmalloc(SNET_READ_BYTES);
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+            port = ntohs(sin->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+            port = ntohs(sin6->sin6_port);
+        }
+        snprintf(conn->peer, sizeof conn->peer, "%s:%d", host, port);
+        conn->events = EPOLLIN;
+        if (snet__io_add(lst->loop, &conn->io, conn->events) != 0) {
+            close(fd);
+            free(conn->rbuf);
+            free(conn);
+            continue;
+        }
+        snet_conn_t **head = snet__loop_conn_head(lst->loop);
+        conn->next = *head;
+        if (*head) {
+            (*head)->prev = conn;
+        }
+        *head = conn;
+        (*snet__loop_nconns(lst->loop))++;
+    }
+}
+
+int snet_listen(snet_loop_t *loop, const char *host, int port, const snet_handler_t *handler,
+                size_t max_frame_bytes, snet_listener_t **out)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t slen;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        slen = sizeof *sin;
+    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        slen = sizeof *sin6;
+    } else {
+        return SL_EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, slen) < 0 || listen(fd, 1024) < 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    getsockname(fd, (struct sockaddr *)&ss, &slen);
+    snet_listener_t *lst = sl_xcalloc(1, sizeof *lst);
+    lst->io.fd = fd;
+    lst->io.cb = snet__accept;
+    lst->loop = loop;
+    lst->handler = *handler;
+    lst->max_frame_bytes = SL_MIN(max_frame_bytes, SNET_FRAME_BYTES_CEILING);
+    lst->port = ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port);
+    int rc = snet__io_add(loop, &lst->io, EPOLLIN);
+    if (rc != 0) {
+        close(fd);
+        free(lst);
+        return rc;
+    }
+    *out = lst;
+    return 0;
+}
+
+int snet_listener_port(const snet_listener_t *lst)
+{
+    return lst->port;
+}
+
+void snet_listener_close(snet_listener_t *lst)
+{
+    if (!lst) {
+        return;
+    }
+    snet__io_del(lst->loop, &lst->io);
+    close(lst->io.fd);
+    snet__defer_free(lst->loop, lst);
+}
+
+/* ---- connection ---- */
+
+void snet_conn_set_ctx(snet_conn_t *conn, void *ctx)
+{
+    conn->ctx = ctx;
+}
+
+void *snet_conn_ctx(const snet_conn_t *conn)
+{
+    return conn->ctx;
+}
+
+const char *snet_conn_peer(const snet_conn_t *conn)
+{
+    return conn->peer;
+}
+
+snet_conn_t *snet_slot_conn(const snet_slot_t *slot)
+{
+    return slot->conn;
+}
+
+bool snet_slot_closed(const snet_slot_t *slot)
+{
+    return slot->conn == NULL;
+}
+
+static void snet__conn_set_events(snet_conn_t *conn)
+{
+    if (conn->closed) {
+        return;
+    }
+    uint32_t want = 0;
+    bool backlog = conn->nslots >= SNET_SLOTS_MAX || conn->out_bytes > SNET_OUT_BYTES_MAX;
+    if (!conn->closing && !backlog) {
+        want |= EPOLLIN;
+    }
+    if (conn->head && conn->head->complete) {
+        want |= EPOLLOUT;
+    }
+    if (want != conn->events) {
+        conn->events = want;
+        snet__io_mod(conn->loop, &conn->io, want);
+    }
+}
+
+/* Closes the socket now: orphans open slots (their owners complete them later). */
+static void snet__conn_close_now(snet_conn_t *conn)
+{
+    if (conn->closed) {
+        return;
+    }
+    conn->closed = true;
+    snet__io_del(conn->loop, &conn->io);
+    close(conn->io.fd);
+    if (conn->handler->on_close) {
+        conn->handler->on_close(conn);
+    }
+    snet_slot_t *slot = conn->head;
+    while (slot) {
+        snet_slot_t *next = slot->next;
+        slot->conn = NULL;
+        slot->next = NULL;
+        if (slot->complete) {
+            snet__out_free(slot->out);
+            free(slot);
+        }
+        slot = next;
+    }
+    conn->head = conn->tail = NULL;
+    free(conn->frame);
+    free(conn->rbuf);
+    snet_conn_t **head = snet__loop_conn_head(conn->loop);
+    if (conn->prev) {
+        conn->prev->next = conn->next;
+    } else {
+        *head = conn->next;
+    }
+    if (conn->next) {
+        conn->next->prev = conn->prev;
+    }
+    (*snet__loop_nconns(conn->loop))--;
+    snet__defer_free(conn->loop, conn);
+}
+
+void snet_conn_close(snet_conn_t *conn)
+{
+    conn->closing = true;
+    if (!conn->head || !conn->head->complete) {
+        snet__conn_close_now(conn);
+        return;
+    }
+    snet__conn_set_events(conn);
+}
+
+void snet_loop_close_all(snet_loop_t *loop)
+{
+    snet_conn_t **head = snet__loop_conn_head(loop);
+    while (*head) {
+        snet__conn_close_now(*head);
+    }
+}
+
+static void snet__slot_finish(snet_slot_t *slot, snet_out_t *out)
+{
+    SL_ASSERT(!slot->complete);
+    snet_conn_t *conn = slot->conn;
+    if (!conn) {
+        snet__out_free(out);
+        free(slot);
+        return;
+    }
+    slot->complete = true;
+    slot->out = out;
+    if (out) {
+        conn->out_bytes += out->mem_bytes;
+    }
+    if (conn->head == slot) {
+        snet__conn_flush(conn);
+    }
+}
+
+void snet_slot_send(snet_slot_t *slot, snet_out_t *out)
+{
+    snet__slot_finish(slot, out);
+}
+
+void snet_slot_done(snet_slot_t *slot)
+{
+    snet__slot_finish(slot, NULL);
+}
+
+/* Sends from the current chunk of out; returns 1 when out is fully sent, 0 on EAGAIN,
+ * -errno on a send error. */
+static int snet__out_send(snet_conn_t *conn, snet_out_t *out)
+{
+    while (out->cur < out->n) {
+        snet_chunk_t *c = &out->chunks[out->cur];
+        ssize_t n;
+        if (c->is_file) {
+            off_t pos = c->pos + out->cur_off;
+            n = sendfile(conn->io.fd, c->fd, &pos, (size_t)(c->len - out->cur_off));
+            if (n == 0 && c->len > out->cur_off) {
+                return -EIO; /* the file is shorter than the range: never send garbage */
+            }
+        } else {
+            struct iovec iov[64];
+            int niov = 0;
+            for (size_t i = out->cur; i < out->n && niov < 64 && !out->chunks[i].is_file; i++) {
+                int64_t off = i == out->cur ? out->cur_off : 0;
+                iov[niov].iov_base = (void *)(out->chunks[i].p + off);
+                iov[niov].iov_len = (size_t)(out->chunks[i].len - off);
+                niov++;
+            }
+            n = writev(conn->io.fd, iov, niov);
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                return 0;
+            }
+            return -errno;
+        }
+        /* Advance over the bytes sent, releasing finished chunks. */
+        int64_t left = n;
+        while (left > 0 || (out->cur < out->n && out->chunks[out->cur].len == out->cur_off)) {
+            snet_chunk_t *cc = &out->chunks[out->cur];
+            int64_t take = SL_MIN(left, cc->len - out->cur_off);
+            out->cur_off += take;
+            left -= take;
+            if (!cc->is_file) {
+                conn->out_bytes -= (size_t)take;
+            }
+            if (out->cur_off == cc->len) {
+                if (cc->release) {
+                    cc->release(cc->ctx);
+                }
+                out->cur++;
+                out->cur_off = 0;
+                if (out->cur == out->n) {
+                    break;
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+static void snet__conn_flush(snet_conn_t *conn)
+{
+    while (conn->head && conn->head->complete) {
+        snet_slot_t *slot = conn->head;
+        if (slot->out) {
+            int rc = snet__out_send(conn, slot->out);
+            if (rc < 0) {
+                SL_LOGD("net", "%s: send failed: %s", conn->peer, sl_strerror(rc));
+                snet__conn_close_now(conn);
+                return;
+            }
+            if (rc == 0) {
+                break;
+            }
+        }
+        conn->head = slot->next;
+        if (!conn->head) {
+            conn->tail = NULL;
+        }
+        conn->nslots--;
+        snet__out_free(slot->out);
+        free(slot);
+    }
+    if (conn->closing && (!conn->head || !conn->head->complete)) {
+        snet__conn_close_now(conn);
+        return;
+    }
+    snet__conn_set_events(conn);
+    snet__conn_pump(conn);
+}
+
+static void snet__conn_dispatch(snet_conn_t *conn, uint8_t *frame, size_t len)
+{
+    snet_slot_t *slot = sl_xcalloc(1, sizeof *slot);
+    slot->conn = conn;
+    if (conn->tail) {
+        conn->tail->next = slot;
+    } else {
+        conn->head = slot;
+    }
+    conn->tail = slot;
+    conn->nslots++;
+    conn->handler->on_frame(conn, slot, frame, len);
+}
+
+/* Takes whole frames out of the read buffer while the connection may take more. Returns
+ * false if the connection was closed. */
+static bool snet__conn_frames(snet_conn_t *conn)
+{
+    if (conn->in_frames) {
+        return true;
+    }
+    conn->in_frames = true;
+    bool alive = snet__conn_frames_loop(conn);
+    if (alive) {
+        conn->in_frames = false;
+    }
+    return alive;
+}
+
+static bool snet__conn_frames_loop(snet_conn_t *conn)
+{
+    while (!conn->closed && !conn->closing && conn->nslots < SNET_SLOTS_MAX) {
+        if (conn->frame) {
+            size_t take = SL_MIN(conn->frame_len - conn->frame_got, conn->rlen - conn->rpos);
+            memcpy(conn->frame + conn->frame_got, conn->rbuf + conn->rpos, take);
+            conn->frame_got += take;
+            conn->rpos += take;
+            if (conn->frame_got < conn->frame_len) {
+                return true;
+            }
+            uint8_t *frame = conn->frame;
+            conn->frame = NULL;
+            snet__conn_dispatch(conn, frame, conn->frame_len);
+            continue;
+        }
+        if (conn->rlen - conn->rpos < 4) {
+            return true;
+        }
+        uint32_t size = sl_be32_get(conn->rbuf + conn->rpos);
+        if (size == 0 || size > conn->max_frame_bytes) {
+            SL_LOGW("net", "%s: closing: request frame of %u bytes (limit %zu, "
+                    "socket.request.max.bytes)", conn->peer, size, conn->max_frame_bytes);
+            snet__conn_close_now(conn);
+            return false;
+        }
+        conn->rpos += 4;
+        conn->frame = sl_xmalloc(size);
+        conn->frame_len = size;
+        conn->frame_got = 0;
+    }
+    return !conn->closed;
+}
+
+static void snet__conn_pump(snet_conn_t *conn)
+{
+    if (!conn->closed && conn->rpos < conn->rlen) {
+        snet__conn_frames(conn);
+    }
+}
+
+static void snet__conn_read(snet_conn_t *conn)
+{
+    for (int rounds = 0; rounds < 16 && !conn->closed && !conn->closing; rounds++) {
+        if (conn->nslots >= SNET_SLOTS_MAX || conn->out_bytes > SNET_OUT_BYTES_MAX) {
+            break;
+        }
+        if (conn->rpos == conn->rlen) {
+            conn->rpos = conn->rlen = 0;
+        } else if (conn->rpos > 0) {
+            memmove(conn->rbuf, conn->rbuf + conn->rpos, conn->rlen - conn->rpos);
+            conn->rlen -= conn->rpos;
+            conn->rpos = 0;
+        }
+        ssize_t n;
+        if (conn->frame && conn->rlen == 0 && conn->frame_len - conn->frame_got >= SNET_READ_BYTES) {
+            /* large frame body: read straight into it */
+            n = read(conn->io.fd, conn->frame + conn->frame_got, conn->frame_len - conn->frame_got);
+            if (n > 0) {
+                conn->frame_got += (size_t)n;
+            }
+        } else {
+            n = read(conn->io.fd, conn->rbuf + conn->rlen, SNET_READ_BYTES - conn->rlen);
+            if (n > 0) {
+                conn->rlen += (size_t)n;
+            }
+        }
+        if (n == 0) {
+            snet__conn_close_now(conn);
+            return;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                snet__conn_close_now(conn);
+            }
+            break;
+        }
+        if (!snet__conn_frames(conn)) {
+            return;
+        }
+    }
+    snet__conn_set_events(conn);
+}
+
+static void snet__conn_io(snet_io_t *io, uint32_t events)
+{
+    snet_conn_t *conn = (snet_conn_t *)io;
+    if (conn->closed) {
+        return;
+    }
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        if (!(events & EPOLLIN)) {
+            snet__conn_close_now(conn);
+            return;
+        }
+    }
+    if (events & EPOLLOUT) {
+        snet__conn_flush(conn);
+        if (conn->closed) {
+            return;
+        }
+    }
+    if (events & EPOLLIN) {
+        snet__conn_read(conn);
+    }
+}

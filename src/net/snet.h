@@ -1,0 +1,91 @@
+/* Network layer: one epoll event loop, timers, TCP listeners and Kafka-framed connections.
+ *
+ * Why epoll rather than libuv: the broker needs exactly one thread of readiness events, a
+ * zero-copy path (sendfile from segment files interleaved with encoded headers) and control
+ * over when a connection stops reading (back-pressure); libuv's sendfile goes through its
+ * thread pool and its stream writes copy. epoll gives all three with little code.
+ *
+ * Framing: each request is a 4-byte big-endian size then that many bytes. A connection hands
+ * every frame to the handler with a slot; responses are sent in slot order however they
+ * complete (Kafka's per-connection ordering), so requests pipeline (group commit covers a
+ * pipeline of produces). A connection stops reading while it has SNET_SLOTS_MAX slots open or
+ * more than SNET_OUT_BYTES_MAX bytes of memory queued for sending.
+ * Thread: loop, for every function here except snet_loop_wake. */
+#ifndef SNET_H
+#define SNET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snet_limits.h"
+
+typedef struct snet_loop snet_loop_t;
+typedef struct snet_conn snet_conn_t;
+typedef struct snet_slot snet_slot_t;
+typedef struct snet_listener snet_listener_t;
+typedef struct snet_timer snet_timer_t;
+
+snet_loop_t *snet_loop_new(void);
+void snet_loop_free(snet_loop_t *loop);
+/* Runs until snet_loop_stop; returns 0 or -errno from epoll. */
+int snet_loop_run(snet_loop_t *loop);
+void snet_loop_stop(snet_loop_t *loop);
+/* Monotonic time of the current loop iteration, in ms. */
+int64_t snet_loop_now_ms(const snet_loop_t *loop);
+
+/* Watches fd for readability; cb runs on the loop. For eventfds, signalfds and the like. */
+typedef void (*snet_fd_cb)(void *ctx);
+int snet_loop_watch(snet_loop_t *loop, int fd, snet_fd_cb cb, void *ctx);
+void snet_loop_unwatch(snet_loop_t *loop, int fd);
+
+/* One-shot timer after delay_ms. Returns a handle valid until it fires or is cancelled. */
+typedef void (*snet_timer_cb)(void *ctx);
+snet_timer_t *snet_timer_start(snet_loop_t *loop, int64_t delay_ms, snet_timer_cb cb, void *ctx);
+void snet_timer_cancel(snet_loop_t *loop, snet_timer_t *timer);
+
+typedef struct {
+    /* A complete frame: takes ownership of frame (free with free()) and of the slot, which
+     * must be completed exactly once with snet_slot_send / snet_slot_done. */
+    void (*on_frame)(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len);
+    /* The connection is gone; open slots are cancelled after this returns (their owners
+     * must complete them; completing a slot of a closed connection only frees it). */
+    void (*on_close)(snet_conn_t *conn);
+} snet_handler_t;
+
+/* Listens on host:port (port 0: ephemeral). Returns 0 or -errno (EADDRINUSE etc.). */
+int snet_listen(snet_loop_t *loop, const char *host, int port, const snet_handler_t *handler,
+                size_t max_frame_bytes, snet_listener_t **out);
+int snet_listener_port(const snet_listener_t *lst);
+/* Stops accepting; existing connections stay. */
+void snet_listener_close(snet_listener_t *lst);
+
+void snet_conn_set_ctx(snet_conn_t *conn, void *ctx);
+void *snet_conn_ctx(const snet_conn_t *conn);
+const char *snet_conn_peer(const snet_conn_t *conn); /* "ip:port" */
+/* Closes after sending what is queued for completed slots (bad input, Kafka's way). */
+void snet_conn_close(snet_conn_t *conn);
+size_t snet_conn_count(const snet_loop_t *loop);
+/* Closes every connection now (shutdown). */
+void snet_loop_close_all(snet_loop_t *loop);
+
+/* A response: a list of chunks, memory or file ranges, sent in order. */
+typedef void (*snet_release_fn)(void *ctx);
+typedef struct snet_out snet_out_t;
+snet_out_t *snet_out_new(void);
+/* Appends a memory chunk; release(ctx) is called once it has been sent or dropped. */
+void snet_out_mem(snet_out_t *out, const uint8_t *p, size_t len, snet_release_fn release,
+                  void *ctx);
+/* Appends a file range sent with sendfile; release(ctx) as above. */
+void snet_out_file(snet_out_t *out, int fd, int64_t pos, int64_t len, snet_release_fn release,
+                   void *ctx);
+
+snet_conn_t *snet_slot_conn(const snet_slot_t *slot);
+/* Completes a slot with a response (takes ownership of out). */
+void snet_slot_send(snet_slot_t *slot, snet_out_t *out);
+/* Completes a slot with no response (Kafka's acks=0 produce). */
+void snet_slot_done(snet_slot_t *slot);
+/* Whether the slot's connection has closed (pending work may stop early). */
+bool snet_slot_closed(const snet_slot_t *slot);
+
+#endif

@@ -1,0 +1,25 @@
+/* Internals shared by the net layer's files (loop.c, conn.c). Not for other layers. */
+#ifndef SNET_INTERNAL_H
+#define SNET_INTERNAL_H
+
+#include "snet.h"
+
+#include <stdint.h>
+
+/* Anything registered with epoll: the loop calls cb with the epoll event mask. */
+typedef struct snet_io {
+    int fd;
+    void (*cb)(struct snet_io *io, uint32_t events);
+} snet_io_t;
+
+int snet__io_add(snet_loop_t *loop, snet_io_t *io, uint32_t events);
+int snet__io_mod(snet_loop_t *loop, snet_io_t *io, uint32_t events);
+void snet__io_del(snet_loop_t *loop, snet_io_t *io);
+
+/* The loop's list of connections (conn.c links and unlinks), and frees deferred to the end of
+ * the iteration so that an event later in the same epoll batch never touches a freed conn. */
+snet_conn_t **snet__loop_conn_head(snet_loop_t *loop);
+size_t *snet__loop_nconns(snet_loop_t *loop);
+void snet__defer_free(snet_loop_t *loop, void *p);
+
+#endif
