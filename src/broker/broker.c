@@ -170,7 +170,7 @@ static void brk__on_stop(void *ctx)
 static int brk__listen(brk_t *brk, char *err, size_t err_len)
 {
     int rc = snet_listen(brk->loop, brk->conf.listen_host, brk->conf.listen_port, &brk__handler,
-                         (size_t)brk->conf.socket_request_max_bytes, &brk->lst);
+                         (size_t)brk->conf.socket_request_max_bytes, brk, &brk->lst);
     if (rc != 0) {
         snprintf(err, err_len, "cannot listen on %s:%d: %s", brk->conf.listen_host,
                  brk->conf.listen_port, sl_strerror(rc));

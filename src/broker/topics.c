@@ -538,7 +538,7 @@ kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
     brk->ntopics--;
     for (int32_t p = 0; p < topic->npart; p++) {
         brk_fetch_wake(brk, topic->parts[p]);
-        slog_part_close(topic->parts[p]->log);
+        slog_part_abandon(topic->parts[p]->log);
     }
     SL_LOGI("topics", "deleted topic %s", topic->name);
     brk__topic_free(topic);

@@ -44,6 +44,8 @@ void slog_conf_default(slog_conf_t *conf);
 int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out);
 /* Syncs, writes indexes and the clean marker, frees. Thread: loop (blocks). */
 void slog_part_close(slog_part_t *part);
+/* Frees without writing anything (its directory is being removed by the caller). */
+void slog_part_abandon(slog_part_t *part);
 /* Closes and removes the directory (topic deletion). In-flight reads keep their files open. */
 int slog_part_delete(slog_part_t *part);
 /* Applies new settings to future appends, rolls and retention runs. */

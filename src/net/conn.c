@@ -51,6 +51,7 @@ struct snet_listener {
     snet_loop_t *loop;
     snet_handler_t handler;
     size_t max_frame_bytes;
+    void *ctx;
     int port;
 };
 
@@ -165,6 +166,7 @@ static void snet__accept(snet_io_t *io, uint32_t events)
         conn->loop = lst->loop;
         conn->handler = &lst->handler;
         conn->max_frame_bytes = lst->max_frame_bytes;
+        conn->ctx = lst->ctx;
         conn->rbuf = sl_xmalloc(SNET_READ_BYTES);
         char host[INET6_ADDRSTRLEN] = "?";
         int port = 0;
@@ -196,7 +198,7 @@ static void snet__accept(snet_io_t *io, uint32_t events)
 }
 
 int snet_listen(snet_loop_t *loop, const char *host, int port, const snet_handler_t *handler,
-                size_t max_frame_bytes, snet_listener_t **out)
+                size_t max_frame_bytes, void *ctx, snet_listener_t **out)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -231,6 +233,7 @@ int snet_listen(snet_loop_t *loop, const char *host, int port, const snet_handle
     lst->io.cb = snet__accept;
     lst->loop = loop;
     lst->handler = *handler;
+    lst->ctx = ctx;
     lst->max_frame_bytes = SL_MIN(max_frame_bytes, SNET_FRAME_BYTES_CEILING);
     lst->port = ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port);
     int rc = snet__io_add(loop, &lst->io, EPOLLIN);

@@ -53,9 +53,10 @@ typedef struct {
     void (*on_close)(snet_conn_t *conn);
 } snet_handler_t;
 
-/* Listens on host:port (port 0: ephemeral). Returns 0 or -errno (EADDRINUSE etc.). */
+/* Listens on host:port (port 0: ephemeral). New connections start with ctx as their context.
+ * Returns 0 or -errno (EADDRINUSE etc.). */
 int snet_listen(snet_loop_t *loop, const char *host, int port, const snet_handler_t *handler,
-                size_t max_frame_bytes, snet_listener_t **out);
+                size_t max_frame_bytes, void *ctx, snet_listener_t **out);
 int snet_listener_port(const snet_listener_t *lst);
 /* Stops accepting; existing connections stay. */
 void snet_listener_close(snet_listener_t *lst);

@@ -1,0 +1,128 @@
+/* Record batch v2: header decoding and validation of batches from producers and from disk.
+ * Layout in slog_batch.h. Records (uncompressed only) are walked to check their framing:
+ *   length varint | attributes i8 | timestampDelta varlong | offsetDelta varint |
+ *   keyLength varint | key | valueLength varint | value | headerCount varint | headers */
+#include "slog_batch.h"
+#include "sl_buf.h"
+#include "sl_common.h"
+#include "sl_crc32c.h"
+#include "slog_limits.h"
+
+void slog_batch_hdr_decode(const uint8_t *p, slog_batch_hdr_t *hdr)
+{
+    hdr->base_offset = (int64_t)sl_be64_get(p);
+    hdr->batch_length = (int32_t)sl_be32_get(p + 8);
+    hdr->leader_epoch = (int32_t)sl_be32_get(p + 12);
+    hdr->magic = (int8_t)p[16];
+    hdr->crc = sl_be32_get(p + 17);
+    hdr->attributes = (int16_t)sl_be16_get(p + 21);
+    hdr->last_offset_delta = (int32_t)sl_be32_get(p + 23);
+    hdr->base_timestamp = (int64_t)sl_be64_get(p + 27);
+    hdr->max_timestamp = (int64_t)sl_be64_get(p + 35);
+    hdr->producer_id = (int64_t)sl_be64_get(p + 43);
+    hdr->producer_epoch = (int16_t)sl_be16_get(p + 51);
+    hdr->base_sequence = (int32_t)sl_be32_get(p + 53);
+    hdr->record_count = (int32_t)sl_be32_get(p + 57);
+}
+
+/* Reads a zigzag varint of at most max_bytes; false when malformed or past end. */
+static bool slog__varint(const uint8_t **pp, const uint8_t *end, int max_bytes, int64_t *out)
+{
+    const uint8_t *p = *pp;
+    uint64_t v = 0;
+    for (int i = 0; i < max_bytes; i++) {
+        if (p >= end) {
+            return false;
+        }
+        uint8_t b = *p++;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *out = (int64_t)((v >> 1) ^ (~(v & 1) + 1));
+            *pp = p;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Skips a length-prefixed field (-1 = null allowed when nullable). */
+static bool slog__skip_field(const uint8_t **pp, const uint8_t *end, bool nullable)
+{
+    int64_t n;
+    if (!slog__varint(pp, end, 5, &n)) {
+        return false;
+    }
+    if (n == -1 && nullable) {
+        return true;
+    }
+    if (n < 0 || n > end - *pp) {
+        return false;
+    }
+    *pp += n;
+    return true;
+}
+
+/* Walks the records of an uncompressed batch: each must be well framed, offset deltas 0..n-1,
+ * and together they must fill the batch exactly. */
+static bool slog__walk_records(const uint8_t *p, const uint8_t *end, int32_t count)
+{
+    for (int32_t i = 0; i < count; i++) {
+        int64_t len, ts_delta, off_delta, nhdr;
+        if (!slog__varint(&p, end, 5, &len) || len < 1 || len > end - p) {
+            return false;
+        }
+        const uint8_t *rend = p + len;
+        p++; /* attributes */
+        if (!slog__varint(&p, rend, 10, &ts_delta) || !slog__varint(&p, rend, 5, &off_delta) ||
+            off_delta != i || !slog__skip_field(&p, rend, true) ||
+            !slog__skip_field(&p, rend, true) || !slog__varint(&p, rend, 5, &nhdr) || nhdr < 0) {
+            return false;
+        }
+        for (int64_t h = 0; h < nhdr; h++) {
+            if (!slog__skip_field(&p, rend, false) || !slog__skip_field(&p, rend, true)) {
+                return false;
+            }
+        }
+        if (p != rend) {
+            return false;
+        }
+    }
+    return p == end;
+}
+
+int slog_batch_validate(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr)
+{
+    if (len < SLOG_BATCH_HEADER_BYTES) {
+        return SL_ECORRUPT;
+    }
+    slog_batch_hdr_decode(p, hdr);
+    if (hdr->batch_length < SLOG_BATCH_HEADER_BYTES - SLOG_BATCH_LOG_OVERHEAD ||
+        (uint64_t)slog_batch_total(hdr) != len) {
+        return SL_ECORRUPT;
+    }
+    if (hdr->magic != 2) {
+        return SL_EINVAL;
+    }
+    if (sl_crc32c(0, p + 21, len - 21) != hdr->crc) {
+        return SL_ECORRUPT;
+    }
+    if (hdr->record_count < 0 || hdr->record_count > SLOG_BATCH_RECORDS_MAX ||
+        hdr->last_offset_delta < 0) {
+        return SL_ECORRUPT;
+    }
+    bool control = (hdr->attributes & SLOG_BATCH_CONTROL) != 0;
+    if (hdr->record_count == 0 && !control) {
+        return SL_ECORRUPT;
+    }
+    if (hdr->record_count > 0 && hdr->last_offset_delta != hdr->record_count - 1) {
+        return SL_ECORRUPT;
+    }
+    if ((hdr->attributes & SLOG_BATCH_COMPRESSION_MASK) > 4) {
+        return SL_ECORRUPT;
+    }
+    if ((hdr->attributes & SLOG_BATCH_COMPRESSION_MASK) == 0 &&
+        !slog__walk_records(p + SLOG_BATCH_HEADER_BYTES, p + len, hdr->record_count)) {
+        return SL_ECORRUPT;
+    }
+    return 0;
+}

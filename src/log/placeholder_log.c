@@ -1,2 +1,0 @@
-/* placeholder until the layer has sources */
-typedef int sl_log_placeholder_t;

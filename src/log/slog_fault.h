@@ -1,0 +1,14 @@
+/* Fault injection for tests (house style 17): make the nth future write or fsync of the
+ * storage layer fail with an errno. Cheap when unused: one relaxed load per call.
+ * Thread: any. */
+#ifndef SLOG_FAULT_H
+#define SLOG_FAULT_H
+
+typedef enum { SLOG_FAULT_WRITE, SLOG_FAULT_SYNC, SLOG_FAULT__COUNT } slog_fault_op_t;
+
+/* The nth (1 = next) call of op fails with err; nth 0 clears. */
+void slog_fault_set(slog_fault_op_t op, int nth, int err);
+/* Returns 0 or the errno to fail with for this call of op. */
+int slog_fault_hit(slog_fault_op_t op);
+
+#endif
