@@ -37,6 +37,11 @@ typedef struct {
     slog_conf_t log; /* broker-wide defaults for topic configs */
     char cleanup_policy[32];
     bool delete_topic_enable;
+    int32_t group_min_session_ms;
+    int32_t group_max_session_ms;
+    int32_t group_max_size;
+    int64_t offsets_retention_ms;
+    int32_t offset_metadata_max_bytes;
 } brk_conf_t;
 
 /* Parses props into conf; err gets "key: reason". Unknown keys are warned about once. */
@@ -86,6 +91,9 @@ struct brk {
     snet_timer_t *housekeep_timer;
     snet_timer_t *flush_timer;
     struct brk_fetch *fetch_waiters;
+    struct brk_group *groups_list;
+    int ngroups;
+    struct brk_groups *groups; /* the committed-offsets log */
     bool fetch_waking;     /* brk_fetch_wake is running */
     bool fetch_wake_again; /* ... and was called again meanwhile */
     char advertised_host[256];

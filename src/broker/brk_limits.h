@@ -25,6 +25,10 @@
 #define BRK_ARENA_CHUNK_BYTES 16384
 /* Sync jobs queued for the flusher threads. */
 #define BRK_FLUSH_QUEUE_MAX BRK_PARTITIONS_MAX
+/* Consumer groups on one broker. */
+#define BRK_GROUPS_MAX 100000
+/* Bytes of the offsets log beyond which start-up rewrites it with only live commits. */
+#define BRK_OFFSETS_LOG_COMPACT_BYTES ((int64_t)1 << 20)
 /* Flusher threads. */
 #define BRK_FLUSH_THREADS_MAX 16
 

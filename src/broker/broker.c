@@ -2,6 +2,7 @@
  * topic recovery, the listener and the flusher; periodic retention and interval flushes; and
  * a graceful stop: stop accepting, answer waiting fetches, let in-flight produces become
  * durable and be answered, then close every log cleanly. */
+#include "brk_group.h"
 #include "brk_internal.h"
 #include "sl_fs.h"
 #include "sl_log.h"
@@ -104,12 +105,16 @@ static void brk__housekeep(void *ctx)
             }
         }
     }
+    brk_groups_housekeep(brk, now);
     int64_t every = SL_MIN(brk->conf.retention_check_interval_ms, (int64_t)60000);
     brk->housekeep_timer = snet_timer_start(brk->loop, every, brk__housekeep, brk);
 }
 
 static void brk__kick_all(brk_t *brk)
 {
+    if (brk->groups) {
+        brk_flush_kick(brk, brk_groups_log(brk->groups));
+    }
     for (brk_topic_t *t = brk->topics; t; t = t->next) {
         for (int32_t p = 0; p < t->npart; p++) {
             brk_flush_kick(brk, t->parts[p]);
@@ -126,6 +131,9 @@ static void brk__flush_tick(void *ctx)
 
 static bool brk__drained(brk_t *brk)
 {
+    if (brk->groups && (brk_groups_log(brk->groups)->sync_inflight || brk_groups_log(brk->groups)->waiters)) {
+        return false;
+    }
     for (brk_topic_t *t = brk->topics; t; t = t->next) {
         for (int32_t p = 0; p < t->npart; p++) {
             if (t->parts[p]->sync_inflight || t->parts[p]->waiters) {
@@ -162,6 +170,7 @@ static void brk__on_stop(void *ctx)
     snet_listener_close(brk->lst);
     brk->lst = NULL;
     brk_fetch_flush_all(brk);
+    brk_groups_fail_all(brk);
     brk__kick_all(brk);
     brk__stop_deadline = sl_time_mono_ms() + BRK_SHUTDOWN_GRACE_MS;
     brk__shutdown_poll(brk);
@@ -209,6 +218,9 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
     if (rc == 0) {
         int64_t t0 = sl_time_mono_us();
         rc = brk_topics_load(brk, err, err_len);
+        if (rc == 0) {
+            rc = brk_groups_open(brk, &brk->groups, err, err_len);
+        }
         if (rc == 0) {
             SL_LOGI("broker", "loaded %d topic(s) from %s in %.1f ms", brk->ntopics,
                     brk->conf.data_dir, (double)(sl_time_mono_us() - t0) / 1000.0);
@@ -266,6 +278,7 @@ void brk_free(brk_t *brk)
         snet_loop_close_all(brk->loop);
     }
     if (brk->flusher) {
+        brk_groups_close(brk->groups);
         brk_topics_close(brk);
         brk_flusher_free(brk->flusher);
         SL_LOGI("broker", "stopped; logs closed cleanly");

@@ -49,6 +49,11 @@ static const brk_ckey_t brk__ckeys[] = {
     {"log.flush.policy", CK_STR, 0, 0, 1, NOOFF, 0},
     {"log.message.timestamp.type", CK_STR, 0, 0, 1, NOOFF, 0},
     {"log.cleanup.policy", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"group.min.session.timeout.ms", CK_LONG, 1, INT32_MAX, 1, OFF(group_min_session_ms), 4},
+    {"group.max.session.timeout.ms", CK_LONG, 1, INT32_MAX, 1, OFF(group_max_session_ms), 4},
+    {"group.max.size", CK_LONG, 1, 100000, 1, OFF(group_max_size), 4},
+    {"offsets.retention.minutes", CK_LONG, 1, 1 << 30, 60000, OFF(offsets_retention_ms), 8},
+    {"offset.metadata.max.bytes", CK_LONG, 0, 1 << 20, 1, OFF(offset_metadata_max_bytes), 4},
     /* Single-node meaning only: must be 1. */
     {"default.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
     {"offsets.topic.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
@@ -75,6 +80,11 @@ static void brk__conf_defaults(brk_conf_t *conf)
     conf->retention_check_interval_ms = 300000;
     slog_conf_default(&conf->log);
     snprintf(conf->cleanup_policy, sizeof conf->cleanup_policy, "delete");
+    conf->group_min_session_ms = 6000;
+    conf->group_max_session_ms = 1800000;
+    conf->group_max_size = 1000;
+    conf->offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+    conf->offset_metadata_max_bytes = 4096;
 }
 
 /* Parses "PLAINTEXT://host:port" (one listener; [v6]:port allowed). */

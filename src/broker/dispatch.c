@@ -2,6 +2,7 @@
  * table (kmsg_apis + brk__handlers), decodes the body into a per-request arena and calls the
  * handler. Responses are framed here: size, header (v0, or v1 for flexible versions except
  * ApiVersions), body; record ranges from log segments become sendfile chunks. */
+#include "brk_group.h"
 #include "brk_internal.h"
 #include "sl_log.h"
 
@@ -21,6 +22,17 @@ static const brk_handler_fn brk__handlers[KMSG_API_KEY_MAX + 1] = {
     [KAPI_DESCRIBE_CONFIGS] = brk_handle_describe_configs,
     [KAPI_CREATE_PARTITIONS] = brk_handle_create_partitions,
     [KAPI_INCREMENTAL_ALTER_CONFIGS] = brk_handle_incremental_alter_configs,
+    [KAPI_OFFSET_COMMIT] = brk_handle_offset_commit,
+    [KAPI_OFFSET_FETCH] = brk_handle_offset_fetch,
+    [KAPI_FIND_COORDINATOR] = brk_handle_find_coordinator,
+    [KAPI_JOIN_GROUP] = brk_handle_join_group,
+    [KAPI_HEARTBEAT] = brk_handle_heartbeat,
+    [KAPI_LEAVE_GROUP] = brk_handle_leave_group,
+    [KAPI_SYNC_GROUP] = brk_handle_sync_group,
+    [KAPI_DESCRIBE_GROUPS] = brk_handle_describe_groups,
+    [KAPI_LIST_GROUPS] = brk_handle_list_groups,
+    [KAPI_DELETE_GROUPS] = brk_handle_delete_groups,
+    [KAPI_OFFSET_DELETE] = brk_handle_offset_delete,
 };
 
 static void brk__req_free(brk_req_t *req)

@@ -1,0 +1,971 @@
+/* Group coordinator: Kafka's classic group protocol state machine.
+ *   Empty -> PreparingRebalance (a join) -> CompletingRebalance (every member joined, or the
+ *   rebalance timeout) -> Stable (the leader's SyncGroup) -> PreparingRebalance (a join with
+ *   new metadata, a leave, a session timeout) ...; Dead once deleted.
+ * The protocol is one every member supports, chosen by vote; the leader's assignment is relayed
+ * byte for byte. Members join with MEMBER_ID_REQUIRED first (v4+); static members
+ * (group.instance.id) that come back keep their assignment without a rebalance. */
+#include "brk_group.h"
+#include "sl_log.h"
+#include "sl_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+typedef enum { GRP_EMPTY, GRP_PREPARING, GRP_COMPLETING, GRP_STABLE, GRP_DEAD } brk_grp_state_t;
+static const char *brk__grp_state_names[] = {"Empty", "PreparingRebalance", "CompletingRebalance",
+                                             "Stable", "Dead"};
+
+typedef struct {
+    char *name;
+    uint8_t *meta;
+    int32_t len;
+} brk_proto_t;
+
+typedef struct brk_member {
+    struct brk_member *next;
+    struct brk_group *grp;
+    char *id;
+    char *instance_id; /* NULL: dynamic member */
+    char *client_id;
+    char *client_host;
+    int32_t session_ms, rebalance_ms;
+    brk_proto_t *protos;
+    int32_t nprotos;
+    uint8_t *assignment;
+    int32_t assignment_len;
+    brk_req_t *join_req; /* waiting for the rebalance to complete */
+    brk_req_t *sync_req; /* waiting for the leader's assignment */
+    snet_timer_t *session_timer;
+} brk_member_t;
+
+typedef struct brk_pending {
+    struct brk_pending *next;
+    char *id;
+    int64_t expires_ms;
+} brk_pending_t;
+
+struct brk_group {
+    struct brk_group *next;
+    brk_t *brk;
+    char *id;
+    brk_grp_state_t state;
+    int32_t generation;
+    char *protocol_type;
+    char *protocol;
+    char *leader;
+    brk_member_t *members;
+    int32_t nmembers;
+    brk_pending_t *pending;
+    snet_timer_t *rebalance_timer;
+    int64_t empty_since_ms;
+    brk_offsets_t offsets; /* offsets.c */
+};
+
+brk_offsets_t *brk__grp_offsets(brk_group_t *grp)
+{
+    return &grp->offsets;
+}
+
+brk_group_t *brk__grp_next(const brk_group_t *grp)
+{
+    return grp->next;
+}
+
+int64_t brk__grp_empty_since(const brk_group_t *grp)
+{
+    return grp->empty_since_ms;
+}
+
+/* ---- registry ---- */
+
+const char *brk__grp_id(const brk_group_t *grp)
+{
+    return grp->id;
+}
+
+bool brk__grp_is_empty(const brk_group_t *grp)
+{
+    return grp->state == GRP_EMPTY || grp->state == GRP_DEAD;
+}
+
+brk_group_t *brk__grp_find(brk_t *brk, kproto_str_t id)
+{
+    for (brk_group_t *grp = brk->groups_list; grp; grp = grp->next) {
+        if (kproto_str_eq(id, grp->id)) {
+            return grp;
+        }
+    }
+    return NULL;
+}
+
+brk_group_t *brk__grp_get(brk_t *brk, kproto_str_t id)
+{
+    brk_group_t *grp = brk__grp_find(brk, id);
+    if (grp || id.len <= 0 || brk->ngroups >= BRK_GROUPS_MAX) {
+        return grp;
+    }
+    grp = sl_xcalloc(1, sizeof *grp);
+    grp->brk = brk;
+    grp->id = sl_xstrndup(id.ptr, (size_t)id.len);
+    grp->state = GRP_EMPTY;
+    grp->empty_since_ms = sl_time_wall_ms();
+    grp->next = brk->groups_list;
+    brk->groups_list = grp;
+    brk->ngroups++;
+    return grp;
+}
+
+static char *brk__dup(kproto_str_t s)
+{
+    return s.len >= 0 ? sl_xstrndup(s.ptr, (size_t)s.len) : NULL;
+}
+
+static brk_member_t *brk__member_find(brk_group_t *grp, kproto_str_t id)
+{
+    for (brk_member_t *m = grp->members; m; m = m->next) {
+        if (kproto_str_eq(id, m->id)) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static brk_member_t *brk__member_by_instance(brk_group_t *grp, kproto_str_t instance)
+{
+    if (instance.len < 0) {
+        return NULL;
+    }
+    for (brk_member_t *m = grp->members; m; m = m->next) {
+        if (m->instance_id && kproto_str_eq(instance, m->instance_id)) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static void brk__protos_free(brk_member_t *m)
+{
+    for (int32_t i = 0; i < m->nprotos; i++) {
+        free(m->protos[i].name);
+        free(m->protos[i].meta);
+    }
+    free(m->protos);
+    m->protos = NULL;
+    m->nprotos = 0;
+}
+
+/* Answers a pending join or sync with an error (member gone, group deleted, shutdown). */
+static void brk__member_fail_pending(brk_member_t *m, kerr_t err)
+{
+    if (m->join_req) {
+        kmsg_join_group_resp_t resp;
+        kmsg_join_group_resp_init(&resp);
+        resp.error_code = (int16_t)err;
+        brk_respond(m->join_req, &resp);
+        m->join_req = NULL;
+    }
+    if (m->sync_req) {
+        kmsg_sync_group_resp_t resp;
+        kmsg_sync_group_resp_init(&resp);
+        resp.error_code = (int16_t)err;
+        brk_respond(m->sync_req, &resp);
+        m->sync_req = NULL;
+    }
+}
+
+static void brk__member_free(brk_t *brk, brk_member_t *m)
+{
+    snet_timer_cancel(brk->loop, m->session_timer);
+    brk__protos_free(m);
+    free(m->id);
+    free(m->instance_id);
+    free(m->client_id);
+    free(m->client_host);
+    free(m->assignment);
+    free(m);
+}
+
+static void brk__grp_rebalance(brk_group_t *grp, const char *why);
+static void brk__grp_try_complete(brk_group_t *grp);
+
+/* Removes a member (leave, session expiry, missed rebalance) and reacts as Kafka does. */
+static void brk__member_remove(brk_group_t *grp, brk_member_t *m, kerr_t pending_err,
+                               const char *why)
+{
+    for (brk_member_t **pp = &grp->members; *pp; pp = &(*pp)->next) {
+        if (*pp == m) {
+            *pp = m->next;
+            break;
+        }
+    }
+    grp->nmembers--;
+    brk__member_fail_pending(m, pending_err);
+    bool was_leader = grp->leader && strcmp(grp->leader, m->id) == 0;
+    SL_LOGI("group", "%s: member %s removed (%s)", grp->id, m->id, why);
+    brk__member_free(grp->brk, m);
+    if (was_leader) {
+        free(grp->leader);
+        grp->leader = grp->members ? sl_xstrdup(grp->members->id) : NULL;
+    }
+    if (grp->state == GRP_STABLE || grp->state == GRP_COMPLETING) {
+        brk__grp_rebalance(grp, why);
+    } else if (grp->state == GRP_PREPARING) {
+        brk__grp_try_complete(grp);
+    }
+}
+
+static void brk__session_expired(void *ctx)
+{
+    brk_member_t *m = ctx;
+    m->session_timer = NULL;
+    brk__member_remove(m->grp, m, KERR_UNKNOWN_MEMBER_ID, "session timeout");
+}
+
+static void brk__session_touch(brk_member_t *m)
+{
+    brk_t *brk = m->grp->brk;
+    snet_timer_cancel(brk->loop, m->session_timer);
+    m->session_timer = snet_timer_start(brk->loop, m->session_ms, brk__session_expired, m);
+}
+
+/* ---- rebalance ---- */
+
+static void brk__rebalance_timeout(void *ctx)
+{
+    brk_group_t *grp = ctx;
+    grp->rebalance_timer = NULL;
+    /* Members that did not rejoin in time are out. */
+    brk_member_t *m = grp->members;
+    while (m) {
+        brk_member_t *next = m->next;
+        if (!m->join_req) {
+            grp->state = GRP_PREPARING;
+            brk__member_remove(grp, m, KERR_UNKNOWN_MEMBER_ID, "did not rejoin before the rebalance timeout");
+        }
+        m = next;
+    }
+    brk__grp_try_complete(grp);
+}
+
+static void brk__grp_rebalance(brk_group_t *grp, const char *why)
+{
+    brk_t *brk = grp->brk;
+    if (grp->state == GRP_COMPLETING) {
+        for (brk_member_t *m = grp->members; m; m = m->next) {
+            if (m->sync_req) {
+                kmsg_sync_group_resp_t resp;
+                kmsg_sync_group_resp_init(&resp);
+                resp.error_code = KERR_REBALANCE_IN_PROGRESS;
+                brk_respond(m->sync_req, &resp);
+                m->sync_req = NULL;
+            }
+        }
+    }
+    grp->state = GRP_PREPARING;
+    int32_t timeout = 0;
+    for (brk_member_t *m = grp->members; m; m = m->next) {
+        timeout = SL_MAX(timeout, m->rebalance_ms);
+    }
+    snet_timer_cancel(brk->loop, grp->rebalance_timer);
+    grp->rebalance_timer = snet_timer_start(brk->loop, timeout, brk__rebalance_timeout, grp);
+    SL_LOGI("group", "%s: preparing rebalance (%s), %d member(s)", grp->id, why, (int)grp->nmembers);
+    brk__grp_try_complete(grp);
+}
+
+/* The protocol every member supports that most members prefer (ties: the earlier vote). */
+static const char *brk__grp_choose(brk_group_t *grp)
+{
+    brk_member_t *first = grp->members;
+    const char *best = NULL;
+    int best_votes = -1;
+    for (int32_t i = 0; first && i < first->nprotos; i++) {
+        const char *cand = first->protos[i].name;
+        bool all = true;
+        for (brk_member_t *m = grp->members; m && all; m = m->next) {
+            bool has = false;
+            for (int32_t j = 0; j < m->nprotos && !has; j++) {
+                has = strcmp(m->protos[j].name, cand) == 0;
+            }
+            all = has;
+        }
+        if (!all) {
+            continue;
+        }
+        int votes = 0;
+        for (brk_member_t *m = grp->members; m; m = m->next) {
+            for (int32_t j = 0; j < m->nprotos; j++) {
+                bool supported_by_all = true; /* the member's first choice among common ones */
+                const char *mine = m->protos[j].name;
+                for (brk_member_t *o = grp->members; o && supported_by_all; o = o->next) {
+                    bool has = false;
+                    for (int32_t k = 0; k < o->nprotos && !has; k++) {
+                        has = strcmp(o->protos[k].name, mine) == 0;
+                    }
+                    supported_by_all = has;
+                }
+                if (supported_by_all) {
+                    votes += strcmp(mine, cand) == 0;
+                    break;
+                }
+            }
+        }
+        if (votes > best_votes) {
+            best = cand;
+            best_votes = votes;
+        }
+    }
+    return best;
+}
+
+static const brk_proto_t *brk__member_proto(const brk_member_t *m, const char *name)
+{
+    for (int32_t i = 0; name && i < m->nprotos; i++) {
+        if (strcmp(m->protos[i].name, name) == 0) {
+            return &m->protos[i];
+        }
+    }
+    return NULL;
+}
+
+static void brk__join_respond(brk_group_t *grp, brk_member_t *m, kerr_t err)
+{
+    brk_req_t *req = m->join_req;
+    m->join_req = NULL;
+    kmsg_join_group_resp_t resp;
+    kmsg_join_group_resp_init(&resp);
+    resp.error_code = (int16_t)err;
+    resp.generation_id = grp->generation;
+    resp.protocol_type = kproto_str(grp->protocol_type);
+    resp.protocol_name = kproto_str(grp->protocol);
+    resp.leader = kproto_str(grp->leader);
+    resp.member_id = kproto_str(m->id);
+    if (grp->leader && strcmp(grp->leader, m->id) == 0) {
+        resp.members_count = grp->nmembers;
+        resp.members = brk_alloc(req, grp->nmembers, sizeof *resp.members);
+        int32_t i = 0;
+        for (brk_member_t *o = grp->members; o; o = o->next, i++) {
+            kmsg_join_group_resp_join_group_response_member_init(&resp.members[i]);
+            resp.members[i].member_id = kproto_str(o->id);
+            resp.members[i].group_instance_id = kproto_str(o->instance_id);
+            const brk_proto_t *p = brk__member_proto(o, grp->protocol);
+            resp.members[i].metadata = (kproto_bytes_t){p ? p->meta : NULL, p ? p->len : 0};
+        }
+    }
+    brk_respond(req, &resp);
+}
+
+static void brk__grp_try_complete(brk_group_t *grp)
+{
+    if (grp->state != GRP_PREPARING) {
+        return;
+    }
+    for (brk_member_t *m = grp->members; m; m = m->next) {
+        if (!m->join_req) {
+            return;
+        }
+    }
+    brk_t *brk = grp->brk;
+    snet_timer_cancel(brk->loop, grp->rebalance_timer);
+    grp->rebalance_timer = NULL;
+    grp->generation++;
+    free(grp->protocol);
+    grp->protocol = NULL;
+    if (!grp->members) {
+        grp->state = GRP_EMPTY;
+        grp->empty_since_ms = sl_time_wall_ms();
+        free(grp->leader);
+        grp->leader = NULL;
+        free(grp->protocol_type);
+        grp->protocol_type = NULL;
+        SL_LOGI("group", "%s: empty at generation %d", grp->id, (int)grp->generation);
+        return;
+    }
+    const char *chosen = brk__grp_choose(grp);
+    grp->protocol = chosen ? sl_xstrdup(chosen) : NULL;
+    if (!grp->leader || !brk__member_find(grp, kproto_str(grp->leader))) {
+        free(grp->leader);
+        grp->leader = sl_xstrdup(grp->members->id);
+    }
+    grp->state = GRP_COMPLETING;
+    SL_LOGI("group", "%s: generation %d with %d member(s), protocol %s, leader %s", grp->id,
+            (int)grp->generation, (int)grp->nmembers, grp->protocol ? grp->protocol : "-",
+            grp->leader);
+    for (brk_member_t *m = grp->members; m; m = m->next) {
+        free(m->assignment);
+        m->assignment = NULL;
+        m->assignment_len = 0;
+        brk__session_touch(m);
+        brk__join_respond(grp, m, KERR_NONE);
+    }
+}
+
+/* ---- JoinGroup ---- */
+
+static bool brk__protos_equal(const brk_member_t *m, const kmsg_join_group_req_t *body)
+{
+    if (m->nprotos != body->protocols_count) {
+        return false;
+    }
+    for (int32_t i = 0; i < m->nprotos; i++) {
+        const kmsg_join_group_req_join_group_request_protocol_t *p = &body->protocols[i];
+        if (!kproto_str_eq(p->name, m->protos[i].name) || p->metadata.len != m->protos[i].len ||
+            (p->metadata.len > 0 && memcmp(p->metadata.ptr, m->protos[i].meta, (size_t)p->metadata.len))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void brk__member_set_protos(brk_member_t *m, const kmsg_join_group_req_t *body)
+{
+    brk__protos_free(m);
+    m->nprotos = body->protocols_count;
+    m->protos = sl_xcalloc((size_t)SL_MAX(m->nprotos, 1), sizeof *m->protos);
+    for (int32_t i = 0; i < m->nprotos; i++) {
+        const kmsg_join_group_req_join_group_request_protocol_t *p = &body->protocols[i];
+        m->protos[i].name = brk__dup(p->name);
+        m->protos[i].len = SL_MAX(p->metadata.len, 0);
+        m->protos[i].meta = sl_xmalloc((size_t)m->protos[i].len + 1);
+        if (m->protos[i].len) {
+            memcpy(m->protos[i].meta, p->metadata.ptr, (size_t)m->protos[i].len);
+        }
+    }
+}
+
+/* Checks a join against the group and the broker's limits. */
+static kerr_t brk__join_check(brk_req_t *req, brk_group_t *grp)
+{
+    kmsg_join_group_req_t *body = req->body;
+    const brk_conf_t *c = &req->brk->conf;
+    if (!grp) {
+        return body->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    if (body->session_timeout_ms < c->group_min_session_ms ||
+        body->session_timeout_ms > c->group_max_session_ms) {
+        return KERR_INVALID_SESSION_TIMEOUT;
+    }
+    if (body->protocol_type.len <= 0 || body->protocols_count <= 0) {
+        return KERR_INCONSISTENT_GROUP_PROTOCOL;
+    }
+    if (grp->members && grp->protocol_type && !kproto_str_eq(body->protocol_type, grp->protocol_type)) {
+        return KERR_INCONSISTENT_GROUP_PROTOCOL;
+    }
+    /* Some protocol must be common to this member and every other one. */
+    for (brk_member_t *m = grp->members; m; m = m->next) {
+        if (kproto_str_eq(body->member_id, m->id)) {
+            continue;
+        }
+        bool common = false;
+        for (int32_t i = 0; i < body->protocols_count && !common; i++) {
+            common = brk__member_proto(m, kproto_str_dup(req->arena, body->protocols[i].name)) != NULL;
+        }
+        if (!common) {
+            return KERR_INCONSISTENT_GROUP_PROTOCOL;
+        }
+    }
+    return KERR_NONE;
+}
+
+static char *brk__new_member_id(brk_req_t *req)
+{
+    uint8_t r[8] = {0};
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        memset(r, 0x5a, sizeof r);
+    }
+    char buf[320];
+    int n = snprintf(buf, sizeof buf, "%.*s-", req->client_id.len > 0 ? SL_MIN(req->client_id.len, 255) : 6,
+                     req->client_id.len > 0 ? req->client_id.ptr : "member");
+    for (size_t i = 0; i < sizeof r; i++) {
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "%02x", r[i]);
+    }
+    return sl_xstrdup(buf);
+}
+
+static bool brk__pending_take(brk_group_t *grp, kproto_str_t id)
+{
+    int64_t now = sl_time_mono_ms();
+    bool found = false;
+    for (brk_pending_t **pp = &grp->pending; *pp;) {
+        brk_pending_t *p = *pp;
+        bool match = kproto_str_eq(id, p->id);
+        if (match || p->expires_ms < now) {
+            found = found || match;
+            *pp = p->next;
+            free(p->id);
+            free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
+    return found;
+}
+
+static void brk__join_error(brk_req_t *req, kerr_t err, const char *member_id)
+{
+    kmsg_join_group_resp_t resp;
+    kmsg_join_group_resp_init(&resp);
+    resp.error_code = (int16_t)err;
+    resp.member_id = kproto_str(member_id ? member_id : "");
+    brk_respond(req, &resp);
+}
+
+static brk_member_t *brk__member_add(brk_group_t *grp, brk_req_t *req, char *id)
+{
+    kmsg_join_group_req_t *body = req->body;
+    brk_member_t *m = sl_xcalloc(1, sizeof *m);
+    m->grp = grp;
+    m->id = id;
+    m->instance_id = brk__dup(body->group_instance_id);
+    m->client_id = brk__dup(req->client_id.len >= 0 ? req->client_id : kproto_str(""));
+    const char *colon = strrchr(req->peer, ':');
+    m->client_host = sl_xstrndup(req->peer, colon ? (size_t)(colon - req->peer) : strlen(req->peer));
+    m->next = grp->members;
+    grp->members = m;
+    grp->nmembers++;
+    if (!grp->protocol_type) {
+        grp->protocol_type = brk__dup(body->protocol_type);
+    }
+    return m;
+}
+
+/* A static member comes back under a new member id: swap ids; when the group is stable keep
+ * its assignment and answer at once (no rebalance), unless it leads the group. */
+static bool brk__join_static(brk_group_t *grp, brk_member_t *m, brk_req_t *req)
+{
+    kmsg_join_group_req_t *body = req->body;
+    char *old = m->id;
+    m->id = brk__new_member_id(req);
+    if (grp->leader && strcmp(grp->leader, old) == 0) {
+        free(grp->leader);
+        grp->leader = sl_xstrdup(m->id);
+    }
+    SL_LOGI("group", "%s: static member %s rejoined as %s", grp->id, m->instance_id, m->id);
+    free(old);
+    brk__member_fail_pending(m, KERR_FENCED_INSTANCE_ID);
+    m->session_ms = body->session_timeout_ms;
+    m->rebalance_ms = body->rebalance_timeout_ms > 0 ? body->rebalance_timeout_ms : body->session_timeout_ms;
+    bool leader = strcmp(grp->leader ? grp->leader : "", m->id) == 0;
+    if (grp->state == GRP_STABLE && brk__protos_equal(m, body) && !leader) {
+        m->join_req = req;
+        brk__session_touch(m);
+        brk__join_respond(grp, m, KERR_NONE);
+        return true;
+    }
+    brk__member_set_protos(m, body);
+    return false;
+}
+
+void brk_handle_join_group(brk_req_t *req)
+{
+    kmsg_join_group_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    brk_group_t *grp = body->group_id.len > 0 ? brk__grp_get(brk, body->group_id) : NULL;
+    kerr_t err = brk__join_check(req, grp);
+    if (err != KERR_NONE) {
+        brk__join_error(req, err, NULL);
+        return;
+    }
+    brk_member_t *m = NULL;
+    brk_member_t *by_inst = brk__member_by_instance(grp, body->group_instance_id);
+    if (body->member_id.len <= 0) {
+        if (by_inst) {
+            if (brk__join_static(grp, by_inst, req)) {
+                return;
+            }
+            m = by_inst;
+        } else if (req->api_version >= 4 && body->group_instance_id.len < 0) {
+            brk_pending_t *p = sl_xcalloc(1, sizeof *p);
+            p->id = brk__new_member_id(req);
+            p->expires_ms = sl_time_mono_ms() + body->session_timeout_ms;
+            p->next = grp->pending;
+            grp->pending = p;
+            brk__join_error(req, KERR_MEMBER_ID_REQUIRED, p->id);
+            return;
+        } else if (grp->nmembers >= brk->conf.group_max_size) {
+            brk__join_error(req, KERR_GROUP_MAX_SIZE_REACHED, NULL);
+            return;
+        } else {
+            m = brk__member_add(grp, req, brk__new_member_id(req));
+        }
+    } else {
+        m = brk__member_find(grp, body->member_id);
+        if (!m && by_inst) {
+            brk__join_error(req, KERR_FENCED_INSTANCE_ID, NULL);
+            return;
+        }
+        if (!m && brk__pending_take(grp, body->member_id)) {
+            if (grp->nmembers >= brk->conf.group_max_size) {
+                brk__join_error(req, KERR_GROUP_MAX_SIZE_REACHED, NULL);
+                return;
+            }
+            m = brk__member_add(grp, req, brk__dup(body->member_id));
+        }
+        if (!m) {
+            brk__join_error(req, KERR_UNKNOWN_MEMBER_ID, NULL);
+            return;
+        }
+    }
+    bool unchanged = m->nprotos > 0 && brk__protos_equal(m, body);
+    bool leader = grp->leader && strcmp(grp->leader, m->id) == 0;
+    if (m->join_req) {
+        brk__join_error(m->join_req, KERR_REBALANCE_IN_PROGRESS, m->id); /* superseded */
+        m->join_req = NULL;
+    }
+    m->join_req = req;
+    m->session_ms = body->session_timeout_ms;
+    m->rebalance_ms = req->api_version >= 1 ? body->rebalance_timeout_ms : body->session_timeout_ms;
+    if (grp->state == GRP_STABLE && unchanged && !leader) {
+        brk__session_touch(m);
+        brk__join_respond(grp, m, KERR_NONE); /* nothing changed: the current generation */
+        return;
+    }
+    brk__member_set_protos(m, body);
+    if (grp->state == GRP_PREPARING) {
+        brk__grp_try_complete(grp);
+    } else {
+        brk__grp_rebalance(grp, "member joined or changed its subscription");
+    }
+}
+
+/* ---- SyncGroup, Heartbeat, LeaveGroup ---- */
+
+/* Membership checks shared by sync, heartbeat and commit. */
+static kerr_t brk__member_check(brk_group_t *grp, kproto_str_t member_id, kproto_str_t instance,
+                                int32_t generation, brk_member_t **out)
+{
+    brk_member_t *m = grp ? brk__member_find(grp, member_id) : NULL;
+    if (!m) {
+        return grp && brk__member_by_instance(grp, instance) ? KERR_FENCED_INSTANCE_ID
+                                                              : KERR_UNKNOWN_MEMBER_ID;
+    }
+    if (instance.len >= 0 && (!m->instance_id || !kproto_str_eq(instance, m->instance_id))) {
+        return KERR_FENCED_INSTANCE_ID;
+    }
+    *out = m;
+    return generation == grp->generation ? KERR_NONE : KERR_ILLEGAL_GENERATION;
+}
+
+static void brk__sync_respond(brk_group_t *grp, brk_member_t *m, brk_req_t *req, kerr_t err)
+{
+    kmsg_sync_group_resp_t resp;
+    kmsg_sync_group_resp_init(&resp);
+    resp.error_code = (int16_t)err;
+    if (err == KERR_NONE) {
+        resp.protocol_type = kproto_str(grp->protocol_type);
+        resp.protocol_name = kproto_str(grp->protocol);
+        resp.assignment = (kproto_bytes_t){m->assignment, m->assignment_len};
+    }
+    brk_respond(req, &resp);
+}
+
+void brk_handle_sync_group(brk_req_t *req)
+{
+    kmsg_sync_group_req_t *body = req->body;
+    brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
+    brk_member_t *m = NULL;
+    kerr_t err = brk__member_check(grp, body->member_id, body->group_instance_id,
+                                   body->generation_id, &m);
+    if (err == KERR_NONE && ((body->protocol_type.len >= 0 && !kproto_str_eq(body->protocol_type, grp->protocol_type)) ||
+                             (body->protocol_name.len >= 0 && !kproto_str_eq(body->protocol_name, grp->protocol)))) {
+        err = KERR_INCONSISTENT_GROUP_PROTOCOL;
+    }
+    if (err == KERR_NONE && grp->state == GRP_PREPARING) {
+        err = KERR_REBALANCE_IN_PROGRESS;
+    }
+    if (err != KERR_NONE || grp->state == GRP_STABLE) {
+        brk__sync_respond(grp, m, req, err);
+        return;
+    }
+    SL_ASSERT(grp->state == GRP_COMPLETING);
+    brk__session_touch(m);
+    if (m->sync_req) {
+        brk__sync_respond(grp, m, m->sync_req, KERR_REBALANCE_IN_PROGRESS);
+    }
+    m->sync_req = req;
+    if (strcmp(grp->leader, m->id) != 0) {
+        return;
+    }
+    for (int32_t i = 0; i < body->assignments_count; i++) {
+        brk_member_t *o = brk__member_find(grp, body->assignments[i].member_id);
+        kproto_bytes_t a = body->assignments[i].assignment;
+        if (o && a.len > 0) {
+            free(o->assignment);
+            o->assignment = sl_xmalloc((size_t)a.len);
+            memcpy(o->assignment, a.ptr, (size_t)a.len);
+            o->assignment_len = a.len;
+        }
+    }
+    grp->state = GRP_STABLE;
+    SL_LOGI("group", "%s: stable at generation %d", grp->id, (int)grp->generation);
+    for (brk_member_t *o = grp->members; o; o = o->next) {
+        if (o->sync_req) {
+            brk_req_t *r = o->sync_req;
+            o->sync_req = NULL;
+            brk__sync_respond(grp, o, r, KERR_NONE);
+        }
+    }
+}
+
+void brk_handle_heartbeat(brk_req_t *req)
+{
+    kmsg_heartbeat_req_t *body = req->body;
+    brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
+    brk_member_t *m = NULL;
+    kerr_t err = brk__member_check(grp, body->member_id, body->group_instance_id,
+                                   body->generation_id, &m);
+    if (m) {
+        brk__session_touch(m);
+    }
+    if (err == KERR_NONE && grp->state == GRP_PREPARING) {
+        err = KERR_REBALANCE_IN_PROGRESS;
+    }
+    kmsg_heartbeat_resp_t resp;
+    kmsg_heartbeat_resp_init(&resp);
+    resp.error_code = (int16_t)err;
+    brk_respond(req, &resp);
+}
+
+static kerr_t brk__leave_one(brk_group_t *grp, kproto_str_t member_id, kproto_str_t instance)
+{
+    brk_member_t *m = NULL;
+    if (member_id.len > 0) {
+        m = brk__member_find(grp, member_id);
+        if (m && instance.len >= 0 && (!m->instance_id || !kproto_str_eq(instance, m->instance_id))) {
+            return KERR_FENCED_INSTANCE_ID;
+        }
+    } else {
+        m = brk__member_by_instance(grp, instance);
+    }
+    if (!m) {
+        return KERR_UNKNOWN_MEMBER_ID;
+    }
+    brk__member_remove(grp, m, KERR_UNKNOWN_MEMBER_ID, "left the group");
+    return KERR_NONE;
+}
+
+void brk_handle_leave_group(brk_req_t *req)
+{
+    kmsg_leave_group_req_t *body = req->body;
+    brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
+    kmsg_leave_group_resp_t resp;
+    kmsg_leave_group_resp_init(&resp);
+    if (req->api_version < 3) {
+        resp.error_code = grp ? (int16_t)brk__leave_one(grp, body->member_id, (kproto_str_t){NULL, -1})
+                              : KERR_UNKNOWN_MEMBER_ID;
+        brk_respond(req, &resp);
+        return;
+    }
+    resp.members_count = SL_MAX(body->members_count, 0);
+    resp.members = brk_alloc(req, resp.members_count, sizeof *resp.members);
+    for (int32_t i = 0; i < resp.members_count; i++) {
+        kmsg_leave_group_resp_member_response_init(&resp.members[i]);
+        resp.members[i].member_id = body->members[i].member_id;
+        resp.members[i].group_instance_id = body->members[i].group_instance_id;
+        resp.members[i].error_code = grp ? (int16_t)brk__leave_one(grp, body->members[i].member_id,
+                                                                   body->members[i].group_instance_id)
+                                         : KERR_UNKNOWN_MEMBER_ID;
+    }
+    brk_respond(req, &resp);
+}
+
+/* ---- used by offsets.c ---- */
+
+kerr_t brk__grp_check_commit(brk_group_t *grp, int32_t generation, kproto_str_t member_id,
+                             kproto_str_t instance_id)
+{
+    if (generation < 0 && member_id.len <= 0) {
+        /* A commit from outside any generation (manual assignment): only when no member is
+         * active, as Kafka allows. */
+        return brk__grp_is_empty(grp) ? KERR_NONE : KERR_UNKNOWN_MEMBER_ID;
+    }
+    brk_member_t *m = NULL;
+    kerr_t err = brk__member_check(grp, member_id, instance_id, generation, &m);
+    if (err == KERR_NONE && grp->state == GRP_COMPLETING) {
+        err = KERR_REBALANCE_IN_PROGRESS;
+    }
+    if (m) {
+        brk__session_touch(m);
+    }
+    return err;
+}
+
+/* Reads the topics of a ConsumerProtocolSubscription (version i16, topics [string], ...). */
+static bool brk__sub_has(const brk_proto_t *p, kproto_str_t topic)
+{
+    kproto_rd_t rd;
+    kproto_rd_init(&rd, p->meta, (size_t)p->len);
+    kproto_rd_i16(&rd);
+    int32_t n = kproto_rd_array_len(&rd, false, 2);
+    for (int32_t i = 0; i < n && !rd.err; i++) {
+        kproto_str_t t = kproto_rd_str(&rd, false);
+        if (!rd.err && t.len == topic.len && memcmp(t.ptr, topic.ptr, (size_t)t.len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool brk__grp_subscribed(const brk_group_t *grp, kproto_str_t topic)
+{
+    if (!grp->protocol_type || strcmp(grp->protocol_type, "consumer") != 0) {
+        return false;
+    }
+    for (brk_member_t *m = grp->members; m; m = m->next) {
+        const brk_proto_t *p = brk__member_proto(m, grp->protocol);
+        if (p && brk__sub_has(p, topic)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void brk__grp_delete(brk_t *brk, brk_group_t *grp)
+{
+    while (grp->members) {
+        brk__member_remove(grp, grp->members, KERR_UNKNOWN_MEMBER_ID, "group deleted");
+    }
+    snet_timer_cancel(brk->loop, grp->rebalance_timer);
+    for (brk_group_t **pp = &brk->groups_list; *pp; pp = &(*pp)->next) {
+        if (*pp == grp) {
+            *pp = grp->next;
+            break;
+        }
+    }
+    brk->ngroups--;
+    while (grp->pending) {
+        brk_pending_t *p = grp->pending;
+        grp->pending = p->next;
+        free(p->id);
+        free(p);
+    }
+    brk__offsets_clear(&grp->offsets);
+    free(grp->id);
+    free(grp->protocol_type);
+    free(grp->protocol);
+    free(grp->leader);
+    free(grp);
+}
+
+/* ---- FindCoordinator, DescribeGroups, ListGroups, DeleteGroups ---- */
+
+void brk_handle_find_coordinator(brk_req_t *req)
+{
+    kmsg_find_coordinator_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    kmsg_find_coordinator_resp_t resp;
+    kmsg_find_coordinator_resp_init(&resp);
+    resp.node_id = brk->conf.node_id;
+    resp.host = kproto_str(brk->advertised_host);
+    resp.port = brk->advertised_port;
+    if (req->api_version >= 4) {
+        resp.coordinators_count = SL_MAX(body->coordinator_keys_count, 0);
+        resp.coordinators = brk_alloc(req, resp.coordinators_count, sizeof *resp.coordinators);
+        for (int32_t i = 0; i < resp.coordinators_count; i++) {
+            kmsg_find_coordinator_resp_coordinator_init(&resp.coordinators[i]);
+            resp.coordinators[i].key = body->coordinator_keys[i];
+            resp.coordinators[i].node_id = brk->conf.node_id;
+            resp.coordinators[i].host = resp.host;
+            resp.coordinators[i].port = resp.port;
+        }
+    }
+    brk_respond(req, &resp);
+}
+
+static void brk__describe_one(brk_req_t *req, brk_group_t *grp,
+                              kmsg_describe_groups_resp_described_group_t *dg)
+{
+    dg->group_state = kproto_str(brk__grp_state_names[grp ? grp->state : GRP_DEAD]);
+    dg->authorized_operations = INT32_MIN;
+    if (!grp) {
+        return;
+    }
+    dg->protocol_type = kproto_str(grp->protocol_type ? grp->protocol_type : "");
+    dg->protocol_data = kproto_str(grp->protocol ? grp->protocol : "");
+    dg->members_count = grp->nmembers;
+    dg->members = brk_alloc(req, grp->nmembers, sizeof *dg->members);
+    int32_t i = 0;
+    for (brk_member_t *m = grp->members; m; m = m->next, i++) {
+        kmsg_describe_groups_resp_described_group_member_t *dm = &dg->members[i];
+        kmsg_describe_groups_resp_described_group_member_init(dm);
+        dm->member_id = kproto_str(m->id);
+        dm->group_instance_id = kproto_str(m->instance_id);
+        dm->client_id = kproto_str(m->client_id);
+        dm->client_host = kproto_str(m->client_host);
+        const brk_proto_t *p = brk__member_proto(m, grp->protocol);
+        dm->member_metadata = (kproto_bytes_t){p ? p->meta : NULL, p ? p->len : 0};
+        dm->member_assignment = (kproto_bytes_t){m->assignment, m->assignment_len};
+    }
+}
+
+void brk_handle_describe_groups(brk_req_t *req)
+{
+    kmsg_describe_groups_req_t *body = req->body;
+    kmsg_describe_groups_resp_t resp;
+    kmsg_describe_groups_resp_init(&resp);
+    resp.groups_count = SL_MAX(body->groups_count, 0);
+    resp.groups = brk_alloc(req, resp.groups_count, sizeof *resp.groups);
+    for (int32_t i = 0; i < resp.groups_count; i++) {
+        kmsg_describe_groups_resp_described_group_init(&resp.groups[i]);
+        resp.groups[i].group_id = body->groups[i];
+        if (body->groups[i].len <= 0) {
+            resp.groups[i].error_code = KERR_INVALID_GROUP_ID;
+            continue;
+        }
+        brk__describe_one(req, brk__grp_find(req->brk, body->groups[i]), &resp.groups[i]);
+    }
+    brk_respond(req, &resp);
+}
+
+void brk_handle_list_groups(brk_req_t *req)
+{
+    kmsg_list_groups_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    kmsg_list_groups_resp_t resp;
+    kmsg_list_groups_resp_init(&resp);
+    resp.groups = brk_alloc(req, brk->ngroups, sizeof *resp.groups);
+    int32_t n = 0;
+    for (brk_group_t *grp = brk->groups_list; grp; grp = grp->next) {
+        bool keep = body->states_filter_count <= 0;
+        for (int32_t i = 0; i < body->states_filter_count && !keep; i++) {
+            keep = kproto_str_eq(body->states_filter[i], brk__grp_state_names[grp->state]);
+        }
+        if (!keep) {
+            continue;
+        }
+        kmsg_list_groups_resp_listed_group_init(&resp.groups[n]);
+        resp.groups[n].group_id = kproto_str(grp->id);
+        resp.groups[n].protocol_type = kproto_str(grp->protocol_type ? grp->protocol_type : "");
+        resp.groups[n].group_state = kproto_str(brk__grp_state_names[grp->state]);
+        resp.groups[n].group_type = kproto_str("classic");
+        n++;
+    }
+    resp.groups_count = n;
+    brk_respond(req, &resp);
+}
+
+void brk_groups_fail_all(brk_t *brk)
+{
+    for (brk_group_t *grp = brk->groups_list; grp; grp = grp->next) {
+        for (brk_member_t *m = grp->members; m; m = m->next) {
+            brk__member_fail_pending(m, KERR_COORDINATOR_NOT_AVAILABLE);
+        }
+    }
+}
+
+void brk_groups_free_all(brk_t *brk)
+{
+    while (brk->groups_list) {
+        brk_group_t *grp = brk->groups_list;
+        while (grp->members) {
+            brk_member_t *m = grp->members;
+            grp->members = m->next;
+            brk__member_fail_pending(m, KERR_COORDINATOR_NOT_AVAILABLE);
+            brk__member_free(brk, m);
+        }
+        grp->nmembers = 0;
+        brk__grp_delete(brk, grp);
+    }
+}

@@ -1,0 +1,798 @@
+/* Committed offsets: kept in memory per group and made durable in an internal log,
+ * <data>/internal/offsets, with the same flush guarantees as records (a commit is answered
+ * once durable under flush policy always). Each commit request is one record batch; a record
+ *   key   = 'o' | u16 group len | group | u16 topic len | topic | i32 partition
+ *   value = i64 offset | i32 leader epoch | i64 commit ms | u16 metadata len | metadata
+ * and a null value deletes (group deleted, topic deleted, offsets expired). The log is
+ * replayed at start and rewritten with only live offsets when it has grown large. */
+#include "brk_group.h"
+#include "sl_buf.h"
+#include "sl_crc32c.h"
+#include "sl_fs.h"
+#include "sl_log.h"
+#include "sl_time.h"
+#include "slog_batch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct brk_groups {
+    brk_t *brk;
+    brk_topic_t topic; /* internal, not in the registry */
+    brk_part_t *parts[1];
+    brk_part_t part;
+    int64_t live;      /* offsets held in memory (to judge when to compact) */
+};
+
+brk_part_t *brk_groups_log(brk_groups_t *groups)
+{
+    return &groups->part;
+}
+
+void brk__offsets_clear(brk_offsets_t *offs)
+{
+    for (int32_t i = 0; i < offs->n; i++) {
+        free(offs->items[i].topic);
+        free(offs->items[i].metadata);
+    }
+    free(offs->items);
+    memset(offs, 0, sizeof *offs);
+}
+
+static brk_offset_t *brk__off_find(brk_offsets_t *offs, kproto_str_t topic, int32_t partition)
+{
+    for (int32_t i = 0; i < offs->n; i++) {
+        if (offs->items[i].partition == partition && kproto_str_eq(topic, offs->items[i].topic)) {
+            return &offs->items[i];
+        }
+    }
+    return NULL;
+}
+
+static void brk__off_remove(brk_offsets_t *offs, brk_offset_t *o)
+{
+    free(o->topic);
+    free(o->metadata);
+    *o = offs->items[--offs->n];
+}
+
+static void brk__off_set(brk_offsets_t *offs, kproto_str_t topic, int32_t partition,
+                         int64_t offset, int32_t epoch, kproto_str_t meta, int64_t commit_ms)
+{
+    brk_offset_t *o = brk__off_find(offs, topic, partition);
+    if (!o) {
+        if (offs->n == offs->cap) {
+            offs->cap = offs->cap ? offs->cap * 2 : 8;
+            offs->items = sl_xrealloc(offs->items, (size_t)offs->cap * sizeof *offs->items);
+        }
+        o = &offs->items[offs->n++];
+        memset(o, 0, sizeof *o);
+        o->topic = sl_xstrndup(topic.ptr, (size_t)topic.len);
+        o->partition = partition;
+    }
+    free(o->metadata);
+    o->metadata = sl_xstrndup(meta.len > 0 ? meta.ptr : "", (size_t)SL_MAX(meta.len, 0));
+    o->offset = offset;
+    o->leader_epoch = epoch;
+    o->commit_ms = commit_ms;
+}
+
+/* ---- record batch building ---- */
+
+static void brk__put_varint(sl_buf_t *b, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (z >= 0x80) {
+        tmp[n++] = (uint8_t)(z | 0x80);
+        z >>= 7;
+    }
+    tmp[n++] = (uint8_t)z;
+    sl_buf_append(b, tmp, n);
+}
+
+typedef struct {
+    sl_buf_t recs;
+    int32_t count;
+    int64_t now;
+} brk_obatch_t;
+
+static void brk__obatch_add(brk_obatch_t *ob, const char *group, kproto_str_t topic,
+                            int32_t partition, const brk_offset_t *val)
+{
+    sl_buf_t key, rec;
+    sl_buf_init(&key);
+    sl_buf_init(&rec);
+    uint8_t hdr[4];
+    size_t glen = strlen(group);
+    sl_buf_append(&key, "o", 1);
+    sl_be16_put(hdr, (uint16_t)glen);
+    sl_buf_append(&key, hdr, 2);
+    sl_buf_append(&key, group, glen);
+    sl_be16_put(hdr, (uint16_t)topic.len);
+    sl_buf_append(&key, hdr, 2);
+    sl_buf_append(&key, topic.ptr, (size_t)topic.len);
+    sl_be32_put(hdr, (uint32_t)partition);
+    sl_buf_append(&key, hdr, 4);
+    uint8_t attr = 0;
+    sl_buf_append(&rec, &attr, 1);
+    brk__put_varint(&rec, 0);
+    brk__put_varint(&rec, ob->count);
+    brk__put_varint(&rec, (int64_t)key.len);
+    sl_buf_append(&rec, key.data, key.len);
+    if (val) {
+        size_t mlen = strlen(val->metadata);
+        uint8_t v[22];
+        sl_be64_put(v, (uint64_t)val->offset);
+        sl_be32_put(v + 8, (uint32_t)val->leader_epoch);
+        sl_be64_put(v + 12, (uint64_t)val->commit_ms);
+        sl_be16_put(v + 20, (uint16_t)mlen);
+        brk__put_varint(&rec, 22 + (int64_t)mlen);
+        sl_buf_append(&rec, v, 22);
+        sl_buf_append(&rec, val->metadata, mlen);
+    } else {
+        brk__put_varint(&rec, -1);
+    }
+    brk__put_varint(&rec, 0); /* headers */
+    brk__put_varint(&ob->recs, (int64_t)rec.len);
+    sl_buf_append(&ob->recs, rec.data, rec.len);
+    ob->count++;
+    sl_buf_deinit(&key);
+    sl_buf_deinit(&rec);
+}
+
+/* Frames the records as one v2 batch into out. */
+static void brk__obatch_finish(brk_obatch_t *ob, sl_buf_t *out)
+{
+    size_t total = SLOG_BATCH_HEADER_BYTES + ob->recs.len;
+    uint8_t *p = sl_buf_reserve(out, total);
+    memset(p, 0, SLOG_BATCH_HEADER_BYTES);
+    sl_be32_put(p + 8, (uint32_t)(total - SLOG_BATCH_LOG_OVERHEAD));
+    p[16] = 2;
+    sl_be32_put(p + 23, (uint32_t)(ob->count - 1));
+    sl_be64_put(p + 27, (uint64_t)ob->now);
+    sl_be64_put(p + 35, (uint64_t)ob->now);
+    sl_be64_put(p + 43, (uint64_t)-1);
+    sl_be16_put(p + 51, (uint16_t)-1);
+    sl_be32_put(p + 53, (uint32_t)-1);
+    sl_be32_put(p + 57, (uint32_t)ob->count);
+    memcpy(p + SLOG_BATCH_HEADER_BYTES, ob->recs.data, ob->recs.len);
+    sl_be32_put(p + 17, sl_crc32c(0, p + 21, total - 21));
+    out->len += total;
+    sl_buf_deinit(&ob->recs);
+}
+
+/* Appends tombstones/values without waiting (deletions are idempotent on replay). */
+static void brk__obatch_append(brk_t *brk, brk_obatch_t *ob)
+{
+    if (ob->count == 0) {
+        sl_buf_deinit(&ob->recs);
+        return;
+    }
+    sl_buf_t out;
+    sl_buf_init(&out);
+    brk__obatch_finish(ob, &out);
+    slog_append_t info;
+    int rc = slog_part_append(brk->groups->part.log, out.data, out.len, sl_time_wall_ms(), &info);
+    if (rc != 0) {
+        SL_LOGE("offsets", "cannot write to the offsets log: %s", sl_strerror(rc));
+    } else {
+        brk_flush_kick(brk, &brk->groups->part);
+    }
+    sl_buf_deinit(&out);
+}
+
+/* Tombstones for every offset of grp (optionally only of one topic), removed from memory. */
+static void brk__offsets_drop(brk_t *brk, brk_group_t *grp, const char *topic)
+{
+    brk_obatch_t ob = {.now = sl_time_wall_ms()};
+    sl_buf_init(&ob.recs);
+    brk_offsets_t *offs = brk__grp_offsets(grp);
+    for (int32_t i = 0; i < offs->n;) {
+        brk_offset_t *o = &offs->items[i];
+        if (topic && strcmp(o->topic, topic) != 0) {
+            i++;
+            continue;
+        }
+        brk__obatch_add(&ob, brk__grp_id(grp), kproto_str(o->topic), o->partition, NULL);
+        brk__off_remove(offs, o);
+        brk->groups->live--;
+    }
+    brk__obatch_append(brk, &ob);
+}
+
+/* ---- replay ---- */
+
+static int64_t brk__rd_varint(const uint8_t **p, const uint8_t *end)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 10 && *p < end; i++) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            return (int64_t)((v >> 1) ^ (~(v & 1) + 1));
+        }
+    }
+    return INT64_MIN;
+}
+
+/* Applies one record of the offsets log to memory; false when malformed. */
+static bool brk__replay_record(brk_t *brk, const uint8_t *k, int64_t klen, const uint8_t *v,
+                               int64_t vlen)
+{
+    if (klen < 9 || k[0] != 'o') {
+        return false;
+    }
+    uint16_t glen = sl_be16_get(k + 1);
+    if (3 + glen + 2 > klen) {
+        return false;
+    }
+    kproto_str_t group = {(const char *)k + 3, glen};
+    uint16_t tlen = sl_be16_get(k + 3 + glen);
+    if (5 + glen + tlen + 4 != klen) {
+        return false;
+    }
+    kproto_str_t topic = {(const char *)k + 5 + glen, tlen};
+    int32_t partition = (int32_t)sl_be32_get(k + 5 + glen + tlen);
+    brk_group_t *grp = vlen >= 0 ? brk__grp_get(brk, group) : brk__grp_find(brk, group);
+    if (!grp) {
+        return vlen < 0;
+    }
+    brk_offsets_t *offs = brk__grp_offsets(grp);
+    if (vlen < 0) {
+        brk_offset_t *o = brk__off_find(offs, topic, partition);
+        if (o) {
+            brk__off_remove(offs, o);
+        }
+        return true;
+    }
+    if (vlen < 22 || 22 + sl_be16_get(v + 20) != vlen) {
+        return false;
+    }
+    kproto_str_t meta = {(const char *)v + 22, sl_be16_get(v + 20)};
+    brk__off_set(offs, topic, partition, (int64_t)sl_be64_get(v), (int32_t)sl_be32_get(v + 8), meta,
+                 (int64_t)sl_be64_get(v + 12));
+    return true;
+}
+
+static bool brk__replay_batch(brk_t *brk, const uint8_t *p, size_t len)
+{
+    slog_batch_hdr_t hdr;
+    if (slog_batch_validate(p, len, &hdr) != 0 || (hdr.attributes & 7) != 0) {
+        return false;
+    }
+    const uint8_t *q = p + SLOG_BATCH_HEADER_BYTES, *end = p + len;
+    for (int32_t i = 0; i < hdr.record_count; i++) {
+        int64_t rlen = brk__rd_varint(&q, end);
+        const uint8_t *rend = q + rlen;
+        q++;
+        brk__rd_varint(&q, rend);
+        brk__rd_varint(&q, rend);
+        int64_t klen = brk__rd_varint(&q, rend);
+        const uint8_t *k = q;
+        q += SL_MAX(klen, 0);
+        int64_t vlen = brk__rd_varint(&q, rend);
+        if (!brk__replay_record(brk, k, klen, q, vlen)) {
+            return false;
+        }
+        q = rend;
+    }
+    return true;
+}
+
+static int brk__replay(brk_t *brk, slog_part_t *log)
+{
+    int64_t off = slog_part_start_offset(log);
+    int64_t end = slog_part_end_offset(log);
+    uint8_t *buf = NULL;
+    int rc = 0;
+    while (off < end && rc == 0) {
+        slog_read_t rd;
+        rc = slog_part_read(log, off, end, 1 << 20, true, &rd);
+        if (rc != 0 || rd.len == 0) {
+            break;
+        }
+        buf = sl_xrealloc(buf, (size_t)rd.len);
+        if (pread(slog_file_fd(rd.file), buf, (size_t)rd.len, rd.pos) != rd.len) {
+            rc = -EIO;
+        }
+        for (int64_t pos = 0; rc == 0 && pos < rd.len;) {
+            slog_batch_hdr_t hdr;
+            slog_batch_hdr_decode(buf + pos, &hdr);
+            if (!brk__replay_batch(brk, buf + pos, (size_t)slog_batch_total(&hdr))) {
+                rc = SL_ECORRUPT;
+            }
+            off = hdr.base_offset + hdr.last_offset_delta + 1;
+            pos += slog_batch_total(&hdr);
+        }
+        slog_file_unref(rd.file);
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- open / compact / close ---- */
+
+static int64_t brk__count_live(brk_t *brk)
+{
+    int64_t n = 0;
+    for (brk_group_t *grp = brk->groups_list; grp; grp = brk__grp_next(grp)) {
+        n += brk__grp_offsets(grp)->n;
+    }
+    return n;
+}
+
+/* Writes every live offset into a fresh log at dir (one batch per group). */
+static int brk__write_snapshot(brk_t *brk, const char *dir, const slog_conf_t *conf)
+{
+    slog_part_t *log;
+    int rc = slog_part_open(dir, conf, &log);
+    for (brk_group_t *grp = brk->groups_list; rc == 0 && grp; grp = brk__grp_next(grp)) {
+        brk_offsets_t *offs = brk__grp_offsets(grp);
+        for (int32_t i = 0; rc == 0 && i < offs->n; i += 1000) {
+            brk_obatch_t ob = {.now = sl_time_wall_ms()};
+            sl_buf_init(&ob.recs);
+            for (int32_t j = i; j < SL_MIN(offs->n, i + 1000); j++) {
+                brk__obatch_add(&ob, brk__grp_id(grp), kproto_str(offs->items[j].topic),
+                                offs->items[j].partition, &offs->items[j]);
+            }
+            sl_buf_t out;
+            sl_buf_init(&out);
+            brk__obatch_finish(&ob, &out);
+            slog_append_t info;
+            rc = slog_part_append(log, out.data, out.len, sl_time_wall_ms(), &info);
+            sl_buf_deinit(&out);
+        }
+    }
+    if (rc == 0) {
+        slog_part_close(log);
+    } else if (rc != -ENOENT) {
+        slog_part_abandon(log);
+    }
+    return rc;
+}
+
+/* Rewrites the offsets log when it is much larger than what is live: new log beside it, then
+ * two renames; a crash between them is finished at the next start (brk__offsets_dirs). */
+static int brk__compact(brk_t *brk, const char *dir, slog_part_t **log, const slog_conf_t *conf)
+{
+    char tmp[BRK_PATH_BUF + 16], old[BRK_PATH_BUF + 16];
+    snprintf(tmp, sizeof tmp, "%s.new", dir);
+    snprintf(old, sizeof old, "%s.old", dir);
+    sl_fs_rmtree(tmp);
+    int64_t before = slog_part_size_bytes(*log);
+    int rc = brk__write_snapshot(brk, tmp, conf);
+    if (rc != 0) {
+        return rc;
+    }
+    slog_part_close(*log);
+    *log = NULL;
+    if (rename(dir, old) < 0 || rename(tmp, dir) < 0) {
+        return -errno;
+    }
+    sl_fs_rmtree(old);
+    rc = slog_part_open(dir, conf, log);
+    if (rc == 0) {
+        SL_LOGI("offsets", "compacted the offsets log from %lld to %lld bytes", (long long)before,
+                (long long)slog_part_size_bytes(*log));
+    }
+    return rc;
+}
+
+/* Finishes an interrupted compaction: offsets.new complete but not yet renamed. */
+static void brk__offsets_dirs(const char *dir)
+{
+    char tmp[BRK_PATH_BUF + 16], old[BRK_PATH_BUF + 16];
+    struct stat st;
+    snprintf(tmp, sizeof tmp, "%s.new", dir);
+    snprintf(old, sizeof old, "%s.old", dir);
+    if (stat(dir, &st) != 0 && stat(tmp, &st) == 0) {
+        rename(tmp, dir);
+    }
+    sl_fs_rmtree(tmp);
+    sl_fs_rmtree(old);
+}
+
+int brk_groups_open(brk_t *brk, brk_groups_t **out, char *err, size_t err_len)
+{
+    char dir[BRK_PATH_BUF];
+    snprintf(dir, sizeof dir, "%s/internal/offsets", brk->conf.data_dir);
+    brk__offsets_dirs(dir);
+    brk_groups_t *groups = sl_xcalloc(1, sizeof *groups);
+    groups->brk = brk;
+    groups->topic.name = "__consumer_offsets";
+    groups->topic.npart = 1;
+    groups->topic.parts = groups->parts;
+    groups->parts[0] = &groups->part;
+    groups->part.topic = &groups->topic;
+    slog_conf_default(&groups->topic.log);
+    groups->topic.log.retention_ms = -1;
+    groups->topic.log.segment_bytes = 100 << 20;
+    groups->topic.log.max_message_bytes = 64 << 20;
+    brk->groups = groups;
+    int rc = slog_part_open(dir, &groups->topic.log, &groups->part.log);
+    if (rc == 0) {
+        rc = brk__replay(brk, groups->part.log);
+    }
+    if (rc == 0) {
+        groups->live = brk__count_live(brk);
+        if (slog_part_size_bytes(groups->part.log) > BRK_OFFSETS_LOG_COMPACT_BYTES &&
+            slog_part_size_bytes(groups->part.log) > 4 * 64 * (groups->live + 1)) {
+            rc = brk__compact(brk, dir, &groups->part.log, &groups->topic.log);
+        }
+    }
+    if (rc != 0) {
+        snprintf(err, err_len, "%s: cannot load committed offsets: %s", dir, sl_strerror(rc));
+        if (groups->part.log) {
+            slog_part_abandon(groups->part.log);
+        }
+        brk->groups = NULL;
+        free(groups);
+        return rc;
+    }
+    SL_LOGI("offsets", "loaded %lld committed offset(s) of %d group(s)", (long long)groups->live,
+            brk->ngroups);
+    *out = groups;
+    return 0;
+}
+
+void brk_groups_close(brk_groups_t *groups)
+{
+    if (!groups) {
+        return;
+    }
+    brk_t *brk = groups->brk;
+    brk_flush_drain(brk, &groups->part);
+    brk_part_fail_waiters(&groups->part, SL_ECLOSED);
+    slog_part_close(groups->part.log);
+    brk_groups_free_all(brk);
+    brk->groups = NULL;
+    free(groups);
+}
+
+void brk_groups_topic_deleted(brk_t *brk, const char *topic)
+{
+    for (brk_group_t *grp = brk->groups_list; grp; grp = brk__grp_next(grp)) {
+        brk__offsets_drop(brk, grp, topic);
+    }
+}
+
+void brk_groups_housekeep(brk_t *brk, int64_t now_ms)
+{
+    brk_group_t *grp = brk->groups_list;
+    while (grp) {
+        brk_group_t *next = brk__grp_next(grp);
+        if (brk__grp_is_empty(grp) && now_ms - brk__grp_empty_since(grp) > brk->conf.offsets_retention_ms) {
+            SL_LOGI("offsets", "group %s: empty for longer than offsets.retention.minutes; "
+                    "dropping its offsets", brk__grp_id(grp));
+            brk__offsets_drop(brk, grp, NULL);
+            brk__grp_delete(brk, grp);
+        }
+        grp = next;
+    }
+}
+
+/* ---- OffsetCommit ---- */
+
+typedef struct {
+    brk_wait_t wait;
+    brk_req_t *req;
+    kmsg_offset_commit_resp_t resp;
+} brk_commit_t;
+
+/* Applies the accepted partitions of a commit to memory and answers it. */
+static void brk__commit_apply(brk_req_t *req, kmsg_offset_commit_resp_t *resp, int64_t now)
+{
+    kmsg_offset_commit_req_t *body = req->body;
+    brk_group_t *grp = brk__grp_get(req->brk, body->group_id);
+    for (int32_t t = 0; grp && t < body->topics_count; t++) {
+        for (int32_t p = 0; p < body->topics[t].partitions_count; p++) {
+            kmsg_offset_commit_req_offset_commit_request_partition_t *rp = &body->topics[t].partitions[p];
+            if (resp->topics[t].partitions[p].error_code != KERR_NONE) {
+                continue;
+            }
+            brk_offsets_t *offs = brk__grp_offsets(grp);
+            int32_t before = offs->n;
+            brk__off_set(offs, body->topics[t].name, rp->partition_index, rp->committed_offset,
+                         rp->committed_leader_epoch, rp->committed_metadata, now);
+            req->brk->groups->live += offs->n - before;
+        }
+    }
+}
+
+static void brk__commit_durable(brk_wait_t *w, int err)
+{
+    brk_commit_t *c = (brk_commit_t *)w;
+    kmsg_offset_commit_resp_t *resp = &c->resp;
+    if (err == 0) {
+        brk__commit_apply(c->req, resp, sl_time_wall_ms());
+    }
+    for (int32_t t = 0; err != 0 && t < resp->topics_count; t++) {
+        for (int32_t p = 0; p < resp->topics[t].partitions_count; p++) {
+            if (resp->topics[t].partitions[p].error_code == KERR_NONE) {
+                resp->topics[t].partitions[p].error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+            }
+        }
+    }
+    brk_respond(c->req, resp);
+    free(c);
+}
+
+/* Error for one committed partition, or KERR_NONE. */
+static kerr_t brk__commit_check_part(brk_t *brk, kproto_str_t topic,
+                                     const kmsg_offset_commit_req_offset_commit_request_partition_t *rp)
+{
+    if (!brk_part_find(brk, topic, rp->partition_index)) {
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (rp->committed_metadata.len > brk->conf.offset_metadata_max_bytes) {
+        return KERR_OFFSET_METADATA_TOO_LARGE;
+    }
+    return KERR_NONE;
+}
+
+void brk_handle_offset_commit(brk_req_t *req)
+{
+    kmsg_offset_commit_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    brk_commit_t *c = sl_xcalloc(1, sizeof *c);
+    c->req = req;
+    kmsg_offset_commit_resp_t *resp = &c->resp;
+    kmsg_offset_commit_resp_init(resp);
+    kerr_t gerr = KERR_NONE;
+    brk_group_t *grp = NULL;
+    if (body->group_id.len <= 0) {
+        gerr = KERR_INVALID_GROUP_ID;
+    } else if (!(grp = brk__grp_get(brk, body->group_id))) {
+        gerr = KERR_COORDINATOR_NOT_AVAILABLE;
+    } else {
+        gerr = brk__grp_check_commit(grp, body->generation_id_or_member_epoch, body->member_id,
+                                     body->group_instance_id);
+    }
+    brk_obatch_t ob = {.now = sl_time_wall_ms()};
+    sl_buf_init(&ob.recs);
+    resp->topics_count = SL_MAX(body->topics_count, 0);
+    resp->topics = brk_alloc(req, resp->topics_count, sizeof *resp->topics);
+    for (int32_t t = 0; t < resp->topics_count; t++) {
+        kmsg_offset_commit_req_offset_commit_request_topic_t *rt = &body->topics[t];
+        kmsg_offset_commit_resp_offset_commit_response_topic_t *tr = &resp->topics[t];
+        kmsg_offset_commit_resp_offset_commit_response_topic_init(tr);
+        tr->name = rt->name;
+        tr->partitions_count = SL_MAX(rt->partitions_count, 0);
+        tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
+        for (int32_t p = 0; p < tr->partitions_count; p++) {
+            kmsg_offset_commit_req_offset_commit_request_partition_t *rp = &rt->partitions[p];
+            kmsg_offset_commit_resp_offset_commit_response_partition_init(&tr->partitions[p]);
+            tr->partitions[p].partition_index = rp->partition_index;
+            kerr_t e = gerr != KERR_NONE ? gerr : brk__commit_check_part(brk, rt->name, rp);
+            tr->partitions[p].error_code = (int16_t)e;
+            if (e == KERR_NONE) {
+                brk_offset_t v = {NULL, rp->partition_index, rp->committed_offset,
+                                  rp->committed_leader_epoch,
+                                  kproto_str_dup(req->arena, rp->committed_metadata.len >= 0
+                                                                 ? rp->committed_metadata
+                                                                 : kproto_str("")),
+                                  ob.now};
+                brk__obatch_add(&ob, grp ? brk__grp_id(grp) : "", rt->name, rp->partition_index, &v);
+            }
+        }
+    }
+    if (ob.count == 0) {
+        sl_buf_deinit(&ob.recs);
+        brk_respond(req, resp);
+        free(c);
+        return;
+    }
+    sl_buf_t out;
+    sl_buf_init(&out);
+    brk__obatch_finish(&ob, &out);
+    slog_append_t info;
+    brk_part_t *part = &brk->groups->part;
+    int rc = slog_part_append(part->log, out.data, out.len, ob.now, &info);
+    sl_buf_deinit(&out);
+    if (rc != 0) {
+        SL_LOGE("offsets", "cannot write a commit: %s", sl_strerror(rc));
+        brk__commit_durable(&c->wait, rc);
+        return;
+    }
+    if (brk->conf.flush_policy != BRK_FLUSH_ALWAYS) {
+        brk__commit_durable(&c->wait, 0);
+        return;
+    }
+    c->wait.target = info.last_offset + 1;
+    c->wait.done = brk__commit_durable;
+    brk_part_wait(brk, part, &c->wait);
+}
+
+/* ---- OffsetFetch ---- */
+
+static void brk__fetch_part(brk_group_t *grp, kproto_str_t topic, int32_t partition,
+                            int64_t *offset, int32_t *epoch, kproto_str_t *meta)
+{
+    brk_offset_t *o = grp ? brk__off_find(brk__grp_offsets(grp), topic, partition) : NULL;
+    *offset = o ? o->offset : -1;
+    *epoch = o ? o->leader_epoch : -1;
+    *meta = kproto_str(o ? o->metadata : "");
+}
+
+/* Fills one group's topics for v0-7 (topics) or v8 (groups[].topics); the two response
+ * shapes differ only in struct names, so this builds the v8 shape and the caller copies. */
+typedef kmsg_offset_fetch_resp_offset_fetch_response_topics_t brk_oft_t;
+
+static int32_t brk__offset_fetch_group(brk_req_t *req, brk_group_t *grp, kproto_str_t *names,
+                                       int32_t **parts, int32_t *nparts, int32_t ntopics,
+                                       brk_oft_t **out)
+{
+    if (ntopics < 0) { /* all committed topics of the group */
+        brk_offsets_t *offs = grp ? brk__grp_offsets(grp) : NULL;
+        int32_t n = offs ? offs->n : 0;
+        brk_oft_t *tops = brk_alloc(req, n, sizeof *tops);
+        for (int32_t i = 0; i < n; i++) {
+            kmsg_offset_fetch_resp_offset_fetch_response_topics_init(&tops[i]);
+            tops[i].name = kproto_str(offs->items[i].topic);
+            tops[i].partitions_count = 1;
+            tops[i].partitions = brk_alloc(req, 1, sizeof *tops[i].partitions);
+            kmsg_offset_fetch_resp_offset_fetch_response_partitions_init(tops[i].partitions);
+            tops[i].partitions->partition_index = offs->items[i].partition;
+            tops[i].partitions->committed_offset = offs->items[i].offset;
+            tops[i].partitions->committed_leader_epoch = offs->items[i].leader_epoch;
+            tops[i].partitions->metadata = kproto_str(offs->items[i].metadata);
+        }
+        *out = tops;
+        return n;
+    }
+    brk_oft_t *tops = brk_alloc(req, ntopics, sizeof *tops);
+    for (int32_t t = 0; t < ntopics; t++) {
+        kmsg_offset_fetch_resp_offset_fetch_response_topics_init(&tops[t]);
+        tops[t].name = names[t];
+        tops[t].partitions_count = SL_MAX(nparts[t], 0);
+        tops[t].partitions = brk_alloc(req, tops[t].partitions_count, sizeof *tops[t].partitions);
+        for (int32_t p = 0; p < tops[t].partitions_count; p++) {
+            kmsg_offset_fetch_resp_offset_fetch_response_partitions_t *pr = &tops[t].partitions[p];
+            kmsg_offset_fetch_resp_offset_fetch_response_partitions_init(pr);
+            pr->partition_index = parts[t][p];
+            brk__fetch_part(grp, names[t], parts[t][p], &pr->committed_offset,
+                            &pr->committed_leader_epoch, &pr->metadata);
+        }
+    }
+    *out = tops;
+    return ntopics;
+}
+
+static int32_t brk__offset_fetch_collect(brk_req_t *req, brk_group_t *grp, int32_t ntopics,
+                                         const void *topics, size_t stride, brk_oft_t **out)
+{
+    /* Both request topic shapes start with {name, partition_indexes, count}. */
+    kproto_str_t *names = brk_alloc(req, SL_MAX(ntopics, 0), sizeof *names);
+    int32_t **parts = brk_alloc(req, SL_MAX(ntopics, 0), sizeof *parts);
+    int32_t *nparts = brk_alloc(req, SL_MAX(ntopics, 0), sizeof *nparts);
+    for (int32_t t = 0; t < ntopics; t++) {
+        const kmsg_offset_fetch_req_offset_fetch_request_topic_t *rt =
+            (const void *)((const char *)topics + (size_t)t * stride);
+        names[t] = rt->name;
+        parts[t] = rt->partition_indexes;
+        nparts[t] = rt->partition_indexes_count;
+    }
+    return brk__offset_fetch_group(req, grp, names, parts, nparts, ntopics, out);
+}
+
+SL_STATIC_ASSERT(sizeof(kmsg_offset_fetch_req_offset_fetch_request_topic_t) ==
+                     sizeof(kmsg_offset_fetch_req_offset_fetch_request_topics_t),
+                 "the two request topic shapes agree");
+SL_STATIC_ASSERT(sizeof(kmsg_offset_fetch_resp_offset_fetch_response_topic_t) ==
+                     sizeof(kmsg_offset_fetch_resp_offset_fetch_response_topics_t),
+                 "the two response topic shapes agree");
+SL_STATIC_ASSERT(sizeof(kmsg_offset_fetch_resp_offset_fetch_response_partition_t) ==
+                     sizeof(kmsg_offset_fetch_resp_offset_fetch_response_partitions_t),
+                 "the two response partition shapes agree");
+
+void brk_handle_offset_fetch(brk_req_t *req)
+{
+    kmsg_offset_fetch_req_t *body = req->body;
+    kmsg_offset_fetch_resp_t resp;
+    kmsg_offset_fetch_resp_init(&resp);
+    if (req->api_version < 8) {
+        brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
+        brk_oft_t *tops;
+        resp.error_code = body->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : KERR_NONE;
+        int32_t n = brk__offset_fetch_collect(req, grp, body->topics_count, body->topics,
+                                              sizeof *body->topics, &tops);
+        /* Same layout (asserted above): the v0-7 topic array is the v8 one. */
+        resp.topics = (kmsg_offset_fetch_resp_offset_fetch_response_topic_t *)(void *)tops;
+        resp.topics_count = n;
+        brk_respond(req, &resp);
+        return;
+    }
+    resp.groups_count = SL_MAX(body->groups_count, 0);
+    resp.groups = brk_alloc(req, resp.groups_count, sizeof *resp.groups);
+    for (int32_t g = 0; g < resp.groups_count; g++) {
+        kmsg_offset_fetch_req_offset_fetch_request_group_t *rg = &body->groups[g];
+        kmsg_offset_fetch_resp_offset_fetch_response_group_t *og = &resp.groups[g];
+        kmsg_offset_fetch_resp_offset_fetch_response_group_init(og);
+        og->group_id = rg->group_id;
+        og->error_code = rg->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : KERR_NONE;
+        og->topics_count = brk__offset_fetch_collect(req, brk__grp_find(req->brk, rg->group_id),
+                                                     rg->topics_count, rg->topics,
+                                                     sizeof *rg->topics, &og->topics);
+    }
+    brk_respond(req, &resp);
+}
+
+/* ---- DeleteGroups, OffsetDelete ---- */
+
+void brk_handle_delete_groups(brk_req_t *req)
+{
+    kmsg_delete_groups_req_t *body = req->body;
+    kmsg_delete_groups_resp_t resp;
+    kmsg_delete_groups_resp_init(&resp);
+    resp.results_count = SL_MAX(body->groups_names_count, 0);
+    resp.results = brk_alloc(req, resp.results_count, sizeof *resp.results);
+    for (int32_t i = 0; i < resp.results_count; i++) {
+        kmsg_delete_groups_resp_deletable_group_result_init(&resp.results[i]);
+        resp.results[i].group_id = body->groups_names[i];
+        brk_group_t *grp = brk__grp_find(req->brk, body->groups_names[i]);
+        if (!grp) {
+            resp.results[i].error_code = body->groups_names[i].len <= 0 ? KERR_INVALID_GROUP_ID
+                                                                       : KERR_GROUP_ID_NOT_FOUND;
+        } else if (!brk__grp_is_empty(grp)) {
+            resp.results[i].error_code = KERR_NON_EMPTY_GROUP;
+        } else {
+            brk__offsets_drop(req->brk, grp, NULL);
+            SL_LOGI("group", "%s: deleted", brk__grp_id(grp));
+            brk__grp_delete(req->brk, grp);
+        }
+    }
+    brk_respond(req, &resp);
+}
+
+void brk_handle_offset_delete(brk_req_t *req)
+{
+    kmsg_offset_delete_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    kmsg_offset_delete_resp_t resp;
+    kmsg_offset_delete_resp_init(&resp);
+    brk_group_t *grp = brk__grp_find(brk, body->group_id);
+    if (!grp) {
+        resp.error_code = body->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : KERR_GROUP_ID_NOT_FOUND;
+        brk_respond(req, &resp);
+        return;
+    }
+    brk_obatch_t ob = {.now = sl_time_wall_ms()};
+    sl_buf_init(&ob.recs);
+    resp.topics_count = SL_MAX(body->topics_count, 0);
+    resp.topics = brk_alloc(req, resp.topics_count, sizeof *resp.topics);
+    for (int32_t t = 0; t < resp.topics_count; t++) {
+        kmsg_offset_delete_req_offset_delete_request_topic_t *rt = &body->topics[t];
+        kmsg_offset_delete_resp_offset_delete_response_topic_t *tr = &resp.topics[t];
+        kmsg_offset_delete_resp_offset_delete_response_topic_init(tr);
+        tr->name = rt->name;
+        tr->partitions_count = SL_MAX(rt->partitions_count, 0);
+        tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
+        bool subscribed = !brk__grp_is_empty(grp) && brk__grp_subscribed(grp, rt->name);
+        for (int32_t p = 0; p < tr->partitions_count; p++) {
+            kmsg_offset_delete_resp_offset_delete_response_partition_init(&tr->partitions[p]);
+            int32_t idx = rt->partitions[p].partition_index;
+            tr->partitions[p].partition_index = idx;
+            if (subscribed) {
+                tr->partitions[p].error_code = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
+                continue;
+            }
+            brk_offset_t *o = brk__off_find(brk__grp_offsets(grp), rt->name, idx);
+            if (!brk_part_find(brk, rt->name, idx)) {
+                tr->partitions[p].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            }
+            if (o) {
+                brk__obatch_add(&ob, brk__grp_id(grp), rt->name, idx, NULL);
+                brk__off_remove(brk__grp_offsets(grp), o);
+                brk->groups->live--;
+            }
+        }
+    }
+    brk__obatch_append(brk, &ob);
+    brk_respond(req, &resp);
+}
