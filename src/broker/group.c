@@ -330,7 +330,9 @@ static const brk_proto_t *brk__member_proto(const brk_member_t *m, const char *n
     return NULL;
 }
 
-static void brk__join_respond(brk_group_t *grp, brk_member_t *m, kerr_t err)
+/* Answers m's pending join. leader overrides the leader id given to the member (a static
+ * member rejoining a stable group is told the leader it had before, so it stays a follower). */
+static void brk__join_respond_as(brk_group_t *grp, brk_member_t *m, kerr_t err, const char *leader)
 {
     brk_req_t *req = m->join_req;
     m->join_req = NULL;
@@ -340,9 +342,9 @@ static void brk__join_respond(brk_group_t *grp, brk_member_t *m, kerr_t err)
     resp.generation_id = grp->generation;
     resp.protocol_type = kproto_str(grp->protocol_type);
     resp.protocol_name = kproto_str(grp->protocol);
-    resp.leader = kproto_str(grp->leader);
+    resp.leader = kproto_str(leader);
     resp.member_id = kproto_str(m->id);
-    if (grp->leader && strcmp(grp->leader, m->id) == 0) {
+    if (leader && strcmp(leader, m->id) == 0) {
         resp.members_count = grp->nmembers;
         resp.members = brk_alloc(req, grp->nmembers, sizeof *resp.members);
         int32_t i = 0;
@@ -355,6 +357,11 @@ static void brk__join_respond(brk_group_t *grp, brk_member_t *m, kerr_t err)
         }
     }
     brk_respond(req, &resp);
+}
+
+static void brk__join_respond(brk_group_t *grp, brk_member_t *m, kerr_t err)
+{
+    brk__join_respond_as(grp, m, err, grp->leader);
 }
 
 static void brk__grp_try_complete(brk_group_t *grp)
@@ -531,12 +538,14 @@ static brk_member_t *brk__member_add(brk_group_t *grp, brk_req_t *req, char *id)
     return m;
 }
 
-/* A static member comes back under a new member id: swap ids; when the group is stable keep
- * its assignment and answer at once (no rebalance), unless it leads the group. */
+/* A static member comes back under a new member id: swap ids; when the group is stable and its
+ * protocols are unchanged, keep its assignment and answer at once with the leader id as it was
+ * (no rebalance, and a former leader does not redo the assignment), as Kafka does. */
 static bool brk__join_static(brk_group_t *grp, brk_member_t *m, brk_req_t *req)
 {
     kmsg_join_group_req_t *body = req->body;
     char *old = m->id;
+    char *old_leader = grp->leader ? sl_xstrdup(grp->leader) : NULL;
     m->id = brk__new_member_id(req);
     if (grp->leader && strcmp(grp->leader, old) == 0) {
         free(grp->leader);
@@ -547,15 +556,16 @@ static bool brk__join_static(brk_group_t *grp, brk_member_t *m, brk_req_t *req)
     brk__member_fail_pending(m, KERR_FENCED_INSTANCE_ID);
     m->session_ms = body->session_timeout_ms;
     m->rebalance_ms = body->rebalance_timeout_ms > 0 ? body->rebalance_timeout_ms : body->session_timeout_ms;
-    bool leader = strcmp(grp->leader ? grp->leader : "", m->id) == 0;
-    if (grp->state == GRP_STABLE && brk__protos_equal(m, body) && !leader) {
+    bool kept = grp->state == GRP_STABLE && brk__protos_equal(m, body);
+    if (kept) {
         m->join_req = req;
         brk__session_touch(m);
-        brk__join_respond(grp, m, KERR_NONE);
-        return true;
+        brk__join_respond_as(grp, m, KERR_NONE, old_leader);
+    } else {
+        brk__member_set_protos(m, body);
     }
-    brk__member_set_protos(m, body);
-    return false;
+    free(old_leader);
+    return kept;
 }
 
 void brk_handle_join_group(brk_req_t *req)
