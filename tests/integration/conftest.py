@@ -316,11 +316,24 @@ def unique_topic(prefix="t"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 
 
+# AdminClient futures fail with _DESTROY once their client is freed, so a client made for a
+# one-line call (admin_client(b).describe_configs(...)) is kept alive until the test ends.
+_LIVE_ADMIN_CLIENTS = []
+
+
+@pytest.fixture(autouse=True)
+def _release_admin_clients():
+    yield
+    del _LIVE_ADMIN_CLIENTS[:]
+
+
 def admin_client(bootstrap, **extra):
     from confluent_kafka.admin import AdminClient
     conf = {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(T(10) * 1000)}
     conf.update(extra)
-    return AdminClient(conf)
+    adm = AdminClient(conf)
+    _LIVE_ADMIN_CLIENTS.append(adm)
+    return adm
 
 
 def producer(bootstrap, **extra):
