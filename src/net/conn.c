@@ -59,7 +59,7 @@ struct snet_conn {
     snet_io_t io;
     snet_loop_t *loop;
     snet_conn_t *prev, *next;
-    const snet_handler_t *handler;
+    snet_handler_t handler; /* a copy: the listener may close first */
     size_t max_frame_bytes;
     void *ctx;
     char peer[64];
@@ -164,7 +164,7 @@ static void snet__accept(snet_io_t *io, uint32_t events)
         conn->io.fd = fd;
         conn->io.cb = snet__conn_io;
         conn->loop = lst->loop;
-        conn->handler = &lst->handler;
+        conn->handler = lst->handler;
         conn->max_frame_bytes = lst->max_frame_bytes;
         conn->ctx = lst->ctx;
         conn->rbuf = sl_xmalloc(SNET_READ_BYTES);
@@ -316,8 +316,8 @@ static void snet__conn_close_now(snet_conn_t *conn)
     conn->closed = true;
     snet__io_del(conn->loop, &conn->io);
     close(conn->io.fd);
-    if (conn->handler->on_close) {
-        conn->handler->on_close(conn);
+    if (conn->handler.on_close) {
+        conn->handler.on_close(conn);
     }
     snet_slot_t *slot = conn->head;
     while (slot) {
@@ -490,7 +490,7 @@ static void snet__conn_dispatch(snet_conn_t *conn, uint8_t *frame, size_t len)
     }
     conn->tail = slot;
     conn->nslots++;
-    conn->handler->on_frame(conn, slot, frame, len);
+    conn->handler.on_frame(conn, slot, frame, len);
 }
 
 /* Takes whole frames out of the read buffer while the connection may take more. Returns
