@@ -20,6 +20,10 @@ int brk_run(brk_t *brk);
 /* Async-signal-safe request to stop. Thread: any. */
 void brk_stop_async(brk_t *brk);
 void brk_free(brk_t *brk);
+/* For tests and embedding: replace the monotonic clock that drives every broker timer
+ * (sessions, rebalances, long polls), and run one loop iteration of at most timeout_ms. */
+void brk_set_clock(brk_t *brk, int64_t (*clock)(void *ctx), void *ctx);
+int brk_poll(brk_t *brk, int timeout_ms);
 /* The bound port (useful with port 0). */
 int brk_port(const brk_t *brk);
 const char *brk_host(const brk_t *brk);

@@ -296,6 +296,16 @@ void brk_free(brk_t *brk)
     free(brk);
 }
 
+void brk_set_clock(brk_t *brk, int64_t (*clock)(void *ctx), void *ctx)
+{
+    snet_loop_set_clock(brk->loop, clock, ctx);
+}
+
+int brk_poll(brk_t *brk, int timeout_ms)
+{
+    return snet_loop_run_once(brk->loop, timeout_ms);
+}
+
 int brk_port(const brk_t *brk)
 {
     return brk->lst ? snet_listener_port(brk->lst) : brk->advertised_port;

@@ -493,13 +493,14 @@ static char *brk__new_member_id(brk_req_t *req)
 
 static bool brk__pending_take(brk_group_t *grp, kproto_str_t id)
 {
-    int64_t now = sl_time_mono_ms();
+    int64_t now = snet_loop_now_ms(grp->brk->loop);
     bool found = false;
     for (brk_pending_t **pp = &grp->pending; *pp;) {
         brk_pending_t *p = *pp;
         bool match = kproto_str_eq(id, p->id);
-        if (match || p->expires_ms < now) {
-            found = found || match;
+        bool expired = p->expires_ms < now;
+        if (match || expired) {
+            found = found || (match && !expired);
             *pp = p->next;
             free(p->id);
             free(p);
@@ -589,7 +590,7 @@ void brk_handle_join_group(brk_req_t *req)
         } else if (req->api_version >= 4 && body->group_instance_id.len < 0) {
             brk_pending_t *p = sl_xcalloc(1, sizeof *p);
             p->id = brk__new_member_id(req);
-            p->expires_ms = sl_time_mono_ms() + body->session_timeout_ms;
+            p->expires_ms = snet_loop_now_ms(grp->brk->loop) + body->session_timeout_ms;
             p->next = grp->pending;
             grp->pending = p;
             brk__join_error(req, KERR_MEMBER_ID_REQUIRED, p->id);

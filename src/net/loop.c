@@ -38,7 +38,27 @@ struct snet_loop {
     size_t ndeferred, deferred_cap;
     snet_conn_t *conns;
     size_t nconns;
+    snet_clock_fn clock;
+    void *clock_ctx;
 };
+
+static int64_t snet__mono_clock(void *ctx)
+{
+    SL_UNUSED(ctx);
+    return sl_time_mono_ms();
+}
+
+static int64_t snet__clock(const snet_loop_t *loop)
+{
+    return loop->clock(loop->clock_ctx);
+}
+
+void snet_loop_set_clock(snet_loop_t *loop, snet_clock_fn clock, void *ctx)
+{
+    loop->clock = clock;
+    loop->clock_ctx = ctx;
+    loop->now_ms = snet__clock(loop);
+}
 
 snet_loop_t *snet_loop_new(void)
 {
@@ -48,7 +68,8 @@ snet_loop_t *snet_loop_new(void)
     }
     snet_loop_t *loop = sl_xcalloc(1, sizeof *loop);
     loop->epfd = epfd;
-    loop->now_ms = sl_time_mono_ms();
+    loop->clock = snet__mono_clock;
+    loop->now_ms = snet__clock(loop);
     return loop;
 }
 
@@ -190,7 +211,7 @@ static void snet__heap_down(snet_loop_t *loop, size_t i)
 snet_timer_t *snet_timer_start(snet_loop_t *loop, int64_t delay_ms, snet_timer_cb cb, void *ctx)
 {
     snet_timer_t *timer = sl_xcalloc(1, sizeof *timer);
-    timer->deadline_ms = sl_time_mono_ms() + (delay_ms < 0 ? 0 : delay_ms);
+    timer->deadline_ms = snet__clock(loop) + (delay_ms < 0 ? 0 : delay_ms);
     timer->seq = loop->timer_seq++;
     timer->cb = cb;
     timer->ctx = ctx;
@@ -229,7 +250,7 @@ void snet_timer_cancel(snet_loop_t *loop, snet_timer_t *timer)
 /* Fires due timers; returns ms until the next one (-1: none). */
 static int snet__run_timers(snet_loop_t *loop)
 {
-    loop->now_ms = sl_time_mono_ms();
+    loop->now_ms = snet__clock(loop);
     while (loop->nheap > 0 && loop->heap[0]->deadline_ms <= loop->now_ms) {
         snet_timer_t *timer = loop->heap[0];
         snet__heap_remove(loop, timer);
@@ -245,31 +266,40 @@ static int snet__run_timers(snet_loop_t *loop)
     return (int)SL_MIN(wait, 60000);
 }
 
-int snet_loop_run(snet_loop_t *loop)
+int snet_loop_run_once(snet_loop_t *loop, int timeout_ms)
 {
     struct epoll_event events[SNET_EVENTS_MAX];
+    int timeout = snet__run_timers(loop);
+    if (loop->stop) {
+        return 0;
+    }
+    if (timeout < 0 || (timeout_ms >= 0 && timeout_ms < timeout)) {
+        timeout = timeout_ms;
+    }
+    int n = epoll_wait(loop->epfd, events, SNET_EVENTS_MAX, timeout);
+    if (n < 0) {
+        return errno == EINTR ? 0 : -errno;
+    }
+    loop->now_ms = snet__clock(loop);
+    for (int i = 0; i < n; i++) {
+        snet_io_t *io = events[i].data.ptr;
+        io->cb(io, events[i].events);
+    }
+    for (size_t i = 0; i < loop->ndeferred; i++) {
+        free(loop->deferred[i]);
+    }
+    loop->ndeferred = 0;
+    return 0;
+}
+
+int snet_loop_run(snet_loop_t *loop)
+{
     loop->stop = false;
     while (!loop->stop) {
-        int timeout = snet__run_timers(loop);
-        if (loop->stop) {
-            break;
+        int rc = snet_loop_run_once(loop, -1);
+        if (rc != 0) {
+            return rc;
         }
-        int n = epoll_wait(loop->epfd, events, SNET_EVENTS_MAX, timeout);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        loop->now_ms = sl_time_mono_ms();
-        for (int i = 0; i < n; i++) {
-            snet_io_t *io = events[i].data.ptr;
-            io->cb(io, events[i].events);
-        }
-        for (size_t i = 0; i < loop->ndeferred; i++) {
-            free(loop->deferred[i]);
-        }
-        loop->ndeferred = 0;
     }
     return 0;
 }

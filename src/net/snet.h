@@ -31,8 +31,14 @@ void snet_loop_free(snet_loop_t *loop);
 /* Runs until snet_loop_stop; returns 0 or -errno from epoll. */
 int snet_loop_run(snet_loop_t *loop);
 void snet_loop_stop(snet_loop_t *loop);
-/* Monotonic time of the current loop iteration, in ms. */
+/* Monotonic time of the current loop iteration, in ms (the loop's clock). */
 int64_t snet_loop_now_ms(const snet_loop_t *loop);
+/* Replaces the loop's monotonic clock (tests drive timers with a fake clock). */
+typedef int64_t (*snet_clock_fn)(void *ctx);
+void snet_loop_set_clock(snet_loop_t *loop, snet_clock_fn clock, void *ctx);
+/* Runs one iteration: due timers, then events for at most timeout_ms (tests, embedding).
+ * Returns 0 or -errno. */
+int snet_loop_run_once(snet_loop_t *loop, int timeout_ms);
 
 /* Watches fd for readability; cb runs on the loop. For eventfds, signalfds and the like. */
 typedef void (*snet_fd_cb)(void *ctx);
