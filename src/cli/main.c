@@ -11,6 +11,10 @@ static void cli__usage(FILE *f)
             "\n"
             "commands:\n"
             "  serve      run the Kafka-compatible broker (sluice serve --help)\n"
+            "  topics     list, describe, create, delete, alter topics\n"
+            "  groups     list, describe, reset-offsets, delete consumer groups\n"
+            "  produce    write stdin lines to a topic\n"
+            "  consume    print a topic's records\n"
             "\n"
             "  sluice --version\n");
 }
@@ -32,6 +36,18 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "serve") == 0) {
         return cli_serve(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "topics") == 0) {
+        return tool_topics(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "groups") == 0) {
+        return tool_groups(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "produce") == 0) {
+        return tool_produce(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "consume") == 0) {
+        return tool_consume(argc - 1, argv + 1);
     }
     fprintf(stderr, "sluice: unknown command '%s'\n", argv[1]);
     cli__usage(stderr);
