@@ -318,6 +318,14 @@ static int brk__replay(brk_t *brk, slog_part_t *log)
 
 /* ---- open / compact / close ---- */
 
+/* Whether the offsets log holds mostly superseded commits. */
+static bool brk__offsets_bloated(const brk_groups_t *groups)
+{
+    int64_t size = slog_part_size_bytes(groups->part.log);
+    return size > BRK_OFFSETS_LOG_COMPACT_BYTES && size > 4 * 64 * (groups->live + 1);
+}
+
+
 static int64_t brk__count_live(brk_t *brk)
 {
     int64_t n = 0;
@@ -421,8 +429,7 @@ int brk_groups_open(brk_t *brk, brk_groups_t **out, char *err, size_t err_len)
     }
     if (rc == 0) {
         groups->live = brk__count_live(brk);
-        if (slog_part_size_bytes(groups->part.log) > BRK_OFFSETS_LOG_COMPACT_BYTES &&
-            slog_part_size_bytes(groups->part.log) > 4 * 64 * (groups->live + 1)) {
+        if (brk__offsets_bloated(groups)) {
             rc = brk__compact(brk, dir, &groups->part.log, &groups->topic.log);
         }
     }
@@ -462,8 +469,31 @@ void brk_groups_topic_deleted(brk_t *brk, const char *topic)
     }
 }
 
+/* Rewrites the offsets log while the broker runs, between commits: only when no sync job or
+ * waiter refers to it (the rewrite itself is small: the live offsets). */
+static void brk__offsets_maybe_compact(brk_t *brk)
+{
+    brk_groups_t *groups = brk->groups;
+    brk_part_t *part = &groups->part;
+    if (!brk__offsets_bloated(groups) || part->sync_inflight || part->waiters) {
+        return;
+    }
+    char dir[BRK_PATH_BUF];
+    snprintf(dir, sizeof dir, "%s/internal/offsets", brk->conf.data_dir);
+    int rc = brk__compact(brk, dir, &part->log, &groups->topic.log);
+    if (rc != 0) {
+        SL_LOGE("offsets", "compaction failed: %s; reopening the log as it is", sl_strerror(rc));
+        if (!part->log) {
+            brk__offsets_dirs(dir);
+            rc = slog_part_open(dir, &groups->topic.log, &part->log);
+            SL_ASSERT(rc == 0 || !"the offsets log cannot be reopened");
+        }
+    }
+}
+
 void brk_groups_housekeep(brk_t *brk, int64_t now_ms)
 {
+    brk__offsets_maybe_compact(brk);
     brk_group_t *grp = brk->groups_list;
     while (grp) {
         brk_group_t *next = brk__grp_next(grp);

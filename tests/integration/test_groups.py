@@ -231,3 +231,30 @@ def test_list_groups_shows_state_and_protocol(make_broker):
     assert mine and mine[0].state == "Stable" and mine[0].protocol_type == "consumer"
     assert mine[0].protocol == "range" and len(mine[0].members) == 1
     c.close()
+
+
+@pytest.mark.own_broker
+def test_the_offsets_log_stays_bounded_under_many_commits(make_broker):
+    b = make_broker(dict(GROUP_SETTINGS, **{"log.retention.check.interval.ms": 200}))
+    topic = create_topic(b.bootstrap, unique_topic("many"), partitions=1)
+    c = consumer(b.bootstrap, **{"group.id": "many-" + topic})
+    log_dir = os.path.join(b.data_dir, "internal", "offsets")
+
+    def log_bytes():
+        return sum(os.path.getsize(os.path.join(log_dir, f)) for f in os.listdir(log_dir)
+                   if f.endswith(".log"))
+    peak = 0
+    for i in range(1, 20001):
+        c.commit(offsets=[TopicPartition(topic, 0, i)], asynchronous=True)
+        if i % 1000 == 0:
+            c.commit(offsets=[TopicPartition(topic, 0, i)], asynchronous=False)
+            peak = max(peak, log_bytes())
+    # ~2.4 MB of commits went through; compaction starts past 1 MiB, so the log stays below
+    # 1 MiB plus what arrives between two housekeeping passes.
+    assert peak < 2 * 1024 * 1024, "the offsets log grew to %d bytes" % peak
+    assert "compacted the offsets log" in open(b.stderr_path).read()
+    c.close()
+    b.restart()
+    c = consumer(b.bootstrap, **{"group.id": "many-" + topic})
+    assert c.committed([TopicPartition(topic, 0)], T(10))[0].offset == 20000
+    c.close()
