@@ -8,7 +8,9 @@ request and the response, a C struct holding the union of all fields, and functi
   kmsg_<msg>_encode(wr, ver, m)
 for every version in the schema's validVersions, with flexible versions (compact types and
 tagged fields) where the schema says so, plus kmsg_apis[], the table that drives dispatch and
-ApiVersions. Usage: kgen.py --schemas DIR --apis apis.txt --out DIR
+ApiVersions. It also writes the test-only kmsg_test.h/.c: kmsg_test_fill() makes random
+messages valid for a version (codec round-trip tests, fuzz seeds).
+Usage: kgen.py --schemas DIR --apis apis.txt --out DIR
 """
 import argparse
 import json
@@ -243,13 +245,24 @@ def min_elem(base, flexvar):
     return None
 
 
-def gen_decode_field(f, s, lines, ind):
+def null_check(lines, p, nullable_cond, is_null):
+    """Kafka rejects a null where the version does not allow one; so do we."""
+    if nullable_cond == "1":
+        return
+    c = is_null if nullable_cond == "0" else "%s && !(%s)" % (is_null, nullable_cond)
+    lines.append(p + "if (%s) {" % c)
+    lines.append(p + "    rd->err = KPROTO_ERR_MALFORMED;")
+    lines.append(p + "}")
+
+
+def gen_decode_field(f, s, lines, ind, nullable_cond):
     cx = flex_expr(f, s)
     p = " " * ind
     if f.is_array:
         if f.is_prim:
             t = PRIMS[f.base][0]
             lines.append(p + "m->%s_count = kproto_rd_array_len(rd, %s, %s);" % (f.name, cx, min_elem(f.base, cx)))
+            null_check(lines, p, nullable_cond, "m->%s_count < 0" % f.name)
             lines.append(p + "m->%s = kproto_rd_alloc(arena, m->%s_count, sizeof(%s));" % (f.name, f.name, t))
             lines.append(p + "for (int32_t i = 0; i < m->%s_count && !rd->err; i++) {" % f.name)
             lines.append(p + "    m->%s[i] = %s;" % (f.name, rd_prim(f.base, cx)))
@@ -257,6 +270,7 @@ def gen_decode_field(f, s, lines, ind):
         else:
             sc = f.struct.cname
             lines.append(p + "m->%s_count = kproto_rd_array_len(rd, %s, %s__minsize(ver));" % (f.name, cx, sc))
+            null_check(lines, p, nullable_cond, "m->%s_count < 0" % f.name)
             lines.append(p + "m->%s = kproto_rd_alloc(arena, m->%s_count, sizeof(%s_t));" % (f.name, f.name, sc))
             lines.append(p + "for (int32_t i = 0; i < m->%s_count && !rd->err; i++) {" % f.name)
             lines.append(p + "    %s_init(&m->%s[i]);" % (sc, f.name))
@@ -264,10 +278,18 @@ def gen_decode_field(f, s, lines, ind):
             lines.append(p + "}")
     elif f.is_prim:
         lines.append(p + "m->%s = %s;" % (f.name, rd_prim(f.base, cx)))
+        if f.base in ("string", "bytes", "records"):
+            null_check(lines, p, nullable_cond, "m->%s.len < 0" % f.name)
     else:
         sc = f.struct.cname
-        if f.nullable:
-            lines.append(p + "m->%s_null = kproto_rd_i8(rd) < 0;" % f.name)
+        if f.nullable and nullable_cond != "0":
+            # The presence byte exists only in the versions where the struct is nullable.
+            if nullable_cond != "1":
+                lines.append(p + "if (%s) {" % nullable_cond)
+                lines.append(p + "    m->%s_null = kproto_rd_i8(rd) < 0;" % f.name)
+                lines.append(p + "}")
+            else:
+                lines.append(p + "m->%s_null = kproto_rd_i8(rd) < 0;" % f.name)
             lines.append(p + "if (!m->%s_null) {" % f.name)
             lines.append(p + "    %s__decode(rd, arena, ver, &m->%s);" % (sc, f.name))
             lines.append(p + "}")
@@ -313,9 +335,17 @@ def gen_encode_field(f, s, lines, ind, nullable_cond):
         lines.append(p + wr_prim(f.base, cx, v))
     else:
         sc = f.struct.cname
-        if f.nullable:
-            lines.append(p + "kproto_wr_i8(wr, m->%s_null ? -1 : 1);" % f.name)
-            lines.append(p + "if (!m->%s_null) {" % f.name)
+        if f.nullable and nullable_cond != "0":
+            # The presence byte exists only where the struct is nullable; elsewhere the null
+            # flag is ignored and the struct's values are written.
+            if nullable_cond == "1":
+                lines.append(p + "kproto_wr_i8(wr, m->%s_null ? -1 : 1);" % f.name)
+                lines.append(p + "if (!m->%s_null) {" % f.name)
+            else:
+                lines.append(p + "if (%s) {" % nullable_cond)
+                lines.append(p + "    kproto_wr_i8(wr, m->%s_null ? -1 : 1);" % f.name)
+                lines.append(p + "}")
+                lines.append(p + "if (!((%s) && m->%s_null)) {" % (nullable_cond, f.name))
             lines.append(p + "    %s__encode(wr, ver, &m->%s);" % (sc, f.name))
             lines.append(p + "}")
         else:
@@ -385,11 +415,12 @@ def gen_struct_funcs(s, msg, out):
         c = cond(f.versions, msg.valid)
         if c == "0":
             continue
+        nc = cond(f.nullable, msg.valid) if f.nullable else "0"
         if c == "1":
-            gen_decode_field(f, s, out, 4)
+            gen_decode_field(f, s, out, 4, nc)
         else:
             out.append("    if (%s) {" % c)
-            gen_decode_field(f, s, out, 8)
+            gen_decode_field(f, s, out, 8, nc)
             out.append("    }")
     out.append("    if (flex) {")
     out.append("        uint32_t ntags = kproto_rd_uvarint(rd);")
@@ -411,7 +442,8 @@ def gen_struct_funcs(s, msg, out):
             out.append("                    kproto_rd_init(&sub, rd->p, size);")
             out.append("                    kproto_rd_t *outer = rd;")
             out.append("                    rd = &sub;")
-            gen_decode_field(f, s, out, 20)
+            nc = cond(f.nullable, msg.valid) if f.nullable else "0"
+            gen_decode_field(f, s, out, 20, nc)
             out.append("                    rd = outer;")
             out.append("                    rd->err = sub.err;")
             out.append("                }")
@@ -521,6 +553,270 @@ def gen_message(msg, hdr, src):
     src.append("")
 
 
+# ---- Test-only output: kmsg_test.h / kmsg_test.c (random valid messages for codec tests) ----
+
+FILL_INT = {"int8": "int8_t", "int16": "int16_t", "uint16": "uint16_t", "int32": "int32_t",
+            "uint32": "uint32_t", "int64": "int64_t"}
+
+
+def fill_prim(base, nc):
+    """C expression for a random value of a primitive type; nc: may it be null."""
+    if base in FILL_INT:
+        return "(%s)kt__int(rng)" % FILL_INT[base]
+    if base == "bool":
+        return "kt__below(rng, 2) == 1"
+    if base == "float64":
+        return "kt__f64(rng)"
+    if base == "uuid":
+        return "kt__uuid(rng)"
+    return "kt__%s(arena, rng, %s)" % (base, nc)
+
+
+def gen_fill_field(f, out, ind, nc):
+    p = " " * ind
+    if f.is_array:
+        t = PRIMS[f.base][0] if f.is_prim else "%s_t" % f.struct.cname
+        out.append(p + "m->%s_count = kt__count(rng, %s);" % (f.name, nc))
+        out.append(p + "m->%s = kproto_rd_alloc(arena, m->%s_count, sizeof(%s));" % (f.name, f.name, t))
+        out.append(p + "for (int32_t i = 0; i < m->%s_count; i++) {" % f.name)
+        if f.is_prim:
+            out.append(p + "    m->%s[i] = %s;" % (f.name, fill_prim(f.base, "false")))
+        else:
+            out.append(p + "    %s_init(&m->%s[i]);" % (f.struct.cname, f.name))
+            out.append(p + "    %s__fill(ver, &m->%s[i], arena, rng);" % (f.struct.cname, f.name))
+        out.append(p + "}")
+    elif f.is_prim:
+        out.append(p + "m->%s = %s;" % (f.name, fill_prim(f.base, nc)))
+    else:
+        if f.nullable and nc != "0":
+            out.append(p + "m->%s_null = (%s) && kt__below(rng, 4) == 0;" % (f.name, nc))
+        out.append(p + "%s__fill(ver, &m->%s, arena, rng);" % (f.struct.cname, f.name))
+
+
+def gen_fill_struct(s, msg, out):
+    out.append("static void %s__fill(int16_t ver, %s_t *m, sl_arena_t *arena, uint64_t *rng)"
+               % (s.cname, s.cname))
+    out.append("{")
+    out.append("    (void)ver;")
+    out.append("    (void)m;")
+    out.append("    (void)arena;")
+    out.append("    (void)rng;")
+    for f in s.fields:
+        c = cond(f.versions, msg.valid)
+        if f.tagged:
+            t = cond(f.tagged, msg.valid)
+            c = t if c in ("1", t) else ("0" if "0" in (c, t) else "(%s) && (%s)" % (c, t))
+            # tagged fields: sometimes left at their default (then they are not sent)
+            c = "kt__below(rng, 2) == 0" if c == "1" else "(%s) && kt__below(rng, 2) == 0" % c
+        if c.startswith("0"):
+            continue
+        nc = cond(f.nullable, msg.valid) if f.nullable else "0"
+        if c == "1":
+            gen_fill_field(f, out, 4, nc)
+        else:
+            out.append("    if (%s) {" % c)
+            gen_fill_field(f, out, 8, nc)
+            out.append("    }")
+    out.append("}")
+    out.append("")
+
+
+TEST_HDR = """/* Generated by tools/kgen.py from shared/kafka-protocol: do not edit. Test-only.
+ * Random messages that are valid for a given version, for codec round-trip tests and fuzz
+ * seeds: every field present in the version gets a random value (arrays of 0-3 elements,
+ * short ASCII strings, nulls where the version allows them, tagged fields sometimes set);
+ * fields absent from the version keep their defaults. Values point into the arena. */
+#ifndef KMSG_TEST_H
+#define KMSG_TEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kmsg.h"
+#include "sl_arena.h"
+
+/* The schema's validVersions per API key (the advertised range in kmsg_apis is a subset);
+ * has = false for keys kmsg_apis does not support. */
+typedef struct {
+    bool has;
+    int16_t req_min, req_max, resp_min, resp_max;
+} kmsg_test_versions_t;
+
+extern const kmsg_test_versions_t kmsg_test_versions[KMSG_API_KEY_MAX + 1];
+/* The header schemas' validVersions. */
+#define KMSG_TEST_REQUEST_HEADER_MIN %d
+#define KMSG_TEST_REQUEST_HEADER_MAX %d
+#define KMSG_TEST_RESPONSE_HEADER_MIN %d
+#define KMSG_TEST_RESPONSE_HEADER_MAX %d
+
+/* Next value of a splitmix64 generator whose state is *rng. */
+uint64_t kmsg_test_rand(uint64_t *rng);
+/* Initializes *m (a kmsg_<api>_req_t or _resp_t for api_key) and fills it with random values
+ * valid for ver. Aborts when api_key is not in kmsg_apis. */
+void kmsg_test_fill(int16_t api_key, bool request, int16_t ver, void *m, sl_arena_t *arena,
+                    uint64_t *rng);
+/* The same for the request (kmsg_request_header_t) or response header. */
+void kmsg_test_fill_header(bool request, int16_t ver, void *m, sl_arena_t *arena, uint64_t *rng);
+
+#endif
+"""
+
+TEST_HELPERS = r"""/* Generated by tools/kgen.py from shared/kafka-protocol: do not edit. Test-only. */
+#include "kmsg_test.h"
+#include "sl_common.h"
+
+#include <string.h>
+
+uint64_t kmsg_test_rand(uint64_t *rng)
+{
+    uint64_t z = (*rng += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+static uint32_t kt__below(uint64_t *rng, uint32_t n)
+{
+    return (uint32_t)(kmsg_test_rand(rng) % n);
+}
+
+/* Integers: edge values one time in four (the caller truncates to its width), else random
+ * bits of a random width so that small and large values both occur. */
+static int64_t kt__int(uint64_t *rng)
+{
+    static const int64_t edges[] = {0, 1, -1, INT8_MIN, INT8_MAX, INT16_MIN, INT16_MAX,
+                                    INT32_MIN, INT32_MAX, INT64_MIN, INT64_MAX};
+    if (kt__below(rng, 4) == 0) {
+        return edges[kt__below(rng, (uint32_t)SL_ARRAY_LEN(edges))];
+    }
+    uint64_t v = kmsg_test_rand(rng);
+    unsigned bits = 1 + kt__below(rng, 64);
+    return (int64_t)(bits == 64 ? v : v & ((UINT64_C(1) << bits) - 1));
+}
+
+__attribute__((unused)) static double kt__f64(uint64_t *rng)
+{
+    return (double)kt__int(rng) / 8.0;
+}
+
+static kproto_uuid_t kt__uuid(uint64_t *rng)
+{
+    kproto_uuid_t u = {{0}};
+    if (kt__below(rng, 4) != 0) {
+        for (int i = 0; i < 16; i++) {
+            u.b[i] = (uint8_t)kmsg_test_rand(rng);
+        }
+    }
+    return u;
+}
+
+static int32_t kt__count(uint64_t *rng, bool nullable)
+{
+    if (nullable && kt__below(rng, 5) == 0) {
+        return -1;
+    }
+    return (int32_t)kt__below(rng, 4);
+}
+
+static uint8_t *kt__blob(sl_arena_t *arena, uint64_t *rng, int32_t len, bool ascii)
+{
+    uint8_t *p = sl_arena_alloc(arena, (size_t)len + 1);
+    for (int32_t i = 0; i < len; i++) {
+        uint64_t r = kmsg_test_rand(rng);
+        p[i] = ascii ? (uint8_t)(' ' + r % 95) : (uint8_t)r;
+    }
+    return p;
+}
+
+static kproto_str_t kt__string(sl_arena_t *arena, uint64_t *rng, bool nullable)
+{
+    kproto_str_t s = {"", 0};
+    if (nullable && kt__below(rng, 5) == 0) {
+        s.ptr = NULL;
+        s.len = -1;
+        return s;
+    }
+    s.len = (int32_t)kt__below(rng, 12);
+    s.ptr = (const char *)kt__blob(arena, rng, s.len, true);
+    return s;
+}
+
+static kproto_bytes_t kt__bytes(sl_arena_t *arena, uint64_t *rng, bool nullable)
+{
+    kproto_bytes_t b = {NULL, 0};
+    if (nullable && kt__below(rng, 5) == 0) {
+        b.len = -1;
+        return b;
+    }
+    b.len = (int32_t)kt__below(rng, 12);
+    b.ptr = kt__blob(arena, rng, b.len, false);
+    return b;
+}
+
+static kproto_records_t kt__records(sl_arena_t *arena, uint64_t *rng, bool nullable)
+{
+    kproto_bytes_t b = kt__bytes(arena, rng, nullable);
+    kproto_records_t r = {b.ptr, b.len, NULL, 0};
+    return r;
+}
+
+"""
+
+
+def gen_test(msgs, hdr_msgs, table, out_dir):
+    src = [TEST_HELPERS]
+    for m in hdr_msgs + msgs:
+        for st in m.order:
+            src.append("static void %s__fill(int16_t ver, %s_t *m, sl_arena_t *arena, uint64_t *rng);"
+                       % (st.cname, st.cname))
+    src.append("")
+    for m in hdr_msgs + msgs:
+        for st in m.order:
+            gen_fill_struct(st, m, src)
+    src.append("const kmsg_test_versions_t kmsg_test_versions[KMSG_API_KEY_MAX + 1] = {")
+    for req, resp in zip(msgs[0::2], msgs[1::2]):
+        src.append("    [%d] = {true, %d, %d, %d, %d}," % (req.d["apiKey"], req.valid[0], req.valid[1],
+                                                      resp.valid[0], resp.valid[1]))
+    src.append("};")
+    src.append("")
+    src.append("void kmsg_test_fill(int16_t api_key, bool request, int16_t ver, void *m, sl_arena_t *arena,")
+    src.append("                    uint64_t *rng)")
+    src.append("{")
+    src.append("    switch (api_key) {")
+    for req, resp in zip(msgs[0::2], msgs[1::2]):
+        src.append("    case %d:" % req.d["apiKey"])
+        src.append("        if (request) {")
+        src.append("            %s_init(m);" % req.prefix)
+        src.append("            %s__fill(ver, m, arena, rng);" % req.prefix)
+        src.append("        } else {")
+        src.append("            %s_init(m);" % resp.prefix)
+        src.append("            %s__fill(ver, m, arena, rng);" % resp.prefix)
+        src.append("        }")
+        src.append("        return;")
+    src.append("    default:")
+    src.append("        SL_ASSERT(!\"kmsg_test_fill: unsupported api key\");")
+    src.append("    }")
+    src.append("}")
+    src.append("")
+    rq, rs = hdr_msgs
+    src.append("void kmsg_test_fill_header(bool request, int16_t ver, void *m, sl_arena_t *arena, uint64_t *rng)")
+    src.append("{")
+    src.append("    if (request) {")
+    src.append("        %s_init(m);" % rq.prefix)
+    src.append("        %s__fill(ver, m, arena, rng);" % rq.prefix)
+    src.append("    } else {")
+    src.append("        %s_init(m);" % rs.prefix)
+    src.append("        %s__fill(ver, m, arena, rng);" % rs.prefix)
+    src.append("    }")
+    src.append("}")
+    hdr = TEST_HDR % (rq.valid[0], rq.valid[1], rs.valid[0], rs.valid[1])
+    for fn, text in (("kmsg_test.h", hdr), ("kmsg_test.c", "\n".join(src) + "\n")):
+        path = os.path.join(out_dir, fn)
+        with open(path + ".tmp", "w") as fh:
+            fh.write(text)
+        os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--schemas", required=True)
@@ -545,10 +841,13 @@ def main():
            "{", "    static const kproto_uuid_t z;", "    return memcmp(u.b, z.b, 16) == 0;", "}", ""]
     table = []
     enum = []
+    hdr_msgs = []
     for hname, prefix in (("RequestHeader", "kmsg_request_header"),
                           ("ResponseHeader", "kmsg_response_header")):
         m = Message(os.path.join(a.schemas, hname + ".json"), prefix)
         gen_message(m, hdr, src)
+        hdr_msgs.append(m)
+    msgs = []
     maxkey = 0
     for name, lo, hi in apis:
         base = snake(name)
@@ -559,6 +858,7 @@ def main():
             sys.exit("kgen: %s %d-%d outside the schema's %s" % (name, lo, hi, req.d["validVersions"]))
         gen_message(req, hdr, src)
         gen_message(resp, hdr, src)
+        msgs += [req, resp]
         flex = req.flex[0] if req.flex else VMAX
         enum.append("    KAPI_%s = %d," % (base.upper(), key))
         maxkey = max(maxkey, key)
@@ -607,6 +907,7 @@ def main():
         with open(path + ".tmp", "w") as fh:
             fh.write("\n".join(lines) + "\n")
         os.replace(path + ".tmp", path)
+    gen_test(msgs, hdr_msgs, table, a.out)
 
 
 if __name__ == "__main__":
