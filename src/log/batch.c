@@ -1,11 +1,15 @@
 /* Record batch v2: header decoding and validation of batches from producers and from disk.
  * Layout in slog_batch.h. Records (uncompressed only) are walked to check their framing:
  *   length varint | attributes i8 | timestampDelta varlong | offsetDelta varint |
- *   keyLength varint | key | valueLength varint | value | headerCount varint | headers */
+ *   keyLength varint | key | valueLength varint | value | headerCount varint |
+ *   headers: (keyLength varint | key | valueLength varint | value) * headerCount
+ * Varints are zigzag (Kafka's ByteUtils.readVarint/readVarlong). Every byte here comes from a
+ * socket or a disk: nothing is asserted, everything is an error. */
 #include "slog_batch.h"
 #include "sl_buf.h"
 #include "sl_common.h"
 #include "sl_crc32c.h"
+#include "slog_internal.h"
 #include "slog_limits.h"
 
 void slog_batch_hdr_decode(const uint8_t *p, slog_batch_hdr_t *hdr)
@@ -25,10 +29,12 @@ void slog_batch_hdr_decode(const uint8_t *p, slog_batch_hdr_t *hdr)
     hdr->record_count = (int32_t)sl_be32_get(p + 57);
 }
 
-/* Reads a zigzag varint of at most max_bytes; false when malformed or past end. */
-static bool slog__varint(const uint8_t **pp, const uint8_t *end, int max_bytes, int64_t *out)
+/* Reads a zigzag varint (wide: varlong, 10 bytes; else 5 bytes, 32 bits); false when
+ * malformed (too long, bits past the width) or past end. */
+static bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *out)
 {
     const uint8_t *p = *pp;
+    int max_bytes = wide ? 10 : 5;
     uint64_t v = 0;
     for (int i = 0; i < max_bytes; i++) {
         if (p >= end) {
@@ -37,6 +43,9 @@ static bool slog__varint(const uint8_t **pp, const uint8_t *end, int max_bytes, 
         uint8_t b = *p++;
         v |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
+            if (i == max_bytes - 1 && b > (wide ? 0x01 : 0x0f)) {
+                return false;
+            }
             *out = (int64_t)((v >> 1) ^ (~(v & 1) + 1));
             *pp = p;
             return true;
@@ -49,7 +58,7 @@ static bool slog__varint(const uint8_t **pp, const uint8_t *end, int max_bytes, 
 static bool slog__skip_field(const uint8_t **pp, const uint8_t *end, bool nullable)
 {
     int64_t n;
-    if (!slog__varint(pp, end, 5, &n)) {
+    if (!slog__varint(pp, end, false, &n)) {
         return false;
     }
     if (n == -1 && nullable) {
@@ -62,28 +71,38 @@ static bool slog__skip_field(const uint8_t **pp, const uint8_t *end, bool nullab
     return true;
 }
 
-/* Walks the records of an uncompressed batch: each must be well framed, offset deltas 0..n-1,
- * and together they must fill the batch exactly. */
+/* Reads record number index at *pp: framing checked, offsetDelta must equal index; returns
+ * its timestampDelta and moves *pp past it. */
+static bool slog__record(const uint8_t **pp, const uint8_t *end, int32_t index, int64_t *ts_delta)
+{
+    const uint8_t *p = *pp;
+    int64_t len, off_delta, nhdr;
+    if (!slog__varint(&p, end, false, &len) || len < 1 || len > end - p) {
+        return false;
+    }
+    const uint8_t *rend = p + len;
+    p++; /* attributes (unused in v2) */
+    if (!slog__varint(&p, rend, true, ts_delta) || !slog__varint(&p, rend, false, &off_delta) ||
+        off_delta != index || !slog__skip_field(&p, rend, true) ||
+        !slog__skip_field(&p, rend, true) || !slog__varint(&p, rend, false, &nhdr) || nhdr < 0) {
+        return false;
+    }
+    for (int64_t h = 0; h < nhdr; h++) { /* each header takes >= 2 bytes: bounded by len */
+        if (!slog__skip_field(&p, rend, false) || !slog__skip_field(&p, rend, true)) {
+            return false;
+        }
+    }
+    *pp = rend;
+    return p == rend;
+}
+
+/* Walks the records of an uncompressed batch: each well framed, offset deltas 0..n-1, and
+ * together they fill the batch exactly. */
 static bool slog__walk_records(const uint8_t *p, const uint8_t *end, int32_t count)
 {
     for (int32_t i = 0; i < count; i++) {
-        int64_t len, ts_delta, off_delta, nhdr;
-        if (!slog__varint(&p, end, 5, &len) || len < 1 || len > end - p) {
-            return false;
-        }
-        const uint8_t *rend = p + len;
-        p++; /* attributes */
-        if (!slog__varint(&p, rend, 10, &ts_delta) || !slog__varint(&p, rend, 5, &off_delta) ||
-            off_delta != i || !slog__skip_field(&p, rend, true) ||
-            !slog__skip_field(&p, rend, true) || !slog__varint(&p, rend, 5, &nhdr) || nhdr < 0) {
-            return false;
-        }
-        for (int64_t h = 0; h < nhdr; h++) {
-            if (!slog__skip_field(&p, rend, false) || !slog__skip_field(&p, rend, true)) {
-                return false;
-            }
-        }
-        if (p != rend) {
+        int64_t ts_delta;
+        if (!slog__record(&p, end, i, &ts_delta)) {
             return false;
         }
     }
@@ -106,23 +125,39 @@ int slog_batch_validate(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr)
     if (sl_crc32c(0, p + 21, len - 21) != hdr->crc) {
         return SL_ECORRUPT;
     }
-    if (hdr->record_count < 0 || hdr->record_count > SLOG_BATCH_RECORDS_MAX ||
-        hdr->last_offset_delta < 0) {
+    if (hdr->record_count < 1 || hdr->record_count > SLOG_BATCH_RECORDS_MAX ||
+        hdr->last_offset_delta != hdr->record_count - 1) {
         return SL_ECORRUPT;
     }
-    bool control = (hdr->attributes & SLOG_BATCH_CONTROL) != 0;
-    if (hdr->record_count == 0 && !control) {
+    int compression = hdr->attributes & SLOG_BATCH_COMPRESSION_MASK;
+    if (compression > 4) { /* none, gzip, snappy, lz4, zstd */
         return SL_ECORRUPT;
     }
-    if (hdr->record_count > 0 && hdr->last_offset_delta != hdr->record_count - 1) {
-        return SL_ECORRUPT;
-    }
-    if ((hdr->attributes & SLOG_BATCH_COMPRESSION_MASK) > 4) {
-        return SL_ECORRUPT;
-    }
-    if ((hdr->attributes & SLOG_BATCH_COMPRESSION_MASK) == 0 &&
+    if (compression == 0 &&
         !slog__walk_records(p + SLOG_BATCH_HEADER_BYTES, p + len, hdr->record_count)) {
         return SL_ECORRUPT;
     }
     return 0;
+}
+
+int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t *found)
+{
+    if (len < SLOG_BATCH_HEADER_BYTES) {
+        return -1;
+    }
+    slog_batch_hdr_t hdr;
+    slog_batch_hdr_decode(p, &hdr);
+    const uint8_t *q = p + SLOG_BATCH_HEADER_BYTES;
+    for (int32_t i = 0; i < hdr.record_count; i++) {
+        int64_t ts_delta;
+        if (!slog__record(&q, p + len, i, &ts_delta)) {
+            return -1;
+        }
+        int64_t rec_ts = (int64_t)((uint64_t)hdr.base_timestamp + (uint64_t)ts_delta);
+        if (rec_ts >= ts) {
+            *found = rec_ts;
+            return i;
+        }
+    }
+    return -1;
 }

@@ -1,10 +1,11 @@
-/* One segment: its .log file (refcounted so fetches can send from it after a roll or a
- * delete), the sparse offset index and time index kept in memory and written beside the log
- * as <base>.index ({u32 rel, u32 pos} BE) and <base>.timeindex ({i64 ts, u32 rel} BE). */
+/* One segment: its .log file of whole batches (refcounted, so a fetch can send from it after
+ * a roll or a delete), the sparse offset index and the time index (index.c), and the scans
+ * that rebuild or verify them from the log itself. Batch layout in slog_batch.h, index
+ * layouts in slog_internal.h. */
 #include "sl_common.h"
 #include "sl_log.h"
-#include "slog_fault.h"
 #include "slog_internal.h"
+#include "slog_limits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,22 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static atomic_int slog__fault_nth[SLOG_FAULT__COUNT];
-static atomic_int slog__fault_err[SLOG_FAULT__COUNT];
-
-void slog_fault_set(slog_fault_op_t op, int nth, int err)
-{
-    atomic_store(&slog__fault_err[op], err);
-    atomic_store(&slog__fault_nth[op], nth);
-}
-
-int slog_fault_hit(slog_fault_op_t op)
-{
-    if (atomic_load_explicit(&slog__fault_nth[op], memory_order_relaxed) == 0) {
-        return 0;
-    }
-    return atomic_fetch_sub(&slog__fault_nth[op], 1) == 1 ? atomic_load(&slog__fault_err[op]) : 0;
-}
+/* Scan read window: large enough that scanning small batches costs few system calls. */
+#define SLOG_SCAN_WINDOW_BYTES ((size_t)1 << 20)
 
 void slog__seg_path(const char *dir, int64_t base, const char *ext, char *buf, size_t len)
 {
@@ -62,16 +49,29 @@ void slog_file_unref(slog_file_t *file)
     }
 }
 
+void slog__seg_reset(slog_seg_t *seg)
+{
+    slog__idx_deinit(&seg->oidx);
+    slog__idx_deinit(&seg->tidx);
+    seg->next = seg->base;
+    seg->last_index_pos = -1;
+    seg->max_ts = -1;
+    seg->max_ts_offset = -1;
+    seg->index_written = false;
+    seg->index_synced = false;
+}
+
 static slog_seg_t *slog__seg_new(int64_t base, int fd, int64_t size)
 {
     slog_seg_t *seg = sl_xcalloc(1, sizeof *seg);
     seg->base = base;
-    seg->next = base;
     seg->size = size;
     seg->file = slog__file_new(fd);
-    seg->max_ts = -1;
-    seg->max_ts_offset = -1;
-    seg->last_index_pos = -1;
+    seg->created_ms = -1;
+    slog__idx_init(&seg->oidx, SLOG_OIDX_ENTRY_BYTES);
+    slog__idx_init(&seg->tidx, SLOG_TIDX_ENTRY_BYTES);
+    slog__seg_reset(seg);
+    seg->synced_next = base;
     return seg;
 }
 
@@ -111,12 +111,12 @@ void slog__seg_free(slog_seg_t *seg)
         return;
     }
     slog_file_unref(seg->file);
-    free(seg->idx);
-    free(seg->tidx);
+    slog__idx_deinit(&seg->oidx);
+    slog__idx_deinit(&seg->tidx);
     free(seg);
 }
 
-void slog__seg_unlink(slog_seg_t *seg, const char *dir)
+void slog__seg_unlink(const slog_seg_t *seg, const char *dir)
 {
     static const char *exts[] = {"log", "index", "timeindex"};
     char path[4096];
@@ -126,39 +126,47 @@ void slog__seg_unlink(slog_seg_t *seg, const char *dir)
     }
 }
 
+/* A time index entry for the running maximum, unless the last entry already has it. */
+static void slog__seg_time_point(slog_seg_t *seg)
+{
+    size_t n = seg->tidx.n;
+    if (seg->max_ts_offset < 0 || (n > 0 && slog__tidx_ts(&seg->tidx, n - 1) >= seg->max_ts)) {
+        return;
+    }
+    uint8_t e[SLOG_TIDX_ENTRY_BYTES];
+    sl_be64_put(e, (uint64_t)seg->max_ts);
+    sl_be32_put(e + 8, (uint32_t)(seg->max_ts_offset - seg->base));
+    slog__idx_push(&seg->tidx, e);
+    seg->index_written = false;
+}
+
 void slog__seg_note_batch(slog_seg_t *seg, const slog_batch_hdr_t *hdr, int64_t pos,
                           int32_t interval)
 {
     int64_t last = hdr->base_offset + hdr->last_offset_delta;
-    SL_ASSERT(hdr->base_offset >= seg->next && pos >= 0 && pos < ((int64_t)1 << 32));
-    if (seg->nidx == 0 || pos - seg->last_index_pos >= interval) {
-        if (seg->nidx == seg->idx_cap) {
-            seg->idx_cap = seg->idx_cap ? seg->idx_cap * 2 : 64;
-            seg->idx = sl_xrealloc(seg->idx, seg->idx_cap * sizeof *seg->idx);
-        }
-        seg->idx[seg->nidx].rel = (uint32_t)(hdr->base_offset - seg->base);
-        seg->idx[seg->nidx].pos = (uint32_t)pos;
-        seg->nidx++;
-        seg->last_index_pos = pos;
-    }
-    bool new_max = hdr->max_timestamp > seg->max_ts;
-    if (new_max) {
+    /* our own bookkeeping: batches follow each other in offsets and in the file */
+    SL_ASSERT(hdr->base_offset == seg->next && last >= hdr->base_offset && pos == seg->size);
+    SL_ASSERT(last - seg->base <= INT32_MAX && pos < SLOG_SEGMENT_BYTES_MAX);
+    if (hdr->max_timestamp > seg->max_ts) {
         seg->max_ts = hdr->max_timestamp;
         seg->max_ts_offset = last;
-        if (seg->ntidx == seg->tidx_cap) {
-            seg->tidx_cap = seg->tidx_cap ? seg->tidx_cap * 2 : 64;
-            seg->tidx = sl_xrealloc(seg->tidx, seg->tidx_cap * sizeof *seg->tidx);
-        }
-        /* Keep one entry per index interval: replace the last when it is close by. */
-        if (seg->ntidx > 0 && seg->nidx > 0 &&
-            seg->tidx[seg->ntidx - 1].rel >= seg->idx[seg->nidx - 1].rel) {
-            seg->ntidx--;
-        }
-        seg->tidx[seg->ntidx].ts = hdr->max_timestamp;
-        seg->tidx[seg->ntidx].rel = (uint32_t)(hdr->base_offset - seg->base);
-        seg->ntidx++;
+    }
+    if (seg->oidx.n == 0 || pos - seg->last_index_pos >= interval) {
+        uint8_t e[SLOG_OIDX_ENTRY_BYTES];
+        sl_be32_put(e, (uint32_t)(hdr->base_offset - seg->base));
+        sl_be32_put(e + 4, (uint32_t)pos);
+        slog__idx_push(&seg->oidx, e);
+        seg->last_index_pos = pos;
+        seg->index_written = false;
+        slog__seg_time_point(seg);
     }
     seg->next = last + 1;
+    seg->size = pos + slog_batch_total(hdr);
+}
+
+void slog__seg_seal(slog_seg_t *seg)
+{
+    slog__seg_time_point(seg);
 }
 
 int slog__seg_header(const slog_seg_t *seg, int64_t pos, slog_batch_hdr_t *hdr)
@@ -172,118 +180,98 @@ int slog__seg_header(const slog_seg_t *seg, int64_t pos, slog_batch_hdr_t *hdr)
         return SL_ECORRUPT;
     }
     slog_batch_hdr_decode(buf, hdr);
+    if (hdr->batch_length < SLOG_BATCH_HEADER_BYTES - SLOG_BATCH_LOG_OVERHEAD ||
+        hdr->last_offset_delta < 0) {
+        return SL_ECORRUPT;
+    }
     return 0;
 }
 
-/* Writes a whole buffer to path (not synced). */
-static int slog__write_file(const char *path, const void *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return -errno;
-    }
-    ssize_t n = len ? write(fd, data, len) : 0;
-    int rc = n == (ssize_t)len ? 0 : (n < 0 ? -errno : -EIO);
-    close(fd);
-    return rc;
-}
-
-int slog__seg_write_index(slog_seg_t *seg, const char *dir)
+int slog__seg_write_index(slog_seg_t *seg, const char *dir, bool sync)
 {
     char path[4096];
-    uint8_t *buf = sl_xmalloc(SL_MAX(seg->nidx * 8, seg->ntidx * 12) + 1);
-    for (size_t i = 0; i < seg->nidx; i++) {
-        sl_be32_put(buf + 8 * i, seg->idx[i].rel);
-        sl_be32_put(buf + 8 * i + 4, seg->idx[i].pos);
-    }
     slog__seg_path(dir, seg->base, "index", path, sizeof path);
-    int rc = slog__write_file(path, buf, seg->nidx * 8);
-    for (size_t i = 0; rc == 0 && i < seg->ntidx; i++) {
-        sl_be64_put(buf + 12 * i, (uint64_t)seg->tidx[i].ts);
-        sl_be32_put(buf + 12 * i + 8, seg->tidx[i].rel);
-    }
+    int rc = slog__idx_write(&seg->oidx, path, sync);
     if (rc == 0) {
         slog__seg_path(dir, seg->base, "timeindex", path, sizeof path);
-        rc = slog__write_file(path, buf, seg->ntidx * 12);
+        rc = slog__idx_write(&seg->tidx, path, sync);
     }
-    free(buf);
+    if (rc == 0) {
+        seg->index_written = true;
+        seg->index_synced = sync;
+    }
     return rc;
 }
 
-/* Reads a whole small file; NULL when missing or larger than max. */
-static uint8_t *slog__read_file(const char *path, size_t max, size_t *len)
+/* Continues from the last offset index entry of a loaded index: the batch there gives the
+ * end offset, the tail after it is scanned (headers only). */
+static int slog__seg_load_tail(slog_seg_t *seg, int64_t fsize, int32_t interval)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return NULL;
+    size_t last = seg->oidx.n - 1;
+    int64_t pos = slog__oidx_pos(&seg->oidx, last);
+    slog_batch_hdr_t hdr;
+    int rc = slog__seg_header(seg, pos, &hdr);
+    if (rc != 0) {
+        return rc;
     }
-    struct stat st;
-    uint8_t *buf = NULL;
-    if (fstat(fd, &st) == 0 && (size_t)st.st_size <= max) {
-        buf = sl_xmalloc((size_t)st.st_size + 1);
-        if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
-            free(buf);
-            buf = NULL;
-        }
-        *len = (size_t)st.st_size;
+    if (hdr.base_offset != seg->base + slog__oidx_rel(&seg->oidx, last) ||
+        pos + slog_batch_total(&hdr) > fsize ||
+        hdr.base_offset + hdr.last_offset_delta - seg->base > INT32_MAX) {
+        return SL_ECORRUPT;
     }
-    close(fd);
-    return buf;
+    int64_t last_off = hdr.base_offset + hdr.last_offset_delta;
+    if (seg->tidx.n > 0) {
+        seg->max_ts = slog__tidx_ts(&seg->tidx, seg->tidx.n - 1);
+        seg->max_ts_offset = seg->base + slog__tidx_rel(&seg->tidx, seg->tidx.n - 1);
+    }
+    if (hdr.max_timestamp > seg->max_ts) {
+        seg->max_ts = hdr.max_timestamp;
+        seg->max_ts_offset = last_off;
+    }
+    seg->last_index_pos = pos;
+    seg->next = last_off + 1;
+    seg->size = pos + slog_batch_total(&hdr);
+    int64_t end = slog__seg_scan(seg, seg->size, false, interval);
+    if (end < 0) {
+        return (int)end;
+    }
+    return end == fsize ? 0 : SL_ECORRUPT;
 }
 
-bool slog__seg_load_index(slog_seg_t *seg, const char *dir)
+int slog__seg_load_index(slog_seg_t *seg, const char *dir, bool map, int32_t interval)
 {
     char path[4096];
-    size_t len = 0, tlen = 0;
-    size_t max = (size_t)(seg->size / 8 + 2) * 12;
+    int64_t fsize = seg->size;
+    size_t max = (size_t)(fsize / SLOG_BATCH_HEADER_BYTES) + 1; /* at most one per batch */
     slog__seg_path(dir, seg->base, "index", path, sizeof path);
-    uint8_t *buf = slog__read_file(path, max, &len);
-    slog__seg_path(dir, seg->base, "timeindex", path, sizeof path);
-    uint8_t *tbuf = slog__read_file(path, max, &tlen);
-    bool ok = buf && tbuf && len % 8 == 0 && tlen % 12 == 0 && (len > 0 || seg->size == 0);
-    for (size_t i = 0; ok && i < len / 8; i++) {
-        uint32_t rel = sl_be32_get(buf + 8 * i), pos = sl_be32_get(buf + 8 * i + 4);
-        ok = pos < seg->size && (i == 0 ? pos == 0 && rel == 0
-                                        : rel > seg->idx[i - 1].rel && pos > seg->idx[i - 1].pos);
-        if (ok) {
-            slog_batch_hdr_t hdr;
-            if (i == 0) {
-                seg->idx = sl_xcalloc(len / 8, sizeof *seg->idx);
-                seg->idx_cap = len / 8;
-            }
-            seg->idx[i].rel = rel;
-            seg->idx[i].pos = pos;
-            seg->nidx = i + 1;
-            /* spot-check the last entry against the log itself */
-            ok = i + 1 < len / 8 || (slog__seg_header(seg, pos, &hdr) == 0 &&
-                                     hdr.base_offset == seg->base + rel);
-        }
+    int rc = slog__idx_load(&seg->oidx, path, max, map);
+    if (rc == 0) {
+        slog__seg_path(dir, seg->base, "timeindex", path, sizeof path);
+        rc = slog__idx_load(&seg->tidx, path, max, map);
     }
-    for (size_t i = 0; ok && i < tlen / 12; i++) {
-        if (i == 0) {
-            seg->tidx = sl_xcalloc(tlen / 12, sizeof *seg->tidx);
-            seg->tidx_cap = tlen / 12;
-        }
-        seg->tidx[i].ts = (int64_t)sl_be64_get(tbuf + 12 * i);
-        seg->tidx[i].rel = sl_be32_get(tbuf + 12 * i + 8);
-        seg->ntidx = i + 1;
-        ok = i == 0 || (seg->tidx[i].ts > seg->tidx[i - 1].ts &&
-                        seg->tidx[i].rel >= seg->tidx[i - 1].rel);
+    if (rc == 0 && !slog__oidx_check(&seg->oidx, fsize)) {
+        rc = SL_ECORRUPT;
     }
-    free(buf);
-    free(tbuf);
-    if (!ok) {
-        seg->nidx = seg->ntidx = 0;
-        return false;
+    if (rc == 0 && seg->oidx.n > 0) {
+        size_t n = seg->oidx.n + seg->tidx.n;
+        rc = slog__seg_load_tail(seg, fsize, interval);
+        seg->index_written = n == seg->oidx.n + seg->tidx.n; /* the tail added none */
+        seg->index_synced = seg->index_written;
     }
-    if (seg->ntidx > 0) {
-        seg->max_ts = seg->tidx[seg->ntidx - 1].ts;
+    if (rc == 0 && !slog__tidx_check(&seg->tidx, seg->next - 1 - seg->base)) {
+        rc = SL_ECORRUPT;
     }
-    seg->last_index_pos = seg->nidx ? (int64_t)seg->idx[seg->nidx - 1].pos : -1;
-    return true;
+    if (rc != 0) {
+        slog__seg_reset(seg);
+        seg->size = fsize;
+        return rc == -ENOENT ? SL_ECORRUPT : rc;
+    }
+    slog__idx_release(&seg->oidx);
+    slog__idx_release(&seg->tidx);
+    return 0;
 }
 
-/* A read window over the segment file so that a scan of small batches costs few syscalls. */
+/* A read window over the segment file. */
 typedef struct {
     int fd;
     uint8_t *buf;
@@ -292,8 +280,7 @@ typedef struct {
     size_t len;  /* valid bytes in buf */
 } slog_window_t;
 
-/* Makes [pos, pos+n) available in the window; returns a pointer or NULL (short file), and
- * sets *rc on I/O error. */
+/* Makes [pos, pos+n) available; returns a pointer or NULL (short file, or *rc on error). */
 static const uint8_t *slog__window(slog_window_t *w, int64_t pos, size_t n, int *rc)
 {
     if (pos >= w->at && pos + (int64_t)n <= w->at + (int64_t)w->len) {
@@ -301,7 +288,8 @@ static const uint8_t *slog__window(slog_window_t *w, int64_t pos, size_t n, int 
     }
     if (n > w->cap) {
         w->cap = n;
-        w->buf = sl_xrealloc(w->buf, w->cap);
+        free(w->buf);
+        w->buf = sl_xmalloc(w->cap);
     }
     ssize_t got = pread(w->fd, w->buf, w->cap, pos);
     if (got < 0) {
@@ -313,13 +301,29 @@ static const uint8_t *slog__window(slog_window_t *w, int64_t pos, size_t n, int 
     return w->len >= n ? w->buf : NULL;
 }
 
-int64_t slog__seg_scan(slog_seg_t *seg, int64_t pos, int64_t prev_next, bool verify,
-                       int32_t interval)
+/* Whether the header at pos can start the next batch of seg in a file of end bytes. */
+static bool slog__scan_fits(const slog_seg_t *seg, const slog_batch_hdr_t *hdr, int64_t pos,
+                            int64_t end)
 {
-    slog_window_t w = {seg->file->fd, sl_xmalloc(1 << 20), 1 << 20, 0, 0};
+    int64_t total = slog_batch_total(hdr);
+    return hdr->batch_length >= SLOG_BATCH_HEADER_BYTES - SLOG_BATCH_LOG_OVERHEAD &&
+           total <= SLOG_BATCH_BYTES_MAX && pos + total <= end &&
+           pos + total <= SLOG_SEGMENT_BYTES_MAX && hdr->base_offset == seg->next &&
+           hdr->last_offset_delta >= 0 &&
+           hdr->base_offset + hdr->last_offset_delta - seg->base <= INT32_MAX;
+}
+
+int64_t slog__seg_scan(slog_seg_t *seg, int64_t pos, bool verify, int32_t interval)
+{
     struct stat st;
-    int rc = fstat(seg->file->fd, &st) < 0 ? -errno : 0;
+    if (fstat(seg->file->fd, &st) < 0) {
+        return -errno;
+    }
     int64_t end = st.st_size;
+    slog_window_t w = {seg->file->fd, sl_xmalloc(SLOG_SCAN_WINDOW_BYTES), SLOG_SCAN_WINDOW_BYTES,
+                       0, 0};
+    int rc = 0;
+    seg->size = pos;
     while (rc == 0 && pos + SLOG_BATCH_HEADER_BYTES <= end) {
         const uint8_t *p = slog__window(&w, pos, SLOG_BATCH_HEADER_BYTES, &rc);
         if (!p) {
@@ -327,42 +331,32 @@ int64_t slog__seg_scan(slog_seg_t *seg, int64_t pos, int64_t prev_next, bool ver
         }
         slog_batch_hdr_t hdr;
         slog_batch_hdr_decode(p, &hdr);
-        int64_t total = slog_batch_total(&hdr);
-        if (hdr.batch_length < SLOG_BATCH_HEADER_BYTES - SLOG_BATCH_LOG_OVERHEAD ||
-            total > SLOG_BATCH_BYTES_MAX || pos + total > end || hdr.base_offset < prev_next ||
-            (pos == 0 && hdr.base_offset != seg->base)) {
+        if (!slog__scan_fits(seg, &hdr, pos, end)) {
             break;
         }
         if (verify) {
-            p = slog__window(&w, pos, (size_t)total, &rc);
-            if (!p || slog_batch_validate(p, (size_t)total, &hdr) != 0) {
+            p = slog__window(&w, pos, (size_t)slog_batch_total(&hdr), &rc);
+            if (!p || slog_batch_validate(p, (size_t)slog_batch_total(&hdr), &hdr) != 0) {
                 break;
             }
         }
         slog__seg_note_batch(seg, &hdr, pos, interval);
-        prev_next = seg->next;
-        pos += total;
+        pos += slog_batch_total(&hdr);
     }
     free(w.buf);
     return rc != 0 ? rc : pos;
 }
 
-int64_t slog__seg_find(slog_seg_t *seg, int64_t offset, slog_batch_hdr_t *hdr)
+int64_t slog__seg_find(const slog_seg_t *seg, int64_t offset, slog_batch_hdr_t *hdr)
 {
     if (offset >= seg->next) {
         return seg->size;
     }
-    /* last index entry at or before offset */
-    size_t lo = 0, hi = seg->nidx;
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (seg->base + seg->idx[mid].rel <= offset) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
+    int64_t pos = 0;
+    if (seg->oidx.n > 0 && offset > seg->base) {
+        pos = slog__oidx_pos(&seg->oidx, slog__oidx_floor(&seg->oidx,
+                                                          (uint32_t)(offset - seg->base)));
     }
-    int64_t pos = seg->nidx ? seg->idx[lo].pos : 0;
     while (pos < seg->size) {
         int rc = slog__seg_header(seg, pos, hdr);
         if (rc != 0) {

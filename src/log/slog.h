@@ -4,6 +4,8 @@
  *   00000000000000000000.log        record batches (magic v2) exactly as produced, offsets set
  *   00000000000000000000.index      sparse offset index: {u32 rel_offset, u32 file_pos} BE
  *   00000000000000000000.timeindex  time index: {i64 max_timestamp, u32 rel_offset} BE
+ *   recovery-point                  offset below which everything is durable: an unclean
+ *                                   start verifies segments from the one holding it
  *   .clean                          present only after a clean close (skip the CRC scan)
  * Batches are validated (slog_batch.h) before they are written; only the base offset, the
  * partition leader epoch and, for LogAppendTime topics, the timestamps are rewritten.
@@ -38,8 +40,9 @@ typedef struct {
 void slog_conf_default(slog_conf_t *conf);
 
 /* Opens (creating if needed) the partition in dir and recovers it: after an unclean stop the
- * tail segments are scanned, a torn or corrupt tail is truncated, missing or damaged indexes
- * are rebuilt; each repair is logged once. Returns 0, -errno, or SL_ECORRUPT when the log
+ * segments from the recovery point on are scanned, a torn or corrupt tail is truncated (and
+ * later segments deleted), missing or damaged indexes are rebuilt; each repair is logged once.
+ * The .clean marker stays until the first append. Open leaves no appended data unsynced. Returns 0, -errno, or SL_ECORRUPT when the log
  * cannot be made consistent (never when a tail can be truncated). Thread: loop (blocks). */
 int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out);
 /* Syncs, writes indexes and the clean marker, frees. Thread: loop (blocks). */
@@ -99,7 +102,8 @@ void slog_file_unref(slog_file_t *file); /* Thread: any (atomic refcount) */
  * that batch's max timestamp... SL_ENOTFOUND when every record is older. */
 int slog_part_offset_for_time(slog_part_t *part, int64_t ts, int64_t *offset, int64_t *found_ts);
 /* ListOffsets MAX_TIMESTAMP: offset and timestamp of the record with the largest timestamp
- * (the last batch with that max timestamp); SL_ENOTFOUND on an empty log. */
+ * (the last offset of the first batch with that max timestamp, as Kafka's time index keeps
+ * it); SL_ENOTFOUND on an empty log. */
 int slog_part_max_timestamp(slog_part_t *part, int64_t *offset, int64_t *ts);
 
 /* Retention: deletes whole closed segments past retention.ms / retention.bytes, and rolls
@@ -109,7 +113,7 @@ int slog_part_housekeep(slog_part_t *part, int64_t now_ms);
 /* Group commit. The loop prepares a job naming the segment files with unsynced data and the
  * end offset they cover; the flusher thread runs it (fdatasync each file); the loop then
  * completes it, advancing the durable offset. At most one job per partition at a time.
- *   slog_part_sync_begin: false when nothing is pending or a job is already out.
+ *   slog_part_sync_begin: NULL when nothing is pending or a job is already out.
  *   slog_sync_run:        Thread: any (the flusher). Returns 0 or -errno.
  *   slog_part_sync_end:   rc from run; on failure the partition refuses appends (like
  *                         Kafka taking a log dir offline) and the durable offset stays. */

@@ -1,4 +1,11 @@
-/* Storage-layer internals shared by segment.c, recovery.c and partition.c. */
+/* Storage-layer internals shared by batch.c, index.c, segment.c, recovery.c, partition.c and
+ * sync.c. Nothing here is part of the contract in slog.h.
+ *
+ * Files of a partition directory:
+ *   <base>.log, <base>.index, <base>.timeindex   one segment (index layouts below)
+ *   recovery-point   decimal offset: everything below it was fdatasync'd (with its directory
+ *                    entries); an unclean start verifies only segments from the one holding it
+ *   .clean           written last by a clean close: no segment needs verifying */
 #ifndef SLOG_INTERNAL_H
 #define SLOG_INTERNAL_H
 
@@ -13,59 +20,159 @@ struct slog_file {
     atomic_int refs;
 };
 
-typedef struct {
-    uint32_t rel; /* offset - segment base */
-    uint32_t pos; /* byte position of a batch start */
-} slog_ientry_t;
+/* Offset index entry, big-endian, Kafka's layout:
+ *   +----------------------+----------------------+
+ *   | u32 offset - base    | u32 byte position    |
+ *   +----------------------+----------------------+
+ * Time index entry, big-endian, Kafka's layout:
+ *   +---------------------------+----------------------+
+ *   | i64 max timestamp so far  | u32 offset - base    |   (offset: last offset of the
+ *   +---------------------------+----------------------+    first batch reaching that max) */
+#define SLOG_OIDX_ENTRY_BYTES 8
+#define SLOG_TIDX_ENTRY_BYTES 12
 
+/* A sparse index kept as its on-disk bytes: a growable heap buffer (active segment, or one
+ * being rebuilt) or a read-only mmap of the index file (closed segment: page cache, not heap,
+ * so idle memory does not grow with the log). */
 typedef struct {
-    int64_t ts;   /* max timestamp of every record up to and including this batch */
-    uint32_t rel; /* base offset of the batch - segment base */
-} slog_tentry_t;
+    uint8_t *heap;
+    size_t cap;      /* entries the heap buffer holds */
+    uint8_t *map;    /* non-NULL: mapped file, read-only */
+    size_t map_len;
+    size_t n;        /* entries */
+    size_t esz;      /* SLOG_OIDX_ENTRY_BYTES or SLOG_TIDX_ENTRY_BYTES */
+} slog_index_t;
 
+static inline const uint8_t *slog__idx_at(const slog_index_t *ix, size_t i)
+{
+    return (ix->map ? ix->map : ix->heap) + i * ix->esz;
+}
+static inline uint32_t slog__oidx_rel(const slog_index_t *ix, size_t i)
+{
+    return sl_be32_get(slog__idx_at(ix, i));
+}
+static inline uint32_t slog__oidx_pos(const slog_index_t *ix, size_t i)
+{
+    return sl_be32_get(slog__idx_at(ix, i) + 4);
+}
+static inline int64_t slog__tidx_ts(const slog_index_t *ix, size_t i)
+{
+    return (int64_t)sl_be64_get(slog__idx_at(ix, i));
+}
+static inline uint32_t slog__tidx_rel(const slog_index_t *ix, size_t i)
+{
+    return sl_be32_get(slog__idx_at(ix, i) + 8);
+}
+
+/* index.c */
+void slog__idx_init(slog_index_t *ix, size_t esz);
+void slog__idx_deinit(slog_index_t *ix);
+/* Appends one encoded entry (a mapped index is first copied to the heap). */
+void slog__idx_push(slog_index_t *ix, const uint8_t *entry);
+/* Writes the entries to path (truncating; not synced). With sync, fdatasyncs it too. */
+int slog__idx_write(const slog_index_t *ix, const char *path, bool sync);
+/* Reads path (at most max_entries whole entries, else SL_ECORRUPT) into the heap, or maps it
+ * read-only with map. -ENOENT when missing. Contents are not checked: see the checks below. */
+int slog__idx_load(slog_index_t *ix, const char *path, size_t max_entries, bool map);
+/* Replaces the heap copy by a mapping of path, which must hold exactly the same entries
+ * (just written). Keeps the heap copy when that fails. */
+void slog__idx_map(slog_index_t *ix, const char *path);
+/* Drops a mapped index's pages from this process (they stay in the page cache). */
+void slog__idx_release(const slog_index_t *ix);
+/* Offset index sane for a segment of size bytes: first entry {0,0}, both fields strictly
+ * increasing, positions inside the file. */
+bool slog__oidx_check(const slog_index_t *ix, int64_t size);
+/* Time index sane: timestamps strictly increasing, offsets not decreasing and below max_rel. */
+bool slog__tidx_check(const slog_index_t *ix, int64_t max_rel);
+/* Last offset index entry with rel <= target (0 when none is; n must be > 0). */
+size_t slog__oidx_floor(const slog_index_t *ix, uint32_t target);
+/* Number of leading time index entries with ts < target. */
+size_t slog__tidx_count_below(const slog_index_t *ix, int64_t target);
+
+/* One segment. The body is shared by the storage files only. */
 typedef struct {
-    int64_t base;         /* base offset (the file name) */
-    int64_t next;         /* offset after the last record (== base when empty) */
-    int64_t size;         /* bytes of whole batches */
+    int64_t base;           /* base offset (the file name) */
+    int64_t next;           /* offset after the last record (== base when empty) */
+    int64_t size;           /* bytes of whole batches */
     slog_file_t *file;
-    slog_ientry_t *idx;
-    size_t nidx, idx_cap;
-    slog_tentry_t *tidx;
-    size_t ntidx, tidx_cap;
-    int64_t last_index_pos; /* position of the last offset index entry */
+    slog_index_t oidx;
+    slog_index_t tidx;
+    int64_t last_index_pos; /* position of the last offset index entry, -1 when none */
     int64_t max_ts;         /* largest batch max timestamp, -1 when none */
-    int64_t max_ts_offset;  /* last offset of the first batch that has max_ts */
-    int64_t created_ms;     /* wall time of the first append (roll.ms), 0 when empty */
+    int64_t max_ts_offset;  /* last offset of the first batch that has max_ts, -1 when none */
+    int64_t created_ms;     /* roll.ms clock: time of the first append, -1 when none */
+    int64_t synced_next;    /* offsets below this are fdatasync'd */
+    bool index_written;     /* index files match memory (written at roll or load) */
+    bool index_synced;      /* ... and are on stable storage */
 } slog_seg_t;
 
-/* Path helpers: <dir>/<20-digit base>.<ext>. */
+struct slog_part {
+    char *dir;
+    slog_conf_t conf;
+    slog_seg_t **segs;      /* by base offset; the last one is active */
+    size_t nsegs, segs_cap;
+    int64_t start;          /* log start offset */
+    int64_t durable;        /* offsets below are on stable storage */
+    int64_t size_bytes;
+    int64_t rp_base;        /* base of the segment holding the last recovery point written */
+    int failed;             /* I/O error that took the partition offline, or 0 */
+    bool job_out;           /* a sync job is out */
+    bool dir_dirty;         /* segment files created since the last directory fsync */
+    bool clean_marker;      /* .clean still exists: remove it before the first write */
+};
+
+/* fault.c: wrappers of the system calls that fault injection can fail. */
+int slog__pwrite_all(int fd, const uint8_t *p, size_t len, int64_t pos);
+int slog__fdatasync(int fd);
+
+/* batch.c: in a validated uncompressed batch, the first record whose timestamp >= ts.
+ * Returns its index (timestamp in *found) or -1. */
+int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t *found);
+
+/* segment.c */
 void slog__seg_path(const char *dir, int64_t base, const char *ext, char *buf, size_t len);
-
 slog_file_t *slog__file_new(int fd);
-
-/* Creates an empty segment file (O_EXCL). */
+/* Creates an empty segment file (O_EXCL; the directory is not synced). */
 int slog__seg_create(const char *dir, int64_t base, slog_seg_t **out);
 /* Opens an existing segment file: size from the file; indexes not loaded. */
 int slog__seg_open(const char *dir, int64_t base, slog_seg_t **out);
 void slog__seg_free(slog_seg_t *seg);
-/* Records one appended batch at pos in the in-memory indexes and counters. */
+/* Records one batch written at pos: offsets grow (asserted), index entries every interval
+ * bytes, a time index entry at such a point when the max timestamp grew. */
 void slog__seg_note_batch(slog_seg_t *seg, const slog_batch_hdr_t *hdr, int64_t pos,
                           int32_t interval);
-/* Loads .index/.timeindex if they are consistent with the segment; false otherwise. */
-bool slog__seg_load_index(slog_seg_t *seg, const char *dir);
-/* Writes .index/.timeindex (not synced: recovery checks them). */
-int slog__seg_write_index(slog_seg_t *seg, const char *dir);
-/* Scans batch headers from pos to the end of the file, noting each batch. With verify, every
- * batch is read whole and validated and offsets must grow; the scan stops at the first bad
- * one. Returns the position where the valid batches end, or -errno. */
-int64_t slog__seg_scan(slog_seg_t *seg, int64_t pos, int64_t prev_next, bool verify,
-                       int32_t interval);
-/* Byte position of the batch holding offset (or the first batch after it), by index and a
- * header scan; seg->size when offset >= seg->next. Returns -errno on read failure. */
-int64_t slog__seg_find(slog_seg_t *seg, int64_t offset, slog_batch_hdr_t *hdr);
+/* Adds the final time index entry (the segment's max timestamp) before the segment closes. */
+void slog__seg_seal(slog_seg_t *seg);
+/* Loads .index/.timeindex (mapped when map) if consistent with the log; false otherwise
+ * (indexes left empty). Also recomputes next/max from the index and the tail after the last
+ * index entry. Returns 0, SL_ECORRUPT (rebuild) or -errno. */
+int slog__seg_load_index(slog_seg_t *seg, const char *dir, bool map, int32_t interval);
+/* Writes .index/.timeindex (sync: fdatasync them too). */
+int slog__seg_write_index(slog_seg_t *seg, const char *dir, bool sync);
+/* Forgets the indexes and counters (before a rebuild). */
+void slog__seg_reset(slog_seg_t *seg);
+/* Scans batches from pos to the end of the file, noting each. Batch base offsets must follow
+ * on from seg->next exactly. With verify every batch is read whole and validated. Returns the
+ * position where the good batches end (< file size: torn/corrupt tail), or -errno. */
+int64_t slog__seg_scan(slog_seg_t *seg, int64_t pos, bool verify, int32_t interval);
+/* Byte position of the batch holding offset (or the first batch after it), with its header;
+ * seg->size when offset >= seg->next. -errno or SL_ECORRUPT on read failure. */
+int64_t slog__seg_find(const slog_seg_t *seg, int64_t offset, slog_batch_hdr_t *hdr);
 /* Reads and decodes the header at pos. */
 int slog__seg_header(const slog_seg_t *seg, int64_t pos, slog_batch_hdr_t *hdr);
 /* Removes the segment's files. */
-void slog__seg_unlink(slog_seg_t *seg, const char *dir);
+void slog__seg_unlink(const slog_seg_t *seg, const char *dir);
+
+/* recovery.c: lists, repairs and loads the segments of part->dir (slog_part_open). */
+int slog__recover(slog_part_t *part);
+/* Writes the recovery point file of dir (atomic, durable). Thread: any. */
+int slog__rp_write(const char *dir, int64_t offset);
+
+/* partition.c */
+int slog__push_seg(slog_part_t *part, slog_seg_t *seg);
+static inline slog_seg_t *slog__active(const slog_part_t *part)
+{
+    return part->segs[part->nsegs - 1];
+}
 
 #endif

@@ -1,0 +1,115 @@
+/* Group commit (slog.h): the loop prepares a job naming every segment file with unsynced
+ * data (a roll leaves the closed segment unsynced: its fdatasync belongs to the next job, not
+ * to the loop), whether the directory needs an fsync (segments were created), and whether
+ * the recovery point must move to a newer segment. The flusher thread runs it without
+ * touching the partition; the loop ends it, advancing the durable offset. */
+#include "sl_common.h"
+#include "sl_fs.h"
+#include "sl_log.h"
+#include "slog_internal.h"
+
+#include <stdlib.h>
+
+struct slog_sync_job {
+    int64_t target;  /* the end offset when the job began: durable once it succeeds */
+    int64_t rp_base; /* segment of target when the recovery point is written, else -1 */
+    char *dir;       /* for the directory fsync and the recovery point */
+    bool sync_dir;
+    size_t nfiles;
+    slog_file_t *files[];
+};
+
+bool slog_part_sync_needed(const slog_part_t *part)
+{
+    return !part->failed && !part->job_out && part->durable < slog_part_end_offset(part);
+}
+
+slog_sync_job_t *slog_part_sync_begin(slog_part_t *part)
+{
+    if (!slog_part_sync_needed(part)) {
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < part->nsegs; i++) {
+        n += part->segs[i]->synced_next < part->segs[i]->next;
+    }
+    slog_sync_job_t *job = sl_xcalloc(1, sizeof *job + n * sizeof job->files[0]);
+    for (size_t i = 0; i < part->nsegs; i++) {
+        slog_seg_t *seg = part->segs[i];
+        if (seg->synced_next < seg->next) {
+            slog_file_ref(seg->file);
+            job->files[job->nfiles++] = seg->file;
+        }
+    }
+    job->target = slog_part_end_offset(part);
+    job->sync_dir = part->dir_dirty;
+    part->dir_dirty = false;
+    job->rp_base = slog__active(part)->base != part->rp_base ? slog__active(part)->base : -1;
+    job->dir = sl_xstrdup(part->dir);
+    part->job_out = true;
+    return job;
+}
+
+int slog_sync_run(slog_sync_job_t *job)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < job->nfiles; i++) {
+        rc = slog__fdatasync(job->files[i]->fd);
+    }
+    if (rc == 0 && job->sync_dir) {
+        rc = sl_fs_sync_dir(job->dir);
+    }
+    if (rc == 0 && job->rp_base >= 0) {
+        rc = slog__rp_write(job->dir, job->target);
+    }
+    return rc;
+}
+
+/* Everything below target is on stable storage now. */
+static void slog__synced_to(slog_part_t *part, int64_t target)
+{
+    part->durable = SL_MAX(part->durable, target);
+    for (size_t i = 0; i < part->nsegs && part->segs[i]->base < target; i++) {
+        slog_seg_t *seg = part->segs[i];
+        seg->synced_next = SL_MAX(seg->synced_next, SL_MIN(seg->next, target));
+    }
+}
+
+void slog_part_sync_end(slog_part_t *part, slog_sync_job_t *job, int rc)
+{
+    SL_ASSERT(part->job_out);
+    part->job_out = false;
+    if (rc == 0) {
+        slog__synced_to(part, job->target);
+        if (job->rp_base >= 0) {
+            part->rp_base = job->rp_base;
+        }
+    } else {
+        part->dir_dirty = part->dir_dirty || job->sync_dir;
+        if (!part->failed) {
+            part->failed = rc;
+            SL_LOGE("log", "%s: sync failed: %s; the partition is offline", part->dir,
+                    sl_strerror(rc));
+        }
+    }
+    for (size_t i = 0; i < job->nfiles; i++) {
+        slog_file_unref(job->files[i]);
+    }
+    free(job->dir);
+    free(job);
+}
+
+int slog_part_sync_now(slog_part_t *part)
+{
+    SL_ASSERT(!part->job_out);
+    if (part->failed) {
+        return part->failed;
+    }
+    slog_sync_job_t *job = slog_part_sync_begin(part);
+    if (!job) {
+        return 0;
+    }
+    int rc = slog_sync_run(job);
+    slog_part_sync_end(part, job, rc);
+    return rc;
+}
