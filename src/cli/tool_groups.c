@@ -220,7 +220,9 @@ static int tool__groups_list(tool__groups_t *ga, tool_client_t *cli)
                         rd_kafka_error_string(errs[i]));
     }
     const rd_kafka_ConsumerGroupListing_t **sorted = sl_xcalloc(n + 1, sizeof *sorted);
-    memcpy(sorted, ls, n * sizeof *sorted);
+    if (n > 0) {
+        memcpy(sorted, ls, n * sizeof *sorted);
+    }
     qsort(sorted, n, sizeof *sorted, tool__cmp_listing);
     json_t *arr = json_array();
     tool_table_t *tbl = tool_table_new(2, "GROUP", "STATE");

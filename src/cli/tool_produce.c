@@ -422,6 +422,9 @@ static int tool__consume_loop(tool__consume_t *ca, tool_client_t *cli)
         ca->consumed++;
         idle_deadline = tool__mono_ms() + ca->opts.timeout_ms;
         rd_kafka_message_destroy(msg);
+        if (ferror(stdout)) { /* reader went away (SIGPIPE is ignored) */
+            return tool_fail(&ca->opts, "cannot write to stdout");
+        }
     }
     return TOOL_OK;
 }
