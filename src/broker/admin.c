@@ -1,5 +1,6 @@
 /* Topic administration: CreateTopics (v0-7), DeleteTopics (v0-6), CreatePartitions (v0-3),
- * DescribeConfigs (v0-4) and IncrementalAlterConfigs (v0-1) for topic resources. Broker
+ * DescribeConfigs (v0-4), AlterConfigs (v0-2) and IncrementalAlterConfigs (v0-1) for topic
+ * resources. Broker
  * resources are described (read-only); altering them is refused with a clear message. */
 #include "brk_internal.h"
 #include "sl_log.h"
@@ -25,22 +26,30 @@ static kproto_str_t brk__str_dup(brk_req_t *req, const char *s)
     return k;
 }
 
-/* Copies a request's config list into a property set; false on a null or duplicate value. */
+/* Adds one name=value pair from a request to props; false (with msg) when missing, null,
+ * too long, or one too many. */
+static bool brk__kv_set(sl_props_t *props, kproto_str_t n, kproto_str_t v, const char **msg)
+{
+    char name[256], value[1024];
+    if (n.len <= 0 || n.len >= (int32_t)sizeof name || v.len < 0 || v.len >= (int32_t)sizeof value) {
+        *msg = "config name or value missing or too long";
+        return false;
+    }
+    snprintf(name, sizeof name, "%.*s", n.len, n.ptr);
+    snprintf(value, sizeof value, "%.*s", v.len, v.ptr);
+    if (sl_props_set(props, name, value) != 0) {
+        *msg = "too many configs";
+        return false;
+    }
+    return true;
+}
+
+/* Copies a CreateTopics config list into a property set. */
 static bool brk__configs_to_props(const kmsg_create_topics_req_creatable_topic_t *ct,
                                   sl_props_t *props, const char **msg)
 {
     for (int32_t i = 0; i < ct->configs_count; i++) {
-        kproto_str_t n = ct->configs[i].name, v = ct->configs[i].value;
-        char name[256], value[1024];
-        if (n.len <= 0 || n.len >= (int32_t)sizeof name || v.len < 0 ||
-            v.len >= (int32_t)sizeof value) {
-            *msg = "config name or value missing or too long";
-            return false;
-        }
-        snprintf(name, sizeof name, "%.*s", n.len, n.ptr);
-        snprintf(value, sizeof value, "%.*s", v.len, v.ptr);
-        if (sl_props_set(props, name, value) != 0) {
-            *msg = "too many configs";
+        if (!brk__kv_set(props, ct->configs[i].name, ct->configs[i].value, msg)) {
             return false;
         }
     }
@@ -343,6 +352,49 @@ void brk_handle_incremental_alter_configs(brk_req_t *req)
             brk_topic_t *topic = brk_topic_find(req->brk, res->resource_name);
             r->error_code = topic ? (int16_t)brk__alter_topic(req, topic, res, body->validate_only, &msg)
                                   : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+        if (msg && r->error_code != KERR_NONE) {
+            r->error_message = kproto_str(msg);
+        }
+    }
+    brk_respond(req, &resp);
+}
+
+/* AlterConfigs (v0-2, Kafka's older API, still what librdkafka 2.0 speaks): replaces a
+ * topic's whole set of overrides. */
+void brk_handle_alter_configs(brk_req_t *req)
+{
+    kmsg_alter_configs_req_t *body = req->body;
+    kmsg_alter_configs_resp_t resp;
+    kmsg_alter_configs_resp_init(&resp);
+    resp.responses_count = SL_MAX(body->resources_count, 0);
+    resp.responses = brk_alloc(req, resp.responses_count, sizeof *resp.responses);
+    for (int32_t i = 0; i < resp.responses_count; i++) {
+        kmsg_alter_configs_req_alter_configs_resource_t *res = &body->resources[i];
+        kmsg_alter_configs_resp_alter_configs_resource_response_t *r = &resp.responses[i];
+        kmsg_alter_configs_resp_alter_configs_resource_response_init(r);
+        r->resource_type = res->resource_type;
+        r->resource_name = res->resource_name;
+        const char *msg = NULL;
+        brk_topic_t *topic = brk_topic_find(req->brk, res->resource_name);
+        if (res->resource_type != BRK_RESOURCE_TOPIC) {
+            r->error_code = KERR_INVALID_REQUEST;
+            msg = "only topic configs can be altered; broker settings live in the properties file";
+        } else if (!topic) {
+            r->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        } else {
+            sl_props_t *next = sl_props_new();
+            bool ok = true;
+            for (int32_t c = 0; ok && c < res->configs_count; c++) {
+                ok = brk__kv_set(next, res->configs[c].name, res->configs[c].value, &msg);
+            }
+            if (!ok) {
+                sl_props_free(next);
+                r->error_code = KERR_INVALID_CONFIG;
+            } else {
+                r->error_code = (int16_t)brk_topic_set_configs(req->brk, topic, next,
+                                                               body->validate_only, &msg);
+            }
         }
         if (msg && r->error_code != KERR_NONE) {
             r->error_message = kproto_str(msg);

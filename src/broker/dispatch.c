@@ -22,6 +22,7 @@ static const brk_handler_fn brk__handlers[KMSG_API_KEY_MAX + 1] = {
     [KAPI_DESCRIBE_CONFIGS] = brk_handle_describe_configs,
     [KAPI_CREATE_PARTITIONS] = brk_handle_create_partitions,
     [KAPI_INCREMENTAL_ALTER_CONFIGS] = brk_handle_incremental_alter_configs,
+    [KAPI_ALTER_CONFIGS] = brk_handle_alter_configs,
     [KAPI_OFFSET_COMMIT] = brk_handle_offset_commit,
     [KAPI_OFFSET_FETCH] = brk_handle_offset_fetch,
     [KAPI_FIND_COORDINATOR] = brk_handle_find_coordinator,

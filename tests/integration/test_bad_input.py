@@ -24,6 +24,7 @@ ADVERTISED = {
     20: (0, 6),    # DeleteTopics
     32: (0, 4),    # DescribeConfigs
     37: (0, 3),    # CreatePartitions
+    33: (0, 2),    # AlterConfigs
     44: (0, 1),    # IncrementalAlterConfigs
 }
 

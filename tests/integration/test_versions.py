@@ -15,7 +15,7 @@ from kafka.record.memory_records import MemoryRecordsBuilder, MemoryRecords  # n
 
 OURS = {0: (3, 9), 1: (4, 13), 2: (1, 7), 3: (0, 12), 8: (0, 8), 9: (0, 8), 10: (0, 4),
         11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5), 15: (0, 5), 16: (0, 4), 18: (0, 3),
-        19: (0, 7), 20: (0, 6), 32: (0, 4), 37: (0, 3), 42: (0, 2)}
+        19: (0, 7), 20: (0, 6), 32: (0, 4), 33: (0, 2), 37: (0, 3), 42: (0, 2)}
 
 
 class Raw:
@@ -130,6 +130,11 @@ def test_topic_admin_every_version(setup):
         resp = raw.call(req)
         res = resp.resources[0]
         assert res[0] == 0 and res[4][0][0] == "retention.ms", (v, res)
+    for v, cls in versions(admin.AlterConfigsRequest, 33):
+        resp = raw.call(cls([(2, topic, [("retention.ms", "%d" % (1000 + v))])], False))
+        assert resp.resources[0][0] == 0, (v, resp)
+        res = raw.call(admin.DescribeConfigsRequest[0]([(2, topic, ["retention.ms"])])).resources[0]
+        assert res[4][0][1] == "%d" % (1000 + v), (v, res)
     for v, cls in versions(admin.DeleteTopicsRequest, 20):
         resp = raw.call(cls(["%s-c%d" % (topic, v)], 10000))
         assert resp.topic_error_codes[0][1] == 0, (v, resp)
