@@ -89,6 +89,10 @@ static uint64_t kproto__rd_uvar64(kproto_rd_t *rd, int max_bytes)
         uint8_t b = *rd->p++;
         v |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
+            /* the 10th byte of a varlong holds only bit 63: more would be silently lost */
+            if (i == 9 && b > 1) {
+                break;
+            }
             return v;
         }
     }
@@ -140,7 +144,9 @@ static int64_t kproto__rd_len(kproto_rd_t *rd, bool compact, bool wide)
     if (rd->err) {
         return -2;
     }
-    if (n < -1) {
+    /* Kafka caps strings at INT16_MAX bytes even when compact (a longer one could not be
+     * re-encoded in a non-flexible version) and bytes at INT32_MAX. */
+    if (n < -1 || n > (wide ? INT32_MAX : INT16_MAX)) {
         rd->err = KPROTO_ERR_MALFORMED;
         return -2;
     }
@@ -194,7 +200,7 @@ int32_t kproto_rd_array_len(kproto_rd_t *rd, bool compact, size_t min_elem_bytes
     if (rd->err) {
         return 0;
     }
-    if (n < -1) {
+    if (n < -1 || n > INT32_MAX) {
         rd->err = KPROTO_ERR_MALFORMED;
         return 0;
     }

@@ -88,7 +88,7 @@ static bool codec_check_one(codec_ctx_t *cx, int16_t api, bool request, int16_t 
                 request ? "request" : "response", ver, seed, rc, used, n);
         return false;
     }
-    if (cx->wr2.buf.len != n || memcmp(cx->wr2.buf.data, enc, n) != 0) {
+    if (cx->wr2.buf.len != n || (n && memcmp(cx->wr2.buf.data, enc, n) != 0)) {
         size_t at = 0;
         while (at < n && at < cx->wr2.buf.len && cx->wr2.buf.data[at] == enc[at]) {
             at++;
@@ -596,6 +596,10 @@ TEST(test_kproto_varint_rejects_overlong_and_truncated)
     kproto_rd_init(&rd, eleven, sizeof eleven);
     ASSERT_EQ(kproto_rd_varlong(&rd), 0);
     ASSERT_EQ(rd.err, KPROTO_ERR_MALFORMED);
+    uint8_t tenth[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03};
+    kproto_rd_init(&rd, tenth, sizeof tenth); /* bit 64 set: does not fit */
+    ASSERT_EQ(kproto_rd_varlong(&rd), 0);
+    ASSERT_EQ(rd.err, KPROTO_ERR_MALFORMED);
     uint8_t cut[] = {0x80, 0x80};
     kproto_rd_init(&rd, cut, sizeof cut);
     ASSERT_EQ(kproto_rd_varlong(&rd), 0);
@@ -686,6 +690,38 @@ TEST(test_kproto_lengths_checked_against_bytes_left)
     kproto_rd_skip(&rd, 3);
     ASSERT_EQ(rd.err, 0);
     kproto_rd_skip(&rd, 1);
+    ASSERT_EQ(rd.err, KPROTO_ERR_TRUNCATED);
+}
+
+/* Strings are at most INT16_MAX bytes, compact or not (Kafka's limit), tested at N and N+1;
+ * a compact array count above INT32_MAX is malformed, not merely truncated. */
+TEST(test_kproto_string_length_limit_and_compact_count_limit)
+{
+    size_t n = 3 + 32768;
+    uint8_t *buf = sl_xcalloc(1, n);
+    buf[0] = 0x80; /* uvarint 32768 = length 32767 */
+    buf[1] = 0x80;
+    buf[2] = 0x02;
+    kproto_rd_t rd;
+    kproto_rd_init(&rd, buf, n);
+    ASSERT_EQ(kproto_rd_str(&rd, true).len, 32767);
+    ASSERT_EQ(rd.err, 0);
+    buf[0] = 0x81; /* uvarint 32769 = length 32768 */
+    kproto_rd_init(&rd, buf, n);
+    kproto_rd_str(&rd, true);
+    ASSERT_EQ(rd.err, KPROTO_ERR_MALFORMED);
+    kproto_rd_init(&rd, buf, n); /* the same length as bytes is fine */
+    ASSERT_EQ(kproto_rd_bytes(&rd, true).len, 32768);
+    ASSERT_EQ(rd.err, 0);
+    free(buf);
+    uint8_t big[] = {0x81, 0x80, 0x80, 0x80, 0x08}; /* uvarint 2^31 + 1: count 2^31 */
+    kproto_rd_init(&rd, big, sizeof big);
+    ASSERT_EQ(kproto_rd_array_len(&rd, true, 1), 0);
+    ASSERT_EQ(rd.err, KPROTO_ERR_MALFORMED);
+    big[0] = 0x80; /* count 2^31 - 1: fits an int32, but not the bytes left */
+    big[4] = 0x08;
+    kproto_rd_init(&rd, big, sizeof big);
+    ASSERT_EQ(kproto_rd_array_len(&rd, true, 1), 0);
     ASSERT_EQ(rd.err, KPROTO_ERR_TRUNCATED);
 }
 
@@ -839,6 +875,7 @@ int main(void)
     RUN(test_kproto_varint_rejects_overlong_and_truncated);
     RUN(test_kproto_strings_bytes_arrays_compact_and_not);
     RUN(test_kproto_lengths_checked_against_bytes_left);
+    RUN(test_kproto_string_length_limit_and_compact_count_limit);
     RUN(test_kproto_error_is_sticky);
     RUN(test_kproto_fixed_width_round_trip);
     RUN(test_kproto_records_with_ext_leave_splices);
