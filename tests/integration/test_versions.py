@@ -195,3 +195,15 @@ def test_acks_zero_and_one_store_records(make_broker):
     from conftest import read_partition
     got = read_partition(b.bootstrap, topic, 0, 20)
     assert [m.value() for m in got] == [b"a0"] * 10 + [b"a1"] * 10
+
+
+def test_commit_metadata_over_the_limit_is_offset_metadata_too_large(setup):
+    b, topic, raw = setup
+    ok = raw.call(commit.OffsetCommitRequest[2]("m", -1, "", -1, [(topic, [(0, 5, "x" * 4096)])]))
+    assert ok.topics[0][1][0][1] == 0  # exactly offset.metadata.max.bytes
+    big = raw.call(commit.OffsetCommitRequest[2]("m", -1, "", -1, [(topic, [(0, 6, "x" * 4097)])]))
+    assert big.topics[0][1][0][1] == 12  # OFFSET_METADATA_TOO_LARGE
+    part = raw.call(commit.OffsetFetchRequest[1]("m", [(topic, [0])])).topics[0][1][0]
+    assert part[1] == 5  # the oversized commit changed nothing
+    unknown = raw.call(commit.OffsetFetchRequest[1]("no-such-group", [(topic, [0])])).topics[0][1][0]
+    assert unknown[1] == -1 and unknown[3] == 0
