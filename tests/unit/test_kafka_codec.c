@@ -192,7 +192,7 @@ TEST(test_codec_every_api_and_version_round_trips)
     free(cx.m2);
     sl_arena_free(cx.arena);
     ASSERT_TRUE(ok);
-    ASSERT_EQ(apis, 21);
+    ASSERT_TRUE(apis >= 21); /* apis.txt only grows */
 }
 
 /* Round trip of the headers (fill / encode / decode / encode) at every header version. */
