@@ -7,6 +7,19 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+/* Request frames are up to socket.request.max.bytes and arrive all the time: keep them in the
+ * heap (reused, already faulted in) rather than fresh mmap'd pages per request. */
+static inline void sl_platform_tune_malloc(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
+#else
+static inline void sl_platform_tune_malloc(void) {}
+#endif
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <nmmintrin.h>

@@ -5,6 +5,7 @@
 #include "sl_common.h"
 #include "sl_fs.h"
 #include "sl_log.h"
+#include "sl_platform.h"
 #include "sl_props.h"
 
 #include <signal.h>
@@ -73,6 +74,7 @@ static int cli__serve_run(sl_props_t *props, const char *ready_file)
 {
     char err[1024] = "";
     brk_t *brk;
+    sl_platform_tune_malloc();
     int rc = brk_new(props, &brk, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "sluice serve: %s\n", err[0] ? err : sl_strerror(rc));
