@@ -1,0 +1,1160 @@
+/* Worker process runner (see jrun.h): spawns a child in its own process group with three
+ * non-blocking pipes, pumps stdin/stdout/stderr with poll() alongside a pidfd (child exit) and
+ * a cancel pipe, and enforces the time limit with SIGTERM, a grace period, then SIGKILL to the
+ * group. The persistent-worker line protocol is described in jrun.h and issue 4. */
+#include "jrun.h"
+
+#include "sl_buf.h"
+#include "sl_common.h"
+#include "sl_log.h"
+#include "sl_time.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+SL_STATIC_ASSERT(JRUN_STDERR_TAIL_BYTES >= 1024 && JRUN_STDERR_TAIL_BYTES <= (1u << 20),
+                 "stderr tail between 1 KiB and 1 MiB");
+SL_STATIC_ASSERT(JRUN_STDOUT_BYTES_MAX <= (256u << 20), "stdout bound must stay in memory");
+SL_STATIC_ASSERT(JRUN_LINE_BYTES_MAX > JRUN_STDOUT_BYTES_MAX, "reply line holds a full result");
+SL_STATIC_ASSERT(JRUN_GRACE_MS_DEFAULT <= JRUN_GRACE_MS_MAX, "default grace under ceiling");
+SL_STATIC_ASSERT(JRUN_JSON_DEPTH_MAX >= 8 && JRUN_JSON_DEPTH_MAX <= 512, "JSON depth");
+
+#define JRUN_READ_CHUNK_BYTES (64u << 10)
+
+extern char **environ;
+
+/* ---------------------------------------------------------------- JSON (validation only) */
+
+static const char *json_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        p++;
+    }
+    return p;
+}
+
+static int json_hex(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* p at the opening quote; returns the byte after the closing quote or NULL. */
+static const char *json_string(const char *p, const char *end)
+{
+    p++;
+    while (p < end) {
+        unsigned char c = (unsigned char)*p++;
+        if (c == '"') {
+            return p;
+        }
+        if (c < 0x20) {
+            return NULL;
+        }
+        if (c != '\\') {
+            continue;
+        }
+        if (p >= end) {
+            return NULL;
+        }
+        c = (unsigned char)*p++;
+        if (c == 'u') {
+            for (int i = 0; i < 4; i++) {
+                if (p >= end || json_hex(*p++) < 0) {
+                    return NULL;
+                }
+            }
+        } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static const char *json_number(const char *p, const char *end)
+{
+    if (p < end && *p == '-') {
+        p++;
+    }
+    if (p < end && *p == '0') {
+        p++;
+    } else if (p < end && *p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    } else {
+        return NULL;
+    }
+    if (p < end && *p == '.') {
+        const char *d = ++p;
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+        if (p == d) {
+            return NULL;
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+        const char *d = p;
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+        if (p == d) {
+            return NULL;
+        }
+    }
+    return p;
+}
+
+static const char *json_word(const char *p, const char *end, const char *w)
+{
+    size_t n = strlen(w);
+    if ((size_t)(end - p) < n || memcmp(p, w, n) != 0) {
+        return NULL;
+    }
+    return p + n;
+}
+
+/* p at a value (no leading whitespace); returns the byte after it or NULL. */
+static const char *json_value(const char *p, const char *end, int depth)
+{
+    if (p >= end || depth > JRUN_JSON_DEPTH_MAX) {
+        return NULL;
+    }
+    char open = *p;
+    if (open == '"') {
+        return json_string(p, end);
+    }
+    if (open == 't' || open == 'f' || open == 'n') {
+        return json_word(p, end, open == 't' ? "true" : open == 'f' ? "false" : "null");
+    }
+    if (open != '{' && open != '[') {
+        return json_number(p, end);
+    }
+    char close = open == '{' ? '}' : ']';
+    p = json_ws(p + 1, end);
+    if (p < end && *p == close) {
+        return p + 1;
+    }
+    for (;;) {
+        if (open == '{') {
+            if (p >= end || *p != '"' || !(p = json_string(p, end))) {
+                return NULL;
+            }
+            p = json_ws(p, end);
+            if (p >= end || *p != ':') {
+                return NULL;
+            }
+            p = json_ws(p + 1, end);
+        }
+        if (!(p = json_value(p, end, depth + 1))) {
+            return NULL;
+        }
+        p = json_ws(p, end);
+        if (p < end && *p == close) {
+            return p + 1;
+        }
+        if (p >= end || *p != ',') {
+            return NULL;
+        }
+        p = json_ws(p + 1, end);
+    }
+}
+
+bool jrun_json_valid(const char *p, size_t len)
+{
+    if (!p || len == 0) {
+        return false;
+    }
+    const char *end = p + len;
+    p = json_ws(p, end);
+    p = json_value(p, end, 1);
+    return p && json_ws(p, end) == end;
+}
+
+typedef struct {
+    char *out;
+    size_t cap; /* including the NUL */
+    size_t len;
+    bool over;  /* bytes were dropped */
+} dstr_t;
+
+static void dstr_put(dstr_t *d, char c)
+{
+    if (d->len + 1 < d->cap) {
+        d->out[d->len++] = c;
+    } else {
+        d->over = true;
+    }
+}
+
+static void dstr_utf8(dstr_t *d, uint32_t cp)
+{
+    if (cp < 0x80) {
+        dstr_put(d, (char)cp);
+    } else if (cp < 0x800) {
+        dstr_put(d, (char)(0xC0 | (cp >> 6)));
+        dstr_put(d, (char)(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        dstr_put(d, (char)(0xE0 | (cp >> 12)));
+        dstr_put(d, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        dstr_put(d, (char)(0x80 | (cp & 0x3F)));
+    } else {
+        dstr_put(d, (char)(0xF0 | (cp >> 18)));
+        dstr_put(d, (char)(0x80 | ((cp >> 12) & 0x3F)));
+        dstr_put(d, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        dstr_put(d, (char)(0x80 | (cp & 0x3F)));
+    }
+}
+
+static uint32_t json_u4(const char *p)
+{
+    return (uint32_t)(json_hex(p[0]) << 12 | json_hex(p[1]) << 8 | json_hex(p[2]) << 4 |
+                      json_hex(p[3]));
+}
+
+/* Decodes a validated string token [p, end) (quotes included) into d (NUL-terminated;
+ * d->over says it did not fit). */
+static void json_decode(const char *p, const char *end, dstr_t *d)
+{
+    for (p++, end--; p < end;) {
+        if (*p != '\\') {
+            dstr_put(d, *p++);
+            continue;
+        }
+        char c = p[1];
+        p += 2;
+        if (c != 'u') {
+            const char *esc = strchr("b\bf\fn\nr\rt\t", c);
+            dstr_put(d, esc ? esc[1] : c);
+            continue;
+        }
+        uint32_t cp = json_u4(p);
+        p += 4;
+        if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+            uint32_t lo = json_u4(p + 2);
+            if (lo >= 0xDC00 && lo < 0xE000) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            }
+        }
+        dstr_utf8(d, cp);
+    }
+    d->out[d->len] = '\0';
+}
+
+/* ---------------------------------------------------------------- cancel handle */
+
+struct jrun_ctl {
+    atomic_bool cancelled;
+    int rfd;
+    int wfd;
+};
+
+int jrun_ctl_new(jrun_ctl_t **out)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+        return -errno;
+    }
+    jrun_ctl_t *ctl = sl_xcalloc(1, sizeof *ctl);
+    atomic_init(&ctl->cancelled, false);
+    ctl->rfd = fds[0];
+    ctl->wfd = fds[1];
+    *out = ctl;
+    return 0;
+}
+
+void jrun_ctl_free(jrun_ctl_t *ctl)
+{
+    if (ctl) {
+        close(ctl->rfd);
+        close(ctl->wfd);
+        free(ctl);
+    }
+}
+
+void jrun_cancel(jrun_ctl_t *ctl)
+{
+    atomic_store(&ctl->cancelled, true);
+    ssize_t n = write(ctl->wfd, "c", 1); /* a full pipe already wakes the run: ignore */
+    SL_UNUSED(n);
+}
+
+void jrun_ctl_reset(jrun_ctl_t *ctl)
+{
+    char drain[64];
+    while (read(ctl->rfd, drain, sizeof drain) > 0) {
+    }
+    atomic_store(&ctl->cancelled, false);
+}
+
+static bool ctl_cancelled(jrun_ctl_t *ctl)
+{
+    return ctl && atomic_load(&ctl->cancelled);
+}
+
+/* ---------------------------------------------------------------- results */
+
+void jrun_result_deinit(jrun_result_t *res)
+{
+    free(res->result);
+    free(res->log);
+    memset(res, 0, sizeof *res);
+}
+
+const char *jrun_status_name(jrun_status_t status)
+{
+    static const char *const names[] = {
+        [JRUN_OK] = "ok",           [JRUN_EXIT] = "exit",          [JRUN_SIGNAL] = "signal",
+        [JRUN_TIMEOUT] = "timeout", [JRUN_CANCELLED] = "cancelled", [JRUN_BAD_JSON] = "bad_json",
+        [JRUN_TOO_LARGE] = "too_large", [JRUN_START] = "start",    [JRUN_PROTOCOL] = "protocol",
+        [JRUN_JOB_ERROR] = "job_error",
+    };
+    return (unsigned)status < SL_ARRAY_LEN(names) ? names[status] : "?";
+}
+
+static void result_fail(jrun_result_t *out, jrun_status_t status, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void result_fail(jrun_result_t *out, jrun_status_t status, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    out->status = status;
+    out->code = code;
+    vsnprintf(out->reason, sizeof out->reason, fmt, ap);
+    va_end(ap);
+}
+
+/* Stderr tail: keeps the last JRUN_STDERR_TAIL_BYTES in a buffer twice that size. */
+typedef struct {
+    char *data;
+    size_t len;
+    bool truncated;
+} tail_t;
+
+static void tail_append(tail_t *tail, const char *p, size_t n)
+{
+    const size_t keep = JRUN_STDERR_TAIL_BYTES;
+    if (n >= keep) {
+        tail->truncated = tail->truncated || tail->len > 0 || n > keep;
+        memcpy(tail->data, p + n - keep, keep);
+        tail->len = keep;
+        return;
+    }
+    if (tail->len + n > 2 * keep) {
+        memmove(tail->data, tail->data + tail->len - (keep - n), keep - n);
+        tail->len = keep - n;
+        tail->truncated = true;
+    }
+    memcpy(tail->data + tail->len, p, n);
+    tail->len += n;
+}
+
+static void tail_to_result(const tail_t *tail, jrun_result_t *out)
+{
+    size_t off = tail->len > JRUN_STDERR_TAIL_BYTES ? tail->len - JRUN_STDERR_TAIL_BYTES : 0;
+    out->log_len = tail->len - off;
+    out->log = sl_xmalloc(out->log_len + 1);
+    memcpy(out->log, tail->data + off, out->log_len);
+    out->log[out->log_len] = '\0';
+    out->log_truncated = tail->truncated || off > 0;
+}
+
+/* ---------------------------------------------------------------- processes */
+
+typedef struct {
+    pid_t pid; /* 0: none. Unreaped until proc_reap, so pid and pgid stay ours to signal. */
+    int pidfd;
+    int in_fd;
+    int out_fd;
+    int err_fd;
+    int start_err; /* errno from a failed start */
+} proc_t;
+
+static void proc_close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static void proc_init(proc_t *proc)
+{
+    *proc = (proc_t){.pid = 0, .pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
+}
+
+static int spawn_attrs(posix_spawnattr_t *attr)
+{
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    int sigs[] = {SIGPIPE, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < SL_ARRAY_LEN(sigs); i++) {
+        sigaddset(&dfl, sigs[i]);
+    }
+    int err = posix_spawnattr_init(attr);
+    if (err == 0) {
+        err = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                 POSIX_SPAWN_SETSIGDEF);
+    }
+    if (err == 0) {
+        err = posix_spawnattr_setpgroup(attr, 0); /* own group: pgid == pid */
+    }
+    if (err == 0) {
+        err = posix_spawnattr_setsigmask(attr, &none);
+    }
+    if (err == 0) {
+        err = posix_spawnattr_setsigdefault(attr, &dfl);
+    }
+    return err;
+}
+
+static int spawn_actions(posix_spawn_file_actions_t *fa, const int child_fds[3], const char *cwd)
+{
+    int err = posix_spawn_file_actions_init(fa);
+    for (int i = 0; i < 3 && err == 0; i++) {
+        err = posix_spawn_file_actions_adddup2(fa, child_fds[i], i);
+    }
+    if (err == 0 && cwd) {
+        err = posix_spawn_file_actions_addchdir_np(fa, cwd);
+    }
+    return err;
+}
+
+static void close_pairs(int pipes[3][2])
+{
+    for (int i = 0; i < 3; i++) {
+        proc_close_fd(&pipes[i][0]);
+        proc_close_fd(&pipes[i][1]);
+    }
+}
+
+/* Starts cmd with parent-side pipe ends non-blocking. Returns 0 or -errno (start_err set). */
+static int proc_start(proc_t *proc, const jrun_cmd_t *cmd)
+{
+    int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+    proc_init(proc);
+    for (int i = 0; i < 3; i++) {
+        if (pipe2(pipes[i], O_CLOEXEC) != 0) {
+            proc->start_err = errno;
+            goto out_close_pipes;
+        }
+    }
+    int child_fds[3] = {pipes[0][0], pipes[1][1], pipes[2][1]};
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t fa;
+    int err = spawn_attrs(&attr);
+    if (err == 0) {
+        err = spawn_actions(&fa, child_fds, cmd->cwd);
+        if (err == 0) {
+            err = posix_spawnp(&proc->pid, cmd->argv[0], &fa, &attr, (char *const *)cmd->argv,
+                               environ);
+        }
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    posix_spawnattr_destroy(&attr);
+    if (err != 0) {
+        proc->pid = 0;
+        proc->start_err = err;
+        goto out_close_pipes;
+    }
+    proc->pidfd = pidfd_open(proc->pid, 0);
+    SL_ASSERT(proc->pidfd >= 0); /* our unreaped child: only fd exhaustion fails, then abort */
+    proc->in_fd = pipes[0][1], pipes[0][1] = -1;
+    proc->out_fd = pipes[1][0], pipes[1][0] = -1;
+    proc->err_fd = pipes[2][0], pipes[2][0] = -1;
+    int fds[3] = {proc->in_fd, proc->out_fd, proc->err_fd};
+    for (int i = 0; i < 3; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    }
+out_close_pipes:
+    close_pairs(pipes);
+    return proc->start_err ? -proc->start_err : 0;
+}
+
+/* Waits until the leader has exited (without reaping it) or deadline; true if it exited. */
+static bool proc_wait_exit(proc_t *proc, int64_t deadline_ms)
+{
+    for (;;) {
+        int64_t left = deadline_ms - sl_time_mono_ms();
+        struct pollfd pfd = {.fd = proc->pidfd, .events = POLLIN};
+        int n = poll(&pfd, 1, left > 0 ? (int)left : 0);
+        if (n == 0) {
+            return false;
+        }
+        if (n > 0 || errno != EINTR) {
+            return true;
+        }
+    }
+}
+
+/* Kills whatever is left of the group, reaps the leader and closes the pipes. Returns the
+ * leader's wait status. */
+static int proc_reap(proc_t *proc)
+{
+    int status = 0;
+    if (proc->pid > 0) {
+        kill(-proc->pid, SIGKILL); /* leader unreaped: the pgid cannot have been reused */
+        while (waitpid(proc->pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    proc_close_fd(&proc->pidfd);
+    proc_close_fd(&proc->in_fd);
+    proc_close_fd(&proc->out_fd);
+    proc_close_fd(&proc->err_fd);
+    proc->pid = 0;
+    return status;
+}
+
+/* SIGTERM to the group, up to grace_ms for the leader to exit, then SIGKILL and reap. */
+static int proc_stop(proc_t *proc, int64_t grace_ms)
+{
+    if (proc->pid > 0) {
+        kill(-proc->pid, SIGTERM);
+        proc_wait_exit(proc, sl_time_mono_ms() + grace_ms);
+    }
+    return proc_reap(proc);
+}
+
+static int64_t cmd_grace_ms(const jrun_cmd_t *cmd)
+{
+    int64_t grace = cmd->grace_ms > 0 ? cmd->grace_ms : JRUN_GRACE_MS_DEFAULT;
+    return SL_MIN(grace, (int64_t)JRUN_GRACE_MS_MAX);
+}
+
+static bool cmd_valid(const jrun_cmd_t *cmd)
+{
+    if (!cmd || !cmd->argv || !cmd->argv[0] || !cmd->argv[0][0]) {
+        return false;
+    }
+    size_t n = 0;
+    while (cmd->argv[n] && n <= JRUN_ARGV_MAX) {
+        n++;
+    }
+    return n <= JRUN_ARGV_MAX;
+}
+
+/* ---------------------------------------------------------------- the I/O pump */
+
+typedef enum {
+    PUMP_EXITED,    /* leader exited and output drained (or JRUN_DRAIN_MS passed) */
+    PUMP_LINE,      /* line mode: out holds a full line */
+    PUMP_TIMEOUT,
+    PUMP_CANCELLED,
+    PUMP_TOO_LARGE, /* out reached out_max */
+} pump_ev_t;
+
+typedef struct {
+    proc_t *proc;
+    const char *in;   /* bytes to write to stdin */
+    size_t in_len;
+    size_t in_off;
+    bool close_in;    /* one-shot: close stdin once written (the child sees EOF) */
+    bool line_mode;   /* persistent: stop at the first '\n' in out */
+    sl_buf_t *out;
+    size_t out_max;
+    tail_t *tail;
+    int64_t deadline_ms;
+    jrun_ctl_t *ctl;
+    bool exited;
+    int64_t drain_deadline_ms;
+} pump_t;
+
+static void pump_write(pump_t *pump)
+{
+    ssize_t n = write(pump->proc->in_fd, pump->in + pump->in_off,
+                      SL_MIN(pump->in_len - pump->in_off, (size_t)JRUN_READ_CHUNK_BYTES));
+    if (n > 0) {
+        pump->in_off += (size_t)n;
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        pump->in_off = pump->in_len; /* EPIPE: the child stopped reading; its exit tells why */
+    }
+    if (pump->in_off == pump->in_len && pump->close_in) {
+        proc_close_fd(&pump->proc->in_fd);
+    }
+}
+
+/* Reads once from fd; returns false at EOF or error (the caller closes it). */
+static bool pump_read_out(pump_t *pump)
+{
+    uint8_t *dst = sl_buf_reserve(pump->out, JRUN_READ_CHUNK_BYTES);
+    ssize_t n = read(pump->proc->out_fd, dst, JRUN_READ_CHUNK_BYTES);
+    if (n > 0) {
+        pump->out->len += (size_t)n;
+    }
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+}
+
+static bool pump_read_err(pump_t *pump)
+{
+    char chunk[JRUN_STDERR_TAIL_BYTES];
+    ssize_t n = read(pump->proc->err_fd, chunk, sizeof chunk);
+    if (n > 0) {
+        tail_append(pump->tail, chunk, (size_t)n);
+    }
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+}
+
+static int pump_fds(pump_t *pump, struct pollfd pfd[5])
+{
+    proc_t *proc = pump->proc;
+    int n = 0;
+    pfd[n++] = (struct pollfd){.fd = proc->out_fd, .events = POLLIN};
+    pfd[n++] = (struct pollfd){.fd = proc->err_fd, .events = POLLIN};
+    pfd[n++] = (struct pollfd){.fd = pump->exited ? -1 : proc->pidfd, .events = POLLIN};
+    bool writing = proc->in_fd >= 0 && pump->in_off < pump->in_len;
+    pfd[n++] = (struct pollfd){.fd = writing ? proc->in_fd : -1, .events = POLLOUT};
+    pfd[n++] = (struct pollfd){.fd = pump->ctl ? pump->ctl->rfd : -1, .events = POLLIN};
+    return n;
+}
+
+/* Checks the stop conditions; returns -1 to keep pumping. */
+static int pump_check(pump_t *pump, int64_t now)
+{
+    if (ctl_cancelled(pump->ctl)) {
+        return PUMP_CANCELLED;
+    }
+    size_t len = pump->out->len;
+    if (pump->line_mode) { /* a line, newline included, may be out_max bytes long */
+        size_t scan = SL_MIN(len, pump->out_max);
+        if (scan > 0 && memchr(pump->out->data, '\n', scan)) {
+            return PUMP_LINE;
+        }
+        if (len >= pump->out_max) {
+            return PUMP_TOO_LARGE;
+        }
+    } else if (len > pump->out_max) {
+        return PUMP_TOO_LARGE;
+    }
+    bool out_open = pump->proc->out_fd >= 0, err_open = pump->proc->err_fd >= 0;
+    if (pump->line_mode && !out_open) {
+        return PUMP_EXITED; /* EOF on stdout mid-job */
+    }
+    if (pump->exited && ((!out_open && !err_open) || now >= pump->drain_deadline_ms)) {
+        return PUMP_EXITED;
+    }
+    if (now >= pump->deadline_ms) {
+        return PUMP_TIMEOUT;
+    }
+    return -1;
+}
+
+static pump_ev_t pump_run(pump_t *pump)
+{
+    for (;;) {
+        int64_t now = sl_time_mono_ms();
+        int ev = pump_check(pump, now);
+        if (ev >= 0) {
+            return (pump_ev_t)ev;
+        }
+        struct pollfd pfd[5];
+        int nfds = pump_fds(pump, pfd);
+        int64_t until = pump->exited ? SL_MIN(pump->deadline_ms, pump->drain_deadline_ms)
+                                     : pump->deadline_ms;
+        if (poll(pfd, (nfds_t)nfds, (int)SL_MIN(until - now, 60000)) <= 0) {
+            continue; /* timeout or EINTR: pump_check decides */
+        }
+        if (pfd[0].revents && !pump_read_out(pump)) {
+            proc_close_fd(&pump->proc->out_fd);
+        }
+        if (pfd[1].revents && !pump_read_err(pump)) {
+            proc_close_fd(&pump->proc->err_fd);
+        }
+        if (pfd[2].revents) {
+            pump->exited = true;
+            pump->drain_deadline_ms = now + JRUN_DRAIN_MS;
+        }
+        if (pfd[3].revents) {
+            pump_write(pump);
+        }
+        if (pfd[4].revents && !ctl_cancelled(pump->ctl)) {
+            char drain[64]; /* a stale wake-up from a cancel raced by jrun_ctl_reset */
+            while (read(pump->ctl->rfd, drain, sizeof drain) > 0) {
+            }
+        }
+    }
+}
+
+/* Classifies how a leader ended from its wait status. */
+static void result_from_status(jrun_result_t *out, int status, const char *what)
+{
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char *abbrev = sigabbrev_np(sig);
+        result_fail(out, JRUN_SIGNAL, sig, "%skilled by signal %d (SIG%s)", what, sig,
+                    abbrev ? abbrev : "?");
+    } else {
+        result_fail(out, JRUN_EXIT, WEXITSTATUS(status), "%sexited with code %d", what,
+                    WEXITSTATUS(status));
+    }
+}
+
+/* Fills out for the pump events every kind shares (timeout, cancel, too large). */
+static void result_from_ev(jrun_result_t *out, pump_ev_t ev, int64_t timeout_ms,
+                           size_t limit_bytes)
+{
+    if (ev == PUMP_TIMEOUT) {
+        result_fail(out, JRUN_TIMEOUT, (int)SL_MIN(timeout_ms, INT32_MAX),
+                    "timed out after %.1f s", (double)timeout_ms / 1000.0);
+    } else if (ev == PUMP_CANCELLED) {
+        result_fail(out, JRUN_CANCELLED, 0, "cancelled");
+    } else {
+        SL_ASSERT(ev == PUMP_TOO_LARGE);
+        result_fail(out, JRUN_TOO_LARGE, 0, "result too large (over %zu bytes)", limit_bytes);
+    }
+}
+
+/* SIGPIPE from writing to a child that exited must not kill us: block it in this thread for
+ * the call, then discard one that became pending during it. */
+typedef struct {
+    sigset_t old;
+    bool was_pending;
+} sigpipe_guard_t;
+
+static void sigpipe_block(sigpipe_guard_t *guard)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    guard->was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &set, &guard->old);
+}
+
+static void sigpipe_restore(sigpipe_guard_t *guard)
+{
+    if (!guard->was_pending) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&set, NULL, &zero) > 0) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &guard->old, NULL);
+}
+
+/* ---------------------------------------------------------------- one-shot */
+
+static void oneshot_finish(const jrun_cmd_t *cmd, pump_t *pump, pump_ev_t ev, int64_t timeout_ms,
+                           jrun_result_t *out)
+{
+    if (ev != PUMP_EXITED) {
+        proc_stop(pump->proc, cmd_grace_ms(cmd));
+        result_from_ev(out, ev, timeout_ms, JRUN_STDOUT_BYTES_MAX);
+        return;
+    }
+    int status = proc_reap(pump->proc);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        result_from_status(out, status, "");
+        return;
+    }
+    if (!jrun_json_valid((const char *)pump->out->data, pump->out->len)) {
+        result_fail(out, JRUN_BAD_JSON, 0, "bad JSON on stdout (%zu bytes)", pump->out->len);
+        return;
+    }
+    out->status = JRUN_OK;
+    sl_buf_append(pump->out, "", 1);
+    out->result = (char *)sl_buf_steal(pump->out, &out->result_len);
+    out->result_len--;
+}
+
+int jrun_oneshot(const jrun_cmd_t *cmd, const void *payload, size_t len, int64_t timeout_ms,
+                 jrun_ctl_t *ctl, jrun_result_t *out)
+{
+    if (!cmd_valid(cmd) || (!payload && len > 0) || timeout_ms <= 0) {
+        return SL_EINVAL;
+    }
+    if (len > JRUN_PAYLOAD_BYTES_MAX) {
+        return SL_ELIMIT;
+    }
+    int64_t start_ms = sl_time_mono_ms();
+    memset(out, 0, sizeof *out);
+    tail_t tail = {.data = sl_xmalloc(2 * JRUN_STDERR_TAIL_BYTES)};
+    sl_buf_t buf;
+    sl_buf_init(&buf);
+    proc_t proc;
+    sigpipe_guard_t guard;
+    sigpipe_block(&guard);
+    if (ctl_cancelled(ctl)) {
+        result_from_ev(out, PUMP_CANCELLED, timeout_ms, 0);
+    } else if (proc_start(&proc, cmd) != 0) {
+        result_fail(out, JRUN_START, proc.start_err, "could not start %s: %s", cmd->argv[0],
+                    strerror(proc.start_err));
+    } else {
+        pump_t pump = {.proc = &proc, .in = payload, .in_len = len, .close_in = true,
+                       .out = &buf, .out_max = JRUN_STDOUT_BYTES_MAX, .tail = &tail,
+                       .deadline_ms = start_ms + timeout_ms, .ctl = ctl};
+        if (len == 0) {
+            proc_close_fd(&proc.in_fd);
+        }
+        oneshot_finish(cmd, &pump, pump_run(&pump), timeout_ms, out);
+    }
+    sigpipe_restore(&guard);
+    tail_to_result(&tail, out);
+    free(tail.data);
+    sl_buf_deinit(&buf);
+    out->elapsed_ms = sl_time_mono_ms() - start_ms;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- persistent worker */
+
+struct jrun_worker {
+    jrun_cmd_t cmd; /* argv and cwd point into owned copies below */
+    char **argv;
+    char *cwd;
+    proc_t proc;
+    bool restart;   /* the process may be in a bad state: replace it before the next job */
+    sl_buf_t req;   /* the request line being sent */
+    sl_buf_t out;   /* stdout bytes not yet consumed */
+    tail_t tail;
+    jrun_worker_stats_t stats;
+};
+
+int jrun_worker_new(const jrun_cmd_t *cmd, jrun_worker_t **out)
+{
+    if (!cmd_valid(cmd)) {
+        return SL_EINVAL;
+    }
+    jrun_worker_t *worker = sl_xcalloc(1, sizeof *worker);
+    size_t argc = 0;
+    while (cmd->argv[argc]) {
+        argc++;
+    }
+    worker->argv = sl_xcalloc(argc + 1, sizeof *worker->argv);
+    for (size_t i = 0; i < argc; i++) {
+        worker->argv[i] = sl_xstrdup(cmd->argv[i]);
+    }
+    worker->cwd = cmd->cwd ? sl_xstrdup(cmd->cwd) : NULL;
+    worker->cmd = *cmd;
+    worker->cmd.argv = (const char *const *)worker->argv;
+    worker->cmd.cwd = worker->cwd;
+    proc_init(&worker->proc);
+    sl_buf_init(&worker->req);
+    sl_buf_init(&worker->out);
+    worker->tail.data = sl_xmalloc(2 * JRUN_STDERR_TAIL_BYTES);
+    *out = worker;
+    return 0;
+}
+
+static void worker_stop(jrun_worker_t *worker)
+{
+    if (worker->proc.pid > 0) {
+        proc_stop(&worker->proc, cmd_grace_ms(&worker->cmd));
+    }
+    worker->out.len = 0;
+    worker->restart = false;
+    worker->stats.pid = 0;
+}
+
+void jrun_worker_free(jrun_worker_t *worker)
+{
+    if (!worker) {
+        return;
+    }
+    sigpipe_guard_t guard;
+    sigpipe_block(&guard);
+    worker_stop(worker);
+    sigpipe_restore(&guard);
+    for (size_t i = 0; worker->argv[i]; i++) {
+        free(worker->argv[i]);
+    }
+    free(worker->argv);
+    free(worker->cwd);
+    sl_buf_deinit(&worker->req);
+    sl_buf_deinit(&worker->out);
+    free(worker->tail.data);
+    free(worker);
+}
+
+void jrun_worker_stats(const jrun_worker_t *worker, jrun_worker_stats_t *out)
+{
+    *out = worker->stats;
+}
+
+/* Appends s as a JSON string token. */
+static void json_put_string(sl_buf_t *buf, const char *s)
+{
+    sl_buf_append(buf, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            sl_buf_append(buf, esc, 2);
+        } else if (c < 0x20) {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            sl_buf_append(buf, esc, 6);
+        } else {
+            sl_buf_append(buf, s, 1);
+        }
+    }
+    sl_buf_append(buf, "\"", 1);
+}
+
+static void worker_build_req(jrun_worker_t *worker, const char *id, int attempt,
+                             const char *payload, size_t len)
+{
+    sl_buf_t *req = &worker->req;
+    req->len = 0;
+    sl_buf_append(req, "{\"id\":", 6);
+    json_put_string(req, id);
+    char num[48];
+    int n = snprintf(num, sizeof num, ",\"attempt\":%d,\"payload\":", attempt);
+    sl_buf_append(req, num, (size_t)n);
+    uint8_t *dst = sl_buf_reserve(req, len);
+    for (size_t i = 0; i < len; i++) { /* a newline in valid JSON is whitespace */
+        dst[i] = payload[i] == '\n' || payload[i] == '\r' ? ' ' : (uint8_t)payload[i];
+    }
+    req->len += len;
+    sl_buf_append(req, "}\n", 2);
+}
+
+/* Replaces a worker in a bad state and starts one when none runs. Returns 0, or -errno when
+ * the start failed; *started tells whether this job pays the start-up time. */
+static int worker_ensure(jrun_worker_t *worker, bool *started)
+{
+    *started = false;
+    if (worker->proc.pid > 0 && worker->restart) {
+        SL_LOGW("jobs", "restarting worker %s (pid %d)", worker->argv[0], (int)worker->proc.pid);
+        worker_stop(worker);
+    }
+    if (worker->proc.pid > 0) {
+        return 0;
+    }
+    worker->out.len = 0;
+    worker->tail.len = 0;
+    int err = proc_start(&worker->proc, &worker->cmd);
+    if (err != 0) {
+        return err;
+    }
+    worker->stats.starts++;
+    worker->stats.pid = (int)worker->proc.pid;
+    *started = true;
+    return 0;
+}
+
+/* Before a job: stderr written while idle is discarded; stdout written while idle means the
+ * worker is out of step with the protocol, so it is replaced. */
+static void worker_idle_check(jrun_worker_t *worker)
+{
+    if (worker->proc.pid <= 0) {
+        return;
+    }
+    char chunk[4096];
+    for (int i = 0; i < 64 && read(worker->proc.err_fd, chunk, sizeof chunk) > 0; i++) {
+    }
+    ssize_t n = read(worker->proc.out_fd, chunk, sizeof chunk);
+    if (n != 0 && !(n < 0 && errno == EAGAIN)) {
+        worker->restart = true; /* unsolicited output, EOF or error */
+    }
+    struct pollfd pfd = {.fd = worker->proc.pidfd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) > 0) {
+        worker->restart = true; /* exited while idle */
+    }
+}
+
+typedef struct {
+    const char *id, *id_end;
+    const char *result, *result_end;
+    const char *error, *error_end;
+    int ok; /* -1 absent, 0 false, 1 true */
+} reply_t;
+
+static void reply_member(reply_t *reply, const char *key, size_t klen, const char *v,
+                         const char *vend)
+{
+    if (klen == 4 && memcmp(key, "\"id\"", 4) == 0 && *v == '"') {
+        reply->id = v, reply->id_end = vend;
+    } else if (klen == 4 && memcmp(key, "\"ok\"", 4) == 0 && (*v == 't' || *v == 'f')) {
+        reply->ok = *v == 't';
+    } else if (klen == 8 && memcmp(key, "\"result\"", 8) == 0) {
+        reply->result = v, reply->result_end = vend;
+    } else if (klen == 7 && memcmp(key, "\"error\"", 7) == 0 && *v == '"') {
+        reply->error = v, reply->error_end = vend;
+    }
+}
+
+/* Parses one reply line: a JSON object whose members we pick by name. */
+static bool reply_parse(const char *p, const char *end, reply_t *reply)
+{
+    *reply = (reply_t){.ok = -1};
+    p = json_ws(p, end);
+    if (p >= end || *p != '{' || !jrun_json_valid(p, (size_t)(end - p))) {
+        return false;
+    }
+    p = json_ws(p + 1, end);
+    while (p < end && *p == '"') { /* validated above: every step below succeeds */
+        const char *key = p;
+        p = json_string(p, end);
+        size_t klen = (size_t)(p - key);
+        p = json_ws(json_ws(p, end) + 1, end);
+        const char *v = p;
+        p = json_value(p, end, 2);
+        reply_member(reply, key, klen, v, p);
+        p = json_ws(p, end);
+        p = json_ws(p + 1, end); /* ',' or '}' */
+    }
+    return true;
+}
+
+static bool reply_id_matches(const reply_t *reply, const char *id)
+{
+    if (!reply->id) {
+        return false;
+    }
+    char buf[JRUN_ID_BYTES_MAX + 1];
+    dstr_t d = {.out = buf, .cap = sizeof buf};
+    json_decode(reply->id, reply->id_end, &d);
+    return !d.over && d.len == strlen(id) && memcmp(buf, id, d.len) == 0;
+}
+
+/* Turns the reply line in worker->out into the job's outcome. */
+static void worker_reply(jrun_worker_t *worker, const char *id, jrun_result_t *out)
+{
+    char *line = (char *)worker->out.data;
+    char *nl = memchr(line, '\n', worker->out.len);
+    size_t used = (size_t)(nl - line) + 1;
+    reply_t reply;
+    if (used < worker->out.len) {
+        worker->restart = true; /* more than one line per job: out of step */
+    }
+    worker->out.len = 0;
+    if (!reply_parse(line, nl, &reply)) {
+        worker->restart = true;
+        result_fail(out, JRUN_PROTOCOL, 0, "bad reply line from worker (%zu bytes)", used);
+    } else if (!reply_id_matches(&reply, id)) {
+        worker->restart = true;
+        result_fail(out, JRUN_PROTOCOL, 0, "reply for another job id");
+    } else if (reply.ok == 1 && reply.result) {
+        worker->stats.jobs_served++;
+        out->status = JRUN_OK;
+        out->result_len = (size_t)(reply.result_end - reply.result);
+        out->result = sl_xstrndup(reply.result, out->result_len);
+    } else if (reply.ok == 0) {
+        worker->stats.jobs_served++;
+        char msg[JRUN_REASON_BYTES - 16];
+        dstr_t d = {.out = msg, .cap = sizeof msg};
+        if (reply.error) {
+            json_decode(reply.error, reply.error_end, &d);
+        } else {
+            msg[0] = '\0';
+        }
+        result_fail(out, JRUN_JOB_ERROR, 0, "worker error: %s", reply.error ? msg : "(none)");
+    } else {
+        worker->restart = true;
+        result_fail(out, JRUN_PROTOCOL, 0, "reply without ok/result");
+    }
+}
+
+/* The worker died or closed stdout mid-job (its exit may trail the EOF by a moment). */
+static void worker_lost(jrun_worker_t *worker, jrun_result_t *out)
+{
+    bool exited = proc_wait_exit(&worker->proc, sl_time_mono_ms() + JRUN_DRAIN_MS);
+    int status = proc_stop(&worker->proc, cmd_grace_ms(&worker->cmd));
+    worker_stop(worker);
+    if (!exited) {
+        result_fail(out, JRUN_PROTOCOL, 0, "worker closed stdout mid-job");
+        return;
+    }
+    result_from_status(out, status, "worker ");
+    size_t n = strlen(out->reason);
+    snprintf(out->reason + n, sizeof out->reason - n, " mid-job");
+    out->status = JRUN_PROTOCOL;
+}
+
+/* Reads what stderr holds now into the tail; bounded, so a chatty worker cannot keep us. */
+static void worker_drain_err(jrun_worker_t *worker)
+{
+    char chunk[4096];
+    ssize_t n;
+    for (int i = 0; i < 16 && (n = read(worker->proc.err_fd, chunk, sizeof chunk)) > 0; i++) {
+        tail_append(&worker->tail, chunk, (size_t)n);
+    }
+}
+
+static void worker_job(jrun_worker_t *worker, const char *id, int64_t timeout_ms, bool started,
+                       jrun_ctl_t *ctl, jrun_result_t *out)
+{
+    int64_t start_ms = sl_time_mono_ms();
+    int64_t limit_ms = timeout_ms + (started ? SL_MAX(worker->cmd.start_timeout_ms, 0) : 0);
+    pump_t pump = {.proc = &worker->proc, .in = (const char *)worker->req.data,
+                   .in_len = worker->req.len, .line_mode = true, .out = &worker->out,
+                   .out_max = JRUN_LINE_BYTES_MAX, .tail = &worker->tail,
+                   .deadline_ms = start_ms + limit_ms, .ctl = ctl};
+    pump_ev_t ev = pump_run(&pump);
+    if (ev == PUMP_LINE) {
+        worker_drain_err(worker); /* stderr written just before the reply is this job's */
+        worker_reply(worker, id, out);
+    } else if (ev == PUMP_EXITED) {
+        worker_lost(worker, out);
+    } else {
+        worker_stop(worker);
+        result_from_ev(out, ev, timeout_ms, JRUN_LINE_BYTES_MAX - 1);
+    }
+}
+
+int jrun_worker_run(jrun_worker_t *worker, const char *id, int attempt, const void *payload,
+                    size_t len, int64_t timeout_ms, jrun_ctl_t *ctl, jrun_result_t *out)
+{
+    if (!id || strlen(id) > JRUN_ID_BYTES_MAX || !payload || timeout_ms <= 0) {
+        return SL_EINVAL;
+    }
+    if (len > JRUN_PAYLOAD_BYTES_MAX) {
+        return SL_ELIMIT;
+    }
+    if (!jrun_json_valid(payload, len)) {
+        return SL_EINVAL;
+    }
+    int64_t start_ms = sl_time_mono_ms();
+    memset(out, 0, sizeof *out);
+    sigpipe_guard_t guard;
+    sigpipe_block(&guard);
+    worker_idle_check(worker);
+    worker->tail.len = 0;
+    worker->tail.truncated = false;
+    bool started = false;
+    if (ctl_cancelled(ctl)) {
+        result_from_ev(out, PUMP_CANCELLED, timeout_ms, 0);
+    } else if (worker_ensure(worker, &started) != 0) {
+        int err = worker->proc.start_err;
+        result_fail(out, JRUN_START, err, "could not start %s: %s", worker->argv[0],
+                    strerror(err));
+    } else {
+        worker_build_req(worker, id, attempt, payload, len);
+        worker_job(worker, id, timeout_ms, started, ctl, out);
+    }
+    sigpipe_restore(&guard);
+    worker->stats.jobs_failed += out->status != JRUN_OK;
+    tail_to_result(&worker->tail, out);
+    out->elapsed_ms = sl_time_mono_ms() - start_ms;
+    return 0;
+}
