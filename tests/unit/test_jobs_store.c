@@ -5,6 +5,7 @@
 #include "sl_common.h"
 #include "sl_test.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,6 +115,8 @@ TEST(test_open_rejects_newer_schema_and_non_database)
     fclose(f);
     ASSERT_EQ(jstore_open(junk, &st), SL_ECORRUPT);
     ASSERT_EQ(jstore_open("", &st), SL_EINVAL);
+    ASSERT_EQ(jstore_open("/nonexistent-dir/jobs.db", &st), -EACCES);
+    ASSERT_TRUE(st == NULL);
 }
 
 TEST(test_create_generates_ulid_and_get_returns_every_field)

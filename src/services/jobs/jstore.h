@@ -166,7 +166,8 @@ int jstore_list(jstore_t *st, int state, const char *type, jstore_cursor_t *curs
 /* Transitions. All return 0 when applied; SL_EEXIST when this step was already applied for
  * this attempt or the attempt is already past (a redelivered event: nothing changed);
  * SL_ERANGE when attempt is ahead of the job's; SL_EINVAL when the state forbids it;
- * SL_ENOTFOUND. Each runs in one write transaction. */
+ * SL_ENOTFOUND; SL_EAGAIN when another connection held the write lock longer than
+ * JSTORE_BUSY_TIMEOUT_MS (nothing changed; call again). Each runs in one write transaction. */
 
 /* accepted -> queued (the assigned event was published). */
 int jstore_mark_queued(jstore_t *st, const char *id, int64_t now_ms);
