@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 struct brk_groups {
@@ -26,6 +25,8 @@ struct brk_groups {
     brk_part_t *parts[1];
     brk_part_t part;
     int64_t live;      /* offsets held in memory (to judge when to compact) */
+    int64_t snap_from; /* a snapshot starts here: older segments go once it is durable; -1 */
+    int64_t snap_end;  /* exclusive end offset of that snapshot */
 };
 
 brk_part_t *brk_groups_log(brk_groups_t *groups)
@@ -335,11 +336,16 @@ static int64_t brk__count_live(brk_t *brk)
     return n;
 }
 
-/* Writes every live offset into a fresh log at dir (one batch per group). */
-static int brk__write_snapshot(brk_t *brk, const char *dir, const slog_conf_t *conf)
+/* Compaction without ever moving offsets: roll a new segment, append a snapshot of every live
+ * offset to it, and once the snapshot is durable delete the segments before it. Replay from
+ * the snapshot gives the same state as replay of everything; a crash before the snapshot is
+ * durable leaves the old segments in place (and a partial snapshot is a torn tail). */
+static int brk__offsets_snapshot(brk_t *brk)
 {
-    slog_part_t *log;
-    int rc = slog_part_open(dir, conf, &log);
+    brk_groups_t *groups = brk->groups;
+    slog_part_t *log = groups->part.log;
+    int rc = slog_part_roll(log);
+    int64_t from = slog_part_end_offset(log);
     for (brk_group_t *grp = brk->groups_list; rc == 0 && grp; grp = brk__grp_next(grp)) {
         brk_offsets_t *offs = brk__grp_offsets(grp);
         for (int32_t i = 0; rc == 0 && i < offs->n; i += 1000) {
@@ -358,60 +364,32 @@ static int brk__write_snapshot(brk_t *brk, const char *dir, const slog_conf_t *c
         }
     }
     if (rc == 0) {
-        slog_part_close(log);
-    } else if (rc != -ENOENT) {
-        slog_part_abandon(log);
+        groups->snap_from = from;
+        groups->snap_end = slog_part_end_offset(log);
     }
     return rc;
 }
 
-/* Rewrites the offsets log when it is much larger than what is live: new log beside it, then
- * two renames; a crash between them is finished at the next start (brk__offsets_dirs). */
-static int brk__compact(brk_t *brk, const char *dir, slog_part_t **log, const slog_conf_t *conf)
+/* Deletes what a durable snapshot supersedes. */
+static void brk__offsets_snapshot_done(brk_groups_t *groups)
 {
-    char tmp[BRK_PATH_BUF + 16], old[BRK_PATH_BUF + 16];
-    snprintf(tmp, sizeof tmp, "%s.new", dir);
-    snprintf(old, sizeof old, "%s.old", dir);
-    sl_fs_rmtree(tmp);
-    int64_t before = slog_part_size_bytes(*log);
-    int rc = brk__write_snapshot(brk, tmp, conf);
-    if (rc != 0) {
-        return rc;
+    slog_part_t *log = groups->part.log;
+    if (groups->snap_from < 0 || slog_part_durable_offset(log) < groups->snap_end) {
+        return;
     }
-    slog_part_close(*log);
-    *log = NULL;
-    if (rename(dir, old) < 0 || rename(tmp, dir) < 0) {
-        return -errno;
-    }
-    sl_fs_rmtree(old);
-    rc = slog_part_open(dir, conf, log);
-    if (rc == 0) {
-        SL_LOGI("offsets", "compacted the offsets log from %lld to %lld bytes", (long long)before,
-                (long long)slog_part_size_bytes(*log));
-    }
-    return rc;
-}
-
-/* Finishes an interrupted compaction: offsets.new complete but not yet renamed. */
-static void brk__offsets_dirs(const char *dir)
-{
-    char tmp[BRK_PATH_BUF + 16], old[BRK_PATH_BUF + 16];
-    struct stat st;
-    snprintf(tmp, sizeof tmp, "%s.new", dir);
-    snprintf(old, sizeof old, "%s.old", dir);
-    if (stat(dir, &st) != 0 && stat(tmp, &st) == 0) {
-        rename(tmp, dir);
-    }
-    sl_fs_rmtree(tmp);
-    sl_fs_rmtree(old);
+    int64_t before = slog_part_size_bytes(log);
+    slog_part_delete_before(log, groups->snap_from);
+    SL_LOGI("offsets", "compacted the offsets log from %lld to %lld bytes", (long long)before,
+            (long long)slog_part_size_bytes(log));
+    groups->snap_from = -1;
 }
 
 int brk_groups_open(brk_t *brk, brk_groups_t **out, char *err, size_t err_len)
 {
     char dir[BRK_PATH_BUF];
     snprintf(dir, sizeof dir, "%s/internal/offsets", brk->conf.data_dir);
-    brk__offsets_dirs(dir);
     brk_groups_t *groups = sl_xcalloc(1, sizeof *groups);
+    groups->snap_from = -1;
     groups->brk = brk;
     groups->topic.name = "__consumer_offsets";
     groups->topic.npart = 1;
@@ -430,7 +408,9 @@ int brk_groups_open(brk_t *brk, brk_groups_t **out, char *err, size_t err_len)
     if (rc == 0) {
         groups->live = brk__count_live(brk);
         if (brk__offsets_bloated(groups)) {
-            rc = brk__compact(brk, dir, &groups->part.log, &groups->topic.log);
+            rc = brk__offsets_snapshot(brk);
+            rc = rc == 0 ? slog_part_sync_now(groups->part.log) : rc;
+            brk__offsets_snapshot_done(groups);
         }
     }
     if (rc != 0) {
@@ -469,26 +449,24 @@ void brk_groups_topic_deleted(brk_t *brk, const char *topic)
     }
 }
 
-/* Rewrites the offsets log while the broker runs, between commits: only when no sync job or
- * waiter refers to it (the rewrite itself is small: the live offsets). */
+/* While the broker runs: a snapshot when the log has grown, its cleanup once durable. Commits
+ * go on meanwhile (offsets only grow, so waiters are unaffected). */
 static void brk__offsets_maybe_compact(brk_t *brk)
 {
     brk_groups_t *groups = brk->groups;
-    brk_part_t *part = &groups->part;
-    if (!brk__offsets_bloated(groups) || part->sync_inflight || part->waiters) {
+    if (groups->snap_from >= 0) {
+        brk__offsets_snapshot_done(groups);
         return;
     }
-    char dir[BRK_PATH_BUF];
-    snprintf(dir, sizeof dir, "%s/internal/offsets", brk->conf.data_dir);
-    int rc = brk__compact(brk, dir, &part->log, &groups->topic.log);
-    if (rc != 0) {
-        SL_LOGE("offsets", "compaction failed: %s; reopening the log as it is", sl_strerror(rc));
-        if (!part->log) {
-            brk__offsets_dirs(dir);
-            rc = slog_part_open(dir, &groups->topic.log, &part->log);
-            SL_ASSERT(rc == 0 || !"the offsets log cannot be reopened");
-        }
+    if (!brk__offsets_bloated(groups)) {
+        return;
     }
+    int rc = brk__offsets_snapshot(brk);
+    if (rc != 0) {
+        SL_LOGE("offsets", "cannot write a snapshot of the offsets log: %s", sl_strerror(rc));
+        return;
+    }
+    brk_flush_kick(brk, &groups->part); /* whatever the policy: the cleanup waits for it */
 }
 
 void brk_groups_housekeep(brk_t *brk, int64_t now_ms)

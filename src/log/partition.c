@@ -529,6 +529,21 @@ static bool slog__expired(const slog_part_t *part, int64_t now_ms)
     return part->nsegs > 1 && (by_time || by_size);
 }
 
+/* Deletes the oldest segment (never the active one); the log then starts at the next one. */
+static void slog__drop_first(slog_part_t *part, const char *why)
+{
+    SL_ASSERT(part->nsegs > 1);
+    slog_seg_t *seg = part->segs[0];
+    SL_LOGI("log", "%s: %s deletes segment %" PRId64 " (offsets %" PRId64 "..%" PRId64 ")",
+            part->dir, why, seg->base, seg->base, seg->next - 1);
+    slog__seg_unlink(seg, part->dir); /* in-flight reads keep the file open */
+    part->size_bytes -= seg->size;
+    slog__seg_free(seg);
+    memmove(part->segs, part->segs + 1, (part->nsegs - 1) * sizeof *part->segs);
+    part->nsegs--;
+    part->start = part->segs[0]->base;
+}
+
 int slog_part_housekeep(slog_part_t *part, int64_t now_ms)
 {
     slog_seg_t *active = slog__active(part);
@@ -541,15 +556,25 @@ int slog_part_housekeep(slog_part_t *part, int64_t now_ms)
     }
     int deleted = 0;
     while (slog__expired(part, now_ms)) {
-        slog_seg_t *seg = part->segs[0];
-        SL_LOGI("log", "%s: retention deletes segment %" PRId64 " (offsets %" PRId64 "..%" PRId64
-                ")", part->dir, seg->base, seg->base, seg->next - 1);
-        slog__seg_unlink(seg, part->dir); /* in-flight reads keep the file open */
-        part->size_bytes -= seg->size;
-        slog__seg_free(seg);
-        memmove(part->segs, part->segs + 1, (part->nsegs - 1) * sizeof *part->segs);
-        part->nsegs--;
-        part->start = part->segs[0]->base;
+        slog__drop_first(part, "retention");
+        deleted++;
+    }
+    return deleted;
+}
+
+int slog_part_roll(slog_part_t *part)
+{
+    if (part->failed) {
+        return part->failed;
+    }
+    return slog__active(part)->size > 0 ? slog__roll(part) : 0;
+}
+
+int slog_part_delete_before(slog_part_t *part, int64_t offset)
+{
+    int deleted = 0;
+    while (part->nsegs > 1 && part->segs[0]->next <= offset) {
+        slog__drop_first(part, "a snapshot supersedes it");
         deleted++;
     }
     return deleted;

@@ -109,6 +109,12 @@ int slog_part_max_timestamp(slog_part_t *part, int64_t *offset, int64_t *ts);
 /* Retention: deletes whole closed segments past retention.ms / retention.bytes, and rolls
  * the active segment when roll_ms has passed. Returns segments deleted or -errno. */
 int slog_part_housekeep(slog_part_t *part, int64_t now_ms);
+/* Closes the active segment if it holds data and starts a new one at the end offset (a
+ * compactor writes its snapshot there). Returns 0 or the partition's error. */
+int slog_part_roll(slog_part_t *part);
+/* Deletes whole closed segments that end at or before offset; the log then starts at the
+ * first segment kept. Returns segments deleted. */
+int slog_part_delete_before(slog_part_t *part, int64_t offset);
 
 /* Group commit. The loop prepares a job naming the segment files with unsynced data and the
  * end offset they cover; the flusher thread runs it (fdatasync each file); the loop then

@@ -480,6 +480,36 @@ TEST(test_batch_bytes_max_at_n_and_n_plus_one)
     tl_rmdir(dir);
 }
 
+TEST(test_roll_and_delete_before_keep_offsets_and_reopen)
+{
+    char *dir = tl_tmpdir();
+    slog_conf_t c;
+    slog_conf_default(&c);
+    slog_part_t *part;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(slog_part_roll(part), 0); /* empty active segment: nothing to roll */
+    ASSERT_EQ(slog_part_segment_count(part), 1);
+    for (int i = 0; i < 5; i++) {
+        tl_append(part, 2, 1000);
+    }
+    ASSERT_EQ(slog_part_roll(part), 0);
+    ASSERT_EQ(slog_part_segment_count(part), 2);
+    ASSERT_EQ(tl_append(part, 2, 1000), 10);
+    ASSERT_EQ(slog_part_delete_before(part, 9), 0); /* segment 0 ends at 10: kept */
+    ASSERT_EQ(slog_part_delete_before(part, 10), 1);
+    ASSERT_EQ(slog_part_start_offset(part), 10);
+    ASSERT_EQ(slog_part_delete_before(part, 1000), 0); /* never the active segment */
+    slog_read_t rd;
+    ASSERT_EQ(slog_part_read(part, 9, 12, 1 << 20, true, &rd), SL_ERANGE);
+    ASSERT_EQ(slog_part_sync_now(part), 0);
+    slog_part_close(part);
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(slog_part_start_offset(part), 10);
+    ASSERT_EQ(slog_part_end_offset(part), 12);
+    slog_part_close(part);
+    tl_rmdir(dir);
+}
+
 TEST(test_delete_removes_the_directory)
 {
     char *dir = tl_tmpdir();
@@ -514,6 +544,7 @@ int main(void)
     RUN(test_write_failures_leave_nothing_behind);
     RUN(test_max_message_bytes_at_n_and_n_plus_one);
     RUN(test_batch_bytes_max_at_n_and_n_plus_one);
+    RUN(test_roll_and_delete_before_keep_offsets_and_reopen);
     RUN(test_delete_removes_the_directory);
     TEST_MAIN_END();
 }
