@@ -12,4 +12,9 @@ int tool_groups(int argc, char **argv);  /* list|describe|reset-offsets|delete *
 int tool_produce(int argc, char **argv); /* stdin lines -> records, acks=all */
 int tool_consume(int argc, char **argv); /* records -> stdout, plain or JSON lines */
 
+/* Pipeline services (src/services/<name>; librdkafka clients, usable against Apache Kafka). */
+int tool_jobs(int argc, char **argv);    /* serve|list|show|retry|cancel */
+int tool_join(int argc, char **argv);    /* stream-table / table-table join */
+int tool_gateway(int argc, char **argv); /* HTTP produce + WebSocket STOMP fan-out */
+
 #endif

@@ -15,6 +15,9 @@ static void cli__usage(FILE *f)
             "  groups     list, describe, reset-offsets, delete consumer groups\n"
             "  produce    write stdin lines to a topic\n"
             "  consume    print a topic's records\n"
+            "  jobs       the durable job pipeline (sluice jobs --help)\n"
+            "  join       stream-table and table-table joins (sluice join --help)\n"
+            "  gateway    HTTP produce and WebSocket STOMP fan-out (sluice gateway --help)\n"
             "\n"
             "  sluice --version\n");
 }
@@ -48,6 +51,15 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "consume") == 0) {
         return tool_consume(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "jobs") == 0) {
+        return tool_jobs(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "join") == 0) {
+        return tool_join(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "gateway") == 0) {
+        return tool_gateway(argc - 1, argv + 1);
     }
     fprintf(stderr, "sluice: unknown command '%s'\n", argv[1]);
     cli__usage(stderr);
