@@ -1,12 +1,328 @@
-/* sluice jobs: placeholder until the job pipeline lands; exits 2 with a clear message. */
+/* sluice jobs: run the job pipeline service (serve) or operate it over its HTTP API
+ * (list, show, retry, cancel). Exit codes: 0 ok, 1 failure (service error, HTTP error), 2 usage. */
 #include "cli.h"
+#include "jsvc.h"
+#include "sl_common.h"
+#include "sl_log.h"
 
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define JOBS_URL_DEFAULT "http://127.0.0.1:8080"
+#define JOBS_RESPONSE_MAX (64u << 20)
+
+static void jobs__usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sluice jobs serve [--config FILE.properties] [--set key=value]...\n"
+            "                         [--brokers HOST:PORT] [--http HOST:PORT] [--store FILE]\n"
+            "       sluice jobs list   [--url URL] [--state STATE] [--type TYPE] [--limit N] [--json]\n"
+            "       sluice jobs show   [--url URL] ID [--log]\n"
+            "       sluice jobs retry  [--url URL] ID | --all [--state STATE] [--type TYPE]\n"
+            "       sluice jobs cancel [--url URL] ID\n"
+            "The service's settings are listed in README.md (sluice jobs: configuration).\n"
+            "--url defaults to " JOBS_URL_DEFAULT ".\n");
+}
+
+/* ---- serve ---- */
+
+static int jobs__serve(int argc, char **argv)
+{
+    sl_props_t *props = sl_props_new();
+    char err[512];
+    int rc = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *key = strcmp(a, "--brokers") == 0   ? "brokers"
+                          : strcmp(a, "--http") == 0    ? "http.listen"
+                          : strcmp(a, "--store") == 0   ? "store.path"
+                                                        : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            jobs__usage(stdout);
+            sl_props_free(props);
+            return 0;
+        }
+        if (!v || (!key && strcmp(a, "--config") != 0 && strcmp(a, "--set") != 0)) {
+            fprintf(stderr, "sluice jobs serve: %s '%s'\n", v ? "unknown option" : "missing value for", a);
+            goto out;
+        }
+        i++;
+        if (strcmp(a, "--config") == 0) {
+            if (sl_props_load(props, v, err, sizeof err) != 0) {
+                fprintf(stderr, "sluice jobs serve: %s\n", err);
+                goto out;
+            }
+        } else if (strcmp(a, "--set") == 0) {
+            if (sl_props_set_kv(props, v) != 0) {
+                fprintf(stderr, "sluice jobs serve: --set wants key=value, got '%s'\n", v);
+                goto out;
+            }
+        } else {
+            sl_props_set(props, key, v);
+        }
+    }
+    jcfg_t cfg;
+    if (jcfg_load(&cfg, props, err, sizeof err) != 0) {
+        fprintf(stderr, "sluice jobs serve: %s\n", err);
+        jcfg_deinit(&cfg);
+        goto out;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit: only sigtimedwait sees them */
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    jsvc_t *svc = NULL;
+    if (jsvc_start(&cfg, &svc, err, sizeof err) != 0) {
+        fprintf(stderr, "sluice jobs serve: %s\n", err);
+        rc = 1;
+    } else {
+        printf("sluice jobs: listening on http://%.*s:%d\n",
+               (int)(strrchr(cfg.http_listen, ':') - cfg.http_listen), cfg.http_listen,
+               jsvc_http_port(svc));
+        fflush(stdout);
+        struct timespec tick = {0, 200 * 1000 * 1000};
+        int sig = -1;
+        while (sig < 0 && jsvc_alive(svc)) {
+            sig = sigtimedwait(&set, NULL, &tick);
+        }
+        rc = sig < 0 ? 1 : 0;
+        SL_LOGI("jobs", "%s; stopping", sig < 0 ? "a stage died" : "signal received");
+        jsvc_stop(svc);
+    }
+    jcfg_deinit(&cfg);
+    curl_global_cleanup();
+out:
+    sl_props_free(props);
+    return rc;
+}
+
+/* ---- operator commands (HTTP) ---- */
+
+typedef struct {
+    char *p;
+    size_t len;
+} jobs_body_t;
+
+static size_t jobs__collect(char *ptr, size_t size, size_t n, void *user)
+{
+    jobs_body_t *b = user;
+    size_t add = size * n;
+    if (b->len + add > JOBS_RESPONSE_MAX) {
+        return 0;
+    }
+    char *np = realloc(b->p, b->len + add + 1);
+    if (!np) {
+        return 0;
+    }
+    b->p = np;
+    memcpy(b->p + b->len, ptr, add);
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+/* Performs one request; returns the HTTP status (0: no answer, message printed) and the body. */
+static long jobs__http(const char *method, const char *url, const char *body, jobs_body_t *out)
+{
+    CURL *c = curl_easy_init();
+    SL_ASSERT(c);
+    struct curl_slist *h = curl_slist_append(NULL, "content-type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, jobs__collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
+    long status = 0;
+    CURLcode cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "sluice jobs: %s %s: %s\n", method, url, curl_easy_strerror(cc));
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/* Prints the answer: the body on success (JSON pretty-printed unless raw), the error
+ * otherwise. Returns the exit code. */
+static int jobs__print(long status, jobs_body_t *b, bool raw)
+{
+    int rc = status >= 200 && status < 300 ? 0 : 1;
+    if (status == 0) {
+        free(b->p);
+        return 1;
+    }
+    json_error_t jerr;
+    json_t *o = b->p && !raw ? json_loads(b->p, 0, &jerr) : NULL;
+    if (rc != 0) {
+        const char *msg = o ? json_string_value(json_object_get(o, "error")) : NULL;
+        fprintf(stderr, "sluice jobs: HTTP %ld: %s\n", status, msg ? msg : (b->p ? b->p : ""));
+    } else if (o) {
+        char *text = json_dumps(o, JSON_INDENT(2));
+        printf("%s\n", text);
+        free(text);
+    } else if (b->p) {
+        fputs(b->p, stdout);
+    }
+    json_decref(o);
+    free(b->p);
+    return rc;
+}
+
+static void jobs__qs(char *url, size_t cap, const char *name, const char *v)
+{
+    if (!v) {
+        return;
+    }
+    char *esc = curl_easy_escape(NULL, v, 0);
+    size_t len = strlen(url);
+    snprintf(url + len, cap - len, "%s%s=%s", strchr(url, '?') ? "&" : "?", name, esc);
+    curl_free(esc);
+}
+
+static void jobs__list_table(jobs_body_t *b)
+{
+    json_error_t jerr;
+    json_t *o = json_loads(b->p ? b->p : "", 0, &jerr);
+    json_t *jobs = json_object_get(o, "jobs");
+    printf("%-34s %-20s %-10s %-8s\n", "ID", "TYPE", "STATE", "ATTEMPT");
+    size_t i;
+    json_t *j;
+    json_array_foreach(jobs, i, j) {
+        printf("%-34s %-20s %-10s %lld/%lld\n", json_string_value(json_object_get(j, "id")),
+               json_string_value(json_object_get(j, "type")),
+               json_string_value(json_object_get(j, "state")),
+               (long long)json_integer_value(json_object_get(j, "attempt")),
+               (long long)json_integer_value(json_object_get(j, "max_attempts")));
+    }
+    const char *next = json_string_value(json_object_get(o, "next_after"));
+    if (next) {
+        printf("(more: --after %s)\n", next);
+    }
+    json_decref(o);
+}
+
+static int jobs__operate(const char *cmd, int argc, char **argv)
+{
+    const char *url = JOBS_URL_DEFAULT, *id = NULL, *state = NULL, *type = NULL;
+    const char *limit = NULL, *after = NULL;
+    bool json = false, log = false, all = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **dst = strcmp(a, "--url") == 0     ? &url
+                           : strcmp(a, "--state") == 0 ? &state
+                           : strcmp(a, "--type") == 0  ? &type
+                           : strcmp(a, "--limit") == 0 ? &limit
+                           : strcmp(a, "--after") == 0 ? &after
+                                                       : NULL;
+        if (dst) {
+            if (!v) {
+                fprintf(stderr, "sluice jobs %s: missing value for %s\n", cmd, a);
+                return 2;
+            }
+            *dst = v;
+            i++;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--log") == 0) {
+            log = true;
+        } else if (strcmp(a, "--all") == 0) {
+            all = true;
+        } else if (a[0] != '-' && !id) {
+            id = a;
+        } else {
+            fprintf(stderr, "sluice jobs %s: unexpected argument '%s'\n", cmd, a);
+            return 2;
+        }
+    }
+    bool needs_id = strcmp(cmd, "show") == 0 || strcmp(cmd, "cancel") == 0 ||
+                    (strcmp(cmd, "retry") == 0 && !all);
+    if (needs_id != (id != NULL)) {
+        fprintf(stderr, "sluice jobs %s: %s\n", cmd, needs_id ? "missing job id" : "no job id expected");
+        return 2;
+    }
+    char u[4096];
+    jobs_body_t b = {NULL, 0};
+    long status;
+    if (strcmp(cmd, "list") == 0) {
+        snprintf(u, sizeof u, "%s/jobs", url);
+        jobs__qs(u, sizeof u, "state", state);
+        jobs__qs(u, sizeof u, "type", type);
+        jobs__qs(u, sizeof u, "limit", limit);
+        jobs__qs(u, sizeof u, "after", after);
+        status = jobs__http("GET", u, NULL, &b);
+        if (status == 200 && !json) {
+            jobs__list_table(&b);
+            free(b.p);
+            return 0;
+        }
+        return jobs__print(status, &b, false);
+    }
+    if (strcmp(cmd, "show") == 0) {
+        char *esc = curl_easy_escape(NULL, id, 0);
+        snprintf(u, sizeof u, "%s/jobs/%s%s", url, esc, log ? "/log" : "");
+        curl_free(esc);
+        return jobs__print(jobs__http("GET", u, NULL, &b), &b, log);
+    }
+    if (strcmp(cmd, "cancel") == 0) {
+        char *esc = curl_easy_escape(NULL, id, 0);
+        snprintf(u, sizeof u, "%s/jobs/%s", url, esc);
+        curl_free(esc);
+        return jobs__print(jobs__http("DELETE", u, NULL, &b), &b, false);
+    }
+    if (all) {
+        json_t *f = json_object();
+        if (state) {
+            json_object_set_new(f, "state", json_string(state));
+        }
+        if (type) {
+            json_object_set_new(f, "type", json_string(type));
+        }
+        char *body = json_dumps(f, JSON_COMPACT);
+        json_decref(f);
+        snprintf(u, sizeof u, "%s/jobs/retry", url);
+        status = jobs__http("POST", u, body, &b);
+        free(body);
+        return jobs__print(status, &b, false);
+    }
+    char *esc = curl_easy_escape(NULL, id, 0);
+    snprintf(u, sizeof u, "%s/jobs/%s/retry", url, esc);
+    curl_free(esc);
+    return jobs__print(jobs__http("POST", u, "", &b), &b, false);
+}
 
 int tool_jobs(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "sluice jobs: not built yet\n");
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        jobs__usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0) {
+        return jobs__serve(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "list") == 0 || strcmp(cmd, "show") == 0 || strcmp(cmd, "retry") == 0 ||
+        strcmp(cmd, "cancel") == 0) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        int rc = jobs__operate(cmd, argc - 1, argv + 1);
+        curl_global_cleanup();
+        return rc;
+    }
+    fprintf(stderr, "sluice jobs: unknown command '%s'\n", cmd);
+    jobs__usage(stderr);
     return 2;
 }

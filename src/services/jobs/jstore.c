@@ -43,6 +43,7 @@ static const char *const jstore__migrations[] = {
     " last_error TEXT, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
     " PRIMARY KEY(job_id, attempt)) WITHOUT ROWID;"
     "CREATE INDEX wh_due ON webhook_deliveries(next_try_at_ms) WHERE status = 'pending';",
+    "CREATE INDEX jobs_due ON jobs(next_attempt_at_ms) WHERE state IN ('retry_wait','queued');",
 };
 #define JSTORE_SCHEMA_VERSION ((int)SL_ARRAY_LEN(jstore__migrations))
 
@@ -50,6 +51,11 @@ enum {
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
+    S_SAVE,
+    S_RELEASE,
+    S_UNDO,
+    S_DUE,
+    S_DUE_CLAIM,
     S_JOB_BY_ID,
     S_JOB_BY_IDEM,
     S_JOB_INSERT,
@@ -80,6 +86,12 @@ static const char *const jstore__sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVE] = "SAVEPOINT op",
+    [S_RELEASE] = "RELEASE op",
+    [S_UNDO] = "ROLLBACK TO op",
+    [S_DUE] = "SELECT id, attempt FROM jobs WHERE state IN ('retry_wait','queued')"
+              " AND next_attempt_at_ms <= ?1 ORDER BY next_attempt_at_ms, id LIMIT ?2",
+    [S_DUE_CLAIM] = "UPDATE jobs SET next_attempt_at_ms = ?2 WHERE id = ?1",
     [S_JOB_BY_ID] = "SELECT id FROM jobs WHERE id = ?1",
     [S_JOB_BY_IDEM] = "SELECT id FROM jobs WHERE type = ?1 AND idempotency_key = ?2",
     [S_JOB_INSERT] = "INSERT INTO jobs(id, type, key, payload, webhook, timeout_s, max_attempts,"
@@ -103,7 +115,7 @@ static const char *const jstore__sql[S_COUNT] = {
     [S_UPD_RETRY] = "UPDATE jobs SET state = 'retry_wait', attempt = attempt + 1,"
                     " next_attempt_at_ms = ?2, updated_ms = ?3 WHERE id = ?1",
     [S_UPD_REQUEUE] = "UPDATE jobs SET state = 'queued', attempt = attempt + 1,"
-                      " attempt_base = attempt, next_attempt_at_ms = NULL, finished_ms = NULL,"
+                      " attempt_base = attempt, next_attempt_at_ms = ?2, finished_ms = NULL,"
                       " updated_ms = ?2 WHERE id = ?1",
     [S_UPD_CANCEL] = "UPDATE jobs SET state = 'cancelled', lease_owner = NULL,"
                      " lease_expires_at_ms = NULL, finished_ms = ?2, updated_ms = ?2"
@@ -144,6 +156,7 @@ static const char *const jstore__sql[S_COUNT] = {
 struct jstore {
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
+    bool in_batch; /* jstore_batch_begin ran: each operation is a savepoint inside it */
 };
 
 /* What a transition needs to know about a job. */
@@ -258,12 +271,20 @@ static jstore_state_t jstore__col_state(sqlite3_stmt *stmt, int i)
 
 static int jstore__begin(jstore_t *st)
 {
-    return jstore__exec(st->stmt[S_BEGIN]);
+    return jstore__exec(st->stmt[st->in_batch ? S_SAVE : S_BEGIN]);
 }
 
-/* Commits when rc is 0, else rolls back; returns rc or the commit's error. */
+/* Commits when rc is 0, else rolls back; returns rc or the commit's error. Inside a batch the
+ * operation's savepoint is released or rolled back instead. */
 static int jstore__end(jstore_t *st, int rc)
 {
+    if (st->in_batch) {
+        if (rc != 0) {
+            jstore__exec(st->stmt[S_UNDO]);
+        }
+        int end = jstore__exec(st->stmt[S_RELEASE]);
+        return rc != 0 ? rc : end;
+    }
     if (rc == 0) {
         rc = jstore__exec(st->stmt[S_COMMIT]);
         if (rc == 0) {
@@ -471,7 +492,7 @@ void jstore_close(jstore_t *st)
 static const char jstore__b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /* ULID: 48-bit ms time then 80 random bits, as 26 Crockford base32 characters. */
-static int jstore__gen_id(int64_t now_ms, char id[JSTORE_ID_BUF])
+int jstore_new_id(int64_t now_ms, char id[JSTORE_ID_BUF])
 {
     uint8_t b[16];
     for (int i = 0; i < 6; i++) {
@@ -530,7 +551,7 @@ int jstore_create(jstore_t *st, const jstore_new_t *job, int64_t now_ms, char id
     if (rc == 0 && job->id) {
         snprintf(id, sizeof id, "%s", job->id);
     } else if (rc == 0) {
-        rc = jstore__gen_id(now_ms, id);
+        rc = jstore_new_id(now_ms, id);
     }
     if (rc != 0 || (rc = jstore__begin(st)) != 0) {
         return rc;
@@ -969,7 +990,73 @@ int jstore_cancel(jstore_t *st, const char *id, int64_t now_ms, jstore_state_t *
     return jstore__end(st, rc);
 }
 
-/* ---- scans ---- */
+/* ---- batches and scans ---- */
+
+int jstore_batch_begin(jstore_t *st)
+{
+    SL_ASSERT(!st->in_batch);
+    int rc = jstore__exec(st->stmt[S_BEGIN]);
+    st->in_batch = rc == 0;
+    return rc;
+}
+
+int jstore_batch_end(jstore_t *st)
+{
+    SL_ASSERT(st->in_batch);
+    st->in_batch = false;
+    int rc = jstore__exec(st->stmt[S_COMMIT]);
+    if (rc != 0) {
+        jstore__exec(st->stmt[S_ROLLBACK]);
+    }
+    return rc;
+}
+
+int jstore_ping(jstore_t *st)
+{
+    SL_ASSERT(!st->in_batch);
+    int rc = jstore__exec(st->stmt[S_BEGIN]);
+    if (rc == 0) {
+        rc = jstore__exec(st->stmt[S_ROLLBACK]);
+    }
+    return rc;
+}
+
+int jstore_take_due(jstore_t *st, int64_t now_ms, int64_t claim_ms, jstore_due_t *out,
+                    size_t max, size_t *n)
+{
+    *n = 0;
+    int rc = jstore__check_max(max);
+    if (rc != 0 || claim_ms < 1) {
+        return rc ? rc : SL_EINVAL;
+    }
+    rc = jstore__begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    sqlite3_stmt *stmt = st->stmt[S_DUE];
+    sqlite3_bind_int64(stmt, 1, now_ms);
+    sqlite3_bind_int64(stmt, 2, (int64_t)max);
+    int step = SQLITE_DONE;
+    while (*n < max && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        jstore_due_t *due = &out[(*n)++];
+        jstore__col_copy(stmt, 0, due->id, sizeof due->id);
+        due->attempt = sqlite3_column_int(stmt, 1);
+    }
+    rc = *n < max ? jstore__step_end(step) : 0;
+    jstore__reset(stmt);
+    for (size_t i = 0; rc == 0 && i < *n; i++) {
+        sqlite3_stmt *claim = st->stmt[S_DUE_CLAIM];
+        sqlite3_bind_text(claim, 1, out[i].id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(claim, 2, now_ms + claim_ms);
+        rc = jstore__exec(claim);
+    }
+    rc = jstore__end(st, rc);
+    if (rc != 0) {
+        *n = 0;
+    }
+    return rc;
+}
+
 
 int jstore_expired_leases(jstore_t *st, int64_t now_ms, jstore_lease_t *out, size_t max,
                           size_t *n)

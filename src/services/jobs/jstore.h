@@ -148,6 +148,9 @@ int jstore_open(const char *path, jstore_t **out);
 /* Finalizes statements and closes the connection. NULL is a no-op. */
 void jstore_close(jstore_t *st);
 
+/* Writes a new ULID (time-ordered, 26 characters) for now_ms. Returns 0 or -errno. */
+int jstore_new_id(int64_t now_ms, char id[JSTORE_ID_BUF]);
+
 /* Creates a job in state accepted, attempt 1. Idempotent: an existing id, or an existing
  * (type, idempotency_key), returns 0 with *created false and that job's id in id_out; nothing
  * is written. Errors: SL_EINVAL (missing/malformed field), SL_ELIMIT (a limit). */
@@ -193,13 +196,33 @@ int jstore_schedule_retry(jstore_t *st, const char *id, int32_t attempt, int64_t
                           int64_t now_ms);
 /* failed -> dead for `attempt`. */
 int jstore_mark_dead(jstore_t *st, const char *id, int32_t attempt, int64_t now_ms);
-/* failed | dead | cancelled -> queued with a fresh budget (attempt + 1, budget restarts);
- * *attempt_out gets the new attempt. SL_ELIMIT past JSTORE_ATTEMPT_NO_MAX attempts. */
+/* failed | dead | cancelled -> queued with a fresh budget (attempt + 1, budget restarts), due
+ * now for jstore_take_due (the retry producer publishes it); *attempt_out gets the new attempt. SL_ELIMIT past JSTORE_ATTEMPT_NO_MAX attempts. */
 int jstore_requeue_for_operator_retry(jstore_t *st, const char *id, int64_t now_ms,
                                       int32_t *attempt_out);
 /* Any unfinished state -> cancelled; *prev (may be NULL) gets the state it left, so the caller
  * stops a running worker. SL_EEXIST if already cancelled; SL_EINVAL if succeeded or dead. */
 int jstore_cancel(jstore_t *st, const char *id, int64_t now_ms, jstore_state_t *prev);
+
+/* Batches: between begin and end every operation above runs as a savepoint inside one write
+ * transaction (an operation that fails leaves no trace; the others stay), and end commits them
+ * all with one fsync. Reads see the batch's own writes. Keep batches short: they hold the write
+ * lock. end returns the commit's error (then nothing of the batch is kept). */
+int jstore_batch_begin(jstore_t *st);
+int jstore_batch_end(jstore_t *st);
+/* Checks the store is writable (takes and releases the write lock). */
+int jstore_ping(jstore_t *st);
+
+/* A job due for (re)publication: a retry whose backoff has passed, or an operator retry. */
+typedef struct {
+    char id[JSTORE_ID_BUF];
+    int32_t attempt;
+} jstore_due_t;
+/* Takes up to max (1..JSTORE_PAGE_MAX) queued or retry_wait jobs due at now and claims each
+ * until now + claim_ms (a crash before its event is published makes it due again then; a
+ * duplicate event is harmless: jstore_mark_running answers SL_EEXIST). */
+int jstore_take_due(jstore_t *st, int64_t now_ms, int64_t claim_ms, jstore_due_t *out,
+                    size_t max, size_t *n);
 
 /* Running jobs whose lease expired at or before now, oldest first; max 1..JSTORE_PAGE_MAX. */
 int jstore_expired_leases(jstore_t *st, int64_t now_ms, jstore_lease_t *out, size_t max,

@@ -1,0 +1,946 @@
+/* japi: the HTTP command and operator API of `sluice jobs` (libwebsockets, one service thread).
+ *   POST   /jobs              one job (object), a JSON array or NDJSON; 202 once every request
+ *                             event is acknowledged by the broker (acks=all)
+ *   GET    /jobs?state=&type=&limit=&after=     paged list
+ *   GET    /jobs/{id}         the job, its attempts and webhook deliveries
+ *   GET    /jobs/{id}/log     the tail of the worker's log (text/plain)
+ *   POST   /jobs/{id}/retry   operator re-run with a fresh attempt budget
+ *   POST   /jobs/retry        the same for every job matching {"state":..,"type":..}
+ *   DELETE /jobs/{id}         cancel (a running job is stopped)
+ *   GET    /health, /metrics
+ * Errors are JSON {"error": "...", "field": "..."} with 400, 404, 405, 409, 413 or 503.
+ * POST /jobs is asynchronous: the delivery reports (producer thread) hand the finished request
+ * back through `done` and lws_cancel_service. Thread: the lws service thread owns every
+ * connection and its store handle; `mu` guards `done` and `inflight`. */
+#include "jsvc_int.h"
+
+#include "sl_log.h"
+#include "sl_time.h"
+
+#include <libwebsockets.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define JAPI_LOG "jobs"
+#define JAPI_PATH_BYTES_MAX 512
+#define JAPI_LIST_DEFAULT 100
+#define JAPI_BULK_RETRY_MAX 10000
+
+typedef struct japi_post japi_post_t;
+
+typedef struct {
+    struct lws *wsi;
+    char method[8];
+    char path[JAPI_PATH_BYTES_MAX];
+    char *body;
+    size_t body_len, body_cap;
+    bool too_big, close_after;
+    int status; /* 0 until a response is ready */
+    const char *ctype;
+    char *resp;
+    size_t resp_len;
+    japi_post_t *post; /* POST /jobs waiting for acks */
+} japi_pss_t;
+
+struct japi_post {
+    jwait_t w;
+    japi_t *api;
+    japi_pss_t *pss; /* NULL once the connection closed */
+    japi_post_t *next;
+    json_t *ids;
+    bool single;
+};
+
+struct japi {
+    jsvc_t *svc;
+    struct lws_context *ctx;
+    pthread_t th;
+    int port;
+    atomic_bool stop;
+    jstore_t *st;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    japi_post_t *done;
+    int inflight;
+};
+
+/* ---- responses ---- */
+
+static void japi__set(japi_pss_t *pss, int status, const char *ctype, char *body)
+{
+    free(pss->resp);
+    pss->status = status;
+    pss->ctype = ctype;
+    pss->resp = body;
+    pss->resp_len = strlen(body);
+    lws_callback_on_writable(pss->wsi);
+}
+
+static void japi__json(japi_pss_t *pss, int status, json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    SL_ASSERT(text);
+    size_t len = strlen(text);
+    text = realloc(text, len + 2);
+    SL_ASSERT(text);
+    memcpy(text + len, "\n", 2);
+    japi__set(pss, status, "application/json", text);
+}
+
+static void japi__error(japi_pss_t *pss, int status, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void japi__error(japi_pss_t *pss, int status, const char *field, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *o = json_pack("{s:s}", "error", msg);
+    if (field) {
+        json_object_set_new(o, "field", json_string(field));
+    }
+    if (status >= 500) {
+        SL_LOGW(JAPI_LOG, "%s %s: %d %s", pss->method, pss->path, status, msg);
+    }
+    japi__json(pss, status, o);
+}
+
+static int japi__write(japi_pss_t *pss)
+{
+    uint8_t hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    struct lws *wsi = pss->wsi;
+    if (lws_add_http_common_headers(wsi, (unsigned)pss->status, pss->ctype, pss->resp_len, &p,
+                                    end) ||
+        (pss->close_after &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &p,
+                                      end)) ||
+        lws_finalize_write_http_header(wsi, start, &p, end)) {
+        return -1;
+    }
+    uint8_t *buf = malloc(LWS_PRE + pss->resp_len + 1);
+    SL_ASSERT(buf);
+    memcpy(buf + LWS_PRE, pss->resp, pss->resp_len);
+    int n = lws_write(wsi, buf + LWS_PRE, pss->resp_len, LWS_WRITE_HTTP_FINAL);
+    free(buf);
+    free(pss->resp);
+    pss->resp = NULL;
+    pss->status = 0;
+    if (n < 0 || pss->close_after) {
+        return -1;
+    }
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- POST /jobs ---- */
+
+/* Validates one job object; on failure writes the field and reason. */
+static bool japi__job_ok(const json_t *j, const char **field, char *why, size_t len)
+{
+    static const char *const known[] = {"type", "payload", "key", "webhook", "timeout_s",
+                                        "max_attempts", "idempotency_key"};
+    if (!json_is_object(j)) {
+        *field = "";
+        snprintf(why, len, "want a JSON object");
+        return false;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)j, k, v) {
+        bool found = false;
+        for (size_t i = 0; i < SL_ARRAY_LEN(known) && !found; i++) {
+            found = strcmp(k, known[i]) == 0;
+        }
+        if (!found) {
+            *field = k;
+            snprintf(why, len, "unknown field");
+            return false;
+        }
+    }
+    const json_t *type = json_object_get(j, "type");
+    size_t tl = json_is_string(type) ? strlen(json_string_value(type)) : 0;
+    bool type_ok = tl > 0 && tl <= JSTORE_TYPE_BYTES_MAX;
+    for (size_t i = 0; type_ok && i < tl; i++) {
+        char c = json_string_value(type)[i];
+        type_ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  c == '_' || c == '-' || c == '.';
+    }
+    if (!type_ok) {
+        *field = "type";
+        snprintf(why, len, "required: a string of 1..%d characters [0-9A-Za-z_.-]",
+                 JSTORE_TYPE_BYTES_MAX);
+        return false;
+    }
+    if (!json_object_get(j, "payload")) {
+        *field = "payload";
+        snprintf(why, len, "required: any JSON value");
+        return false;
+    }
+    struct {
+        const char *name;
+        size_t max;
+    } strs[] = {{"key", JSTORE_KEY_BYTES_MAX},
+                {"webhook", JSTORE_WEBHOOK_BYTES_MAX},
+                {"idempotency_key", JSTORE_IDEM_KEY_BYTES_MAX}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(strs); i++) {
+        const json_t *s = json_object_get(j, strs[i].name);
+        size_t sl = json_is_string(s) ? strlen(json_string_value(s)) : 0;
+        if (s && (sl == 0 || sl > strs[i].max)) {
+            *field = strs[i].name;
+            snprintf(why, len, "want a string of 1..%zu bytes", strs[i].max);
+            return false;
+        }
+    }
+    const json_t *hook = json_object_get(j, "webhook");
+    if (hook && strncmp(json_string_value(hook), "http://", 7) != 0 &&
+        strncmp(json_string_value(hook), "https://", 8) != 0) {
+        *field = "webhook";
+        snprintf(why, len, "want an http:// or https:// URL");
+        return false;
+    }
+    struct {
+        const char *name;
+        json_int_t max;
+    } ints[] = {{"timeout_s", JSTORE_TIMEOUT_S_MAX}, {"max_attempts", JSTORE_MAX_ATTEMPTS_MAX}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(ints); i++) {
+        const json_t *n = json_object_get(j, ints[i].name);
+        if (n && (!json_is_integer(n) || json_integer_value(n) < 1 ||
+                  json_integer_value(n) > ints[i].max)) {
+            *field = ints[i].name;
+            snprintf(why, len, "want an integer in 1..%lld", (long long)ints[i].max);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Parses the body into an array of jobs: one object, an array, or NDJSON. */
+static json_t *japi__parse_jobs(const char *body, size_t len, bool *single, char *why,
+                                size_t why_len)
+{
+    json_error_t jerr;
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) {
+        i++;
+    }
+    *single = false;
+    json_t *all = json_loadb(body, len, 0, &jerr);
+    if (all && json_is_array(all)) {
+        return all;
+    }
+    if (all && json_is_object(all)) {
+        *single = true;
+        json_t *arr = json_array();
+        json_array_append_new(arr, all);
+        return arr;
+    }
+    json_decref(all);
+    if (i == len || body[i] != '{') {
+        snprintf(why, why_len, "body: want a JSON object, an array of objects or NDJSON (%s)",
+                 i == len ? "empty body" : jerr.text);
+        return NULL;
+    }
+    json_t *arr = json_array();
+    for (size_t line = 1; i < len; line++) {
+        const char *nl = memchr(body + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - body) : len;
+        bool blank = true;
+        for (size_t k = i; k < end && blank; k++) {
+            blank = body[k] == ' ' || body[k] == '\t' || body[k] == '\r';
+        }
+        if (!blank) {
+            json_t *o = json_loadb(body + i, end - i, 0, &jerr);
+            if (!o) {
+                snprintf(why, why_len, "body line %zu: %s", line, jerr.text);
+                json_decref(arr);
+                return NULL;
+            }
+            json_array_append_new(arr, o);
+        }
+        i = end + 1;
+    }
+    return arr;
+}
+
+/* Same idempotency key and type -> same id: "k" + 32 hex of SHA-256(type NUL key). */
+static void japi__idem_id(const char *type, const char *key, char id[JSTORE_ID_BUF])
+{
+    uint8_t md[SHA256_DIGEST_LENGTH];
+    size_t tl = strlen(type) + 1, kl = strlen(key);
+    uint8_t *buf = malloc(tl + kl);
+    SL_ASSERT(buf);
+    memcpy(buf, type, tl);
+    memcpy(buf + tl, key, kl);
+    SHA256(buf, tl + kl, md);
+    free(buf);
+    id[0] = 'k';
+    for (int i = 0; i < 16; i++) {
+        snprintf(id + 1 + 2 * i, 3, "%02x", md[i]);
+    }
+}
+
+static void japi__post_done(jwait_t *w)
+{
+    japi_post_t *post = (japi_post_t *)w;
+    japi_t *api = post->api;
+    pthread_mutex_lock(&api->mu);
+    post->next = api->done;
+    api->done = post;
+    pthread_cond_broadcast(&api->cv);
+    pthread_mutex_unlock(&api->mu);
+    lws_cancel_service(api->ctx);
+}
+
+/* Builds the request event of job j (validated) with id; malloc'ed text. */
+static char *japi__request_event(japi_t *api, json_t *j, const char *id)
+{
+    const jcfg_t *cfg = api->svc->cfg;
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const jcfg_type_t *t = jcfg_type(cfg, type);
+    json_t *ev = json_deep_copy(j);
+    json_object_set_new(ev, "id", json_string(id));
+    if (!json_object_get(ev, "timeout_s")) {
+        json_object_set_new(ev, "timeout_s", json_integer(t && t->timeout_s ? t->timeout_s
+                                                                        : cfg->default_timeout_s));
+    }
+    if (!json_object_get(ev, "max_attempts")) {
+        json_object_set_new(ev, "max_attempts",
+                            json_integer(t && t->max_attempts ? t->max_attempts
+                                                              : cfg->default_max_attempts));
+    }
+    json_object_set_new(ev, "accepted_ms", json_integer(sl_time_wall_ms()));
+    char *text = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    return text;
+}
+
+static void japi__submit(japi_t *api, japi_pss_t *pss)
+{
+    char why[256], fname[64];
+    bool single = false;
+    json_t *jobs = japi__parse_jobs(pss->body ? pss->body : "", pss->body_len, &single, why,
+                                    sizeof why);
+    if (!jobs) {
+        japi__error(pss, 400, "body", "%s", why);
+        return;
+    }
+    size_t n = json_array_size(jobs);
+    if (n == 0 || n > (size_t)api->svc->cfg->batch_max) {
+        json_decref(jobs);
+        japi__error(pss, n ? 413 : 400, "body", "want 1..%d jobs per request, got %zu",
+                    api->svc->cfg->batch_max, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *field = NULL;
+        json_t *j = json_array_get(jobs, i);
+        if (!japi__job_ok(j, &field, why, sizeof why)) {
+            if (single) {
+                snprintf(fname, sizeof fname, "%s", field);
+            } else {
+                snprintf(fname, sizeof fname, "[%zu]%s%s", i, *field ? "." : "", field);
+            }
+            json_decref(jobs);
+            japi__error(pss, 400, fname, "%s: %s", fname[0] ? fname : "job", why);
+            return;
+        }
+        char *ptext = json_dumps(json_object_get(j, "payload"), JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t plen = strlen(ptext);
+        free(ptext);
+        if (plen > JSTORE_PAYLOAD_BYTES_MAX) {
+            json_decref(jobs);
+            japi__error(pss, 413, "payload", "payload of job %zu: %zu bytes, limit %d", i, plen,
+                        JSTORE_PAYLOAD_BYTES_MAX);
+            return;
+        }
+    }
+    if (!atomic_load(&api->svc->broker_ok)) {
+        json_decref(jobs);
+        japi__error(pss, 503, NULL, "broker %s unreachable", api->svc->cfg->brokers);
+        return;
+    }
+    japi_post_t *post = calloc(1, sizeof *post);
+    SL_ASSERT(post);
+    jwait_init(&post->w, japi__post_done);
+    post->api = api;
+    post->pss = pss;
+    post->single = single;
+    post->ids = json_array();
+    pss->post = post;
+    pthread_mutex_lock(&api->mu);
+    api->inflight++;
+    pthread_mutex_unlock(&api->mu);
+    jwait_hold(&post->w);
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_array_get(jobs, i);
+        const json_t *idem = json_object_get(j, "idempotency_key");
+        const json_t *key = json_object_get(j, "key");
+        char id[JSTORE_ID_BUF];
+        if (idem) {
+            japi__idem_id(json_string_value(json_object_get(j, "type")),
+                          json_string_value(idem), id);
+        } else if (jstore_new_id(sl_time_wall_ms(), id) != 0) {
+            post->w.err = RD_KAFKA_RESP_ERR__FAIL;
+            break;
+        }
+        json_array_append_new(post->ids, json_string(id));
+        char *ev = japi__request_event(api, j, id);
+        const char *k = key ? json_string_value(key) : id;
+        rd_kafka_resp_err_t err =
+            jwait_produce(api->svc, &post->w, api->svc->t_requests, RD_KAFKA_PARTITION_UA, k,
+                          strlen(k), ev, strlen(ev), NULL);
+        free(ev);
+        if (err) {
+            pthread_mutex_lock(&post->w.mu);
+            post->w.err = post->w.err ? post->w.err : err;
+            pthread_mutex_unlock(&post->w.mu);
+            break;
+        }
+    }
+    json_decref(jobs);
+    jwait_release(&post->w); /* the reports (or this) hand the post to japi__drain */
+}
+
+static void japi__answer_post(japi_t *api, japi_post_t *post)
+{
+    japi_pss_t *pss = post->pss;
+    pss->post = NULL;
+    if (post->w.err) {
+        japi__error(pss, 503, NULL, "the broker did not acknowledge the jobs: %s",
+                    rd_kafka_err2str(post->w.err));
+        return;
+    }
+    atomic_fetch_add(&api->svc->m.accepted, json_array_size(post->ids));
+    json_t *o = post->single ? json_pack("{s:O}", "id", json_array_get(post->ids, 0))
+                             : json_pack("{s:O, s:i}", "ids", post->ids, "count",
+                                         (int)json_array_size(post->ids));
+    japi__json(pss, 202, o);
+}
+
+static void japi__post_free(japi_post_t *post)
+{
+    json_decref(post->ids);
+    jwait_deinit(&post->w);
+    free(post);
+}
+
+/* Lws thread: answers (or drops, when the client left) every finished POST /jobs. */
+static void japi__drain(japi_t *api)
+{
+    pthread_mutex_lock(&api->mu);
+    japi_post_t *list = api->done;
+    api->done = NULL;
+    pthread_mutex_unlock(&api->mu);
+    for (japi_post_t *p = list, *next; p; p = next) {
+        next = p->next;
+        if (p->pss) {
+            japi__answer_post(api, p);
+        }
+        japi__post_free(p);
+        pthread_mutex_lock(&api->mu);
+        api->inflight--;
+        pthread_cond_broadcast(&api->cv);
+        pthread_mutex_unlock(&api->mu);
+    }
+}
+
+/* ---- operator routes ---- */
+
+static json_t *japi__job_json(jstore_t *st, const jstore_job_t *job)
+{
+    json_error_t jerr;
+    json_t *payload = json_loads(job->payload ? job->payload : "null", JSON_DECODE_ANY, &jerr);
+    json_t *result = job->result ? json_loads(job->result, JSON_DECODE_ANY, &jerr) : NULL;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:o, s:o, s:I, s:I}", "id", job->id,
+                          "type", job->type, "state", jstore_state_name(job->state), "attempt",
+                          job->attempt, "max_attempts", job->max_attempts, "timeout_s",
+                          job->timeout_s, "payload", payload ? payload : json_null(), "result",
+                          result ? result : json_null(), "created_ms",
+                          (json_int_t)job->created_ms, "updated_ms", (json_int_t)job->updated_ms);
+    struct {
+        const char *name;
+        const char *v;
+    } opt[] = {{"key", job->key},           {"webhook", job->webhook},
+               {"idempotency_key", job->idempotency_key},
+               {"last_error", job->last_error}, {"lease_owner", job->lease_owner}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(opt); i++) {
+        if (opt[i].v) {
+            json_object_set_new(o, opt[i].name, json_string(opt[i].v));
+        }
+    }
+    if (job->next_attempt_at_ms) {
+        json_object_set_new(o, "next_attempt_at_ms", json_integer(job->next_attempt_at_ms));
+    }
+    static jstore_attempt_t hist[64];
+    size_t n = 0;
+    json_t *arr = json_array();
+    if (jstore_attempts(st, job->id, hist, SL_ARRAY_LEN(hist), &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            json_array_append_new(
+                arr, json_pack("{s:i, s:I, s:I, s:s, s:s}", "attempt", hist[i].attempt,
+                               "started_ms", (json_int_t)hist[i].started_ms, "finished_ms",
+                               (json_int_t)hist[i].finished_ms, "outcome", hist[i].outcome,
+                               "error", hist[i].error));
+        }
+    }
+    json_object_set_new(o, "attempts", arr);
+    json_t *hooks = json_array();
+    for (int a = 1; job->webhook && a <= job->attempt; a++) {
+        jstore_delivery_t d;
+        static const char *const wh[] = {"pending", "delivered", "failed"};
+        if (jstore_webhook_get(st, job->id, a, &d) == 0) {
+            json_array_append_new(
+                hooks, json_pack("{s:i, s:s, s:i, s:i, s:s}", "attempt", a, "status",
+                                 wh[d.status], "tries", d.tries, "last_status_code",
+                                 d.last_status_code, "last_error", d.last_error));
+        }
+    }
+    json_object_set_new(o, "webhook_deliveries", hooks);
+    return o;
+}
+
+static void japi__show(japi_t *api, japi_pss_t *pss, const char *id, bool log)
+{
+    jstore_job_t job;
+    int rc = jstore_get(api->st, id, &job);
+    if (rc == SL_ENOTFOUND || rc == SL_EINVAL) {
+        japi__error(pss, 404, NULL, "no job %s", id);
+        return;
+    }
+    if (rc != 0) {
+        japi__error(pss, 503, NULL, "store: %s", sl_strerror(rc));
+        return;
+    }
+    if (log) {
+        japi__set(pss, 200, "text/plain; charset=utf-8",
+                  sl_xstrndup(job.log_tail ? job.log_tail : "",
+                              job.log_tail ? strlen(job.log_tail) : 0));
+    } else {
+        japi__json(pss, 200, japi__job_json(api->st, &job));
+    }
+    jstore_job_deinit(&job);
+}
+
+static bool japi__filter(japi_pss_t *pss, int *state, char *type, size_t type_len)
+{
+    char buf[128];
+    *state = -1;
+    type[0] = '\0';
+    const char *v = lws_get_urlarg_by_name(pss->wsi, "state=", buf, sizeof buf);
+    jstore_state_t s;
+    if (v && !jstore_state_parse(v, &s)) {
+        japi__error(pss, 400, "state", "unknown state '%s'", v);
+        return false;
+    }
+    *state = v ? (int)s : -1;
+    v = lws_get_urlarg_by_name(pss->wsi, "type=", buf, sizeof buf);
+    if (v) {
+        snprintf(type, type_len, "%s", v);
+    }
+    return true;
+}
+
+static void japi__list(japi_t *api, japi_pss_t *pss)
+{
+    int state;
+    char type[JSTORE_TYPE_BUF + 8], buf[128];
+    if (!japi__filter(pss, &state, type, sizeof type)) {
+        return;
+    }
+    int64_t limit = JAPI_LIST_DEFAULT;
+    const char *v = lws_get_urlarg_by_name(pss->wsi, "limit=", buf, sizeof buf);
+    if (v && !sl_parse_i64(v, 1, JSTORE_PAGE_MAX, &limit)) {
+        japi__error(pss, 400, "limit", "want an integer in 1..%d", JSTORE_PAGE_MAX);
+        return;
+    }
+    jstore_cursor_t cur = {0, ""};
+    v = lws_get_urlarg_by_name(pss->wsi, "after=", buf, sizeof buf);
+    if (v) {
+        char *dot = strchr(v, '.');
+        if (!dot || sscanf(v, "%lld", (long long *)&cur.created_ms) != 1 ||
+            strlen(dot + 1) > JSTORE_ID_BYTES_MAX) {
+            japi__error(pss, 400, "after", "want the next_after value of the previous page");
+            return;
+        }
+        snprintf(cur.id, sizeof cur.id, "%s", dot + 1);
+    }
+    static jstore_summary_t rows[JSTORE_PAGE_MAX];
+    size_t n = 0;
+    int rc = jstore_list(api->st, state, type[0] ? type : NULL, &cur, rows, (size_t)limit, &n);
+    if (rc != 0) {
+        japi__error(pss, 503, NULL, "store: %s", sl_strerror(rc));
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I}", "id", rows[i].id, "type",
+                           rows[i].type, "state", jstore_state_name(rows[i].state), "attempt",
+                           rows[i].attempt, "max_attempts", rows[i].max_attempts, "created_ms",
+                           (json_int_t)rows[i].created_ms, "updated_ms",
+                           (json_int_t)rows[i].updated_ms));
+    }
+    json_t *o = json_pack("{s:o}", "jobs", arr);
+    if (n == (size_t)limit) {
+        char next[JSTORE_ID_BUF + 24];
+        snprintf(next, sizeof next, "%lld.%s", (long long)cur.created_ms, cur.id);
+        json_object_set_new(o, "next_after", json_string(next));
+    }
+    japi__json(pss, 200, o);
+}
+
+static int japi__requeue(japi_t *api, const char *id, int32_t *attempt)
+{
+    return jstore_requeue_for_operator_retry(api->st, id, sl_time_wall_ms(), attempt);
+}
+
+static void japi__retry(japi_t *api, japi_pss_t *pss, const char *id)
+{
+    int32_t attempt = 0;
+    int rc = japi__requeue(api, id, &attempt);
+    if (rc == 0) {
+        japi__json(pss, 200, json_pack("{s:s, s:s, s:i}", "id", id, "state", "queued",
+                                       "attempt", attempt));
+    } else if (rc == SL_ENOTFOUND || rc == SL_EINVAL) {
+        jstore_job_t job;
+        if (jstore_get(api->st, id, &job) != 0) {
+            japi__error(pss, 404, NULL, "no job %s", id);
+            return;
+        }
+        japi__error(pss, 409, NULL, "job %s is %s; only failed, dead or cancelled jobs can be "
+                    "retried", id, jstore_state_name(job.state));
+        jstore_job_deinit(&job);
+    } else {
+        japi__error(pss, rc == SL_ELIMIT ? 409 : 503, NULL, "retry of %s: %s", id,
+                    sl_strerror(rc));
+    }
+}
+
+static void japi__retry_all(japi_t *api, japi_pss_t *pss)
+{
+    int state = JSTORE_DEAD;
+    char type[JSTORE_TYPE_BUF + 8] = "";
+    json_error_t jerr;
+    json_t *f = pss->body_len ? json_loadb(pss->body, pss->body_len, 0, &jerr) : json_object();
+    const char *sname = NULL, *tname = NULL;
+    jstore_state_t s;
+    if (!f || json_unpack(f, "{s?s, s?s}", "state", &sname, "type", &tname) != 0 ||
+        (sname && !jstore_state_parse(sname, &s))) {
+        json_decref(f);
+        japi__error(pss, 400, "body", "want {\"state\": \"dead\"|\"failed\"|\"cancelled\", "
+                    "\"type\": \"...\"} (both optional)");
+        return;
+    }
+    state = sname ? (int)s : JSTORE_DEAD;
+    snprintf(type, sizeof type, "%s", tname ? tname : "");
+    json_decref(f);
+    static jstore_summary_t rows[JSTORE_PAGE_MAX];
+    jstore_cursor_t cur = {0, ""};
+    int retried = 0, seen = 0;
+    size_t n = 0;
+    do {
+        if (jstore_list(api->st, state, type[0] ? type : NULL, &cur, rows, JSTORE_PAGE_MAX,
+                        &n) != 0) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            retried += japi__requeue(api, rows[i].id, NULL) == 0;
+        }
+        seen += (int)n;
+    } while (n == JSTORE_PAGE_MAX && seen < JAPI_BULK_RETRY_MAX);
+    japi__json(pss, 200, json_pack("{s:i}", "retried", retried));
+}
+
+static void japi__cancel(japi_t *api, japi_pss_t *pss, const char *id)
+{
+    jstore_state_t prev = JSTORE_STATE_COUNT;
+    int rc = jstore_cancel(api->st, id, sl_time_wall_ms(), &prev);
+    if (rc == 0 || rc == SL_EEXIST) {
+        atomic_fetch_add(&api->svc->m.cancelled, rc == 0);
+        japi__json(pss, 200, json_pack("{s:s, s:s, s:s}", "id", id, "state", "cancelled",
+                                       "previous", jstore_state_name(prev)));
+    } else if (rc == SL_ENOTFOUND) {
+        japi__error(pss, 404, NULL, "no job %s", id);
+    } else if (rc == SL_EINVAL && prev < JSTORE_STATE_COUNT) {
+        japi__error(pss, 409, NULL, "job %s already %s", id, jstore_state_name(prev));
+    } else {
+        japi__error(pss, rc == SL_EINVAL ? 404 : 503, NULL, "cancel of %s: %s", id,
+                    sl_strerror(rc));
+    }
+}
+
+static void japi__health(japi_t *api, japi_pss_t *pss)
+{
+    char why[256];
+    bool ok = jsvc_healthy(api->svc, why, sizeof why);
+    json_t *o = json_pack("{s:s}", "status", ok ? "ok" : "unhealthy");
+    if (!ok) {
+        json_object_set_new(o, "reason", json_string(why));
+    }
+    json_object_set_new(o, "broker", json_boolean(atomic_load(&api->svc->broker_ok)));
+    json_object_set_new(o, "store", json_boolean(atomic_load(&api->svc->store_ok)));
+    japi__json(pss, ok ? 200 : 503, o);
+}
+
+static void japi__route(japi_t *api, japi_pss_t *pss)
+{
+    const char *m = pss->method, *p = pss->path;
+    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
+    if (strcmp(p, "/jobs") == 0 || strcmp(p, "/jobs/") == 0) {
+        if (post) {
+            japi__submit(api, pss);
+        } else if (get) {
+            japi__list(api, pss);
+        } else {
+            japi__error(pss, 405, NULL, "%s %s: use GET or POST", m, p);
+        }
+        return;
+    }
+    if (strcmp(p, "/health") == 0 && get) {
+        japi__health(api, pss);
+        return;
+    }
+    if (strcmp(p, "/metrics") == 0 && get) {
+        japi__set(pss, 200, "text/plain; version=0.0.4", jsvc_metrics_text(api->svc));
+        return;
+    }
+    if (strcmp(p, "/jobs/retry") == 0 && post) {
+        japi__retry_all(api, pss);
+        return;
+    }
+    if (strncmp(p, "/jobs/", 6) == 0) {
+        char id[JSTORE_ID_BUF + 1] = "";
+        const char *rest = p + 6, *slash = strchr(rest, '/');
+        size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
+        if (idlen > 0 && idlen <= JSTORE_ID_BYTES_MAX) {
+            memcpy(id, rest, idlen);
+            id[idlen] = '\0';
+            const char *sub = slash ? slash : "";
+            if (get && !*sub) {
+                japi__show(api, pss, id, false);
+                return;
+            }
+            if (get && strcmp(sub, "/log") == 0) {
+                japi__show(api, pss, id, true);
+                return;
+            }
+            if (post && strcmp(sub, "/retry") == 0) {
+                japi__retry(api, pss, id);
+                return;
+            }
+            if (strcmp(m, "DELETE") == 0 && !*sub) {
+                japi__cancel(api, pss, id);
+                return;
+            }
+        }
+    }
+    japi__error(pss, 404, NULL, "no route %s %s", m, p);
+}
+
+/* ---- lws glue ---- */
+
+static bool japi__method(struct lws *wsi, japi_pss_t *pss)
+{
+    static const struct {
+        enum lws_token_indexes tok;
+        const char *name;
+    } methods[] = {{WSI_TOKEN_GET_URI, "GET"},
+                   {WSI_TOKEN_POST_URI, "POST"},
+                   {WSI_TOKEN_DELETE_URI, "DELETE"}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(methods); i++) {
+        if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
+            snprintf(pss->method, sizeof pss->method, "%s", methods[i].name);
+            return true;
+        }
+    }
+    snprintf(pss->method, sizeof pss->method, "OTHER");
+    return false;
+}
+
+static int japi__on_http(japi_t *api, japi_pss_t *pss, struct lws *wsi, const char *uri)
+{
+    free(pss->body);
+    memset(pss, 0, sizeof *pss);
+    pss->wsi = wsi;
+    snprintf(pss->path, sizeof pss->path, "%s", uri ? uri : "/");
+    if (!japi__method(wsi, pss)) {
+        pss->close_after = true;
+        japi__error(pss, 405, NULL, "method not allowed");
+        return 0;
+    }
+    if (strcmp(pss->method, "POST") != 0) {
+        japi__route(api, pss);
+        return 0;
+    }
+    char cl[32] = "";
+    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+        long long n = atoll(cl);
+        if (n < 0 || (unsigned long long)n > api->svc->cfg->request_bytes_max) {
+            pss->close_after = true;
+            japi__error(pss, 413, "body", "request body of %lld bytes; limit %zu", n,
+                        api->svc->cfg->request_bytes_max);
+            return 0;
+        }
+        if (n == 0) {
+            japi__route(api, pss);
+        }
+        return 0;
+    }
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0) {
+        japi__route(api, pss); /* no body */
+    }
+    return 0;
+}
+
+static void japi__on_body(japi_t *api, japi_pss_t *pss, const void *in, size_t len)
+{
+    if (pss->too_big) {
+        return;
+    }
+    if (pss->body_len + len > api->svc->cfg->request_bytes_max) {
+        pss->too_big = true;
+        return;
+    }
+    if (pss->body_len + len + 1 > pss->body_cap) {
+        pss->body_cap = SL_MAX(pss->body_cap * 2, pss->body_len + len + 1);
+        pss->body = realloc(pss->body, pss->body_cap);
+        SL_ASSERT(pss->body);
+    }
+    memcpy(pss->body + pss->body_len, in, len);
+    pss->body_len += len;
+    pss->body[pss->body_len] = '\0';
+}
+
+static int japi__cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    japi_pss_t *pss = user;
+    struct lws_context *ctx = lws_get_context(wsi);
+    japi_t *api = ctx ? lws_context_user(ctx) : NULL;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return japi__on_http(api, pss, wsi, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        japi__on_body(api, pss, in, len);
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (pss->too_big) {
+            pss->close_after = true;
+            japi__error(pss, 413, "body", "request body over %zu bytes",
+                        api->svc->cfg->request_bytes_max);
+        } else {
+            japi__route(api, pss);
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return pss->status ? japi__write(pss) : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss->post) {
+            pthread_mutex_lock(&api->mu);
+            pss->post->pss = NULL;
+            pthread_mutex_unlock(&api->mu);
+            pss->post = NULL;
+        }
+        free(pss->body);
+        free(pss->resp);
+        pss->body = pss->resp = NULL;
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (api) {
+            japi__drain(api);
+        }
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}
+
+static const struct lws_protocols japi__protocols[] = {
+    {"http", japi__cb, sizeof(japi_pss_t), 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void *japi__main(void *arg)
+{
+    japi_t *api = arg;
+    while (!atomic_load(&api->stop)) {
+        lws_service(api->ctx, 0);
+    }
+    return NULL;
+}
+
+int japi_start(jsvc_t *svc, japi_t **out, char *err, size_t err_len)
+{
+    char host[64];
+    int port = 0;
+    const char *colon = strrchr(svc->cfg->http_listen, ':');
+    if (!colon || (size_t)(colon - svc->cfg->http_listen) >= sizeof host ||
+        sscanf(colon + 1, "%d", &port) != 1 || port < 0 || port > 65535) {
+        snprintf(err, err_len, "http.listen: want HOST:PORT, got '%s'", svc->cfg->http_listen);
+        return SL_EINVAL;
+    }
+    memcpy(host, svc->cfg->http_listen, (size_t)(colon - svc->cfg->http_listen));
+    host[colon - svc->cfg->http_listen] = '\0';
+    japi_t *api = calloc(1, sizeof *api);
+    SL_ASSERT(api);
+    api->svc = svc;
+    pthread_mutex_init(&api->mu, NULL);
+    pthread_cond_init(&api->cv, NULL);
+    api->st = jsvc_store_open(svc);
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = port;
+    info.iface = host;
+    info.protocols = japi__protocols;
+    info.user = api;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.vhost_name = "jobs";
+    api->ctx = api->st ? lws_create_context(&info) : NULL;
+    if (!api->ctx) {
+        snprintf(err, err_len, "http: cannot listen on %s (in use or not a local address)",
+                 svc->cfg->http_listen);
+        jstore_close(api->st);
+        free(api);
+        return SL_EINVAL;
+    }
+    api->port = lws_get_vhost_listen_port(lws_get_vhost_by_name(api->ctx, "jobs"));
+    if (pthread_create(&api->th, NULL, japi__main, api) != 0) {
+        lws_context_destroy(api->ctx);
+        jstore_close(api->st);
+        free(api);
+        return SL_ENOMEM;
+    }
+    *out = api;
+    return 0;
+}
+
+int japi_port(const japi_t *api)
+{
+    return api->port;
+}
+
+void japi_stop(japi_t *api)
+{
+    pthread_mutex_lock(&api->mu);
+    while (api->inflight > 0) { /* every accepted POST is answered or its client gone */
+        pthread_mutex_unlock(&api->mu);
+        lws_cancel_service(api->ctx);
+        usleep(10 * 1000);
+        pthread_mutex_lock(&api->mu);
+    }
+    pthread_mutex_unlock(&api->mu);
+    atomic_store(&api->stop, true);
+    lws_cancel_service(api->ctx);
+    pthread_join(api->th, NULL);
+    lws_context_destroy(api->ctx);
+    japi__drain(api);
+    jstore_close(api->st);
+    pthread_cond_destroy(&api->cv);
+    pthread_mutex_destroy(&api->mu);
+    free(api);
+}

@@ -1,0 +1,535 @@
+/* jsvc: lifecycle of the jobs service, the shared producer and its delivery reports, consumer
+ * set-up, health and metrics. Threads: one producer poller, one thread per stage, the HTTP
+ * thread (japi.c); each thread opens its own store connection. */
+#include "jsvc_int.h"
+
+#include "sl_log.h"
+#include "sl_time.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define JSVC_LOG "jobs"
+
+/* ---- delivery waits ---- */
+
+void jwait_init(jwait_t *w, void (*done)(jwait_t *w))
+{
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->pending = 0;
+    w->err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    w->done = done;
+}
+
+void jwait_deinit(jwait_t *w)
+{
+    SL_ASSERT(w->pending == 0);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+rd_kafka_resp_err_t jwait_produce(jsvc_t *svc, jwait_t *w, const char *topic, int32_t partition,
+                                  const void *key, size_t key_len, const void *val,
+                                  size_t val_len, rd_kafka_headers_t *hdrs)
+{
+    pthread_mutex_lock(&w->mu);
+    w->pending++;
+    pthread_mutex_unlock(&w->mu);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        svc->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, val_len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(w),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    if (err) {
+        pthread_mutex_lock(&w->mu);
+        w->pending--;
+        pthread_mutex_unlock(&w->mu);
+        if (hdrs) {
+            rd_kafka_headers_destroy(hdrs); /* on failure producev does not take them */
+        }
+    }
+    return err;
+}
+
+void jwait_hold(jwait_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->pending++;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void jwait_release(jwait_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    SL_ASSERT(w->pending > 0);
+    bool last = --w->pending == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (last) {
+        SL_ASSERT(w->done);
+        w->done(w);
+    }
+}
+
+rd_kafka_resp_err_t jwait_wait(jwait_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->pending > 0) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    rd_kafka_resp_err_t err = w->err;
+    w->err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    pthread_mutex_unlock(&w->mu);
+    return err;
+}
+
+static void jsvc__dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    jwait_t *w = msg->_private;
+    SL_ASSERT(w);
+    pthread_mutex_lock(&w->mu);
+    if (msg->err && !w->err) {
+        w->err = msg->err;
+    }
+    SL_ASSERT(w->pending > 0);
+    bool last = --w->pending == 0;
+    void (*done)(jwait_t *) = w->done;
+    if (last && !done) {
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (last && done) {
+        done(w); /* may free w */
+    }
+}
+
+static void *jsvc__producer_main(void *arg)
+{
+    jsvc_t *svc = arg;
+    while (!atomic_load(&svc->stop)) {
+        rd_kafka_poll(svc->producer, 100);
+    }
+    rd_kafka_flush(svc->producer, (int)svc->cfg->broker_timeout_ms);
+    while (rd_kafka_outq_len(svc->producer) > 0) {
+        rd_kafka_poll(svc->producer, 100); /* every waiter gets its report */
+    }
+    return NULL;
+}
+
+/* ---- clients ---- */
+
+static void jsvc__log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (level <= 4) {
+        SL_LOGW(JSVC_LOG, "kafka %s: %s", fac, buf);
+    }
+}
+
+static rd_kafka_conf_t *jsvc__conf(jsvc_t *svc)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[256];
+    rd_kafka_conf_set(conf, "bootstrap.servers", svc->cfg->brokers, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "client.id", "sluice-jobs", errstr, sizeof errstr);
+    rd_kafka_conf_set_log_cb(conf, jsvc__log_cb);
+    return conf;
+}
+
+static int jsvc__producer_new(jsvc_t *svc, char *err, size_t len)
+{
+    rd_kafka_conf_t *conf = jsvc__conf(svc);
+    char errstr[256], tmo[32];
+    snprintf(tmo, sizeof tmo, "%lld", (long long)svc->cfg->broker_timeout_ms);
+    if (rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "linger.ms", "1", errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "message.timeout.ms", tmo, errstr, sizeof errstr)) {
+        snprintf(err, len, "producer config: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        return SL_EINVAL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, jsvc__dr);
+    svc->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!svc->producer) {
+        snprintf(err, len, "producer: %s", errstr);
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
+rd_kafka_t *jsvc_consumer_new(jsvc_t *svc, const char *stage, const char *topic)
+{
+    rd_kafka_conf_t *conf = jsvc__conf(svc);
+    char errstr[256], group[300];
+    snprintf(group, sizeof group, "%s.%s", svc->cfg->group_prefix, stage);
+    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "auto.commit.interval.ms", "500", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "session.timeout.ms", "6000", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    SL_ASSERT(rk); /* the config above is fixed and valid */
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    SL_ASSERT(err == RD_KAFKA_RESP_ERR_NO_ERROR);
+    return rk;
+}
+
+void jsvc_offset_done(rd_kafka_t *rk, const rd_kafka_message_t *msg)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(msg->rkt), msg->partition)->offset =
+        msg->offset + 1;
+    rd_kafka_offsets_store(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void jsvc_beat(jsvc_t *svc, int stage)
+{
+    atomic_store(&svc->stage_beat_ms[stage], sl_time_mono_ms());
+}
+
+jstore_t *jsvc_store_open(jsvc_t *svc)
+{
+    jstore_t *st = NULL;
+    int rc = jstore_open(svc->cfg->store_path, &st);
+    if (rc != 0) {
+        SL_LOGE(JSVC_LOG, "store %s: %s", svc->cfg->store_path, sl_strerror(rc));
+        return NULL;
+    }
+    return st;
+}
+
+rd_kafka_resp_err_t jsvc_publish_assigned(jsvc_t *svc, jwait_t *w, const jstore_job_t *job)
+{
+    char *text = jevt_assigned(job);
+    const char *key = job->key ? job->key : job->id;
+    rd_kafka_resp_err_t err = jwait_produce(svc, w, svc->t_assigned, RD_KAFKA_PARTITION_UA, key,
+                                            strlen(key), text, strlen(text), NULL);
+    free(text);
+    return err;
+}
+
+int64_t jsvc_backoff_ms(const jcfg_t *cfg, int next)
+{
+    int64_t d = cfg->retry_base_ms;
+    for (int i = 2; i < next && d < cfg->retry_max_ms; i++) {
+        d *= 2;
+    }
+    d = SL_MIN(d, cfg->retry_max_ms);
+    uint32_t r = 0;
+    if (cfg->retry_jitter_pct > 0 && getrandom(&r, sizeof r, 0) == (ssize_t)sizeof r) {
+        int64_t span = d * cfg->retry_jitter_pct / 100;
+        d += span > 0 ? (int64_t)(r % (uint64_t)(2 * span + 1)) - span : 0;
+    }
+    return SL_MAX(d, 1);
+}
+
+/* ---- topics ---- */
+
+static int jsvc__create_topics(jsvc_t *svc, char *err, size_t len)
+{
+    const char *names[] = {svc->t_requests, svc->t_assigned, svc->t_completed, svc->t_dead};
+    rd_kafka_NewTopic_t *nt[4];
+    char errstr[256];
+    for (int i = 0; i < 4; i++) {
+        nt[i] = rd_kafka_NewTopic_new(names[i], svc->cfg->partitions, 1, errstr, sizeof errstr);
+        SL_ASSERT(nt[i]);
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(svc->producer);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(svc->producer, RD_KAFKA_ADMIN_OP_ANY);
+    rd_kafka_AdminOptions_set_request_timeout(opt, (int)svc->cfg->broker_timeout_ms, NULL, 0);
+    rd_kafka_CreateTopics(svc->producer, nt, 4, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)svc->cfg->broker_timeout_ms + 2000);
+    int rc = 0;
+    if (!ev || rd_kafka_event_error(ev)) {
+        snprintf(err, len, "creating topics on %s: %s", svc->cfg->brokers,
+                 ev ? rd_kafka_event_error_string(ev) : "broker unreachable (timed out)");
+        rc = SL_ECLOSED;
+    } else {
+        size_t n = 0;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+            if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                snprintf(err, len, "creating topic %s: %s", rd_kafka_topic_result_name(res[i]),
+                         rd_kafka_err2str(e));
+                rc = SL_EINVAL;
+            }
+        }
+    }
+    if (ev) {
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    for (int i = 0; i < 4; i++) {
+        rd_kafka_NewTopic_destroy(nt[i]);
+    }
+    return rc;
+}
+
+/* ---- health and metrics ---- */
+
+static const char *const jsvc__stage_names[JSVC_STAGE_COUNT] = {
+    "request consumer", "completion consumer", "dead-letter consumer", "scheduler",
+    "webhook sender", "worker pool"};
+
+bool jsvc_healthy(jsvc_t *svc, char *why, size_t len)
+{
+    int64_t now = sl_time_mono_ms();
+    for (int i = 0; i < JSVC_STAGE_COUNT; i++) {
+        if (!svc->stage_started[i]) {
+            continue;
+        }
+        if (atomic_load(&svc->stage_dead[i])) {
+            snprintf(why, len, "%s stopped", jsvc__stage_names[i]);
+            return false;
+        }
+        int64_t stall = JSVC_STALL_MS + (i == JSVC_STAGE_WEBHOOK ? svc->cfg->webhook_timeout_ms : 0);
+        if (now - atomic_load(&svc->stage_beat_ms[i]) > stall) {
+            snprintf(why, len, "%s stalled", jsvc__stage_names[i]);
+            return false;
+        }
+    }
+    if (!atomic_load(&svc->broker_ok)) {
+        snprintf(why, len, "broker %s unreachable", svc->cfg->brokers);
+        return false;
+    }
+    if (!atomic_load(&svc->store_ok)) {
+        snprintf(why, len, "store %s not writable", svc->cfg->store_path);
+        return false;
+    }
+    why[0] = '\0';
+    return true;
+}
+
+static const double jsvc__bounds[JSVC_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                       1,     2.5,  5,     10,   30,  60,   300};
+
+void jsvc_hist_observe(jsvc_hist_t *h, int64_t us)
+{
+    int i = 0;
+    while (i < JSVC_HIST_BUCKETS && (double)us / 1e6 > jsvc__bounds[i]) {
+        i++;
+    }
+    atomic_fetch_add(&h->le[i], 1);
+    atomic_fetch_add(&h->sum_us, (uint64_t)SL_MAX(us, 0));
+}
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} jsvc_text_t;
+
+static void jsvc__put(jsvc_text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jsvc__put(jsvc_text_t *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        SL_ASSERT(n >= 0);
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap * 2 + (size_t)n;
+        t->p = realloc(t->p, t->cap);
+        SL_ASSERT(t->p);
+    }
+}
+
+static void jsvc__hist_text(jsvc_text_t *t, const char *name, const char *help, jsvc_hist_t *h)
+{
+    jsvc__put(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (int i = 0; i <= JSVC_HIST_BUCKETS; i++) {
+        cum += atomic_load(&h->le[i]);
+        if (i < JSVC_HIST_BUCKETS) {
+            jsvc__put(t, "%s_bucket{le=\"%g\"} %llu\n", name, jsvc__bounds[i],
+                      (unsigned long long)cum);
+        } else {
+            jsvc__put(t, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+        }
+    }
+    jsvc__put(t, "%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&h->sum_us) / 1e6,
+              name, (unsigned long long)cum);
+}
+
+static void jsvc__counter(jsvc_text_t *t, const char *name, const char *help,
+                          atomic_uint_fast64_t *v)
+{
+    jsvc__put(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+              (unsigned long long)atomic_load(v));
+}
+
+char *jsvc_metrics_text(jsvc_t *svc)
+{
+    jsvc_text_t t = {malloc(8192), 0, 8192};
+    SL_ASSERT(t.p);
+    jsvc__put(&t, "# HELP sluice_jobs Jobs in the store by type and state.\n"
+                  "# TYPE sluice_jobs gauge\n");
+    pthread_mutex_lock(&svc->counts_mu);
+    for (size_t i = 0; i < svc->ncounts; i++) {
+        jsvc__put(&t, "sluice_jobs{type=\"%s\",state=\"%s\"} %lld\n", svc->counts[i].type,
+                  jstore_state_name(svc->counts[i].state), (long long)svc->counts[i].count);
+    }
+    pthread_mutex_unlock(&svc->counts_mu);
+    jsvc_metrics_t *m = &svc->m;
+    jsvc__counter(&t, "sluice_jobs_accepted_total", "Jobs accepted by the HTTP API.",
+                  &m->accepted);
+    jsvc__put(&t, "# HELP sluice_jobs_finished_total Attempts finished by this process's "
+                  "workers.\n# TYPE sluice_jobs_finished_total counter\n"
+                  "sluice_jobs_finished_total{outcome=\"succeeded\"} %llu\n"
+                  "sluice_jobs_finished_total{outcome=\"failed\"} %llu\n",
+              (unsigned long long)atomic_load(&m->completed_ok),
+              (unsigned long long)atomic_load(&m->completed_failed));
+    jsvc__counter(&t, "sluice_jobs_retries_total", "Retries scheduled.", &m->retries);
+    jsvc__counter(&t, "sluice_jobs_dead_total", "Jobs sent to the error topic.", &m->dead);
+    jsvc__counter(&t, "sluice_jobs_lease_expired_total", "Attempts reclaimed by lease expiry.",
+                  &m->lease_expired);
+    jsvc__counter(&t, "sluice_jobs_bad_events_total", "Malformed events skipped.",
+                  &m->bad_events);
+    jsvc__put(&t, "# HELP sluice_webhook_deliveries_total Webhook delivery tries.\n"
+                  "# TYPE sluice_webhook_deliveries_total counter\n"
+                  "sluice_webhook_deliveries_total{result=\"ok\"} %llu\n"
+                  "sluice_webhook_deliveries_total{result=\"failed\"} %llu\n",
+              (unsigned long long)atomic_load(&m->webhook_ok),
+              (unsigned long long)atomic_load(&m->webhook_failed));
+    jsvc__put(&t, "# HELP sluice_jobs_queue_lag Assigned events not yet taken by this "
+                  "process's workers.\n# TYPE sluice_jobs_queue_lag gauge\n"
+                  "sluice_jobs_queue_lag %lld\n",
+              (long long)atomic_load(&m->queue_lag));
+    jsvc__hist_text(&t, "sluice_job_run_seconds", "Worker run time of an attempt.", &m->run);
+    jsvc__hist_text(&t, "sluice_job_latency_seconds",
+                    "From acceptance to the end of the attempt.", &m->e2e);
+    return t.p;
+}
+
+/* ---- lifecycle ---- */
+
+static int jsvc__thread(jsvc_t *svc, int stage, void *(*fn)(void *))
+{
+    jsvc_beat(svc, stage);
+    if (pthread_create(&svc->stage_thread[stage], NULL, fn, svc) != 0) {
+        return SL_ENOMEM;
+    }
+    svc->stage_started[stage] = true;
+    return 0;
+}
+
+static int jsvc__start_stages(jsvc_t *svc, char *err, size_t len)
+{
+    const jcfg_t *cfg = svc->cfg;
+    int rc = 0;
+    if (cfg->roles_pipeline) {
+        rc = jsvc__thread(svc, JSVC_STAGE_REQUESTS, jpipe_requests_main);
+        rc = rc ? rc : jsvc__thread(svc, JSVC_STAGE_COMPLETED, jpipe_completed_main);
+        rc = rc ? rc : jsvc__thread(svc, JSVC_STAGE_DEAD, jpipe_dead_main);
+        rc = rc ? rc : jsvc__thread(svc, JSVC_STAGE_SCHED, jpipe_sched_main);
+        rc = rc ? rc : jsvc__thread(svc, JSVC_STAGE_WEBHOOK, jpipe_webhook_main);
+    }
+    if (rc == 0 && cfg->roles_workers) {
+        rc = jpool_new(svc, &svc->pool);
+        rc = rc ? rc : jsvc__thread(svc, JSVC_STAGE_POOL, jpool_main);
+    }
+    if (rc == 0 && cfg->roles_api) {
+        rc = japi_start(svc, &svc->api, err, len);
+    } else if (rc != 0) {
+        snprintf(err, len, "starting stages: %s", sl_strerror(rc));
+    }
+    return rc;
+}
+
+int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
+{
+    jsvc_t *svc = calloc(1, sizeof *svc);
+    SL_ASSERT(svc);
+    svc->cfg = cfg;
+    pthread_mutex_init(&svc->counts_mu, NULL);
+    snprintf(svc->t_requests, JSVC_TOPIC_BUF, "%s.requests", cfg->prefix);
+    snprintf(svc->t_assigned, JSVC_TOPIC_BUF, "%s.assigned", cfg->prefix);
+    snprintf(svc->t_completed, JSVC_TOPIC_BUF, "%s.completed", cfg->prefix);
+    snprintf(svc->t_dead, JSVC_TOPIC_BUF, "%s.dead", cfg->prefix);
+    atomic_store(&svc->broker_ok, true);
+    atomic_store(&svc->store_ok, true);
+    jstore_t *st = NULL;
+    int rc = jstore_open(cfg->store_path, &st); /* creates and migrates before any thread */
+    if (rc != 0) {
+        snprintf(err, err_len, "store %s: %s", cfg->store_path, sl_strerror(rc));
+        pthread_mutex_destroy(&svc->counts_mu);
+        free(svc);
+        return rc;
+    }
+    jstore_close(st);
+    rc = jsvc__producer_new(svc, err, err_len);
+    if (rc == 0) {
+        rc = jsvc__create_topics(svc, err, err_len);
+    }
+    if (rc == 0 && pthread_create(&svc->producer_thread, NULL, jsvc__producer_main, svc) != 0) {
+        rc = SL_ENOMEM;
+    }
+    if (rc != 0) {
+        if (svc->producer) {
+            rd_kafka_destroy(svc->producer);
+        }
+        pthread_mutex_destroy(&svc->counts_mu);
+        free(svc);
+        return rc;
+    }
+    rc = jsvc__start_stages(svc, err, err_len);
+    if (rc != 0) {
+        jsvc_stop(svc);
+        return rc;
+    }
+    *out = svc;
+    return 0;
+}
+
+int jsvc_http_port(const jsvc_t *svc)
+{
+    return svc->api ? japi_port(svc->api) : 0;
+}
+
+bool jsvc_alive(const jsvc_t *svc)
+{
+    for (int i = 0; i < JSVC_STAGE_COUNT; i++) {
+        if (svc->stage_started[i] && atomic_load(&svc->stage_dead[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void jsvc_stop(jsvc_t *svc)
+{
+    atomic_store(&svc->stop_input, true);
+    if (svc->api) {
+        japi_stop(svc->api); /* no new jobs; in-flight requests answered first */
+        svc->api = NULL;
+    }
+    if (svc->stage_started[JSVC_STAGE_POOL]) {
+        pthread_join(svc->stage_thread[JSVC_STAGE_POOL], NULL); /* drains running jobs */
+        svc->stage_started[JSVC_STAGE_POOL] = false;
+    }
+    atomic_store(&svc->stop, true);
+    for (int i = 0; i < JSVC_STAGE_COUNT; i++) {
+        if (svc->stage_started[i]) {
+            pthread_join(svc->stage_thread[i], NULL);
+        }
+    }
+    jpool_free(svc->pool);
+    pthread_join(svc->producer_thread, NULL);
+    rd_kafka_destroy(svc->producer);
+    pthread_mutex_destroy(&svc->counts_mu);
+    free(svc);
+}

@@ -1,0 +1,130 @@
+/* Internals shared by the files of the jobs service (jsvc.c, jpipe.c, jpool.c, japi.c). */
+#ifndef JSVC_INT_H
+#define JSVC_INT_H
+
+#include "jcfg.h"
+#include "jsvc.h"
+#include "jstore.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define JSVC_TOPIC_BUF 160
+#define JSVC_BATCH_MAX 500    /* events taken from a consumer per store transaction */
+#define JSVC_STALL_MS 10000   /* a stage silent this long is reported dead by /health */
+
+/* Completion of a set of produced messages. The delivery-report callback decrements pending;
+ * the last one calls done (async) or wakes jwait_wait. Every produced message gets exactly one
+ * report (bounded by message.timeout.ms), so a waiter never outlives its messages. */
+typedef struct jwait jwait_t;
+struct jwait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pending;
+    rd_kafka_resp_err_t err; /* first error */
+    void (*done)(jwait_t *w); /* NULL: a thread waits in jwait_wait */
+};
+void jwait_init(jwait_t *w, void (*done)(jwait_t *w));
+void jwait_deinit(jwait_t *w);
+/* Produces one message (copied) with w as its opaque; counts it. Returns 0 or the enqueue
+ * error (the message then does not count). */
+rd_kafka_resp_err_t jwait_produce(jsvc_t *svc, jwait_t *w, const char *topic, int32_t partition,
+                                  const void *key, size_t key_len, const void *val,
+                                  size_t val_len, rd_kafka_headers_t *hdrs);
+/* Async waits: hold before producing and release after, so done cannot run between two
+ * produces; release runs done when nothing else is pending. */
+void jwait_hold(jwait_t *w);
+void jwait_release(jwait_t *w);
+/* Waits for every counted message; returns the first error. */
+rd_kafka_resp_err_t jwait_wait(jwait_t *w);
+
+/* Prometheus histogram (seconds). */
+#define JSVC_HIST_BUCKETS 14
+typedef struct {
+    atomic_uint_fast64_t le[JSVC_HIST_BUCKETS + 1]; /* last: +Inf */
+    atomic_uint_fast64_t sum_us;
+} jsvc_hist_t;
+void jsvc_hist_observe(jsvc_hist_t *h, int64_t us);
+
+typedef struct {
+    atomic_uint_fast64_t accepted, completed_ok, completed_failed, retries, dead,
+        lease_expired, cancelled, webhook_ok, webhook_failed, bad_events;
+    atomic_int_fast64_t queue_lag;
+    jsvc_hist_t run, e2e;
+} jsvc_metrics_t;
+
+enum { JSVC_STAGE_REQUESTS, JSVC_STAGE_COMPLETED, JSVC_STAGE_DEAD, JSVC_STAGE_SCHED,
+       JSVC_STAGE_WEBHOOK, JSVC_STAGE_POOL, JSVC_STAGE_COUNT };
+
+struct jsvc {
+    const jcfg_t *cfg;
+    char t_requests[JSVC_TOPIC_BUF], t_assigned[JSVC_TOPIC_BUF], t_completed[JSVC_TOPIC_BUF],
+        t_dead[JSVC_TOPIC_BUF];
+    rd_kafka_t *producer;
+    pthread_t producer_thread;
+    pthread_t stage_thread[JSVC_STAGE_COUNT];
+    bool stage_started[JSVC_STAGE_COUNT];
+    atomic_int_fast64_t stage_beat_ms[JSVC_STAGE_COUNT]; /* last loop turn, mono ms */
+    atomic_bool stage_dead[JSVC_STAGE_COUNT];
+    atomic_bool stop;       /* every thread */
+    atomic_bool stop_input; /* consumers: take nothing new */
+    atomic_bool broker_ok, store_ok;
+    jsvc_metrics_t m;
+    pthread_mutex_t counts_mu; /* counts snapshot for /metrics, refreshed by the scheduler */
+    jstore_count_t counts[JSTORE_PAGE_MAX];
+    size_t ncounts;
+    struct japi *api;
+    struct jpool *pool;
+};
+
+/* A consumer in group <group_prefix>.<stage> subscribed to topic, offsets stored by hand. */
+rd_kafka_t *jsvc_consumer_new(jsvc_t *svc, const char *stage, const char *topic);
+/* Marks msg's offset done (committed by the auto-commit after it). */
+void jsvc_offset_done(rd_kafka_t *rk, const rd_kafka_message_t *msg);
+void jsvc_beat(jsvc_t *svc, int stage);
+jstore_t *jsvc_store_open(jsvc_t *svc);
+/* Produces the assigned event of job (attempt = job->attempt) into w. */
+rd_kafka_resp_err_t jsvc_publish_assigned(jsvc_t *svc, jwait_t *w, const jstore_job_t *job);
+/* Backoff before attempt `next` (2, 3, ...): base * 2^(next-2), capped, +- jitter. */
+int64_t jsvc_backoff_ms(const jcfg_t *cfg, int next);
+/* Health: 0 healthy, else a reason in why. */
+bool jsvc_healthy(jsvc_t *svc, char *why, size_t len);
+/* Writes the /metrics text into a malloc'ed string. */
+char *jsvc_metrics_text(jsvc_t *svc);
+
+/* Stage threads (jpipe.c / jpool.c). Each runs until svc->stop. */
+void *jpipe_requests_main(void *arg);
+void *jpipe_completed_main(void *arg);
+void *jpipe_dead_main(void *arg);
+void *jpipe_sched_main(void *arg);
+void *jpipe_webhook_main(void *arg);
+
+/* Worker pool (jpool.c). */
+typedef struct jpool jpool_t;
+int jpool_new(jsvc_t *svc, jpool_t **out);
+void *jpool_main(void *arg); /* arg: svc */
+void jpool_free(jpool_t *pool);
+
+/* HTTP API (japi.c). */
+typedef struct japi japi_t;
+int japi_start(jsvc_t *svc, japi_t **out, char *err, size_t err_len);
+int japi_port(const japi_t *api);
+void japi_stop(japi_t *api);
+
+/* Events (JSON). Each returns a malloc'ed compact JSON text. */
+char *jevt_assigned(const jstore_job_t *job);
+/* Parsed assigned event: borrowed from root (json_decref(root) frees all). */
+typedef struct {
+    json_t *root;
+    const char *id, *type, *key;
+    json_t *payload;
+    int attempt, timeout_s;
+    int64_t created_ms;
+} jevt_assigned_t;
+int jevt_assigned_parse(const void *p, size_t len, jevt_assigned_t *out);
+
+#endif
