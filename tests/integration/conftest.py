@@ -121,9 +121,11 @@ class Broker:
         self.proc = None
         self.bootstrap = None
         self.starts = 0
+        self.listen = "127.0.0.1:0"  # set to the old bootstrap to restart on the same port
         os.makedirs(self.data_dir, exist_ok=True)
 
-    def command(self, listen="127.0.0.1:0"):
+    def command(self, listen=None):
+        listen = listen or self.listen
         cmd = [sluice_bin(), "serve"]
         if self.config_file:
             cmd += ["--config", str(self.config_file)]

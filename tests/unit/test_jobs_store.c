@@ -89,7 +89,7 @@ TEST(test_open_uses_wal_and_records_schema_version)
     ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &stmt, NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    ASSERT_EQ(sqlite3_column_int(stmt, 0), 1);
+    ASSERT_EQ(sqlite3_column_int(stmt, 0), 2);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     jstore_close(st);
@@ -253,13 +253,83 @@ TEST(test_state_machine_happy_path_and_history)
     jstore_close(st);
 }
 
+TEST(test_batch_keeps_applied_steps_and_drops_failed_ones)
+{
+    const char *path = db_path();
+    jstore_t *st;
+    ASSERT_EQ(jstore_open(path, &st), 0);
+    ASSERT_EQ(jstore_batch_begin(st), 0);
+    ASSERT_EQ(add(st, "a", "t", 100), 0);
+    ASSERT_EQ(add(st, "b", "t", 100), 0);
+    ASSERT_EQ(jstore_mark_queued(st, "a", 101), 0);
+    ASSERT_EQ(jstore_mark_running(st, "nope", 1, "w", 1000, 101), SL_ENOTFOUND);
+    ASSERT_EQ(jstore_finish(st, "b", 1, true, NULL, NULL, NULL, 101), SL_EINVAL);
+    jstore_job_t got;
+    ASSERT_EQ(jstore_get(st, "a", &got), 0); /* reads see the batch's own writes */
+    ASSERT_EQ(got.state, JSTORE_QUEUED);
+    jstore_job_deinit(&got);
+    ASSERT_EQ(jstore_batch_end(st), 0);
+    jstore_close(st);
+    ASSERT_EQ(jstore_open(path, &st), 0);
+    ASSERT_EQ(jstore_get(st, "b", &got), 0);
+    ASSERT_EQ(got.state, JSTORE_ACCEPTED);
+    jstore_job_deinit(&got);
+    ASSERT_EQ(jstore_ping(st), 0);
+    jstore_close(st);
+}
+
+TEST(test_take_due_claims_retries_and_operator_reruns)
+{
+    jstore_t *st;
+    jstore_due_t due[4];
+    size_t n = 9;
+    ASSERT_EQ(jstore_open(db_path(), &st), 0);
+    ASSERT_EQ(add(st, "r", "t", 100), 0);
+    ASSERT_EQ(add(st, "o", "t", 100), 0);
+    ASSERT_EQ(jstore_mark_queued(st, "r", 100), 0);
+    ASSERT_EQ(jstore_mark_queued(st, "o", 100), 0);
+    ASSERT_EQ(jstore_take_due(st, 100, 50, due, 4, &n), 0);
+    ASSERT_EQ(n, 0); /* queued by the request consumer: its event is out already */
+    ASSERT_EQ(jstore_mark_running(st, "r", 1, "w", 1000, 101), 0);
+    ASSERT_EQ(jstore_finish(st, "r", 1, false, NULL, "x", NULL, 102), 0);
+    ASSERT_EQ(jstore_schedule_retry(st, "r", 1, 200, 102), 0);
+    ASSERT_EQ(jstore_cancel(st, "o", 103, NULL), 0);
+    int32_t attempt = 0;
+    ASSERT_EQ(jstore_requeue_for_operator_retry(st, "o", 104, &attempt), 0);
+    ASSERT_EQ(attempt, 2);
+    ASSERT_EQ(jstore_take_due(st, 150, 50, due, 4, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(due[0].id, "o");
+    ASSERT_EQ(due[0].attempt, 2);
+    ASSERT_EQ(jstore_take_due(st, 199, 50, due, 4, &n), 0);
+    ASSERT_EQ(n, 0); /* "o" is claimed until 200, "r" due at 200 */
+    ASSERT_EQ(jstore_take_due(st, 200, 50, due, 4, &n), 0);
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(jstore_take_due(st, 200, 50, due, 0, &n), SL_EINVAL);
+    ASSERT_EQ(jstore_take_due(st, 200, 0, due, 4, &n), SL_EINVAL);
+    jstore_close(st);
+}
+
+TEST(test_assigned_event_may_overtake_the_queued_mark)
+{
+    jstore_t *st;
+    ASSERT_EQ(jstore_open(db_path(), &st), 0);
+    ASSERT_EQ(add(st, "j", "t", 100), 0);
+    ASSERT_EQ(jstore_mark_running(st, "j", 1, "w", 1000, 101), 0);
+    ASSERT_EQ(jstore_mark_queued(st, "j", 102), SL_EEXIST); /* the late mark changes nothing */
+    jstore_job_t got;
+    ASSERT_EQ(jstore_get(st, "j", &got), 0);
+    ASSERT_EQ(got.state, JSTORE_RUNNING);
+    jstore_job_deinit(&got);
+    jstore_close(st);
+}
+
 TEST(test_illegal_transitions_are_refused)
 {
     jstore_t *st;
     ASSERT_EQ(jstore_open(db_path(), &st), 0);
     ASSERT_EQ(add(st, "j", "t", 100), 0);
-    /* accepted: only queue or cancel */
-    ASSERT_EQ(jstore_mark_running(st, "j", 1, "w", 1000, 101), SL_EINVAL);
+    /* accepted: queue, run (an assigned event may overtake the queued mark) or cancel */
     ASSERT_EQ(jstore_finish(st, "j", 1, true, NULL, NULL, NULL, 101), SL_EINVAL);
     ASSERT_EQ(jstore_schedule_retry(st, "j", 1, 500, 101), SL_EINVAL);
     ASSERT_EQ(jstore_mark_dead(st, "j", 1, 101), SL_EINVAL);
@@ -955,6 +1025,9 @@ int main(void)
     RUN(test_create_is_idempotent_by_id);
     RUN(test_create_is_idempotent_by_key_per_type);
     RUN(test_state_machine_happy_path_and_history);
+    RUN(test_batch_keeps_applied_steps_and_drops_failed_ones);
+    RUN(test_take_due_claims_retries_and_operator_reruns);
+    RUN(test_assigned_event_may_overtake_the_queued_mark);
     RUN(test_illegal_transitions_are_refused);
     RUN(test_redelivered_events_change_nothing_twice);
     RUN(test_retry_budget_then_dead_then_operator_retry_with_fresh_budget);

@@ -37,7 +37,7 @@ typedef struct {
     char path[JAPI_PATH_BYTES_MAX];
     char *body;
     size_t body_len, body_cap;
-    bool too_big, close_after;
+    bool too_big, close_after, routed;
     int status; /* 0 until a response is ready */
     const char *ctype;
     char *resp;
@@ -72,6 +72,7 @@ struct japi {
 static void japi__set(japi_pss_t *pss, int status, const char *ctype, char *body)
 {
     free(pss->resp);
+    pss->routed = true; /* answered: a later body completion changes nothing */
     pss->status = status;
     pss->ctype = ctype;
     pss->resp = body;
@@ -688,6 +689,10 @@ static void japi__health(japi_t *api, japi_pss_t *pss)
 
 static void japi__route(japi_t *api, japi_pss_t *pss)
 {
+    if (pss->routed) {
+        return; /* a body-less POST: lws still reports its (empty) body's completion */
+    }
+    pss->routed = true;
     const char *m = pss->method, *p = pss->path;
     bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
     if (strcmp(p, "/jobs") == 0 || strcmp(p, "/jobs/") == 0) {

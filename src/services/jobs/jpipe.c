@@ -343,7 +343,7 @@ static void *jpipe__consume(jsvc_t *svc, int stage, const char *name, const char
     SL_ASSERT(msgs);
     while (!atomic_load(&svc->stop)) {
         jsvc_beat(svc, stage);
-        ssize_t n = rd_kafka_consume_batch_queue(q, JPIPE_POLL_MS, msgs, JSVC_BATCH_MAX);
+        ssize_t n = jsvc_take(rk, q, JPIPE_POLL_MS, msgs, JSVC_BATCH_MAX);
         if (n <= 0) {
             continue;
         }

@@ -19,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define JPOOL_LOG "jobs"
 #define JPOOL_DRAIN_MS 10000         /* at shutdown, running jobs get this long to finish */
-#define JPOOL_START_TIMEOUT_MS 30000 /* a persistent worker's engine start-up allowance */
+#define JPOOL_START_TIMEOUT_MS 10000 /* a persistent worker's engine start-up allowance */
+#define JPOOL_PAUSE_AFTER_MS 500     /* all slots busy this long: pause the partitions */
 
 typedef struct jpool_job jpool_job_t;
 struct jpool_job {
@@ -64,6 +66,7 @@ struct jpool {
     rd_kafka_queue_t *q;
     jstore_t *st;
     bool paused;
+    int64_t full_since; /* mono ms since every slot is taken; 0 when not full */
     char owner[JSTORE_OWNER_BUF];
 };
 
@@ -495,20 +498,31 @@ static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
     }
     int room = pool->nslots - (pool->nheld - ndone);
     ssize_t n = 0;
-    int wait_ms = pool->nheld > 0 ? 5 : 100;
-    if (!draining && room > 0) {
+    int wait_ms = done ? 0 : pool->nheld > 0 ? 5 : 100;
+    int64_t now = sl_time_mono_ms();
+    if (draining || room > 0) {
+        pool->full_since = 0;
         if (pool->paused) {
             jpool__pause(pool, false);
         }
-        n = rd_kafka_consume_batch_queue(pool->q, done ? 0 : wait_ms, msgs, (size_t)room);
-        n = n < 0 ? 0 : n;
+    } else if (pool->full_since == 0) {
+        pool->full_since = now;
+    } else if (!pool->paused && now - pool->full_since >= JPOOL_PAUSE_AFTER_MS) {
+        jpool__pause(pool, true); /* long jobs: stop fetching, keep polling for the group */
+    }
+    if (!draining && room > 0) {
+        n = jsvc_take(pool->rk, pool->q, wait_ms, msgs, (size_t)room);
     } else {
-        if (!pool->paused && !draining) {
-            jpool__pause(pool, true);
+        if (pool->paused && !draining) {
+            /* Serves group events; a paused partition's fetched messages were purged, so this
+             * returns none or, racing the pause, one: at most one job over the slots. */
+            rd_kafka_message_t *msg = rd_kafka_consumer_poll(pool->rk, 0);
+            if (msg) {
+                msgs[n++] = msg;
+            }
         }
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(pool->rk, done ? 0 : wait_ms);
-        if (msg) {
-            msgs[n++] = msg; /* fetched before the pause took effect: at most one over */
+        if (!done) {
+            usleep((useconds_t)wait_ms * 1000);
         }
     }
     jpool_job_t *taken = NULL;

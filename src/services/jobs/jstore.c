@@ -793,6 +793,7 @@ int jstore_mark_running(jstore_t *st, const char *id, int32_t attempt, const cha
     rc = jstore__attempt_cmp(&head, attempt);
     if (rc == 0) {
         switch (head.state) {
+        case JSTORE_ACCEPTED: /* the assigned event overtook the publisher's queued mark */
         case JSTORE_QUEUED:
         case JSTORE_RETRY_WAIT:
             rc = jstore__apply_running(st, id, attempt, owner, lease_ms, now_ms);

@@ -174,7 +174,8 @@ int jstore_list(jstore_t *st, int state, const char *type, jstore_cursor_t *curs
 
 /* accepted -> queued (the assigned event was published). */
 int jstore_mark_queued(jstore_t *st, const char *id, int64_t now_ms);
-/* queued | retry_wait -> running for `attempt`, leased to owner until now + lease_ms;
+/* accepted | queued | retry_wait -> running for `attempt` (accepted: the assigned event was
+ * consumed before its publisher marked the job queued), leased to owner until now + lease_ms;
  * opens the attempt's history row. */
 int jstore_mark_running(jstore_t *st, const char *id, int32_t attempt, const char *owner,
                         int64_t lease_ms, int64_t now_ms);

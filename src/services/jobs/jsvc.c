@@ -170,6 +170,10 @@ rd_kafka_t *jsvc_consumer_new(jsvc_t *svc, const char *stage, const char *topic)
     rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "session.timeout.ms", "6000", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errstr, sizeof errstr);
+    /* Bounded prefetch (memory stays bounded while workers are busy) and short long-polls so a
+     * resumed partition is fetched again at once. */
+    rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "4096", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "100", errstr, sizeof errstr);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     SL_ASSERT(rk); /* the config above is fixed and valid */
     rd_kafka_poll_set_consumer(rk);
@@ -179,6 +183,20 @@ rd_kafka_t *jsvc_consumer_new(jsvc_t *svc, const char *stage, const char *topic)
     rd_kafka_topic_partition_list_destroy(topics);
     SL_ASSERT(err == RD_KAFKA_RESP_ERR_NO_ERROR);
     return rk;
+}
+
+ssize_t jsvc_take(rd_kafka_t *rk, rd_kafka_queue_t *q, int timeout_ms, rd_kafka_message_t **msgs,
+                  size_t max)
+{
+    if (max == 0) {
+        return 0;
+    }
+    msgs[0] = rd_kafka_consumer_poll(rk, timeout_ms);
+    if (!msgs[0]) {
+        return 0;
+    }
+    ssize_t more = max > 1 ? rd_kafka_consume_batch_queue(q, 0, msgs + 1, max - 1) : 0;
+    return 1 + (more > 0 ? more : 0);
 }
 
 void jsvc_offset_done(rd_kafka_t *rk, const rd_kafka_message_t *msg)

@@ -83,6 +83,10 @@ struct jsvc {
 
 /* A consumer in group <group_prefix>.<stage> subscribed to topic, offsets stored by hand. */
 rd_kafka_t *jsvc_consumer_new(jsvc_t *svc, const char *stage, const char *topic);
+/* Takes up to max messages: waits at most timeout_ms for the first, then takes only what is
+ * already fetched (so a light load is not delayed to fill a batch). Returns the count. */
+ssize_t jsvc_take(rd_kafka_t *rk, rd_kafka_queue_t *q, int timeout_ms, rd_kafka_message_t **msgs,
+                  size_t max);
 /* Marks msg's offset done (committed by the auto-commit after it). */
 void jsvc_offset_done(rd_kafka_t *rk, const rd_kafka_message_t *msg);
 void jsvc_beat(jsvc_t *svc, int stage);
