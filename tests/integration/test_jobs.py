@@ -253,12 +253,19 @@ def test_per_key_and_per_type_limits(broker, make_jobs):
     spans = {}
     for r in jobs.runs():
         spans.setdefault(r[0], {})[r[2]] = float(r[3])
-    intervals = sorted((v["start"], v["end"], jid) for jid, v in spans.items())
     key_of = {jid: "shop-%d" % (i % 3) for i, jid in enumerate(ids)}
-    for i, (s1, e1, j1) in enumerate(intervals):
-        overlapping = [j2 for s2, e2, j2 in intervals if j2 != j1 and s2 < e1 and s1 < e2]
-        assert len(overlapping) <= 1, "type limit 2 exceeded"
-        assert all(key_of[j2] != key_of[j1] for j2 in overlapping), "key limit 1 exceeded"
+    events = sorted([(v["start"], 1, jid) for jid, v in spans.items()] +
+                    [(v["end"], -1, jid) for jid, v in spans.items()], key=lambda e: (e[0], e[1]))
+    running, peak = set(), 0
+    for _, delta, jid in events:
+        if delta > 0:
+            running.add(jid)
+        else:
+            running.discard(jid)
+        peak = max(peak, len(running))
+        keys = [key_of[j] for j in running]
+        assert len(keys) == len(set(keys)), "two jobs of one key at once: %s" % running
+    assert 1 <= peak <= 2, "type limit 2 exceeded: %d" % peak
 
 
 def test_health_and_metrics(broker, jobs):
@@ -302,19 +309,20 @@ def test_cli_list_show_cancel(jobs):
     assert bad.returncode == 2 and "workers.slots" in bad.stderr
 
 
-def _no_overlap_per_job(runs):
-    """No job ran two attempts at the same time (a crashed attempt has no end)."""
+def assert_never_twice_at_once(runs):
+    """No job ran two attempts at the same time: each run of a job starts after the previous
+    run of that job ended (a run killed with its process has no end; the next may follow)."""
     by_job = {}
     for jid, attempt, what, ts in runs:
-        by_job.setdefault(jid, []).append((float(ts), what, attempt))
+        by_job.setdefault(jid, []).append((float(ts), 0 if what == "end" else 1, attempt))
     for jid, ev in by_job.items():
         ev.sort()
-        open_runs = 0
-        for _, what, _ in ev:
-            open_runs += 1 if what == "start" else -1
-            # an attempt killed by -9 never logs its end; the next start may follow it
-            open_runs = max(open_runs, 0)
-            assert open_runs <= 1 or True
+        starts = [e for e in ev if e[1] == 1]
+        ends = [e for e in ev if e[1] == 0]
+        for (s1, _, a1), (s2, _, a2) in zip(starts, starts[1:]):
+            ended = [e for e in ends if s1 <= e[0] <= s2]
+            killed = not any(e[0] >= s1 for e in ends if e[2] == a1)
+            assert ended or killed, "job %s ran twice at once (%s, %s)" % (jid, a1, a2)
 
 
 def test_kill9_of_jobs_service_mid_run_loses_nothing(broker, make_jobs):
@@ -326,6 +334,7 @@ def test_kill9_of_jobs_service_mid_run_loses_nothing(broker, make_jobs):
     wait_for(lambda: jobs.count("succeeded") == 200, T(90), "all 200 succeeded after kill -9")
     ends = {r[0] for r in jobs.runs() if r[2] == "end"}
     assert set(ids) <= ends
+    assert_never_twice_at_once(jobs.runs())
 
 
 def test_kill9_of_broker_mid_run_loses_nothing(broker, make_jobs):
@@ -337,4 +346,6 @@ def test_kill9_of_broker_mid_run_loses_nothing(broker, make_jobs):
     time.sleep(1)
     broker.start()
     wait_for(lambda: jobs.count("succeeded") == 200, T(120), "all 200 succeeded after broker kill")
-    assert jobs.request("GET", "/health")[0] == 200
+    assert {r[0] for r in jobs.runs() if r[2] == "end"} >= set(ids)
+    assert_never_twice_at_once(jobs.runs())
+    wait_for(lambda: jobs.request("GET", "/health")[0] == 200, T(10), "healthy again")
