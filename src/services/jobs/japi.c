@@ -803,7 +803,7 @@ static int japi__on_http(japi_t *api, japi_pss_t *pss, struct lws *wsi, const ch
 
 static void japi__on_body(japi_t *api, japi_pss_t *pss, const void *in, size_t len)
 {
-    if (pss->too_big) {
+    if (pss->too_big || len == 0) {
         return;
     }
     if (pss->body_len + len > api->svc->cfg->request_bytes_max) {
@@ -840,10 +840,14 @@ static int japi__cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         } else {
             japi__route(api, pss);
         }
+        free(pss->body); /* every route is done with it */
+        pss->body = NULL;
+        pss->body_len = pss->body_cap = 0;
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return pss->status ? japi__write(pss) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         if (pss->post) {
             pthread_mutex_lock(&api->mu);
             pss->post->pss = NULL;
