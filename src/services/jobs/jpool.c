@@ -7,8 +7,10 @@
  * A job is leased in the store (jstore_mark_running) before its offset is marked done and
  * before it starts; the poll thread renews the leases of every job it holds every lease/3. A
  * lease found lost (operator cancel, or it expired) stops the job. A finished attempt is
- * published to the completed topic (acks=all) and then recorded in the store; a crash between
- * the two is repaired by the completion consumer, a crash before both by the lease reaper.
+ * recorded in the store (with its webhook delivery) in the same transaction that leases the
+ * next jobs, then published to the completed topic, whose consumer schedules retries; a crash
+ * before the record is repaired by the lease reaper, one after it by the scheduler's re-drive
+ * of failed jobs.
  * Per-type and per-key concurrency limits hold jobs back in the pending list (still leased).
  * Thread: poll thread (jpool_main) and slot threads; `mu` guards slot hand-offs and `done`. */
 #include "jsvc_int.h"
@@ -19,7 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #define JPOOL_LOG "jobs"
 #define JPOOL_DRAIN_MS 10000         /* at shutdown, running jobs get this long to finish */
@@ -54,7 +56,8 @@ typedef struct {
 struct jpool {
     jsvc_t *svc;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;      /* slots wait for a job */
+    pthread_cond_t done_cv; /* the poll thread waits for a finished job */
     bool quit;
     jpool_slot_t slots[JCFG_SLOTS_MAX];
     int nslots;
@@ -128,7 +131,7 @@ static void *jpool__slot_main(void *arg)
         slot->job = NULL;
         job->done_next = pool->done;
         pool->done = job;
-        rd_kafka_queue_yield(pool->q); /* wake the poll thread */
+        pthread_cond_signal(&pool->done_cv); /* wake the poll thread */
     }
     pthread_mutex_unlock(&pool->mu);
     return NULL;
@@ -142,6 +145,7 @@ int jpool_new(jsvc_t *svc, jpool_t **out)
     pool->nslots = svc->cfg->slots;
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->cv, NULL);
+    pthread_cond_init(&pool->done_cv, NULL);
     snprintf(pool->owner, sizeof pool->owner, "%s", svc->cfg->worker_id);
     pool->rk = jsvc_consumer_new(svc, "workers", svc->t_assigned);
     pool->q = rd_kafka_queue_get_consumer(pool->rk);
@@ -197,6 +201,7 @@ void jpool_free(jpool_t *pool)
         rd_kafka_destroy(pool->rk);
     }
     pthread_cond_destroy(&pool->cv);
+    pthread_cond_destroy(&pool->done_cv);
     pthread_mutex_destroy(&pool->mu);
     free(pool);
 }
@@ -234,37 +239,40 @@ static char *jpool__completion(const jpool_job_t *job)
     return text;
 }
 
-/* Publishes the completions of done (acks=all), retrying until acknowledged. */
-static bool jpool__publish_done(jpool_t *pool, jpool_job_t *done)
+static void jpool__free_wait(jwait_t *w)
+{
+    if (w->err) {
+        SL_LOGW(JPOOL_LOG, "a completion event was not delivered (%s); the scheduler re-drives "
+                "its follow-up from the store", rd_kafka_err2str(w->err));
+    }
+    jwait_deinit(w);
+    free(w);
+}
+
+/* Publishes the completions of done without waiting: the store already holds each outcome
+ * (and a success's webhook), so a lost event only delays a failure's retry until the
+ * scheduler's re-drive. */
+static void jpool__publish_done(jpool_t *pool, jpool_job_t *done)
 {
     jsvc_t *svc = pool->svc;
-    for (;;) {
-        jwait_t w;
-        jwait_init(&w, NULL);
-        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-        for (jpool_job_t *j = done; j && !err; j = j->done_next) {
-            if (j->lease_lost) {
-                continue; /* cancelled or taken over: its outcome is not ours to report */
-            }
-            char *text = jpool__completion(j);
-            const char *key = j->key ? j->key : j->id;
-            err = jwait_produce(svc, &w, svc->t_completed, RD_KAFKA_PARTITION_UA, key,
-                                strlen(key), text, strlen(text), NULL);
-            free(text);
+    jwait_t *w = malloc(sizeof *w);
+    SL_ASSERT(w);
+    jwait_init(w, jpool__free_wait);
+    jwait_hold(w);
+    for (jpool_job_t *j = done; j; j = j->done_next) {
+        if (j->lease_lost) {
+            continue; /* cancelled or taken over: its outcome is not ours to report */
         }
-        rd_kafka_resp_err_t werr = jwait_wait(&w);
-        jwait_deinit(&w);
-        err = err ? err : werr;
-        if (!err) {
-            return true;
+        char *text = jpool__completion(j);
+        const char *key = j->key ? j->key : j->id;
+        rd_kafka_resp_err_t err = jwait_produce(svc, w, svc->t_completed, RD_KAFKA_PARTITION_UA,
+                                                key, strlen(key), text, strlen(text), NULL);
+        free(text);
+        if (err) {
+            SL_LOGW(JPOOL_LOG, "publishing to %s: %s", svc->t_completed, rd_kafka_err2str(err));
         }
-        SL_LOGW(JPOOL_LOG, "publishing to %s: %s; retrying", svc->t_completed,
-                rd_kafka_err2str(err));
-        if (atomic_load(&svc->stop)) {
-            return false;
-        }
-        rd_kafka_poll(pool->rk, 500); /* keep the group membership while waiting */
     }
+    jwait_release(w);
 }
 
 /* Parses one assigned event into a held job, leased in the store; NULL when it is not ours to
@@ -321,8 +329,11 @@ static bool jpool__record(jpool_t *pool, jpool_job_t *done, rd_kafka_message_t *
         for (jpool_job_t *j = done; rc == 0 && j; j = j->done_next) {
             if (!j->lease_lost) {
                 bool ok = j->res.status == JRUN_OK;
-                jstore_finish(pool->st, j->id, j->attempt, ok, ok ? j->res.result : NULL,
-                              ok ? NULL : j->res.reason, j->res.log, sl_time_wall_ms());
+                int64_t now = sl_time_wall_ms();
+                if (jstore_finish(pool->st, j->id, j->attempt, ok, ok ? j->res.result : NULL,
+                                  ok ? NULL : j->res.reason, j->res.log, now) == 0 && ok) {
+                    jstore_webhook_enqueue(pool->st, j->id, j->attempt, now); /* SL_EINVAL: none */
+                }
             }
         }
         for (ssize_t i = 0; rc == 0 && i < n; i++) {
@@ -482,6 +493,21 @@ static void jpool__retire(jpool_t *pool, jpool_job_t *done)
     }
 }
 
+/* Sleeps until a slot finishes a job or ms pass. */
+static void jpool__wait_done(jpool_t *pool, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&pool->mu);
+    if (!pool->done) {
+        pthread_cond_timedwait(&pool->done_cv, &pool->mu, &ts);
+    }
+    pthread_mutex_unlock(&pool->mu);
+}
+
 /* One turn: record what finished, take what fits, start what may start. */
 static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
 {
@@ -489,9 +515,6 @@ static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
     jpool_job_t *done = pool->done;
     pool->done = NULL;
     pthread_mutex_unlock(&pool->mu);
-    if (done && !jpool__publish_done(pool, done)) {
-        return false;
-    }
     int ndone = 0;
     for (jpool_job_t *j = done; j; j = j->done_next) {
         ndone++;
@@ -511,7 +534,13 @@ static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
         jpool__pause(pool, true); /* long jobs: stop fetching, keep polling for the group */
     }
     if (!draining && room > 0) {
-        n = jsvc_take(pool->rk, pool->q, wait_ms, msgs, (size_t)room);
+        /* Idle: block on Kafka (nothing can finish). Busy: take what is fetched, then wait for
+         * a slot to finish (new events are picked up on the next turn). */
+        n = jsvc_take(pool->rk, pool->q, pool->nheld == 0 && !done ? wait_ms : 0, msgs,
+                      (size_t)room);
+        if (n == 0 && !done && pool->nheld > 0) {
+            jpool__wait_done(pool, wait_ms);
+        }
     } else {
         if (pool->paused && !draining) {
             /* Serves group events; a paused partition's fetched messages were purged, so this
@@ -522,7 +551,7 @@ static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
             }
         }
         if (!done) {
-            usleep((useconds_t)wait_ms * 1000);
+            jpool__wait_done(pool, wait_ms);
         }
     }
     jpool_job_t *taken = NULL;
@@ -537,6 +566,9 @@ static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
             jsvc_offset_done(pool->rk, msgs[i]);
         }
         rd_kafka_message_destroy(msgs[i]);
+    }
+    if (done) {
+        jpool__publish_done(pool, done);
     }
     jpool__retire(pool, done);
     jpool_job_t **tail = &pool->held;

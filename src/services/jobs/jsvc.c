@@ -144,7 +144,7 @@ static int jsvc__producer_new(jsvc_t *svc, char *err, size_t len)
     char errstr[256], tmo[32];
     snprintf(tmo, sizeof tmo, "%lld", (long long)svc->cfg->broker_timeout_ms);
     if (rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "linger.ms", "1", errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "linger.ms", "0", errstr, sizeof errstr) ||
         rd_kafka_conf_set(conf, "message.timeout.ms", tmo, errstr, sizeof errstr)) {
         snprintf(err, len, "producer config: %s", errstr);
         rd_kafka_conf_destroy(conf);
