@@ -173,6 +173,31 @@ def test_dead_job_webhook_and_undeliverable_hook_is_recorded(jobs):
         hook.close()
 
 
+def test_pending_webhook_delivery_survives_a_restart(broker, make_jobs):
+    hook = WebhookReceiver(fail_first=1)
+    try:
+        jobs = make_jobs(broker, {"webhook.retries": "3s,3s,3s"})
+        job_id = jobs.submit({"type": "echo", "payload": {"n": 5}, "webhook": hook.url})
+        jobs.wait_state(job_id, "succeeded")
+        wait_for(lambda: len(hook.calls) == 1, T(10), "the first (failed) delivery")
+        jobs.kill9()
+        jobs.start()
+        wait_for(lambda: len(hook.calls) == 2, T(20), "the retry after the restart")
+        assert [c[0] for c in hook.calls] == [500, 204] and hook.calls[1][3]
+        wait_for(lambda: jobs.job(job_id)["webhook_deliveries"][0]["status"] == "delivered",
+                 T(10), "delivery recorded")
+    finally:
+        hook.close()
+
+
+def test_job_longer_than_its_lease_runs_once(broker, make_jobs):
+    jobs = make_jobs(broker, {"lease.ms": "900"})
+    job_id = jobs.submit({"type": "pecho", "payload": {"sleep": 3}, "timeout_s": 30})
+    job = jobs.wait_state(job_id, "succeeded", timeout_s=30)
+    assert job["attempt"] == 1 and len(job["attempts"]) == 1
+    assert sum(1 for r in jobs.runs() if r[2] == "start") == 1
+
+
 def test_idempotency_key_yields_the_same_job(jobs):
     a = jobs.submit({"type": "echo", "payload": {"n": 1}, "idempotency_key": "order-42"})
     b = jobs.submit({"type": "echo", "payload": {"n": 1}, "idempotency_key": "order-42"})

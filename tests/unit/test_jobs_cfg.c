@@ -1,0 +1,118 @@
+/* Unit tests for src/services/jobs/jcfg: defaults, every kind of key, worker types with dotted
+ * names and fields, and refusals that name the key. */
+#include "jcfg.h"
+#include "jsvc_int.h"
+#include "sl_common.h"
+#include "sl_test.h"
+
+#include <string.h>
+
+static int load(jcfg_t *cfg, const char *const *kv, char *err, size_t len)
+{
+    sl_props_t *p = sl_props_new();
+    for (int i = 0; kv[i]; i++) {
+        SL_ASSERT(sl_props_set_kv(p, kv[i]) == 0);
+    }
+    int rc = jcfg_load(cfg, p, err, len);
+    sl_props_free(p);
+    return rc;
+}
+
+TEST(test_defaults)
+{
+    jcfg_t cfg;
+    char err[256];
+    const char *kv[] = {NULL};
+    ASSERT_EQ(load(&cfg, kv, err, sizeof err), 0);
+    ASSERT_STREQ(cfg.brokers, "127.0.0.1:9092");
+    ASSERT_STREQ(cfg.prefix, "jobs");
+    ASSERT_EQ(cfg.slots, 4);
+    ASSERT_EQ(cfg.default_max_attempts, 3);
+    ASSERT_TRUE(cfg.roles_api && cfg.roles_pipeline && cfg.roles_workers);
+    ASSERT_EQ(cfg.ntypes, 0);
+    jcfg_deinit(&cfg);
+}
+
+TEST(test_types_and_settings)
+{
+    jcfg_t cfg;
+    char err[256];
+    const char *kv[] = {"type.ocr.v2.command=/usr/bin/inspect --engine  tesseract",
+                        "type.ocr.v2.mode=persistent", "type.ocr.v2.timeout.s=90",
+                        "type.ocr.v2.max.attempts=5", "type.ocr.v2.concurrency=2",
+                        "type.echo.command=cat", "workers.slots=16", "lease.ms=4000",
+                        "roles=workers", "webhook.retries=1s,2s", "http.request.max.bytes=4096",
+                        NULL};
+    ASSERT_EQ(load(&cfg, kv, err, sizeof err), 0);
+    ASSERT_EQ(cfg.ntypes, 2);
+    const jcfg_type_t *t = jcfg_type(&cfg, "ocr.v2");
+    ASSERT_TRUE(t != NULL);
+    ASSERT_EQ(t->mode, JCFG_PERSISTENT);
+    ASSERT_STREQ(t->argv[0], "/usr/bin/inspect");
+    ASSERT_STREQ(t->argv[2], "tesseract");
+    ASSERT_TRUE(t->argv[3] == NULL);
+    ASSERT_EQ(t->timeout_s, 90);
+    ASSERT_EQ(t->max_attempts, 5);
+    ASSERT_EQ(t->concurrency, 2);
+    ASSERT_EQ(jcfg_type(&cfg, "echo")->mode, JCFG_ONESHOT);
+    ASSERT_TRUE(jcfg_type(&cfg, "nope") == NULL);
+    ASSERT_EQ(cfg.slots, 16);
+    ASSERT_EQ(cfg.lease_ms, 4000);
+    ASSERT_TRUE(!cfg.roles_api && !cfg.roles_pipeline && cfg.roles_workers);
+    ASSERT_EQ(cfg.request_bytes_max, 4096);
+    jcfg_deinit(&cfg);
+}
+
+TEST(test_refusals_name_the_key)
+{
+    static const struct {
+        const char *kv, *key;
+    } bad[] = {
+        {"workers.slots=0", "workers.slots"},
+        {"workers.slots=257", "workers.slots"},
+        {"lease.ms=abc", "lease.ms"},
+        {"roles=api,bogus", "roles"},
+        {"webhook.retries=1x", "webhook.retries"},
+        {"type.x.mode=forever", "type.x.mode"},
+        {"type.x.colour=red", "type.x.colour"},
+        {"type.x.mode=oneshot", "type.x.command"}, /* a type needs a command */
+        {"nosuch.key=1", "nosuch.key"},
+        {"retry.backoff.max.ms=10", "retry.backoff.max.ms"}, /* below the base */
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        jcfg_t cfg;
+        char err[256] = "";
+        const char *kv[] = {bad[i].kv, NULL};
+        ASSERT_EQ(load(&cfg, kv, err, sizeof err), SL_EINVAL);
+        ASSERT_TRUE(strncmp(err, bad[i].key, strlen(bad[i].key)) == 0);
+        jcfg_deinit(&cfg);
+    }
+}
+
+TEST(test_backoff_doubles_and_is_capped)
+{
+    jcfg_t cfg;
+    char err[256];
+    const char *kv[] = {"retry.backoff.base.ms=100", "retry.backoff.max.ms=1000",
+                        "retry.jitter.pct=0", NULL};
+    ASSERT_EQ(load(&cfg, kv, err, sizeof err), 0);
+    ASSERT_EQ(jsvc_backoff_ms(&cfg, 2), 100);
+    ASSERT_EQ(jsvc_backoff_ms(&cfg, 3), 200);
+    ASSERT_EQ(jsvc_backoff_ms(&cfg, 5), 800);
+    ASSERT_EQ(jsvc_backoff_ms(&cfg, 50), 1000);
+    cfg.retry_jitter_pct = 20;
+    for (int i = 0; i < 200; i++) {
+        int64_t d = jsvc_backoff_ms(&cfg, 3);
+        ASSERT_TRUE(d >= 160 && d <= 240);
+    }
+    jcfg_deinit(&cfg);
+}
+
+int main(void)
+{
+    RUN(test_defaults);
+    RUN(test_types_and_settings);
+    RUN(test_refusals_name_the_key);
+    RUN(test_backoff_doubles_and_is_capped);
+    TEST_MAIN_END();
+}
