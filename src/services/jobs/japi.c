@@ -476,19 +476,7 @@ static json_t *japi__job_json(jstore_t *st, const jstore_job_t *job)
     if (job->next_attempt_at_ms) {
         json_object_set_new(o, "next_attempt_at_ms", json_integer(job->next_attempt_at_ms));
     }
-    static jstore_attempt_t hist[64];
-    size_t n = 0;
-    json_t *arr = json_array();
-    if (jstore_attempts(st, job->id, hist, SL_ARRAY_LEN(hist), &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            json_array_append_new(
-                arr, json_pack("{s:i, s:I, s:I, s:s, s:s}", "attempt", hist[i].attempt,
-                               "started_ms", (json_int_t)hist[i].started_ms, "finished_ms",
-                               (json_int_t)hist[i].finished_ms, "outcome", hist[i].outcome,
-                               "error", hist[i].error));
-        }
-    }
-    json_object_set_new(o, "attempts", arr);
+    json_object_set_new(o, "attempts", jsvc_history_json(st, job->id));
     json_t *hooks = json_array();
     for (int a = 1; job->webhook && a <= job->attempt; a++) {
         jstore_delivery_t d;

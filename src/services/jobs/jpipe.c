@@ -112,23 +112,6 @@ static void jpipe__hdr_be(rd_kafka_headers_t *h, const char *name, uint64_t v, i
     rd_kafka_header_add(h, name, -1, b, bytes);
 }
 
-static json_t *jpipe__history(jstore_t *st, const char *id)
-{
-    static __thread jstore_attempt_t hist[64];
-    size_t n = 0;
-    json_t *arr = json_array();
-    if (jstore_attempts(st, id, hist, SL_ARRAY_LEN(hist), &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            json_array_append_new(
-                arr, json_pack("{s:i, s:I, s:I, s:s, s:s}", "attempt", hist[i].attempt,
-                               "started_ms", (json_int_t)hist[i].started_ms, "finished_ms",
-                               (json_int_t)hist[i].finished_ms, "outcome", hist[i].outcome,
-                               "error", hist[i].error));
-        }
-    }
-    return arr;
-}
-
 /* Publishes one job to the error topic with Spring Kafka's dead-letter headers. */
 static rd_kafka_resp_err_t jpipe__publish_dead(jsvc_t *svc, jstore_t *st, jwait_t *w,
                                                const jpipe_dead_t *d)
@@ -143,7 +126,7 @@ static rd_kafka_resp_err_t jpipe__publish_dead(jsvc_t *svc, jstore_t *st, jwait_
                           d->attempt, "type", job.type, "payload", payload ? payload : json_null(),
                           "error", job.last_error ? job.last_error : "", "log_tail",
                           job.log_tail ? job.log_tail : "", "attempts",
-                          jpipe__history(st, job.id));
+                          jsvc_history_json(st, job.id));
     SL_ASSERT(o);
     if (job.key) {
         json_object_set_new(o, "key", json_string(job.key));

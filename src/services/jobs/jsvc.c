@@ -390,6 +390,34 @@ static void jsvc__counter(jsvc_text_t *t, const char *name, const char *help,
               (unsigned long long)atomic_load(v));
 }
 
+/* A counter with two labelled series. */
+static void jsvc__counter2(jsvc_text_t *t, const char *name, const char *help, const char *l1,
+                           atomic_uint_fast64_t *v1, const char *l2, atomic_uint_fast64_t *v2)
+{
+    jsvc__put(t, "# HELP %s %s\n# TYPE %s counter\n%s{%s} %llu\n%s{%s} %llu\n", name, help,
+              name, name, l1, (unsigned long long)atomic_load(v1), name, l2,
+              (unsigned long long)atomic_load(v2));
+}
+
+json_t *jsvc_history_json(jstore_t *st, const char *id)
+{
+    jstore_attempt_t *hist = calloc(JSVC_HISTORY_MAX, sizeof *hist);
+    SL_ASSERT(hist);
+    size_t n = 0;
+    json_t *arr = json_array();
+    if (jstore_attempts(st, id, hist, JSVC_HISTORY_MAX, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            json_array_append_new(
+                arr, json_pack("{s:i, s:I, s:I, s:s, s:s}", "attempt", hist[i].attempt,
+                               "started_ms", (json_int_t)hist[i].started_ms, "finished_ms",
+                               (json_int_t)hist[i].finished_ms, "outcome", hist[i].outcome,
+                               "error", hist[i].error));
+        }
+    }
+    free(hist);
+    return arr;
+}
+
 char *jsvc_metrics_text(jsvc_t *svc)
 {
     jsvc_text_t t = {malloc(8192), 0, 8192};
@@ -405,24 +433,17 @@ char *jsvc_metrics_text(jsvc_t *svc)
     jsvc_metrics_t *m = &svc->m;
     jsvc__counter(&t, "sluice_jobs_accepted_total", "Jobs accepted by the HTTP API.",
                   &m->accepted);
-    jsvc__put(&t, "# HELP sluice_jobs_finished_total Attempts finished by this process's "
-                  "workers.\n# TYPE sluice_jobs_finished_total counter\n"
-                  "sluice_jobs_finished_total{outcome=\"succeeded\"} %llu\n"
-                  "sluice_jobs_finished_total{outcome=\"failed\"} %llu\n",
-              (unsigned long long)atomic_load(&m->completed_ok),
-              (unsigned long long)atomic_load(&m->completed_failed));
+    jsvc__counter2(&t, "sluice_jobs_finished_total", "Attempts finished by this process's workers.",
+                   "outcome=\"succeeded\"", &m->completed_ok, "outcome=\"failed\"",
+                   &m->completed_failed);
     jsvc__counter(&t, "sluice_jobs_retries_total", "Retries scheduled.", &m->retries);
     jsvc__counter(&t, "sluice_jobs_dead_total", "Jobs sent to the error topic.", &m->dead);
     jsvc__counter(&t, "sluice_jobs_lease_expired_total", "Attempts reclaimed by lease expiry.",
                   &m->lease_expired);
     jsvc__counter(&t, "sluice_jobs_bad_events_total", "Malformed events skipped.",
                   &m->bad_events);
-    jsvc__put(&t, "# HELP sluice_webhook_deliveries_total Webhook delivery tries.\n"
-                  "# TYPE sluice_webhook_deliveries_total counter\n"
-                  "sluice_webhook_deliveries_total{result=\"ok\"} %llu\n"
-                  "sluice_webhook_deliveries_total{result=\"failed\"} %llu\n",
-              (unsigned long long)atomic_load(&m->webhook_ok),
-              (unsigned long long)atomic_load(&m->webhook_failed));
+    jsvc__counter2(&t, "sluice_webhook_deliveries_total", "Webhook delivery tries.",
+                   "result=\"ok\"", &m->webhook_ok, "result=\"failed\"", &m->webhook_failed);
     jsvc__put(&t, "# HELP sluice_jobs_queue_lag Assigned events not yet taken by this "
                   "process's workers.\n# TYPE sluice_jobs_queue_lag gauge\n"
                   "sluice_jobs_queue_lag %lld\n",

@@ -95,6 +95,9 @@ jstore_t *jsvc_store_open(jsvc_t *svc);
 rd_kafka_resp_err_t jsvc_publish_assigned(jsvc_t *svc, jwait_t *w, const jstore_job_t *job);
 /* Backoff before attempt `next` (2, 3, ...): base * 2^(next-2), capped, +- jitter. */
 int64_t jsvc_backoff_ms(const jcfg_t *cfg, int next);
+/* The attempt history of a job as a JSON array (the last JSVC_HISTORY_MAX attempts' worth). */
+#define JSVC_HISTORY_MAX 100
+json_t *jsvc_history_json(jstore_t *st, const char *id);
 /* Health: 0 healthy, else a reason in why. */
 bool jsvc_healthy(jsvc_t *svc, char *why, size_t len);
 /* Writes the /metrics text into a malloc'ed string. */
