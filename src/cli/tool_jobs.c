@@ -216,92 +216,118 @@ static void jobs__list_table(jobs_body_t *b)
     json_decref(o);
 }
 
-static int jobs__operate(const char *cmd, int argc, char **argv)
+typedef struct {
+    const char *cmd, *url, *id, *state, *type, *limit, *after;
+    bool json, log, all;
+} jobs_op_t;
+
+/* Parses the options of list|show|retry|cancel; returns 0 or 2 after printing the problem. */
+static int jobs__op_parse(jobs_op_t *op, int argc, char **argv)
 {
-    const char *url = JOBS_URL_DEFAULT, *id = NULL, *state = NULL, *type = NULL;
-    const char *limit = NULL, *after = NULL;
-    bool json = false, log = false, all = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **dst = strcmp(a, "--url") == 0     ? &url
-                           : strcmp(a, "--state") == 0 ? &state
-                           : strcmp(a, "--type") == 0  ? &type
-                           : strcmp(a, "--limit") == 0 ? &limit
-                           : strcmp(a, "--after") == 0 ? &after
+        const char **dst = strcmp(a, "--url") == 0     ? &op->url
+                           : strcmp(a, "--state") == 0 ? &op->state
+                           : strcmp(a, "--type") == 0  ? &op->type
+                           : strcmp(a, "--limit") == 0 ? &op->limit
+                           : strcmp(a, "--after") == 0 ? &op->after
                                                        : NULL;
+        if (dst && !v) {
+            fprintf(stderr, "sluice jobs %s: missing value for %s\n", op->cmd, a);
+            return 2;
+        }
         if (dst) {
-            if (!v) {
-                fprintf(stderr, "sluice jobs %s: missing value for %s\n", cmd, a);
-                return 2;
-            }
             *dst = v;
             i++;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--log") == 0) {
-            log = true;
-        } else if (strcmp(a, "--all") == 0) {
-            all = true;
-        } else if (a[0] != '-' && !id) {
-            id = a;
+        } else if (strcmp(a, "--json") == 0 || strcmp(a, "--log") == 0 ||
+                   strcmp(a, "--all") == 0) {
+            *(a[2] == 'j' ? &op->json : a[2] == 'l' ? &op->log : &op->all) = true;
+        } else if (a[0] != '-' && !op->id) {
+            op->id = a;
         } else {
-            fprintf(stderr, "sluice jobs %s: unexpected argument '%s'\n", cmd, a);
+            fprintf(stderr, "sluice jobs %s: unexpected argument '%s'\n", op->cmd, a);
             return 2;
         }
     }
-    bool needs_id = strcmp(cmd, "show") == 0 || strcmp(cmd, "cancel") == 0 ||
-                    (strcmp(cmd, "retry") == 0 && !all);
-    if (needs_id != (id != NULL)) {
-        fprintf(stderr, "sluice jobs %s: %s\n", cmd, needs_id ? "missing job id" : "no job id expected");
+    bool needs_id = strcmp(op->cmd, "show") == 0 || strcmp(op->cmd, "cancel") == 0 ||
+                    (strcmp(op->cmd, "retry") == 0 && !op->all);
+    if (needs_id != (op->id != NULL)) {
+        fprintf(stderr, "sluice jobs %s: %s\n", op->cmd,
+                needs_id ? "missing job id" : "no job id expected");
         return 2;
+    }
+    return 0;
+}
+
+/* URL of one job (+ suffix). */
+static void jobs__job_url(char *u, size_t cap, const jobs_op_t *op, const char *suffix)
+{
+    char *esc = curl_easy_escape(NULL, op->id, 0);
+    snprintf(u, cap, "%s/jobs/%s%s", op->url, esc, suffix);
+    curl_free(esc);
+}
+
+static int jobs__list(const jobs_op_t *op)
+{
+    char u[4096];
+    jobs_body_t b = {NULL, 0};
+    snprintf(u, sizeof u, "%s/jobs", op->url);
+    jobs__qs(u, sizeof u, "state", op->state);
+    jobs__qs(u, sizeof u, "type", op->type);
+    jobs__qs(u, sizeof u, "limit", op->limit);
+    jobs__qs(u, sizeof u, "after", op->after);
+    long status = jobs__http("GET", u, NULL, &b);
+    if (status == 200 && !op->json) {
+        jobs__list_table(&b);
+        free(b.p);
+        return 0;
+    }
+    return jobs__print(status, &b, false);
+}
+
+static int jobs__retry_all(const jobs_op_t *op)
+{
+    char u[4096];
+    jobs_body_t b = {NULL, 0};
+    json_t *f = json_object();
+    if (op->state) {
+        json_object_set_new(f, "state", json_string(op->state));
+    }
+    if (op->type) {
+        json_object_set_new(f, "type", json_string(op->type));
+    }
+    char *body = json_dumps(f, JSON_COMPACT);
+    json_decref(f);
+    snprintf(u, sizeof u, "%s/jobs/retry", op->url);
+    long status = jobs__http("POST", u, body, &b);
+    free(body);
+    return jobs__print(status, &b, false);
+}
+
+static int jobs__operate(const char *cmd, int argc, char **argv)
+{
+    jobs_op_t op = {.cmd = cmd, .url = JOBS_URL_DEFAULT};
+    int rc = jobs__op_parse(&op, argc, argv);
+    if (rc != 0) {
+        return rc;
     }
     char u[4096];
     jobs_body_t b = {NULL, 0};
-    long status;
     if (strcmp(cmd, "list") == 0) {
-        snprintf(u, sizeof u, "%s/jobs", url);
-        jobs__qs(u, sizeof u, "state", state);
-        jobs__qs(u, sizeof u, "type", type);
-        jobs__qs(u, sizeof u, "limit", limit);
-        jobs__qs(u, sizeof u, "after", after);
-        status = jobs__http("GET", u, NULL, &b);
-        if (status == 200 && !json) {
-            jobs__list_table(&b);
-            free(b.p);
-            return 0;
-        }
-        return jobs__print(status, &b, false);
+        return jobs__list(&op);
     }
     if (strcmp(cmd, "show") == 0) {
-        char *esc = curl_easy_escape(NULL, id, 0);
-        snprintf(u, sizeof u, "%s/jobs/%s%s", url, esc, log ? "/log" : "");
-        curl_free(esc);
-        return jobs__print(jobs__http("GET", u, NULL, &b), &b, log);
+        jobs__job_url(u, sizeof u, &op, op.log ? "/log" : "");
+        return jobs__print(jobs__http("GET", u, NULL, &b), &b, op.log);
     }
     if (strcmp(cmd, "cancel") == 0) {
-        char *esc = curl_easy_escape(NULL, id, 0);
-        snprintf(u, sizeof u, "%s/jobs/%s", url, esc);
-        curl_free(esc);
+        jobs__job_url(u, sizeof u, &op, "");
         return jobs__print(jobs__http("DELETE", u, NULL, &b), &b, false);
     }
-    if (all) {
-        json_t *f = json_object();
-        if (state) {
-            json_object_set_new(f, "state", json_string(state));
-        }
-        if (type) {
-            json_object_set_new(f, "type", json_string(type));
-        }
-        char *body = json_dumps(f, JSON_COMPACT);
-        json_decref(f);
-        snprintf(u, sizeof u, "%s/jobs/retry", url);
-        status = jobs__http("POST", u, body, &b);
-        free(body);
-        return jobs__print(status, &b, false);
+    if (op.all) {
+        return jobs__retry_all(&op);
     }
-    char *esc = curl_easy_escape(NULL, id, 0);
-    snprintf(u, sizeof u, "%s/jobs/%s/retry", url, esc);
-    curl_free(esc);
+    jobs__job_url(u, sizeof u, &op, "/retry");
     return jobs__print(jobs__http("POST", u, "", &b), &b, false);
 }
 

@@ -139,6 +139,18 @@ static int japi__write(japi_pss_t *pss)
 
 /* ---- POST /jobs ---- */
 
+static bool japi__type_ok(const json_t *type)
+{
+    size_t tl = json_is_string(type) ? strlen(json_string_value(type)) : 0;
+    bool ok = tl > 0 && tl <= JSTORE_TYPE_BYTES_MAX;
+    for (size_t i = 0; ok && i < tl; i++) {
+        char c = json_string_value(type)[i];
+        ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             c == '_' || c == '-' || c == '.';
+    }
+    return ok;
+}
+
 /* Validates one job object; on failure writes the field and reason. */
 static bool japi__job_ok(const json_t *j, const char **field, char *why, size_t len)
 {
@@ -162,15 +174,7 @@ static bool japi__job_ok(const json_t *j, const char **field, char *why, size_t 
             return false;
         }
     }
-    const json_t *type = json_object_get(j, "type");
-    size_t tl = json_is_string(type) ? strlen(json_string_value(type)) : 0;
-    bool type_ok = tl > 0 && tl <= JSTORE_TYPE_BYTES_MAX;
-    for (size_t i = 0; type_ok && i < tl; i++) {
-        char c = json_string_value(type)[i];
-        type_ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  c == '_' || c == '-' || c == '.';
-    }
-    if (!type_ok) {
+    if (!japi__type_ok(json_object_get(j, "type"))) {
         *field = "type";
         snprintf(why, len, "required: a string of 1..%d characters [0-9A-Za-z_.-]",
                  JSTORE_TYPE_BYTES_MAX);
@@ -319,9 +323,38 @@ static char *japi__request_event(japi_t *api, json_t *j, const char *id)
     return text;
 }
 
-static void japi__submit(japi_t *api, japi_pss_t *pss)
+/* Checks every job of the batch; answers 400/413 naming the first bad field. */
+static bool japi__validate(japi_pss_t *pss, json_t *jobs, bool single)
 {
     char why[256], fname[64];
+    size_t n = json_array_size(jobs);
+    for (size_t i = 0; i < n; i++) {
+        const char *field = NULL;
+        json_t *j = json_array_get(jobs, i);
+        if (!japi__job_ok(j, &field, why, sizeof why)) {
+            if (single) {
+                snprintf(fname, sizeof fname, "%s", field);
+            } else {
+                snprintf(fname, sizeof fname, "[%zu]%s%s", i, *field ? "." : "", field);
+            }
+            japi__error(pss, 400, fname, "%s: %s", fname[0] ? fname : "job", why);
+            return false;
+        }
+        char *ptext = json_dumps(json_object_get(j, "payload"), JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t plen = strlen(ptext);
+        free(ptext);
+        if (plen > JSTORE_PAYLOAD_BYTES_MAX) {
+            japi__error(pss, 413, "payload", "payload of job %zu: %zu bytes, limit %d", i, plen,
+                        JSTORE_PAYLOAD_BYTES_MAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void japi__submit(japi_t *api, japi_pss_t *pss)
+{
+    char why[256];
     bool single = false;
     json_t *jobs = japi__parse_jobs(pss->body ? pss->body : "", pss->body_len, &single, why,
                                     sizeof why);
@@ -336,28 +369,9 @@ static void japi__submit(japi_t *api, japi_pss_t *pss)
                     api->svc->cfg->batch_max, n);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        const char *field = NULL;
-        json_t *j = json_array_get(jobs, i);
-        if (!japi__job_ok(j, &field, why, sizeof why)) {
-            if (single) {
-                snprintf(fname, sizeof fname, "%s", field);
-            } else {
-                snprintf(fname, sizeof fname, "[%zu]%s%s", i, *field ? "." : "", field);
-            }
-            json_decref(jobs);
-            japi__error(pss, 400, fname, "%s: %s", fname[0] ? fname : "job", why);
-            return;
-        }
-        char *ptext = json_dumps(json_object_get(j, "payload"), JSON_COMPACT | JSON_ENCODE_ANY);
-        size_t plen = strlen(ptext);
-        free(ptext);
-        if (plen > JSTORE_PAYLOAD_BYTES_MAX) {
-            json_decref(jobs);
-            japi__error(pss, 413, "payload", "payload of job %zu: %zu bytes, limit %d", i, plen,
-                        JSTORE_PAYLOAD_BYTES_MAX);
-            return;
-        }
+    if (!japi__validate(pss, jobs, single)) {
+        json_decref(jobs);
+        return;
     }
     if (!atomic_load(&api->svc->broker_ok)) {
         json_decref(jobs);
