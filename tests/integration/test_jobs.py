@@ -249,6 +249,21 @@ def test_bad_http_input(jobs):
     assert jobs.request("GET", "/health")[0] == 200
 
 
+@pytest.mark.parametrize("jtype", ["echo", "pecho"])
+def test_crashes_and_bad_output_are_failures_with_reasons(broker, make_jobs, jtype):
+    jobs = make_jobs(broker, {"workers.slots": "1"})
+    crash = jobs.submit({"type": jtype, "payload": {"crash": True}, "max_attempts": 1})
+    bad = jobs.submit({"type": jtype, "payload": {"bad_json": True}, "max_attempts": 1})
+    good = jobs.submit({"type": jtype, "payload": {"n": 7}})
+    crashed = jobs.wait_state(crash, "dead")
+    assert ("exit" in crashed["last_error"] or "crash" in crashed["last_error"] or
+            "EOF" in crashed["last_error"]), crashed["last_error"]
+    assert "crashing on purpose" in jobs.request("GET", "/jobs/%s/log" % crash)[1]
+    garbled = jobs.wait_state(bad, "dead")
+    assert "json" in garbled["last_error"].lower() or "reply" in garbled["last_error"]
+    assert jobs.wait_state(good, "succeeded")["result"]["echo"] == {"n": 7}
+
+
 def test_unknown_job_type_fails_with_reason(jobs):
     job_id = jobs.submit({"type": "nosuch", "payload": {}, "max_attempts": 1})
     job = jobs.wait_state(job_id, "dead")

@@ -8,7 +8,7 @@ One-shot (default): reads the payload JSON on stdin, writes a result JSON on std
 The payload says what to do: {"n": N} echoes; {"fail_until": K, "marker": NAME} fails while the
 attempt count recorded in $JOBS_TEST_DIR/NAME is below K; {"always_fail": true} fails;
 {"hang": S} sleeps S seconds; {"sleep": S} sleeps then succeeds; {"fix_file": F} fails unless
-file F exists; {"crash": true} exits 3. Every run appends "id attempt" to $JOBS_TEST_DIR/runs.
+file F exists; {"crash": true} exits 3; {"bad_json": true} answers with a line that is not JSON. Every run appends "id attempt" to $JOBS_TEST_DIR/runs.
 """
 import json
 import os
@@ -41,6 +41,11 @@ def work(job_id, attempt, payload):
         time.sleep(p["hang"])
     if p.get("sleep"):
         time.sleep(p["sleep"])
+    if p.get("bad_json"):
+        print("this is not json", flush=True)
+        if "--persistent" not in sys.argv:
+            sys.exit(0)
+        return None, None
     if p.get("crash"):
         sys.stderr.write("crashing on purpose\n")
         sys.stderr.flush()
@@ -68,6 +73,8 @@ def main():
         for line in sys.stdin:
             req = json.loads(line)
             ok, out = work(req["id"], req["attempt"], req["payload"])
+            if ok is None:
+                continue  # the garbage line above was the reply
             reply = {"id": req["id"], "ok": ok}
             reply["result" if ok else "error"] = out
             sys.stdout.write(json.dumps(reply) + "\n")
