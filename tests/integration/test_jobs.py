@@ -309,6 +309,21 @@ def test_per_key_and_per_type_limits(broker, make_jobs):
     assert 1 <= peak <= 2, "type limit 2 exceeded: %d" % peak
 
 
+def test_a_second_workers_only_process_shares_the_work(broker, make_jobs):
+    main = make_jobs(broker, {"workers.slots": "2", "topics.partitions": "2"})
+    extra = make_jobs(broker, {"workers.slots": "2", "roles": "workers",
+                               "store.path": main.settings["store.path"]}, name="extra")
+    wait_for(lambda: "jobs.workers: stable at generation 2" in broker.stderr_text(), T(20),
+             "both worker processes in the group")
+    ids = main.submit([{"type": "pecho", "payload": {"sleep": 0.02}, "key": "k%d" % i}
+                       for i in range(100)])
+    wait_for(lambda: main.count("succeeded") == 100, T(60), "all 100 succeeded")
+    mine = {r[0] for r in main.runs() if r[2] == "end"}
+    theirs = {r[0] for r in extra.runs() if r[2] == "end"}
+    assert mine and theirs, "both processes ran jobs"
+    assert mine | theirs == set(ids) and not mine & theirs
+
+
 def test_health_and_metrics(broker, jobs):
     status, body = jobs.request("GET", "/health")
     assert status == 200 and body["status"] == "ok"
