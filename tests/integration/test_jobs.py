@@ -152,6 +152,8 @@ def test_webhook_fails_twice_then_third_attempt_is_delivered(jobs):
         job = jobs.job(job_id)
         d = job["webhook_deliveries"][0]
         assert d["status"] == "delivered" and d["tries"] == 3
+        assert [(t["try"], t["status_code"], t["delivered"]) for t in job["webhook_tries"]] == \
+            [(1, 500, False), (2, 500, False), (3, 204, True)]
     finally:
         hook.close()
 

@@ -89,7 +89,7 @@ TEST(test_open_uses_wal_and_records_schema_version)
     ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &stmt, NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    ASSERT_EQ(sqlite3_column_int(stmt, 0), 2);
+    ASSERT_EQ(sqlite3_column_int(stmt, 0), 3);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     jstore_close(st);
@@ -856,6 +856,14 @@ TEST(test_webhook_deliveries_retry_and_survive_reopen)
     ASSERT_EQ(dlv[0].tries, 3);
     ASSERT_EQ(dlv[0].last_status_code, 204);
     ASSERT_EQ(jstore_webhook_record(st, "h", 1, true, 204, NULL, 3, 0, 2020), SL_EINVAL);
+    jstore_wh_try_t tries[4];
+    ASSERT_EQ(jstore_webhook_tries(st, "h", tries, 4, &n), 0);
+    ASSERT_EQ(n, 3); /* every try is kept, the refused fourth is not */
+    ASSERT_EQ(tries[0].status_code, 500);
+    ASSERT_STREQ(tries[0].error, "HTTP 500");
+    ASSERT_EQ(tries[1].try_no, 2);
+    ASSERT_STREQ(tries[1].error, "timeout");
+    ASSERT_TRUE(tries[2].delivered && tries[2].status_code == 204 && tries[2].at_ms == 2010);
     ASSERT_EQ(jstore_webhook_take_due(st, 1 << 30, 100, dlv, 4, &n), 0);
     ASSERT_EQ(n, 0);
     ASSERT_EQ(jstore_webhook_get(st, "h", 2, &dlv[0]), SL_ENOTFOUND);

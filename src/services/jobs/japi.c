@@ -503,6 +503,20 @@ static json_t *japi__job_json(jstore_t *st, const jstore_job_t *job)
         }
     }
     json_object_set_new(o, "webhook_deliveries", hooks);
+    jstore_wh_try_t *tries = job->webhook ? calloc(JSVC_HISTORY_MAX, sizeof *tries) : NULL;
+    size_t nt = 0;
+    json_t *tarr = json_array();
+    if (tries && jstore_webhook_tries(st, job->id, tries, JSVC_HISTORY_MAX, &nt) == 0) {
+        for (size_t i = 0; i < nt; i++) {
+            json_array_append_new(
+                tarr, json_pack("{s:i, s:i, s:I, s:b, s:i, s:s}", "attempt", tries[i].attempt,
+                                "try", tries[i].try_no, "at_ms", (json_int_t)tries[i].at_ms,
+                                "delivered", tries[i].delivered, "status_code",
+                                tries[i].status_code, "error", tries[i].error));
+        }
+    }
+    free(tries);
+    json_object_set_new(o, "webhook_tries", tarr);
     return o;
 }
 

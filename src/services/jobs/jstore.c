@@ -44,6 +44,9 @@ static const char *const jstore__migrations[] = {
     " PRIMARY KEY(job_id, attempt)) WITHOUT ROWID;"
     "CREATE INDEX wh_due ON webhook_deliveries(next_try_at_ms) WHERE status = 'pending';",
     "CREATE INDEX jobs_due ON jobs(next_attempt_at_ms) WHERE state IN ('retry_wait','queued');",
+    "CREATE TABLE webhook_tries(job_id TEXT NOT NULL, attempt INTEGER NOT NULL,"
+    " try INTEGER NOT NULL, at_ms INTEGER NOT NULL, delivered INTEGER NOT NULL,"
+    " status_code INTEGER NOT NULL, error TEXT, PRIMARY KEY(job_id, attempt, try)) WITHOUT ROWID;",
 };
 #define JSTORE_SCHEMA_VERSION ((int)SL_ARRAY_LEN(jstore__migrations))
 
@@ -79,6 +82,8 @@ enum {
     S_WH_CLAIM,
     S_WH_RECORD,
     S_WH_GET,
+    S_WH_TRY_INSERT,
+    S_WH_TRY_LIST,
     S_COUNT
 };
 
@@ -151,6 +156,10 @@ static const char *const jstore__sql[S_COUNT] = {
     [S_WH_GET] = "SELECT d.job_id, d.attempt, d.status, d.tries, d.last_status_code,"
                  " d.next_try_at_ms, j.webhook, d.last_error FROM webhook_deliveries d"
                  " JOIN jobs j ON j.id = d.job_id WHERE d.job_id = ?1 AND d.attempt = ?2",
+    [S_WH_TRY_INSERT] = "INSERT OR REPLACE INTO webhook_tries(job_id, attempt, try, at_ms,"
+                        " delivered, status_code, error) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_WH_TRY_LIST] = "SELECT attempt, try, at_ms, delivered, status_code, error"
+                      " FROM webhook_tries WHERE job_id = ?1 ORDER BY attempt, try LIMIT ?2",
 };
 
 struct jstore {
@@ -1268,5 +1277,43 @@ int jstore_webhook_record(jstore_t *st, const char *id, int32_t attempt, bool de
     sqlite3_bind_int(stmt, 5, status_code);
     jstore__bind_head(stmt, 6, delivered ? NULL : error, JSTORE_ERROR_BYTES_MAX);
     sqlite3_bind_int64(stmt, 7, now_ms);
-    return jstore__end(st, jstore__exec(stmt));
+    rc = jstore__exec(stmt);
+    if (rc == 0) {
+        stmt = st->stmt[S_WH_TRY_INSERT];
+        sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(stmt, 2, attempt);
+        sqlite3_bind_int(stmt, 3, dlv.tries + 1);
+        sqlite3_bind_int64(stmt, 4, now_ms);
+        sqlite3_bind_int(stmt, 5, delivered);
+        sqlite3_bind_int(stmt, 6, status_code);
+        jstore__bind_head(stmt, 7, delivered ? NULL : error, JSTORE_ERROR_BYTES_MAX);
+        rc = jstore__exec(stmt);
+    }
+    return jstore__end(st, rc);
+}
+
+int jstore_webhook_tries(jstore_t *st, const char *id, jstore_wh_try_t *out, size_t max,
+                         size_t *n)
+{
+    *n = 0;
+    int rc = jstore__check_max(max);
+    if (rc != 0 || !id) {
+        return rc ? rc : SL_EINVAL;
+    }
+    sqlite3_stmt *stmt = st->stmt[S_WH_TRY_LIST];
+    sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, (int64_t)max);
+    int step = SQLITE_DONE;
+    while (*n < max && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        jstore_wh_try_t *t = &out[(*n)++];
+        t->attempt = sqlite3_column_int(stmt, 0);
+        t->try_no = sqlite3_column_int(stmt, 1);
+        t->at_ms = sqlite3_column_int64(stmt, 2);
+        t->delivered = sqlite3_column_int(stmt, 3) != 0;
+        t->status_code = sqlite3_column_int(stmt, 4);
+        jstore__col_copy(stmt, 5, t->error, sizeof t->error);
+    }
+    rc = *n < max ? jstore__step_end(step) : 0;
+    jstore__reset(stmt);
+    return rc;
 }

@@ -246,12 +246,25 @@ int jstore_webhook_enqueue(jstore_t *st, const char *id, int32_t attempt, int64_
  * now + claim_ms (a crash mid-delivery makes it due again then). */
 int jstore_webhook_take_due(jstore_t *st, int64_t now_ms, int64_t claim_ms,
                             jstore_delivery_t *out, size_t max, size_t *n);
-/* Records one try: delivered, or failed with status_code/error and next try at next_try_ms;
+/* Records one try (also kept in the try history): delivered, or failed with status_code/error and next try at next_try_ms;
  * after tries_max (1..JSTORE_WEBHOOK_TRIES_MAX) tries the delivery becomes failed.
  * SL_EINVAL when it is not pending. */
 int jstore_webhook_record(jstore_t *st, const char *id, int32_t attempt, bool delivered,
                           int32_t status_code, const char *error, int32_t tries_max,
                           int64_t next_try_ms, int64_t now_ms);
+/* One try of a delivery, as recorded. */
+typedef struct {
+    int32_t attempt, try_no;
+    int64_t at_ms;
+    bool delivered;
+    int32_t status_code; /* 0 when no HTTP answer came */
+    char error[JSTORE_ERROR_BUF];
+} jstore_wh_try_t;
+/* Every recorded try of the job's deliveries, in (attempt, try) order, at most max
+ * (1..JSTORE_PAGE_MAX). */
+int jstore_webhook_tries(jstore_t *st, const char *id, jstore_wh_try_t *out, size_t max,
+                         size_t *n);
+
 /* Reads one delivery. SL_ENOTFOUND. */
 int jstore_webhook_get(jstore_t *st, const char *id, int32_t attempt, jstore_delivery_t *out);
 
