@@ -367,6 +367,15 @@ def test_cli_list_show_cancel(jobs):
     assert bad.returncode == 2 and "workers.slots" in bad.stderr
 
 
+def test_serve_without_a_broker_fails_clearly(tmp_path):
+    out = subprocess.run([sluice_bin(), "jobs", "serve", "--brokers", "127.0.0.1:1",
+                          "--http", "127.0.0.1:0", "--store", str(tmp_path / "new" / "j.db"),
+                          "--set", "broker.timeout.ms=500"],
+                         capture_output=True, text=True, timeout=T(30))
+    assert out.returncode == 1 and "127.0.0.1:1" in out.stderr.splitlines()[-1]
+    assert (tmp_path / "new" / "j.db").exists(), "the store's directory is created"
+
+
 def assert_never_twice_at_once(runs):
     """No job ran two attempts at the same time: each run of a job starts after the previous
     run of that job ended (a run killed with its process has no end; the next may follow)."""

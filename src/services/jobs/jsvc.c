@@ -3,6 +3,7 @@
  * thread (japi.c); each thread opens its own store connection. */
 #include "jsvc_int.h"
 
+#include "sl_fs.h"
 #include "sl_log.h"
 #include "sl_time.h"
 
@@ -502,7 +503,15 @@ int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
     atomic_store(&svc->broker_ok, true);
     atomic_store(&svc->store_ok, true);
     jstore_t *st = NULL;
-    int rc = jstore_open(cfg->store_path, &st); /* creates and migrates before any thread */
+    char dir[JCFG_STR_BYTES_MAX];
+    snprintf(dir, sizeof dir, "%s", cfg->store_path);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        rc = sl_fs_mkdirs(dir);
+    }
+    rc = rc ? rc : jstore_open(cfg->store_path, &st); /* creates and migrates first */
     if (rc != 0) {
         snprintf(err, err_len, "store %s: %s", cfg->store_path, sl_strerror(rc));
         pthread_mutex_destroy(&svc->counts_mu);
