@@ -16,5 +16,6 @@ int tool_consume(int argc, char **argv); /* records -> stdout, plain or JSON lin
 int tool_jobs(int argc, char **argv);    /* serve|list|show|retry|cancel */
 int tool_join(int argc, char **argv);    /* stream-table / table-table join */
 int tool_gateway(int argc, char **argv); /* HTTP produce + WebSocket STOMP fan-out */
+int tool_inspect(int argc, char **argv); /* OCR inspection worker for sluice jobs */
 
 #endif

@@ -18,6 +18,7 @@ static void cli__usage(FILE *f)
             "  jobs       the durable job pipeline (sluice jobs --help)\n"
             "  join       stream-table and table-table joins (sluice join --help)\n"
             "  gateway    HTTP produce and WebSocket STOMP fan-out (sluice gateway --help)\n"
+            "  inspect-worker  OCR page inspection worker for sluice jobs (--help)\n"
             "\n"
             "  sluice --version\n");
 }
@@ -57,6 +58,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "join") == 0) {
         return tool_join(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "inspect-worker") == 0) {
+        return tool_inspect(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "gateway") == 0) {
         return tool_gateway(argc - 1, argv + 1);

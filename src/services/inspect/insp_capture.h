@@ -1,0 +1,39 @@
+/* Full-page capture through headless Chromium: each page is loaded in a fresh browser context
+ * (Target.createBrowserContext: its own cookies, storage and cache, like a fresh profile, on one
+ * long-lived browser), sized to the requested width, and captured in parts of at most part_px
+ * that are merged into one image. Thread: one caller at a time per connection. */
+#ifndef INSP_CAPTURE_H
+#define INSP_CAPTURE_H
+
+#include <leptonica/allheaders.h>
+#include <stdint.h>
+
+#include "insp_cdp.h"
+
+/* Pages are cut off below this height (the capture notes it). */
+#define INSP_PAGE_PX_MAX 60000
+#define INSP_WIDTH_PX_MIN 320
+#define INSP_WIDTH_PX_MAX 3840
+#define INSP_PART_PX_MIN 500
+
+typedef struct {
+    const char *url;
+    int width_px;
+    int part_px;         /* height of one screenshot part */
+    int64_t deadline_ms; /* monotonic: load and capture must end by then */
+} insp_capture_opts_t;
+
+typedef struct {
+    PIX *pix;        /* 32 bpp, width x height; caller destroys */
+    int status;      /* HTTP status of the document */
+    int parts;       /* screenshots merged */
+    int page_px;     /* the page's full height (may exceed the image when cut off) */
+    int64_t load_ms; /* navigation to load event */
+} insp_capture_t;
+
+/* Captures opts->url. Returns 0, or a negative error with a sentence for the job's error in
+ * err ("HTTP 500", "not an HTML page (image/png)", "page did not load within 5.0 s", ...). */
+int insp_capture_page(insp_cdp_t *cdp, const insp_capture_opts_t *opts, insp_capture_t *out,
+                      char *err, size_t errlen);
+
+#endif
