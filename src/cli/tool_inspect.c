@@ -23,11 +23,13 @@ static void inspect__usage(FILE *f)
     fprintf(f,
             "usage: sluice inspect-worker --rules FILE [--artifacts DIR] [--artifacts-max-mb N]\n"
             "         [--width PX] [--part-px PX] [--band-px PX] [--overlap-px PX]\n"
-            "         [--load-timeout-ms MS] [--chromium PATH] [--langs kor+eng] [--tessdata DIR]\n"
+            "         [--load-timeout-ms MS] [--psm N] [--chromium PATH] [--langs kor+eng]\n"
+            "         [--tessdata DIR]\n"
             "A persistent worker for `sluice jobs` (type.NAME.mode=persistent): one request line\n"
             "in, one reply line out. Defaults: --artifacts data/inspect, --artifacts-max-mb 1024,\n"
             "--width 1280, --part-px 4000, --band-px 8000, --overlap-px 200,\n"
-            "--load-timeout-ms 20000, --chromium chromium, --langs kor+eng.\n");
+            "--load-timeout-ms 20000, --psm 6 (Tesseract page segmentation: one block),\n"
+            "--chromium chromium, --langs kor+eng.\n");
 }
 
 static int inspect__int(const char *v, long lo, long hi, long *out)
@@ -49,7 +51,8 @@ static int inspect__args(int argc, char **argv, insp_worker_opts_t *opts)
         long lo, hi;
     } nums[] = {{"--artifacts-max-mb", 1, 1L << 30}, {"--width", INSP_WIDTH_PX_MIN, INSP_WIDTH_PX_MAX},
                 {"--part-px", INSP_PART_PX_MIN, 16384}, {"--band-px", 1000, INSP_OCR_BAND_PX_MAX},
-                {"--overlap-px", 0, 2000}, {"--load-timeout-ms", 100, 3600000}};
+                {"--overlap-px", 0, 2000}, {"--load-timeout-ms", 100, 3600000},
+                {"--psm", 3, 13}};
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n = 0;
@@ -73,6 +76,7 @@ static int inspect__args(int argc, char **argv, insp_worker_opts_t *opts)
         case 3: opts->band_px = (int)n; break;
         case 4: opts->overlap_px = (int)n; break;
         case 5: opts->load_timeout_ms = n; break;
+        case 6: opts->psm = (int)n; break;
         default:
             if (strcmp(a, "--rules") == 0) {
                 opts->rules_path = v;
@@ -151,7 +155,7 @@ int tool_inspect(int argc, char **argv)
     insp_worker_opts_t opts = {.chromium = "chromium", .artifacts_dir = "data/inspect",
                                .artifacts_max_bytes = 1024ull << 20, .langs = "kor+eng",
                                .width_px = 1280, .part_px = 4000, .band_px = 8000,
-                               .overlap_px = 200, .load_timeout_ms = 20000};
+                               .overlap_px = 200, .load_timeout_ms = 20000, .psm = 6};
     if (inspect__args(argc, argv, &opts) != 0) {
         inspect__usage(stderr);
         return 2;

@@ -33,7 +33,7 @@ static void insp__words_push(insp_words_t *words, const char *text, float conf, 
     words->word[words->n++] = (insp_word_t){.text = sl_xstrdup(text), .conf = conf, .box = box};
 }
 
-int insp_ocr_new(const char *langs, const char *datapath, insp_ocr_t **out, char *err,
+int insp_ocr_new(const char *langs, const char *datapath, int psm, insp_ocr_t **out, char *err,
                  size_t errlen)
 {
     TessBaseAPI *api = TessBaseAPICreate();
@@ -42,7 +42,12 @@ int insp_ocr_new(const char *langs, const char *datapath, insp_ocr_t **out, char
         TessBaseAPIDelete(api);
         return SL_EINVAL;
     }
-    TessBaseAPISetPageSegMode(api, PSM_AUTO);
+    if (psm < PSM_AUTO_OSD || psm >= PSM_COUNT) {
+        snprintf(err, errlen, "page segmentation mode %d out of range", psm);
+        TessBaseAPIDelete(api);
+        return SL_EINVAL;
+    }
+    TessBaseAPISetPageSegMode(api, (TessPageSegMode)psm);
     /* Screen captures are 96 dpi; saying so spares the "estimating resolution" guess. */
     TessBaseAPISetVariable(api, "user_defined_dpi", "96");
     insp_ocr_t *ocr = sl_xcalloc(1, sizeof(*ocr));

@@ -25,9 +25,11 @@ void insp_words_deinit(insp_words_t *words);
 
 typedef struct insp_ocr insp_ocr_t;
 
-/* Initialises Tesseract with langs ("kor+eng"); datapath NULL for the system default. Returns 0
- * or SL_EINVAL with the reason in err. */
-int insp_ocr_new(const char *langs, const char *datapath, insp_ocr_t **out, char *err,
+/* Initialises Tesseract with langs ("kor+eng"), datapath (NULL: the system default) and page
+ * segmentation mode psm (Tesseract's numbers; 6, one uniform block, reads screen captures of
+ * product pages best: 3, automatic layout, drops text on tinted boxes). Returns 0 or SL_EINVAL
+ * with the reason in err. */
+int insp_ocr_new(const char *langs, const char *datapath, int psm, insp_ocr_t **out, char *err,
                  size_t errlen);
 void insp_ocr_free(insp_ocr_t *ocr);
 

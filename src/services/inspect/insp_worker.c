@@ -82,7 +82,7 @@ int insp_worker_new(const insp_worker_opts_t *opts, insp_worker_t **out, char *e
     worker->opts.langs = NULL;
     worker->opts.tessdata = NULL;
     int rc = insp_rules_load(opts->rules_path, &worker->rules, err, errlen);
-    rc = rc ?: insp_ocr_new(opts->langs, opts->tessdata, &worker->ocr, err, errlen);
+    rc = rc ?: insp_ocr_new(opts->langs, opts->tessdata, opts->psm, &worker->ocr, err, errlen);
     if (rc != 0) {
         insp_worker_free(worker);
         return rc;

@@ -27,6 +27,7 @@ typedef struct {
     int part_px;              /* screenshot part height */
     int band_px;              /* OCR band height */
     int overlap_px;           /* OCR band overlap */
+    int psm;                  /* Tesseract page segmentation mode */
     int64_t load_timeout_ms;  /* whole capture of one page */
 } insp_worker_opts_t;
 
