@@ -1,0 +1,196 @@
+/* Unit tests of the inspection worker's rules, normalisation and matching (insp_match.h). */
+#include <locale.h>
+#include <stdlib.h>
+
+#include "insp_match.h"
+#include "sl_common.h"
+#include "sl_test.h"
+
+static char *norm(const char *s)
+{
+    char *out = NULL;
+    size_t len = 0;
+    return insp_norm(s, strlen(s), &out, &len) == 0 ? out : NULL;
+}
+
+/* Words from a space-separated string; boxes 10 px apart on one line. */
+static size_t words_of(const char *text, insp_word_t *w, size_t cap)
+{
+    char *copy = sl_xstrdup(text);
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(copy, " ", &save); t && n < cap;
+         t = strtok_r(NULL, " ", &save)) {
+        w[n] = (insp_word_t){.text = sl_xstrdup(t), .conf = 90.0f - (float)n,
+                             .box = {.x = (int)n * 10, .y = 5, .w = 8, .h = 12}};
+        n++;
+    }
+    free(copy);
+    return n;
+}
+
+static void words_free(insp_word_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(w[i].text);
+    }
+}
+
+static insp_rules_t *rules_of(const char *text)
+{
+    insp_rules_t *rules = NULL;
+    char err[256];
+    return insp_rules_parse(text, strlen(text), &rules, err, sizeof(err)) == 0 ? rules : NULL;
+}
+
+TEST(test_norm_folds_width_case_spaces_and_punctuation)
+{
+    char *a = norm("ＦＲＥＥ Shipping!"), *b = norm("완치-보장 !!"), *c = norm("ﾃｽﾄ ①");
+    ASSERT_STREQ(a, "freeshipping");
+    ASSERT_STREQ(b, "완치보장");
+    ASSERT_STREQ(c, "テスト1");
+    free(a), free(b), free(c);
+    char *out = NULL;
+    size_t len = 0;
+    ASSERT_EQ(insp_norm("\xff\xfe", 2, &out, &len), SL_EINVAL);
+}
+
+TEST(test_rules_skip_comments_and_blanks_and_keep_source)
+{
+    insp_rules_t *rules = rules_of("# header\n\n  완치 보장  \r\nre:lose[0-9]+kg\n");
+    ASSERT_TRUE(rules != NULL);
+    ASSERT_EQ(insp_rules_count(rules), 2);
+    ASSERT_STREQ(insp_rules_source(rules, 0), "완치 보장");
+    ASSERT_STREQ(insp_rules_source(rules, 1), "re:lose[0-9]+kg");
+    insp_rules_free(rules);
+}
+
+TEST(test_rules_refuse_bad_lines_by_number)
+{
+    insp_rules_t *rules = NULL;
+    char err[256] = "";
+    const char *bad_re = "ok\nre:([a\n";
+    ASSERT_EQ(insp_rules_parse(bad_re, strlen(bad_re), &rules, err, sizeof(err)), SL_EINVAL);
+    ASSERT_TRUE(strstr(err, "line 2") != NULL);
+    const char *empty = "ok\n\n!!! ...\n";
+    ASSERT_EQ(insp_rules_parse(empty, strlen(empty), &rules, err, sizeof(err)), SL_EINVAL);
+    ASSERT_TRUE(strstr(err, "line 3") != NULL);
+}
+
+TEST(test_rule_length_limit_at_n_and_n_plus_one)
+{
+    char line[INSP_RULE_BYTES_MAX + 2];
+    memset(line, 'a', sizeof(line));
+    line[INSP_RULE_BYTES_MAX] = 0;
+    insp_rules_t *rules = rules_of(line);
+    ASSERT_TRUE(rules != NULL);
+    insp_rules_free(rules);
+    line[INSP_RULE_BYTES_MAX] = 'a';
+    line[INSP_RULE_BYTES_MAX + 1] = 0;
+    char err[256];
+    ASSERT_EQ(insp_rules_parse(line, strlen(line), &rules, err, sizeof(err)), SL_ELIMIT);
+}
+
+TEST(test_phrase_split_over_words_matches_with_their_boxes)
+{
+    insp_word_t w[8];
+    size_t n = words_of("피부 질환 완치 보장! 100% Guaranteed.", w, 8);
+    insp_rules_t *rules = rules_of("완치 보장\n100% guaranteed\n");
+    insp_match_t *m = NULL;
+    size_t nm = 0;
+    insp_match_run(rules, w, n, &m, &nm);
+    ASSERT_EQ(nm, 2);
+    ASSERT_EQ(m[0].rule, 0);
+    ASSERT_EQ(m[0].first, 2);
+    ASSERT_EQ(m[0].last, 3);
+    ASSERT_EQ(m[1].rule, 1);
+    ASSERT_EQ(m[1].first, 4);
+    ASSERT_EQ(m[1].last, 5);
+    free(m);
+    insp_rules_free(rules);
+    words_free(w, n);
+}
+
+TEST(test_punctuation_inside_a_korean_word_is_ignored)
+{
+    insp_word_t w[4];
+    size_t n = words_of("부·작·용 없음", w, 4);
+    insp_rules_t *rules = rules_of("부작용 없음\n");
+    insp_match_t *m = NULL;
+    size_t nm = 0;
+    insp_match_run(rules, w, n, &m, &nm);
+    ASSERT_EQ(nm, 1);
+    ASSERT_EQ(m[0].first, 0);
+    ASSERT_EQ(m[0].last, 1);
+    free(m);
+    insp_rules_free(rules);
+    words_free(w, n);
+}
+
+TEST(test_near_misses_do_not_match)
+{
+    insp_word_t w[8];
+    size_t n = words_of("정품 보장 서비스 Guaranteed delivery 완치율", w, 8);
+    insp_rules_t *rules = rules_of("완치 보장\n100% guaranteed\nre:최저가(격)?보장\n");
+    insp_match_t *m = NULL;
+    size_t nm = 0;
+    insp_match_run(rules, w, n, &m, &nm);
+    ASSERT_EQ(nm, 0);
+    free(m);
+    insp_rules_free(rules);
+    words_free(w, n);
+}
+
+TEST(test_pattern_matches_korean_and_english)
+{
+    insp_word_t w[8];
+    size_t n = words_of("오늘만 최저가격 보장 LOSE 10 kg", w, 8);
+    insp_rules_t *rules = rules_of("re:최저가(격)?보장\nre:lose[0-9]+kg\n");
+    insp_match_t *m = NULL;
+    size_t nm = 0;
+    insp_match_run(rules, w, n, &m, &nm);
+    ASSERT_EQ(nm, 2);
+    ASSERT_EQ(m[0].first, 1);
+    ASSERT_EQ(m[0].last, 2);
+    ASSERT_EQ(m[1].first, 3);
+    ASSERT_EQ(m[1].last, 5);
+    free(m);
+    insp_rules_free(rules);
+    words_free(w, n);
+}
+
+TEST(test_matches_are_capped_at_the_limit)
+{
+    size_t n = INSP_MATCHES_MAX + 1;
+    insp_word_t *w = sl_xcalloc(n, sizeof(*w));
+    for (size_t i = 0; i < n; i++) {
+        w[i].text = sl_xstrdup("miracle");
+    }
+    insp_rules_t *rules = rules_of("miracle\n");
+    insp_match_t *m = NULL;
+    size_t nm = 0;
+    insp_match_run(rules, w, n - 1, &m, &nm);
+    ASSERT_EQ(nm, INSP_MATCHES_MAX);
+    free(m);
+    insp_match_run(rules, w, n, &m, &nm);
+    ASSERT_EQ(nm, INSP_MATCHES_MAX);
+    ASSERT_EQ(m[nm - 1].first, INSP_MATCHES_MAX - 1);
+    free(m);
+    insp_rules_free(rules);
+    words_free(w, n);
+    free(w);
+}
+
+int main(void)
+{
+    setlocale(LC_CTYPE, "C.UTF-8");
+    RUN(test_norm_folds_width_case_spaces_and_punctuation);
+    RUN(test_rules_skip_comments_and_blanks_and_keep_source);
+    RUN(test_rules_refuse_bad_lines_by_number);
+    RUN(test_rule_length_limit_at_n_and_n_plus_one);
+    RUN(test_phrase_split_over_words_matches_with_their_boxes);
+    RUN(test_punctuation_inside_a_korean_word_is_ignored);
+    RUN(test_near_misses_do_not_match);
+    RUN(test_pattern_matches_korean_and_english);
+    RUN(test_matches_are_capped_at_the_limit);
+    TEST_MAIN_END();
+}
