@@ -62,7 +62,7 @@ def generate(out, pages, seed=5):
     os.makedirs(os.path.join(out, "img"), exist_ok=True)
     truth = {"pages": [], "hang": "/hang", "error": "/error500"}
     for i in range(pages):
-        flagged = i % 3 == 0 or i % 20 == 7  # 16 of 42 carry a forbidden phrase
+        flagged = i % 3 == 0 or i % 20 == 7  # 15 of 42 carry a forbidden phrase
         long_page = i % 10 == 7         # four pages in 40 are over 10,000 px tall
         in_image = flagged and i % 6 == 0 or long_page
         name = "%s %d" % (NAMES[i % len(NAMES)], i)
