@@ -4,7 +4,6 @@ from the fixture shop generator served on 127.0.0.1, and a webhook receiver."""
 
 import json
 import os
-import shutil
 import subprocess
 import re
 import sys
@@ -19,10 +18,7 @@ sys.path.insert(0, os.path.join(REPO, "examples", "ocr-inspection"))
 import shop  # noqa: E402
 
 RULES = os.path.join(REPO, "examples", "ocr-inspection", "rules.txt")
-pytestmark = [
-    pytest.mark.own_broker,
-    pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium (scripts/setup)"),
-]
+pytestmark = pytest.mark.own_broker  # chromium, tesseract and fonts come from scripts/setup
 
 
 @pytest.fixture
