@@ -27,6 +27,9 @@ def site(tmp_path):
     truth = shop.generate(root, 4)
     with open(os.path.join(root, "clean.html"), "w", encoding="utf-8") as f:
         f.write(shop.page_html("Plain page", ["<p>Gentle on sensitive skin</p>"]))
+    with open(os.path.join(root, "stalled.html"), "w", encoding="utf-8") as f:
+        f.write(shop.page_html("Stalled page", ['<p>Miracle cure for everyone</p>',
+                                                '<img src="/hang.png" alt="">']))
     with open(os.path.join(root, "blank.html"), "w") as f:
         f.write("<!doctype html><html><body></body></html>")
     srv = shop.serve(root)
@@ -111,6 +114,7 @@ def test_bad_input_ends_the_attempt_with_a_clear_error_and_the_worker_goes_on(tm
         {"url": base + "/blank.html"},
         {"url": base + "/clean.html", "rules": ["re:(["]},
         {"url": base + "/clean.html", "rules": ["sensitive skin"]},
+        {"url": base + "/stalled.html"},
     ]
     tmp = os.environ.get("TMPDIR", "/tmp")
     before = {d for d in os.listdir(tmp) if d.startswith("sluice-inspect-")}
@@ -128,6 +132,13 @@ def test_bad_input_ends_the_attempt_with_a_clear_error_and_the_worker_goes_on(tm
     assert "empty page" in errors[3]
     assert "payload.rules" in errors[4]
     assert replies[5]["ok"] and replies[5]["result"]["verdict"] == "flagged", replies[5]
+    assert not replies[5]["result"]["load_cut_off"]
+    # An image that never arrives: the page is cut off at three quarters of the load limit
+    # and captured as it is.
+    stalled = replies[6]
+    assert stalled["ok"] and stalled["result"]["load_cut_off"], stalled
+    assert stalled["result"]["verdict"] == "flagged", stalled
+    assert 5000 <= stalled["result"]["timings_ms"]["capture"] < 8000, stalled
     after = {d for d in os.listdir(tmp) if d.startswith("sluice-inspect-")}
     assert after <= before, "the browser profile is removed at exit"
 

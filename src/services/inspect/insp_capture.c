@@ -86,11 +86,16 @@ static int insp__wait_load(insp_cdp_t *cdp, const insp__tab_t *tab, const char *
 {
     const char *mime_bad = NULL;
     char mime[96] = "";
+    bool dom_ready = false;
     for (;;) {
         json_t *ev = NULL;
-        int rc = insp_cdp_event(cdp, opts->deadline_ms, &ev);
+        int rc = insp_cdp_event(cdp, opts->load_deadline_ms, &ev);
+        if (rc == -ETIMEDOUT && dom_ready && cap->status > 0) {
+            cap->cut_off = true; /* the document is there; what still loads is cut off */
+            break;
+        }
         if (rc == -ETIMEDOUT) {
-            snprintf(err, el, "page did not finish loading within its time limit");
+            snprintf(err, el, "page did not load within its time limit");
             return rc;
         }
         if (rc != 0) {
@@ -110,6 +115,7 @@ static int insp__wait_load(insp_cdp_t *cdp, const insp__tab_t *tab, const char *
                      json_string_value(json_object_get(resp, "mimeType")) ?: "");
             mime_bad = strstr(mime, "html") ? NULL : mime;
         }
+        dom_ready = dom_ready || (ours && strcmp(method, "Page.domContentEventFired") == 0);
         bool loaded = ours && strcmp(method, "Page.loadEventFired") == 0;
         json_decref(ev);
         if (loaded) {
@@ -228,6 +234,7 @@ int insp_capture_page(insp_cdp_t *cdp, const insp_capture_opts_t *opts, insp_cap
 {
     SL_ASSERT(opts->width_px >= INSP_WIDTH_PX_MIN && opts->width_px <= INSP_WIDTH_PX_MAX);
     SL_ASSERT(opts->part_px >= INSP_PART_PX_MIN);
+    SL_ASSERT(opts->load_deadline_ms <= opts->deadline_ms);
     memset(out, 0, sizeof(*out));
     insp__tab_t tab;
     int rc = insp__tab_open(cdp, &tab, opts->deadline_ms, err, errlen);

@@ -6,6 +6,7 @@
 #define INSP_CAPTURE_H
 
 #include <leptonica/allheaders.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "insp_cdp.h"
@@ -20,7 +21,10 @@ typedef struct {
     const char *url;
     int width_px;
     int part_px;         /* height of one screenshot part */
-    int64_t deadline_ms; /* monotonic: load and capture must end by then */
+    int64_t load_deadline_ms; /* monotonic: the load event is awaited until then; a page whose
+                               * document arrived (DOMContentLoaded) is then captured as it
+                               * is, cut off (a stalled image or script never blocks it) */
+    int64_t deadline_ms;      /* monotonic: load and capture must end by then */
 } insp_capture_opts_t;
 
 typedef struct {
@@ -28,11 +32,12 @@ typedef struct {
     int status;      /* HTTP status of the document */
     int parts;       /* screenshots merged */
     int page_px;     /* the page's full height (may exceed the image when cut off) */
-    int64_t load_ms; /* navigation to load event */
+    int64_t load_ms; /* navigation to load event (or to the cut-off) */
+    bool cut_off;    /* captured at load_deadline_ms without the load event */
 } insp_capture_t;
 
 /* Captures opts->url. Returns 0, or a negative error with a sentence for the job's error in
- * err ("HTTP 500", "not an HTML page (image/png)", "page did not load within 5.0 s", ...). */
+ * err ("HTTP 500", "not an HTML page (image/png)", "page did not load within its time limit", ...). */
 int insp_capture_page(insp_cdp_t *cdp, const insp_capture_opts_t *opts, insp_capture_t *out,
                       char *err, size_t errlen);
 

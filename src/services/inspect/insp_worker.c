@@ -194,7 +194,9 @@ static int insp__job_capture(insp_worker_t *worker, json_t *payload, insp__job_t
         return rc;
     }
     int64_t t0 = sl_time_mono_ms();
+    /* Three quarters of the limit to load, the rest for the screenshots of a cut-off page. */
     insp_capture_opts_t copts = {.url = url, .width_px = width, .part_px = worker->opts.part_px,
+                                 .load_deadline_ms = t0 + worker->opts.load_timeout_ms * 3 / 4,
                                  .deadline_ms = t0 + worker->opts.load_timeout_ms};
     rc = insp_capture_page(worker->cdp, &copts, &job->cap, err, errlen);
     job->ms_capture = sl_time_mono_ms() - t0;
@@ -303,11 +305,12 @@ static json_t *insp__job_result(const char *url, const insp__job_t *job, int64_t
             "y", b.y, "w", b.w, "h", b.h));
     }
     return json_pack(
-        "{ss ss so so sI si si si s{sIsIsIsIsI} ss so}", "url", url, "verdict",
+        "{ss ss so so sI si si sb si s{sIsIsIsIsI} ss so}", "url", url, "verdict",
         job->nmatch ? "flagged" : "clean", "matches", matches, "text",
         insp__words_text(&job->words, 0, job->words.n, INSP_TEXT_BYTES_MAX), "words",
         (json_int_t)job->words.n, "page_px", job->cap.page_px, "parts", job->cap.parts,
-        "http_status", job->cap.status, "timings_ms", "capture", (json_int_t)job->ms_capture,
+        "load_cut_off", (int)job->cap.cut_off, "http_status", job->cap.status, "timings_ms",
+        "capture", (json_int_t)job->ms_capture,
         "ocr", (json_int_t)job->ms_ocr, "match", (json_int_t)job->ms_match, "store",
         (json_int_t)job->ms_store, "total", (json_int_t)total_ms, "capture_path",
         job->capture_path, "annotated_path",

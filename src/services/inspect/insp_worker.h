@@ -2,7 +2,7 @@
  * job at a time: capture the page, OCR it, match the forbidden-phrase rules, store the capture
  * (and an annotated copy when flagged) and describe it all in a result JSON:
  *   {"url","verdict":"clean"|"flagged","matches":[{"text","rule","confidence","box":{x,y,w,h}}],
- *    "text","words","page_px","parts","http_status",
+ *    "text","words","page_px","parts","load_cut_off","http_status",
  *    "timings_ms":{"capture","ocr","match","store","total"},"capture_path","annotated_path"}
  * Payload: {"url": "http(s)://...", "rules": ["phrase", "re:pattern", ...]?, "width": px?}
  * (rules given in the payload replace the worker's rule file for that job). */
