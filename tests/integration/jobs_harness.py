@@ -53,6 +53,7 @@ class JobsService:
             "type.pecho.mode": "persistent",
         }
         self.settings.update(settings or {})
+        self.settings = {k: v for k, v in self.settings.items() if v is not None}  # None: unset
         self.proc = None
         self.port = None
         self.stderr_path = os.path.join(self.tmp, name + ".stderr")

@@ -229,6 +229,15 @@ def test_bad_requests_name_the_problem(jobs, body, status, field):
         resp["field"] == field
 
 
+def test_webhook_without_a_signing_secret_is_refused_at_submit(broker, make_jobs):
+    jobs = make_jobs(broker, {"webhook.secret": None})
+    status, body = jobs.request("POST", "/jobs", {"type": "echo", "payload": 1,
+                                                  "webhook": "http://127.0.0.1:9/hook"})
+    assert status == 400 and body["field"] == "webhook", body
+    assert "webhook.secret" in body["error"]
+    jobs.wait_state(jobs.submit({"type": "echo", "payload": 1}), "succeeded")
+
+
 def test_bad_http_input(jobs):
     assert jobs.request("POST", "/jobs", raw="{not json")[0] == 400
     assert jobs.request("POST", "/jobs", raw="")[0] == 400

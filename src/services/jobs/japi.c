@@ -151,8 +151,10 @@ static bool japi__type_ok(const json_t *type)
     return ok;
 }
 
-/* Validates one job object; on failure writes the field and reason. */
-static bool japi__job_ok(const json_t *j, const char **field, char *why, size_t len)
+/* Validates one job object; on failure writes the field and reason. signed_hooks: the service
+ * has a webhook.secret (deliveries are signed, so a webhook without one could never succeed). */
+static bool japi__job_ok(const json_t *j, bool signed_hooks, const char **field, char *why,
+                         size_t len)
 {
     static const char *const known[] = {"type", "payload", "key", "webhook", "timeout_s",
                                         "max_attempts", "idempotency_key"};
@@ -205,6 +207,11 @@ static bool japi__job_ok(const json_t *j, const char **field, char *why, size_t 
         strncmp(json_string_value(hook), "https://", 8) != 0) {
         *field = "webhook";
         snprintf(why, len, "want an http:// or https:// URL");
+        return false;
+    }
+    if (hook && !signed_hooks) {
+        *field = "webhook";
+        snprintf(why, len, "webhooks are signed and this service has no webhook.secret set");
         return false;
     }
     struct {
@@ -324,14 +331,15 @@ static char *japi__request_event(japi_t *api, json_t *j, const char *id)
 }
 
 /* Checks every job of the batch; answers 400/413 naming the first bad field. */
-static bool japi__validate(japi_pss_t *pss, json_t *jobs, bool single)
+static bool japi__validate(japi_t *api, japi_pss_t *pss, json_t *jobs, bool single)
 {
+    bool signed_hooks = api->svc->cfg->webhook_secret[0] != '\0';
     char why[256], fname[64];
     size_t n = json_array_size(jobs);
     for (size_t i = 0; i < n; i++) {
         const char *field = NULL;
         json_t *j = json_array_get(jobs, i);
-        if (!japi__job_ok(j, &field, why, sizeof why)) {
+        if (!japi__job_ok(j, signed_hooks, &field, why, sizeof why)) {
             if (single) {
                 snprintf(fname, sizeof fname, "%s", field);
             } else {
@@ -369,7 +377,7 @@ static void japi__submit(japi_t *api, japi_pss_t *pss)
                     api->svc->cfg->batch_max, n);
         return;
     }
-    if (!japi__validate(pss, jobs, single)) {
+    if (!japi__validate(api, pss, jobs, single)) {
         json_decref(jobs);
         return;
     }
