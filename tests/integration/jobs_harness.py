@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 
-from conftest import T, sluice_bin, wait_for
+from conftest import T, consumer, sluice_bin, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "tools", "job_worker.py")
@@ -206,3 +206,16 @@ class WebhookReceiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def dead_letters(bootstrap, n, timeout_s, topic="jobs.dead"):
+    """The first n records of the jobs' error topic, read with a group of their own."""
+    c = consumer(bootstrap, **{"group.id": "dlt-reader"})
+    c.subscribe([topic])
+    got, deadline = [], time.monotonic() + timeout_s
+    while len(got) < n and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m)
+    c.close()
+    return got

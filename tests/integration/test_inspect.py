@@ -7,12 +7,11 @@ import os
 import subprocess
 import re
 import sys
-import time
 
 import pytest
 
-from conftest import REPO, T, consumer, sluice_bin, wait_for
-from jobs_harness import JobsService, WebhookReceiver
+from conftest import REPO, T, sluice_bin, wait_for
+from jobs_harness import JobsService, WebhookReceiver, dead_letters
 
 sys.path.insert(0, os.path.join(REPO, "examples", "ocr-inspection"))
 import shop  # noqa: E402
@@ -35,19 +34,6 @@ def site(tmp_path):
     srv = shop.serve(root)
     yield "http://127.0.0.1:%d" % srv.server_address[1], truth
     srv.shutdown()
-
-
-def dead_letters(bootstrap, n, timeout_s):
-    """The first n records of the jobs' error topic (jobs.dead)."""
-    c = consumer(bootstrap, **{"group.id": "inspect-dlt-reader"})
-    c.subscribe(["jobs.dead"])
-    got, deadline = [], time.monotonic() + timeout_s
-    while len(got) < n and time.monotonic() < deadline:
-        m = c.poll(0.5)
-        if m is not None and not m.error():
-            got.append(m)
-    c.close()
-    return got
 
 
 def worker_cmd(tmp_path, *extra):

@@ -7,10 +7,9 @@ import threading
 import time
 
 import pytest
-from confluent_kafka import Consumer
 
 from conftest import T, sluice_bin, wait_for
-from jobs_harness import JobsService, WebhookReceiver
+from jobs_harness import JobsService, WebhookReceiver, dead_letters
 
 pytestmark = pytest.mark.own_broker
 
@@ -31,19 +30,6 @@ def make_jobs(tmp_path):
 @pytest.fixture
 def jobs(broker, make_jobs):
     return make_jobs(broker)
-
-
-def dead_letters(bootstrap, n, timeout_s):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "dlt-reader",
-                  "auto.offset.reset": "earliest"})
-    c.subscribe(["jobs.dead"])
-    got, deadline = [], time.monotonic() + timeout_s
-    while len(got) < n and time.monotonic() < deadline:
-        m = c.poll(0.5)
-        if m is not None and not m.error():
-            got.append(m)
-    c.close()
-    return got
 
 
 def test_one_job_runs_and_is_shown(jobs):
