@@ -71,7 +71,8 @@ def generate(out, pages, seed=5):
         n_images = 14 if long_page else 2
         spot = n_images - 1 if long_page else rnd.randrange(n_images)
         for k in range(n_images):
-            lines = [rnd.choice(CLEAN), rnd.choice(CLEAN), name]
+            # Long pages carry tall detail images (about 800 px each: over 10,000 px in all).
+            lines = [rnd.choice(CLEAN) for _ in range(10 if long_page else 2)] + [name]
             if phrase and in_image and k == spot:
                 lines.insert(1, phrase)
             png = "img/p%03d_%02d.png" % (i, k)
