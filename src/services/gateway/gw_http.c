@@ -392,8 +392,10 @@ void gw_http_post_done(gw_svc_t *svc, gw_post_t *post)
         }
         if (bad) {
             int status = gw__status_of(bad->err);
-            gw__error(h, status, status == 404 ? "topic" : NULL, "record %d of %s: %s",
-                      (int)(bad - post->res), post->topic, rd_kafka_err2str(bad->err));
+            gw__error(h, status, status == 404 ? "topic" : NULL, "record %d of %s: %s%s",
+                      (int)(bad - post->res), post->topic,
+                      status == 503 ? "the broker did not acknowledge it: " : "",
+                      rd_kafka_err2str(bad->err));
         } else if (post->single) {
             gw__json(h, 200, gw__result(post, &post->res[0]));
         } else {
