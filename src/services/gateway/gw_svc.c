@@ -694,7 +694,7 @@ int gw_start(const gw_cfg_t *cfg, gw_svc_t **out, char *err, size_t err_len)
         rc = gw__position(svc, err, err_len);
     }
     if (rc == 0) {
-        atomic_store(&svc->broker_ok, true);
+        atomic_store(&svc->broker_ok, gw__meta_refresh(svc)); /* the first requests need it */
         rc = gw_loop_start(svc, err, err_len);
     }
     if (rc != 0) {

@@ -441,6 +441,13 @@ static void gw__sub_free(gw_ws_t *ws, gw_sub_t *sub)
     free(sub);
 }
 
+/* Removes park i (its pos already taken or freed); the last one moves into its place. */
+static void gw__park_remove(gw_ws_t *ws, int i)
+{
+    ws->parks[i] = ws->parks[--ws->nparks];
+    memset(&ws->parks[ws->nparks], 0, sizeof ws->parks[0]);
+}
+
 /* Remembers where a client-ack subscription stands (the oldest un-acked message of each
  * partition, else what the loop has seen) for its client-id's next session. */
 static void gw__park(gw_ws_t *ws, gw_sub_t *sub)
@@ -494,7 +501,7 @@ static gw_catchup_t *gw__unpark(gw_ws_t *ws, const gw_conn_t *conn, const char *
             strcmp(park->client_id, conn->client_id) == 0 && strcmp(park->sub, id) == 0 &&
             park->tmpl == dest->tmpl && strcmp(park->value, dest->value) == 0) {
             gw_catchup_t *pos = park->pos;
-            ws->parks[i] = ws->parks[--ws->nparks];
+            gw__park_remove(ws, i);
             return pos;
         }
     }
@@ -507,7 +514,7 @@ static void gw__parks_expire(gw_ws_t *ws)
     for (int i = 0; i < ws->nparks;) {
         if (now - ws->parks[i].parked_ms > ws->svc->cfg->park_ms) {
             free(ws->parks[i].pos);
-            ws->parks[i] = ws->parks[--ws->nparks];
+            gw__park_remove(ws, i);
         } else {
             i++;
         }
