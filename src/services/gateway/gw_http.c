@@ -648,6 +648,9 @@ int gw_http_callback(gw_svc_t *svc, struct lws *wsi, int reason, void *user, voi
                      size_t len)
 {
     gw_http_t *h = user;
+    if (!h) { /* no session data (closed early, or an lws-internal connection) */
+        return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);
+    }
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return gw__on_http(svc, h, wsi, in);
