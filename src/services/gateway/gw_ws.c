@@ -1042,6 +1042,12 @@ static void gw__sweep(lws_sorted_usec_list_t *sul)
     gw_ws_t *ws = lws_container_of(sul, gw_ws_t, sul);
     const gw_cfg_t *cfg = ws->svc->cfg;
     int64_t now = sl_time_mono_ms();
+    if (atomic_load(&ws->svc->stop)) {
+        /* libuv's loop runs inside lws_service until the context is destroyed from within
+         * it: this first destroy closes everything and lets lws_service return */
+        lws_context_destroy(ws->svc->ctx);
+        return;
+    }
     for (gw_conn_t *conn = ws->conns; conn; conn = conn->next) {
         if (conn->closing || !conn->connected) {
             continue;
@@ -1192,11 +1198,12 @@ static struct lws_protocols gw__protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* Runs lws (on libuv: epoll, so a loop turn costs what is ready, not what is open) until the
+ * sweep destroys the context at stop. */
 static void *gw__loop_main(void *arg)
 {
     gw_svc_t *svc = arg;
-    while (!atomic_load(&svc->stop)) {
-        lws_service(svc->ctx, 0);
+    while (lws_service(svc->ctx, 0) >= 0 && !atomic_load(&svc->stop)) {
     }
     return NULL;
 }
@@ -1228,9 +1235,10 @@ int gw_loop_start(gw_svc_t *svc, char *err, size_t err_len)
     info.iface = host;
     info.protocols = gw__protocols;
     info.user = svc;
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
     info.vhost_name = "gateway";
-    info.fd_limit_per_thread = (unsigned)cfg->connections_max + 64;
+    /* no fd_limit_per_thread: with it lws looks connections up by a linear search; the
+     * process fd limit (ulimit -n) bounds connections, and connections.max below it */
     info.pt_serv_buf_size = 65536;
     svc->ctx = lws_create_context(&info);
     if (!svc->ctx) {
@@ -1256,10 +1264,8 @@ int gw_loop_start(gw_svc_t *svc, char *err, size_t err_len)
 void gw_loop_stop(gw_svc_t *svc)
 {
     gw_ws_t *ws = svc->ws;
-    lws_cancel_service(svc->ctx);
-    pthread_join(svc->loop_th, NULL);
-    lws_sul_cancel(&ws->sul);
-    lws_context_destroy(svc->ctx); /* closes every connection: their subscriptions are freed */
+    pthread_join(svc->loop_th, NULL); /* the sweep saw svc->stop (within GW_SWEEP_MS) */
+    lws_context_destroy(svc->ctx);    /* the second, final destroy */
     gw__drain(ws);                 /* answers (to nobody) and frees the finished posts */
     for (int i = 0; i < ws->nparks; i++) {
         free(ws->parks[i].pos);
