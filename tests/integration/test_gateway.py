@@ -187,6 +187,20 @@ def test_client_individual_ack_and_nack_redelivers(gateway):
     s2.nothing_more()  # everything was acknowledged
 
 
+def test_nack_in_client_mode_sends_every_earlier_message_again(gateway):
+    s = stomp(gateway)
+    s.subscribe("n", "/sub/line/12", ack="client")
+    for i in range(3):
+        gateway.alert(12, "m%d" % i)
+    got = s.messages(3)
+    s.send("NACK", {"id": got[2].headers["ack"]})  # cumulative, like ACK in this mode
+    again = s.messages(3)
+    assert [m.json()["location"] for m in again] == ["m0", "m1", "m2"]
+    assert {m.headers["ack"] for m in again}.isdisjoint({m.headers["ack"] for m in got})
+    s.send("ACK", {"id": again[2].headers["ack"]})
+    s.nothing_more()
+
+
 # ---- every frame type -------------------------------------------------------------------------
 
 def test_every_stomp_frame_type(gateway):

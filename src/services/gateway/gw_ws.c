@@ -787,10 +787,10 @@ static void gw__on_ack(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_t *f, 
         }
         int from = sub->ack == GW_ACK_CLIENT ? 0 : hit; /* client mode: cumulative */
         int n = hit - from + 1;
-        gw_unacked_t taken[64];
+        gw_msg_t **again = nack ? sl_xcalloc((size_t)n, sizeof *again) : NULL;
         for (int i = from; i <= hit; i++) {
-            if (nack && i - from < (int)SL_ARRAY_LEN(taken)) {
-                taken[i - from] = sub->unacked[i];
+            if (nack) {
+                again[i - from] = sub->unacked[i].msg; /* the reference moves */
             } else {
                 gw__msg_unref(sub->unacked[i].msg);
             }
@@ -798,10 +798,11 @@ static void gw__on_ack(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_t *f, 
         memmove(&sub->unacked[from], &sub->unacked[hit + 1],
                 (size_t)(sub->nunacked - hit - 1) * sizeof *sub->unacked);
         sub->nunacked -= n;
-        for (int i = 0; nack && i < SL_MIN(n, (int)SL_ARRAY_LEN(taken)); i++) {
-            gw__deliver(ws, sub, taken[i].msg); /* redelivered with a new ack id */
-            gw__msg_unref(taken[i].msg);
+        for (int i = 0; nack && i < n; i++) {
+            gw__deliver(ws, sub, again[i]); /* redelivered with a new ack id */
+            gw__msg_unref(again[i]);
         }
+        free(again);
         return;
     }
     /* unknown ids (already acknowledged, or of an ended subscription) are ignored */
