@@ -269,6 +269,14 @@ def test_a_frame_before_connect_is_refused(gateway):
     assert frames[0].headers["message"] == "not connected"
 
 
+def test_a_session_that_never_sends_connect_is_closed(gateway):
+    s = Stomp(gateway.url())
+    t0 = time.monotonic()
+    frames = s.wait_closed(T(20))
+    assert [f.command for f in frames] == ["ERROR"] and frames[0].headers["message"] == "no CONNECT"
+    assert 9 <= time.monotonic() - t0 < T(15)
+
+
 def test_frame_size_and_header_count_limits(broker, make_gateway):
     gw = make_gateway(broker, {"stomp.frame.max.bytes": "4096"})
     ok = stomp(gw)

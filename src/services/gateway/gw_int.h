@@ -21,7 +21,7 @@
 #define GW_PARTS_MAX 64          /* partitions of one consumed topic */
 #define GW_TP_MAX (GW_DEST_TOPICS_MAX * GW_PARTS_MAX) /* positions of one subscription */
 #define GW_HANDOFF_MAX 20000     /* records waiting for the loop (the consumer blocks past it) */
-#define GW_LOOP_BATCH 2000       /* records dispatched per loop turn */
+#define GW_LOOP_BATCH 32         /* records dispatched per loop turn (sockets are served between) */
 #define GW_CATCHUP_MAX 64        /* subscriptions resuming at once (ERROR past it) */
 #define GW_ID_BUF 128            /* subscription ids, client ids, receipts (127 bytes) */
 #define GW_META_MS 1000          /* topic list refresh period */

@@ -882,7 +882,6 @@ static void gw__on_connect(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_t 
     conn->hb_tx_ms = cfg->hb_send_ms && cy ? SL_MAX(cfg->hb_send_ms, cy) : 0;
     conn->hb_rx_ms = cfg->hb_recv_ms && cx ? SL_MAX(cfg->hb_recv_ms, cx) : 0;
     conn->connected = true;
-    lws_set_timeout(conn->wsi, NO_PENDING_TIMEOUT, 0);
     char hbs[48], session[24];
     snprintf(hbs, sizeof hbs, "%lld,%lld", (long long)cfg->hb_send_ms, (long long)cfg->hb_recv_ms);
     snprintf(session, sizeof session, "%llu", (unsigned long long)conn->serial);
@@ -1001,7 +1000,9 @@ static void gw__on_rx(gw_ws_t *ws, gw_conn_t *conn, const void *in, size_t len)
 static int gw__on_writable(gw_ws_t *ws, gw_conn_t *conn)
 {
     gw_buf_t *b = &ws->scratch;
-    for (int n = 0; n < GW_WRITES_PER_TURN && conn->q_head && !lws_send_pipe_choked(conn->wsi);
+    /* the first write of a writable turn needs no check (lws_send_pipe_choked is a poll()) */
+    for (int n = 0; n < GW_WRITES_PER_TURN && conn->q_head &&
+                    (n == 0 || !lws_send_pipe_choked(conn->wsi));
          n++) {
         gw_out_t *out = conn->q_head;
         b->len = LWS_PRE;
@@ -1050,6 +1051,10 @@ static void gw__sweep(lws_sorted_usec_list_t *sul)
         return;
     }
     for (gw_conn_t *conn = ws->conns; conn; conn = conn->next) {
+        if (!conn->closing && !conn->connected &&
+            now - conn->last_rx_ms > GW_CONNECT_TIMEOUT_S * 1000) {
+            gw__conn_fail(ws, conn, "no CONNECT", "a session starts with CONNECT or STOMP");
+        }
         if (conn->closing || !conn->connected) {
             continue;
         }
@@ -1114,8 +1119,7 @@ static int gw__on_established(gw_ws_t *ws, gw_pss_t *pss, struct lws *wsi)
     pss->conn = conn;
     atomic_fetch_add(&ws->svc->st.conns, 1);
     atomic_fetch_add(&ws->svc->st.conns_opened, 1);
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, GW_CONNECT_TIMEOUT_S);
-    return 0;
+    return 0; /* the sweep ends a session that sends no CONNECT in time */
 }
 
 /* Only the configured path upgrades, and only below connections.max. */
