@@ -208,18 +208,27 @@ static bool ws_frames(conn_t *c, int line, const char *path, ws_stats_t *st)
         if ((p[0] & 0x0f) == 8) {
             return false; /* close */
         }
-        if (len >= 7 && memcmp(msg, "RECEIPT", 7) == 0 && c->state == WS_SUBSCRIBING) {
-            c->state = WS_LIVE;
-            st->subscribed++;
-        } else if (len >= 7 && memcmp(msg, "MESSAGE", 7) == 0) {
-            const uint8_t *t = memmem(msg, len, "\"t\":", 4);
-            st->delivered++;
-            if (t) {
-                sample(&st->lat, now_us() - strtoll((const char *)t + 4, NULL, 10));
+        /* one WebSocket message may hold several STOMP frames (NUL-terminated) */
+        for (size_t off = 0; off < len;) {
+            const uint8_t *f = msg + off, *nul = memchr(f, '\0', len - off);
+            size_t flen = nul ? (size_t)(nul - f) : len - off;
+            if (flen >= 7 && memcmp(f, "RECEIPT", 7) == 0 && c->state == WS_SUBSCRIBING) {
+                c->state = WS_LIVE;
+                st->subscribed++;
+            } else if (flen >= 7 && memcmp(f, "MESSAGE", 7) == 0) {
+                const uint8_t *t = memmem(f, flen, "\"t\":", 4);
+                st->delivered++;
+                if (t) {
+                    sample(&st->lat, now_us() - strtoll((const char *)t + 4, NULL, 10));
+                }
+            } else if (flen >= 5 && memcmp(f, "ERROR", 5) == 0) {
+                fprintf(stderr, "ERROR frame: %.*s\n", (int)(flen > 200 ? 200 : flen), f);
+                return false;
             }
-        } else if (len >= 5 && memcmp(msg, "ERROR", 5) == 0) {
-            fprintf(stderr, "ERROR frame: %.*s\n", (int)(len > 200 ? 200 : len), msg);
-            return false;
+            off += flen + 1;
+            while (off < len && (msg[off] == '\n' || msg[off] == '\r')) {
+                off++; /* heart-beats */
+            }
         }
         pos += h + len;
     }

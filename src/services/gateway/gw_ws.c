@@ -22,7 +22,7 @@
 #define GW_SWEEP_MS 100            /* heart-beat and queue-age checks */
 #define GW_CONNECT_TIMEOUT_S 10    /* a session must send CONNECT this soon */
 #define GW_ERROR_LINGER_S 2        /* after an ERROR the connection closes this soon at most */
-#define GW_WRITES_PER_TURN 16      /* frames written per writable callback */
+#define GW_WRITE_BYTES_MAX (64 * 1024) /* frames joined into one WebSocket message */
 #define GW_VALUE_BYTES_MAX 256     /* destination values (the {line} part) */
 #define GW_HB_GRACE_MUL 2          /* a peer may be this many intervals late */
 #define GW_SENDS_MAX 64            /* SENDs of one connection waiting for the broker */
@@ -1000,12 +1000,11 @@ static void gw__on_rx(gw_ws_t *ws, gw_conn_t *conn, const void *in, size_t len)
 static int gw__on_writable(gw_ws_t *ws, gw_conn_t *conn)
 {
     gw_buf_t *b = &ws->scratch;
-    /* the first write of a writable turn needs no check (lws_send_pipe_choked is a poll()) */
-    for (int n = 0; n < GW_WRITES_PER_TURN && conn->q_head &&
-                    (n == 0 || !lws_send_pipe_choked(conn->wsi));
-         n++) {
+    b->len = LWS_PRE;
+    /* Every queued frame that fits goes into one WebSocket message (a STOMP stream may split
+     * frames across messages or join them), so a backlog costs one send, not one per frame. */
+    while (conn->q_head && (b->len == LWS_PRE || b->len - LWS_PRE < GW_WRITE_BYTES_MAX)) {
         gw_out_t *out = conn->q_head;
-        b->len = LWS_PRE;
         if (out->msg) {
             gw_buf_put(b, "MESSAGE\n", 8);
             gw_stomp_put_hdr(b, "subscription", out->sub, strlen(out->sub));
@@ -1025,6 +1024,8 @@ static int gw__on_writable(gw_ws_t *ws, gw_conn_t *conn)
         conn->q_bytes -= out->bytes;
         atomic_fetch_sub(&ws->svc->st.queued_bytes, (int64_t)out->bytes);
         gw__out_free(out);
+    }
+    if (b->len > LWS_PRE) {
         if (lws_write(conn->wsi, b->p + LWS_PRE, b->len - LWS_PRE, LWS_WRITE_TEXT) < 0) {
             return -1;
         }
