@@ -25,7 +25,8 @@
 #define GW_CATCHUP_MAX 64        /* subscriptions resuming at once (ERROR past it) */
 #define GW_ID_BUF 128            /* subscription ids, client ids, receipts (127 bytes) */
 #define GW_META_MS 1000          /* topic list refresh period */
-SL_STATIC_ASSERT(GW_TOPICS_MAX <= 64, "topic indexes fit the consumer's bookkeeping");
+SL_STATIC_ASSERT(GW_LOOP_BATCH > 0 && GW_LOOP_BATCH <= GW_HANDOFF_MAX,
+                 "a loop turn takes at most what the handoff holds");
 
 typedef enum { GW_REC_LIVE, GW_REC_CATCHUP, GW_REC_CATCHUP_DONE, GW_REC_CATCHUP_FAIL } gw_rec_kind_t;
 
