@@ -201,6 +201,79 @@ def test_nack_in_client_mode_sends_every_earlier_message_again(gateway):
     s.nothing_more()
 
 
+def test_past_the_unacked_limit_messages_wait_for_acks_and_survive_a_reconnect(
+        broker, make_gateway):
+    gw = make_gateway(broker, {"stomp.unacked.max": "3"})
+    s = stomp(gw, client_id="slow-acker")
+    s.subscribe("u", "/sub/line/13", ack="client-individual")
+    for i in range(5):
+        gw.alert(13, "u%d" % i)
+    got = s.messages(3)
+    s.nothing_more()  # two wait for acks
+    s.send("ACK", {"id": got[1].headers["ack"]})
+    assert s.messages(1)[0].json()["location"] == "u3"
+    s.nothing_more()
+    s.drop()  # u0, u2, u3 un-acked, u4 pending
+    s2 = stomp(gw, client_id="slow-acker")
+    s2.subscribe("u", "/sub/line/13", ack="client-individual")
+    again = s2.messages(3)
+    assert [m.json()["location"] for m in again] == ["u0", "u1", "u2"]  # from the oldest un-acked
+    for m in again:
+        s2.send("ACK", {"id": m.headers["ack"]})
+    assert [m.json()["location"] for m in s2.messages(2)] == ["u3", "u4"]
+
+
+def test_resume_across_several_partitions_keeps_order_per_partition(broker, make_gateway):
+    gw = make_gateway(broker, {"topics.partitions": "3", "dest.all.prefix": "/sub/all/",
+                               "dest.all.topics": "an-alert", "dest.all.filter": "json:kind"})
+    s = stomp(gw)
+    s.subscribe("a", "/sub/all/x")
+    first = [gw.post_ok("/topics/an-alert", {"key": "k%d" % (i % 6), "value": {"kind": "x", "n": i}})
+             for i in range(12)]
+    seen = s.messages(12)
+    assert len({r["partition_id"] for r in first}) > 1  # the keys spread over partitions
+    last = {}
+    for m in seen:
+        last[int(m.headers["x-partition"])] = int(m.headers["x-offset"])
+    s.drop()
+    missed = [gw.post_ok("/topics/an-alert", {"key": "k%d" % (i % 6), "value": {"kind": "x", "n": 100 + i}})
+              for i in range(12)]
+    resume = ",".join("an-alert:%d:%d" % (p, o + 1) for p, o in sorted(last.items()))
+    s2 = stomp(gw)
+    s2.subscribe("a", "/sub/all/x", x_from_offset=resume, x_from_time=str(int(time.time() * 1000)))
+    got = s2.messages(12)
+    assert sorted(m.headers["message-id"] for m in got) == sorted(mid(r) for r in missed)
+    for p in range(3):
+        offs = [int(m.headers["x-offset"]) for m in got if int(m.headers["x-partition"]) == p]
+        assert offs == sorted(offs)
+    s2.nothing_more()
+
+
+def test_send_to_a_route_with_a_token_needs_it_as_passcode(broker, make_gateway):
+    gw = make_gateway(broker, {"route.accept.token": "t0k"})
+    body = json.dumps({"line": "1", "alert": "an-alert:0:0", "by": "1-1"})
+    bad = stomp(gw)
+    bad.send("SEND", {"destination": "/accept"}, body)
+    assert [f.command for f in bad.wait_closed()] == ["ERROR"]
+    good = stomp(gw, passcode="t0k")
+    good.send("SEND", {"destination": "/accept", "receipt": "ok"}, body)
+    assert good.recv().command == "RECEIPT"
+    assert gw.request("POST", "/accept", json.loads(body))[0] == 401
+    assert gw.request("POST", "/accept", json.loads(body),
+                      headers={"Authorization": "Bearer t0k"})[0] == 200
+
+
+def test_connections_past_the_limit_are_refused(broker, make_gateway):
+    gw = make_gateway(broker, {"connections.max": "2"})
+    a, b = stomp(gw), stomp(gw)
+    with pytest.raises(Exception):
+        stomp(gw)
+    a.close()
+    wait_for(lambda: gw.stats()["connections"] == 1, T(5), "a connection slot freed")
+    stomp(gw).subscribe("ok", "/sub/line/1")
+    b.subscribe("b", "/sub/line/1")
+
+
 # ---- every frame type -------------------------------------------------------------------------
 
 def test_every_stomp_frame_type(gateway):

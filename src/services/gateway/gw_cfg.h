@@ -66,7 +66,7 @@ typedef struct {
     int64_t hb_send_ms, hb_recv_ms; /* our heart-beat offer: send every, want every */
     size_t send_bytes_max;       /* per connection outgoing queue */
     int64_t send_time_ms;        /* oldest queued frame may wait this long */
-    int unacked_max;             /* per subscription in client ack modes */
+    int unacked_max;             /* in flight per subscription in client ack modes (prefetch) */
     int64_t park_ms;             /* un-acked positions kept for a client-id after it left */
     int connections_max;
     gw_route_t routes[GW_ROUTES_MAX];

@@ -68,6 +68,8 @@ struct gw_sub {
     uint64_t token;                  /* != 0 while catching up */
     gw_catchup_t *job;               /* its starts (the parked position while catching up) */
     gw_out_t *held, *held_tail;      /* live messages that arrived while catching up */
+    gw_out_t *pending, *pending_tail; /* waiting for acks (stomp.unacked.max reached) */
+    size_t backlog_bytes;            /* of held and pending */
     gw_unacked_t *unacked;           /* client modes, oldest first */
     int nunacked;
 };
@@ -89,7 +91,7 @@ struct gw_conn {
     uint8_t *rx;
     size_t rx_len, rx_cap;
     gw_out_t *q_head, *q_tail;
-    size_t q_bytes;
+    size_t q_bytes, backlog_bytes; /* queued; held or pending in its subscriptions */
     int64_t last_rx_ms, last_tx_ms, hb_tx_ms, hb_rx_ms;
     uint64_t ack_seq;
     gw_sub_t *subs;
@@ -154,7 +156,7 @@ static bool gw__enqueue(gw_ws_t *ws, gw_conn_t *conn, gw_out_t *out)
         return false;
     }
     out->enq_ms = sl_time_mono_ms();
-    if (conn->q_bytes + out->bytes > cfg->send_bytes_max) {
+    if (conn->q_bytes + conn->backlog_bytes + out->bytes > cfg->send_bytes_max) {
         gw__out_free(out);
         atomic_fetch_add(&ws->svc->st.conns_overflow, 1);
         gw__conn_fail(ws, conn, "slow consumer", "outgoing queue over stomp.send.buffer.bytes");
@@ -335,18 +337,53 @@ static gw_out_t *gw__out_msg(gw_sub_t *sub, gw_msg_t *msg)
     return out;
 }
 
+/* Appends msg to a waiting list of sub, counted against the connection's queue limit (past it
+ * the connection fails as a slow consumer). */
+static void gw__backlog(gw_ws_t *ws, gw_sub_t *sub, gw_out_t **head, gw_out_t **tail,
+                        gw_msg_t *msg)
+{
+    gw_conn_t *conn = sub->conn;
+    gw_out_t *out = gw__out_msg(sub, msg);
+    if (conn->closing) {
+        gw__out_free(out);
+        return;
+    }
+    if (conn->q_bytes + conn->backlog_bytes + out->bytes > ws->svc->cfg->send_bytes_max) {
+        gw__out_free(out);
+        atomic_fetch_add(&ws->svc->st.conns_overflow, 1);
+        gw__conn_fail(ws, conn, "slow consumer", "messages waiting over stomp.send.buffer.bytes");
+        return;
+    }
+    if (*tail) {
+        (*tail)->next = out;
+    } else {
+        *head = out;
+    }
+    *tail = out;
+    sub->backlog_bytes += out->bytes;
+    conn->backlog_bytes += out->bytes;
+}
+
+/* Takes the first message of a waiting list (its bytes no longer counted). */
+static gw_out_t *gw__backlog_pop(gw_sub_t *sub, gw_out_t **head, gw_out_t **tail)
+{
+    gw_out_t *out = *head;
+    *head = out->next;
+    if (!*head) {
+        *tail = NULL;
+    }
+    out->next = NULL;
+    sub->backlog_bytes -= out->bytes;
+    sub->conn->backlog_bytes -= out->bytes;
+    return out;
+}
+
 /* Queues msg to sub now (tracking it when the ack mode is a client one). */
-static void gw__deliver(gw_ws_t *ws, gw_sub_t *sub, gw_msg_t *msg)
+static void gw__deliver_now(gw_ws_t *ws, gw_sub_t *sub, gw_msg_t *msg)
 {
     gw_conn_t *conn = sub->conn;
     gw_out_t *out = gw__out_msg(sub, msg);
     if (sub->ack != GW_ACK_AUTO) {
-        if (sub->nunacked == ws->svc->cfg->unacked_max) {
-            gw__out_free(out);
-            gw__conn_fail(ws, conn, "too many unacknowledged messages",
-                          "stomp.unacked.max reached; reconnect with the same client-id");
-            return;
-        }
         if (!sub->unacked) {
             sub->unacked = sl_xcalloc((size_t)ws->svc->cfg->unacked_max, sizeof *sub->unacked);
         }
@@ -356,6 +393,17 @@ static void gw__deliver(gw_ws_t *ws, gw_sub_t *sub, gw_msg_t *msg)
     }
     if (gw__enqueue(ws, conn, out)) {
         atomic_fetch_add(&ws->svc->st.delivered, 1);
+    }
+}
+
+/* Queues msg to sub, or keeps it pending while stomp.unacked.max messages wait for their ack
+ * (ActiveMQ's prefetch) or older ones are pending. */
+static void gw__deliver(gw_ws_t *ws, gw_sub_t *sub, gw_msg_t *msg)
+{
+    if (sub->ack != GW_ACK_AUTO && (sub->pending || sub->nunacked == ws->svc->cfg->unacked_max)) {
+        gw__backlog(ws, sub, &sub->pending, &sub->pending_tail, msg);
+    } else {
+        gw__deliver_now(ws, sub, msg);
     }
 }
 
@@ -384,13 +432,7 @@ static void gw__dispatch_live(gw_ws_t *ws, gw_rec_t *rec)
         for (gw_sub_t *sub = dest->subs, *next; sub; sub = next) {
             next = sub->dnext; /* a failing connection keeps its subscriptions until closed */
             if (sub->token) {
-                gw_out_t *out = gw__out_msg(sub, msg);
-                if (sub->held_tail) {
-                    sub->held_tail->next = out;
-                } else {
-                    sub->held = out;
-                }
-                sub->held_tail = out;
+                gw__backlog(ws, sub, &sub->held, &sub->held_tail, msg);
             } else {
                 gw__deliver(ws, sub, msg);
             }
@@ -420,10 +462,13 @@ static void gw__sub_free(gw_ws_t *ws, gw_sub_t *sub)
         ws->catching[i] = NULL;
     }
     free(sub->job);
-    for (gw_out_t *out = sub->held, *next; out; out = next) {
-        next = out->next;
-        gw__out_free(out);
+    while (sub->held) {
+        gw__out_free(gw__backlog_pop(sub, &sub->held, &sub->held_tail));
     }
+    while (sub->pending) {
+        gw__out_free(gw__backlog_pop(sub, &sub->pending, &sub->pending_tail));
+    }
+    SL_ASSERT(sub->backlog_bytes == 0);
     for (int i = 0; i < sub->nunacked; i++) {
         gw__msg_unref(sub->unacked[i].msg);
     }
@@ -481,6 +526,10 @@ static void gw__park(gw_ws_t *ws, gw_sub_t *sub)
             for (int k = 0; k < sub->nunacked; k++) {
                 const gw_msg_t *m = sub->unacked[k].msg;
                 at = m->topic == t && m->partition == p ? SL_MIN(at, m->offset) : at;
+            }
+            for (const gw_out_t *o = sub->pending; o; o = o->next) {
+                at = o->msg->topic == t && o->msg->partition == p ? SL_MIN(at, o->msg->offset)
+                                                                  : at;
             }
             pos->tp[pos->ntp].topic = t;
             pos->tp[pos->ntp].partition = p;
@@ -633,6 +682,20 @@ static bool gw__resume(gw_ws_t *ws, gw_sub_t *sub, gw_catchup_t *job)
     return true;
 }
 
+/* Delivers pending messages while the subscription may take more. */
+static void gw__release(gw_ws_t *ws, gw_sub_t *sub)
+{
+    while (sub->pending && !sub->conn->closing &&
+           (sub->ack == GW_ACK_AUTO || sub->nunacked < ws->svc->cfg->unacked_max)) {
+        gw_out_t *out = gw__backlog_pop(sub, &sub->pending, &sub->pending_tail);
+        gw_msg_t *msg = out->msg;
+        msg->refs++;
+        gw__out_free(out);
+        gw__deliver_now(ws, sub, msg); /* in order: nothing pending is older */
+        gw__msg_unref(msg);
+    }
+}
+
 static void gw__catchup_rec(gw_ws_t *ws, gw_rec_t *rec)
 {
     int i = gw__catching_find(ws, rec->token);
@@ -660,14 +723,14 @@ static void gw__catchup_rec(gw_ws_t *ws, gw_rec_t *rec)
     sub->token = 0;
     free(sub->job);
     sub->job = NULL;
-    gw_out_t *out = sub->held;
-    sub->held = sub->held_tail = NULL;
-    while (out) {
-        gw_out_t *next = out->next;
-        gw__deliver(ws, sub, out->msg);
-        gw__out_free(out);
-        out = next;
+    if (sub->pending_tail) {
+        sub->pending_tail->next = sub->held;
+    } else {
+        sub->pending = sub->held;
     }
+    sub->pending_tail = sub->held ? sub->held_tail : sub->pending_tail;
+    sub->held = sub->held_tail = NULL;
+    gw__release(ws, sub);
 }
 
 /* ---- frames from the client ---- */
@@ -803,6 +866,7 @@ static void gw__on_ack(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_t *f, 
             gw__msg_unref(again[i]);
         }
         free(again);
+        gw__release(ws, sub);
         return;
     }
     /* unknown ids (already acknowledged, or of an ended subscription) are ignored */
