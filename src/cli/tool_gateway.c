@@ -1,12 +1,105 @@
-/* sluice gateway: placeholder until the gateway lands; exits 2 with a clear message. */
+/* sluice gateway: run the HTTP produce + WebSocket STOMP gateway (src/services/gateway).
+ * Exit codes: 0 stopped by a signal, 1 failure (broker unreachable at start, port in use, a
+ * service thread died), 2 usage or configuration error. */
 #include "cli.h"
+#include "gw_svc.h"
+#include "sl_common.h"
+#include "sl_log.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void gateway__usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sluice gateway serve [--config FILE.properties] [--set key=value]...\n"
+            "                            [--brokers HOST:PORT] [--http HOST:PORT]\n"
+            "The settings (routes, destinations, limits) are listed in README.md\n"
+            "(sluice gateway: configuration).\n");
+}
+
+/* Loads the properties named by argv into cfg; returns 0 or the exit code. */
+static int gateway__config(int argc, char **argv, gw_cfg_t *cfg)
+{
+    sl_props_t *props = sl_props_new();
+    char err[512];
+    int rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *key = strcmp(a, "--brokers") == 0 ? "brokers"
+                          : strcmp(a, "--http") == 0  ? "http.listen"
+                                                      : NULL;
+        if (!v || (!key && strcmp(a, "--config") != 0 && strcmp(a, "--set") != 0)) {
+            fprintf(stderr, "sluice gateway serve: %s '%s'\n",
+                    v ? "unknown option" : "missing value for", a);
+            rc = 2;
+            break;
+        }
+        i++;
+        if (strcmp(a, "--config") == 0 && sl_props_load(props, v, err, sizeof err) != 0) {
+            fprintf(stderr, "sluice gateway serve: %s\n", err);
+            rc = 2;
+        } else if (strcmp(a, "--set") == 0 && sl_props_set_kv(props, v) != 0) {
+            fprintf(stderr, "sluice gateway serve: --set wants key=value, got '%s'\n", v);
+            rc = 2;
+        } else if (key) {
+            sl_props_set(props, key, v);
+        }
+    }
+    if (rc == 0 && gw_cfg_load(cfg, props, err, sizeof err) != 0) {
+        fprintf(stderr, "sluice gateway serve: %s\n", err);
+        rc = 2;
+    }
+    sl_props_free(props);
+    return rc;
+}
+
+static int gateway__serve(int argc, char **argv)
+{
+    gw_cfg_t *cfg = sl_xcalloc(1, sizeof *cfg);
+    int rc = gateway__config(argc, argv, cfg);
+    if (rc != 0) {
+        free(cfg);
+        return rc;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit: only sigtimedwait sees them */
+    signal(SIGPIPE, SIG_IGN);
+    gw_svc_t *svc = NULL;
+    char err[512];
+    if (gw_start(cfg, &svc, err, sizeof err) != 0) {
+        fprintf(stderr, "sluice gateway serve: %s\n", err);
+        free(cfg);
+        return 1;
+    }
+    printf("sluice gateway: listening on http://%.*s:%d (STOMP at %s)\n",
+           (int)(strrchr(cfg->http_listen, ':') - cfg->http_listen), cfg->http_listen,
+           gw_port(svc), cfg->ws_path);
+    fflush(stdout);
+    struct timespec tick = {0, 200 * 1000 * 1000};
+    int sig = -1;
+    while (sig < 0 && gw_alive(svc)) {
+        sig = sigtimedwait(&set, NULL, &tick);
+    }
+    SL_LOGI("gateway", "%s; stopping", sig < 0 ? "a thread died" : "signal received");
+    gw_stop(svc);
+    free(cfg);
+    return sig < 0 ? 1 : 0;
+}
 
 int tool_gateway(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "sluice gateway: not built yet\n");
-    return 2;
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
+        return gateway__serve(argc - 1, argv + 1);
+    }
+    bool help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    gateway__usage(help ? stdout : stderr);
+    return help ? 0 : 2;
 }

@@ -1,0 +1,324 @@
+/* gw_cfg: `sluice gateway` settings from properties; route.* and dest.* entries are grouped by
+ * name (the text between the first and the last dot). */
+#include "gw_cfg.h"
+
+#include "gw_stomp.h"
+#include "sl_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int gw_cfg__fail(char *err, size_t len, const char *key, const char *why)
+{
+    snprintf(err, len, "%s: %s", key, why);
+    return SL_EINVAL;
+}
+
+static int gw_cfg__str(char *dst, size_t cap, const char *key, const char *val, char *err,
+                       size_t len)
+{
+    if (strlen(val) >= cap) {
+        return gw_cfg__fail(err, len, key, "too long");
+    }
+    memcpy(dst, val, strlen(val) + 1);
+    return 0;
+}
+
+static int gw_cfg__int(int64_t *dst, int64_t min, int64_t max, const char *key, const char *val,
+                       char *err, size_t len)
+{
+    if (!sl_parse_i64(val, min, max, dst)) {
+        char why[96];
+        snprintf(why, sizeof why, "want an integer in [%lld, %lld]", (long long)min,
+                 (long long)max);
+        return gw_cfg__fail(err, len, key, why);
+    }
+    return 0;
+}
+
+static int gw_cfg__bool(bool *dst, const char *key, const char *val, char *err, size_t len)
+{
+    return sl_parse_bool(val, dst) ? 0 : gw_cfg__fail(err, len, key, "want true or false");
+}
+
+static bool gw_cfg__topic_ok(const char *t)
+{
+    size_t n = strlen(t);
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '_' || c == '-' || c == '.')) {
+            return false;
+        }
+    }
+    return n > 0 && n < GW_TOPIC_BUF;
+}
+
+/* fields: "name:type[?],..." with type string|number|integer|boolean|object|array|any. */
+static int gw_cfg__fields(gw_route_t *r, const char *key, const char *val, char *err, size_t len)
+{
+    static const char *const types[] = {"any", "string", "number", "integer", "boolean",
+                                        "object", "array"};
+    char buf[GW_STR_BUF];
+    if (gw_cfg__str(buf, sizeof buf, key, val, err, len) != 0) {
+        return SL_EINVAL;
+    }
+    r->nfields = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        if (!colon || colon == tok || (size_t)(colon - tok) >= GW_NAME_BUF ||
+            r->nfields == GW_FIELDS_MAX) {
+            return gw_cfg__fail(err, len, key, "want name:type[?],... (at most 16 fields)");
+        }
+        gw_field_t *f = &r->fields[r->nfields++];
+        memcpy(f->name, tok, (size_t)(colon - tok));
+        f->name[colon - tok] = '\0';
+        char *type = colon + 1;
+        size_t tl = strlen(type);
+        f->optional = tl > 0 && type[tl - 1] == '?';
+        type[tl - (f->optional ? 1 : 0)] = '\0';
+        bool found = false;
+        for (size_t i = 0; i < SL_ARRAY_LEN(types) && !found; i++) {
+            if (strcmp(type, types[i]) == 0) {
+                f->type = (gw_json_type_t)i;
+                found = true;
+            }
+        }
+        if (!found) {
+            return gw_cfg__fail(err, len, key,
+                                "types: string number integer boolean object array any");
+        }
+    }
+    return 0;
+}
+
+/* The entry named by key's middle part in arr (created on first use). */
+static void *gw_cfg__entry(void *arr, size_t elem, int *n, int max, const char *key,
+                           const char **field)
+{
+    const char *name = strchr(key, '.') + 1, *dot = strrchr(key, '.');
+    size_t nl = dot > name ? (size_t)(dot - name) : 0;
+    *field = dot + 1;
+    if (nl == 0 || nl >= GW_NAME_BUF) {
+        return NULL;
+    }
+    for (int i = 0; i < *n; i++) {
+        char *e = (char *)arr + (size_t)i * elem; /* every entry starts with its name */
+        if (strlen(e) == nl && memcmp(e, name, nl) == 0) {
+            return e;
+        }
+    }
+    if (*n == max) {
+        return NULL;
+    }
+    char *e = (char *)arr + (size_t)(*n)++ * elem;
+    memset(e, 0, elem);
+    memcpy(e, name, nl);
+    return e;
+}
+
+static int gw_cfg__route(gw_cfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+{
+    const char *field = NULL;
+    gw_route_t *r = gw_cfg__entry(cfg->routes, sizeof *r, &cfg->nroutes, GW_ROUTES_MAX, key,
+                                  &field);
+    if (!r) {
+        return gw_cfg__fail(err, len, key, "bad route name or too many routes");
+    }
+    if (strcmp(field, "path") == 0) {
+        if (val[0] != '/' || strncmp(val, "/topics/", 8) == 0) {
+            return gw_cfg__fail(err, len, key, "want a path starting with / (not /topics/)");
+        }
+        return gw_cfg__str(r->path, sizeof r->path, key, val, err, len);
+    } else if (strcmp(field, "topic") == 0) {
+        if (!gw_cfg__topic_ok(val)) {
+            return gw_cfg__fail(err, len, key, "want a topic name [0-9A-Za-z._-]");
+        }
+        return gw_cfg__str(r->topic, sizeof r->topic, key, val, err, len);
+    } else if (strcmp(field, "fields") == 0) {
+        return gw_cfg__fields(r, key, val, err, len);
+    } else if (strcmp(field, "key") == 0) {
+        return gw_cfg__str(r->key_field, sizeof r->key_field, key, val, err, len);
+    } else if (strcmp(field, "token") == 0) {
+        return gw_cfg__str(r->token, sizeof r->token, key, val, err, len);
+    } else if (strcmp(field, "send") == 0) {
+        return gw_cfg__bool(&r->send, key, val, err, len);
+    }
+    return gw_cfg__fail(err, len, key, "want route.<name>.path|topic|fields|key|token|send");
+}
+
+static int gw_cfg__topics(gw_dest_cfg_t *d, const char *key, const char *val, char *err,
+                          size_t len)
+{
+    char buf[GW_STR_BUF];
+    if (gw_cfg__str(buf, sizeof buf, key, val, err, len) != 0) {
+        return SL_EINVAL;
+    }
+    d->ntopics = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (!gw_cfg__topic_ok(tok) || d->ntopics == GW_DEST_TOPICS_MAX) {
+            return gw_cfg__fail(err, len, key, "want 1..4 topic names, comma-separated");
+        }
+        strcpy(d->topics[d->ntopics++], tok);
+    }
+    return 0;
+}
+
+static int gw_cfg__dest(gw_cfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+{
+    const char *field = NULL;
+    gw_dest_cfg_t *d = gw_cfg__entry(cfg->dests, sizeof *d, &cfg->ndests, GW_DESTS_MAX, key,
+                                     &field);
+    if (!d) {
+        return gw_cfg__fail(err, len, key, "bad destination name or too many destinations");
+    }
+    if (strcmp(field, "prefix") == 0) {
+        if (val[0] != '/') {
+            return gw_cfg__fail(err, len, key, "want a prefix starting with /");
+        }
+        return gw_cfg__str(d->prefix, sizeof d->prefix, key, val, err, len);
+    } else if (strcmp(field, "topics") == 0) {
+        return gw_cfg__topics(d, key, val, err, len);
+    } else if (strcmp(field, "filter") == 0) {
+        if (strcmp(val, "key") == 0) {
+            d->field[0] = '\0';
+            return 0;
+        }
+        if (strncmp(val, "json:", 5) != 0 || !val[5]) {
+            return gw_cfg__fail(err, len, key, "want key or json:FIELD");
+        }
+        return gw_cfg__str(d->field, sizeof d->field, key, val + 5, err, len);
+    }
+    return gw_cfg__fail(err, len, key, "want dest.<name>.prefix|topics|filter");
+}
+
+static void gw_cfg__defaults(gw_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->brokers, "127.0.0.1:9092");
+    strcpy(cfg->http_listen, "127.0.0.1:8080");
+    strcpy(cfg->ws_path, "/stomp");
+    strcpy(cfg->static_path, "/app");
+    cfg->topics_api = true;
+    cfg->partitions = 1;
+    cfg->request_bytes_max = 1u << 20;
+    cfg->broker_timeout_ms = 10000;
+    cfg->frame_bytes_max = 64u << 10;
+    cfg->hb_send_ms = cfg->hb_recv_ms = 10000;
+    cfg->send_bytes_max = 512u << 10;
+    cfg->send_time_ms = 10000;
+    cfg->unacked_max = 1000;
+    cfg->park_ms = 300000;
+    cfg->connections_max = 20000;
+}
+
+typedef struct {
+    const char *key;
+    size_t off;
+    int64_t min, max;
+    char kind; /* i: int, l: int64_t, z: size_t */
+} gw_cfg_int_t;
+
+#define GW_I(k, f, lo, hi, kind) {k, offsetof(gw_cfg_t, f), lo, hi, kind}
+static const gw_cfg_int_t gw_cfg__ints[] = {
+    GW_I("topics.partitions", partitions, 1, 1000, 'i'),
+    GW_I("http.request.max.bytes", request_bytes_max, 1024, 1 << 30, 'z'),
+    GW_I("broker.timeout.ms", broker_timeout_ms, 100, 600000, 'l'),
+    GW_I("stomp.frame.max.bytes", frame_bytes_max, 1024, GW_STOMP_FRAME_BYTES_MAX, 'z'),
+    GW_I("stomp.heartbeat.send.ms", hb_send_ms, 0, 3600000, 'l'),
+    GW_I("stomp.heartbeat.receive.ms", hb_recv_ms, 0, 3600000, 'l'),
+    GW_I("stomp.send.buffer.bytes", send_bytes_max, 4096, 1 << 30, 'z'),
+    GW_I("stomp.send.time.ms", send_time_ms, 100, 3600000, 'l'),
+    GW_I("stomp.unacked.max", unacked_max, 1, 1000000, 'i'),
+    GW_I("stomp.park.ms", park_ms, 0, 86400000, 'l'),
+    GW_I("connections.max", connections_max, 1, 1000000, 'i'),
+};
+
+static int gw_cfg__apply(gw_cfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(gw_cfg__ints); i++) {
+        const gw_cfg_int_t *k = &gw_cfg__ints[i];
+        int64_t v = 0;
+        if (strcmp(key, k->key) != 0) {
+            continue;
+        }
+        if (gw_cfg__int(&v, k->min, k->max, key, val, err, len) != 0) {
+            return SL_EINVAL;
+        }
+        char *dst = (char *)cfg + k->off;
+        if (k->kind == 'i') {
+            *(int *)dst = (int)v;
+        } else if (k->kind == 'l') {
+            *(int64_t *)dst = v;
+        } else {
+            *(size_t *)dst = (size_t)v;
+        }
+        return 0;
+    }
+    if (strcmp(key, "brokers") == 0) {
+        return gw_cfg__str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
+    } else if (strcmp(key, "http.listen") == 0) {
+        return gw_cfg__str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
+    } else if (strcmp(key, "ws.path") == 0 || strcmp(key, "http.static.path") == 0) {
+        if (val[0] != '/') {
+            return gw_cfg__fail(err, len, key, "want a path starting with /");
+        }
+        return key[0] == 'w'
+                   ? gw_cfg__str(cfg->ws_path, sizeof cfg->ws_path, key, val, err, len)
+                   : gw_cfg__str(cfg->static_path, sizeof cfg->static_path, key, val, err, len);
+    } else if (strcmp(key, "http.static.dir") == 0) {
+        return gw_cfg__str(cfg->static_dir, sizeof cfg->static_dir, key, val, err, len);
+    } else if (strcmp(key, "http.topics.enable") == 0) {
+        return gw_cfg__bool(&cfg->topics_api, key, val, err, len);
+    } else if (strcmp(key, "http.topics.token") == 0) {
+        return gw_cfg__str(cfg->topics_token, sizeof cfg->topics_token, key, val, err, len);
+    } else if (strcmp(key, "topics.auto.create") == 0) {
+        return gw_cfg__bool(&cfg->auto_create, key, val, err, len);
+    } else if (strncmp(key, "route.", 6) == 0) {
+        return gw_cfg__route(cfg, key, val, err, len);
+    } else if (strncmp(key, "dest.", 5) == 0) {
+        return gw_cfg__dest(cfg, key, val, err, len);
+    }
+    return gw_cfg__fail(err, len, key, "unknown setting");
+}
+
+static int gw_cfg__check(const gw_cfg_t *cfg, char *err, size_t len)
+{
+    for (int i = 0; i < cfg->nroutes; i++) {
+        const gw_route_t *r = &cfg->routes[i];
+        if (!r->path[0] || !r->topic[0]) {
+            snprintf(err, len, "route.%s: path and topic are required", r->name);
+            return SL_EINVAL;
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(cfg->routes[j].path, r->path) == 0) {
+                snprintf(err, len, "route.%s.path: %s already used", r->name, r->path);
+                return SL_EINVAL;
+            }
+        }
+    }
+    for (int i = 0; i < cfg->ndests; i++) {
+        const gw_dest_cfg_t *d = &cfg->dests[i];
+        if (!d->prefix[0] || d->ntopics == 0) {
+            snprintf(err, len, "dest.%s: prefix and topics are required", d->name);
+            return SL_EINVAL;
+        }
+    }
+    return 0;
+}
+
+int gw_cfg_load(gw_cfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
+{
+    gw_cfg__defaults(cfg);
+    for (size_t i = 0; i < sl_props_count(props); i++) {
+        const char *key, *val;
+        sl_props_at(props, i, &key, &val);
+        if (gw_cfg__apply(cfg, key, val, err, err_len) != 0) {
+            return SL_EINVAL;
+        }
+    }
+    return gw_cfg__check(cfg, err, err_len);
+}

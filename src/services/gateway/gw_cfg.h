@@ -1,0 +1,82 @@
+/* Configuration of `sluice gateway`: one .properties file (plus --set overrides), every key
+ * documented in README.md ("sluice gateway: configuration"). Unknown keys are errors.
+ *   route.<name>.path|topic|fields|key|token|send   an HTTP path (and STOMP SEND destination)
+ *                                                   mapped onto a topic with a shape check
+ *   dest.<name>.prefix|topics|filter                STOMP destinations <prefix><value> over
+ *                                                   topics, records filtered by key or a JSON
+ *                                                   field equal to <value> */
+#ifndef GW_CFG_H
+#define GW_CFG_H
+
+#include "sl_props.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GW_ROUTES_MAX 16        /* route.<name> entries */
+#define GW_DESTS_MAX 8          /* dest.<name> entries */
+#define GW_DEST_TOPICS_MAX 4    /* topics behind one destination */
+#define GW_FIELDS_MAX 16        /* fields in a route's shape check */
+#define GW_NAME_BUF 64          /* route, destination, field names (63 bytes) */
+#define GW_TOPIC_BUF 250        /* Kafka's topic name limit is 249 */
+#define GW_STR_BUF 1024         /* brokers, paths, tokens */
+
+typedef enum { GW_JSON_ANY, GW_JSON_STRING, GW_JSON_NUMBER, GW_JSON_INTEGER, GW_JSON_BOOLEAN,
+               GW_JSON_OBJECT, GW_JSON_ARRAY } gw_json_type_t;
+
+typedef struct {
+    char name[GW_NAME_BUF];
+    gw_json_type_t type;
+    bool optional;
+} gw_field_t;
+
+typedef struct {
+    char name[GW_NAME_BUF];
+    char path[GW_STR_BUF];  /* "/alert" */
+    char topic[GW_TOPIC_BUF];
+    gw_field_t fields[GW_FIELDS_MAX]; /* none: any JSON object */
+    int nfields;
+    char key_field[GW_NAME_BUF]; /* record key taken from this field; "" = no key */
+    char token[GW_STR_BUF];      /* bearer token; "" = open */
+    bool send;                   /* STOMP SEND to path allowed */
+} gw_route_t;
+
+typedef struct {
+    char name[GW_NAME_BUF];
+    char prefix[GW_STR_BUF]; /* "/sub/line/" */
+    char topics[GW_DEST_TOPICS_MAX][GW_TOPIC_BUF];
+    int ntopics;
+    char field[GW_NAME_BUF]; /* JSON field compared with the value; "" = the record key */
+} gw_dest_cfg_t;
+
+typedef struct {
+    char brokers[GW_STR_BUF];
+    char http_listen[64];        /* host:port; port 0 picks one */
+    char ws_path[GW_STR_BUF];    /* WebSocket (STOMP) endpoint */
+    char static_dir[GW_STR_BUF]; /* "" = no static files */
+    char static_path[GW_NAME_BUF]; /* URL prefix of the static files */
+    bool topics_api;             /* POST /topics/{topic} */
+    char topics_token[GW_STR_BUF];
+    bool auto_create;            /* produce to unknown topics (else 404) */
+    int partitions;              /* topics this service creates */
+    size_t request_bytes_max;    /* HTTP body (413 past it) */
+    int64_t broker_timeout_ms;   /* produce acks wait before 503 */
+    size_t frame_bytes_max;      /* STOMP frame (ERROR and close past it) */
+    int64_t hb_send_ms, hb_recv_ms; /* our heart-beat offer: send every, want every */
+    size_t send_bytes_max;       /* per connection outgoing queue */
+    int64_t send_time_ms;        /* oldest queued frame may wait this long */
+    int unacked_max;             /* in flight per subscription in client ack modes (prefetch) */
+    int64_t park_ms;             /* un-acked positions kept for a client-id after it left */
+    int connections_max;
+    gw_route_t routes[GW_ROUTES_MAX];
+    int nroutes;
+    gw_dest_cfg_t dests[GW_DESTS_MAX];
+    int ndests;
+} gw_cfg_t;
+
+/* Fills defaults, then applies props. On a bad or unknown key returns SL_EINVAL with
+ * "key: reason" in err. */
+int gw_cfg_load(gw_cfg_t *cfg, const sl_props_t *props, char *err, size_t err_len);
+
+#endif

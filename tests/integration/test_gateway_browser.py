@@ -1,0 +1,51 @@
+"""The emergency-alert page in a real browser: Debian chromium driven headless by playwright-core
+(examples/emergency-alert/web, installed with `npm ci`) loads the page the gateway serves, which
+uses @stomp/stompjs; an alert POSTed over HTTP appears live, is accepted, and a screenshot is
+taken."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO, T
+from gateway_harness import Gateway
+
+WEB = os.path.join(REPO, "examples", "emergency-alert", "web")
+pytestmark = [pytest.mark.own_broker,
+              pytest.mark.skipif(not os.access("/usr/bin/chromium", os.X_OK) or
+                                 not shutil.which("node") or not shutil.which("npm"),
+                                 reason="needs /usr/bin/chromium, node and npm")]
+
+
+def npm_ci():
+    if os.path.isdir(os.path.join(WEB, "node_modules", "playwright-core")):
+        return
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True,
+                   timeout=T(300), stdout=subprocess.DEVNULL)
+
+
+def test_an_alert_posted_over_http_appears_in_the_page_and_is_accepted(broker, tmp_path):
+    npm_ci()
+    gw = Gateway(tmp_path, broker.bootstrap, {"http.static.dir": WEB, "http.static.path": "/app"})
+    gw.start()
+    try:
+        shot = os.path.join(str(tmp_path), "emergency-alert.png")
+        p = subprocess.run(["node", os.path.join(WEB, "browser_check.mjs"),
+                            "http://127.0.0.1:%d" % gw.port, "3", shot],
+                           cwd=WEB, capture_output=True, text=True, timeout=T(90),
+                           env=dict(os.environ, BROWSER_TIMEOUT_MS=str(int(T(15) * 1000))))
+        lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
+        assert lines, (p.stdout, p.stderr)
+        result = json.loads(lines[-1])
+        assert p.returncode == 0 and result["ok"], (result, p.stderr[-2000:])
+        assert os.path.getsize(shot) > 10000
+        accepted = gw.stats()
+        assert accepted["produced"] == 2  # the alert and the accept
+        keep = os.environ.get("SLUICE_SCREENSHOT_DIR")
+        if keep:
+            shutil.copy(shot, keep)
+    finally:
+        gw.stop()
