@@ -178,3 +178,37 @@ bool sl_parse_bool(const char *s, bool *out)
     }
     return false;
 }
+
+int sl_setting_fail(char *err, size_t len, const char *key, const char *why)
+{
+    snprintf(err, len, "%s: %s", key, why);
+    return SL_EINVAL;
+}
+
+int sl_setting_str(char *dst, size_t cap, const char *key, const char *val, char *err,
+                   size_t len)
+{
+    size_t n = strlen(val);
+    if (n >= cap) {
+        return sl_setting_fail(err, len, key, "too long");
+    }
+    memcpy(dst, val, n + 1);
+    return 0;
+}
+
+int sl_setting_i64(int64_t *dst, int64_t min, int64_t max, const char *key, const char *val,
+                   char *err, size_t len)
+{
+    if (!sl_parse_i64(val, min, max, dst)) {
+        char why[96];
+        snprintf(why, sizeof why, "want an integer in [%lld, %lld]", (long long)min,
+                 (long long)max);
+        return sl_setting_fail(err, len, key, why);
+    }
+    return 0;
+}
+
+int sl_setting_bool(bool *dst, const char *key, const char *val, char *err, size_t len)
+{
+    return sl_parse_bool(val, dst) ? 0 : sl_setting_fail(err, len, key, "want true or false");
+}

@@ -30,4 +30,16 @@ void sl_props_at(const sl_props_t *props, size_t i, const char **key, const char
 bool sl_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 bool sl_parse_bool(const char *s, bool *out);
 
+/* Helpers of the services' setting parsers. Each stores a parsed value and returns 0, or
+ * returns SL_EINVAL with "key: reason" in err (dst untouched). */
+int sl_setting_fail(char *err, size_t len, const char *key, const char *why);
+/* Copies val into dst (cap bytes with the NUL); "too long" otherwise. */
+int sl_setting_str(char *dst, size_t cap, const char *key, const char *val, char *err,
+                   size_t len);
+/* A whole decimal integer in [min, max]. */
+int sl_setting_i64(int64_t *dst, int64_t min, int64_t max, const char *key, const char *val,
+                   char *err, size_t len);
+/* true or false. */
+int sl_setting_bool(bool *dst, const char *key, const char *val, char *err, size_t len);
+
 #endif

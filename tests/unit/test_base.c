@@ -111,6 +111,25 @@ TEST(test_props_limit_at_n_and_n_plus_one)
     sl_props_free(props);
 }
 
+TEST(test_setting_helpers_store_or_name_the_key)
+{
+    char dst[4] = "old", err[96];
+    ASSERT_EQ(sl_setting_str(dst, sizeof dst, "a.b", "abc", err, sizeof err), 0);
+    ASSERT_TRUE(strcmp(dst, "abc") == 0);
+    ASSERT_EQ(sl_setting_str(dst, sizeof dst, "a.b", "abcd", err, sizeof err), SL_EINVAL);
+    ASSERT_TRUE(strcmp(dst, "abc") == 0 && strcmp(err, "a.b: too long") == 0);
+    int64_t v = 7;
+    ASSERT_EQ(sl_setting_i64(&v, 1, 10, "n", "10", err, sizeof err), 0);
+    ASSERT_EQ(v, 10);
+    ASSERT_EQ(sl_setting_i64(&v, 1, 10, "n", "11", err, sizeof err), SL_EINVAL);
+    ASSERT_TRUE(v == 10 && strcmp(err, "n: want an integer in [1, 10]") == 0);
+    bool b = false;
+    ASSERT_EQ(sl_setting_bool(&b, "f", "true", err, sizeof err), 0);
+    ASSERT_TRUE(b);
+    ASSERT_EQ(sl_setting_bool(&b, "f", "yes please", err, sizeof err), SL_EINVAL);
+    ASSERT_TRUE(b && strcmp(err, "f: want true or false") == 0);
+}
+
 int main(void)
 {
     RUN(test_crc32c_known_vectors);
@@ -119,5 +138,6 @@ int main(void)
     RUN(test_arena_zeroes_aligns_and_resets);
     RUN(test_props_parse_override_and_reject);
     RUN(test_props_limit_at_n_and_n_plus_one);
+    RUN(test_setting_helpers_store_or_name_the_key);
     TEST_MAIN_END();
 }

@@ -4,43 +4,11 @@
 
 #include "gw_stomp.h"
 #include "sl_common.h"
+#include "sl_props.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int gw_cfg__fail(char *err, size_t len, const char *key, const char *why)
-{
-    snprintf(err, len, "%s: %s", key, why);
-    return SL_EINVAL;
-}
-
-static int gw_cfg__str(char *dst, size_t cap, const char *key, const char *val, char *err,
-                       size_t len)
-{
-    if (strlen(val) >= cap) {
-        return gw_cfg__fail(err, len, key, "too long");
-    }
-    memcpy(dst, val, strlen(val) + 1);
-    return 0;
-}
-
-static int gw_cfg__int(int64_t *dst, int64_t min, int64_t max, const char *key, const char *val,
-                       char *err, size_t len)
-{
-    if (!sl_parse_i64(val, min, max, dst)) {
-        char why[96];
-        snprintf(why, sizeof why, "want an integer in [%lld, %lld]", (long long)min,
-                 (long long)max);
-        return gw_cfg__fail(err, len, key, why);
-    }
-    return 0;
-}
-
-static int gw_cfg__bool(bool *dst, const char *key, const char *val, char *err, size_t len)
-{
-    return sl_parse_bool(val, dst) ? 0 : gw_cfg__fail(err, len, key, "want true or false");
-}
 
 static bool gw_cfg__topic_ok(const char *t)
 {
@@ -61,7 +29,7 @@ static int gw_cfg__fields(gw_route_t *r, const char *key, const char *val, char 
     static const char *const types[] = {"any", "string", "number", "integer", "boolean",
                                         "object", "array"};
     char buf[GW_STR_BUF];
-    if (gw_cfg__str(buf, sizeof buf, key, val, err, len) != 0) {
+    if (sl_setting_str(buf, sizeof buf, key, val, err, len) != 0) {
         return SL_EINVAL;
     }
     r->nfields = 0;
@@ -70,7 +38,7 @@ static int gw_cfg__fields(gw_route_t *r, const char *key, const char *val, char 
         char *colon = strchr(tok, ':');
         if (!colon || colon == tok || (size_t)(colon - tok) >= GW_NAME_BUF ||
             r->nfields == GW_FIELDS_MAX) {
-            return gw_cfg__fail(err, len, key, "want name:type[?],... (at most 16 fields)");
+            return sl_setting_fail(err, len, key, "want name:type[?],... (at most 16 fields)");
         }
         gw_field_t *f = &r->fields[r->nfields++];
         memcpy(f->name, tok, (size_t)(colon - tok));
@@ -87,7 +55,7 @@ static int gw_cfg__fields(gw_route_t *r, const char *key, const char *val, char 
             }
         }
         if (!found) {
-            return gw_cfg__fail(err, len, key,
+            return sl_setting_fail(err, len, key,
                                 "types: string number integer boolean object array any");
         }
     }
@@ -125,42 +93,42 @@ static int gw_cfg__route(gw_cfg_t *cfg, const char *key, const char *val, char *
     gw_route_t *r = gw_cfg__entry(cfg->routes, sizeof *r, &cfg->nroutes, GW_ROUTES_MAX, key,
                                   &field);
     if (!r) {
-        return gw_cfg__fail(err, len, key, "bad route name or too many routes");
+        return sl_setting_fail(err, len, key, "bad route name or too many routes");
     }
     if (strcmp(field, "path") == 0) {
         if (val[0] != '/' || strncmp(val, "/topics/", 8) == 0) {
-            return gw_cfg__fail(err, len, key, "want a path starting with / (not /topics/)");
+            return sl_setting_fail(err, len, key, "want a path starting with / (not /topics/)");
         }
-        return gw_cfg__str(r->path, sizeof r->path, key, val, err, len);
+        return sl_setting_str(r->path, sizeof r->path, key, val, err, len);
     } else if (strcmp(field, "topic") == 0) {
         if (!gw_cfg__topic_ok(val)) {
-            return gw_cfg__fail(err, len, key, "want a topic name [0-9A-Za-z._-]");
+            return sl_setting_fail(err, len, key, "want a topic name [0-9A-Za-z._-]");
         }
-        return gw_cfg__str(r->topic, sizeof r->topic, key, val, err, len);
+        return sl_setting_str(r->topic, sizeof r->topic, key, val, err, len);
     } else if (strcmp(field, "fields") == 0) {
         return gw_cfg__fields(r, key, val, err, len);
     } else if (strcmp(field, "key") == 0) {
-        return gw_cfg__str(r->key_field, sizeof r->key_field, key, val, err, len);
+        return sl_setting_str(r->key_field, sizeof r->key_field, key, val, err, len);
     } else if (strcmp(field, "token") == 0) {
-        return gw_cfg__str(r->token, sizeof r->token, key, val, err, len);
+        return sl_setting_str(r->token, sizeof r->token, key, val, err, len);
     } else if (strcmp(field, "send") == 0) {
-        return gw_cfg__bool(&r->send, key, val, err, len);
+        return sl_setting_bool(&r->send, key, val, err, len);
     }
-    return gw_cfg__fail(err, len, key, "want route.<name>.path|topic|fields|key|token|send");
+    return sl_setting_fail(err, len, key, "want route.<name>.path|topic|fields|key|token|send");
 }
 
 static int gw_cfg__topics(gw_dest_cfg_t *d, const char *key, const char *val, char *err,
                           size_t len)
 {
     char buf[GW_STR_BUF];
-    if (gw_cfg__str(buf, sizeof buf, key, val, err, len) != 0) {
+    if (sl_setting_str(buf, sizeof buf, key, val, err, len) != 0) {
         return SL_EINVAL;
     }
     d->ntopics = 0;
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         if (!gw_cfg__topic_ok(tok) || d->ntopics == GW_DEST_TOPICS_MAX) {
-            return gw_cfg__fail(err, len, key, "want 1..4 topic names, comma-separated");
+            return sl_setting_fail(err, len, key, "want 1..4 topic names, comma-separated");
         }
         strcpy(d->topics[d->ntopics++], tok);
     }
@@ -173,13 +141,13 @@ static int gw_cfg__dest(gw_cfg_t *cfg, const char *key, const char *val, char *e
     gw_dest_cfg_t *d = gw_cfg__entry(cfg->dests, sizeof *d, &cfg->ndests, GW_DESTS_MAX, key,
                                      &field);
     if (!d) {
-        return gw_cfg__fail(err, len, key, "bad destination name or too many destinations");
+        return sl_setting_fail(err, len, key, "bad destination name or too many destinations");
     }
     if (strcmp(field, "prefix") == 0) {
         if (val[0] != '/') {
-            return gw_cfg__fail(err, len, key, "want a prefix starting with /");
+            return sl_setting_fail(err, len, key, "want a prefix starting with /");
         }
-        return gw_cfg__str(d->prefix, sizeof d->prefix, key, val, err, len);
+        return sl_setting_str(d->prefix, sizeof d->prefix, key, val, err, len);
     } else if (strcmp(field, "topics") == 0) {
         return gw_cfg__topics(d, key, val, err, len);
     } else if (strcmp(field, "filter") == 0) {
@@ -188,11 +156,11 @@ static int gw_cfg__dest(gw_cfg_t *cfg, const char *key, const char *val, char *e
             return 0;
         }
         if (strncmp(val, "json:", 5) != 0 || !val[5]) {
-            return gw_cfg__fail(err, len, key, "want key or json:FIELD");
+            return sl_setting_fail(err, len, key, "want key or json:FIELD");
         }
-        return gw_cfg__str(d->field, sizeof d->field, key, val + 5, err, len);
+        return sl_setting_str(d->field, sizeof d->field, key, val + 5, err, len);
     }
-    return gw_cfg__fail(err, len, key, "want dest.<name>.prefix|topics|filter");
+    return sl_setting_fail(err, len, key, "want dest.<name>.prefix|topics|filter");
 }
 
 static void gw_cfg__defaults(gw_cfg_t *cfg)
@@ -245,7 +213,7 @@ static int gw_cfg__apply(gw_cfg_t *cfg, const char *key, const char *val, char *
         if (strcmp(key, k->key) != 0) {
             continue;
         }
-        if (gw_cfg__int(&v, k->min, k->max, key, val, err, len) != 0) {
+        if (sl_setting_i64(&v, k->min, k->max, key, val, err, len) != 0) {
             return SL_EINVAL;
         }
         char *dst = (char *)cfg + k->off;
@@ -259,30 +227,30 @@ static int gw_cfg__apply(gw_cfg_t *cfg, const char *key, const char *val, char *
         return 0;
     }
     if (strcmp(key, "brokers") == 0) {
-        return gw_cfg__str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
+        return sl_setting_str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
     } else if (strcmp(key, "http.listen") == 0) {
-        return gw_cfg__str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
+        return sl_setting_str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
     } else if (strcmp(key, "ws.path") == 0 || strcmp(key, "http.static.path") == 0) {
         if (val[0] != '/') {
-            return gw_cfg__fail(err, len, key, "want a path starting with /");
+            return sl_setting_fail(err, len, key, "want a path starting with /");
         }
         return key[0] == 'w'
-                   ? gw_cfg__str(cfg->ws_path, sizeof cfg->ws_path, key, val, err, len)
-                   : gw_cfg__str(cfg->static_path, sizeof cfg->static_path, key, val, err, len);
+                   ? sl_setting_str(cfg->ws_path, sizeof cfg->ws_path, key, val, err, len)
+                   : sl_setting_str(cfg->static_path, sizeof cfg->static_path, key, val, err, len);
     } else if (strcmp(key, "http.static.dir") == 0) {
-        return gw_cfg__str(cfg->static_dir, sizeof cfg->static_dir, key, val, err, len);
+        return sl_setting_str(cfg->static_dir, sizeof cfg->static_dir, key, val, err, len);
     } else if (strcmp(key, "http.topics.enable") == 0) {
-        return gw_cfg__bool(&cfg->topics_api, key, val, err, len);
+        return sl_setting_bool(&cfg->topics_api, key, val, err, len);
     } else if (strcmp(key, "http.topics.token") == 0) {
-        return gw_cfg__str(cfg->topics_token, sizeof cfg->topics_token, key, val, err, len);
+        return sl_setting_str(cfg->topics_token, sizeof cfg->topics_token, key, val, err, len);
     } else if (strcmp(key, "topics.auto.create") == 0) {
-        return gw_cfg__bool(&cfg->auto_create, key, val, err, len);
+        return sl_setting_bool(&cfg->auto_create, key, val, err, len);
     } else if (strncmp(key, "route.", 6) == 0) {
         return gw_cfg__route(cfg, key, val, err, len);
     } else if (strncmp(key, "dest.", 5) == 0) {
         return gw_cfg__dest(cfg, key, val, err, len);
     }
-    return gw_cfg__fail(err, len, key, "unknown setting");
+    return sl_setting_fail(err, len, key, "unknown setting");
 }
 
 static int gw_cfg__check(const gw_cfg_t *cfg, char *err, size_t len)

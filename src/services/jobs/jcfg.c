@@ -3,6 +3,7 @@
 
 #include "jhook.h"
 #include "sl_common.h"
+#include "sl_props.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -12,39 +13,11 @@
 
 #define JCFG_TIMEOUT_S_MAX JSTORE_TIMEOUT_S_MAX
 
-static int jcfg__fail(char *err, size_t len, const char *key, const char *why)
-{
-    snprintf(err, len, "%s: %s", key, why);
-    return SL_EINVAL;
-}
-
-static int jcfg__str(char *dst, size_t cap, const char *key, const char *val, char *err,
-                     size_t len)
-{
-    if (strlen(val) >= cap) {
-        return jcfg__fail(err, len, key, "too long");
-    }
-    memcpy(dst, val, strlen(val) + 1);
-    return 0;
-}
-
-static int jcfg__int(int64_t *dst, int64_t min, int64_t max, const char *key, const char *val,
-                     char *err, size_t len)
-{
-    if (!sl_parse_i64(val, min, max, dst)) {
-        char why[96];
-        snprintf(why, sizeof why, "want an integer in [%lld, %lld]", (long long)min,
-                 (long long)max);
-        return jcfg__fail(err, len, key, why);
-    }
-    return 0;
-}
-
 static int jcfg__roles(jcfg_t *cfg, const char *val, char *err, size_t len)
 {
     cfg->roles_api = cfg->roles_pipeline = cfg->roles_workers = false;
     char buf[128];
-    if (jcfg__str(buf, sizeof buf, "roles", val, err, len) != 0) {
+    if (sl_setting_str(buf, sizeof buf, "roles", val, err, len) != 0) {
         return SL_EINVAL;
     }
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
@@ -56,7 +29,7 @@ static int jcfg__roles(jcfg_t *cfg, const char *val, char *err, size_t len)
         } else if (strcmp(tok, "workers") == 0) {
             cfg->roles_workers = true;
         } else {
-            return jcfg__fail(err, len, "roles", "want a list of api, pipeline, workers");
+            return sl_setting_fail(err, len, "roles", "want a list of api, pipeline, workers");
         }
     }
     return 0;
@@ -100,12 +73,12 @@ static int jcfg__command(jcfg_type_t *t, const char *key, const char *val, char 
             break;
         }
         if (n == JRUN_ARGV_MAX) {
-            return jcfg__fail(err, len, key, "too many arguments");
+            return sl_setting_fail(err, len, key, "too many arguments");
         }
         t->argv[n++] = sl_xstrndup(p, (size_t)(end - p));
         p = end;
     }
-    return n == 0 ? jcfg__fail(err, len, key, "empty command") : 0;
+    return n == 0 ? sl_setting_fail(err, len, key, "empty command") : 0;
 }
 
 /* type.<name>.<field>; the name may hold dots, so the field is matched as a suffix. */
@@ -124,12 +97,12 @@ static int jcfg__type_key(jcfg_t *cfg, const char *key, const char *val, char *e
         }
     }
     if (!field) {
-        return jcfg__fail(err, len, key,
+        return sl_setting_fail(err, len, key,
                           "want type.<name>.command|mode|concurrency|timeout.s|max.attempts");
     }
     jcfg_type_t *t = jcfg__type_get(cfg, name, (size_t)(dot - name));
     if (!t) {
-        return jcfg__fail(err, len, key, "bad type name or too many types");
+        return sl_setting_fail(err, len, key, "bad type name or too many types");
     }
     int64_t v = 0;
     if (strcmp(field, "command") == 0) {
@@ -137,20 +110,20 @@ static int jcfg__type_key(jcfg_t *cfg, const char *key, const char *val, char *e
     }
     if (strcmp(field, "mode") == 0) {
         if (strcmp(val, "oneshot") != 0 && strcmp(val, "persistent") != 0) {
-            return jcfg__fail(err, len, key, "want oneshot or persistent");
+            return sl_setting_fail(err, len, key, "want oneshot or persistent");
         }
         t->mode = val[0] == 'p' ? JCFG_PERSISTENT : JCFG_ONESHOT;
         return 0;
     }
     int rc = SL_EINVAL;
     if (strcmp(field, "concurrency") == 0) {
-        rc = jcfg__int(&v, 0, JCFG_SLOTS_MAX, key, val, err, len);
+        rc = sl_setting_i64(&v, 0, JCFG_SLOTS_MAX, key, val, err, len);
         t->concurrency = (int)v;
     } else if (strcmp(field, "timeout.s") == 0) {
-        rc = jcfg__int(&v, 1, JCFG_TIMEOUT_S_MAX, key, val, err, len);
+        rc = sl_setting_i64(&v, 1, JCFG_TIMEOUT_S_MAX, key, val, err, len);
         t->timeout_s = (int)v;
     } else {
-        rc = jcfg__int(&v, 1, JSTORE_MAX_ATTEMPTS_MAX, key, val, err, len);
+        rc = sl_setting_i64(&v, 1, JSTORE_MAX_ATTEMPTS_MAX, key, val, err, len);
         t->max_attempts = (int)v;
     }
     return rc;
@@ -216,7 +189,7 @@ static int jcfg__apply(jcfg_t *cfg, const char *key, const char *val, char *err,
         const jcfg_int_key_t *k = &jcfg__ints[i];
         if (strcmp(key, k->key) == 0) {
             int64_t v = 0;
-            if (jcfg__int(&v, k->min, k->max, key, val, err, len) != 0) {
+            if (sl_setting_i64(&v, k->min, k->max, key, val, err, len) != 0) {
                 return SL_EINVAL;
             }
             if (k->wide) {
@@ -229,35 +202,35 @@ static int jcfg__apply(jcfg_t *cfg, const char *key, const char *val, char *err,
     }
     int64_t v = 0;
     if (strcmp(key, "brokers") == 0) {
-        return jcfg__str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
+        return sl_setting_str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
     } else if (strcmp(key, "http.listen") == 0) {
-        return jcfg__str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
+        return sl_setting_str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
     } else if (strcmp(key, "store.path") == 0) {
-        return jcfg__str(cfg->store_path, sizeof cfg->store_path, key, val, err, len);
+        return sl_setting_str(cfg->store_path, sizeof cfg->store_path, key, val, err, len);
     } else if (strcmp(key, "topics.prefix") == 0) {
-        return jcfg__str(cfg->prefix, sizeof cfg->prefix, key, val, err, len);
+        return sl_setting_str(cfg->prefix, sizeof cfg->prefix, key, val, err, len);
     } else if (strcmp(key, "group.prefix") == 0) {
-        return jcfg__str(cfg->group_prefix, sizeof cfg->group_prefix, key, val, err, len);
+        return sl_setting_str(cfg->group_prefix, sizeof cfg->group_prefix, key, val, err, len);
     } else if (strcmp(key, "worker.id") == 0) {
-        return jcfg__str(cfg->worker_id, sizeof cfg->worker_id - 8, key, val, err, len);
+        return sl_setting_str(cfg->worker_id, sizeof cfg->worker_id - 8, key, val, err, len);
     } else if (strcmp(key, "roles") == 0) {
         return jcfg__roles(cfg, val, err, len);
     } else if (strcmp(key, "webhook.secret") == 0) {
-        return jcfg__str(cfg->webhook_secret, sizeof cfg->webhook_secret, key, val, err, len);
+        return sl_setting_str(cfg->webhook_secret, sizeof cfg->webhook_secret, key, val, err, len);
     } else if (strcmp(key, "webhook.retries") == 0) {
         jhook_sched_t sched;
         if (jhook_sched_parse(val, &sched) != 0) {
-            return jcfg__fail(err, len, key, "want delays like 1s,5s,30s");
+            return sl_setting_fail(err, len, key, "want delays like 1s,5s,30s");
         }
-        return jcfg__str(cfg->webhook_retries, sizeof cfg->webhook_retries, key, val, err, len);
+        return sl_setting_str(cfg->webhook_retries, sizeof cfg->webhook_retries, key, val, err, len);
     } else if (strcmp(key, "http.request.max.bytes") == 0) {
-        int rc = jcfg__int(&v, 1024, 1 << 30, key, val, err, len);
+        int rc = sl_setting_i64(&v, 1024, 1 << 30, key, val, err, len);
         cfg->request_bytes_max = (size_t)v;
         return rc;
     } else if (strncmp(key, "type.", 5) == 0) {
         return jcfg__type_key(cfg, key, val, err, len);
     }
-    return jcfg__fail(err, len, key, "unknown setting");
+    return sl_setting_fail(err, len, key, "unknown setting");
 }
 
 int jcfg_load(jcfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
@@ -277,7 +250,7 @@ int jcfg_load(jcfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
         }
     }
     if (cfg->retry_max_ms < cfg->retry_base_ms) {
-        return jcfg__fail(err, err_len, "retry.backoff.max.ms", "below retry.backoff.base.ms");
+        return sl_setting_fail(err, err_len, "retry.backoff.max.ms", "below retry.backoff.base.ms");
     }
     return 0;
 }
