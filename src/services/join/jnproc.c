@@ -20,23 +20,31 @@
 
 typedef struct {
     sl_buf_t out;                         /* joined value of the record in hand */
-    int64_t next[2][JN_PARTITIONS_MAX];   /* input offset processed + 1 in this batch, or -1 */
+    jn_flight_t *f;                       /* the batch's flight */
+    uint32_t slot;                        /* its index in svc->flights */
     uint32_t start[JN_PARTITIONS_MAX + 1]; /* counting sort of a batch by partition */
     uint32_t *order;
 } jn_batch_t;
+
+/* The opaque of a produced message: its kind and its batch's flight slot. */
+#define JN_OPAQUE(kind, slot) ((void *)(uintptr_t)(((slot) << 3) | (kind)))
+SL_STATIC_ASSERT(JN_MSG_ERROR < 8, "kinds fit in 3 bits");
 
 /* ---- producing ---- */
 
 void jnproc_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     jnsvc_t *svc = opaque;
-    int kind = (int)(intptr_t)msg->_private;
-    SL_ASSERT(svc->pending > 0);
-    svc->pending--;
+    uintptr_t op = (uintptr_t)msg->_private;
+    int kind = (int)(op & 7);
+    SL_ASSERT((op >> 3) < JN_FLIGHT_MAX);
+    jn_flight_t *f = &svc->flights[op >> 3];
+    SL_ASSERT(f->used && f->pending > 0);
+    f->pending--;
     if (msg->err) {
-        if (!svc->dr_err) {
-            svc->dr_err = msg->err;
-            snprintf(svc->dr_topic, sizeof svc->dr_topic, "%s", rd_kafka_topic_name(msg->rkt));
+        if (!f->err) {
+            f->err = msg->err;
+            snprintf(f->err_topic, sizeof f->err_topic, "%s", rd_kafka_topic_name(msg->rkt));
         }
         return;
     }
@@ -52,15 +60,15 @@ void jnproc_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     } else {
         int side = kind == JN_MSG_CHANGELOG_LEFT ? JN_LEFT : JN_RIGHT;
         SL_ASSERT(msg->partition >= 0 && msg->partition < JN_PARTITIONS_MAX);
-        int64_t *next = &svc->cl_next[side][msg->partition];
+        int64_t *next = &f->cl_next[side][msg->partition];
         *next = SL_MAX(*next, msg->offset + 1);
     }
 }
 
 /* Produces a copy; waits for queue room (a full queue drains as the broker acknowledges). */
-static int jn__produce(jnsvc_t *svc, int kind, const char *topic, int32_t partition,
-                       const void *key, size_t key_len, const void *val, size_t val_len,
-                       int64_t ts, rd_kafka_headers_t *hdrs)
+static int jn__produce(jnsvc_t *svc, jn_batch_t *b, int kind, const char *topic,
+                       int32_t partition, const void *key, size_t key_len, const void *val,
+                       size_t val_len, int64_t ts, rd_kafka_headers_t *hdrs)
 {
     int64_t give_up = -1;
     for (;;) {
@@ -68,9 +76,10 @@ static int jn__produce(jnsvc_t *svc, int kind, const char *topic, int32_t partit
             svc->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
             RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, val_len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0),
-            RD_KAFKA_V_OPAQUE((void *)(intptr_t)kind), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE(JN_OPAQUE(kind, b->slot)), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            svc->pending++;
+            b->f->pending++;
             return 0;
         }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
@@ -89,36 +98,12 @@ static int jn__produce(jnsvc_t *svc, int kind, const char *topic, int32_t partit
     }
 }
 
-/* Waits for every delivery report. Broker outages are waited out (health reports them);
- * after a stop request only for broker.timeout.ms. */
-static int jn__wait_acks(jnsvc_t *svc)
-{
-    int64_t give_up = -1;
-    while (svc->pending > 0) {
-        rd_kafka_poll(svc->producer, 20);
-        jnsvc_beat(svc);
-        if (atomic_load(&svc->stop)) {
-            int64_t now = sl_time_mono_ms();
-            give_up = give_up < 0 ? now + svc->cfg->broker_timeout_ms : give_up;
-            if (now > give_up) {
-                jnsvc_error(svc, "stopping with %d writes unacknowledged; offsets not committed",
-                            svc->pending);
-                return SL_ECLOSED;
-            }
-        }
-    }
-    if (svc->dr_err) {
-        jnsvc_error(svc, "delivery to %s failed: %s", svc->dr_topic, rd_kafka_err2str(svc->dr_err));
-        return SL_ECLOSED;
-    }
-    return 0;
-}
-
 /* ---- one record ---- */
 
 /* A record the joiner or the store cannot take: to the error topic (0), or with on.error=fail
  * a fatal SL_EINVAL. */
-static int jn__poison(jnsvc_t *svc, const rd_kafka_message_t *msg, const char *why)
+static int jn__poison(jnsvc_t *svc, jn_batch_t *b, const rd_kafka_message_t *msg,
+                      const char *why)
 {
     const char *topic = rd_kafka_topic_name(msg->rkt);
     if (svc->cfg->on_error_fail) {
@@ -137,7 +122,7 @@ static int jn__poison(jnsvc_t *svc, const rd_kafka_message_t *msg, const char *w
     rd_kafka_header_add(h, "sluice.error.partition", -1, part, -1);
     rd_kafka_header_add(h, "sluice.error.offset", -1, off, -1);
     rd_kafka_timestamp_type_t tstype;
-    return jn__produce(svc, JN_MSG_ERROR, svc->cfg->error_topic, RD_KAFKA_PARTITION_UA, msg->key,
+    return jn__produce(svc, b, JN_MSG_ERROR, svc->cfg->error_topic, RD_KAFKA_PARTITION_UA, msg->key,
                        msg->key_len, msg->payload, msg->len,
                        rd_kafka_message_timestamp(msg, &tstype), h);
 }
@@ -150,12 +135,12 @@ static int jn__record(jnsvc_t *svc, jn_batch_t *b, jn_store_t *st, jn_side_t sid
     const jncfg_t *cfg = svc->cfg;
     char why[256];
     if (!msg->key || msg->key_len == 0) {
-        return jn__poison(svc, msg, "record has no key");
+        return jn__poison(svc, b, msg, "record has no key");
     }
     if (msg->key_len > JN_KEY_BYTES_MAX) {
         snprintf(why, sizeof why, "key of %zu bytes over the state store's limit of %d",
                  msg->key_len, JN_KEY_BYTES_MAX);
-        return jn__poison(svc, msg, why);
+        return jn__poison(svc, b, msg, why);
     }
     jn_bytes_t own = {msg->payload, msg->payload ? msg->len : 0}, other = {NULL, 0};
     jn_side_t oside = side == JN_LEFT ? JN_RIGHT : JN_LEFT;
@@ -172,15 +157,15 @@ static int jn__record(jnsvc_t *svc, jn_batch_t *b, jn_store_t *st, jn_side_t sid
     if (emit == JN_EMIT_VALUE) {
         jn_bytes_t l = side == JN_LEFT ? own : other, r = side == JN_LEFT ? other : own;
         if (jn_join(&cfg->joiner, l, r, &b->out, why, sizeof why) != 0) {
-            return jn__poison(svc, msg, why);
+            return jn__poison(svc, b, msg, why);
         }
     } else if (own.p && jn_check(&cfg->joiner, own, why, sizeof why) != 0) {
-        return jn__poison(svc, msg, why);
+        return jn__poison(svc, b, msg, why);
     }
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(msg, &tstype);
     if (emit != JN_EMIT_NONE) {
-        rc = jn__produce(svc, JN_MSG_OUTPUT, cfg->output_topic, RD_KAFKA_PARTITION_UA, msg->key,
+        rc = jn__produce(svc, b, JN_MSG_OUTPUT, cfg->output_topic, RD_KAFKA_PARTITION_UA, msg->key,
                          msg->key_len, emit == JN_EMIT_VALUE ? b->out.data : NULL,
                          emit == JN_EMIT_VALUE ? b->out.len : 0, ts, NULL);
     } else if (!jn_side_stored(cfg->type, side)) {
@@ -193,7 +178,7 @@ static int jn__record(jnsvc_t *svc, jn_batch_t *b, jn_store_t *st, jn_side_t sid
                         sl_strerror(rc), rc == SL_ELIMIT ? " (raise state.max.bytes)" : "");
             return rc;
         }
-        rc = jn__produce(svc, side == JN_LEFT ? JN_MSG_CHANGELOG_LEFT : JN_MSG_CHANGELOG_RIGHT,
+        rc = jn__produce(svc, b, side == JN_LEFT ? JN_MSG_CHANGELOG_LEFT : JN_MSG_CHANGELOG_RIGHT,
                          svc->changelog[side], msg->partition, msg->key, msg->key_len, own.p,
                          own.len, ts, NULL);
         atomic_fetch_add(&svc->m.changelog_writes, rc == 0);
@@ -203,14 +188,14 @@ static int jn__record(jnsvc_t *svc, jn_batch_t *b, jn_store_t *st, jn_side_t sid
 
 /* ---- a batch ---- */
 
-static void jn__commit_offsets(jnsvc_t *svc, jn_batch_t *b)
+static void jn__commit_offsets(jnsvc_t *svc, const jn_flight_t *f)
 {
     const char *topics[2] = {svc->cfg->left_topic, svc->cfg->right_topic};
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (int s = 0; s < 2; s++) {
         for (int32_t p = 0; p < svc->partitions; p++) {
-            if (b->next[s][p] >= 0) {
-                rd_kafka_topic_partition_list_add(l, topics[s], p)->offset = b->next[s][p];
+            if (f->next[s][p] >= 0) {
+                rd_kafka_topic_partition_list_add(l, topics[s], p)->offset = f->next[s][p];
             }
         }
     }
@@ -228,18 +213,18 @@ static void jn__commit_offsets(jnsvc_t *svc, jn_batch_t *b)
 }
 
 /* Records the acknowledged changelog ends as the stores' checkpoints. */
-static int jn__checkpoint(jnsvc_t *svc)
+static int jn__checkpoint(jnsvc_t *svc, const jn_flight_t *f)
 {
     for (int32_t p = 0; p < svc->partitions; p++) {
         jn_store_t *st = svc->stores[p];
-        bool any = svc->cl_next[JN_LEFT][p] > 0 || svc->cl_next[JN_RIGHT][p] > 0;
+        bool any = f->cl_next[JN_LEFT][p] > 0 || f->cl_next[JN_RIGHT][p] > 0;
         if (!st || !any) {
             continue;
         }
         int rc = jn_store_begin(st);
         for (int s = 0; s < 2 && rc == 0; s++) {
-            if (svc->cl_next[s][p] > 0) {
-                rc = jn_store_set_checkpoint(st, (jn_side_t)s, svc->cl_next[s][p]);
+            if (f->cl_next[s][p] > 0) {
+                rc = jn_store_set_checkpoint(st, (jn_side_t)s, f->cl_next[s][p]);
             }
         }
         rc = rc == 0 ? jn_store_commit(st) : (jn_store_abort(st), rc);
@@ -268,7 +253,7 @@ static int jn__partition(jnsvc_t *svc, jn_batch_t *b, rd_kafka_message_t **msgs,
         jn_side_t side = strcmp(topic, svc->cfg->left_topic) == 0 ? JN_LEFT : JN_RIGHT;
         rc = jn__record(svc, b, st, side, msg);
         if (rc == 0) {
-            b->next[side][p] = msg->offset + 1;
+            b->f->next[side][p] = msg->offset + 1;
             atomic_fetch_add(&svc->m.records[side], 1);
         }
     }
@@ -285,8 +270,8 @@ static int jn__partition(jnsvc_t *svc, jn_batch_t *b, rd_kafka_message_t **msgs,
     return rc;
 }
 
-/* Orders the usable messages by partition (stable) into b->order; returns their count. */
-static uint32_t jn__sort(jnsvc_t *svc, jn_batch_t *b, rd_kafka_message_t **msgs, size_t n)
+/* Orders the usable messages by partition (stable) into b->order. */
+static void jn__sort(jnsvc_t *svc, jn_batch_t *b, rd_kafka_message_t **msgs, size_t n)
 {
     memset(b->start, 0, sizeof b->start);
     for (size_t i = 0; i < n; i++) {
@@ -311,32 +296,97 @@ static uint32_t jn__sort(jnsvc_t *svc, jn_batch_t *b, rd_kafka_message_t **msgs,
             b->order[fill[p]++] = (uint32_t)i;
         }
     }
-    return b->start[svc->partitions];
 }
 
+/* Retires the batches whose writes are all acknowledged, oldest first: commits their offsets
+ * and records their checkpoints. With wait, waits for every batch: a broker outage is waited
+ * out while /health reports it, but only broker.timeout.ms after a stop request or when
+ * bounded. Returns 0 or the error that stops processing (a failed delivery or batch is never
+ * committed). */
+static int jn__retire(jnsvc_t *svc, bool wait, bool bounded)
+{
+    int64_t give_up = -1;
+    while (svc->nflight > 0) {
+        jn_flight_t *f = &svc->flights[svc->flight_head];
+        if (f->pending > 0) {
+            if (!wait) {
+                return 0;
+            }
+            rd_kafka_poll(svc->producer, 20);
+            jnsvc_beat(svc);
+            int64_t now = sl_time_mono_ms();
+            if (bounded || atomic_load(&svc->stop)) {
+                give_up = give_up < 0 ? now + svc->cfg->broker_timeout_ms : give_up;
+            }
+            if (give_up >= 0 && now > give_up) {
+                jnsvc_error(svc, "stopping with %d writes unacknowledged; offsets not committed",
+                            f->pending);
+                return SL_ECLOSED;
+            }
+            continue;
+        }
+        if (f->err) {
+            jnsvc_error(svc, "delivery to %s failed: %s", f->err_topic, rd_kafka_err2str(f->err));
+            return SL_ECLOSED;
+        }
+        if (f->failed) {
+            return SL_EINVAL; /* the error is recorded already */
+        }
+        jn__commit_offsets(svc, f);
+        int rc = jn__checkpoint(svc, f);
+        if (rc != 0) {
+            return rc;
+        }
+        f->used = false;
+        svc->flight_head = (svc->flight_head + 1) % JN_FLIGHT_MAX;
+        svc->nflight--;
+    }
+    return 0;
+}
+
+/* A free flight for the next batch, once the ring has room. */
+static int jn__flight_new(jnsvc_t *svc, jn_batch_t *b)
+{
+    while (svc->nflight == JN_FLIGHT_MAX) {
+        rd_kafka_poll(svc->producer, 5);
+        jnsvc_beat(svc);
+        int rc = svc->flights[svc->flight_head].pending == 0 || atomic_load(&svc->stop)
+                     ? jn__retire(svc, atomic_load(&svc->stop), false)
+                     : 0;
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    b->slot = (svc->flight_head + svc->nflight) % JN_FLIGHT_MAX;
+    b->f = &svc->flights[b->slot];
+    SL_ASSERT(!b->f->used);
+    memset(b->f, 0, sizeof *b->f);
+    memset(b->f->next, 0xff, sizeof b->f->next); /* -1 */
+    b->f->used = true;
+    svc->nflight++;
+    return 0;
+}
+
+/* Applies a batch (destroying its messages); its writes are then in flight. */
 static int jn__batch(jnsvc_t *svc, jn_batch_t *b, rd_kafka_message_t **msgs, size_t n)
 {
-    memset(b->next, 0xff, sizeof b->next); /* -1 */
-    memset(svc->cl_next, 0, sizeof svc->cl_next);
-    svc->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    uint32_t total = jn__sort(svc, b, msgs, n);
-    int rc = 0;
+    int rc = jn__flight_new(svc, b);
+    if (rc == 0) {
+        jn__sort(svc, b, msgs, n);
+    }
     for (int32_t p = 0; p < svc->partitions && rc == 0; p++) {
         if (b->start[p + 1] > b->start[p]) {
             rc = jn__partition(svc, b, msgs, b->start[p], b->start[p + 1]);
         }
     }
-    SL_ASSERT(total <= n);
-    int arc = jn__wait_acks(svc);
-    if (rc == 0 && arc == 0) {
-        jn__commit_offsets(svc, b);
-        rc = jn__checkpoint(svc);
+    if (rc != 0 && b->f && b->f->used) {
+        b->f->failed = true;
     }
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_destroy(msgs[i]);
     }
     atomic_fetch_add(&svc->m.batches, 1);
-    return rc ? rc : arc;
+    return rc;
 }
 
 /* ---- restore ---- */
@@ -462,6 +512,10 @@ void jnproc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     jnsvc_t *svc = opaque;
     jnsvc_set_state(svc, JN_REBALANCING);
+    int rc = jn__retire(svc, true, false); /* commit what is done while the partitions are ours */
+    if (rc != 0 && !svc->fatal && !atomic_load(&svc->stop)) {
+        svc->fatal = rc;
+    }
     if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         rd_kafka_assign(rk, NULL);
         atomic_store(&svc->m.assigned, 0);
@@ -482,7 +536,6 @@ void jnproc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         n += want[p];
     }
-    int rc = 0;
     for (int32_t p = 0; p < svc->partitions && rc == 0; p++) {
         rc = want[p] ? jn__take_partition(svc, p) : 0;
     }
@@ -502,7 +555,7 @@ void jnproc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static size_t jn__take(jnsvc_t *svc, rd_kafka_queue_t *q, rd_kafka_message_t **msgs, size_t max)
 {
-    msgs[0] = rd_kafka_consumer_poll(svc->consumer, JN_POLL_MS);
+    msgs[0] = rd_kafka_consumer_poll(svc->consumer, svc->nflight > 0 ? 1 : JN_POLL_MS);
     if (!msgs[0]) {
         return 0;
     }
@@ -521,9 +574,10 @@ void *jnproc_main(void *arg)
     int rc = 0;
     while (rc == 0 && !atomic_load(&svc->stop)) {
         jnsvc_beat(svc);
-        rd_kafka_poll(svc->producer, 0);
-        size_t n = jn__take(svc, q, msgs, max);
-        rc = svc->fatal;
+        rd_kafka_poll(svc->producer, svc->nflight > 0 ? 1 : 0);
+        rc = jn__retire(svc, false, false);
+        size_t n = rc == 0 ? jn__take(svc, q, msgs, max) : 0;
+        rc = rc ? rc : svc->fatal;
         if (n > 0) {
             int brc = jn__batch(svc, b, msgs, n);
             rc = rc ? rc : brc;
@@ -533,6 +587,7 @@ void *jnproc_main(void *arg)
     if (failed) {
         jnsvc_set_state(svc, JN_PENDING_ERROR);
     }
+    jn__retire(svc, true, true); /* batches before a failed one are still committed */
     rd_kafka_queue_destroy(q);
     rd_kafka_consumer_close(svc->consumer); /* leaves the group: the partitions move at once */
     for (int32_t p = 0; p < svc->partitions; p++) {

@@ -21,6 +21,18 @@ SL_STATIC_ASSERT(JN_TOPIC_BUF > JNCFG_NAME_BYTES_MAX + 16, "changelog name fits"
 /* What a produced message is, carried as its opaque into the delivery report. */
 enum { JN_MSG_OUTPUT = 1, JN_MSG_CHANGELOG_LEFT, JN_MSG_CHANGELOG_RIGHT, JN_MSG_ERROR };
 
+/* A batch whose writes are not all acknowledged yet. Batches are retired (offsets committed,
+ * checkpoints recorded) oldest first, so a commit never covers an unacknowledged write. */
+#define JN_FLIGHT_MAX 4 /* batches in flight: overlaps processing with the broker's acks */
+typedef struct {
+    bool used, failed;                      /* failed: processing stopped; never committed */
+    int pending;                            /* produced, not yet reported */
+    rd_kafka_resp_err_t err;                /* first delivery failure */
+    char err_topic[JN_TOPIC_BUF];
+    int64_t next[2][JN_PARTITIONS_MAX];     /* input offset processed + 1, or -1 */
+    int64_t cl_next[2][JN_PARTITIONS_MAX];  /* changelog offset acknowledged + 1, or 0 */
+} jn_flight_t;
+
 #define JN_HIST_BUCKETS 12
 typedef struct {
     atomic_uint_fast64_t le[JN_HIST_BUCKETS + 1]; /* last: +Inf */
@@ -53,11 +65,9 @@ struct jnsvc {
     struct jnhttp *http;
     /* Processing thread only (delivery reports are served by its producer polls). */
     jn_store_t *stores[JN_PARTITIONS_MAX];
-    int pending;                                /* produced, not yet reported */
-    rd_kafka_resp_err_t dr_err;                 /* first delivery failure */
-    int fatal;                                  /* set by a failed restore in the callback */
-    char dr_topic[JN_TOPIC_BUF];
-    int64_t cl_next[2][JN_PARTITIONS_MAX];      /* changelog offset acked + 1 in this batch */
+    int fatal;                           /* set by a failed restore in the rebalance callback */
+    jn_flight_t flights[JN_FLIGHT_MAX];  /* batches awaiting acks, a ring oldest first */
+    uint32_t flight_head, nflight;
 };
 
 void jnsvc_set_state(jnsvc_t *svc, jn_state_t to);
