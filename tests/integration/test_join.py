@@ -122,6 +122,14 @@ def test_inputs_not_co_partitioned_fail_clearly(broker, tmp_path):
     assert r.returncode == 2 and "no.such.key: unknown setting" in r.stderr
 
 
+def test_start_without_a_broker_fails_clearly(tmp_path):
+    t = topics_for()
+    svc = JoinService(tmp_path, "127.0.0.1:1", join_settings(t, "stream-table-left"))
+    r = subprocess.run(svc.command() + ["--set", "broker.timeout.ms=1000"], capture_output=True,
+                       text=True, timeout=T(30))
+    assert r.returncode == 1 and "unreachable" in r.stderr, r.stderr
+
+
 def test_changelog_is_compacted_and_keyed_by_partition(broker, make_join):
     from confluent_kafka.admin import ConfigResource
     from conftest import admin_client

@@ -57,12 +57,24 @@ static bool jnjson__hex4(const unsigned char *p)
     return true;
 }
 
+/* Bytes a string runs over without a closer look: printable ASCII but '"' and '\\'. */
+static const bool jnjson__plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+};
+
 /* A string; *escaped tells whether it held a backslash. */
 static bool jnjson__string(jnjson_rd_t *rd, bool *escaped)
 {
     rd->p++; /* the opening quote */
     *escaped = false;
     while (rd->p < rd->end) {
+        while (rd->end - rd->p >= 4 && jnjson__plain[rd->p[0]] && jnjson__plain[rd->p[1]] &&
+               jnjson__plain[rd->p[2]] && jnjson__plain[rd->p[3]]) {
+            rd->p += 4;
+        }
+        if (rd->p == rd->end) {
+            break;
+        }
         unsigned char c = *rd->p;
         if (c == '"') {
             rd->p++;

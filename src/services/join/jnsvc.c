@@ -8,6 +8,7 @@
 #include "sl_time.h"
 
 #include <jansson.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,8 @@ char *jnsvc_metrics_text(jnsvc_t *svc)
                 "# TYPE sluice_join_restore_seconds_total counter\n"
                 "sluice_join_restore_seconds_total %.6f\n",
             (double)atomic_load(&m->restore_us) / 1e6);
+    jn__metric(&t, "counter", "sluice_join_batches_total", "Batches processed.", "",
+               atomic_load(&m->batches));
     jn__metric(&t, "counter", "sluice_join_commits_total", "Offset commits.", "",
                atomic_load(&m->commits));
     jn__metric(&t, "counter", "sluice_join_commit_failures_total", "Failed offset commits.", "",
@@ -502,6 +505,10 @@ static void jn__free(jnsvc_t *svc)
 
 int jnsvc_start(const jncfg_t *cfg, jnsvc_t **out, char *err, size_t err_len)
 {
+    /* librdkafka's fetch buffers come and go by the megabyte: keep freed memory in the heap
+     * instead of returning it to the kernel and faulting it in again on the next fetch. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     jnsvc_t *svc = sl_xcalloc(1, sizeof *svc);
     svc->cfg = cfg;
     pthread_mutex_init(&svc->mu, NULL);
