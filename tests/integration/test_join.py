@@ -269,21 +269,23 @@ def test_poison_records_go_to_error_topic_and_processing_continues(broker, make_
     prod = producer(broker.bootstrap)
     feed(svc, prod, [("R", "a", {"p": 1})])
     for topic, key, value in [(t["left"], b"a", b"{not json"), (t["left"], b"a", b"[1,2]"),
-                              (t["left"], None, b"{}"), (t["right"], b"b", b"\xff\xfe")]:
+                              (t["left"], None, b"{}"), (t["right"], b"b", b"\xff\xfe"),
+                              (t["right"], b"k" * 512, b'{"long": 1}')]:
         prod.produce(topic, key=key, value=value)
     prod.flush(T(10))
-    feed(svc, prod, [("L", "a", {"n": 1})])
-    assert read_output(broker.bootstrap, t["out"], 1) == [("a", {"n": 1, "p": 1})]
+    feed(svc, prod, [("R", "k" * 511, {"p": 2}), ("L", "k" * 511, {"n": 2}), ("L", "a", {"n": 1})])
+    assert read_output(broker.bootstrap, t["out"], 2) == [("k" * 511, {"n": 2, "p": 2}),
+                                                          ("a", {"n": 1, "p": 1})]
     c = consumer(broker.bootstrap, **{"group.id": "errs"})
     c.subscribe([t["app"] + "-errors"])
     got = []
     deadline = time.monotonic() + T(20)
-    while len(got) < 4 and time.monotonic() < deadline:
+    while len(got) < 5 and time.monotonic() < deadline:
         m = c.poll(0.2)
         if m is not None and not m.error():
             got.append(m)
     c.close()
-    assert len(got) == 4
+    assert len(got) == 5
     reasons = {}
     for m in got:
         h = dict(m.headers())
@@ -297,8 +299,11 @@ def test_poison_records_go_to_error_topic_and_processing_continues(broker, make_
     assert reasons[b"{}"][:2] == (t["left"], 2) and "no key" in reasons[b"{}"][2]
     assert reasons[b"\xff\xfe"][:2] == (t["right"], 1)
     assert "not JSON" in reasons[b"\xff\xfe"][2]
+    long_key = [m for m in got if m.key() == b"k" * 512]
+    assert len(long_key) == 1
+    assert b"key of 512 bytes" in dict(long_key[0].headers())["sluice.error.reason"]
     m = svc.metrics()
-    assert m["sluice_join_poison_records_total"] == 4
+    assert m["sluice_join_poison_records_total"] == 5
     status, h = svc.health()
     assert status == 200 and "poison record" in h["last_error"]
 

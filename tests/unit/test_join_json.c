@@ -53,10 +53,14 @@ TEST(test_scanner_records_members_and_declines_what_it_cannot_merge)
     ASSERT_EQ(jnjson_object("{\"a\":1,\"a\":2}", 13, m, &n), JNJSON_COMPLEX);
     ASSERT_EQ(jnjson_object("{\"\\u0061\":1}", 12, m, &n), JNJSON_COMPLEX);
     char big[4096] = "{";
-    for (int i = 0; i <= JNJSON_MEMBERS_MAX; i++) { /* N+1 members */
+    for (int i = 0; i < JNJSON_MEMBERS_MAX; i++) { /* N members */
         snprintf(big + strlen(big), sizeof big - strlen(big), "%s\"k%d\":%d", i ? "," : "", i, i);
     }
     strcat(big, "}");
+    ASSERT_EQ(jnjson_object(big, strlen(big), m, &n), JNJSON_OK);
+    ASSERT_EQ(n, JNJSON_MEMBERS_MAX);
+    big[strlen(big) - 1] = '\0'; /* N+1 */
+    strcat(big, ",\"last\":1}");
     ASSERT_EQ(jnjson_object(big, strlen(big), m, &n), JNJSON_COMPLEX);
     char deep[2 * JNJSON_DEPTH_MAX + 4];
     memset(deep, '[', JNJSON_DEPTH_MAX);
