@@ -188,6 +188,24 @@ static int jn__record(jnsvc_t *svc, jn_batch_t *b, jn_store_t *st, jn_side_t sid
 
 /* ---- a batch ---- */
 
+void jnproc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    jnsvc_t *svc = opaque;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        return; /* nothing to commit */
+    }
+    if (err) {
+        atomic_fetch_add(&svc->m.commit_failures, 1);
+        SL_LOGW(JN_LOG, "offset commit: %s (a later commit or a replay covers it)",
+                rd_kafka_err2str(err));
+    } else {
+        atomic_fetch_add(&svc->m.commits, 1);
+    }
+}
+
+/* Commits a retired batch's offsets asynchronously (a later commit covers a failed one) and
+ * remembers them for jn__commit_positions. */
 static void jn__commit_offsets(jnsvc_t *svc, const jn_flight_t *f)
 {
     const char *topics[2] = {svc->cfg->left_topic, svc->cfg->right_topic};
@@ -196,18 +214,32 @@ static void jn__commit_offsets(jnsvc_t *svc, const jn_flight_t *f)
         for (int32_t p = 0; p < svc->partitions; p++) {
             if (f->next[s][p] >= 0) {
                 rd_kafka_topic_partition_list_add(l, topics[s], p)->offset = f->next[s][p];
+                svc->committed[s][p] = f->next[s][p];
             }
         }
     }
     if (l->cnt > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(svc->consumer, l, 0);
-        if (err) {
-            atomic_fetch_add(&svc->m.commit_failures, 1);
-            SL_LOGW(JN_LOG, "offset commit: %s (the batch will be replayed)",
-                    rd_kafka_err2str(err));
-        } else {
-            atomic_fetch_add(&svc->m.commits, 1);
+        rd_kafka_commit(svc->consumer, l, 1); /* the cb runs from a later consumer poll */
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Commits every position committed asynchronously so far, synchronously, then forgets them:
+ * before the partitions are given up (rebalance, shutdown) no async commit may be in doubt. */
+static void jn__commit_positions(jnsvc_t *svc)
+{
+    const char *topics[2] = {svc->cfg->left_topic, svc->cfg->right_topic};
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (int s = 0; s < 2; s++) {
+        for (int32_t p = 0; p < svc->partitions; p++) {
+            if (svc->committed[s][p] >= 0) {
+                rd_kafka_topic_partition_list_add(l, topics[s], p)->offset = svc->committed[s][p];
+                svc->committed[s][p] = -1;
+            }
         }
+    }
+    if (l->cnt > 0) {
+        rd_kafka_commit_queue(svc->consumer, l, NULL, jnproc_commit_cb, svc); /* serves the cb */
     }
     rd_kafka_topic_partition_list_destroy(l);
 }
@@ -513,6 +545,7 @@ void jnproc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     jnsvc_t *svc = opaque;
     jnsvc_set_state(svc, JN_REBALANCING);
     int rc = jn__retire(svc, true, false); /* commit what is done while the partitions are ours */
+    jn__commit_positions(svc);
     if (rc != 0 && !svc->fatal && !atomic_load(&svc->stop)) {
         svc->fatal = rc;
     }
@@ -588,6 +621,7 @@ void *jnproc_main(void *arg)
         jnsvc_set_state(svc, JN_PENDING_ERROR);
     }
     jn__retire(svc, true, true); /* batches before a failed one are still committed */
+    jn__commit_positions(svc);
     rd_kafka_queue_destroy(q);
     rd_kafka_consumer_close(svc->consumer); /* leaves the group: the partitions move at once */
     for (int32_t p = 0; p < svc->partitions; p++) {

@@ -172,6 +172,7 @@ static int jn__clients_new(jnsvc_t *svc, char *err, size_t len)
     rd_kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "fetch.wait.max.ms", "50", errstr, sizeof errstr);
     rd_kafka_conf_set_rebalance_cb(conf, jnproc_rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, jnproc_commit_cb);
     svc->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     SL_ASSERT(svc->consumer); /* the config above is fixed and valid */
     rd_kafka_poll_set_consumer(svc->consumer);
@@ -513,6 +514,7 @@ int jnsvc_start(const jncfg_t *cfg, jnsvc_t **out, char *err, size_t err_len)
     svc->cfg = cfg;
     pthread_mutex_init(&svc->mu, NULL);
     atomic_store(&svc->state, JN_CREATED);
+    memset(svc->committed, 0xff, sizeof svc->committed); /* -1 */
     atomic_store(&svc->broker_ok_ms, sl_time_mono_ms());
     jnsvc_beat(svc);
     for (int s = 0; s < 2; s++) {

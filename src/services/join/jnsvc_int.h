@@ -68,6 +68,7 @@ struct jnsvc {
     int fatal;                           /* set by a failed restore in the rebalance callback */
     jn_flight_t flights[JN_FLIGHT_MAX];  /* batches awaiting acks, a ring oldest first */
     uint32_t flight_head, nflight;
+    int64_t committed[2][JN_PARTITIONS_MAX]; /* input offsets committed (async), or -1 */
 };
 
 void jnsvc_set_state(jnsvc_t *svc, jn_state_t to);
@@ -87,6 +88,8 @@ void *jnproc_main(void *arg);
 void jnproc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
 void jnproc_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+void jnproc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque);
 
 /* HTTP server (jnhttp.c): GET /health and GET /metrics on its own thread. */
 typedef struct jnhttp jnhttp_t;
