@@ -177,6 +177,7 @@ def one_run(args):
 
 
 def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups (finally)
     ap = argparse.ArgumentParser()
     ap.add_argument("--stream", type=int, default=100000)
     ap.add_argument("--table", type=int, default=10000)

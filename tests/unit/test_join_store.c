@@ -152,6 +152,13 @@ TEST(test_cfg_limits_at_n_and_n_plus_one)
     const char *map_below[] = {"left.topic=a", "right.topic=b", "output.topic=c", b, NULL};
     ASSERT_EQ(load(&cfg, map_at, err, sizeof err), 0);
     ASSERT_EQ(load(&cfg, map_below, err, sizeof err), SL_EINVAL);
+    const char *ci_at[] = {"left.topic=a", "right.topic=b", "output.topic=c",
+                           "commit.interval.ms=60000", NULL};
+    const char *ci_over[] = {"left.topic=a", "right.topic=b", "output.topic=c",
+                             "commit.interval.ms=60001", NULL};
+    ASSERT_EQ(load(&cfg, ci_at, err, sizeof err), 0);
+    ASSERT_EQ(cfg.commit_interval_ms, 60000);
+    ASSERT_EQ(load(&cfg, ci_over, err, sizeof err), SL_EINVAL);
     char name[JNCFG_NAME_BYTES_MAX + 20];
     memset(name, 'n', sizeof name);
     snprintf(name, sizeof name, "output.topic=%0*d", JNCFG_NAME_BYTES_MAX, 0);

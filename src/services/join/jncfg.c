@@ -52,6 +52,7 @@ static void jncfg__defaults(jncfg_t *cfg)
     cfg->state_max_bytes = 1ll << 30;
     strcpy(cfg->http_listen, "127.0.0.1:8081");
     cfg->batch_max = 5000;
+    cfg->commit_interval_ms = 100;
     cfg->broker_unreachable_ms = 15000;
     cfg->broker_timeout_ms = 10000;
     cfg->error_linger_ms = 5000;
@@ -69,6 +70,7 @@ typedef struct {
 static const jncfg_int_key_t jncfg__ints[] = {
     JNCFG_L("state.max.bytes", state_max_bytes, JN_STORE_MAP_BYTES_MIN, 1ll << 40),
     JNCFG_I("batch.max.records", batch_max, 1, JNCFG_BATCH_MAX),
+    JNCFG_L("commit.interval.ms", commit_interval_ms, 0, 60000),
     JNCFG_L("broker.unreachable.ms", broker_unreachable_ms, 100, 3600000),
     JNCFG_L("broker.timeout.ms", broker_timeout_ms, 100, 600000),
     JNCFG_L("error.linger.ms", error_linger_ms, 0, 3600000),

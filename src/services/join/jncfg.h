@@ -29,7 +29,8 @@ typedef struct {
     int64_t state_max_bytes;      /* LMDB map size per partition */
     char http_listen[64];         /* host:port; port 0 picks one (printed at start) */
     bool on_error_fail;           /* poison record: stop (true) or log and continue */
-    int batch_max;                /* records per processing batch (one commit) */
+    int batch_max;                /* records per processing batch (one LMDB txn per partition) */
+    int64_t commit_interval_ms;   /* offset commits at most this often (0: every batch) */
     int64_t broker_unreachable_ms; /* /health turns 503 after the broker is gone this long */
     int64_t broker_timeout_ms;    /* admin and watermark requests */
     int64_t error_linger_ms;      /* time in ERROR (answering 503) before the process exits */

@@ -206,44 +206,47 @@ void jnproc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-/* Commits a retired batch's offsets asynchronously (a later commit covers a failed one) and
- * remembers them for jn__commit_positions. */
+/* Marks a retired batch's offsets as committable (svc->committed). */
 static void jn__commit_offsets(jnsvc_t *svc, const jn_flight_t *f)
 {
-    const char *topics[2] = {svc->cfg->left_topic, svc->cfg->right_topic};
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (int s = 0; s < 2; s++) {
         for (int32_t p = 0; p < svc->partitions; p++) {
             if (f->next[s][p] >= 0) {
-                rd_kafka_topic_partition_list_add(l, topics[s], p)->offset = f->next[s][p];
                 svc->committed[s][p] = f->next[s][p];
+                svc->commit_dirty = true;
             }
         }
     }
-    if (l->cnt > 0) {
-        rd_kafka_commit(svc->consumer, l, 1); /* the cb runs from a later consumer poll */
-    }
-    rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Commits every position committed asynchronously so far, synchronously, then forgets them:
- * before the partitions are given up (rebalance, shutdown) no async commit may be in doubt. */
-static void jn__commit_positions(jnsvc_t *svc)
+/* Commits the committable positions: asynchronously at most every commit.interval.ms while
+ * running (a later commit covers a failed one; fewer commits spare the broker's offsets log),
+ * or, with sync, all of them now and then forgets them: before partitions are given up
+ * (rebalance, shutdown) no commit may stay in doubt. */
+static void jn__commit(jnsvc_t *svc, bool sync)
 {
+    int64_t now = sl_time_mono_ms();
+    if (!sync && (!svc->commit_dirty || now < svc->commit_due_ms)) {
+        return;
+    }
     const char *topics[2] = {svc->cfg->left_topic, svc->cfg->right_topic};
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (int s = 0; s < 2; s++) {
         for (int32_t p = 0; p < svc->partitions; p++) {
             if (svc->committed[s][p] >= 0) {
                 rd_kafka_topic_partition_list_add(l, topics[s], p)->offset = svc->committed[s][p];
-                svc->committed[s][p] = -1;
+                svc->committed[s][p] = sync ? -1 : svc->committed[s][p];
             }
         }
     }
-    if (l->cnt > 0) {
+    if (l->cnt > 0 && sync) {
         rd_kafka_commit_queue(svc->consumer, l, NULL, jnproc_commit_cb, svc); /* serves the cb */
+    } else if (l->cnt > 0) {
+        rd_kafka_commit(svc->consumer, l, 1); /* the cb runs from a later consumer poll */
     }
     rd_kafka_topic_partition_list_destroy(l);
+    svc->commit_dirty = false;
+    svc->commit_due_ms = now + svc->cfg->commit_interval_ms;
 }
 
 /* Records the acknowledged changelog ends as the stores' checkpoints. */
@@ -374,6 +377,7 @@ static int jn__retire(jnsvc_t *svc, bool wait, bool bounded)
         f->used = false;
         svc->flight_head = (svc->flight_head + 1) % JN_FLIGHT_MAX;
         svc->nflight--;
+        jn__commit(svc, false);
     }
     return 0;
 }
@@ -547,7 +551,7 @@ void jnproc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     jnsvc_t *svc = opaque;
     jnsvc_set_state(svc, JN_REBALANCING);
     int rc = jn__retire(svc, true, false); /* commit what is done while the partitions are ours */
-    jn__commit_positions(svc);
+    jn__commit(svc, true);
     if (rc != 0 && !svc->fatal && !atomic_load(&svc->stop)) {
         svc->fatal = rc;
     }
@@ -611,6 +615,7 @@ void *jnproc_main(void *arg)
         jnsvc_beat(svc);
         rd_kafka_poll(svc->producer, svc->nflight > 0 ? 1 : 0);
         rc = jn__retire(svc, false, false);
+        jn__commit(svc, false); /* a retired batch's commit that was not due yet */
         size_t n = rc == 0 ? jn__take(svc, q, msgs, max) : 0;
         rc = rc ? rc : svc->fatal;
         if (n > 0) {
@@ -623,7 +628,7 @@ void *jnproc_main(void *arg)
         jnsvc_set_state(svc, JN_PENDING_ERROR);
     }
     jn__retire(svc, true, true); /* batches before a failed one are still committed */
-    jn__commit_positions(svc);
+    jn__commit(svc, true);
     rd_kafka_queue_destroy(q);
     rd_kafka_consumer_close(svc->consumer); /* leaves the group: the partitions move at once */
     for (int32_t p = 0; p < svc->partitions; p++) {

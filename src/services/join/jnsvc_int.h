@@ -68,7 +68,9 @@ struct jnsvc {
     int fatal;                           /* set by a failed restore in the rebalance callback */
     jn_flight_t flights[JN_FLIGHT_MAX];  /* batches awaiting acks, a ring oldest first */
     uint32_t flight_head, nflight;
-    int64_t committed[2][JN_PARTITIONS_MAX]; /* input offsets committed (async), or -1 */
+    int64_t committed[2][JN_PARTITIONS_MAX]; /* committable input offsets, or -1 */
+    bool commit_dirty;                       /* committed[] moved since the last commit */
+    int64_t commit_due_ms;                   /* mono ms of the next asynchronous commit */
 };
 
 void jnsvc_set_state(jnsvc_t *svc, jn_state_t to);
