@@ -353,6 +353,27 @@ def test_health_turns_503_when_broker_unreachable_and_back(broker, make_join):
     feed(svc, producer(broker.bootstrap), [("L", "a", {"n": 1})])
 
 
+@pytest.mark.time_limit(180)
+def test_health_is_200_rebalancing_while_state_restores(broker, make_join):
+    t = setup_topics(broker)
+    svc = make_join(join_settings(t, "stream-table-left"))
+    produce_raw(producer(broker.bootstrap), t["right"],
+                [("k%d" % i, {"blob": "x" * 300}) for i in range(40000)])
+    wait_for(lambda: svc.processed() >= 40000, T(60), "table processed")
+    assert svc.stop() == 0
+    shutil.rmtree(svc.state_dir)
+    svc.start(wait_running=False)
+    seen = set()
+
+    def running():
+        status, h = svc.health()
+        seen.add((h["state"], status))
+        return h["state"] == "RUNNING"
+    wait_for(running, T(60), "RUNNING after the restore", interval_s=0.005)
+    assert ("REBALANCING", 200) in seen, seen
+    assert svc.metrics()["sluice_join_restored_records_total"] == 40000
+
+
 def test_states_through_start_rebalance_and_shutdown(broker, make_join):
     t = setup_topics(broker, partitions=2)
     settings = join_settings(t, "stream-table-left")
