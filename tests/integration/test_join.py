@@ -200,6 +200,24 @@ def test_table_tombstones_survive_restore(broker, make_join):
     assert read_output(broker.bootstrap, t["out"], 2) == [("a", {"n": 1}), ("b", {"n": 2, "p": 2})]
 
 
+def test_table_table_restores_both_sides_from_their_changelogs(broker, make_join):
+    t = setup_topics(broker, partitions=2)
+    svc = make_join(join_settings(t, "table-table-outer", **{"merge.mode": "nest"}))
+    prod = producer(broker.bootstrap)
+    feed(svc, prod, [("L", "a", 1), ("R", "b", 2), ("L", "c", 3), ("R", "c", 4), ("L", "a", None)])
+    before = len(read_output(broker.bootstrap, t["out"], 5))
+    assert before == 5
+    svc.kill9()
+    shutil.rmtree(svc.state_dir)
+    svc.start()
+    assert svc.metrics()["sluice_join_restored_records_total"] == 5
+    # Right updates now join with the restored left side, and the reverse.
+    feed(svc, prod, [("R", "a", 10), ("L", "b", 20), ("R", "c", 40)])
+    got = read_output(broker.bootstrap, t["out"], 8)[before:]
+    assert got == [("a", {"left": None, "right": 10}), ("b", {"left": 20, "right": 2}),
+                   ("c", {"left": 3, "right": 40})]
+
+
 @pytest.mark.time_limit(240)
 def test_kill9_loses_no_join_output(broker, make_join):
     keys, stream = 500, 6000
