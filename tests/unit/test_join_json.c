@@ -69,6 +69,7 @@ TEST(test_scanner_records_members_and_declines_what_it_cannot_merge)
     memset(deep, '[', JNJSON_DEPTH_MAX + 1);
     memset(deep + JNJSON_DEPTH_MAX + 1, ']', JNJSON_DEPTH_MAX + 1);
     ASSERT_TRUE(!jnjson_valid(deep, 2 * JNJSON_DEPTH_MAX + 2));
+    ASSERT_TRUE(!jansson_ok(deep, 2 * JNJSON_DEPTH_MAX + 2)); /* the same limit as jansson */
 }
 
 /* The fast and DOM merge paths give equal JSON (the DOM path is taken for duplicate keys). */

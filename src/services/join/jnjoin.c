@@ -96,7 +96,7 @@ int jn_check(const jn_joiner_t *jn, jn_bytes_t v, char *why, size_t why_len)
     if (jn->mode == JN_MERGE_TEMPLATE) {
         return 0;
     }
-    if (v.len <= JN_VALUE_BYTES_MAX) { /* the scanner accepts what jansson accepts */
+    if (v.len <= JN_VALUE_BYTES_MAX) { /* what the scanner accepts, jansson accepts */
         jnjson_member_t m[JNJSON_MEMBERS_MAX];
         size_t n = 0;
         jnjson_rc_t rc = jn->mode == JN_MERGE_TOP ? jnjson_object(v.p, v.len, m, &n)
@@ -106,7 +106,9 @@ int jn_check(const jn_joiner_t *jn, jn_bytes_t v, char *why, size_t why_len)
             return 0;
         }
     }
-    json_t *o = jn__parse(v, jn->mode == JN_MERGE_TOP, why, why_len); /* for the reason */
+    /* jansson decides the rest (it also takes a value followed by a NUL byte) and words the
+     * reason. */
+    json_t *o = jn__parse(v, jn->mode == JN_MERGE_TOP, why, why_len);
     json_decref(o);
     return o ? 0 : SL_EINVAL;
 }

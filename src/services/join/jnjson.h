@@ -1,6 +1,8 @@
 /* jnjson: a validating JSON scanner (RFC 8259, UTF-8 checked, no tree built) that records the
  * members of a top-level object as byte spans, so the joiner can merge two objects by copying
- * bytes instead of parsing into and dumping out of a DOM. Thread: any. */
+ * bytes instead of parsing into and dumping out of a DOM. It accepts a subset of what jansson
+ * accepts (jansson also takes a value followed by a NUL byte); the joiner leaves what it
+ * refuses to jansson (tests/fuzz/fuzz_join_json.c checks the two). Thread: any. */
 #ifndef JNJSON_H
 #define JNJSON_H
 
@@ -8,7 +10,7 @@
 #include <stddef.h>
 
 #define JNJSON_MEMBERS_MAX 64 /* members recorded; a bigger object takes the DOM path */
-#define JNJSON_DEPTH_MAX 512  /* nesting accepted (jansson allows 2048; deeper is rejected) */
+#define JNJSON_DEPTH_MAX 2048 /* nesting accepted: jansson's limit, so both accept the same texts */
 
 typedef struct {
     const char *key; /* the raw key between its quotes (escapes not decoded) */
