@@ -90,7 +90,7 @@ def test_join_type_matches_hand_computed_output(broker, make_join, jtype):
     assert got == EXPECTED[jtype]
 
 
-def test_merge_precedence_and_nest_modes(broker, make_join):
+def test_merge_precedence_nest_and_template_modes(broker, make_join):
     t = setup_topics(broker)
     svc = make_join(join_settings(t, "stream-table-inner", **{"merge.precedence": "right"}))
     prod = producer(broker.bootstrap)
@@ -103,6 +103,12 @@ def test_merge_precedence_and_nest_modes(broker, make_join):
     feed(svc2, prod, [("L", "k", [1]), ("R", "k", {"price": 3}), ("L", "k", "s")])
     assert read_output(broker.bootstrap, t2["out"], 2) == [
         ("k", {"details": [1], "offer": None}), ("k", {"details": "s", "offer": {"price": 3}})]
+    t3 = setup_topics(broker)
+    svc3 = make_join(join_settings(t3, "stream-table-left", **{
+        "merge.mode": "template", "merge.template": '{"pair":[{left},{right}0]}'}), name="join3")
+    feed(svc3, prod, [("R", "k", 7), ("L", "k", 1), ("L", "x", 2)])
+    assert read_output(broker.bootstrap, t3["out"], 2) == [("k", {"pair": [1, 70]}),
+                                                           ("x", {"pair": [2, 0]})]
 
 
 def test_inputs_not_co_partitioned_fail_clearly(broker, tmp_path):

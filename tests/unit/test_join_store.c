@@ -159,6 +159,17 @@ TEST(test_cfg_limits_at_n_and_n_plus_one)
     ASSERT_EQ(load(&cfg, ci_at, err, sizeof err), 0);
     ASSERT_EQ(cfg.commit_interval_ms, 60000);
     ASSERT_EQ(load(&cfg, ci_over, err, sizeof err), SL_EINVAL);
+    static char tmpl[JN_TEMPLATE_BYTES_MAX + 40], mname[JN_NAME_BYTES_MAX + 40];
+    snprintf(tmpl, sizeof tmpl, "merge.template=%0*d", JN_TEMPLATE_BYTES_MAX, 0);
+    snprintf(mname, sizeof mname, "merge.left.name=%0*d", JN_NAME_BYTES_MAX, 0);
+    const char *lim_at[] = {"left.topic=a", "right.topic=b", "output.topic=c", tmpl, mname, NULL};
+    ASSERT_EQ(load(&cfg, lim_at, err, sizeof err), 0);
+    snprintf(tmpl, sizeof tmpl, "merge.template=%0*d", JN_TEMPLATE_BYTES_MAX + 1, 0);
+    const char *tmpl_over[] = {"left.topic=a", "right.topic=b", "output.topic=c", tmpl, NULL};
+    ASSERT_EQ(load(&cfg, tmpl_over, err, sizeof err), SL_EINVAL);
+    snprintf(mname, sizeof mname, "merge.left.name=%0*d", JN_NAME_BYTES_MAX + 1, 0);
+    const char *name_over2[] = {"left.topic=a", "right.topic=b", "output.topic=c", mname, NULL};
+    ASSERT_EQ(load(&cfg, name_over2, err, sizeof err), SL_EINVAL);
     char name[JNCFG_NAME_BYTES_MAX + 20];
     memset(name, 'n', sizeof name);
     snprintf(name, sizeof name, "output.topic=%0*d", JNCFG_NAME_BYTES_MAX, 0);
