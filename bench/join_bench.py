@@ -55,9 +55,27 @@ def metrics(port):
     return out
 
 
+WORDS = ("kettle lamp chair steel oak linen cotton brass walnut copper compact portable silent "
+         "wireless organic vintage foldable ergonomic waterproof smart heavy duty blue green red "
+         "black white grey small large medium premium classic modern rustic garden kitchen "
+         "office outdoor travel sport studio home").split()
+_TEXT = None
+
+
 def value_of(i, size, tag):
+    """A JSON object of about `size` bytes: words drawn at random, so it compresses about as
+    well as product text does (lz4 ~2x), not like a run of one letter."""
+    global _TEXT
+    if _TEXT is None:
+        import random
+        rnd = random.Random(1)
+        _TEXT = " ".join(rnd.choice(WORDS) if rnd.random() < 0.6 else
+                         "%x" % rnd.getrandbits(rnd.choice((16, 24, 32)))
+                         for _ in range(200000))
     head = '{"id":%d,"%s":"' % (i, tag)
-    return (head + "x" * max(0, size - len(head) - 2) + '"}').encode()
+    n = max(0, size - len(head) - 2)
+    start = (i * 7919) % (len(_TEXT) - n - 1)
+    return (head + _TEXT[start:start + n] + '"}').encode()
 
 
 def produce(bootstrap, topic, n, size, tag, keys):

@@ -108,6 +108,7 @@ TEST(test_cfg_defaults_and_required_topics)
     ASSERT_EQ(cfg.type, JN_ST_LEFT);
     ASSERT_EQ(cfg.joiner.mode, JN_MERGE_TOP);
     ASSERT_TRUE(!cfg.on_error_fail);
+    ASSERT_STREQ(cfg.compression, "none");
 }
 
 TEST(test_cfg_refuses_unknown_and_bad_values)
@@ -120,6 +121,9 @@ TEST(test_cfg_refuses_unknown_and_bad_values)
     ASSERT_STREQ(err, "lefttopic: unknown setting");
     const char *type[] = {"join.type=inner", NULL};
     ASSERT_EQ(load(&cfg, type, err, sizeof err), SL_EINVAL);
+    const char *codec[] = {"left.topic=a", "right.topic=b", "output.topic=c",
+                           "compression.type=brotli", NULL};
+    ASSERT_EQ(load(&cfg, codec, err, sizeof err), SL_EINVAL);
     const char *same[] = {"left.topic=a", "right.topic=a", "output.topic=c", NULL};
     ASSERT_EQ(load(&cfg, same, err, sizeof err), SL_EINVAL);
     const char *topic[] = {"left.topic=a b", NULL};
@@ -129,11 +133,12 @@ TEST(test_cfg_refuses_unknown_and_bad_values)
     ASSERT_EQ(load(&cfg, tmpl, err, sizeof err), SL_EINVAL);
     const char *fail[] = {"left.topic=a", "right.topic=b", "output.topic=c", "on.error=fail",
                           "join.type=table-table-outer", "merge.mode=nest",
-                          "merge.precedence=right", NULL};
+                          "merge.precedence=right", "compression.type=lz4", NULL};
     ASSERT_EQ(load(&cfg, fail, err, sizeof err), 0);
     ASSERT_TRUE(cfg.on_error_fail);
     ASSERT_EQ(cfg.type, JN_TT_OUTER);
     ASSERT_EQ(cfg.joiner.precedence, JN_RIGHT);
+    ASSERT_STREQ(cfg.compression, "lz4");
 }
 
 TEST(test_cfg_limits_at_n_and_n_plus_one)

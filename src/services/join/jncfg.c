@@ -51,6 +51,7 @@ static void jncfg__defaults(jncfg_t *cfg)
     strcpy(cfg->state_dir, "data/join");
     cfg->state_max_bytes = 1ll << 30;
     strcpy(cfg->http_listen, "127.0.0.1:8081");
+    strcpy(cfg->compression, "none");
     cfg->batch_max = 5000;
     cfg->commit_interval_ms = 100;
     cfg->broker_unreachable_ms = 15000;
@@ -160,6 +161,14 @@ static int jncfg__apply(jncfg_t *cfg, const char *key, const char *val, char *er
                                "table-table-left or table-table-outer");
         }
         return 0;
+    } else if (strcmp(key, "compression.type") == 0) {
+        static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+        for (size_t i = 0; i < SL_ARRAY_LEN(codecs); i++) {
+            if (strcmp(val, codecs[i]) == 0) {
+                return jncfg__str(cfg->compression, sizeof cfg->compression, key, val, err, len);
+            }
+        }
+        return jncfg__fail(err, len, key, "want none, gzip, snappy, lz4 or zstd");
     } else if (strcmp(key, "on.error") == 0) {
         if (strcmp(val, "continue") != 0 && strcmp(val, "fail") != 0) {
             return jncfg__fail(err, len, key, "want continue or fail");

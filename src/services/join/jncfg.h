@@ -28,6 +28,7 @@ typedef struct {
     char state_dir[JNCFG_STR_BYTES_MAX];
     int64_t state_max_bytes;      /* LMDB map size per partition */
     char http_listen[64];         /* host:port; port 0 picks one (printed at start) */
+    char compression[16];         /* output, changelog and error records: librdkafka's names */
     bool on_error_fail;           /* poison record: stop (true) or log and continue */
     int batch_max;                /* records per processing batch (one LMDB txn per partition) */
     int64_t commit_interval_ms;   /* offset commits at most this often (0: every batch) */

@@ -157,6 +157,7 @@ static int jn__clients_new(jnsvc_t *svc, char *err, size_t len)
     rd_kafka_conf_set(conf, "batch.size", "4000000", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "queue.buffering.max.kbytes", "1048576", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "compression.type", svc->cfg->compression, errstr, sizeof errstr);
     rd_kafka_conf_set_dr_msg_cb(conf, jnproc_dr_cb);
     svc->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!svc->producer) {
