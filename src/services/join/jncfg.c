@@ -1,0 +1,212 @@
+/* jncfg: `sluice join` settings from properties. */
+#include "jncfg.h"
+
+#include "sl_common.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+static int jncfg__fail(char *err, size_t len, const char *key, const char *why)
+{
+    snprintf(err, len, "%s: %s", key, why);
+    return SL_EINVAL;
+}
+
+static int jncfg__str(char *dst, size_t cap, const char *key, const char *val, char *err,
+                      size_t len)
+{
+    if (strlen(val) >= cap) {
+        return jncfg__fail(err, len, key, "too long");
+    }
+    memcpy(dst, val, strlen(val) + 1);
+    return 0;
+}
+
+/* Topic names and merge names: Kafka's legal topic characters. */
+static int jncfg__name(char *dst, size_t cap, const char *key, const char *val, char *err,
+                       size_t len)
+{
+    size_t n = strlen(val);
+    for (size_t i = 0; i < n; i++) {
+        char c = val[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '_' || c == '-' || c == '.')) {
+            return jncfg__fail(err, len, key, "want characters [0-9A-Za-z._-]");
+        }
+    }
+    if (n == 0) {
+        return jncfg__fail(err, len, key, "empty");
+    }
+    return jncfg__str(dst, cap, key, val, err, len);
+}
+
+static void jncfg__defaults(jncfg_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->brokers, "127.0.0.1:9092");
+    strcpy(cfg->app_id, "sluice-join");
+    cfg->type = JN_ST_LEFT;
+    jn_joiner_init(&cfg->joiner);
+    strcpy(cfg->state_dir, "data/join");
+    cfg->state_max_bytes = 1ll << 30;
+    strcpy(cfg->http_listen, "127.0.0.1:8081");
+    strcpy(cfg->compression, "none");
+    cfg->batch_max = 5000;
+    cfg->commit_interval_ms = 100;
+    cfg->broker_unreachable_ms = 15000;
+    cfg->broker_timeout_ms = 10000;
+    cfg->error_linger_ms = 5000;
+}
+
+typedef struct {
+    const char *key;
+    size_t off;
+    int64_t min, max;
+    bool wide;
+} jncfg_int_key_t;
+
+#define JNCFG_I(k, f, lo, hi) {k, offsetof(jncfg_t, f), lo, hi, false}
+#define JNCFG_L(k, f, lo, hi) {k, offsetof(jncfg_t, f), lo, hi, true}
+static const jncfg_int_key_t jncfg__ints[] = {
+    JNCFG_L("state.max.bytes", state_max_bytes, JN_STORE_MAP_BYTES_MIN, 1ll << 40),
+    JNCFG_I("batch.max.records", batch_max, 1, JNCFG_BATCH_MAX),
+    JNCFG_L("commit.interval.ms", commit_interval_ms, 0, 60000),
+    JNCFG_L("broker.unreachable.ms", broker_unreachable_ms, 100, 3600000),
+    JNCFG_L("broker.timeout.ms", broker_timeout_ms, 100, 600000),
+    JNCFG_L("error.linger.ms", error_linger_ms, 0, 3600000),
+};
+
+static int jncfg__int(jncfg_t *cfg, const jncfg_int_key_t *k, const char *val, char *err,
+                      size_t len)
+{
+    int64_t v = 0;
+    if (!sl_parse_i64(val, k->min, k->max, &v)) {
+        char why[96];
+        snprintf(why, sizeof why, "want an integer in [%lld, %lld]", (long long)k->min,
+                 (long long)k->max);
+        return jncfg__fail(err, len, k->key, why);
+    }
+    if (k->wide) {
+        *(int64_t *)((char *)cfg + k->off) = v;
+    } else {
+        *(int *)((char *)cfg + k->off) = (int)v;
+    }
+    return 0;
+}
+
+static int jncfg__merge(jncfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+{
+    jn_joiner_t *jn = &cfg->joiner;
+    if (strcmp(key, "merge.mode") == 0) {
+        if (strcmp(val, "merge") == 0 || strcmp(val, "nest") == 0 ||
+            strcmp(val, "template") == 0) {
+            jn->mode = val[0] == 'm' ? JN_MERGE_TOP : val[0] == 'n' ? JN_MERGE_NEST
+                                                                    : JN_MERGE_TEMPLATE;
+            return 0;
+        }
+        return jncfg__fail(err, len, key, "want merge, nest or template");
+    }
+    if (strcmp(key, "merge.precedence") == 0) {
+        if (strcmp(val, "left") != 0 && strcmp(val, "right") != 0) {
+            return jncfg__fail(err, len, key, "want left or right");
+        }
+        jn->precedence = val[0] == 'l' ? JN_LEFT : JN_RIGHT;
+        return 0;
+    }
+    if (strcmp(key, "merge.left.name") == 0) {
+        return jncfg__name(jn->left_name, sizeof jn->left_name, key, val, err, len);
+    }
+    if (strcmp(key, "merge.right.name") == 0) {
+        return jncfg__name(jn->right_name, sizeof jn->right_name, key, val, err, len);
+    }
+    if (strcmp(key, "merge.template") == 0) {
+        return jncfg__str(jn->template_text, sizeof jn->template_text, key, val, err, len);
+    }
+    return jncfg__fail(err, len, key, "unknown setting");
+}
+
+static int jncfg__apply(jncfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(jncfg__ints); i++) {
+        if (strcmp(key, jncfg__ints[i].key) == 0) {
+            return jncfg__int(cfg, &jncfg__ints[i], val, err, len);
+        }
+    }
+    static const struct {
+        const char *key;
+        size_t off, cap;
+    } names[] = {
+        {"application.id", offsetof(jncfg_t, app_id), sizeof cfg->app_id},
+        {"left.topic", offsetof(jncfg_t, left_topic), sizeof cfg->left_topic},
+        {"right.topic", offsetof(jncfg_t, right_topic), sizeof cfg->right_topic},
+        {"output.topic", offsetof(jncfg_t, output_topic), sizeof cfg->output_topic},
+        {"error.topic", offsetof(jncfg_t, error_topic), sizeof cfg->error_topic},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(names); i++) {
+        if (strcmp(key, names[i].key) == 0) {
+            return jncfg__name((char *)cfg + names[i].off, names[i].cap, key, val, err, len);
+        }
+    }
+    if (strcmp(key, "brokers") == 0) {
+        return jncfg__str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
+    } else if (strcmp(key, "state.dir") == 0) {
+        return jncfg__str(cfg->state_dir, sizeof cfg->state_dir, key, val, err, len);
+    } else if (strcmp(key, "http.listen") == 0) {
+        return jncfg__str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
+    } else if (strcmp(key, "join.type") == 0) {
+        if (!jn_type_parse(val, &cfg->type)) {
+            return jncfg__fail(err, len, key,
+                               "want stream-table-inner, stream-table-left, table-table-inner, "
+                               "table-table-left or table-table-outer");
+        }
+        return 0;
+    } else if (strcmp(key, "compression.type") == 0) {
+        static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+        for (size_t i = 0; i < SL_ARRAY_LEN(codecs); i++) {
+            if (strcmp(val, codecs[i]) == 0) {
+                return jncfg__str(cfg->compression, sizeof cfg->compression, key, val, err, len);
+            }
+        }
+        return jncfg__fail(err, len, key, "want none, gzip, snappy, lz4 or zstd");
+    } else if (strcmp(key, "on.error") == 0) {
+        if (strcmp(val, "continue") != 0 && strcmp(val, "fail") != 0) {
+            return jncfg__fail(err, len, key, "want continue or fail");
+        }
+        cfg->on_error_fail = val[0] == 'f';
+        return 0;
+    } else if (strncmp(key, "merge.", 6) == 0) {
+        return jncfg__merge(cfg, key, val, err, len);
+    }
+    return jncfg__fail(err, len, key, "unknown setting");
+}
+
+int jncfg_load(jncfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
+{
+    jncfg__defaults(cfg);
+    for (size_t i = 0; i < sl_props_count(props); i++) {
+        const char *key, *val;
+        sl_props_at(props, i, &key, &val);
+        if (jncfg__apply(cfg, key, val, err, err_len) != 0) {
+            return SL_EINVAL;
+        }
+    }
+    const char *required[] = {cfg->left_topic, cfg->right_topic, cfg->output_topic};
+    const char *rkeys[] = {"left.topic", "right.topic", "output.topic"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(required); i++) {
+        if (!required[i][0]) {
+            return jncfg__fail(err, err_len, rkeys[i], "required");
+        }
+    }
+    if (strcmp(cfg->left_topic, cfg->right_topic) == 0) {
+        return jncfg__fail(err, err_len, "right.topic", "must differ from left.topic");
+    }
+    if (cfg->joiner.mode == JN_MERGE_TEMPLATE && !cfg->joiner.template_text[0]) {
+        return jncfg__fail(err, err_len, "merge.template", "required with merge.mode=template");
+    }
+    if (!cfg->error_topic[0]) {
+        snprintf(cfg->error_topic, sizeof cfg->error_topic, "%.*s-errors",
+                 JNCFG_NAME_BYTES_MAX - 7, cfg->app_id);
+    }
+    return 0;
+}
