@@ -1,18 +1,14 @@
 """Harness for `sluice gateway` tests: the service process (127.0.0.1, ephemeral port, stopped by
 PID), HTTP helpers and a small STOMP 1.2 client over WebSocket (python3-websocket)."""
 
-import http.client
 import json
-import os
-import re
-import signal
 import socket
-import subprocess
 import time
 
 import websocket
 
-from conftest import T, sluice_bin
+from conftest import T
+from service_harness import ServiceProcess
 
 # The emergency-alert shape: two routes and one destination family over both topics.
 ALERT_SETTINGS = {
@@ -32,82 +28,16 @@ ALERT_SETTINGS = {
 }
 
 
-class Gateway:
+class Gateway(ServiceProcess):
     """A `sluice gateway serve` process; settings override ALERT_SETTINGS."""
 
+    ARGS = ["gateway", "serve"]
+
     def __init__(self, tmp_path, brokers, settings=None, name="gateway"):
-        self.tmp = str(tmp_path)
-        self.name = name
-        self.settings = {"brokers": brokers, "http.listen": "127.0.0.1:0",
-                         "broker.timeout.ms": "3000"}
-        self.settings.update(ALERT_SETTINGS)
-        self.settings.update(settings or {})
-        self.proc = None
-        self.port = None
-        self.stderr_path = os.path.join(self.tmp, name + ".stderr")
-
-    def command(self):
-        cmd = [sluice_bin(), "gateway", "serve"]
-        for k, v in self.settings.items():
-            cmd += ["--set", "%s=%s" % (k, v)]
-        return cmd
-
-    def start(self):
-        out_path = os.path.join(self.tmp, self.name + ".stdout")
-        with open(self.stderr_path, "ab") as err, open(out_path, "wb") as out:
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=err, cwd=self.tmp)
-        deadline = time.monotonic() + T(20)
-        while time.monotonic() < deadline:
-            with open(out_path) as f:
-                m = re.search(r"listening on http://[0-9.]+:(\d+)", f.read())
-            if m:
-                self.port = int(m.group(1))
-                return self
-            if self.proc.poll() is not None:
-                raise AssertionError("gateway exited %d:\n%s" % (self.proc.returncode,
-                                                                 self.stderr_tail()))
-            time.sleep(0.05)
-        self.kill9()
-        raise AssertionError("gateway not listening in time:\n" + self.stderr_tail())
-
-    def stop(self):
-        if not self.proc:
-            return None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=T(20))
-        except subprocess.TimeoutExpired:
-            self.kill9()
-            raise AssertionError("gateway ignored SIGTERM")
-        self.proc = None
-        return rc
-
-    def kill9(self):
-        if self.proc:
-            self.proc.kill()
-            self.proc.wait(timeout=T(10))
-            self.proc = None
-
-    def stderr_tail(self, n=40):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
-        except FileNotFoundError:
-            return ""
-
-    def request(self, method, path, body=None, raw=None, headers=None):
-        """Returns (status, parsed JSON or text)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=T(30))
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        conn.request(method, path, body=data, headers=headers or {})
-        resp = conn.getresponse()
-        text = resp.read().decode("utf-8", "replace")
-        conn.close()
-        try:
-            return resp.status, json.loads(text)
-        except ValueError:
-            return resp.status, text
+        defaults = {"brokers": brokers, "http.listen": "127.0.0.1:0", "broker.timeout.ms": "3000"}
+        defaults.update(ALERT_SETTINGS)
+        defaults.update(settings or {})
+        super().__init__(tmp_path, name, defaults)
 
     def post_ok(self, path, body, headers=None):
         status, resp = self.request("POST", path, body, headers=headers)

@@ -5,17 +5,13 @@ ports and stopped by PID."""
 import base64
 import hashlib
 import hmac
-import http.client
 import http.server
-import json
 import os
-import re
-import signal
-import subprocess
 import threading
 import time
 
-from conftest import T, consumer, sluice_bin, wait_for
+from conftest import T, consumer, wait_for
+from service_harness import ServiceProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "tools", "job_worker.py")
@@ -23,18 +19,18 @@ SECRET_KEY = b"sluice-test-secret-0123456789abc"
 SECRET = "whsec_" + base64.b64encode(SECRET_KEY).decode()
 
 
-class JobsService:
-    """A `sluice jobs serve` process; settings override the defaults below."""
+class JobsService(ServiceProcess):
+    """A `sluice jobs serve` process; settings override the defaults below (None unsets)."""
+
+    ARGS = ["jobs", "serve"]
 
     def __init__(self, tmp_path, brokers, settings=None, name="jobs"):
-        self.tmp = str(tmp_path)
-        self.name = name
-        self.work_dir = os.path.join(self.tmp, name + "-work")
+        self.work_dir = os.path.join(str(tmp_path), name + "-work")
         os.makedirs(self.work_dir, exist_ok=True)
-        self.settings = {
+        defaults = {
             "brokers": brokers,
             "http.listen": "127.0.0.1:0",
-            "store.path": os.path.join(self.tmp, name + ".db"),
+            "store.path": os.path.join(str(tmp_path), name + ".db"),
             "topics.prefix": "jobs",
             "topics.partitions": "2",
             "workers.slots": "4",
@@ -52,74 +48,13 @@ class JobsService:
             "type.pecho.command": WORKER + " --persistent",
             "type.pecho.mode": "persistent",
         }
-        self.settings.update(settings or {})
-        self.settings = {k: v for k, v in self.settings.items() if v is not None}  # None: unset
-        self.proc = None
-        self.port = None
-        self.stderr_path = os.path.join(self.tmp, name + ".stderr")
+        defaults.update(settings or {})
+        super().__init__(tmp_path, name, defaults)
 
-    def start(self):
-        cmd = [sluice_bin(), "jobs", "serve"]
-        for k, v in self.settings.items():
-            cmd += ["--set", "%s=%s" % (k, v)]
-        env = dict(os.environ, JOBS_TEST_DIR=self.work_dir)
-        out_path = os.path.join(self.tmp, self.name + ".stdout")
-        with open(self.stderr_path, "ab") as err, open(out_path, "wb") as out:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         env=env, cwd=self.tmp)
-        deadline = time.monotonic() + T(20)
-        while time.monotonic() < deadline:
-            with open(out_path) as f:
-                m = re.search(r"listening on http://[0-9.]+:(\d+)", f.read())
-            if m:
-                self.port = int(m.group(1))
-                return self
-            if self.proc.poll() is not None:
-                raise AssertionError("jobs exited %d:\n%s" % (self.proc.returncode,
-                                                              self.stderr_tail()))
-            time.sleep(0.05)
-        self.kill9()
-        raise AssertionError("jobs not listening within the time limit:\n" + self.stderr_tail())
-
-    def stop(self, timeout_s=None):
-        if not self.proc:
-            return None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=timeout_s or T(30))
-        except subprocess.TimeoutExpired:
-            self.kill9()
-            raise AssertionError("jobs ignored SIGTERM")
-        self.proc = None
-        return rc
-
-    def kill9(self):
-        if self.proc:
-            self.proc.kill()
-            self.proc.wait(timeout=T(10))
-            self.proc = None
-
-    def stderr_tail(self, n=40):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
-        except FileNotFoundError:
-            return ""
+    def env(self):
+        return dict(os.environ, JOBS_TEST_DIR=self.work_dir)
 
     # ---- HTTP ----
-
-    def request(self, method, path, body=None, raw=None, headers=None):
-        """Returns (status, parsed JSON or text)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=T(60))
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        conn.request(method, path, body=data, headers=headers or {})
-        resp = conn.getresponse()
-        text = resp.read().decode("utf-8", "replace")
-        conn.close()
-        try:
-            return resp.status, json.loads(text)
-        except ValueError:
-            return resp.status, text
 
     def submit(self, jobs):
         status, body = self.request("POST", "/jobs", jobs)

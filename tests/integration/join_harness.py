@@ -3,105 +3,44 @@ HTTP port, stopped by PID), its /health and /metrics, and helpers to feed inputs
 a time (each processed before the next is produced, so cross-topic order is deterministic) and
 to read the output topic."""
 
-import http.client
 import json
 import os
-import re
-import signal
-import subprocess
 import time
 import uuid
 
-from conftest import T, consumer, sluice_bin, wait_for
+from conftest import T, consumer, wait_for
+from service_harness import ServiceProcess
 
 
-class JoinService:
+class JoinService(ServiceProcess):
     """A `sluice join` process; settings override the defaults below."""
 
+    ARGS = ["join"]
+
     def __init__(self, tmp_path, brokers, settings, name="join"):
-        self.tmp = str(tmp_path)
-        self.name = name
-        self.settings = {
+        defaults = {
             "brokers": brokers,
             "http.listen": "127.0.0.1:0",
-            "state.dir": os.path.join(self.tmp, name + "-state"),
+            "state.dir": os.path.join(str(tmp_path), name + "-state"),
             "broker.timeout.ms": "5000",
             "broker.unreachable.ms": "3000",
             "error.linger.ms": "3000",
         }
-        self.settings.update(settings)
-        self.proc = None
-        self.port = None
-        self.stderr_path = os.path.join(self.tmp, name + ".stderr")
-        self.out_path = os.path.join(self.tmp, name + ".stdout")
+        defaults.update(settings)
+        super().__init__(tmp_path, name, defaults)
 
     @property
     def state_dir(self):
         return self.settings["state.dir"]
 
-    def command(self):
-        cmd = [sluice_bin(), "join"]
-        for k, v in self.settings.items():
-            cmd += ["--set", "%s=%s" % (k, v)]
-        return cmd
-
     def start(self, wait_running=True):
-        with open(self.stderr_path, "ab") as err, open(self.out_path, "wb") as out:
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=err, cwd=self.tmp)
-        deadline = time.monotonic() + T(20)
-        while time.monotonic() < deadline:
-            with open(self.out_path) as f:
-                m = re.search(r"listening on http://[0-9.]+:(\d+)", f.read())
-            if m:
-                self.port = int(m.group(1))
-                break
-            if self.proc.poll() is not None:
-                raise AssertionError("join exited %d:\n%s" % (self.proc.returncode,
-                                                              self.stderr_tail()))
-            time.sleep(0.05)
-        else:
-            self.kill9()
-            raise AssertionError("join not listening in time:\n" + self.stderr_tail())
+        super().start()
         if wait_running:
             self.wait_state("RUNNING", T(30))
         return self
 
-    def stop(self, timeout_s=None):
-        if not self.proc:
-            return None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=timeout_s or T(30))
-        except subprocess.TimeoutExpired:
-            self.kill9()
-            raise AssertionError("join ignored SIGTERM")
-        self.proc = None
-        return rc
-
-    def kill9(self):
-        if self.proc:
-            self.proc.kill()
-            self.proc.wait(timeout=T(10))
-            self.proc = None
-
-    def stderr_text(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def stderr_tail(self, n=40):
-        return "\n".join(self.stderr_text().splitlines()[-n:])
-
     def get(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=T(10))
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        text = resp.read().decode("utf-8", "replace")
-        conn.close()
-        return resp.status, text
+        return self.http("GET", path, timeout_s=T(10))
 
     def health(self):
         status, text = self.get("/health")

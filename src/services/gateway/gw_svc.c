@@ -4,6 +4,7 @@
  * group, so every gateway process sees every record); the catch-up reader serves resuming
  * subscriptions one job at a time. All three hand their results to the loop thread. */
 #include "gw_int.h"
+#include "kit_admin.h"
 
 #include "sl_log.h"
 #include "sl_time.h"
@@ -536,41 +537,8 @@ static int gw__create_topics(gw_svc_t *svc, char *err, size_t len)
         nt[n++] = rd_kafka_NewTopic_new(svc->topics[i].name, cfg->partitions, 1, errstr,
                                         sizeof errstr);
     }
-    if (n == 0) {
-        return 0;
-    }
-    rd_kafka_queue_t *q = rd_kafka_queue_new(svc->producer);
-    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(svc->producer, RD_KAFKA_ADMIN_OP_ANY);
-    rd_kafka_AdminOptions_set_request_timeout(opt, (int)cfg->broker_timeout_ms, NULL, 0);
-    rd_kafka_CreateTopics(svc->producer, nt, n, opt, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)cfg->broker_timeout_ms + 2000);
-    int rc = 0;
-    if (!ev || rd_kafka_event_error(ev)) {
-        snprintf(err, len, "creating topics on %s: %s", cfg->brokers,
-                 ev ? rd_kafka_event_error_string(ev) : "broker unreachable (timed out)");
-        rc = SL_ECLOSED;
-    } else {
-        size_t nres = 0;
-        const rd_kafka_topic_result_t **res =
-            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &nres);
-        for (size_t i = 0; i < nres && rc == 0; i++) {
-            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
-            if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                snprintf(err, len, "creating topic %s: %s", rd_kafka_topic_result_name(res[i]),
-                         rd_kafka_err2str(e));
-                rc = SL_EINVAL;
-            }
-        }
-    }
-    if (ev) {
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_AdminOptions_destroy(opt);
-    rd_kafka_queue_destroy(q);
-    for (size_t i = 0; i < n; i++) {
-        rd_kafka_NewTopic_destroy(nt[i]);
-    }
-    return rc;
+    return kit_create_topics(svc->producer, nt, n, (int)cfg->broker_timeout_ms, cfg->brokers, err,
+                             len);
 }
 
 /* Learns the partitions of every consumed topic and their end offsets; assigns the live

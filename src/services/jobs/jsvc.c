@@ -2,6 +2,7 @@
  * set-up, health and metrics. Threads: one producer poller, one thread per stage, the HTTP
  * thread (japi.c); each thread opens its own store connection. */
 #include "jsvc_int.h"
+#include "kit_admin.h"
 
 #include "sl_fs.h"
 #include "sl_log.h"
@@ -261,38 +262,8 @@ static int jsvc__create_topics(jsvc_t *svc, char *err, size_t len)
         nt[i] = rd_kafka_NewTopic_new(names[i], svc->cfg->partitions, 1, errstr, sizeof errstr);
         SL_ASSERT(nt[i]);
     }
-    rd_kafka_queue_t *q = rd_kafka_queue_new(svc->producer);
-    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(svc->producer, RD_KAFKA_ADMIN_OP_ANY);
-    rd_kafka_AdminOptions_set_request_timeout(opt, (int)svc->cfg->broker_timeout_ms, NULL, 0);
-    rd_kafka_CreateTopics(svc->producer, nt, 4, opt, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)svc->cfg->broker_timeout_ms + 2000);
-    int rc = 0;
-    if (!ev || rd_kafka_event_error(ev)) {
-        snprintf(err, len, "creating topics on %s: %s", svc->cfg->brokers,
-                 ev ? rd_kafka_event_error_string(ev) : "broker unreachable (timed out)");
-        rc = SL_ECLOSED;
-    } else {
-        size_t n = 0;
-        const rd_kafka_topic_result_t **res =
-            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
-            if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                snprintf(err, len, "creating topic %s: %s", rd_kafka_topic_result_name(res[i]),
-                         rd_kafka_err2str(e));
-                rc = SL_EINVAL;
-            }
-        }
-    }
-    if (ev) {
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_AdminOptions_destroy(opt);
-    rd_kafka_queue_destroy(q);
-    for (int i = 0; i < 4; i++) {
-        rd_kafka_NewTopic_destroy(nt[i]);
-    }
-    return rc;
+    return kit_create_topics(svc->producer, nt, 4, (int)svc->cfg->broker_timeout_ms,
+                             svc->cfg->brokers, err, len);
 }
 
 /* ---- health and metrics ---- */

@@ -2,26 +2,11 @@
 #include "jncfg.h"
 
 #include "sl_common.h"
+#include "sl_props.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-
-static int jncfg__fail(char *err, size_t len, const char *key, const char *why)
-{
-    snprintf(err, len, "%s: %s", key, why);
-    return SL_EINVAL;
-}
-
-static int jncfg__str(char *dst, size_t cap, const char *key, const char *val, char *err,
-                      size_t len)
-{
-    if (strlen(val) >= cap) {
-        return jncfg__fail(err, len, key, "too long");
-    }
-    memcpy(dst, val, strlen(val) + 1);
-    return 0;
-}
 
 /* Topic names and merge names: Kafka's legal topic characters. */
 static int jncfg__name(char *dst, size_t cap, const char *key, const char *val, char *err,
@@ -32,13 +17,13 @@ static int jncfg__name(char *dst, size_t cap, const char *key, const char *val, 
         char c = val[i];
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
               c == '_' || c == '-' || c == '.')) {
-            return jncfg__fail(err, len, key, "want characters [0-9A-Za-z._-]");
+            return sl_setting_fail(err, len, key, "want characters [0-9A-Za-z._-]");
         }
     }
     if (n == 0) {
-        return jncfg__fail(err, len, key, "empty");
+        return sl_setting_fail(err, len, key, "empty");
     }
-    return jncfg__str(dst, cap, key, val, err, len);
+    return sl_setting_str(dst, cap, key, val, err, len);
 }
 
 static void jncfg__defaults(jncfg_t *cfg)
@@ -81,11 +66,8 @@ static int jncfg__int(jncfg_t *cfg, const jncfg_int_key_t *k, const char *val, c
                       size_t len)
 {
     int64_t v = 0;
-    if (!sl_parse_i64(val, k->min, k->max, &v)) {
-        char why[96];
-        snprintf(why, sizeof why, "want an integer in [%lld, %lld]", (long long)k->min,
-                 (long long)k->max);
-        return jncfg__fail(err, len, k->key, why);
+    if (sl_setting_i64(&v, k->min, k->max, k->key, val, err, len) != 0) {
+        return SL_EINVAL;
     }
     if (k->wide) {
         *(int64_t *)((char *)cfg + k->off) = v;
@@ -105,11 +87,11 @@ static int jncfg__merge(jncfg_t *cfg, const char *key, const char *val, char *er
                                                                     : JN_MERGE_TEMPLATE;
             return 0;
         }
-        return jncfg__fail(err, len, key, "want merge, nest or template");
+        return sl_setting_fail(err, len, key, "want merge, nest or template");
     }
     if (strcmp(key, "merge.precedence") == 0) {
         if (strcmp(val, "left") != 0 && strcmp(val, "right") != 0) {
-            return jncfg__fail(err, len, key, "want left or right");
+            return sl_setting_fail(err, len, key, "want left or right");
         }
         jn->precedence = val[0] == 'l' ? JN_LEFT : JN_RIGHT;
         return 0;
@@ -121,9 +103,9 @@ static int jncfg__merge(jncfg_t *cfg, const char *key, const char *val, char *er
         return jncfg__name(jn->right_name, sizeof jn->right_name, key, val, err, len);
     }
     if (strcmp(key, "merge.template") == 0) {
-        return jncfg__str(jn->template_text, sizeof jn->template_text, key, val, err, len);
+        return sl_setting_str(jn->template_text, sizeof jn->template_text, key, val, err, len);
     }
-    return jncfg__fail(err, len, key, "unknown setting");
+    return sl_setting_fail(err, len, key, "unknown setting");
 }
 
 static int jncfg__apply(jncfg_t *cfg, const char *key, const char *val, char *err, size_t len)
@@ -149,14 +131,14 @@ static int jncfg__apply(jncfg_t *cfg, const char *key, const char *val, char *er
         }
     }
     if (strcmp(key, "brokers") == 0) {
-        return jncfg__str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
+        return sl_setting_str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
     } else if (strcmp(key, "state.dir") == 0) {
-        return jncfg__str(cfg->state_dir, sizeof cfg->state_dir, key, val, err, len);
+        return sl_setting_str(cfg->state_dir, sizeof cfg->state_dir, key, val, err, len);
     } else if (strcmp(key, "http.listen") == 0) {
-        return jncfg__str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
+        return sl_setting_str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
     } else if (strcmp(key, "join.type") == 0) {
         if (!jn_type_parse(val, &cfg->type)) {
-            return jncfg__fail(err, len, key,
+            return sl_setting_fail(err, len, key,
                                "want stream-table-inner, stream-table-left, table-table-inner, "
                                "table-table-left or table-table-outer");
         }
@@ -165,20 +147,20 @@ static int jncfg__apply(jncfg_t *cfg, const char *key, const char *val, char *er
         static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
         for (size_t i = 0; i < SL_ARRAY_LEN(codecs); i++) {
             if (strcmp(val, codecs[i]) == 0) {
-                return jncfg__str(cfg->compression, sizeof cfg->compression, key, val, err, len);
+                return sl_setting_str(cfg->compression, sizeof cfg->compression, key, val, err, len);
             }
         }
-        return jncfg__fail(err, len, key, "want none, gzip, snappy, lz4 or zstd");
+        return sl_setting_fail(err, len, key, "want none, gzip, snappy, lz4 or zstd");
     } else if (strcmp(key, "on.error") == 0) {
         if (strcmp(val, "continue") != 0 && strcmp(val, "fail") != 0) {
-            return jncfg__fail(err, len, key, "want continue or fail");
+            return sl_setting_fail(err, len, key, "want continue or fail");
         }
         cfg->on_error_fail = val[0] == 'f';
         return 0;
     } else if (strncmp(key, "merge.", 6) == 0) {
         return jncfg__merge(cfg, key, val, err, len);
     }
-    return jncfg__fail(err, len, key, "unknown setting");
+    return sl_setting_fail(err, len, key, "unknown setting");
 }
 
 int jncfg_load(jncfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
@@ -195,14 +177,14 @@ int jncfg_load(jncfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
     const char *rkeys[] = {"left.topic", "right.topic", "output.topic"};
     for (size_t i = 0; i < SL_ARRAY_LEN(required); i++) {
         if (!required[i][0]) {
-            return jncfg__fail(err, err_len, rkeys[i], "required");
+            return sl_setting_fail(err, err_len, rkeys[i], "required");
         }
     }
     if (strcmp(cfg->left_topic, cfg->right_topic) == 0) {
-        return jncfg__fail(err, err_len, "right.topic", "must differ from left.topic");
+        return sl_setting_fail(err, err_len, "right.topic", "must differ from left.topic");
     }
     if (cfg->joiner.mode == JN_MERGE_TEMPLATE && !cfg->joiner.template_text[0]) {
-        return jncfg__fail(err, err_len, "merge.template", "required with merge.mode=template");
+        return sl_setting_fail(err, err_len, "merge.template", "required with merge.mode=template");
     }
     if (!cfg->error_topic[0]) {
         snprintf(cfg->error_topic, sizeof cfg->error_topic, "%.*s-errors",
