@@ -1310,6 +1310,12 @@ int gw_loop_start(gw_svc_t *svc, char *err, size_t err_len)
     /* no fd_limit_per_thread: with it lws looks connections up by a linear search; the
      * process fd limit (ulimit -n) bounds connections, and connections.max below it */
     info.pt_serv_buf_size = 65536;
+    /* No lws validity (idle ping) timers: STOMP heart-beats and the sweep watch liveness.
+     * lws's default policy re-arms a per-connection timer on every frame, a sorted insert
+     * into one list of every connection: O(connections) per delivery. */
+    static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
+                                               .secs_since_valid_hangup = 0};
+    info.retry_and_idle_policy = &no_validity;
     svc->ctx = lws_create_context(&info);
     if (!svc->ctx) {
         snprintf(err, err_len, "http: cannot listen on %s (in use or not a local address)",
