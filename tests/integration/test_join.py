@@ -328,6 +328,10 @@ def test_poison_records_go_to_error_topic_and_processing_continues(broker, make_
     assert b"key of 512 bytes" in dict(long_key[0].headers())["sluice.error.reason"]
     m = svc.metrics()
     assert m["sluice_join_poison_records_total"] == 5
+    # The latency histogram counts every joined output once; its buckets are cumulative.
+    assert m["sluice_join_latency_seconds_count"] == m['sluice_join_output_total{kind="value"}']
+    assert m['sluice_join_latency_seconds_bucket{le="+Inf"}'] == \
+        m["sluice_join_latency_seconds_count"] >= m['sluice_join_latency_seconds_bucket{le="10"}']
     status, h = svc.health()
     assert status == 200 and "poison record" in h["last_error"]
 

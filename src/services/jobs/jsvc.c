@@ -3,12 +3,12 @@
  * thread (japi.c); each thread opens its own store connection. */
 #include "jsvc_int.h"
 #include "kit_admin.h"
+#include "kit_prom.h"
 
 #include "sl_fs.h"
 #include "sl_log.h"
 #include "sl_time.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,69 +306,22 @@ static const double jsvc__bounds[JSVC_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05,
 
 void jsvc_hist_observe(jsvc_hist_t *h, int64_t us)
 {
-    int i = 0;
-    while (i < JSVC_HIST_BUCKETS && (double)us / 1e6 > jsvc__bounds[i]) {
-        i++;
-    }
-    atomic_fetch_add(&h->le[i], 1);
-    atomic_fetch_add(&h->sum_us, (uint64_t)SL_MAX(us, 0));
+    kit_hist_observe(h, jsvc__bounds, JSVC_HIST_BUCKETS, us);
 }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} jsvc_text_t;
-
-static void jsvc__put(jsvc_text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void jsvc__put(jsvc_text_t *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        SL_ASSERT(n >= 0);
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        t->cap = t->cap * 2 + (size_t)n;
-        t->p = realloc(t->p, t->cap);
-        SL_ASSERT(t->p);
-    }
-}
-
-static void jsvc__hist_text(jsvc_text_t *t, const char *name, const char *help, jsvc_hist_t *h)
-{
-    jsvc__put(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    uint64_t cum = 0;
-    for (int i = 0; i <= JSVC_HIST_BUCKETS; i++) {
-        cum += atomic_load(&h->le[i]);
-        if (i < JSVC_HIST_BUCKETS) {
-            jsvc__put(t, "%s_bucket{le=\"%g\"} %llu\n", name, jsvc__bounds[i],
-                      (unsigned long long)cum);
-        } else {
-            jsvc__put(t, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
-        }
-    }
-    jsvc__put(t, "%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&h->sum_us) / 1e6,
-              name, (unsigned long long)cum);
-}
-
-static void jsvc__counter(jsvc_text_t *t, const char *name, const char *help,
+static void jsvc__counter(kit_text_t *t, const char *name, const char *help,
                           atomic_uint_fast64_t *v)
 {
-    jsvc__put(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-              (unsigned long long)atomic_load(v));
+    kit_prom_metric(t, "counter", name, help, "", atomic_load(v));
 }
 
 /* A counter with two labelled series. */
-static void jsvc__counter2(jsvc_text_t *t, const char *name, const char *help, const char *l1,
+static void jsvc__counter2(kit_text_t *t, const char *name, const char *help, const char *l1,
                            atomic_uint_fast64_t *v1, const char *l2, atomic_uint_fast64_t *v2)
 {
-    jsvc__put(t, "# HELP %s %s\n# TYPE %s counter\n%s{%s} %llu\n%s{%s} %llu\n", name, help,
-              name, name, l1, (unsigned long long)atomic_load(v1), name, l2,
-              (unsigned long long)atomic_load(v2));
+    kit_text_put(t, "# HELP %s %s\n# TYPE %s counter\n%s{%s} %llu\n%s{%s} %llu\n", name, help,
+                 name, name, l1, (unsigned long long)atomic_load(v1), name, l2,
+                 (unsigned long long)atomic_load(v2));
 }
 
 json_t *jsvc_history_json(jstore_t *st, const char *id)
@@ -392,14 +345,14 @@ json_t *jsvc_history_json(jstore_t *st, const char *id)
 
 char *jsvc_metrics_text(jsvc_t *svc)
 {
-    jsvc_text_t t = {malloc(8192), 0, 8192};
-    SL_ASSERT(t.p);
-    jsvc__put(&t, "# HELP sluice_jobs Jobs in the store by type and state.\n"
-                  "# TYPE sluice_jobs gauge\n");
+    kit_text_t t;
+    kit_text_init(&t);
+    kit_text_put(&t, "# HELP sluice_jobs Jobs in the store by type and state.\n"
+                     "# TYPE sluice_jobs gauge\n");
     pthread_mutex_lock(&svc->counts_mu);
     for (size_t i = 0; i < svc->ncounts; i++) {
-        jsvc__put(&t, "sluice_jobs{type=\"%s\",state=\"%s\"} %lld\n", svc->counts[i].type,
-                  jstore_state_name(svc->counts[i].state), (long long)svc->counts[i].count);
+        kit_text_put(&t, "sluice_jobs{type=\"%s\",state=\"%s\"} %lld\n", svc->counts[i].type,
+                     jstore_state_name(svc->counts[i].state), (long long)svc->counts[i].count);
     }
     pthread_mutex_unlock(&svc->counts_mu);
     jsvc_metrics_t *m = &svc->m;
@@ -416,13 +369,14 @@ char *jsvc_metrics_text(jsvc_t *svc)
                   &m->bad_events);
     jsvc__counter2(&t, "sluice_webhook_deliveries_total", "Webhook delivery tries.",
                    "result=\"ok\"", &m->webhook_ok, "result=\"failed\"", &m->webhook_failed);
-    jsvc__put(&t, "# HELP sluice_jobs_queue_lag Assigned events not yet taken by this "
-                  "process's workers.\n# TYPE sluice_jobs_queue_lag gauge\n"
-                  "sluice_jobs_queue_lag %lld\n",
-              (long long)atomic_load(&m->queue_lag));
-    jsvc__hist_text(&t, "sluice_job_run_seconds", "Worker run time of an attempt.", &m->run);
-    jsvc__hist_text(&t, "sluice_job_latency_seconds",
-                    "From acceptance to the end of the attempt.", &m->e2e);
+    kit_text_put(&t, "# HELP sluice_jobs_queue_lag Assigned events not yet taken by this "
+                     "process's workers.\n# TYPE sluice_jobs_queue_lag gauge\n"
+                     "sluice_jobs_queue_lag %lld\n",
+                 (long long)atomic_load(&m->queue_lag));
+    kit_prom_hist(&t, "sluice_job_run_seconds", "Worker run time of an attempt.", &m->run,
+                  jsvc__bounds, JSVC_HIST_BUCKETS);
+    kit_prom_hist(&t, "sluice_job_latency_seconds", "From acceptance to the end of the attempt.",
+                  &m->e2e, jsvc__bounds, JSVC_HIST_BUCKETS);
     return t.p;
 }
 

@@ -5,6 +5,7 @@
 #include "jcfg.h"
 #include "jsvc.h"
 #include "jstore.h"
+#include "kit_prom.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -44,10 +45,7 @@ rd_kafka_resp_err_t jwait_wait(jwait_t *w);
 
 /* Prometheus histogram (seconds). */
 #define JSVC_HIST_BUCKETS 14
-typedef struct {
-    atomic_uint_fast64_t le[JSVC_HIST_BUCKETS + 1]; /* last: +Inf */
-    atomic_uint_fast64_t sum_us;
-} jsvc_hist_t;
+typedef kit_hist_t jsvc_hist_t;
 void jsvc_hist_observe(jsvc_hist_t *h, int64_t us);
 
 typedef struct {

@@ -4,6 +4,7 @@
  * only atomics and the mutex-guarded last error. */
 #include "jnsvc_int.h"
 #include "kit_admin.h"
+#include "kit_prom.h"
 
 #include "sl_log.h"
 #include "sl_time.h"
@@ -338,114 +339,65 @@ static const double jn__bounds[JN_HIST_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0
 
 void jn_hist_observe(jn_hist_t *h, int64_t us)
 {
-    int i = 0;
-    while (i < JN_HIST_BUCKETS && (double)us / 1e6 > jn__bounds[i]) {
-        i++;
-    }
-    atomic_fetch_add(&h->le[i], 1);
-    atomic_fetch_add(&h->sum_us, (uint64_t)SL_MAX(us, 0));
-}
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} jn_text_t;
-
-static void jn__put(jn_text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void jn__put(jn_text_t *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        SL_ASSERT(n >= 0);
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        t->cap = t->cap * 2 + (size_t)n;
-        t->p = sl_xrealloc(t->p, t->cap);
-    }
-}
-
-static void jn__metric(jn_text_t *t, const char *type, const char *name, const char *help,
-                       const char *labels, uint64_t v)
-{
-    jn__put(t, "# HELP %s %s\n# TYPE %s %s\n%s%s %llu\n", name, help, name, type, name, labels,
-            (unsigned long long)v);
-}
-
-static void jn__hist_text(jn_text_t *t, const char *name, const char *help, jn_hist_t *h)
-{
-    jn__put(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
-    uint64_t cum = 0;
-    for (int i = 0; i <= JN_HIST_BUCKETS; i++) {
-        cum += atomic_load(&h->le[i]);
-        if (i < JN_HIST_BUCKETS) {
-            jn__put(t, "%s_bucket{le=\"%g\"} %llu\n", name, jn__bounds[i], (unsigned long long)cum);
-        } else {
-            jn__put(t, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
-        }
-    }
-    jn__put(t, "%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&h->sum_us) / 1e6, name,
-            (unsigned long long)cum);
+    kit_hist_observe(h, jn__bounds, JN_HIST_BUCKETS, us);
 }
 
 char *jnsvc_metrics_text(jnsvc_t *svc)
 {
-    jn_text_t t = {sl_xmalloc(8192), 0, 8192};
+    kit_text_t t;
+    kit_text_init(&t);
     jn_metrics_t *m = &svc->m;
     jn_state_t state = jnsvc_state(svc);
-    jn__put(&t, "# HELP sluice_join_state 1 for the current state of the service.\n"
-                "# TYPE sluice_join_state gauge\n");
+    kit_text_put(&t, "# HELP sluice_join_state 1 for the current state of the service.\n"
+                     "# TYPE sluice_join_state gauge\n");
     for (int s = JN_CREATED; s <= JN_ERROR; s++) {
-        jn__put(&t, "sluice_join_state{state=\"%s\"} %d\n", jn_state_name((jn_state_t)s),
-                s == (int)state);
+        kit_text_put(&t, "sluice_join_state{state=\"%s\"} %d\n", jn_state_name((jn_state_t)s),
+                     s == (int)state);
     }
-    jn__put(&t, "# HELP sluice_join_records_total Input records consumed.\n"
-                "# TYPE sluice_join_records_total counter\n"
-                "sluice_join_records_total{side=\"left\"} %llu\n"
-                "sluice_join_records_total{side=\"right\"} %llu\n",
-            (unsigned long long)atomic_load(&m->records[0]),
-            (unsigned long long)atomic_load(&m->records[1]));
-    jn__put(&t, "# HELP sluice_join_output_total Joined records written (acknowledged).\n"
-                "# TYPE sluice_join_output_total counter\n"
-                "sluice_join_output_total{kind=\"value\"} %llu\n"
-                "sluice_join_output_total{kind=\"tombstone\"} %llu\n",
-            (unsigned long long)atomic_load(&m->out_values),
-            (unsigned long long)atomic_load(&m->out_tombstones));
-    jn__metric(&t, "counter", "sluice_join_poison_records_total",
-               "Records sent to the error topic.", "", atomic_load(&m->poison));
-    jn__metric(&t, "counter", "sluice_join_unmatched_total",
-               "Stream records without a join result (inner join miss, stream tombstone).", "",
-               atomic_load(&m->unmatched));
-    jn__metric(&t, "counter", "sluice_join_changelog_writes_total",
-               "State changes written to the changelog topics.", "",
-               atomic_load(&m->changelog_writes));
-    jn__metric(&t, "counter", "sluice_join_restored_records_total",
-               "Changelog records applied while restoring state.", "", atomic_load(&m->restored));
-    jn__put(&t, "# HELP sluice_join_restore_seconds_total Time spent restoring state.\n"
-                "# TYPE sluice_join_restore_seconds_total counter\n"
-                "sluice_join_restore_seconds_total %.6f\n",
-            (double)atomic_load(&m->restore_us) / 1e6);
-    jn__metric(&t, "counter", "sluice_join_batches_total", "Batches processed.", "",
-               atomic_load(&m->batches));
-    jn__metric(&t, "counter", "sluice_join_commits_total", "Offset commits.", "",
-               atomic_load(&m->commits));
-    jn__metric(&t, "counter", "sluice_join_commit_failures_total", "Failed offset commits.", "",
-               atomic_load(&m->commit_failures));
-    jn__metric(&t, "gauge", "sluice_join_lag", "Records behind the inputs' ends.", "",
-               (uint64_t)atomic_load(&m->lag));
-    jn__metric(&t, "gauge", "sluice_join_assigned_partitions", "Input partitions owned.", "",
-               (uint64_t)atomic_load(&m->assigned));
+    kit_text_put(&t, "# HELP sluice_join_records_total Input records consumed.\n"
+                     "# TYPE sluice_join_records_total counter\n"
+                     "sluice_join_records_total{side=\"left\"} %llu\n"
+                     "sluice_join_records_total{side=\"right\"} %llu\n",
+                 (unsigned long long)atomic_load(&m->records[0]),
+                 (unsigned long long)atomic_load(&m->records[1]));
+    kit_text_put(&t, "# HELP sluice_join_output_total Joined records written (acknowledged).\n"
+                     "# TYPE sluice_join_output_total counter\n"
+                     "sluice_join_output_total{kind=\"value\"} %llu\n"
+                     "sluice_join_output_total{kind=\"tombstone\"} %llu\n",
+                 (unsigned long long)atomic_load(&m->out_values),
+                 (unsigned long long)atomic_load(&m->out_tombstones));
+    kit_prom_metric(&t, "counter", "sluice_join_poison_records_total",
+                    "Records sent to the error topic.", "", atomic_load(&m->poison));
+    kit_prom_metric(&t, "counter", "sluice_join_unmatched_total",
+                    "Stream records without a join result (inner join miss, stream tombstone).",
+                    "", atomic_load(&m->unmatched));
+    kit_prom_metric(&t, "counter", "sluice_join_changelog_writes_total",
+                    "State changes written to the changelog topics.", "",
+                    atomic_load(&m->changelog_writes));
+    kit_prom_metric(&t, "counter", "sluice_join_restored_records_total",
+                    "Changelog records applied while restoring state.", "",
+                    atomic_load(&m->restored));
+    kit_text_put(&t, "# HELP sluice_join_restore_seconds_total Time spent restoring state.\n"
+                     "# TYPE sluice_join_restore_seconds_total counter\n"
+                     "sluice_join_restore_seconds_total %.6f\n",
+                 (double)atomic_load(&m->restore_us) / 1e6);
+    kit_prom_metric(&t, "counter", "sluice_join_batches_total", "Batches processed.", "",
+                    atomic_load(&m->batches));
+    kit_prom_metric(&t, "counter", "sluice_join_commits_total", "Offset commits.", "",
+                    atomic_load(&m->commits));
+    kit_prom_metric(&t, "counter", "sluice_join_commit_failures_total",
+                    "Failed offset commits.", "", atomic_load(&m->commit_failures));
+    kit_prom_metric(&t, "gauge", "sluice_join_lag", "Records behind the inputs' ends.", "",
+                    (uint64_t)atomic_load(&m->lag));
+    kit_prom_metric(&t, "gauge", "sluice_join_assigned_partitions", "Input partitions owned.", "",
+                    (uint64_t)atomic_load(&m->assigned));
     int status = 0;
     free(jnsvc_health_json(svc, &status));
-    jn__metric(&t, "gauge", "sluice_join_healthy", "1 when /health answers 200.", "",
-               status == 200);
-    jn__hist_text(&t, "sluice_join_latency_seconds",
+    kit_prom_metric(&t, "gauge", "sluice_join_healthy", "1 when /health answers 200.", "",
+                    status == 200);
+    kit_prom_hist(&t, "sluice_join_latency_seconds",
                   "From an input record's timestamp to its joined output acknowledged.",
-                  &m->latency);
+                  &m->latency, jn__bounds, JN_HIST_BUCKETS);
     return t.p;
 }
 

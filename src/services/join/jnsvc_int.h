@@ -4,6 +4,7 @@
 
 #include "jnsvc.h"
 #include "jnstore.h"
+#include "kit_prom.h"
 #include "sl_common.h"
 
 #include <librdkafka/rdkafka.h>
@@ -34,10 +35,7 @@ typedef struct {
 } jn_flight_t;
 
 #define JN_HIST_BUCKETS 12
-typedef struct {
-    atomic_uint_fast64_t le[JN_HIST_BUCKETS + 1]; /* last: +Inf */
-    atomic_uint_fast64_t sum_us;
-} jn_hist_t;
+typedef kit_hist_t jn_hist_t;
 
 typedef struct {
     atomic_uint_fast64_t records[2];  /* consumed, per side */
