@@ -6,6 +6,7 @@
  * served by gw_http.c on the same port). Thread: loop, except gw_loop_start/stop. */
 #include "gw_int.h"
 #include "gw_stomp.h"
+#include "kit_listen.h"
 
 #include "sl_log.h"
 #include "sl_time.h"
@@ -1281,16 +1282,11 @@ static void *gw__loop_main(void *arg)
 int gw_loop_start(gw_svc_t *svc, char *err, size_t err_len)
 {
     const gw_cfg_t *cfg = svc->cfg;
-    char host[64];
+    char host[KIT_HOST_BYTES];
     int port = 0;
-    const char *colon = strrchr(cfg->http_listen, ':');
-    if (!colon || (size_t)(colon - cfg->http_listen) >= sizeof host ||
-        sscanf(colon + 1, "%d", &port) != 1 || port < 0 || port > 65535) {
-        snprintf(err, err_len, "http.listen: want HOST:PORT, got '%s'", cfg->http_listen);
+    if (kit_listen_parse(cfg->http_listen, host, &port, err, err_len) != 0) {
         return SL_EINVAL;
     }
-    memcpy(host, cfg->http_listen, (size_t)(colon - cfg->http_listen));
-    host[colon - cfg->http_listen] = '\0';
     for (size_t i = 0; gw__protocols[i].name; i++) {
         gw__protocols[i].per_session_data_size = sizeof(gw_pss_t) + gw_http_size();
     }

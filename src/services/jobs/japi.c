@@ -13,6 +13,7 @@
  * back through `done` and lws_cancel_service. Thread: the lws service thread owns every
  * connection and its store handle; `mu` guards `done` and `inflight`. */
 #include "jsvc_int.h"
+#include "kit_listen.h"
 
 #include "sl_log.h"
 #include "sl_time.h"
@@ -908,16 +909,11 @@ static void *japi__main(void *arg)
 
 int japi_start(jsvc_t *svc, japi_t **out, char *err, size_t err_len)
 {
-    char host[64];
+    char host[KIT_HOST_BYTES];
     int port = 0;
-    const char *colon = strrchr(svc->cfg->http_listen, ':');
-    if (!colon || (size_t)(colon - svc->cfg->http_listen) >= sizeof host ||
-        sscanf(colon + 1, "%d", &port) != 1 || port < 0 || port > 65535) {
-        snprintf(err, err_len, "http.listen: want HOST:PORT, got '%s'", svc->cfg->http_listen);
+    if (kit_listen_parse(svc->cfg->http_listen, host, &port, err, err_len) != 0) {
         return SL_EINVAL;
     }
-    memcpy(host, svc->cfg->http_listen, (size_t)(colon - svc->cfg->http_listen));
-    host[colon - svc->cfg->http_listen] = '\0';
     japi_t *api = calloc(1, sizeof *api);
     SL_ASSERT(api);
     api->svc = svc;

@@ -2,6 +2,7 @@
  * (Prometheus text) of `sluice join`, served by libwebsockets on its own thread. Requests have
  * no body; anything else is 404 or 405. Thread: the lws service thread. */
 #include "jnsvc_int.h"
+#include "kit_listen.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -117,17 +118,11 @@ static void *jnhttp__main(void *arg)
 
 int jnhttp_start(jnsvc_t *svc, jnhttp_t **out, char *err, size_t err_len)
 {
-    const char *listen = svc->cfg->http_listen;
-    char host[64];
-    int port = -1;
-    const char *colon = strrchr(listen, ':');
-    if (!colon || (size_t)(colon - listen) >= sizeof host || sscanf(colon + 1, "%d", &port) != 1 ||
-        port < 0 || port > 65535) {
-        snprintf(err, err_len, "http.listen: want HOST:PORT, got '%s'", listen);
+    char host[KIT_HOST_BYTES];
+    int port = 0;
+    if (kit_listen_parse(svc->cfg->http_listen, host, &port, err, err_len) != 0) {
         return SL_EINVAL;
     }
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
     jnhttp_t *http = sl_xcalloc(1, sizeof *http);
     http->svc = svc;
     lws_set_log_level(LLL_ERR, NULL);
@@ -142,7 +137,7 @@ int jnhttp_start(jnsvc_t *svc, jnhttp_t **out, char *err, size_t err_len)
     http->ctx = lws_create_context(&info);
     if (!http->ctx) {
         snprintf(err, err_len, "http: cannot listen on %s (in use or not a local address)",
-                 listen);
+                 svc->cfg->http_listen);
         free(http);
         return SL_EINVAL;
     }

@@ -1,5 +1,8 @@
-/* kit_prom: histogram buckets at their bounds, the exposition text, and text growth. */
+/* kit: histogram buckets at their bounds, the exposition text and its growth (kit_prom);
+ * the http.listen setting (kit_listen). */
+#include "kit_listen.h"
 #include "kit_prom.h"
+#include "sl_common.h"
 #include "sl_test.h"
 
 #include <stdlib.h>
@@ -39,9 +42,33 @@ TEST(test_text_grows_past_its_first_buffer)
     free(t.p);
 }
 
+TEST(test_listen_parse_accepts_host_port_and_names_the_setting)
+{
+    char host[KIT_HOST_BYTES], err[128];
+    int port = -1;
+    ASSERT_EQ(kit_listen_parse("127.0.0.1:0", host, &port, err, sizeof err), 0);
+    ASSERT_TRUE(strcmp(host, "127.0.0.1") == 0 && port == 0);
+    ASSERT_EQ(kit_listen_parse("localhost:65535", host, &port, err, sizeof err), 0);
+    ASSERT_TRUE(strcmp(host, "localhost") == 0 && port == 65535);
+    const char *bad[] = {"localhost:65536", "localhost", "h:12x", "h:-1", "h:"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ASSERT_EQ(kit_listen_parse(bad[i], host, &port, err, sizeof err), SL_EINVAL);
+        ASSERT_TRUE(strstr(err, "http.listen: want HOST:PORT") != NULL);
+    }
+    char long_host[KIT_HOST_BYTES + 8];
+    memset(long_host, 'a', KIT_HOST_BYTES);
+    strcpy(long_host + KIT_HOST_BYTES, ":80");
+    ASSERT_EQ(kit_listen_parse(long_host, host, &port, err, sizeof err), SL_EINVAL);
+    long_host[KIT_HOST_BYTES - 1] = '\0';
+    strcat(long_host, ":80");
+    ASSERT_EQ(kit_listen_parse(long_host, host, &port, err, sizeof err), 0);
+    ASSERT_EQ(strlen(host), KIT_HOST_BYTES - 1);
+}
+
 int main(void)
 {
     RUN(test_hist_buckets_at_and_past_each_bound);
     RUN(test_text_grows_past_its_first_buffer);
+    RUN(test_listen_parse_accepts_host_port_and_names_the_setting);
     TEST_MAIN_END();
 }
