@@ -138,7 +138,8 @@ gw_post_t *gw_post_new(gw_svc_t *svc, void *owner, bool stomp, const char *topic
 rd_kafka_resp_err_t gw_post_produce(gw_svc_t *svc, gw_post_t *post, int i, int32_t partition,
                                     const void *key, size_t key_len, const void *val,
                                     size_t val_len, rd_kafka_headers_t *hdrs);
-/* Ends the producing phase (the post completes once every report arrived). */
+/* Drops one pending count: the producing phase's (once every record is produced) or a
+ * delivery report's; the last one moves the post to svc->done and wakes the loop. Thread: any. */
 void gw_post_seal(gw_svc_t *svc, gw_post_t *post);
 /* Takes the finished posts. Thread: loop. */
 gw_post_t *gw_post_take_done(gw_svc_t *svc);

@@ -144,17 +144,7 @@ static void gw__dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     res->partition = msg->partition;
     res->offset = msg->offset;
     res->ts_ms = rd_kafka_message_timestamp(msg, NULL);
-    pthread_mutex_lock(&svc->mu);
-    SL_ASSERT(post->pending > 0);
-    bool last = --post->pending == 0;
-    if (last) {
-        post->next = svc->done;
-        svc->done = post;
-    }
-    pthread_mutex_unlock(&svc->mu);
-    if (last) {
-        lws_cancel_service(svc->ctx);
-    }
+    gw_post_seal(svc, post); /* one of the post's pending counts: this record's report */
 }
 
 static rd_kafka_t *gw__client(gw_svc_t *svc, rd_kafka_type_t type, const char *id,
