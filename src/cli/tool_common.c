@@ -3,6 +3,8 @@
  * error names, aligned tables and JSON helpers. See tool_common.h for the contracts. */
 #include "tool_common.h"
 
+#include "sl_props.h"
+
 #include "sl_common.h"
 
 #include <errno.h>
@@ -21,6 +23,25 @@
 #define TOOL_TABLE_ROWS_MAX 1000000
 
 volatile sig_atomic_t tool_stop_signal;
+
+/* Client settings from -X key=value and --command-config FILE (librdkafka property names, as
+ * kcat and Kafka's tools take them), applied to every client a command makes. One per
+ * process, freed at exit. */
+static sl_props_t *tool__settings;
+
+static void tool__settings_free(void)
+{
+    sl_props_free(tool__settings);
+}
+
+static sl_props_t *tool__settings_get(void)
+{
+    if (!tool__settings) {
+        tool__settings = sl_props_new();
+        atexit(tool__settings_free);
+    }
+    return tool__settings;
+}
 
 void tool_opts_init(tool_opts_t *opts, const char *cmd)
 {
@@ -89,6 +110,15 @@ bool tool_arg_common(tool_args_t *args, tool_opts_t *opts)
         opts->brokers = args->val;
         if (opts->brokers[0] == '\0') {
             args->rc = tool_usage_error(opts, "--brokers wants HOST:PORT[,HOST:PORT...]");
+        }
+    } else if (tool_arg_value(args, "-X")) {
+        if (sl_props_set_kv(tool__settings_get(), args->val) != 0) {
+            args->rc = tool_usage_error(opts, "-X wants key=value, got '%s'", args->val);
+        }
+    } else if (tool_arg_value(args, "--command-config")) {
+        char err[512];
+        if (sl_props_load(tool__settings_get(), args->val, err, sizeof err) != 0) {
+            args->rc = tool_usage_error(opts, "--command-config: %s", err);
         }
     } else if (tool_arg_value(args, "--timeout-ms")) {
         int64_t v;
@@ -204,6 +234,11 @@ static rd_kafka_conf_t *tool__conf_new(tool_client_t *cli, const char *const *ex
               tool__conf_set(opts, conf, "socket.timeout.ms", timeout) &&
               tool__conf_set(opts, conf, "reconnect.backoff.max.ms", "1000") &&
               tool__conf_set(opts, conf, "log.connection.close", "false");
+    for (size_t i = 0; ok && tool__settings && i < sl_props_count(tool__settings); i++) {
+        const char *key, *value;
+        sl_props_at(tool__settings, i, &key, &value);
+        ok = tool__conf_set(opts, conf, key, value);
+    }
     for (size_t i = 0; ok && extra && extra[i]; i += 2) {
         ok = tool__conf_set(opts, conf, extra[i], extra[i + 1]);
     }

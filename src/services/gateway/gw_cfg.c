@@ -226,6 +226,9 @@ static int gw_cfg__apply(gw_cfg_t *cfg, const char *key, const char *val, char *
         }
         return 0;
     }
+    if (strncmp(key, KIT_KCONF_PREFIX, strlen(KIT_KCONF_PREFIX)) == 0) {
+        return kit_kconf_set(&cfg->kafka, key + strlen(KIT_KCONF_PREFIX), val, err, len);
+    }
     if (strcmp(key, "brokers") == 0) {
         return sl_setting_str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
     } else if (strcmp(key, "http.listen") == 0) {

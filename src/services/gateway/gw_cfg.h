@@ -8,6 +8,7 @@
 #ifndef GW_CFG_H
 #define GW_CFG_H
 
+#include "kit_kconf.h"
 #include "sl_props.h"
 
 #include <stdbool.h>
@@ -52,6 +53,7 @@ typedef struct {
 
 typedef struct {
     char brokers[GW_STR_BUF];
+    kit_kconf_t kafka; /* kafka.* settings: passed to every librdkafka client */
     char http_listen[64];        /* host:port; port 0 picks one */
     char ws_path[GW_STR_BUF];    /* WebSocket (STOMP) endpoint */
     char static_dir[GW_STR_BUF]; /* "" = no static files */

@@ -131,6 +131,9 @@ static rd_kafka_conf_t *gw__conf(gw_svc_t *svc, const char *client_id)
     rd_kafka_conf_set(conf, "client.id", client_id, errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", errstr, sizeof errstr);
     rd_kafka_conf_set_log_cb(conf, gw__log_cb);
+    /* kafka.* settings were checked by librdkafka when the configuration was loaded. */
+    int rc = kit_kconf_apply(&svc->cfg->kafka, conf, errstr, sizeof errstr);
+    SL_ASSERT(rc == 0);
     return conf;
 }
 

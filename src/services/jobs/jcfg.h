@@ -6,6 +6,7 @@
 
 #include "jrun.h"
 #include "jstore.h"
+#include "kit_kconf.h"
 #include "sl_props.h"
 
 #include <stdbool.h>
@@ -29,6 +30,7 @@ typedef struct {
 
 typedef struct {
     char brokers[JCFG_STR_BYTES_MAX];
+    kit_kconf_t kafka; /* kafka.* settings: passed to every librdkafka client */
     char http_listen[64];       /* host:port; port 0 picks one (printed at start) */
     char store_path[JCFG_STR_BYTES_MAX];
     char prefix[128];           /* topics: <prefix>.requests|assigned|completed|dead */

@@ -137,6 +137,9 @@ static rd_kafka_conf_t *jsvc__conf(jsvc_t *svc)
     rd_kafka_conf_set(conf, "bootstrap.servers", svc->cfg->brokers, errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "client.id", "sluice-jobs", errstr, sizeof errstr);
     rd_kafka_conf_set_log_cb(conf, jsvc__log_cb);
+    /* kafka.* settings were checked by librdkafka when the configuration was loaded. */
+    int rc = kit_kconf_apply(&svc->cfg->kafka, conf, errstr, sizeof errstr);
+    SL_ASSERT(rc == 0);
     return conf;
 }
 

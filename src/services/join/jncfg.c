@@ -130,6 +130,9 @@ static int jncfg__apply(jncfg_t *cfg, const char *key, const char *val, char *er
             return jncfg__name((char *)cfg + names[i].off, names[i].cap, key, val, err, len);
         }
     }
+    if (strncmp(key, KIT_KCONF_PREFIX, strlen(KIT_KCONF_PREFIX)) == 0) {
+        return kit_kconf_set(&cfg->kafka, key + strlen(KIT_KCONF_PREFIX), val, err, len);
+    }
     if (strcmp(key, "brokers") == 0) {
         return sl_setting_str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
     } else if (strcmp(key, "state.dir") == 0) {

@@ -6,6 +6,7 @@
 
 #include "jnjoin.h"
 #include "jnstore.h"
+#include "kit_kconf.h"
 #include "sl_props.h"
 
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 
 typedef struct {
     char brokers[JNCFG_STR_BYTES_MAX];
+    kit_kconf_t kafka; /* kafka.* settings: passed to every librdkafka client */
     char app_id[JNCFG_NAME_BYTES_MAX + 1];      /* consumer group and changelog prefix */
     jn_type_t type;
     char left_topic[JNCFG_NAME_BYTES_MAX + 1];  /* the stream in stream-table joins */

@@ -139,6 +139,9 @@ static rd_kafka_conf_t *jn__conf(jnsvc_t *svc, const char *client_id)
     rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", errstr, sizeof errstr);
     rd_kafka_conf_set_log_cb(conf, jn__log_cb);
+    /* kafka.* settings were checked by librdkafka when the configuration was loaded. */
+    int rc = kit_kconf_apply(&svc->cfg->kafka, conf, errstr, sizeof errstr);
+    SL_ASSERT(rc == 0);
     rd_kafka_conf_set_stats_cb(conf, jn__stats_cb);
     rd_kafka_conf_set_opaque(conf, svc);
     return conf;
