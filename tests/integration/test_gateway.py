@@ -249,6 +249,30 @@ def test_resume_across_several_partitions_keeps_order_per_partition(broker, make
     s2.nothing_more()
 
 
+def test_partitions_added_after_start_are_delivered_from_their_start(broker, make_gateway):
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewPartitions
+    gw = make_gateway(broker, {"topics.partitions": "1", "dest.all.prefix": "/sub/all/",
+                               "dest.all.topics": "an-alert", "dest.all.filter": "json:kind"})
+    s = stomp(gw)
+    s.subscribe("a", "/sub/all/x")
+    gw.post_ok("/topics/an-alert", {"value": {"kind": "x", "n": 0}})
+    assert len(s.messages(1)) == 1
+    adm = AdminClient({"bootstrap.servers": broker.bootstrap})
+    adm.create_partitions([NewPartitions("an-alert", 3)])["an-alert"].result(T(10))
+    # Produced at once, before the gateway's next metadata refresh sees the new partitions.
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+    for part in (1, 2, 1, 2):
+        p.produce("an-alert", json.dumps({"kind": "x", "part": part}).encode(), partition=part)
+    assert p.flush(T(10)) == 0
+    got = s.messages(4)
+    assert sorted((int(m.headers["x-partition"]), int(m.headers["x-offset"])) for m in got) == \
+        [(1, 0), (1, 1), (2, 0), (2, 1)]
+    gw.post_ok("/topics/an-alert", {"partition": 2, "value": {"kind": "x", "n": 9}})
+    assert s.messages(1)[0].headers["x-partition"] == "2"
+    s.nothing_more()
+
+
 def test_send_to_a_route_with_a_token_needs_it_as_passcode(broker, make_gateway):
     gw = make_gateway(broker, {"route.accept.token": "t0k"})
     body = json.dumps({"line": "1", "alert": "an-alert:0:0", "by": "1-1"})

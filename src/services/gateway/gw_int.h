@@ -28,7 +28,15 @@
 SL_STATIC_ASSERT(GW_LOOP_BATCH > 0 && GW_LOOP_BATCH <= GW_HANDOFF_MAX,
                  "a loop turn takes at most what the handoff holds");
 
-typedef enum { GW_REC_LIVE, GW_REC_CATCHUP, GW_REC_CATCHUP_DONE, GW_REC_CATCHUP_FAIL } gw_rec_kind_t;
+/* GW_REC_PARTS: the topic now has `partition` partitions; the live consumer tails the new ones
+ * from their start (records of them follow this marker in the handoff). */
+typedef enum {
+    GW_REC_LIVE,
+    GW_REC_CATCHUP,
+    GW_REC_CATCHUP_DONE,
+    GW_REC_CATCHUP_FAIL,
+    GW_REC_PARTS
+} gw_rec_kind_t;
 
 /* A record (or catch-up marker) handed to the loop; key and value are owned copies. */
 typedef struct gw_rec gw_rec_t;
@@ -82,7 +90,8 @@ struct gw_post {
 
 typedef struct {
     char name[GW_TOPIC_BUF];
-    int nparts;
+    int nparts;                      /* partitions the loop dispatches (loop thread) */
+    int nassigned;                   /* partitions the live consumer tails (producer poller) */
     int64_t live_next[GW_PARTS_MAX]; /* next offset the loop will see (loop thread) */
 } gw_topic_t;
 

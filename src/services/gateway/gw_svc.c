@@ -279,8 +279,48 @@ static void gw__known_free(char **known, size_t n)
     free(known);
 }
 
-/* Refreshes the topic list; returns whether the broker answered. Thread: producer poller. */
-static bool gw__meta_refresh(gw_svc_t *svc)
+static bool gw__handoff_put(gw_svc_t *svc, gw_rec_t *rec);
+
+/* Partitions added to a consumed topic after start: tells the loop first (through the
+ * handoff, so the marker precedes their records), then tails them from their start, so no
+ * record produced to them is missed. Thread: producer poller. */
+static void gw__parts_grown(gw_svc_t *svc, gw_topic_t *topic, int now)
+{
+    if (now > GW_PARTS_MAX) {
+        SL_LOGW(GW_LOG, "topic %s has %d partitions; only the first %d are delivered",
+                topic->name, now, GW_PARTS_MAX);
+        now = GW_PARTS_MAX;
+    }
+    if (now <= topic->nassigned) {
+        return;
+    }
+    gw_rec_t *rec = sl_xcalloc(1, sizeof *rec);
+    rec->kind = GW_REC_PARTS;
+    rec->topic = (int)(topic - svc->topics);
+    rec->partition = now;
+    if (!gw__handoff_put(svc, rec)) {
+        return; /* stopping */
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(now);
+    for (int p = topic->nassigned; p < now; p++) {
+        rd_kafka_topic_partition_list_add(l, topic->name, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_error_t *error = rd_kafka_incremental_assign(svc->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (error) {
+        SL_LOGE(GW_LOG, "tailing new partitions of %s: %s", topic->name,
+                rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return; /* tried again at the next refresh */
+    }
+    SL_LOGI(GW_LOG, "topic %s grew from %d to %d partitions: tailing the new ones from their start",
+            topic->name, topic->nassigned, now);
+    topic->nassigned = now;
+}
+
+/* Refreshes the topic list and, with tail_new, picks up partitions added to consumed topics;
+ * returns whether the broker answered. Thread: producer poller (start-up: without tail_new). */
+static bool gw__meta_refresh(gw_svc_t *svc, bool tail_new)
 {
     const struct rd_kafka_metadata *md = NULL;
     if (rd_kafka_metadata(svc->producer, 1, NULL, &md, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -291,6 +331,10 @@ static bool gw__meta_refresh(gw_svc_t *svc)
     for (int i = 0; i < md->topic_cnt; i++) {
         if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             known[n++] = sl_xstrdup(md->topics[i].topic);
+            int t = gw_topic_index(svc, md->topics[i].topic);
+            if (t >= 0 && tail_new) {
+                gw__parts_grown(svc, &svc->topics[t], md->topics[i].partition_cnt);
+            }
         }
     }
     rd_kafka_metadata_destroy(md);
@@ -340,7 +384,7 @@ static void *gw__producer_main(void *arg)
         if (!want && sl_time_mono_ms() < next_meta) {
             continue;
         }
-        bool ok = gw__meta_refresh(svc);
+        bool ok = gw__meta_refresh(svc, true);
         atomic_store(&svc->broker_ok, ok);
         next_meta = sl_time_mono_ms() + GW_META_MS;
         pthread_mutex_lock(&svc->mu);
@@ -554,6 +598,7 @@ static int gw__position(gw_svc_t *svc, char *err, size_t len)
             rc = SL_EINVAL;
         } else {
             topic->nparts = md->topics[0].partition_cnt;
+            topic->nassigned = topic->nparts;
         }
         if (md) {
             rd_kafka_metadata_destroy(md);
@@ -655,7 +700,7 @@ int gw_start(const gw_cfg_t *cfg, gw_svc_t **out, char *err, size_t err_len)
         rc = gw__position(svc, err, err_len);
     }
     if (rc == 0) {
-        atomic_store(&svc->broker_ok, gw__meta_refresh(svc)); /* the first requests need it */
+        atomic_store(&svc->broker_ok, gw__meta_refresh(svc, false)); /* the first requests need it */
         rc = gw_loop_start(svc, err, err_len);
     }
     if (rc != 0) {

@@ -1199,6 +1199,19 @@ static int gw__filter(gw_ws_t *ws, struct lws *wsi)
     return ws->nconns >= ws->svc->cfg->connections_max ? 1 : 0;
 }
 
+/* New partitions of a consumed topic: their records are dispatched from offset 0 on. */
+static void gw__parts_grown(gw_ws_t *ws, const gw_rec_t *rec)
+{
+    gw_topic_t *topic = &ws->svc->topics[rec->topic];
+    SL_ASSERT(rec->partition <= GW_PARTS_MAX);
+    for (int p = topic->nparts; p < rec->partition; p++) {
+        topic->live_next[p] = 0;
+    }
+    if (rec->partition > topic->nparts) {
+        topic->nparts = rec->partition;
+    }
+}
+
 static void gw__drain(gw_ws_t *ws)
 {
     gw_svc_t *svc = ws->svc;
@@ -1208,6 +1221,8 @@ static void gw__drain(gw_ws_t *ws)
         gw_rec_t *next = rec->next;
         if (rec->kind == GW_REC_LIVE) {
             gw__dispatch_live(ws, rec);
+        } else if (rec->kind == GW_REC_PARTS) {
+            gw__parts_grown(ws, rec);
         } else {
             gw__catchup_rec(ws, rec);
         }
