@@ -533,8 +533,8 @@ int slog_pstate_load(slog_pstate_t *ps, const char *dir, int64_t max_offset, int
         if (src == 0) {
             *offset = offs[i];
         } else {
-            SL_LOGW("log", "%s: ignoring producer snapshot %" PRId64 " (%s): state is rebuilt "
-                    "from the log", dir, offs[i], sl_strerror(src));
+            SL_LOGW("log", "%s: ignoring damaged producer snapshot %" PRId64 " (%s): an older one "
+                    "or the log rebuilds the state", dir, offs[i], sl_strerror(src));
             unlink(path);
         }
     }
