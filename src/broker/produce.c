@@ -88,7 +88,9 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
     if (rc != 0) {
         presp->error_code = (int16_t)brk_kerr_from_log(rc);
         SL_LOGW("produce", "%s: %.*s-%d: %s (%s)", req->peer, topic.len, topic.ptr,
-                (int)pd->index, kerr_name(presp->error_code), sl_strerror(rc));
+                (int)pd->index, kerr_name(presp->error_code),
+                rc == SLOG_EPRODUCER_EPOCH || rc == SLOG_ESEQUENCE ? "idempotent producer check"
+                                                                   : sl_strerror(rc));
         return NULL;
     }
     presp->base_offset = info.base_offset;
