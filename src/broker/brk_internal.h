@@ -171,6 +171,7 @@ void brk_handle_describe_configs(brk_req_t *req);
 void brk_handle_incremental_alter_configs(brk_req_t *req);
 void brk_handle_alter_configs(brk_req_t *req);
 void brk_handle_init_producer_id(brk_req_t *req);
+void brk_handle_describe_producers(brk_req_t *req);
 
 /* ---- fetch.c: long-poll wake-ups ---- */
 /* Re-examines waiting fetches after part's high watermark moved. */

@@ -5,10 +5,12 @@
  * BRK_PRODUCER_ID_BLOCK ids by writing the block's end to <data dir>/producer-ids (atomic,
  * durable) before handing out any id of it; a crash skips the rest of the block.
  * Transactions are not implemented: a transactional id is refused with
- * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal at once. */
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal at once.
+ * DescribeProducers (v0) lists each partition's producer state (slog_pstate.h). */
 #include "brk_internal.h"
 #include "sl_fs.h"
 #include "sl_log.h"
+#include "slog_pstate.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -97,6 +99,56 @@ void brk_handle_init_producer_id(brk_req_t *req)
     } else {
         resp.producer_id = pid;
         resp.producer_epoch = 0;
+    }
+    brk_respond(req, &resp);
+}
+
+/* One partition of a DescribeProducers answer. */
+static void brk__describe_part(brk_req_t *req, brk_topic_t *topic, int32_t index,
+                               kmsg_describe_producers_resp_partition_response_t *pr)
+{
+    kmsg_describe_producers_resp_partition_response_init(pr);
+    pr->partition_index = index;
+    if (!topic || index < 0 || index >= topic->npart) {
+        pr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    const slog_pstate_t *ps = slog_part_producers(topic->parts[index]->log);
+    int32_t n = slog_pstate_count(ps);
+    pr->active_producers_count = n;
+    pr->active_producers = brk_alloc(req, n, sizeof *pr->active_producers);
+    for (int32_t i = 0; i < n; i++) {
+        kmsg_describe_producers_resp_producer_state_t *st = &pr->active_producers[i];
+        slog_producer_t prod;
+        slog_pstate_at(ps, i, &prod);
+        kmsg_describe_producers_resp_producer_state_init(st);
+        st->producer_id = prod.producer_id;
+        st->producer_epoch = prod.epoch;
+        st->last_sequence = prod.last_seq;
+        st->last_timestamp = prod.last_timestamp;
+        st->coordinator_epoch = -1;      /* no transaction coordinator: not transactional */
+        st->current_txn_start_offset = -1;
+    }
+}
+
+void brk_handle_describe_producers(brk_req_t *req)
+{
+    kmsg_describe_producers_req_t *body = req->body;
+    kmsg_describe_producers_resp_t resp;
+    kmsg_describe_producers_resp_init(&resp);
+    resp.topics_count = SL_MAX(body->topics_count, 0);
+    resp.topics = brk_alloc(req, resp.topics_count, sizeof *resp.topics);
+    for (int32_t t = 0; t < resp.topics_count; t++) {
+        kmsg_describe_producers_req_topic_request_t *tq = &body->topics[t];
+        kmsg_describe_producers_resp_topic_response_t *tr = &resp.topics[t];
+        kmsg_describe_producers_resp_topic_response_init(tr);
+        tr->name = tq->name;
+        brk_topic_t *topic = brk_topic_find(req->brk, tq->name);
+        tr->partitions_count = SL_MAX(tq->partition_indexes_count, 0);
+        tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
+        for (int32_t p = 0; p < tr->partitions_count; p++) {
+            brk__describe_part(req, topic, tq->partition_indexes[p], &tr->partitions[p]);
+        }
     }
     brk_respond(req, &resp);
 }

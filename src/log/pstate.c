@@ -571,6 +571,8 @@ static int slog__pstate_replay(slog_part_t *part, int64_t from)
     return 0;
 }
 
+const slog_pstate_t *slog_part_producers(const slog_part_t *part) { return part->pstate; }
+
 int slog__pstate_open(slog_part_t *part)
 {
     part->pstate = slog_pstate_new(part->conf.producers_max, part->conf.producer_expiry_ms);

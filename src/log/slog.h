@@ -89,6 +89,10 @@ int64_t slog_part_end_offset(const slog_part_t *part);   /* next offset to assig
 int64_t slog_part_durable_offset(const slog_part_t *part);
 int64_t slog_part_size_bytes(const slog_part_t *part);
 int slog_part_segment_count(const slog_part_t *part);
+/* The partition's idempotent-producer state (slog_pstate.h: read with slog_pstate_count/_at),
+ * e.g. for DescribeProducers. Valid until the next append, housekeep or close. */
+struct slog_pstate;
+const struct slog_pstate *slog_part_producers(const slog_part_t *part);
 
 typedef struct {
     slog_file_t *file; /* referenced: release with slog_file_unref; NULL when len == 0 */

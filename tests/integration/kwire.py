@@ -18,6 +18,7 @@ API_METADATA = 3
 API_API_VERSIONS = 18
 API_INCREMENTAL_ALTER_CONFIGS = 44
 API_INIT_PRODUCER_ID = 22
+API_DESCRIBE_PRODUCERS = 61
 
 ERR_NONE = 0
 ERR_CORRUPT_MESSAGE = 2
@@ -292,6 +293,50 @@ def parse_init_producer_id(payload, version):
     return out
 
 
+def compact_array(items, enc):
+    return uvarint(len(items) + 1) + b"".join(enc(x) for x in items)
+
+
+def describe_producers_v0_request(partitions_by_topic, correlation_id):
+    """DescribeProducers v0 (flexible): {topic: [partition, ...]}."""
+    def enc_topic(item):
+        name, parts = item
+        return compact_string(name) + compact_array(parts, i32) + uvarint(0)
+    body = compact_array(list(partitions_by_topic.items()), enc_topic) + uvarint(0)
+    return frame(request_header_v2(API_DESCRIBE_PRODUCERS, 0, correlation_id) + body)
+
+
+def parse_describe_producers_v0(payload):
+    """Returns {(topic, partition): {"error_code", "producers": [dict per producer]}}."""
+    r = Reader(payload)
+    r.skip_tags()  # response header v1
+    r.i32()        # throttle_time_ms
+    out = {}
+
+    def dec_producer(x):
+        p = {"producer_id": x.i64(), "producer_epoch": x.i32(), "last_sequence": x.i32(),
+             "last_timestamp": x.i64(), "coordinator_epoch": x.i32(),
+             "current_txn_start_offset": x.i64()}
+        x.skip_tags()
+        return p
+
+    def dec_topic(rr):
+        name = rr.compact_string()
+
+        def dec_part(x):
+            part = x.i32()
+            err = x.i16()
+            x.compact_string()  # error_message
+            producers = x.compact_array(dec_producer)
+            x.skip_tags()
+            out[(name, part)] = {"error_code": err, "producers": producers}
+        rr.compact_array(dec_part)
+        rr.skip_tags()
+    r.compact_array(dec_topic)
+    r.skip_tags()
+    return out
+
+
 def incremental_alter_configs_v0_request(resources, correlation_id, validate_only=False):
     """resources: list of (resource_type, name, [(config_name, op, value|None), ...])."""
     def enc_cfg(c):
@@ -484,6 +529,13 @@ def init_producer_id(bootstrap, version, timeout_s, **kw):
         cid = conn.cid()
         return parse_init_producer_id(conn.call(init_producer_id_request(version, cid, **kw), cid),
                                       version)
+
+
+def describe_producers(bootstrap, partitions_by_topic, timeout_s):
+    with Conn(bootstrap, timeout_s) as conn:
+        cid = conn.cid()
+        req = describe_producers_v0_request(partitions_by_topic, cid)
+        return parse_describe_producers_v0(conn.call(req, cid))
 
 
 def incremental_alter_topic_configs(bootstrap, topic, configs, timeout_s):

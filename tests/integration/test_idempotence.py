@@ -184,6 +184,39 @@ def test_a_duplicate_is_detected_after_a_restart(make_broker, how):
     assert [v for _, v in values_of(b.bootstrap, topic)] == [b"v%03d" % i for i in range(61)]
 
 
+def test_kafka_python_still_guesses_a_3x_era_broker(broker):
+    from kafka import KafkaConsumer
+    kc = KafkaConsumer(bootstrap_servers=broker.bootstrap, request_timeout_ms=int(T(15) * 1000),
+                       api_version_auto_timeout_ms=int(T(10) * 1000))
+    try:
+        # its newest probe it can satisfy (Produce v8: 2.4); the new APIs change nothing
+        assert kc.config["api_version"] >= (2, 4, 0), kc.config["api_version"]
+    finally:
+        kc.close()
+
+
+def test_describe_producers_lists_each_partitions_producers(make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("idem-describe"), partitions=2)
+    pid1, pid2 = new_pid(b.bootstrap), new_pid(b.bootstrap)
+    produce(b.bootstrap, topic, idem_batch(pid1, 0, 0, [b"a", b"b", b"c"]))
+    produce(b.bootstrap, topic, idem_batch(pid2, 3, 0, [b"d"]))
+    produce(b.bootstrap, topic, kwire.record_batch_v2([(None, b"plain")]), partition=1)
+    ask = {topic: [0, 1, 7], "no-such-topic": [0]}
+    for round_ in ("live", "after a restart"):
+        r = kwire.describe_producers(b.bootstrap, ask, T(10))
+        assert r[(topic, 0)]["error_code"] == 0, round_
+        got = sorted((p["producer_id"], p["producer_epoch"], p["last_sequence"],
+                      p["coordinator_epoch"], p["current_txn_start_offset"])
+                     for p in r[(topic, 0)]["producers"])
+        assert got == sorted([(pid1, 0, 2, -1, -1), (pid2, 3, 0, -1, -1)]), (round_, got)
+        assert all(p["last_timestamp"] > 0 for p in r[(topic, 0)]["producers"])
+        assert r[(topic, 1)] == {"error_code": 0, "producers": []}, round_
+        assert r[(topic, 7)]["error_code"] == kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION
+        assert r[("no-such-topic", 0)]["error_code"] == kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION
+        b.restart()
+
+
 # ---- a real idempotent producer through kill -9 ---------------------------------------------
 
 def run_idempotent_rounds(b, rounds, partitions=3, seed=None):
