@@ -34,6 +34,7 @@ typedef struct {
     int64_t pid;
     int16_t epoch;
     uint8_t n; /* cached batches (>= 1), oldest first */
+    uint32_t gen; /* journal generation that last saved it: saved once per journal */
     slog_pbatch_t b[SLOG_PSTATE_BATCHES];
 } slog__prod_t;
 
@@ -49,6 +50,7 @@ struct slog_pstate {
     int32_t max;
     int64_t expiry_ms;
     bool journaling;
+    uint32_t gen; /* current journal generation */
     slog__undo_t *undo;
     size_t nundo, undo_cap;
 };
@@ -110,10 +112,11 @@ static bool slog__find(const slog_pstate_t *ps, int64_t pid, int32_t *at)
     return lo < ps->n && ps->prods[lo].pid == pid;
 }
 
+/* Saves what abort needs to restore pid: its state before this journal (once) or its absence. */
 static void slog__journal(slog_pstate_t *ps, int64_t pid, const slog__prod_t *old)
 {
-    if (!ps->journaling) {
-        return;
+    if (!ps->journaling || (old && old->gen == ps->gen)) {
+        return; /* already saved (or created) in this journal */
     }
     if (ps->nundo == ps->undo_cap) {
         ps->undo_cap = ps->undo_cap ? ps->undo_cap * 2 : 8;
@@ -174,12 +177,13 @@ static void slog__record(slog_pstate_t *ps, int64_t pid, int16_t epoch, const sl
             slog__find(ps, pid, &at);
         }
         slog__journal(ps, pid, NULL);
-        slog__prod_t prod = {.pid = pid, .epoch = epoch, .n = 1, .b = {*nb}};
+        slog__prod_t prod = {.pid = pid, .epoch = epoch, .n = 1, .gen = ps->gen, .b = {*nb}};
         slog__insert_at(ps, at, &prod);
         return;
     }
     slog__prod_t *p = &ps->prods[at];
     slog__journal(ps, pid, p);
+    p->gen = ps->gen;
     if (p->epoch != epoch) {
         p->epoch = epoch;
         p->n = 0;
@@ -250,12 +254,29 @@ void slog_pstate_begin(slog_pstate_t *ps)
     SL_ASSERT(!ps->journaling);
     ps->journaling = true;
     ps->nundo = 0;
+    if (++ps->gen == 0) { /* wrapped: no entry may look saved already */
+        for (int32_t i = 0; i < ps->n; i++) {
+            ps->prods[i].gen = 0;
+        }
+        ps->gen = 1;
+    }
+}
+
+/* A journal as large as one huge append is not kept for the next one. */
+static void slog__journal_end(slog_pstate_t *ps)
+{
+    ps->journaling = false;
+    ps->nundo = 0;
+    if (ps->undo_cap > 64) {
+        free(ps->undo);
+        ps->undo = NULL;
+        ps->undo_cap = 0;
+    }
 }
 
 void slog_pstate_commit(slog_pstate_t *ps)
 {
-    ps->journaling = false;
-    ps->nundo = 0;
+    slog__journal_end(ps);
 }
 
 void slog_pstate_abort(slog_pstate_t *ps)
@@ -273,6 +294,7 @@ void slog_pstate_abort(slog_pstate_t *ps)
             slog__insert_at(ps, at, &u->old);
         }
     }
+    slog__journal_end(ps);
 }
 
 int slog_pstate_expire(slog_pstate_t *ps, int64_t now_ms)
@@ -360,6 +382,7 @@ static bool slog__decode_prod(const uint8_t **pp, const uint8_t *end, int64_t of
     prod->pid = (int64_t)sl_be64_get(p);
     prod->epoch = (int16_t)sl_be16_get(p + 8);
     prod->n = p[10];
+    prod->gen = 0;
     p += SLOG_PS_PROD_BYTES;
     if (prod->pid < 0 || prod->n < 1 || prod->n > SLOG_PSTATE_BATCHES ||
         end - p < (ptrdiff_t)prod->n * SLOG_PS_BATCH_BYTES) {

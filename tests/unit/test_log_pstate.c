@@ -2,11 +2,13 @@
  * epochs, sequence wrap, the journal, limits at N and N+1, expiry, snapshots (round trip,
  * damaged, torn tail) and retention. */
 #include "sl_test.h"
+#include "slog_fault.h"
 #include "slog_internal.h"
 #include "slog_pstate.h"
 #include "test_log.h"
 
 #include <dirent.h>
+#include <errno.h>
 
 /* A batch header as the producer state sees it (offset given by the log). */
 static slog_batch_hdr_t hdr_of(int64_t pid, int16_t epoch, int32_t seq, int32_t count)
@@ -142,6 +144,32 @@ TEST(test_pstate_abort_undoes_every_check_of_the_journal)
     ASSERT_EQ(p.last_offset, 0);
     ASSERT_TRUE(slog_pstate_get(ps, 2, &p));
     ASSERT_TRUE(!slog_pstate_get(ps, 3, &p));
+    slog_pstate_free(ps);
+}
+
+TEST(test_pstate_abort_restores_a_producer_touched_then_evicted_in_one_journal)
+{
+    slog_pstate_t *ps = slog_pstate_new(2, 1000);
+    ASSERT_EQ(check(ps, 1, 0, 0, 1, 0, NULL), 0);
+    ASSERT_EQ(check(ps, 2, 0, 0, 1, 1, NULL), 0);
+    slog_pbatch_t d;
+    slog_pstate_begin(ps);
+    for (int i = 0; i < 3; i++) { /* producer 2 three times, then two newcomers evict all */
+        slog_batch_hdr_t h = hdr_of(2, 0, 1 + i, 1);
+        ASSERT_EQ(slog_pstate_check(ps, &h, 2 + i, &d), 0);
+    }
+    slog_batch_hdr_t h3 = hdr_of(3, 0, 0, 1), h4 = hdr_of(4, 0, 0, 1), h5 = hdr_of(5, 0, 0, 1);
+    ASSERT_EQ(slog_pstate_check(ps, &h3, 5, &d), 0);
+    ASSERT_EQ(slog_pstate_check(ps, &h4, 6, &d), 0);
+    ASSERT_EQ(slog_pstate_check(ps, &h5, 7, &d), 0);
+    slog_pstate_abort(ps);
+    slog_producer_t p;
+    ASSERT_EQ(slog_pstate_count(ps), 2);
+    ASSERT_TRUE(slog_pstate_get(ps, 1, &p));
+    ASSERT_TRUE(slog_pstate_get(ps, 2, &p));
+    ASSERT_EQ(p.last_seq, 0);
+    ASSERT_EQ(p.last_offset, 1);
+    ASSERT_EQ(check(ps, 2, 0, 1, 1, 2, NULL), 0);
     slog_pstate_free(ps);
 }
 
@@ -368,6 +396,28 @@ TEST(test_part_several_batches_in_one_append_are_all_or_nothing)
     tl_rmdir(dir);
 }
 
+TEST(test_part_a_failed_write_records_no_producer_state)
+{
+    char *dir = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *part;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    slog_append_t info;
+    ASSERT_EQ(append_idem(part, 1, 4, 0, 0, &info), 0);
+    slog_fault_set(SLOG_FAULT_WRITE, 1, EIO);
+    ASSERT_EQ(append_idem(part, 1, 4, 0, 1, &info), -EIO);
+    slog_producer_t p;
+    ASSERT_TRUE(slog_pstate_get(part->pstate, 4, &p));
+    ASSERT_EQ(p.last_seq, 0);
+    slog_part_close(part); /* offline: no snapshot of a state the log does not hold */
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(append_idem(part, 1, 4, 0, 1, &info), 0);
+    ASSERT_TRUE(!info.duplicate);
+    ASSERT_EQ(info.base_offset, 1);
+    slog_part_close(part);
+    tl_rmdir(dir);
+}
+
 /* Appends idempotent batches of one record until the log has rolled at least `rolls` times. */
 static void fill_rolls(slog_part_t *part, int64_t pid, int32_t *seq, int rolls)
 {
@@ -512,6 +562,7 @@ int main(void)
     RUN(test_pstate_older_epoch_is_fenced_and_a_new_epoch_starts_at_zero);
     RUN(test_pstate_sequences_wrap_at_int32_max);
     RUN(test_pstate_abort_undoes_every_check_of_the_journal);
+    RUN(test_pstate_abort_restores_a_producer_touched_then_evicted_in_one_journal);
     RUN(test_pstate_producer_limit_at_n_and_n_plus_one);
     RUN(test_pstate_producers_expire_after_expiry_ms);
     RUN(test_pstate_snapshot_round_trip);
@@ -519,6 +570,7 @@ int main(void)
     RUN(test_pstate_files_keep_the_newest_and_skip_damaged_ones);
     RUN(test_part_duplicate_is_not_written_and_answers_the_original_offsets);
     RUN(test_part_several_batches_in_one_append_are_all_or_nothing);
+    RUN(test_part_a_failed_write_records_no_producer_state);
     RUN(test_part_state_survives_a_clean_reopen_and_a_rebuild_from_the_log);
     RUN(test_part_state_after_a_torn_tail_reflects_only_the_batches_kept);
     RUN(test_part_snapshot_past_a_cut_log_end_is_dropped);
