@@ -337,17 +337,20 @@ static int slog__write_run(slog_part_t *part, uint8_t *data, size_t len, int64_t
     return 0;
 }
 
-/* Idempotent producers: checks every batch with a producer id against the producer state
- * (recorded in a journal the caller commits or aborts). SLOG_PSTATE_DUPLICATE (nothing
- * recorded) puts the original batch's offsets in out. */
+/* Idempotent producers: checks every batch with a producer id against the producer state,
+ * recorded in a journal the caller commits or aborts whatever the result. On
+ * SLOG_PSTATE_DUPLICATE out holds the original batch's offsets. */
 static int slog__check_producers(slog_part_t *part, const uint8_t *data, size_t len,
-                                 slog_append_t *out)
+                                 int64_t now_ms, slog_append_t *out)
 {
     int64_t next = slog_part_end_offset(part);
     slog_pstate_begin(part->pstate);
     for (size_t pos = 0; pos < len;) {
         slog_batch_hdr_t hdr;
         slog_batch_hdr_decode(data + pos, &hdr);
+        if (part->conf.log_append_time) {
+            hdr.max_timestamp = now_ms; /* what the log will hold (and a replay will see) */
+        }
         slog_pbatch_t dup;
         int rc = hdr.producer_id >= 0 ? slog_pstate_check(part->pstate, &hdr, next, &dup) : 0;
         if (rc == SLOG_PSTATE_DUPLICATE) {
@@ -355,7 +358,6 @@ static int slog__check_producers(slog_part_t *part, const uint8_t *data, size_t 
             out->last_offset = dup.last_offset;
         }
         if (rc != 0) {
-            slog_pstate_abort(part->pstate);
             return rc;
         }
         next += (int64_t)hdr.last_offset_delta + 1;
@@ -378,8 +380,9 @@ int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_m
     out->log_start_offset = part->start;
     out->batch_count = count;
     out->append_time_ms = -1;
-    int rc = slog__check_producers(part, data, len, out);
+    int rc = slog__check_producers(part, data, len, now_ms, out);
     if (rc == SLOG_PSTATE_DUPLICATE) {
+        slog_pstate_abort(part->pstate); /* nothing is written: nothing recorded */
         out->duplicate = true;
         return 0;
     }
