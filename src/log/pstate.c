@@ -567,31 +567,64 @@ int slog_pstate_load(slog_pstate_t *ps, const char *dir, int64_t max_offset, int
 
 /* ---- the partition's producer state (slog_internal.h) ---- */
 
+/* Sequential reader of batch headers through one buffer (one pread per buffer, not per
+ * batch: a replay after kill -9 may cover a whole segment of small batches). */
+typedef struct {
+    uint8_t *buf;
+    int64_t at;  /* file position of buf[0] */
+    int64_t len; /* valid bytes in buf */
+} slog__hdr_reader_t;
+
+static int slog__hdr_read(slog__hdr_reader_t *rd, const slog_seg_t *seg, int64_t pos,
+                          slog_batch_hdr_t *hdr)
+{
+    if (pos < rd->at || pos + SLOG_BATCH_HEADER_BYTES > rd->at + rd->len) {
+        ssize_t n = pread(seg->file->fd, rd->buf, SLOG_PSTATE_REPLAY_BUF_BYTES, pos);
+        if (n < 0) {
+            return -errno;
+        }
+        rd->at = pos;
+        rd->len = n;
+        if (n < SLOG_BATCH_HEADER_BYTES) {
+            return SL_ECORRUPT;
+        }
+    }
+    slog_batch_hdr_decode(rd->buf + (pos - rd->at), hdr);
+    bool ok = hdr->batch_length >= SLOG_BATCH_HEADER_BYTES - SLOG_BATCH_LOG_OVERHEAD &&
+              hdr->last_offset_delta >= 0;
+    return ok ? 0 : SL_ECORRUPT;
+}
+
+/* Replays the producer ids of every batch of seg from offset from on. */
+static int slog__replay_seg(slog_part_t *part, const slog_seg_t *seg, int64_t from,
+                            slog__hdr_reader_t *rd)
+{
+    slog_batch_hdr_t hdr;
+    int64_t pos = slog__seg_find(seg, from, &hdr);
+    rd->at = rd->len = 0;
+    while (pos >= 0 && pos < seg->size) {
+        int rc = slog__hdr_read(rd, seg, pos, &hdr);
+        if (rc != 0) {
+            return rc;
+        }
+        slog_pstate_replay(part->pstate, &hdr);
+        pos += slog_batch_total(&hdr);
+    }
+    return pos < 0 ? (int)pos : 0;
+}
+
 /* Replays the producer ids of every batch from offset from to the end of the log. */
 static int slog__pstate_replay(slog_part_t *part, int64_t from)
 {
-    for (size_t i = 0; i < part->nsegs; i++) {
-        const slog_seg_t *seg = part->segs[i];
-        if (seg->next <= from) {
-            continue;
-        }
-        slog_batch_hdr_t hdr;
-        int64_t pos = slog__seg_find(seg, from, &hdr);
-        while (pos >= 0 && pos < seg->size) {
-            slog_pstate_replay(part->pstate, &hdr);
-            pos += slog_batch_total(&hdr);
-            if (pos < seg->size) {
-                int rc = slog__seg_header(seg, pos, &hdr);
-                if (rc != 0) {
-                    return rc;
-                }
-            }
-        }
-        if (pos < 0) {
-            return (int)pos;
+    slog__hdr_reader_t rd = {.buf = sl_xmalloc(SLOG_PSTATE_REPLAY_BUF_BYTES)};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < part->nsegs; i++) {
+        if (part->segs[i]->next > from) {
+            rc = slog__replay_seg(part, part->segs[i], from, &rd);
         }
     }
-    return 0;
+    free(rd.buf);
+    return rc;
 }
 
 const slog_pstate_t *slog_part_producers(const slog_part_t *part) { return part->pstate; }
