@@ -217,6 +217,37 @@ def test_describe_producers_lists_each_partitions_producers(make_broker):
         b.restart()
 
 
+def test_a_producer_silent_past_producer_id_expiration_ms_is_forgotten(make_broker):
+    b = make_broker({"producer.id.expiration.ms": 1500, "log.retention.check.interval.ms": 100})
+    topic = create_topic(b.bootstrap, unique_topic("idem-expire"))
+    pid_old, pid_live = new_pid(b.bootstrap), new_pid(b.bootstrap)
+    old = idem_batch(pid_old, 0, 0, [b"old"])
+    assert produce(b.bootstrap, topic, old)["base_offset"] == 0
+    deadline = time.monotonic() + T(10)
+    seq = 0
+    while time.monotonic() < deadline:   # pid_live keeps writing; pid_old stays silent
+        produce(b.bootstrap, topic, idem_batch(pid_live, 0, seq, [b"live"]))
+        seq += 1
+        ids = {p["producer_id"]
+               for p in kwire.describe_producers(b.bootstrap, {topic: [0]}, T(10))[(topic, 0)]
+               ["producers"]}
+        if pid_old not in ids:
+            break
+        time.sleep(0.1)
+    assert ids == {pid_live}, ids
+    # forgotten: the same batch is now a new producer's first batch, stored again
+    assert produce(b.bootstrap, topic, old)["base_offset"] == seq + 1
+    assert "producer ids expired" in b.stderr_text()
+
+
+def test_a_bad_producer_id_expiration_ms_stops_the_start(make_broker):
+    from conftest import BrokerStartError
+    b = make_broker({"producer.id.expiration.ms": "soon"}, start=False)
+    with pytest.raises(BrokerStartError) as ei:
+        b.start()
+    assert "producer.id.expiration.ms" in str(ei.value)
+
+
 # ---- a real idempotent producer through kill -9 ---------------------------------------------
 
 def run_idempotent_rounds(b, rounds, partitions=3, seed=None):
