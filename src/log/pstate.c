@@ -51,6 +51,7 @@ struct slog_pstate {
     int64_t expiry_ms;
     bool journaling;
     uint32_t gen; /* current journal generation */
+    uint64_t evictions; /* producers forgotten because the table was full */
     slog__undo_t *undo;
     size_t nundo, undo_cap;
 };
@@ -160,9 +161,11 @@ static void slog__evict_oldest(slog_pstate_t *ps)
             old = i;
         }
     }
-    SL_LOGW("log", "producer state full (%d producers): forgetting producer %" PRId64
-            " (last offset %" PRId64 ")", (int)ps->max, ps->prods[old].pid,
-            slog__last_offset(&ps->prods[old]));
+    if (ps->evictions++ % 1000 == 0) { /* a flood of new producers logs now and then */
+        SL_LOGW("log", "producer state full (%d producers): forgetting producer %" PRId64
+                " (last offset %" PRId64 "), %" PRIu64 " forgotten so far", (int)ps->max,
+                ps->prods[old].pid, slog__last_offset(&ps->prods[old]), ps->evictions);
+    }
     slog__remove_at(ps, old);
 }
 
@@ -173,7 +176,9 @@ static void slog__record(slog_pstate_t *ps, int64_t pid, int16_t epoch, const sl
     int32_t at;
     if (!slog__find(ps, pid, &at)) {
         if (ps->n >= ps->max) {
-            slog__evict_oldest(ps);
+            while (ps->n >= ps->max) {
+                slog__evict_oldest(ps);
+            }
             slog__find(ps, pid, &at);
         }
         slog__journal(ps, pid, NULL);

@@ -193,6 +193,12 @@ TEST(test_pstate_producer_limit_at_n_and_n_plus_one)
     /* the forgotten one is a new producer again: any sequence */
     ASSERT_EQ(check(ps, 100, 0, 1, 1, N + 1, NULL), 0);
     ASSERT_TRUE(!slog_pstate_get(ps, 101, &p));
+    /* a lowered limit is enforced at the next new producer */
+    slog_pstate_set_limits(ps, 4, 1000);
+    ASSERT_EQ(check(ps, 6, 0, 0, 1, N + 2, NULL), 0);
+    ASSERT_EQ(slog_pstate_count(ps), 4);
+    ASSERT_TRUE(slog_pstate_get(ps, 6, &p));
+    ASSERT_TRUE(slog_pstate_get(ps, 100, &p));
     /* the ceiling bounds what a configuration asks for */
     slog_pstate_set_limits(ps, INT32_MAX, 1000);
     slog_pstate_free(ps);
