@@ -180,6 +180,7 @@ def c_default(f):
         return "true" if d == "true" else "false"
     if d is None or d == "":
         return "0"
+    d = str(d)  # some schemas give numeric defaults as JSON numbers
     v = int(d, 16) if d.lower().startswith(("0x", "-0x")) else int(d)
     if b == "int64":
         return "INT64_C(%d)" % v if v != -(1 << 63) else "INT64_MIN"

@@ -99,6 +99,8 @@ struct brk {
     char advertised_host[256];
     int advertised_port;
     bool stopping;
+    int64_t pid_next;      /* next producer id to hand out (pid.c) */
+    int64_t pid_block_end; /* end of the block reserved on disk; 0 before the first use */
 };
 
 /* ---- topics.c ---- */
@@ -168,6 +170,8 @@ void brk_handle_create_partitions(brk_req_t *req);
 void brk_handle_describe_configs(brk_req_t *req);
 void brk_handle_incremental_alter_configs(brk_req_t *req);
 void brk_handle_alter_configs(brk_req_t *req);
+void brk_handle_init_producer_id(brk_req_t *req);
+void brk_handle_describe_producers(brk_req_t *req);
 
 /* ---- fetch.c: long-poll wake-ups ---- */
 /* Re-examines waiting fetches after part's high watermark moved. */

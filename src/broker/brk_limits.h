@@ -32,6 +32,13 @@
 /* Flusher threads. */
 #define BRK_FLUSH_THREADS_MAX 16
 
+/* Producer ids reserved on disk at a time (Kafka's ProducerIdManager blocks: 1000). A crash
+ * skips at most the rest of a block; ids are never reused. */
+#define BRK_PRODUCER_ID_BLOCK 1000
+/* Bytes of the producer-ids file (one decimal number). */
+#define BRK_PRODUCER_ID_FILE_BYTES_MAX 64
+
+SL_STATIC_ASSERT(BRK_PRODUCER_ID_BLOCK > 0 && BRK_PRODUCER_ID_BLOCK < (1 << 20), "id block");
 SL_STATIC_ASSERT(BRK_TOPIC_NAME_BYTES_MAX < BRK_PATH_BYTES_MAX / 2, "topic dir fits a path");
 
 #endif

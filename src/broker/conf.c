@@ -39,6 +39,7 @@ static const brk_ckey_t brk__ckeys[] = {
     {"log.retention.bytes", CK_LONG, -1, INT64_MAX / 2, 1, OFF(log.retention_bytes), 8},
     {"log.retention.check.interval.ms", CK_LONG, 1, INT64_MAX / 2, 1,
      OFF(retention_check_interval_ms), 8},
+    {"producer.id.expiration.ms", CK_LONG, 1, INT64_MAX / 2, 1, OFF(log.producer_expiry_ms), 8},
     {"log.index.interval.bytes", CK_LONG, 0, 1 << 30, 1, OFF(log.index_interval_bytes), 4},
     {"log.flush.interval.ms", CK_LONG, 1, INT64_MAX / 2, 1, OFF(flush_interval_ms), 8},
     {"log.flush.threads", CK_LONG, 1, BRK_FLUSH_THREADS_MAX, 1, OFF(flush_threads), 4},

@@ -34,6 +34,8 @@ static const brk_handler_fn brk__handlers[KMSG_API_KEY_MAX + 1] = {
     [KAPI_LIST_GROUPS] = brk_handle_list_groups,
     [KAPI_DELETE_GROUPS] = brk_handle_delete_groups,
     [KAPI_OFFSET_DELETE] = brk_handle_offset_delete,
+    [KAPI_INIT_PRODUCER_ID] = brk_handle_init_producer_id,
+    [KAPI_DESCRIBE_PRODUCERS] = brk_handle_describe_producers,
 };
 
 static void brk__req_free(brk_req_t *req)

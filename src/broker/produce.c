@@ -30,6 +30,8 @@ kerr_t brk_kerr_from_log(int rc)
     case SL_ELIMIT: return KERR_MESSAGE_TOO_LARGE;
     case SL_ERANGE: return KERR_OFFSET_OUT_OF_RANGE;
     case SL_ENOTFOUND: return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    case SLOG_EPRODUCER_EPOCH: return KERR_INVALID_PRODUCER_EPOCH;
+    case SLOG_ESEQUENCE: return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
     default: return KERR_KAFKA_STORAGE_ERROR;
     }
 }
@@ -86,17 +88,30 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
     if (rc != 0) {
         presp->error_code = (int16_t)brk_kerr_from_log(rc);
         SL_LOGW("produce", "%s: %.*s-%d: %s (%s)", req->peer, topic.len, topic.ptr,
-                (int)pd->index, kerr_name(presp->error_code), sl_strerror(rc));
+                (int)pd->index, kerr_name(presp->error_code),
+                rc == SLOG_EPRODUCER_EPOCH || rc == SLOG_ESEQUENCE ? "idempotent producer check"
+                                                                   : sl_strerror(rc));
         return NULL;
     }
     presp->base_offset = info.base_offset;
     presp->log_append_time_ms = info.append_time_ms;
-    brk_fetch_wake(brk, part);
+    int64_t target = info.last_offset + 1;
+    if (info.duplicate) {
+        /* A retry is answered with the original's offsets, and under flush policy always only
+         * once the original is durable. Waiters queue in target order: wait for the end. */
+        if (brk->conf.flush_policy != BRK_FLUSH_ALWAYS ||
+            target <= slog_part_durable_offset(part->log)) {
+            return NULL;
+        }
+        target = slog_part_end_offset(part->log);
+    } else {
+        brk_fetch_wake(brk, part);
+    }
     if (brk->conf.flush_policy != BRK_FLUSH_ALWAYS) {
         return NULL;
     }
     brk_pwait_t *pw = brk_alloc(req, 1, sizeof *pw);
-    pw->wait.target = info.last_offset + 1;
+    pw->wait.target = target;
     pw->wait.done = brk__produce_durable;
     pw->prod = prod;
     pw->presp = presp;

@@ -25,6 +25,8 @@ void slog_conf_default(slog_conf_t *conf)
     conf->index_interval_bytes = 4096;
     conf->max_message_bytes = 1048588;
     conf->log_append_time = false;
+    conf->producers_max = SLOG_PRODUCERS_PER_PARTITION_MAX;
+    conf->producer_expiry_ms = 24LL * 3600 * 1000;
 }
 
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg)
@@ -49,6 +51,7 @@ static void slog__part_free(slog_part_t *part)
     }
     free(part->segs);
     free(part->dir);
+    slog_pstate_free(part->pstate);
     free(part);
 }
 
@@ -58,6 +61,9 @@ void slog_part_set_conf(slog_part_t *part, const slog_conf_t *conf)
     part->conf.index_interval_bytes = SL_MAX(part->conf.index_interval_bytes, 1);
     part->conf.segment_bytes =
         SL_MIN(SL_MAX(part->conf.segment_bytes, SLOG_SEGMENT_BYTES_MIN), SLOG_SEGMENT_BYTES_MAX);
+    if (part->pstate) {
+        slog_pstate_set_limits(part->pstate, conf->producers_max, conf->producer_expiry_ms);
+    }
 }
 
 int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out)
@@ -70,6 +76,9 @@ int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out)
     part->dir = sl_xstrdup(dir);
     slog_part_set_conf(part, conf);
     rc = slog__recover(part);
+    if (rc == 0) {
+        rc = slog__pstate_open(part);
+    }
     if (rc != 0) {
         SL_LOGE("log", "%s: cannot open the partition log: %s", dir, sl_strerror(rc));
         slog__part_free(part);
@@ -109,6 +118,7 @@ void slog_part_close(slog_part_t *part)
         rc = slog__rp_write(part->dir, slog_part_end_offset(part));
     }
     if (rc == 0) {
+        slog__pstate_snapshot(part); /* the next open replays nothing */
         char marker[4096];
         snprintf(marker, sizeof marker, "%s/.clean", part->dir);
         rc = sl_fs_write_atomic(marker, "", 0);
@@ -204,6 +214,7 @@ static int slog__roll(slog_part_t *part)
         return slog__fail(part, rc, "rolling a new segment");
     }
     part->dir_dirty = true;
+    slog__pstate_snapshot(part);
     return 0;
 }
 
@@ -326,6 +337,35 @@ static int slog__write_run(slog_part_t *part, uint8_t *data, size_t len, int64_t
     return 0;
 }
 
+/* Idempotent producers: checks every batch with a producer id against the producer state,
+ * recorded in a journal the caller commits or aborts whatever the result. On
+ * SLOG_PSTATE_DUPLICATE out holds the original batch's offsets. */
+static int slog__check_producers(slog_part_t *part, const uint8_t *data, size_t len,
+                                 int64_t now_ms, slog_append_t *out)
+{
+    int64_t next = slog_part_end_offset(part);
+    slog_pstate_begin(part->pstate);
+    for (size_t pos = 0; pos < len;) {
+        slog_batch_hdr_t hdr;
+        slog_batch_hdr_decode(data + pos, &hdr);
+        if (part->conf.log_append_time) {
+            hdr.max_timestamp = now_ms; /* what the log will hold (and a replay will see) */
+        }
+        slog_pbatch_t dup;
+        int rc = hdr.producer_id >= 0 ? slog_pstate_check(part->pstate, &hdr, next, &dup) : 0;
+        if (rc == SLOG_PSTATE_DUPLICATE) {
+            out->base_offset = dup.last_offset - dup.offset_delta;
+            out->last_offset = dup.last_offset;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        next += (int64_t)hdr.last_offset_delta + 1;
+        pos += (size_t)slog_batch_total(&hdr);
+    }
+    return 0;
+}
+
 int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_ms,
                      slog_append_t *out)
 {
@@ -336,7 +376,19 @@ int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_m
     if (count < 0) {
         return count;
     }
-    int rc = slog__unmark_clean(part);
+    out->duplicate = false;
+    out->log_start_offset = part->start;
+    out->batch_count = count;
+    out->append_time_ms = -1;
+    int rc = slog__check_producers(part, data, len, now_ms, out);
+    if (rc == SLOG_PSTATE_DUPLICATE) {
+        slog_pstate_abort(part->pstate); /* nothing is written: nothing recorded */
+        out->duplicate = true;
+        return 0;
+    }
+    if (rc == 0) {
+        rc = slog__unmark_clean(part);
+    }
     int64_t first = slog_part_end_offset(part);
     for (size_t pos = 0; rc == 0 && pos < len;) {
         size_t run = slog__next_run(part, data + pos, len - pos, now_ms, &rc);
@@ -346,8 +398,10 @@ int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_m
         pos += run;
     }
     if (rc != 0) {
+        slog_pstate_abort(part->pstate);
         return rc;
     }
+    slog_pstate_commit(part->pstate);
     out->base_offset = first;
     out->last_offset = slog_part_end_offset(part) - 1;
     out->append_time_ms = part->conf.log_append_time ? now_ms : -1;
@@ -556,8 +610,13 @@ int slog_part_housekeep(slog_part_t *part, int64_t now_ms)
     }
     int deleted = 0;
     while (slog__expired(part, now_ms)) {
-        slog__drop_first(part, "retention");
+        slog__drop_first(part, "retention"); /* producer state stays: only expiry drops it */
         deleted++;
+    }
+    int expired = slog_pstate_expire(part->pstate, now_ms);
+    if (expired > 0) {
+        SL_LOGI("log", "%s: %d producer ids expired (producer.id.expiration.ms)", part->dir,
+                expired);
     }
     return deleted;
 }

@@ -22,6 +22,11 @@
 
 #include "slog_limits.h"
 
+/* Producer-state verdicts of slog_part_append (Kafka INVALID_PRODUCER_EPOCH and
+ * OUT_OF_ORDER_SEQUENCE_NUMBER); below SL_E* and -errno. */
+#define SLOG_EPRODUCER_EPOCH (-5101)
+#define SLOG_ESEQUENCE (-5102)
+
 typedef struct slog_part slog_part_t;
 /* A refcounted open segment file, kept alive while a fetch response sends from it. */
 typedef struct slog_file slog_file_t;
@@ -34,9 +39,12 @@ typedef struct {
     int32_t index_interval_bytes; /* bytes between sparse index entries (Kafka: 4096) */
     int32_t max_message_bytes;    /* largest batch accepted (Kafka: max.message.bytes) */
     bool log_append_time;         /* message.timestamp.type=LogAppendTime */
+    int32_t producers_max;        /* producer ids remembered (<= SLOG_PRODUCERS_PER_PARTITION_MAX) */
+    int64_t producer_expiry_ms;   /* producer.id.expiration.ms (Kafka: 1 day) */
 } slog_conf_t;
 
-/* Fills conf with Kafka's defaults (1 GiB segments, 7 days, 4096, 1048588, CreateTime). */
+/* Fills conf with Kafka's defaults (1 GiB segments, 7 days, 4096, 1048588, CreateTime,
+ * producer ids expire after 1 day). */
 void slog_conf_default(slog_conf_t *conf);
 
 /* Opens (creating if needed) the partition in dir and recovers it: after an unclean stop the
@@ -60,6 +68,8 @@ typedef struct {
     int64_t append_time_ms; /* broker time used for LogAppendTime, or -1 (CreateTime) */
     int64_t log_start_offset;
     int32_t batch_count;
+    bool duplicate;       /* a retried batch of an idempotent producer: nothing was written;
+                             the offsets are the original's (durable or not yet) */
 } slog_append_t;
 
 /* Validates data (one or more whole v2 batches) and appends it to the active segment,
@@ -67,8 +77,9 @@ typedef struct {
  * timestamps+CRC for LogAppendTime). Nothing is written unless every batch is valid.
  * Errors: SL_ECORRUPT bad framing/CRC/count (Kafka CORRUPT_MESSAGE), SL_EINVAL magic != 2
  * (UNSUPPORTED_FOR_MESSAGE_FORMAT), SL_ELIMIT a batch over max_message_bytes
- * (MESSAGE_TOO_LARGE), -errno on I/O (KAFKA_STORAGE_ERROR; the partition then refuses
- * appends until reopened). Data is written (write(2)) but not synced: see slog_part_sync_*. */
+ * (MESSAGE_TOO_LARGE), SLOG_EPRODUCER_EPOCH / SLOG_ESEQUENCE (idempotent producer checks,
+ * slog_pstate.h; a duplicate is not an error: out->duplicate), -errno on I/O
+ * (KAFKA_STORAGE_ERROR; the partition then refuses appends until reopened). Data is written (write(2)) but not synced: see slog_part_sync_*. */
 int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_ms,
                      slog_append_t *out);
 
@@ -78,6 +89,10 @@ int64_t slog_part_end_offset(const slog_part_t *part);   /* next offset to assig
 int64_t slog_part_durable_offset(const slog_part_t *part);
 int64_t slog_part_size_bytes(const slog_part_t *part);
 int slog_part_segment_count(const slog_part_t *part);
+/* The partition's idempotent-producer state (slog_pstate.h: read with slog_pstate_count/_at),
+ * e.g. for DescribeProducers. Valid until the next append, housekeep or close. */
+struct slog_pstate;
+const struct slog_pstate *slog_part_producers(const slog_part_t *part);
 
 typedef struct {
     slog_file_t *file; /* referenced: release with slog_file_unref; NULL when len == 0 */

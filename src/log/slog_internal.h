@@ -14,6 +14,7 @@
 #include "sl_buf.h"
 #include "slog.h"
 #include "slog_batch.h"
+#include "slog_pstate.h"
 
 struct slog_file {
     int fd;
@@ -119,6 +120,7 @@ struct slog_part {
     bool job_out;           /* a sync job is out */
     bool dir_dirty;         /* segment files created since the last directory fsync */
     bool clean_marker;      /* .clean still exists: remove it before the first write */
+    slog_pstate_t *pstate;  /* idempotent producers (pstate.c) */
 };
 
 /* fault.c: wrappers of the system calls that fault injection can fail. */
@@ -167,6 +169,12 @@ void slog__seg_unlink(const slog_seg_t *seg, const char *dir);
 int slog__recover(slog_part_t *part);
 /* Writes the recovery point file of dir (atomic, durable). Thread: any. */
 int slog__rp_write(const char *dir, int64_t offset);
+
+/* pstate.c: the partition's producer state. open: creates it from the newest good snapshot
+ * at or below the (recovered) end offset plus a replay of the batches after it. snapshot:
+ * writes <end offset>.snapshot (failure is logged: the next open replays more). */
+int slog__pstate_open(slog_part_t *part);
+void slog__pstate_snapshot(slog_part_t *part);
 
 /* partition.c */
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg);

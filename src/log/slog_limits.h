@@ -15,6 +15,25 @@
 /* Segments in one partition. */
 #define SLOG_SEGMENTS_MAX 100000
 
+/* Producer state (pstate.c). Batches remembered per producer for duplicate detection: the
+ * producer's max.in.flight.requests.per.connection with idempotence is at most 5 (Kafka). */
+#define SLOG_PSTATE_BATCHES 5
+/* Producers remembered per partition (default and ceiling of slog_conf_t.producers_max). A
+ * producer id costs ~200 bytes; past the limit the one with the oldest last offset is
+ * forgotten, like an early expiry (its next batch is then accepted as from a new producer). */
+#define SLOG_PRODUCERS_PER_PARTITION_MAX 10000
+/* Bytes of one producer-state snapshot file: every producer with every cached batch. */
+#define SLOG_PSTATE_SNAPSHOT_BYTES_MAX \
+    (32 + (int64_t)SLOG_PRODUCERS_PER_PARTITION_MAX * (11 + SLOG_PSTATE_BATCHES * 28))
+/* Buffer of the batch-header replay that rebuilds producer state at open. */
+#define SLOG_PSTATE_REPLAY_BUF_BYTES 65536
+/* Snapshot files kept per partition (the newest ones; older are removed when one is written). */
+#define SLOG_PSTATE_SNAPSHOTS_KEPT 2
+
+SL_STATIC_ASSERT(SLOG_PSTATE_BATCHES >= 1 && SLOG_PSTATE_BATCHES <= 255, "batch count is a u8");
+SL_STATIC_ASSERT(SLOG_PSTATE_SNAPSHOT_BYTES_MAX < ((int64_t)64 << 20), "snapshot read whole");
+SL_STATIC_ASSERT(SLOG_PSTATE_SNAPSHOTS_KEPT >= 1, "the newest snapshot is kept");
+SL_STATIC_ASSERT(SLOG_PSTATE_REPLAY_BUF_BYTES >= 61, "a buffer holds a batch header");
 SL_STATIC_ASSERT(SLOG_BATCH_BYTES_MAX < SLOG_SEGMENT_BYTES_MAX, "a batch fits a segment");
 SL_STATIC_ASSERT(SLOG_SEGMENT_BYTES_MIN < SLOG_SEGMENT_BYTES_MAX, "segment bounds");
 

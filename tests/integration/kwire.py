@@ -17,6 +17,8 @@ API_PRODUCE = 0
 API_METADATA = 3
 API_API_VERSIONS = 18
 API_INCREMENTAL_ALTER_CONFIGS = 44
+API_INIT_PRODUCER_ID = 22
+API_DESCRIBE_PRODUCERS = 61
 
 ERR_NONE = 0
 ERR_CORRUPT_MESSAGE = 2
@@ -24,6 +26,9 @@ ERR_UNKNOWN_TOPIC_OR_PARTITION = 3
 ERR_INVALID_TOPIC_EXCEPTION = 17
 ERR_UNSUPPORTED_VERSION = 35
 ERR_INVALID_CONFIG = 40
+ERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+ERR_INVALID_PRODUCER_EPOCH = 47
+ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 
 RESOURCE_TOPIC = 2
 OP_SET = 0
@@ -204,8 +209,10 @@ def record_v2(offset_delta, key, value, headers=(), timestamp_delta=0):
     return varint(len(body)) + body
 
 
-def record_batch_v2(records, base_timestamp_ms=None, corrupt_crc=False):
-    """records: list of (key bytes|None, value bytes|None). Uncompressed, no producer id.
+def record_batch_v2(records, base_timestamp_ms=None, corrupt_crc=False, producer_id=-1,
+                    producer_epoch=-1, base_sequence=-1):
+    """records: list of (key bytes|None, value bytes|None). Uncompressed; no producer id unless
+    given (an idempotent producer's id, epoch and first sequence).
     corrupt_crc=True stores a CRC that does not match (the content itself is intact)."""
     if base_timestamp_ms is None:
         base_timestamp_ms = int(time.time() * 1000)
@@ -214,7 +221,7 @@ def record_batch_v2(records, base_timestamp_ms=None, corrupt_crc=False):
                  + i32(len(records) - 1)           # lastOffsetDelta
                  + i64(base_timestamp_ms)          # baseTimestamp
                  + i64(base_timestamp_ms)          # maxTimestamp
-                 + i64(-1) + i16(-1) + i32(-1)     # producerId, producerEpoch, baseSequence
+                 + i64(producer_id) + i16(producer_epoch) + i32(base_sequence)
                  + i32(len(records)) + recs)
     crc = crc32c(after_crc)
     if corrupt_crc:
@@ -257,6 +264,77 @@ def produce_v3_request(topic, partition, batch, correlation_id, acks=-1, timeout
     topic_data = string(topic) + array([part], lambda x: x)
     body = string(None) + i16(acks) + i32(timeout_ms) + array([topic_data], lambda x: x)
     return frame(request_header_v1(API_PRODUCE, 3, correlation_id) + body)
+
+
+def init_producer_id_request(version, correlation_id, transactional_id=None,
+                             transaction_timeout_ms=60000, producer_id=-1, producer_epoch=-1):
+    """InitProducerId v0-4 (flexible from v2; producer id and epoch from v3)."""
+    if version >= 2:
+        body = compact_string(transactional_id) + i32(transaction_timeout_ms)
+        if version >= 3:
+            body += i64(producer_id) + i16(producer_epoch)
+        body += uvarint(0)
+        return frame(request_header_v2(API_INIT_PRODUCER_ID, version, correlation_id) + body)
+    body = string(transactional_id) + i32(transaction_timeout_ms)
+    return frame(request_header_v1(API_INIT_PRODUCER_ID, version, correlation_id) + body)
+
+
+def parse_init_producer_id(payload, version):
+    """Returns {"error_code", "producer_id", "producer_epoch"}."""
+    r = Reader(payload)
+    if version >= 2:
+        r.skip_tags()  # response header v1
+    r.i32()  # throttle_time_ms
+    out = {"error_code": r.i16(), "producer_id": r.i64(), "producer_epoch": r.i16()}
+    if version >= 2:
+        r.skip_tags()
+    if r.remaining():
+        raise WireError("%d bytes left after InitProducerId v%d" % (r.remaining(), version))
+    return out
+
+
+def compact_array(items, enc):
+    return uvarint(len(items) + 1) + b"".join(enc(x) for x in items)
+
+
+def describe_producers_v0_request(partitions_by_topic, correlation_id):
+    """DescribeProducers v0 (flexible): {topic: [partition, ...]}."""
+    def enc_topic(item):
+        name, parts = item
+        return compact_string(name) + compact_array(parts, i32) + uvarint(0)
+    body = compact_array(list(partitions_by_topic.items()), enc_topic) + uvarint(0)
+    return frame(request_header_v2(API_DESCRIBE_PRODUCERS, 0, correlation_id) + body)
+
+
+def parse_describe_producers_v0(payload):
+    """Returns {(topic, partition): {"error_code", "producers": [dict per producer]}}."""
+    r = Reader(payload)
+    r.skip_tags()  # response header v1
+    r.i32()        # throttle_time_ms
+    out = {}
+
+    def dec_producer(x):
+        p = {"producer_id": x.i64(), "producer_epoch": x.i32(), "last_sequence": x.i32(),
+             "last_timestamp": x.i64(), "coordinator_epoch": x.i32(),
+             "current_txn_start_offset": x.i64()}
+        x.skip_tags()
+        return p
+
+    def dec_topic(rr):
+        name = rr.compact_string()
+
+        def dec_part(x):
+            part = x.i32()
+            err = x.i16()
+            x.compact_string()  # error_message
+            producers = x.compact_array(dec_producer)
+            x.skip_tags()
+            out[(name, part)] = {"error_code": err, "producers": producers}
+        rr.compact_array(dec_part)
+        rr.skip_tags()
+    r.compact_array(dec_topic)
+    r.skip_tags()
+    return out
 
 
 def incremental_alter_configs_v0_request(resources, correlation_id, validate_only=False):
@@ -444,6 +522,20 @@ def produce_v3(bootstrap, topic, partition, batch, timeout_s, acks=-1):
         req = produce_v3_request(topic, partition, batch, cid, acks=acks,
                                  timeout_ms=int(timeout_s * 1000))
         return parse_produce_v3(conn.call(req, cid))[(topic, partition)]
+
+
+def init_producer_id(bootstrap, version, timeout_s, **kw):
+    with Conn(bootstrap, timeout_s) as conn:
+        cid = conn.cid()
+        return parse_init_producer_id(conn.call(init_producer_id_request(version, cid, **kw), cid),
+                                      version)
+
+
+def describe_producers(bootstrap, partitions_by_topic, timeout_s):
+    with Conn(bootstrap, timeout_s) as conn:
+        cid = conn.cid()
+        req = describe_producers_v0_request(partitions_by_topic, cid)
+        return parse_describe_producers_v0(conn.call(req, cid))
 
 
 def incremental_alter_topic_configs(bootstrap, topic, configs, timeout_s):
