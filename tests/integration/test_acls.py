@@ -498,3 +498,183 @@ def test_cli_acls_reports_security_disabled(broker):
     r = subprocess.run([sluice_bin(), "acls", "list", "--bootstrap", broker.bootstrap],
                        capture_output=True, text=True, timeout=T(60))
     assert r.returncode != 0 and "SECURITY_DISABLED" in r.stderr
+
+
+def _commit_as_super(bootstrap, topic, group, offset):
+    from confluent_kafka import TopicPartition
+    c = consumer(bootstrap, **{"group.id": group})
+    try:
+        c.commit(offsets=[TopicPartition(topic, 0, offset)], asynchronous=False)
+    finally:
+        c.close()
+
+
+def wire_list_offsets(bootstrap, topic):
+    """ListOffsets v1 for the latest offset of partition 0: (error_code, offset)."""
+    part = kwire.i32(0) + kwire.i64(-1)
+    body = kwire.i32(-1) + kwire.array([kwire.string(topic) + kwire.array([part], bytes)],
+                                       bytes)
+    with kwire.Conn(bootstrap, T(10)) as conn:
+        cid = conn.cid()
+        r = kwire.Reader(conn.call(kwire.frame(kwire.request_header_v1(2, 1, cid) + body), cid))
+    out = []
+    r.array(lambda t: (t.string(), t.array(lambda p: out.append(
+        (p.i32(), p.i16(), p.i64(), p.i64())))))
+    return out[0][1], out[0][3]
+
+
+def wire_offset_fetch(bootstrap, group, topic):
+    """OffsetFetch v1 for partition 0: (error_code, committed offset)."""
+    body = kwire.string(group) + kwire.array(
+        [kwire.string(topic) + kwire.array([kwire.i32(0)], bytes)], bytes)
+    with kwire.Conn(bootstrap, T(10)) as conn:
+        cid = conn.cid()
+        r = kwire.Reader(conn.call(kwire.frame(kwire.request_header_v1(9, 1, cid) + body), cid))
+    out = []
+    r.array(lambda t: (t.string(), t.array(lambda p: out.append(
+        (p.i32(), p.i64(), p.string(), p.i16())))))
+    return out[0][3], out[0][1]
+
+
+def wire_group_errors(bootstrap, api, group):
+    """DescribeGroups (15) or DeleteGroups (42) v0 for one group: its error codes."""
+    body = kwire.array([kwire.string(group)], bytes)
+    with kwire.Conn(bootstrap, T(10)) as conn:
+        cid = conn.cid()
+        r = kwire.Reader(conn.call(kwire.frame(kwire.request_header_v1(api, 0, cid) + body), cid))
+    if api == 42:
+        r.i32()
+        return r.array(lambda g: (g.string(), g.i16())[1])
+
+    def dec(g):
+        err = g.i16()
+        g.string(), g.string(), g.string(), g.string()
+        g.array(lambda m: (m.string(), m.string(), m.string(), m.take(m.i32()),
+                           m.take(m.i32())))
+        return err
+    return r.array(dec)
+
+
+def _kafka_code(fn):
+    """Runs fn; returns the confluent-kafka error code it raised, or None."""
+    from confluent_kafka import KafkaException
+    try:
+        fn()
+        return None
+    except KafkaException as e:
+        return e.args[0].code()
+
+
+def test_every_api_checks_its_operation_and_answers_kafkas_error(make_broker):
+    """A principal with no rights on a topic, a group and the cluster gets Kafka's error from
+    each API (KafkaApis' operation per API); one with the rights gets through."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import ConfigResource, NewPartitions, NewTopic
+    from conftest import admin_client, future_error_code
+    topic, group = unique_topic("acl-api"), "g-" + unique_topic("acl-api")
+    b = make_broker(settings=SETUP)
+    create_topic(b.bootstrap, topic)
+    produce_all(producer(b.bootstrap), topic, [{"value": b"a"}, {"value": b"b"}])
+    _commit_as_super(b.bootstrap, topic, group, 1)
+    b.stop()
+    b.settings = AUTHZ
+    b.start()
+    adm = admin_client(b.bootstrap)
+    t = T(20)
+    fut = adm.create_topics([NewTopic(topic + "-new", 1, 1)], request_timeout=T(10))
+    assert future_error_code(fut[topic + "-new"], t) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    fut = adm.delete_topics([topic], request_timeout=T(10))
+    assert future_error_code(fut[topic], t) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    fut = adm.create_partitions([NewPartitions(topic, 3)], request_timeout=T(10))
+    assert future_error_code(fut[topic], t) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    fut = adm.describe_configs([res], request_timeout=T(10))
+    assert future_error_code(fut[res], t) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    fut = adm.alter_configs([ConfigResource(ConfigResource.Type.TOPIC, topic,
+                                            set_config={"retention.ms": "1000"})],
+                            request_timeout=T(10))
+    assert future_error_code(list(fut.values())[0], t) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    bres = ConfigResource(ConfigResource.Type.BROKER, "1")
+    fut = adm.describe_configs([bres], request_timeout=T(10))
+    assert future_error_code(fut[bres], t) == KafkaError.CLUSTER_AUTHORIZATION_FAILED
+    # ListOffsets (DESCRIBE topic) and OffsetFetch (DESCRIBE group).
+    c = consumer(b.bootstrap, **{"group.id": group})
+    try:
+        assert wire_list_offsets(b.bootstrap, topic) == (TOPIC_AUTHORIZATION_FAILED, -1)
+    finally:
+        c.close()
+    assert wire_offset_fetch(b.bootstrap, group, topic) == (GROUP_AUTHORIZATION_FAILED, -1)
+    # FindCoordinator (DESCRIBE group): kafka-python gives up with Kafka's error.
+    kadm = kadmin(b.bootstrap)
+    with pytest.raises(Exception) as exc:
+        kadm.list_consumer_group_offsets(group)
+    assert "GroupAuthorizationFailed" in repr(exc.value)
+    kadm.close()
+    # ListGroups: only groups the principal may describe (none); DescribeGroups, DeleteGroups.
+    assert [g.id for g in adm.list_groups(timeout=T(10))] == []
+    assert wire_group_errors(b.bootstrap, 15, group) == [GROUP_AUTHORIZATION_FAILED]  # Describe
+    assert wire_group_errors(b.bootstrap, 42, group) == [GROUP_AUTHORIZATION_FAILED]  # Delete
+    # The same requests with the rights: DESCRIBE on the group and the topic, DESCRIBE on the
+    # cluster (lists every group).
+    b.stop()
+    b.settings = SETUP
+    b.start()
+    add_acls(b.bootstrap, [acl(ACLOperation.DESCRIBE, ResourceType.GROUP, group),
+                           acl(ACLOperation.DESCRIBE, ResourceType.TOPIC, topic),
+                           cluster_acl(ACLOperation.DESCRIBE)])
+    b.stop()
+    b.settings = AUTHZ
+    b.start()
+    adm = admin_client(b.bootstrap)
+    assert group in [g.id for g in adm.list_groups(timeout=T(10))]
+    c = consumer(b.bootstrap, **{"group.id": group})
+    try:
+        assert c.get_watermark_offsets(TopicPartition(topic, 0), timeout=T(10),
+                                       cached=False) == (0, 2)
+        assert wire_list_offsets(b.bootstrap, topic) == (0, 2)
+        assert c.committed([TopicPartition(topic, 0)], T(10))[0].offset == 1
+        assert wire_offset_fetch(b.bootstrap, group, topic) == (0, 1)
+        assert wire_group_errors(b.bootstrap, 15, group) == [0]
+    finally:
+        c.close()
+    # Still no READ: committing is refused for the group.
+    c = consumer(b.bootstrap, **{"group.id": group})
+    try:
+        assert _kafka_code(lambda: c.commit(offsets=[TopicPartition(topic, 0, 2)],
+                                            asynchronous=False)) == \
+            KafkaError.GROUP_AUTHORIZATION_FAILED
+    finally:
+        c.close()
+
+
+def test_offset_commit_needs_read_on_the_topic_and_offset_fetch_hides_other_topics(make_broker):
+    mine, other = unique_topic("acl-mine"), unique_topic("acl-other")
+    group = "g-" + mine
+    b = make_broker(settings=SETUP)
+    for t in (mine, other):
+        create_topic(b.bootstrap, t)
+        _commit_as_super(b.bootstrap, t, group, 0)
+    add_acls(b.bootstrap, [acl(ACLOperation.READ, ResourceType.GROUP, group),
+                           acl(ACLOperation.READ, ResourceType.TOPIC, mine)])
+    b.stop()
+    b.settings = AUTHZ
+    b.start()
+    from confluent_kafka import TopicPartition
+    c = consumer(b.bootstrap, **{"group.id": group})
+    try:
+        res = c.commit(offsets=[TopicPartition(mine, 0, 5)], asynchronous=False)
+        assert res[0].error is None and res[0].offset == 5
+        assert _kafka_code(lambda: c.commit(offsets=[TopicPartition(other, 0, 5)],
+                                            asynchronous=False)) == \
+            KafkaError.TOPIC_AUTHORIZATION_FAILED
+        got = c.committed([TopicPartition(mine, 0), TopicPartition(other, 0)], T(10))
+        assert got[0].offset == 5 and got[0].error is None
+        assert got[1].error is not None and \
+            got[1].error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    finally:
+        c.close()
+    # All committed offsets of the group (OffsetFetch with null topics): only the readable one.
+    kadm = kadmin(b.bootstrap)
+    offsets = kadm.list_consumer_group_offsets(group)
+    kadm.close()
+    assert {tp.topic for tp in offsets} == {mine}
