@@ -476,6 +476,49 @@ bool brk_acl_authorize(const brk_acl_t *acl, const char *principal, const char *
     return !deny && allow;
 }
 
+/* Whether a DENY of op applies to everything node's pattern covers: one on the pattern
+ * itself, on the literal "*", or on a prefix of its name. */
+static bool brk__pattern_denied(const brk_acl_t *acl, const brk_acl_node_t *node,
+                                const char *principal, const char *host, brk_acl_op_t op)
+{
+    bool deny = false, allow = false;
+    brk__judge(node, principal, host, op, &deny, &allow);
+    brk__judge(brk__node_find(acl, node->type, BRK_ACL_PAT_LITERAL, "*", 1), principal, host, op,
+               &deny, &allow);
+    for (size_t len = 1; acl->prefixed[node->type] > 0 && len <= node->name_len && !deny; len++) {
+        if (acl->prefixed_len[node->type][len] > 0) {
+            brk__judge(brk__node_find(acl, node->type, BRK_ACL_PAT_PREFIXED, node->name, len),
+                       principal, host, op, &deny, &allow);
+        }
+    }
+    return deny;
+}
+
+bool brk_acl_authorize_any(const brk_acl_t *acl, const char *principal, const char *host,
+                           brk_acl_op_t op, brk_acl_res_t res_type)
+{
+    for (size_t i = 0; i < acl->nsupers; i++) {
+        if (strcmp(acl->supers[i], principal) == 0) {
+            return true;
+        }
+    }
+    bool any = false;
+    for (size_t i = 0; i < acl->nbuckets; i++) {
+        for (const brk_acl_node_t *node = acl->buckets[i]; node; node = node->next) {
+            if (node->type != (int8_t)res_type) {
+                continue;
+            }
+            any = true;
+            bool deny = false, allow = false;
+            brk__judge(node, principal, host, op, &deny, &allow);
+            if (allow && !brk__pattern_denied(acl, node, principal, host, op)) {
+                return true;
+            }
+        }
+    }
+    return any ? false : acl->allow_if_no_acl;
+}
+
 int brk_acl_set_policy(brk_acl_t *acl, const char *super_users, bool allow_if_no_acl,
                        char *err, size_t err_len)
 {

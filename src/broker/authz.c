@@ -77,9 +77,15 @@ kerr_t brk_authz_cluster(brk_req_t *req, int op)
                : KERR_CLUSTER_AUTHORIZATION_FAILED;
 }
 
+/* Kafka 3 (KIP-679): IDEMPOTENT_WRITE on the cluster, or WRITE on any topic. */
 kerr_t brk_authz_idempotent_write(brk_req_t *req)
 {
-    return brk_authz_cluster(req, BRK_ACL_OP_IDEMPOTENT_WRITE);
+    if (brk_authz_cluster(req, BRK_ACL_OP_IDEMPOTENT_WRITE) == KERR_NONE ||
+        brk_acl_authorize_any(req->brk->acl, req->principal, req->host, BRK_ACL_OP_WRITE,
+                              BRK_ACL_RES_TOPIC)) {
+        return KERR_NONE;
+    }
+    return KERR_CLUSTER_AUTHORIZATION_FAILED;
 }
 
 int32_t brk_authz_ops(brk_req_t *req, int res_type, kproto_str_t name)

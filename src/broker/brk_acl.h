@@ -118,6 +118,13 @@ bool brk_acl_authorize(const brk_acl_t *acl, const char *principal, const char *
  * Kafka's authorized-operations fields list them. */
 uint32_t brk_acl_res_ops(int res_type);
 
+/* Kafka's authorizeByResourceType: whether principal may do op on at least one resource of
+ * res_type (an ALLOW that applies and is not cancelled by a DENY on the same pattern, on "*"
+ * or on a prefix of it). Super users may; with no binding of the type, allow_if_no_acl
+ * decides. O(all bindings): for rare requests (InitProducerId). */
+bool brk_acl_authorize_any(const brk_acl_t *acl, const char *principal, const char *host,
+                           brk_acl_op_t op, brk_acl_res_t res_type);
+
 /* Names for logs, the CLI and the file format ("TOPIC", "PREFIXED", "READ", "ALLOW"); NULL
  * for codes without one. */
 const char *brk_acl_res_name(int code);

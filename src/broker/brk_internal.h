@@ -210,7 +210,9 @@ bool brk_authz(brk_req_t *req, int op, int res_type, kproto_str_t name);
 kerr_t brk_authz_topic(brk_req_t *req, int op, kproto_str_t topic);
 kerr_t brk_authz_group(brk_req_t *req, int op, kproto_str_t group);
 kerr_t brk_authz_cluster(brk_req_t *req, int op);
-/* Idempotent produce and InitProducerId: IDEMPOTENT_WRITE on the cluster. */
+/* InitProducerId without a transactional id (Kafka 3, KIP-679): IDEMPOTENT_WRITE on the
+ * cluster or WRITE on some topic; else CLUSTER_AUTHORIZATION_FAILED. Produce itself needs
+ * only WRITE on its topics, idempotent or not. */
 kerr_t brk_authz_idempotent_write(brk_req_t *req);
 /* Kafka's authorized-operations bit set of a topic or the cluster (Metadata, DescribeGroups):
  * bit n set when operation n is allowed. */

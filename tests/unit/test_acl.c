@@ -312,6 +312,27 @@ TEST(test_store_holds_BRK_ACLS_MAX_bindings_and_refuses_one_more)
     brk_acl_free(acl);
 }
 
+TEST(test_write_on_any_topic_counts_unless_a_deny_covers_it)
+{
+    brk_acl_t *acl = store();
+    const int W = BRK_ACL_OP_WRITE;
+    ASSERT_TRUE(!brk_acl_authorize_any(acl, ALICE, IP, W, BRK_ACL_RES_TOPIC));
+    add(acl, bind(2, BRK_ACL_PAT_PREFIXED, "logs-", ALICE, "*", W, BRK_ACL_PERM_ALLOW));
+    ASSERT_TRUE(brk_acl_authorize_any(acl, ALICE, IP, W, BRK_ACL_RES_TOPIC));
+    ASSERT_TRUE(!brk_acl_authorize_any(acl, BOB, IP, W, BRK_ACL_RES_TOPIC));
+    ASSERT_TRUE(!brk_acl_authorize_any(acl, ALICE, IP, BRK_ACL_OP_READ, BRK_ACL_RES_TOPIC));
+    /* A DENY on a shorter prefix cancels the ALLOW; one on another name does not. */
+    add(acl, bind(2, BRK_ACL_PAT_LITERAL, "other", ALICE, "*", W, BRK_ACL_PERM_DENY));
+    ASSERT_TRUE(brk_acl_authorize_any(acl, ALICE, IP, W, BRK_ACL_RES_TOPIC));
+    add(acl, bind(2, BRK_ACL_PAT_PREFIXED, "log", "User:*", "*", BRK_ACL_OP_ALL,
+                  BRK_ACL_PERM_DENY));
+    ASSERT_TRUE(!brk_acl_authorize_any(acl, ALICE, IP, W, BRK_ACL_RES_TOPIC));
+    char err[256];
+    ASSERT_EQ(brk_acl_set_policy(acl, "User:alice", false, err, sizeof err), 0);
+    ASSERT_TRUE(brk_acl_authorize_any(acl, ALICE, IP, W, BRK_ACL_RES_TOPIC));
+    brk_acl_free(acl);
+}
+
 static char tmpdir[64];
 
 static const char *acl_path(void)
@@ -421,6 +442,7 @@ int main(void)
     RUN(test_binding_check_refuses_what_kafka_refuses);
     RUN(test_filters_match_as_kafka_filters_do);
     RUN(test_adding_a_binding_twice_keeps_one);
+    RUN(test_write_on_any_topic_counts_unless_a_deny_covers_it);
     RUN(test_store_holds_BRK_ACLS_MAX_bindings_and_refuses_one_more);
     RUN(test_bindings_survive_save_and_load_with_odd_names);
     RUN(test_a_damaged_acls_file_is_refused_at_open_with_the_reason);
