@@ -224,26 +224,6 @@ static void brk__binding_of(const brk_acl_node_t *node, const brk_acl_ace_t *ace
     b->perm = ace->perm;
 }
 
-bool brk_acl_filter_matches(const brk_acl_binding_t *f, const brk_acl_binding_t *b)
-{
-    brk_acl_node_t node = {.type = b->res_type, .pattern = b->pattern,
-                           .name = (char *)b->name.ptr, .name_len = (size_t)b->name.len};
-    char name[BRK_ACL_FIELD_BYTES_MAX + 1];
-    char principal[BRK_ACL_FIELD_BYTES_MAX + 1];
-    char host[BRK_ACL_FIELD_BYTES_MAX + 1];
-    if (b->name.len > BRK_ACL_FIELD_BYTES_MAX || b->principal.len > BRK_ACL_FIELD_BYTES_MAX ||
-        b->host.len > BRK_ACL_FIELD_BYTES_MAX) {
-        return false;
-    }
-    snprintf(name, sizeof name, "%.*s", SL_MAX(b->name.len, 0), b->name.ptr ? b->name.ptr : "");
-    snprintf(principal, sizeof principal, "%.*s", SL_MAX(b->principal.len, 0),
-             b->principal.ptr ? b->principal.ptr : "");
-    snprintf(host, sizeof host, "%.*s", SL_MAX(b->host.len, 0), b->host.ptr ? b->host.ptr : "");
-    node.name = name;
-    brk_acl_ace_t ace = {principal, host, b->op, b->perm};
-    return brk__node_matches(f, &node) && brk__ace_matches(f, &ace);
-}
-
 /* ---- the store ---- */
 
 static brk_acl_node_t *brk__node_find(const brk_acl_t *acl, int8_t type, int8_t pattern,

@@ -89,8 +89,6 @@ size_t brk_acl_count(const brk_acl_t *acl);
 kerr_t brk_acl_binding_check(const brk_acl_binding_t *b, const char **msg);
 /* Validates a describe/delete filter: KERR_NONE or KERR_INVALID_REQUEST with msg. */
 kerr_t brk_acl_filter_check(const brk_acl_binding_t *f, const char **msg);
-/* Whether b matches filter f (Kafka's AclBindingFilter.matches). */
-bool brk_acl_filter_matches(const brk_acl_binding_t *f, const brk_acl_binding_t *b);
 
 /* Adds a checked binding. 0 (*added false when it was there already), or SL_ELIMIT when the
  * store holds max_bindings. Not persisted until brk_acl_save. */
