@@ -100,6 +100,13 @@ static uint32_t brk__hash(int8_t type, int8_t pattern, const char *name, size_t 
     for (size_t i = 0; i < len; i++) {
         h = (h ^ (uint8_t)name[i]) * 16777619u;
     }
+    /* FNV's low bits (the bucket index) see only the bytes' low bits: finish with
+     * MurmurHash3's avalanche so names that differ in a digit spread out. */
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
     return h;
 }
 
