@@ -678,3 +678,22 @@ def test_offset_commit_needs_read_on_the_topic_and_offset_fetch_hides_other_topi
     offsets = kadm.list_consumer_group_offsets(group)
     kadm.close()
     assert {tp.topic for tp in offsets} == {mine}
+
+
+def test_an_acl_change_that_cannot_be_stored_is_refused_and_undone(make_broker):
+    b = make_broker(settings=SETUP)
+    keep = (2, "kept", 3, ME, "*", 3, 3)
+    assert wire_create(b.bootstrap, 1, [keep])[0][0] == 0
+    # The atomic write goes through acls.txt.tmp: a directory there makes it fail.
+    os.mkdir(os.path.join(b.data_dir, "acls.txt.tmp"))
+    res = wire_create(b.bootstrap, 1, [(2, "lost", 3, ME, "*", 3, 3)])
+    assert res[0][0] == -1 and "acls.txt" in res[0][1]  # UNKNOWN_SERVER_ERROR
+    out = wire_delete(b.bootstrap, 1, [ALL_FILTER])
+    assert out[0][0] == -1 and out[0][2] == []
+    # Memory never holds what the file does not: "kept" is still there, "lost" never was.
+    assert wire_describe(b.bootstrap, 1, ALL_FILTER)[2] == {keep}
+    os.rmdir(os.path.join(b.data_dir, "acls.txt.tmp"))
+    b.stop()
+    b.start()
+    assert wire_describe(b.bootstrap, 1, ALL_FILTER)[2] == {keep}
+    assert "cannot write" in b.stderr_text()
