@@ -56,8 +56,9 @@ static const char *const brk__res_names[] = {"UNKNOWN", "ANY", "TOPIC", "GROUP",
                                                "TRANSACTIONAL_ID"};
 static const char *const brk__pat_names[] = {"UNKNOWN", "ANY", "MATCH", "LITERAL", "PREFIXED"};
 static const char *const brk__op_names[] = {
-    "UNKNOWN", "ANY",   "ALL",      "READ",           "WRITE",           "CREATE",        "DELETE",
-    "ALTER",   "DESCRIBE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE"};
+    "UNKNOWN",        "ANY",      "ALL",      "READ",  "WRITE",
+    "CREATE",         "DELETE",   "ALTER",    "DESCRIBE", "CLUSTER_ACTION",
+    "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE"};
 static const char *const brk__perm_names[] = {"UNKNOWN", "ANY", "DENY", "ALLOW"};
 
 #define BRK__NAME(tab, code) ((code) >= 0 && (size_t)(code) < SL_ARRAY_LEN(tab) ? tab[code] : NULL)
@@ -421,7 +422,8 @@ static void brk__judge(const brk_acl_node_t *node, const char *principal, const 
         bool same = ace->op == (int)op || ace->op == BRK_ACL_OP_ALL;
         if (ace->perm == BRK_ACL_PERM_DENY && same) {
             *deny = true;
-        } else if (ace->perm == BRK_ACL_PERM_ALLOW && (same || (brk__implied[ace->op] & (1u << op)))) {
+        } else if (ace->perm == BRK_ACL_PERM_ALLOW &&
+                   (same || (brk__implied[ace->op] & (1u << op)))) {
             *allow = true;
         }
     }

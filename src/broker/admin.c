@@ -139,7 +139,7 @@ void brk_handle_create_topics(brk_req_t *req)
         }
         /* CREATE on the cluster covers every topic; else CREATE on each topic. */
         if (!cluster_create &&
-            brk_authz_topic(req, BRK_ACL_OP_CREATE, body->topics[i].name) != KERR_NONE) {
+            brk_authz_req_topic(req, body->topics[i].name) != KERR_NONE) {
             resp.topics[i].name = body->topics[i].name;
             resp.topics[i].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
             resp.topics[i].num_partitions = -1;
@@ -175,8 +175,7 @@ void brk_handle_delete_topics(brk_req_t *req)
         }
         /* A name the principal may not delete fails whether or not it exists. */
         if ((topic || r->name.len >= 0) &&
-            brk_authz_topic(req, BRK_ACL_OP_DELETE,
-                            topic ? kproto_str(topic->name) : r->name) != KERR_NONE) {
+            brk_authz_req_topic(req, topic ? kproto_str(topic->name) : r->name) != KERR_NONE) {
             r->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
             continue;
         }
@@ -211,7 +210,7 @@ void brk_handle_create_partitions(brk_req_t *req)
         r->name = ct->name;
         brk_topic_t *topic = brk_topic_find(req->brk, ct->name);
         const char *msg = NULL;
-        if (brk_authz_topic(req, BRK_ACL_OP_ALTER, ct->name) != KERR_NONE) {
+        if (brk_authz_req_topic(req, ct->name) != KERR_NONE) {
             r->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
         } else if (!topic) {
             r->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;

@@ -210,6 +210,9 @@ bool brk_authz(brk_req_t *req, int op, int res_type, kproto_str_t name);
 kerr_t brk_authz_topic(brk_req_t *req, int op, kproto_str_t topic);
 kerr_t brk_authz_group(brk_req_t *req, int op, kproto_str_t group);
 kerr_t brk_authz_cluster(brk_req_t *req, int op);
+/* The same with the operation req's API needs (authz.c's table of KafkaApis' rules). */
+kerr_t brk_authz_req_topic(brk_req_t *req, kproto_str_t topic);
+kerr_t brk_authz_req_group(brk_req_t *req, kproto_str_t group);
 /* InitProducerId without a transactional id (Kafka 3, KIP-679): IDEMPOTENT_WRITE on the
  * cluster or WRITE on some topic; else CLUSTER_AUTHORIZATION_FAILED. Produce itself needs
  * only WRITE on its topics, idempotent or not. */

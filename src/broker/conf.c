@@ -156,9 +156,9 @@ static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char 
     } else if (strcmp(key, "authorizer.class.name") == 0) {
         /* Kafka's two built-in authorizers (ZooKeeper and KRaft) and our own short name all
          * mean Kafka's ACL model; empty means none, as in Kafka. */
-        static const char *const names[] = {"kafka.security.authorizer.AclAuthorizer",
-                                            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-                                            "sluice", ""};
+        static const char *const names[] = {
+            "kafka.security.authorizer.AclAuthorizer",
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "sluice", ""};
         bool known = false;
         for (size_t i = 0; i < SL_ARRAY_LEN(names) && !known; i++) {
             known = strcmp(v, names[i]) == 0;
@@ -172,7 +172,8 @@ static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char 
         conf->authorizer = *v != '\0';
     } else if (strcmp(key, "super.users") == 0) {
         if (strlen(v) >= sizeof conf->super_users) {
-            snprintf(err, err_len, "super.users: longer than %zu bytes", sizeof conf->super_users - 1);
+            snprintf(err, err_len, "super.users: longer than %zu bytes",
+                     sizeof conf->super_users - 1);
             return SL_EINVAL;
         }
         snprintf(conf->super_users, sizeof conf->super_users, "%s", v);

@@ -37,7 +37,7 @@ static brk_topic_t *brk__fetch_topic(brk_req_t *req, const kmsg_fetch_req_fetch_
     }
     kproto_str_t name = topic ? kproto_str(topic->name) : ft->topic;
     if ((topic || req->api_version < 13) &&
-        brk_authz_topic(req, BRK_ACL_OP_READ, name) != KERR_NONE) {
+        brk_authz_req_topic(req, name) != KERR_NONE) {
         *err = KERR_TOPIC_AUTHORIZATION_FAILED;
         return NULL;
     }

@@ -575,7 +575,7 @@ void brk_handle_join_group(brk_req_t *req)
     kmsg_join_group_req_t *body = req->body;
     brk_t *brk = req->brk;
     /* Before the group exists: a denied join must not create it. */
-    kerr_t denied = brk_authz_group(req, BRK_ACL_OP_READ, body->group_id);
+    kerr_t denied = brk_authz_req_group(req, body->group_id);
     if (denied != KERR_NONE) {
         brk__join_error(req, denied, NULL);
         return;
@@ -682,7 +682,7 @@ static void brk__sync_respond(brk_group_t *grp, brk_member_t *m, brk_req_t *req,
 void brk_handle_sync_group(brk_req_t *req)
 {
     kmsg_sync_group_req_t *body = req->body;
-    kerr_t denied = brk_authz_group(req, BRK_ACL_OP_READ, body->group_id);
+    kerr_t denied = brk_authz_req_group(req, body->group_id);
     if (denied != KERR_NONE) {
         brk__sync_respond(NULL, NULL, req, denied);
         return;
@@ -735,7 +735,7 @@ void brk_handle_sync_group(brk_req_t *req)
 void brk_handle_heartbeat(brk_req_t *req)
 {
     kmsg_heartbeat_req_t *body = req->body;
-    kerr_t denied = brk_authz_group(req, BRK_ACL_OP_READ, body->group_id);
+    kerr_t denied = brk_authz_req_group(req, body->group_id);
     brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(req->brk, body->group_id) : NULL;
     brk_member_t *m = NULL;
     kerr_t err = denied != KERR_NONE ? denied
@@ -778,7 +778,7 @@ void brk_handle_leave_group(brk_req_t *req)
     brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
     kmsg_leave_group_resp_t resp;
     kmsg_leave_group_resp_init(&resp);
-    kerr_t denied = brk_authz_group(req, BRK_ACL_OP_READ, body->group_id);
+    kerr_t denied = brk_authz_req_group(req, body->group_id);
     if (denied != KERR_NONE) {
         resp.error_code = (int16_t)denied;
         brk_respond(req, &resp);
@@ -891,7 +891,7 @@ static kerr_t brk__coord_authz(brk_req_t *req, int8_t key_type, kproto_str_t key
                    ? KERR_NONE
                    : KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     }
-    return brk_authz_group(req, BRK_ACL_OP_DESCRIBE, key);
+    return brk_authz_req_group(req, key);
 }
 
 void brk_handle_find_coordinator(brk_req_t *req)
@@ -967,7 +967,7 @@ void brk_handle_describe_groups(brk_req_t *req)
             resp.groups[i].error_code = KERR_INVALID_GROUP_ID;
             continue;
         }
-        kerr_t denied = brk_authz_group(req, BRK_ACL_OP_DESCRIBE, body->groups[i]);
+        kerr_t denied = brk_authz_req_group(req, body->groups[i]);
         if (denied != KERR_NONE) {
             resp.groups[i].error_code = (int16_t)denied;
             resp.groups[i].group_state = kproto_str("");
@@ -995,7 +995,7 @@ void brk_handle_list_groups(brk_req_t *req)
     /* DESCRIBE on the cluster lists every group; else only groups the principal may describe. */
     bool all = brk_authz_cluster(req, BRK_ACL_OP_DESCRIBE) == KERR_NONE;
     for (brk_group_t *grp = brk->groups_list; grp; grp = grp->next) {
-        if (!all && brk_authz_group(req, BRK_ACL_OP_DESCRIBE, kproto_str(grp->id)) != KERR_NONE) {
+        if (!all && brk_authz_req_group(req, kproto_str(grp->id)) != KERR_NONE) {
             continue;
         }
         bool keep = body->states_filter_count <= 0;

@@ -52,7 +52,7 @@ static void brk__md_requested(brk_req_t *req, const kmsg_metadata_req_metadata_r
     /* Unauthorized and unknown look the same: TOPIC_AUTHORIZATION_FAILED either way. */
     kproto_str_t name = topic ? kproto_str(topic->name) : rt->name;
     if ((topic || rt->name.len >= 0) &&
-        brk_authz_topic(req, BRK_ACL_OP_DESCRIBE, name) != KERR_NONE) {
+        brk_authz_req_topic(req, name) != KERR_NONE) {
         tr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
         return;
     }
@@ -114,7 +114,7 @@ void brk_handle_metadata(brk_req_t *req)
         resp.topics = brk_alloc(req, brk->ntopics, sizeof *resp.topics);
         int32_t i = 0;
         for (brk_topic_t *t = brk->topics; t; t = t->next) {
-            if (brk_authz_topic(req, BRK_ACL_OP_DESCRIBE, kproto_str(t->name)) != KERR_NONE) {
+            if (brk_authz_req_topic(req, kproto_str(t->name)) != KERR_NONE) {
                 continue;
             }
             kmsg_metadata_resp_metadata_response_topic_init(&resp.topics[i]);
@@ -184,7 +184,7 @@ void brk_handle_list_offsets(brk_req_t *req)
         tr->name = rt->name;
         tr->partitions_count = rt->partitions_count < 0 ? 0 : rt->partitions_count;
         tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
-        kerr_t denied = brk_authz_topic(req, BRK_ACL_OP_DESCRIBE, rt->name);
+        kerr_t denied = brk_authz_req_topic(req, rt->name);
         for (int32_t p = 0; p < tr->partitions_count; p++) {
             kmsg_list_offsets_resp_list_offsets_partition_response_init(&tr->partitions[p]);
             if (denied != KERR_NONE) {

@@ -557,7 +557,7 @@ void brk_handle_offset_commit(brk_req_t *req)
     brk_group_t *grp = NULL;
     if (body->group_id.len <= 0) {
         gerr = KERR_INVALID_GROUP_ID;
-    } else if ((gerr = brk_authz_group(req, BRK_ACL_OP_READ, body->group_id)) != KERR_NONE) {
+    } else if ((gerr = brk_authz_req_group(req, body->group_id)) != KERR_NONE) {
         /* denied before the group is created */
     } else if (!(grp = brk__grp_get(brk, body->group_id))) {
         gerr = KERR_COORDINATOR_NOT_AVAILABLE;
@@ -576,7 +576,7 @@ void brk_handle_offset_commit(brk_req_t *req)
         tr->name = rt->name;
         tr->partitions_count = SL_MAX(rt->partitions_count, 0);
         tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
-        kerr_t terr = gerr != KERR_NONE ? gerr : brk_authz_topic(req, BRK_ACL_OP_READ, rt->name);
+        kerr_t terr = gerr != KERR_NONE ? gerr : brk_authz_req_topic(req, rt->name);
         for (int32_t p = 0; p < tr->partitions_count; p++) {
             kmsg_offset_commit_req_offset_commit_request_partition_t *rp = &rt->partitions[p];
             kmsg_offset_commit_resp_offset_commit_response_partition_init(&tr->partitions[p]);
@@ -651,7 +651,7 @@ static int32_t brk__offset_fetch_group(brk_req_t *req, brk_group_t *grp, kerr_t 
         int32_t kept = 0;
         for (int32_t j = 0; j < n; j++) {
             /* Only topics the principal may describe, silently (Kafka's way). */
-            if (brk_authz_topic(req, BRK_ACL_OP_DESCRIBE, kproto_str(offs->items[j].topic)) !=
+            if (brk_authz_req_topic(req, kproto_str(offs->items[j].topic)) !=
                 KERR_NONE) {
                 continue;
             }
@@ -676,7 +676,7 @@ static int32_t brk__offset_fetch_group(brk_req_t *req, brk_group_t *grp, kerr_t 
         tops[t].partitions_count = SL_MAX(nparts[t], 0);
         tops[t].partitions = brk_alloc(req, tops[t].partitions_count, sizeof *tops[t].partitions);
         kerr_t denied = gerr != KERR_NONE ? gerr
-                                          : brk_authz_topic(req, BRK_ACL_OP_DESCRIBE, names[t]);
+                                          : brk_authz_req_topic(req, names[t]);
         for (int32_t p = 0; p < tops[t].partitions_count; p++) {
             kmsg_offset_fetch_resp_offset_fetch_response_partitions_t *pr = &tops[t].partitions[p];
             kmsg_offset_fetch_resp_offset_fetch_response_partitions_init(pr);
@@ -732,7 +732,7 @@ void brk_handle_offset_fetch(brk_req_t *req)
     kmsg_offset_fetch_resp_t resp;
     kmsg_offset_fetch_resp_init(&resp);
     if (req->api_version < 8) {
-        kerr_t denied = brk_authz_group(req, BRK_ACL_OP_DESCRIBE, body->group_id);
+        kerr_t denied = brk_authz_req_group(req, body->group_id);
         brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(req->brk, body->group_id) : NULL;
         brk_oft_t *tops;
         resp.error_code = body->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : (int16_t)denied;
@@ -751,7 +751,7 @@ void brk_handle_offset_fetch(brk_req_t *req)
         kmsg_offset_fetch_resp_offset_fetch_response_group_t *og = &resp.groups[g];
         kmsg_offset_fetch_resp_offset_fetch_response_group_init(og);
         og->group_id = rg->group_id;
-        kerr_t denied = brk_authz_group(req, BRK_ACL_OP_DESCRIBE, rg->group_id);
+        kerr_t denied = brk_authz_req_group(req, rg->group_id);
         og->error_code = rg->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : (int16_t)denied;
         if (denied != KERR_NONE) {
             og->topics_count = 0; /* v8 carries the group's error alone */
@@ -776,7 +776,7 @@ void brk_handle_delete_groups(brk_req_t *req)
     for (int32_t i = 0; i < resp.results_count; i++) {
         kmsg_delete_groups_resp_deletable_group_result_init(&resp.results[i]);
         resp.results[i].group_id = body->groups_names[i];
-        kerr_t denied = brk_authz_group(req, BRK_ACL_OP_DELETE, body->groups_names[i]);
+        kerr_t denied = brk_authz_req_group(req, body->groups_names[i]);
         brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(req->brk, body->groups_names[i])
                                                : NULL;
         if (denied != KERR_NONE) {
@@ -801,7 +801,7 @@ void brk_handle_offset_delete(brk_req_t *req)
     brk_t *brk = req->brk;
     kmsg_offset_delete_resp_t resp;
     kmsg_offset_delete_resp_init(&resp);
-    kerr_t denied = brk_authz_group(req, BRK_ACL_OP_DELETE, body->group_id);
+    kerr_t denied = brk_authz_req_group(req, body->group_id);
     brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(brk, body->group_id) : NULL;
     if (!grp) {
         resp.error_code = denied != KERR_NONE          ? (int16_t)denied
@@ -822,7 +822,7 @@ void brk_handle_offset_delete(brk_req_t *req)
         tr->partitions_count = SL_MAX(rt->partitions_count, 0);
         tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
         bool subscribed = !brk__grp_is_empty(grp) && brk__grp_subscribed(grp, rt->name);
-        kerr_t terr = brk_authz_topic(req, BRK_ACL_OP_READ, rt->name);
+        kerr_t terr = brk_authz_req_topic(req, rt->name);
         for (int32_t p = 0; p < tr->partitions_count; p++) {
             kmsg_offset_delete_resp_offset_delete_response_partition_init(&tr->partitions[p]);
             int32_t idx = rt->partitions[p].partition_index;

@@ -127,7 +127,7 @@ void brk_handle_produce(brk_req_t *req)
         tr->partition_responses_count = td->partition_data_count < 0 ? 0 : td->partition_data_count;
         tr->partition_responses = brk_alloc(req, tr->partition_responses_count,
                                             sizeof *tr->partition_responses);
-        kerr_t denied = brk_authz_topic(req, BRK_ACL_OP_WRITE, td->name);
+        kerr_t denied = brk_authz_req_topic(req, td->name);
         for (int32_t p = 0; p < tr->partition_responses_count; p++) {
             kmsg_produce_resp_partition_produce_response_t *pr = &tr->partition_responses[p];
             kmsg_produce_resp_partition_produce_response_init(pr);

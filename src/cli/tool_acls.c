@@ -313,7 +313,8 @@ static int tool__acl_collect(tool__acls_t *aa, rd_kafka_ResourceType_t type, con
 static void tool__acl_row(tool_table_t *tbl, json_t *arr, const rd_kafka_AclBinding_t *b)
 {
     const char *type = tool__res_name(rd_kafka_AclBinding_restype(b));
-    const char *pat = rd_kafka_ResourcePatternType_name(rd_kafka_AclBinding_resource_pattern_type(b));
+    const char *pat =
+        rd_kafka_ResourcePatternType_name(rd_kafka_AclBinding_resource_pattern_type(b));
     const char *op = rd_kafka_AclOperation_name(rd_kafka_AclBinding_operation(b));
     const char *perm = rd_kafka_AclPermissionType_name(rd_kafka_AclBinding_permission_type(b));
     if (arr) {
@@ -354,7 +355,8 @@ static void tool__acl_print(tool__acls_t *aa, const rd_kafka_AclBinding_t **acls
 
 static void tool__acl_what(const rd_kafka_AclBinding_t *b, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s %s (%s) %s from %s %s %s", tool__res_name(rd_kafka_AclBinding_restype(b)),
+    snprintf(buf, len, "%s %s (%s) %s from %s %s %s",
+             tool__res_name(rd_kafka_AclBinding_restype(b)),
              rd_kafka_AclBinding_name(b) ? rd_kafka_AclBinding_name(b) : "*",
              rd_kafka_ResourcePatternType_name(rd_kafka_AclBinding_resource_pattern_type(b)),
              rd_kafka_AclBinding_principal(b) ? rd_kafka_AclBinding_principal(b) : "*",
