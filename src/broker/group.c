@@ -869,8 +869,8 @@ void brk_handle_find_coordinator(brk_req_t *req)
     kmsg_find_coordinator_resp_t resp;
     kmsg_find_coordinator_resp_init(&resp);
     resp.node_id = brk->conf.node_id;
-    resp.host = kproto_str(brk->advertised_host);
-    resp.port = brk->advertised_port;
+    resp.host = kproto_str(req->adv_host);
+    resp.port = req->adv_port;
     if (req->api_version >= 4) {
         resp.coordinators_count = SL_MAX(body->coordinator_keys_count, 0);
         resp.coordinators = brk_alloc(req, resp.coordinators_count, sizeof *resp.coordinators);
