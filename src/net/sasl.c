@@ -434,7 +434,10 @@ static int snet__scram_final(snet_sasl_t *sasl, const char *msg, size_t len, uin
         memcmp(cbind, sasl->gs2_header, (size_t)cb) != 0) {
         return snet__fail(sasl, SL_EINVAL, "Invalid SCRAM channel binding", why);
     }
-    if (rlen != strlen(sasl->nonce) || memcmp(r, sasl->nonce, rlen) != 0) {
+    /* Kafka's ScramSaslServer accepts a nonce that ends with the server's (librdkafka sends
+     * the client nonce once more in front of it); the proof covers the bytes as sent. */
+    size_t nlen = strlen(sasl->nonce);
+    if (rlen < nlen || memcmp(r + rlen - nlen, sasl->nonce, nlen) != 0) {
         return snet__fail(sasl, SL_EINVAL, "Invalid SCRAM nonce", why);
     }
     size_t dlen = snet_scram_digest_len(sasl->mech);
