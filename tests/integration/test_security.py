@@ -545,6 +545,42 @@ def test_idle_connections_are_closed_and_busy_ones_stay(make_broker):
     idle.close()
 
 
+def fetch_v4_request(topic, partition, offset, max_wait_ms, cid):
+    part = kwire.i32(partition) + kwire.i64(offset) + kwire.i32(1 << 20)
+    topics = kwire.array([kwire.string(topic) + kwire.array([part], lambda x: x)], lambda x: x)
+    body = (kwire.i32(-1) + kwire.i32(max_wait_ms) + kwire.i32(1) + kwire.i32(1 << 20)
+            + kwire.i8(0) + topics)
+    return kwire.frame(kwire.request_header_v1(1, 4, cid) + body)
+
+
+@pytest.mark.parametrize("over", [False, True], ids=["at_n", "at_n_plus_1"])
+def test_queued_max_request_bytes_holds_reading_while_over_the_bound(make_broker, over):
+    """A long-poll fetch holds its request bytes; an ApiVersions on another connection fits
+    beside it when the bound is their sum (N) and waits for the fetch to end when the bound
+    is one byte less (N+1 bytes held would be over it)."""
+    topic = unique_topic("qm")
+    wait_ms = 2500
+    fetch = fetch_v4_request(topic, 0, 0, wait_ms, 1)
+    apiv = kwire.api_versions_request(0, 1)
+    bound = len(fetch) - 4 + len(apiv) - 4 - (1 if over else 0)
+    b = make_broker(settings={"queued.max.request.bytes": str(bound)})
+    kwire.metadata_v0(b.bootstrap, [topic], T(10))  # creates the topic
+    with kwire.Conn(b.bootstrap, T(10)) as a, kwire.Conn(b.bootstrap, T(10)) as c:
+        t0 = time.monotonic()
+        a.send(fetch)
+        time.sleep(0.3)  # the fetch is read and waiting
+        c.send(apiv)
+        cid, _ = c.recv_frame()
+        waited = time.monotonic() - t0
+        assert cid == 1
+        cid, _ = a.recv_frame()  # the fetch ends empty after its wait
+        assert cid == 1
+    if over:
+        assert waited >= wait_ms / 1000.0 * 0.8, "ApiVersions was read while over the bound"
+    else:
+        assert waited < wait_ms / 1000.0 * 0.6, "ApiVersions waited though it fit"
+
+
 def test_queued_max_request_bytes_pauses_reading_and_never_fails(make_broker):
     # A bound below one produce request: requests are read one at a time, all succeed.
     b = make_broker(settings={"queued.max.request.bytes": "4096"})
