@@ -323,6 +323,63 @@ def test_a_required_client_certificate_admits_only_clients_with_one(make_broker,
     wait_for(lambda: count_in_log(b, "TLS handshake failed") >= 2, T(5), "handshake failures")
 
 
+def _tls_metadata_v0(hostport, ca):
+    host, port = hostport.rsplit(":", 1)
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection((host, int(port)), timeout=T(10)) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(kwire.metadata_v0_request([], 7))
+            buf = b""
+            while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
+                chunk = s.recv(65536)
+                assert chunk, "closed"
+                buf += chunk
+    return kwire.parse_metadata_v0(buf[8:])
+
+
+def test_named_listeners_use_the_protocol_map_and_their_advertised_address(make_broker, certs):
+    b = make_broker(settings={
+        "listeners": "INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0",
+        "listener.security.protocol.map": "INTERNAL:PLAINTEXT, EXTERNAL:SSL",
+        "advertised.listeners": "EXTERNAL://external.example:19093",
+        "ssl.keystore.type": "PEM", "ssl.keystore.location": certs["server-keystore"]})
+    assert set(b.listeners) == {"INTERNAL", "EXTERNAL"}
+    assert b.bootstrap == b.listeners["INTERNAL"]
+    md = kwire.metadata_v0(b.listeners["INTERNAL"], [], T(10))
+    md_tls = _tls_metadata_v0(b.listeners["EXTERNAL"], certs["ca"])
+    int_host, int_port = b.listeners["INTERNAL"].rsplit(":", 1)
+    assert [(x["host"], x["port"]) for x in md["brokers"]] == [(int_host, int(int_port))], md
+    assert [(x["host"], x["port"]) for x in md_tls["brokers"]] == [("external.example", 19093)]
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"listeners": "FOO://127.0.0.1:0"}, "no security protocol for listener name 'FOO'"),
+    ({"listeners": "SSL://127.0.0.1:0"}, "needs ssl.keystore.location"),
+    ({"listeners": "PLAINTEXT://127.0.0.1:0,PLAINTEXT://127.0.0.1:0"}, "must be unique"),
+    ({"ssl.keystore.type": "JKS"}, "only PEM is supported"),
+    ({"sasl.enabled.mechanisms": "GSSAPI"}, "'GSSAPI' is not supported"),
+    ({"ssl.client.auth": "sometimes"}, "expected none, requested or required"),
+    ({"advertised.listeners": "OTHER://h:1"}, "'OTHER' is not a listener name"),
+])
+def test_bad_security_settings_stop_the_broker_with_a_message(make_broker, settings, message):
+    from conftest import BrokerStartError
+    b = make_broker(settings=settings, start=False)
+    with pytest.raises(BrokerStartError) as e:
+        b.start()
+    assert message in str(e.value)
+
+
+def test_a_bad_certificate_file_stops_the_broker_with_a_message(make_broker, certs, tmp_path):
+    from conftest import BrokerStartError
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate\n")
+    b = make_broker(settings={"listeners": "SSL://127.0.0.1:0", "ssl.keystore.type": "PEM",
+                              "ssl.keystore.location": str(bogus)}, start=False)
+    with pytest.raises(BrokerStartError) as e:
+        b.start()
+    assert "ssl certificate chain" in str(e.value) and "bogus.pem" in str(e.value)
+
+
 # ---- SASL -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mech", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])

@@ -187,6 +187,34 @@ TEST(test_scram_messages_truncated_and_mutated_never_succeed)
     }
 }
 
+/* librdkafka sends its client nonce again in front of the combined nonce; Kafka accepts a
+ * final nonce that ends with the server's, and so do we (the proof covers the bytes sent). A
+ * nonce that only starts with it, or misses a byte, is refused. */
+TEST(test_scram_final_nonce_may_repeat_the_client_nonce_in_front)
+{
+    test_store_t st;
+    rfc_store(&st);
+    const char *bad[] = {"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0X,p=AAAA",
+                         "c=biws,r=OprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA",
+                         "c=biws,r=,p=AAAA", "c=biws,p=AAAA", "r=x,c=biws,p=AAAA"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        snet_sasl_t *sasl = snet_sasl_new(SNET_MECH_SCRAM_SHA_256, test_lookup, &st);
+        snet_sasl_set_nonce(sasl, rfc_snonce);
+        ASSERT_EQ(step(sasl, rfc_client_first, strlen(rfc_client_first), NULL, 0),
+                  SNET_SASL_CONTINUE);
+        ASSERT_EQ(step(sasl, bad[i], strlen(bad[i]), NULL, 0), -5006);
+        snet_sasl_free(sasl);
+    }
+    /* the repeated prefix reaches the proof check: a proof computed for other bytes fails */
+    const char *longer = "c=biws,r=rOprNGfwEbeRWgbNEkqOrOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)"
+                         "hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+    snet_sasl_t *sasl = snet_sasl_new(SNET_MECH_SCRAM_SHA_256, test_lookup, &st);
+    snet_sasl_set_nonce(sasl, rfc_snonce);
+    ASSERT_EQ(step(sasl, rfc_client_first, strlen(rfc_client_first), NULL, 0), SNET_SASL_CONTINUE);
+    ASSERT_EQ(step(sasl, longer, strlen(longer), NULL, 0), -5009);
+    snet_sasl_free(sasl);
+}
+
 /* A client for SCRAM-SHA-512 computed here from the RFC's formulas, against the server. */
 TEST(test_scram_sha512_round_trip_with_a_computed_client)
 {
@@ -285,6 +313,7 @@ int main(void)
     RUN(test_scram_rejects_an_unknown_user_at_the_first_message);
     RUN(test_scram_rejects_channel_binding_and_foreign_authzid);
     RUN(test_scram_messages_truncated_and_mutated_never_succeed);
+    RUN(test_scram_final_nonce_may_repeat_the_client_nonce_in_front);
     RUN(test_scram_sha512_round_trip_with_a_computed_client);
     RUN(test_plain_checks_the_password_against_the_scram_entry);
     RUN(test_base64_round_trips_and_rejects_bad_input);
