@@ -22,7 +22,8 @@ void brk_users_refresh(brk_users_t *users);
 /* Credential of user for a SCRAM mechanism: 0 or SL_ENOTFOUND. */
 int brk_users_lookup(const brk_users_t *users, snet_mech_t mech, const char *user,
                      snet_scram_cred_t *out);
-/* Valid user names: 1..SNET_SASL_USER_BYTES_MAX printable ASCII bytes, no space. */
+/* Valid user names: 1..SNET_SASL_USER_BYTES_MAX printable ASCII bytes, no space, not
+ * starting with '#'. */
 bool brk_users_name_valid(const char *name);
 /* Adds or replaces user's credential for cred's mechanism (in memory). */
 void brk_users_set(brk_users_t *users, const char *user, snet_mech_t mech,

@@ -40,7 +40,7 @@ struct brk_users {
 bool brk_users_name_valid(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n > SNET_SASL_USER_BYTES_MAX) {
+    if (n == 0 || n > SNET_SASL_USER_BYTES_MAX || name[0] == '#') { /* '#': a comment line */
         return false;
     }
     for (size_t i = 0; i < n; i++) {

@@ -394,6 +394,9 @@ static void snet__reqmem_resume(void *ctx)
             conn->reqmem_wait = false;
             snet__conn_set_events(conn);
             snet__conn_pump(conn);
+            if (!conn->closed && conn->ssl && SSL_pending(conn->ssl) > 0) {
+                snet__conn_read(conn); /* decrypted bytes epoll knows nothing about */
+            }
         }
     }
 }
