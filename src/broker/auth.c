@@ -343,6 +343,14 @@ static void brk__sasl_raw(brk_conn_t *bc, snet_slot_t *slot, uint8_t *frame, siz
 bool brk_conn_on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len)
 {
     brk_conn_t *bc = brk__bc(conn);
+    if (!bc->principal_set) {
+        /* SSL: the first request comes after the handshake; the principal is known now */
+        const char *principal = brk_conn_principal(conn);
+        if (snet_conn_tls_subject(conn)) {
+            SL_LOGI("tls", "%s: authenticated as %s by client certificate on listener %s",
+                    snet_conn_peer(conn), principal, bc->lst->conf->name);
+        }
+    }
     if (bc->raw && !bc->authenticated) {
         brk__sasl_raw(bc, slot, frame, len);
         return false;

@@ -297,6 +297,8 @@ def test_a_required_client_certificate_admits_only_clients_with_one(make_broker,
     ok = dict(base, **{"ssl.certificate.location": certs["client"],
                        "ssl.key.location": certs["client_key"]})
     roundtrip_confluent(ok, n=5)
+    # the certificate's subject is the principal, in RFC 2253 form as Kafka prints it
+    assert count_in_log(b, "authenticated as User:CN=client,O=Sluice by client certificate") >= 1
     r = kcat(kcat_sec_args(b, "SSL", certs) + ["-X", "ssl.certificate.location=" + certs["client"],
                                                "-X", "ssl.key.location=" + certs["client_key"],
                                                "-L"])
@@ -378,6 +380,18 @@ def test_a_bad_certificate_file_stops_the_broker_with_a_message(make_broker, cer
     with pytest.raises(BrokerStartError) as e:
         b.start()
     assert "ssl certificate chain" in str(e.value) and "bogus.pem" in str(e.value)
+
+
+def test_a_requested_client_certificate_is_optional(make_broker, certs):
+    b = start_secure(make_broker, certs, **{"ssl.client.auth": "requested"})
+    r = kcat(kcat_sec_args(b, "SSL", certs) + ["-L"])
+    assert r.returncode == 0, r.stderr
+    assert count_in_log(b, "by client certificate") == 0
+    r = kcat(kcat_sec_args(b, "SSL", certs) + ["-X", "ssl.certificate.location=" + certs["client"],
+                                               "-X", "ssl.key.location=" + certs["client_key"],
+                                               "-L"])
+    assert r.returncode == 0, r.stderr
+    assert count_in_log(b, "authenticated as User:CN=client,O=Sluice by client certificate") >= 1
 
 
 # ---- SASL -----------------------------------------------------------------------------------
