@@ -279,6 +279,7 @@ void brk_handle_sasl_authenticate(brk_req_t *req)
     brk_conn_t *bc = brk__bc(conn);
     kmsg_sasl_authenticate_resp_t resp;
     kmsg_sasl_authenticate_resp_init(&resp);
+    resp.error_message = (kproto_str_t){NULL, -1}; /* null unless there is an error */
     bool close = true;
     if (!bc->handshaken || bc->raw || bc->authenticated) {
         resp.error_code = KERR_ILLEGAL_SASL_STATE;

@@ -479,6 +479,48 @@ def test_an_unknown_user_and_a_disabled_mechanism_are_refused(make_broker, certs
         kwire.parse_metadata_v0(conn.call(kwire.metadata_v0_request([], cid), cid))
 
 
+def _authenticate_any_version(conn, version, token):
+    cid = conn.cid()
+    if version >= 2:  # flexible: header v2, compact bytes, tagged fields
+        body = kwire.uvarint(len(token) + 1) + token + kwire.uvarint(0)
+        req = kwire.frame(kwire.request_header_v2(API_SASL_AUTHENTICATE, 2, cid) + body)
+    else:
+        req = kwire.frame(kwire.request_header_v1(API_SASL_AUTHENTICATE, version, cid)
+                          + kwire.nbytes(token))
+    r = kwire.Reader(conn.call(req, cid))
+    if version >= 2:
+        r.skip_tags()  # response header v1
+        err, msg = r.i16(), r.compact_string()
+        auth = r.take(r.uvarint() - 1)
+        lifetime = r.i64()
+        r.skip_tags()
+    else:
+        err, msg = r.i16(), r.string()
+        auth = r.take(r.i32())
+        lifetime = r.i64() if version >= 1 else None
+    assert r.remaining() == 0
+    return err, msg, auth, lifetime
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_sasl_authenticate_every_version(make_broker, certs, version):
+    b = start_secure(make_broker, certs)
+    with kwire.Conn(b.listeners["SASL_PLAINTEXT"], T(10)) as conn:
+        assert wire_handshake(conn, "PLAIN")[0] == 0
+        err, msg, auth, lifetime = _authenticate_any_version(conn, version, b"\0alice\0alice-secret")
+        assert (err, msg, auth) == (0, None, b"")
+        assert lifetime == (None if version == 0 else 0)
+        cid = conn.cid()
+        kwire.parse_metadata_v0(conn.call(kwire.metadata_v0_request([], cid), cid))
+    with kwire.Conn(b.listeners["SASL_PLAINTEXT"], T(10)) as conn:
+        assert wire_handshake(conn, "SCRAM-SHA-256")[0] == 0
+        err, msg, auth, _ = _authenticate_any_version(conn, version, b"n,,n=alice,r=nonce123")
+        assert err == 0 and auth.startswith(b"r=nonce123") and b",s=" in auth and b",i=4096" in auth
+        err, msg, auth, _ = _authenticate_any_version(conn, version, b"c=biws,r=x,p=AAAA")
+        assert err == ERR_SASL_AUTHENTICATION_FAILED and msg == "Invalid SCRAM nonce"
+        assert conn.wait_closed(T(5))
+
+
 def test_a_request_before_authentication_closes_the_connection(make_broker, certs):
     b = start_secure(make_broker, certs)
     with kwire.Conn(b.listeners["SASL_PLAINTEXT"], T(10)) as conn:
