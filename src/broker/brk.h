@@ -27,5 +27,9 @@ int brk_poll(brk_t *brk, int timeout_ms);
 /* The bound port (useful with port 0). */
 int brk_port(const brk_t *brk);
 const char *brk_host(const brk_t *brk);
+/* The listeners (`listeners`), in order: name, security protocol, host and bound port. */
+int brk_listener_count(const brk_t *brk);
+void brk_listener_addr(const brk_t *brk, int i, const char **name, const char **proto,
+                       const char **host, int *port);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "brk.h"
 #include "brk_limits.h"
+#include "brk_users.h"
 #include "kerr.h"
 #include "kmsg.h"
 #include "kproto.h"
@@ -17,6 +18,25 @@
 #include "snet.h"
 
 typedef enum { BRK_FLUSH_ALWAYS, BRK_FLUSH_INTERVAL, BRK_FLUSH_NEVER } brk_flush_policy_t;
+
+/* Kafka's security protocols of a listener. */
+typedef enum {
+    BRK_PROTO_PLAINTEXT,
+    BRK_PROTO_SSL,
+    BRK_PROTO_SASL_PLAINTEXT,
+    BRK_PROTO_SASL_SSL,
+} brk_secproto_t;
+
+/* One entry of `listeners` with its protocol (listener.security.protocol.map) and its
+ * advertised address (advertised.listeners; empty host / port 0: the bound one). */
+typedef struct {
+    char name[BRK_LISTENER_NAME_BYTES_MAX + 1];
+    brk_secproto_t proto;
+    char host[256];
+    int port;
+    char adv_host[256];
+    int adv_port;
+} brk_listener_conf_t;
 
 /* Broker configuration, from Kafka's property names (conf.c). */
 typedef struct {
@@ -45,10 +65,32 @@ typedef struct {
     bool authorizer;       /* authorizer.class.name set: ACLs are enforced */
     bool allow_if_no_acl;  /* allow.everyone.if.no.acl.found */
     char super_users[4096]; /* super.users, ";"-separated principals */
+    /* security and connection limits (conf_sec.c) */
+    brk_listener_conf_t listeners[BRK_LISTENERS_MAX];
+    int nlisteners;
+    uint32_t sasl_mechs; /* bit (1 << snet_mech_t) per enabled mechanism */
+    char *ssl_keystore_location; /* PEM with certificate chain and key */
+    char *ssl_keystore_chain;    /* ssl.keystore.certificate.chain (path or PEM text) */
+    char *ssl_keystore_key;      /* ssl.keystore.key (path or PEM text) */
+    char *ssl_key_password;
+    char *ssl_truststore;        /* ssl.truststore.location or .certificates */
+    int ssl_client_auth;         /* snet_client_auth_t */
+    int64_t max_connections;
+    int64_t max_connections_per_ip;
+    int64_t connections_max_idle_ms;
+    int64_t authn_timeout_ms;        /* connections.max.authentication.ms */
+    int64_t queued_max_request_bytes; /* -1: unbounded */
 } brk_conf_t;
 
-/* Parses props into conf; err gets "key: reason". Unknown keys are warned about once. */
+/* Parses props into conf; err gets "key: reason". Unknown keys are warned about once.
+ * Free conf's strings with brk_conf_deinit. */
 int brk_conf_parse(const sl_props_t *props, brk_conf_t *conf, char *err, size_t err_len);
+void brk_conf_deinit(brk_conf_t *conf);
+/* conf_sec.c: listeners, listener.security.protocol.map, advertised.listeners,
+ * sasl.enabled.mechanisms, ssl.*, connection limits. */
+void brk__conf_security_defaults(brk_conf_t *conf);
+int brk__conf_security(const sl_props_t *props, brk_conf_t *conf, char *err, size_t err_len);
+const char *brk_proto_name(brk_secproto_t proto);
 
 typedef struct brk_topic brk_topic_t;
 typedef struct brk_part brk_part_t;
@@ -81,10 +123,27 @@ struct brk_topic {
     brk_topic_t *next;
 };
 
+/* A bound listener: its settings, socket and advertised address. */
+typedef struct brk_lst {
+    brk_t *brk;
+    const brk_listener_conf_t *conf;
+    snet_listener_t *lst;
+    char adv_host[256];
+    int adv_port;
+} brk_lst_t;
+
+typedef struct brk_conn brk_conn_t;
+
 struct brk {
     brk_conf_t conf;
     snet_loop_t *loop;
-    snet_listener_t *lst;
+    brk_lst_t lsts[BRK_LISTENERS_MAX];
+    int nlsts;
+    struct snet_tls *tls;   /* shared by SSL and SASL_SSL listeners */
+    brk_conn_t *conns;      /* every open connection (auth.c) */
+    size_t nconns;
+    snet_timer_t *conn_timer;
+    brk_users_t *users;     /* SASL credentials (users.c) */
     brk_flusher_t *flusher;
     brk_topic_t *topics;
     int ntopics;
@@ -155,6 +214,8 @@ struct brk_req {
     const char *peer;
     const char *principal; /* "User:name", in the arena; NULL without an authorizer */
     const char *host;      /* the peer's IP, in the arena; NULL without an authorizer */
+    const char *adv_host; /* the address of the listener the request came through */
+    int adv_port;
 };
 
 /* Sends resp (a kmsg_<api>_resp_t) for req and frees req. */
@@ -197,10 +258,6 @@ void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w);
 /* Fails every waiter of part (partition deleted or offline). */
 void brk_part_fail_waiters(brk_part_t *part, int err);
 
-/* ---- principal.c: the authenticated principal of a connection ("User:name", Kafka's
- * KafkaPrincipal form; "User:ANONYMOUS" on PLAINTEXT). Valid while conn is open. ---- */
-const char *brk_conn_principal(const snet_conn_t *conn);
-
 /* ---- authz.c: ACL checks for the handlers (KafkaApis' operation per API, README) ---- */
 /* Opens <data>/acls.txt when an authorizer is configured (brk->acl), else leaves it NULL. */
 int brk_authz_open(brk_t *brk, char *err, size_t err_len);
@@ -227,6 +284,32 @@ int32_t brk_authz_ops(brk_req_t *req, int res_type, kproto_str_t name);
 void brk_handle_describe_acls(brk_req_t *req);
 void brk_handle_create_acls(brk_req_t *req);
 void brk_handle_delete_acls(brk_req_t *req);
+
+/* ---- auth.c: per-connection state, SASL, connection limits ---- */
+/* The connection's authenticated principal in Kafka's form: "User:ANONYMOUS" on PLAINTEXT
+ * (and SSL without a client certificate), "User:" + the certificate subject DN on SSL with a
+ * client certificate, "User:" + the SASL user name on SASL listeners once authenticated.
+ * Valid while conn is open. */
+const char *brk_conn_principal(const snet_conn_t *conn);
+/* The listener the connection came through: its name and security protocol. */
+const char *brk_conn_listener(const snet_conn_t *conn);
+brk_secproto_t brk_conn_protocol(const snet_conn_t *conn);
+brk_t *brk_conn_brk(const snet_conn_t *conn);
+/* The advertised address of the connection's listener (Metadata, FindCoordinator). */
+void brk_conn_adv(const snet_conn_t *conn, const char **host, int *port);
+/* Connection handler (accept with limits, close) for every listener. */
+extern const snet_handler_t brk_conn_handler;
+/* Frames of a connection, before dispatch: false when auth.c consumed the frame (a raw
+ * SASL v0 token), true when it is a Kafka request to dispatch. */
+bool brk_conn_on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len);
+/* Whether a request of api_key may be served on conn now (SASL listeners serve only
+ * ApiVersions and SASL requests until authenticated). */
+bool brk_conn_may_serve(const snet_conn_t *conn, int16_t api_key);
+/* Starts the sweep of idle and unauthenticated connections. */
+void brk_conns_start(brk_t *brk);
+void brk_conns_stop(brk_t *brk);
+void brk_handle_sasl_handshake(brk_req_t *req);
+void brk_handle_sasl_authenticate(brk_req_t *req);
 
 /* Maps storage errors to Kafka's codes. */
 kerr_t brk_kerr_from_log(int rc);

@@ -51,6 +51,23 @@ SL_STATIC_ASSERT(BRK_PRODUCER_ID_BLOCK > 0 && BRK_PRODUCER_ID_BLOCK < (1 << 20),
 
 SL_STATIC_ASSERT(BRK_ACL_FILE_BYTES_MAX >= (size_t)BRK_ACLS_MAX * 3 * 64,
                  "a full store of typical bindings fits the file");
+/* Listeners of one broker (`listeners`), and a listener name's length. */
+#define BRK_LISTENERS_MAX 8
+#define BRK_LISTENER_NAME_BYTES_MAX 63
+/* Largest frame accepted on a SASL listener before authentication (Kafka's
+ * sasl.server.max.receive.size default). */
+#define BRK_SASL_RECEIVE_BYTES_MAX 524288
+/* "User:" + a user name or a certificate subject. */
+#define BRK_PRINCIPAL_BYTES_MAX 1024
+/* Bytes of the credentials file (sluice users). */
+#define BRK_USERS_FILE_BYTES_MAX ((size_t)16 << 20)
+/* Users in the credentials file. */
+#define BRK_USERS_MAX 100000
+/* Period of the connection sweep (idle and authentication time limits), at most. */
+#define BRK_CONN_SWEEP_MS_MAX 1000
+
+SL_STATIC_ASSERT(BRK_LISTENERS_MAX >= 4, "one listener per security protocol fits");
+SL_STATIC_ASSERT(BRK_SASL_RECEIVE_BYTES_MAX >= 8192, "a SASL token fits before authentication");
 SL_STATIC_ASSERT(BRK_TOPIC_NAME_BYTES_MAX < BRK_PATH_BYTES_MAX / 2, "topic dir fits a path");
 
 #endif

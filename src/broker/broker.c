@@ -20,14 +20,6 @@
 
 #define BRK_SHUTDOWN_GRACE_MS 5000
 
-void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len);
-
-static void brk__on_close(snet_conn_t *conn)
-{
-    SL_UNUSED(conn);
-}
-
-static const snet_handler_t brk__handler = {brk__on_frame, brk__on_close};
 
 /* Reads or creates <data>/meta.properties (cluster.id, node.id), as Kafka keeps them. */
 static int brk__meta(brk_t *brk, char *err, size_t err_len)
@@ -167,8 +159,10 @@ static void brk__on_stop(void *ctx)
     }
     SL_LOGI("broker", "stopping: no new connections; finishing in-flight requests");
     brk->stopping = true;
-    snet_listener_close(brk->lst);
-    brk->lst = NULL;
+    for (int i = 0; i < brk->nlsts; i++) {
+        snet_listener_close(brk->lsts[i].lst);
+        brk->lsts[i].lst = NULL;
+    }
     brk_fetch_flush_all(brk);
     brk_groups_fail_all(brk);
     brk__kick_all(brk);
@@ -176,26 +170,70 @@ static void brk__on_stop(void *ctx)
     brk__shutdown_poll(brk);
 }
 
-static int brk__listen(brk_t *brk, char *err, size_t err_len)
+/* The TLS context shared by SSL and SASL_SSL listeners, when there is one. */
+static int brk__tls(brk_t *brk, char *err, size_t err_len)
 {
-    int rc = snet_listen(brk->loop, brk->conf.listen_host, brk->conf.listen_port, &brk__handler,
-                         (size_t)brk->conf.socket_request_max_bytes, brk, &brk->lst);
+    bool need = false;
+    for (int i = 0; i < brk->conf.nlisteners; i++) {
+        brk_secproto_t p = brk->conf.listeners[i].proto;
+        need |= p == BRK_PROTO_SSL || p == BRK_PROTO_SASL_SSL;
+    }
+    if (!need) {
+        return 0;
+    }
+    snet_tls_conf_t tc = {
+        .cert_chain = brk->conf.ssl_keystore_location ? brk->conf.ssl_keystore_location
+                                                      : brk->conf.ssl_keystore_chain,
+        .key = brk->conf.ssl_keystore_location ? NULL : brk->conf.ssl_keystore_key,
+        .key_password = brk->conf.ssl_key_password,
+        .ca = brk->conf.ssl_truststore,
+        .client_auth = (snet_client_auth_t)brk->conf.ssl_client_auth,
+    };
+    return snet_tls_new(&tc, &brk->tls, err, err_len);
+}
+
+static int brk__listen_one(brk_t *brk, brk_lst_t *l, const brk_listener_conf_t *lc, char *err,
+                           size_t err_len)
+{
+    l->brk = brk;
+    l->conf = lc;
+    int rc = snet_listen(brk->loop, lc->host, lc->port, &brk_conn_handler,
+                         (size_t)brk->conf.socket_request_max_bytes, l, &l->lst);
     if (rc != 0) {
-        snprintf(err, err_len, "cannot listen on %s:%d: %s", brk->conf.listen_host,
-                 brk->conf.listen_port, sl_strerror(rc));
+        snprintf(err, err_len, "cannot listen on %s:%d (listener %s): %s", lc->host, lc->port,
+                 lc->name, sl_strerror(rc));
         return rc;
     }
-    const char *host = brk->conf.advertised_host[0] ? brk->conf.advertised_host
-                                                    : brk->conf.listen_host;
+    if (lc->proto == BRK_PROTO_SSL || lc->proto == BRK_PROTO_SASL_SSL) {
+        snet_listener_set_tls(l->lst, brk->tls);
+    }
+    const char *host = lc->adv_host[0] ? lc->adv_host : lc->host;
     if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
-        if (gethostname(brk->advertised_host, sizeof brk->advertised_host) != 0) {
-            snprintf(brk->advertised_host, sizeof brk->advertised_host, "127.0.0.1");
+        if (gethostname(l->adv_host, sizeof l->adv_host) != 0) {
+            snprintf(l->adv_host, sizeof l->adv_host, "127.0.0.1");
         }
     } else {
-        snprintf(brk->advertised_host, sizeof brk->advertised_host, "%s", host);
+        snprintf(l->adv_host, sizeof l->adv_host, "%s", host);
     }
-    brk->advertised_port = brk->conf.advertised_port ? brk->conf.advertised_port
-                                                     : snet_listener_port(brk->lst);
+    l->adv_port = lc->adv_port ? lc->adv_port : snet_listener_port(l->lst);
+    return 0;
+}
+
+static int brk__listen(brk_t *brk, char *err, size_t err_len)
+{
+    int rc = brk__tls(brk, err, err_len);
+    for (int i = 0; rc == 0 && i < brk->conf.nlisteners; i++) {
+        rc = brk__listen_one(brk, &brk->lsts[i], &brk->conf.listeners[i], err, err_len);
+        brk->nlsts += rc == 0;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    snprintf(brk->advertised_host, sizeof brk->advertised_host, "%s", brk->lsts[0].adv_host);
+    brk->advertised_port = brk->lsts[0].adv_port;
+    if (brk->conf.queued_max_request_bytes > 0) {
+        snet_loop_set_request_bytes_max(brk->loop, (size_t)brk->conf.queued_max_request_bytes);
+    }
     return 0;
 }
 
@@ -230,6 +268,9 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
         }
     }
     if (rc == 0) {
+        rc = brk_users_open(brk->conf.data_dir, &brk->users, err, err_len);
+    }
+    if (rc == 0) {
         rc = brk__listen(brk, err, err_len);
     }
     if (rc == 0) {
@@ -247,15 +288,23 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
 int brk_run(brk_t *brk)
 {
     static const char *policies[] = {"always", "interval", "never"};
+    for (int i = 0; i < brk->nlsts; i++) {
+        const brk_lst_t *l = &brk->lsts[i];
+        SL_LOGI("broker", "listener %s (%s) on %s:%d (advertised %s:%d)", l->conf->name,
+                brk_proto_name(l->conf->proto), l->conf->host, snet_listener_port(l->lst),
+                l->adv_host, l->adv_port);
+    }
     SL_LOGI("broker", "listening on %s:%d (advertised %s:%d), cluster %s, flush policy %s",
-            brk->conf.listen_host, snet_listener_port(brk->lst), brk->advertised_host,
+            brk->conf.listen_host, snet_listener_port(brk->lsts[0].lst), brk->advertised_host,
             brk->advertised_port, brk->cluster_id, policies[brk->conf.flush_policy]);
     brk__housekeep(brk);
+    brk_conns_start(brk);
     if (brk->conf.flush_policy == BRK_FLUSH_INTERVAL) {
         brk->flush_timer = snet_timer_start(brk->loop, brk->conf.flush_interval_ms,
                                             brk__flush_tick, brk);
     }
     int rc = snet_loop_run(brk->loop);
+    brk_conns_stop(brk);
     snet_timer_cancel(brk->loop, brk->housekeep_timer);
     brk->housekeep_timer = NULL;
     snet_timer_cancel(brk->loop, brk->flush_timer);
@@ -286,9 +335,14 @@ void brk_free(brk_t *brk)
         brk_flusher_free(brk->flusher);
         SL_LOGI("broker", "stopped; logs closed cleanly");
     }
-    if (brk->lst) {
-        snet_listener_close(brk->lst);
+    for (int i = 0; i < brk->nlsts; i++) {
+        if (brk->lsts[i].lst) {
+            snet_listener_close(brk->lsts[i].lst);
+        }
     }
+    snet_tls_free(brk->tls);
+    brk_users_free(brk->users);
+    brk_conf_deinit(&brk->conf);
     if (brk->stop_fd >= 0) {
         close(brk->stop_fd);
     }
@@ -312,10 +366,26 @@ int brk_poll(brk_t *brk, int timeout_ms)
 
 int brk_port(const brk_t *brk)
 {
-    return brk->lst ? snet_listener_port(brk->lst) : brk->advertised_port;
+    return brk->nlsts > 0 && brk->lsts[0].lst ? snet_listener_port(brk->lsts[0].lst)
+                                              : brk->advertised_port;
 }
 
 const char *brk_host(const brk_t *brk)
 {
     return brk->conf.listen_host;
+}
+
+int brk_listener_count(const brk_t *brk)
+{
+    return brk->nlsts;
+}
+
+void brk_listener_addr(const brk_t *brk, int i, const char **name, const char **proto,
+                       const char **host, int *port)
+{
+    const brk_lst_t *l = &brk->lsts[i];
+    *name = l->conf->name;
+    *proto = brk_proto_name(l->conf->proto);
+    *host = l->conf->host;
+    *port = l->lst ? snet_listener_port(l->lst) : l->adv_port;
 }

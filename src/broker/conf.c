@@ -45,8 +45,25 @@ static const brk_ckey_t brk__ckeys[] = {
     {"log.flush.threads", CK_LONG, 1, BRK_FLUSH_THREADS_MAX, 1, OFF(flush_threads), 4},
     {"log.dir", CK_STR, 0, 0, 1, NOOFF, 0},
     {"log.dirs", CK_STR, 0, 0, 1, NOOFF, 0},
+    /* security and connection limits: parsed in conf_sec.c */
     {"listeners", CK_STR, 0, 0, 1, NOOFF, 0},
     {"advertised.listeners", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"listener.security.protocol.map", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"sasl.enabled.mechanisms", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"ssl.keystore.type", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"ssl.keystore.location", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"ssl.keystore.certificate.chain", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"ssl.keystore.key", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"ssl.key.password", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"ssl.truststore.type", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"ssl.truststore.location", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"ssl.truststore.certificates", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"ssl.client.auth", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"max.connections", CK_LONG, 0, INT32_MAX, 1, OFF(max_connections), 8},
+    {"max.connections.per.ip", CK_LONG, 0, INT32_MAX, 1, OFF(max_connections_per_ip), 8},
+    {"connections.max.idle.ms", CK_LONG, -1, INT64_MAX / 2, 1, OFF(connections_max_idle_ms), 8},
+    {"connections.max.authentication.ms", CK_LONG, 1, 3600000, 1, OFF(authn_timeout_ms), 8},
+    {"queued.max.request.bytes", CK_LONG, -1, INT64_MAX / 2, 1, OFF(queued_max_request_bytes), 8},
     {"log.flush.policy", CK_STR, 0, 0, 1, NOOFF, 0},
     {"log.message.timestamp.type", CK_STR, 0, 0, 1, NOOFF, 0},
     {"log.cleanup.policy", CK_STR, 0, 0, 1, NOOFF, 0},
@@ -89,36 +106,18 @@ static void brk__conf_defaults(brk_conf_t *conf)
     conf->group_max_size = 1000;
     conf->offsets_retention_ms = 7LL * 24 * 3600 * 1000;
     conf->offset_metadata_max_bytes = 4096;
+    brk__conf_security_defaults(conf);
 }
 
-/* Parses "PLAINTEXT://host:port" (one listener; [v6]:port allowed). */
-static bool brk__parse_listener(const char *v, char *host, size_t hlen, int *port)
+void brk_conf_deinit(brk_conf_t *conf)
 {
-    const char *p = strstr(v, "://");
-    if (!p || strchr(v, ',') || strncmp(v, "PLAINTEXT://", 12) != 0) {
-        return false;
-    }
-    p += 3;
-    const char *colon = strrchr(p, ':');
-    if (!colon) {
-        return false;
-    }
-    int64_t port64;
-    if (!sl_parse_i64(colon + 1, 0, 65535, &port64)) {
-        return false;
-    }
-    size_t n = (size_t)(colon - p);
-    if (n > 0 && p[0] == '[' && p[n - 1] == ']') {
-        p++;
-        n -= 2;
-    }
-    if (n == 0) {
-        snprintf(host, hlen, "0.0.0.0");
-    } else {
-        snprintf(host, hlen, "%.*s", (int)n, p);
-    }
-    *port = (int)port64;
-    return true;
+    free(conf->ssl_keystore_location);
+    free(conf->ssl_keystore_chain);
+    free(conf->ssl_keystore_key);
+    free(conf->ssl_key_password);
+    free(conf->ssl_truststore);
+    conf->ssl_keystore_location = conf->ssl_keystore_chain = conf->ssl_keystore_key = NULL;
+    conf->ssl_key_password = conf->ssl_truststore = NULL;
 }
 
 static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char *err,
@@ -131,18 +130,6 @@ static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char 
             return SL_EINVAL;
         }
         snprintf(conf->data_dir, sizeof conf->data_dir, "%s", v);
-    } else if (strcmp(key, "listeners") == 0) {
-        if (!brk__parse_listener(v, conf->listen_host, sizeof conf->listen_host,
-                                 &conf->listen_port)) {
-            snprintf(err, err_len, "listeners: expected one PLAINTEXT://host:port, got '%s'", v);
-            return SL_EINVAL;
-        }
-    } else if (strcmp(key, "advertised.listeners") == 0) {
-        if (!brk__parse_listener(v, conf->advertised_host, sizeof conf->advertised_host,
-                                 &conf->advertised_port)) {
-            snprintf(err, err_len, "advertised.listeners: expected PLAINTEXT://host:port");
-            return SL_EINVAL;
-        }
     } else if (strcmp(key, "log.flush.policy") == 0) {
         if (strcmp(v, "always") == 0) {
             conf->flush_policy = BRK_FLUSH_ALWAYS;
@@ -253,5 +240,5 @@ int brk_conf_parse(const sl_props_t *props, brk_conf_t *conf, char *err, size_t 
         }
     }
     conf->log.max_message_bytes = (int32_t)conf->message_max_bytes;
-    return 0;
+    return brk__conf_security(props, conf, err, err_len);
 }

@@ -39,6 +39,8 @@ static const brk_handler_fn brk__handlers[KMSG_API_KEY_MAX + 1] = {
     [KAPI_DESCRIBE_ACLS] = brk_handle_describe_acls,
     [KAPI_CREATE_ACLS] = brk_handle_create_acls,
     [KAPI_DELETE_ACLS] = brk_handle_delete_acls,
+    [KAPI_SASL_HANDSHAKE] = brk_handle_sasl_handshake,
+    [KAPI_SASL_AUTHENTICATE] = brk_handle_sasl_authenticate,
 };
 
 static void brk__req_free(brk_req_t *req)
@@ -163,9 +165,12 @@ static void brk__reject(snet_conn_t *conn, brk_req_t *req, const char *why)
 void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len);
 void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len)
 {
-    brk_t *brk = snet_conn_ctx(conn);
+    if (!brk_conn_on_frame(conn, slot, frame, len)) {
+        return; /* a raw SASL token (after SaslHandshake v0) */
+    }
     brk_req_t *req = sl_xcalloc(1, sizeof *req);
-    req->brk = brk;
+    req->brk = brk_conn_brk(conn);
+    brk_conn_adv(conn, &req->adv_host, &req->adv_port);
     req->slot = slot;
     req->frame = frame;
     req->arena = sl_arena_new(BRK_ARENA_CHUNK_BYTES);
@@ -199,6 +204,10 @@ void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t 
         return;
     }
     req->client_id = hdr.client_id;
+    if (!brk_conn_may_serve(conn, req->api_key)) {
+        brk__reject(conn, req, "request before SASL authentication");
+        return;
+    }
     if (!supported) {
         if (req->api_key == KAPI_API_VERSIONS) {
             brk__api_versions_unsupported(req);

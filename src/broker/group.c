@@ -901,8 +901,8 @@ void brk_handle_find_coordinator(brk_req_t *req)
     kmsg_find_coordinator_resp_t resp;
     kmsg_find_coordinator_resp_init(&resp);
     resp.node_id = brk->conf.node_id;
-    resp.host = kproto_str(brk->advertised_host);
-    resp.port = brk->advertised_port;
+    resp.host = kproto_str(req->adv_host);
+    resp.port = req->adv_port;
     if (req->api_version < 4) {
         resp.error_code = (int16_t)brk__coord_authz(req, body->key_type, body->key);
         if (resp.error_code != KERR_NONE) {

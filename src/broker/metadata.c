@@ -97,8 +97,8 @@ void brk_handle_metadata(brk_req_t *req)
     kmsg_metadata_resp_metadata_response_broker_t *b = brk_alloc(req, 1, sizeof *b);
     kmsg_metadata_resp_metadata_response_broker_init(b);
     b->node_id = brk->conf.node_id;
-    b->host = kproto_str(brk->advertised_host);
-    b->port = brk->advertised_port;
+    b->host = kproto_str(req->adv_host); /* the listener the client came through */
+    b->port = req->adv_port;
     b->rack = (kproto_str_t){NULL, -1};
     resp.brokers = b;
     resp.brokers_count = 1;

@@ -12,6 +12,7 @@ int tool_groups(int argc, char **argv);  /* list|describe|reset-offsets|delete *
 int tool_acls(int argc, char **argv);    /* add|remove|list */
 int tool_produce(int argc, char **argv); /* stdin lines -> records, acks=all */
 int tool_consume(int argc, char **argv); /* records -> stdout, plain or JSON lines */
+int tool_users(int argc, char **argv);   /* add|remove|list SASL users in a data dir */
 
 /* Pipeline services (src/services/<name>; librdkafka clients, usable against Apache Kafka). */
 int tool_jobs(int argc, char **argv);    /* serve|list|show|retry|cancel */

@@ -16,6 +16,7 @@ static void cli__usage(FILE *f)
             "  acls       add, remove, list ACLs (Kafka's kafka-acls flags)\n"
             "  produce    write stdin lines to a topic\n"
             "  consume    print a topic's records\n"
+            "  users      add, remove, list the broker's SASL users (sluice users --help)\n"
             "  jobs       the durable job pipeline (sluice jobs --help)\n"
             "  join       stream-table and table-table joins (sluice join --help)\n"
             "  gateway    HTTP produce and WebSocket STOMP fan-out (sluice gateway --help)\n"
@@ -56,6 +57,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "consume") == 0) {
         return tool_consume(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "users") == 0) {
+        return tool_users(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "jobs") == 0) {
         return tool_jobs(argc - 1, argv + 1);

@@ -35,7 +35,9 @@ static void cli__serve_usage(FILE *f)
             "  --listen HOST:PORT  listen address (default 127.0.0.1:9092; port 0 = any free)\n"
             "  --data DIR          data directory (same as log.dirs; default ./data)\n"
             "  --set KEY=VALUE     any broker property; repeatable; overrides --config\n"
-            "  --ready-file PATH   once listening, write HOST:PORT to PATH (atomically)\n"
+            "  --ready-file PATH   once listening, write HOST:PORT of the first listener to PATH\n"
+            "                      (atomically), then one NAME://HOST:PORT line per listener\n"
+            "                      when there are several or the first is not PLAINTEXT\n"
             "  --log-level LEVEL   debug, info (default), warn or error\n"
             "  --help              this text\n"
             "\n"
@@ -45,7 +47,15 @@ static void cli__serve_usage(FILE *f)
             "log.retention.check.interval.ms, message.max.bytes, socket.request.max.bytes,\n"
             "log.message.timestamp.type, log.cleanup.policy, default.replication.factor (1),\n"
             "log.flush.policy = always | interval | never, log.flush.interval.ms,\n"
-            "log.flush.threads.\n");
+            "log.flush.threads.\n"
+            "Security: listeners (NAME://host:port,...), listener.security.protocol.map,\n"
+            "advertised.listeners, sasl.enabled.mechanisms (PLAIN, SCRAM-SHA-256,\n"
+            "SCRAM-SHA-512), ssl.keystore.type=PEM, ssl.keystore.location |\n"
+            "ssl.keystore.certificate.chain + ssl.keystore.key, ssl.key.password,\n"
+            "ssl.truststore.location, ssl.client.auth = none | requested | required.\n"
+            "Limits: max.connections, max.connections.per.ip, connections.max.idle.ms,\n"
+            "connections.max.authentication.ms, queued.max.request.bytes.\n"
+            "Users: sluice users add|remove|list --data DIR.\n");
 }
 
 /* Applies one flag to props (flags are applied after the config file). */
@@ -88,9 +98,19 @@ static int cli__serve_run(sl_props_t *props, const char *ready_file)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (ready_file) {
-        char text[300];
-        int n = snprintf(text, sizeof text, "%s:%d\n", brk_host(brk), brk_port(brk));
-        rc = sl_fs_write_atomic(ready_file, text, (size_t)n);
+        char text[4096];
+        size_t n = (size_t)snprintf(text, sizeof text, "%s:%d\n", brk_host(brk), brk_port(brk));
+        const char *name, *proto, *host;
+        int port;
+        brk_listener_addr(brk, 0, &name, &proto, &host, &port);
+        if (brk_listener_count(brk) > 1 || strcmp(proto, "PLAINTEXT") != 0) {
+            for (int i = 0; i < brk_listener_count(brk) && n < sizeof text; i++) {
+                brk_listener_addr(brk, i, &name, &proto, &host, &port);
+                n += (size_t)snprintf(text + n, sizeof text - n, "%s://%s:%d\n", name, host, port);
+            }
+        }
+        n = SL_MIN(n, sizeof text - 1);
+        rc = sl_fs_write_atomic(ready_file, text, n);
         if (rc != 0) {
             fprintf(stderr, "sluice serve: cannot write %s: %s\n", ready_file, sl_strerror(rc));
             brk_free(brk);

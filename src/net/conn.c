@@ -1,11 +1,18 @@
 /* Listeners and Kafka-framed connections: read frames (size-prefixed), hand each to the
  * handler with a slot, and send completed slots' responses strictly in slot order, memory
  * chunks with writev and file ranges with sendfile. Back-pressure: a connection stops reading
- * while too many slots are open or too many bytes are queued. */
+ * while too many slots are open, too many bytes are queued, or the loop holds too many request
+ * bytes. TLS connections (OpenSSL, non-blocking handshake driven by epoll) read and write
+ * through SSL_read/SSL_write; their file ranges go through one bounded buffer per connection
+ * (pread then SSL_write) since sendfile cannot encrypt. */
 #include "snet_internal.h"
 #include "sl_buf.h"
 #include "sl_common.h"
 #include "sl_log.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +49,8 @@ struct snet_out {
 struct snet_slot {
     snet_slot_t *next;
     snet_conn_t *conn; /* NULL once the connection has closed */
+    snet_loop_t *loop;
+    size_t req_bytes;  /* the request frame's bytes, counted in the loop's reqmem */
     bool complete;
     snet_out_t *out;   /* NULL: no response */
 };
@@ -53,6 +62,7 @@ struct snet_listener {
     size_t max_frame_bytes;
     void *ctx;
     int port;
+    snet_tls_t *tls;
 };
 
 struct snet_conn {
@@ -63,6 +73,16 @@ struct snet_conn {
     size_t max_frame_bytes;
     void *ctx;
     char peer[64];
+    char ip[48];
+    int64_t active_ms;
+    SSL *ssl;           /* NULL: plain TCP */
+    bool handshaking;   /* TLS handshake not finished */
+    bool in_read;       /* snet__conn_read is on the stack */
+    bool reqmem_wait;   /* stopped reading: the loop holds too many request bytes */
+    uint32_t hs_events; /* events the handshake waits for */
+    char *tls_subject;
+    uint8_t *tls_buf;   /* file bytes on their way into SSL_write */
+    size_t frame_held;  /* bytes of the partly read frame counted in reqmem */
     bool closing;
     bool closed;
     bool in_frames; /* snet__conn_frames is on the stack: do not re-enter it */
@@ -139,6 +159,82 @@ static void snet__out_free(snet_out_t *out)
 
 /* ---- listener ---- */
 
+static void snet__conn_peer_fill(snet_conn_t *conn, const struct sockaddr_storage *ss)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+        port = ntohs(sin->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+        port = ntohs(sin6->sin6_port);
+    }
+    snprintf(conn->ip, sizeof conn->ip, "%s", host);
+    snprintf(conn->peer, sizeof conn->peer, "%s:%d", host, port);
+}
+
+static void snet__conn_discard(snet_conn_t *conn)
+{
+    close(conn->io.fd);
+    if (conn->ssl) {
+        SSL_free(conn->ssl);
+    }
+    free(conn->rbuf);
+    free(conn);
+}
+
+/* Sets up one accepted socket as a connection; false if it was refused or failed. */
+static bool snet__conn_start(snet_listener_t *lst, int fd, const struct sockaddr_storage *ss)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    snet_conn_t *conn = sl_xcalloc(1, sizeof *conn);
+    conn->io.fd = fd;
+    conn->io.cb = snet__conn_io;
+    conn->loop = lst->loop;
+    conn->handler = lst->handler;
+    conn->max_frame_bytes = lst->max_frame_bytes;
+    conn->ctx = lst->ctx;
+    conn->rbuf = sl_xmalloc(SNET_READ_BYTES);
+    conn->active_ms = snet_loop_now_ms(lst->loop);
+    snet__conn_peer_fill(conn, ss);
+    conn->events = EPOLLIN;
+    if (lst->tls) {
+        conn->ssl = SSL_new(snet__tls_ctx(lst->tls));
+        if (!conn->ssl || SSL_set_fd(conn->ssl, fd) != 1) {
+            SL_LOGW("net", "%s: cannot start TLS", conn->peer);
+            ERR_clear_error();
+            snet__conn_discard(conn);
+            return false;
+        }
+        SSL_set_accept_state(conn->ssl);
+        conn->handshaking = true;
+        conn->hs_events = EPOLLIN;
+    }
+    if (conn->handler.on_open && !conn->handler.on_open(conn)) {
+        snet__conn_discard(conn);
+        return false;
+    }
+    if (snet__io_add(lst->loop, &conn->io, conn->events) != 0) {
+        if (conn->handler.on_close) {
+            conn->handler.on_close(conn);
+        }
+        snet__conn_discard(conn);
+        return false;
+    }
+    snet_conn_t **head = snet__loop_conn_head(lst->loop);
+    conn->next = *head;
+    if (*head) {
+        (*head)->prev = conn;
+    }
+    *head = conn;
+    (*snet__loop_nconns(lst->loop))++;
+    return true;
+}
+
 static void snet__accept(snet_io_t *io, uint32_t events)
 {
     SL_UNUSED(events);
@@ -158,42 +254,7 @@ static void snet__accept(snet_io_t *io, uint32_t events)
             close(fd);
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        snet_conn_t *conn = sl_xcalloc(1, sizeof *conn);
-        conn->io.fd = fd;
-        conn->io.cb = snet__conn_io;
-        conn->loop = lst->loop;
-        conn->handler = lst->handler;
-        conn->max_frame_bytes = lst->max_frame_bytes;
-        conn->ctx = lst->ctx;
-        conn->rbuf = sl_xmalloc(SNET_READ_BYTES);
-        char host[INET6_ADDRSTRLEN] = "?";
-        int port = 0;
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-            port = ntohs(sin->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-            port = ntohs(sin6->sin6_port);
-        }
-        snprintf(conn->peer, sizeof conn->peer, "%s:%d", host, port);
-        conn->events = EPOLLIN;
-        if (snet__io_add(lst->loop, &conn->io, conn->events) != 0) {
-            close(fd);
-            free(conn->rbuf);
-            free(conn);
-            continue;
-        }
-        snet_conn_t **head = snet__loop_conn_head(lst->loop);
-        conn->next = *head;
-        if (*head) {
-            (*head)->prev = conn;
-        }
-        *head = conn;
-        (*snet__loop_nconns(lst->loop))++;
+        snet__conn_start(lst, fd, &ss);
     }
 }
 
@@ -251,6 +312,11 @@ int snet_listener_port(const snet_listener_t *lst)
     return lst->port;
 }
 
+void snet_listener_set_tls(snet_listener_t *lst, snet_tls_t *tls)
+{
+    lst->tls = tls;
+}
+
 void snet_listener_close(snet_listener_t *lst)
 {
     if (!lst) {
@@ -278,6 +344,93 @@ const char *snet_conn_peer(const snet_conn_t *conn)
     return conn->peer;
 }
 
+const char *snet_conn_peer_ip(const snet_conn_t *conn)
+{
+    return conn->ip;
+}
+
+bool snet_conn_ready(const snet_conn_t *conn)
+{
+    return !conn->handshaking;
+}
+
+bool snet_conn_is_tls(const snet_conn_t *conn)
+{
+    return conn->ssl != NULL;
+}
+
+const char *snet_conn_tls_subject(const snet_conn_t *conn)
+{
+    return conn->tls_subject;
+}
+
+int64_t snet_conn_active_ms(const snet_conn_t *conn)
+{
+    return conn->active_ms;
+}
+
+size_t snet_conn_pending(const snet_conn_t *conn)
+{
+    return conn->nslots;
+}
+
+void snet_conn_set_max_frame(snet_conn_t *conn, size_t bytes)
+{
+    conn->max_frame_bytes = SL_MIN(bytes, SNET_FRAME_BYTES_CEILING);
+}
+
+/* ---- request memory (queued.max.request.bytes) ---- */
+
+static void snet__conn_set_events(snet_conn_t *conn);
+static void snet__conn_read(snet_conn_t *conn);
+
+static void snet__reqmem_resume(void *ctx)
+{
+    snet_loop_t *loop = ctx;
+    snet_reqmem_t *rm = snet__loop_reqmem(loop);
+    rm->paused = false;
+    for (snet_conn_t *conn = *snet__loop_conn_head(loop); conn; conn = conn->next) {
+        if (conn->reqmem_wait && !conn->closed) {
+            conn->reqmem_wait = false;
+            snet__conn_set_events(conn);
+            snet__conn_pump(conn);
+            if (!conn->closed && conn->ssl && SSL_pending(conn->ssl) > 0) {
+                snet__conn_read(conn); /* decrypted bytes epoll knows nothing about */
+            }
+        }
+    }
+}
+
+static void snet__reqmem_release(snet_loop_t *loop, size_t bytes)
+{
+    snet_reqmem_t *rm = snet__loop_reqmem(loop);
+    SL_ASSERT(rm->bytes >= bytes);
+    rm->bytes -= bytes;
+    if (rm->paused && bytes > 0) {
+        /* on the loop, not here: this runs inside handlers */
+        rm->paused = false;
+        snet_timer_start(loop, 0, snet__reqmem_resume, loop);
+    }
+}
+
+/* Whether a frame of size bytes may be read now; counts it if so. */
+static bool snet__reqmem_take(snet_conn_t *conn, size_t size)
+{
+    snet_reqmem_t *rm = snet__loop_reqmem(conn->loop);
+    if (rm->max > 0 && rm->bytes > 0 && rm->bytes + size > rm->max) {
+        if (!rm->paused) {
+            SL_LOGD("net", "request memory %zu + %zu bytes over queued.max.request.bytes %zu: "
+                    "reading paused", rm->bytes, size, rm->max);
+        }
+        rm->paused = true;
+        conn->reqmem_wait = true;
+        return false;
+    }
+    rm->bytes += size;
+    conn->frame_held = size;
+    return true;
+}
+
 snet_conn_t *snet_slot_conn(const snet_slot_t *slot)
 {
     return slot->conn;
@@ -294,12 +447,17 @@ static void snet__conn_set_events(snet_conn_t *conn)
         return;
     }
     uint32_t want = 0;
-    bool backlog = conn->nslots >= SNET_SLOTS_MAX || conn->out_bytes > SNET_OUT_BYTES_MAX;
-    if (!conn->closing && !backlog) {
-        want |= EPOLLIN;
-    }
-    if (conn->head && conn->head->complete) {
-        want |= EPOLLOUT;
+    bool backlog = conn->nslots >= SNET_SLOTS_MAX || conn->out_bytes > SNET_OUT_BYTES_MAX ||
+                   conn->reqmem_wait;
+    if (conn->handshaking) {
+        want = conn->hs_events;
+    } else {
+        if (!conn->closing && !backlog) {
+            want |= EPOLLIN;
+        }
+        if (conn->head && conn->head->complete) {
+            want |= EPOLLOUT;
+        }
     }
     if (want != conn->events) {
         conn->events = want;
@@ -315,6 +473,16 @@ static void snet__conn_close_now(snet_conn_t *conn)
     }
     conn->closed = true;
     snet__io_del(conn->loop, &conn->io);
+    if (conn->ssl) {
+        if (!conn->handshaking) {
+            SSL_shutdown(conn->ssl); /* a close_notify if the socket takes it; never waits */
+        }
+        SSL_free(conn->ssl);
+        conn->ssl = NULL;
+        ERR_clear_error();
+    }
+    free(conn->tls_subject);
+    free(conn->tls_buf);
     close(conn->io.fd);
     if (conn->handler.on_close) {
         conn->handler.on_close(conn);
@@ -333,6 +501,8 @@ static void snet__conn_close_now(snet_conn_t *conn)
     conn->head = conn->tail = NULL;
     free(conn->frame);
     free(conn->rbuf);
+    snet__reqmem_release(conn->loop, conn->frame_held);
+    conn->frame_held = 0;
     snet_conn_t **head = snet__loop_conn_head(conn->loop);
     if (conn->prev) {
         conn->prev->next = conn->next;
@@ -367,6 +537,8 @@ void snet_loop_close_all(snet_loop_t *loop)
 static void snet__slot_finish(snet_slot_t *slot, snet_out_t *out)
 {
     SL_ASSERT(!slot->complete);
+    snet__reqmem_release(slot->loop, slot->req_bytes);
+    slot->req_bytes = 0;
     snet_conn_t *conn = slot->conn;
     if (!conn) {
         snet__out_free(out);
@@ -393,10 +565,73 @@ void snet_slot_done(snet_slot_t *slot)
     snet__slot_finish(slot, NULL);
 }
 
+/* Moves out past n sent bytes of its current chunk, releasing it when done. */
+static void snet__out_advance_tls(snet_conn_t *conn, snet_out_t *out, int64_t n)
+{
+    snet_chunk_t *c = &out->chunks[out->cur];
+    out->cur_off += n;
+    if (!c->is_file) {
+        conn->out_bytes -= (size_t)n;
+    }
+    if (out->cur_off == c->len) {
+        if (c->release) {
+            c->release(c->ctx);
+        }
+        out->cur++;
+        out->cur_off = 0;
+    }
+}
+
+/* The TLS variant of snet__out_send: SSL_write per memory chunk; file ranges are read into
+ * the connection's bounded buffer and written from there. On WANT_WRITE the same bytes are
+ * offered again (the file range is read again from the same position: segment bytes below
+ * the end never change). */
+static int snet__out_send_tls(snet_conn_t *conn, snet_out_t *out)
+{
+    while (out->cur < out->n) {
+        snet_chunk_t *c = &out->chunks[out->cur];
+        int64_t left = c->len - out->cur_off;
+        if (left == 0) {
+            snet__out_advance_tls(conn, out, 0);
+            continue;
+        }
+        const uint8_t *p;
+        size_t n;
+        if (c->is_file) {
+            if (!conn->tls_buf) {
+                conn->tls_buf = sl_xmalloc(SNET_TLS_FILE_CHUNK_BYTES);
+            }
+            n = (size_t)SL_MIN(left, (int64_t)SNET_TLS_FILE_CHUNK_BYTES);
+            ssize_t r = pread(c->fd, conn->tls_buf, n, c->pos + out->cur_off);
+            if (r <= 0) {
+                return r < 0 ? -errno : -EIO; /* shorter than the range: never send garbage */
+            }
+            n = (size_t)r;
+            p = conn->tls_buf;
+        } else {
+            n = (size_t)SL_MIN(left, (int64_t)(1 << 30));
+            p = c->p + out->cur_off;
+        }
+        ERR_clear_error();
+        int w = SSL_write(conn->ssl, p, (int)n);
+        if (w <= 0) {
+            int e = SSL_get_error(conn->ssl, w);
+            ERR_clear_error();
+            return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? 0 : -EIO;
+        }
+        conn->active_ms = snet_loop_now_ms(conn->loop);
+        snet__out_advance_tls(conn, out, w);
+    }
+    return 1;
+}
+
 /* Sends from the current chunk of out; returns 1 when out is fully sent, 0 on EAGAIN,
  * -errno on a send error. */
 static int snet__out_send(snet_conn_t *conn, snet_out_t *out)
 {
+    if (conn->ssl) {
+        return snet__out_send_tls(conn, out);
+    }
     while (out->cur < out->n) {
         snet_chunk_t *c = &out->chunks[out->cur];
         ssize_t n;
@@ -423,6 +658,7 @@ static int snet__out_send(snet_conn_t *conn, snet_out_t *out)
             }
             return -errno;
         }
+        conn->active_ms = snet_loop_now_ms(conn->loop);
         /* Advance over the bytes sent, releasing finished chunks. */
         int64_t left = n;
         while (left > 0 || (out->cur < out->n && out->chunks[out->cur].len == out->cur_off)) {
@@ -477,12 +713,20 @@ static void snet__conn_flush(snet_conn_t *conn)
     }
     snet__conn_set_events(conn);
     snet__conn_pump(conn);
+    /* TLS may hold decrypted bytes that epoll knows nothing about. */
+    if (conn->ssl && !conn->closed && !conn->in_read && !conn->handshaking &&
+        SSL_pending(conn->ssl) > 0) {
+        snet__conn_read(conn);
+    }
 }
 
 static void snet__conn_dispatch(snet_conn_t *conn, uint8_t *frame, size_t len)
 {
     snet_slot_t *slot = sl_xcalloc(1, sizeof *slot);
     slot->conn = conn;
+    slot->loop = conn->loop;
+    slot->req_bytes = conn->frame_held;
+    conn->frame_held = 0;
     if (conn->tail) {
         conn->tail->next = slot;
     } else {
@@ -510,7 +754,8 @@ static bool snet__conn_frames(snet_conn_t *conn)
 
 static bool snet__conn_frames_loop(snet_conn_t *conn)
 {
-    while (!conn->closed && !conn->closing && conn->nslots < SNET_SLOTS_MAX) {
+    while (!conn->closed && !conn->closing && conn->nslots < SNET_SLOTS_MAX &&
+           !conn->reqmem_wait) {
         if (conn->frame) {
             size_t take = SL_MIN(conn->frame_len - conn->frame_got, conn->rlen - conn->rpos);
             memcpy(conn->frame + conn->frame_got, conn->rbuf + conn->rpos, take);
@@ -534,6 +779,10 @@ static bool snet__conn_frames_loop(snet_conn_t *conn)
             snet__conn_close_now(conn);
             return false;
         }
+        if (!snet__reqmem_take(conn, size)) {
+            snet__conn_set_events(conn);
+            return true;
+        }
         conn->rpos += 4;
         conn->frame = sl_xmalloc(size);
         conn->frame_len = size;
@@ -549,10 +798,39 @@ static void snet__conn_pump(snet_conn_t *conn)
     }
 }
 
-static void snet__conn_read(snet_conn_t *conn)
+/* One read from the socket or the TLS stream: bytes read, 0 at EOF, SL_EAGAIN when nothing
+ * is there now, or a negative error. */
+static ssize_t snet__conn_recv(snet_conn_t *conn, uint8_t *buf, size_t len)
 {
-    for (int rounds = 0; rounds < 16 && !conn->closed && !conn->closing; rounds++) {
-        if (conn->nslots >= SNET_SLOTS_MAX || conn->out_bytes > SNET_OUT_BYTES_MAX) {
+    if (!conn->ssl) {
+        ssize_t n = read(conn->io.fd, buf, len);
+        if (n < 0) {
+            return errno == EAGAIN || errno == EINTR ? SL_EAGAIN : -errno;
+        }
+        return n;
+    }
+    ERR_clear_error();
+    int n = SSL_read(conn->ssl, buf, (int)SL_MIN(len, (size_t)INT32_MAX));
+    if (n > 0) {
+        return n;
+    }
+    int e = SSL_get_error(conn->ssl, n);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        return SL_EAGAIN;
+    }
+    return e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0) ? 0 : -EIO;
+}
+
+static void snet__conn_read_rounds(snet_conn_t *conn)
+{
+    for (int rounds = 0; !conn->closed && !conn->closing; rounds++) {
+        /* TLS bytes already decrypted must be taken now: epoll will not report them. */
+        if (rounds >= 16 && !(conn->ssl && SSL_pending(conn->ssl) > 0)) {
+            break;
+        }
+        if (conn->nslots >= SNET_SLOTS_MAX || conn->out_bytes > SNET_OUT_BYTES_MAX ||
+            conn->reqmem_wait) {
             break;
         }
         if (conn->rpos == conn->rlen) {
@@ -565,26 +843,28 @@ static void snet__conn_read(snet_conn_t *conn)
         ssize_t n;
         if (conn->frame && conn->rlen == 0 && conn->frame_len - conn->frame_got >= SNET_READ_BYTES) {
             /* large frame body: read straight into it */
-            n = read(conn->io.fd, conn->frame + conn->frame_got, conn->frame_len - conn->frame_got);
+            n = snet__conn_recv(conn, conn->frame + conn->frame_got,
+                                conn->frame_len - conn->frame_got);
             if (n > 0) {
                 conn->frame_got += (size_t)n;
             }
         } else {
-            n = read(conn->io.fd, conn->rbuf + conn->rlen, SNET_READ_BYTES - conn->rlen);
+            if (conn->rlen == SNET_READ_BYTES) {
+                break; /* a full buffer waits for the frames loop (slots or memory) */
+            }
+            n = snet__conn_recv(conn, conn->rbuf + conn->rlen, SNET_READ_BYTES - conn->rlen);
             if (n > 0) {
                 conn->rlen += (size_t)n;
             }
         }
-        if (n == 0) {
+        if (n == 0 || (n < 0 && n != SL_EAGAIN)) {
             snet__conn_close_now(conn);
             return;
         }
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR) {
-                snet__conn_close_now(conn);
-            }
+        if (n == SL_EAGAIN) {
             break;
         }
+        conn->active_ms = snet_loop_now_ms(conn->loop);
         if (!snet__conn_frames(conn)) {
             return;
         }
@@ -592,10 +872,71 @@ static void snet__conn_read(snet_conn_t *conn)
     snet__conn_set_events(conn);
 }
 
+static void snet__conn_read(snet_conn_t *conn)
+{
+    if (conn->in_read) {
+        return;
+    }
+    conn->in_read = true;
+    snet__conn_read_rounds(conn);
+    /* conn is still allocated (frees are deferred to the end of the iteration) */
+    conn->in_read = false;
+}
+
+/* Drives the TLS handshake; on success takes the client certificate's subject. A failure is
+ * one log line and the connection closes. */
+static void snet__conn_handshake(snet_conn_t *conn)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(conn->ssl);
+    if (r == 1) {
+        conn->handshaking = false;
+        conn->active_ms = snet_loop_now_ms(conn->loop);
+        X509 *cert = SSL_get1_peer_certificate(conn->ssl);
+        if (cert) {
+            BIO *bio = BIO_new(BIO_s_mem());
+            X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+            char *p;
+            long n = BIO_get_mem_data(bio, &p);
+            conn->tls_subject = sl_xstrndup(p, (size_t)SL_MAX(n, 0L));
+            BIO_free(bio);
+            X509_free(cert);
+        }
+        snet__conn_set_events(conn);
+        snet__conn_read(conn);
+        return;
+    }
+    int e = SSL_get_error(conn->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        conn->hs_events = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+        snet__conn_set_events(conn);
+        return;
+    }
+    unsigned long err = ERR_peek_error();
+    char why[256];
+    if (err) {
+        ERR_error_string_n(err, why, sizeof why);
+    } else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) {
+        snprintf(why, sizeof why, "connection closed by the peer");
+    } else {
+        snprintf(why, sizeof why, "SSL error %d", e);
+    }
+    long verify = SSL_get_verify_result(conn->ssl);
+    SL_LOGW("net", "%s: TLS handshake failed: %s%s%s", conn->peer, why,
+            verify != X509_V_OK ? "; client certificate: " : "",
+            verify != X509_V_OK ? X509_verify_cert_error_string(verify) : "");
+    ERR_clear_error();
+    snet__conn_close_now(conn);
+}
+
 static void snet__conn_io(snet_io_t *io, uint32_t events)
 {
     snet_conn_t *conn = (snet_conn_t *)io;
     if (conn->closed) {
+        return;
+    }
+    if (conn->handshaking) {
+        snet__conn_handshake(conn);
         return;
     }
     if (events & (EPOLLERR | EPOLLHUP)) {

@@ -40,6 +40,7 @@ struct snet_loop {
     size_t nconns;
     snet_clock_fn clock;
     void *clock_ctx;
+    snet_reqmem_t reqmem;
 };
 
 static int64_t snet__mono_clock(void *ctx)
@@ -317,4 +318,19 @@ size_t *snet__loop_nconns(snet_loop_t *loop)
 size_t snet_conn_count(const snet_loop_t *loop)
 {
     return loop->nconns;
+}
+
+snet_reqmem_t *snet__loop_reqmem(snet_loop_t *loop)
+{
+    return &loop->reqmem;
+}
+
+void snet_loop_set_request_bytes_max(snet_loop_t *loop, size_t bytes)
+{
+    loop->reqmem.max = bytes;
+}
+
+size_t snet_loop_request_bytes(const snet_loop_t *loop)
+{
+    return loop->reqmem.bytes;
 }

@@ -57,6 +57,9 @@ typedef struct {
     /* The connection is gone; open slots are cancelled after this returns (their owners
      * must complete them; completing a slot of a closed connection only frees it). */
     void (*on_close)(snet_conn_t *conn);
+    /* Optional: a connection was accepted (before any TLS handshake); its ctx is the
+     * listener's. Return false to refuse it: it is closed at once and on_close is not called. */
+    bool (*on_open)(snet_conn_t *conn);
 } snet_handler_t;
 
 /* Listens on host:port (port 0: ephemeral). New connections start with ctx as their context.
@@ -67,9 +70,49 @@ int snet_listener_port(const snet_listener_t *lst);
 /* Stops accepting; existing connections stay. */
 void snet_listener_close(snet_listener_t *lst);
 
+/* TLS (OpenSSL): a server context made once and shared by the listeners that use it. */
+typedef enum { SNET_CLIENT_AUTH_NONE, SNET_CLIENT_AUTH_REQUESTED, SNET_CLIENT_AUTH_REQUIRED }
+    snet_client_auth_t;
+typedef struct {
+    /* PEM, each either a file path or the PEM text itself (starting "-----BEGIN"). chain
+     * may hold the key too (Kafka's ssl.keystore.location of type PEM); key may be NULL then. */
+    const char *cert_chain;
+    const char *key;
+    const char *key_password; /* for an encrypted key, or NULL */
+    const char *ca;           /* trusted CAs for client certificates, or NULL */
+    snet_client_auth_t client_auth;
+} snet_tls_conf_t;
+typedef struct snet_tls snet_tls_t;
+/* Builds a TLS 1.2+ server context. On error returns SL_EINVAL with a message in err. */
+int snet_tls_new(const snet_tls_conf_t *conf, snet_tls_t **out, char *err, size_t err_len);
+void snet_tls_free(snet_tls_t *tls);
+/* Connections accepted from now on by lst speak TLS with tls (which must outlive lst). */
+void snet_listener_set_tls(snet_listener_t *lst, snet_tls_t *tls);
+
+/* Bounds the bytes of request frames held in memory by all connections of the loop (read
+ * and not yet answered): over it, every connection stops reading until answers free memory.
+ * A single frame is always admitted when nothing else is held, so progress never stops.
+ * 0: no bound (Kafka's queued.max.request.bytes=-1). */
+void snet_loop_set_request_bytes_max(snet_loop_t *loop, size_t bytes);
+/* Request bytes held now (tests, metrics). */
+size_t snet_loop_request_bytes(const snet_loop_t *loop);
 void snet_conn_set_ctx(snet_conn_t *conn, void *ctx);
 void *snet_conn_ctx(const snet_conn_t *conn);
 const char *snet_conn_peer(const snet_conn_t *conn); /* "ip:port" */
+const char *snet_conn_peer_ip(const snet_conn_t *conn); /* "ip" */
+/* Whether the connection may carry requests: true at once for plain TCP, after the TLS
+ * handshake for TLS. */
+bool snet_conn_ready(const snet_conn_t *conn);
+bool snet_conn_is_tls(const snet_conn_t *conn);
+/* The client certificate's subject in RFC 2253 form ("CN=x,O=y"), or NULL (no TLS, no
+ * certificate, or before the handshake). */
+const char *snet_conn_tls_subject(const snet_conn_t *conn);
+/* Loop time of the last byte read or written, or of the accept. */
+int64_t snet_conn_active_ms(const snet_conn_t *conn);
+/* Requests read and not yet answered on the connection. */
+size_t snet_conn_pending(const snet_conn_t *conn);
+/* Changes the largest frame accepted from now on (capped by SNET_FRAME_BYTES_CEILING). */
+void snet_conn_set_max_frame(snet_conn_t *conn, size_t bytes);
 /* Closes after sending what is queued for completed slots (bad input, Kafka's way). */
 void snet_conn_close(snet_conn_t *conn);
 size_t snet_conn_count(const snet_loop_t *loop);

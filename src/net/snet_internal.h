@@ -4,6 +4,8 @@
 
 #include "snet.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Anything registered with epoll: the loop calls cb with the epoll event mask. */
@@ -21,5 +23,17 @@ void snet__io_del(snet_loop_t *loop, snet_io_t *io);
 snet_conn_t **snet__loop_conn_head(snet_loop_t *loop);
 size_t *snet__loop_nconns(snet_loop_t *loop);
 void snet__defer_free(snet_loop_t *loop, void *p);
+
+/* Bytes of request frames held by the loop's connections (snet_loop_set_request_bytes_max). */
+typedef struct {
+    size_t bytes;
+    size_t max; /* 0: unbounded */
+    bool paused; /* some connection stopped reading because of it */
+} snet_reqmem_t;
+snet_reqmem_t *snet__loop_reqmem(snet_loop_t *loop);
+
+/* tls.c: the OpenSSL context of a snet_tls_t. */
+struct ssl_ctx_st;
+struct ssl_ctx_st *snet__tls_ctx(snet_tls_t *tls);
 
 #endif

@@ -19,6 +19,25 @@
 /* Largest frame we would ever accept, whatever socket.request.max.bytes says. */
 #define SNET_FRAME_BYTES_CEILING ((size_t)1 << 30)
 
+/* SCRAM salt bytes made by snet_scram_cred_new, and the largest salt accepted from a file. */
+#define SNET_SCRAM_SALT_BYTES 32
+#define SNET_SCRAM_SALT_BYTES_MAX 64
+/* SCRAM iteration counts accepted (Kafka's bounds: 4096 to 16384). */
+#define SNET_SCRAM_ITERATIONS_MIN 4096
+#define SNET_SCRAM_ITERATIONS_MAX 16384
+/* Largest SASL token from a client (Kafka's sasl.server.max.receive.size is 512 KiB for the
+ * whole frame; a PLAIN or SCRAM token is a few hundred bytes). */
+#define SNET_SASL_TOKEN_BYTES_MAX 8192
+/* User names and passwords in a SASL exchange. */
+#define SNET_SASL_USER_BYTES_MAX 256
+#define SNET_SASL_PASSWORD_BYTES_MAX 1024
+/* File bytes read per SSL_write when a fetch response goes over TLS (no sendfile): one
+ * buffer per connection that is sending a file range, so memory stays bounded. */
+#define SNET_TLS_FILE_CHUNK_BYTES 16384
+
+SL_STATIC_ASSERT(SNET_SCRAM_SALT_BYTES <= SNET_SCRAM_SALT_BYTES_MAX, "salt fits");
+SL_STATIC_ASSERT(SNET_SASL_USER_BYTES_MAX + SNET_SASL_PASSWORD_BYTES_MAX + 2 <=
+                     SNET_SASL_TOKEN_BYTES_MAX, "a PLAIN token of the largest user and password fits");
 SL_STATIC_ASSERT(SNET_SLOTS_MAX >= 5, "librdkafka pipelines 5 requests");
 SL_STATIC_ASSERT(SNET_OUT_BYTES_MAX >= (16u << 20), "a large fetch response fits");
 

@@ -120,6 +120,7 @@ class Broker:
         self.settings = dict(settings or {})
         self.proc = None
         self.bootstrap = None
+        self.listeners = {}
         self.starts = 0
         self.listen = "127.0.0.1:0"  # set to the old bootstrap to restart on the same port
         os.makedirs(self.data_dir, exist_ok=True)
@@ -175,7 +176,15 @@ class Broker:
             return None
         if not text.endswith("\n"):
             return None  # the file is written atomically; a partial read means a bug, retry
-        addr = text.strip()
+        # First line: HOST:PORT of the first listener; then NAME://HOST:PORT per listener
+        # when there are several (or the first is not PLAINTEXT).
+        lines = text.splitlines()
+        addr = lines[0].strip()
+        self.listeners = {}
+        for line in lines[1:]:
+            name, sep, hostport = line.strip().partition("://")
+            if sep:
+                self.listeners[name] = hostport
         host, _, port = addr.rpartition(":")
         if not host or not port.isdigit() or int(port) == 0:
             raise BrokerStartError("ready file holds %r, want HOST:PORT" % text)

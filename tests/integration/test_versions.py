@@ -16,7 +16,8 @@ from kafka.record.memory_records import MemoryRecordsBuilder, MemoryRecords  # n
 OURS = {0: (3, 9), 1: (4, 13), 2: (1, 7), 3: (0, 12), 8: (0, 8), 9: (0, 8), 10: (0, 4),
         11: (0, 9), 12: (0, 4), 13: (0, 5), 14: (0, 5), 15: (0, 5), 16: (0, 4), 18: (0, 3),
         19: (0, 7), 20: (0, 6), 29: (0, 3), 30: (0, 3), 31: (0, 3), 32: (0, 4), 33: (0, 2),
-        37: (0, 3), 42: (0, 2)}
+        37: (0, 3), 42: (0, 2),
+        17: (0, 1), 36: (0, 2)}  # SaslHandshake, SaslAuthenticate (test_security.py)
 
 
 class Raw:

@@ -1,0 +1,144 @@
+/* Unit tests of the SASL credential store (src/broker/users.c): save and read back, no
+ * password in the file, mode 0600, a corrupt file refused at open and ignored (previous users
+ * kept) at refresh, changes picked up by refresh. */
+#include "brk_users.h"
+#include "sl_common.h"
+#include "sl_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char test_dir[256];
+
+static void test_dir_new(void)
+{
+    snprintf(test_dir, sizeof test_dir, "/tmp/sluice-test-users-XXXXXX");
+    if (!mkdtemp(test_dir)) {
+        abort();
+    }
+}
+
+static void test_dir_rm(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "cannot remove %s\n", test_dir);
+    }
+}
+
+static const char *creds_path(void)
+{
+    static char path[300];
+    snprintf(path, sizeof path, "%s/credentials", test_dir);
+    return path;
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/%s", test_dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+TEST(test_users_saved_are_read_back_without_the_password)
+{
+    test_dir_new();
+    char err[512];
+    brk_users_t *users;
+    ASSERT_EQ(brk_users_open(test_dir, &users, err, sizeof err), 0);
+    ASSERT_EQ(brk_users_count(users), 0);
+    snet_scram_cred_t cred, got;
+    ASSERT_EQ(snet_scram_cred_new(SNET_MECH_SCRAM_SHA_512, "hunter2-password", 16, 4096, &cred), 0);
+    brk_users_set(users, "zed", SNET_MECH_SCRAM_SHA_512, &cred);
+    brk_users_set(users, "amy", SNET_MECH_SCRAM_SHA_512, &cred);
+    ASSERT_EQ(brk_users_save(users), 0);
+    brk_users_free(users);
+
+    struct stat st;
+    ASSERT_EQ(stat(creds_path(), &st), 0);
+    ASSERT_EQ(st.st_mode & 0777, 0600);
+    const char *text;
+    FILE *f = fopen(creds_path(), "r");
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    text = buf;
+    ASSERT_TRUE(strstr(text, "hunter2") == NULL);
+    ASSERT_TRUE(strstr(text, "amy SCRAM-SHA-512 salt=") != NULL);
+
+    ASSERT_EQ(brk_users_open(test_dir, &users, err, sizeof err), 0);
+    ASSERT_EQ(brk_users_count(users), 2);
+    const char *name;
+    snet_mech_t mech;
+    int32_t iters;
+    brk_users_at(users, 0, &name, &mech, &iters);
+    ASSERT_STREQ(name, "amy");
+    ASSERT_EQ(iters, 4096);
+    ASSERT_EQ(brk_users_lookup(users, SNET_MECH_SCRAM_SHA_512, "zed", &got), 0);
+    ASSERT_TRUE(snet_scram_cred_check(SNET_MECH_SCRAM_SHA_512, &got, "hunter2-password", 16));
+    ASSERT_EQ(brk_users_lookup(users, SNET_MECH_SCRAM_SHA_256, "zed", &got), SL_ENOTFOUND);
+    ASSERT_EQ(brk_users_remove(users, "zed"), 1);
+    ASSERT_EQ(brk_users_remove(users, "zed"), 0);
+    brk_users_free(users);
+    test_dir_rm();
+}
+
+TEST(test_a_corrupt_file_is_refused_at_open_and_ignored_at_refresh)
+{
+    test_dir_new();
+    char err[512];
+    brk_users_t *users, *writer;
+    ASSERT_EQ(brk_users_open(test_dir, &writer, err, sizeof err), 0);
+    snet_scram_cred_t cred;
+    snet_scram_cred_new(SNET_MECH_SCRAM_SHA_256, "pw", 2, 4096, &cred);
+    brk_users_set(writer, "bob", SNET_MECH_SCRAM_SHA_256, &cred);
+    ASSERT_EQ(brk_users_save(writer), 0);
+    ASSERT_EQ(brk_users_open(test_dir, &users, err, sizeof err), 0);
+    ASSERT_EQ(brk_users_count(users), 1);
+
+    const char *bad[] = {"bob SCRAM-SHA-256 salt=AAAA,stored_key=AAAA,server_key=AAAA,iterations=4096\n",
+                         "bob PLAIN salt=AAAA\n", "bob SCRAM-SHA-256\n",
+                         "bob SCRAM-SHA-256 salt=!!!!,iterations=4096\n"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        write_file("credentials", bad[i]);
+        brk_users_t *other;
+        ASSERT_EQ(brk_users_open(test_dir, &other, err, sizeof err), SL_ECORRUPT);
+        ASSERT_TRUE(strstr(err, "line 1") != NULL);
+        usleep(2000); /* a new mtime */
+        brk_users_refresh(users);
+        ASSERT_EQ(brk_users_count(users), 1); /* the previous users stay */
+    }
+    /* a good file again is picked up */
+    brk_users_set(writer, "carl", SNET_MECH_SCRAM_SHA_256, &cred);
+    ASSERT_EQ(brk_users_save(writer), 0);
+    brk_users_refresh(users);
+    ASSERT_EQ(brk_users_count(users), 2);
+    brk_users_free(writer);
+    brk_users_free(users);
+    test_dir_rm();
+}
+
+TEST(test_user_names_are_printable_without_spaces)
+{
+    ASSERT_TRUE(brk_users_name_valid("alice"));
+    ASSERT_TRUE(brk_users_name_valid("a=b,c@example.com"));
+    ASSERT_TRUE(!brk_users_name_valid(""));
+    ASSERT_TRUE(!brk_users_name_valid("a b"));
+    ASSERT_TRUE(!brk_users_name_valid("#x"));
+    ASSERT_TRUE(!brk_users_name_valid("tab\there"));
+}
+
+int main(void)
+{
+    RUN(test_users_saved_are_read_back_without_the_password);
+    RUN(test_a_corrupt_file_is_refused_at_open_and_ignored_at_refresh);
+    RUN(test_user_names_are_printable_without_spaces);
+    TEST_MAIN_END();
+}
