@@ -31,7 +31,7 @@ void slog_batch_hdr_decode(const uint8_t *p, slog_batch_hdr_t *hdr)
 
 /* Reads a zigzag varint (wide: varlong, 10 bytes; else 5 bytes, 32 bits); false when
  * malformed (too long, bits past the width) or past end. */
-static bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *out)
+bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *out)
 {
     const uint8_t *p = *pp;
     int max_bytes = wide ? 10 : 5;
@@ -71,9 +71,21 @@ static bool slog__skip_field(const uint8_t **pp, const uint8_t *end, bool nullab
     return true;
 }
 
+static bool slog__record_gap(const uint8_t **pp, const uint8_t *end, int64_t min_delta,
+                             int64_t max_delta, int64_t *ts_delta, int64_t *off_delta);
+
 /* Reads record number index at *pp: framing checked, offsetDelta must equal index; returns
  * its timestampDelta and moves *pp past it. */
 static bool slog__record(const uint8_t **pp, const uint8_t *end, int32_t index, int64_t *ts_delta)
+{
+    int64_t off_delta;
+    return slog__record_gap(pp, end, index, index, ts_delta, &off_delta);
+}
+
+/* As slog__record, but the offset delta may be anything in [min_delta, max_delta] (a batch
+ * the cleaner rewrote keeps its records' original deltas). */
+static bool slog__record_gap(const uint8_t **pp, const uint8_t *end, int64_t min_delta,
+                             int64_t max_delta, int64_t *ts_delta, int64_t *off_out)
 {
     const uint8_t *p = *pp;
     int64_t len, off_delta, nhdr;
@@ -83,7 +95,7 @@ static bool slog__record(const uint8_t **pp, const uint8_t *end, int32_t index, 
     const uint8_t *rend = p + len;
     p++; /* attributes (unused in v2) */
     if (!slog__varint(&p, rend, true, ts_delta) || !slog__varint(&p, rend, false, &off_delta) ||
-        off_delta != index || !slog__skip_field(&p, rend, true) ||
+        off_delta < min_delta || off_delta > max_delta || !slog__skip_field(&p, rend, true) ||
         !slog__skip_field(&p, rend, true) || !slog__varint(&p, rend, false, &nhdr) || nhdr < 0) {
         return false;
     }
@@ -93,6 +105,7 @@ static bool slog__record(const uint8_t **pp, const uint8_t *end, int32_t index, 
         }
     }
     *pp = rend;
+    *off_out = off_delta;
     return p == rend;
 }
 
@@ -109,7 +122,28 @@ static bool slog__walk_records(const uint8_t *p, const uint8_t *end, int32_t cou
     return p == end;
 }
 
+/* Records of a batch the cleaner rewrote: offset deltas strictly increasing, at most the
+ * batch's lastOffsetDelta, together filling the batch exactly. */
+static bool slog__walk_records_gaps(const uint8_t *p, const uint8_t *end, int32_t count,
+                                    int32_t last_delta)
+{
+    int64_t next = 0;
+    for (int32_t i = 0; i < count; i++) {
+        int64_t ts_delta, off_delta;
+        if (!slog__record_gap(&p, end, next, last_delta, &ts_delta, &off_delta)) {
+            return false;
+        }
+        next = off_delta + 1;
+    }
+    return p == end;
+}
+
 int slog_batch_validate(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr)
+{
+    return slog__batch_check(p, len, hdr, false);
+}
+
+int slog__batch_check(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr, bool gaps)
 {
     if (len < SLOG_BATCH_HEADER_BYTES) {
         return SL_ECORRUPT;
@@ -125,16 +159,24 @@ int slog_batch_validate(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr)
     if (sl_crc32c(0, p + 21, len - 21) != hdr->crc) {
         return SL_ECORRUPT;
     }
-    if (hdr->record_count < 1 || hdr->record_count > SLOG_BATCH_RECORDS_MAX ||
-        hdr->last_offset_delta != hdr->record_count - 1) {
+    bool counts_ok = gaps ? hdr->record_count >= 0 && hdr->last_offset_delta >= 0 &&
+                                (int64_t)hdr->record_count <= (int64_t)hdr->last_offset_delta + 1
+                          : hdr->record_count >= 1 &&
+                                hdr->last_offset_delta == hdr->record_count - 1;
+    if (!counts_ok || hdr->record_count > SLOG_BATCH_RECORDS_MAX) {
         return SL_ECORRUPT;
     }
     int compression = hdr->attributes & SLOG_BATCH_COMPRESSION_MASK;
     if (compression > 4) { /* none, gzip, snappy, lz4, zstd */
         return SL_ECORRUPT;
     }
-    if (compression == 0 &&
+    if (compression == 0 && !gaps &&
         !slog__walk_records(p + SLOG_BATCH_HEADER_BYTES, p + len, hdr->record_count)) {
+        return SL_ECORRUPT;
+    }
+    if (compression == 0 && gaps &&
+        !slog__walk_records_gaps(p + SLOG_BATCH_HEADER_BYTES, p + len, hdr->record_count,
+                                 hdr->last_offset_delta)) {
         return SL_ECORRUPT;
     }
     return 0;

@@ -25,6 +25,11 @@ void slog_conf_default(slog_conf_t *conf)
     conf->index_interval_bytes = 4096;
     conf->max_message_bytes = 1048588;
     conf->log_append_time = false;
+    conf->cleanup_delete = true;
+    conf->cleanup_compact = false;
+    conf->delete_retention_ms = 86400000;
+    conf->min_compaction_lag_ms = 0;
+    conf->min_cleanable_dirty_ratio = 0.5;
 }
 
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg)
@@ -36,7 +41,8 @@ int slog__push_seg(slog_part_t *part, slog_seg_t *seg)
         part->segs_cap = part->segs_cap ? part->segs_cap * 2 : 8;
         part->segs = sl_xrealloc(part->segs, part->segs_cap * sizeof *part->segs);
     }
-    SL_ASSERT(part->nsegs == 0 || seg->base == slog__active(part)->next);
+    SL_ASSERT(part->nsegs == 0 || seg->base == slog__active(part)->next ||
+              (seg->base > slog__active(part)->next && slog__active(part)->gaps));
     part->segs[part->nsegs++] = seg;
     part->size_bytes += seg->size;
     return 0;
@@ -100,7 +106,7 @@ void slog_part_close(slog_part_t *part)
     if (!part) {
         return;
     }
-    SL_ASSERT(!part->job_out);
+    SL_ASSERT(!part->job_out && !part->clean_out);
     int rc = part->failed ? part->failed : slog_part_sync_now(part);
     if (rc == 0) {
         rc = slog__persist_indexes(part);
@@ -123,7 +129,7 @@ void slog_part_close(slog_part_t *part)
 void slog_part_abandon(slog_part_t *part)
 {
     if (part) {
-        SL_ASSERT(!part->job_out);
+        SL_ASSERT(!part->job_out && !part->clean_out);
         slog__part_free(part);
     }
 }
@@ -526,7 +532,7 @@ static bool slog__expired(const slog_part_t *part, int64_t now_ms)
                    seg->max_ts < now_ms - part->conf.retention_ms;
     bool by_size = part->conf.retention_bytes >= 0 &&
                    part->size_bytes - seg->size >= part->conf.retention_bytes;
-    return part->nsegs > 1 && (by_time || by_size);
+    return part->nsegs > 1 && part->conf.cleanup_delete && (by_time || by_size);
 }
 
 /* Deletes the oldest segment (never the active one); the log then starts at the next one. */

@@ -102,9 +102,17 @@ typedef struct {
     int64_t max_ts_offset;  /* last offset of the first batch that has max_ts, -1 when none */
     int64_t created_ms;     /* roll.ms clock: time of the first append, -1 when none */
     int64_t synced_next;    /* offsets below this are fdatasync'd */
+    bool gaps;              /* cleaned by compaction: offsets may skip (below the checkpoint) */
     bool index_written;     /* index files match memory (written at roll or load) */
     bool index_synced;      /* ... and are on stable storage */
 } slog_seg_t;
+
+/* Tombstones below offset (and at or above the previous mark's) were first cleaned at
+ * time_ms: they go once time_ms + delete.retention.ms has passed. */
+typedef struct {
+    int64_t offset;
+    int64_t time_ms;
+} slog_clean_mark_t;
 
 struct slog_part {
     char *dir;
@@ -119,11 +127,23 @@ struct slog_part {
     bool job_out;           /* a sync job is out */
     bool dir_dirty;         /* segment files created since the last directory fsync */
     bool clean_marker;      /* .clean still exists: remove it before the first write */
+    /* Compaction (cleaner.c; file clean-checkpoint). */
+    int64_t cleaned_to;     /* the cleaner's checkpoint: offsets below were cleaned */
+    int64_t gaps_below;     /* segments based below may have offset gaps (>= cleaned_to) */
+    slog_clean_mark_t marks[SLOG_CLEAN_MARKS_MAX]; /* when each cleaned range was first cleaned */
+    int nmarks;
+    bool clean_out;         /* a clean job is out */
 };
 
 /* fault.c: wrappers of the system calls that fault injection can fail. */
 int slog__pwrite_all(int fd, const uint8_t *p, size_t len, int64_t pos);
 int slog__fdatasync(int fd);
+
+/* batch.c: slog_batch_validate, and with gaps the relaxed form for batches the cleaner
+ * rewrote (fewer records than lastOffsetDelta + 1, deltas increasing, even none). */
+int slog__batch_check(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr, bool gaps);
+/* Zigzag varint (wide: varlong) at *pp before end; false when malformed. */
+bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *out);
 
 /* batch.c: in a validated uncompressed batch, the first record whose timestamp >= ts.
  * Returns its index (timestamp in *found) or -1. */
@@ -134,6 +154,8 @@ void slog__seg_path(const char *dir, int64_t base, const char *ext, char *buf, s
 slog_file_t *slog__file_new(int fd);
 /* Creates an empty segment file (O_EXCL; the directory is not synced). */
 int slog__seg_create(const char *dir, int64_t base, slog_seg_t **out);
+/* Wraps an open file of size bytes as segment base (empty indexes). */
+slog_seg_t *slog__seg_wrap(int64_t base, int fd, int64_t size);
 /* Opens an existing segment file: size from the file; indexes not loaded. */
 int slog__seg_open(const char *dir, int64_t base, slog_seg_t **out);
 void slog__seg_free(slog_seg_t *seg);
@@ -167,6 +189,15 @@ void slog__seg_unlink(const slog_seg_t *seg, const char *dir);
 int slog__recover(slog_part_t *part);
 /* Writes the recovery point file of dir (atomic, durable). Thread: any. */
 int slog__rp_write(const char *dir, int64_t offset);
+
+/* cleaner.c: at open, before the segments are listed: completes or discards an interrupted
+ * swap, then reads the checkpoint (part->cleaned_to, gaps_below, marks). */
+int slog__clean_recover(slog_part_t *part);
+/* Whether a segment based at base may have offset gaps. */
+static inline bool slog__gaps_at(const slog_part_t *part, int64_t base)
+{
+    return base < part->gaps_below || part->conf.cleanup_compact;
+}
 
 /* partition.c */
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg);

@@ -15,6 +15,17 @@
 /* Segments in one partition. */
 #define SLOG_SEGMENTS_MAX 100000
 
+/* Cleaned ranges remembered for tombstone expiry (older ones merge, keeping tombstones
+ * longer, never shorter). */
+#define SLOG_CLEAN_MARKS_MAX 32
+/* Smallest offset map (log.cleaner.dedupe.buffer.size) and largest. */
+#define SLOG_CLEAN_MAP_BYTES_MIN ((int64_t)4096)
+#define SLOG_CLEAN_MAP_BYTES_MAX ((int64_t)1 << 32)
+/* Largest decompressed payload of one batch the cleaner opens; a larger batch is kept whole. */
+#define SLOG_CLEAN_INFLATE_BYTES_MAX ((size_t)256 << 20)
+
+SL_STATIC_ASSERT(SLOG_CLEAN_MAP_BYTES_MIN < SLOG_CLEAN_MAP_BYTES_MAX, "map bounds");
+SL_STATIC_ASSERT(SLOG_CLEAN_MARKS_MAX >= 2, "marks merge pairwise");
 SL_STATIC_ASSERT(SLOG_BATCH_BYTES_MAX < SLOG_SEGMENT_BYTES_MAX, "a batch fits a segment");
 SL_STATIC_ASSERT(SLOG_SEGMENT_BYTES_MIN < SLOG_SEGMENT_BYTES_MAX, "segment bounds");
 
