@@ -91,6 +91,9 @@ static int sl__unsnappy_block(const uint8_t *in, size_t len, size_t start0, size
     if (snappy_uncompressed_length((const char *)in, len, &n) != SNAPPY_OK) {
         return SL_ECORRUPT;
     }
+    if (n == 0) {
+        return 0;
+    }
     uint8_t *p = sl__room(out, start0, n, max_out);
     if (!p) {
         return SL_ELIMIT;

@@ -79,7 +79,8 @@ int slog__idx_load(slog_index_t *ix, const char *path, size_t max_entries, bool 
 void slog__idx_map(slog_index_t *ix, const char *path);
 /* Drops a mapped index's pages from this process (they stay in the page cache). */
 void slog__idx_release(const slog_index_t *ix);
-/* Offset index sane for a segment of size bytes: first entry {0,0}, both fields strictly
+/* Offset index sane for a segment of size bytes: first entry at position 0 (offset 0, or
+ * later in a compacted segment), both fields strictly
  * increasing, positions inside the file. */
 bool slog__oidx_check(const slog_index_t *ix, int64_t size);
 /* Time index sane: timestamps strictly increasing, offsets not decreasing and below max_rel. */
