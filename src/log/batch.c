@@ -7,6 +7,7 @@
  * socket or a disk: nothing is asserted, everything is an error. */
 #include "slog_batch.h"
 #include "sl_buf.h"
+#include "sl_codec.h"
 #include "sl_common.h"
 #include "sl_crc32c.h"
 #include "slog_internal.h"
@@ -199,6 +200,67 @@ int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t 
         if (rec_ts >= ts) {
             *found = rec_ts;
             return i;
+        }
+    }
+    return -1;
+}
+
+/* Whether the records in [p, end) (count of them) include one with a null key: 1, 0, or
+ * SL_ECORRUPT when they cannot be walked. */
+static int slog__records_keyless(const uint8_t *p, const uint8_t *end, int32_t count)
+{
+    for (int32_t i = 0; i < count; i++) {
+        int64_t len, ts, off, klen;
+        if (!slog__varint(&p, end, false, &len) || len < 1 || len > end - p) {
+            return SL_ECORRUPT;
+        }
+        const uint8_t *rend = p + len;
+        p++; /* attributes */
+        if (!slog__varint(&p, rend, true, &ts) || !slog__varint(&p, rend, false, &off) ||
+            !slog__varint(&p, rend, false, &klen)) {
+            return SL_ECORRUPT;
+        }
+        if (klen < 0) {
+            return 1;
+        }
+        p = rend;
+    }
+    return 0;
+}
+
+int slog_batch_keyless(const uint8_t *data, size_t len, sl_buf_t *scratch)
+{
+    int index = 0;
+    for (size_t pos = 0; pos < len; index++) {
+        if (len - pos < SLOG_BATCH_HEADER_BYTES) {
+            return SL_ECORRUPT;
+        }
+        slog_batch_hdr_t hdr;
+        slog_batch_hdr_decode(data + pos, &hdr);
+        int64_t total = slog_batch_total(&hdr);
+        if (hdr.batch_length < SLOG_BATCH_HEADER_BYTES - SLOG_BATCH_LOG_OVERHEAD ||
+            total > (int64_t)(len - pos) || hdr.record_count < 0 ||
+            hdr.record_count > SLOG_BATCH_RECORDS_MAX) {
+            return SL_ECORRUPT;
+        }
+        const uint8_t *p = data + pos + SLOG_BATCH_HEADER_BYTES, *end = data + pos + total;
+        int codec = hdr.attributes & SLOG_BATCH_COMPRESSION_MASK;
+        pos += (size_t)total;
+        if (hdr.attributes & SLOG_BATCH_CONTROL) {
+            continue;
+        }
+        if (codec != SL_CODEC_NONE) {
+            scratch->len = 0;
+            if (sl_codec_decompress(codec, p, (size_t)(end - p), SLOG_CLEAN_INFLATE_BYTES_MAX,
+                                    scratch) != 0) {
+                return SL_ECORRUPT;
+            }
+            p = scratch->data;
+            end = scratch->data + scratch->len;
+        }
+        int rc = slog__records_keyless(p, end, hdr.record_count);
+        if (rc != 0) {
+            return rc == 1 ? index : rc;
         }
     }
     return -1;
