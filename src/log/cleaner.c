@@ -396,7 +396,7 @@ static size_t slog__first_uncleanable(const slog_part_t *part, int64_t now_ms)
 slog_clean_job_t *slog_part_clean_begin(slog_part_t *part, int64_t now_ms,
                                         const slog_clean_opts_t *opts, bool force)
 {
-    if (part->failed || part->clean_out || part->job_out || !part->conf.cleanup_compact) {
+    if (part->failed || part->clean_out || !part->conf.cleanup_compact) {
         return NULL;
     }
     size_t u = slog__first_uncleanable(part, now_ms);
@@ -957,6 +957,14 @@ static int slog__swap_group(slog_part_t *part, const slog_clean_group_t *g, size
             (part->nsegs - at - g->n) * sizeof *part->segs);
     part->nsegs -= g->n - 1;
     part->size_bytes += seg->size;
+    if (seg->size == 0 && at > 0) {
+        /* Nothing survived: no file at all (the first segment stays, holding the log start).
+         * A crash before this only leaves an empty segment behind. */
+        slog__seg_unlink(seg, part->dir);
+        slog__seg_free(seg);
+        memmove(part->segs + at, part->segs + at + 1, (part->nsegs - at - 1) * sizeof *part->segs);
+        part->nsegs--;
+    }
     return 0;
 }
 

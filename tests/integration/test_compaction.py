@@ -214,7 +214,7 @@ def test_compact_delete_topics_also_apply_retention(make_broker):
 
 
 def test_a_compacted_topic_stays_bounded_under_a_long_update_run(make_broker):
-    b = make_broker(CLEANER)
+    b = make_broker(dict(CLEANER, **{"log.roll.ms": 300, "log.retention.check.interval.ms": 100}))
     topic = create_topic(b.bootstrap, unique_topic("bounded"),
                          config=dict(COMPACT, **{"segment.bytes": "16384"}))
     prod = producer(b.bootstrap, **{"linger.ms": 1, "batch.num.messages": 50})
@@ -226,13 +226,16 @@ def test_a_compacted_topic_stays_bounded_under_a_long_update_run(make_broker):
         produce_all(prod, topic, recs)
         written += sum(len(r["value"]) + 5 for r in recs)
         sizes.append(dir_bytes(path))
-    final = wait_for(lambda: (lambda s: s if s < 80000 else None)(dir_bytes(path)), T(30),
-                     "the log to be compacted below 80 kB")
+        time.sleep(0.2)  # a steady stream of updates rather than one burst
+    final = wait_for(lambda: (lambda s: s if s < 8000 else None)(dir_bytes(path)), T(30),
+                     "the log to be compacted below 8 kB (the active segment rolls by age)")
     print("compaction: %d bytes of updates, directory sizes %s, final %d, %d segment files"
           % (written, sizes, final, len(log_files(path))))
     assert written > 2000000
-    assert max(sizes) < 400000          # bounded throughout the run, not just at the end
-    assert len(log_files(path)) < 20    # small cleaned segments are merged
+    # bounded throughout the run, not just at the end, and not growing with it
+    assert max(sizes) < written / 3
+    assert max(sizes[10:]) < 2 * max(sizes[:10])
+    assert len(log_files(path)) < 8     # small cleaned segments are merged
     msgs = read_all(b.bootstrap, topic)
     last = latest_by_key(msgs)
     assert sorted(last) == [b"key%d" % i for i in range(10)]
@@ -298,7 +301,9 @@ def test_kill9_while_cleaning_loses_no_latest_value(make_broker):
 
 def test_a_join_changelog_stays_bounded_when_few_keys_change_often(make_broker, tmp_path):
     from join_harness import JoinService, topics_for
-    b = make_broker(dict(CLEANER, **{"log.segment.bytes": 2048,
+    # small segments, rolled after 300 ms (log.roll.ms), so the cleaner reaches everything
+    b = make_broker(dict(CLEANER, **{"log.segment.bytes": 2048, "log.roll.ms": 300,
+                                     "log.retention.check.interval.ms": 100,
                                      "log.cleaner.min.cleanable.ratio": "0.01"}))
     t = topics_for("jb")
     create_topic(b.bootstrap, t["left"])
@@ -308,19 +313,25 @@ def test_a_join_changelog_stays_bounded_when_few_keys_change_often(make_broker, 
         "right.topic": t["right"], "output.topic": t["out"]}).start()
     try:
         prod = producer(b.bootstrap, **{"batch.num.messages": 50})
-        recs = [{"key": b"k%d" % (i % 4), "value": json.dumps({"v": i, "pad": "x" * 40}).encode()}
-                for i in range(4000)]
-        produce_all(prod, t["right"], recs)
         changelog = "%s-right-changelog" % t["app"]
-        wait_for(lambda: watermarks(b.bootstrap, changelog, 0)[1] >= 4000, T(60),
-                 "the join to write its changelog")
         path = part_dir(b, changelog)
-        size = wait_for(lambda: (lambda s: s if s < 20000 else None)(dir_bytes(path)), T(30),
-                        "the changelog to be compacted")
-        print("join changelog: 4000 updates of 4 keys, %d bytes on disk" % size)
+        sizes = []
+        for rnd in range(8):
+            recs = [{"key": b"k%d" % (i % 4),
+                     "value": json.dumps({"v": rnd * 1000 + i, "pad": "x" * 40}).encode()}
+                    for i in range(1000)]
+            produce_all(prod, t["right"], recs)
+            wait_for(lambda: watermarks(b.bootstrap, changelog, 0)[1] >= (rnd + 1) * 1000,
+                     T(60), "the join to write its changelog")
+            sizes.append(dir_bytes(path))
+        final = wait_for(lambda: (lambda s: s if s < 4000 else None)(dir_bytes(path)), T(30),
+                         "the changelog to be compacted below 4 kB")
+        print("join changelog: 8000 updates of 4 keys; directory sizes %s, final %d bytes"
+              % (sizes, final))
+        assert max(sizes) < 300000   # one round writes ~90 kB; eight of them would be ~720 kB
         msgs = read_all(b.bootstrap, changelog)
         last = {m.key(): json.loads(m.value())["v"] for m in msgs if m.value() is not None}
-        assert last == {b"k%d" % k: 3996 + k for k in range(4)}
-        assert len(msgs) < 200
+        assert last == {b"k%d" % k: 7996 + k for k in range(4)}
+        assert len(msgs) <= 8
     finally:
         svc.kill9()
