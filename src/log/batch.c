@@ -191,16 +191,18 @@ int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t 
     slog_batch_hdr_t hdr;
     slog_batch_hdr_decode(p, &hdr);
     const uint8_t *q = p + SLOG_BATCH_HEADER_BYTES;
+    int64_t next = 0; /* a cleaned batch keeps its records' deltas: gaps are possible */
     for (int32_t i = 0; i < hdr.record_count; i++) {
-        int64_t ts_delta;
-        if (!slog__record(&q, p + len, i, &ts_delta)) {
+        int64_t ts_delta, off_delta;
+        if (!slog__record_gap(&q, p + len, next, hdr.last_offset_delta, &ts_delta, &off_delta)) {
             return -1;
         }
         int64_t rec_ts = (int64_t)((uint64_t)hdr.base_timestamp + (uint64_t)ts_delta);
         if (rec_ts >= ts) {
             *found = rec_ts;
-            return i;
+            return (int32_t)off_delta;
         }
+        next = off_delta + 1;
     }
     return -1;
 }

@@ -158,6 +158,11 @@ void slog__idx_release(const slog_index_t *ix)
 
 bool slog__oidx_check(const slog_index_t *ix, int64_t size)
 {
+    return slog__oidx_check_gaps(ix, size) && (ix->n == 0 || slog__oidx_rel(ix, 0) == 0);
+}
+
+bool slog__oidx_check_gaps(const slog_index_t *ix, int64_t size)
+{
     if (ix->n == 0) {
         return size == 0;
     }

@@ -459,9 +459,9 @@ static int slog__record_for_time(const slog_seg_t *seg, int64_t pos,
     ssize_t n = pread(seg->file->fd, buf, (size_t)total, pos);
     int rc = n < 0 ? -errno : 0;
     if (n == total) {
-        int32_t i = slog__batch_record_at(buf, (size_t)total, ts, found);
-        *offset = i >= 0 ? hdr->base_offset + i : hdr->base_offset;
-        *found = i >= 0 ? *found : hdr->max_timestamp;
+        int32_t delta = slog__batch_record_at(buf, (size_t)total, ts, found);
+        *offset = delta >= 0 ? hdr->base_offset + delta : hdr->base_offset;
+        *found = delta >= 0 ? *found : hdr->max_timestamp;
     }
     free(buf);
     return rc;

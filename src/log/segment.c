@@ -251,7 +251,9 @@ int slog__seg_load_index(slog_seg_t *seg, const char *dir, bool map, int32_t int
         slog__seg_path(dir, seg->base, "timeindex", path, sizeof path);
         rc = slog__idx_load(&seg->tidx, path, max, map);
     }
-    if (rc == 0 && !slog__oidx_check(&seg->oidx, fsize)) {
+    bool idx_ok = seg->gaps ? slog__oidx_check_gaps(&seg->oidx, fsize)
+                            : slog__oidx_check(&seg->oidx, fsize);
+    if (rc == 0 && !idx_ok) {
         rc = SL_ECORRUPT;
     }
     if (rc == 0 && seg->oidx.n > 0) {

@@ -79,10 +79,11 @@ int slog__idx_load(slog_index_t *ix, const char *path, size_t max_entries, bool 
 void slog__idx_map(slog_index_t *ix, const char *path);
 /* Drops a mapped index's pages from this process (they stay in the page cache). */
 void slog__idx_release(const slog_index_t *ix);
-/* Offset index sane for a segment of size bytes: first entry at position 0 (offset 0, or
- * later in a compacted segment), both fields strictly
- * increasing, positions inside the file. */
+/* Offset index sane for a segment of size bytes: first entry {0,0}, both fields strictly
+ * increasing, positions inside the file. The _gaps form is for a compacted segment, whose
+ * first entry (position 0) may be past offset 0 (the cleaner removed the first records). */
 bool slog__oidx_check(const slog_index_t *ix, int64_t size);
+bool slog__oidx_check_gaps(const slog_index_t *ix, int64_t size);
 /* Time index sane: timestamps strictly increasing, offsets not decreasing and below max_rel. */
 bool slog__tidx_check(const slog_index_t *ix, int64_t max_rel);
 /* Last offset index entry with rel <= target (0 when none is; n must be > 0). */
@@ -147,7 +148,8 @@ int slog__batch_check(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr, bool 
 bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *out);
 
 /* batch.c: in a validated uncompressed batch, the first record whose timestamp >= ts.
- * Returns its index (timestamp in *found) or -1. */
+ * Returns its offset delta (its index unless the cleaner removed records before it;
+ * timestamp in *found) or -1. */
 int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t *found);
 
 /* segment.c */

@@ -21,8 +21,9 @@
 /* Smallest offset map (log.cleaner.dedupe.buffer.size) and largest. */
 #define SLOG_CLEAN_MAP_BYTES_MIN ((int64_t)4096)
 #define SLOG_CLEAN_MAP_BYTES_MAX ((int64_t)1 << 32)
-/* Largest decompressed payload of one batch the cleaner opens; a larger batch is kept whole. */
-#define SLOG_CLEAN_INFLATE_BYTES_MAX ((size_t)256 << 20)
+/* Largest decompressed payload of one batch the cleaner (or the null-key check of a produce
+ * to a compacted topic) opens; the cleaner keeps a larger batch whole, a produce is refused. */
+#define SLOG_CLEAN_INFLATE_BYTES_MAX ((size_t)64 << 20)
 
 SL_STATIC_ASSERT(SLOG_CLEAN_MAP_BYTES_MIN < SLOG_CLEAN_MAP_BYTES_MAX, "map bounds");
 SL_STATIC_ASSERT(SLOG_CLEAN_MARKS_MAX >= 2, "marks merge pairwise");

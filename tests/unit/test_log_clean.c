@@ -588,6 +588,27 @@ TEST(test_clean_keeps_the_producer_fields_of_rewritten_batches)
     tl_rmdir(dir);
 }
 
+TEST(test_clean_offset_for_time_finds_records_by_their_kept_offsets)
+{
+    char *dir = tl_tmpdir();
+    slog_conf_t c = tc_conf();
+    slog_part_t *part;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    const char *k[] = {"a", "b", "c"}, *v[] = {"v0", "v1", "v2"};
+    ASSERT_EQ(tc_append_batch(part, 3, k, v, 100, tc_plain), 0); /* ts 100, 101, 102 */
+    tc_put(part, "b", "v3", 200);
+    slog_part_roll(part);
+    ASSERT_EQ(slog_part_clean_now(part, 1000, &tc_opts, true, NULL), 0);
+    int64_t off, ts;
+    ASSERT_EQ(slog_part_offset_for_time(part, 101, &off, &ts), 0);
+    ASSERT_EQ(off, 2); /* b (offset 1) is gone: c at offset 2, not the second record's index */
+    ASSERT_EQ(ts, 102);
+    ASSERT_EQ(slog_part_offset_for_time(part, 100, &off, &ts), 0);
+    ASSERT_EQ(off, 0);
+    slog_part_close(part);
+    tl_rmdir(dir);
+}
+
 /* Writes the same data into a fresh partition: 120 records over 12 keys in ~12 segments. */
 static slog_part_t *tc_setup_crash(const char *dir, const slog_conf_t *c)
 {
@@ -746,6 +767,7 @@ int main(void)
     RUN(test_clean_with_a_full_offset_map_takes_several_passes);
     RUN(test_clean_filters_compressed_batches_and_recompresses_with_their_codec);
     RUN(test_clean_keeps_the_producer_fields_of_rewritten_batches);
+    RUN(test_clean_offset_for_time_finds_records_by_their_kept_offsets);
     RUN(test_clean_interrupted_swap_recovers_old_or_new_segments_at_every_step);
     RUN(test_clean_is_dropped_when_its_segments_change_or_it_is_cancelled);
     RUN(test_compact_only_topics_are_not_deleted_by_retention);
