@@ -257,8 +257,9 @@ int slog_batch_keyless(const uint8_t *data, size_t len, sl_buf_t *scratch)
                                     scratch) != 0) {
                 return SL_ECORRUPT;
             }
-            p = scratch->data;
-            end = scratch->data + scratch->len;
+            static const uint8_t none[1];
+            p = scratch->len ? scratch->data : none; /* never arithmetic on NULL */
+            end = p + scratch->len;
         }
         int rc = slog__records_keyless(p, end, hdr.record_count);
         if (rc != 0) {

@@ -522,8 +522,9 @@ static bool slog__clean_records(slog_clean_job_t *job, const slog_batch_hdr_t *h
                 "whole", job->dir, hdr->base_offset, sl_strerror(rc));
         return false;
     }
-    *p = job->inflated.data;
-    *end = job->inflated.data + job->inflated.len;
+    static const uint8_t none[1];
+    *p = job->inflated.len ? job->inflated.data : none; /* never arithmetic on NULL */
+    *end = *p + job->inflated.len;
     return true;
 }
 
