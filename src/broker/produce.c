@@ -70,8 +70,9 @@ static bool brk__produce_keyed(brk_req_t *req, const brk_part_t *part,
 {
     sl_buf_t scratch;
     sl_buf_init(&scratch);
+    int32_t record = 0;
     int index = slog_batch_keyless((const uint8_t *)pd->records.ptr, (size_t)pd->records.len,
-                                   &scratch);
+                                   &scratch, &record);
     sl_buf_deinit(&scratch);
     if (index == -1) {
         return true;
@@ -89,7 +90,7 @@ static bool brk__produce_keyed(brk_req_t *req, const brk_part_t *part,
     if (req->api_version >= 8) {
         presp->record_errors = brk_alloc(req, 1, sizeof *presp->record_errors);
         presp->record_errors_count = 1;
-        presp->record_errors[0].batch_index = 0;
+        presp->record_errors[0].batch_index = record; /* the record's index in its batch */
         presp->record_errors[0].batch_index_error_message = kproto_str(msg);
     }
     SL_LOGW("produce", "%s: %s-%d: %s (a record without a key on a compacted topic)", req->peer,

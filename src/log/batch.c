@@ -207,8 +207,8 @@ int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t 
     return -1;
 }
 
-/* Whether the records in [p, end) (count of them) include one with a null key: 1, 0, or
- * SL_ECORRUPT when they cannot be walked. */
+/* The index of the first record in [p, end) (count of them) with a null key, -1 when none
+ * has, or SL_ECORRUPT when they cannot be walked. */
 static int slog__records_keyless(const uint8_t *p, const uint8_t *end, int32_t count)
 {
     for (int32_t i = 0; i < count; i++) {
@@ -223,14 +223,14 @@ static int slog__records_keyless(const uint8_t *p, const uint8_t *end, int32_t c
             return SL_ECORRUPT;
         }
         if (klen < 0) {
-            return 1;
+            return i;
         }
         p = rend;
     }
-    return 0;
+    return -1;
 }
 
-int slog_batch_keyless(const uint8_t *data, size_t len, sl_buf_t *scratch)
+int slog_batch_keyless(const uint8_t *data, size_t len, sl_buf_t *scratch, int32_t *record)
 {
     int index = 0;
     for (size_t pos = 0; pos < len; index++) {
@@ -262,8 +262,12 @@ int slog_batch_keyless(const uint8_t *data, size_t len, sl_buf_t *scratch)
             end = p + scratch->len;
         }
         int rc = slog__records_keyless(p, end, hdr.record_count);
-        if (rc != 0) {
-            return rc == 1 ? index : rc;
+        if (rc >= 0) {
+            *record = rc;
+            return index;
+        }
+        if (rc != -1) {
+            return rc;
         }
     }
     return -1;

@@ -8,6 +8,7 @@
 #include "sl_codec.h"
 #include "sl_common.h"
 #include "slog_batch.h"
+#include "slog_limits.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     memcpy(copy, in.data, in.len);
-    int rc = slog_batch_keyless(copy, in.len, &scratch);
-    if (rc != -1 && rc != SL_ECORRUPT && (rc < 0 || (size_t)rc * SLOG_BATCH_HEADER_BYTES > in.len)) {
+    int32_t record = -1;
+    int rc = slog_batch_keyless(copy, in.len, &scratch, &record);
+    if (rc != -1 && rc != SL_ECORRUPT &&
+        (rc < 0 || (size_t)rc * SLOG_BATCH_HEADER_BYTES > in.len || record < 0 ||
+         record > SLOG_BATCH_RECORDS_MAX)) {
         abort();
     }
     free(copy);

@@ -183,6 +183,26 @@ def test_a_record_without_a_key_is_refused_on_a_compacted_topic(make_broker):
     batch = kwire.record_batch_v2([(b"k", b"v"), (None, b"v")])
     resp = kwire.produce_v3(b.bootstrap, topic, 0, batch, T(10))
     assert resp["error_code"] == kwire.ERR_CORRUPT_MESSAGE, resp
+    # Produce v8 (KIP-467) gets INVALID_RECORD with the batch's record error
+    part = kwire.i32(0) + kwire.nbytes(batch)
+    body = (kwire.string(None) + kwire.i16(-1) + kwire.i32(10000)
+            + kwire.array([kwire.string(topic) + kwire.array([part], lambda x: x)], lambda x: x))
+    with kwire.Conn(b.bootstrap, T(10)) as conn:
+        cid = conn.cid()
+        r = kwire.Reader(conn.call(kwire.frame(
+            kwire.request_header_v1(kwire.API_PRODUCE, 8, cid) + body), cid))
+    got = []
+
+    def dec_part(x):
+        index, err, base, _, _ = x.i32(), x.i16(), x.i64(), x.i64(), x.i64()
+        errors = []
+        x.array(lambda y: errors.append((y.i32(), y.string())))
+        got.append((index, err, base, errors, x.string()))
+    r.array(lambda rr: (rr.string(), rr.array(dec_part)))
+    (index, err, base, errors, msg), = got
+    assert (index, err, base) == (0, 87, -1)  # INVALID_RECORD
+    assert len(errors) == 1 and errors[0][0] == 1  # the second record of the batch
+    assert "without key" in errors[0][1] and "without key" in msg
     assert watermarks(b.bootstrap, topic, 0) == (0, 0)
     # a keyed record goes in; a delete-policy topic takes keyless records
     produce_all(prod, topic, [{"key": b"k", "value": b"v"}])
