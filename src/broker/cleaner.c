@@ -104,7 +104,8 @@ static void brk__clean_efd(void *ctx)
     brk__clean_arm(cl, 0); /* more passes or more logs may be waiting */
 }
 
-/* The partition of a compacted topic with the highest dirty ratio at or above its minimum. */
+/* The partition of a compacted topic with the highest dirty ratio at or above its minimum;
+ * one whose max.compaction.lag.ms has passed goes first. */
 static brk_part_t *brk__clean_pick(brk_t *brk, int64_t now_ms)
 {
     brk_part_t *best = NULL;
@@ -115,7 +116,9 @@ static brk_part_t *brk__clean_pick(brk_t *brk, int64_t now_ms)
         }
         for (int32_t p = 0; p < t->npart; p++) {
             double r = slog_part_dirty_ratio(t->parts[p]->log, now_ms);
-            if (r > 0 && r >= t->log.min_cleanable_dirty_ratio && r > best_ratio) {
+            bool due = slog_part_clean_due(t->parts[p]->log, now_ms);
+            r = due ? 2.0 : r;
+            if (r > 0 && (due || r >= t->log.min_cleanable_dirty_ratio) && r > best_ratio) {
                 best = t->parts[p];
                 best_ratio = r;
             }

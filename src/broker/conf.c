@@ -65,6 +65,8 @@ static const brk_ckey_t brk__ckeys[] = {
     {"log.cleaner.min.compaction.lag.ms", CK_LONG, 0, INT64_MAX / 2, 1,
      OFF(log.min_compaction_lag_ms), 8},
     {"log.cleaner.min.cleanable.ratio", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"log.cleaner.max.compaction.lag.ms", CK_LONG, 1, INT64_MAX, 1,
+     OFF(log.max_compaction_lag_ms), 8},
     /* Single-node meaning only: must be 1. */
     {"default.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
     {"offsets.topic.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},

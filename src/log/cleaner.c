@@ -393,6 +393,25 @@ static size_t slog__first_uncleanable(const slog_part_t *part, int64_t now_ms)
     return i;
 }
 
+bool slog_part_clean_due(const slog_part_t *part, int64_t now_ms)
+{
+    if (!part->conf.cleanup_compact || part->conf.max_compaction_lag_ms == INT64_MAX) {
+        return false;
+    }
+    size_t u = slog__first_uncleanable(part, now_ms);
+    for (size_t i = 0; i < u; i++) {
+        const slog_seg_t *seg = part->segs[i];
+        slog_batch_hdr_t hdr;
+        if (seg->next <= part->cleaned_to || seg->size == 0) {
+            continue;
+        }
+        /* the first dirty segment: its first batch's timestamp is its oldest record's */
+        return slog__seg_header(seg, 0, &hdr) == 0 &&
+               hdr.base_timestamp <= now_ms - part->conf.max_compaction_lag_ms;
+    }
+    return false;
+}
+
 slog_clean_job_t *slog_part_clean_begin(slog_part_t *part, int64_t now_ms,
                                         const slog_clean_opts_t *opts, bool force)
 {
@@ -405,7 +424,8 @@ slog_clean_job_t *slog_part_clean_begin(slog_part_t *part, int64_t now_ms,
         return NULL; /* nothing dirty */
     }
     double ratio = slog_part_dirty_ratio(part, now_ms);
-    if (!force && ratio < part->conf.min_cleanable_dirty_ratio) {
+    if (!force && ratio < part->conf.min_cleanable_dirty_ratio &&
+        !slog_part_clean_due(part, now_ms)) {
         return NULL;
     }
     slog_clean_job_t *job = sl_xcalloc(1, sizeof *job);

@@ -30,6 +30,7 @@ void slog_conf_default(slog_conf_t *conf)
     conf->delete_retention_ms = 86400000;
     conf->min_compaction_lag_ms = 0;
     conf->min_cleanable_dirty_ratio = 0.5;
+    conf->max_compaction_lag_ms = INT64_MAX;
 }
 
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg)
@@ -553,8 +554,11 @@ static void slog__drop_first(slog_part_t *part, const char *why)
 int slog_part_housekeep(slog_part_t *part, int64_t now_ms)
 {
     slog_seg_t *active = slog__active(part);
+    int64_t roll_ms = part->conf.cleanup_compact
+                          ? SL_MIN(part->conf.roll_ms, part->conf.max_compaction_lag_ms)
+                          : part->conf.roll_ms;
     if (!part->failed && active->size > 0 && active->created_ms >= 0 &&
-        now_ms - active->created_ms >= part->conf.roll_ms) {
+        now_ms - active->created_ms >= roll_ms) {
         int rc = slog__roll(part);
         if (rc != 0) {
             return rc;

@@ -40,10 +40,12 @@ typedef struct {
     int64_t delete_retention_ms;   /* tombstones kept this long after their first clean */
     int64_t min_compaction_lag_ms; /* a segment newer than this (max timestamp) is not cleaned */
     double min_cleanable_dirty_ratio; /* clean when dirty bytes / cleanable bytes reach it */
+    int64_t max_compaction_lag_ms; /* a dirty record older than this forces a clean (and a
+                                    * roll of the active segment); INT64_MAX: off */
 } slog_conf_t;
 
 /* Fills conf with Kafka's defaults (1 GiB segments, 7 days, 4096, 1048588, CreateTime,
- * cleanup.policy=delete, delete.retention.ms 1 day, lag 0, dirty ratio 0.5). */
+ * cleanup.policy=delete, delete.retention.ms 1 day, lag 0, dirty ratio 0.5, no max lag). */
 void slog_conf_default(slog_conf_t *conf);
 
 /* Opens (creating if needed) the partition in dir and recovers it: after an unclean stop the
@@ -114,8 +116,8 @@ int slog_part_offset_for_time(slog_part_t *part, int64_t ts, int64_t *offset, in
 int slog_part_max_timestamp(slog_part_t *part, int64_t *offset, int64_t *ts);
 
 /* Retention: deletes whole closed segments past retention.ms / retention.bytes (only when
- * cleanup.policy has delete), and rolls the active segment when roll_ms has passed. Returns
- * segments deleted or -errno. */
+ * cleanup.policy has delete), and rolls the active segment when roll_ms has passed (or, on a
+ * compacted topic, max.compaction.lag.ms). Returns segments deleted or -errno. */
 int slog_part_housekeep(slog_part_t *part, int64_t now_ms);
 /* Closes the active segment if it holds data and starts a new one at the end offset (a
  * compactor writes its snapshot there). Returns 0 or the partition's error. */
@@ -178,9 +180,12 @@ typedef struct slog_clean_job slog_clean_job_t;
 
 /* Dirty ratio of the cleanable part of the log (0 when nothing is cleanable). Thread: loop. */
 double slog_part_dirty_ratio(const slog_part_t *part, int64_t now_ms);
+/* Whether the oldest dirty record is older than max.compaction.lag.ms: the log must be
+ * cleaned whatever its dirty ratio (Kafka's KIP-354). Thread: loop (reads one header). */
+bool slog_part_clean_due(const slog_part_t *part, int64_t now_ms);
 /* Prepares a clean when the topic compacts, nothing is out and the dirty ratio reaches
- * min.cleanable.dirty.ratio (force: whenever anything is dirty). NULL when there is nothing
- * to do. Thread: loop. */
+ * min.cleanable.dirty.ratio or the clean is due (force: whenever anything is dirty). NULL
+ * when there is nothing to do. Thread: loop. */
 slog_clean_job_t *slog_part_clean_begin(slog_part_t *part, int64_t now_ms,
                                         const slog_clean_opts_t *opts, bool force);
 /* Runs the job: reads inputs, writes and syncs the .cleaned files. Returns 0, SL_ECLOSED

@@ -216,7 +216,8 @@ def test_compaction_topic_configs_round_trip(make_broker):
                      "log.cleaner.min.cleanable.ratio": "0.25"})
     topic = create_topic(b.bootstrap, unique_topic("cfg"),
                          config={"cleanup.policy": "compact,delete",
-                                 "min.compaction.lag.ms": "5000"})
+                                 "min.compaction.lag.ms": "5000",
+                                 "max.compaction.lag.ms": "600000"})
     adm = admin_client(b.bootstrap)
     res = ConfigResource(ConfigResource.Type.TOPIC, topic)
 
@@ -225,6 +226,7 @@ def test_compaction_topic_configs_round_trip(make_broker):
     d = describe()
     assert d["cleanup.policy"] == "compact,delete"
     assert d["min.compaction.lag.ms"] == "5000"
+    assert d["max.compaction.lag.ms"] == "600000"
     assert d["delete.retention.ms"] == "7000"            # the broker default
     assert d["min.cleanable.dirty.ratio"] == "0.25"
     err = kwire.incremental_alter_topic_configs(

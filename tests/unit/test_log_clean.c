@@ -438,6 +438,38 @@ TEST(test_clean_honours_min_compaction_lag_and_the_dirty_ratio)
     tl_rmdir(dir);
 }
 
+TEST(test_clean_is_due_after_max_compaction_lag_whatever_the_dirty_ratio)
+{
+    char *dir = tl_tmpdir();
+    slog_conf_t c = tc_conf();
+    c.min_cleanable_dirty_ratio = 1.0; /* never reached once something is clean */
+    c.max_compaction_lag_ms = 5000;
+    c.roll_ms = 1000000;
+    slog_part_t *part;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    tc_fill(part, 60, 5, 10000);
+    slog_part_roll(part);
+    ASSERT_EQ(slog_part_clean_now(part, 10000, &tc_opts, true, NULL), 0);
+    ASSERT_EQ(slog_part_cleaned_to(part), 60);
+    tc_put(part, "k1", "late", 20000); /* a little dirty data at ts 20000 */
+    slog_part_roll(part);
+    ASSERT_TRUE(slog_part_dirty_ratio(part, 20000) < 1.0);
+    ASSERT_TRUE(!slog_part_clean_due(part, 24999));
+    ASSERT_EQ(slog_part_clean_now(part, 24999, &tc_opts, false, NULL), SL_EAGAIN);
+    ASSERT_TRUE(slog_part_clean_due(part, 25000));
+    ASSERT_EQ(slog_part_clean_now(part, 25000, &tc_opts, false, NULL), 0);
+    ASSERT_TRUE(!slog_part_clean_due(part, 99999));
+    /* the active segment rolls once max.compaction.lag.ms has passed, not roll.ms */
+    int segs = slog_part_segment_count(part);
+    tc_put(part, "k2", "x", 30000);
+    ASSERT_EQ(slog_part_housekeep(part, 30000 + 4999), 0);
+    ASSERT_EQ(slog_part_segment_count(part), segs);
+    ASSERT_EQ(slog_part_housekeep(part, 30000 + 5000), 0);
+    ASSERT_EQ(slog_part_segment_count(part), segs + 1);
+    slog_part_close(part);
+    tl_rmdir(dir);
+}
+
 TEST(test_clean_with_a_full_offset_map_takes_several_passes)
 {
     char *dir = tl_tmpdir();
@@ -764,6 +796,7 @@ int main(void)
     RUN(test_clean_read_inside_a_gap_returns_the_next_batch);
     RUN(test_clean_keeps_tombstones_until_delete_retention_has_passed);
     RUN(test_clean_honours_min_compaction_lag_and_the_dirty_ratio);
+    RUN(test_clean_is_due_after_max_compaction_lag_whatever_the_dirty_ratio);
     RUN(test_clean_with_a_full_offset_map_takes_several_passes);
     RUN(test_clean_filters_compressed_batches_and_recompresses_with_their_codec);
     RUN(test_clean_keeps_the_producer_fields_of_rewritten_batches);
