@@ -80,6 +80,12 @@ typedef struct {
     int64_t connections_max_idle_ms;
     int64_t authn_timeout_ms;        /* connections.max.authentication.ms */
     int64_t queued_max_request_bytes; /* -1: unbounded */
+    /* The log cleaner (compaction), Kafka's log.cleaner.* names. */
+    bool cleaner_enable;
+    int32_t cleaner_threads;            /* 1: one cleaner thread */
+    int64_t cleaner_dedupe_bytes;       /* offset map size */
+    int64_t cleaner_io_bytes_per_sec;   /* -1: unthrottled */
+    int64_t cleaner_backoff_ms;         /* sleep when there is nothing to clean */
 } brk_conf_t;
 
 /* Parses props into conf; err gets "key: reason". Unknown keys are warned about once.
@@ -96,6 +102,7 @@ typedef struct brk_topic brk_topic_t;
 typedef struct brk_part brk_part_t;
 typedef struct brk_req brk_req_t;
 typedef struct brk_flusher brk_flusher_t;
+typedef struct brk_cleaner brk_cleaner_t;
 
 /* A waiter on a partition's durable offset (a produce with acks != 0). */
 typedef struct brk_wait {
@@ -145,6 +152,7 @@ struct brk {
     snet_timer_t *conn_timer;
     brk_users_t *users;     /* SASL credentials (users.c) */
     brk_flusher_t *flusher;
+    brk_cleaner_t *cleaner;
     brk_topic_t *topics;
     int ntopics;
     char cluster_id[32];
@@ -310,6 +318,13 @@ void brk_conns_start(brk_t *brk);
 void brk_conns_stop(brk_t *brk);
 void brk_handle_sasl_handshake(brk_req_t *req);
 void brk_handle_sasl_authenticate(brk_req_t *req);
+/* ---- cleaner.c: log compaction on a cleaner thread ---- */
+int brk_cleaner_new(brk_t *brk, brk_cleaner_t **out);
+/* Cancels and waits for the job out (shutdown), then frees. */
+void brk_cleaner_free(brk_cleaner_t *cl);
+/* Before part's log is closed or deleted: cancels its clean if one is out and waits for the
+ * thread to let go of it (the loop blocks briefly). */
+void brk_cleaner_forget(brk_t *brk, brk_part_t *part);
 
 /* Maps storage errors to Kafka's codes. */
 kerr_t brk_kerr_from_log(int rc);

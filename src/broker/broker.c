@@ -253,6 +253,9 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
         brk->loop = snet_loop_new();
         rc = brk->loop ? brk_flusher_new(brk, brk->conf.flush_threads, &brk->flusher) : -ENOMEM;
     }
+    if (rc == 0 && brk->conf.cleaner_enable) {
+        rc = brk_cleaner_new(brk, &brk->cleaner);
+    }
     if (rc == 0) {
         int64_t t0 = sl_time_mono_us();
         rc = brk_topics_load(brk, err, err_len);
@@ -331,6 +334,7 @@ void brk_free(brk_t *brk)
     }
     if (brk->flusher) {
         brk_groups_close(brk->groups);
+        brk_cleaner_free(brk->cleaner);
         brk_topics_close(brk);
         brk_flusher_free(brk->flusher);
         SL_LOGI("broker", "stopped; logs closed cleanly");

@@ -72,6 +72,19 @@ static const brk_ckey_t brk__ckeys[] = {
     {"group.max.size", CK_LONG, 1, 100000, 1, OFF(group_max_size), 4},
     {"offsets.retention.minutes", CK_LONG, 1, 1 << 30, 60000, OFF(offsets_retention_ms), 8},
     {"offset.metadata.max.bytes", CK_LONG, 0, 1 << 20, 1, OFF(offset_metadata_max_bytes), 4},
+    {"log.cleaner.enable", CK_BOOL, 0, 1, 1, OFF(cleaner_enable), 1},
+    {"log.cleaner.threads", CK_LONG, 1, 1, 1, OFF(cleaner_threads), 4},
+    {"log.cleaner.dedupe.buffer.size", CK_LONG, SLOG_CLEAN_MAP_BYTES_MIN, SLOG_CLEAN_MAP_BYTES_MAX,
+     1, OFF(cleaner_dedupe_bytes), 8},
+    {"log.cleaner.io.max.bytes.per.second", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"log.cleaner.backoff.ms", CK_LONG, 1, INT64_MAX / 2, 1, OFF(cleaner_backoff_ms), 8},
+    {"log.cleaner.delete.retention.ms", CK_LONG, 0, INT64_MAX / 2, 1,
+     OFF(log.delete_retention_ms), 8},
+    {"log.cleaner.min.compaction.lag.ms", CK_LONG, 0, INT64_MAX / 2, 1,
+     OFF(log.min_compaction_lag_ms), 8},
+    {"log.cleaner.min.cleanable.ratio", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"log.cleaner.max.compaction.lag.ms", CK_LONG, 1, INT64_MAX, 1,
+     OFF(log.max_compaction_lag_ms), 8},
     {"authorizer.class.name", CK_STR, 0, 0, 1, NOOFF, 0},
     {"super.users", CK_STR, 0, 0, 1, NOOFF, 0},
     {"allow.everyone.if.no.acl.found", CK_BOOL, 0, 1, 1, OFF(allow_if_no_acl), 1},
@@ -107,6 +120,23 @@ static void brk__conf_defaults(brk_conf_t *conf)
     conf->offsets_retention_ms = 7LL * 24 * 3600 * 1000;
     conf->offset_metadata_max_bytes = 4096;
     brk__conf_security_defaults(conf);
+    conf->cleaner_enable = true;
+    conf->cleaner_threads = 1;
+    conf->cleaner_dedupe_bytes = (int64_t)16 << 20;
+    conf->cleaner_io_bytes_per_sec = -1;
+    conf->cleaner_backoff_ms = 15000;
+}
+
+/* A non-negative decimal number (Kafka's DOUBLE settings); false when malformed. */
+static bool brk__parse_double(const char *v, double min, double max, double *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (*v == '\0' || *end != '\0' || !(d >= min && d <= max)) {
+        return false;
+    }
+    *out = d;
+    return true;
 }
 
 void brk_conf_deinit(brk_conf_t *conf)
@@ -165,6 +195,18 @@ static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char 
             return SL_EINVAL;
         }
         snprintf(conf->super_users, sizeof conf->super_users, "%s", v);
+    } else if (strcmp(key, "log.cleaner.min.cleanable.ratio") == 0) {
+        if (!brk__parse_double(v, 0, 1, &conf->log.min_cleanable_dirty_ratio)) {
+            snprintf(err, err_len, "%s: expected a number in [0, 1], got '%s'", key, v);
+            return SL_EINVAL;
+        }
+    } else if (strcmp(key, "log.cleaner.io.max.bytes.per.second") == 0) {
+        double d; /* Kafka's default is Double.MAX_VALUE: unthrottled */
+        if (!brk__parse_double(v, 1, 1e300, &d)) {
+            snprintf(err, err_len, "%s: expected a positive number, got '%s'", key, v);
+            return SL_EINVAL;
+        }
+        conf->cleaner_io_bytes_per_sec = d >= 9e18 ? -1 : (int64_t)d;
     } else if (strcmp(key, "log.message.timestamp.type") == 0 ||
                strcmp(key, "log.cleanup.policy") == 0) {
         const char *tkey = key[4] == 'm' ? "message.timestamp.type" : "cleanup.policy";

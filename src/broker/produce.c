@@ -5,7 +5,9 @@
 #include "brk_internal.h"
 #include "sl_log.h"
 #include "sl_time.h"
+#include "slog_batch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +64,43 @@ static void brk__produce_durable(brk_wait_t *w, int err)
     }
 }
 
+/* A compacted topic refuses records without a key, as Kafka's LogValidator does:
+ * INVALID_RECORD with the batch index (Produce v8+), CORRUPT_MESSAGE before v8 (whose
+ * clients do not know INVALID_RECORD). Returns whether the records may be appended. */
+static bool brk__produce_keyed(brk_req_t *req, const brk_part_t *part,
+                               const kmsg_produce_req_partition_produce_data_t *pd,
+                               kmsg_produce_resp_partition_produce_response_t *presp)
+{
+    sl_buf_t scratch;
+    sl_buf_init(&scratch);
+    int32_t record = 0;
+    int index = slog_batch_keyless((const uint8_t *)pd->records.ptr, (size_t)pd->records.len,
+                                   &scratch, &record);
+    sl_buf_deinit(&scratch);
+    if (index == -1) {
+        return true;
+    }
+    if (index == SL_ECORRUPT) {
+        presp->error_code = KERR_CORRUPT_MESSAGE;
+        presp->error_message = kproto_str("record batch cannot be read");
+        return false;
+    }
+    char *msg = brk_alloc(req, 1, 400);
+    snprintf(msg, 400, "Compacted topic cannot accept message without key in topic partition "
+             "%s-%d.", part->topic->name, (int)part->index);
+    presp->error_code = req->api_version >= 8 ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
+    presp->error_message = kproto_str(msg);
+    if (req->api_version >= 8) {
+        presp->record_errors = brk_alloc(req, 1, sizeof *presp->record_errors);
+        presp->record_errors_count = 1;
+        presp->record_errors[0].batch_index = record; /* the record's index in its batch */
+        presp->record_errors[0].batch_index_error_message = kproto_str(msg);
+    }
+    SL_LOGW("produce", "%s: %s-%d: %s (a record without a key on a compacted topic)", req->peer,
+            part->topic->name, (int)part->index, kerr_name(presp->error_code));
+    return false;
+}
+
 /* Appends one partition's records; fills presp; returns the waiter to register, if any. */
 static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
                                       kmsg_produce_req_partition_produce_data_t *pd,
@@ -79,6 +118,9 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
     if (pd->records.len <= 0) {
         presp->error_code = KERR_CORRUPT_MESSAGE;
         presp->error_message = kproto_str("empty or null record set");
+        return NULL;
+    }
+    if (part->topic->log.cleanup_compact && !brk__produce_keyed(req, part, pd, presp)) {
         return NULL;
     }
     slog_append_t info;

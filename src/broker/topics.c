@@ -22,6 +22,7 @@ static const brk_tconf_def_t brk__tconf_defs[] = {
     {"compression.type", 2, "producer: batches are stored as produced, never recompressed"},
     {"delete.retention.ms", 5, "how long tombstones are kept on compacted topics"},
     {"index.interval.bytes", 3, "bytes between offset index entries"},
+    {"max.compaction.lag.ms", 5, "longest time a record stays ineligible for compaction"},
     {"max.message.bytes", 3, "largest record batch accepted"},
     {"message.timestamp.type", 2, "CreateTime or LogAppendTime"},
     {"min.cleanable.dirty.ratio", 6, "dirty ratio before compaction"},
@@ -81,6 +82,7 @@ kerr_t brk_tconf_check(const char *name, const char *value, const char **msg)
     struct { const char *name; int64_t min, max; } ranges[] = {
         {"delete.retention.ms", 0, INT64_MAX / 2},
         {"index.interval.bytes", 0, INT32_MAX},
+        {"max.compaction.lag.ms", 1, INT64_MAX},
         {"max.message.bytes", 0, SLOG_BATCH_BYTES_MAX},
         {"min.compaction.lag.ms", 0, INT64_MAX / 2},
         {"min.insync.replicas", 1, 1},
@@ -109,17 +111,19 @@ static void brk__tconf_default(brk_t *brk, const char *name, char *buf, size_t l
     } else if (strcmp(name, "compression.type") == 0) {
         snprintf(buf, len, "producer");
     } else if (strcmp(name, "delete.retention.ms") == 0) {
-        snprintf(buf, len, "86400000");
+        snprintf(buf, len, "%lld", (long long)c->log.delete_retention_ms);
     } else if (strcmp(name, "index.interval.bytes") == 0) {
         snprintf(buf, len, "%d", (int)c->log.index_interval_bytes);
+    } else if (strcmp(name, "max.compaction.lag.ms") == 0) {
+        snprintf(buf, len, "%lld", (long long)c->log.max_compaction_lag_ms);
     } else if (strcmp(name, "max.message.bytes") == 0) {
         snprintf(buf, len, "%lld", (long long)c->message_max_bytes);
     } else if (strcmp(name, "message.timestamp.type") == 0) {
         snprintf(buf, len, "%s", c->log.log_append_time ? "LogAppendTime" : "CreateTime");
     } else if (strcmp(name, "min.cleanable.dirty.ratio") == 0) {
-        snprintf(buf, len, "0.5");
+        snprintf(buf, len, "%g", c->log.min_cleanable_dirty_ratio);
     } else if (strcmp(name, "min.compaction.lag.ms") == 0) {
-        snprintf(buf, len, "0");
+        snprintf(buf, len, "%lld", (long long)c->log.min_compaction_lag_ms);
     } else if (strcmp(name, "min.insync.replicas") == 0) {
         snprintf(buf, len, "1");
     } else if (strcmp(name, "retention.bytes") == 0) {
@@ -159,6 +163,9 @@ static void brk__topic_apply(brk_t *brk, brk_topic_t *topic)
         {"retention.bytes", &topic->log.retention_bytes},
         {"segment.bytes", &topic->log.segment_bytes},
         {"segment.ms", &topic->log.roll_ms},
+        {"delete.retention.ms", &topic->log.delete_retention_ms},
+        {"min.compaction.lag.ms", &topic->log.min_compaction_lag_ms},
+        {"max.compaction.lag.ms", &topic->log.max_compaction_lag_ms},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(longs); i++) {
         brk_tconf_value(brk, topic, longs[i].name, v, sizeof v, &ov);
@@ -178,6 +185,11 @@ static void brk__topic_apply(brk_t *brk, brk_topic_t *topic)
     topic->log.log_append_time = strcmp(v, "LogAppendTime") == 0;
     brk_tconf_value(brk, topic, "cleanup.policy", topic->cleanup_policy,
                     sizeof topic->cleanup_policy, &ov);
+    topic->log.cleanup_compact = strstr(topic->cleanup_policy, "compact") != NULL;
+    topic->log.cleanup_delete = strstr(topic->cleanup_policy, "delete") != NULL;
+    brk_tconf_value(brk, topic, "min.cleanable.dirty.ratio", v, sizeof v, &ov);
+    double ratio = strtod(v, NULL);
+    topic->log.min_cleanable_dirty_ratio = ratio >= 0 && ratio <= 1 ? ratio : 0.5;
 }
 
 bool brk_topic_name_valid(kproto_str_t name, const char **why)
@@ -520,6 +532,7 @@ kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
         snprintf(to + strlen(to), sizeof to - strlen(to), "%02x", topic->id.b[i]);
     }
     for (int32_t p = 0; p < topic->npart; p++) {
+        brk_cleaner_forget(brk, topic->parts[p]);
         brk_flush_drain(brk, topic->parts[p]);
         brk_part_fail_waiters(topic->parts[p], SL_ENOTFOUND);
     }

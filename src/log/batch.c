@@ -7,6 +7,7 @@
  * socket or a disk: nothing is asserted, everything is an error. */
 #include "slog_batch.h"
 #include "sl_buf.h"
+#include "sl_codec.h"
 #include "sl_common.h"
 #include "sl_crc32c.h"
 #include "slog_internal.h"
@@ -31,7 +32,7 @@ void slog_batch_hdr_decode(const uint8_t *p, slog_batch_hdr_t *hdr)
 
 /* Reads a zigzag varint (wide: varlong, 10 bytes; else 5 bytes, 32 bits); false when
  * malformed (too long, bits past the width) or past end. */
-static bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *out)
+bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *out)
 {
     const uint8_t *p = *pp;
     int max_bytes = wide ? 10 : 5;
@@ -71,9 +72,21 @@ static bool slog__skip_field(const uint8_t **pp, const uint8_t *end, bool nullab
     return true;
 }
 
+static bool slog__record_gap(const uint8_t **pp, const uint8_t *end, int64_t min_delta,
+                             int64_t max_delta, int64_t *ts_delta, int64_t *off_delta);
+
 /* Reads record number index at *pp: framing checked, offsetDelta must equal index; returns
  * its timestampDelta and moves *pp past it. */
 static bool slog__record(const uint8_t **pp, const uint8_t *end, int32_t index, int64_t *ts_delta)
+{
+    int64_t off_delta;
+    return slog__record_gap(pp, end, index, index, ts_delta, &off_delta);
+}
+
+/* As slog__record, but the offset delta may be anything in [min_delta, max_delta] (a batch
+ * the cleaner rewrote keeps its records' original deltas). */
+static bool slog__record_gap(const uint8_t **pp, const uint8_t *end, int64_t min_delta,
+                             int64_t max_delta, int64_t *ts_delta, int64_t *off_out)
 {
     const uint8_t *p = *pp;
     int64_t len, off_delta, nhdr;
@@ -83,7 +96,7 @@ static bool slog__record(const uint8_t **pp, const uint8_t *end, int32_t index, 
     const uint8_t *rend = p + len;
     p++; /* attributes (unused in v2) */
     if (!slog__varint(&p, rend, true, ts_delta) || !slog__varint(&p, rend, false, &off_delta) ||
-        off_delta != index || !slog__skip_field(&p, rend, true) ||
+        off_delta < min_delta || off_delta > max_delta || !slog__skip_field(&p, rend, true) ||
         !slog__skip_field(&p, rend, true) || !slog__varint(&p, rend, false, &nhdr) || nhdr < 0) {
         return false;
     }
@@ -93,6 +106,7 @@ static bool slog__record(const uint8_t **pp, const uint8_t *end, int32_t index, 
         }
     }
     *pp = rend;
+    *off_out = off_delta;
     return p == rend;
 }
 
@@ -109,7 +123,28 @@ static bool slog__walk_records(const uint8_t *p, const uint8_t *end, int32_t cou
     return p == end;
 }
 
+/* Records of a batch the cleaner rewrote: offset deltas strictly increasing, at most the
+ * batch's lastOffsetDelta, together filling the batch exactly. */
+static bool slog__walk_records_gaps(const uint8_t *p, const uint8_t *end, int32_t count,
+                                    int32_t last_delta)
+{
+    int64_t next = 0;
+    for (int32_t i = 0; i < count; i++) {
+        int64_t ts_delta, off_delta;
+        if (!slog__record_gap(&p, end, next, last_delta, &ts_delta, &off_delta)) {
+            return false;
+        }
+        next = off_delta + 1;
+    }
+    return p == end;
+}
+
 int slog_batch_validate(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr)
+{
+    return slog__batch_check(p, len, hdr, false);
+}
+
+int slog__batch_check(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr, bool gaps)
 {
     if (len < SLOG_BATCH_HEADER_BYTES) {
         return SL_ECORRUPT;
@@ -125,16 +160,24 @@ int slog_batch_validate(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr)
     if (sl_crc32c(0, p + 21, len - 21) != hdr->crc) {
         return SL_ECORRUPT;
     }
-    if (hdr->record_count < 1 || hdr->record_count > SLOG_BATCH_RECORDS_MAX ||
-        hdr->last_offset_delta != hdr->record_count - 1) {
+    bool counts_ok = gaps ? hdr->record_count >= 0 && hdr->last_offset_delta >= 0 &&
+                                (int64_t)hdr->record_count <= (int64_t)hdr->last_offset_delta + 1
+                          : hdr->record_count >= 1 &&
+                                hdr->last_offset_delta == hdr->record_count - 1;
+    if (!counts_ok || hdr->record_count > SLOG_BATCH_RECORDS_MAX) {
         return SL_ECORRUPT;
     }
     int compression = hdr->attributes & SLOG_BATCH_COMPRESSION_MASK;
     if (compression > 4) { /* none, gzip, snappy, lz4, zstd */
         return SL_ECORRUPT;
     }
-    if (compression == 0 &&
+    if (compression == 0 && !gaps &&
         !slog__walk_records(p + SLOG_BATCH_HEADER_BYTES, p + len, hdr->record_count)) {
+        return SL_ECORRUPT;
+    }
+    if (compression == 0 && gaps &&
+        !slog__walk_records_gaps(p + SLOG_BATCH_HEADER_BYTES, p + len, hdr->record_count,
+                                 hdr->last_offset_delta)) {
         return SL_ECORRUPT;
     }
     return 0;
@@ -148,15 +191,83 @@ int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t 
     slog_batch_hdr_t hdr;
     slog_batch_hdr_decode(p, &hdr);
     const uint8_t *q = p + SLOG_BATCH_HEADER_BYTES;
+    int64_t next = 0; /* a cleaned batch keeps its records' deltas: gaps are possible */
     for (int32_t i = 0; i < hdr.record_count; i++) {
-        int64_t ts_delta;
-        if (!slog__record(&q, p + len, i, &ts_delta)) {
+        int64_t ts_delta, off_delta;
+        if (!slog__record_gap(&q, p + len, next, hdr.last_offset_delta, &ts_delta, &off_delta)) {
             return -1;
         }
         int64_t rec_ts = (int64_t)((uint64_t)hdr.base_timestamp + (uint64_t)ts_delta);
         if (rec_ts >= ts) {
             *found = rec_ts;
+            return (int32_t)off_delta;
+        }
+        next = off_delta + 1;
+    }
+    return -1;
+}
+
+/* The index of the first record in [p, end) (count of them) with a null key, -1 when none
+ * has, or SL_ECORRUPT when they cannot be walked. */
+static int slog__records_keyless(const uint8_t *p, const uint8_t *end, int32_t count)
+{
+    for (int32_t i = 0; i < count; i++) {
+        int64_t len, ts, off, klen;
+        if (!slog__varint(&p, end, false, &len) || len < 1 || len > end - p) {
+            return SL_ECORRUPT;
+        }
+        const uint8_t *rend = p + len;
+        p++; /* attributes */
+        if (!slog__varint(&p, rend, true, &ts) || !slog__varint(&p, rend, false, &off) ||
+            !slog__varint(&p, rend, false, &klen)) {
+            return SL_ECORRUPT;
+        }
+        if (klen < 0) {
             return i;
+        }
+        p = rend;
+    }
+    return -1;
+}
+
+int slog_batch_keyless(const uint8_t *data, size_t len, sl_buf_t *scratch, int32_t *record)
+{
+    int index = 0;
+    for (size_t pos = 0; pos < len; index++) {
+        if (len - pos < SLOG_BATCH_HEADER_BYTES) {
+            return SL_ECORRUPT;
+        }
+        slog_batch_hdr_t hdr;
+        slog_batch_hdr_decode(data + pos, &hdr);
+        int64_t total = slog_batch_total(&hdr);
+        if (hdr.batch_length < SLOG_BATCH_HEADER_BYTES - SLOG_BATCH_LOG_OVERHEAD ||
+            total > (int64_t)(len - pos) || hdr.record_count < 0 ||
+            hdr.record_count > SLOG_BATCH_RECORDS_MAX) {
+            return SL_ECORRUPT;
+        }
+        const uint8_t *p = data + pos + SLOG_BATCH_HEADER_BYTES, *end = data + pos + total;
+        int codec = hdr.attributes & SLOG_BATCH_COMPRESSION_MASK;
+        pos += (size_t)total;
+        if (hdr.attributes & SLOG_BATCH_CONTROL) {
+            continue;
+        }
+        if (codec != SL_CODEC_NONE) {
+            scratch->len = 0;
+            if (sl_codec_decompress(codec, p, (size_t)(end - p), SLOG_CLEAN_INFLATE_BYTES_MAX,
+                                    scratch) != 0) {
+                return SL_ECORRUPT;
+            }
+            static const uint8_t none[1];
+            p = scratch->len ? scratch->data : none; /* never arithmetic on NULL */
+            end = p + scratch->len;
+        }
+        int rc = slog__records_keyless(p, end, hdr.record_count);
+        if (rc >= 0) {
+            *record = rc;
+            return index;
+        }
+        if (rc != -1) {
+            return rc;
         }
     }
     return -1;

@@ -158,10 +158,15 @@ void slog__idx_release(const slog_index_t *ix)
 
 bool slog__oidx_check(const slog_index_t *ix, int64_t size)
 {
+    return slog__oidx_check_gaps(ix, size) && (ix->n == 0 || slog__oidx_rel(ix, 0) == 0);
+}
+
+bool slog__oidx_check_gaps(const slog_index_t *ix, int64_t size)
+{
     if (ix->n == 0) {
         return size == 0;
     }
-    if (slog__oidx_rel(ix, 0) != 0 || slog__oidx_pos(ix, 0) != 0) {
+    if (slog__oidx_pos(ix, 0) != 0) { /* rel may be > 0: compaction removed the first */
         return false;
     }
     for (size_t i = 1; i < ix->n; i++) {

@@ -27,6 +27,12 @@ void slog_conf_default(slog_conf_t *conf)
     conf->log_append_time = false;
     conf->producers_max = SLOG_PRODUCERS_PER_PARTITION_MAX;
     conf->producer_expiry_ms = 24LL * 3600 * 1000;
+    conf->cleanup_delete = true;
+    conf->cleanup_compact = false;
+    conf->delete_retention_ms = 86400000;
+    conf->min_compaction_lag_ms = 0;
+    conf->min_cleanable_dirty_ratio = 0.5;
+    conf->max_compaction_lag_ms = INT64_MAX;
 }
 
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg)
@@ -38,7 +44,8 @@ int slog__push_seg(slog_part_t *part, slog_seg_t *seg)
         part->segs_cap = part->segs_cap ? part->segs_cap * 2 : 8;
         part->segs = sl_xrealloc(part->segs, part->segs_cap * sizeof *part->segs);
     }
-    SL_ASSERT(part->nsegs == 0 || seg->base == slog__active(part)->next);
+    SL_ASSERT(part->nsegs == 0 || seg->base == slog__active(part)->next ||
+              (seg->base > slog__active(part)->next && slog__active(part)->gaps));
     part->segs[part->nsegs++] = seg;
     part->size_bytes += seg->size;
     return 0;
@@ -109,7 +116,7 @@ void slog_part_close(slog_part_t *part)
     if (!part) {
         return;
     }
-    SL_ASSERT(!part->job_out);
+    SL_ASSERT(!part->job_out && !part->clean_out);
     int rc = part->failed ? part->failed : slog_part_sync_now(part);
     if (rc == 0) {
         rc = slog__persist_indexes(part);
@@ -133,7 +140,7 @@ void slog_part_close(slog_part_t *part)
 void slog_part_abandon(slog_part_t *part)
 {
     if (part) {
-        SL_ASSERT(!part->job_out);
+        SL_ASSERT(!part->job_out && !part->clean_out);
         slog__part_free(part);
     }
 }
@@ -507,9 +514,9 @@ static int slog__record_for_time(const slog_seg_t *seg, int64_t pos,
     ssize_t n = pread(seg->file->fd, buf, (size_t)total, pos);
     int rc = n < 0 ? -errno : 0;
     if (n == total) {
-        int32_t i = slog__batch_record_at(buf, (size_t)total, ts, found);
-        *offset = i >= 0 ? hdr->base_offset + i : hdr->base_offset;
-        *found = i >= 0 ? *found : hdr->max_timestamp;
+        int32_t delta = slog__batch_record_at(buf, (size_t)total, ts, found);
+        *offset = delta >= 0 ? hdr->base_offset + delta : hdr->base_offset;
+        *found = delta >= 0 ? *found : hdr->max_timestamp;
     }
     free(buf);
     return rc;
@@ -580,7 +587,7 @@ static bool slog__expired(const slog_part_t *part, int64_t now_ms)
                    seg->max_ts < now_ms - part->conf.retention_ms;
     bool by_size = part->conf.retention_bytes >= 0 &&
                    part->size_bytes - seg->size >= part->conf.retention_bytes;
-    return part->nsegs > 1 && (by_time || by_size);
+    return part->nsegs > 1 && part->conf.cleanup_delete && (by_time || by_size);
 }
 
 /* Deletes the oldest segment (never the active one); the log then starts at the next one. */
@@ -601,8 +608,11 @@ static void slog__drop_first(slog_part_t *part, const char *why)
 int slog_part_housekeep(slog_part_t *part, int64_t now_ms)
 {
     slog_seg_t *active = slog__active(part);
+    int64_t roll_ms = part->conf.cleanup_compact
+                          ? SL_MIN(part->conf.roll_ms, part->conf.max_compaction_lag_ms)
+                          : part->conf.roll_ms;
     if (!part->failed && active->size > 0 && active->created_ms >= 0 &&
-        now_ms - active->created_ms >= part->conf.roll_ms) {
+        now_ms - active->created_ms >= roll_ms) {
         int rc = slog__roll(part);
         if (rc != 0) {
             return rc;

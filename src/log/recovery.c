@@ -7,7 +7,9 @@
  *     segment holding the recovery point and every later one are verified batch by batch
  *     (CRC32C, framing, contiguous offsets), cut at the first bad or torn batch (ftruncate +
  *     fdatasync), and any segment after a cut is deleted.
- * Offsets must follow on from segment to segment; a gap in trusted segments is SL_ECORRUPT. */
+ * Offsets must follow on from segment to segment; a gap in trusted segments is SL_ECORRUPT,
+ * except below the cleaner's checkpoint, where compaction leaves gaps (cleaner.c, which also
+ * completes or discards an interrupted swap of cleaned segments before anything is listed). */
 #include "sl_common.h"
 #include "sl_fs.h"
 #include "sl_log.h"
@@ -38,7 +40,8 @@ static bool slog__is_leftover(const char *name)
 {
     const char *dot = strrchr(name, '.');
     return dot && (strcmp(dot, ".tmp") == 0 || strcmp(dot, ".deleted") == 0 ||
-                   strcmp(dot, ".swap") == 0);
+                   strcmp(dot, ".swap") == 0 || strcmp(dot, ".cleaned") == 0 ||
+                   strcmp(dot, ".swapend") == 0);
 }
 
 /* Base offset of a segment file name "<20 digits>.log", or -1. */
@@ -166,6 +169,7 @@ static int slog__load_seg(slog_part_t *part, int64_t base, bool active, bool *ve
     if (rc != 0) {
         return rc;
     }
+    seg->gaps = slog__gaps_at(part, base);
     if (!*verify) {
         rc = slog__load_trusted(part, seg, active);
         if (rc == SL_ECORRUPT) {
@@ -204,7 +208,9 @@ static int slog__load_all(slog_part_t *part, const int64_t *bases, size_t n,
             slog__drop_later(part, bases[i]);
             continue;
         }
-        if (part->nsegs > 0 && slog__active(part)->next != bases[i]) {
+        bool gap_ok = part->nsegs > 0 && slog__active(part)->gaps &&
+                      bases[i] > slog__active(part)->next;
+        if (part->nsegs > 0 && slog__active(part)->next != bases[i] && !gap_ok) {
             if (!verify && i < verify_from) {
                 SL_LOGE("log", "%s: segment %" PRId64 " does not follow on from offset %" PRId64
                         ": the log has a gap", part->dir, bases[i], slog__active(part)->next);
@@ -273,7 +279,11 @@ int slog__recover(slog_part_t *part)
 {
     int64_t *bases = NULL;
     size_t n = 0;
-    int rc = slog__list(part->dir, &bases, &n);
+    int rc = slog__clean_recover(part);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = slog__list(part->dir, &bases, &n);
     char marker[4096];
     snprintf(marker, sizeof marker, "%s/" SLOG_CLEAN_FILE, part->dir);
     struct stat st;

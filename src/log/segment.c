@@ -61,7 +61,7 @@ void slog__seg_reset(slog_seg_t *seg)
     seg->index_synced = false;
 }
 
-static slog_seg_t *slog__seg_new(int64_t base, int fd, int64_t size)
+slog_seg_t *slog__seg_wrap(int64_t base, int fd, int64_t size)
 {
     slog_seg_t *seg = sl_xcalloc(1, sizeof *seg);
     seg->base = base;
@@ -83,7 +83,7 @@ int slog__seg_create(const char *dir, int64_t base, slog_seg_t **out)
     if (fd < 0) {
         return -errno;
     }
-    *out = slog__seg_new(base, fd, 0);
+    *out = slog__seg_wrap(base, fd, 0);
     return 0;
 }
 
@@ -101,7 +101,7 @@ int slog__seg_open(const char *dir, int64_t base, slog_seg_t **out)
         close(fd);
         return rc;
     }
-    *out = slog__seg_new(base, fd, st.st_size);
+    *out = slog__seg_wrap(base, fd, st.st_size);
     return 0;
 }
 
@@ -144,8 +144,10 @@ void slog__seg_note_batch(slog_seg_t *seg, const slog_batch_hdr_t *hdr, int64_t 
                           int32_t interval)
 {
     int64_t last = hdr->base_offset + hdr->last_offset_delta;
-    /* our own bookkeeping: batches follow each other in offsets and in the file */
-    SL_ASSERT(hdr->base_offset == seg->next && last >= hdr->base_offset && pos == seg->size);
+    /* our own bookkeeping: batches follow each other in offsets (with gaps only in a
+     * compacted segment) and in the file */
+    SL_ASSERT((hdr->base_offset == seg->next || (seg->gaps && hdr->base_offset > seg->next)) &&
+              last >= hdr->base_offset && pos == seg->size);
     SL_ASSERT(last - seg->base <= INT32_MAX && pos < SLOG_SEGMENT_BYTES_MAX);
     if (hdr->max_timestamp > seg->max_ts) {
         seg->max_ts = hdr->max_timestamp;
@@ -249,7 +251,9 @@ int slog__seg_load_index(slog_seg_t *seg, const char *dir, bool map, int32_t int
         slog__seg_path(dir, seg->base, "timeindex", path, sizeof path);
         rc = slog__idx_load(&seg->tidx, path, max, map);
     }
-    if (rc == 0 && !slog__oidx_check(&seg->oidx, fsize)) {
+    bool idx_ok = seg->gaps ? slog__oidx_check_gaps(&seg->oidx, fsize)
+                            : slog__oidx_check(&seg->oidx, fsize);
+    if (rc == 0 && !idx_ok) {
         rc = SL_ECORRUPT;
     }
     if (rc == 0 && seg->oidx.n > 0) {
@@ -308,7 +312,8 @@ static bool slog__scan_fits(const slog_seg_t *seg, const slog_batch_hdr_t *hdr, 
     int64_t total = slog_batch_total(hdr);
     return hdr->batch_length >= SLOG_BATCH_HEADER_BYTES - SLOG_BATCH_LOG_OVERHEAD &&
            total <= SLOG_BATCH_BYTES_MAX && pos + total <= end &&
-           pos + total <= SLOG_SEGMENT_BYTES_MAX && hdr->base_offset == seg->next &&
+           pos + total <= SLOG_SEGMENT_BYTES_MAX &&
+           (hdr->base_offset == seg->next || (seg->gaps && hdr->base_offset > seg->next)) &&
            hdr->last_offset_delta >= 0 &&
            hdr->base_offset + hdr->last_offset_delta - seg->base <= INT32_MAX;
 }
@@ -336,7 +341,7 @@ int64_t slog__seg_scan(slog_seg_t *seg, int64_t pos, bool verify, int32_t interv
         }
         if (verify) {
             p = slog__window(&w, pos, (size_t)slog_batch_total(&hdr), &rc);
-            if (!p || slog_batch_validate(p, (size_t)slog_batch_total(&hdr), &hdr) != 0) {
+            if (!p || slog__batch_check(p, (size_t)slog_batch_total(&hdr), &hdr, seg->gaps) != 0) {
                 break;
             }
         }

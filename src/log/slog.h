@@ -41,10 +41,19 @@ typedef struct {
     bool log_append_time;         /* message.timestamp.type=LogAppendTime */
     int32_t producers_max;        /* producer ids remembered (<= SLOG_PRODUCERS_PER_PARTITION_MAX) */
     int64_t producer_expiry_ms;   /* producer.id.expiration.ms (Kafka: 1 day) */
+    /* cleanup.policy: delete (time/size retention) and/or compact (the cleaner) */
+    bool cleanup_delete;
+    bool cleanup_compact;
+    int64_t delete_retention_ms;   /* tombstones kept this long after their first clean */
+    int64_t min_compaction_lag_ms; /* a segment newer than this (max timestamp) is not cleaned */
+    double min_cleanable_dirty_ratio; /* clean when dirty bytes / cleanable bytes reach it */
+    int64_t max_compaction_lag_ms; /* a dirty record older than this forces a clean (and a
+                                    * roll of the active segment); INT64_MAX: off */
 } slog_conf_t;
 
 /* Fills conf with Kafka's defaults (1 GiB segments, 7 days, 4096, 1048588, CreateTime,
- * producer ids expire after 1 day). */
+ * producer ids expire after 1 day, cleanup.policy=delete, delete.retention.ms 1 day, lag 0,
+ * dirty ratio 0.5, no max lag). */
 void slog_conf_default(slog_conf_t *conf);
 
 /* Opens (creating if needed) the partition in dir and recovers it: after an unclean stop the
@@ -121,8 +130,9 @@ int slog_part_offset_for_time(slog_part_t *part, int64_t ts, int64_t *offset, in
  * it); SL_ENOTFOUND on an empty log. */
 int slog_part_max_timestamp(slog_part_t *part, int64_t *offset, int64_t *ts);
 
-/* Retention: deletes whole closed segments past retention.ms / retention.bytes, and rolls
- * the active segment when roll_ms has passed. Returns segments deleted or -errno. */
+/* Retention: deletes whole closed segments past retention.ms / retention.bytes (only when
+ * cleanup.policy has delete), and rolls the active segment when roll_ms has passed (or, on a
+ * compacted topic, max.compaction.lag.ms). Returns segments deleted or -errno. */
 int slog_part_housekeep(slog_part_t *part, int64_t now_ms);
 /* Closes the active segment if it holds data and starts a new one at the end offset (a
  * compactor writes its snapshot there). Returns 0 or the partition's error. */
@@ -147,5 +157,74 @@ void slog_part_sync_end(slog_part_t *part, slog_sync_job_t *job, int rc);
 int slog_part_sync_now(slog_part_t *part);
 /* The last I/O error that took the partition offline, or 0. */
 int slog_part_failed(const slog_part_t *part);
+
+/* Log compaction (cleaner.c), Kafka's LogCleaner for cleanup.policy=compact: closed
+ * segments below the first uncleanable one (the active segment, or the first newer than
+ * min.compaction.lag.ms) are rewritten keeping, for each key, only the record with the
+ * latest offset in the dirty section (offsets at or above the checkpoint), as found in an
+ * offset map of a fixed size (a log with more keys is cleaned in several passes). Offsets
+ * are kept (gaps appear), batches keep their header fields (producer id, epoch, base
+ * sequence, base offset and lastOffsetDelta), compressed batches are reopened and
+ * recompressed with their codec, batches that lose nothing are copied as they are, and
+ * small segments are merged up to segment.bytes. Tombstones (null values) go once
+ * delete.retention.ms has passed since their first clean. Control and transactional
+ * batches and records without a key are kept as they are.
+ *
+ * A job is prepared on the loop (it references the input files), runs on a cleaner thread
+ * (reads the immutable closed segments, writes <base>.log/.index/.timeindex.cleaned and
+ * fdatasyncs them), and is ended on the loop, which swaps the result in when every input
+ * segment is still there: the checkpoint is written, <base>.swapend records the end of the
+ * replaced range, .cleaned is renamed .swap (the commit point), the old segments are
+ * removed, .swap is renamed to the final names (each step made durable with a directory
+ * fsync). slog_part_open completes a committed swap and discards an uncommitted one. */
+typedef struct {
+    int64_t map_bytes;         /* log.cleaner.dedupe.buffer.size: the offset map */
+    int64_t io_bytes_per_sec;  /* log.cleaner.io.max.bytes.per.second: read+write; <= 0 off */
+} slog_clean_opts_t;
+
+typedef struct {
+    int64_t bytes_read;
+    int64_t bytes_written;
+    int64_t records_removed;
+    int64_t cleaned_to;   /* the new checkpoint */
+    int segments_in;
+    int segments_out;
+} slog_clean_stats_t;
+
+typedef struct slog_clean_job slog_clean_job_t;
+
+/* Dirty ratio of the cleanable part of the log (0 when nothing is cleanable). Thread: loop. */
+double slog_part_dirty_ratio(const slog_part_t *part, int64_t now_ms);
+/* Whether the oldest dirty record is older than max.compaction.lag.ms: the log must be
+ * cleaned whatever its dirty ratio (Kafka's KIP-354). Thread: loop (reads one header). */
+bool slog_part_clean_due(const slog_part_t *part, int64_t now_ms);
+/* Prepares a clean when the topic compacts, nothing is out and the dirty ratio reaches
+ * min.cleanable.dirty.ratio or the clean is due (force: whenever anything is dirty). NULL
+ * when there is nothing to do. Thread: loop. */
+slog_clean_job_t *slog_part_clean_begin(slog_part_t *part, int64_t now_ms,
+                                        const slog_clean_opts_t *opts, bool force);
+/* Runs the job: reads inputs, writes and syncs the .cleaned files. Returns 0, SL_ECLOSED
+ * (cancelled), SL_ELIMIT (a batch has more records than the map holds) or -errno.
+ * Thread: a cleaner thread (blocks, throttled). */
+int slog_clean_run(slog_clean_job_t *job);
+/* Asks a running job to stop soon (it then returns SL_ECLOSED). Thread: any. */
+void slog_clean_cancel(slog_clean_job_t *job);
+/* Swaps the result in (rc from run) unless it failed or an input segment has gone (then
+ * the .cleaned files are removed: SL_EAGAIN). Frees the job. Returns 0, SL_EAGAIN, or an
+ * error (an I/O error after the commit point takes the partition offline: the next open
+ * completes the swap). stats may be NULL. Thread: loop. */
+int slog_part_clean_end(slog_part_t *part, slog_clean_job_t *job, int rc,
+                        slog_clean_stats_t *stats);
+/* Frees a job whose partition is gone (after cancel + run returned), removing its files. */
+void slog_clean_job_free(slog_clean_job_t *job);
+/* begin + run + end on the calling thread (tests, tools). SL_EAGAIN when nothing to do. */
+int slog_part_clean_now(slog_part_t *part, int64_t now_ms, const slog_clean_opts_t *opts,
+                        bool force, slog_clean_stats_t *stats);
+/* The cleaner's checkpoint: offsets below it have been cleaned. */
+int64_t slog_part_cleaned_to(const slog_part_t *part);
+
+/* I/O throttle of the cleaner: given bytes done since start_ms, how long to sleep at now_ms
+ * to stay within rate bytes per second (0 when within, or rate <= 0). Thread: any. */
+int64_t slog_clean_throttle_ms(int64_t rate, int64_t start_ms, int64_t bytes, int64_t now_ms);
 
 #endif

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sl_buf.h"
+
 #define SLOG_BATCH_HEADER_BYTES 61
 #define SLOG_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength */
 
@@ -47,5 +49,11 @@ static inline int64_t slog_batch_total(const slog_batch_hdr_t *hdr)
  * lastOffsetDelta coherent, and for uncompressed batches every record's varint framing and
  * offset delta. Returns 0, SL_ECORRUPT or SL_EINVAL (magic). */
 int slog_batch_validate(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr);
+/* For a compacted topic (Kafka refuses records without a key there): the index of the first
+ * batch in data (whole batches, as produced) holding a record with a null key (*record gets
+ * that record's index in its batch), -1 when every record has a key, or SL_ECORRUPT when a
+ * batch cannot be walked (compressed ones are decompressed into scratch, bounded). Control
+ * batches are skipped. Thread: any. */
+int slog_batch_keyless(const uint8_t *data, size_t len, sl_buf_t *scratch, int32_t *record);
 
 #endif

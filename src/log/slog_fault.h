@@ -9,6 +9,8 @@ typedef enum {
     SLOG_FAULT_WRITE,      /* segment write fails before writing anything */
     SLOG_FAULT_WRITE_TORN, /* segment write stores its first half, then fails */
     SLOG_FAULT_SYNC,       /* fdatasync of a segment fails */
+    SLOG_FAULT_CLEAN_STOP, /* the cleaner's swap stops after its nth step, as a crash would:
+                            * files stay as they are (err unused; test then abandons) */
     SLOG_FAULT__COUNT
 } slog_fault_op_t;
 

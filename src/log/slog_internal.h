@@ -81,8 +81,10 @@ void slog__idx_map(slog_index_t *ix, const char *path);
 /* Drops a mapped index's pages from this process (they stay in the page cache). */
 void slog__idx_release(const slog_index_t *ix);
 /* Offset index sane for a segment of size bytes: first entry {0,0}, both fields strictly
- * increasing, positions inside the file. */
+ * increasing, positions inside the file. The _gaps form is for a compacted segment, whose
+ * first entry (position 0) may be past offset 0 (the cleaner removed the first records). */
 bool slog__oidx_check(const slog_index_t *ix, int64_t size);
+bool slog__oidx_check_gaps(const slog_index_t *ix, int64_t size);
 /* Time index sane: timestamps strictly increasing, offsets not decreasing and below max_rel. */
 bool slog__tidx_check(const slog_index_t *ix, int64_t max_rel);
 /* Last offset index entry with rel <= target (0 when none is; n must be > 0). */
@@ -103,9 +105,17 @@ typedef struct {
     int64_t max_ts_offset;  /* last offset of the first batch that has max_ts, -1 when none */
     int64_t created_ms;     /* roll.ms clock: time of the first append, -1 when none */
     int64_t synced_next;    /* offsets below this are fdatasync'd */
+    bool gaps;              /* cleaned by compaction: offsets may skip (below the checkpoint) */
     bool index_written;     /* index files match memory (written at roll or load) */
     bool index_synced;      /* ... and are on stable storage */
 } slog_seg_t;
+
+/* Tombstones below offset (and at or above the previous mark's) were first cleaned at
+ * time_ms: they go once time_ms + delete.retention.ms has passed. */
+typedef struct {
+    int64_t offset;
+    int64_t time_ms;
+} slog_clean_mark_t;
 
 struct slog_part {
     char *dir;
@@ -121,14 +131,27 @@ struct slog_part {
     bool dir_dirty;         /* segment files created since the last directory fsync */
     bool clean_marker;      /* .clean still exists: remove it before the first write */
     slog_pstate_t *pstate;  /* idempotent producers (pstate.c) */
+    /* Compaction (cleaner.c; file clean-checkpoint). */
+    int64_t cleaned_to;     /* the cleaner's checkpoint: offsets below were cleaned */
+    int64_t gaps_below;     /* segments based below may have offset gaps (>= cleaned_to) */
+    slog_clean_mark_t marks[SLOG_CLEAN_MARKS_MAX]; /* when each cleaned range was first cleaned */
+    int nmarks;
+    bool clean_out;         /* a clean job is out */
 };
 
 /* fault.c: wrappers of the system calls that fault injection can fail. */
 int slog__pwrite_all(int fd, const uint8_t *p, size_t len, int64_t pos);
 int slog__fdatasync(int fd);
 
+/* batch.c: slog_batch_validate, and with gaps the relaxed form for batches the cleaner
+ * rewrote (fewer records than lastOffsetDelta + 1, deltas increasing, even none). */
+int slog__batch_check(const uint8_t *p, size_t len, slog_batch_hdr_t *hdr, bool gaps);
+/* Zigzag varint (wide: varlong) at *pp before end; false when malformed. */
+bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *out);
+
 /* batch.c: in a validated uncompressed batch, the first record whose timestamp >= ts.
- * Returns its index (timestamp in *found) or -1. */
+ * Returns its offset delta (its index unless the cleaner removed records before it;
+ * timestamp in *found) or -1. */
 int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t *found);
 
 /* segment.c */
@@ -136,6 +159,8 @@ void slog__seg_path(const char *dir, int64_t base, const char *ext, char *buf, s
 slog_file_t *slog__file_new(int fd);
 /* Creates an empty segment file (O_EXCL; the directory is not synced). */
 int slog__seg_create(const char *dir, int64_t base, slog_seg_t **out);
+/* Wraps an open file of size bytes as segment base (empty indexes). */
+slog_seg_t *slog__seg_wrap(int64_t base, int fd, int64_t size);
 /* Opens an existing segment file: size from the file; indexes not loaded. */
 int slog__seg_open(const char *dir, int64_t base, slog_seg_t **out);
 void slog__seg_free(slog_seg_t *seg);
@@ -175,6 +200,14 @@ int slog__rp_write(const char *dir, int64_t offset);
  * writes <end offset>.snapshot (failure is logged: the next open replays more). */
 int slog__pstate_open(slog_part_t *part);
 void slog__pstate_snapshot(slog_part_t *part);
+/* cleaner.c: at open, before the segments are listed: completes or discards an interrupted
+ * swap, then reads the checkpoint (part->cleaned_to, gaps_below, marks). */
+int slog__clean_recover(slog_part_t *part);
+/* Whether a segment based at base may have offset gaps. */
+static inline bool slog__gaps_at(const slog_part_t *part, int64_t base)
+{
+    return base < part->gaps_below || part->conf.cleanup_compact;
+}
 
 /* partition.c */
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg);

@@ -34,6 +34,18 @@ SL_STATIC_ASSERT(SLOG_PSTATE_BATCHES >= 1 && SLOG_PSTATE_BATCHES <= 255, "batch 
 SL_STATIC_ASSERT(SLOG_PSTATE_SNAPSHOT_BYTES_MAX < ((int64_t)64 << 20), "snapshot read whole");
 SL_STATIC_ASSERT(SLOG_PSTATE_SNAPSHOTS_KEPT >= 1, "the newest snapshot is kept");
 SL_STATIC_ASSERT(SLOG_PSTATE_REPLAY_BUF_BYTES >= 61, "a buffer holds a batch header");
+/* Cleaned ranges remembered for tombstone expiry (older ones merge, keeping tombstones
+ * longer, never shorter). */
+#define SLOG_CLEAN_MARKS_MAX 32
+/* Smallest offset map (log.cleaner.dedupe.buffer.size) and largest. */
+#define SLOG_CLEAN_MAP_BYTES_MIN ((int64_t)4096)
+#define SLOG_CLEAN_MAP_BYTES_MAX ((int64_t)1 << 32)
+/* Largest decompressed payload of one batch the cleaner (or the null-key check of a produce
+ * to a compacted topic) opens; the cleaner keeps a larger batch whole, a produce is refused. */
+#define SLOG_CLEAN_INFLATE_BYTES_MAX ((size_t)64 << 20)
+
+SL_STATIC_ASSERT(SLOG_CLEAN_MAP_BYTES_MIN < SLOG_CLEAN_MAP_BYTES_MAX, "map bounds");
+SL_STATIC_ASSERT(SLOG_CLEAN_MARKS_MAX >= 2, "marks merge pairwise");
 SL_STATIC_ASSERT(SLOG_BATCH_BYTES_MAX < SLOG_SEGMENT_BYTES_MAX, "a batch fits a segment");
 SL_STATIC_ASSERT(SLOG_SEGMENT_BYTES_MIN < SLOG_SEGMENT_BYTES_MAX, "segment bounds");
 
