@@ -55,6 +55,9 @@ static const brk_ckey_t brk__ckeys[] = {
     {"group.max.size", CK_LONG, 1, 100000, 1, OFF(group_max_size), 4},
     {"offsets.retention.minutes", CK_LONG, 1, 1 << 30, 60000, OFF(offsets_retention_ms), 8},
     {"offset.metadata.max.bytes", CK_LONG, 0, 1 << 20, 1, OFF(offset_metadata_max_bytes), 4},
+    {"transaction.max.timeout.ms", CK_LONG, 1, INT32_MAX, 1, OFF(txn_max_timeout_ms), 4},
+    {"transaction.abort.timed.out.transaction.cleanup.interval.ms", CK_LONG, 1, INT32_MAX, 1,
+     OFF(txn_abort_interval_ms), 4},
     /* Single-node meaning only: must be 1. */
     {"default.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
     {"offsets.topic.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
@@ -86,6 +89,8 @@ static void brk__conf_defaults(brk_conf_t *conf)
     conf->group_max_size = 1000;
     conf->offsets_retention_ms = 7LL * 24 * 3600 * 1000;
     conf->offset_metadata_max_bytes = 4096;
+    conf->txn_max_timeout_ms = 900000;    /* Kafka's defaults */
+    conf->txn_abort_interval_ms = 10000;
 }
 
 /* Parses "PLAINTEXT://host:port" (one listener; [v6]:port allowed). */

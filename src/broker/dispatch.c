@@ -36,6 +36,10 @@ static const brk_handler_fn brk__handlers[KMSG_API_KEY_MAX + 1] = {
     [KAPI_OFFSET_DELETE] = brk_handle_offset_delete,
     [KAPI_INIT_PRODUCER_ID] = brk_handle_init_producer_id,
     [KAPI_DESCRIBE_PRODUCERS] = brk_handle_describe_producers,
+    [KAPI_ADD_PARTITIONS_TO_TXN] = brk_handle_add_partitions_to_txn,
+    [KAPI_ADD_OFFSETS_TO_TXN] = brk_handle_add_offsets_to_txn,
+    [KAPI_END_TXN] = brk_handle_end_txn,
+    [KAPI_TXN_OFFSET_COMMIT] = brk_handle_txn_offset_commit,
 };
 
 static void brk__req_free(brk_req_t *req)

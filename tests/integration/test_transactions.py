@@ -1,0 +1,196 @@
+"""Kafka transactions (KIP-98) with confluent-kafka's transactional API: commit and abort as
+read_committed and read_uncommitted consumers see them, the last stable offset, zombie
+fencing, transaction timeouts, transactional offsets, and broker restarts / kill -9."""
+import time
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition, OFFSET_BEGINNING
+
+from conftest import T, consumer, create_topic, producer, unique_topic, wait_for
+
+
+def txn_producer(bootstrap, tid, **extra):
+    conf = {"transactional.id": tid, "transaction.timeout.ms": 60000, "linger.ms": 0}
+    conf.update(extra)
+    p = producer(bootstrap, **conf)
+    p.init_transactions(T(30))
+    return p
+
+
+def read_all(bootstrap, topic, isolation, want=None, timeout_s=None, partitions=1):
+    """Values of every record of topic readable under isolation (until `want` arrived, or the
+    partition ends twice in a row when want is None)."""
+    c = consumer(bootstrap, **{"isolation.level": isolation, "enable.partition.eof": True})
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    out, eofs = [], set()
+    deadline = time.monotonic() + (timeout_s or T(20))
+    try:
+        while time.monotonic() < deadline:
+            if want is not None and len(out) >= want:
+                break
+            if want is None and len(eofs) == partitions:
+                break
+            for m in c.consume(num_messages=1000, timeout=0.3):
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        eofs.add(m.partition())
+                        continue
+                    raise AssertionError("consumer error: %s" % m.error())
+                eofs.discard(m.partition())
+                out.append(m.value())
+    finally:
+        c.close()
+    return out
+
+
+def send(p, topic, values, partition=0):
+    for v in values:
+        p.produce(topic, v, partition=partition)
+    p.flush(T(30))
+
+
+def test_committed_records_are_seen_by_both_isolation_levels(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("txc"), partitions=2)
+    p = txn_producer(broker.bootstrap, "tx-commit")
+    p.begin_transaction()
+    send(p, topic, [b"a0", b"a1"], partition=0)
+    send(p, topic, [b"b0"], partition=1)
+    p.commit_transaction(T(30))
+    assert sorted(read_all(broker.bootstrap, topic, "read_committed", partitions=2)) == \
+        [b"a0", b"a1", b"b0"]
+    assert sorted(read_all(broker.bootstrap, topic, "read_uncommitted", partitions=2)) == \
+        [b"a0", b"a1", b"b0"]
+
+
+def test_aborted_records_are_hidden_from_read_committed_only(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("txa"))
+    p = txn_producer(broker.bootstrap, "tx-abort")
+    p.begin_transaction()
+    send(p, topic, [b"x1", b"x2"])
+    p.abort_transaction(T(30))
+    p.begin_transaction()
+    send(p, topic, [b"ok"])
+    p.commit_transaction(T(30))
+    assert read_all(broker.bootstrap, topic, "read_committed") == [b"ok"]
+    assert read_all(broker.bootstrap, topic, "read_uncommitted") == [b"x1", b"x2", b"ok"]
+
+
+def test_read_committed_consumer_waits_at_the_lso_until_commit(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("txl"))
+    plain = producer(broker.bootstrap)
+    send(plain, topic, [b"before"])
+    p = txn_producer(broker.bootstrap, "tx-lso")
+    p.begin_transaction()
+    send(p, topic, [b"t1", b"t2"])
+    send(plain, topic, [b"after"])  # after the open transaction: held back too
+    c = consumer(broker.bootstrap, **{"isolation.level": "read_committed"})
+    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    seen = []
+    deadline = time.monotonic() + T(3)
+    while time.monotonic() < deadline:
+        for m in c.consume(num_messages=100, timeout=0.3):
+            if not m.error():
+                seen.append(m.value())
+    assert seen == [b"before"]
+    lo, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=T(10), cached=False)
+    assert hi == 1, "read_committed latest offset is the LSO"
+    p.commit_transaction(T(30))
+    deadline = time.monotonic() + T(15)
+    while len(seen) < 4 and time.monotonic() < deadline:
+        for m in c.consume(num_messages=100, timeout=0.3):
+            if not m.error():
+                seen.append(m.value())
+    c.close()
+    assert seen == [b"before", b"t1", b"t2", b"after"]
+
+
+def test_a_second_producer_with_the_same_id_fences_the_first(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("txf"))
+    p1 = txn_producer(broker.bootstrap, "tx-zombie")
+    p1.begin_transaction()
+    send(p1, topic, [b"zombie"])
+    p2 = txn_producer(broker.bootstrap, "tx-zombie")  # aborts p1's open transaction
+    p2.begin_transaction()
+    send(p2, topic, [b"new"])
+    p2.commit_transaction(T(30))
+    with pytest.raises(KafkaException) as ei:
+        p1.commit_transaction(T(30))
+    err = ei.value.args[0]
+    assert err.fatal() or err.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
+                                         KafkaError.INVALID_PRODUCER_EPOCH), err
+    assert read_all(broker.bootstrap, topic, "read_committed") == [b"new"]
+    assert read_all(broker.bootstrap, topic, "read_uncommitted") == [b"zombie", b"new"]
+
+
+def test_transaction_timeout_aborts_an_open_transaction(make_broker):
+    b = make_broker({"transaction.abort.timed.out.transaction.cleanup.interval.ms": 200})
+    topic = create_topic(b.bootstrap, unique_topic("txt"))
+    p = txn_producer(b.bootstrap, "tx-timeout", **{"transaction.timeout.ms": 1000})
+    p.begin_transaction()
+    send(p, topic, [b"late"])
+    plain = producer(b.bootstrap)
+    send(plain, topic, [b"plain"])
+    # The coordinator aborts it: the LSO moves past it and read_committed sees only plain.
+    assert wait_for(lambda: read_all(b.bootstrap, topic, "read_committed", timeout_s=T(2))
+                    == [b"plain"], T(20), "the timed-out transaction aborted")
+    assert read_all(b.bootstrap, topic, "read_uncommitted") == [b"late", b"plain"]
+    with pytest.raises(KafkaException):
+        p.commit_transaction(T(10))
+
+
+def test_transaction_timeout_above_the_maximum_is_refused(make_broker):
+    b = make_broker({"transaction.max.timeout.ms": 5000})
+    p = producer(b.bootstrap, **{"transactional.id": "tx-big", "transaction.timeout.ms": 6000})
+    with pytest.raises(KafkaException) as ei:
+        p.init_transactions(T(10))
+    assert ei.value.args[0].code() == KafkaError.INVALID_TRANSACTION_TIMEOUT
+
+
+def test_offsets_sent_in_a_transaction_are_visible_only_after_commit(broker):
+    src = create_topic(broker.bootstrap, unique_topic("txo"))
+    group = unique_topic("g")
+    p = txn_producer(broker.bootstrap, "tx-offsets")
+    c = consumer(broker.bootstrap, **{"group.id": group})
+
+    def committed():
+        return c.committed([TopicPartition(src, 0)], timeout=T(10))[0].offset
+
+    md = c.list_topics(src, timeout=T(10))
+    assert md.topics[src].error is None
+    p.begin_transaction()
+    p.send_offsets_to_transaction([TopicPartition(src, 0, 7)], c.consumer_group_metadata(),
+                                  T(30))
+    assert committed() < 0, "pending transactional offsets are not visible"
+    p.abort_transaction(T(30))
+    assert committed() < 0, "aborted offsets are never visible"
+    p.begin_transaction()
+    p.send_offsets_to_transaction([TopicPartition(src, 0, 9)], c.consumer_group_metadata(),
+                                  T(30))
+    p.commit_transaction(T(30))
+    assert committed() == 9
+    c.close()
+
+
+def test_open_and_committing_transactions_survive_kill_9(make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("txk"))
+    p = txn_producer(b.bootstrap, "tx-kill")
+    p.begin_transaction()
+    send(p, topic, [b"c1", b"c2"])
+    p.commit_transaction(T(30))
+    p.begin_transaction()
+    send(p, topic, [b"open"])
+    b.kill9()
+    b.start()
+    # The open transaction is still open after the restart: read_committed stops before it.
+    assert read_all(b.bootstrap, topic, "read_committed") == [b"c1", b"c2"]
+    # A new incarnation fences the old one and aborts the open transaction.
+    p2 = txn_producer(b.bootstrap, "tx-kill")
+    p2.begin_transaction()
+    send(p2, topic, [b"c3"])
+    p2.commit_transaction(T(30))
+    assert read_all(b.bootstrap, topic, "read_committed") == [b"c1", b"c2", b"c3"]
+    b.stop()
+    b.start()
+    assert read_all(b.bootstrap, topic, "read_committed") == [b"c1", b"c2", b"c3"]
+    assert read_all(b.bootstrap, topic, "read_uncommitted") == [b"c1", b"c2", b"open", b"c3"]
