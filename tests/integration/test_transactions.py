@@ -1,6 +1,11 @@
 """Kafka transactions (KIP-98) with confluent-kafka's transactional API: commit and abort as
 read_committed and read_uncommitted consumers see them, the last stable offset, zombie
 fencing, transaction timeouts, transactional offsets, and broker restarts / kill -9."""
+import os
+import random
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -125,7 +130,9 @@ def test_a_second_producer_with_the_same_id_fences_the_first(broker):
 def test_transaction_timeout_aborts_an_open_transaction(make_broker):
     b = make_broker({"transaction.abort.timed.out.transaction.cleanup.interval.ms": 200})
     topic = create_topic(b.bootstrap, unique_topic("txt"))
-    p = txn_producer(b.bootstrap, "tx-timeout", **{"transaction.timeout.ms": 1000})
+    p = txn_producer(b.bootstrap, "tx-timeout", **{"transaction.timeout.ms": 2000,
+                                                  "socket.timeout.ms": 2000,
+                                                  "message.timeout.ms": 2000})
     p.begin_transaction()
     send(p, topic, [b"late"])
     plain = producer(b.bootstrap)
@@ -140,7 +147,9 @@ def test_transaction_timeout_aborts_an_open_transaction(make_broker):
 
 def test_transaction_timeout_above_the_maximum_is_refused(make_broker):
     b = make_broker({"transaction.max.timeout.ms": 5000})
-    p = producer(b.bootstrap, **{"transactional.id": "tx-big", "transaction.timeout.ms": 6000})
+    p = producer(b.bootstrap, **{"transactional.id": "tx-big", "transaction.timeout.ms": 6000,
+                                     "socket.timeout.ms": 5000,
+                                     "message.timeout.ms": 5000})
     with pytest.raises(KafkaException) as ei:
         p.init_transactions(T(10))
     assert ei.value.args[0].code() == KafkaError.INVALID_TRANSACTION_TIMEOUT
@@ -194,3 +203,78 @@ def test_open_and_committing_transactions_survive_kill_9(make_broker):
     b.start()
     assert read_all(b.bootstrap, topic, "read_committed") == [b"c1", b"c2", b"c3"]
     assert read_all(b.bootstrap, topic, "read_uncommitted") == [b"c1", b"c2", b"open", b"c3"]
+
+
+COPIER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools", "txn_copier.py")
+
+
+def run_copier_rounds(b, rounds, count, seed):
+    src = create_topic(b.bootstrap, unique_topic("eos-in"))
+    dst = create_topic(b.bootstrap, unique_topic("eos-out"))
+    plain = producer(b.bootstrap)
+    send(plain, src, [b"%d" % i for i in range(count)])
+    rnd = random.Random(seed)
+    args = [sys.executable, COPIER, "--bootstrap", b.bootstrap, "--input", src, "--output", dst,
+            "--group", "eos-" + src, "--tid", "eos-" + src, "--count", str(count),
+            "--max-seconds", str(T(60))]
+    kills = 0
+    for _ in range(rounds):
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=rnd.uniform(0.5, 2.5))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            kills += 1
+        out, err = proc.communicate()
+        assert proc.returncode in (0, -signal.SIGKILL), err.decode()[-2000:]
+        if proc.returncode == 0:
+            break
+    proc = subprocess.run(args, capture_output=True, timeout=T(90))
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    got = read_all(b.bootstrap, dst, "read_committed")
+    want = [b"out:%d" % i for i in range(count)]
+    assert sorted(got, key=lambda v: int(v[4:])) == want, \
+        "duplicates or losses after %d kill(s): %d records, %d distinct" % (
+            kills, len(got), len(set(got)))
+    assert got == want, "the output keeps the input's order"
+    return kills
+
+
+def test_consume_transform_produce_killed_at_random_points_copies_each_input_once(make_broker):
+    b = make_broker()
+    run_copier_rounds(b, rounds=4, count=400, seed=8)
+
+
+@pytest.mark.slow
+def test_consume_transform_produce_through_many_kill_rounds(make_broker):
+    b = make_broker()
+    kills = run_copier_rounds(b, rounds=15, count=3000, seed=98)
+    assert kills > 0
+
+
+@pytest.mark.slow
+def test_broker_kill_9_while_transactions_commit_loses_and_duplicates_nothing(make_broker):
+    # The copier commits continuously while the broker is killed at random points: whatever
+    # state each transaction was in (Ongoing, PrepareCommit) the restart completes or aborts it.
+    b = make_broker()
+    src = create_topic(b.bootstrap, unique_topic("bk-in"))
+    dst = create_topic(b.bootstrap, unique_topic("bk-out"))
+    count = 1500
+    send(producer(b.bootstrap), src, [b"%d" % i for i in range(count)])
+
+    def args():  # the broker may listen on a new port after each restart
+        return [sys.executable, COPIER, "--bootstrap", b.bootstrap, "--input", src, "--output",
+                dst, "--group", "bk", "--tid", "bk", "--count", str(count),
+                "--max-seconds", str(T(60))]
+    rnd = random.Random(11)
+    for _ in range(4):
+        proc = subprocess.Popen(args(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(rnd.uniform(0.5, 2.0))
+        b.kill9()
+        proc.kill()
+        proc.communicate()
+        b.start()
+    proc = subprocess.run(args(), capture_output=True, timeout=T(120))
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    got = read_all(b.bootstrap, dst, "read_committed")
+    assert got == [b"out:%d" % i for i in range(count)]
