@@ -11,7 +11,8 @@ import time
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition, OFFSET_BEGINNING
 
-from conftest import T, consumer, create_topic, producer, unique_topic, wait_for
+import kwire
+from conftest import T, consumer, create_topic, producer, unique_topic, wait_for, watermarks
 
 
 def txn_producer(bootstrap, tid, **extra):
@@ -278,3 +279,100 @@ def test_broker_kill_9_while_transactions_commit_loses_and_duplicates_nothing(ma
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     got = read_all(b.bootstrap, dst, "read_committed")
     assert got == [b"out:%d" % i for i in range(count)]
+
+
+# ---- the wire, every version ----------------------------------------------------------------
+
+def txn_batch(pid, epoch, seq, values):
+    return kwire.record_batch_v2([(None, v) for v in values], producer_id=pid,
+                                 producer_epoch=epoch, base_sequence=seq,
+                                 attributes=kwire.ATTR_TRANSACTIONAL)
+
+
+@pytest.mark.parametrize("version", [0, 1, 2, 3])
+def test_add_partitions_add_offsets_and_end_txn_in_every_version(broker, version):
+    topic = create_topic(broker.bootstrap, unique_topic("txw"))
+    tid = "wire-%d" % version
+    r = kwire.init_producer_id(broker.bootstrap, 4, T(10), transactional_id=tid)
+    pid, epoch = r["producer_id"], r["producer_epoch"]
+    add = kwire.txn_call(broker.bootstrap, kwire.add_partitions_to_txn_request,
+                         kwire.parse_add_partitions_to_txn, version, T(10), tid, pid, epoch,
+                         {topic: [0]})
+    assert add == {(topic, 0): kwire.ERR_NONE}
+    r = kwire.produce_v3(broker.bootstrap, topic, 0, txn_batch(pid, epoch, 0, [b"w1", b"w2"]),
+                         T(10))
+    assert r["error_code"] == kwire.ERR_NONE
+    e = kwire.txn_call(broker.bootstrap, kwire.add_offsets_to_txn_request,
+                       kwire.parse_error_only, version, T(10), tid, pid, epoch, "g-" + tid)
+    assert e == kwire.ERR_NONE
+    e = kwire.txn_call(broker.bootstrap, kwire.end_txn_request, kwire.parse_error_only,
+                       version, T(10), tid, pid, epoch, version % 2 == 0)
+    assert e == kwire.ERR_NONE
+    # Committed in even versions, aborted in odd ones; the marker takes offset 2.
+    want = [b"w1", b"w2"] if version % 2 == 0 else []
+    assert read_all(broker.bootstrap, topic, "read_committed") == want
+    assert read_all(broker.bootstrap, topic, "read_uncommitted") == [b"w1", b"w2"]
+    lo, hi = watermarks(broker.bootstrap, topic, 0)
+    assert hi == 3, "two records and the marker"
+    # A second EndTxn of the same kind is a retry (NONE); the other kind is INVALID_TXN_STATE.
+    e = kwire.txn_call(broker.bootstrap, kwire.end_txn_request, kwire.parse_error_only,
+                       version, T(10), tid, pid, epoch, version % 2 == 0)
+    assert e == kwire.ERR_NONE
+    e = kwire.txn_call(broker.bootstrap, kwire.end_txn_request, kwire.parse_error_only,
+                       version, T(10), tid, pid, epoch, version % 2 == 1)
+    assert e == kwire.ERR_INVALID_TXN_STATE
+
+
+@pytest.mark.parametrize("version", [0, 1, 2, 3])
+def test_fenced_and_unknown_producers_get_kafkas_errors(broker, version):
+    topic = create_topic(broker.bootstrap, unique_topic("txe"))
+    tid = "fence-%d" % version
+    old = kwire.init_producer_id(broker.bootstrap, 4, T(10), transactional_id=tid)
+    new = kwire.init_producer_id(broker.bootstrap, 4, T(10), transactional_id=tid)
+    assert new["producer_id"] == old["producer_id"]
+    assert new["producer_epoch"] == old["producer_epoch"] + 1
+    fenced = kwire.ERR_PRODUCER_FENCED if version >= 2 else kwire.ERR_INVALID_PRODUCER_EPOCH
+    add = kwire.txn_call(broker.bootstrap, kwire.add_partitions_to_txn_request,
+                         kwire.parse_add_partitions_to_txn, version, T(10), tid,
+                         old["producer_id"], old["producer_epoch"], {topic: [0]})
+    assert add == {(topic, 0): fenced}
+    e = kwire.txn_call(broker.bootstrap, kwire.end_txn_request, kwire.parse_error_only,
+                       version, T(10), tid, old["producer_id"], old["producer_epoch"], True)
+    assert e == fenced
+    e = kwire.txn_call(broker.bootstrap, kwire.end_txn_request, kwire.parse_error_only,
+                       version, T(10), "nobody", 12345, 0, True)
+    assert e == kwire.ERR_INVALID_PRODUCER_ID_MAPPING
+    # Nothing begun: EndTxn has no transaction to end.
+    e = kwire.txn_call(broker.bootstrap, kwire.end_txn_request, kwire.parse_error_only,
+                       version, T(10), tid, new["producer_id"], new["producer_epoch"], True)
+    assert e == kwire.ERR_INVALID_TXN_STATE
+    # An unknown partition fails the whole request; the others are not attempted.
+    add = kwire.txn_call(broker.bootstrap, kwire.add_partitions_to_txn_request,
+                         kwire.parse_add_partitions_to_txn, version, T(10), tid,
+                         new["producer_id"], new["producer_epoch"], {topic: [0, 7]})
+    assert add == {(topic, 0): 55, (topic, 7): kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION}
+
+
+def test_transactional_batches_outside_a_transaction_and_client_markers_are_refused(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("txr"))
+    r = kwire.init_producer_id(broker.bootstrap, 4, T(10), transactional_id="refuse")
+    pid, epoch = r["producer_id"], r["producer_epoch"]
+    r = kwire.produce_v3(broker.bootstrap, topic, 0, txn_batch(pid, epoch, 0, [b"x"]), T(10))
+    assert r["error_code"] == kwire.ERR_INVALID_TXN_STATE, "partition never added"
+    marker = kwire.record_batch_v2([(b"\x00\x00\x00\x01", b"\x00\x00\x00\x00\x00\x00")],
+                                   producer_id=pid, producer_epoch=epoch,
+                                   attributes=kwire.ATTR_TRANSACTIONAL | kwire.ATTR_CONTROL)
+    r = kwire.produce_v3(broker.bootstrap, topic, 0, marker, T(10))
+    assert r["error_code"] != kwire.ERR_NONE
+    assert watermarks(broker.bootstrap, topic, 0)[1] == 0, "nothing was written"
+
+
+def test_init_producer_id_with_a_bad_timeout_is_refused_in_every_version(make_broker):
+    b = make_broker({"transaction.max.timeout.ms": 1000})
+    for v in range(5):
+        r = kwire.init_producer_id(b.bootstrap, v, T(10), transactional_id="to-%d" % v,
+                                   transaction_timeout_ms=1001)
+        assert r["error_code"] == kwire.ERR_INVALID_TRANSACTION_TIMEOUT, (v, r)
+        r = kwire.init_producer_id(b.bootstrap, v, T(10), transactional_id="to-%d" % v,
+                                   transaction_timeout_ms=1000)
+        assert r["error_code"] == kwire.ERR_NONE, (v, r)
