@@ -122,8 +122,9 @@ static void brk__describe_part(brk_req_t *req, brk_topic_t *topic, int32_t index
         st->producer_epoch = prod.epoch;
         st->last_sequence = prod.last_seq;
         st->last_timestamp = prod.last_timestamp;
-        st->coordinator_epoch = -1;      /* no transaction coordinator: not transactional */
-        st->current_txn_start_offset = -1;
+        int64_t first = slog_part_txn_first(topic->parts[index]->log, prod.producer_id);
+        st->coordinator_epoch = first >= 0 ? 0 : -1; /* one coordinator, epoch 0 */
+        st->current_txn_start_offset = first;
     }
 }
 
