@@ -16,7 +16,7 @@ from conftest import T, consumer, create_topic, producer, unique_topic, wait_for
 
 
 def txn_producer(bootstrap, tid, **extra):
-    conf = {"transactional.id": tid, "transaction.timeout.ms": 60000, "linger.ms": 0}
+    conf = {"transactional.id": tid, "transaction.timeout.ms": int(T(60) * 1000), "linger.ms": 0}
     conf.update(extra)
     p = producer(bootstrap, **conf)
     p.init_transactions(T(30))
