@@ -157,9 +157,10 @@ static void brk__hex_put(sl_buf_t *b, const char *s)
     }
 }
 
-/* Decodes hex in place; NULL for "-", false when malformed. */
+/* Decodes hex into a new string; NULL for "-"; false (and *out NULL) when malformed. */
 static bool brk__hex_get(char *s, char **out)
 {
+    *out = NULL;
     if (strcmp(s, "-") == 0) {
         *out = NULL;
         return true;
@@ -248,7 +249,7 @@ static bool brk__txn_load_line(brk_t *brk, char *line, brk_txn_t **cur)
     int epoch, timeout, state, part, lepoch;
     if (line[0] == 'T' && sscanf(line, "T %4095s %lld %d %d %d %4095s", a, &pid, &epoch,
                                  &timeout, &state, b) == 6) {
-        char *tid, *group;
+        char *tid = NULL, *group = NULL;
         if (!brk__hex_get(a, &tid) || !tid || state < TXN_EMPTY || state > TXN_COMPLETE_ABORT) {
             free(tid);
             return false;
