@@ -376,3 +376,22 @@ def test_init_producer_id_with_a_bad_timeout_is_refused_in_every_version(make_br
         r = kwire.init_producer_id(b.bootstrap, v, T(10), transactional_id="to-%d" % v,
                                    transaction_timeout_ms=1000)
         assert r["error_code"] == kwire.ERR_NONE, (v, r)
+
+
+def test_describe_producers_shows_the_open_transactions_first_offset(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("txd"))
+    send(producer(broker.bootstrap), topic, [b"plain"])
+    r = kwire.init_producer_id(broker.bootstrap, 4, T(10), transactional_id="desc")
+    pid, epoch = r["producer_id"], r["producer_epoch"]
+    kwire.txn_call(broker.bootstrap, kwire.add_partitions_to_txn_request,
+                   kwire.parse_add_partitions_to_txn, 3, T(10), "desc", pid, epoch, {topic: [0]})
+    assert kwire.produce_v3(broker.bootstrap, topic, 0, txn_batch(pid, epoch, 0, [b"t"]),
+                            T(10))["error_code"] == 0
+
+    def state():
+        d = kwire.describe_producers(broker.bootstrap, {topic: [0]}, T(10))[(topic, 0)]
+        return {p["producer_id"]: p for p in d["producers"]}[pid]
+    assert state()["current_txn_start_offset"] == 1
+    assert kwire.txn_call(broker.bootstrap, kwire.end_txn_request, kwire.parse_error_only, 3,
+                          T(10), "desc", pid, epoch, True) == 0
+    assert state()["current_txn_start_offset"] == -1
