@@ -48,6 +48,8 @@ typedef struct brk_txn {
     char *tid;
     int64_t pid;
     int16_t epoch;
+    int16_t last_epoch; /* the epoch before the coordinator's last own bump (a fencing abort
+                           or a timeout), so a producer naming it may retry (KIP-360); -1 */
     int32_t timeout_ms;
     brk_txn_state_t state;
     int64_t start_ms; /* when it became Ongoing (or when the broker started) */
@@ -235,6 +237,7 @@ static brk_txn_t *brk__txn_new(brk_t *brk, const char *tid)
 {
     brk_txn_t *txn = sl_xcalloc(1, sizeof *txn);
     txn->tid = sl_xstrdup(tid);
+    txn->last_epoch = -1;
     txn->next = brk->txns->list;
     brk->txns->list = txn;
     brk->txns->n++;
@@ -461,6 +464,7 @@ static void brk__txn_tick(void *ctx)
             SL_LOGW("txn", "transaction of '%s' (producer %" PRId64 ") timed out after %d ms: "
                     "aborting it", txn->tid, txn->pid, (int)txn->timeout_ms);
             if (txn->epoch < INT16_MAX - 1) {
+                txn->last_epoch = txn->epoch;
                 txn->epoch++;
             }
             brk__txn_end(brk, txn, false, NULL);
@@ -556,7 +560,8 @@ void brk_txn_init_producer_id(brk_req_t *req)
         goto out;
     }
     if (txn && body->producer_id >= 0 &&
-        (body->producer_id != txn->pid || body->producer_epoch != txn->epoch)) {
+        (body->producer_id != txn->pid ||
+         (body->producer_epoch != txn->epoch && body->producer_epoch != txn->last_epoch))) {
         /* v3+: a producer re-initialising after an error names its id and epoch; an older
          * one is a zombie. */
         resp.error_code = req->api_version >= 4 ? KERR_PRODUCER_FENCED : KERR_INVALID_PRODUCER_EPOCH;
@@ -579,6 +584,7 @@ void brk_txn_init_producer_id(brk_req_t *req)
         txn->pid = pid;
         txn->epoch = -1;
     }
+    txn->last_epoch = txn->state == TXN_ONGOING ? txn->epoch : -1;
     txn->epoch++;
     txn->timeout_ms = body->transaction_timeout_ms;
     if (txn->state == TXN_ONGOING) {

@@ -396,3 +396,37 @@ def test_describe_producers_shows_the_open_transactions_first_offset(broker):
     assert kwire.txn_call(broker.bootstrap, kwire.end_txn_request, kwire.parse_error_only, 3,
                           T(10), "desc", pid, epoch, True) == 0
     assert state()["current_txn_start_offset"] == -1
+
+
+def test_init_producer_id_naming_the_current_epoch_aborts_and_may_retry(broker):
+    # KIP-360: a producer recovering from an abortable error names its id and epoch; the open
+    # transaction is aborted (CONCURRENT_TRANSACTIONS meanwhile) and the retry, naming the same
+    # epoch, gets a bumped one. An epoch older than that is fenced.
+    topic = create_topic(broker.bootstrap, unique_topic("txk360"))
+    r = kwire.init_producer_id(broker.bootstrap, 4, T(10), transactional_id="k360")
+    pid, epoch = r["producer_id"], r["producer_epoch"]
+    for _ in range(2):  # epoch 1, so that epoch 0 is older than the retry's
+        r = kwire.init_producer_id(broker.bootstrap, 4, T(10), transactional_id="k360",
+                                   producer_id=pid, producer_epoch=epoch)
+        assert r["error_code"] == 0 and r["producer_id"] == pid, r
+        epoch = r["producer_epoch"]
+    add = kwire.txn_call(broker.bootstrap, kwire.add_partitions_to_txn_request,
+                         kwire.parse_add_partitions_to_txn, 3, T(10), "k360", pid, epoch,
+                         {topic: [0]})
+    assert add == {(topic, 0): 0}
+    codes = []
+    deadline = time.monotonic() + T(10)
+    while time.monotonic() < deadline:
+        r = kwire.init_producer_id(broker.bootstrap, 4, T(10), transactional_id="k360",
+                                   producer_id=pid, producer_epoch=epoch)
+        codes.append(r["error_code"])
+        if r["error_code"] != kwire.ERR_CONCURRENT_TRANSACTIONS:
+            break
+    assert codes[0] == kwire.ERR_CONCURRENT_TRANSACTIONS and codes[-1] == 0, codes
+    assert r["producer_id"] == pid and r["producer_epoch"] == epoch + 2, r
+    r = kwire.init_producer_id(broker.bootstrap, 4, T(10), transactional_id="k360",
+                               producer_id=pid, producer_epoch=epoch - 1)
+    assert r["error_code"] == kwire.ERR_PRODUCER_FENCED, r
+    r = kwire.init_producer_id(broker.bootstrap, 3, T(10), transactional_id="k360",
+                               producer_id=pid, producer_epoch=epoch - 1)
+    assert r["error_code"] == kwire.ERR_INVALID_PRODUCER_EPOCH, r
