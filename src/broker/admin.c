@@ -2,6 +2,7 @@
  * DescribeConfigs (v0-4), AlterConfigs (v0-2) and IncrementalAlterConfigs (v0-1) for topic
  * resources. Broker
  * resources are described (read-only); altering them is refused with a clear message. */
+#include "brk_acl.h"
 #include "brk_internal.h"
 #include "sl_log.h"
 
@@ -94,7 +95,11 @@ static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatab
     if (topic) {
         tr->topic_id = topic->id;
     }
-    /* v5+: the topic's effective configs. */
+    /* v5+: the topic's effective configs, for a principal that may describe them. */
+    if (brk_authz_topic(req, BRK_ACL_OP_DESCRIBE_CONFIGS, ct->name) != KERR_NONE) {
+        tr->topic_config_error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        return;
+    }
     size_t ndefs;
     const brk_tconf_def_t *defs = brk_tconf_defs(&ndefs);
     tr->configs_count = (int32_t)ndefs;
@@ -117,6 +122,7 @@ void brk_handle_create_topics(brk_req_t *req)
     kmsg_create_topics_resp_init(&resp);
     resp.topics_count = body->topics_count < 0 ? 0 : body->topics_count;
     resp.topics = brk_alloc(req, resp.topics_count, sizeof *resp.topics);
+    bool cluster_create = brk_authz_cluster(req, BRK_ACL_OP_CREATE) == KERR_NONE;
     for (int32_t i = 0; i < resp.topics_count; i++) {
         kmsg_create_topics_resp_creatable_topic_result_init(&resp.topics[i]);
         bool dup = false;
@@ -129,6 +135,15 @@ void brk_handle_create_topics(brk_req_t *req)
             resp.topics[i].name = body->topics[i].name;
             resp.topics[i].error_code = KERR_INVALID_REQUEST;
             resp.topics[i].error_message = kproto_str("topic named twice in one request");
+            continue;
+        }
+        /* CREATE on the cluster covers every topic; else CREATE on each topic. */
+        if (!cluster_create &&
+            brk_authz_req_topic(req, body->topics[i].name) != KERR_NONE) {
+            resp.topics[i].name = body->topics[i].name;
+            resp.topics[i].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+            resp.topics[i].num_partitions = -1;
+            resp.topics[i].replication_factor = -1;
             continue;
         }
         brk__create_one(req, &body->topics[i], &resp.topics[i]);
@@ -157,6 +172,12 @@ void brk_handle_delete_topics(brk_req_t *req)
         } else {
             r->name = by_state ? body->topics[i].name : body->topic_names[i];
             topic = brk_topic_find(brk, r->name);
+        }
+        /* A name the principal may not delete fails whether or not it exists. */
+        if ((topic || r->name.len >= 0) &&
+            brk_authz_req_topic(req, topic ? kproto_str(topic->name) : r->name) != KERR_NONE) {
+            r->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+            continue;
         }
         if (!topic) {
             r->error_code = by_state && r->name.len < 0 ? KERR_UNKNOWN_TOPIC_ID
@@ -189,7 +210,9 @@ void brk_handle_create_partitions(brk_req_t *req)
         r->name = ct->name;
         brk_topic_t *topic = brk_topic_find(req->brk, ct->name);
         const char *msg = NULL;
-        if (!topic) {
+        if (brk_authz_req_topic(req, ct->name) != KERR_NONE) {
+            r->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        } else if (!topic) {
             r->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         } else if (ct->assignments_count > 0) {
             r->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
@@ -203,6 +226,18 @@ void brk_handle_create_partitions(brk_req_t *req)
         }
     }
     brk_respond(req, &resp);
+}
+
+/* DESCRIBE_CONFIGS / ALTER_CONFIGS on a topic, or on the cluster for broker resources. */
+static kerr_t brk__configs_authz(brk_req_t *req, int8_t type, kproto_str_t name, int op)
+{
+    if (type == BRK_RESOURCE_TOPIC) {
+        return brk_authz_topic(req, op, name);
+    }
+    if (type == BRK_RESOURCE_BROKER) {
+        return brk_authz_cluster(req, op);
+    }
+    return KERR_NONE;
 }
 
 static bool brk__key_wanted(const kmsg_describe_configs_req_describe_configs_resource_t *res,
@@ -263,6 +298,12 @@ void brk_handle_describe_configs(brk_req_t *req)
         kmsg_describe_configs_resp_describe_configs_result_init(r);
         r->resource_type = res->resource_type;
         r->resource_name = res->resource_name;
+        kerr_t denied = brk__configs_authz(req, res->resource_type, res->resource_name,
+                                           BRK_ACL_OP_DESCRIBE_CONFIGS);
+        if (denied != KERR_NONE) {
+            r->error_code = (int16_t)denied;
+            continue;
+        }
         if (res->resource_type == BRK_RESOURCE_TOPIC) {
             brk_topic_t *topic = brk_topic_find(req->brk, res->resource_name);
             if (!topic) {
@@ -345,7 +386,11 @@ void brk_handle_incremental_alter_configs(brk_req_t *req)
         r->resource_type = res->resource_type;
         r->resource_name = res->resource_name;
         const char *msg = NULL;
-        if (res->resource_type != BRK_RESOURCE_TOPIC) {
+        kerr_t denied = brk__configs_authz(req, res->resource_type, res->resource_name,
+                                           BRK_ACL_OP_ALTER_CONFIGS);
+        if (denied != KERR_NONE) {
+            r->error_code = (int16_t)denied;
+        } else if (res->resource_type != BRK_RESOURCE_TOPIC) {
             r->error_code = KERR_INVALID_REQUEST;
             msg = "only topic configs can be altered; broker settings live in the properties file";
         } else {
@@ -377,7 +422,11 @@ void brk_handle_alter_configs(brk_req_t *req)
         r->resource_name = res->resource_name;
         const char *msg = NULL;
         brk_topic_t *topic = brk_topic_find(req->brk, res->resource_name);
-        if (res->resource_type != BRK_RESOURCE_TOPIC) {
+        kerr_t denied = brk__configs_authz(req, res->resource_type, res->resource_name,
+                                           BRK_ACL_OP_ALTER_CONFIGS);
+        if (denied != KERR_NONE) {
+            r->error_code = (int16_t)denied;
+        } else if (res->resource_type != BRK_RESOURCE_TOPIC) {
             r->error_code = KERR_INVALID_REQUEST;
             msg = "only topic configs can be altered; broker settings live in the properties file";
         } else if (!topic) {

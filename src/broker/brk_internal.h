@@ -44,6 +44,9 @@ typedef struct {
     int32_t offset_metadata_max_bytes;
     int32_t txn_max_timeout_ms;    /* transaction.max.timeout.ms */
     int32_t txn_abort_interval_ms; /* ...abort.timed.out.transaction.cleanup.interval.ms */
+    bool authorizer;       /* authorizer.class.name set: ACLs are enforced */
+    bool allow_if_no_acl;  /* allow.everyone.if.no.acl.found */
+    char super_users[4096]; /* super.users, ";"-separated principals */
 } brk_conf_t;
 
 /* Parses props into conf; err gets "key: reason". Unknown keys are warned about once. */
@@ -104,6 +107,7 @@ struct brk {
     int64_t pid_next;      /* next producer id to hand out (pid.c) */
     int64_t pid_block_end; /* end of the block reserved on disk; 0 before the first use */
     struct brk_txns *txns; /* the transaction coordinator (txn.c) */
+    struct brk_acl *acl; /* NULL when no authorizer is configured */
 };
 
 /* ---- topics.c ---- */
@@ -152,6 +156,8 @@ struct brk_req {
     bool flex;
     void *body; /* decoded request, in the arena */
     const char *peer;
+    const char *principal; /* "User:name", in the arena; NULL without an authorizer */
+    const char *host;      /* the peer's IP, in the arena; NULL without an authorizer */
 };
 
 /* Sends resp (a kmsg_<api>_resp_t) for req and frees req. */
@@ -211,6 +217,37 @@ void brk_flush_drain(brk_t *brk, brk_part_t *part);
 void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w);
 /* Fails every waiter of part (partition deleted or offline). */
 void brk_part_fail_waiters(brk_part_t *part, int err);
+
+/* ---- principal.c: the authenticated principal of a connection ("User:name", Kafka's
+ * KafkaPrincipal form; "User:ANONYMOUS" on PLAINTEXT). Valid while conn is open. ---- */
+const char *brk_conn_principal(const snet_conn_t *conn);
+
+/* ---- authz.c: ACL checks for the handlers (KafkaApis' operation per API, README) ---- */
+/* Opens <data>/acls.txt when an authorizer is configured (brk->acl), else leaves it NULL. */
+int brk_authz_open(brk_t *brk, char *err, size_t err_len);
+void brk_authz_close(brk_t *brk);
+/* Records req's principal and host (only when an authorizer is configured). */
+void brk_authz_init(brk_req_t *req, snet_conn_t *conn);
+/* Whether req's principal may do op (a brk_acl_op_t) on the resource (a brk_acl_res_t);
+ * always true without an authorizer. */
+bool brk_authz(brk_req_t *req, int op, int res_type, kproto_str_t name);
+/* The same as a Kafka error: KERR_NONE, or TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED. */
+kerr_t brk_authz_topic(brk_req_t *req, int op, kproto_str_t topic);
+kerr_t brk_authz_group(brk_req_t *req, int op, kproto_str_t group);
+kerr_t brk_authz_cluster(brk_req_t *req, int op);
+/* The same with the operation req's API needs (authz.c's table of KafkaApis' rules). */
+kerr_t brk_authz_req_topic(brk_req_t *req, kproto_str_t topic);
+kerr_t brk_authz_req_group(brk_req_t *req, kproto_str_t group);
+/* InitProducerId without a transactional id (Kafka 3, KIP-679): IDEMPOTENT_WRITE on the
+ * cluster or WRITE on some topic; else CLUSTER_AUTHORIZATION_FAILED. Produce itself needs
+ * only WRITE on its topics, idempotent or not. */
+kerr_t brk_authz_idempotent_write(brk_req_t *req);
+/* Kafka's authorized-operations bit set of a topic or the cluster (Metadata, DescribeGroups):
+ * bit n set when operation n is allowed. */
+int32_t brk_authz_ops(brk_req_t *req, int res_type, kproto_str_t name);
+void brk_handle_describe_acls(brk_req_t *req);
+void brk_handle_create_acls(brk_req_t *req);
+void brk_handle_delete_acls(brk_req_t *req);
 
 /* Maps storage errors to Kafka's codes. */
 kerr_t brk_kerr_from_log(int rc);

@@ -51,6 +51,18 @@
 SL_STATIC_ASSERT(BRK_TXN_ID_BYTES_MAX * 2 < 4096, "a hex id fits a state-file field");
 SL_STATIC_ASSERT(BRK_FETCH_ABORTED_MAX > 0, "aborted list");
 SL_STATIC_ASSERT(BRK_PRODUCER_ID_BLOCK > 0 && BRK_PRODUCER_ID_BLOCK < (1 << 20), "id block");
+/* ACL bindings on one broker (Kafka has no limit; each is checked only against requests on
+ * its own resource, so this bounds memory and the acls.txt file, not request cost). */
+#define BRK_ACLS_MAX 100000
+/* Bytes of one ACL resource name, principal or host. */
+#define BRK_ACL_FIELD_BYTES_MAX 1024
+/* Bytes of the acls.txt file: every binding at its longest, %-escaped, plus framing. */
+#define BRK_ACL_FILE_BYTES_MAX ((size_t)256 << 20)
+/* super.users entries. */
+#define BRK_ACL_SUPER_USERS_MAX 64
+
+SL_STATIC_ASSERT(BRK_ACL_FILE_BYTES_MAX >= (size_t)BRK_ACLS_MAX * 3 * 64,
+                 "a full store of typical bindings fits the file");
 SL_STATIC_ASSERT(BRK_TOPIC_NAME_BYTES_MAX < BRK_PATH_BYTES_MAX / 2, "topic dir fits a path");
 
 #endif

@@ -222,6 +222,9 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
             rc = brk_groups_open(brk, &brk->groups, err, err_len);
         }
         if (rc == 0) {
+            rc = brk_authz_open(brk, err, err_len);
+        }
+        if (rc == 0) {
             rc = brk_txns_open(brk, err, err_len);
         }
         if (rc == 0) {
@@ -295,6 +298,7 @@ void brk_free(brk_t *brk)
         close(brk->stop_fd);
     }
     snet_loop_free(brk->loop);
+    brk_authz_close(brk);
     if (brk->lock_fd >= 0) {
         close(brk->lock_fd);
     }

@@ -58,6 +58,9 @@ static const brk_ckey_t brk__ckeys[] = {
     {"transaction.max.timeout.ms", CK_LONG, 1, INT32_MAX, 1, OFF(txn_max_timeout_ms), 4},
     {"transaction.abort.timed.out.transaction.cleanup.interval.ms", CK_LONG, 1, INT32_MAX, 1,
      OFF(txn_abort_interval_ms), 4},
+    {"authorizer.class.name", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"super.users", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"allow.everyone.if.no.acl.found", CK_BOOL, 0, 1, 1, OFF(allow_if_no_acl), 1},
     /* Single-node meaning only: must be 1. */
     {"default.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
     {"offsets.topic.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
@@ -156,6 +159,30 @@ static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char 
             snprintf(err, err_len, "log.flush.policy: expected always, interval or never");
             return SL_EINVAL;
         }
+    } else if (strcmp(key, "authorizer.class.name") == 0) {
+        /* Kafka's two built-in authorizers (ZooKeeper and KRaft) and our own short name all
+         * mean Kafka's ACL model; empty means none, as in Kafka. */
+        static const char *const names[] = {
+            "kafka.security.authorizer.AclAuthorizer",
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer", "sluice", ""};
+        bool known = false;
+        for (size_t i = 0; i < SL_ARRAY_LEN(names) && !known; i++) {
+            known = strcmp(v, names[i]) == 0;
+        }
+        if (!known) {
+            snprintf(err, err_len, "authorizer.class.name: expected sluice, "
+                     "kafka.security.authorizer.AclAuthorizer or "
+                     "org.apache.kafka.metadata.authorizer.StandardAuthorizer, got '%s'", v);
+            return SL_EINVAL;
+        }
+        conf->authorizer = *v != '\0';
+    } else if (strcmp(key, "super.users") == 0) {
+        if (strlen(v) >= sizeof conf->super_users) {
+            snprintf(err, err_len, "super.users: longer than %zu bytes",
+                     sizeof conf->super_users - 1);
+            return SL_EINVAL;
+        }
+        snprintf(conf->super_users, sizeof conf->super_users, "%s", v);
     } else if (strcmp(key, "log.message.timestamp.type") == 0 ||
                strcmp(key, "log.cleanup.policy") == 0) {
         const char *tkey = key[4] == 'm' ? "message.timestamp.type" : "cleanup.policy";

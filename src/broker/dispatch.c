@@ -40,6 +40,9 @@ static const brk_handler_fn brk__handlers[KMSG_API_KEY_MAX + 1] = {
     [KAPI_ADD_OFFSETS_TO_TXN] = brk_handle_add_offsets_to_txn,
     [KAPI_END_TXN] = brk_handle_end_txn,
     [KAPI_TXN_OFFSET_COMMIT] = brk_handle_txn_offset_commit,
+    [KAPI_DESCRIBE_ACLS] = brk_handle_describe_acls,
+    [KAPI_CREATE_ACLS] = brk_handle_create_acls,
+    [KAPI_DELETE_ACLS] = brk_handle_delete_acls,
 };
 
 static void brk__req_free(brk_req_t *req)
@@ -171,6 +174,7 @@ void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t 
     req->frame = frame;
     req->arena = sl_arena_new(BRK_ARENA_CHUNK_BYTES);
     req->peer = snet_conn_peer(conn);
+    brk_authz_init(req, conn);
     kproto_rd_t rd;
     kproto_rd_init(&rd, frame, len);
     req->api_key = kproto_rd_i16(&rd);

@@ -4,6 +4,7 @@
  * time a high watermark moves. Limits: max_bytes over the response and partition_max_bytes
  * per partition, except that the first batch of the first non-empty partition is returned
  * whole however large (Kafka's rule, so a consumer can never be stuck on a large batch). */
+#include "brk_acl.h"
 #include "brk_internal.h"
 #include "sl_log.h"
 #include "slog_txn.h"
@@ -22,12 +23,26 @@ typedef struct {
     bool error;
 } brk_fetch_sum_t;
 
-static brk_topic_t *brk__fetch_topic(brk_req_t *req, const kmsg_fetch_req_fetch_topic_t *ft)
+/* The topic, or NULL with *err: unknown, or not READ-able by the principal (the same answer
+ * for an existing and a missing name, so names do not leak). */
+static brk_topic_t *brk__fetch_topic(brk_req_t *req, const kmsg_fetch_req_fetch_topic_t *ft,
+                                     kerr_t *err)
 {
+    brk_topic_t *topic;
     if (req->api_version >= 13) {
-        return brk_topic_find_id(req->brk, ft->topic_id);
+        topic = brk_topic_find_id(req->brk, ft->topic_id);
+        *err = KERR_UNKNOWN_TOPIC_ID;
+    } else {
+        topic = brk_topic_find(req->brk, ft->topic);
+        *err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
-    return brk_topic_find(req->brk, ft->topic);
+    kproto_str_t name = topic ? kproto_str(topic->name) : ft->topic;
+    if ((topic || req->api_version < 13) &&
+        brk_authz_req_topic(req, name) != KERR_NONE) {
+        *err = KERR_TOPIC_AUTHORIZATION_FAILED;
+        return NULL;
+    }
+    return topic;
 }
 
 /* read_committed: the aborted transactions that overlap what is served, from the fetch
@@ -50,7 +65,7 @@ static void brk__fetch_aborted(brk_req_t *req, brk_part_t *part, int64_t from,
 }
 
 /* Reads one partition. With pd == NULL only sums what would be sent. */
-static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic,
+static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic, kerr_t topic_err,
                             const kmsg_fetch_req_fetch_partition_t *fp, int64_t limit,
                             brk_fetch_sum_t *sum, kmsg_fetch_resp_partition_data_t *pd)
 {
@@ -59,7 +74,7 @@ static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic,
     slog_read_t rd = {0};
     brk_part_t *part = NULL;
     if (!topic) {
-        err = req->api_version >= 13 ? KERR_UNKNOWN_TOPIC_ID : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        err = (int16_t)topic_err;
     } else if (fp->partition < 0 || fp->partition >= topic->npart) {
         err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
     } else {
@@ -118,7 +133,8 @@ static brk_fetch_sum_t brk__fetch_eval(brk_req_t *req, kmsg_fetch_resp_t *resp)
     }
     for (int32_t t = 0; t < ntopics; t++) {
         kmsg_fetch_req_fetch_topic_t *ft = &body->topics[t];
-        brk_topic_t *topic = brk__fetch_topic(req, ft);
+        kerr_t topic_err;
+        brk_topic_t *topic = brk__fetch_topic(req, ft, &topic_err);
         int32_t nparts = ft->partitions_count < 0 ? 0 : ft->partitions_count;
         kmsg_fetch_resp_fetchable_topic_response_t *tr = NULL;
         if (resp) {
@@ -135,7 +151,8 @@ static brk_fetch_sum_t brk__fetch_eval(brk_req_t *req, kmsg_fetch_resp_t *resp)
                 pd = &tr->partitions[p];
                 kmsg_fetch_resp_partition_data_init(pd);
             }
-            brk__fetch_part(req, topic, &ft->partitions[p], max_bytes - sum.bytes, &sum, pd);
+            brk__fetch_part(req, topic, topic_err, &ft->partitions[p], max_bytes - sum.bytes, &sum,
+                            pd);
         }
     }
     return sum;

@@ -5,6 +5,7 @@
  * The protocol is one every member supports, chosen by vote; the leader's assignment is relayed
  * byte for byte. Members join with MEMBER_ID_REQUIRED first (v4+); static members
  * (group.instance.id) that come back keep their assignment without a rebalance. */
+#include "brk_acl.h"
 #include "brk_group.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -573,6 +574,12 @@ void brk_handle_join_group(brk_req_t *req)
 {
     kmsg_join_group_req_t *body = req->body;
     brk_t *brk = req->brk;
+    /* Before the group exists: a denied join must not create it. */
+    kerr_t denied = brk_authz_req_group(req, body->group_id);
+    if (denied != KERR_NONE) {
+        brk__join_error(req, denied, NULL);
+        return;
+    }
     brk_group_t *grp = body->group_id.len > 0 ? brk__grp_get(brk, body->group_id) : NULL;
     kerr_t err = brk__join_check(req, grp);
     if (err != KERR_NONE) {
@@ -675,6 +682,11 @@ static void brk__sync_respond(brk_group_t *grp, brk_member_t *m, brk_req_t *req,
 void brk_handle_sync_group(brk_req_t *req)
 {
     kmsg_sync_group_req_t *body = req->body;
+    kerr_t denied = brk_authz_req_group(req, body->group_id);
+    if (denied != KERR_NONE) {
+        brk__sync_respond(NULL, NULL, req, denied);
+        return;
+    }
     brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
     brk_member_t *m = NULL;
     kerr_t err = brk__member_check(grp, body->member_id, body->group_instance_id,
@@ -723,10 +735,13 @@ void brk_handle_sync_group(brk_req_t *req)
 void brk_handle_heartbeat(brk_req_t *req)
 {
     kmsg_heartbeat_req_t *body = req->body;
-    brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
+    kerr_t denied = brk_authz_req_group(req, body->group_id);
+    brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(req->brk, body->group_id) : NULL;
     brk_member_t *m = NULL;
-    kerr_t err = brk__member_check(grp, body->member_id, body->group_instance_id,
-                                   body->generation_id, &m);
+    kerr_t err = denied != KERR_NONE ? denied
+                                     : brk__member_check(grp, body->member_id,
+                                                         body->group_instance_id,
+                                                         body->generation_id, &m);
     if (m) {
         brk__session_touch(m);
     }
@@ -763,6 +778,12 @@ void brk_handle_leave_group(brk_req_t *req)
     brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
     kmsg_leave_group_resp_t resp;
     kmsg_leave_group_resp_init(&resp);
+    kerr_t denied = brk_authz_req_group(req, body->group_id);
+    if (denied != KERR_NONE) {
+        resp.error_code = (int16_t)denied;
+        brk_respond(req, &resp);
+        return;
+    }
     if (req->api_version < 3) {
         resp.error_code = grp ? (int16_t)brk__leave_one(grp, body->member_id, (kproto_str_t){NULL, -1})
                               : KERR_UNKNOWN_MEMBER_ID;
@@ -862,6 +883,17 @@ void brk__grp_delete(brk_t *brk, brk_group_t *grp)
 
 /* ---- FindCoordinator, DescribeGroups, ListGroups, DeleteGroups ---- */
 
+/* DESCRIBE on the group (key type 0) or on the transactional id (key type 1). */
+static kerr_t brk__coord_authz(brk_req_t *req, int8_t key_type, kproto_str_t key)
+{
+    if (key_type == 1) {
+        return brk_authz(req, BRK_ACL_OP_DESCRIBE, BRK_ACL_RES_TRANSACTIONAL_ID, key)
+                   ? KERR_NONE
+                   : KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    }
+    return brk_authz_req_group(req, key);
+}
+
 void brk_handle_find_coordinator(brk_req_t *req)
 {
     kmsg_find_coordinator_req_t *body = req->body;
@@ -871,15 +903,25 @@ void brk_handle_find_coordinator(brk_req_t *req)
     resp.node_id = brk->conf.node_id;
     resp.host = kproto_str(brk->advertised_host);
     resp.port = brk->advertised_port;
-    if (req->api_version >= 4) {
+    if (req->api_version < 4) {
+        resp.error_code = (int16_t)brk__coord_authz(req, body->key_type, body->key);
+        if (resp.error_code != KERR_NONE) {
+            resp.node_id = -1;
+            resp.host = kproto_str("");
+            resp.port = -1;
+        }
+    } else {
         resp.coordinators_count = SL_MAX(body->coordinator_keys_count, 0);
         resp.coordinators = brk_alloc(req, resp.coordinators_count, sizeof *resp.coordinators);
         for (int32_t i = 0; i < resp.coordinators_count; i++) {
-            kmsg_find_coordinator_resp_coordinator_init(&resp.coordinators[i]);
-            resp.coordinators[i].key = body->coordinator_keys[i];
-            resp.coordinators[i].node_id = brk->conf.node_id;
-            resp.coordinators[i].host = resp.host;
-            resp.coordinators[i].port = resp.port;
+            kmsg_find_coordinator_resp_coordinator_t *c = &resp.coordinators[i];
+            kmsg_find_coordinator_resp_coordinator_init(c);
+            c->key = body->coordinator_keys[i];
+            c->error_code = (int16_t)brk__coord_authz(req, body->key_type, c->key);
+            bool ok = c->error_code == KERR_NONE;
+            c->node_id = ok ? brk->conf.node_id : -1;
+            c->host = ok ? resp.host : kproto_str("");
+            c->port = ok ? resp.port : -1;
         }
     }
     brk_respond(req, &resp);
@@ -925,7 +967,19 @@ void brk_handle_describe_groups(brk_req_t *req)
             resp.groups[i].error_code = KERR_INVALID_GROUP_ID;
             continue;
         }
+        kerr_t denied = brk_authz_req_group(req, body->groups[i]);
+        if (denied != KERR_NONE) {
+            resp.groups[i].error_code = (int16_t)denied;
+            resp.groups[i].group_state = kproto_str("");
+            resp.groups[i].protocol_type = kproto_str("");
+            resp.groups[i].protocol_data = kproto_str("");
+            continue;
+        }
         brk__describe_one(req, brk__grp_find(req->brk, body->groups[i]), &resp.groups[i]);
+        if (body->include_authorized_operations) {
+            resp.groups[i].authorized_operations = brk_authz_ops(req, BRK_ACL_RES_GROUP,
+                                                                 body->groups[i]);
+        }
     }
     brk_respond(req, &resp);
 }
@@ -938,7 +992,12 @@ void brk_handle_list_groups(brk_req_t *req)
     kmsg_list_groups_resp_init(&resp);
     resp.groups = brk_alloc(req, brk->ngroups, sizeof *resp.groups);
     int32_t n = 0;
+    /* DESCRIBE on the cluster lists every group; else only groups the principal may describe. */
+    bool all = brk_authz_cluster(req, BRK_ACL_OP_DESCRIBE) == KERR_NONE;
     for (brk_group_t *grp = brk->groups_list; grp; grp = grp->next) {
+        if (!all && brk_authz_req_group(req, kproto_str(grp->id)) != KERR_NONE) {
+            continue;
+        }
         bool keep = body->states_filter_count <= 0;
         for (int32_t i = 0; i < body->states_filter_count && !keep; i++) {
             keep = kproto_str_eq(body->states_filter[i], brk__grp_state_names[grp->state]);

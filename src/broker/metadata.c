@@ -1,15 +1,10 @@
 /* Metadata (v0-12) and ListOffsets (v1-7). This node leads every partition with itself as the
  * only replica; topics are auto-created on Metadata when the broker and the client allow it. */
+#include "brk_acl.h"
 #include "brk_internal.h"
 #include "sl_log.h"
 
 #include <string.h>
-
-/* Kafka's ACL operation bits: everything is allowed until ACLs exist. */
-#define BRK_TOPIC_OPS ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | \
-                       (1 << 10) | (1 << 11))
-#define BRK_CLUSTER_OPS ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | \
-                         (1 << 12))
 
 static void brk__md_topic(brk_req_t *req, brk_topic_t *topic,
                           kmsg_metadata_resp_metadata_response_topic_t *tr)
@@ -18,8 +13,10 @@ static void brk__md_topic(brk_req_t *req, brk_topic_t *topic,
     brk_t *brk = req->brk;
     tr->name = kproto_str(topic->name);
     tr->topic_id = topic->id;
-    tr->topic_authorized_operations = body->include_topic_authorized_operations ? BRK_TOPIC_OPS
-                                                                                : INT32_MIN;
+    tr->topic_authorized_operations =
+        body->include_topic_authorized_operations
+            ? brk_authz_ops(req, BRK_ACL_RES_TOPIC, kproto_str(topic->name))
+            : INT32_MIN;
     tr->partitions_count = topic->npart;
     tr->partitions = brk_alloc(req, topic->npart, sizeof *tr->partitions);
     int32_t *node = brk_alloc(req, 1, sizeof *node);
@@ -52,6 +49,13 @@ static void brk__md_requested(brk_req_t *req, const kmsg_metadata_req_metadata_r
     tr->name = rt->name;
     tr->topic_id = rt->topic_id;
     tr->topic_authorized_operations = INT32_MIN;
+    /* Unauthorized and unknown look the same: TOPIC_AUTHORIZATION_FAILED either way. */
+    kproto_str_t name = topic ? kproto_str(topic->name) : rt->name;
+    if ((topic || rt->name.len >= 0) &&
+        brk_authz_req_topic(req, name) != KERR_NONE) {
+        tr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        return;
+    }
     if (topic) {
         brk__md_topic(req, topic, tr);
         return;
@@ -68,6 +72,11 @@ static void brk__md_requested(brk_req_t *req, const kmsg_metadata_req_metadata_r
     bool allow = req->api_version < 4 || body->allow_auto_topic_creation;
     if (!brk->conf.auto_create_topics || !allow) {
         tr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    if (brk_authz_cluster(req, BRK_ACL_OP_CREATE) != KERR_NONE &&
+        brk_authz_topic(req, BRK_ACL_OP_CREATE, rt->name) != KERR_NONE) {
+        tr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
         return;
     }
     const char *msg = NULL;
@@ -95,17 +104,23 @@ void brk_handle_metadata(brk_req_t *req)
     resp.brokers_count = 1;
     resp.cluster_id = kproto_str(brk->cluster_id);
     resp.controller_id = brk->conf.node_id;
-    resp.cluster_authorized_operations = body->include_cluster_authorized_operations
-                                             ? BRK_CLUSTER_OPS : INT32_MIN;
+    resp.cluster_authorized_operations =
+        body->include_cluster_authorized_operations
+            ? brk_authz_ops(req, BRK_ACL_RES_CLUSTER, kproto_str(BRK_ACL_CLUSTER_NAME))
+            : INT32_MIN;
     bool all = body->topics_count < 0 || (req->api_version == 0 && body->topics_count == 0);
     if (all) {
-        resp.topics_count = brk->ntopics;
+        /* All topics: only those the principal may describe, silently (Kafka's way). */
         resp.topics = brk_alloc(req, brk->ntopics, sizeof *resp.topics);
         int32_t i = 0;
-        for (brk_topic_t *t = brk->topics; t; t = t->next, i++) {
+        for (brk_topic_t *t = brk->topics; t; t = t->next) {
+            if (brk_authz_req_topic(req, kproto_str(t->name)) != KERR_NONE) {
+                continue;
+            }
             kmsg_metadata_resp_metadata_response_topic_init(&resp.topics[i]);
-            brk__md_topic(req, t, &resp.topics[i]);
+            brk__md_topic(req, t, &resp.topics[i++]);
         }
+        resp.topics_count = i;
     } else {
         resp.topics_count = body->topics_count;
         resp.topics = brk_alloc(req, body->topics_count, sizeof *resp.topics);
@@ -174,8 +189,16 @@ void brk_handle_list_offsets(brk_req_t *req)
         tr->name = rt->name;
         tr->partitions_count = rt->partitions_count < 0 ? 0 : rt->partitions_count;
         tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
+        kerr_t denied = brk_authz_req_topic(req, rt->name);
         for (int32_t p = 0; p < tr->partitions_count; p++) {
             kmsg_list_offsets_resp_list_offsets_partition_response_init(&tr->partitions[p]);
+            if (denied != KERR_NONE) {
+                tr->partitions[p].partition_index = rt->partitions[p].partition_index;
+                tr->partitions[p].timestamp = -1;
+                tr->partitions[p].offset = -1;
+                tr->partitions[p].error_code = (int16_t)denied;
+                continue;
+            }
             brk__list_offset(req, brk_part_find(req->brk, rt->name, rt->partitions[p].partition_index),
                              &rt->partitions[p], &tr->partitions[p]);
         }

@@ -5,6 +5,7 @@
  *   value = i64 offset | i32 leader epoch | i64 commit ms | u16 metadata len | metadata
  * and a null value deletes (group deleted, topic deleted, offsets expired). The log is
  * replayed at start and rewritten with only live offsets when it has grown large. */
+#include "brk_acl.h"
 #include "brk_group.h"
 #include "sl_buf.h"
 #include "sl_crc32c.h"
@@ -556,6 +557,8 @@ void brk_handle_offset_commit(brk_req_t *req)
     brk_group_t *grp = NULL;
     if (body->group_id.len <= 0) {
         gerr = KERR_INVALID_GROUP_ID;
+    } else if ((gerr = brk_authz_req_group(req, body->group_id)) != KERR_NONE) {
+        /* denied before the group is created */
     } else if (!(grp = brk__grp_get(brk, body->group_id))) {
         gerr = KERR_COORDINATOR_NOT_AVAILABLE;
     } else {
@@ -573,11 +576,12 @@ void brk_handle_offset_commit(brk_req_t *req)
         tr->name = rt->name;
         tr->partitions_count = SL_MAX(rt->partitions_count, 0);
         tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
+        kerr_t terr = gerr != KERR_NONE ? gerr : brk_authz_req_topic(req, rt->name);
         for (int32_t p = 0; p < tr->partitions_count; p++) {
             kmsg_offset_commit_req_offset_commit_request_partition_t *rp = &rt->partitions[p];
             kmsg_offset_commit_resp_offset_commit_response_partition_init(&tr->partitions[p]);
             tr->partitions[p].partition_index = rp->partition_index;
-            kerr_t e = gerr != KERR_NONE ? gerr : brk__commit_check_part(brk, rt->name, rp);
+            kerr_t e = terr != KERR_NONE ? terr : brk__commit_check_part(brk, rt->name, rp);
             tr->partitions[p].error_code = (int16_t)e;
             if (e == KERR_NONE) {
                 brk_offset_t v = {NULL, rp->partition_index, rp->committed_offset,
@@ -632,27 +636,38 @@ static void brk__fetch_part(brk_group_t *grp, kproto_str_t topic, int32_t partit
  * shapes differ only in struct names, so this builds the v8 shape and the caller copies. */
 typedef kmsg_offset_fetch_resp_offset_fetch_response_topics_t brk_oft_t;
 
-static int32_t brk__offset_fetch_group(brk_req_t *req, brk_group_t *grp, kproto_str_t *names,
-                                       int32_t **parts, int32_t *nparts, int32_t ntopics,
-                                       brk_oft_t **out)
+static int32_t brk__offset_fetch_group(brk_req_t *req, brk_group_t *grp, kerr_t gerr,
+                                       kproto_str_t *names, int32_t **parts, int32_t *nparts,
+                                       int32_t ntopics, brk_oft_t **out)
 {
+    if (ntopics < 0 && gerr != KERR_NONE) {
+        *out = NULL;
+        return 0;
+    }
     if (ntopics < 0) { /* all committed topics of the group */
         brk_offsets_t *offs = grp ? brk__grp_offsets(grp) : NULL;
         int32_t n = offs ? offs->n : 0;
         brk_oft_t *tops = brk_alloc(req, n, sizeof *tops);
-        for (int32_t i = 0; i < n; i++) {
+        int32_t kept = 0;
+        for (int32_t j = 0; j < n; j++) {
+            /* Only topics the principal may describe, silently (Kafka's way). */
+            if (brk_authz_req_topic(req, kproto_str(offs->items[j].topic)) !=
+                KERR_NONE) {
+                continue;
+            }
+            int32_t i = kept++;
             kmsg_offset_fetch_resp_offset_fetch_response_topics_init(&tops[i]);
-            tops[i].name = kproto_str(offs->items[i].topic);
+            tops[i].name = kproto_str(offs->items[j].topic);
             tops[i].partitions_count = 1;
             tops[i].partitions = brk_alloc(req, 1, sizeof *tops[i].partitions);
             kmsg_offset_fetch_resp_offset_fetch_response_partitions_init(tops[i].partitions);
-            tops[i].partitions->partition_index = offs->items[i].partition;
-            tops[i].partitions->committed_offset = offs->items[i].offset;
-            tops[i].partitions->committed_leader_epoch = offs->items[i].leader_epoch;
-            tops[i].partitions->metadata = kproto_str(offs->items[i].metadata);
+            tops[i].partitions->partition_index = offs->items[j].partition;
+            tops[i].partitions->committed_offset = offs->items[j].offset;
+            tops[i].partitions->committed_leader_epoch = offs->items[j].leader_epoch;
+            tops[i].partitions->metadata = kproto_str(offs->items[j].metadata);
         }
         *out = tops;
-        return n;
+        return kept;
     }
     brk_oft_t *tops = brk_alloc(req, ntopics, sizeof *tops);
     for (int32_t t = 0; t < ntopics; t++) {
@@ -660,10 +675,19 @@ static int32_t brk__offset_fetch_group(brk_req_t *req, brk_group_t *grp, kproto_
         tops[t].name = names[t];
         tops[t].partitions_count = SL_MAX(nparts[t], 0);
         tops[t].partitions = brk_alloc(req, tops[t].partitions_count, sizeof *tops[t].partitions);
+        kerr_t denied = gerr != KERR_NONE ? gerr
+                                          : brk_authz_req_topic(req, names[t]);
         for (int32_t p = 0; p < tops[t].partitions_count; p++) {
             kmsg_offset_fetch_resp_offset_fetch_response_partitions_t *pr = &tops[t].partitions[p];
             kmsg_offset_fetch_resp_offset_fetch_response_partitions_init(pr);
             pr->partition_index = parts[t][p];
+            if (denied != KERR_NONE) {
+                pr->committed_offset = -1;
+                pr->committed_leader_epoch = -1;
+                pr->metadata = kproto_str("");
+                pr->error_code = (int16_t)denied;
+                continue;
+            }
             brk__fetch_part(grp, names[t], parts[t][p], &pr->committed_offset,
                             &pr->committed_leader_epoch, &pr->metadata);
         }
@@ -672,8 +696,11 @@ static int32_t brk__offset_fetch_group(brk_req_t *req, brk_group_t *grp, kproto_
     return ntopics;
 }
 
-static int32_t brk__offset_fetch_collect(brk_req_t *req, brk_group_t *grp, int32_t ntopics,
-                                         const void *topics, size_t stride, brk_oft_t **out)
+/* gerr: the group's authorization error (every listed partition carries it, as v0-1 clients
+ * read it there). */
+static int32_t brk__offset_fetch_collect(brk_req_t *req, brk_group_t *grp, kerr_t gerr,
+                                         int32_t ntopics, const void *topics, size_t stride,
+                                         brk_oft_t **out)
 {
     /* Both request topic shapes start with {name, partition_indexes, count}. */
     kproto_str_t *names = brk_alloc(req, SL_MAX(ntopics, 0), sizeof *names);
@@ -686,7 +713,7 @@ static int32_t brk__offset_fetch_collect(brk_req_t *req, brk_group_t *grp, int32
         parts[t] = rt->partition_indexes;
         nparts[t] = rt->partition_indexes_count;
     }
-    return brk__offset_fetch_group(req, grp, names, parts, nparts, ntopics, out);
+    return brk__offset_fetch_group(req, grp, gerr, names, parts, nparts, ntopics, out);
 }
 
 SL_STATIC_ASSERT(sizeof(kmsg_offset_fetch_req_offset_fetch_request_topic_t) ==
@@ -705,10 +732,11 @@ void brk_handle_offset_fetch(brk_req_t *req)
     kmsg_offset_fetch_resp_t resp;
     kmsg_offset_fetch_resp_init(&resp);
     if (req->api_version < 8) {
-        brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
+        kerr_t denied = brk_authz_req_group(req, body->group_id);
+        brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(req->brk, body->group_id) : NULL;
         brk_oft_t *tops;
-        resp.error_code = body->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : KERR_NONE;
-        int32_t n = brk__offset_fetch_collect(req, grp, body->topics_count, body->topics,
+        resp.error_code = body->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : (int16_t)denied;
+        int32_t n = brk__offset_fetch_collect(req, grp, denied, body->topics_count, body->topics,
                                               sizeof *body->topics, &tops);
         /* Same layout (asserted above): the v0-7 topic array is the v8 one. */
         resp.topics = (kmsg_offset_fetch_resp_offset_fetch_response_topic_t *)(void *)tops;
@@ -723,9 +751,14 @@ void brk_handle_offset_fetch(brk_req_t *req)
         kmsg_offset_fetch_resp_offset_fetch_response_group_t *og = &resp.groups[g];
         kmsg_offset_fetch_resp_offset_fetch_response_group_init(og);
         og->group_id = rg->group_id;
-        og->error_code = rg->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : KERR_NONE;
+        kerr_t denied = brk_authz_req_group(req, rg->group_id);
+        og->error_code = rg->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : (int16_t)denied;
+        if (denied != KERR_NONE) {
+            og->topics_count = 0; /* v8 carries the group's error alone */
+            continue;
+        }
         og->topics_count = brk__offset_fetch_collect(req, brk__grp_find(req->brk, rg->group_id),
-                                                     rg->topics_count, rg->topics,
+                                                     KERR_NONE, rg->topics_count, rg->topics,
                                                      sizeof *rg->topics, &og->topics);
     }
     brk_respond(req, &resp);
@@ -743,8 +776,12 @@ void brk_handle_delete_groups(brk_req_t *req)
     for (int32_t i = 0; i < resp.results_count; i++) {
         kmsg_delete_groups_resp_deletable_group_result_init(&resp.results[i]);
         resp.results[i].group_id = body->groups_names[i];
-        brk_group_t *grp = brk__grp_find(req->brk, body->groups_names[i]);
-        if (!grp) {
+        kerr_t denied = brk_authz_req_group(req, body->groups_names[i]);
+        brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(req->brk, body->groups_names[i])
+                                               : NULL;
+        if (denied != KERR_NONE) {
+            resp.results[i].error_code = (int16_t)denied;
+        } else if (!grp) {
             resp.results[i].error_code = body->groups_names[i].len <= 0 ? KERR_INVALID_GROUP_ID
                                                                        : KERR_GROUP_ID_NOT_FOUND;
         } else if (!brk__grp_is_empty(grp)) {
@@ -764,9 +801,12 @@ void brk_handle_offset_delete(brk_req_t *req)
     brk_t *brk = req->brk;
     kmsg_offset_delete_resp_t resp;
     kmsg_offset_delete_resp_init(&resp);
-    brk_group_t *grp = brk__grp_find(brk, body->group_id);
+    kerr_t denied = brk_authz_req_group(req, body->group_id);
+    brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(brk, body->group_id) : NULL;
     if (!grp) {
-        resp.error_code = body->group_id.len <= 0 ? KERR_INVALID_GROUP_ID : KERR_GROUP_ID_NOT_FOUND;
+        resp.error_code = denied != KERR_NONE          ? (int16_t)denied
+                          : body->group_id.len <= 0 ? KERR_INVALID_GROUP_ID
+                                                    : KERR_GROUP_ID_NOT_FOUND;
         brk_respond(req, &resp);
         return;
     }
@@ -782,10 +822,15 @@ void brk_handle_offset_delete(brk_req_t *req)
         tr->partitions_count = SL_MAX(rt->partitions_count, 0);
         tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
         bool subscribed = !brk__grp_is_empty(grp) && brk__grp_subscribed(grp, rt->name);
+        kerr_t terr = brk_authz_req_topic(req, rt->name);
         for (int32_t p = 0; p < tr->partitions_count; p++) {
             kmsg_offset_delete_resp_offset_delete_response_partition_init(&tr->partitions[p]);
             int32_t idx = rt->partitions[p].partition_index;
             tr->partitions[p].partition_index = idx;
+            if (terr != KERR_NONE) {
+                tr->partitions[p].error_code = (int16_t)terr;
+                continue;
+            }
             if (subscribed) {
                 tr->partitions[p].error_code = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
                 continue;

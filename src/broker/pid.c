@@ -87,6 +87,12 @@ void brk_handle_init_producer_id(brk_req_t *req)
         brk_txn_init_producer_id(req); /* the transaction coordinator (txn.c) */
         return;
     }
+    kerr_t denied = brk_authz_idempotent_write(req);
+    if (denied != KERR_NONE) {
+        resp.error_code = denied;
+        brk_respond(req, &resp);
+        return;
+    }
     int64_t pid = brk_pid_next(req->brk);
     if (pid < 0) {
         SL_LOGE("txn", "cannot reserve producer ids in %s/" BRK_PID_FILE ": %s",
@@ -100,11 +106,16 @@ void brk_handle_init_producer_id(brk_req_t *req)
 }
 
 /* One partition of a DescribeProducers answer. */
-static void brk__describe_part(brk_req_t *req, brk_topic_t *topic, int32_t index,
-                               kmsg_describe_producers_resp_partition_response_t *pr)
+static void brk__describe_part(brk_req_t *req, kproto_str_t name, brk_topic_t *topic,
+                               int32_t index, kmsg_describe_producers_resp_partition_response_t *pr)
 {
     kmsg_describe_producers_resp_partition_response_init(pr);
     pr->partition_index = index;
+    kerr_t denied = brk_authz_req_topic(req, name);
+    if (denied != KERR_NONE) {
+        pr->error_code = denied; /* the same whether the topic exists or not */
+        return;
+    }
     if (!topic || index < 0 || index >= topic->npart) {
         pr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         return;
@@ -144,7 +155,8 @@ void brk_handle_describe_producers(brk_req_t *req)
         tr->partitions_count = SL_MAX(tq->partition_indexes_count, 0);
         tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
         for (int32_t p = 0; p < tr->partitions_count; p++) {
-            brk__describe_part(req, topic, tq->partition_indexes[p], &tr->partitions[p]);
+            brk__describe_part(req, tq->name, topic, tq->partition_indexes[p],
+                               &tr->partitions[p]);
         }
     }
     brk_respond(req, &resp);

@@ -1,6 +1,7 @@
 /* Produce (v3-9): appends each partition's batches to its log, then answers. Under flush
  * policy always the answer waits until every appended partition's records are durable (group
  * commit, flush.c); acks=0 gets no answer at all, as in Kafka. */
+#include "brk_acl.h"
 #include "brk_internal.h"
 #include "sl_log.h"
 #include "slog_batch.h"
@@ -173,13 +174,14 @@ void brk_handle_produce(brk_req_t *req)
         tr->partition_responses_count = td->partition_data_count < 0 ? 0 : td->partition_data_count;
         tr->partition_responses = brk_alloc(req, tr->partition_responses_count,
                                             sizeof *tr->partition_responses);
+        kerr_t denied = brk_authz_req_topic(req, td->name);
         for (int32_t p = 0; p < tr->partition_responses_count; p++) {
             kmsg_produce_resp_partition_produce_response_t *pr = &tr->partition_responses[p];
             kmsg_produce_resp_partition_produce_response_init(pr);
-            if (bad_acks) {
+            if (bad_acks || denied != KERR_NONE) {
                 pr->index = td->partition_data[p].index;
                 pr->base_offset = -1;
-                pr->error_code = KERR_INVALID_REQUIRED_ACKS;
+                pr->error_code = bad_acks ? KERR_INVALID_REQUIRED_ACKS : denied;
                 continue;
             }
             if (brk__produce_part(prod, td->name, &td->partition_data[p], pr)) {

@@ -9,6 +9,7 @@ int cli_serve(int argc, char **argv);
  * command is bounded in time (--timeout-ms, default 10 s) and prints Kafka error names. */
 int tool_topics(int argc, char **argv);  /* list|describe|create|delete|alter */
 int tool_groups(int argc, char **argv);  /* list|describe|reset-offsets|delete */
+int tool_acls(int argc, char **argv);    /* add|remove|list */
 int tool_produce(int argc, char **argv); /* stdin lines -> records, acks=all */
 int tool_consume(int argc, char **argv); /* records -> stdout, plain or JSON lines */
 

@@ -13,6 +13,7 @@ static void cli__usage(FILE *f)
             "  serve      run the Kafka-compatible broker (sluice serve --help)\n"
             "  topics     list, describe, create, delete, alter topics\n"
             "  groups     list, describe, reset-offsets, delete consumer groups\n"
+            "  acls       add, remove, list ACLs (Kafka's kafka-acls flags)\n"
             "  produce    write stdin lines to a topic\n"
             "  consume    print a topic's records\n"
             "  jobs       the durable job pipeline (sluice jobs --help)\n"
@@ -43,6 +44,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "topics") == 0) {
         return tool_topics(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "acls") == 0) {
+        return tool_acls(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "groups") == 0) {
         return tool_groups(argc - 1, argv + 1);

@@ -139,6 +139,21 @@ def test_a_sequence_gap_is_out_of_order_and_writes_nothing(broker):
     assert produce(broker.bootstrap, topic, idem_batch(pid, 0, 2, [b"z"]))["base_offset"] == 2
 
 
+def test_an_unknown_producer_is_accepted_at_any_sequence_and_sequences_wrap(broker):
+    # Kafka 3.x: no UNKNOWN_PRODUCER_ID; the partition starts tracking at whatever comes first
+    topic = create_topic(broker.bootstrap, unique_topic("idem-wrap"))
+    pid = new_pid(broker.bootstrap)
+    top = 2**31 - 1
+    first = idem_batch(pid, 0, top - 1, [b"w0", b"w1"])   # sequences top-1, top
+    assert produce(broker.bootstrap, topic, first)["base_offset"] == 0
+    wrapped = idem_batch(pid, 0, 0, [b"w2"])               # the next one is 0
+    assert produce(broker.bootstrap, topic, wrapped)["base_offset"] == 2
+    assert produce(broker.bootstrap, topic, first)["base_offset"] == 0   # still a duplicate
+    r = produce(broker.bootstrap, topic, idem_batch(pid, 0, 2, [b"gap"]))
+    assert r["error_code"] == kwire.ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, r
+    assert [v for _, v in values_of(broker.bootstrap, topic)] == [b"w0", b"w1", b"w2"]
+
+
 def test_an_older_epoch_is_refused_with_invalid_producer_epoch(broker):
     topic = create_topic(broker.bootstrap, unique_topic("idem-epoch"))
     pid = new_pid(broker.bootstrap)

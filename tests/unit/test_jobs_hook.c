@@ -313,7 +313,7 @@ TEST(test_verify_takes_one_of_several_and_rejects_tampering)
               SL_ECORRUPT);
     /* Malformed headers and timestamps. */
     ASSERT_EQ(jhook_verify(VEC_SECRET, VEC_ID, "1614265330", b, n, "", 300, VEC_TS), SL_ECORRUPT);
-    ASSERT_EQ(jhook_verify(VEC_SECRET, VEC_ID, "1614265330", b, n, VEC_SIG + 3, 300, VEC_TS),
+    ASSERT_EQ(jhook_verify(VEC_SECRET, VEC_ID, "1614265330", b, n, &VEC_SIG[3], 300, VEC_TS),
               SL_ECORRUPT);
     ASSERT_EQ(jhook_verify(VEC_SECRET, VEC_ID, "16142x5330", b, n, VEC_SIG, 300, VEC_TS),
               SL_ECORRUPT);

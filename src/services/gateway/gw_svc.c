@@ -627,7 +627,9 @@ static int gw__clients(gw_svc_t *svc, char *err, size_t len)
 {
     char tmo[32];
     snprintf(tmo, sizeof tmo, "%lld", (long long)svc->cfg->broker_timeout_ms);
-    const char *prod[] = {"acks", "all", "linger.ms", "0", "message.timeout.ms", tmo, NULL};
+    /* Idempotent: a retried request never stores an alert twice. */
+    const char *prod[] = {"enable.idempotence", "true", "acks", "all", "linger.ms", "0",
+                          "message.timeout.ms", tmo, NULL};
     /* group.id only because librdkafka wants one for assign(); the group is never joined
      * and nothing is committed. */
     const char *cons[] = {"group.id", "sluice-gateway", "enable.auto.commit", "false", "enable.partition.eof", "false",

@@ -148,7 +148,9 @@ static int jsvc__producer_new(jsvc_t *svc, char *err, size_t len)
     rd_kafka_conf_t *conf = jsvc__conf(svc);
     char errstr[256], tmo[32];
     snprintf(tmo, sizeof tmo, "%lld", (long long)svc->cfg->broker_timeout_ms);
-    if (rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof errstr) ||
+    /* Idempotent: a retried request never writes a job event twice. */
+    if (rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof errstr) ||
         rd_kafka_conf_set(conf, "linger.ms", "0", errstr, sizeof errstr) ||
         rd_kafka_conf_set(conf, "message.timeout.ms", tmo, errstr, sizeof errstr)) {
         snprintf(err, len, "producer config: %s", errstr);

@@ -151,12 +151,14 @@ static int jn__clients_new(jnsvc_t *svc, char *err, size_t len)
 {
     char errstr[256], group[JN_TOPIC_BUF];
     rd_kafka_conf_t *conf = jn__conf(svc, "sluice-join");
-    /* acks=all and one request in flight: per-key output order survives retries (the broker
-     * offers no idempotent producer to lift the limit). message.timeout.ms=0: a delivery waits
-     * out a broker outage instead of failing; /health reports the outage meanwhile. */
+    /* The idempotent producer (acks=all): a retried request is never written twice and, with
+     * up to 5 requests in flight, per-key output order survives retries (the broker's sequence
+     * checks). message.timeout.ms=0: a delivery waits out a broker outage instead of failing;
+     * /health reports the outage meanwhile. */
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "linger.ms", "2", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "max.in.flight.requests.per.connection", "1", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "max.in.flight.requests.per.connection", "5", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "message.timeout.ms", "0", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "batch.num.messages", "10000", errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "batch.size", "4000000", errstr, sizeof errstr);

@@ -1,0 +1,230 @@
+/* Idempotent produce through an in-process broker and the real protocol (flush policy
+ * always): a retried batch is answered with the original's offset, and never before the
+ * original is durable — when the original's fdatasync fails (fault injection), the retry
+ * fails with it instead of being acknowledged. */
+#include "brk.h"
+#include "kerr.h"
+#include "kmsg.h"
+#include "sl_common.h"
+#include "sl_fs.h"
+#include "sl_test.h"
+#include "slog_fault.h"
+#include "test_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct {
+    brk_t *brk;
+    char dir[64];
+} env_t;
+
+typedef struct {
+    int fd;
+    int32_t corr;
+    sl_arena_t *arena;
+} cli_t;
+
+static env_t env_new(void)
+{
+    env_t env;
+    snprintf(env.dir, sizeof env.dir, "/tmp/sl_bidem_XXXXXX");
+    SL_ASSERT(mkdtemp(env.dir));
+    sl_props_t *props = sl_props_new();
+    sl_props_set(props, "log.dirs", env.dir);
+    sl_props_set(props, "listeners", "PLAINTEXT://127.0.0.1:0");
+    sl_props_set(props, "log.flush.policy", "always");
+    char err[256];
+    SL_ASSERT(brk_new(props, &env.brk, err, sizeof err) == 0);
+    sl_props_free(props);
+    return env;
+}
+
+static void env_free(env_t *env)
+{
+    brk_free(env->brk);
+    sl_fs_rmtree(env->dir);
+}
+
+static cli_t cli_new(env_t *env)
+{
+    cli_t cli = {socket(AF_INET, SOCK_STREAM, 0), 0, sl_arena_new(4096)};
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)brk_port(env->brk))};
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    SL_ASSERT(connect(cli.fd, (struct sockaddr *)&sin, sizeof sin) == 0);
+    fcntl(cli.fd, F_SETFL, O_NONBLOCK);
+    brk_poll(env->brk, 10); /* accept */
+    return cli;
+}
+
+static void cli_free(cli_t *cli)
+{
+    close(cli->fd);
+    sl_arena_free(cli->arena);
+}
+
+static void cli_send(cli_t *cli, int16_t key, int16_t ver, const void *req)
+{
+    kproto_wr_t wr;
+    kproto_wr_init(&wr);
+    size_t mark = kproto_wr_mark_i32(&wr);
+    kmsg_request_header_t hdr;
+    kmsg_request_header_init(&hdr);
+    hdr.request_api_key = key;
+    hdr.request_api_version = ver;
+    hdr.correlation_id = ++cli->corr;
+    hdr.client_id = kproto_str("test");
+    bool flex = ver >= kmsg_apis[key].flex;
+    kmsg_request_header_encode(&wr, flex ? 2 : 1, &hdr);
+    kmsg_apis[key].req_encode(&wr, ver, req);
+    kproto_wr_patch_i32(&wr, mark, (int32_t)(wr.buf.len - 4));
+    SL_ASSERT(write(cli->fd, wr.buf.data, wr.buf.len) == (ssize_t)wr.buf.len);
+    kproto_wr_deinit(&wr);
+}
+
+/* Pumps the broker until a response arrives (decoded into resp) or max_polls pass. */
+static bool cli_recv(env_t *env, cli_t *cli, int16_t key, int16_t ver, void *resp, int max_polls)
+{
+    uint8_t buf[65536];
+    size_t got = 0;
+    for (int i = 0; i < max_polls; i++) {
+        brk_poll(env->brk, 5);
+        ssize_t n = read(cli->fd, buf + got, sizeof buf - got);
+        if (n > 0) {
+            got += (size_t)n;
+        }
+        if (got >= 4 && got >= 4 + sl_be32_get(buf)) {
+            kproto_rd_t rd;
+            kproto_rd_init(&rd, buf + 4, sl_be32_get(buf));
+            kmsg_response_header_t hdr;
+            bool flex = ver >= kmsg_apis[key].flex;
+            kmsg_response_header_decode(&rd, cli->arena, flex ? 1 : 0, &hdr);
+            SL_ASSERT(kmsg_apis[key].resp_decode(&rd, cli->arena, ver, resp) == 0);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void create_topic(env_t *env, cli_t *cli)
+{
+    kmsg_create_topics_req_t req;
+    kmsg_create_topics_req_init(&req);
+    kmsg_create_topics_req_creatable_topic_t t;
+    kmsg_create_topics_req_creatable_topic_init(&t);
+    t.name = kproto_str("t");
+    t.num_partitions = 1;
+    t.replication_factor = 1;
+    req.topics = &t;
+    req.topics_count = 1;
+    req.timeout_ms = 5000;
+    cli_send(cli, KAPI_CREATE_TOPICS, 5, &req);
+    kmsg_create_topics_resp_t resp;
+    SL_ASSERT(cli_recv(env, cli, KAPI_CREATE_TOPICS, 5, &resp, 200));
+    SL_ASSERT(resp.topics_count == 1 && resp.topics[0].error_code == 0);
+}
+
+/* Sends one Produce v9 (acks=all) of an idempotent batch (pid 77, epoch 0, sequence seq). */
+static void produce_send(cli_t *cli, sl_buf_t *batch)
+{
+    kmsg_produce_req_partition_produce_data_t pd;
+    kmsg_produce_req_partition_produce_data_init(&pd);
+    pd.index = 0;
+    pd.records = (kproto_records_t){batch->data, (int32_t)batch->len, NULL, 0};
+    kmsg_produce_req_topic_produce_data_t td;
+    kmsg_produce_req_topic_produce_data_init(&td);
+    td.name = kproto_str("t");
+    td.partition_data = &pd;
+    td.partition_data_count = 1;
+    kmsg_produce_req_t req;
+    kmsg_produce_req_init(&req);
+    req.acks = -1;
+    req.timeout_ms = 5000;
+    req.topic_data = &td;
+    req.topic_data_count = 1;
+    cli_send(cli, KAPI_PRODUCE, 9, &req);
+}
+
+/* The answer of one Produce: error code, base offset in *offset. */
+static int produce_recv(env_t *env, cli_t *cli, int64_t *offset)
+{
+    kmsg_produce_resp_t resp;
+    if (!cli_recv(env, cli, KAPI_PRODUCE, 9, &resp, 400)) {
+        return -1000;
+    }
+    SL_ASSERT(resp.responses_count == 1 && resp.responses[0].partition_responses_count == 1);
+    *offset = resp.responses[0].partition_responses[0].base_offset;
+    return resp.responses[0].partition_responses[0].error_code;
+}
+
+static void idem_batch(sl_buf_t *out, int32_t seq)
+{
+    size_t at = out->len;
+    tl_batch(out, 2, 1000, 0);
+    uint8_t *p = out->data + at;
+    sl_be64_put(p + 43, 77);
+    sl_be16_put(p + 51, 0);
+    sl_be32_put(p + 53, (uint32_t)seq);
+    tl_fix_crc(p, out->len - at);
+}
+
+TEST(test_a_retry_gets_the_original_offset_once_durable)
+{
+    env_t env = env_new();
+    cli_t c1 = cli_new(&env), c2 = cli_new(&env);
+    create_topic(&env, &c1);
+    sl_buf_t b0, b1;
+    sl_buf_init(&b0);
+    sl_buf_init(&b1);
+    idem_batch(&b0, 0);
+    idem_batch(&b1, 2);
+    int64_t off = -1;
+    produce_send(&c1, &b0);
+    ASSERT_EQ(produce_recv(&env, &c1, &off), KERR_NONE);
+    ASSERT_EQ(off, 0);
+    produce_send(&c2, &b0); /* the retry, on another connection */
+    ASSERT_EQ(produce_recv(&env, &c2, &off), KERR_NONE);
+    ASSERT_EQ(off, 0);
+    produce_send(&c2, &b1);
+    ASSERT_EQ(produce_recv(&env, &c2, &off), KERR_NONE);
+    ASSERT_EQ(off, 2);
+    sl_buf_deinit(&b0);
+    sl_buf_deinit(&b1);
+    cli_free(&c1);
+    cli_free(&c2);
+    env_free(&env);
+}
+
+TEST(test_a_retry_is_not_acknowledged_when_the_original_never_becomes_durable)
+{
+    env_t env = env_new();
+    cli_t c1 = cli_new(&env), c2 = cli_new(&env);
+    create_topic(&env, &c1);
+    sl_buf_t b0;
+    sl_buf_init(&b0);
+    idem_batch(&b0, 0);
+    slog_fault_set(SLOG_FAULT_SYNC, 1, EIO); /* the original's fdatasync fails */
+    produce_send(&c1, &b0);
+    produce_send(&c2, &b0); /* the retry arrives while the original waits for its sync */
+    int64_t off1 = -1, off2 = -1;
+    ASSERT_EQ(produce_recv(&env, &c1, &off1), KERR_KAFKA_STORAGE_ERROR);
+    ASSERT_EQ(produce_recv(&env, &c2, &off2), KERR_KAFKA_STORAGE_ERROR);
+    slog_fault_set(SLOG_FAULT_SYNC, 0, 0);
+    sl_buf_deinit(&b0);
+    cli_free(&c1);
+    cli_free(&c2);
+    env_free(&env);
+}
+
+int main(void)
+{
+    RUN(test_a_retry_gets_the_original_offset_once_durable);
+    RUN(test_a_retry_is_not_acknowledged_when_the_original_never_becomes_durable);
+    TEST_MAIN_END();
+}
