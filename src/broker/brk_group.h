@@ -47,6 +47,12 @@ void brk_handle_offset_commit(brk_req_t *req);
 void brk_handle_offset_fetch(brk_req_t *req);
 void brk_handle_offset_delete(brk_req_t *req);
 
+/* A committed transaction's offsets for group (created if needed): one record batch in the
+ * offsets log, then memory. *target gets the offsets log's end offset to wait on for
+ * durability (-1 when nothing was written). Returns 0 or the log's error. */
+int brk_offsets_txn_apply(brk_t *brk, const char *group, int32_t n, const brk_offset_t *offs,
+                          int64_t *target);
+
 /* Shared between group.c and offsets.c. */
 brk_group_t *brk__grp_find(brk_t *brk, kproto_str_t id);
 brk_group_t *brk__grp_get(brk_t *brk, kproto_str_t id);

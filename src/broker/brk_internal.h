@@ -62,6 +62,8 @@ typedef struct {
     int32_t group_max_size;
     int64_t offsets_retention_ms;
     int32_t offset_metadata_max_bytes;
+    int32_t txn_max_timeout_ms;    /* transaction.max.timeout.ms */
+    int32_t txn_abort_interval_ms; /* ...abort.timed.out.transaction.cleanup.interval.ms */
     bool authorizer;       /* authorizer.class.name set: ACLs are enforced */
     bool allow_if_no_acl;  /* allow.everyone.if.no.acl.found */
     char super_users[4096]; /* super.users, ";"-separated principals */
@@ -171,6 +173,7 @@ struct brk {
     bool stopping;
     int64_t pid_next;      /* next producer id to hand out (pid.c) */
     int64_t pid_block_end; /* end of the block reserved on disk; 0 before the first use */
+    struct brk_txns *txns; /* the transaction coordinator (txn.c) */
     struct brk_acl *acl; /* NULL when no authorizer is configured */
 };
 
@@ -247,6 +250,24 @@ void brk_handle_incremental_alter_configs(brk_req_t *req);
 void brk_handle_alter_configs(brk_req_t *req);
 void brk_handle_init_producer_id(brk_req_t *req);
 void brk_handle_describe_producers(brk_req_t *req);
+
+/* ---- txn.c: the transaction coordinator ---- */
+/* Loads <data>/transactions and completes transactions left in PrepareCommit/PrepareAbort. */
+int brk_txns_open(brk_t *brk, char *err, size_t err_len);
+void brk_txns_start(brk_t *brk); /* starts the timeout timer (Thread: loop, in brk_run) */
+void brk_txns_close(brk_t *brk);
+/* InitProducerId with a transactional id (pid.c hands the request over). */
+void brk_txn_init_producer_id(brk_req_t *req);
+/* Produce: KERR_NONE when a transactional batch of producer_id/epoch may go to topic-partition
+ * (its transaction is ongoing and holds the partition). */
+kerr_t brk_txn_check_produce(brk_t *brk, int64_t producer_id, int16_t epoch, kproto_str_t topic,
+                             int32_t partition);
+/* pid.c: a new producer id, or a negative error. */
+int64_t brk_pid_next(brk_t *brk);
+void brk_handle_add_partitions_to_txn(brk_req_t *req);
+void brk_handle_add_offsets_to_txn(brk_req_t *req);
+void brk_handle_end_txn(brk_req_t *req);
+void brk_handle_txn_offset_commit(brk_req_t *req);
 
 /* ---- fetch.c: long-poll wake-ups ---- */
 /* Re-examines waiting fetches after part's high watermark moved. */

@@ -38,6 +38,18 @@
 /* Bytes of the producer-ids file (one decimal number). */
 #define BRK_PRODUCER_ID_FILE_BYTES_MAX 64
 
+/* Transaction coordinator (txn.c): transactional ids remembered (each costs a line of the
+ * state file, rewritten at every change), partitions (and pending offsets) in one
+ * transaction, and the state file's size. */
+#define BRK_TXN_IDS_MAX 10000
+#define BRK_TXN_ID_BYTES_MAX 512
+#define BRK_TXN_PARTITIONS_MAX 10000
+#define BRK_TXN_FILE_BYTES_MAX ((int64_t)256 << 20)
+/* Aborted transactions listed in one partition of a read_committed fetch answer. */
+#define BRK_FETCH_ABORTED_MAX 10000
+
+SL_STATIC_ASSERT(BRK_TXN_ID_BYTES_MAX * 2 < 4096, "a hex id fits a state-file field");
+SL_STATIC_ASSERT(BRK_FETCH_ABORTED_MAX > 0, "aborted list");
 SL_STATIC_ASSERT(BRK_PRODUCER_ID_BLOCK > 0 && BRK_PRODUCER_ID_BLOCK < (1 << 20), "id block");
 /* ACL bindings on one broker (Kafka has no limit; each is checked only against requests on
  * its own resource, so this bounds memory and the acls.txt file, not request cost). */

@@ -266,6 +266,9 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
             rc = brk_authz_open(brk, err, err_len);
         }
         if (rc == 0) {
+            rc = brk_txns_open(brk, err, err_len);
+        }
+        if (rc == 0) {
             SL_LOGI("broker", "loaded %d topic(s) from %s in %.1f ms", brk->ntopics,
                     brk->conf.data_dir, (double)(sl_time_mono_us() - t0) / 1000.0);
         }
@@ -302,6 +305,7 @@ int brk_run(brk_t *brk)
             brk->advertised_port, brk->cluster_id, policies[brk->conf.flush_policy]);
     brk__housekeep(brk);
     brk_conns_start(brk);
+    brk_txns_start(brk);
     if (brk->conf.flush_policy == BRK_FLUSH_INTERVAL) {
         brk->flush_timer = snet_timer_start(brk->loop, brk->conf.flush_interval_ms,
                                             brk__flush_tick, brk);
@@ -336,6 +340,7 @@ void brk_free(brk_t *brk)
         brk_groups_close(brk->groups);
         brk_cleaner_free(brk->cleaner);
         brk_topics_close(brk);
+        brk_txns_close(brk);
         brk_flusher_free(brk->flusher);
         SL_LOGI("broker", "stopped; logs closed cleanly");
     }

@@ -85,6 +85,9 @@ static const brk_ckey_t brk__ckeys[] = {
     {"log.cleaner.min.cleanable.ratio", CK_STR, 0, 0, 1, NOOFF, 0},
     {"log.cleaner.max.compaction.lag.ms", CK_LONG, 1, INT64_MAX, 1,
      OFF(log.max_compaction_lag_ms), 8},
+    {"transaction.max.timeout.ms", CK_LONG, 1, INT32_MAX, 1, OFF(txn_max_timeout_ms), 4},
+    {"transaction.abort.timed.out.transaction.cleanup.interval.ms", CK_LONG, 1, INT32_MAX, 1,
+     OFF(txn_abort_interval_ms), 4},
     {"authorizer.class.name", CK_STR, 0, 0, 1, NOOFF, 0},
     {"super.users", CK_STR, 0, 0, 1, NOOFF, 0},
     {"allow.everyone.if.no.acl.found", CK_BOOL, 0, 1, 1, OFF(allow_if_no_acl), 1},
@@ -125,6 +128,8 @@ static void brk__conf_defaults(brk_conf_t *conf)
     conf->cleaner_dedupe_bytes = (int64_t)16 << 20;
     conf->cleaner_io_bytes_per_sec = -1;
     conf->cleaner_backoff_ms = 15000;
+    conf->txn_max_timeout_ms = 900000;    /* Kafka's defaults */
+    conf->txn_abort_interval_ms = 10000;
 }
 
 /* A non-negative decimal number (Kafka's DOUBLE settings); false when malformed. */

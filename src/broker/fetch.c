@@ -7,6 +7,7 @@
 #include "brk_acl.h"
 #include "brk_internal.h"
 #include "sl_log.h"
+#include "slog_txn.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,25 @@ static brk_topic_t *brk__fetch_topic(brk_req_t *req, const kmsg_fetch_req_fetch_
     return topic;
 }
 
+/* read_committed: the aborted transactions that overlap what is served, from the fetch
+ * offset up to the last stable offset (a superset of the range returned: clients use only the
+ * entries for the batches they see). */
+static void brk__fetch_aborted(brk_req_t *req, brk_part_t *part, int64_t from,
+                               kmsg_fetch_resp_partition_data_t *pd)
+{
+    int64_t lso = pd->last_stable_offset;
+    int32_t n = SL_MIN(slog_part_aborted(part->log, from, lso, NULL, 0), BRK_FETCH_ABORTED_MAX);
+    slog_aborted_t *ab = brk_alloc(req, n, sizeof *ab);
+    n = SL_MIN(slog_part_aborted(part->log, from, lso, ab, n), n);
+    pd->aborted_transactions = brk_alloc(req, n, sizeof *pd->aborted_transactions);
+    pd->aborted_transactions_count = n;
+    for (int32_t i = 0; i < n; i++) {
+        kmsg_fetch_resp_aborted_transaction_init(&pd->aborted_transactions[i]);
+        pd->aborted_transactions[i].producer_id = ab[i].producer_id;
+        pd->aborted_transactions[i].first_offset = ab[i].first_offset;
+    }
+}
+
 /* Reads one partition. With pd == NULL only sums what would be sent. */
 static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic, kerr_t topic_err,
                             const kmsg_fetch_req_fetch_partition_t *fp, int64_t limit,
@@ -60,6 +80,9 @@ static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic, kerr_t topic_err
     } else {
         part = topic->parts[fp->partition];
         int64_t hw = brk_part_hw(req->brk, part);
+        if (body->isolation_level == 1) { /* read_committed: only below the last stable offset */
+            hw = slog_part_lso(part->log, hw);
+        }
         int64_t max = SL_MIN((int64_t)fp->partition_max_bytes, limit);
         int rc = slog_part_read(part->log, fp->fetch_offset, hw, max < 0 ? 0 : max,
                                 sum->bytes == 0, &rd);
@@ -83,8 +106,11 @@ static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic, kerr_t topic_err
     pd->records.len = 0;
     if (part) {
         pd->high_watermark = brk_part_hw(req->brk, part);
-        pd->last_stable_offset = pd->high_watermark;
+        pd->last_stable_offset = slog_part_lso(part->log, pd->high_watermark);
         pd->log_start_offset = slog_part_start_offset(part->log);
+    }
+    if (part && rd.len > 0 && body->isolation_level == 1) {
+        brk__fetch_aborted(req, part, fp->fetch_offset, pd);
     }
     if (rd.len > 0) {
         pd->records.ext = rd.file; /* the response's chunk releases the reference */

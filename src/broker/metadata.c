@@ -146,8 +146,13 @@ static void brk__list_offset(brk_req_t *req, brk_part_t *part,
         return;
     }
     int rc = 0;
+    kmsg_list_offsets_req_t *body = req->body;
+    int64_t visible = brk_part_hw(req->brk, part);
+    if (body->isolation_level == 1) { /* READ_COMMITTED: "latest" is the last stable offset */
+        visible = slog_part_lso(part->log, visible);
+    }
     if (rp->timestamp == -1) {
-        pr->offset = brk_part_hw(req->brk, part);
+        pr->offset = visible;
     } else if (rp->timestamp == -2) {
         pr->offset = slog_part_start_offset(part->log);
     } else if (rp->timestamp == -3 && req->api_version >= 7) {
@@ -163,7 +168,7 @@ static void brk__list_offset(brk_req_t *req, brk_part_t *part,
         pr->timestamp = -1;
     } else if (rc != 0) {
         pr->error_code = (int16_t)brk_kerr_from_log(rc);
-    } else if (pr->offset > brk_part_hw(req->brk, part)) {
+    } else if (pr->offset > visible) {
         /* Never point a consumer past what it may read. */
         pr->offset = -1;
         pr->timestamp = -1;

@@ -849,3 +849,43 @@ void brk_handle_offset_delete(brk_req_t *req)
     brk__obatch_append(brk, &ob);
     brk_respond(req, &resp);
 }
+
+/* ---- transactional offset commits (txn.c) ---- */
+
+int brk_offsets_txn_apply(brk_t *brk, const char *group, int32_t n, const brk_offset_t *offs,
+                          int64_t *target)
+{
+    brk_group_t *grp = brk__grp_get(brk, kproto_str(group));
+    if (!grp || n <= 0) {
+        *target = -1;
+        return grp ? 0 : SL_ELIMIT;
+    }
+    int64_t now = sl_time_wall_ms();
+    brk_obatch_t ob = {.now = now};
+    sl_buf_init(&ob.recs);
+    for (int32_t i = 0; i < n; i++) {
+        brk_offset_t val = offs[i];
+        val.commit_ms = now;
+        brk__obatch_add(&ob, group, kproto_str(offs[i].topic), offs[i].partition, &val);
+    }
+    sl_buf_t out;
+    sl_buf_init(&out);
+    brk__obatch_finish(&ob, &out);
+    slog_append_t info;
+    int rc = slog_part_append(brk->groups->part.log, out.data, out.len, now, &info);
+    sl_buf_deinit(&out);
+    if (rc != 0) {
+        SL_LOGE("offsets", "cannot write transactional offsets of group %s: %s", group,
+                sl_strerror(rc));
+        return rc;
+    }
+    brk_offsets_t *mem = brk__grp_offsets(grp);
+    for (int32_t i = 0; i < n; i++) {
+        int32_t before = mem->n;
+        brk__off_set(mem, kproto_str(offs[i].topic), offs[i].partition, offs[i].offset,
+                     offs[i].leader_epoch, kproto_str(offs[i].metadata), now);
+        brk->groups->live += mem->n - before;
+    }
+    *target = info.last_offset + 1;
+    return 0;
+}

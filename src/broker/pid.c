@@ -4,8 +4,7 @@
  * and kill -9: like Kafka's ProducerIdManager the broker reserves a block of
  * BRK_PRODUCER_ID_BLOCK ids by writing the block's end to <data dir>/producer-ids (atomic,
  * durable) before handing out any id of it; a crash skips the rest of the block.
- * Transactions are not implemented: a transactional id is refused with
- * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal at once.
+ * A transactional id goes to the transaction coordinator (txn.c).
  * DescribeProducers (v0) lists each partition's producer state (slog_pstate.h). */
 #include "brk_internal.h"
 #include "sl_fs.h"
@@ -66,7 +65,7 @@ static int brk__pid_reserve(brk_t *brk)
 }
 
 /* A new producer id, or a negative error (the id file cannot be read or written). */
-static int64_t brk__pid_next(brk_t *brk)
+int64_t brk_pid_next(brk_t *brk)
 {
     if (brk->pid_block_end == 0 || brk->pid_next >= brk->pid_block_end) {
         int rc = brk__pid_reserve(brk);
@@ -85,10 +84,7 @@ void brk_handle_init_producer_id(brk_req_t *req)
     resp.producer_id = -1;
     resp.producer_epoch = -1;
     if (body->transactional_id.len >= 0) {
-        resp.error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-        SL_LOGW("txn", "%s: transactional id '%.*s' refused: transactions are not supported",
-                req->peer, body->transactional_id.len, body->transactional_id.ptr);
-        brk_respond(req, &resp);
+        brk_txn_init_producer_id(req); /* the transaction coordinator (txn.c) */
         return;
     }
     kerr_t denied = brk_authz_idempotent_write(req);
@@ -97,7 +93,7 @@ void brk_handle_init_producer_id(brk_req_t *req)
         brk_respond(req, &resp);
         return;
     }
-    int64_t pid = brk__pid_next(req->brk);
+    int64_t pid = brk_pid_next(req->brk);
     if (pid < 0) {
         SL_LOGE("txn", "cannot reserve producer ids in %s/" BRK_PID_FILE ": %s",
                 req->brk->conf.data_dir, sl_strerror((int)pid));
@@ -137,8 +133,9 @@ static void brk__describe_part(brk_req_t *req, kproto_str_t name, brk_topic_t *t
         st->producer_epoch = prod.epoch;
         st->last_sequence = prod.last_seq;
         st->last_timestamp = prod.last_timestamp;
-        st->coordinator_epoch = -1;      /* no transaction coordinator: not transactional */
-        st->current_txn_start_offset = -1;
+        int64_t first = slog_part_txn_first(topic->parts[index]->log, prod.producer_id);
+        st->coordinator_epoch = first >= 0 ? 0 : -1; /* one coordinator, epoch 0 */
+        st->current_txn_start_offset = first;
     }
 }
 

@@ -4,6 +4,7 @@
 #include "brk_acl.h"
 #include "brk_internal.h"
 #include "sl_log.h"
+#include "slog_batch.h"
 #include "sl_time.h"
 #include "slog_batch.h"
 
@@ -37,6 +38,30 @@ kerr_t brk_kerr_from_log(int rc)
     case SLOG_ESEQUENCE: return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
     default: return KERR_KAFKA_STORAGE_ERROR;
     }
+}
+
+/* Transactional batches go only into their producer's ongoing transaction, to a partition it
+ * added (AddPartitionsToTxn); a fenced epoch gets INVALID_PRODUCER_EPOCH (txn.c). */
+static kerr_t brk__produce_txn_check(brk_t *brk, kproto_str_t topic, int32_t partition,
+                                     const uint8_t *p, int32_t len)
+{
+    for (int32_t pos = 0; len - pos >= SLOG_BATCH_HEADER_BYTES;) {
+        slog_batch_hdr_t hdr;
+        slog_batch_hdr_decode(p + pos, &hdr);
+        if ((hdr.attributes & SLOG_BATCH_TRANSACTIONAL) && hdr.producer_id >= 0 &&
+            !(hdr.attributes & SLOG_BATCH_CONTROL)) {
+            kerr_t e = brk_txn_check_produce(brk, hdr.producer_id, hdr.producer_epoch, topic,
+                                             partition);
+            if (e != KERR_NONE) {
+                return e;
+            }
+        }
+        if (hdr.batch_length <= 0 || slog_batch_total(&hdr) > len - pos) {
+            break; /* the append's validation answers CORRUPT_MESSAGE */
+        }
+        pos += (int32_t)slog_batch_total(&hdr);
+    }
+    return KERR_NONE;
 }
 
 static void brk__produce_finish(brk_produce_t *prod)
@@ -123,6 +148,14 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
     if (part->topic->log.cleanup_compact && !brk__produce_keyed(req, part, pd, presp)) {
         return NULL;
     }
+    kerr_t txerr = brk__produce_txn_check(brk, topic, pd->index, (const uint8_t *)pd->records.ptr,
+                                          pd->records.len);
+    if (txerr != KERR_NONE) {
+        presp->error_code = (int16_t)txerr;
+        SL_LOGW("produce", "%s: %.*s-%d: %s (transaction check)", req->peer, topic.len, topic.ptr,
+                (int)pd->index, kerr_name(presp->error_code));
+        return NULL;
+    }
     slog_append_t info;
     /* The records point into the request frame, which we own and may rewrite in place. */
     int rc = slog_part_append(part->log, (uint8_t *)pd->records.ptr, (size_t)pd->records.len,
@@ -173,7 +206,6 @@ void brk_handle_produce(brk_req_t *req)
     resp->responses_count = body->topic_data_count < 0 ? 0 : body->topic_data_count;
     resp->responses = brk_alloc(req, resp->responses_count, sizeof *resp->responses);
     bool bad_acks = body->acks != 0 && body->acks != 1 && body->acks != -1;
-    bool transactional = body->transactional_id.len >= 0;
     /* One pending count for the setup itself, so completions during it cannot finish early. */
     prod->pending = 1;
     for (int32_t t = 0; t < resp->responses_count; t++) {
@@ -188,12 +220,10 @@ void brk_handle_produce(brk_req_t *req)
         for (int32_t p = 0; p < tr->partition_responses_count; p++) {
             kmsg_produce_resp_partition_produce_response_t *pr = &tr->partition_responses[p];
             kmsg_produce_resp_partition_produce_response_init(pr);
-            if (bad_acks || transactional || denied != KERR_NONE) {
+            if (bad_acks || denied != KERR_NONE) {
                 pr->index = td->partition_data[p].index;
                 pr->base_offset = -1;
-                pr->error_code = bad_acks ? KERR_INVALID_REQUIRED_ACKS
-                                 : denied != KERR_NONE ? denied
-                                                       : KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+                pr->error_code = bad_acks ? KERR_INVALID_REQUIRED_ACKS : denied;
                 continue;
             }
             if (brk__produce_part(prod, td->name, &td->partition_data[p], pr)) {

@@ -8,6 +8,7 @@
 #include "sl_fs.h"
 #include "sl_log.h"
 #include "slog_internal.h"
+#include "slog_txn.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -59,6 +60,7 @@ static void slog__part_free(slog_part_t *part)
     free(part->segs);
     free(part->dir);
     slog_pstate_free(part->pstate);
+    slog_txn_free(part->txn);
     free(part);
 }
 
@@ -85,6 +87,9 @@ int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out)
     rc = slog__recover(part);
     if (rc == 0) {
         rc = slog__pstate_open(part);
+    }
+    if (rc == 0) {
+        rc = slog__txn_open(part);
     }
     if (rc != 0) {
         SL_LOGE("log", "%s: cannot open the partition log: %s", dir, sl_strerror(rc));
@@ -358,6 +363,14 @@ static int slog__check_producers(slog_part_t *part, const uint8_t *data, size_t 
         if (part->conf.log_append_time) {
             hdr.max_timestamp = now_ms; /* what the log will hold (and a replay will see) */
         }
+        if (hdr.attributes & SLOG_BATCH_CONTROL) {
+            if (!part->marker_append) {
+                return SL_EINVAL; /* only the coordinator writes markers (Kafka refuses too) */
+            }
+            next += (int64_t)hdr.last_offset_delta + 1;
+            pos += (size_t)slog_batch_total(&hdr);
+            continue;
+        }
         slog_pbatch_t dup;
         int rc = hdr.producer_id >= 0 ? slog_pstate_check(part->pstate, &hdr, next, &dup) : 0;
         if (rc == SLOG_PSTATE_DUPLICATE) {
@@ -371,6 +384,69 @@ static int slog__check_producers(slog_part_t *part, const uint8_t *data, size_t 
         pos += (size_t)slog_batch_total(&hdr);
     }
     return 0;
+}
+
+/* Before the first transactional batch: the .txn marker, so every later open rebuilds the
+ * transactions from the log. */
+static int slog__txn_mark(slog_part_t *part, const uint8_t *data, size_t len)
+{
+    for (size_t pos = 0; !part->txn_seen && pos < len;) {
+        slog_batch_hdr_t hdr;
+        slog_batch_hdr_decode(data + pos, &hdr);
+        if (hdr.attributes & SLOG_BATCH_TRANSACTIONAL) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/.txn", part->dir);
+            int rc = sl_fs_write_atomic(path, "", 0);
+            if (rc != 0) {
+                return rc;
+            }
+            part->txn_seen = true;
+        }
+        pos += (size_t)slog_batch_total(&hdr);
+    }
+    return 0;
+}
+
+/* After a write: the batches (base offsets now set) open and close transactions. */
+static void slog__txn_note_all(slog_part_t *part, const uint8_t *data, size_t len)
+{
+    for (size_t pos = 0; pos < len;) {
+        slog_batch_hdr_t hdr;
+        slog_batch_hdr_decode(data + pos, &hdr);
+        int type = -1;
+        if (hdr.attributes & SLOG_BATCH_CONTROL) {
+            type = slog_txn_control_type(data + pos + SLOG_BATCH_HEADER_BYTES,
+                                         (size_t)slog_batch_total(&hdr) - SLOG_BATCH_HEADER_BYTES);
+        }
+        slog_txn_note(part->txn, &hdr, type);
+        pos += (size_t)slog_batch_total(&hdr);
+    }
+}
+
+int slog_part_append_marker(slog_part_t *part, int64_t producer_id, int16_t epoch, bool commit,
+                            int32_t coordinator_epoch, int64_t now_ms, slog_append_t *out)
+{
+    uint8_t buf[SLOG_TXN_MARKER_BYTES];
+    size_t len = slog_txn_marker_build(buf, producer_id, epoch,
+                                       commit ? SLOG_CONTROL_COMMIT : SLOG_CONTROL_ABORT,
+                                       coordinator_epoch, now_ms);
+    part->marker_append = true;
+    int rc = slog_part_append(part, buf, len, now_ms, out);
+    part->marker_append = false;
+    return rc;
+}
+
+int64_t slog_part_lso(const slog_part_t *part, int64_t hw) { return slog_txn_lso(part->txn, hw); }
+
+int32_t slog_part_aborted(const slog_part_t *part, int64_t from, int64_t to,
+                          slog_aborted_t *out, int32_t max)
+{
+    return slog_txn_aborted(part->txn, from, to, out, max);
+}
+
+int64_t slog_part_txn_first(const slog_part_t *part, int64_t producer_id)
+{
+    return slog_txn_open_first(part->txn, producer_id);
 }
 
 int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_ms,
@@ -396,6 +472,9 @@ int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_m
     if (rc == 0) {
         rc = slog__unmark_clean(part);
     }
+    if (rc == 0) {
+        rc = slog__txn_mark(part, data, len);
+    }
     int64_t first = slog_part_end_offset(part);
     for (size_t pos = 0; rc == 0 && pos < len;) {
         size_t run = slog__next_run(part, data + pos, len - pos, now_ms, &rc);
@@ -409,6 +488,7 @@ int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_m
         return rc;
     }
     slog_pstate_commit(part->pstate);
+    slog__txn_note_all(part, data, len);
     out->base_offset = first;
     out->last_offset = slog_part_end_offset(part) - 1;
     out->append_time_ms = part->conf.log_append_time ? now_ms : -1;
@@ -623,6 +703,7 @@ int slog_part_housekeep(slog_part_t *part, int64_t now_ms)
         slog__drop_first(part, "retention"); /* producer state stays: only expiry drops it */
         deleted++;
     }
+    slog_txn_forget_before(part->txn, part->start);
     int expired = slog_pstate_expire(part->pstate, now_ms);
     if (expired > 0) {
         SL_LOGI("log", "%s: %d producer ids expired (producer.id.expiration.ms)", part->dir,

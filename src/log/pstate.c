@@ -15,6 +15,7 @@
 #include "sl_fs.h"
 #include "sl_log.h"
 #include "slog_internal.h"
+#include "slog_txn.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -612,7 +613,9 @@ static int slog__replay_seg(slog_part_t *part, const slog_seg_t *seg, int64_t fr
         if (rc != 0) {
             return rc;
         }
-        slog_pstate_replay(part->pstate, &hdr);
+        if (!(hdr.attributes & SLOG_BATCH_CONTROL)) { /* markers carry no sequence */
+            slog_pstate_replay(part->pstate, &hdr);
+        }
         pos += slog_batch_total(&hdr);
     }
     return pos < 0 ? (int)pos : 0;
@@ -657,4 +660,48 @@ void slog__pstate_snapshot(slog_part_t *part)
         SL_LOGW("log", "%s: cannot write the producer snapshot (%s): the next open replays more",
                 part->dir, sl_strerror(rc));
     }
+}
+
+/* The control type of the marker batch at pos (one small pread: markers are rare). */
+static int slog__marker_type(const slog_seg_t *seg, int64_t pos, const slog_batch_hdr_t *hdr)
+{
+    uint8_t rec[32];
+    int64_t len = SL_MIN(slog_batch_total(hdr) - SLOG_BATCH_HEADER_BYTES, (int64_t)sizeof rec);
+    if (len <= 0) {
+        return -1;
+    }
+    ssize_t n = pread(seg->file->fd, rec, (size_t)len, pos + SLOG_BATCH_HEADER_BYTES);
+    return n == len ? slog_txn_control_type(rec, (size_t)len) : -1;
+}
+
+int slog__txn_open(slog_part_t *part)
+{
+    part->txn = slog_txn_new();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.txn", part->dir);
+    part->txn_seen = access(path, F_OK) == 0;
+    if (!part->txn_seen) {
+        return 0;
+    }
+    slog__hdr_reader_t rd = {.buf = sl_xmalloc(SLOG_PSTATE_REPLAY_BUF_BYTES)};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < part->nsegs; i++) {
+        const slog_seg_t *seg = part->segs[i];
+        rd.at = rd.len = 0;
+        for (int64_t pos = 0; rc == 0 && pos < seg->size;) {
+            slog_batch_hdr_t hdr;
+            rc = slog__hdr_read(&rd, seg, pos, &hdr);
+            if (rc == 0 && (hdr.attributes & SLOG_BATCH_TRANSACTIONAL)) {
+                bool ctl = hdr.attributes & SLOG_BATCH_CONTROL;
+                slog_txn_note(part->txn, &hdr, ctl ? slog__marker_type(seg, pos, &hdr) : -1);
+            }
+            pos += rc == 0 ? slog_batch_total(&hdr) : 0;
+        }
+    }
+    free(rd.buf);
+    if (rc == 0 && slog_txn_open_count(part->txn) > 0) {
+        SL_LOGI("log", "%s: %d open transaction(s) found in the log", part->dir,
+                (int)slog_txn_open_count(part->txn));
+    }
+    return rc;
 }

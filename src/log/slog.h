@@ -103,6 +103,20 @@ int slog_part_segment_count(const slog_part_t *part);
 struct slog_pstate;
 const struct slog_pstate *slog_part_producers(const slog_part_t *part);
 
+/* Transactions (slog_txn.h). append_marker writes a COMMIT or ABORT control batch for
+ * producer_id/epoch (the only way a control batch gets in: slog_part_append refuses them with
+ * SL_EINVAL), with slog_part_append's errors. lso: the last stable offset given the high
+ * watermark hw. aborted: the aborted transactions overlapping [from, to), up to max copied
+ * into out; returns the total. txn_first: first offset of producer_id's open transaction or
+ * -1. */
+struct slog_aborted_s;
+int slog_part_append_marker(slog_part_t *part, int64_t producer_id, int16_t epoch, bool commit,
+                            int32_t coordinator_epoch, int64_t now_ms, slog_append_t *out);
+int64_t slog_part_lso(const slog_part_t *part, int64_t hw);
+int32_t slog_part_aborted(const slog_part_t *part, int64_t from, int64_t to,
+                          struct slog_aborted_s *out, int32_t max);
+int64_t slog_part_txn_first(const slog_part_t *part, int64_t producer_id);
+
 typedef struct {
     slog_file_t *file; /* referenced: release with slog_file_unref; NULL when len == 0 */
     int64_t pos;       /* byte position in the file */

@@ -137,7 +137,13 @@ struct slog_part {
     slog_clean_mark_t marks[SLOG_CLEAN_MARKS_MAX]; /* when each cleaned range was first cleaned */
     int nmarks;
     bool clean_out;         /* a clean job is out */
+    struct slog_txn *txn;   /* open and aborted transactions (txn.c) */
+    bool txn_seen;          /* the .txn marker exists: the open scans the whole log */
+    bool marker_append;     /* slog_part_append_marker is appending: control batches pass */
 };
+
+/* pstate.c: rebuilds part->txn from the log (whole log when .txn exists). */
+int slog__txn_open(slog_part_t *part);
 
 /* fault.c: wrappers of the system calls that fault injection can fail. */
 int slog__pwrite_all(int fd, const uint8_t *p, size_t len, int64_t pos);

@@ -19,6 +19,11 @@ API_API_VERSIONS = 18
 API_INCREMENTAL_ALTER_CONFIGS = 44
 API_INIT_PRODUCER_ID = 22
 API_DESCRIBE_PRODUCERS = 61
+API_ADD_PARTITIONS_TO_TXN = 24
+API_ADD_OFFSETS_TO_TXN = 25
+API_END_TXN = 26
+ATTR_TRANSACTIONAL = 0x10
+ATTR_CONTROL = 0x20
 
 ERR_NONE = 0
 ERR_CORRUPT_MESSAGE = 2
@@ -28,7 +33,13 @@ ERR_UNSUPPORTED_VERSION = 35
 ERR_INVALID_CONFIG = 40
 ERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 ERR_INVALID_PRODUCER_EPOCH = 47
+ERR_INVALID_TXN_STATE = 48
+ERR_INVALID_PRODUCER_ID_MAPPING = 49
+ERR_INVALID_TRANSACTION_TIMEOUT = 50
+ERR_CONCURRENT_TRANSACTIONS = 51
 ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
+ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
+ERR_PRODUCER_FENCED = 90
 
 RESOURCE_TOPIC = 2
 OP_SET = 0
@@ -210,14 +221,14 @@ def record_v2(offset_delta, key, value, headers=(), timestamp_delta=0):
 
 
 def record_batch_v2(records, base_timestamp_ms=None, corrupt_crc=False, producer_id=-1,
-                    producer_epoch=-1, base_sequence=-1):
+                    producer_epoch=-1, base_sequence=-1, attributes=0):
     """records: list of (key bytes|None, value bytes|None). Uncompressed; no producer id unless
     given (an idempotent producer's id, epoch and first sequence).
     corrupt_crc=True stores a CRC that does not match (the content itself is intact)."""
     if base_timestamp_ms is None:
         base_timestamp_ms = int(time.time() * 1000)
     recs = b"".join(record_v2(i, k, v) for i, (k, v) in enumerate(records))
-    after_crc = (i16(0)                            # attributes: no compression, CreateTime
+    after_crc = (i16(attributes)                   # 0: no compression, CreateTime
                  + i32(len(records) - 1)           # lastOffsetDelta
                  + i64(base_timestamp_ms)          # baseTimestamp
                  + i64(base_timestamp_ms)          # maxTimestamp
@@ -295,6 +306,71 @@ def parse_init_producer_id(payload, version):
 
 def compact_array(items, enc):
     return uvarint(len(items) + 1) + b"".join(enc(x) for x in items)
+
+
+def _txn_header(api_key, version, flex_from, correlation_id):
+    flex = version >= flex_from
+    hdr = (request_header_v2 if flex else request_header_v1)(api_key, version, correlation_id)
+    return flex, hdr
+
+
+def add_partitions_to_txn_request(version, correlation_id, tid, pid, epoch, partitions_by_topic):
+    """AddPartitionsToTxn v0-3 (flexible from v3)."""
+    flex, hdr = _txn_header(API_ADD_PARTITIONS_TO_TXN, version, 3, correlation_id)
+    st, arr = (compact_string, compact_array) if flex else (string, array)
+    tag = uvarint(0) if flex else b""
+    topics = [st(t) + arr(ps, i32) + tag for t, ps in sorted(partitions_by_topic.items())]
+    body = st(tid) + i64(pid) + i16(epoch) + arr(topics, lambda x: x) + tag
+    return frame(hdr + body)
+
+
+def parse_add_partitions_to_txn(payload, version):
+    """Returns {(topic, partition): error_code}."""
+    flex = version >= 3
+    r = Reader(payload)
+    if flex:
+        r.skip_tags()
+    r.i32()  # throttle_time_ms
+    out = {}
+
+    def dec_topic(rr):
+        name = rr.compact_string() if flex else rr.string()
+
+        def dec_part(x):
+            part = x.i32()
+            out[(name, part)] = x.i16()
+            if flex:
+                x.skip_tags()
+        (rr.compact_array if flex else rr.array)(dec_part)
+        if flex:
+            rr.skip_tags()
+    (r.compact_array if flex else r.array)(dec_topic)
+    return out
+
+
+def end_txn_request(version, correlation_id, tid, pid, epoch, commit):
+    """EndTxn v0-3 (flexible from v3)."""
+    flex, hdr = _txn_header(API_END_TXN, version, 3, correlation_id)
+    body = ((compact_string if flex else string)(tid) + i64(pid) + i16(epoch)
+            + i8(1 if commit else 0) + (uvarint(0) if flex else b""))
+    return frame(hdr + body)
+
+
+def add_offsets_to_txn_request(version, correlation_id, tid, pid, epoch, group):
+    """AddOffsetsToTxn v0-3 (flexible from v3)."""
+    flex, hdr = _txn_header(API_ADD_OFFSETS_TO_TXN, version, 3, correlation_id)
+    st = compact_string if flex else string
+    body = st(tid) + i64(pid) + i16(epoch) + st(group) + (uvarint(0) if flex else b"")
+    return frame(hdr + body)
+
+
+def parse_error_only(payload, version, flex_from=3):
+    """EndTxn / AddOffsetsToTxn: the error code after throttle_time_ms."""
+    r = Reader(payload)
+    if version >= flex_from:
+        r.skip_tags()
+    r.i32()
+    return r.i16()
 
 
 def describe_producers_v0_request(partitions_by_topic, correlation_id):
@@ -522,6 +598,12 @@ def produce_v3(bootstrap, topic, partition, batch, timeout_s, acks=-1):
         req = produce_v3_request(topic, partition, batch, cid, acks=acks,
                                  timeout_ms=int(timeout_s * 1000))
         return parse_produce_v3(conn.call(req, cid))[(topic, partition)]
+
+
+def txn_call(bootstrap, req_fn, parse_fn, version, timeout_s, *args):
+    with Conn(bootstrap, timeout_s) as conn:
+        cid = conn.cid()
+        return parse_fn(conn.call(req_fn(version, cid, *args), cid), version)
 
 
 def init_producer_id(bootstrap, version, timeout_s, **kw):

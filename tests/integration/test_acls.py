@@ -743,3 +743,45 @@ def test_idempotent_producers_need_idempotent_write_or_write_on_a_topic(make_bro
     assert describe_producers() == TOPIC_AUTHORIZATION_FAILED  # WRITE does not imply READ
     add_acls_as_super(b, [acl(ACLOperation.READ, ResourceType.TOPIC, topic)])
     assert describe_producers() == 0
+
+
+def test_transactions_need_write_on_their_transactional_id(make_broker):
+    from confluent_kafka import KafkaException, Producer
+    topic = unique_topic("acl-txn")
+    b = secured(make_broker, topics=[topic],
+                acls=[acl(ACLOperation.WRITE, ResourceType.TOPIC, topic),
+                      acl(ACLOperation.DESCRIBE, ResourceType.TOPIC, topic)])
+
+    def run_txn(tid):
+        p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": tid,
+                      "transaction.timeout.ms": 60000})
+        p.init_transactions(T(20))
+        p.begin_transaction()
+        p.produce(topic, b"in a transaction")
+        p.commit_transaction(T(20))
+
+    with pytest.raises(KafkaException) as e:
+        run_txn("tx-denied")
+    assert e.value.args[0].code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    # kafka-python 2.0.2 has no TRANSACTIONAL_ID resource type: raw CreateAcls v1 names it
+    # (resource type 5, literal pattern 3, operation WRITE 4, ALLOW 3).
+    b.stop()
+    b.settings = SETUP
+    b.start()
+    assert wire_create(b.bootstrap, 1, [(5, "tx-ok", 3, ME, "*", 4, 3)]) == [(0, None)]
+    b.stop()
+    b.settings = AUTHZ
+    b.start()
+    run_txn("tx-ok")
+    # Offsets in a transaction need READ on the group (AddOffsetsToTxn).
+    from confluent_kafka import Consumer, TopicPartition
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "tx-ok",
+                  "transaction.timeout.ms": 60000})
+    p.init_transactions(T(20))
+    p.begin_transaction()
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "g-denied"})
+    with pytest.raises(KafkaException) as e:
+        p.send_offsets_to_transaction([TopicPartition(topic, 0, 1)],
+                                      c.consumer_group_metadata(), T(20))
+    assert e.value.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED
+    c.close()

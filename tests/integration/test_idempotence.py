@@ -82,24 +82,15 @@ def test_producer_ids_are_never_reused_across_restarts_and_kill9(make_broker):
         assert int(f.read()) > seen[-1], "the reserved block ends after every id handed out"
 
 
-def test_a_transactional_id_is_refused_at_once_on_the_wire(broker):
+def test_a_transactional_id_gets_one_producer_id_and_a_new_epoch_each_time(broker):
+    # Transactions are in test_transactions.py; here only InitProducerId in every version.
+    first = None
     for v in range(5):
-        r = kwire.init_producer_id(broker.bootstrap, v, T(10), transactional_id="tx-%d" % v)
-        assert r["error_code"] == kwire.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, (v, r)
-        assert r["producer_id"] == -1
-
-
-def test_confluent_init_transactions_fails_fast_with_a_fatal_error(broker):
-    p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "txn-app"})
-    t0 = time.monotonic()
-    with pytest.raises(KafkaException) as ei:
-        p.init_transactions(T(30))
-    took = time.monotonic() - t0
-    err = ei.value.args[0]
-    assert err.code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, err
-    assert err.fatal(), err
-    assert took < T(10), "init_transactions took %.1f s" % took
-    assert "transactions are not supported" in broker.stderr_text()
+        r = kwire.init_producer_id(broker.bootstrap, v, T(10), transactional_id="tx-same")
+        assert r["error_code"] == kwire.ERR_NONE, (v, r)
+        first = first or r
+        assert r["producer_id"] == first["producer_id"], (v, r)
+        assert r["producer_epoch"] == v, (v, r)
 
 
 # ---- duplicates, sequences, epochs on the wire ----------------------------------------------
