@@ -31,12 +31,6 @@ typedef struct {
     char dir[64];
 } env_t;
 
-typedef struct {
-    int fd;
-    int32_t corr;
-    sl_arena_t *arena;
-} cli_t;
-
 static env_t env_open(const char *dir)
 {
     env_t env;
@@ -67,66 +61,7 @@ static void env_free(env_t *env)
     sl_fs_rmtree(env->dir);
 }
 
-static cli_t cli_new(env_t *env)
-{
-    cli_t cli = {socket(AF_INET, SOCK_STREAM, 0), 0, sl_arena_new(4096)};
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)brk_port(env->brk))};
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    SL_ASSERT(connect(cli.fd, (struct sockaddr *)&sin, sizeof sin) == 0);
-    fcntl(cli.fd, F_SETFL, O_NONBLOCK);
-    brk_poll(env->brk, 10); /* accept */
-    return cli;
-}
-
-static void cli_free(cli_t *cli)
-{
-    close(cli->fd);
-    sl_arena_free(cli->arena);
-}
-
-/* Sends a request (the struct of kmsg_apis[key]). */
-static void cli_send(cli_t *cli, int16_t key, int16_t ver, const void *req)
-{
-    kproto_wr_t wr;
-    kproto_wr_init(&wr);
-    size_t mark = kproto_wr_mark_i32(&wr);
-    kmsg_request_header_t hdr;
-    kmsg_request_header_init(&hdr);
-    hdr.request_api_key = key;
-    hdr.request_api_version = ver;
-    hdr.correlation_id = ++cli->corr;
-    hdr.client_id = kproto_str("test");
-    bool flex = ver >= kmsg_apis[key].flex;
-    kmsg_request_header_encode(&wr, flex ? 2 : 1, &hdr);
-    kmsg_apis[key].req_encode(&wr, ver, req);
-    kproto_wr_patch_i32(&wr, mark, (int32_t)(wr.buf.len - 4));
-    SL_ASSERT(write(cli->fd, wr.buf.data, wr.buf.len) == (ssize_t)wr.buf.len);
-    kproto_wr_deinit(&wr);
-}
-
-/* Pumps the broker until a response arrives (decoded into resp) or max_polls pass. */
-static bool cli_recv(env_t *env, cli_t *cli, int16_t key, int16_t ver, void *resp, int max_polls)
-{
-    uint8_t buf[65536];
-    size_t got = 0;
-    for (int i = 0; i < max_polls; i++) {
-        brk_poll(env->brk, 5);
-        ssize_t n = read(cli->fd, buf + got, sizeof buf - got);
-        if (n > 0) {
-            got += (size_t)n;
-        }
-        if (got >= 4 && got >= 4 + sl_be32_get(buf)) {
-            kproto_rd_t rd;
-            kproto_rd_init(&rd, buf + 4, sl_be32_get(buf));
-            kmsg_response_header_t hdr;
-            bool flex = ver >= kmsg_apis[key].flex;
-            kmsg_response_header_decode(&rd, cli->arena, flex ? 1 : 0, &hdr);
-            SL_ASSERT(kmsg_apis[key].resp_decode(&rd, cli->arena, ver, resp) == 0);
-            return true;
-        }
-    }
-    return false;
-}
+#include "test_brk_client.h"
 
 typedef struct {
     int64_t pid;
