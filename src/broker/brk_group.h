@@ -69,6 +69,9 @@ brk_group_t *brk__grp_next(const brk_group_t *grp);
 int64_t brk__grp_empty_since(const brk_group_t *grp);
 /* offsets.c: frees a group's offsets. */
 void brk__offsets_clear(brk_offsets_t *offs);
+/* Sets (adding when new) the offset of topic-partition in offs; copies topic and meta. */
+void brk__off_set(brk_offsets_t *offs, kproto_str_t topic, int32_t partition, int64_t offset,
+                  int32_t epoch, kproto_str_t meta, int64_t commit_ms);
 /* Answers pending joins/syncs (shutdown), then frees every group. */
 void brk_groups_fail_all(brk_t *brk);
 void brk_groups_free_all(brk_t *brk);

@@ -62,8 +62,8 @@ static void brk__off_remove(brk_offsets_t *offs, brk_offset_t *o)
     *o = offs->items[--offs->n];
 }
 
-static void brk__off_set(brk_offsets_t *offs, kproto_str_t topic, int32_t partition,
-                         int64_t offset, int32_t epoch, kproto_str_t meta, int64_t commit_ms)
+void brk__off_set(brk_offsets_t *offs, kproto_str_t topic, int32_t partition, int64_t offset,
+                  int32_t epoch, kproto_str_t meta, int64_t commit_ms)
 {
     brk_offset_t *o = brk__off_find(offs, topic, partition);
     if (!o) {

@@ -118,29 +118,7 @@ static void brk__txn_add_part(brk_txn_t *txn, kproto_str_t topic, int32_t partit
 static void brk__txn_add_offset(brk_txn_t *txn, kproto_str_t topic, int32_t partition,
                                 int64_t offset, int32_t leader_epoch, kproto_str_t meta)
 {
-    brk_offsets_t *offs = &txn->offs;
-    brk_offset_t *o = NULL;
-    for (int32_t i = 0; i < offs->n; i++) {
-        if ((int32_t)strlen(offs->items[i].topic) == topic.len &&
-            memcmp(offs->items[i].topic, topic.ptr, (size_t)topic.len) == 0 &&
-            offs->items[i].partition == partition) {
-            o = &offs->items[i];
-        }
-    }
-    if (!o) {
-        if (offs->n == offs->cap) {
-            offs->cap = offs->cap ? offs->cap * 2 : 8;
-            offs->items = sl_xrealloc(offs->items, (size_t)offs->cap * sizeof *offs->items);
-        }
-        o = &offs->items[offs->n++];
-        memset(o, 0, sizeof *o);
-        o->topic = sl_xstrndup(topic.ptr, (size_t)topic.len);
-        o->partition = partition;
-    }
-    free(o->metadata);
-    o->metadata = sl_xstrndup(meta.len > 0 ? meta.ptr : "", (size_t)SL_MAX(meta.len, 0));
-    o->offset = offset;
-    o->leader_epoch = leader_epoch;
+    brk__off_set(&txn->offs, topic, partition, offset, leader_epoch, meta, 0);
 }
 
 /* ---- the state file ---- */
