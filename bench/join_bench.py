@@ -118,7 +118,8 @@ class Run:
         self.join = subprocess.Popen(
             [SLUICE, "join", "--brokers", self.bootstrap, "--app-id", "bench", "--type",
              "stream-table-left", "--left", "stream", "--right", "table", "--output", "merged",
-             "--state-dir", os.path.join(self.tmp, "state"), "--http", "127.0.0.1:0"],
+             "--state-dir", os.path.join(self.tmp, "state"), "--http", "127.0.0.1:0"]
+            + [a for kv in self.args.set for a in ("--set", kv)],
             stdout=open(out, "w"), stderr=open(os.path.join(self.tmp, "join.err"), "a"))
         m = wait(lambda: re.search(r":(\d+)\n", open(out).read()), 20, "join http")
         self.port = int(m.group(1))
@@ -203,6 +204,8 @@ def main():
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--lat-rate", type=int, default=1000)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a `sluice join` setting for every run (repeatable)")
     args = ap.parse_args()
     rows = []
     for k in range(args.runs):
