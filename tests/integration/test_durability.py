@@ -53,8 +53,11 @@ def test_a_clean_restart_keeps_records_topics_and_configs(make_broker):
                          config={"retention.ms": "4000000", "cleanup.policy": "delete"})
     other = create_topic(b.bootstrap, unique_topic("keep-other"))
     gone = create_topic(b.bootstrap, unique_topic("keep-deleted"))
+    # max.message.bytes above librdkafka's largest batch (its message.max.bytes, 1,000,000):
+    # a slow broker lets the producer gather 2,000 records (~520 kB) into one batch, which a
+    # lower limit would refuse with MESSAGE_TOO_LARGE, as Kafka does.
     err = kwire.incremental_alter_topic_configs(
-        b.bootstrap, topic, [("max.message.bytes", kwire.OP_SET, "500000")], T(10))
+        b.bootstrap, topic, [("max.message.bytes", kwire.OP_SET, "2000000")], T(10))
     assert err[0] == kwire.ERR_NONE, err
     recs = [{"key": b"k%d" % i, "value": b"%06d" % i * 40, "headers": [("i", b"%d" % i)],
              "partition": i % 3} for i in range(6000)]
@@ -73,7 +76,7 @@ def test_a_clean_restart_keeps_records_topics_and_configs(make_broker):
     assert snapshot(b.bootstrap, other, 1) == before_other
     after = describe(b.bootstrap, topic)
     assert after["retention.ms"] == "4000000"
-    assert after["max.message.bytes"] == "500000"
+    assert after["max.message.bytes"] == "2000000"
     assert after == configs_before
     md = admin_client(b.bootstrap).list_topics(timeout=T(10))
     assert gone not in md.topics, "a deleted topic came back after restart"
