@@ -1,5 +1,8 @@
 """Produce and fetch with real clients: confluent-kafka (librdkafka), kcat and kafka-python."""
 
+import glob
+import os
+import struct
 import time
 
 import pytest
@@ -56,6 +59,50 @@ def test_produce_with_acks_all_is_readable_from_the_beginning(broker, compressio
     got = read_partition(broker.bootstrap, topic, 0, len(sent), T(30))
     assert_same_records(got, sent)
     assert watermarks(broker.bootstrap, topic, 0) == (0, len(sent))
+
+
+def stored_codecs(broker, topic, partition=0):
+    """The codec (attributes & 7) of every batch in the partition's segment files, as stored."""
+    codecs = []
+    for path in sorted(glob.glob(os.path.join(broker.data_dir, "topics", topic, str(partition),
+                                              "*.log"))):
+        data = open(path, "rb").read()
+        pos = 0
+        while pos + 61 <= len(data):
+            length = struct.unpack(">i", data[pos + 8:pos + 12])[0]
+            codecs.append(struct.unpack(">h", data[pos + 21:pos + 23])[0] & 7)
+            pos += 12 + length
+    return codecs
+
+
+@pytest.mark.own_broker
+def test_compressed_batches_are_stored_as_the_clients_sent_them(broker):
+    """zstd from librdkafka and gzip from kafka-python reach the log compressed, unchanged.
+    (librdkafka before 2.11.1, Debian 12's 2.0.2 included, sends gzip, snappy and lz4 batches
+    uncompressed to any broker whose Produce versions start above v0, Kafka 4.0's too; see
+    README.md, Compression.)"""
+    from kafka import KafkaProducer
+    sent = sample_records(300)
+    topic = create_topic(broker.bootstrap, unique_topic("codec-zstd"))
+    produce_all(producer(broker.bootstrap, **{"compression.type": "zstd", "linger.ms": 20}),
+                topic, sent, partition=0)
+    assert_same_records(read_partition(broker.bootstrap, topic, 0, len(sent), T(30)), sent)
+    # A batch that would not shrink (one short record) goes uncompressed: the client's choice.
+    codecs = stored_codecs(broker, topic)
+    assert set(codecs) <= {0, 4} and codecs.count(4) >= len(codecs) / 2, codecs
+    topic = create_topic(broker.bootstrap, unique_topic("codec-gzip"))
+    kp = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", compression_type="gzip",
+                       linger_ms=20, max_block_ms=int(T(20) * 1000))
+    try:
+        for i in range(300):
+            kp.send(topic, key=b"k%d" % i, value=b"value-%06d-" % i * 8, partition=0)
+        kp.flush(timeout=T(30))
+    finally:
+        kp.close(timeout=T(10))
+    got = read_partition(broker.bootstrap, topic, 0, 300, T(30))
+    assert [m.value() for m in got] == [b"value-%06d-" % i * 8 for i in range(300)]
+    codecs = stored_codecs(broker, topic)
+    assert set(codecs) <= {0, 1} and codecs.count(1) >= len(codecs) / 2, codecs
 
 
 @pytest.mark.parametrize("compression", ["none", "zstd"])
