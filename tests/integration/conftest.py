@@ -6,8 +6,10 @@ file there and its tail is printed when the test fails. Timeouts scale with SLUI
 (3 under ASan). Brokers are stopped by PID, only the ones this harness started.
 """
 
+import glob
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -472,6 +474,23 @@ def read_partition(bootstrap, topic, partition, count, timeout_s=None, **extra):
         return consume_range(c, count, timeout_s)
     finally:
         c.close()
+
+
+def stored_codecs(broker, topic, partition=0):
+    """The codec (attributes & 7) of every batch in the partition's segment files, as stored."""
+    codecs = []
+    for path in sorted(glob.glob(os.path.join(broker.data_dir, "topics", topic, str(partition),
+                                              "*.log"))):
+        try:
+            data = open(path, "rb").read()
+        except FileNotFoundError:  # a cleaner swapped the segment meanwhile
+            continue
+        pos = 0
+        while pos + 61 <= len(data):
+            length = struct.unpack(">i", data[pos + 8:pos + 12])[0]
+            codecs.append(struct.unpack(">h", data[pos + 21:pos + 23])[0] & 7)
+            pos += 12 + length
+    return codecs
 
 
 def watermarks(bootstrap, topic, partition, timeout_s=None):

@@ -1,16 +1,13 @@
 """Produce and fetch with real clients: confluent-kafka (librdkafka), kcat and kafka-python."""
 
-import glob
-import os
-import struct
 import time
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, TopicPartition
 
 from conftest import (T, admin_client, consume_range, consumer, create_topic, produce_all,
-                      producer, read_partition, run_tool, topic_partitions, unique_topic,
-                      wait_for, watermarks)
+                      producer, read_partition, run_tool, stored_codecs, topic_partitions,
+                      unique_topic, wait_for, watermarks)
 
 COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"]
 MIB = 1024 * 1024
@@ -59,20 +56,6 @@ def test_produce_with_acks_all_is_readable_from_the_beginning(broker, compressio
     got = read_partition(broker.bootstrap, topic, 0, len(sent), T(30))
     assert_same_records(got, sent)
     assert watermarks(broker.bootstrap, topic, 0) == (0, len(sent))
-
-
-def stored_codecs(broker, topic, partition=0):
-    """The codec (attributes & 7) of every batch in the partition's segment files, as stored."""
-    codecs = []
-    for path in sorted(glob.glob(os.path.join(broker.data_dir, "topics", topic, str(partition),
-                                              "*.log"))):
-        data = open(path, "rb").read()
-        pos = 0
-        while pos + 61 <= len(data):
-            length = struct.unpack(">i", data[pos + 8:pos + 12])[0]
-            codecs.append(struct.unpack(">h", data[pos + 21:pos + 23])[0] & 7)
-            pos += 12 + length
-    return codecs
 
 
 @pytest.mark.own_broker
