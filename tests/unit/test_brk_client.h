@@ -1,18 +1,68 @@
-/* A loopback Kafka client for unit tests that drive an in-process broker through the real
- * protocol: connect, send a request struct of kmsg_apis[key], pump the broker until the
- * response arrives and decode it. Include after defining env_t with a `brk_t *brk` member. */
+/* An in-process broker on 127.0.0.1:0 with its data in a temporary dir, and a loopback Kafka
+ * client for unit tests that drive it through the real protocol: connect, send a request
+ * struct of kmsg_apis[key], pump the broker until the response arrives and decode it. */
 #ifndef TEST_BRK_CLIENT_H
 #define TEST_BRK_CLIENT_H
 
 #include "brk.h"
 #include "kmsg.h"
 #include "sl_common.h"
+#include "sl_fs.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+typedef struct {
+    brk_t *brk;
+    char dir[64];
+} env_t;
+
+typedef int64_t (*env_clock_fn)(void *ctx);
+
+/* Starts a broker on the data dir dir with settings (key, value, ..., NULL) and, unless clock
+ * is NULL, that clock. */
+static inline env_t env_open(const char *dir, const char *const *settings, env_clock_fn clock)
+{
+    env_t env;
+    SL_ASSERT(strlen(dir) < sizeof env.dir);
+    snprintf(env.dir, sizeof env.dir, "%s", dir);
+    sl_props_t *props = sl_props_new();
+    sl_props_set(props, "log.dirs", env.dir);
+    sl_props_set(props, "listeners", "PLAINTEXT://127.0.0.1:0");
+    for (size_t i = 0; settings && settings[i]; i += 2) {
+        SL_ASSERT(settings[i + 1]);
+        sl_props_set(props, settings[i], settings[i + 1]);
+    }
+    char err[256];
+    int rc = brk_new(props, &env.brk, err, sizeof err);
+    SL_ASSERT(rc == 0);
+    sl_props_free(props);
+    if (clock) {
+        brk_set_clock(env.brk, clock, NULL);
+    }
+    return env;
+}
+
+/* As env_open, on a fresh temporary dir. */
+static inline env_t env_new(const char *const *settings, env_clock_fn clock)
+{
+    char dir[64] = "/tmp/sl_brk_XXXXXX"; /* mkdtemp's template */
+    SL_ASSERT(mkdtemp(dir));
+    return env_open(dir, settings, clock);
+}
+
+/* Stops the broker and removes its data dir. */
+static inline void env_free(env_t *env)
+{
+    brk_free(env->brk);
+    sl_fs_rmtree(env->dir);
+}
 
 typedef struct {
     int fd;

@@ -6,44 +6,14 @@
 #include "kerr.h"
 #include "kmsg.h"
 #include "sl_common.h"
-#include "sl_fs.h"
 #include "sl_test.h"
 #include "slog_fault.h"
 #include "test_log.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-typedef struct {
-    brk_t *brk;
-    char dir[64];
-} env_t;
-
-static env_t env_new(void)
-{
-    env_t env;
-    snprintf(env.dir, sizeof env.dir, "/tmp/sl_bidem_XXXXXX");
-    SL_ASSERT(mkdtemp(env.dir));
-    sl_props_t *props = sl_props_new();
-    sl_props_set(props, "log.dirs", env.dir);
-    sl_props_set(props, "listeners", "PLAINTEXT://127.0.0.1:0");
-    sl_props_set(props, "log.flush.policy", "always");
-    char err[256];
-    SL_ASSERT(brk_new(props, &env.brk, err, sizeof err) == 0);
-    sl_props_free(props);
-    return env;
-}
-
-static void env_free(env_t *env)
-{
-    brk_free(env->brk);
-    sl_fs_rmtree(env->dir);
-}
+static const char *const SETTINGS[] = {"log.flush.policy", "always", NULL};
 
 #include "test_brk_client.h"
 
@@ -111,7 +81,7 @@ static void idem_batch(sl_buf_t *out, int32_t seq)
 
 TEST(test_a_retry_gets_the_original_offset_once_durable)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, NULL);
     cli_t c1 = cli_new(&env), c2 = cli_new(&env);
     create_topic(&env, &c1);
     sl_buf_t b0, b1;
@@ -138,7 +108,7 @@ TEST(test_a_retry_gets_the_original_offset_once_durable)
 
 TEST(test_a_retry_is_not_acknowledged_when_the_original_never_becomes_durable)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, NULL);
     cli_t c1 = cli_new(&env), c2 = cli_new(&env);
     create_topic(&env, &c1);
     sl_buf_t b0;

@@ -5,16 +5,10 @@
 #include "kerr.h"
 #include "kmsg.h"
 #include "sl_common.h"
-#include "sl_fs.h"
 #include "sl_test.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 static int64_t fake_now = 1000000;
 static int64_t fake_clock(void *ctx)
@@ -23,33 +17,7 @@ static int64_t fake_clock(void *ctx)
     return fake_now;
 }
 
-typedef struct {
-    brk_t *brk;
-    char dir[64];
-} env_t;
-
-static env_t env_new(void)
-{
-    env_t env;
-    snprintf(env.dir, sizeof env.dir, "/tmp/sl_grp_XXXXXX");
-    SL_ASSERT(mkdtemp(env.dir));
-    sl_props_t *props = sl_props_new();
-    sl_props_set(props, "log.dirs", env.dir);
-    sl_props_set(props, "listeners", "PLAINTEXT://127.0.0.1:0");
-    sl_props_set(props, "group.min.session.timeout.ms", "10");
-    char err[256];
-    int rc = brk_new(props, &env.brk, err, sizeof err);
-    SL_ASSERT(rc == 0);
-    sl_props_free(props);
-    brk_set_clock(env.brk, fake_clock, NULL);
-    return env;
-}
-
-static void env_free(env_t *env)
-{
-    brk_free(env->brk);
-    sl_fs_rmtree(env->dir);
-}
+static const char *const SETTINGS[] = {"group.min.session.timeout.ms", "10", NULL};
 
 #include "test_brk_client.h"
 
@@ -126,7 +94,7 @@ static int16_t heartbeat(env_t *env, cli_t *cli, const char *member, int32_t gen
 
 TEST(test_single_member_joins_syncs_and_heartbeats_into_a_stable_group)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t a = cli_new(&env);
     char *id = join_new(&env, &a);
     kmsg_join_group_resp_t jr;
@@ -165,7 +133,7 @@ static void two_members(env_t *env, cli_t *a, cli_t *b, char **ida, char **idb)
 
 TEST(test_session_timeout_removes_a_silent_member_and_rebalances)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t a = cli_new(&env), b = cli_new(&env);
     char *ida, *idb;
     two_members(&env, &a, &b, &ida, &idb);
@@ -188,7 +156,7 @@ TEST(test_session_timeout_removes_a_silent_member_and_rebalances)
 
 TEST(test_rebalance_timeout_completes_without_members_that_did_not_rejoin)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t a = cli_new(&env), b = cli_new(&env), c = cli_new(&env);
     char *ida, *idb;
     two_members(&env, &a, &b, &ida, &idb);
@@ -213,7 +181,7 @@ TEST(test_rebalance_timeout_completes_without_members_that_did_not_rejoin)
 
 TEST(test_a_pending_member_id_expires_after_the_session_timeout)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t a = cli_new(&env);
     kmsg_join_group_resp_t jr;
     join_send(&a, "", NULL, 1000);
@@ -230,7 +198,7 @@ TEST(test_a_pending_member_id_expires_after_the_session_timeout)
 
 TEST(test_sync_during_a_rebalance_and_leave_are_answered_as_kafka_does)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t a = cli_new(&env), b = cli_new(&env), c = cli_new(&env);
     char *ida, *idb;
     two_members(&env, &a, &b, &ida, &idb);
@@ -257,7 +225,7 @@ TEST(test_sync_during_a_rebalance_and_leave_are_answered_as_kafka_does)
 
 TEST(test_static_member_rejoining_a_stable_group_keeps_its_assignment)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t a = cli_new(&env);
     kmsg_join_group_resp_t jr;
     join_send(&a, "", "inst-1", 1000); /* static members get an id at once */
@@ -284,7 +252,7 @@ TEST(test_static_member_rejoining_a_stable_group_keeps_its_assignment)
 
 TEST(test_bad_joins_get_kafka_errors)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t a = cli_new(&env);
     kmsg_join_group_resp_t jr;
     join_send(&a, "", NULL, 5); /* below group.min.session.timeout.ms */

@@ -10,14 +10,9 @@
 #include "sl_fs.h"
 #include "sl_test.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 static int64_t fake_now = 1000000;
 static int64_t fake_clock(void *ctx)
@@ -26,40 +21,7 @@ static int64_t fake_clock(void *ctx)
     return fake_now;
 }
 
-typedef struct {
-    brk_t *brk;
-    char dir[64];
-} env_t;
-
-static env_t env_open(const char *dir)
-{
-    env_t env;
-    snprintf(env.dir, sizeof env.dir, "%s", dir);
-    sl_props_t *props = sl_props_new();
-    sl_props_set(props, "log.dirs", env.dir);
-    sl_props_set(props, "listeners", "PLAINTEXT://127.0.0.1:0");
-    sl_props_set(props, "group.min.session.timeout.ms", "10");
-    char err[256];
-    int rc = brk_new(props, &env.brk, err, sizeof err);
-    SL_ASSERT(rc == 0);
-    sl_props_free(props);
-    brk_set_clock(env.brk, fake_clock, NULL);
-    return env;
-}
-
-static env_t env_new(void)
-{
-    char dir[64];
-    snprintf(dir, sizeof dir, "/tmp/sl_txn_XXXXXX");
-    SL_ASSERT(mkdtemp(dir));
-    return env_open(dir);
-}
-
-static void env_free(env_t *env)
-{
-    brk_free(env->brk);
-    sl_fs_rmtree(env->dir);
-}
+static const char *const SETTINGS[] = {"group.min.session.timeout.ms", "10", NULL};
 
 #include "test_brk_client.h"
 
@@ -138,7 +100,7 @@ static int16_t end_txn(env_t *env, cli_t *cli, const char *tid, init_t id, bool 
 
 TEST(test_txn_init_bumps_the_epoch_and_keeps_the_producer_id)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t c = cli_new(&env);
     init_t a = init_pid(&env, &c, "app");
     ASSERT_EQ(a.err, 0);
@@ -158,7 +120,7 @@ TEST(test_txn_init_bumps_the_epoch_and_keeps_the_producer_id)
 
 TEST(test_txn_ongoing_commit_then_retry_and_wrong_kind)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t c = cli_new(&env);
     create_topic(&env, &c, "t");
     init_t a = init_pid(&env, &c, "app");
@@ -177,7 +139,7 @@ TEST(test_txn_ongoing_commit_then_retry_and_wrong_kind)
 
 TEST(test_txn_a_new_incarnation_aborts_the_open_transaction_first)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t c = cli_new(&env);
     create_topic(&env, &c, "t");
     init_t a = init_pid(&env, &c, "app");
@@ -199,7 +161,7 @@ TEST(test_txn_a_new_incarnation_aborts_the_open_transaction_first)
 
 TEST(test_txn_state_survives_a_restart_and_an_ongoing_transaction_stays_open)
 {
-    env_t env = env_new();
+    env_t env = env_new(SETTINGS, fake_clock);
     cli_t c = cli_new(&env);
     create_topic(&env, &c, "t");
     init_t a = init_pid(&env, &c, "app");
@@ -208,7 +170,7 @@ TEST(test_txn_state_survives_a_restart_and_an_ongoing_transaction_stays_open)
     char dir[64];
     snprintf(dir, sizeof dir, "%s", env.dir);
     brk_free(env.brk);
-    env = env_open(dir);
+    env = env_open(dir, SETTINGS, fake_clock);
     c = cli_new(&env);
     ASSERT_EQ(end_txn(&env, &c, "app", a, true), 0); /* still Ongoing, same id and epoch */
     init_t b = init_pid(&env, &c, "app");
