@@ -77,10 +77,16 @@ static kerr_t brk__txn_authorize(brk_req_t *req, const char *api, kproto_str_t t
     return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 }
 
+/* Whether the C string s equals the protocol string k (a null k equals nothing). */
+static bool brk__txn_str_is(const char *s, kproto_str_t k)
+{
+    return k.len >= 0 && (int32_t)strlen(s) == k.len && memcmp(s, k.ptr, (size_t)k.len) == 0;
+}
+
 static brk_txn_t *brk__txn_find(brk_t *brk, kproto_str_t tid)
 {
     for (brk_txn_t *txn = brk->txns->list; txn; txn = txn->next) {
-        if ((int32_t)strlen(txn->tid) == tid.len && memcmp(txn->tid, tid.ptr, (size_t)tid.len) == 0) {
+        if (brk__txn_str_is(txn->tid, tid)) {
             return txn;
         }
     }
@@ -101,9 +107,7 @@ static void brk__txn_clear(brk_txn_t *txn)
 static void brk__txn_add_part(brk_txn_t *txn, kproto_str_t topic, int32_t partition)
 {
     for (int32_t i = 0; i < txn->nparts; i++) {
-        if ((int32_t)strlen(txn->parts[i].topic) == topic.len &&
-            memcmp(txn->parts[i].topic, topic.ptr, (size_t)topic.len) == 0 &&
-            txn->parts[i].partition == partition) {
+        if (brk__txn_str_is(txn->parts[i].topic, topic) && txn->parts[i].partition == partition) {
             return;
         }
     }
@@ -604,8 +608,7 @@ kerr_t brk_txn_check_produce(brk_t *brk, int64_t producer_id, int16_t epoch, kpr
         }
         for (int32_t i = 0; i < txn->nparts; i++) {
             if (txn->parts[i].partition == partition &&
-                (int32_t)strlen(txn->parts[i].topic) == topic.len &&
-                memcmp(txn->parts[i].topic, topic.ptr, (size_t)topic.len) == 0) {
+                brk__txn_str_is(txn->parts[i].topic, topic)) {
                 return KERR_NONE;
             }
         }
@@ -694,6 +697,19 @@ void brk_handle_add_partitions_to_txn(brk_req_t *req)
     brk_respond(req, &resp);
 }
 
+/* The checks AddOffsetsToTxn and TxnOffsetCommit share: WRITE on the transactional id, READ
+ * on the group, then the producer's id and epoch (brk__txn_check). */
+static kerr_t brk__txn_group_gate(brk_req_t *req, const char *api, kproto_str_t tid,
+                                  kproto_str_t group, brk_txn_t *txn, int64_t pid, int16_t epoch,
+                                  int16_t fenced_since)
+{
+    kerr_t e = brk__txn_authorize(req, api, tid);
+    if (e == KERR_NONE) {
+        e = brk_authz_group(req, BRK_ACL_OP_READ, group);
+    }
+    return e == KERR_NONE ? brk__txn_check(req, txn, pid, epoch, fenced_since) : e;
+}
+
 void brk_handle_add_offsets_to_txn(brk_req_t *req)
 {
     kmsg_add_offsets_to_txn_req_t *body = req->body;
@@ -701,19 +717,13 @@ void brk_handle_add_offsets_to_txn(brk_req_t *req)
     kmsg_add_offsets_to_txn_resp_t resp;
     kmsg_add_offsets_to_txn_resp_init(&resp);
     brk_txn_t *txn = brk__txn_find(brk, body->transactional_id);
-    kerr_t e = brk__txn_authorize(req, "AddOffsetsToTxn", body->transactional_id);
-    if (e == KERR_NONE) {
-        e = brk_authz_group(req, BRK_ACL_OP_READ, body->group_id);
-    }
-    if (e == KERR_NONE) {
-        e = brk__txn_check(req, txn, body->producer_id, body->producer_epoch, 2);
-    }
+    kerr_t e = brk__txn_group_gate(req, "AddOffsetsToTxn", body->transactional_id,
+                                   body->group_id, txn, body->producer_id,
+                                   body->producer_epoch, 2);
     if (e == KERR_NONE && (body->group_id.len <= 0 || body->group_id.len > 1024)) {
         e = KERR_INVALID_GROUP_ID;
     }
-    if (e == KERR_NONE && txn->group && ((int32_t)strlen(txn->group) != body->group_id.len ||
-                                         memcmp(txn->group, body->group_id.ptr,
-                                                (size_t)body->group_id.len) != 0)) {
+    if (e == KERR_NONE && txn->group && !brk__txn_str_is(txn->group, body->group_id)) {
         e = KERR_INVALID_TXN_STATE; /* one group per transaction here */
     }
     if (e == KERR_NONE) {
@@ -736,16 +746,11 @@ void brk_handle_txn_offset_commit(brk_req_t *req)
     kmsg_txn_offset_commit_resp_t resp;
     kmsg_txn_offset_commit_resp_init(&resp);
     brk_txn_t *txn = brk__txn_find(brk, body->transactional_id);
-    kerr_t e = brk__txn_authorize(req, "TxnOffsetCommit", body->transactional_id);
-    if (e == KERR_NONE) {
-        e = brk_authz_group(req, BRK_ACL_OP_READ, body->group_id);
-    }
-    if (e == KERR_NONE) {
-        e = brk__txn_check(req, txn, body->producer_id, body->producer_epoch, 3);
-    }
+    kerr_t e = brk__txn_group_gate(req, "TxnOffsetCommit", body->transactional_id,
+                                   body->group_id, txn, body->producer_id,
+                                   body->producer_epoch, 3);
     if (e == KERR_NONE && (!txn->group || txn->state != TXN_ONGOING ||
-                           (int32_t)strlen(txn->group) != body->group_id.len ||
-                           memcmp(txn->group, body->group_id.ptr, (size_t)body->group_id.len) != 0)) {
+                           !brk__txn_str_is(txn->group, body->group_id))) {
         e = KERR_INVALID_TXN_STATE; /* AddOffsetsToTxn first */
     }
     resp.topics_count = SL_MAX(body->topics_count, 0);
