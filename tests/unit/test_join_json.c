@@ -15,6 +15,9 @@ static const char *const vectors[] = {
     "[[[[]]]]", "{\"a\":1,}", "{\"a\" 1}", "[1,]", "01", "1.", ".5", "-", "1e", "tru", "nul",
     "\"\\x\"", "\"\\u12g4\"", "\"\x01\"", "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
     "{\"a\":1}}", "{\"a\":1} x", "", "   ", "{\"a\"}", "[1 2]", "\"unterminated", "{1:2}",
+    /* \u escapes of surrogates: a pair is one code point; a lone one is refused (fuzz find) */
+    "\"\\ud83d\\ude00\"", "\"\\uD83D\\uDE00x\"", "\"\\udddd\"", "\"\\ud83d\"", "\"\\ud83dx\"",
+    "\"\\ud83d\\u0041\"", "\"\\ud83d\\n\"", "{\"\\udddd--\":1}",
 };
 
 static bool jansson_ok(const char *p, size_t len)

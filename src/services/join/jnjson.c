@@ -46,15 +46,37 @@ static bool jnjson__utf8(jnjson_rd_t *rd)
     return true;
 }
 
-static bool jnjson__hex4(const unsigned char *p)
+/* The code unit of the 4 hex digits at p, or -1. */
+static int32_t jnjson__hex4(const unsigned char *p)
 {
+    int32_t v = 0;
     for (int i = 0; i < 4; i++) {
         unsigned char c = p[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return false;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0) {
+            return -1;
         }
+        v = v * 16 + d;
     }
-    return true;
+    return v;
+}
+
+/* The length of the \u escape at p (6, or 12 for a surrogate pair), or 0 when it is not
+ * one code point: a malformed escape or a lone surrogate, which jansson refuses too. */
+static size_t jnjson__uescape(const unsigned char *p, const unsigned char *end)
+{
+    int32_t hi = end - p >= 6 ? jnjson__hex4(p + 2) : -1;
+    if (hi < 0 || (hi >= 0xdc00 && hi <= 0xdfff)) {
+        return 0;
+    }
+    if (hi < 0xd800 || hi > 0xdbff) {
+        return 6;
+    }
+    int32_t lo = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? jnjson__hex4(p + 8) : -1;
+    return lo >= 0xdc00 && lo <= 0xdfff ? 12 : 0;
 }
 
 /* Bytes a string runs over without a closer look: printable ASCII but '"' and '\\'. */
@@ -90,10 +112,11 @@ static bool jnjson__string(jnjson_rd_t *rd, bool *escaped)
             }
             unsigned char e = rd->p[1];
             if (e == 'u') {
-                if (rd->end - rd->p < 6 || !jnjson__hex4(rd->p + 2)) {
+                size_t n = jnjson__uescape(rd->p, rd->end);
+                if (n == 0) {
                     return false;
                 }
-                rd->p += 6;
+                rd->p += n;
             } else if (strchr("\"\\/bfnrt", e) && e) {
                 rd->p += 2;
             } else {
