@@ -3,11 +3,20 @@
  *   kbench produce  -b HOST:PORT -t TOPIC [-n COUNT] [-s SIZE] [-d MAXSEC] [-l LINGER_MS]
  *   kbench latency  -b HOST:PORT -t TOPIC [-r RATE] [-d SEC] [-s SIZE] [-l LINGER_MS]
  *   kbench consume  -b HOST:PORT -t TOPIC [-n COUNT] [-d MAXSEC]
+ *   kbench fetch    -b HOST:PORT -t TOPIC [-n COUNT] [-d MAXSEC]   (raw Fetch v4, partition 0)
+ *   kbench floor    -f FILE [-r RATE] [-d SEC] [-s SIZE]          (ideal group commit on FILE)
  *   kbench spawn    READY_FILE LOG_FILE -- CMD ARGS...   (fork/exec, wait for ready file)
  *   kbench freeport                                      (prints a free 127.0.0.1 TCP port)
  *
  * Every mode prints one line of key=value pairs on stdout (machine-readable for bench/run).
  * Producers use acks=all. Latency is per message: delivery-report time minus enqueue time.
+ *
+ * fetch measures what the broker serves, without a client library's record decoding: one
+ * Fetch request in flight (64 MiB), the response read into one buffer, batch headers walked
+ * for the next offset. floor measures the disk, without a broker: one thread appends what
+ * RATE records of SIZE bytes would have brought since the previous sync, then fdatasyncs, back
+ * to back; a record arriving at time t is durable at the end of the first sync that starts
+ * after t (the best any group commit can do), and those latencies give p50/p99/p99.9.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,6 +50,7 @@ static uint64_t now_ns(void) {
 static const char *brokers = "127.0.0.1:9092", *topic = "bench";
 static long count = 1000000, size = 1024, rate = 10000;
 static double maxsec = 15.0;
+static const char *floor_file;
 static int linger = 5;
 
 /* produce state */
@@ -230,6 +240,133 @@ static int mode_consume(void) {
     return n > 0 ? 0 : 1;
 }
 
+static void put16(uint8_t **p, int v) { (*p)[0] = (uint8_t)(v >> 8); (*p)[1] = (uint8_t)v; *p += 2; }
+static void put32(uint8_t **p, uint32_t v) { for (int i = 0; i < 4; i++) (*p)[i] = (uint8_t)(v >> (24 - 8 * i)); *p += 4; }
+static void put64(uint8_t **p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p, (uint32_t)v); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+
+static void read_full(int fd, uint8_t *buf, size_t n) {
+    for (size_t got = 0; got < n;) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r <= 0) die("fetch: connection closed", r < 0 ? strerror(errno) : NULL);
+        got += (size_t)r;
+    }
+}
+
+/* Raw Fetch v4 of partition 0 from offset 0 until COUNT records or the end of the log. */
+static int mode_fetch(void) {
+    enum { MAXB = 64 << 20 };
+    char host[256];
+    snprintf(host, sizeof host, "%s", brokers);
+    char *colon = strrchr(host, ':');
+    if (!colon) die("fetch: -b HOST:PORT", brokers);
+    *colon = 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) die("fetch: bad address", host);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) die("fetch: connect", strerror(errno));
+    uint8_t *buf = malloc(MAXB + (1 << 20)), req[512];
+    if (!buf) die("fetch: out of memory", NULL);
+    memset(buf, 0, MAXB + (1 << 20)); /* first touch outside the clock */
+    size_t tlen = strlen(topic);
+    if (tlen > 249) die("fetch: topic name too long", topic);
+    long n = 0, hw = -1;
+    int64_t off = 0;
+    double bytes = 0, t0 = now_s(), deadline = t0 + maxsec;
+    for (int32_t corr = 1; n < count && (hw < 0 || off < hw) && now_s() < deadline; corr++) {
+        uint8_t *p = req + 4;
+        put16(&p, 1); put16(&p, 4); put32(&p, (uint32_t)corr);
+        put16(&p, 6); memcpy(p, "kbench", 6); p += 6;
+        put32(&p, (uint32_t)-1); put32(&p, 500); put32(&p, 1); put32(&p, MAXB);
+        *p++ = 0; /* read_uncommitted */
+        put32(&p, 1); put16(&p, (int)tlen); memcpy(p, topic, tlen); p += tlen;
+        put32(&p, 1); put32(&p, 0); put64(&p, (uint64_t)off); put32(&p, MAXB);
+        uint8_t *q = req;
+        put32(&q, (uint32_t)(p - req - 4));
+        if (write(fd, req, (size_t)(p - req)) != p - req) die("fetch: write", strerror(errno));
+        uint8_t hdr[4];
+        read_full(fd, hdr, 4);
+        uint32_t len = get32(hdr);
+        if (len > MAXB + (1 << 20) || len < 8) die("fetch: bad response size", NULL);
+        read_full(fd, buf, len);
+        /* corr, throttle, 1 topic (name), 1 partition: index, error, hw, lso, aborted, records */
+        const uint8_t *r = buf + 8 + 4 + 2 + tlen + 4;
+        if ((size_t)(r - buf) + 34 > len || get32(buf) != (uint32_t)corr) die("fetch: bad response", NULL);
+        if (r[4] || r[5]) die("fetch: partition error", NULL);
+        hw = (long)get64(r + 6);
+        int32_t ab = (int32_t)get32(r + 22);
+        r += 26 + (ab > 0 ? 16 * (size_t)ab : 0);
+        int32_t rl = (int32_t)get32(r);
+        r += 4;
+        if (rl < 0 || r + rl > buf + len) die("fetch: bad records", NULL);
+        for (const uint8_t *b = r; b + 61 <= r + rl;) {
+            uint32_t blen = get32(b + 8);
+            if (b + 12 + blen > r + rl) break; /* a partial batch at the end: fetched again */
+            int64_t last = (int64_t)get64(b) + (int32_t)get32(b + 23);
+            if (last >= off) { n += last - off + 1; off = last + 1; }
+            bytes += 12.0 + blen;
+            b += 12 + blen;
+        }
+    }
+    double el = now_s() - t0;
+    printf("mode=fetch records=%ld bytes=%.0f seconds=%.3f rec_s=%.0f mb_s=%.2f value_mb_s=%.2f\n", n, bytes, el,
+           n / el, bytes / el / 1048576.0, (double)n * (double)size / el / 1048576.0);
+    close(fd);
+    free(buf);
+    return n > 0 ? 0 : 1;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The disk's floor for fsync-before-ack latency (see the top comment). */
+static int mode_floor(void) {
+    if (!floor_file) die("floor: -f FILE", NULL);
+    int fd = open(floor_file, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("floor: open", strerror(errno));
+    enum { MAXB = 4 << 20 };
+    size_t cap = (size_t)(maxsec * 200000.0) + 16;
+    double *st = calloc(cap, sizeof *st), *en = calloc(cap, sizeof *en);
+    char *buf = malloc(MAXB);
+    if (!st || !en || !buf) die("floor: out of memory", NULL);
+    memset(buf, 'x', MAXB);
+    size_t ns = 0;
+    double t0 = now_s(), last = t0, per_rec = 1.0 / (double)rate;
+    while (now_s() - t0 < maxsec && ns < cap) {
+        double t = now_s();
+        size_t recs = (size_t)((t - last) / per_rec);
+        size_t b = recs ? recs * (size_t)size : (size_t)size;
+        if (b > MAXB) b = MAXB;
+        last += (double)(recs ? recs : 1) * per_rec;
+        if (write(fd, buf, b) != (ssize_t)b) die("floor: write", strerror(errno));
+        st[ns] = now_s();
+        if (fdatasync(fd)) die("floor: fdatasync", strerror(errno));
+        en[ns++] = now_s();
+    }
+    close(fd);
+    unlink(floor_file);
+    size_t nl = 0, lcap = (size_t)(maxsec * (double)rate) + 16, j = 0;
+    double *lat = calloc(lcap, sizeof *lat);
+    if (!lat) die("floor: out of memory", NULL);
+    for (double at = t0 + 0.5; nl < lcap; at += per_rec) { /* skip the first 0.5 s */
+        while (j < ns && st[j] < at) j++;
+        if (j >= ns) break;
+        lat[nl++] = (en[j] - at) * 1e3;
+    }
+    for (size_t i = 0; i < ns; i++) en[i] = (en[i] - st[i]) * 1e3;
+    qsort(lat, nl, sizeof *lat, cmp_dbl);
+    qsort(en, ns, sizeof *en, cmp_dbl);
+    if (!nl || !ns) die("floor: no samples", NULL);
+    printf("mode=floor syncs=%zu sync_p50_ms=%.3f sync_p99_ms=%.3f records=%zu p50_ms=%.3f p99_ms=%.3f "
+           "p999_ms=%.3f max_ms=%.3f\n", ns, en[ns / 2], en[ns * 99 / 100], nl, lat[nl / 2],
+           lat[(nl - 1) * 99 / 100], lat[(nl - 1) * 999 / 1000], lat[nl - 1]);
+    free(st); free(en); free(buf); free(lat);
+    return 0;
+}
+
 /* spawn READY LOG -- cmd...: fork/exec, poll the ready file every 100 us, print pid and ms. */
 static int mode_spawn(int argc, char **argv) {
     if (argc < 5 || strcmp(argv[4], "--")) die("usage: spawn READY LOG -- CMD...", NULL);
@@ -272,13 +409,13 @@ static int mode_freeport(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) die("usage: kbench produce|latency|consume|spawn|freeport ...", NULL);
+    if (argc < 2) die("usage: kbench produce|latency|consume|fetch|floor|spawn|freeport ...", NULL);
     const char *mode = argv[1];
     if (!strcmp(mode, "spawn")) return mode_spawn(argc, argv);
     if (!strcmp(mode, "freeport")) return mode_freeport();
     int o;
     optind = 2;
-    while ((o = getopt(argc, argv, "b:t:n:s:d:r:l:")) != -1) {
+    while ((o = getopt(argc, argv, "b:t:n:s:d:r:l:f:")) != -1) {
         switch (o) {
         case 'b': brokers = optarg; break;
         case 't': topic = optarg; break;
@@ -287,12 +424,15 @@ int main(int argc, char **argv) {
         case 'd': maxsec = atof(optarg); break;
         case 'r': rate = atol(optarg); break;
         case 'l': linger = atoi(optarg); break;
+        case 'f': floor_file = optarg; break;
         default: die("bad option", NULL);
         }
     }
     if (!strcmp(mode, "produce")) return mode_produce();
     if (!strcmp(mode, "latency")) return mode_latency();
     if (!strcmp(mode, "consume")) return mode_consume();
+    if (!strcmp(mode, "fetch")) return mode_fetch();
+    if (!strcmp(mode, "floor")) return mode_floor();
     die("unknown mode", mode);
     return 2;
 }
