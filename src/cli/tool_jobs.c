@@ -5,7 +5,7 @@
 #include "sl_common.h"
 #include "sl_log.h"
 
-#include <curl/curl.h>
+#include "jcurl.h"
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -79,6 +79,11 @@ static int jobs__serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit: only sigtimedwait sees them */
     signal(SIGPIPE, SIG_IGN);
+    if (jcurl_open(err, sizeof err) != 0) {
+        fprintf(stderr, "sluice jobs serve: %s\n", err);
+        jcfg_deinit(&cfg);
+        goto out;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     jsvc_t *svc = NULL;
     if (jsvc_start(&cfg, &svc, err, sizeof err) != 0) {
@@ -343,6 +348,11 @@ int tool_jobs(int argc, char **argv)
     }
     if (strcmp(cmd, "list") == 0 || strcmp(cmd, "show") == 0 || strcmp(cmd, "retry") == 0 ||
         strcmp(cmd, "cancel") == 0) {
+        char err[512];
+        if (jcurl_open(err, sizeof err) != 0) {
+            fprintf(stderr, "sluice jobs %s: %s\n", cmd, err);
+            return 1;
+        }
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int rc = jobs__operate(cmd, argc - 1, argv + 1);
         curl_global_cleanup();

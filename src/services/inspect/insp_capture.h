@@ -5,7 +5,7 @@
 #ifndef INSP_CAPTURE_H
 #define INSP_CAPTURE_H
 
-#include <leptonica/allheaders.h>
+#include "insp_lib.h"
 #include <stdbool.h>
 #include <stdint.h>
 

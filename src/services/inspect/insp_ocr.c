@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <tesseract/capi.h>
 
 #include "sl_common.h"
 
@@ -36,6 +35,9 @@ static void insp__words_push(insp_words_t *words, const char *text, float conf, 
 int insp_ocr_new(const char *langs, const char *datapath, int psm, insp_ocr_t **out, char *err,
                  size_t errlen)
 {
+    if (insp_lib_open(err, errlen) != 0) {
+        return SL_EINVAL;
+    }
     TessBaseAPI *api = TessBaseAPICreate();
     if (TessBaseAPIInit3(api, datapath, langs) != 0) {
         snprintf(err, errlen, "tesseract: cannot load languages %s", langs);

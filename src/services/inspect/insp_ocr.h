@@ -6,7 +6,7 @@
 #ifndef INSP_OCR_H
 #define INSP_OCR_H
 
-#include <leptonica/allheaders.h>
+#include "insp_lib.h"
 
 #include "insp_match.h"
 

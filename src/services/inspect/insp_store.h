@@ -4,7 +4,7 @@
 #ifndef INSP_STORE_H
 #define INSP_STORE_H
 
-#include <leptonica/allheaders.h>
+#include "insp_lib.h"
 #include <stdbool.h>
 #include <stdint.h>
 
