@@ -287,6 +287,9 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
         brk_free(brk);
         return rc;
     }
+    /* What an unclean stop left past a partition's recovery point (verified, maybe only in the
+     * page cache) becomes durable in the background: opening did not wait for it. */
+    brk__kick_all(brk);
     *out = brk;
     return 0;
 }

@@ -34,6 +34,7 @@ void slog_conf_default(slog_conf_t *conf)
     conf->min_compaction_lag_ms = 0;
     conf->min_cleanable_dirty_ratio = 0.5;
     conf->max_compaction_lag_ms = INT64_MAX;
+    conf->open_sync = true;
 }
 
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg)

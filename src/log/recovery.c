@@ -6,7 +6,11 @@
  *   - After an unclean stop, segments below the recovery point are trusted the same way; the
  *     segment holding the recovery point and every later one are verified batch by batch
  *     (CRC32C, framing, contiguous offsets), cut at the first bad or torn batch (ftruncate +
- *     fdatasync), and any segment after a cut is deleted.
+ *     fdatasync), and any segment after a cut is deleted. What they hold past the recovery
+ *     point may be only in the page cache (a process crash, not a power loss): with
+ *     open_sync it is fdatasync'd here; without, it is verified and served but counts as
+ *     durable only once a sync job has covered it (the broker starts one for every partition
+ *     when it opens), so opening does not wait for it.
  * Offsets must follow on from segment to segment; a gap in trusted segments is SL_ECORRUPT,
  * except below the cleaner's checkpoint, where compaction leaves gaps (cleaner.c, which also
  * completes or discards an interrupted swap of cleaned segments before anything is listed). */
@@ -155,8 +159,10 @@ static int slog__load_verified(slog_part_t *part, slog_seg_t *seg, bool *cut)
             return -errno;
         }
     }
-    /* After a process crash what it wrote may be only in the page cache. */
-    return fdatasync(seg->file->fd) < 0 ? -errno : 0;
+    /* A cut is durable at once; the rest too with open_sync, else it waits for the first sync
+     * job (top comment). */
+    bool sync = *cut || part->conf.open_sync;
+    return sync && fdatasync(seg->file->fd) < 0 ? -errno : 0;
 }
 
 /* Opens and loads segment base; verify tells whether it must be checked batch by batch (and
@@ -288,7 +294,8 @@ int slog__recover(slog_part_t *part)
     snprintf(marker, sizeof marker, "%s/" SLOG_CLEAN_FILE, part->dir);
     struct stat st;
     bool clean = stat(marker, &st) == 0, repaired = false;
-    size_t verify_from = clean ? n : slog__verify_from(bases, n, slog__rp_read(part->dir));
+    int64_t rp = clean ? INT64_MAX : slog__rp_read(part->dir);
+    size_t verify_from = clean ? n : slog__verify_from(bases, n, rp);
     if (rc == 0) {
         rc = slog__load_all(part, bases, n, verify_from, &repaired);
     }
@@ -305,19 +312,30 @@ int slog__recover(slog_part_t *part)
     }
     slog__persist_closed(part);
     slog__active_clock(part);
-    for (size_t i = 0; i < part->nsegs; i++) {
-        part->segs[i]->synced_next = part->segs[i]->next;
-    }
     part->start = part->segs[0]->base;
-    part->durable = slog__active(part)->next;
-    part->clean_marker = clean;
-    if (!clean && n > 0) {
-        SL_LOGI("log", "%s: recovered after an unclean stop: offsets %" PRId64 "..%" PRId64,
-                part->dir, part->start, part->durable);
+    int64_t end = slog__active(part)->next;
+    /* Durable: everything after a clean close or with open_sync; else below the recovery
+     * point (the rest, verified, waits for the first sync job). */
+    part->durable = clean || part->conf.open_sync ? end : SL_MIN(end, SL_MAX(part->start, rp));
+    part->rp_base = part->segs[0]->base;
+    for (size_t i = 0; i < part->nsegs; i++) {
+        slog_seg_t *seg = part->segs[i];
+        seg->synced_next = SL_MIN(seg->next, SL_MAX(seg->base, part->durable));
+        if (seg->base <= part->durable) {
+            part->rp_base = seg->base; /* the segment that the recovery point file names */
+        }
     }
-    if (!clean || repaired || n == 0) { /* also makes created files and cuts durable */
+    part->clean_marker = clean;
+    if (!clean && n > 0 && part->durable == end) {
+        SL_LOGI("log", "%s: recovered after an unclean stop: offsets %" PRId64 "..%" PRId64,
+                part->dir, part->start, end);
+    } else if (!clean && n > 0) {
+        SL_LOGI("log", "%s: recovered after an unclean stop: offsets %" PRId64 "..%" PRId64
+                ", durable to %" PRId64 " (the rest once synced, in the background)", part->dir,
+                part->start, end, part->durable);
+    }
+    if (!clean || repaired || n == 0) { /* also makes created files durable */
         rc = slog__rp_write(part->dir, part->durable);
     }
-    part->rp_base = slog__active(part)->base; /* a clean close wrote the end offset there */
     return rc;
 }

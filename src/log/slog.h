@@ -49,18 +49,24 @@ typedef struct {
     double min_cleanable_dirty_ratio; /* clean when dirty bytes / cleanable bytes reach it */
     int64_t max_compaction_lag_ms; /* a dirty record older than this forces a clean (and a
                                     * roll of the active segment); INT64_MAX: off */
+    /* After an unclean stop, what the segments hold past the recovery point (verified; maybe
+     * only in the page cache) is fdatasync'd before open returns (true), or counts as durable
+     * only once a sync job covers it (false: open does not wait for it) */
+    bool open_sync;
 } slog_conf_t;
 
 /* Fills conf with Kafka's defaults (1 GiB segments, 7 days, 4096, 1048588, CreateTime,
  * producer ids expire after 1 day, cleanup.policy=delete, delete.retention.ms 1 day, lag 0,
- * dirty ratio 0.5, no max lag). */
+ * dirty ratio 0.5, no max lag) and open_sync. */
 void slog_conf_default(slog_conf_t *conf);
 
 /* Opens (creating if needed) the partition in dir and recovers it: after an unclean stop the
  * segments from the recovery point on are scanned, a torn or corrupt tail is truncated (and
  * later segments deleted), missing or damaged indexes are rebuilt; each repair is logged once.
- * The .clean marker stays until the first append. Open leaves no appended data unsynced. Returns 0, -errno, or SL_ECORRUPT when the log
- * cannot be made consistent (never when a tail can be truncated). Thread: loop (blocks). */
+ * The .clean marker stays until the first append. With conf->open_sync, open leaves no
+ * appended data unsynced (else slog_part_durable_offset tells how far it is). Returns 0,
+ * -errno, or SL_ECORRUPT when the log cannot be made consistent (never when a tail can be
+ * truncated). Thread: loop (blocks). */
 int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out);
 /* Syncs, writes indexes and the clean marker, frees. Thread: loop (blocks). */
 void slog_part_close(slog_part_t *part);

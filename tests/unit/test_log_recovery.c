@@ -327,6 +327,34 @@ TEST(test_clean_segment_with_a_bad_tail_is_verified_and_cut)
     tl_rmdir(dir);
 }
 
+/* Without open_sync an unclean open serves the verified tail at once and leaves its
+ * durability to the first sync job; with it (the default) the tail is durable on return. */
+TEST(test_unclean_open_without_sync_leaves_the_tail_to_a_sync_job)
+{
+    char *dir = tl_tmpdir();
+    slog_conf_t c;
+    slog_conf_default(&c);
+    ASSERT_TRUE(c.open_sync);
+    ASSERT_EQ(crash_after(dir, &c, 5), 15); /* the recovery point is still 0 */
+    c.open_sync = false;
+    slog_part_t *part;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(slog_part_end_offset(part), 15);
+    ASSERT_EQ(slog_part_durable_offset(part), 0);
+    ASSERT_TRUE(slog_part_sync_needed(part));
+    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(slog_part_durable_offset(part), 15);
+    ASSERT_EQ(tl_append(part, 3, 1), 15);
+    slog_part_abandon(part);
+    c.open_sync = true;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(slog_part_end_offset(part), 18);
+    ASSERT_EQ(slog_part_durable_offset(part), 18);
+    ASSERT_TRUE(!slog_part_sync_needed(part));
+    slog_part_close(part);
+    tl_rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_recovery_truncates_a_torn_batch_at_every_cut);
@@ -340,5 +368,6 @@ int main(void)
     RUN(test_recovery_removes_leftovers);
     RUN(test_recovery_refuses_a_gap_between_trusted_segments);
     RUN(test_clean_segment_with_a_bad_tail_is_verified_and_cut);
+    RUN(test_unclean_open_without_sync_leaves_the_tail_to_a_sync_job);
     TEST_MAIN_END();
 }
