@@ -3,6 +3,7 @@
 #include "sl_buf.h"
 #include "sl_common.h"
 #include "sl_crc32c.h"
+#include "sl_dl.h"
 #include "sl_props.h"
 #include "sl_test.h"
 
@@ -130,9 +131,30 @@ TEST(test_setting_helpers_store_or_name_the_key)
     ASSERT_TRUE(b && strcmp(err, "f: want true or false") == 0);
 }
 
+/* sl_dl: a real library resolves into a struct of function pointers that work; a missing
+ * library or function is an error naming it. */
+typedef struct {
+    unsigned long (*crc32)(unsigned long, const unsigned char *, unsigned);
+} zfns_t;
+
+TEST(test_dl_loads_functions_and_names_what_is_missing)
+{
+    zfns_t z = {0};
+    char err[512] = "";
+    const sl_dl_sym_t ok[] = {{"crc32", offsetof(zfns_t, crc32)}};
+    ASSERT_EQ(sl_dl_load("libz.so.1", ok, 1, &z, err, sizeof err), 0);
+    ASSERT_EQ(z.crc32(0, (const unsigned char *)"123456789", 9), 0xcbf43926ul);
+    const sl_dl_sym_t bad[] = {{"no_such_function_here", 0}};
+    ASSERT_EQ(sl_dl_load("libz.so.1", bad, 1, &z, err, sizeof err), -1);
+    ASSERT_TRUE(strstr(err, "libz.so.1 has no no_such_function_here") != NULL);
+    ASSERT_EQ(sl_dl_load("libsluice-missing.so.9", ok, 1, &z, err, sizeof err), -1);
+    ASSERT_TRUE(strstr(err, "cannot load libsluice-missing.so.9") != NULL);
+}
+
 int main(void)
 {
     RUN(test_crc32c_known_vectors);
+    RUN(test_dl_loads_functions_and_names_what_is_missing);
     RUN(test_crc32c_hw_and_sw_agree_and_chain);
     RUN(test_buf_grows_and_steals);
     RUN(test_arena_zeroes_aligns_and_resets);

@@ -2,65 +2,39 @@
 #define INSP_LIB_IMPL
 #include "insp_lib.h"
 
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "sl_common.h"
+#include "sl_dl.h"
+
+#include <stddef.h>
 
 /* Debian 12's sonames (packages liblept5 and libtesseract5). */
 #define INSP_LEPT_SONAME "liblept.so.5"
 #define INSP_TESS_SONAME "libtesseract.so.5"
 
+#define INSP_LIB_SYM(f) {#f, offsetof(insp_lib_t, f)},
+static const sl_dl_sym_t insp__lept_syms[] = {INSP_LEPT_FNS(INSP_LIB_SYM)};
+static const sl_dl_sym_t insp__tess_syms[] = {INSP_TESS_FNS(INSP_LIB_SYM)};
+
 static insp_lib_t insp__lib;
-static pthread_once_t insp__once = PTHREAD_ONCE_INIT;
-static char insp__err[512];
-
-static void *insp__open(const char *soname)
-{
-    void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(insp__err, sizeof insp__err, "cannot load %s (scripts/setup installs it): %s",
-                 soname, dlerror());
-    }
-    return h;
-}
-
-/* Resolves into a function pointer without converting void * to one (POSIX's dlsym idiom). */
-#define INSP_LIB_SYM(h, f)                                                                     \
-    if (!insp__err[0] && !(*(void **)&insp__lib.f = dlsym(h, #f))) {                           \
-        snprintf(insp__err, sizeof insp__err, "%s has no %s", #h, #f);                         \
-    }
+static void insp__load(void);
+static sl_dl_t insp__dl = SL_DL_INIT(insp__load);
 
 static void insp__load(void)
 {
-    void *lept = insp__open(INSP_LEPT_SONAME);
-    void *tess = lept ? insp__open(INSP_TESS_SONAME) : NULL;
-    if (!tess) {
-        return;
+    if (sl_dl_load(INSP_LEPT_SONAME, insp__lept_syms, SL_ARRAY_LEN(insp__lept_syms), &insp__lib,
+                   insp__dl.err, sizeof insp__dl.err) == 0) {
+        sl_dl_load(INSP_TESS_SONAME, insp__tess_syms, SL_ARRAY_LEN(insp__tess_syms), &insp__lib,
+                   insp__dl.err, sizeof insp__dl.err);
     }
-#define INSP_LIB_LEPT(f) INSP_LIB_SYM(lept, f)
-#define INSP_LIB_TESS(f) INSP_LIB_SYM(tess, f)
-    INSP_LEPT_FNS(INSP_LIB_LEPT)
-    INSP_TESS_FNS(INSP_LIB_TESS)
-    /* The handles stay open for the life of the process. */
 }
 
 int insp_lib_open(char *err, size_t err_len)
 {
-    pthread_once(&insp__once, insp__load);
-    if (insp__err[0]) {
-        snprintf(err, err_len, "%s", insp__err);
-        return -1;
-    }
-    return 0;
+    return sl_dl_open(&insp__dl, err, err_len);
 }
 
 const insp_lib_t *insp_lib(void)
 {
-    char err[512];
-    if (insp_lib_open(err, sizeof err) != 0) {
-        fprintf(stderr, "sluice: %s\n", err);
-        abort();
-    }
+    sl_dl_require(&insp__dl);
     return &insp__lib;
 }

@@ -12,6 +12,8 @@
 #include <leptonica/allheaders.h>
 #include <tesseract/capi.h>
 
+#include "sl_dl.h"
+
 #define INSP_LEPT_FNS(X)                                                                       \
     X(boxCreate) X(boxDestroy) X(decodeBase64) X(lept_free) X(pixClipRectangle)                \
     X(pixConvertRGBToLuminance) X(pixConvertTo32) X(pixCopy) X(pixCreate) X(pixDestroy)        \
@@ -26,17 +28,12 @@
     X(TessResultIteratorGetUTF8Text) X(TessResultIteratorNext)
 
 typedef struct {
-#define INSP_LIB_FIELD(f) __typeof__(f) *f;
-    INSP_LEPT_FNS(INSP_LIB_FIELD)
-    INSP_TESS_FNS(INSP_LIB_FIELD)
-#undef INSP_LIB_FIELD
+    INSP_LEPT_FNS(SL_DL_FIELD)
+    INSP_TESS_FNS(SL_DL_FIELD)
 } insp_lib_t;
 
-/* Opens both libraries and resolves every function, once. Returns 0, or -1 with a message in
- * err (library or symbol missing). */
+/* sl_dl_open and sl_dl_require (sl_dl.h) of both libraries. */
 int insp_lib_open(char *err, size_t err_len);
-/* The resolved functions; opens them first if needed and aborts with a message if that fails
- * (callers that can report an error call insp_lib_open first). */
 const insp_lib_t *insp_lib(void);
 
 #ifndef INSP_LIB_IMPL

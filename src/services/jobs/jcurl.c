@@ -2,51 +2,34 @@
 #define JCURL_IMPL
 #include "jcurl.h"
 
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "sl_common.h"
+#include "sl_dl.h"
+
+#include <stddef.h>
 
 /* Debian 12's soname (package libcurl4). */
 #define JCURL_SONAME "libcurl.so.4"
 
+#define JCURL_SYM(f) {#f, offsetof(jcurl_t, f)},
+static const sl_dl_sym_t jcurl__syms[] = {JCURL_FNS(JCURL_SYM)};
+
 static jcurl_t jcurl__fns;
-static pthread_once_t jcurl__once = PTHREAD_ONCE_INIT;
-static char jcurl__err[512];
+static void jcurl__load(void);
+static sl_dl_t jcurl__dl = SL_DL_INIT(jcurl__load);
 
 static void jcurl__load(void)
 {
-    void *h = dlopen(JCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(jcurl__err, sizeof jcurl__err, "cannot load %s (scripts/setup installs it): %s",
-                 JCURL_SONAME, dlerror());
-        return;
-    }
-    /* Into a function pointer without converting void * to one (POSIX's dlsym idiom). The
-     * handle stays open for the life of the process. */
-#define JCURL_SYM(f)                                                                           \
-    if (!jcurl__err[0] && !(*(void **)&jcurl__fns.f = dlsym(h, #f))) {                         \
-        snprintf(jcurl__err, sizeof jcurl__err, "%s has no %s", JCURL_SONAME, #f);             \
-    }
-    JCURL_FNS(JCURL_SYM)
+    sl_dl_load(JCURL_SONAME, jcurl__syms, SL_ARRAY_LEN(jcurl__syms), &jcurl__fns, jcurl__dl.err,
+               sizeof jcurl__dl.err);
 }
 
 int jcurl_open(char *err, size_t err_len)
 {
-    pthread_once(&jcurl__once, jcurl__load);
-    if (jcurl__err[0]) {
-        snprintf(err, err_len, "%s", jcurl__err);
-        return -1;
-    }
-    return 0;
+    return sl_dl_open(&jcurl__dl, err, err_len);
 }
 
 const jcurl_t *jcurl(void)
 {
-    char err[512];
-    if (jcurl_open(err, sizeof err) != 0) {
-        fprintf(stderr, "sluice: %s\n", err);
-        abort();
-    }
+    sl_dl_require(&jcurl__dl);
     return &jcurl__fns;
 }

@@ -12,21 +12,19 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
+#include "sl_dl.h"
+
 #define JCURL_FNS(X)                                                                           \
     X(curl_easy_cleanup) X(curl_easy_escape) X(curl_easy_getinfo) X(curl_easy_init)            \
     X(curl_easy_perform) X(curl_easy_setopt) X(curl_easy_strerror) X(curl_free)                \
     X(curl_global_cleanup) X(curl_global_init) X(curl_slist_append) X(curl_slist_free_all)
 
 typedef struct {
-#define JCURL_FIELD(f) __typeof__(f) *f;
-    JCURL_FNS(JCURL_FIELD)
-#undef JCURL_FIELD
+    JCURL_FNS(SL_DL_FIELD)
 } jcurl_t;
 
-/* Opens libcurl and resolves every function, once. Returns 0, or -1 with a message in err. */
+/* sl_dl_open and sl_dl_require (sl_dl.h) of libcurl. */
 int jcurl_open(char *err, size_t err_len);
-/* The resolved functions; opens them first if needed and aborts with a message if that fails
- * (callers that can report an error call jcurl_open first). */
 const jcurl_t *jcurl(void);
 
 #ifndef JCURL_IMPL
