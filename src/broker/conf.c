@@ -176,6 +176,10 @@ static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char 
             snprintf(err, err_len, "log.flush.policy: expected always, interval or never");
             return SL_EINVAL;
         }
+        /* Under always the high watermark is the durable offset, and what a crashed process
+         * left unsynced is small (unacknowledged): recovery syncs it before serving. Otherwise
+         * (possibly a whole log in the page cache) it is synced in the background. */
+        conf->log.open_sync = conf->flush_policy == BRK_FLUSH_ALWAYS;
     } else if (strcmp(key, "authorizer.class.name") == 0) {
         /* Kafka's two built-in authorizers (ZooKeeper and KRaft) and our own short name all
          * mean Kafka's ACL model; empty means none, as in Kafka. */

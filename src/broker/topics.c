@@ -310,10 +310,6 @@ static int brk__topic_open_parts(brk_t *brk, brk_topic_t *topic, int32_t from, i
         brk_part_t *part = sl_xcalloc(1, sizeof *part);
         part->topic = topic;
         part->index = p;
-        /* Under flush policy always the high watermark is the durable offset, and what a
-         * crashed process left unsynced is small (unacknowledged): sync it before serving.
-         * Otherwise (possibly a whole log in the page cache) it is synced in the background. */
-        topic->log.open_sync = brk->conf.flush_policy == BRK_FLUSH_ALWAYS;
         int rc = slog_part_open(dir, &topic->log, &part->log);
         if (rc != 0) {
             SL_LOGE("topics", "cannot open %s: %s", dir, sl_strerror(rc));
