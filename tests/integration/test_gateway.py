@@ -435,6 +435,32 @@ def test_a_client_that_never_reads_is_disconnected_and_memory_stays_bounded(brok
     good.nothing_more(0.2)
 
 
+def test_a_client_that_reads_late_gets_every_message_in_order(broker, make_gateway):
+    # Frames are written as soon as a drain turn ends; a socket that takes only part of them
+    # leaves the rest to lws's buffer and writable events, and later frames queue behind it.
+    gw = make_gateway(broker, {"stomp.send.buffer.bytes": str(48 << 20),
+                               "stomp.send.time.ms": "60000"})
+    late = Stomp(gw.url(), sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
+    late.connect()
+    late.subscribe("l", "/sub/line/8")
+    payload = "y" * 8000
+    n, waited = 0, 0
+    for _ in range(60):  # until frames wait in the gateway's queue (the socket buffers full)
+        batch = [{"value": {"line": "8", "location": "%05d %s" % (n + i, payload)}}
+                 for i in range(50)]
+        status, resp = gw.request("POST", "/topics/an-alert", batch)
+        assert status == 200, resp
+        n += 50
+        waited = gw.stats()["queued_bytes"]
+        if waited > 0:
+            break
+    assert waited > 0, n
+    got = [json.loads(f.body)["location"][:5] for f in late.messages(n, T(60))]
+    assert got == ["%05d" % i for i in range(n)]
+    late.nothing_more(0.2)
+    assert gw.stats()["closed_slow"] == 0
+
+
 def test_heart_beats_both_ways_and_a_silent_client_times_out(broker, make_gateway):
     gw = make_gateway(broker, {"stomp.heartbeat.send.ms": "200",
                                "stomp.heartbeat.receive.ms": "300"})

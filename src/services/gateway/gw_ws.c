@@ -93,6 +93,8 @@ struct gw_conn {
     size_t rx_len, rx_cap;
     gw_out_t *q_head, *q_tail;
     size_t q_bytes, backlog_bytes; /* queued; held or pending in its subscriptions */
+    gw_conn_t *flush_next;         /* in ws->flush while `flushing` */
+    bool flushing;
     int64_t last_rx_ms, last_tx_ms, hb_tx_ms, hb_rx_ms;
     uint64_t ack_seq;
     gw_sub_t *subs;
@@ -120,6 +122,8 @@ typedef struct gw_ws {
     uint64_t next_token, next_serial;
     lws_sorted_usec_list_t sul;
     gw_buf_t scratch;
+    bool corked;      /* inside a drain turn: queued frames wait for gw__uncork */
+    gw_conn_t *flush; /* connections given frames during the turn */
 } gw_ws_t;
 
 typedef struct {
@@ -172,7 +176,13 @@ static bool gw__enqueue(gw_ws_t *ws, gw_conn_t *conn, gw_out_t *out)
     conn->q_tail = out;
     conn->q_bytes += out->bytes;
     atomic_fetch_add(&ws->svc->st.queued_bytes, (int64_t)out->bytes);
-    lws_callback_on_writable(conn->wsi);
+    if (!ws->corked) {
+        lws_callback_on_writable(conn->wsi);
+    } else if (!conn->flushing) {
+        conn->flushing = true;
+        conn->flush_next = ws->flush;
+        ws->flush = conn;
+    }
     return true;
 }
 
@@ -1062,7 +1072,9 @@ static void gw__on_rx(gw_ws_t *ws, gw_conn_t *conn, const void *in, size_t len)
 
 /* ---- writing ---- */
 
-static int gw__on_writable(gw_ws_t *ws, gw_conn_t *conn)
+/* Writes what is queued (up to GW_WRITE_BYTES_MAX, the rest on the next writable event);
+ * -1: close the connection (a write failed, or it is closing and everything is written). */
+static int gw__write(gw_ws_t *ws, gw_conn_t *conn)
 {
     gw_buf_t *b = &ws->scratch;
     b->len = LWS_PRE;
@@ -1101,6 +1113,31 @@ static int gw__on_writable(gw_ws_t *ws, gw_conn_t *conn)
         return 0;
     }
     return conn->closing ? -1 : 0;
+}
+
+/* Ends a drain turn: each connection given frames during it gets them in one write now, from
+ * the loop thread, instead of asking lws for a writable event (a poll change each way and a
+ * wake-up per delivery). A socket that cannot take it all is finished by lws's own buffer and
+ * writable events; a closing connection writes from its writable event, which closes it. */
+static void gw__uncork(gw_ws_t *ws)
+{
+    SL_ASSERT(ws->corked);
+    ws->corked = false;
+    while (ws->flush) {
+        gw_conn_t *conn = ws->flush;
+        ws->flush = conn->flush_next;
+        conn->flushing = false;
+        if (!conn->q_head) {
+            continue;
+        }
+        if (conn->closing || lws_partial_buffered(conn->wsi)) {
+            lws_callback_on_writable(conn->wsi);
+        } else if (gw__write(ws, conn) < 0) {
+            conn->closing = true;
+            gw__queue_drop(ws, conn);
+            lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+    }
 }
 
 /* ---- timers ---- */
@@ -1146,6 +1183,7 @@ static void gw__sweep(lws_sorted_usec_list_t *sul)
 
 static void gw__conn_closed(gw_ws_t *ws, gw_conn_t *conn)
 {
+    SL_ASSERT(!conn->flushing); /* lws closes nothing inside a drain turn */
     while (conn->subs) {
         gw_sub_t *sub = conn->subs;
         conn->subs = sub->cnext;
@@ -1217,6 +1255,7 @@ static void gw__drain(gw_ws_t *ws)
     gw_svc_t *svc = ws->svc;
     bool more = false;
     gw_rec_t *rec = gw_handoff_take(svc, GW_LOOP_BATCH, &more);
+    ws->corked = true;
     while (rec) {
         gw_rec_t *next = rec->next;
         if (rec->kind == GW_REC_LIVE) {
@@ -1229,6 +1268,7 @@ static void gw__drain(gw_ws_t *ws)
         gw_rec_free(rec);
         rec = next;
     }
+    gw__uncork(ws);
     for (gw_post_t *post = gw_post_take_done(svc), *next; post; post = next) {
         next = post->next;
         if (post->stomp) {
@@ -1259,7 +1299,7 @@ static int gw__cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         gw__on_rx(ws, pss->conn, in, len);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return pss->conn ? gw__on_writable(ws, pss->conn) : 0;
+        return pss->conn ? gw__write(ws, pss->conn) : 0;
     case LWS_CALLBACK_CLOSED:
         if (pss->conn) {
             gw__conn_closed(ws, pss->conn);
