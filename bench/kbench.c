@@ -1,12 +1,16 @@
 /* kbench: small librdkafka benchmark client for bench/run.
  *
  *   kbench produce  -b HOST:PORT -t TOPIC [-n COUNT] [-s SIZE] [-d MAXSEC] [-l LINGER_MS]
- *   kbench latency  -b HOST:PORT -t TOPIC [-r RATE] [-d SEC] [-s SIZE] [-l LINGER_MS]
+ *   kbench latency  -b HOST:PORT -t TOPIC [-r RATE] [-d SEC] [-s SIZE] [-l LINGER_MS] [-N]
  *   kbench consume  -b HOST:PORT -t TOPIC [-n COUNT] [-d MAXSEC]
  *   kbench fetch    -b HOST:PORT -t TOPIC [-n COUNT] [-d MAXSEC]   (raw Fetch v4, partition 0)
  *   kbench floor    -f FILE [-r RATE] [-d SEC] [-s SIZE]          (ideal group commit on FILE)
  *   kbench spawn    READY_FILE LOG_FILE -- CMD ARGS...   (fork/exec, wait for ready file)
  *   kbench freeport                                      (prints a free 127.0.0.1 TCP port)
+ *
+ * -N turns Nagle's algorithm off on the producer's sockets (socket.nagle.disable=true, TCP_NODELAY:
+ * what Kafka's Java client always does and librdkafka's latency guide advises; librdkafka's
+ * default leaves it on, so a small request can wait for the ACK of the one before it).
  *
  * Every mode prints one line of key=value pairs on stdout (machine-readable for bench/run).
  * Producers use acks=all. Latency is per message: delivery-report time minus enqueue time.
@@ -52,6 +56,7 @@ static long count = 1000000, size = 1024, rate = 10000;
 static double maxsec = 15.0;
 static const char *floor_file;
 static int linger = 5;
+static int nodelay = 0;
 
 /* produce state */
 static long delivered, failed;
@@ -98,6 +103,7 @@ static rd_kafka_t *mk_producer(void) {
     set(c, "queue.buffering.max.messages", "1000000");
     set(c, "queue.buffering.max.kbytes", "2097151");
     set(c, "message.timeout.ms", "60000");
+    if (nodelay) set(c, "socket.nagle.disable", "true");
     rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
     char err[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
@@ -415,7 +421,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "freeport")) return mode_freeport();
     int o;
     optind = 2;
-    while ((o = getopt(argc, argv, "b:t:n:s:d:r:l:f:")) != -1) {
+    while ((o = getopt(argc, argv, "b:t:n:s:d:r:l:f:N")) != -1) {
         switch (o) {
         case 'b': brokers = optarg; break;
         case 't': topic = optarg; break;
@@ -424,6 +430,7 @@ int main(int argc, char **argv) {
         case 'd': maxsec = atof(optarg); break;
         case 'r': rate = atol(optarg); break;
         case 'l': linger = atoi(optarg); break;
+        case 'N': nodelay = 1; break;
         case 'f': floor_file = optarg; break;
         default: die("bad option", NULL);
         }
