@@ -18,6 +18,8 @@ static const char *const vectors[] = {
     /* \u escapes of surrogates: a pair is one code point; a lone one is refused (fuzz find) */
     "\"\\ud83d\\ude00\"", "\"\\uD83D\\uDE00x\"", "\"\\udddd\"", "\"\\ud83d\"", "\"\\ud83dx\"",
     "\"\\ud83d\\u0041\"", "\"\\ud83d\\n\"", "{\"\\udddd--\":1}",
+    /* U+0000: jansson (JSON_ALLOW_NUL) takes it in values, never in keys (fuzz find) */
+    "{\"a\":\"\\u0000\"}", "[\"x\\u0000\"]", "{\"a\\u0000b\":1}", "{\"x\":{\"\\u0000\":1}}",
 };
 
 static bool jansson_ok(const char *p, size_t len)

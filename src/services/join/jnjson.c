@@ -84,8 +84,9 @@ static const bool jnjson__plain[256] = {
     [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
 };
 
-/* A string; *escaped tells whether it held a backslash. */
-static bool jnjson__string(jnjson_rd_t *rd, bool *escaped)
+/* A string; *escaped tells whether it held a backslash. An object key may not hold U+0000
+ * (jansson refuses it there even with JSON_ALLOW_NUL, which lets values hold it). */
+static bool jnjson__string(jnjson_rd_t *rd, bool key, bool *escaped)
 {
     rd->p++; /* the opening quote */
     *escaped = false;
@@ -113,7 +114,7 @@ static bool jnjson__string(jnjson_rd_t *rd, bool *escaped)
             unsigned char e = rd->p[1];
             if (e == 'u') {
                 size_t n = jnjson__uescape(rd->p, rd->end);
-                if (n == 0) {
+                if (n == 0 || (key && jnjson__hex4(rd->p + 2) == 0)) {
                     return false;
                 }
                 rd->p += n;
@@ -203,7 +204,7 @@ static bool jnjson__container(jnjson_rd_t *rd, bool object, jnjson_member_t *out
                 return false;
             }
             m.key = (const char *)rd->p + 1;
-            if (!jnjson__string(rd, &esc)) {
+            if (!jnjson__string(rd, true, &esc)) {
                 return false;
             }
             m.key_len = (size_t)((const char *)rd->p - 1 - m.key);
@@ -254,7 +255,7 @@ static bool jnjson__value(jnjson_rd_t *rd)
     case '[':
         return jnjson__container(rd, false, NULL, NULL, &complex);
     case '"':
-        return jnjson__string(rd, &esc);
+        return jnjson__string(rd, false, &esc);
     case 't':
         return jnjson__word(rd, "true");
     case 'f':
