@@ -100,6 +100,9 @@ def test_hung_job_is_killed_and_next_job_on_that_worker_succeeds(broker, make_jo
     jobs.wait_state(warm, "succeeded")
     hung = jobs.submit({"type": "pecho", "payload": {"hang": 60}, "timeout_s": 1,
                         "max_attempts": 1})
+    # the next job is submitted once the hung one holds the slot: with two request partitions
+    # jobs submitted together may be dispatched in either order
+    jobs.wait_state(hung, "running")
     nxt = jobs.submit({"type": "pecho", "payload": {"n": 2}})
     job = jobs.wait_state(hung, "dead")
     assert "timed out" in job["last_error"]
