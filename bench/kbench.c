@@ -4,7 +4,7 @@
  *   kbench latency  -b HOST:PORT -t TOPIC [-r RATE] [-d SEC] [-s SIZE] [-l LINGER_MS] [-N]
  *   kbench consume  -b HOST:PORT -t TOPIC [-n COUNT] [-d MAXSEC]
  *   kbench fetch    -b HOST:PORT -t TOPIC [-n COUNT] [-d MAXSEC]   (raw Fetch v4, partition 0)
- *   kbench floor    -f FILE [-r RATE] [-d SEC] [-s SIZE]          (ideal group commit on FILE)
+ *   kbench floor    -f FILE [-r RATE] [-d SEC] [-s SIZE] [-z MiB] (ideal group commit on FILE)
  *   kbench spawn    READY_FILE LOG_FILE -- CMD ARGS...   (fork/exec, wait for ready file)
  *   kbench freeport                                      (prints a free 127.0.0.1 TCP port)
  *
@@ -19,8 +19,10 @@
  * Fetch request in flight (64 MiB), the response read into one buffer, batch headers walked
  * for the next offset. floor measures the disk, without a broker: one thread appends what
  * RATE records of SIZE bytes would have brought since the previous sync, then fdatasyncs, back
- * to back; a record arriving at time t is durable at the end of the first sync that starts
- * after t (the best any group commit can do), and those latencies give p50/p99/p99.9.
+ * to back (waiting when none has arrived); a record arriving at time t is durable at the end
+ * of the first sync that starts after t (the best any group commit can do), and those
+ * latencies give p50/p99/p99.9. With -z the file is first filled with that many MiB of zeros
+ * (synced), which the appends then overwrite: the floor with zero-ahead (src/log/zero.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,6 +57,7 @@ static const char *brokers = "127.0.0.1:9092", *topic = "bench";
 static long count = 1000000, size = 1024, rate = 10000;
 static double maxsec = 15.0;
 static const char *floor_file;
+static long prezero; /* floor -z: bytes written as zeros and synced first */
 static int linger = 5;
 static int nodelay = 0;
 
@@ -334,6 +337,14 @@ static int mode_floor(void) {
     int fd = open(floor_file, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) die("floor: open", strerror(errno));
     enum { MAXB = 4 << 20 };
+    if (prezero) { /* write zeros over the whole run's space and sync them, then overwrite */
+        char *z = calloc(1, MAXB);
+        if (!z) die("floor: out of memory", NULL);
+        for (long i = 0; i < prezero; i += MAXB)
+            if (write(fd, z, MAXB) != MAXB) die("floor: write", strerror(errno));
+        if (fsync(fd) || lseek(fd, 0, SEEK_SET)) die("floor: prezero", strerror(errno));
+        free(z);
+    }
     size_t cap = (size_t)(maxsec * 200000.0) + 16;
     double *st = calloc(cap, sizeof *st), *en = calloc(cap, sizeof *en);
     char *buf = malloc(MAXB);
@@ -343,10 +354,15 @@ static int mode_floor(void) {
     double t0 = now_s(), last = t0, per_rec = 1.0 / (double)rate;
     while (now_s() - t0 < maxsec && ns < cap) {
         double t = now_s();
+        if (t < last + per_rec) { /* no record has arrived since the last sync began */
+            struct timespec ts = {0, (long)((last + per_rec - t) * 1e9)};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         size_t recs = (size_t)((t - last) / per_rec);
-        size_t b = recs ? recs * (size_t)size : (size_t)size;
+        size_t b = recs * (size_t)size;
         if (b > MAXB) b = MAXB;
-        last += (double)(recs ? recs : 1) * per_rec;
+        last += (double)recs * per_rec;
         if (write(fd, buf, b) != (ssize_t)b) die("floor: write", strerror(errno));
         st[ns] = now_s();
         if (fdatasync(fd)) die("floor: fdatasync", strerror(errno));
@@ -421,7 +437,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "freeport")) return mode_freeport();
     int o;
     optind = 2;
-    while ((o = getopt(argc, argv, "b:t:n:s:d:r:l:f:N")) != -1) {
+    while ((o = getopt(argc, argv, "b:t:n:s:d:r:l:f:z:N")) != -1) {
         switch (o) {
         case 'b': brokers = optarg; break;
         case 't': topic = optarg; break;
@@ -432,6 +448,7 @@ int main(int argc, char **argv) {
         case 'l': linger = atoi(optarg); break;
         case 'N': nodelay = 1; break;
         case 'f': floor_file = optarg; break;
+        case 'z': prezero = atol(optarg) << 20; break;
         default: die("bad option", NULL);
         }
     }

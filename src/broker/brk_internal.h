@@ -118,6 +118,7 @@ struct brk_part {
     int32_t index;
     slog_part_t *log;
     bool sync_inflight;
+    slog_zero_job_t *zero_job; /* out on a flusher thread, or NULL */
     brk_wait_t *waiters, *waiters_tail; /* FIFO by target */
 };
 
@@ -280,7 +281,8 @@ int brk_flusher_new(brk_t *brk, int threads, brk_flusher_t **out);
 void brk_flusher_free(brk_flusher_t *flusher);
 /* Starts a sync job for part if it has unsynced data and none is out. */
 void brk_flush_kick(brk_t *brk, brk_part_t *part);
-/* Waits for part's in-flight job (topic deletion, shutdown). Blocks the loop briefly. */
+/* Waits for part's in-flight sync job and stops and waits for its zero-ahead job (topic
+ * deletion, shutdown). Blocks the loop briefly. */
 void brk_flush_drain(brk_t *brk, brk_part_t *part);
 /* Adds a waiter for part's durable offset to reach w->target. */
 void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w);

@@ -31,6 +31,9 @@
 #define BRK_OFFSETS_LOG_COMPACT_BYTES ((int64_t)1 << 20)
 /* Flusher threads. */
 #define BRK_FLUSH_THREADS_MAX 16
+/* log.zero.ahead.bytes default: zeroed space kept ahead of each active segment under flush
+ * policy always (slog.h, zero.c); a job zeroes half of it at a time. */
+#define BRK_ZERO_AHEAD_BYTES_DEFAULT ((int64_t)4 << 20)
 
 /* Producer ids reserved on disk at a time (Kafka's ProducerIdManager blocks: 1000). A crash
  * skips at most the rest of a block; ids are never reused. */

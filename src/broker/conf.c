@@ -43,6 +43,8 @@ static const brk_ckey_t brk__ckeys[] = {
     {"log.index.interval.bytes", CK_LONG, 0, 1 << 30, 1, OFF(log.index_interval_bytes), 4},
     {"log.flush.interval.ms", CK_LONG, 1, INT64_MAX / 2, 1, OFF(flush_interval_ms), 8},
     {"log.flush.threads", CK_LONG, 1, BRK_FLUSH_THREADS_MAX, 1, OFF(flush_threads), 4},
+    {"log.zero.ahead.bytes", CK_LONG, 0, SLOG_ZERO_AHEAD_BYTES_MAX, 1, OFF(log.zero_ahead_bytes),
+     8},
     {"log.dir", CK_STR, 0, 0, 1, NOOFF, 0},
     {"log.dirs", CK_STR, 0, 0, 1, NOOFF, 0},
     /* security and connection limits: parsed in conf_sec.c */
@@ -116,6 +118,7 @@ static void brk__conf_defaults(brk_conf_t *conf)
     conf->flush_threads = 2;
     conf->retention_check_interval_ms = 300000;
     slog_conf_default(&conf->log);
+    conf->log.zero_ahead_bytes = BRK_ZERO_AHEAD_BYTES_DEFAULT;
     snprintf(conf->cleanup_policy, sizeof conf->cleanup_policy, "delete");
     conf->group_min_session_ms = 6000;
     conf->group_max_session_ms = 1800000;

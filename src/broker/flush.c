@@ -3,7 +3,13 @@
  * completion through an eventfd, ends the job (the durable offset advances) and answers every
  * produce waiting on that partition whose records are now durable. While a job is out, new
  * appends accumulate and the next job covers them all: one fdatasync per partition covers
- * every batch that arrived meanwhile. */
+ * every batch that arrived meanwhile.
+ *
+ * Under flush policy always, a finished sync job may be followed by a zero-ahead job for its
+ * partition (slog_part_zero_begin: zeroed space past the active segment's end, so the next
+ * fdatasyncs skip the journal commit). Zero jobs wait in their own queue: a thread takes a
+ * sync job first, and at most nthreads - 1 threads (one when there is one) zero at a time,
+ * so a sync job never waits behind zeroing with more than one thread. */
 #include "brk_internal.h"
 #include "sl_log.h"
 
@@ -17,7 +23,8 @@
 typedef struct brk_fjob {
     struct brk_fjob *next;
     brk_part_t *part;
-    slog_sync_job_t *job;
+    slog_sync_job_t *job;  /* a sync job, or */
+    slog_zero_job_t *zjob; /* a zero-ahead job */
     int rc;
 } brk_fjob_t;
 
@@ -26,33 +33,70 @@ struct brk_flusher {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     brk_fjob_t *todo, *todo_tail;
+    brk_fjob_t *ztodo, *ztodo_tail;
     brk_fjob_t *done;
-    size_t queued;
+    size_t queued;    /* sync jobs out (loop only) */
+    int zrunning, zmax; /* zero jobs running, and the most at a time */
     bool stop;
     int efd;
     int nthreads;
     pthread_t threads[BRK_FLUSH_THREADS_MAX];
 };
 
+static void brk__fq_push(brk_fjob_t **head, brk_fjob_t **tail, brk_fjob_t *fj)
+{
+    if (*tail) {
+        (*tail)->next = fj;
+    } else {
+        *head = fj;
+    }
+    *tail = fj;
+}
+
+static brk_fjob_t *brk__fq_pop(brk_fjob_t **head, brk_fjob_t **tail)
+{
+    brk_fjob_t *fj = *head;
+    *head = fj->next;
+    if (!*head) {
+        *tail = NULL;
+    }
+    fj->next = NULL;
+    return fj;
+}
+
+/* The next job for a thread (fl->mu held): a sync job, else a zero job when allowed. */
+static brk_fjob_t *brk__flush_take(brk_flusher_t *fl)
+{
+    if (fl->todo) {
+        return brk__fq_pop(&fl->todo, &fl->todo_tail);
+    }
+    if (fl->ztodo && fl->zrunning < fl->zmax) {
+        fl->zrunning++;
+        return brk__fq_pop(&fl->ztodo, &fl->ztodo_tail);
+    }
+    return NULL;
+}
+
 static void *brk__flush_thread(void *arg)
 {
     brk_flusher_t *fl = arg;
     pthread_mutex_lock(&fl->mu);
     for (;;) {
-        while (!fl->todo && !fl->stop) {
+        brk_fjob_t *fj = brk__flush_take(fl);
+        if (!fj) {
+            if (fl->stop && !fl->todo && !fl->ztodo) {
+                break;
+            }
             pthread_cond_wait(&fl->cv, &fl->mu);
-        }
-        if (!fl->todo) {
-            break;
-        }
-        brk_fjob_t *fj = fl->todo;
-        fl->todo = fj->next;
-        if (!fl->todo) {
-            fl->todo_tail = NULL;
+            continue;
         }
         pthread_mutex_unlock(&fl->mu);
-        fj->rc = slog_sync_run(fj->job);
+        fj->rc = fj->job ? slog_sync_run(fj->job) : slog_zero_run(fj->zjob);
         pthread_mutex_lock(&fl->mu);
+        if (fj->zjob) {
+            fl->zrunning--;
+            pthread_cond_broadcast(&fl->cv); /* a queued zero job may start now */
+        }
         fj->next = fl->done;
         fl->done = fj;
         uint64_t one = 1;
@@ -75,6 +119,26 @@ static void brk__part_complete_waiters(brk_part_t *part, int err, int64_t durabl
     }
 }
 
+/* Queues a zero-ahead job for part when its log wants one (slog_part_zero_begin). */
+static void brk__zero_kick(brk_flusher_t *fl, brk_part_t *part)
+{
+    if (part->zero_job) {
+        return;
+    }
+    slog_zero_job_t *z = slog_part_zero_begin(part->log);
+    if (!z) {
+        return;
+    }
+    brk_fjob_t *fj = sl_xcalloc(1, sizeof *fj);
+    fj->part = part;
+    fj->zjob = z;
+    part->zero_job = z;
+    pthread_mutex_lock(&fl->mu);
+    brk__fq_push(&fl->ztodo, &fl->ztodo_tail, fj);
+    pthread_cond_signal(&fl->cv);
+    pthread_mutex_unlock(&fl->mu);
+}
+
 /* Ends finished jobs on the loop. */
 static void brk__flush_reap(brk_flusher_t *fl)
 {
@@ -86,6 +150,13 @@ static void brk__flush_reap(brk_flusher_t *fl)
         brk_fjob_t *fj = done;
         done = fj->next;
         brk_part_t *part = fj->part;
+        if (fj->zjob) {
+            SL_ASSERT(part->zero_job == fj->zjob);
+            slog_part_zero_end(part->log, fj->zjob, fj->rc);
+            part->zero_job = NULL;
+            free(fj);
+            continue;
+        }
         slog_part_sync_end(part->log, fj->job, fj->rc);
         part->sync_inflight = false;
         fl->queued--;
@@ -98,6 +169,9 @@ static void brk__flush_reap(brk_flusher_t *fl)
         brk_fetch_wake(fl->brk, part);
         if (fl->brk->conf.flush_policy == BRK_FLUSH_ALWAYS || part->waiters) {
             brk_flush_kick(fl->brk, part);
+        }
+        if (fl->brk->conf.flush_policy == BRK_FLUSH_ALWAYS) {
+            brk__zero_kick(fl, part);
         }
     }
 }
@@ -124,6 +198,7 @@ int brk_flusher_new(brk_t *brk, int threads, brk_flusher_t **out)
     pthread_mutex_init(&fl->mu, NULL);
     pthread_cond_init(&fl->cv, NULL);
     fl->nthreads = SL_MIN(SL_MAX(threads, 1), BRK_FLUSH_THREADS_MAX);
+    fl->zmax = SL_MAX(fl->nthreads - 1, 1);
     for (int i = 0; i < fl->nthreads; i++) {
         int rc = pthread_create(&fl->threads[i], NULL, brk__flush_thread, fl);
         SL_ASSERT(rc == 0);
@@ -146,7 +221,7 @@ void brk_flusher_free(brk_flusher_t *fl)
     for (int i = 0; i < fl->nthreads; i++) {
         pthread_join(fl->threads[i], NULL);
     }
-    SL_ASSERT(!fl->todo);
+    SL_ASSERT(!fl->todo && !fl->ztodo);
     brk__flush_reap(fl);
     snet_loop_unwatch(fl->brk->loop, fl->efd);
     close(fl->efd);
@@ -172,12 +247,7 @@ void brk_flush_kick(brk_t *brk, brk_part_t *part)
     part->sync_inflight = true;
     fl->queued++;
     pthread_mutex_lock(&fl->mu);
-    if (fl->todo_tail) {
-        fl->todo_tail->next = fj;
-    } else {
-        fl->todo = fj;
-    }
-    fl->todo_tail = fj;
+    brk__fq_push(&fl->todo, &fl->todo_tail, fj);
     pthread_cond_signal(&fl->cv);
     pthread_mutex_unlock(&fl->mu);
 }
@@ -185,7 +255,10 @@ void brk_flush_kick(brk_t *brk, brk_part_t *part)
 void brk_flush_drain(brk_t *brk, brk_part_t *part)
 {
     brk_flusher_t *fl = brk->flusher;
-    while (part->sync_inflight) {
+    while (part->sync_inflight || part->zero_job) {
+        if (part->zero_job) {
+            slog_zero_cancel(part->zero_job); /* also one a finished sync job just queued */
+        }
         uint64_t n;
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);

@@ -47,7 +47,7 @@ static void cli__serve_usage(FILE *f)
             "log.retention.check.interval.ms, message.max.bytes, socket.request.max.bytes,\n"
             "log.message.timestamp.type, log.cleanup.policy, default.replication.factor (1),\n"
             "log.flush.policy = always | interval | never, log.flush.interval.ms,\n"
-            "log.flush.threads.\n"
+            "log.flush.threads, log.zero.ahead.bytes.\n"
             "Security: listeners (NAME://host:port,...), listener.security.protocol.map,\n"
             "advertised.listeners, sasl.enabled.mechanisms (PLAIN, SCRAM-SHA-256,\n"
             "SCRAM-SHA-512), ssl.keystore.type=PEM, ssl.keystore.location |\n"

@@ -26,7 +26,7 @@ int slog_fault_hit(slog_fault_op_t op)
     return atomic_fetch_sub(&slog__fault_nth[op], 1) == 1 ? atomic_load(&slog__fault_err[op]) : 0;
 }
 
-static int slog__pwrite_raw(int fd, const uint8_t *p, size_t len, int64_t pos)
+int slog__pwrite_raw(int fd, const uint8_t *p, size_t len, int64_t pos)
 {
     while (len > 0) {
         ssize_t n = pwrite(fd, p, len, pos);

@@ -35,6 +35,7 @@ void slog_conf_default(slog_conf_t *conf)
     conf->min_cleanable_dirty_ratio = 0.5;
     conf->max_compaction_lag_ms = INT64_MAX;
     conf->open_sync = true;
+    conf->zero_ahead_bytes = 0;
 }
 
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg)
@@ -97,6 +98,7 @@ int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out)
         slog__part_free(part);
         return rc;
     }
+    part->sync_mark = part->size_bytes; /* the first sync job covers only what comes next */
     *out = part;
     return 0;
 }
@@ -122,8 +124,14 @@ void slog_part_close(slog_part_t *part)
     if (!part) {
         return;
     }
-    SL_ASSERT(!part->job_out && !part->clean_out);
-    int rc = part->failed ? part->failed : slog_part_sync_now(part);
+    SL_ASSERT(!part->job_out && !part->clean_out && !part->zjob);
+    int rc = part->failed ? part->failed : slog__zero_trim(part, slog__active(part));
+    if (rc == 1) {
+        rc = slog__fdatasync(slog__active(part)->file->fd);
+    }
+    if (rc == 0) {
+        rc = slog_part_sync_now(part);
+    }
     if (rc == 0) {
         rc = slog__persist_indexes(part);
     }
@@ -146,7 +154,7 @@ void slog_part_close(slog_part_t *part)
 void slog_part_abandon(slog_part_t *part)
 {
     if (part) {
-        SL_ASSERT(!part->job_out && !part->clean_out);
+        SL_ASSERT(!part->job_out && !part->clean_out && !part->zjob);
         slog__part_free(part);
     }
 }
@@ -204,6 +212,13 @@ static int slog__roll(slog_part_t *part)
 {
     slog_seg_t *old = slog__active(part);
     char path[4096];
+    int rc = slog__zero_trim(part, old);
+    if (rc < 0) {
+        return slog__fail(part, rc, "cutting the zeroed space of a closing segment");
+    }
+    if (rc == 1) {
+        old->synced_next = old->base; /* the next sync job makes the cut durable */
+    }
     slog__seg_seal(old);
     if (slog__seg_write_index(old, part->dir, false) == 0) {
         slog__seg_path(part->dir, old->base, "index", path, sizeof path);
@@ -215,7 +230,7 @@ static int slog__roll(slog_part_t *part)
                 part->dir, old->base);
     }
     slog_seg_t *seg;
-    int rc = slog__seg_create(part->dir, old->next, &seg);
+    rc = slog__seg_create(part->dir, old->next, &seg);
     if (rc == 0) {
         rc = slog__push_seg(part, seg);
         if (rc != 0) {
@@ -328,6 +343,7 @@ static int slog__write_run(slog_part_t *part, uint8_t *data, size_t len, int64_t
 {
     slog_seg_t *seg = slog__active(part);
     int64_t next = slog__assign(part, data, len, seg->next, now_ms);
+    slog__zero_fence(part, seg, seg->size + (int64_t)len);
     int rc = slog__pwrite_all(seg->file->fd, data, len, seg->size);
     if (rc != 0) {
         if (ftruncate(seg->file->fd, seg->size) < 0) { /* recovery cuts it otherwise */

@@ -6,7 +6,8 @@
  *   - After an unclean stop, segments below the recovery point are trusted the same way; the
  *     segment holding the recovery point and every later one are verified batch by batch
  *     (CRC32C, framing, contiguous offsets), cut at the first bad or torn batch (ftruncate +
- *     fdatasync), and any segment after a cut is deleted. What they hold past the recovery
+ *     fdatasync), and any segment after a cut is deleted (zeros after the last batch are
+ *     zero-ahead space, zero.c: dropped, not a cut). What they hold past the recovery
  *     point may be only in the page cache (a process crash, not a power loss): with
  *     open_sync it is fdatasync'd here; without, it is verified and served but counts as
  *     durable only once a sync job has covered it (the broker starts one for every partition
@@ -142,6 +143,25 @@ static int slog__load_trusted(slog_part_t *part, slog_seg_t *seg, bool active)
     return end == fsize ? 0 : SL_ECORRUPT;
 }
 
+/* Whether [from, to) of fd holds only zero bytes (the zero-ahead space, zero.c). */
+static bool slog__all_zero(int fd, int64_t from, int64_t to)
+{
+    uint8_t buf[65536];
+    while (from < to) {
+        ssize_t n = pread(fd, buf, (size_t)SL_MIN(to - from, (int64_t)sizeof buf), from);
+        if (n <= 0) {
+            return false;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != 0) {
+                return false;
+            }
+        }
+        from += n;
+    }
+    return true;
+}
+
 /* Verifies every batch of seg, cutting a bad tail durably; *cut tells whether it did. */
 static int slog__load_verified(slog_part_t *part, slog_seg_t *seg, bool *cut)
 {
@@ -151,17 +171,23 @@ static int slog__load_verified(slog_part_t *part, slog_seg_t *seg, bool *cut)
     if (end < 0) {
         return (int)end;
     }
-    *cut = end < fsize;
-    if (*cut) {
+    /* zeros after the last batch are zero-ahead space (zero.c), not damage: later segments
+     * stay */
+    bool zeros = end < fsize && slog__all_zero(seg->file->fd, end, fsize);
+    *cut = end < fsize && !zeros;
+    if (zeros) {
+        SL_LOGI("log", "%s: dropping the %" PRId64 " bytes of zeroed space after the last "
+                "batch of segment %" PRId64, part->dir, fsize - end, seg->base);
+    } else if (*cut) {
         SL_LOGW("log", "%s: truncating segment %" PRId64 " from %" PRId64 " to %" PRId64
                 " bytes (torn or corrupt batch at the end)", part->dir, seg->base, fsize, end);
-        if (ftruncate(seg->file->fd, end) < 0) {
-            return -errno;
-        }
+    }
+    if (end < fsize && ftruncate(seg->file->fd, end) < 0) {
+        return -errno;
     }
     /* A cut is durable at once; the rest too with open_sync, else it waits for the first sync
      * job (top comment). */
-    bool sync = *cut || part->conf.open_sync;
+    bool sync = end < fsize || part->conf.open_sync;
     return sync && fdatasync(seg->file->fd) < 0 ? -errno : 0;
 }
 

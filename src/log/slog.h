@@ -11,7 +11,8 @@
  * partition leader epoch and, for LogAppendTime topics, the timestamps are rewritten.
  *
  * Threads: every slog_part_* call is made from one thread (the broker's loop), except
- * slog_sync_run, which the flusher thread calls on a job prepared by slog_part_sync_begin.
+ * slog_sync_run and slog_zero_run, which a flusher thread calls on a job prepared by
+ * slog_part_sync_begin / slog_part_zero_begin.
  * Nothing here blocks for long except open/close/recovery and the flusher's fdatasync. */
 #ifndef SLOG_H
 #define SLOG_H
@@ -53,11 +54,13 @@ typedef struct {
      * only in the page cache) is fdatasync'd before open returns (true), or counts as durable
      * only once a sync job covers it (false: open does not wait for it) */
     bool open_sync;
+    /* Zeroed, synced space kept ahead of the active segment's end (0: none), see zero.c */
+    int64_t zero_ahead_bytes;
 } slog_conf_t;
 
 /* Fills conf with Kafka's defaults (1 GiB segments, 7 days, 4096, 1048588, CreateTime,
  * producer ids expire after 1 day, cleanup.policy=delete, delete.retention.ms 1 day, lag 0,
- * dirty ratio 0.5, no max lag) and open_sync. */
+ * dirty ratio 0.5, no max lag), open_sync, no zero-ahead. */
 void slog_conf_default(slog_conf_t *conf);
 
 /* Opens (creating if needed) the partition in dir and recovers it: after an unclean stop the
@@ -175,6 +178,21 @@ int slog_sync_run(slog_sync_job_t *job);
 void slog_part_sync_end(slog_part_t *part, slog_sync_job_t *job, int rc);
 /* Synchronous variant for close and tests. */
 int slog_part_sync_now(slog_part_t *part);
+
+/* Zero-ahead (zero.c), with conf.zero_ahead_bytes > 0: the loop prepares a job when the
+ * zeroed space ahead of the active segment's end has fallen below half of zero_ahead_bytes
+ * and the partition's last sync job was small (SLOG_ZERO_SYNC_BYTES_MAX); a flusher thread
+ * writes the zeros and syncs them; the loop ends it. At most one job per partition; an
+ * append that reaches the job's range stops it. A failed job turns zeroing off for the
+ * partition (logged once); appends are unaffected. close/abandon/delete need no job out:
+ * cancel (Thread: any) and wait for run to return, then end it.
+ *   slog_part_zero_begin: NULL when nothing is needed.
+ *   slog_zero_run:        Thread: any (the flusher). Returns 0 or -errno. */
+typedef struct slog_zero_job slog_zero_job_t;
+slog_zero_job_t *slog_part_zero_begin(slog_part_t *part);
+int slog_zero_run(slog_zero_job_t *job);
+void slog_zero_cancel(slog_zero_job_t *job);
+void slog_part_zero_end(slog_part_t *part, slog_zero_job_t *job, int rc);
 /* The last I/O error that took the partition offline, or 0. */
 int slog_part_failed(const slog_part_t *part);
 

@@ -105,6 +105,8 @@ typedef struct {
     int64_t max_ts_offset;  /* last offset of the first batch that has max_ts, -1 when none */
     int64_t created_ms;     /* roll.ms clock: time of the first append, -1 when none */
     int64_t synced_next;    /* offsets below this are fdatasync'd */
+    int64_t zeroed;         /* active: the file holds synced zeros from size up to here
+                             * (zero.c); <= size when it holds none */
     bool gaps;              /* cleaned by compaction: offsets may skip (below the checkpoint) */
     bool index_written;     /* index files match memory (written at roll or load) */
     bool index_synced;      /* ... and are on stable storage */
@@ -140,13 +142,20 @@ struct slog_part {
     struct slog_txn *txn;   /* open and aborted transactions (txn.c) */
     bool txn_seen;          /* the .txn marker exists: the open scans the whole log */
     bool marker_append;     /* slog_part_append_marker is appending: control batches pass */
+    /* Zero-ahead (zero.c) */
+    struct slog_zero_job *zjob; /* the job out, or NULL */
+    bool zero_off;          /* a job failed: no more zeroing until reopened */
+    int64_t sync_mark;      /* size_bytes when the last sync job began */
+    int64_t last_sync_bytes; /* bytes that job covered */
 };
 
 /* pstate.c: rebuilds part->txn from the log (whole log when .txn exists). */
 int slog__txn_open(slog_part_t *part);
 
-/* fault.c: wrappers of the system calls that fault injection can fail. */
+/* fault.c: wrappers of the system calls that fault injection can fail, and the plain write
+ * loop (EINTR, short writes) under them. */
 int slog__pwrite_all(int fd, const uint8_t *p, size_t len, int64_t pos);
+int slog__pwrite_raw(int fd, const uint8_t *p, size_t len, int64_t pos);
 int slog__fdatasync(int fd);
 
 /* batch.c: slog_batch_validate, and with gaps the relaxed form for batches the cleaner
@@ -214,6 +223,12 @@ static inline bool slog__gaps_at(const slog_part_t *part, int64_t base)
 {
     return base < part->gaps_below || part->conf.cleanup_compact;
 }
+
+/* zero.c. fence: before data is written up to end in seg, stops a zero job that could
+ * reach it. trim: cuts seg's zeroed tail (stopping its job); 1 when the file was cut (its
+ * size change still needs a sync), 0 when there was none, or -errno. */
+void slog__zero_fence(slog_part_t *part, const slog_seg_t *seg, int64_t end);
+int slog__zero_trim(slog_part_t *part, slog_seg_t *seg);
 
 /* partition.c */
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg);

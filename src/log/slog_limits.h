@@ -44,6 +44,17 @@ SL_STATIC_ASSERT(SLOG_PSTATE_REPLAY_BUF_BYTES >= 61, "a buffer holds a batch hea
  * to a compacted topic) opens; the cleaner keeps a larger batch whole, a produce is refused. */
 #define SLOG_CLEAN_INFLATE_BYTES_MAX ((size_t)64 << 20)
 
+/* Zero-ahead (zero.c): bytes written (and their writeback waited for) per step, so a
+ * concurrent fdatasync of the data waits behind at most this much of zeros. */
+#define SLOG_ZERO_PIECE_BYTES ((size_t)256 << 10)
+/* Zeroing ahead runs only while a partition's sync jobs are at most this large: it saves a
+ * journal commit per sync (~0.1 ms), which matters for small syncs (the latency regime) and
+ * not for large ones (the throughput regime), where writing every byte twice would cost. */
+#define SLOG_ZERO_SYNC_BYTES_MAX ((int64_t)128 << 10)
+/* Largest slog_conf_t.zero_ahead_bytes. */
+#define SLOG_ZERO_AHEAD_BYTES_MAX ((int64_t)256 << 20)
+
+SL_STATIC_ASSERT(SLOG_ZERO_AHEAD_BYTES_MAX < SLOG_SEGMENT_BYTES_MAX, "zeros fit a segment");
 SL_STATIC_ASSERT(SLOG_CLEAN_MAP_BYTES_MIN < SLOG_CLEAN_MAP_BYTES_MAX, "map bounds");
 SL_STATIC_ASSERT(SLOG_CLEAN_MARKS_MAX >= 2, "marks merge pairwise");
 SL_STATIC_ASSERT(SLOG_BATCH_BYTES_MAX < SLOG_SEGMENT_BYTES_MAX, "a batch fits a segment");

@@ -42,6 +42,8 @@ slog_sync_job_t *slog_part_sync_begin(slog_part_t *part)
         }
     }
     job->target = slog_part_end_offset(part);
+    part->last_sync_bytes = part->size_bytes - part->sync_mark;
+    part->sync_mark = part->size_bytes;
     job->sync_dir = part->dir_dirty;
     part->dir_dirty = false;
     job->rp_base = slog__active(part)->base != part->rp_base ? slog__active(part)->base : -1;

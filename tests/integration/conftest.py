@@ -488,6 +488,8 @@ def stored_codecs(broker, topic, partition=0):
         pos = 0
         while pos + 61 <= len(data):
             length = struct.unpack(">i", data[pos + 8:pos + 12])[0]
+            if length <= 0:  # the zeroed space after the active segment's last batch
+                break
             codecs.append(struct.unpack(">h", data[pos + 21:pos + 23])[0] & 7)
             pos += 12 + length
     return codecs

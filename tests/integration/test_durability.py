@@ -95,6 +95,65 @@ def test_a_restart_after_kill9_on_an_idle_broker_keeps_everything(make_broker):
     assert snapshot(b.bootstrap, topic, 2) == before
 
 
+
+def _tail_is_zeros(path, n=4096):
+    with open(path, "rb") as f:
+        f.seek(max(os.path.getsize(path) - n, 0))
+        return f.read() == bytes(n)
+
+
+def _produce_one_by_one(bootstrap, topic, values):
+    """acks=all, each record waited for: every produce is its own small sync job."""
+    p = producer(bootstrap, **{"linger.ms": 0})
+    for v in values:
+        p.produce(topic, v)
+        assert p.flush(T(10)) == 0
+
+
+def test_zeroed_space_after_the_log_is_cut_at_stop_and_dropped_after_kill9(make_broker):
+    # log.zero.ahead.bytes: under flush policy always, while syncs are small, the active
+    # segment has zeroed space after its last batch (so fdatasync needs no journal commit).
+    ahead = 1 << 20
+    b = make_broker({"log.zero.ahead.bytes": ahead})
+    topic = create_topic(b.bootstrap, unique_topic("zero-ahead"))
+    seg = os.path.join(b.data_dir, "topics", topic, "0", "00000000000000000000.log")
+    values = [b"z%04d" % i + b"x" * 500 for i in range(60)]
+    _produce_one_by_one(b.bootstrap, topic, values[:40])
+    wait_for(lambda: os.path.getsize(seg) > ahead and _tail_is_zeros(seg), T(10),
+             "zeroed space after the last batch")
+    b.kill9()
+    before = len(b.stderr_text())
+    b.start()
+    log = b.stderr_text()[before:]
+    assert log.count("bytes of zeroed space after the last batch of segment 0") == 1, log
+    assert "torn or corrupt" not in log
+    assert os.path.getsize(seg) < ahead and not _tail_is_zeros(seg)
+    got = read_partition(b.bootstrap, topic, 0, 40, T(30))
+    assert [(m.offset(), m.value()) for m in got] == list(enumerate(values[:40]))
+    # the restarted broker zeroes ahead again; a clean stop cuts it
+    _produce_one_by_one(b.bootstrap, topic, values[40:])
+    wait_for(lambda: os.path.getsize(seg) > ahead and _tail_is_zeros(seg), T(10),
+             "zeroed space after the last batch, after the restart")
+    assert b.stop() == 0
+    assert os.path.getsize(seg) < ahead and not _tail_is_zeros(seg)
+    before = len(b.stderr_text())
+    b.start()
+    assert "zeroed space" not in b.stderr_text()[before:]
+    got = read_partition(b.bootstrap, topic, 0, 60, T(30))
+    assert [(m.offset(), m.value()) for m in got] == list(enumerate(values))
+
+
+def test_no_zeroed_space_when_it_is_off_or_the_flush_policy_is_not_always(make_broker):
+    for i, settings in enumerate(({"log.zero.ahead.bytes": 0},
+                                  {"log.flush.policy": "interval"})):
+        b = make_broker(settings, name="broker-%d" % i)
+        topic = create_topic(b.bootstrap, unique_topic("no-zero"))
+        seg = os.path.join(b.data_dir, "topics", topic, "0", "00000000000000000000.log")
+        _produce_one_by_one(b.bootstrap, topic, [b"v%d" % i for i in range(30)])
+        time.sleep(0.5)
+        assert os.path.getsize(seg) < 4096 and not _tail_is_zeros(seg, 16), settings
+        b.stop()
+
 def test_a_lazy_flush_restart_after_kill9_serves_at_once_and_syncs_in_the_background(
         make_broker):
     # flush policy never: after kill -9 the whole log may be only in the page cache; the
