@@ -119,6 +119,25 @@ static void brk__part_complete_waiters(brk_part_t *part, int err, int64_t durabl
     }
 }
 
+/* Hands a sync job or a zero job (exactly one of them) of part to the threads. */
+static void brk__flush_submit(brk_flusher_t *fl, brk_part_t *part, slog_sync_job_t *job,
+                              slog_zero_job_t *zjob)
+{
+    SL_ASSERT(!job != !zjob);
+    brk_fjob_t *fj = sl_xcalloc(1, sizeof *fj);
+    fj->part = part;
+    fj->job = job;
+    fj->zjob = zjob;
+    pthread_mutex_lock(&fl->mu);
+    if (job) {
+        brk__fq_push(&fl->todo, &fl->todo_tail, fj);
+    } else {
+        brk__fq_push(&fl->ztodo, &fl->ztodo_tail, fj);
+    }
+    pthread_cond_signal(&fl->cv);
+    pthread_mutex_unlock(&fl->mu);
+}
+
 /* Queues a zero-ahead job for part when its log wants one (slog_part_zero_begin). */
 static void brk__zero_kick(brk_flusher_t *fl, brk_part_t *part)
 {
@@ -129,14 +148,8 @@ static void brk__zero_kick(brk_flusher_t *fl, brk_part_t *part)
     if (!z) {
         return;
     }
-    brk_fjob_t *fj = sl_xcalloc(1, sizeof *fj);
-    fj->part = part;
-    fj->zjob = z;
     part->zero_job = z;
-    pthread_mutex_lock(&fl->mu);
-    brk__fq_push(&fl->ztodo, &fl->ztodo_tail, fj);
-    pthread_cond_signal(&fl->cv);
-    pthread_mutex_unlock(&fl->mu);
+    brk__flush_submit(fl, part, NULL, z);
 }
 
 /* Ends finished jobs on the loop. */
@@ -241,15 +254,9 @@ void brk_flush_kick(brk_t *brk, brk_part_t *part)
     if (!job) {
         return;
     }
-    brk_fjob_t *fj = sl_xcalloc(1, sizeof *fj);
-    fj->part = part;
-    fj->job = job;
     part->sync_inflight = true;
     fl->queued++;
-    pthread_mutex_lock(&fl->mu);
-    brk__fq_push(&fl->todo, &fl->todo_tail, fj);
-    pthread_cond_signal(&fl->cv);
-    pthread_mutex_unlock(&fl->mu);
+    brk__flush_submit(fl, part, job, NULL);
 }
 
 void brk_flush_drain(brk_t *brk, brk_part_t *part)

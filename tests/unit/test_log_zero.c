@@ -23,13 +23,13 @@ static int64_t seg_size(const char *dir, int64_t base)
     return tl_file_size(path);
 }
 
-/* Appends n batches of one ~1 KiB record; returns the end offset. */
-static int64_t append_kib(slog_part_t *part, int n)
+/* Appends n batches of records records padded by pad bytes; returns the end offset. */
+static int64_t append_batches(slog_part_t *part, int n, int records, size_t pad)
 {
     for (int i = 0; i < n; i++) {
         sl_buf_t b;
         sl_buf_init(&b);
-        tl_batch(&b, 1, 1000 + i, 1000);
+        tl_batch(&b, records, 1000 + i, pad);
         slog_append_t info;
         int rc = slog_part_append(part, b.data, b.len, 1000 + i, &info);
         sl_buf_deinit(&b);
@@ -38,6 +38,12 @@ static int64_t append_kib(slog_part_t *part, int n)
         }
     }
     return slog_part_end_offset(part);
+}
+
+/* n batches of one ~1 KiB record. */
+static int64_t append_kib(slog_part_t *part, int n)
+{
+    return append_batches(part, n, 1, 1000);
 }
 
 /* begin + run + end on this thread; returns run's result, or 1 when no job was wanted. */
@@ -136,14 +142,7 @@ TEST(test_zeros_after_an_earlier_segment_are_dropped_and_later_segments_kept)
     slog_conf_t c = tl_conf_small();
     slog_part_t *part;
     ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
-    for (int i = 0; i < 40; i++) {
-        sl_buf_t b;
-        sl_buf_init(&b);
-        tl_batch(&b, 3, 1000 + i, 200);
-        slog_append_t info;
-        ASSERT_EQ(slog_part_append(part, b.data, b.len, 1000 + i, &info), 0);
-        sl_buf_deinit(&b);
-    }
+    ASSERT_EQ(append_batches(part, 40, 3, 200), 120);
     int nsegs = slog_part_segment_count(part);
     ASSERT_TRUE(nsegs >= 3);
     slog_part_abandon(part);
