@@ -822,6 +822,18 @@ static ssize_t snet__conn_recv(snet_conn_t *conn, uint8_t *buf, size_t len)
     return e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0) ? 0 : -EIO;
 }
 
+/* Asks the kernel to acknowledge the next segments at once rather than hold the ACK for a
+ * response to carry (TCP_QUICKACK lasts only until the kernel's next delayed-ACK decision, so it
+ * is set again after every drained read). A client with Nagle's algorithm on, librdkafka's
+ * default, holds its next small request until its previous one is acknowledged: without this,
+ * until the response after the fdatasync. Measured at 10,000 records/s, linger.ms 0: p99 2.00 /
+ * 2.13 / 1.91 ms without, 1.32 / 1.57 / 1.33 ms with, as with Nagle off. */
+static void snet__conn_quickack(snet_conn_t *conn)
+{
+    int one = 1;
+    setsockopt(conn->io.fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
+
 static void snet__conn_read_rounds(snet_conn_t *conn)
 {
     for (int rounds = 0; !conn->closed && !conn->closing; rounds++) {
@@ -862,6 +874,7 @@ static void snet__conn_read_rounds(snet_conn_t *conn)
             return;
         }
         if (n == SL_EAGAIN) {
+            snet__conn_quickack(conn);
             break;
         }
         conn->active_ms = snet_loop_now_ms(conn->loop);
