@@ -46,6 +46,14 @@ static int64_t append_kib(slog_part_t *part, int n)
     return append_batches(part, n, 1, 1000);
 }
 
+/* append_kib, then one sync job covering them (zero_begin looks at its size). */
+static int64_t append_synced(slog_part_t *part, int n)
+{
+    int64_t end = append_kib(part, n);
+    int rc = end < 0 ? (int)end : slog_part_sync_now(part);
+    return rc != 0 ? rc : end;
+}
+
 /* begin + run + end on this thread; returns run's result, or 1 when no job was wanted. */
 static int zero_now(slog_part_t *part)
 {
@@ -64,14 +72,12 @@ TEST(test_zeroed_space_takes_appends_and_is_cut_at_close)
     slog_conf_t c = zconf();
     slog_part_t *part;
     ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
-    ASSERT_EQ(append_kib(part, 10), 10);
-    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(append_synced(part, 10), 10);
     int64_t data = slog_part_size_bytes(part);
     ASSERT_EQ(zero_now(part), 0);
     ASSERT_EQ(seg_size(dir, 0), data + AHEAD);
     ASSERT_EQ(zero_now(part), 1); /* more than half of it is still ahead */
-    ASSERT_EQ(append_kib(part, 100), 110);
-    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(append_synced(part, 100), 110);
     ASSERT_EQ(seg_size(dir, 0), data + AHEAD); /* the appends went into the zeroed space */
     ASSERT_EQ(tl_append(part, 3, 5000), 110);   /* and reads find them */
     slog_read_t rd;
@@ -95,17 +101,14 @@ TEST(test_no_zeroing_when_off_or_after_a_large_sync)
     slog_conf_default(&c);
     slog_part_t *part;
     ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
-    ASSERT_EQ(append_kib(part, 2), 2);
-    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(append_synced(part, 2), 2);
     ASSERT_EQ(zero_now(part), 1); /* zero_ahead_bytes 0 */
     slog_part_close(part);
     c = zconf();
     ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
-    ASSERT_EQ(append_kib(part, 200), 202); /* ~200 KiB in one sync job */
-    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(append_synced(part, 200), 202); /* ~200 KiB in one sync job */
     ASSERT_EQ(zero_now(part), 1);
-    ASSERT_EQ(append_kib(part, 4), 206); /* small again */
-    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(append_synced(part, 4), 206); /* small again */
     ASSERT_EQ(zero_now(part), 0);
     slog_part_close(part);
     tl_rmdir(dir);
@@ -117,11 +120,9 @@ TEST(test_a_crash_leaves_zeros_that_recovery_drops)
     slog_conf_t c = zconf();
     slog_part_t *part;
     ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
-    ASSERT_EQ(append_kib(part, 5), 5);
-    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(append_synced(part, 5), 5);
     ASSERT_EQ(zero_now(part), 0);
-    ASSERT_EQ(append_kib(part, 5), 10);
-    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(append_synced(part, 5), 10);
     int64_t size = slog_part_size_bytes(part);
     slog_part_abandon(part); /* kill -9 */
     ASSERT_TRUE(seg_size(dir, 0) > size);
@@ -185,12 +186,10 @@ TEST(test_appends_racing_a_running_job_are_never_overwritten)
         slog_part_t *part;
         ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
         ASSERT_EQ(slog_part_end_offset(part), end);
-        ASSERT_EQ(append_kib(part, 1), end + 1);
-        ASSERT_EQ(slog_part_sync_now(part), 0);
+        ASSERT_EQ(append_synced(part, 1), end + 1);
         ASSERT_EQ(zero_now(part), 0);
         for (int i = 0; i < 9; i++) { /* past half of the zeroed space, in small syncs */
-            append_kib(part, 64 + round);
-            ASSERT_EQ(slog_part_sync_now(part), 0);
+            ASSERT_TRUE(append_synced(part, 64 + round) > 0);
         }
         runner_t r = {slog_part_zero_begin(part), -1};
         ASSERT_TRUE(r.job != NULL);
@@ -220,13 +219,10 @@ TEST(test_a_roll_while_a_job_is_out_cuts_the_closed_segment)
     c.segment_bytes = 4 << 20;
     slog_part_t *part;
     ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
-    ASSERT_EQ(append_kib(part, 3), 3);
-    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(append_synced(part, 3), 3);
     ASSERT_EQ(zero_now(part), 0);
-    ASSERT_EQ(append_kib(part, 600), 603);
-    ASSERT_EQ(slog_part_sync_now(part), 0);
-    ASSERT_EQ(append_kib(part, 1), 604); /* a small sync */
-    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(append_synced(part, 600), 603);
+    ASSERT_EQ(append_synced(part, 1), 604); /* a small sync */
     slog_zero_job_t *job = slog_part_zero_begin(part);
     ASSERT_TRUE(job != NULL);
     ASSERT_EQ(slog_part_roll(part), 0); /* stops the job before it wrote anything */
@@ -235,8 +231,7 @@ TEST(test_a_roll_while_a_job_is_out_cuts_the_closed_segment)
     ASSERT_EQ(slog_zero_run(job), 0);
     slog_part_zero_end(part, job, 0);
     ASSERT_EQ(seg_size(dir, 0), closed);
-    ASSERT_EQ(append_kib(part, 2), 606);
-    ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(append_synced(part, 2), 606);
     ASSERT_EQ(zero_now(part), 0); /* the new segment gets its own */
     ASSERT_EQ(seg_size(dir, 604), slog_part_size_bytes(part) - closed + AHEAD);
     slog_part_close(part);
