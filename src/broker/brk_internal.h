@@ -49,6 +49,7 @@ typedef struct {
     int32_t num_partitions;
     bool auto_create_topics;
     int64_t socket_request_max_bytes;
+    char local_cc[SNET_CC_NAME_MAX]; /* socket.local.congestion.control; "": system default */
     int64_t message_max_bytes;
     brk_flush_policy_t flush_policy;
     int64_t flush_interval_ms;

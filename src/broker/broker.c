@@ -207,6 +207,19 @@ static int brk__listen_one(brk_t *brk, brk_lst_t *l, const brk_listener_conf_t *
     if (lc->proto == BRK_PROTO_SSL || lc->proto == BRK_PROTO_SASL_SSL) {
         snet_listener_set_tls(l->lst, brk->tls);
     }
+    rc = snet_listener_set_local_cc(l->lst, brk->conf.local_cc);
+    if (rc != 0) {
+        snprintf(err, err_len, "socket.local.congestion.control=%s: %s (see "
+                 "/proc/sys/net/ipv4/tcp_available_congestion_control and "
+                 "tcp_allowed_congestion_control); empty keeps the system's default",
+                 brk->conf.local_cc,
+                 rc == -ENOENT  ? "not available in this kernel"
+                 : rc == -EPERM ? "not allowed for a process without CAP_NET_ADMIN"
+                                : sl_strerror(rc));
+        snet_listener_close(l->lst);
+        l->lst = NULL;
+        return rc;
+    }
     const char *host = lc->adv_host[0] ? lc->adv_host : lc->host;
     if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
         if (gethostname(l->adv_host, sizeof l->adv_host) != 0) {

@@ -28,6 +28,7 @@ static const brk_ckey_t brk__ckeys[] = {
     {"auto.create.topics.enable", CK_BOOL, 0, 1, 1, OFF(auto_create_topics), 1},
     {"delete.topic.enable", CK_BOOL, 0, 1, 1, OFF(delete_topic_enable), 1},
     {"socket.request.max.bytes", CK_LONG, 1024, 1 << 30, 1, OFF(socket_request_max_bytes), 8},
+    {"socket.local.congestion.control", CK_STR, 0, 0, 1, NOOFF, 0},
     {"message.max.bytes", CK_LONG, 0, SLOG_BATCH_BYTES_MAX, 1, OFF(message_max_bytes), 8},
     {"log.segment.bytes", CK_LONG, SLOG_SEGMENT_BYTES_MIN, SLOG_SEGMENT_BYTES_MAX - 1, 1,
      OFF(log.segment_bytes), 8},
@@ -112,6 +113,7 @@ static void brk__conf_defaults(brk_conf_t *conf)
     conf->auto_create_topics = true;
     conf->delete_topic_enable = true;
     conf->socket_request_max_bytes = 104857600;
+    snprintf(conf->local_cc, sizeof conf->local_cc, "reno"); /* net/local.c says why */
     conf->message_max_bytes = 1048588;
     conf->flush_policy = BRK_FLUSH_ALWAYS;
     conf->flush_interval_ms = 1000;
@@ -183,6 +185,13 @@ static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char 
          * left unsynced is small (unacknowledged): recovery syncs it before serving. Otherwise
          * (possibly a whole log in the page cache) it is synced in the background. */
         conf->log.open_sync = conf->flush_policy == BRK_FLUSH_ALWAYS;
+    } else if (strcmp(key, "socket.local.congestion.control") == 0) {
+        if (strlen(v) >= sizeof conf->local_cc) {
+            snprintf(err, err_len, "%s: a congestion control name (under %zu bytes) or empty, "
+                     "got '%s'", key, sizeof conf->local_cc, v);
+            return SL_EINVAL;
+        }
+        snprintf(conf->local_cc, sizeof conf->local_cc, "%s", v);
     } else if (strcmp(key, "authorizer.class.name") == 0) {
         /* Kafka's two built-in authorizers (ZooKeeper and KRaft) and our own short name all
          * mean Kafka's ACL model; empty means none, as in Kafka. */

@@ -63,6 +63,8 @@ struct snet_listener {
     void *ctx;
     int port;
     snet_tls_t *tls;
+    char local_cc[SNET_CC_NAME_MAX]; /* "" for the system's default */
+    bool local_cc_failed;            /* logged once */
 };
 
 struct snet_conn {
@@ -202,6 +204,14 @@ static bool snet__conn_start(snet_listener_t *lst, int fd, const struct sockaddr
     conn->active_ms = snet_loop_now_ms(lst->loop);
     snet__conn_peer_fill(conn, ss);
     conn->events = EPOLLIN;
+    if (lst->local_cc[0]) {
+        int rc = snet__cc_apply_local(fd, ss, lst->local_cc);
+        if (rc != 0 && !lst->local_cc_failed) {
+            lst->local_cc_failed = true;
+            SL_LOGW("net", "%s: cannot use congestion control %s: %s (logged once)", conn->peer,
+                    lst->local_cc, sl_strerror(rc));
+        }
+    }
     if (lst->tls) {
         conn->ssl = SSL_new(snet__tls_ctx(lst->tls));
         if (!conn->ssl || SSL_set_fd(conn->ssl, fd) != 1) {
@@ -315,6 +325,19 @@ int snet_listener_port(const snet_listener_t *lst)
 void snet_listener_set_tls(snet_listener_t *lst, snet_tls_t *tls)
 {
     lst->tls = tls;
+}
+
+int snet_listener_set_local_cc(snet_listener_t *lst, const char *name)
+{
+    if (name && *name) {
+        /* Not on the listening socket: accepted sockets would inherit it. */
+        int rc = snet__cc_check(name);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    snprintf(lst->local_cc, sizeof lst->local_cc, "%s", name ? name : "");
+    return 0;
 }
 
 void snet_listener_close(snet_listener_t *lst)

@@ -88,6 +88,12 @@ int snet_tls_new(const snet_tls_conf_t *conf, snet_tls_t **out, char *err, size_
 void snet_tls_free(snet_tls_t *tls);
 /* Connections accepted from now on by lst speak TLS with tls (which must outlive lst). */
 void snet_listener_set_tls(snet_listener_t *lst, snet_tls_t *tls);
+/* Same-host connections (peer on a loopback address or on the connection's own local
+ * address) accepted from now on by lst use TCP congestion control name (local.c says why);
+ * NULL or "" keeps the system's default. Returns 0, or -errno when this kernel refuses name
+ * (unknown, or not in net.ipv4.tcp_allowed_congestion_control for an unprivileged process);
+ * the listener is unchanged then. */
+int snet_listener_set_local_cc(snet_listener_t *lst, const char *name);
 
 /* Bounds the bytes of request frames held in memory by all connections of the loop (read
  * and not yet answered): over it, every connection stops reading until answers free memory.

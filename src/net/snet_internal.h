@@ -32,6 +32,16 @@ typedef struct {
 } snet_reqmem_t;
 snet_reqmem_t *snet__loop_reqmem(snet_loop_t *loop);
 
+/* local.c: same-host peers (a loopback address, or the connection's own local address) and
+ * TCP congestion control. snet__cc_check tries name on a throwaway socket;
+ * snet__cc_apply_local sets it on fd when peer is same-host; all return 0 or -errno. */
+struct sockaddr_storage;
+bool snet__addr_same_host(const struct sockaddr_storage *peer,
+                          const struct sockaddr_storage *local);
+int snet__cc_set(int fd, const char *name);
+int snet__cc_check(const char *name);
+int snet__cc_apply_local(int fd, const struct sockaddr_storage *peer, const char *name);
+
 /* tls.c: the OpenSSL context of a snet_tls_t. */
 struct ssl_ctx_st;
 struct ssl_ctx_st *snet__tls_ctx(snet_tls_t *tls);

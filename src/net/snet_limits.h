@@ -18,6 +18,8 @@
 #define SNET_EVENTS_MAX 256
 /* Largest frame we would ever accept, whatever socket.request.max.bytes says. */
 #define SNET_FRAME_BYTES_CEILING ((size_t)1 << 30)
+/* Bytes of a TCP congestion control name with its NUL (the kernel's TCP_CA_NAME_MAX). */
+#define SNET_CC_NAME_MAX 16
 
 /* SCRAM salt bytes made by snet_scram_cred_new, and the largest salt accepted from a file. */
 #define SNET_SCRAM_SALT_BYTES 32
