@@ -13,24 +13,26 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static struct sockaddr_storage v4(const char *ip)
+/* An address of family AF_INET or AF_INET6 from its text form (port 0). */
+static struct sockaddr_storage addr(int family, const char *ip)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    sin->sin_family = AF_INET;
-    SL_ASSERT(inet_pton(AF_INET, ip, &sin->sin_addr) == 1);
+    ss.ss_family = (sa_family_t)family;
+    void *dst = family == AF_INET ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
+                                  : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+    SL_ASSERT(inet_pton(family, ip, dst) == 1);
     return ss;
+}
+
+static struct sockaddr_storage v4(const char *ip)
+{
+    return addr(AF_INET, ip);
 }
 
 static struct sockaddr_storage v6(const char *ip)
 {
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    sin6->sin6_family = AF_INET6;
-    SL_ASSERT(inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1);
-    return ss;
+    return addr(AF_INET6, ip);
 }
 
 static bool same(struct sockaddr_storage peer, const struct sockaddr_storage *local)
