@@ -2,7 +2,7 @@
  * common on cloud images) sends to a peer on this host at its estimate of a path bandwidth
  * that does not exist; with sender and receiver sharing the CPUs the estimate stays low
  * (measured on 2 vCPUs: a librdkafka consumer on loopback reads 1.15M records/s of 1 KiB under
- * BBR, about 1.9M under Reno or CUBIC; BENCHMARKS.md). Listeners may therefore give same-host
+ * BBR, 1.8-2.0M under Reno or CUBIC; BENCHMARKS.md). Listeners may therefore give same-host
  * connections another algorithm (TCP_CONGESTION, tcp(7)); other connections keep the
  * system's default. */
 #include "snet_internal.h"
