@@ -1,5 +1,6 @@
 /* sluice: one binary, subcommands. */
 #include "cli.h"
+#include "sl_version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -32,7 +33,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("sluice %s\n", SL_VERSION);
+        printf("sluice %s (commit %s)\n", SL_VERSION, SL_COMMIT);
         return 0;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
