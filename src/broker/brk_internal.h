@@ -119,6 +119,7 @@ struct brk_part {
     int32_t index;
     slog_part_t *log;
     bool sync_inflight;
+    bool closing;              /* brk_flush_drain has begun: no new zero-ahead job */
     slog_zero_job_t *zero_job; /* out on a flusher thread, or NULL */
     brk_wait_t *waiters, *waiters_tail; /* FIFO by target */
 };

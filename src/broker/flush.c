@@ -141,7 +141,7 @@ static void brk__flush_submit(brk_flusher_t *fl, brk_part_t *part, slog_sync_job
 /* Queues a zero-ahead job for part when its log wants one (slog_part_zero_begin). */
 static void brk__zero_kick(brk_flusher_t *fl, brk_part_t *part)
 {
-    if (part->zero_job) {
+    if (part->zero_job || part->closing) {
         return;
     }
     slog_zero_job_t *z = slog_part_zero_begin(part->log);
@@ -167,6 +167,13 @@ static void brk__flush_reap(brk_flusher_t *fl)
             SL_ASSERT(part->zero_job == fj->zjob);
             slog_part_zero_end(part->log, fj->zjob, fj->rc);
             part->zero_job = NULL;
+            /* An append that overtook the job stopped it. A sync that finished meanwhile found
+             * the job still out and queued none, so queue the next one here; a sync in flight
+             * will do it when it ends. */
+            if (fj->rc == 0 && !part->sync_inflight &&
+                fl->brk->conf.flush_policy == BRK_FLUSH_ALWAYS) {
+                brk__zero_kick(fl, part);
+            }
             free(fj);
             continue;
         }
@@ -262,9 +269,10 @@ void brk_flush_kick(brk_t *brk, brk_part_t *part)
 void brk_flush_drain(brk_t *brk, brk_part_t *part)
 {
     brk_flusher_t *fl = brk->flusher;
+    part->closing = true;
     while (part->sync_inflight || part->zero_job) {
         if (part->zero_job) {
-            slog_zero_cancel(part->zero_job); /* also one a finished sync job just queued */
+            slog_zero_cancel(part->zero_job);
         }
         uint64_t n;
         struct timespec ts = {0, 200000};

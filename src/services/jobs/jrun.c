@@ -361,11 +361,10 @@ typedef struct {
 static void tail_append(tail_t *tail, const char *p, size_t n)
 {
     const size_t keep = JRUN_STDERR_TAIL_BYTES;
-    if (n >= keep) {
-        tail->truncated = tail->truncated || tail->len > 0 || n > keep;
-        memcpy(tail->data, p + n - keep, keep);
-        tail->len = keep;
-        return;
+    if (n > keep) { /* only the last keep bytes of this piece can survive */
+        p += n - keep;
+        n = keep;
+        tail->truncated = true;
     }
     if (tail->len + n > 2 * keep) {
         memmove(tail->data, tail->data + tail->len - (keep - n), keep - n);
