@@ -25,6 +25,10 @@ ALERT_SETTINGS = {
     "dest.line.prefix": "/sub/line/",
     "dest.line.topics": "an-alert,an-accept",
     "dest.line.filter": "json:line",
+    # the example's alerts are public, history included; the tests of credentials override it
+    "dest.line.public": "all",
+    "http.topics.enable": "true",
+    "http.topics.allow": "*",
 }
 
 

@@ -14,6 +14,8 @@ from gateway_harness import Closed, Gateway, Stomp, encode
 
 pytestmark = pytest.mark.own_broker
 
+TOKEN = "route-token-0123456789"
+
 
 @pytest.fixture
 def make_gateway(tmp_path):
@@ -81,7 +83,7 @@ def test_alerts_reach_only_the_subscribers_of_their_line(gateway):
 
 def test_key_filter_and_the_topics_api_with_headers(broker, make_gateway):
     gw = make_gateway(broker, {"dest.bykey.prefix": "/sub/key/", "dest.bykey.topics": "an-alert",
-                               "dest.bykey.filter": "key"})
+                               "dest.bykey.filter": "key", "dest.bykey.public": "live"})
     s = stomp(gw)
     s.subscribe("k", "/sub/key/k1")
     status, resp = gw.request("POST", "/topics/an-alert", [
@@ -225,7 +227,8 @@ def test_past_the_unacked_limit_messages_wait_for_acks_and_survive_a_reconnect(
 
 def test_resume_across_several_partitions_keeps_order_per_partition(broker, make_gateway):
     gw = make_gateway(broker, {"topics.partitions": "3", "dest.all.prefix": "/sub/all/",
-                               "dest.all.topics": "an-alert", "dest.all.filter": "json:kind"})
+                               "dest.all.topics": "an-alert", "dest.all.filter": "json:kind",
+                               "dest.all.public": "all"})
     s = stomp(gw)
     s.subscribe("a", "/sub/all/x")
     first = [gw.post_ok("/topics/an-alert", {"key": "k%d" % (i % 6), "value": {"kind": "x", "n": i}})
@@ -253,7 +256,8 @@ def test_partitions_added_after_start_are_delivered_from_their_start(broker, mak
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewPartitions
     gw = make_gateway(broker, {"topics.partitions": "1", "dest.all.prefix": "/sub/all/",
-                               "dest.all.topics": "an-alert", "dest.all.filter": "json:kind"})
+                               "dest.all.topics": "an-alert", "dest.all.filter": "json:kind",
+                               "dest.all.public": "all"})
     s = stomp(gw)
     s.subscribe("a", "/sub/all/x")
     gw.post_ok("/topics/an-alert", {"value": {"kind": "x", "n": 0}})
@@ -274,17 +278,17 @@ def test_partitions_added_after_start_are_delivered_from_their_start(broker, mak
 
 
 def test_send_to_a_route_with_a_token_needs_it_as_passcode(broker, make_gateway):
-    gw = make_gateway(broker, {"route.accept.token": "t0k"})
+    gw = make_gateway(broker, {"route.accept.token": TOKEN})
     body = json.dumps({"line": "1", "alert": "an-alert:0:0", "by": "1-1"})
     bad = stomp(gw)
     bad.send("SEND", {"destination": "/accept"}, body)
     assert [f.command for f in bad.wait_closed()] == ["ERROR"]
-    good = stomp(gw, passcode="t0k")
+    good = stomp(gw, passcode=TOKEN)
     good.send("SEND", {"destination": "/accept", "receipt": "ok"}, body)
     assert good.recv().command == "RECEIPT"
     assert gw.request("POST", "/accept", json.loads(body))[0] == 401
     assert gw.request("POST", "/accept", json.loads(body),
-                      headers={"Authorization": "Bearer t0k"})[0] == 200
+                      headers={"Authorization": "Bearer " + TOKEN})[0] == 200
 
 
 def test_connections_past_the_limit_are_refused(broker, make_gateway):
@@ -516,13 +520,13 @@ def test_two_gateway_processes_both_deliver_every_alert(broker, make_gateway):
 # ---- HTTP errors ------------------------------------------------------------------------------
 
 def test_http_errors_name_the_field_and_use_the_right_status(broker, make_gateway):
-    gw = make_gateway(broker, {"route.alert.token": "s3cret", "http.request.max.bytes": "2048"})
-    auth = {"Authorization": "Bearer s3cret"}
+    gw = make_gateway(broker, {"route.alert.token": TOKEN, "http.request.max.bytes": "2048"})
+    auth = {"Authorization": "Bearer " + TOKEN}
     status, resp = gw.request("POST", "/alert", {"line": "1", "location": "x"})
     assert status == 401, resp
     status, resp = gw.request("POST", "/alert", {"line": "1", "location": "x"},
                               headers={"Authorization": "Bearer wrong"})
-    assert status == 401, resp
+    assert status == 403, resp
     assert gw.request("POST", "/alert", {"line": "1", "location": "x"}, headers=auth)[0] == 200
     for body, field in (({"location": "x"}, "line"), ({"line": 1, "location": "x"}, "line"),
                         ({"line": "1", "location": "x", "extra": 1}, "extra"),

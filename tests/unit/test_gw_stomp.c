@@ -242,16 +242,20 @@ TEST(test_cfg_routes_and_destinations)
     char err[256] = "";
     const char *kv[] = {"route.alert.path=/alert", "route.alert.topic=an-alert",
                         "route.alert.fields=line:string,location:string,note:any?",
-                        "route.alert.key=line", "route.alert.token=s3cret",
+                        "route.alert.key=line", "route.alert.token=s3cret-s3cret-s3cret",
                         "dest.line.prefix=/sub/line/", "dest.line.topics=an-alert,an-accept",
-                        "dest.line.filter=json:line", "stomp.frame.max.bytes=2048", NULL};
+                        "dest.line.filter=json:line", "dest.line.public=live",
+                        "stomp.frame.max.bytes=2048", NULL};
     ASSERT_EQ(cfg_load(&cfg, kv, err, sizeof err), 0);
     ASSERT_EQ(cfg.nroutes, 1);
     ASSERT_STREQ(cfg.routes[0].topic, "an-alert");
     ASSERT_EQ(cfg.routes[0].nfields, 3);
     ASSERT_TRUE(cfg.routes[0].fields[2].optional);
     ASSERT_EQ(cfg.routes[0].fields[2].type, GW_JSON_ANY);
-    ASSERT_STREQ(cfg.routes[0].token, "s3cret");
+    ASSERT_TRUE(kit_tokens_match(&cfg.routes[0].tokens, "s3cret-s3cret-s3cret", 20));
+    ASSERT_TRUE(!kit_tokens_match(&cfg.routes[0].tokens, "s3cret-s3cret-s3creT", 20));
+    ASSERT_TRUE(cfg.dests[0].public_live && !cfg.dests[0].public_replay);
+    ASSERT_TRUE(!cfg.topics_api); /* POST /topics/ is off unless enabled */
     ASSERT_EQ(cfg.ndests, 1);
     ASSERT_EQ(cfg.dests[0].ntopics, 2);
     ASSERT_STREQ(cfg.dests[0].field, "line");
@@ -272,6 +276,11 @@ TEST(test_cfg_refusals_name_the_key)
         {"dest.d.filter=value", "dest.d.filter"},
         {"stomp.frame.max.bytes=1023", "stomp.frame.max.bytes"},
         {"route.a.path=/a", "route.a"}, /* topic missing */
+        {"route.a.token=short", "route.a.token"},
+        {"dest.d.public=yes", "dest.d.public"},
+        {"stomp.jwt.secret=too-short", "stomp.jwt.secret"},
+        {"http.topics.enable=true", "http.topics.allow"}, /* enabled without an allow list */
+        {"connections.max.per.ip=0", "connections.max.per.ip"},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
         char err[256] = "";

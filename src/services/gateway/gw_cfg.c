@@ -110,7 +110,7 @@ static int gw_cfg__route(gw_cfg_t *cfg, const char *key, const char *val, char *
     } else if (strcmp(field, "key") == 0) {
         return sl_setting_str(r->key_field, sizeof r->key_field, key, val, err, len);
     } else if (strcmp(field, "token") == 0) {
-        return sl_setting_str(r->token, sizeof r->token, key, val, err, len);
+        return kit_tokens_parse(&r->tokens, key, val, err, len);
     } else if (strcmp(field, "send") == 0) {
         return sl_setting_bool(&r->send, key, val, err, len);
     }
@@ -159,8 +159,18 @@ static int gw_cfg__dest(gw_cfg_t *cfg, const char *key, const char *val, char *e
             return sl_setting_fail(err, len, key, "want key or json:FIELD");
         }
         return sl_setting_str(d->field, sizeof d->field, key, val + 5, err, len);
+    } else if (strcmp(field, "tokens") == 0) {
+        return kit_tokens_parse(&d->tokens, key, val, err, len);
+    } else if (strcmp(field, "public") == 0) {
+        bool live = strcmp(val, "live") == 0, all = strcmp(val, "all") == 0;
+        if (!live && !all && strcmp(val, "none") != 0) {
+            return sl_setting_fail(err, len, key, "want none, live or all");
+        }
+        d->public_live = live || all;
+        d->public_replay = all;
+        return 0;
     }
-    return sl_setting_fail(err, len, key, "want dest.<name>.prefix|topics|filter");
+    return sl_setting_fail(err, len, key, "want dest.<name>.prefix|topics|filter|tokens|public");
 }
 
 static void gw_cfg__defaults(gw_cfg_t *cfg)
@@ -170,7 +180,9 @@ static void gw_cfg__defaults(gw_cfg_t *cfg)
     strcpy(cfg->http_listen, "127.0.0.1:8080");
     strcpy(cfg->ws_path, "/stomp");
     strcpy(cfg->static_path, "/app");
-    cfg->topics_api = true;
+    cfg->topics_api = false;
+    cfg->idle_ms = 120000;
+    cfg->conns_per_ip_max = 100;
     cfg->partitions = 1;
     cfg->request_bytes_max = 1u << 20;
     cfg->broker_timeout_ms = 10000;
@@ -203,6 +215,8 @@ static const gw_cfg_int_t gw_cfg__ints[] = {
     GW_I("stomp.unacked.max", unacked_max, 1, 1000000, 'i'),
     GW_I("stomp.park.ms", park_ms, 0, 86400000, 'l'),
     GW_I("connections.max", connections_max, 1, 1000000, 'i'),
+    GW_I("connections.max.per.ip", conns_per_ip_max, 1, 1000000, 'i'),
+    GW_I("stomp.idle.timeout.ms", idle_ms, 1000, 86400000, 'l'),
 };
 
 static int gw_cfg__apply(gw_cfg_t *cfg, const char *key, const char *val, char *err, size_t len)
@@ -245,7 +259,17 @@ static int gw_cfg__apply(gw_cfg_t *cfg, const char *key, const char *val, char *
     } else if (strcmp(key, "http.topics.enable") == 0) {
         return sl_setting_bool(&cfg->topics_api, key, val, err, len);
     } else if (strcmp(key, "http.topics.token") == 0) {
-        return sl_setting_str(cfg->topics_token, sizeof cfg->topics_token, key, val, err, len);
+        return kit_tokens_parse(&cfg->topics_tokens, key, val, err, len);
+    } else if (strcmp(key, "http.topics.allow") == 0) {
+        return sl_setting_str(cfg->topics_allow, sizeof cfg->topics_allow, key, val, err, len);
+    } else if (strcmp(key, "stomp.jwt.secret") == 0) {
+        size_t n = strlen(val);
+        if (n < KIT_AUTH_SECRET_BYTES_MIN || n > KIT_AUTH_SECRET_BYTES_MAX) {
+            return sl_setting_fail(err, len, key, "want a secret of 32..1024 bytes");
+        }
+        memcpy(cfg->jwt_secret, val, n);
+        cfg->jwt_secret_len = n;
+        return 0;
     } else if (strcmp(key, "topics.auto.create") == 0) {
         return sl_setting_bool(&cfg->auto_create, key, val, err, len);
     } else if (strncmp(key, "route.", 6) == 0) {
@@ -258,6 +282,11 @@ static int gw_cfg__apply(gw_cfg_t *cfg, const char *key, const char *val, char *
 
 static int gw_cfg__check(const gw_cfg_t *cfg, char *err, size_t len)
 {
+    if (cfg->topics_api && !cfg->topics_allow[0]) {
+        snprintf(err, len, "http.topics.allow: POST /topics/{topic} is enabled; name the topics "
+                 "it may write (comma-separated globs, e.g. events.*)");
+        return SL_EINVAL;
+    }
     for (int i = 0; i < cfg->nroutes; i++) {
         const gw_route_t *r = &cfg->routes[i];
         if (!r->path[0] || !r->topic[0]) {
@@ -275,6 +304,11 @@ static int gw_cfg__check(const gw_cfg_t *cfg, char *err, size_t len)
         const gw_dest_cfg_t *d = &cfg->dests[i];
         if (!d->prefix[0] || d->ntopics == 0) {
             snprintf(err, len, "dest.%s: prefix and topics are required", d->name);
+            return SL_EINVAL;
+        }
+        if (!d->public_live && d->tokens.n == 0 && !cfg->jwt_secret_len) {
+            snprintf(err, len, "dest.%s: nobody may subscribe; set dest.%s.tokens, "
+                     "stomp.jwt.secret, or dest.%s.public=live|all", d->name, d->name, d->name);
             return SL_EINVAL;
         }
     }

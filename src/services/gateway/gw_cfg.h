@@ -4,10 +4,16 @@
  *                                                   mapped onto a topic with a shape check
  *   dest.<name>.prefix|topics|filter                STOMP destinations <prefix><value> over
  *                                                   topics, records filtered by key or a JSON
- *                                                   field equal to <value> */
+ *                                                   field equal to <value>
+ *   dest.<name>.tokens|public                       who may subscribe: token holders, and
+ *                                                   anyone (public=live) or anyone with history
+ *                                                   (public=all)
+ * Nothing is open by default: a destination nobody may read, or POST /topics/ enabled without
+ * http.topics.allow, is a configuration error. */
 #ifndef GW_CFG_H
 #define GW_CFG_H
 
+#include "kit_auth.h"
 #include "kit_kconf.h"
 #include "sl_props.h"
 
@@ -39,7 +45,7 @@ typedef struct {
     gw_field_t fields[GW_FIELDS_MAX]; /* none: any JSON object */
     int nfields;
     char key_field[GW_NAME_BUF]; /* record key taken from this field; "" = no key */
-    char token[GW_STR_BUF];      /* bearer token; "" = open */
+    kit_tokens_t tokens;         /* bearer tokens (also STOMP passcodes for SEND); none = open */
     bool send;                   /* STOMP SEND to path allowed */
 } gw_route_t;
 
@@ -49,6 +55,9 @@ typedef struct {
     char topics[GW_DEST_TOPICS_MAX][GW_TOPIC_BUF];
     int ntopics;
     char field[GW_NAME_BUF]; /* JSON field compared with the value; "" = the record key */
+    kit_tokens_t tokens;     /* CONNECT passcodes that may read it */
+    bool public_live;        /* anyone may subscribe to live records (public=live|all) */
+    bool public_replay;      /* anyone may also read history: x-from-*, parks (public=all) */
 } gw_dest_cfg_t;
 
 typedef struct {
@@ -58,8 +67,13 @@ typedef struct {
     char ws_path[GW_STR_BUF];    /* WebSocket (STOMP) endpoint */
     char static_dir[GW_STR_BUF]; /* "" = no static files */
     char static_path[GW_NAME_BUF]; /* URL prefix of the static files */
-    bool topics_api;             /* POST /topics/{topic} */
-    char topics_token[GW_STR_BUF];
+    bool topics_api;             /* POST /topics/{topic} (off by default) */
+    kit_tokens_t topics_tokens;
+    char topics_allow[GW_STR_BUF]; /* comma-separated globs of the topics it may write */
+    uint8_t jwt_secret[KIT_AUTH_SECRET_BYTES_MAX]; /* HS256 key for STOMP CONNECT passcodes */
+    size_t jwt_secret_len;         /* 0: JWTs are not accepted */
+    int64_t idle_ms;               /* nothing received this long closes a session */
+    int conns_per_ip_max;
     bool auto_create;            /* produce to unknown topics (else 404) */
     int partitions;              /* topics this service creates */
     size_t request_bytes_max;    /* HTTP body (413 past it) */

@@ -1,18 +1,19 @@
 /* gw_http: the HTTP side of the gateway (libwebsockets, the loop thread).
- *   POST /topics/{topic}  one record {key, value, headers, partition} or an array of them;
+ *   POST /topics/{topic}  (http.topics.enable, topics matching http.topics.allow only)
+ *                         one record {key, value, headers, partition} or an array of them;
  *                         answered after acks=all with partition and offset (Confluent REST
  *                         Proxy v3 record shape: error_code, topic_name, partition_id, offset)
  *   POST <route.path>     the body (a JSON object passing the route's shape check) is the
  *                         record value; the key is the route's key field
  *   GET  /health, /stats, <http.static.path>/... (files of http.static.dir)
  * Errors are JSON {"error_code": status, "message": "...", "field": "..."}: 400 naming the bad
- * field, 401, 404 unknown topic (topics.auto.create=false), 405, 413, 503 broker unreachable. */
+ * field, 401 without a bearer token, 403 with a wrong one or a topic not allowed, 404 unknown topic (topics.auto.create=false), 405, 413, 503 broker unreachable. */
 #include "gw_int.h"
 
 #include "sl_log.h"
 
+#include <fnmatch.h>
 #include <libwebsockets.h>
-#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,18 +189,35 @@ size_t gw_route_key(const gw_route_t *route, json_t *obj, char *key, size_t cap)
 
 /* ---- produce ---- */
 
-static bool gw__authorized(gw_http_t *h, const char *token)
+/* No tokens configured: open. Else 401 without a bearer token, 403 with one not in the list. */
+static bool gw__authorized(gw_http_t *h, const kit_tokens_t *tokens)
 {
-    if (!token[0]) {
+    if (tokens->n == 0) {
         return true;
     }
-    size_t tl = strlen(token);
-    bool ok = strncmp(h->auth, "Bearer ", 7) == 0 && strlen(h->auth + 7) == tl &&
-              CRYPTO_memcmp(h->auth + 7, token, tl) == 0;
-    if (!ok) {
+    if (strncmp(h->auth, "Bearer ", 7) != 0 || !h->auth[7]) {
         gw__error(h, 401, NULL, "a bearer token is required");
+        return false;
     }
-    return ok;
+    if (!kit_tokens_match(tokens, h->auth + 7, strlen(h->auth + 7))) {
+        gw__error(h, 403, NULL, "the bearer token is not allowed here");
+        return false;
+    }
+    return true;
+}
+
+/* Whether topic matches one of the comma-separated globs in allow. */
+static bool gw__topic_allowed(const char *allow, const char *topic)
+{
+    char buf[GW_STR_BUF];
+    snprintf(buf, sizeof buf, "%s", allow);
+    for (char *save = NULL, *glob = strtok_r(buf, ",", &save); glob;
+         glob = strtok_r(NULL, ",", &save)) {
+        if (fnmatch(glob, topic, 0) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Bytes of a key or value: a string as is, any other JSON value as JSON text (malloc'ed). */
@@ -411,7 +429,7 @@ void gw_http_post_done(gw_svc_t *svc, gw_post_t *post)
 
 static void gw__topics_post(gw_svc_t *svc, gw_http_t *h, const char *topic)
 {
-    if (!gw__authorized(h, svc->cfg->topics_token)) {
+    if (!gw__authorized(h, &svc->cfg->topics_tokens)) {
         return;
     }
     size_t tl = strlen(topic);
@@ -423,6 +441,10 @@ static void gw__topics_post(gw_svc_t *svc, gw_http_t *h, const char *topic)
     }
     if (!name_ok) {
         gw__error(h, 400, "topic", "topic: want 1..249 characters [0-9A-Za-z._-]");
+        return;
+    }
+    if (!gw__topic_allowed(svc->cfg->topics_allow, topic)) {
+        gw__error(h, 403, "topic", "topic %s is not in http.topics.allow", topic);
         return;
     }
     json_error_t jerr;
@@ -455,7 +477,7 @@ static void gw__topics_post(gw_svc_t *svc, gw_http_t *h, const char *topic)
 
 static void gw__route_post(gw_svc_t *svc, gw_http_t *h, const gw_route_t *route)
 {
-    if (!gw__authorized(h, route->token)) {
+    if (!gw__authorized(h, &route->tokens)) {
         return;
     }
     char field[GW_NAME_BUF + 8], why[256], key[GW_NAME_BUF * 4];
@@ -495,7 +517,8 @@ static void gw__stats(gw_svc_t *svc, gw_http_t *h)
 {
     gw_stats_t *st = &svc->st;
     json_t *o = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "connections",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+        "connections",
         (json_int_t)atomic_load(&st->conns), "subscriptions", (json_int_t)atomic_load(&st->subs),
         "queued_bytes", (json_int_t)atomic_load(&st->queued_bytes), "produced",
         (json_int_t)atomic_load(&st->produced), "consumed", (json_int_t)atomic_load(&st->consumed),
@@ -504,6 +527,9 @@ static void gw__stats(gw_svc_t *svc, gw_http_t *h)
         (json_int_t)atomic_load(&st->conns_overflow), "closed_heartbeat",
         (json_int_t)atomic_load(&st->conns_hb_timeout), "closed_error",
         (json_int_t)atomic_load(&st->conns_error), "resumes", (json_int_t)atomic_load(&st->resumes),
+        "auth_refused", (json_int_t)atomic_load(&st->auth_refused), "closed_idle",
+        (json_int_t)atomic_load(&st->conns_idle), "refused_per_ip",
+        (json_int_t)atomic_load(&st->conns_per_ip_refused),
         "rss_bytes", (json_int_t)gw__rss_bytes(), "broker", atomic_load(&svc->broker_ok));
     gw__json(h, 200, o);
 }

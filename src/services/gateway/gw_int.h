@@ -97,7 +97,7 @@ typedef struct {
 
 typedef struct {
     atomic_uint_fast64_t produced, delivered, consumed, conns_opened, conns_overflow,
-        conns_hb_timeout, conns_error, resumes;
+        conns_hb_timeout, conns_error, resumes, auth_refused, conns_idle, conns_per_ip_refused;
     atomic_int_fast64_t conns, subs, queued_bytes;
 } gw_stats_t;
 

@@ -6,6 +6,7 @@
  * served by gw_http.c on the same port). Thread: loop, except gw_loop_start/stop. */
 #include "gw_int.h"
 #include "gw_stomp.h"
+#include "kit_auth.h"
 #include "kit_listen.h"
 
 #include "sl_log.h"
@@ -27,6 +28,10 @@
 #define GW_VALUE_BYTES_MAX 256     /* destination values (the {line} part) */
 #define GW_HB_GRACE_MUL 2          /* a peer may be this many intervals late */
 #define GW_SENDS_MAX 64            /* SENDs of one connection waiting for the broker */
+#define GW_IP_BUCKETS 4096         /* connections per peer address */
+#define GW_IP_BUF 48               /* an IPv4 or IPv6 address as text */
+#define GW_PRINCIPAL_BUF (KIT_AUTH_SUB_BUF + 8) /* "jwt:<sub>", "token:<id>", "" = anonymous */
+#define GW_DEST_NAME_BUF (GW_STR_BUF + GW_VALUE_BYTES_MAX + 1) /* prefix + value */
 
 typedef enum { GW_ACK_AUTO, GW_ACK_CLIENT, GW_ACK_INDIVIDUAL } gw_ack_t;
 
@@ -66,6 +71,7 @@ struct gw_sub {
     gw_dest_t *dest;
     char id[GW_ID_BUF];
     gw_ack_t ack;
+    bool may_replay;                 /* its principal may read history (x-from-*, parks) */
     uint64_t token;                  /* != 0 while catching up */
     gw_catchup_t *job;               /* its starts (the parked position while catching up) */
     gw_out_t *held, *held_tail;      /* live messages that arrived while catching up */
@@ -88,7 +94,13 @@ struct gw_conn {
     uint64_t serial;
     bool connected, closing;
     char client_id[GW_ID_BUF];
-    char passcode[GW_STR_BUF];
+    char ip[GW_IP_BUF];
+    char principal[GW_PRINCIPAL_BUF];
+    uint8_t pass_digest[KIT_AUTH_DIGEST_BYTES]; /* of a token passcode */
+    kit_jwt_t *jwt;                  /* of a JWT passcode, else NULL */
+    int64_t auth_exp_ms;             /* wall clock; 0: the credential does not expire */
+    bool ping_due;                   /* a WebSocket ping waits for the next write */
+    int64_t ping_ms;
     uint8_t *rx;
     size_t rx_len, rx_cap;
     gw_out_t *q_head, *q_tail;
@@ -105,14 +117,23 @@ struct gw_conn {
 
 typedef struct {
     char client_id[GW_ID_BUF], sub[GW_ID_BUF];
+    char principal[GW_PRINCIPAL_BUF]; /* only the principal that left it takes it back */
     int tmpl;
     char value[GW_VALUE_BYTES_MAX + 1];
     int64_t parked_ms;
     gw_catchup_t *pos; /* starts; token and targets unused */
 } gw_park_t;
 
+typedef struct gw_ipc gw_ipc_t;
+struct gw_ipc {
+    gw_ipc_t *next;
+    int n;
+    char ip[GW_IP_BUF];
+};
+
 typedef struct gw_ws {
     gw_svc_t *svc;
+    gw_ipc_t *ips[GW_IP_BUCKETS];
     gw_conn_t *conns;
     int nconns;
     gw_dest_t *buckets[GW_DEST_BUCKETS];
@@ -509,7 +530,8 @@ static void gw__park_remove(gw_ws_t *ws, int i)
 static void gw__park(gw_ws_t *ws, gw_sub_t *sub)
 {
     gw_conn_t *conn = sub->conn;
-    if (sub->ack == GW_ACK_AUTO || !conn->client_id[0] || ws->svc->cfg->park_ms == 0) {
+    if (sub->ack == GW_ACK_AUTO || !conn->client_id[0] || ws->svc->cfg->park_ms == 0 ||
+        !sub->may_replay) {
         return;
     }
     int slot = ws->nparks < GW_PARK_MAX ? ws->nparks++ : 0;
@@ -520,6 +542,7 @@ static void gw__park(gw_ws_t *ws, gw_sub_t *sub)
     free(park->pos);
     snprintf(park->client_id, sizeof park->client_id, "%s", conn->client_id);
     snprintf(park->sub, sizeof park->sub, "%s", sub->id);
+    snprintf(park->principal, sizeof park->principal, "%s", conn->principal);
     park->tmpl = sub->dest->tmpl;
     snprintf(park->value, sizeof park->value, "%s", sub->dest->value);
     park->parked_ms = sl_time_mono_ms();
@@ -559,6 +582,7 @@ static gw_catchup_t *gw__unpark(gw_ws_t *ws, const gw_conn_t *conn, const char *
         gw_park_t *park = &ws->parks[i];
         if (now - park->parked_ms <= ws->svc->cfg->park_ms &&
             strcmp(park->client_id, conn->client_id) == 0 && strcmp(park->sub, id) == 0 &&
+            strcmp(park->principal, conn->principal) == 0 &&
             park->tmpl == dest->tmpl && strcmp(park->value, dest->value) == 0) {
             gw_catchup_t *pos = park->pos;
             gw__park_remove(ws, i);
@@ -627,7 +651,7 @@ static gw_catchup_t *gw__resume_job(gw_ws_t *ws, gw_sub_t *sub, const gw_stomp_f
     const gw_str_t *from_off = gw_stomp_get(f, "x-from-offset");
     const gw_str_t *from_time = gw_stomp_get(f, "x-from-time");
     gw_catchup_t *parked = from_off || from_time || sub->ack == GW_ACK_AUTO ||
-                                   !sub->conn->client_id[0]
+                                   !sub->conn->client_id[0] || !sub->may_replay
                                ? NULL
                                : gw__unpark(ws, sub->conn, sub->id, sub->dest);
     if (!from_off && !from_time && !parked) {
@@ -774,6 +798,23 @@ static int gw__dest_parse(const gw_cfg_t *cfg, const gw_str_t *dst, char *value)
     return -1;
 }
 
+/* Whether conn's credentials (a JWT whose dest patterns match, or a token of the destination)
+ * let it read destination dst of template tmpl; public access is the caller's part. */
+static bool gw__may_read(gw_ws_t *ws, const gw_conn_t *conn, int tmpl, const gw_str_t *dst)
+{
+    if (conn->jwt) {
+        char name[GW_DEST_NAME_BUF];
+        if (dst->len >= sizeof name) {
+            return false;
+        }
+        memcpy(name, dst->p, dst->len);
+        name[dst->len] = '\0';
+        return kit_jwt_allows(conn->jwt, name);
+    }
+    return conn->principal[0] && kit_tokens_has(&ws->svc->cfg->dests[tmpl].tokens,
+                                                conn->pass_digest);
+}
+
 static void gw__on_subscribe(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_t *f)
 {
     const gw_str_t *id = gw_stomp_get(f, "id"), *dst = gw_stomp_get(f, "destination");
@@ -799,9 +840,20 @@ static void gw__on_subscribe(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_
         gw__conn_fail(ws, conn, "subscription refused", "id already in use or too many");
         return;
     }
+    bool replay = gw_stomp_get(f, "x-from-offset") || gw_stomp_get(f, "x-from-time");
+    bool member = gw__may_read(ws, conn, tmpl, dst);
+    const gw_dest_cfg_t *d = &ws->svc->cfg->dests[tmpl];
+    if (!(member || (replay ? d->public_replay : d->public_live))) {
+        atomic_fetch_add(&ws->svc->st.auth_refused, 1);
+        gw__conn_fail(ws, conn, "SUBSCRIBE refused",
+                      replay ? "these credentials may not read this destination's history"
+                             : "these credentials may not read this destination");
+        return;
+    }
     gw_sub_t *sub = sl_xcalloc(1, sizeof *sub);
     memcpy(sub->id, id->p, id->len);
     sub->ack = mode;
+    sub->may_replay = member || d->public_replay;
     sub->conn = conn;
     sub->dest = gw__dest_find(ws, tmpl, value, true);
     sub->cnext = conn->subs;
@@ -898,7 +950,8 @@ static void gw__on_send(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_t *f)
         gw__conn_fail(ws, conn, "SEND refused", "destination is not a route open to SEND");
         return;
     }
-    if (route->token[0] && strcmp(route->token, conn->passcode) != 0) {
+    if (route->tokens.n && (conn->jwt || !conn->principal[0] ||
+                            !kit_tokens_has(&route->tokens, conn->pass_digest))) {
         gw__conn_fail(ws, conn, "SEND refused", "the route wants its token as CONNECT passcode");
         return;
     }
@@ -926,6 +979,42 @@ static void gw__on_send(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_t *f)
     gw_post_seal(ws->svc, post);
 }
 
+/* Sets conn's principal from a CONNECT passcode: a JWT (when stomp.jwt.secret is set) or a
+ * token some destination or route lists. False with a reason for the client otherwise. */
+static bool gw__authenticate(gw_ws_t *ws, gw_conn_t *conn, const gw_str_t *pass, char *why,
+                             size_t why_len)
+{
+    const gw_cfg_t *cfg = ws->svc->cfg;
+    if (cfg->jwt_secret_len && kit_jwt_shaped(pass->p, pass->len)) {
+        kit_jwt_t jwt;
+        if (kit_jwt_verify(cfg->jwt_secret, cfg->jwt_secret_len, pass->p, pass->len,
+                           sl_time_wall_ms() / 1000, &jwt, why, why_len) != 0) {
+            return false;
+        }
+        conn->jwt = sl_xmalloc(sizeof jwt);
+        memcpy(conn->jwt, &jwt, sizeof jwt);
+        conn->auth_exp_ms = jwt.exp_s > INT64_MAX / 1000 ? 0 : jwt.exp_s * 1000;
+        snprintf(conn->principal, sizeof conn->principal, "jwt:%s", jwt.sub);
+        return true;
+    }
+    kit_tokens_digest(pass->p, pass->len, conn->pass_digest);
+    bool known = false;
+    for (int i = 0; i < cfg->ndests; i++) {
+        known |= kit_tokens_has(&cfg->dests[i].tokens, conn->pass_digest);
+    }
+    for (int i = 0; i < cfg->nroutes; i++) {
+        known |= kit_tokens_has(&cfg->routes[i].tokens, conn->pass_digest);
+    }
+    if (!known) {
+        snprintf(why, why_len, "the passcode is not a token or JWT this gateway accepts");
+        return false;
+    }
+    char id[17];
+    kit_tokens_id(pass->p, pass->len, id);
+    snprintf(conn->principal, sizeof conn->principal, "token:%s", id);
+    return true;
+}
+
 static void gw__on_connect(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_t *f)
 {
     const gw_cfg_t *cfg = ws->svc->cfg;
@@ -942,7 +1031,7 @@ static void gw__on_connect(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_t 
         snprintf(hbuf, sizeof hbuf, "%.*s", (int)SL_MIN(hb->len, sizeof hbuf - 1), hb->p);
     }
     if (!version || sscanf(hbuf, "%lld,%lld", &cx, &cy) != 2 || cx < 0 || cy < 0 ||
-        (cid && cid->len >= GW_ID_BUF) || (pass && pass->len >= GW_STR_BUF)) {
+        (cid && cid->len >= GW_ID_BUF) || (pass && pass->len > KIT_AUTH_JWT_BYTES_MAX)) {
         const char *hdrs[] = {"version", "1.2", "message", "bad CONNECT", NULL};
         gw__send_frame(ws, conn, GW_STOMP_ERROR, hdrs,
                        "supported versions: 1.2,1.1; heart-beat: cx,cy; client-id < 128 bytes");
@@ -952,8 +1041,15 @@ static void gw__on_connect(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_t 
     }
     snprintf(conn->client_id, sizeof conn->client_id, "%.*s", cid ? (int)cid->len : 0,
              cid ? cid->p : "");
-    snprintf(conn->passcode, sizeof conn->passcode, "%.*s", pass ? (int)pass->len : 0,
-             pass ? pass->p : "");
+    char why[160];
+    if (pass && pass->len && !gw__authenticate(ws, conn, pass, why, sizeof why)) {
+        atomic_fetch_add(&ws->svc->st.auth_refused, 1);
+        const char *hdrs[] = {"version", version, "message", "bad credentials", NULL};
+        gw__send_frame(ws, conn, GW_STOMP_ERROR, hdrs, why);
+        conn->closing = true;
+        lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, GW_ERROR_LINGER_S);
+        return;
+    }
     conn->hb_tx_ms = cfg->hb_send_ms && cy ? SL_MAX(cfg->hb_send_ms, cy) : 0;
     conn->hb_rx_ms = cfg->hb_recv_ms && cx ? SL_MAX(cfg->hb_recv_ms, cx) : 0;
     conn->connected = true;
@@ -1076,6 +1172,17 @@ static void gw__on_rx(gw_ws_t *ws, gw_conn_t *conn, const void *in, size_t len)
  * -1: close the connection (a write failed, or it is closing and everything is written). */
 static int gw__write(gw_ws_t *ws, gw_conn_t *conn)
 {
+    if (conn->ping_due && !conn->closing) {
+        uint8_t ping[LWS_PRE + 1];
+        conn->ping_due = false;
+        if (lws_write(conn->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0) {
+            return -1;
+        }
+        if (conn->q_head) {
+            lws_callback_on_writable(conn->wsi); /* one write per writable event */
+        }
+        return 0;
+    }
     gw_buf_t *b = &ws->scratch;
     b->len = LWS_PRE;
     /* Every queued frame that fits goes into one WebSocket message (a STOMP stream may split
@@ -1161,9 +1268,21 @@ static void gw__sweep(lws_sorted_usec_list_t *sul)
         if (conn->closing || !conn->connected) {
             continue;
         }
-        if (conn->hb_rx_ms && now - conn->last_rx_ms > GW_HB_GRACE_MUL * conn->hb_rx_ms) {
+        int64_t quiet = now - conn->last_rx_ms;
+        if (conn->hb_rx_ms && quiet > GW_HB_GRACE_MUL * conn->hb_rx_ms) {
             atomic_fetch_add(&ws->svc->st.conns_hb_timeout, 1);
             gw__conn_fail(ws, conn, "heart-beat timeout", "nothing received in time");
+        } else if (!conn->hb_rx_ms && quiet > cfg->idle_ms) {
+            atomic_fetch_add(&ws->svc->st.conns_idle, 1);
+            gw__conn_fail(ws, conn, "idle timeout",
+                          "nothing received (not even a pong) within stomp.idle.timeout.ms");
+        } else if (conn->auth_exp_ms && sl_time_wall_ms() >= conn->auth_exp_ms) {
+            gw__conn_fail(ws, conn, "credentials expired", "CONNECT again with a fresh token");
+        } else if (!conn->hb_rx_ms && quiet > cfg->idle_ms / 2 && !conn->ping_due &&
+                   now - conn->ping_ms > cfg->idle_ms / 4) {
+            conn->ping_due = true; /* a browser's WebSocket answers with a pong by itself */
+            conn->ping_ms = now;
+            lws_callback_on_writable(conn->wsi);
         } else if (conn->q_head && now - conn->q_head->enq_ms > cfg->send_time_ms) {
             atomic_fetch_add(&ws->svc->st.conns_overflow, 1);
             gw__conn_fail(ws, conn, "slow consumer", "a frame waited over stomp.send.time.ms");
@@ -1180,6 +1299,41 @@ static void gw__sweep(lws_sorted_usec_list_t *sul)
 }
 
 /* ---- connections ---- */
+
+/* Connections per peer address (connections.max.per.ip): a hash of counts, one entry per
+ * address with a connection open. */
+static gw_ipc_t *gw__ip_find(gw_ws_t *ws, const char *ip, bool create)
+{
+    uint32_t h = gw__hash(0, ip) % GW_IP_BUCKETS;
+    for (gw_ipc_t *ipc = ws->ips[h]; ipc; ipc = ipc->next) {
+        if (strcmp(ipc->ip, ip) == 0) {
+            return ipc;
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    gw_ipc_t *ipc = sl_xcalloc(1, sizeof *ipc);
+    snprintf(ipc->ip, sizeof ipc->ip, "%s", ip);
+    ipc->next = ws->ips[h];
+    ws->ips[h] = ipc;
+    return ipc;
+}
+
+static void gw__ip_release(gw_ws_t *ws, const char *ip)
+{
+    uint32_t h = gw__hash(0, ip) % GW_IP_BUCKETS;
+    for (gw_ipc_t **pp = &ws->ips[h]; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->ip, ip) == 0) {
+            gw_ipc_t *ipc = *pp;
+            if (--ipc->n == 0) {
+                *pp = ipc->next;
+                free(ipc);
+            }
+            return;
+        }
+    }
+}
 
 static void gw__conn_closed(gw_ws_t *ws, gw_conn_t *conn)
 {
@@ -1203,7 +1357,9 @@ static void gw__conn_closed(gw_ws_t *ws, gw_conn_t *conn)
         conn->next->prev = conn->prev;
     }
     ws->nconns--;
+    gw__ip_release(ws, conn->ip);
     atomic_fetch_sub(&ws->svc->st.conns, 1);
+    free(conn->jwt);
     free(conn->rx);
     free(conn);
 }
@@ -1214,6 +1370,8 @@ static int gw__on_established(gw_ws_t *ws, gw_pss_t *pss, struct lws *wsi)
     conn->wsi = wsi;
     conn->serial = ++ws->next_serial;
     conn->last_rx_ms = conn->last_tx_ms = sl_time_mono_ms();
+    lws_get_peer_simple(wsi, conn->ip, sizeof conn->ip);
+    gw__ip_find(ws, conn->ip, true)->n++;
     conn->next = ws->conns;
     if (conn->next) {
         conn->next->prev = conn;
@@ -1226,7 +1384,8 @@ static int gw__on_established(gw_ws_t *ws, gw_pss_t *pss, struct lws *wsi)
     return 0; /* the sweep ends a session that sends no CONNECT in time */
 }
 
-/* Only the configured path upgrades, and only below connections.max. */
+/* Only the configured path upgrades, only below connections.max, and only below
+ * connections.max.per.ip for the peer's address. */
 static int gw__filter(gw_ws_t *ws, struct lws *wsi)
 {
     char uri[GW_STR_BUF];
@@ -1234,7 +1393,17 @@ static int gw__filter(gw_ws_t *ws, struct lws *wsi)
         strcmp(uri, ws->svc->cfg->ws_path) != 0) {
         return 1;
     }
-    return ws->nconns >= ws->svc->cfg->connections_max ? 1 : 0;
+    if (ws->nconns >= ws->svc->cfg->connections_max) {
+        return 1;
+    }
+    char ip[GW_IP_BUF];
+    lws_get_peer_simple(wsi, ip, sizeof ip);
+    gw_ipc_t *ipc = gw__ip_find(ws, ip, false);
+    if (ipc && ipc->n >= ws->svc->cfg->conns_per_ip_max) {
+        atomic_fetch_add(&ws->svc->st.conns_per_ip_refused, 1);
+        return 1;
+    }
+    return 0;
 }
 
 /* New partitions of a consumed topic: their records are dispatched from offset 0 on. */
@@ -1297,6 +1466,11 @@ static int gw__cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return gw__on_established(ws, pss, wsi);
     case LWS_CALLBACK_RECEIVE:
         gw__on_rx(ws, pss->conn, in, len);
+        return 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (pss->conn) {
+            pss->conn->last_rx_ms = sl_time_mono_ms();
+        }
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss->conn ? gw__write(ws, pss->conn) : 0;
@@ -1396,6 +1570,13 @@ void gw_loop_stop(gw_svc_t *svc)
     gw__drain(ws);                 /* answers (to nobody) and frees the finished posts */
     for (int i = 0; i < ws->nparks; i++) {
         free(ws->parks[i].pos);
+    }
+    for (int i = 0; i < GW_IP_BUCKETS; i++) {
+        while (ws->ips[i]) {
+            gw_ipc_t *ipc = ws->ips[i];
+            ws->ips[i] = ipc->next;
+            free(ipc);
+        }
     }
     gw_buf_deinit(&ws->scratch);
     free(ws);
