@@ -1,4 +1,4 @@
-/* Authorization for the request handlers (the checks KafkaApis makes, see README "ACLs") and
+/* Authorization for the request handlers (the checks KafkaApis makes, see docs/broker.md "ACLs") and
  * the ACL APIs: DescribeAcls (v0-3), CreateAcls (v0-3), DeleteAcls (v0-3). Authorization is on
  * only when authorizer.class.name is set (Kafka's rule); then every check goes to the store
  * in acl.c. The ACL APIs answer SECURITY_DISABLED without an authorizer and need DESCRIBE
@@ -72,7 +72,7 @@ kerr_t brk_authz_group(brk_req_t *req, int op, kproto_str_t group)
 }
 
 /* The operation each API needs on the topics and on the group it names (Kafka's KafkaApis;
- * README "ACLs" has the whole table, with the checks that depend on more than the API:
+ * docs/broker.md "ACLs" has the whole table, with the checks that depend on more than the API:
  * CreateTopics' CREATE on the cluster, configs, Metadata's auto-create, ListGroups). */
 typedef struct {
     int8_t topic_op, group_op;

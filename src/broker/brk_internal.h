@@ -291,7 +291,7 @@ void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w);
 /* Fails every waiter of part (partition deleted or offline). */
 void brk_part_fail_waiters(brk_part_t *part, int err);
 
-/* ---- authz.c: ACL checks for the handlers (KafkaApis' operation per API, README) ---- */
+/* ---- authz.c: ACL checks for the handlers (KafkaApis' operation per API, docs/broker.md) ---- */
 /* Opens <data>/acls.txt when an authorizer is configured (brk->acl), else leaves it NULL. */
 int brk_authz_open(brk_t *brk, char *err, size_t err_len);
 void brk_authz_close(brk_t *brk);

@@ -18,8 +18,7 @@ static void gateway__usage(FILE *f)
     fprintf(f,
             "usage: sluice gateway serve [--config FILE.properties] [--set key=value]...\n"
             "                            [--brokers HOST:PORT] [--http HOST:PORT]\n"
-            "The settings (routes, destinations, limits) are listed in README.md\n"
-            "(sluice gateway: configuration).\n");
+            "The settings (routes, destinations, limits) are listed in docs/gateway.md.\n");
 }
 
 /* Loads the properties named by argv into cfg; returns 0 or the exit code. */

@@ -26,7 +26,7 @@ static void jobs__usage(FILE *f)
             "       sluice jobs show   [--url URL] ID [--log]\n"
             "       sluice jobs retry  [--url URL] ID | --all [--state STATE] [--type TYPE]\n"
             "       sluice jobs cancel [--url URL] ID\n"
-            "The service's settings are listed in README.md (sluice jobs: configuration).\n"
+            "The service's settings are listed in docs/jobs.md.\n"
             "--url defaults to " JOBS_URL_DEFAULT ".\n");
 }
 

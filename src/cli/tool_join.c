@@ -22,7 +22,7 @@ static void join__usage(FILE *f)
             "                   [--error-topic TOPIC] [--state-dir DIR] [--http HOST:PORT]\n"
             "                   [--on-error=continue|fail]\n"
             "TYPE: stream-table-inner, stream-table-left, table-table-inner, table-table-left,\n"
-            "table-table-outer. Every setting is listed in README.md (sluice join).\n");
+            "table-table-outer. Every setting is listed in docs/join.md.\n");
 }
 
 static const char *join__flag_key(const char *a)

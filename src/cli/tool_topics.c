@@ -2,7 +2,7 @@
  * Admin API (Metadata, CreateTopics, DeleteTopics, DescribeConfigs, AlterConfigs).
  * librdkafka 2.0.2 has no IncrementalAlterConfigs, so `alter` reads the topic's dynamic configs
  * and writes the whole set back with AlterConfigs; a broker that does not advertise
- * AlterConfigs (API key 33; Sluice implements only IncrementalAlterConfigs) gets a clear error. */
+ * AlterConfigs (API key 33; Sluice implements it, v0-2) gets a clear error. */
 #include "cli.h"
 #include "sl_common.h"
 #include "tool_common.h"
@@ -34,9 +34,9 @@ static void tool__topics_usage(FILE *f)
             "\n"
             "Lists, describes, creates, deletes and reconfigures topics.\n"
             "create uses the broker's num.partitions / default.replication.factor when the\n"
-            "counts are not given. alter needs a broker that supports AlterConfigs (Apache\n"
-            "Kafka does; Sluice supports only IncrementalAlterConfigs, which librdkafka 2.0.2\n"
-            "cannot send).\n"
+            "counts are not given. alter reads the topic's dynamic configs and writes the\n"
+            "whole set back with AlterConfigs (Sluice and Apache Kafka support it; librdkafka\n"
+            "2.0.2 cannot send IncrementalAlterConfigs).\n"
             "\n"
             "options:\n"
             "  --brokers HOST:PORT[,...]  bootstrap brokers (default " TOOL_BROKERS_DEFAULT ")\n"

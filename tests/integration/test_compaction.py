@@ -78,7 +78,7 @@ CODEC_IDS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 def produce_kafka_python(bootstrap, topic, recs, codec):
     """Produces recs to partition 0 with kafka-python in small batches; returns their offsets.
     kafka-python compresses gzip, snappy (xerial framing, as Java) and lz4 as asked, where
-    Debian 12's librdkafka sends them uncompressed (README.md, Compression)."""
+    Debian 12's librdkafka sends them uncompressed (docs/broker.md, Compression)."""
     from kafka import KafkaProducer
     kp = KafkaProducer(bootstrap_servers=bootstrap, acks="all", compression_type=codec,
                        linger_ms=2, batch_size=1500, max_block_ms=int(T(20) * 1000))

@@ -63,7 +63,7 @@ def test_compressed_batches_are_stored_as_the_clients_sent_them(broker):
     """zstd from librdkafka and gzip from kafka-python reach the log compressed, unchanged.
     (librdkafka before 2.11.1, Debian 12's 2.0.2 included, sends gzip, snappy and lz4 batches
     uncompressed to any broker whose Produce versions start above v0, Kafka 4.0's too; see
-    README.md, Compression.)"""
+    docs/broker.md, Compression.)"""
     from kafka import KafkaProducer
     sent = sample_records(300)
     topic = create_topic(broker.bootstrap, unique_topic("codec-zstd"))

@@ -1,5 +1,5 @@
 /* Configuration of `sluice gateway`: one .properties file (plus --set overrides), every key
- * documented in README.md ("sluice gateway: configuration"). Unknown keys are errors.
+ * documented in docs/gateway.md ("Configuration"). Unknown keys are errors.
  *   route.<name>.path|topic|fields|key|token|send   an HTTP path (and STOMP SEND destination)
  *                                                   mapped onto a topic with a shape check
  *   dest.<name>.prefix|topics|filter                STOMP destinations <prefix><value> over

@@ -1,5 +1,5 @@
 /* Configuration of `sluice jobs`: one .properties file (plus --set overrides), every key
- * documented in README.md ("sluice jobs: configuration"). Unknown keys are errors, so a typo is
+ * documented in docs/jobs.md ("Configuration"). Unknown keys are errors, so a typo is
  * never silently ignored. */
 #ifndef JCFG_H
 #define JCFG_H

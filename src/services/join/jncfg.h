@@ -1,5 +1,5 @@
 /* Configuration of `sluice join`: one .properties file plus --set overrides and flags, every
- * key documented in README.md ("sluice join"). Unknown keys are errors, so a typo is never
+ * key documented in docs/join.md ("Configuration"). Unknown keys are errors, so a typo is never
  * silently ignored. */
 #ifndef JNCFG_H
 #define JNCFG_H
