@@ -1173,9 +1173,10 @@ static void gw__on_rx(gw_ws_t *ws, gw_conn_t *conn, const void *in, size_t len)
 static int gw__write(gw_ws_t *ws, gw_conn_t *conn)
 {
     if (conn->ping_due && !conn->closing) {
-        uint8_t ping[LWS_PRE + 1];
+        /* with a payload: lws 4.1 passes a pong with an empty one to no callback */
+        uint8_t ping[LWS_PRE + 4] = {[LWS_PRE] = 'p', 'i', 'n', 'g'};
         conn->ping_due = false;
-        if (lws_write(conn->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0) {
+        if (lws_write(conn->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 0) {
             return -1;
         }
         if (conn->q_head) {
