@@ -244,16 +244,17 @@ def test_extracted_binary_prints_its_version(root):
 
 
 def packaged_config(root, name, tmp_path, replace=None, uncomment=False):
-    """The packaged /etc/sluice/NAME with its KEY=... lines of replace swapped (each must be
-    there), and with uncomment every commented '#key=value' line made a setting."""
+    """The packaged /etc/sluice/NAME, with uncomment every commented '#key=value' line made a
+    setting, and for each KEY: (OLD, NEW) of replace every KEY= line set to NEW (the file as
+    shipped must hold KEY=OLD)."""
     with open(root / "etc/sluice" / name) as f:
         text = f.read()
+    for key, (old, _) in (replace or {}).items():
+        assert "\n%s=%s\n" % (key, old) in text, "%s has no line %s=%s" % (name, key, old)
     if uncomment:
         text = re.sub(r"(?m)^#([a-z][a-z0-9_.]*=)", r"\1", text)
-    for key, (old, new) in (replace or {}).items():
-        line = "\n%s=%s\n" % (key, old)
-        assert line in text, "%s has no line %s=%s" % (name, key, old)
-        text = text.replace(line, "\n%s=%s\n" % (key, new))
+    for key, (_, new) in (replace or {}).items():
+        text = re.sub(r"(?m)^%s=.*$" % re.escape(key), "%s=%s" % (key, new), text)
     path = tmp_path / ("%s%s" % ("uncommented-" if uncomment else "", name))
     path.write_text(text)
     return path
@@ -309,7 +310,9 @@ def packaged_broker(root, tmp_path):
                                                       "PLAINTEXT://127.0.0.1:0")})
         b = PackagedBroker(root, conf, tmp_path)
         brokers.append(b)
-        return b, b.start(), data
+        bootstrap = b.start()
+        assert not bootstrap.endswith(":9092"), "listening on the packaged port, not port 0"
+        return b, bootstrap, data
     yield make
     for b in brokers:
         try:
