@@ -11,10 +11,12 @@ set(SL_SYSCONFDIR "" CACHE PATH
     "Directory that gets sluice/*.properties (empty: /etc for a /usr prefix, else PREFIX/etc)")
 set(SL_SYSTEMD_UNITDIR "" CACHE PATH
     "Directory that gets the systemd units (empty: the system's for a /usr prefix)")
-pkg_get_variable(SL_SYSTEMD_SYSTEM_UNITDIR systemd systemdsystemunitdir)
-if(NOT SL_SYSTEMD_SYSTEM_UNITDIR)
-  set(SL_SYSTEMD_SYSTEM_UNITDIR /lib/systemd/system)
+pkg_get_variable(_sl_unitdir systemd systemdsystemunitdir)
+if(NOT _sl_unitdir)
+  set(_sl_unitdir /lib/systemd/system)
 endif()
+# Cached so that tests/integration/test_package.py reads the same value.
+set(SL_SYSTEMD_SYSTEM_UNITDIR "${_sl_unitdir}" CACHE INTERNAL "the system's systemd unit dir")
 
 install(TARGETS sluice RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(CODE "

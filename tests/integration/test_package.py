@@ -4,8 +4,10 @@ contents, the extracted binary running --version and a broker on the packaged
 server.properties, the packaged service configs starting their services, the systemd units,
 and lintian.
 
-The package tests skip when dpkg-deb is missing, and under a sanitizer build (a package is
-made from a release build; scripts/package refuses an ASan one): they run in the release tier.
+The tests of the package itself skip when dpkg-deb is missing, and under a sanitizer build (a
+package is made from a release build; scripts/package refuses an ASan one): they run in the
+release tier. The tests that run what was installed (version, broker, services, units) then
+run on a `cmake --install` root instead.
 """
 
 import glob
@@ -132,14 +134,20 @@ def test_cmake_install_with_another_prefix_keeps_everything_under_it(tmp_path):
 
 # ---- the Debian package ---------------------------------------------------------------------
 
+def package_skip_reason():
+    if not shutil.which("dpkg-deb"):
+        return "dpkg-deb not found: the package tests need Debian's dpkg (scripts/setup)"
+    if sanitizer_build():
+        return ("%s is a sanitizer build; packages are made from release builds (the package "
+                "tests run in the release tier)" % sluice_bin())
+    return None
+
+
 @pytest.fixture(scope="module")
 def deb(tmp_path_factory):
     """The .deb scripts/package makes from SLUICE_BIN's build directory."""
-    if not shutil.which("dpkg-deb"):
-        pytest.skip("dpkg-deb not found: the package tests need Debian's dpkg (scripts/setup)")
-    if sanitizer_build():
-        pytest.skip("%s is a sanitizer build; packages are made from release builds (these "
-                    "tests run in the release tier)" % sluice_bin())
+    if package_skip_reason():
+        pytest.skip(package_skip_reason())
     need_build_dir()
     out = tmp_path_factory.mktemp("deb")
     r = subprocess.run([os.path.join(REPO, "scripts", "package"), "--out", str(out)],
@@ -154,10 +162,17 @@ def deb(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def root(deb, tmp_path_factory):
-    """The package extracted with dpkg-deb -x."""
+def root(request, tmp_path_factory):
+    """The package extracted with dpkg-deb -x; where no package is made (a sanitizer build),
+    `cmake --install --prefix /usr` of the build into a temporary DESTDIR (the same files but
+    the Debian ones), so the configs and units are run by that build's binary too."""
     r = tmp_path_factory.mktemp("root")
-    subprocess.run(["dpkg-deb", "-x", deb, str(r)], check=True, timeout=T(60))
+    if package_skip_reason():
+        need_build_dir()
+        cmake_install(r, "/usr")
+    else:
+        deb = request.getfixturevalue("deb")
+        subprocess.run(["dpkg-deb", "-x", deb, str(r)], check=True, timeout=T(60))
     return r
 
 
@@ -213,7 +228,7 @@ def test_package_control_names_version_arch_libraries_and_conffiles(deb, tmp_pat
         assert re.search(r"adduser .*--system .*sluice", f.read(), re.S)
 
 
-def test_packaged_binary_is_stripped_and_man_pages_and_changelog_are_gzip_n(root):
+def test_packaged_binary_is_stripped_and_man_pages_and_changelog_are_gzip_n(deb, root):
     r = subprocess.run(["readelf", "-S", str(root / "usr/bin/sluice")], capture_output=True,
                        text=True, check=True)
     assert ".symtab" not in r.stdout and ".debug_info" not in r.stdout
