@@ -92,7 +92,7 @@ def check_man_pages(mandir):
         m = re.search(r"^\.SH SYNOPSIS\n(.*?)^\.SH DESCRIPTION", text, re.S | re.M)
         assert m, "%s has no SYNOPSIS (help2man found no usage line)" % page
         plain = re.sub(r"\\f[BIRP]|\\[,/]|^\.B ", "", m.group(1), flags=re.M)
-        plain = " ".join(plain.replace("\\-", "-").split())
+        plain = " ".join(plain.replace("\\-", "-").replace("\\~", " ").split())
         assert plain.startswith(name.replace("sluice-", "sluice ", 1) + " "), (page, plain)
 
 
