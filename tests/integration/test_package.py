@@ -443,3 +443,59 @@ def test_lintian_reports_no_errors_on_the_package(deb):
     errors = [line for line in tags if line.startswith("E: ")]
     assert not errors, "\n".join(tags)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# ---- maintainer scripts, run with every command they call stubbed ---------------------------
+
+STUBBED = ["getent", "addgroup", "adduser", "deluser", "delgroup", "mkdir", "chown", "rm",
+           "rmdir", "systemctl", "deb-systemd-invoke"]
+
+
+def run_maintainer_script(script, args, tmp_path, user_exists):
+    """Runs packaging/debian/SCRIPT ARGS with PATH holding only stubs that log their argv (so
+    nothing on this machine changes, and a command not stubbed fails the script); returns the
+    logged calls. getent answers as if the sluice user and group exist when user_exists."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir(exist_ok=True)
+    log = tmp_path / "calls"
+    log.write_text("")
+    for name in STUBBED:
+        rc = 0 if name != "getent" or user_exists else 2
+        (stubs / name).write_text('#!/bin/sh\necho "%s $*" >> "%s"\nexit %d\n' % (name, log, rc))
+        (stubs / name).chmod(0o755)
+    r = subprocess.run(["/bin/sh", os.path.join(REPO, "packaging", "debian", script)] + args,
+                       env={"PATH": str(stubs)}, capture_output=True, text=True, timeout=T(30))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return [line for line in log.read_text().splitlines() if not line.startswith("getent ")]
+
+
+def test_postinst_configure_creates_the_sluice_system_user_once(tmp_path):
+    calls = run_maintainer_script("postinst", ["configure"], tmp_path, user_exists=False)
+    assert "addgroup --quiet --system sluice" in calls, calls
+    adduser = [c for c in calls if c.startswith("adduser ")]
+    assert len(adduser) == 1 and "--system" in adduser[0] and "--ingroup sluice" in adduser[0] \
+        and "--home /var/lib/sluice" in adduser[0] and adduser[0].endswith(" sluice"), calls
+    calls = run_maintainer_script("postinst", ["configure"], tmp_path, user_exists=True)
+    assert not [c for c in calls if c.split()[0] in ("adduser", "addgroup")], calls
+
+
+def test_postrm_keeps_data_on_remove_and_deletes_it_and_the_user_on_purge(tmp_path):
+    calls = run_maintainer_script("postrm", ["remove"], tmp_path, user_exists=True)
+    assert not [c for c in calls if c.split()[0] in ("rm", "deluser", "delgroup")], calls
+    calls = run_maintainer_script("postrm", ["purge"], tmp_path, user_exists=True)
+    rm = [c for c in calls if c.startswith("rm ")]
+    assert len(rm) == 1 and rm[0].startswith("rm -rf ") and all(
+        d in rm[0].split() for d in ["/var/lib/sluice", "/var/lib/sluice-jobs",
+                                     "/var/lib/sluice-join"]), calls
+    assert "deluser --quiet --system sluice" in calls, calls
+    assert "delgroup --quiet --system sluice" in calls, calls
+
+
+def test_prerm_stops_the_services_only_on_remove(tmp_path):
+    for action in ["upgrade", "remove"]:
+        calls = run_maintainer_script("prerm", [action], tmp_path, user_exists=True)
+        stops = [c for c in calls if c.startswith("deb-systemd-invoke stop ")]
+        if action == "upgrade" or not os.path.isdir("/run/systemd/system"):
+            assert stops == [], calls
+        else:
+            assert len(stops) == 1 and all(u in stops[0] for u in UNITS), calls
