@@ -263,8 +263,8 @@ static int gw_cfg__apply(gw_cfg_t *cfg, const char *key, const char *val, char *
     } else if (strcmp(key, "http.topics.allow") == 0) {
         return sl_setting_str(cfg->topics_allow, sizeof cfg->topics_allow, key, val, err, len);
     } else if (strcmp(key, "stomp.jwt.secret") == 0) {
-        size_t n = strlen(val);
-        if (n < KIT_AUTH_SECRET_BYTES_MIN || n > KIT_AUTH_SECRET_BYTES_MAX) {
+        size_t n = strlen(val); /* "" = JWTs are not accepted */
+        if (n && (n < KIT_AUTH_SECRET_BYTES_MIN || n > KIT_AUTH_SECRET_BYTES_MAX)) {
             return sl_setting_fail(err, len, key, "want a secret of 32..1024 bytes");
         }
         memcpy(cfg->jwt_secret, val, n);
