@@ -83,6 +83,9 @@ typedef struct {
     int64_t connections_max_idle_ms;
     int64_t authn_timeout_ms;        /* connections.max.authentication.ms */
     int64_t queued_max_request_bytes; /* -1: unbounded */
+    unsigned dir_mode;          /* log.dir.mode: dirs created; files without exec bits */
+    int64_t fd_cache_max;       /* log.segment.fd.cache.max: closed segment fds kept open */
+    int64_t disk_reserve_bytes; /* log.disk.reserve.bytes: produce refused below it; 0 off */
     /* The log cleaner (compaction), Kafka's log.cleaner.* names. */
     bool cleaner_enable;
     int32_t cleaner_threads;            /* 1: one cleaner thread */

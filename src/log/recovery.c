@@ -173,7 +173,8 @@ static int slog__load_verified(slog_part_t *part, slog_seg_t *seg, bool *cut)
     }
     /* zeros after the last batch are zero-ahead space (zero.c), not damage: later segments
      * stay */
-    bool zeros = end < fsize && slog__all_zero(seg->file->fd, end, fsize);
+    int fd = slog__file_use(seg->file); /* not cached yet: open */
+    bool zeros = end < fsize && slog__all_zero(fd, end, fsize);
     *cut = end < fsize && !zeros;
     if (zeros) {
         SL_LOGI("log", "%s: dropping the %" PRId64 " bytes of zeroed space after the last "
@@ -182,13 +183,13 @@ static int slog__load_verified(slog_part_t *part, slog_seg_t *seg, bool *cut)
         SL_LOGW("log", "%s: truncating segment %" PRId64 " from %" PRId64 " to %" PRId64
                 " bytes (torn or corrupt batch at the end)", part->dir, seg->base, fsize, end);
     }
-    if (end < fsize && ftruncate(seg->file->fd, end) < 0) {
+    if (end < fsize && ftruncate(fd, end) < 0) {
         return -errno;
     }
     /* A cut is durable at once; the rest too with open_sync, else it waits for the first sync
      * job (top comment). */
     bool sync = end < fsize || part->conf.open_sync;
-    return sync && fdatasync(seg->file->fd) < 0 ? -errno : 0;
+    return sync && fdatasync(fd) < 0 ? -errno : 0;
 }
 
 /* Opens and loads segment base; verify tells whether it must be checked batch by batch (and
@@ -255,6 +256,10 @@ static int slog__load_all(slog_part_t *part, const int64_t *bases, size_t n,
         verify = verify || i >= verify_from;
         slog_seg_t *seg;
         int rc = slog__load_seg(part, bases[i], i + 1 == n, &verify, &cut, &seg);
+        if (rc == 0 && (!verify || part->conf.open_sync)) {
+            seg->synced_next = seg->next; /* trusted, or verified and synced: not dirty, so
+                                           * the fd cache may close it once it is closed */
+        }
         if (rc == 0) {
             rc = slog__push_seg(part, seg);
         }
@@ -347,6 +352,9 @@ int slog__recover(slog_part_t *part)
     for (size_t i = 0; i < part->nsegs; i++) {
         slog_seg_t *seg = part->segs[i];
         seg->synced_next = SL_MIN(seg->next, SL_MAX(seg->base, part->durable));
+        if (i + 1 < part->nsegs) {
+            slog__fdc_dirty(seg->file, seg->synced_next < seg->next);
+        }
         if (seg->base <= part->durable) {
             part->rp_base = seg->base; /* the segment that the recovery point file names */
         }
