@@ -351,12 +351,14 @@ int brk_run(brk_t *brk)
     brk__housekeep(brk);
     brk_conns_start(brk);
     brk_txns_start(brk);
+    brk_storage_start(brk);
     if (brk->conf.flush_policy == BRK_FLUSH_INTERVAL) {
         brk->flush_timer = snet_timer_start(brk->loop, brk->conf.flush_interval_ms,
                                             brk__flush_tick, brk);
     }
     int rc = snet_loop_run(brk->loop);
     brk_conns_stop(brk);
+    brk_storage_stop(brk);
     snet_timer_cancel(brk->loop, brk->housekeep_timer);
     brk->housekeep_timer = NULL;
     snet_timer_cancel(brk->loop, brk->flush_timer);

@@ -486,6 +486,9 @@ void slog_clean_job_free(slog_clean_job_t *job)
     for (size_t i = 0; i < job->nin; i++) {
         slog_file_unref(job->in[i].file);
     }
+    if (job->nin > 0) {
+        slog__fdc_trim_now(); /* the inputs may leave the fd cache now */
+    }
     free(job->in);
     free(job->groups);
     free(job->map.slots);

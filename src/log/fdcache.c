@@ -67,14 +67,14 @@ static void slog__fdc_push_front(slog_file_t *file)
     }
 }
 
-/* Closes idle fds from the least recently used end until at most keep are open (lock held).
- * Returns how many it closed. Files in use or dirty are skipped: the bound may be exceeded
- * while they are. */
-static int64_t slog__fdc_trim(int64_t keep)
+/* Closes idle fds from the least recently used end until at most keep are open (lock held),
+ * never except's (the file about to be used). Returns how many it closed. Files in use or
+ * dirty are skipped: the bound may be exceeded while they are. */
+static int64_t slog__fdc_trim(int64_t keep, const slog_file_t *except)
 {
     int64_t closed = 0;
     for (slog_file_t *f = slog__fdc_tail; f && slog__fdc_open > keep; f = f->lru_prev) {
-        if (f->fd < 0 || f->dirty || atomic_load(&f->refs) != 1) {
+        if (f == except || f->fd < 0 || f->dirty || atomic_load(&f->refs) != 1) {
             continue;
         }
         close(f->fd);
@@ -94,7 +94,7 @@ void slog__fdc_add(slog_file_t *file)
     file->cached = true;
     slog__fdc_push_front(file);
     slog__fdc_open += file->fd >= 0;
-    slog__fdc_trim(atomic_load(&slog__fdc_max));
+    slog__fdc_trim(atomic_load(&slog__fdc_max), NULL);
     pthread_mutex_unlock(&slog__fdc_mu);
 }
 
@@ -118,7 +118,7 @@ void slog__fdc_dirty(slog_file_t *file, bool dirty)
     pthread_mutex_lock(&slog__fdc_mu);
     file->dirty = dirty;
     if (!dirty && file->cached) {
-        slog__fdc_trim(atomic_load(&slog__fdc_max));
+        slog__fdc_trim(atomic_load(&slog__fdc_max), NULL);
     }
     pthread_mutex_unlock(&slog__fdc_mu);
 }
@@ -129,7 +129,7 @@ static int slog__fdc_reopen(slog_file_t *file)
 {
     int fd = open(file->path, O_RDWR | O_CLOEXEC);
     if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
-        int64_t freed = slog__fdc_trim(atomic_load(&slog__fdc_max) / 2);
+        int64_t freed = slog__fdc_trim(atomic_load(&slog__fdc_max) / 2, file);
         fd = freed > 0 ? open(file->path, O_RDWR | O_CLOEXEC) : -1;
         if (freed == 0) {
             errno = EMFILE;
@@ -156,7 +156,7 @@ int slog__file_use(slog_file_t *file)
             slog__fdc_unlink(file);
             slog__fdc_push_front(file);
         }
-        slog__fdc_trim(atomic_load(&slog__fdc_max));
+        slog__fdc_trim(atomic_load(&slog__fdc_max), file);
         rc = file->fd;
     }
     pthread_mutex_unlock(&slog__fdc_mu);
@@ -177,8 +177,15 @@ int slog__file_ref_open(slog_file_t *file)
             slog__fdc_unlink(file);
             slog__fdc_push_front(file);
         }
-        slog__fdc_trim(atomic_load(&slog__fdc_max));
+        slog__fdc_trim(atomic_load(&slog__fdc_max), file);
     }
     pthread_mutex_unlock(&slog__fdc_mu);
     return rc;
+}
+
+void slog__fdc_trim_now(void)
+{
+    pthread_mutex_lock(&slog__fdc_mu);
+    slog__fdc_trim(atomic_load(&slog__fdc_max), NULL);
+    pthread_mutex_unlock(&slog__fdc_mu);
 }

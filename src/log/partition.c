@@ -59,7 +59,7 @@ int slog__push_seg(slog_part_t *part, slog_seg_t *seg)
     return 0;
 }
 
-static void slog__part_free(slog_part_t *part)
+void slog__part_free(slog_part_t *part)
 {
     for (size_t i = 0; i < part->nsegs; i++) {
         slog__seg_free(part->segs[i]);

@@ -373,3 +373,62 @@ int slog__recover(slog_part_t *part)
     }
     return rc;
 }
+
+/* After a failed sync: cuts the log at the durable offset (a batch boundary: the end offset
+ * when a sync job began) and deletes the segments after it. */
+static int slog__cut_to_durable(slog_part_t *part)
+{
+    int64_t target = part->durable;
+    size_t keep = 0;
+    while (keep + 1 < part->nsegs && part->segs[keep + 1]->base <= target) {
+        keep++;
+    }
+    for (size_t i = part->nsegs; i-- > keep + 1;) {
+        slog__seg_unlink(part->segs[i], part->dir); /* reads in flight keep their files */
+    }
+    slog_seg_t *seg = part->segs[keep];
+    slog_batch_hdr_t hdr;
+    int64_t pos = slog__seg_find(seg, target, &hdr);
+    if (pos < 0) {
+        return (int)pos;
+    }
+    int fd = slog__file_use(seg->file);
+    if (fd < 0) {
+        return fd;
+    }
+    if (pos < seg->size && ftruncate(fd, pos) < 0) {
+        return -errno;
+    }
+    if (pos < seg->size) {
+        SL_LOGW("log", "%s: cutting the unsynced tail after offset %" PRId64 " (%" PRId64
+                " bytes of segment %" PRId64 ")", part->dir, target, seg->size - pos, seg->base);
+    }
+    return fdatasync(fd) < 0 ? -errno : sl_fs_sync_dir(part->dir);
+}
+
+int slog_part_resume(slog_part_t *part)
+{
+    if (!part->failed) {
+        return 0;
+    }
+    if (part->job_out || part->clean_out || part->zjob) {
+        return SL_EAGAIN;
+    }
+    int was = part->failed;
+    int rc = part->failed_sync ? slog__cut_to_durable(part) : 0;
+    slog_part_t *fresh = NULL;
+    if (rc == 0) {
+        rc = slog_part_open(part->dir, &part->conf, &fresh);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    slog_part_t *old = sl_xmalloc(sizeof *old);
+    *old = *part;
+    *part = *fresh;
+    free(fresh);
+    slog__part_free(old);
+    SL_LOGI("log", "%s: back online at offset %" PRId64 " (it went offline: %s)", part->dir,
+            slog_part_end_offset(part), sl_strerror(was));
+    return 0;
+}

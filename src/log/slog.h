@@ -206,6 +206,15 @@ void slog_zero_cancel(slog_zero_job_t *job);
 void slog_part_zero_end(slog_part_t *part, slog_zero_job_t *job, int rc);
 /* The last I/O error that took the partition offline, or 0. */
 int slog_part_failed(const slog_part_t *part);
+/* Brings an offline partition back (recovery.c): after a failed sync its tail is cut to the
+ * durable offset (the page cache may hold what the disk lost; nothing past it was
+ * acknowledged under flush policy always), after a failed write or open the tail is verified
+ * from the recovery point (a torn batch is cut); then the log is reopened as at start (indexes,
+ * producer state, transactions) and replaces the partition's state in place: part stays
+ * valid, reads in flight keep their files. Needs no sync, zero or clean job out (SL_EAGAIN).
+ * Returns 0 (online; one log line), or the error that keeps it offline (try again later).
+ * Thread: loop (blocks like open). */
+int slog_part_resume(slog_part_t *part);
 
 /* Log compaction (cleaner.c), Kafka's LogCleaner for cleanup.policy=compact: closed
  * segments below the first uncleanable one (the active segment, or the first newer than

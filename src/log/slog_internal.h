@@ -137,6 +137,7 @@ struct slog_part {
     int64_t size_bytes;
     int64_t rp_base;        /* base of the segment holding the last recovery point written */
     int failed;             /* I/O error that took the partition offline, or 0 */
+    bool failed_sync;       /* ... in a sync: the page cache may hold what the disk lost */
     bool job_out;           /* a sync job is out */
     bool dir_dirty;         /* segment files created since the last directory fsync */
     bool clean_marker;      /* .clean still exists: remove it before the first write */
@@ -189,6 +190,8 @@ int slog__file_use(slog_file_t *file);
 int slog__file_ref_open(slog_file_t *file);
 /* Marks whether the file holds unsynced data (dirty files are never closed by the cache). */
 void slog__fdc_dirty(slog_file_t *file, bool dirty);
+/* Closes idle cached fds beyond the bound (after references were dropped). */
+void slog__fdc_trim_now(void);
 
 /* segment.c */
 void slog__seg_path(const char *dir, int64_t base, const char *ext, char *buf, size_t len);
@@ -225,6 +228,9 @@ int64_t slog__seg_find(const slog_seg_t *seg, int64_t offset, slog_batch_hdr_t *
 int slog__seg_header(const slog_seg_t *seg, int64_t pos, slog_batch_hdr_t *hdr);
 /* Removes the segment's files. */
 void slog__seg_unlink(const slog_seg_t *seg, const char *dir);
+
+/* partition.c: frees a partition and everything it holds (not its directory). */
+void slog__part_free(slog_part_t *part);
 
 /* recovery.c: lists, repairs and loads the segments of part->dir (slog_part_open). */
 int slog__recover(slog_part_t *part);

@@ -93,12 +93,16 @@ void slog_part_sync_end(slog_part_t *part, slog_sync_job_t *job, int rc)
         part->dir_dirty = part->dir_dirty || job->sync_dir;
         if (!part->failed) {
             part->failed = rc;
+            part->failed_sync = true;
             SL_LOGE("log", "%s: sync failed: %s; the partition is offline", part->dir,
                     sl_strerror(rc));
         }
     }
     for (size_t i = 0; i < job->nfiles; i++) {
         slog_file_unref(job->files[i]);
+    }
+    if (job->nfiles > 1) {
+        slog__fdc_trim_now(); /* closed segments just synced may leave the cache */
     }
     free(job->dir);
     free(job);
