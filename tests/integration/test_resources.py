@@ -141,8 +141,10 @@ def test_out_of_descriptors_the_listener_pauses_and_refuses_politely(limited_bro
         cpu0 = cpu_seconds(b.pid)
         time.sleep(2.0)
         cpu = cpu_seconds(b.pid) - cpu0
-        assert cpu < 0.5 * T(1), "the broker used %.2f s of CPU in 2 s" % cpu
+        assert cpu < 0.2 * T(1), "the broker used %.2f s of CPU in 2 s" % cpu
         text = b.stderr_text()
+        print("broker CPU %.2f s in 2 s; %d accept lines"
+              % (cpu, text.count("accept: Too many open files")))
         assert 1 <= text.count("accept: Too many open files") <= 5, b.stderr_tail()
         refused = sum(1 for s in socks[60:] if s.wait_closed(0.05))
         assert refused > 0, "no waiting connection was refused"
