@@ -189,3 +189,20 @@ void slog__fdc_trim_now(void)
     slog__fdc_trim(atomic_load(&slog__fdc_max), NULL);
     pthread_mutex_unlock(&slog__fdc_mu);
 }
+
+int64_t slog__fdc_relieve(void)
+{
+    pthread_mutex_lock(&slog__fdc_mu);
+    int64_t closed = slog__fdc_trim(atomic_load(&slog__fdc_max) / 2, NULL);
+    pthread_mutex_unlock(&slog__fdc_mu);
+    return closed;
+}
+
+int slog__open_retry(const char *path, int flags, unsigned mode)
+{
+    int fd = open(path, flags, (mode_t)mode);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && slog__fdc_relieve() > 0) {
+        fd = open(path, flags, (mode_t)mode);
+    }
+    return fd;
+}

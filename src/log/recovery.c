@@ -416,6 +416,10 @@ int slog_part_resume(slog_part_t *part)
     }
     int was = part->failed;
     int rc = part->failed_sync ? slog__cut_to_durable(part) : 0;
+    if (rc == 0) {
+        part->failed_sync = false; /* the cut is durable: a later try only reopens (the
+                                    * segments in memory no longer match the files) */
+    }
     slog_part_t *fresh = NULL;
     if (rc == 0) {
         rc = slog_part_open(part->dir, &part->conf, &fresh);

@@ -83,7 +83,7 @@ int slog__seg_create(const char *dir, int64_t base, slog_seg_t **out)
 {
     char path[4096];
     slog__seg_path(dir, base, "log", path, sizeof path);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)sl_fs_file_mode());
+    int fd = slog__open_retry(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, sl_fs_file_mode());
     if (fd < 0) {
         return -errno;
     }
@@ -96,7 +96,7 @@ int slog__seg_open(const char *dir, int64_t base, slog_seg_t **out)
 {
     char path[4096];
     slog__seg_path(dir, base, "log", path, sizeof path);
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = slog__open_retry(path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0) {
         return -errno;
     }

@@ -192,6 +192,10 @@ int slog__file_ref_open(slog_file_t *file);
 void slog__fdc_dirty(slog_file_t *file, bool dirty);
 /* Closes idle cached fds beyond the bound (after references were dropped). */
 void slog__fdc_trim_now(void);
+/* Out of descriptors: closes idle cached fds down to half the bound; returns how many. */
+int64_t slog__fdc_relieve(void);
+/* open(2) that, on EMFILE/ENFILE, relieves the cache and tries once more. */
+int slog__open_retry(const char *path, int flags, unsigned mode);
 
 /* segment.c */
 void slog__seg_path(const char *dir, int64_t base, const char *ext, char *buf, size_t len);

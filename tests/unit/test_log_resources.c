@@ -158,6 +158,52 @@ TEST(test_out_of_descriptors_fails_the_read_not_the_partition)
     slog_fd_cache_set_max(SLOG_FD_CACHE_DEFAULT);
 }
 
+/* Appends until the partition rolls once more while the process has no free descriptor;
+ * returns the append's result. */
+static int64_t roll_with_no_descriptors(slog_part_t *part)
+{
+    struct rlimit saved, rl;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    rl = saved;
+    rl.rlim_cur = (rlim_t)open_fds() + 3;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    int spare[8];
+    int nspare = 0;
+    while (nspare < 8 && (spare[nspare] = open("/dev/null", O_RDONLY)) >= 0) {
+        nspare++;
+    }
+    int nsegs = slog_part_segment_count(part);
+    int64_t rc = 0;
+    while (rc >= 0 && slog_part_segment_count(part) == nsegs) {
+        rc = tl_append(part, 1, 1);
+    }
+    while (nspare > 0) {
+        close(spare[--nspare]);
+    }
+    setrlimit(RLIMIT_NOFILE, &saved);
+    return rc;
+}
+
+TEST(test_a_roll_out_of_descriptors_takes_one_from_the_cache)
+{
+    slog_fd_cache_set_max(4);
+    char *dir = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *part;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    int64_t end = fill_segments(part, 8);
+    ASSERT_EQ(slog_part_sync_now(part), 0);
+    read_all(part, end); /* the cache holds 4 idle fds */
+    ASSERT_EQ(slog_fd_cache_open_count(), 4);
+    ASSERT_TRUE(roll_with_no_descriptors(part) >= 0);
+    ASSERT_EQ(slog_part_failed(part), 0);
+    ASSERT_EQ(slog_part_segment_count(part), 9);
+    ASSERT_TRUE(slog_fd_cache_open_count() <= 3); /* 2 idle + the closed, unsynced one */
+    slog_part_close(part);
+    tl_rmdir(dir);
+    slog_fd_cache_set_max(SLOG_FD_CACHE_DEFAULT);
+}
+
 TEST(test_partition_offline_by_a_write_error_resumes_after_the_fault_clears)
 {
     slog_fault_op_t ops[] = {SLOG_FAULT_WRITE, SLOG_FAULT_WRITE_TORN};
@@ -246,6 +292,7 @@ int main(void)
     RUN(test_fd_cache_bounds_open_segment_files_once_synced);
     RUN(test_fd_cache_never_closes_a_file_a_read_holds);
     RUN(test_out_of_descriptors_fails_the_read_not_the_partition);
+    RUN(test_a_roll_out_of_descriptors_takes_one_from_the_cache);
     RUN(test_partition_offline_by_a_write_error_resumes_after_the_fault_clears);
     RUN(test_partition_offline_by_a_sync_error_resumes_cut_to_the_durable_offset);
     RUN(test_resume_waits_while_a_sync_job_is_out);
