@@ -40,6 +40,23 @@ static int sl__write_full(int fd, const void *data, size_t len)
     return 0;
 }
 
+static unsigned sl__dir_mode = SL_FS_DIR_MODE_DEFAULT;
+
+void sl_fs_set_dir_mode(unsigned mode)
+{
+    sl__dir_mode = mode & 07777u;
+}
+
+unsigned sl_fs_dir_mode(void)
+{
+    return sl__dir_mode;
+}
+
+unsigned sl_fs_file_mode(void)
+{
+    return sl__dir_mode & 06666u & ~06000u;
+}
+
 int sl_fs_write_atomic(const char *path, const void *data, size_t len)
 {
     char tmp[PATH_MAX];
@@ -54,7 +71,8 @@ int sl_fs_write_atomic(const char *path, const void *data, size_t len)
     } else {
         snprintf(dir, sizeof dir, ".");
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                  (mode_t)sl_fs_file_mode());
     if (fd < 0) {
         return -errno;
     }
@@ -118,13 +136,13 @@ int sl_fs_mkdirs(const char *path)
     for (char *p = buf + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
+            if (mkdir(buf, (mode_t)sl__dir_mode) < 0 && errno != EEXIST) {
                 return -errno;
             }
             *p = '/';
         }
     }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
+    if (mkdir(buf, (mode_t)sl__dir_mode) < 0 && errno != EEXIST) {
         return -errno;
     }
     return 0;

@@ -4,6 +4,14 @@
 
 #include <stddef.h>
 
+/* Modes of the directories and files created here and by the storage layer: directories
+ * dir mode, files the dir mode without its exec bits (the umask still applies). Default 0700
+ * and 0600, so a shared machine's other users read nothing (log.dir.mode changes it).
+ * Thread: set once at start, before other threads; read from any. */
+#define SL_FS_DIR_MODE_DEFAULT 0700u
+void sl_fs_set_dir_mode(unsigned mode);
+unsigned sl_fs_dir_mode(void);
+unsigned sl_fs_file_mode(void);
 /* Writes path atomically: temp file in the same dir, write, fsync, rename, fsync dir.
  * Returns 0 or -errno; on failure the old file (if any) is untouched. */
 int sl_fs_write_atomic(const char *path, const void *data, size_t len);

@@ -83,6 +83,9 @@ typedef struct {
     int64_t connections_max_idle_ms;
     int64_t authn_timeout_ms;        /* connections.max.authentication.ms */
     int64_t queued_max_request_bytes; /* -1: unbounded */
+    unsigned dir_mode;          /* log.dir.mode: dirs created; files without exec bits */
+    int64_t fd_cache_max;       /* log.segment.fd.cache.max: closed segment fds kept open */
+    int64_t disk_reserve_bytes; /* log.disk.reserve.bytes: produce refused below it; 0 off */
     /* The log cleaner (compaction), Kafka's log.cleaner.* names. */
     bool cleaner_enable;
     int32_t cleaner_threads;            /* 1: one cleaner thread */
@@ -122,6 +125,8 @@ struct brk_part {
     bool closing;              /* brk_flush_drain has begun: no new zero-ahead job */
     slog_zero_job_t *zero_job; /* out on a flusher thread, or NULL */
     brk_wait_t *waiters, *waiters_tail; /* FIFO by target */
+    int64_t resume_backoff_ms; /* offline: the current retry pause (storage.c); 0 online */
+    int64_t resume_at_ms;      /* loop time of the next retry */
 };
 
 struct brk_topic {
@@ -178,7 +183,24 @@ struct brk {
     int64_t pid_block_end; /* end of the block reserved on disk; 0 before the first use */
     struct brk_txns *txns; /* the transaction coordinator (txn.c) */
     struct brk_acl *acl; /* NULL when no authorizer is configured */
+    /* storage.c: offline partitions' retries, and the free-space reserve */
+    snet_timer_t *resume_timer;
+    int64_t disk_checked_ms; /* when free space was last measured (0: never) */
+    int64_t disk_appended;   /* bytes appended since */
+    bool disk_low;           /* under log.disk.reserve.bytes at the last measure */
 };
+
+/* ---- storage.c ---- */
+/* Retries offline partitions whose backoff has passed (the timer calls it every 250 ms;
+ * tests call it directly). */
+void brk_storage_tick(brk_t *brk);
+void brk_storage_start(brk_t *brk);
+void brk_storage_stop(brk_t *brk);
+/* Whether free space on the data dir's filesystem is under log.disk.reserve.bytes: measured
+ * (statvfs) at most every BRK_DISK_CHECK_MS or after BRK_DISK_CHECK_BYTES appended; the
+ * change of verdict is logged once. */
+bool brk_disk_low(brk_t *brk);
+void brk_disk_appended(brk_t *brk, int64_t bytes);
 
 /* ---- topics.c ---- */
 int brk_topics_load(brk_t *brk, char *err, size_t err_len);

@@ -35,6 +35,25 @@
  * policy always (slog.h, zero.c); a job zeroes half of it at a time. */
 #define BRK_ZERO_AHEAD_BYTES_DEFAULT ((int64_t)4 << 20)
 
+/* queued.max.request.bytes default: request bytes read and not yet answered, all
+ * connections together (Kafka's default is -1, unbounded; one client pipelining large frames
+ * could then hold gigabytes). Equal to socket.request.max.bytes' default, so the largest
+ * frame is admitted alone. */
+#define BRK_QUEUED_REQUEST_BYTES_DEFAULT ((int64_t)100 << 20)
+/* log.disk.reserve.bytes default: free bytes kept on the data dir's filesystem for the
+ * cleaner, committed offsets and state files; produce is refused below it. */
+#define BRK_DISK_RESERVE_BYTES_DEFAULT ((int64_t)64 << 20)
+/* How often the free space of the data dir is measured (statvfs) at most, and after how
+ * many bytes appended it is measured again whatever the time. */
+#define BRK_DISK_CHECK_MS 100
+#define BRK_DISK_CHECK_BYTES ((int64_t)4 << 20)
+/* Offline partitions (a failed write or sync) are retried after this pause, doubling per
+ * failed attempt up to the last. */
+#define BRK_RESUME_BACKOFF_MS_MIN 1000
+#define BRK_RESUME_BACKOFF_MS_MAX 30000
+SL_STATIC_ASSERT(BRK_RESUME_BACKOFF_MS_MIN > 0 && BRK_RESUME_BACKOFF_MS_MIN <=
+                 BRK_RESUME_BACKOFF_MS_MAX, "resume backoff bounds");
+
 /* Producer ids reserved on disk at a time (Kafka's ProducerIdManager blocks: 1000). A crash
  * skips at most the rest of a block; ids are never reused. */
 #define BRK_PRODUCER_ID_BLOCK 1000

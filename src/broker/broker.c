@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define BRK_SHUTDOWN_GRACE_MS 5000
@@ -69,7 +70,8 @@ static int brk__lock(brk_t *brk, char *err, size_t err_len)
     }
     char path[BRK_PATH_BUF];
     snprintf(path, sizeof path, "%s/.lock", brk->conf.data_dir);
-    brk->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    brk->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 
+                  (mode_t)sl_fs_file_mode());
     if (brk->lock_fd < 0) {
         rc = -errno;
         snprintf(err, err_len, "cannot open %s: %s", path, sl_strerror(rc));
@@ -82,6 +84,31 @@ static int brk__lock(brk_t *brk, char *err, size_t err_len)
         return rc;
     }
     return 0;
+}
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit (logged): every partition's active segment,
+ * every connection and the fd cache need descriptors, and the default soft limit (1024) is
+ * sized for programs that open few files. Then bounds the segment fd cache
+ * (log.segment.fd.cache.max) to half of the limit, so connections keep the other half. */
+static void brk__fd_limits(brk_t *brk)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            rl.rlim_cur = was;
+        }
+    }
+    int64_t limit = rl.rlim_cur == RLIM_INFINITY ? INT64_MAX : (int64_t)rl.rlim_cur;
+    int64_t cache = SL_MIN(brk->conf.fd_cache_max, SL_MAX(limit / 2, (int64_t)SLOG_FD_CACHE_MIN));
+    slog_fd_cache_set_max(cache);
+    SL_LOGI("broker", "open files limit %lld (soft limit was %lld); segment fd cache %lld "
+            "(log.segment.fd.cache.max %lld)", (long long)limit, (long long)was,
+            (long long)cache, (long long)brk->conf.fd_cache_max);
 }
 
 static void brk__housekeep(void *ctx)
@@ -257,6 +284,8 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
     brk->stop_fd = -1;
     int rc = brk_conf_parse(props, &brk->conf, err, err_len);
     if (rc == 0) {
+        sl_fs_set_dir_mode(brk->conf.dir_mode);
+        brk__fd_limits(brk);
         rc = brk__lock(brk, err, err_len);
     }
     if (rc == 0) {
@@ -322,12 +351,14 @@ int brk_run(brk_t *brk)
     brk__housekeep(brk);
     brk_conns_start(brk);
     brk_txns_start(brk);
+    brk_storage_start(brk);
     if (brk->conf.flush_policy == BRK_FLUSH_INTERVAL) {
         brk->flush_timer = snet_timer_start(brk->loop, brk->conf.flush_interval_ms,
                                             brk__flush_tick, brk);
     }
     int rc = snet_loop_run(brk->loop);
     brk_conns_stop(brk);
+    brk_storage_stop(brk);
     snet_timer_cancel(brk->loop, brk->housekeep_timer);
     brk->housekeep_timer = NULL;
     snet_timer_cancel(brk->loop, brk->flush_timer);

@@ -2,6 +2,7 @@
  * are warned about once; keys that only matter on a multi-node cluster are accepted when
  * their value is what a single node means (replication factors of 1). */
 #include "brk_internal.h"
+#include "sl_fs.h"
 #include "sl_log.h"
 
 #include <stdio.h>
@@ -47,6 +48,10 @@ static const brk_ckey_t brk__ckeys[] = {
     {"log.zero.ahead.bytes", CK_LONG, 0, SLOG_ZERO_AHEAD_BYTES_MAX, 1, OFF(log.zero_ahead_bytes),
      8},
     {"log.dir", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"log.dir.mode", CK_STR, 0, 0, 1, NOOFF, 0},
+    {"log.segment.fd.cache.max", CK_LONG, SLOG_FD_CACHE_MIN, SLOG_FD_CACHE_MAX, 1,
+     OFF(fd_cache_max), 8},
+    {"log.disk.reserve.bytes", CK_LONG, 0, INT64_MAX / 2, 1, OFF(disk_reserve_bytes), 8},
     {"log.dirs", CK_STR, 0, 0, 1, NOOFF, 0},
     /* security and connection limits: parsed in conf_sec.c */
     {"listeners", CK_STR, 0, 0, 1, NOOFF, 0},
@@ -119,6 +124,9 @@ static void brk__conf_defaults(brk_conf_t *conf)
     conf->flush_interval_ms = 1000;
     conf->flush_threads = 2;
     conf->retention_check_interval_ms = 300000;
+    conf->dir_mode = SL_FS_DIR_MODE_DEFAULT;
+    conf->fd_cache_max = SLOG_FD_CACHE_DEFAULT;
+    conf->disk_reserve_bytes = BRK_DISK_RESERVE_BYTES_DEFAULT;
     slog_conf_default(&conf->log);
     conf->log.zero_ahead_bytes = BRK_ZERO_AHEAD_BYTES_DEFAULT;
     snprintf(conf->cleanup_policy, sizeof conf->cleanup_policy, "delete");
@@ -170,6 +178,15 @@ static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char 
             return SL_EINVAL;
         }
         snprintf(conf->data_dir, sizeof conf->data_dir, "%s", v);
+    } else if (strcmp(key, "log.dir.mode") == 0) {
+        char *end;
+        unsigned long mode = strtoul(v, &end, 8);
+        if (*v < '0' || *v > '7' || *end != '\0' || mode > 0777 || (mode & 0700) != 0700) {
+            snprintf(err, err_len, "log.dir.mode: expected an octal mode from 0700 to 0777 "
+                     "(the broker needs rwx on its own dirs), got '%s'", v);
+            return SL_EINVAL;
+        }
+        conf->dir_mode = (unsigned)mode;
     } else if (strcmp(key, "log.flush.policy") == 0) {
         if (strcmp(v, "always") == 0) {
             conf->flush_policy = BRK_FLUSH_ALWAYS;

@@ -44,7 +44,7 @@ void brk__conf_security_defaults(brk_conf_t *conf)
     conf->max_connections_per_ip = SNET_CONNS_MAX;
     conf->connections_max_idle_ms = 600000;
     conf->authn_timeout_ms = 10000;
-    conf->queued_max_request_bytes = -1;
+    conf->queued_max_request_bytes = BRK_QUEUED_REQUEST_BYTES_DEFAULT;
 }
 
 /* Splits "a,b,c" in place-free fashion: calls fn for each trimmed, non-empty item. */

@@ -156,6 +156,12 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
                 (int)pd->index, kerr_name(presp->error_code));
         return NULL;
     }
+    if (brk_disk_low(brk)) {
+        presp->error_code = KERR_KAFKA_STORAGE_ERROR; /* retriable: clients retry later */
+        presp->error_message = kproto_str("free space on the broker's data dir is under "
+                                          "log.disk.reserve.bytes");
+        return NULL;
+    }
     slog_append_t info;
     /* The records point into the request frame, which we own and may rewrite in place. */
     int rc = slog_part_append(part->log, (uint8_t *)pd->records.ptr, (size_t)pd->records.len,
@@ -169,6 +175,7 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
                                                                    : sl_strerror(rc));
         return NULL;
     }
+    brk_disk_appended(brk, pd->records.len);
     presp->base_offset = info.base_offset;
     presp->log_append_time_ms = info.append_time_ms;
     int64_t target = info.last_offset + 1;

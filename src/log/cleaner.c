@@ -437,7 +437,18 @@ slog_clean_job_t *slog_part_clean_begin(slog_part_t *part, int64_t now_ms,
     job->in = sl_xcalloc(u, sizeof *job->in);
     for (size_t i = 0; i < u; i++) {
         slog_seg_t *seg = part->segs[i];
-        slog_file_ref(seg->file);
+        int rc = slog__file_ref_open(seg->file); /* the cleaner thread reads it */
+        if (rc != 0) {
+            SL_LOGW("log", "%s: clean postponed: cannot open segment %lld: %s", part->dir,
+                    (long long)seg->base, sl_strerror(rc));
+            for (size_t k = 0; k < i; k++) {
+                slog_file_unref(job->in[k].file);
+            }
+            free(job->in);
+            free(job->dir);
+            free(job);
+            return NULL;
+        }
         job->in[i] = (slog_clean_in_t){seg->base, seg->next, seg->size, seg->file};
     }
     job->nin = u;
@@ -474,6 +485,9 @@ void slog_clean_job_free(slog_clean_job_t *job)
     }
     for (size_t i = 0; i < job->nin; i++) {
         slog_file_unref(job->in[i].file);
+    }
+    if (job->nin > 0) {
+        slog__fdc_trim_now(); /* the inputs may leave the fd cache now */
     }
     free(job->in);
     free(job->groups);
@@ -813,7 +827,8 @@ static int slog__clean_group(slog_clean_job_t *job, slog_clean_group_t *g)
 {
     char path[4096];
     slog__swap_path(job->dir, g->base, "log", ".cleaned", path, sizeof path);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 
+                  (mode_t)sl_fs_file_mode());
     if (fd < 0) {
         return -errno;
     }
@@ -974,6 +989,7 @@ static int slog__swap_group(slog_part_t *part, const slog_clean_group_t *g, size
         slog__seg_free(part->segs[at + k]);
     }
     part->segs[at] = seg;
+    slog__fdc_add(seg->file); /* a closed segment (groups end before the active one) */
     memmove(part->segs + at + 1, part->segs + at + g->n,
             (part->nsegs - at - g->n) * sizeof *part->segs);
     part->nsegs -= g->n - 1;

@@ -4,6 +4,7 @@
  * log. Index files are not fsync'd when a segment rolls: they are checked when loaded and
  * rebuilt from the log when they do not hold up. */
 #include "sl_common.h"
+#include "sl_fs.h"
 #include "slog_internal.h"
 
 #include <errno.h>
@@ -75,7 +76,8 @@ int slog__idx_write(const slog_index_t *ix, const char *path, bool sync)
      * index) never sees it shrink, which would fault. */
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 
+                  (mode_t)sl_fs_file_mode());
     if (fd < 0) {
         return -errno;
     }

@@ -49,12 +49,17 @@ int slog__push_seg(slog_part_t *part, slog_seg_t *seg)
     }
     SL_ASSERT(part->nsegs == 0 || seg->base == slog__active(part)->next ||
               (seg->base > slog__active(part)->next && slog__active(part)->gaps));
+    if (part->nsegs > 0) { /* the active segment closes: its fd may go to the cache */
+        slog_seg_t *prev = slog__active(part);
+        slog__fdc_dirty(prev->file, prev->synced_next < prev->next);
+        slog__fdc_add(prev->file);
+    }
     part->segs[part->nsegs++] = seg;
     part->size_bytes += seg->size;
     return 0;
 }
 
-static void slog__part_free(slog_part_t *part)
+void slog__part_free(slog_part_t *part)
 {
     for (size_t i = 0; i < part->nsegs; i++) {
         slog__seg_free(part->segs[i]);
@@ -584,7 +589,10 @@ int slog_part_read(slog_part_t *part, int64_t offset, int64_t max_offset, int64_
         }
         int64_t limit = pos + SL_MAX(max_bytes, first);
         int64_t end = slog__range_end(seg, pos + first, limit, max_offset);
-        slog_file_ref(seg->file);
+        int rc = slog__file_ref_open(seg->file); /* open while the response sends from it */
+        if (rc != 0) {
+            return rc;
+        }
         out->file = seg->file;
         out->pos = pos;
         out->len = end - pos;
@@ -607,8 +615,12 @@ static int slog__record_for_time(const slog_seg_t *seg, int64_t pos,
         return 0;
     }
     int64_t total = slog_batch_total(hdr);
+    int fd = slog__file_use(seg->file);
+    if (fd < 0) {
+        return fd;
+    }
     uint8_t *buf = sl_xmalloc((size_t)total);
-    ssize_t n = pread(seg->file->fd, buf, (size_t)total, pos);
+    ssize_t n = pread(fd, buf, (size_t)total, pos);
     int rc = n < 0 ? -errno : 0;
     if (n == total) {
         int32_t delta = slog__batch_record_at(buf, (size_t)total, ts, found);

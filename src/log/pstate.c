@@ -585,7 +585,11 @@ static int slog__hdr_read(slog__hdr_reader_t *rd, const slog_seg_t *seg, int64_t
                           slog_batch_hdr_t *hdr)
 {
     if (pos < rd->at || pos + SLOG_BATCH_HEADER_BYTES > rd->at + rd->len) {
-        ssize_t n = pread(seg->file->fd, rd->buf, SLOG_PSTATE_REPLAY_BUF_BYTES, pos);
+        int fd = slog__file_use(seg->file);
+        if (fd < 0) {
+            return fd;
+        }
+        ssize_t n = pread(fd, rd->buf, SLOG_PSTATE_REPLAY_BUF_BYTES, pos);
         if (n < 0) {
             return -errno;
         }
@@ -670,7 +674,8 @@ static int slog__marker_type(const slog_seg_t *seg, int64_t pos, const slog_batc
     if (len <= 0) {
         return -1;
     }
-    ssize_t n = pread(seg->file->fd, rec, (size_t)len, pos + SLOG_BATCH_HEADER_BYTES);
+    int fd = slog__file_use(seg->file);
+    ssize_t n = fd < 0 ? -1 : pread(fd, rec, (size_t)len, pos + SLOG_BATCH_HEADER_BYTES);
     return n == len ? slog_txn_control_type(rec, (size_t)len) : -1;
 }
 

@@ -173,7 +173,8 @@ static int slog__load_verified(slog_part_t *part, slog_seg_t *seg, bool *cut)
     }
     /* zeros after the last batch are zero-ahead space (zero.c), not damage: later segments
      * stay */
-    bool zeros = end < fsize && slog__all_zero(seg->file->fd, end, fsize);
+    int fd = slog__file_use(seg->file); /* not cached yet: open */
+    bool zeros = end < fsize && slog__all_zero(fd, end, fsize);
     *cut = end < fsize && !zeros;
     if (zeros) {
         SL_LOGI("log", "%s: dropping the %" PRId64 " bytes of zeroed space after the last "
@@ -182,13 +183,13 @@ static int slog__load_verified(slog_part_t *part, slog_seg_t *seg, bool *cut)
         SL_LOGW("log", "%s: truncating segment %" PRId64 " from %" PRId64 " to %" PRId64
                 " bytes (torn or corrupt batch at the end)", part->dir, seg->base, fsize, end);
     }
-    if (end < fsize && ftruncate(seg->file->fd, end) < 0) {
+    if (end < fsize && ftruncate(fd, end) < 0) {
         return -errno;
     }
     /* A cut is durable at once; the rest too with open_sync, else it waits for the first sync
      * job (top comment). */
     bool sync = end < fsize || part->conf.open_sync;
-    return sync && fdatasync(seg->file->fd) < 0 ? -errno : 0;
+    return sync && fdatasync(fd) < 0 ? -errno : 0;
 }
 
 /* Opens and loads segment base; verify tells whether it must be checked batch by batch (and
@@ -255,6 +256,10 @@ static int slog__load_all(slog_part_t *part, const int64_t *bases, size_t n,
         verify = verify || i >= verify_from;
         slog_seg_t *seg;
         int rc = slog__load_seg(part, bases[i], i + 1 == n, &verify, &cut, &seg);
+        if (rc == 0 && (!verify || part->conf.open_sync)) {
+            seg->synced_next = seg->next; /* trusted, or verified and synced: not dirty, so
+                                           * the fd cache may close it once it is closed */
+        }
         if (rc == 0) {
             rc = slog__push_seg(part, seg);
         }
@@ -347,6 +352,9 @@ int slog__recover(slog_part_t *part)
     for (size_t i = 0; i < part->nsegs; i++) {
         slog_seg_t *seg = part->segs[i];
         seg->synced_next = SL_MIN(seg->next, SL_MAX(seg->base, part->durable));
+        if (i + 1 < part->nsegs) {
+            slog__fdc_dirty(seg->file, seg->synced_next < seg->next);
+        }
         if (seg->base <= part->durable) {
             part->rp_base = seg->base; /* the segment that the recovery point file names */
         }
@@ -364,4 +372,67 @@ int slog__recover(slog_part_t *part)
         rc = slog__rp_write(part->dir, part->durable);
     }
     return rc;
+}
+
+/* After a failed sync: cuts the log at the durable offset (a batch boundary: the end offset
+ * when a sync job began) and deletes the segments after it. */
+static int slog__cut_to_durable(slog_part_t *part)
+{
+    int64_t target = part->durable;
+    size_t keep = 0;
+    while (keep + 1 < part->nsegs && part->segs[keep + 1]->base <= target) {
+        keep++;
+    }
+    for (size_t i = part->nsegs; i-- > keep + 1;) {
+        slog__seg_unlink(part->segs[i], part->dir); /* reads in flight keep their files */
+    }
+    slog_seg_t *seg = part->segs[keep];
+    slog_batch_hdr_t hdr;
+    int64_t pos = slog__seg_find(seg, target, &hdr);
+    if (pos < 0) {
+        return (int)pos;
+    }
+    int fd = slog__file_use(seg->file);
+    if (fd < 0) {
+        return fd;
+    }
+    if (pos < seg->size && ftruncate(fd, pos) < 0) {
+        return -errno;
+    }
+    if (pos < seg->size) {
+        SL_LOGW("log", "%s: cutting the unsynced tail after offset %" PRId64 " (%" PRId64
+                " bytes of segment %" PRId64 ")", part->dir, target, seg->size - pos, seg->base);
+    }
+    return fdatasync(fd) < 0 ? -errno : sl_fs_sync_dir(part->dir);
+}
+
+int slog_part_resume(slog_part_t *part)
+{
+    if (!part->failed) {
+        return 0;
+    }
+    if (part->job_out || part->clean_out || part->zjob) {
+        return SL_EAGAIN;
+    }
+    int was = part->failed;
+    int rc = part->failed_sync ? slog__cut_to_durable(part) : 0;
+    if (rc == 0) {
+        part->failed_sync = false; /* the cut is durable: a later try only reopens (the
+                                    * segments in memory no longer match the files) */
+    }
+    slog_part_t *fresh = NULL;
+    if (rc == 0) {
+        rc = slog_part_open(part->dir, &part->conf, &fresh);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    slog_part_t *old = sl_xmalloc(sizeof *old);
+    *old = *part;
+    *part = *fresh;
+    free(fresh);
+    slog__part_free(old);
+    SL_LOGI("log", "%s: back online at offset %" PRId64 " (it went offline: %s)", part->dir,
+            slog_part_end_offset(part), sl_strerror(was));
+    return 0;
 }

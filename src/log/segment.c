@@ -3,6 +3,7 @@
  * that rebuild or verify them from the log itself. Batch layout in slog_batch.h, index
  * layouts in slog_internal.h. */
 #include "sl_common.h"
+#include "sl_fs.h"
 #include "sl_log.h"
 #include "slog_internal.h"
 #include "slog_limits.h"
@@ -44,7 +45,10 @@ void slog_file_ref(slog_file_t *file)
 void slog_file_unref(slog_file_t *file)
 {
     if (file && atomic_fetch_sub(&file->refs, 1) == 1) {
-        close(file->fd);
+        if (file->fd >= 0) {
+            close(file->fd);
+        }
+        free(file->path);
         free(file);
     }
 }
@@ -79,11 +83,12 @@ int slog__seg_create(const char *dir, int64_t base, slog_seg_t **out)
 {
     char path[4096];
     slog__seg_path(dir, base, "log", path, sizeof path);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = slog__open_retry(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, sl_fs_file_mode());
     if (fd < 0) {
         return -errno;
     }
     *out = slog__seg_wrap(base, fd, 0);
+    (*out)->file->path = sl_xstrdup(path);
     return 0;
 }
 
@@ -91,7 +96,7 @@ int slog__seg_open(const char *dir, int64_t base, slog_seg_t **out)
 {
     char path[4096];
     slog__seg_path(dir, base, "log", path, sizeof path);
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = slog__open_retry(path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0) {
         return -errno;
     }
@@ -102,6 +107,7 @@ int slog__seg_open(const char *dir, int64_t base, slog_seg_t **out)
         return rc;
     }
     *out = slog__seg_wrap(base, fd, st.st_size);
+    (*out)->file->path = sl_xstrdup(path);
     return 0;
 }
 
@@ -110,6 +116,7 @@ void slog__seg_free(slog_seg_t *seg)
     if (!seg) {
         return;
     }
+    slog__fdc_remove(seg->file);
     slog_file_unref(seg->file);
     slog__idx_deinit(&seg->oidx);
     slog__idx_deinit(&seg->tidx);
@@ -174,7 +181,11 @@ void slog__seg_seal(slog_seg_t *seg)
 int slog__seg_header(const slog_seg_t *seg, int64_t pos, slog_batch_hdr_t *hdr)
 {
     uint8_t buf[SLOG_BATCH_HEADER_BYTES];
-    ssize_t n = pread(seg->file->fd, buf, sizeof buf, pos);
+    int fd = slog__file_use(seg->file);
+    if (fd < 0) {
+        return fd;
+    }
+    ssize_t n = pread(fd, buf, sizeof buf, pos);
     if (n < 0) {
         return -errno;
     }
@@ -321,11 +332,15 @@ static bool slog__scan_fits(const slog_seg_t *seg, const slog_batch_hdr_t *hdr, 
 int64_t slog__seg_scan(slog_seg_t *seg, int64_t pos, bool verify, int32_t interval)
 {
     struct stat st;
-    if (fstat(seg->file->fd, &st) < 0) {
+    int fd = slog__file_use(seg->file);
+    if (fd < 0) {
+        return fd;
+    }
+    if (fstat(fd, &st) < 0) {
         return -errno;
     }
     int64_t end = st.st_size;
-    slog_window_t w = {seg->file->fd, sl_xmalloc(SLOG_SCAN_WINDOW_BYTES), SLOG_SCAN_WINDOW_BYTES,
+    slog_window_t w = {fd, sl_xmalloc(SLOG_SCAN_WINDOW_BYTES), SLOG_SCAN_WINDOW_BYTES,
                        0, 0};
     int rc = 0;
     seg->size = pos;

@@ -141,9 +141,20 @@ typedef struct {
 int slog_part_read(slog_part_t *part, int64_t offset, int64_t max_offset, int64_t max_bytes,
                    bool min_one, slog_read_t *out);
 
-int slog_file_fd(const slog_file_t *file);
+int slog_file_fd(const slog_file_t *file); /* open while a reference is held (fdcache.c) */
 void slog_file_ref(slog_file_t *file);
 void slog_file_unref(slog_file_t *file); /* Thread: any (atomic refcount) */
+
+/* The fd cache (fdcache.c): closed segments' .log files kept open at once, process-wide
+ * (log.segment.fd.cache.max; SLOG_FD_CACHE_MIN..MAX, default SLOG_FD_CACHE_DEFAULT). The
+ * least recently used idle ones beyond it are closed and reopened on demand; files in use (a
+ * fetch response sending from them, a sync or clean job) and files with unsynced data stay
+ * open whatever the bound. Thread: any. */
+void slog_fd_cache_set_max(int64_t max);
+int64_t slog_fd_cache_max(void);
+/* Cached files whose fd is open now, and reopens so far (tests, metrics). */
+int64_t slog_fd_cache_open_count(void);
+int64_t slog_fd_cache_reopens(void);
 
 /* ListOffsets by time: first offset whose batch max timestamp >= ts (Kafka semantics), and
  * that batch's max timestamp... SL_ENOTFOUND when every record is older. */
@@ -195,6 +206,15 @@ void slog_zero_cancel(slog_zero_job_t *job);
 void slog_part_zero_end(slog_part_t *part, slog_zero_job_t *job, int rc);
 /* The last I/O error that took the partition offline, or 0. */
 int slog_part_failed(const slog_part_t *part);
+/* Brings an offline partition back (recovery.c): after a failed sync its tail is cut to the
+ * durable offset (the page cache may hold what the disk lost; nothing past it was
+ * acknowledged under flush policy always), after a failed write or open the tail is verified
+ * from the recovery point (a torn batch is cut); then the log is reopened as at start (indexes,
+ * producer state, transactions) and replaces the partition's state in place: part stays
+ * valid, reads in flight keep their files. Needs no sync, zero or clean job out (SL_EAGAIN).
+ * Returns 0 (online; one log line), or the error that keeps it offline (try again later).
+ * Thread: loop (blocks like open). */
+int slog_part_resume(slog_part_t *part);
 
 /* Log compaction (cleaner.c), Kafka's LogCleaner for cleanup.policy=compact: closed
  * segments below the first uncleanable one (the active segment, or the first newer than

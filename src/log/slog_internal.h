@@ -16,9 +16,17 @@
 #include "slog_batch.h"
 #include "slog_pstate.h"
 
+/* A segment's .log file. The fd of a closed segment may be closed by the fd cache
+ * (fdcache.c) while nothing but its segment holds the file (refs == 1) and its data is
+ * synced; it is reopened from path on the next use. Whoever holds a reference (a fetch
+ * response being sent, a sync, zero or clean job) holds an open fd: slog__file_use first. */
 struct slog_file {
-    int fd;
+    int fd;              /* -1 while the cache has closed it */
     atomic_int refs;
+    char *path;          /* for reopening; NULL: never cached (active or temporary files) */
+    bool cached;         /* on the cache's list (a closed segment) */
+    bool dirty;          /* holds data not yet synced: never closed by the cache */
+    struct slog_file *lru_prev, *lru_next;
 };
 
 /* Offset index entry, big-endian, Kafka's layout:
@@ -129,6 +137,7 @@ struct slog_part {
     int64_t size_bytes;
     int64_t rp_base;        /* base of the segment holding the last recovery point written */
     int failed;             /* I/O error that took the partition offline, or 0 */
+    bool failed_sync;       /* ... in a sync: the page cache may hold what the disk lost */
     bool job_out;           /* a sync job is out */
     bool dir_dirty;         /* segment files created since the last directory fsync */
     bool clean_marker;      /* .clean still exists: remove it before the first write */
@@ -169,6 +178,25 @@ bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *ou
  * timestamp in *found) or -1. */
 int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t *found);
 
+/* fdcache.c (Thread: loop, except that the lock makes any thread safe). add: file (of a
+ * closed segment, path set) joins the cache as most recently used; the least recently used
+ * idle files beyond the bound are closed. remove: leaves the cache (segment freed). use:
+ * the file's fd, reopened if the cache closed it (on EMFILE/ENFILE idle cached fds are closed
+ * and the open is tried once more), or -errno; marks it most recently used. */
+void slog__fdc_add(slog_file_t *file);
+void slog__fdc_remove(slog_file_t *file);
+int slog__file_use(slog_file_t *file);
+/* Reopens if needed and takes a reference: the fd stays open until slog_file_unref. */
+int slog__file_ref_open(slog_file_t *file);
+/* Marks whether the file holds unsynced data (dirty files are never closed by the cache). */
+void slog__fdc_dirty(slog_file_t *file, bool dirty);
+/* Closes idle cached fds beyond the bound (after references were dropped). */
+void slog__fdc_trim_now(void);
+/* Out of descriptors: closes idle cached fds down to half the bound; returns how many. */
+int64_t slog__fdc_relieve(void);
+/* open(2) that, on EMFILE/ENFILE, relieves the cache and tries once more. */
+int slog__open_retry(const char *path, int flags, unsigned mode);
+
 /* segment.c */
 void slog__seg_path(const char *dir, int64_t base, const char *ext, char *buf, size_t len);
 slog_file_t *slog__file_new(int fd);
@@ -204,6 +232,9 @@ int64_t slog__seg_find(const slog_seg_t *seg, int64_t offset, slog_batch_hdr_t *
 int slog__seg_header(const slog_seg_t *seg, int64_t pos, slog_batch_hdr_t *hdr);
 /* Removes the segment's files. */
 void slog__seg_unlink(const slog_seg_t *seg, const char *dir);
+
+/* partition.c: frees a partition and everything it holds (not its directory). */
+void slog__part_free(slog_part_t *part);
 
 /* recovery.c: lists, repairs and loads the segments of part->dir (slog_part_open). */
 int slog__recover(slog_part_t *part);

@@ -15,6 +15,15 @@
 /* Segments in one partition. */
 #define SLOG_SEGMENTS_MAX 100000
 
+/* Closed segments' .log files kept open at once, process-wide (fdcache.c): the least
+ * recently used beyond it are closed and reopened on demand. Default, floor and ceiling of
+ * slog_fd_cache_set_max (log.segment.fd.cache.max). Active segments always stay open. */
+#define SLOG_FD_CACHE_DEFAULT 1024
+#define SLOG_FD_CACHE_MIN 1
+#define SLOG_FD_CACHE_MAX 1000000
+SL_STATIC_ASSERT(SLOG_FD_CACHE_MIN <= SLOG_FD_CACHE_DEFAULT &&
+                 SLOG_FD_CACHE_DEFAULT <= SLOG_FD_CACHE_MAX, "fd cache bounds");
+
 /* Producer state (pstate.c). Batches remembered per producer for duplicate detection: the
  * producer's max.in.flight.requests.per.connection with idempotence is at most 5 (Kafka). */
 #define SLOG_PSTATE_BATCHES 5

@@ -37,7 +37,7 @@ slog_sync_job_t *slog_part_sync_begin(slog_part_t *part)
     for (size_t i = 0; i < part->nsegs; i++) {
         slog_seg_t *seg = part->segs[i];
         if (seg->synced_next < seg->next) {
-            slog_file_ref(seg->file);
+            slog_file_ref(seg->file); /* dirty: the fd cache keeps it open (fdcache.c) */
             job->files[job->nfiles++] = seg->file;
         }
     }
@@ -74,6 +74,9 @@ static void slog__synced_to(slog_part_t *part, int64_t target)
     for (size_t i = 0; i < part->nsegs && part->segs[i]->base < target; i++) {
         slog_seg_t *seg = part->segs[i];
         seg->synced_next = SL_MAX(seg->synced_next, SL_MIN(seg->next, target));
+        if (i + 1 < part->nsegs) {
+            slog__fdc_dirty(seg->file, seg->synced_next < seg->next);
+        }
     }
 }
 
@@ -90,12 +93,16 @@ void slog_part_sync_end(slog_part_t *part, slog_sync_job_t *job, int rc)
         part->dir_dirty = part->dir_dirty || job->sync_dir;
         if (!part->failed) {
             part->failed = rc;
+            part->failed_sync = true;
             SL_LOGE("log", "%s: sync failed: %s; the partition is offline", part->dir,
                     sl_strerror(rc));
         }
     }
     for (size_t i = 0; i < job->nfiles; i++) {
         slog_file_unref(job->files[i]);
+    }
+    if (job->nfiles > 1) {
+        slog__fdc_trim_now(); /* closed segments just synced may leave the cache */
     }
     free(job->dir);
     free(job);

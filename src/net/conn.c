@@ -65,6 +65,12 @@ struct snet_listener {
     snet_tls_t *tls;
     char local_cc[SNET_CC_NAME_MAX]; /* "" for the system's default */
     bool local_cc_failed;            /* logged once */
+    /* Out of file descriptors: a reserved fd (/dev/null) is given up to accept and close
+     * waiting connections, then accepting pauses (a timer) instead of spinning. */
+    int reserve_fd;          /* -1 when it could not be (re)opened */
+    snet_timer_t *pause_timer; /* accepting is paused until it fires, or NULL */
+    int64_t pause_ms;        /* the current pause; 0 outside an episode */
+    uint64_t refused;        /* connections refused in this episode */
 };
 
 struct snet_conn {
@@ -245,6 +251,70 @@ static bool snet__conn_start(snet_listener_t *lst, int fd, const struct sockaddr
     return true;
 }
 
+static void snet__accept(snet_io_t *io, uint32_t events);
+
+static void snet__reserve_open(snet_listener_t *lst)
+{
+    if (lst->reserve_fd < 0) {
+        lst->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+}
+
+/* Accepts and closes waiting connections on the fd the reserve gives back, so clients are
+ * told at once (a closed connection) instead of hanging in the backlog. */
+static void snet__accept_refuse(snet_listener_t *lst)
+{
+    if (lst->reserve_fd < 0) {
+        return;
+    }
+    close(lst->reserve_fd);
+    lst->reserve_fd = -1;
+    for (int i = 0; i < SNET_ACCEPT_REFUSE_MAX; i++) {
+        int fd = accept4(lst->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            break;
+        }
+        close(fd);
+        lst->refused++;
+    }
+    snet__reserve_open(lst);
+}
+
+static void snet__accept_resume(void *ctx)
+{
+    snet_listener_t *lst = ctx;
+    lst->pause_timer = NULL;
+    if (snet__io_add(lst->loop, &lst->io, EPOLLIN) != 0) {
+        lst->pause_timer = snet_timer_start(lst->loop, lst->pause_ms, snet__accept_resume, lst);
+        return;
+    }
+    snet__accept(&lst->io, EPOLLIN);
+}
+
+/* Out of file descriptors: refuse what waits, stop watching the listener for a pause (100 ms
+ * doubling to 1 s while it lasts); logged once per episode. */
+static void snet__accept_pause(snet_listener_t *lst, int err)
+{
+    snet__accept_refuse(lst);
+    if (lst->pause_ms == 0) {
+        SL_LOGW("net", "accept: %s; refusing connections and pausing accepts (%d-%d ms) until "
+                "descriptors are free (logged once per episode)", strerror(err),
+                SNET_ACCEPT_PAUSE_MS_MIN, SNET_ACCEPT_PAUSE_MS_MAX);
+        lst->pause_ms = SNET_ACCEPT_PAUSE_MS_MIN;
+    } else {
+        lst->pause_ms = SL_MIN(lst->pause_ms * 2, (int64_t)SNET_ACCEPT_PAUSE_MS_MAX);
+    }
+    snet__io_del(lst->loop, &lst->io);
+    lst->pause_timer = snet_timer_start(lst->loop, lst->pause_ms, snet__accept_resume, lst);
+}
+
+/* Whether accept failed for want of descriptors or memory (pause) rather than for one
+ * connection (skip it) or an empty backlog (done). */
+static bool snet__accept_exhausted(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 static void snet__accept(snet_io_t *io, uint32_t events)
 {
     SL_UNUSED(events);
@@ -254,11 +324,21 @@ static void snet__accept(snet_io_t *io, uint32_t events)
         socklen_t slen = sizeof ss;
         int fd = accept4(lst->io.fd, (struct sockaddr *)&ss, &slen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                SL_LOGW("net", "accept: %s", strerror(errno));
+            int err = errno;
+            if (snet__accept_exhausted(err)) {
+                snet__accept_pause(lst, err);
+            } else if (err != EAGAIN && err != EINTR && err != ECONNABORTED && err != EPROTO) {
+                SL_LOGW("net", "accept: %s", strerror(err));
             }
             return;
         }
+        if (lst->pause_ms != 0) {
+            SL_LOGI("net", "accepting connections again (%llu refused while out of descriptors)",
+                    (unsigned long long)lst->refused);
+            lst->pause_ms = 0;
+            lst->refused = 0;
+        }
+        snet__reserve_open(lst);
         if (*snet__loop_nconns(lst->loop) >= SNET_CONNS_MAX) {
             SL_LOGW("net", "refusing connection: %d connections open", SNET_CONNS_MAX);
             close(fd);
@@ -307,8 +387,13 @@ int snet_listen(snet_loop_t *loop, const char *host, int port, const snet_handle
     lst->ctx = ctx;
     lst->max_frame_bytes = SL_MIN(max_frame_bytes, SNET_FRAME_BYTES_CEILING);
     lst->port = ntohs(ss.ss_family == AF_INET ? sin->sin_port : sin6->sin6_port);
+    lst->reserve_fd = -1;
+    snet__reserve_open(lst);
     int rc = snet__io_add(loop, &lst->io, EPOLLIN);
     if (rc != 0) {
+        if (lst->reserve_fd >= 0) {
+            close(lst->reserve_fd);
+        }
         close(fd);
         free(lst);
         return rc;
@@ -345,8 +430,15 @@ void snet_listener_close(snet_listener_t *lst)
     if (!lst) {
         return;
     }
-    snet__io_del(lst->loop, &lst->io);
+    if (lst->pause_timer) {
+        snet_timer_cancel(lst->loop, lst->pause_timer); /* io not registered meanwhile */
+    } else {
+        snet__io_del(lst->loop, &lst->io);
+    }
     close(lst->io.fd);
+    if (lst->reserve_fd >= 0) {
+        close(lst->reserve_fd);
+    }
     snet__defer_free(lst->loop, lst);
 }
 

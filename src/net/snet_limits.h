@@ -12,6 +12,13 @@
 #define SNET_OUT_CHUNKS_MAX 200000
 /* Connections on one loop. */
 #define SNET_CONNS_MAX 10000
+/* Accept back-off when the process is out of file descriptors (EMFILE/ENFILE): the listener
+ * stops accepting for the first pause, doubling per failed retry up to the last (libev and
+ * nginx pause too, instead of spinning on a readable listener they cannot accept from). */
+#define SNET_ACCEPT_PAUSE_MS_MIN 100
+#define SNET_ACCEPT_PAUSE_MS_MAX 1000
+/* Connections refused politely (accepted on the reserved fd and closed) per pause. */
+#define SNET_ACCEPT_REFUSE_MAX 64
 /* Bytes read per read(2) call when the frame is not yet sized. */
 #define SNET_READ_BYTES 65536
 /* Events taken per epoll_wait. */
@@ -40,6 +47,8 @@
 SL_STATIC_ASSERT(SNET_SCRAM_SALT_BYTES <= SNET_SCRAM_SALT_BYTES_MAX, "salt fits");
 SL_STATIC_ASSERT(SNET_SASL_USER_BYTES_MAX + SNET_SASL_PASSWORD_BYTES_MAX + 2 <=
                      SNET_SASL_TOKEN_BYTES_MAX, "a PLAIN token of the largest user and password fits");
+SL_STATIC_ASSERT(SNET_ACCEPT_PAUSE_MS_MIN > 0 && SNET_ACCEPT_PAUSE_MS_MIN <= SNET_ACCEPT_PAUSE_MS_MAX,
+                 "accept pause bounds");
 SL_STATIC_ASSERT(SNET_SLOTS_MAX >= 5, "librdkafka pipelines 5 requests");
 SL_STATIC_ASSERT(SNET_OUT_BYTES_MAX >= (16u << 20), "a large fetch response fits");
 
