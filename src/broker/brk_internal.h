@@ -121,6 +121,7 @@ struct brk_part {
     bool sync_inflight;
     slog_zero_job_t *zero_job; /* out on a flusher thread, or NULL */
     brk_wait_t *waiters, *waiters_tail; /* FIFO by target */
+    struct brk_fwatch *fwatch; /* parked fetches that read this partition (fetch.c) */
 };
 
 struct brk_topic {
@@ -164,12 +165,12 @@ struct brk {
     int stop_fd; /* eventfd written by brk_stop_async */
     snet_timer_t *housekeep_timer;
     snet_timer_t *flush_timer;
-    struct brk_fetch *fetch_waiters;
+    struct brk_fetch *fetch_waiters; /* parked long-poll fetches */
+    struct brk_fetch *fetch_ready, *fetch_ready_tail; /* woken, to be answered in order */
     struct brk_group *groups_list;
     int ngroups;
     struct brk_groups *groups; /* the committed-offsets log */
-    bool fetch_waking;     /* brk_fetch_wake is running */
-    bool fetch_wake_again; /* ... and was called again meanwhile */
+    bool fetch_waking;     /* the ready queue is being answered */
     char advertised_host[256];
     int advertised_port;
     bool stopping;
@@ -272,8 +273,11 @@ void brk_handle_end_txn(brk_req_t *req);
 void brk_handle_txn_offset_commit(brk_req_t *req);
 
 /* ---- fetch.c: long-poll wake-ups ---- */
-/* Re-examines waiting fetches after part's high watermark moved. */
+/* Re-examines the parked fetches that watch part after its high watermark moved (work in
+ * proportion to those fetches) and answers the ones that are ready. */
 void brk_fetch_wake(brk_t *brk, brk_part_t *part);
+/* part is about to be freed (topic deleted): answers every fetch that watches it. */
+void brk_fetch_part_gone(brk_t *brk, brk_part_t *part);
 /* Answers every waiting fetch now (shutdown). */
 void brk_fetch_flush_all(brk_t *brk);
 
@@ -327,6 +331,8 @@ const char *brk_conn_principal(const snet_conn_t *conn);
 const char *brk_conn_listener(const snet_conn_t *conn);
 brk_secproto_t brk_conn_protocol(const snet_conn_t *conn);
 brk_t *brk_conn_brk(const snet_conn_t *conn);
+/* The count of long-poll fetches parked by the connection (fetch.c keeps it). */
+int32_t *brk_conn_fetches_parked(const snet_conn_t *conn);
 /* The advertised address of the connection's listener (Metadata, FindCoordinator). */
 void brk_conn_adv(const snet_conn_t *conn, const char **host, int *port);
 /* Connection handler (accept with limits, close) for every listener. */

@@ -19,8 +19,22 @@
 #define BRK_TOPIC_FILE_BYTES_MAX 65536
 /* Longest fetch long-poll accepted (Kafka clients use <= 500 ms by default). */
 #define BRK_FETCH_WAIT_MS_MAX 60000
+/* Distinct partitions in one fetch (Kafka has no limit; a consumer names the partitions it
+ * is assigned on this broker). More: every partition is answered INVALID_REQUEST. */
+#define BRK_FETCH_PARTITIONS_MAX 50000
+/* Partitions answered with records in one fetch response (each is one file range); the
+ * rest are answered without records, as past max_bytes, and the consumer asks again. */
+#define BRK_FETCH_RANGES_MAX 60000
+/* Long-poll fetches one connection may have parked at once (Kafka consumers keep one per
+ * connection); a fetch past it is answered at once with what there is. */
+#define BRK_CONN_FETCHES_PARKED_MAX 4
 /* Fetch responses: bytes of records in one response, whatever the client asks for. */
 #define BRK_FETCH_BYTES_MAX ((int64_t)64 << 20)
+/* Bytes of one encoded response (file ranges included). Larger answers are not sent: the
+ * connection is closed with one log line (dispatch.c). Above the largest fetch answer. */
+#define BRK_RESPONSE_BYTES_MAX ((int64_t)256 << 20)
+SL_STATIC_ASSERT(BRK_RESPONSE_BYTES_MAX > BRK_FETCH_BYTES_MAX * 2 &&
+                     BRK_RESPONSE_BYTES_MAX < INT32_MAX / 2, "response bound");
 /* Arena chunk for decoded requests. */
 #define BRK_ARENA_CHUNK_BYTES 16384
 /* Sync jobs queued for the flusher threads. */

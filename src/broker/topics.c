@@ -551,7 +551,7 @@ kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
     }
     brk->ntopics--;
     for (int32_t p = 0; p < topic->npart; p++) {
-        brk_fetch_wake(brk, topic->parts[p]);
+        brk_fetch_part_gone(brk, topic->parts[p]);
         slog_part_abandon(topic->parts[p]->log);
     }
     brk_groups_topic_deleted(brk, topic->name);
