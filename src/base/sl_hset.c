@@ -153,31 +153,49 @@ static void sl__hset_grow(sl_hset_t *set)
     set->cap = cap;
 }
 
+/* The slot of an equal key, or the empty slot where it would go. */
+static sl_hset_slot_t *sl__hset_slot(const sl_hset_t *set, const void *key, size_t len,
+                                     int64_t tag, uint64_t h)
+{
+    size_t i = h & (set->cap - 1);
+    for (;;) { /* ends: the table is never more than half full */
+        sl_hset_slot_t *s = &set->slots[i];
+        if (!s->key ||
+            (s->hash == h && s->len == len && s->tag == tag && memcmp(s->key, key, len) == 0)) {
+            return s;
+        }
+        i = (i + 1) & (set->cap - 1);
+    }
+}
+
+static const uint8_t sl__hset_empty = 0; /* the key of a null or empty string */
+
+bool sl_hset_get(const sl_hset_t *set, const void *key, size_t len, int64_t tag, int64_t *val)
+{
+    key = key ? key : &sl__hset_empty;
+    const sl_hset_slot_t *s = sl__hset_slot(set, key, len, tag, sl__hset_hash(key, len, tag));
+    if (s->key && val) {
+        *val = s->val;
+    }
+    return s->key != NULL;
+}
+
 bool sl_hset_put(sl_hset_t *set, const void *key, size_t len, int64_t tag, int64_t val,
                  int64_t *old)
 {
-    static const uint8_t empty = 0;
-    if (!key) {
-        key = &empty; /* a null or empty string is a key too */
-    }
+    key = key ? key : &sl__hset_empty;
     if ((set->n + 1) * 2 > set->cap) {
         sl__hset_grow(set);
     }
     uint64_t h = sl__hset_hash(key, len, tag);
-    size_t i = h & (set->cap - 1);
-    for (;;) {
-        sl_hset_slot_t *s = &set->slots[i];
-        if (!s->key) {
-            *s = (sl_hset_slot_t){key, len, tag, val, h};
-            set->n++;
-            return true;
+    sl_hset_slot_t *s = sl__hset_slot(set, key, len, tag, h);
+    if (s->key) {
+        if (old) {
+            *old = s->val;
         }
-        if (s->hash == h && s->len == len && s->tag == tag && memcmp(s->key, key, len) == 0) {
-            if (old) {
-                *old = s->val;
-            }
-            return false;
-        }
-        i = (i + 1) & (set->cap - 1);
+        return false;
     }
+    *s = (sl_hset_slot_t){key, len, tag, val, h};
+    set->n++;
+    return true;
 }

@@ -19,6 +19,8 @@ void sl_hset_free(sl_hset_t *set);
  * returns false and sets *old (may be NULL) to that key's value. */
 bool sl_hset_put(sl_hset_t *set, const void *key, size_t len, int64_t tag, int64_t val,
                  int64_t *old);
+/* Whether (key, len, tag) is in the set; *val (may be NULL) gets its value. */
+bool sl_hset_get(const sl_hset_t *set, const void *key, size_t len, int64_t tag, int64_t *val);
 /* Keys in the set. */
 size_t sl_hset_count(const sl_hset_t *set);
 /* Keyed SipHash-1-3 of bytes under the per-process key (for other hash tables). */

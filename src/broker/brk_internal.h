@@ -239,6 +239,25 @@ void brk_respond_none(brk_req_t *req);
 /* Allocates n zeroed elements from the request's arena. */
 void *brk_alloc(brk_req_t *req, int32_t n, size_t size);
 
+/* A request entry's identity for duplicate checks: bytes (a name, an id) and a tag (a
+ * partition number, a resource type). */
+typedef struct {
+    const void *ptr;
+    size_t len;
+    int64_t tag;
+} brk_key_t;
+typedef brk_key_t (*brk_key_fn)(const void *entries, int32_t i);
+/* Duplicate check of n request entries in one pass (a keyed hash set): returns first[], in the
+ * arena, with first[i] the index of the first entry equal to entry i (i itself for a first
+ * mention); *repeated (may be NULL) gets an arena array, true for every entry whose key
+ * occurs more than once. NULL when n <= 0. */
+int32_t *brk_dups(brk_req_t *req, const void *entries, int32_t n, brk_key_fn key,
+                  bool **repeated);
+static inline brk_key_t brk_key_str(kproto_str_t s, int64_t tag)
+{
+    return (brk_key_t){s.ptr, (size_t)(s.len > 0 ? s.len : 0), s.len < 0 ? tag - 1 : tag};
+}
+
 /* Handlers: each takes ownership of req and completes it exactly once. */
 void brk_handle_api_versions(brk_req_t *req);
 void brk_handle_metadata(brk_req_t *req);

@@ -41,6 +41,18 @@ SL_STATIC_ASSERT(BRK_RESPONSE_BYTES_MAX > BRK_FETCH_BYTES_MAX * 2 &&
 #define BRK_FLUSH_QUEUE_MAX BRK_PARTITIONS_MAX
 /* Consumer groups on one broker. */
 #define BRK_GROUPS_MAX 100000
+/* What one group member may store from its JoinGroup: protocols, and bytes of protocol names
+ * and metadata (Kafka bounds these only by the request size, but fails to store a group
+ * whose metadata exceeds message.max.bytes, 1 MiB). More: INVALID_REQUEST. */
+#define BRK_GROUP_MEMBER_PROTOCOLS_MAX 64
+#define BRK_GROUP_MEMBER_METADATA_BYTES_MAX ((int64_t)1 << 20)
+/* Bytes of protocol names and metadata of all members of one group, so that a DescribeGroups
+ * or the leader's JoinGroup answer stays far below BRK_RESPONSE_BYTES_MAX. A join past it:
+ * GROUP_MAX_SIZE_REACHED. */
+#define BRK_GROUP_METADATA_BYTES_MAX ((int64_t)64 << 20)
+SL_STATIC_ASSERT(BRK_GROUP_MEMBER_METADATA_BYTES_MAX <= BRK_GROUP_METADATA_BYTES_MAX &&
+                     BRK_GROUP_METADATA_BYTES_MAX * 2 < BRK_RESPONSE_BYTES_MAX,
+                 "a member fits its group, a group fits a response");
 /* Bytes of the offsets log beyond which start-up rewrites it with only live commits. */
 #define BRK_OFFSETS_LOG_COMPACT_BYTES ((int64_t)1 << 20)
 /* Flusher threads. */

@@ -4,6 +4,7 @@
  * ApiVersions), body; record ranges from log segments become sendfile chunks. */
 #include "brk_group.h"
 #include "brk_internal.h"
+#include "sl_hset.h"
 #include "sl_log.h"
 
 #include <stdlib.h>
@@ -57,6 +58,31 @@ static void brk__req_free(brk_req_t *req)
 void *brk_alloc(brk_req_t *req, int32_t n, size_t size)
 {
     return n > 0 ? sl_arena_alloc(req->arena, (size_t)n * size) : NULL;
+}
+
+int32_t *brk_dups(brk_req_t *req, const void *entries, int32_t n, brk_key_fn key,
+                  bool **repeated)
+{
+    int32_t *first = brk_alloc(req, n, sizeof *first);
+    bool *rep = repeated ? brk_alloc(req, n, sizeof *rep) : NULL;
+    if (repeated) {
+        *repeated = rep;
+    }
+    if (n <= 0) {
+        return NULL;
+    }
+    sl_hset_t *set = sl_hset_new((size_t)n);
+    for (int32_t i = 0; i < n; i++) {
+        brk_key_t k = key(entries, i);
+        int64_t was = i;
+        sl_hset_put(set, k.ptr, k.len, k.tag, i, &was);
+        first[i] = (int32_t)was;
+        if (rep && was != i) {
+            rep[was] = rep[i] = true;
+        }
+    }
+    sl_hset_free(set);
+    return first;
 }
 
 static void brk__release_file(void *ctx)

@@ -771,21 +771,27 @@ void brk_handle_delete_groups(brk_req_t *req)
     kmsg_delete_groups_req_t *body = req->body;
     kmsg_delete_groups_resp_t resp;
     kmsg_delete_groups_resp_init(&resp);
-    resp.results_count = SL_MAX(body->groups_names_count, 0);
-    resp.results = brk_alloc(req, resp.results_count, sizeof *resp.results);
-    for (int32_t i = 0; i < resp.results_count; i++) {
-        kmsg_delete_groups_resp_deletable_group_result_init(&resp.results[i]);
-        resp.results[i].group_id = body->groups_names[i];
+    /* One result per distinct group (Kafka deletes a set of groups). */
+    int32_t n = SL_MAX(body->groups_names_count, 0);
+    int32_t *first = brk_dups(req, body->groups_names, n, brk__group_key, NULL);
+    resp.results = brk_alloc(req, n, sizeof *resp.results);
+    for (int32_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            continue;
+        }
+        kmsg_delete_groups_resp_deletable_group_result_t *r = &resp.results[resp.results_count++];
+        kmsg_delete_groups_resp_deletable_group_result_init(r);
+        r->group_id = body->groups_names[i];
         kerr_t denied = brk_authz_req_group(req, body->groups_names[i]);
         brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(req->brk, body->groups_names[i])
                                                : NULL;
         if (denied != KERR_NONE) {
-            resp.results[i].error_code = (int16_t)denied;
+            r->error_code = (int16_t)denied;
         } else if (!grp) {
-            resp.results[i].error_code = body->groups_names[i].len <= 0 ? KERR_INVALID_GROUP_ID
-                                                                       : KERR_GROUP_ID_NOT_FOUND;
+            r->error_code = body->groups_names[i].len <= 0 ? KERR_INVALID_GROUP_ID
+                                                          : KERR_GROUP_ID_NOT_FOUND;
         } else if (!brk__grp_is_empty(grp)) {
-            resp.results[i].error_code = KERR_NON_EMPTY_GROUP;
+            r->error_code = KERR_NON_EMPTY_GROUP;
         } else {
             brk__offsets_drop(req->brk, grp, NULL);
             SL_LOGI("group", "%s: deleted", brk__grp_id(grp));
