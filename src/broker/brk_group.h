@@ -20,6 +20,9 @@ typedef struct brk_offset {
 typedef struct {
     brk_offset_t *items;
     int32_t n, cap;
+    /* topic-partition -> index in items, built on the first lookup past a few items and
+     * dropped by a removal (offsets.c); NULL: none. */
+    struct sl_hset *idx;
 } brk_offsets_t;
 typedef struct brk_groups brk_groups_t;
 

@@ -160,6 +160,7 @@ struct brk {
     brk_cleaner_t *cleaner;
     brk_topic_t *topics;
     int ntopics;
+    struct sl_hset *topic_names, *topic_ids; /* indexes of topics (topics.c) */
     char cluster_id[32];
     int lock_fd;
     int stop_fd; /* eventfd written by brk_stop_async */

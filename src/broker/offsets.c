@@ -10,6 +10,7 @@
 #include "sl_buf.h"
 #include "sl_crc32c.h"
 #include "sl_fs.h"
+#include "sl_hset.h"
 #include "sl_log.h"
 #include "sl_time.h"
 #include "slog_batch.h"
@@ -42,24 +43,52 @@ void brk__offsets_clear(brk_offsets_t *offs)
         free(offs->items[i].metadata);
     }
     free(offs->items);
+    sl_hset_free(offs->idx);
     memset(offs, 0, sizeof *offs);
+}
+
+/* Lookups go through a hash index once a group has more than this many offsets, so a
+ * request naming n partitions costs O(n), not O(n * offsets). */
+#define BRK_OFFSETS_SCAN_MAX 16
+
+static void brk__off_index_add(brk_offsets_t *offs, int32_t i)
+{
+    const brk_offset_t *o = &offs->items[i];
+    sl_hset_put(offs->idx, o->topic, strlen(o->topic), o->partition, i, NULL);
 }
 
 static brk_offset_t *brk__off_find(brk_offsets_t *offs, kproto_str_t topic, int32_t partition)
 {
-    for (int32_t i = 0; i < offs->n; i++) {
-        if (offs->items[i].partition == partition && kproto_str_eq(topic, offs->items[i].topic)) {
-            return &offs->items[i];
+    if (topic.len < 0) {
+        return NULL;
+    }
+    if (offs->n <= BRK_OFFSETS_SCAN_MAX) {
+        for (int32_t i = 0; i < offs->n; i++) {
+            if (offs->items[i].partition == partition && kproto_str_eq(topic, offs->items[i].topic)) {
+                return &offs->items[i];
+            }
+        }
+        return NULL;
+    }
+    if (!offs->idx) {
+        offs->idx = sl_hset_new((size_t)offs->n);
+        for (int32_t i = 0; i < offs->n; i++) {
+            brk__off_index_add(offs, i);
         }
     }
-    return NULL;
+    int64_t i;
+    return sl_hset_get(offs->idx, topic.ptr, (size_t)topic.len, partition, &i) ? &offs->items[i]
+                                                                              : NULL;
 }
 
+/* Swaps the last item into o's place: the index is rebuilt at the next lookup. */
 static void brk__off_remove(brk_offsets_t *offs, brk_offset_t *o)
 {
     free(o->topic);
     free(o->metadata);
     *o = offs->items[--offs->n];
+    sl_hset_free(offs->idx);
+    offs->idx = NULL;
 }
 
 void brk__off_set(brk_offsets_t *offs, kproto_str_t topic, int32_t partition, int64_t offset,
@@ -75,6 +104,9 @@ void brk__off_set(brk_offsets_t *offs, kproto_str_t topic, int32_t partition, in
         memset(o, 0, sizeof *o);
         o->topic = sl_xstrndup(topic.ptr, (size_t)topic.len);
         o->partition = partition;
+        if (offs->idx) {
+            brk__off_index_add(offs, offs->n - 1);
+        }
     }
     free(o->metadata);
     o->metadata = sl_xstrndup(meta.len > 0 ? meta.ptr : "", (size_t)SL_MAX(meta.len, 0));
