@@ -64,8 +64,11 @@ static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatab
     const char *msg = NULL;
     tr->name = ct->name;
     kerr_t e = KERR_NONE;
-    sl_props_t *props = sl_props_new();
-    if (ct->replication_factor != -1 && ct->replication_factor != 1) {
+    /* The property set only when there are configs (it is a table of SL_PROPS_COUNT_MAX). */
+    sl_props_t *props = ct->configs_count > 0 ? sl_props_new() : NULL;
+    if (!brk_topic_name_valid(ct->name, &msg)) { /* Kafka validates the name first */
+        e = KERR_INVALID_TOPIC_EXCEPTION;
+    } else if (ct->replication_factor != -1 && ct->replication_factor != 1) {
         e = KERR_INVALID_REPLICATION_FACTOR;
         msg = "replication factor must be 1 (or -1) on a single-node broker";
     } else if (ct->assignments_count > 0) {
