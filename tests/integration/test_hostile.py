@@ -314,3 +314,29 @@ def test_a_parked_fetch_is_woken_by_an_append_to_its_partition(broker):
     assert err == kwire.ERR_NONE
     assert [(p[1], len(p[3]) > 0) for p in parts] == [(0, False), (1, False), (2, True)]
     assert b"wake" in parts[2][3]
+
+
+CONN_FETCHES_PARKED_MAX = 4
+
+
+def test_a_connection_parks_at_most_4_fetches_the_5th_is_answered_at_once(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("park-limit"))
+    end = produce_one(broker.bootstrap, topic) + 1
+    with kwire.Conn(broker.bootstrap, T(30)) as conn:
+        cids = []
+        for _ in range(CONN_FETCHES_PARKED_MAX + 1):
+            cid = conn.cid()
+            cids.append(cid)
+            conn.send(fetch_v11_request(cid, [(topic, 0, end)], max_wait_ms=1500,
+                                        min_bytes=1 << 30))
+        time.sleep(0.3)  # all five are in: four parked, the fifth answered with nothing
+        produce_one(broker.bootstrap, topic, b"later")
+        got = []
+        for cid in cids:  # answers come in request order
+            got_cid, payload = conn.recv_frame()
+            assert got_cid == cid
+            err, parts = parse_fetch_v11(payload)
+            assert err == kwire.ERR_NONE and len(parts) == 1
+            got.append(len(parts[0][3]) > 0)
+    assert got == [True] * CONN_FETCHES_PARKED_MAX + [False]
+    assert_other_client_served(broker.bootstrap)
