@@ -418,10 +418,48 @@ void brk_handle_describe_configs(brk_req_t *req)
 }
 
 /* Applies one resource's SET/DELETE/APPEND/SUBTRACT operations to a copy of its overrides. */
+static brk_key_t brk__alter_op_key(const void *entries, int32_t i)
+{
+    return brk_key_str(((const kmsg_incremental_alter_configs_req_alterable_config_t *)entries)[i].name,
+                       0);
+}
+
+/* Before any work: every key a topic config (at most a few dozen) and named once (Kafka:
+ * INVALID_REQUEST for duplicate keys), so the operations applied are bounded whatever the
+ * request's size. */
+static kerr_t brk__alter_ops_check(brk_req_t *req,
+                                   const kmsg_incremental_alter_configs_req_alter_configs_resource_t *res,
+                                   const char **msg)
+{
+    size_t ndefs;
+    const brk_tconf_def_t *defs = brk_tconf_defs(&ndefs);
+    bool *repeated;
+    brk_dups(req, res->configs, SL_MAX(res->configs_count, 0), brk__alter_op_key, &repeated);
+    for (int32_t i = 0; i < res->configs_count; i++) {
+        if (repeated[i]) {
+            *msg = "config named more than once for one resource";
+            return KERR_INVALID_REQUEST;
+        }
+        bool known = false;
+        for (size_t d = 0; d < ndefs && !known; d++) {
+            known = kproto_str_eq(res->configs[i].name, defs[d].name);
+        }
+        if (!known) {
+            *msg = "unknown topic config";
+            return KERR_INVALID_CONFIG;
+        }
+    }
+    return KERR_NONE;
+}
+
 static kerr_t brk__alter_topic(brk_req_t *req, brk_topic_t *topic,
                                const kmsg_incremental_alter_configs_req_alter_configs_resource_t *res,
                                bool validate_only, const char **msg)
 {
+    kerr_t checked = brk__alter_ops_check(req, res, msg);
+    if (checked != KERR_NONE) {
+        return checked;
+    }
     sl_props_t *next = sl_props_new();
     for (size_t i = 0; i < sl_props_count(topic->overrides); i++) {
         const char *k, *v;

@@ -340,3 +340,15 @@ def test_a_connection_parks_at_most_4_fetches_the_5th_is_answered_at_once(broker
             got.append(len(parts[0][3]) > 0)
     assert got == [True] * CONN_FETCHES_PARKED_MAX + [False]
     assert_other_client_served(broker.bootstrap)
+
+
+def test_incremental_alter_configs_naming_a_key_twice_is_refused(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("alter-dup"))
+    ops = [("retention.ms", kwire.OP_SET, "1000"), ("retention.ms", kwire.OP_SET, "2000")]
+    err, _ = kwire.incremental_alter_topic_configs(broker.bootstrap, topic, ops, T(10))
+    assert err == ERR_INVALID_REQUEST
+    # 100,000 operations on one resource cost one pass: refused at the first unknown key.
+    ops = [("no.such.key.%d" % i, kwire.OP_DELETE, None) for i in range(100000)]
+    err, _ = kwire.incremental_alter_topic_configs(broker.bootstrap, topic, ops, T(30))
+    assert err == kwire.ERR_INVALID_CONFIG
+    assert_other_client_served(broker.bootstrap)
