@@ -199,3 +199,27 @@ bool sl_hset_put(sl_hset_t *set, const void *key, size_t len, int64_t tag, int64
     set->n++;
     return true;
 }
+
+/* Linear probing's deletion without tombstones: later entries of the probe run move back
+ * into the hole when their home slot does not lie between the hole and them. */
+bool sl_hset_del(sl_hset_t *set, const void *key, size_t len, int64_t tag)
+{
+    key = key ? key : &sl__hset_empty;
+    sl_hset_slot_t *s = sl__hset_slot(set, key, len, tag, sl__hset_hash(key, len, tag));
+    if (!s->key) {
+        return false;
+    }
+    size_t mask = set->cap - 1;
+    size_t hole = (size_t)(s - set->slots);
+    for (size_t j = (hole + 1) & mask; set->slots[j].key; j = (j + 1) & mask) {
+        size_t home = set->slots[j].hash & mask;
+        bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (!stays) {
+            set->slots[hole] = set->slots[j];
+            hole = j;
+        }
+    }
+    set->slots[hole] = (sl_hset_slot_t){0};
+    set->n--;
+    return true;
+}

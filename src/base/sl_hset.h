@@ -21,6 +21,8 @@ bool sl_hset_put(sl_hset_t *set, const void *key, size_t len, int64_t tag, int64
                  int64_t *old);
 /* Whether (key, len, tag) is in the set; *val (may be NULL) gets its value. */
 bool sl_hset_get(const sl_hset_t *set, const void *key, size_t len, int64_t tag, int64_t *val);
+/* Removes (key, len, tag); false when it was not there. */
+bool sl_hset_del(sl_hset_t *set, const void *key, size_t len, int64_t tag);
 /* Keys in the set. */
 size_t sl_hset_count(const sl_hset_t *set);
 /* Keyed SipHash-1-3 of bytes under the per-process key (for other hash tables). */

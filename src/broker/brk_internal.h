@@ -170,6 +170,7 @@ struct brk {
     struct brk_fetch *fetch_ready, *fetch_ready_tail; /* woken, to be answered in order */
     struct brk_group *groups_list;
     int ngroups;
+    struct sl_hset *groups_idx; /* group id -> group (group.c) */
     struct brk_groups *groups; /* the committed-offsets log */
     bool fetch_waking;     /* the ready queue is being answered */
     char advertised_host[256];

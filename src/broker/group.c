@@ -51,7 +51,7 @@ typedef struct brk_pending {
 } brk_pending_t;
 
 struct brk_group {
-    struct brk_group *next;
+    struct brk_group *next, *prev; /* brk->groups_list */
     brk_t *brk;
     char *id;
     brk_grp_state_t state;
@@ -95,14 +95,15 @@ bool brk__grp_is_empty(const brk_group_t *grp)
     return grp->state == GRP_EMPTY || grp->state == GRP_DEAD;
 }
 
+/* Groups are found through a hash index of their ids (brk->groups_idx): O(1) however many. */
 brk_group_t *brk__grp_find(brk_t *brk, kproto_str_t id)
 {
-    for (brk_group_t *grp = brk->groups_list; grp; grp = grp->next) {
-        if (kproto_str_eq(id, grp->id)) {
-            return grp;
-        }
+    int64_t v;
+    if (id.len < 0 || !brk->groups_idx ||
+        !sl_hset_get(brk->groups_idx, id.ptr, (size_t)id.len, 0, &v)) {
+        return NULL;
     }
-    return NULL;
+    return (brk_group_t *)(intptr_t)v;
 }
 
 brk_group_t *brk__grp_get(brk_t *brk, kproto_str_t id)
@@ -117,8 +118,15 @@ brk_group_t *brk__grp_get(brk_t *brk, kproto_str_t id)
     grp->state = GRP_EMPTY;
     grp->empty_since_ms = sl_time_wall_ms();
     grp->next = brk->groups_list;
+    if (grp->next) {
+        grp->next->prev = grp;
+    }
     brk->groups_list = grp;
     brk->ngroups++;
+    if (!brk->groups_idx) {
+        brk->groups_idx = sl_hset_new(64);
+    }
+    sl_hset_put(brk->groups_idx, grp->id, (size_t)id.len, 0, (int64_t)(intptr_t)grp, NULL);
     return grp;
 }
 
@@ -903,12 +911,15 @@ void brk__grp_delete(brk_t *brk, brk_group_t *grp)
         brk__member_remove(grp, grp->members, KERR_UNKNOWN_MEMBER_ID, "group deleted");
     }
     snet_timer_cancel(brk->loop, grp->rebalance_timer);
-    for (brk_group_t **pp = &brk->groups_list; *pp; pp = &(*pp)->next) {
-        if (*pp == grp) {
-            *pp = grp->next;
-            break;
-        }
+    if (grp->prev) {
+        grp->prev->next = grp->next;
+    } else {
+        brk->groups_list = grp->next;
     }
+    if (grp->next) {
+        grp->next->prev = grp->prev;
+    }
+    sl_hset_del(brk->groups_idx, grp->id, strlen(grp->id), 0);
     brk->ngroups--;
     while (grp->pending) {
         brk_pending_t *p = grp->pending;
@@ -1092,4 +1103,6 @@ void brk_groups_free_all(brk_t *brk)
         grp->nmembers = 0;
         brk__grp_delete(brk, grp);
     }
+    sl_hset_free(brk->groups_idx);
+    brk->groups_idx = NULL;
 }

@@ -81,6 +81,25 @@ static brk_offset_t *brk__off_find(brk_offsets_t *offs, kproto_str_t topic, int3
                                                                               : NULL;
 }
 
+/* Removes the items marked in gone[] (one per item) in one pass, keeping the others' order. */
+static void brk__off_remove_marked(brk_offsets_t *offs, const bool *gone)
+{
+    int32_t kept = 0;
+    for (int32_t i = 0; i < offs->n; i++) {
+        if (gone && gone[i]) {
+            free(offs->items[i].topic);
+            free(offs->items[i].metadata);
+        } else {
+            offs->items[kept++] = offs->items[i];
+        }
+    }
+    if (kept != offs->n) {
+        offs->n = kept;
+        sl_hset_free(offs->idx);
+        offs->idx = NULL;
+    }
+}
+
 /* Swaps the last item into o's place: the index is rebuilt at the next lookup. */
 static void brk__off_remove(brk_offsets_t *offs, brk_offset_t *o)
 {
@@ -850,6 +869,8 @@ void brk_handle_offset_delete(brk_req_t *req)
     }
     brk_obatch_t ob = {.now = sl_time_wall_ms()};
     sl_buf_init(&ob.recs);
+    brk_offsets_t *offs = brk__grp_offsets(grp);
+    bool *gone = brk_alloc(req, offs->n, sizeof *gone); /* items to remove */
     resp.topics_count = SL_MAX(body->topics_count, 0);
     resp.topics = brk_alloc(req, resp.topics_count, sizeof *resp.topics);
     for (int32_t t = 0; t < resp.topics_count; t++) {
@@ -873,17 +894,18 @@ void brk_handle_offset_delete(brk_req_t *req)
                 tr->partitions[p].error_code = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
                 continue;
             }
-            brk_offset_t *o = brk__off_find(brk__grp_offsets(grp), rt->name, idx);
+            brk_offset_t *o = brk__off_find(offs, rt->name, idx);
             if (!brk_part_find(brk, rt->name, idx)) {
                 tr->partitions[p].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             }
-            if (o) {
+            if (o && !gone[o - offs->items]) { /* removed below, in one pass */
+                gone[o - offs->items] = true;
                 brk__obatch_add(&ob, brk__grp_id(grp), rt->name, idx, NULL);
-                brk__off_remove(brk__grp_offsets(grp), o);
                 brk->groups->live--;
             }
         }
     }
+    brk__off_remove_marked(offs, gone);
     brk__obatch_append(brk, &ob);
     brk_respond(req, &resp);
 }

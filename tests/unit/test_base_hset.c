@@ -70,6 +70,41 @@ TEST(test_hset_cost_does_not_depend_on_the_keys_chosen)
     ASSERT_TRUE(s < 5.0); /* ~20 ms; quadratic would be minutes */
 }
 
+/* Deletion keeps every other key findable (probe runs are shifted back, not broken). */
+TEST(test_hset_delete_keeps_the_other_keys)
+{
+    enum { N = 20000 };
+    static char keys[N][12];
+    static bool in[N];
+    sl_hset_t *set = sl_hset_new(8);
+    uint32_t r = 12345;
+    for (int round = 0; round < 4 * N; round++) {
+        r = r * 1103515245u + 12345u;
+        int i = (int)((r >> 8) % N);
+        if (!keys[i][0]) {
+            snprintf(keys[i], sizeof keys[i], "g%d", i);
+        }
+        if (in[i]) {
+            ASSERT_TRUE(sl_hset_del(set, keys[i], strlen(keys[i]), 0));
+            in[i] = false;
+        } else {
+            ASSERT_TRUE(sl_hset_put(set, keys[i], strlen(keys[i]), 0, i, NULL));
+            in[i] = true;
+        }
+    }
+    size_t n = 0;
+    for (int i = 0; i < N; i++) {
+        int64_t v = -1;
+        bool got = keys[i][0] && sl_hset_get(set, keys[i], strlen(keys[i]), 0, &v);
+        ASSERT_EQ(got, in[i]);
+        ASSERT_TRUE(!got || v == i);
+        n += in[i];
+    }
+    ASSERT_EQ(sl_hset_count(set), n);
+    ASSERT_TRUE(!sl_hset_del(set, "absent", 6, 0));
+    sl_hset_free(set);
+}
+
 TEST(test_hash_is_keyed_and_stable_within_a_process)
 {
     ASSERT_EQ(sl_hash_bytes("abc", 3), sl_hash_bytes("abc", 3));
@@ -82,6 +117,7 @@ int main(void)
     RUN(test_hset_reports_the_first_value_of_a_repeated_key);
     RUN(test_hset_grows_and_keeps_every_key);
     RUN(test_hset_cost_does_not_depend_on_the_keys_chosen);
+    RUN(test_hset_delete_keeps_the_other_keys);
     RUN(test_hash_is_keyed_and_stable_within_a_process);
     TEST_MAIN_END();
 }
