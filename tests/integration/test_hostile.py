@@ -7,6 +7,8 @@ once, and the broker must keep answering another client within a second
 
 import time
 
+import pytest
+
 import kwire
 from conftest import T, create_topic, unique_topic
 from kwire import array, i8, i16, i32, i64, nbytes, string
@@ -119,18 +121,19 @@ def test_a_fetch_of_too_many_distinct_partitions_is_refused_at_n_plus_1(broker):
 
 # ---- groups --------------------------------------------------------------------------------------
 
-def join_group_v1_request(cid, group, metadata, protocols=None):
+def join_group_v1_request(cid, group, metadata, protocols=None, session_ms=10000):
     protocols = protocols if protocols is not None else [("range", metadata)]
-    body = (string(group) + i32(10000) + i32(10000) + string("") + string("consumer")
+    body = (string(group) + i32(session_ms) + i32(10000) + string("") + string("consumer")
             + array(protocols, lambda p: string(p[0]) + nbytes(p[1])))
     return kwire.frame(hdr(API_JOIN_GROUP, 1, cid) + body)
 
 
-def join_group(bootstrap, group, metadata, protocols=None):
+def join_group(bootstrap, group, metadata, protocols=None, session_ms=10000):
     """Returns the JoinGroup v1 error code (a one-member group completes at once)."""
     with kwire.Conn(bootstrap, T(30)) as conn:
         cid = conn.cid()
-        r = kwire.Reader(conn.call(join_group_v1_request(cid, group, metadata, protocols), cid))
+        req = join_group_v1_request(cid, group, metadata, protocols, session_ms)
+        r = kwire.Reader(conn.call(req, cid))
         return r.i16()
 
 
@@ -164,6 +167,27 @@ def test_describe_groups_naming_a_group_65_times_answers_it_once(broker):
     assert [(g, e) for g, e, _ in groups] == [(group, kwire.ERR_NONE)]
     assert groups[0][2] == [len(meta)]
     assert size < len(meta) + 4096, "the answer grew with the repetitions: %d bytes" % size
+    assert_other_client_served(broker.bootstrap)
+
+
+@pytest.mark.slow
+@pytest.mark.time_limit(600)
+def test_an_answer_over_the_response_bound_closes_the_connection_and_nothing_else(make_broker):
+    """260 groups of one member with 1 MiB of metadata each, described in one request: the
+    260 MiB answer exceeds BRK_RESPONSE_BYTES_MAX (256 MiB), so it is not sent; the
+    connection closes, and the broker keeps serving."""
+    broker = make_broker({"group.max.session.timeout.ms": "1800000"})
+    meta = b"q" * (GROUP_MEMBER_METADATA_BYTES_MAX - len("range"))
+    groups = [unique_topic("big") for _ in range(260)]
+    for g in groups:  # members that stay while the others join
+        assert join_group(broker.bootstrap, g, meta, session_ms=1800000) == kwire.ERR_NONE
+    size, got = describe_groups_v0(broker.bootstrap, groups[:8])  # 8 MiB: fine
+    assert len(got) == 8 and size > 8 << 20
+    with kwire.Conn(broker.bootstrap, T(120)) as conn:
+        cid = conn.cid()
+        conn.send(kwire.frame(hdr(API_DESCRIBE_GROUPS, 0, cid) + array(groups, string)))
+        assert conn.wait_closed(T(120))
+    assert "exceeds" in broker.stderr_text()
     assert_other_client_served(broker.bootstrap)
 
 
