@@ -64,8 +64,11 @@ static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatab
     const char *msg = NULL;
     tr->name = ct->name;
     kerr_t e = KERR_NONE;
-    sl_props_t *props = sl_props_new();
-    if (ct->replication_factor != -1 && ct->replication_factor != 1) {
+    /* The property set only when there are configs (it is a table of SL_PROPS_COUNT_MAX). */
+    sl_props_t *props = ct->configs_count > 0 ? sl_props_new() : NULL;
+    if (!brk_topic_name_valid(ct->name, &msg)) { /* Kafka validates the name first */
+        e = KERR_INVALID_TOPIC_EXCEPTION;
+    } else if (ct->replication_factor != -1 && ct->replication_factor != 1) {
         e = KERR_INVALID_REPLICATION_FACTOR;
         msg = "replication factor must be 1 (or -1) on a single-node broker";
     } else if (ct->assignments_count > 0) {
@@ -83,8 +86,6 @@ static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatab
         tr->error_message = msg ? kproto_str(msg) : (kproto_str_t){NULL, -1};
         tr->num_partitions = -1;
         tr->replication_factor = -1;
-        SL_LOGI("admin", "create topic %.*s refused: %s (%s)", ct->name.len > 0 ? ct->name.len : 0,
-                ct->name.ptr ? ct->name.ptr : "", kerr_name(tr->error_code), msg ? msg : "");
         return;
     }
     brk_topic_t *topic = brk_topic_find(req->brk, ct->name);
@@ -115,40 +116,87 @@ static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatab
     }
 }
 
+static brk_key_t brk__create_key(const void *entries, int32_t i)
+{
+    return brk_key_str(((const kmsg_create_topics_req_creatable_topic_t *)entries)[i].name, 0);
+}
+
+/* One line per request for the names it refused (a request may name tens of thousands). */
+static void brk__create_log(brk_req_t *req, const kmsg_create_topics_resp_t *resp)
+{
+    int32_t refused = 0;
+    const kmsg_create_topics_resp_creatable_topic_result_t *one = NULL;
+    for (int32_t i = 0; i < resp->topics_count; i++) {
+        if (resp->topics[i].error_code != KERR_NONE) {
+            one = one ? one : &resp->topics[i];
+            refused++;
+        }
+    }
+    if (refused == 0) {
+        return;
+    }
+    char name[65]; /* the client's bytes, cut and made printable for the log */
+    size_t len = (size_t)SL_MIN(SL_MAX(one->name.len, 0), 64);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)one->name.ptr[i];
+        name[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    name[len] = 0;
+    SL_LOGI("admin", "%s: create topics: %d of %d refused, e.g. '%s': %s%s%s", req->peer,
+            (int)refused, (int)resp->topics_count, name, kerr_name(one->error_code),
+            one->error_message.len > 0 ? ": " : "",
+            one->error_message.len > 0 ? one->error_message.ptr : "");
+}
+
+/* Kafka's rule: a name given more than once is refused with INVALID_REQUEST (one result for
+ * it, nothing created); the check is one pass over the request. */
 void brk_handle_create_topics(brk_req_t *req)
 {
     kmsg_create_topics_req_t *body = req->body;
     kmsg_create_topics_resp_t resp;
     kmsg_create_topics_resp_init(&resp);
-    resp.topics_count = body->topics_count < 0 ? 0 : body->topics_count;
-    resp.topics = brk_alloc(req, resp.topics_count, sizeof *resp.topics);
+    int32_t n = SL_MAX(body->topics_count, 0);
+    bool *repeated;
+    int32_t *first = brk_dups(req, body->topics, n, brk__create_key, &repeated);
+    resp.topics = brk_alloc(req, n, sizeof *resp.topics);
     bool cluster_create = brk_authz_cluster(req, BRK_ACL_OP_CREATE) == KERR_NONE;
-    for (int32_t i = 0; i < resp.topics_count; i++) {
-        kmsg_create_topics_resp_creatable_topic_result_init(&resp.topics[i]);
-        bool dup = false;
-        for (int32_t j = 0; j < i && !dup; j++) {
-            dup = body->topics[j].name.len == body->topics[i].name.len &&
-                  memcmp(body->topics[j].name.ptr, body->topics[i].name.ptr,
-                         (size_t)SL_MAX(body->topics[i].name.len, 0)) == 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            continue;
         }
-        if (dup) {
-            resp.topics[i].name = body->topics[i].name;
-            resp.topics[i].error_code = KERR_INVALID_REQUEST;
-            resp.topics[i].error_message = kproto_str("topic named twice in one request");
+        kmsg_create_topics_resp_creatable_topic_result_t *tr = &resp.topics[resp.topics_count++];
+        kmsg_create_topics_resp_creatable_topic_result_init(tr);
+        tr->name = body->topics[i].name;
+        if (repeated[i]) {
+            tr->error_code = KERR_INVALID_REQUEST;
+            tr->error_message = kproto_str("topic named more than once in one request");
+            tr->num_partitions = -1;
+            tr->replication_factor = -1;
             continue;
         }
         /* CREATE on the cluster covers every topic; else CREATE on each topic. */
-        if (!cluster_create &&
-            brk_authz_req_topic(req, body->topics[i].name) != KERR_NONE) {
-            resp.topics[i].name = body->topics[i].name;
-            resp.topics[i].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
-            resp.topics[i].num_partitions = -1;
-            resp.topics[i].replication_factor = -1;
+        if (!cluster_create && brk_authz_req_topic(req, body->topics[i].name) != KERR_NONE) {
+            tr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+            tr->num_partitions = -1;
+            tr->replication_factor = -1;
             continue;
         }
-        brk__create_one(req, &body->topics[i], &resp.topics[i]);
+        brk__create_one(req, &body->topics[i], tr);
     }
+    brk__create_log(req, &resp);
     brk_respond(req, &resp);
+}
+
+static brk_key_t brk__name_key(const void *entries, int32_t i)
+{
+    return brk_key_str(((const kproto_str_t *)entries)[i], 0);
+}
+
+static brk_key_t brk__delete_key(const void *entries, int32_t i)
+{
+    const kmsg_delete_topics_req_delete_topic_state_t *ts =
+        &((const kmsg_delete_topics_req_delete_topic_state_t *)entries)[i];
+    return ts->name.len >= 0 ? brk_key_str(ts->name, 0) : (brk_key_t){ts->topic_id.b, 16, 1};
 }
 
 void brk_handle_delete_topics(brk_req_t *req)
@@ -160,10 +208,15 @@ void brk_handle_delete_topics(brk_req_t *req)
     bool by_state = req->api_version >= 6;
     int32_t n = by_state ? body->topics_count : body->topic_names_count;
     n = n < 0 ? 0 : n;
-    resp.responses_count = n;
+    bool *repeated;
+    int32_t *first = by_state ? brk_dups(req, body->topics, n, brk__delete_key, &repeated)
+                              : brk_dups(req, body->topic_names, n, brk__name_key, &repeated);
     resp.responses = brk_alloc(req, n, sizeof *resp.responses);
     for (int32_t i = 0; i < n; i++) {
-        kmsg_delete_topics_resp_deletable_topic_result_t *r = &resp.responses[i];
+        if (first[i] != i) {
+            continue; /* one result per distinct topic */
+        }
+        kmsg_delete_topics_resp_deletable_topic_result_t *r = &resp.responses[resp.responses_count++];
         kmsg_delete_topics_resp_deletable_topic_result_init(r);
         brk_topic_t *topic;
         if (by_state && body->topics[i].name.len < 0) {
@@ -172,6 +225,11 @@ void brk_handle_delete_topics(brk_req_t *req)
         } else {
             r->name = by_state ? body->topics[i].name : body->topic_names[i];
             topic = brk_topic_find(brk, r->name);
+        }
+        if (repeated[i]) { /* Kafka's rule: named twice, deleted never */
+            r->error_code = KERR_INVALID_REQUEST;
+            r->error_message = kproto_str("topic named more than once in one request");
+            continue;
         }
         /* A name the principal may not delete fails whether or not it exists. */
         if ((topic || r->name.len >= 0) &&
@@ -196,21 +254,36 @@ void brk_handle_delete_topics(brk_req_t *req)
     brk_respond(req, &resp);
 }
 
+static brk_key_t brk__partitions_key(const void *entries, int32_t i)
+{
+    return brk_key_str(((const kmsg_create_partitions_req_create_partitions_topic_t *)entries)[i].name,
+                       0);
+}
+
 void brk_handle_create_partitions(brk_req_t *req)
 {
     kmsg_create_partitions_req_t *body = req->body;
     kmsg_create_partitions_resp_t resp;
     kmsg_create_partitions_resp_init(&resp);
-    resp.results_count = body->topics_count < 0 ? 0 : body->topics_count;
-    resp.results = brk_alloc(req, resp.results_count, sizeof *resp.results);
-    for (int32_t i = 0; i < resp.results_count; i++) {
+    int32_t n = SL_MAX(body->topics_count, 0);
+    bool *repeated;
+    int32_t *first = brk_dups(req, body->topics, n, brk__partitions_key, &repeated);
+    resp.results = brk_alloc(req, n, sizeof *resp.results);
+    for (int32_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            continue; /* one result per distinct topic */
+        }
         kmsg_create_partitions_req_create_partitions_topic_t *ct = &body->topics[i];
-        kmsg_create_partitions_resp_create_partitions_topic_result_t *r = &resp.results[i];
+        kmsg_create_partitions_resp_create_partitions_topic_result_t *r =
+            &resp.results[resp.results_count++];
         kmsg_create_partitions_resp_create_partitions_topic_result_init(r);
         r->name = ct->name;
         brk_topic_t *topic = brk_topic_find(req->brk, ct->name);
         const char *msg = NULL;
-        if (brk_authz_req_topic(req, ct->name) != KERR_NONE) {
+        if (repeated[i]) { /* Kafka's rule: named twice, changed never */
+            r->error_code = KERR_INVALID_REQUEST;
+            msg = "topic named more than once in one request";
+        } else if (brk_authz_req_topic(req, ct->name) != KERR_NONE) {
             r->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
         } else if (!topic) {
             r->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -285,19 +358,36 @@ static void brk__describe_topic(brk_req_t *req,
     r->configs_count = n;
 }
 
+static brk_key_t brk__describe_key(const void *entries, int32_t i)
+{
+    const kmsg_describe_configs_req_describe_configs_resource_t *res =
+        &((const kmsg_describe_configs_req_describe_configs_resource_t *)entries)[i];
+    return brk_key_str(res->resource_name, (int64_t)res->resource_type * 2);
+}
+
 void brk_handle_describe_configs(brk_req_t *req)
 {
     kmsg_describe_configs_req_t *body = req->body;
     kmsg_describe_configs_resp_t resp;
     kmsg_describe_configs_resp_init(&resp);
-    resp.results_count = body->resources_count < 0 ? 0 : body->resources_count;
-    resp.results = brk_alloc(req, resp.results_count, sizeof *resp.results);
-    for (int32_t i = 0; i < resp.results_count; i++) {
+    int32_t n = SL_MAX(body->resources_count, 0);
+    bool *repeated;
+    int32_t *first = brk_dups(req, body->resources, n, brk__describe_key, &repeated);
+    resp.results = brk_alloc(req, n, sizeof *resp.results);
+    for (int32_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            continue; /* one result per distinct resource */
+        }
         kmsg_describe_configs_req_describe_configs_resource_t *res = &body->resources[i];
-        kmsg_describe_configs_resp_describe_configs_result_t *r = &resp.results[i];
+        kmsg_describe_configs_resp_describe_configs_result_t *r = &resp.results[resp.results_count++];
         kmsg_describe_configs_resp_describe_configs_result_init(r);
         r->resource_type = res->resource_type;
         r->resource_name = res->resource_name;
+        if (repeated[i]) { /* Kafka's rule: each resource at most once per request */
+            r->error_code = KERR_INVALID_REQUEST;
+            r->error_message = kproto_str("resource named more than once in one request");
+            continue;
+        }
         kerr_t denied = brk__configs_authz(req, res->resource_type, res->resource_name,
                                            BRK_ACL_OP_DESCRIBE_CONFIGS);
         if (denied != KERR_NONE) {
@@ -328,10 +418,48 @@ void brk_handle_describe_configs(brk_req_t *req)
 }
 
 /* Applies one resource's SET/DELETE/APPEND/SUBTRACT operations to a copy of its overrides. */
+static brk_key_t brk__alter_op_key(const void *entries, int32_t i)
+{
+    return brk_key_str(((const kmsg_incremental_alter_configs_req_alterable_config_t *)entries)[i].name,
+                       0);
+}
+
+/* Before any work: every key a topic config (at most a few dozen) and named once (Kafka:
+ * INVALID_REQUEST for duplicate keys), so the operations applied are bounded whatever the
+ * request's size. */
+static kerr_t brk__alter_ops_check(brk_req_t *req,
+                                   const kmsg_incremental_alter_configs_req_alter_configs_resource_t *res,
+                                   const char **msg)
+{
+    size_t ndefs;
+    const brk_tconf_def_t *defs = brk_tconf_defs(&ndefs);
+    bool *repeated;
+    brk_dups(req, res->configs, SL_MAX(res->configs_count, 0), brk__alter_op_key, &repeated);
+    for (int32_t i = 0; i < res->configs_count; i++) {
+        if (repeated[i]) {
+            *msg = "config named more than once for one resource";
+            return KERR_INVALID_REQUEST;
+        }
+        bool known = false;
+        for (size_t d = 0; d < ndefs && !known; d++) {
+            known = kproto_str_eq(res->configs[i].name, defs[d].name);
+        }
+        if (!known) {
+            *msg = "unknown topic config";
+            return KERR_INVALID_CONFIG;
+        }
+    }
+    return KERR_NONE;
+}
+
 static kerr_t brk__alter_topic(brk_req_t *req, brk_topic_t *topic,
                                const kmsg_incremental_alter_configs_req_alter_configs_resource_t *res,
                                bool validate_only, const char **msg)
 {
+    kerr_t checked = brk__alter_ops_check(req, res, msg);
+    if (checked != KERR_NONE) {
+        return checked;
+    }
     sl_props_t *next = sl_props_new();
     for (size_t i = 0; i < sl_props_count(topic->overrides); i++) {
         const char *k, *v;
@@ -372,19 +500,36 @@ static kerr_t brk__alter_topic(brk_req_t *req, brk_topic_t *topic,
     return brk_topic_set_configs(req->brk, topic, next, validate_only, msg);
 }
 
+static brk_key_t brk__ialter_key(const void *entries, int32_t i)
+{
+    const kmsg_incremental_alter_configs_req_alter_configs_resource_t *res =
+        &((const kmsg_incremental_alter_configs_req_alter_configs_resource_t *)entries)[i];
+    return brk_key_str(res->resource_name, (int64_t)res->resource_type * 2);
+}
+
 void brk_handle_incremental_alter_configs(brk_req_t *req)
 {
     kmsg_incremental_alter_configs_req_t *body = req->body;
     kmsg_incremental_alter_configs_resp_t resp;
     kmsg_incremental_alter_configs_resp_init(&resp);
-    resp.responses_count = body->resources_count < 0 ? 0 : body->resources_count;
-    resp.responses = brk_alloc(req, resp.responses_count, sizeof *resp.responses);
-    for (int32_t i = 0; i < resp.responses_count; i++) {
+    int32_t n = SL_MAX(body->resources_count, 0);
+    bool *repeated;
+    int32_t *first = brk_dups(req, body->resources, n, brk__ialter_key, &repeated);
+    resp.responses = brk_alloc(req, n, sizeof *resp.responses);
+    for (int32_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            continue; /* one result per distinct resource */
+        }
         kmsg_incremental_alter_configs_req_alter_configs_resource_t *res = &body->resources[i];
-        kmsg_incremental_alter_configs_resp_alter_configs_resource_response_t *r = &resp.responses[i];
+        kmsg_incremental_alter_configs_resp_alter_configs_resource_response_t *r = &resp.responses[resp.responses_count++];
         kmsg_incremental_alter_configs_resp_alter_configs_resource_response_init(r);
         r->resource_type = res->resource_type;
         r->resource_name = res->resource_name;
+        if (repeated[i]) { /* Kafka's rule: each resource at most once per request */
+            r->error_code = KERR_INVALID_REQUEST;
+            r->error_message = kproto_str("resource named more than once in one request");
+            continue;
+        }
         const char *msg = NULL;
         kerr_t denied = brk__configs_authz(req, res->resource_type, res->resource_name,
                                            BRK_ACL_OP_ALTER_CONFIGS);
@@ -407,19 +552,36 @@ void brk_handle_incremental_alter_configs(brk_req_t *req)
 
 /* AlterConfigs (v0-2, Kafka's older API, still what librdkafka 2.0 speaks): replaces a
  * topic's whole set of overrides. */
+static brk_key_t brk__alter_key(const void *entries, int32_t i)
+{
+    const kmsg_alter_configs_req_alter_configs_resource_t *res =
+        &((const kmsg_alter_configs_req_alter_configs_resource_t *)entries)[i];
+    return brk_key_str(res->resource_name, (int64_t)res->resource_type * 2);
+}
+
 void brk_handle_alter_configs(brk_req_t *req)
 {
     kmsg_alter_configs_req_t *body = req->body;
     kmsg_alter_configs_resp_t resp;
     kmsg_alter_configs_resp_init(&resp);
-    resp.responses_count = SL_MAX(body->resources_count, 0);
-    resp.responses = brk_alloc(req, resp.responses_count, sizeof *resp.responses);
-    for (int32_t i = 0; i < resp.responses_count; i++) {
+    int32_t n = SL_MAX(body->resources_count, 0);
+    bool *repeated;
+    int32_t *first = brk_dups(req, body->resources, n, brk__alter_key, &repeated);
+    resp.responses = brk_alloc(req, n, sizeof *resp.responses);
+    for (int32_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            continue; /* one result per distinct resource */
+        }
         kmsg_alter_configs_req_alter_configs_resource_t *res = &body->resources[i];
-        kmsg_alter_configs_resp_alter_configs_resource_response_t *r = &resp.responses[i];
+        kmsg_alter_configs_resp_alter_configs_resource_response_t *r = &resp.responses[resp.responses_count++];
         kmsg_alter_configs_resp_alter_configs_resource_response_init(r);
         r->resource_type = res->resource_type;
         r->resource_name = res->resource_name;
+        if (repeated[i]) { /* Kafka's rule: each resource at most once per request */
+            r->error_code = KERR_INVALID_REQUEST;
+            r->error_message = kproto_str("resource named more than once in one request");
+            continue;
+        }
         const char *msg = NULL;
         brk_topic_t *topic = brk_topic_find(req->brk, res->resource_name);
         kerr_t denied = brk__configs_authz(req, res->resource_type, res->resource_name,

@@ -26,6 +26,7 @@ struct brk_conn {
     bool authenticated; /* or no authentication needed (PLAINTEXT, SSL) */
     bool principal_set;
     bool closing;       /* closed by the sweep; on_close not yet run */
+    int32_t fetches_parked; /* long-poll fetches waiting (fetch.c) */
     snet_sasl_t *sasl;
     snet_mech_t mech;
     char principal[BRK_PRINCIPAL_BYTES_MAX];
@@ -46,6 +47,11 @@ const char *brk_conn_principal(const snet_conn_t *conn)
         bc->principal_set = true;
     }
     return bc->principal;
+}
+
+int32_t *brk_conn_fetches_parked(const snet_conn_t *conn)
+{
+    return &brk__bc(conn)->fetches_parked;
 }
 
 const char *brk_conn_listener(const snet_conn_t *conn)

@@ -20,6 +20,9 @@ typedef struct brk_offset {
 typedef struct {
     brk_offset_t *items;
     int32_t n, cap;
+    /* topic-partition -> index in items, built on the first lookup past a few items and
+     * dropped by a removal (offsets.c); NULL: none. */
+    struct sl_hset *idx;
 } brk_offsets_t;
 typedef struct brk_groups brk_groups_t;
 
@@ -54,6 +57,8 @@ int brk_offsets_txn_apply(brk_t *brk, const char *group, int32_t n, const brk_of
                           int64_t *target);
 
 /* Shared between group.c and offsets.c. */
+/* A group id of a request's list (brk_dups). */
+brk_key_t brk__group_key(const void *entries, int32_t i);
 brk_group_t *brk__grp_find(brk_t *brk, kproto_str_t id);
 brk_group_t *brk__grp_get(brk_t *brk, kproto_str_t id);
 bool brk__grp_is_empty(const brk_group_t *grp);

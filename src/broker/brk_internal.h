@@ -127,6 +127,7 @@ struct brk_part {
     brk_wait_t *waiters, *waiters_tail; /* FIFO by target */
     int64_t resume_backoff_ms; /* offline: the current retry pause (storage.c); 0 online */
     int64_t resume_at_ms;      /* loop time of the next retry */
+    struct brk_fwatch *fwatch; /* parked fetches that read this partition (fetch.c) */
 };
 
 struct brk_topic {
@@ -165,17 +166,19 @@ struct brk {
     brk_cleaner_t *cleaner;
     brk_topic_t *topics;
     int ntopics;
+    struct sl_hset *topic_names, *topic_ids; /* indexes of topics (topics.c) */
     char cluster_id[32];
     int lock_fd;
     int stop_fd; /* eventfd written by brk_stop_async */
     snet_timer_t *housekeep_timer;
     snet_timer_t *flush_timer;
-    struct brk_fetch *fetch_waiters;
+    struct brk_fetch *fetch_waiters; /* parked long-poll fetches */
+    struct brk_fetch *fetch_ready, *fetch_ready_tail; /* woken, to be answered in order */
     struct brk_group *groups_list;
     int ngroups;
+    struct sl_hset *groups_idx; /* group id -> group (group.c) */
     struct brk_groups *groups; /* the committed-offsets log */
-    bool fetch_waking;     /* brk_fetch_wake is running */
-    bool fetch_wake_again; /* ... and was called again meanwhile */
+    bool fetch_waking;     /* the ready queue is being answered */
     char advertised_host[256];
     int advertised_port;
     bool stopping;
@@ -261,6 +264,25 @@ void brk_respond_none(brk_req_t *req);
 /* Allocates n zeroed elements from the request's arena. */
 void *brk_alloc(brk_req_t *req, int32_t n, size_t size);
 
+/* A request entry's identity for duplicate checks: bytes (a name, an id) and a tag (a
+ * partition number, a resource type). */
+typedef struct {
+    const void *ptr;
+    size_t len;
+    int64_t tag;
+} brk_key_t;
+typedef brk_key_t (*brk_key_fn)(const void *entries, int32_t i);
+/* Duplicate check of n request entries in one pass (a keyed hash set): returns first[], in the
+ * arena, with first[i] the index of the first entry equal to entry i (i itself for a first
+ * mention); *repeated (may be NULL) gets an arena array, true for every entry whose key
+ * occurs more than once. NULL when n <= 0. */
+int32_t *brk_dups(brk_req_t *req, const void *entries, int32_t n, brk_key_fn key,
+                  bool **repeated);
+static inline brk_key_t brk_key_str(kproto_str_t s, int64_t tag)
+{
+    return (brk_key_t){s.ptr, (size_t)(s.len > 0 ? s.len : 0), s.len < 0 ? tag - 1 : tag};
+}
+
 /* Handlers: each takes ownership of req and completes it exactly once. */
 void brk_handle_api_versions(brk_req_t *req);
 void brk_handle_metadata(brk_req_t *req);
@@ -295,8 +317,11 @@ void brk_handle_end_txn(brk_req_t *req);
 void brk_handle_txn_offset_commit(brk_req_t *req);
 
 /* ---- fetch.c: long-poll wake-ups ---- */
-/* Re-examines waiting fetches after part's high watermark moved. */
+/* Re-examines the parked fetches that watch part after its high watermark moved (work in
+ * proportion to those fetches) and answers the ones that are ready. */
 void brk_fetch_wake(brk_t *brk, brk_part_t *part);
+/* part is about to be freed (topic deleted): answers every fetch that watches it. */
+void brk_fetch_part_gone(brk_t *brk, brk_part_t *part);
 /* Answers every waiting fetch now (shutdown). */
 void brk_fetch_flush_all(brk_t *brk);
 
@@ -350,6 +375,8 @@ const char *brk_conn_principal(const snet_conn_t *conn);
 const char *brk_conn_listener(const snet_conn_t *conn);
 brk_secproto_t brk_conn_protocol(const snet_conn_t *conn);
 brk_t *brk_conn_brk(const snet_conn_t *conn);
+/* The count of long-poll fetches parked by the connection (fetch.c keeps it). */
+int32_t *brk_conn_fetches_parked(const snet_conn_t *conn);
 /* The advertised address of the connection's listener (Metadata, FindCoordinator). */
 void brk_conn_adv(const snet_conn_t *conn, const char **host, int *port);
 /* Connection handler (accept with limits, close) for every listener. */

@@ -19,14 +19,40 @@
 #define BRK_TOPIC_FILE_BYTES_MAX 65536
 /* Longest fetch long-poll accepted (Kafka clients use <= 500 ms by default). */
 #define BRK_FETCH_WAIT_MS_MAX 60000
+/* Distinct partitions in one fetch (Kafka has no limit; a consumer names the partitions it
+ * is assigned on this broker). More: every partition is answered INVALID_REQUEST. */
+#define BRK_FETCH_PARTITIONS_MAX 50000
+/* Partitions answered with records in one fetch response (each is one file range); the
+ * rest are answered without records, as past max_bytes, and the consumer asks again. */
+#define BRK_FETCH_RANGES_MAX 60000
+/* Long-poll fetches one connection may have parked at once (Kafka consumers keep one per
+ * connection); a fetch past it is answered at once with what there is. */
+#define BRK_CONN_FETCHES_PARKED_MAX 4
 /* Fetch responses: bytes of records in one response, whatever the client asks for. */
 #define BRK_FETCH_BYTES_MAX ((int64_t)64 << 20)
+/* Bytes of one encoded response (file ranges included). Larger answers are not sent: the
+ * connection is closed with one log line (dispatch.c). Above the largest fetch answer. */
+#define BRK_RESPONSE_BYTES_MAX ((int64_t)256 << 20)
+SL_STATIC_ASSERT(BRK_RESPONSE_BYTES_MAX > BRK_FETCH_BYTES_MAX * 2 &&
+                     BRK_RESPONSE_BYTES_MAX < INT32_MAX / 2, "response bound");
 /* Arena chunk for decoded requests. */
 #define BRK_ARENA_CHUNK_BYTES 16384
 /* Sync jobs queued for the flusher threads. */
 #define BRK_FLUSH_QUEUE_MAX BRK_PARTITIONS_MAX
 /* Consumer groups on one broker. */
 #define BRK_GROUPS_MAX 100000
+/* What one group member may store from its JoinGroup: protocols, and bytes of protocol names
+ * and metadata (Kafka bounds these only by the request size, but fails to store a group
+ * whose metadata exceeds message.max.bytes, 1 MiB). More: INVALID_REQUEST. */
+#define BRK_GROUP_MEMBER_PROTOCOLS_MAX 64
+#define BRK_GROUP_MEMBER_METADATA_BYTES_MAX ((int64_t)1 << 20)
+/* Bytes of protocol names and metadata of all members of one group, so that a DescribeGroups
+ * or the leader's JoinGroup answer stays far below BRK_RESPONSE_BYTES_MAX. A join past it:
+ * GROUP_MAX_SIZE_REACHED. */
+#define BRK_GROUP_METADATA_BYTES_MAX ((int64_t)64 << 20)
+SL_STATIC_ASSERT(BRK_GROUP_MEMBER_METADATA_BYTES_MAX <= BRK_GROUP_METADATA_BYTES_MAX &&
+                     BRK_GROUP_METADATA_BYTES_MAX * 2 < BRK_RESPONSE_BYTES_MAX,
+                 "a member fits its group, a group fits a response");
 /* Bytes of the offsets log beyond which start-up rewrites it with only live commits. */
 #define BRK_OFFSETS_LOG_COMPACT_BYTES ((int64_t)1 << 20)
 /* Flusher threads. */

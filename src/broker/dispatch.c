@@ -4,6 +4,7 @@
  * ApiVersions), body; record ranges from log segments become sendfile chunks. */
 #include "brk_group.h"
 #include "brk_internal.h"
+#include "sl_hset.h"
 #include "sl_log.h"
 
 #include <stdlib.h>
@@ -59,6 +60,31 @@ void *brk_alloc(brk_req_t *req, int32_t n, size_t size)
     return n > 0 ? sl_arena_alloc(req->arena, (size_t)n * size) : NULL;
 }
 
+int32_t *brk_dups(brk_req_t *req, const void *entries, int32_t n, brk_key_fn key,
+                  bool **repeated)
+{
+    int32_t *first = brk_alloc(req, n, sizeof *first);
+    bool *rep = repeated ? brk_alloc(req, n, sizeof *rep) : NULL;
+    if (repeated) {
+        *repeated = rep;
+    }
+    if (n <= 0) {
+        return NULL;
+    }
+    sl_hset_t *set = sl_hset_new((size_t)n);
+    for (int32_t i = 0; i < n; i++) {
+        brk_key_t k = key(entries, i);
+        int64_t was = i;
+        sl_hset_put(set, k.ptr, k.len, k.tag, i, &was);
+        first[i] = (int32_t)was;
+        if (rep && was != i) {
+            rep[was] = rep[i] = true;
+        }
+    }
+    sl_hset_free(set);
+    return first;
+}
+
 static void brk__release_file(void *ctx)
 {
     slog_file_unref(ctx);
@@ -84,11 +110,31 @@ static snet_out_t *brk__out_from_wr(kproto_wr_t *wr)
     return out;
 }
 
+/* A response that cannot be encoded (over BRK_RESPONSE_BYTES_MAX or the splice bound):
+ * nothing of it is sent; the connection is closed after what is queued before it, with one
+ * log line. Kafka has no error response for "the answer is too large". */
+static void brk__send_failed(brk_req_t *req, kproto_wr_t *wr)
+{
+    for (size_t i = 0; i < wr->nsplices; i++) {
+        slog_file_unref(wr->splices[i].ext);
+    }
+    SL_LOGW("dispatch", "%s: closing connection: the answer to api %d v%d exceeds %lld bytes "
+            "or %d file ranges", req->peer, req->api_key, req->api_version,
+            (long long)wr->limit, KPROTO_SPLICES_MAX);
+    snet_conn_t *conn = snet_slot_conn(req->slot);
+    snet_slot_done(req->slot);
+    if (conn) {
+        snet_conn_close(conn);
+    }
+}
+
 static void brk__send(brk_req_t *req, int16_t version, bool flex_header, const void *resp)
 {
     const kmsg_api_t *api = &kmsg_apis[req->api_key];
     kproto_wr_t wr;
     kproto_wr_init(&wr);
+    wr.limit = BRK_RESPONSE_BYTES_MAX + 4;
+    wr.ext_drop = brk__release_file;
     size_t mark = kproto_wr_mark_i32(&wr);
     kmsg_response_header_t hdr;
     kmsg_response_header_init(&hdr);
@@ -96,9 +142,12 @@ static void brk__send(brk_req_t *req, int16_t version, bool flex_header, const v
     kmsg_response_header_encode(&wr, flex_header ? 1 : 0, &hdr);
     api->resp_encode(&wr, version, resp);
     int64_t total = kproto_wr_len(&wr) - 4;
-    SL_ASSERT(total > 0 && total < INT32_MAX);
-    kproto_wr_patch_i32(&wr, mark, (int32_t)total);
-    snet_slot_send(req->slot, brk__out_from_wr(&wr));
+    if (wr.err || total <= 0 || total >= INT32_MAX) {
+        brk__send_failed(req, &wr);
+    } else {
+        kproto_wr_patch_i32(&wr, mark, (int32_t)total);
+        snet_slot_send(req->slot, brk__out_from_wr(&wr));
+    }
     kproto_wr_deinit(&wr);
     brk__req_free(req);
 }

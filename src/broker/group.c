@@ -7,6 +7,7 @@
  * (group.instance.id) that come back keep their assignment without a rebalance. */
 #include "brk_acl.h"
 #include "brk_group.h"
+#include "sl_hset.h"
 #include "sl_log.h"
 #include "sl_time.h"
 
@@ -35,6 +36,7 @@ typedef struct brk_member {
     int32_t session_ms, rebalance_ms;
     brk_proto_t *protos;
     int32_t nprotos;
+    int64_t meta_bytes; /* protocol names and metadata, counted in the group's meta_bytes */
     uint8_t *assignment;
     int32_t assignment_len;
     brk_req_t *join_req; /* waiting for the rebalance to complete */
@@ -49,7 +51,7 @@ typedef struct brk_pending {
 } brk_pending_t;
 
 struct brk_group {
-    struct brk_group *next;
+    struct brk_group *next, *prev; /* brk->groups_list */
     brk_t *brk;
     char *id;
     brk_grp_state_t state;
@@ -59,6 +61,7 @@ struct brk_group {
     char *leader;
     brk_member_t *members;
     int32_t nmembers;
+    int64_t meta_bytes; /* the members' protocol names and metadata */
     brk_pending_t *pending;
     snet_timer_t *rebalance_timer;
     int64_t empty_since_ms;
@@ -92,14 +95,15 @@ bool brk__grp_is_empty(const brk_group_t *grp)
     return grp->state == GRP_EMPTY || grp->state == GRP_DEAD;
 }
 
+/* Groups are found through a hash index of their ids (brk->groups_idx): O(1) however many. */
 brk_group_t *brk__grp_find(brk_t *brk, kproto_str_t id)
 {
-    for (brk_group_t *grp = brk->groups_list; grp; grp = grp->next) {
-        if (kproto_str_eq(id, grp->id)) {
-            return grp;
-        }
+    int64_t v;
+    if (id.len < 0 || !brk->groups_idx ||
+        !sl_hset_get(brk->groups_idx, id.ptr, (size_t)id.len, 0, &v)) {
+        return NULL;
     }
-    return NULL;
+    return (brk_group_t *)(intptr_t)v;
 }
 
 brk_group_t *brk__grp_get(brk_t *brk, kproto_str_t id)
@@ -114,8 +118,15 @@ brk_group_t *brk__grp_get(brk_t *brk, kproto_str_t id)
     grp->state = GRP_EMPTY;
     grp->empty_since_ms = sl_time_wall_ms();
     grp->next = brk->groups_list;
+    if (grp->next) {
+        grp->next->prev = grp;
+    }
     brk->groups_list = grp;
     brk->ngroups++;
+    if (!brk->groups_idx) {
+        brk->groups_idx = sl_hset_new(64);
+    }
+    sl_hset_put(brk->groups_idx, grp->id, (size_t)id.len, 0, (int64_t)(intptr_t)grp, NULL);
     return grp;
 }
 
@@ -156,6 +167,8 @@ static void brk__protos_free(brk_member_t *m)
     free(m->protos);
     m->protos = NULL;
     m->nprotos = 0;
+    m->grp->meta_bytes -= m->meta_bytes;
+    m->meta_bytes = 0;
 }
 
 /* Answers a pending join or sync with an error (member gone, group deleted, shutdown). */
@@ -276,48 +289,54 @@ static void brk__grp_rebalance(brk_group_t *grp, const char *why)
     brk__grp_try_complete(grp);
 }
 
-/* The protocol every member supports that most members prefer (ties: the earlier vote). */
+/* Kafka's vote: among the protocols every member supports, each member votes for the first of
+ * its own list; the most votes wins (ties: the first member's order). One pass over the
+ * members' protocols with a hash set of the first member's (a common protocol is one of them). */
 static const char *brk__grp_choose(brk_group_t *grp)
 {
     brk_member_t *first = grp->members;
-    const char *best = NULL;
-    int best_votes = -1;
-    for (int32_t i = 0; first && i < first->nprotos; i++) {
-        const char *cand = first->protos[i].name;
-        bool all = true;
-        for (brk_member_t *m = grp->members; m && all; m = m->next) {
-            bool has = false;
-            for (int32_t j = 0; j < m->nprotos && !has; j++) {
-                has = strcmp(m->protos[j].name, cand) == 0;
+    if (!first || first->nprotos <= 0) {
+        return NULL;
+    }
+    int32_t n = first->nprotos;
+    int64_t *support = sl_xcalloc((size_t)n * 3, sizeof *support);
+    int64_t *seen = support + n, *votes = support + 2 * n; /* seen: last member counted */
+    sl_hset_t *set = sl_hset_new((size_t)n);
+    for (int32_t i = 0; i < n; i++) {
+        sl_hset_put(set, first->protos[i].name, strlen(first->protos[i].name), 0, i, NULL);
+        seen[i] = -1;
+    }
+    int64_t ord = 0;
+    for (brk_member_t *m = grp->members; m; m = m->next, ord++) {
+        for (int32_t j = 0; j < m->nprotos; j++) {
+            int64_t k;
+            if (sl_hset_get(set, m->protos[j].name, strlen(m->protos[j].name), 0, &k) &&
+                seen[k] != ord) {
+                seen[k] = ord;
+                support[k]++;
             }
-            all = has;
-        }
-        if (!all) {
-            continue;
-        }
-        int votes = 0;
-        for (brk_member_t *m = grp->members; m; m = m->next) {
-            for (int32_t j = 0; j < m->nprotos; j++) {
-                bool supported_by_all = true; /* the member's first choice among common ones */
-                const char *mine = m->protos[j].name;
-                for (brk_member_t *o = grp->members; o && supported_by_all; o = o->next) {
-                    bool has = false;
-                    for (int32_t k = 0; k < o->nprotos && !has; k++) {
-                        has = strcmp(o->protos[k].name, mine) == 0;
-                    }
-                    supported_by_all = has;
-                }
-                if (supported_by_all) {
-                    votes += strcmp(mine, cand) == 0;
-                    break;
-                }
-            }
-        }
-        if (votes > best_votes) {
-            best = cand;
-            best_votes = votes;
         }
     }
+    for (brk_member_t *m = grp->members; m; m = m->next) {
+        for (int32_t j = 0; j < m->nprotos; j++) {
+            int64_t k;
+            if (sl_hset_get(set, m->protos[j].name, strlen(m->protos[j].name), 0, &k) &&
+                support[k] == grp->nmembers) {
+                votes[k]++;
+                break;
+            }
+        }
+    }
+    const char *best = NULL;
+    int64_t best_votes = -1;
+    for (int32_t i = 0; i < n; i++) {
+        if (support[i] == grp->nmembers && votes[i] > best_votes) {
+            best = first->protos[i].name;
+            best_votes = votes[i];
+        }
+    }
+    sl_hset_free(set);
+    free(support);
     return best;
 }
 
@@ -427,6 +446,16 @@ static bool brk__protos_equal(const brk_member_t *m, const kmsg_join_group_req_t
     return true;
 }
 
+/* Bytes a join's protocols take in the group (names and metadata). */
+static int64_t brk__join_meta_bytes(const kmsg_join_group_req_t *body)
+{
+    int64_t n = 0;
+    for (int32_t i = 0; i < body->protocols_count; i++) {
+        n += SL_MAX(body->protocols[i].name.len, 0) + SL_MAX(body->protocols[i].metadata.len, 0);
+    }
+    return n;
+}
+
 static void brk__member_set_protos(brk_member_t *m, const kmsg_join_group_req_t *body)
 {
     brk__protos_free(m);
@@ -441,6 +470,8 @@ static void brk__member_set_protos(brk_member_t *m, const kmsg_join_group_req_t 
             memcpy(m->protos[i].meta, p->metadata.ptr, (size_t)m->protos[i].len);
         }
     }
+    m->meta_bytes = brk__join_meta_bytes(body);
+    m->grp->meta_bytes += m->meta_bytes;
 }
 
 /* Checks a join against the group and the broker's limits. */
@@ -461,14 +492,34 @@ static kerr_t brk__join_check(brk_req_t *req, brk_group_t *grp)
     if (grp->members && grp->protocol_type && !kproto_str_eq(body->protocol_type, grp->protocol_type)) {
         return KERR_INCONSISTENT_GROUP_PROTOCOL;
     }
+    /* What a member may store (Kafka bounds it only by the request size). */
+    int64_t bytes = brk__join_meta_bytes(body);
+    if (body->protocols_count > BRK_GROUP_MEMBER_PROTOCOLS_MAX ||
+        bytes > BRK_GROUP_MEMBER_METADATA_BYTES_MAX) {
+        SL_LOGW("group", "%s: join refused: %d protocols, %lld bytes of metadata (limits %d, %lld)",
+                req->peer, (int)body->protocols_count, (long long)bytes,
+                BRK_GROUP_MEMBER_PROTOCOLS_MAX, (long long)BRK_GROUP_MEMBER_METADATA_BYTES_MAX);
+        return KERR_INVALID_REQUEST;
+    }
+    brk_member_t *self = body->member_id.len > 0 ? brk__member_find(grp, body->member_id) : NULL;
+    if (grp->meta_bytes - (self ? self->meta_bytes : 0) + bytes > BRK_GROUP_METADATA_BYTES_MAX) {
+        return KERR_GROUP_MAX_SIZE_REACHED;
+    }
+    char **names = brk_alloc(req, body->protocols_count, sizeof *names);
+    for (int32_t i = 0; i < body->protocols_count; i++) {
+        if (body->protocols[i].name.len < 0) {
+            return KERR_INCONSISTENT_GROUP_PROTOCOL; /* a null name is no protocol */
+        }
+        names[i] = kproto_str_dup(req->arena, body->protocols[i].name);
+    }
     /* Some protocol must be common to this member and every other one. */
     for (brk_member_t *m = grp->members; m; m = m->next) {
-        if (kproto_str_eq(body->member_id, m->id)) {
+        if (m == self) {
             continue;
         }
         bool common = false;
         for (int32_t i = 0; i < body->protocols_count && !common; i++) {
-            common = brk__member_proto(m, kproto_str_dup(req->arena, body->protocols[i].name)) != NULL;
+            common = brk__member_proto(m, names[i]) != NULL;
         }
         if (!common) {
             return KERR_INCONSISTENT_GROUP_PROTOCOL;
@@ -860,12 +911,15 @@ void brk__grp_delete(brk_t *brk, brk_group_t *grp)
         brk__member_remove(grp, grp->members, KERR_UNKNOWN_MEMBER_ID, "group deleted");
     }
     snet_timer_cancel(brk->loop, grp->rebalance_timer);
-    for (brk_group_t **pp = &brk->groups_list; *pp; pp = &(*pp)->next) {
-        if (*pp == grp) {
-            *pp = grp->next;
-            break;
-        }
+    if (grp->prev) {
+        grp->prev->next = grp->next;
+    } else {
+        brk->groups_list = grp->next;
     }
+    if (grp->next) {
+        grp->next->prev = grp->prev;
+    }
+    sl_hset_del(brk->groups_idx, grp->id, strlen(grp->id), 0);
     brk->ngroups--;
     while (grp->pending) {
         brk_pending_t *p = grp->pending;
@@ -953,32 +1007,43 @@ static void brk__describe_one(brk_req_t *req, brk_group_t *grp,
     }
 }
 
+brk_key_t brk__group_key(const void *entries, int32_t i)
+{
+    return brk_key_str(((const kproto_str_t *)entries)[i], 0);
+}
+
 void brk_handle_describe_groups(brk_req_t *req)
 {
     kmsg_describe_groups_req_t *body = req->body;
     kmsg_describe_groups_resp_t resp;
     kmsg_describe_groups_resp_init(&resp);
-    resp.groups_count = SL_MAX(body->groups_count, 0);
-    resp.groups = brk_alloc(req, resp.groups_count, sizeof *resp.groups);
-    for (int32_t i = 0; i < resp.groups_count; i++) {
-        kmsg_describe_groups_resp_described_group_init(&resp.groups[i]);
-        resp.groups[i].group_id = body->groups[i];
+    /* One answer per distinct group (Kafka's set): the answer grows with the groups
+     * described, not with how often the request names them. */
+    int32_t n = SL_MAX(body->groups_count, 0);
+    int32_t *first = brk_dups(req, body->groups, n, brk__group_key, NULL);
+    resp.groups = brk_alloc(req, n, sizeof *resp.groups);
+    for (int32_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            continue;
+        }
+        kmsg_describe_groups_resp_described_group_t *dg = &resp.groups[resp.groups_count++];
+        kmsg_describe_groups_resp_described_group_init(dg);
+        dg->group_id = body->groups[i];
         if (body->groups[i].len <= 0) {
-            resp.groups[i].error_code = KERR_INVALID_GROUP_ID;
+            dg->error_code = KERR_INVALID_GROUP_ID;
             continue;
         }
         kerr_t denied = brk_authz_req_group(req, body->groups[i]);
         if (denied != KERR_NONE) {
-            resp.groups[i].error_code = (int16_t)denied;
-            resp.groups[i].group_state = kproto_str("");
-            resp.groups[i].protocol_type = kproto_str("");
-            resp.groups[i].protocol_data = kproto_str("");
+            dg->error_code = (int16_t)denied;
+            dg->group_state = kproto_str("");
+            dg->protocol_type = kproto_str("");
+            dg->protocol_data = kproto_str("");
             continue;
         }
-        brk__describe_one(req, brk__grp_find(req->brk, body->groups[i]), &resp.groups[i]);
+        brk__describe_one(req, brk__grp_find(req->brk, body->groups[i]), dg);
         if (body->include_authorized_operations) {
-            resp.groups[i].authorized_operations = brk_authz_ops(req, BRK_ACL_RES_GROUP,
-                                                                 body->groups[i]);
+            dg->authorized_operations = brk_authz_ops(req, BRK_ACL_RES_GROUP, body->groups[i]);
         }
     }
     brk_respond(req, &resp);
@@ -1038,4 +1103,6 @@ void brk_groups_free_all(brk_t *brk)
         grp->nmembers = 0;
         brk__grp_delete(brk, grp);
     }
+    sl_hset_free(brk->groups_idx);
+    brk->groups_idx = NULL;
 }

@@ -88,6 +88,14 @@ static void brk__md_requested(brk_req_t *req, const kmsg_metadata_req_metadata_r
     brk__md_topic(req, brk_topic_find(brk, rt->name), tr);
 }
 
+/* A requested topic: its name, or its id when the name is null (v10+). */
+static brk_key_t brk__md_key(const void *entries, int32_t i)
+{
+    const kmsg_metadata_req_metadata_request_topic_t *rt =
+        &((const kmsg_metadata_req_metadata_request_topic_t *)entries)[i];
+    return rt->name.len >= 0 ? brk_key_str(rt->name, 0) : (brk_key_t){rt->topic_id.b, 16, 1};
+}
+
 void brk_handle_metadata(brk_req_t *req)
 {
     kmsg_metadata_req_t *body = req->body;
@@ -122,12 +130,19 @@ void brk_handle_metadata(brk_req_t *req)
         }
         resp.topics_count = i;
     } else {
-        resp.topics_count = body->topics_count;
+        /* One answer per distinct topic, as Kafka (a set of names): the answer's size follows
+         * the distinct topics, not the request's repetitions. */
+        int32_t *first = brk_dups(req, body->topics, body->topics_count, brk__md_key, NULL);
         resp.topics = brk_alloc(req, body->topics_count, sizeof *resp.topics);
+        int32_t n = 0;
         for (int32_t i = 0; i < body->topics_count; i++) {
-            kmsg_metadata_resp_metadata_response_topic_init(&resp.topics[i]);
-            brk__md_requested(req, &body->topics[i], &resp.topics[i]);
+            if (first[i] != i) {
+                continue;
+            }
+            kmsg_metadata_resp_metadata_response_topic_init(&resp.topics[n]);
+            brk__md_requested(req, &body->topics[i], &resp.topics[n++]);
         }
+        resp.topics_count = n;
     }
     brk_respond(req, &resp);
 }
@@ -175,6 +190,38 @@ static void brk__list_offset(brk_req_t *req, brk_part_t *part,
     }
 }
 
+typedef struct {
+    kproto_str_t topic;
+    int32_t partition;
+} brk_tp_t;
+
+static brk_key_t brk__tp_key(const void *entries, int32_t i)
+{
+    const brk_tp_t *tp = &((const brk_tp_t *)entries)[i];
+    return brk_key_str(tp->topic, (int64_t)tp->partition * 2);
+}
+
+/* The partitions a ListOffsets names more than once, flattened in request order. */
+static bool *brk__list_offsets_dups(brk_req_t *req)
+{
+    kmsg_list_offsets_req_t *body = req->body;
+    int64_t n = 0;
+    for (int32_t t = 0; t < body->topics_count; t++) {
+        n += SL_MAX(body->topics[t].partitions_count, 0);
+    }
+    int32_t total = (int32_t)SL_MIN(n, (int64_t)INT32_MAX); /* bounded by the frame anyway */
+    brk_tp_t *tps = brk_alloc(req, total, sizeof *tps);
+    int32_t k = 0;
+    for (int32_t t = 0; t < body->topics_count; t++) {
+        for (int32_t p = 0; p < body->topics[t].partitions_count && k < total; p++) {
+            tps[k++] = (brk_tp_t){body->topics[t].name, body->topics[t].partitions[p].partition_index};
+        }
+    }
+    bool *repeated;
+    brk_dups(req, tps, total, brk__tp_key, &repeated);
+    return repeated;
+}
+
 void brk_handle_list_offsets(brk_req_t *req)
 {
     kmsg_list_offsets_req_t *body = req->body;
@@ -182,7 +229,8 @@ void brk_handle_list_offsets(brk_req_t *req)
     kmsg_list_offsets_resp_init(&resp);
     resp.topics_count = body->topics_count < 0 ? 0 : body->topics_count;
     resp.topics = brk_alloc(req, resp.topics_count, sizeof *resp.topics);
-    for (int32_t t = 0; t < resp.topics_count; t++) {
+    bool *repeated = brk__list_offsets_dups(req);
+    for (int32_t t = 0, k = 0; t < resp.topics_count; t++) {
         kmsg_list_offsets_req_list_offsets_topic_t *rt = &body->topics[t];
         kmsg_list_offsets_resp_list_offsets_topic_response_t *tr = &resp.topics[t];
         kmsg_list_offsets_resp_list_offsets_topic_response_init(tr);
@@ -190,13 +238,15 @@ void brk_handle_list_offsets(brk_req_t *req)
         tr->partitions_count = rt->partitions_count < 0 ? 0 : rt->partitions_count;
         tr->partitions = brk_alloc(req, tr->partitions_count, sizeof *tr->partitions);
         kerr_t denied = brk_authz_req_topic(req, rt->name);
-        for (int32_t p = 0; p < tr->partitions_count; p++) {
+        for (int32_t p = 0; p < tr->partitions_count; p++, k++) {
             kmsg_list_offsets_resp_list_offsets_partition_response_init(&tr->partitions[p]);
-            if (denied != KERR_NONE) {
+            if (denied != KERR_NONE || repeated[k]) {
+                /* Kafka's rule: every mention of a partition named twice is INVALID_REQUEST */
                 tr->partitions[p].partition_index = rt->partitions[p].partition_index;
                 tr->partitions[p].timestamp = -1;
                 tr->partitions[p].offset = -1;
-                tr->partitions[p].error_code = (int16_t)denied;
+                tr->partitions[p].error_code =
+                    (int16_t)(denied != KERR_NONE ? denied : KERR_INVALID_REQUEST);
                 continue;
             }
             brk__list_offset(req, brk_part_find(req->brk, rt->name, rt->partitions[p].partition_index),

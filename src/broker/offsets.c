@@ -10,6 +10,7 @@
 #include "sl_buf.h"
 #include "sl_crc32c.h"
 #include "sl_fs.h"
+#include "sl_hset.h"
 #include "sl_log.h"
 #include "sl_time.h"
 #include "slog_batch.h"
@@ -42,24 +43,71 @@ void brk__offsets_clear(brk_offsets_t *offs)
         free(offs->items[i].metadata);
     }
     free(offs->items);
+    sl_hset_free(offs->idx);
     memset(offs, 0, sizeof *offs);
+}
+
+/* Lookups go through a hash index once a group has more than this many offsets, so a
+ * request naming n partitions costs O(n), not O(n * offsets). */
+#define BRK_OFFSETS_SCAN_MAX 16
+
+static void brk__off_index_add(brk_offsets_t *offs, int32_t i)
+{
+    const brk_offset_t *o = &offs->items[i];
+    sl_hset_put(offs->idx, o->topic, strlen(o->topic), o->partition, i, NULL);
 }
 
 static brk_offset_t *brk__off_find(brk_offsets_t *offs, kproto_str_t topic, int32_t partition)
 {
-    for (int32_t i = 0; i < offs->n; i++) {
-        if (offs->items[i].partition == partition && kproto_str_eq(topic, offs->items[i].topic)) {
-            return &offs->items[i];
+    if (topic.len < 0) {
+        return NULL;
+    }
+    if (offs->n <= BRK_OFFSETS_SCAN_MAX) {
+        for (int32_t i = 0; i < offs->n; i++) {
+            if (offs->items[i].partition == partition && kproto_str_eq(topic, offs->items[i].topic)) {
+                return &offs->items[i];
+            }
+        }
+        return NULL;
+    }
+    if (!offs->idx) {
+        offs->idx = sl_hset_new((size_t)offs->n);
+        for (int32_t i = 0; i < offs->n; i++) {
+            brk__off_index_add(offs, i);
         }
     }
-    return NULL;
+    int64_t i;
+    return sl_hset_get(offs->idx, topic.ptr, (size_t)topic.len, partition, &i) ? &offs->items[i]
+                                                                              : NULL;
 }
 
+/* Removes the items marked in gone[] (one per item) in one pass, keeping the others' order. */
+static void brk__off_remove_marked(brk_offsets_t *offs, const bool *gone)
+{
+    int32_t kept = 0;
+    for (int32_t i = 0; i < offs->n; i++) {
+        if (gone && gone[i]) {
+            free(offs->items[i].topic);
+            free(offs->items[i].metadata);
+        } else {
+            offs->items[kept++] = offs->items[i];
+        }
+    }
+    if (kept != offs->n) {
+        offs->n = kept;
+        sl_hset_free(offs->idx);
+        offs->idx = NULL;
+    }
+}
+
+/* Swaps the last item into o's place: the index is rebuilt at the next lookup. */
 static void brk__off_remove(brk_offsets_t *offs, brk_offset_t *o)
 {
     free(o->topic);
     free(o->metadata);
     *o = offs->items[--offs->n];
+    sl_hset_free(offs->idx);
+    offs->idx = NULL;
 }
 
 void brk__off_set(brk_offsets_t *offs, kproto_str_t topic, int32_t partition, int64_t offset,
@@ -75,6 +123,9 @@ void brk__off_set(brk_offsets_t *offs, kproto_str_t topic, int32_t partition, in
         memset(o, 0, sizeof *o);
         o->topic = sl_xstrndup(topic.ptr, (size_t)topic.len);
         o->partition = partition;
+        if (offs->idx) {
+            brk__off_index_add(offs, offs->n - 1);
+        }
     }
     free(o->metadata);
     o->metadata = sl_xstrndup(meta.len > 0 ? meta.ptr : "", (size_t)SL_MAX(meta.len, 0));
@@ -771,21 +822,27 @@ void brk_handle_delete_groups(brk_req_t *req)
     kmsg_delete_groups_req_t *body = req->body;
     kmsg_delete_groups_resp_t resp;
     kmsg_delete_groups_resp_init(&resp);
-    resp.results_count = SL_MAX(body->groups_names_count, 0);
-    resp.results = brk_alloc(req, resp.results_count, sizeof *resp.results);
-    for (int32_t i = 0; i < resp.results_count; i++) {
-        kmsg_delete_groups_resp_deletable_group_result_init(&resp.results[i]);
-        resp.results[i].group_id = body->groups_names[i];
+    /* One result per distinct group (Kafka deletes a set of groups). */
+    int32_t n = SL_MAX(body->groups_names_count, 0);
+    int32_t *first = brk_dups(req, body->groups_names, n, brk__group_key, NULL);
+    resp.results = brk_alloc(req, n, sizeof *resp.results);
+    for (int32_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            continue;
+        }
+        kmsg_delete_groups_resp_deletable_group_result_t *r = &resp.results[resp.results_count++];
+        kmsg_delete_groups_resp_deletable_group_result_init(r);
+        r->group_id = body->groups_names[i];
         kerr_t denied = brk_authz_req_group(req, body->groups_names[i]);
         brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(req->brk, body->groups_names[i])
                                                : NULL;
         if (denied != KERR_NONE) {
-            resp.results[i].error_code = (int16_t)denied;
+            r->error_code = (int16_t)denied;
         } else if (!grp) {
-            resp.results[i].error_code = body->groups_names[i].len <= 0 ? KERR_INVALID_GROUP_ID
-                                                                       : KERR_GROUP_ID_NOT_FOUND;
+            r->error_code = body->groups_names[i].len <= 0 ? KERR_INVALID_GROUP_ID
+                                                          : KERR_GROUP_ID_NOT_FOUND;
         } else if (!brk__grp_is_empty(grp)) {
-            resp.results[i].error_code = KERR_NON_EMPTY_GROUP;
+            r->error_code = KERR_NON_EMPTY_GROUP;
         } else {
             brk__offsets_drop(req->brk, grp, NULL);
             SL_LOGI("group", "%s: deleted", brk__grp_id(grp));
@@ -812,6 +869,8 @@ void brk_handle_offset_delete(brk_req_t *req)
     }
     brk_obatch_t ob = {.now = sl_time_wall_ms()};
     sl_buf_init(&ob.recs);
+    brk_offsets_t *offs = brk__grp_offsets(grp);
+    bool *gone = brk_alloc(req, offs->n, sizeof *gone); /* items to remove */
     resp.topics_count = SL_MAX(body->topics_count, 0);
     resp.topics = brk_alloc(req, resp.topics_count, sizeof *resp.topics);
     for (int32_t t = 0; t < resp.topics_count; t++) {
@@ -835,17 +894,18 @@ void brk_handle_offset_delete(brk_req_t *req)
                 tr->partitions[p].error_code = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
                 continue;
             }
-            brk_offset_t *o = brk__off_find(brk__grp_offsets(grp), rt->name, idx);
+            brk_offset_t *o = brk__off_find(offs, rt->name, idx);
             if (!brk_part_find(brk, rt->name, idx)) {
                 tr->partitions[p].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             }
-            if (o) {
+            if (o && !gone[o - offs->items]) { /* removed below, in one pass */
+                gone[o - offs->items] = true;
                 brk__obatch_add(&ob, brk__grp_id(grp), rt->name, idx, NULL);
-                brk__off_remove(brk__grp_offsets(grp), o);
                 brk->groups->live--;
             }
         }
     }
+    brk__off_remove_marked(offs, gone);
     brk__obatch_append(brk, &ob);
     brk_respond(req, &resp);
 }

@@ -7,6 +7,7 @@
 #include "brk_group.h"
 #include "brk_internal.h"
 #include "sl_fs.h"
+#include "sl_hset.h"
 #include "sl_log.h"
 
 #include <dirent.h>
@@ -219,27 +220,56 @@ bool brk_topic_name_valid(kproto_str_t name, const char **why)
     return true;
 }
 
+/* ---- the registry's indexes: topic by name and by id, O(1) whatever the request ---- */
+
+static void brk__topic_index(brk_t *brk, brk_topic_t *topic)
+{
+    if (!brk->topic_names) {
+        brk->topic_names = sl_hset_new(64);
+        brk->topic_ids = sl_hset_new(64);
+    }
+    int64_t v = (int64_t)(intptr_t)topic;
+    sl_hset_put(brk->topic_names, topic->name, strlen(topic->name), 0, v, NULL);
+    sl_hset_put(brk->topic_ids, topic->id.b, 16, 0, v, NULL);
+}
+
+/* Adds a new topic to the registry. */
+static void brk__topic_link(brk_t *brk, brk_topic_t *topic)
+{
+    topic->next = brk->topics;
+    brk->topics = topic;
+    brk->ntopics++;
+    brk__topic_index(brk, topic);
+}
+
+/* After a topic left the list (deletion, rare): the indexes again from the list. */
+static void brk__topic_reindex(brk_t *brk)
+{
+    sl_hset_free(brk->topic_names);
+    sl_hset_free(brk->topic_ids);
+    brk->topic_names = brk->topic_ids = NULL;
+    for (brk_topic_t *t = brk->topics; t; t = t->next) {
+        brk__topic_index(brk, t);
+    }
+}
+
 brk_topic_t *brk_topic_find(brk_t *brk, kproto_str_t name)
 {
-    if (name.len < 0) {
+    int64_t v;
+    if (name.len < 0 || !brk->topic_names ||
+        !sl_hset_get(brk->topic_names, name.ptr, (size_t)name.len, 0, &v)) {
         return NULL;
     }
-    for (brk_topic_t *t = brk->topics; t; t = t->next) {
-        if ((size_t)name.len == strlen(t->name) && memcmp(t->name, name.ptr, (size_t)name.len) == 0) {
-            return t;
-        }
-    }
-    return NULL;
+    return (brk_topic_t *)(intptr_t)v;
 }
 
 brk_topic_t *brk_topic_find_id(brk_t *brk, kproto_uuid_t id)
 {
-    for (brk_topic_t *t = brk->topics; t; t = t->next) {
-        if (memcmp(t->id.b, id.b, 16) == 0) {
-            return t;
-        }
+    int64_t v;
+    if (!brk->topic_ids || !sl_hset_get(brk->topic_ids, id.b, 16, 0, &v)) {
+        return NULL;
     }
-    return NULL;
+    return (brk_topic_t *)(intptr_t)v;
 }
 
 brk_part_t *brk_part_find(brk_t *brk, kproto_str_t topic_name, int32_t partition)
@@ -375,9 +405,7 @@ static int brk__topic_load(brk_t *brk, const char *name, char *err, size_t err_l
         brk__topic_free(topic);
         return rc;
     }
-    topic->next = brk->topics;
-    brk->topics = topic;
-    brk->ntopics++;
+    brk__topic_link(brk, topic);
     return 0;
 }
 
@@ -422,6 +450,9 @@ int brk_topics_load(brk_t *brk, char *err, size_t err_len)
 
 void brk_topics_close(brk_t *brk)
 {
+    sl_hset_free(brk->topic_names);
+    sl_hset_free(brk->topic_ids);
+    brk->topic_names = brk->topic_ids = NULL;
     while (brk->topics) {
         brk_topic_t *topic = brk->topics;
         brk->topics = topic->next;
@@ -516,9 +547,7 @@ kerr_t brk_topic_create(brk_t *brk, kproto_str_t name, int32_t npart, const sl_p
         *msg = "storage error while creating the topic";
         return KERR_KAFKA_STORAGE_ERROR;
     }
-    topic->next = brk->topics;
-    brk->topics = topic;
-    brk->ntopics++;
+    brk__topic_link(brk, topic);
     SL_LOGI("topics", "created topic %s with %d partition(s)", topic->name, (int)npart);
     return KERR_NONE;
 }
@@ -550,8 +579,9 @@ kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
         }
     }
     brk->ntopics--;
+    brk__topic_reindex(brk);
     for (int32_t p = 0; p < topic->npart; p++) {
-        brk_fetch_wake(brk, topic->parts[p]);
+        brk_fetch_part_gone(brk, topic->parts[p]);
         slog_part_abandon(topic->parts[p]->log);
     }
     brk_groups_topic_deleted(brk, topic->name);

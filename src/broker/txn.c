@@ -15,6 +15,7 @@
 #include "brk_internal.h"
 #include "sl_buf.h"
 #include "sl_fs.h"
+#include "sl_hset.h"
 #include "sl_log.h"
 #include "sl_time.h"
 
@@ -56,6 +57,7 @@ typedef struct brk_txn {
     int64_t start_ms; /* when it became Ongoing (or when the broker started) */
     brk_txn_part_t *parts;
     int32_t nparts, parts_cap;
+    sl_hset_t *parts_idx; /* topic-partition -> index in parts, or NULL while empty */
     char *group; /* AddOffsetsToTxn's group, or NULL */
     brk_offsets_t offs;
 } brk_txn_t;
@@ -99,24 +101,35 @@ static void brk__txn_clear(brk_txn_t *txn)
         free(txn->parts[i].topic);
     }
     txn->nparts = 0;
+    sl_hset_free(txn->parts_idx);
+    txn->parts_idx = NULL;
     free(txn->group);
     txn->group = NULL;
     brk__offsets_clear(&txn->offs);
 }
 
+/* Whether the transaction holds topic-partition: O(1) through the index. */
+static bool brk__txn_has_part(const brk_txn_t *txn, kproto_str_t topic, int32_t partition)
+{
+    return topic.len >= 0 && txn->parts_idx &&
+           sl_hset_get(txn->parts_idx, topic.ptr, (size_t)topic.len, partition, NULL);
+}
+
 static void brk__txn_add_part(brk_txn_t *txn, kproto_str_t topic, int32_t partition)
 {
-    for (int32_t i = 0; i < txn->nparts; i++) {
-        if (brk__txn_str_is(txn->parts[i].topic, topic) && txn->parts[i].partition == partition) {
-            return;
-        }
+    if (topic.len < 0 || brk__txn_has_part(txn, topic, partition)) {
+        return;
     }
     if (txn->nparts == txn->parts_cap) {
         txn->parts_cap = txn->parts_cap ? txn->parts_cap * 2 : 8;
         txn->parts = sl_xrealloc(txn->parts, (size_t)txn->parts_cap * sizeof *txn->parts);
     }
-    txn->parts[txn->nparts++] =
-        (brk_txn_part_t){sl_xstrndup(topic.ptr, (size_t)topic.len), partition};
+    char *name = sl_xstrndup(topic.ptr, (size_t)topic.len);
+    txn->parts[txn->nparts++] = (brk_txn_part_t){name, partition};
+    if (!txn->parts_idx) {
+        txn->parts_idx = sl_hset_new(16);
+    }
+    sl_hset_put(txn->parts_idx, name, (size_t)topic.len, partition, txn->nparts - 1, NULL);
 }
 
 static void brk__txn_add_offset(brk_txn_t *txn, kproto_str_t topic, int32_t partition,
@@ -606,11 +619,8 @@ kerr_t brk_txn_check_produce(brk_t *brk, int64_t producer_id, int16_t epoch, kpr
         if (epoch > txn->epoch || txn->state != TXN_ONGOING) {
             return KERR_INVALID_TXN_STATE;
         }
-        for (int32_t i = 0; i < txn->nparts; i++) {
-            if (txn->parts[i].partition == partition &&
-                brk__txn_str_is(txn->parts[i].topic, topic)) {
-                return KERR_NONE;
-            }
+        if (brk__txn_has_part(txn, topic, partition)) {
+            return KERR_NONE;
         }
         return KERR_INVALID_TXN_STATE; /* not added with AddPartitionsToTxn */
     }

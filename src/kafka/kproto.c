@@ -241,6 +241,16 @@ void kproto_wr_init(kproto_wr_t *wr)
 {
     memset(wr, 0, sizeof *wr);
     sl_buf_init(&wr->buf);
+    wr->limit = KPROTO_WR_BYTES_MAX;
+}
+
+/* Whether n more bytes would go past the writer's limit (then the error is set). */
+static bool kproto__wr_full(kproto_wr_t *wr, int64_t n)
+{
+    if (!wr->err && kproto_wr_len(wr) + n > wr->limit) {
+        wr->err = KPROTO_ERR_TOO_LARGE;
+    }
+    return wr->err != 0;
 }
 
 void kproto_wr_deinit(kproto_wr_t *wr)
@@ -255,17 +265,21 @@ void kproto_wr_reset(kproto_wr_t *wr)
     wr->buf.len = 0;
     wr->nsplices = 0;
     wr->ext_bytes = 0;
+    wr->err = 0;
 }
 
 void kproto_wr_raw(kproto_wr_t *wr, const void *p, size_t n)
 {
+    if (kproto__wr_full(wr, (int64_t)n)) {
+        return;
+    }
     sl_buf_append(&wr->buf, p, n);
 }
 
 void kproto_wr_i8(kproto_wr_t *wr, int8_t v)
 {
     uint8_t b = (uint8_t)v;
-    sl_buf_append(&wr->buf, &b, 1);
+    kproto_wr_raw(wr, &b, 1);
 }
 
 void kproto_wr_i16(kproto_wr_t *wr, int16_t v)
@@ -275,6 +289,9 @@ void kproto_wr_i16(kproto_wr_t *wr, int16_t v)
 
 void kproto_wr_u16(kproto_wr_t *wr, uint16_t v)
 {
+    if (kproto__wr_full(wr, 2)) {
+        return;
+    }
     sl_be16_put(sl_buf_reserve(&wr->buf, 2), v);
     wr->buf.len += 2;
 }
@@ -286,12 +303,18 @@ void kproto_wr_i32(kproto_wr_t *wr, int32_t v)
 
 void kproto_wr_u32(kproto_wr_t *wr, uint32_t v)
 {
+    if (kproto__wr_full(wr, 4)) {
+        return;
+    }
     sl_be32_put(sl_buf_reserve(&wr->buf, 4), v);
     wr->buf.len += 4;
 }
 
 void kproto_wr_i64(kproto_wr_t *wr, int64_t v)
 {
+    if (kproto__wr_full(wr, 8)) {
+        return;
+    }
     sl_be64_put(sl_buf_reserve(&wr->buf, 8), (uint64_t)v);
     wr->buf.len += 8;
 }
@@ -310,6 +333,9 @@ void kproto_wr_bool(kproto_wr_t *wr, bool v)
 
 static void kproto__wr_uvar64(kproto_wr_t *wr, uint64_t v)
 {
+    if (kproto__wr_full(wr, 10)) {
+        return;
+    }
     uint8_t *p = sl_buf_reserve(&wr->buf, 10);
     size_t n = 0;
     while (v >= 0x80) {
@@ -347,7 +373,7 @@ size_t kproto_uvarint_size(uint32_t v)
 
 void kproto_wr_uuid(kproto_wr_t *wr, kproto_uuid_t v)
 {
-    sl_buf_append(&wr->buf, v.b, 16);
+    kproto_wr_raw(wr, v.b, 16);
 }
 
 static void kproto__wr_len(kproto_wr_t *wr, bool compact, bool wide, int64_t n)
@@ -366,7 +392,7 @@ void kproto_wr_str(kproto_wr_t *wr, bool compact, kproto_str_t s)
     int32_t n = s.len < 0 ? -1 : s.len;
     kproto__wr_len(wr, compact, false, n);
     if (n > 0) {
-        sl_buf_append(&wr->buf, s.ptr, (size_t)n);
+        kproto_wr_raw(wr, s.ptr, (size_t)n);
     }
 }
 
@@ -380,7 +406,7 @@ void kproto_wr_bytes(kproto_wr_t *wr, bool compact, kproto_bytes_t b)
     int32_t n = b.len < 0 ? -1 : b.len;
     kproto__wr_len(wr, compact, true, n);
     if (n > 0) {
-        sl_buf_append(&wr->buf, b.ptr, (size_t)n);
+        kproto_wr_raw(wr, b.ptr, (size_t)n);
     }
 }
 
@@ -392,7 +418,15 @@ void kproto_wr_records(kproto_wr_t *wr, bool compact, kproto_records_t r)
         return;
     }
     kproto__wr_len(wr, compact, true, r.len);
-    SL_ASSERT(wr->nsplices < KPROTO_SPLICES_MAX);
+    if (wr->nsplices >= KPROTO_SPLICES_MAX && !wr->err) {
+        wr->err = KPROTO_ERR_TOO_LARGE;
+    }
+    if (kproto__wr_full(wr, r.len)) {
+        if (wr->ext_drop) {
+            wr->ext_drop(r.ext);
+        }
+        return;
+    }
     if (wr->nsplices == wr->splice_cap) {
         wr->splice_cap = wr->splice_cap ? wr->splice_cap * 2 : 8;
         wr->splices = sl_xrealloc(wr->splices, wr->splice_cap * sizeof *wr->splices);
@@ -419,6 +453,9 @@ size_t kproto_wr_mark_i32(kproto_wr_t *wr)
 
 void kproto_wr_patch_i32(kproto_wr_t *wr, size_t mark, int32_t v)
 {
+    if (wr->err) {
+        return;
+    }
     SL_ASSERT(mark + 4 <= wr->buf.len);
     sl_be32_put(wr->buf.data + mark, (uint32_t)v);
 }

@@ -42,6 +42,7 @@ typedef struct {
 enum {
     KPROTO_ERR_TRUNCATED = 1, /* fewer bytes than the field needs */
     KPROTO_ERR_MALFORMED = 2, /* a length, count or varint that cannot be right */
+    KPROTO_ERR_TOO_LARGE = 3, /* writer: over its byte limit or KPROTO_SPLICES_MAX splices */
 };
 
 typedef struct {
@@ -89,15 +90,28 @@ typedef struct {
 } kproto_splice_t;
 
 #define KPROTO_SPLICES_MAX 65536 /* external ranges in one response (one per partition) */
+/* Default byte limit of a writer: what a Kafka frame's int32 size can carry after the size
+ * field itself. */
+#define KPROTO_WR_BYTES_MAX ((int64_t)INT32_MAX - 8)
 
+/* A writer with a sticky error, like the reader: once an append would take the total past
+ * `limit` bytes (buffer plus splices) or need more than KPROTO_SPLICES_MAX splices, err is set
+ * to KPROTO_ERR_TOO_LARGE and every later write does nothing. The caller checks err once
+ * after encoding; the output is then incomplete and must not be sent. */
 typedef struct {
     sl_buf_t buf;
     kproto_splice_t *splices;
     size_t nsplices;
     size_t splice_cap;
     int64_t ext_bytes; /* total bytes of the splices */
+    int64_t limit;     /* KPROTO_WR_BYTES_MAX unless the owner lowers it */
+    int err;
+    /* Called for an external range that is not recorded because err is set (its owner's
+     * reference is released there); NULL: nothing to release. */
+    void (*ext_drop)(void *ext);
 } kproto_wr_t;
 
+/* Starts an empty writer with limit KPROTO_WR_BYTES_MAX. */
 void kproto_wr_init(kproto_wr_t *wr);
 void kproto_wr_deinit(kproto_wr_t *wr);
 void kproto_wr_reset(kproto_wr_t *wr);
@@ -124,7 +138,8 @@ void kproto_wr_bytes(kproto_wr_t *wr, bool compact, kproto_bytes_t b);
 void kproto_wr_records(kproto_wr_t *wr, bool compact, kproto_records_t r);
 void kproto_wr_array_len(kproto_wr_t *wr, bool compact, int32_t count);
 void kproto_wr_raw(kproto_wr_t *wr, const void *p, size_t n);
-/* Reserves 4 bytes for a length or size patched later. */
+/* Reserves 4 bytes for a length or size patched later (patching does nothing once err is
+ * set). */
 size_t kproto_wr_mark_i32(kproto_wr_t *wr);
 void kproto_wr_patch_i32(kproto_wr_t *wr, size_t mark, int32_t v);
 /* Number of bytes uvarint v takes. */
