@@ -13,6 +13,7 @@
 #include "kmsg.h"
 #include "kproto.h"
 #include "sl_arena.h"
+#include "sl_buf.h"
 #include "sl_props.h"
 #include "slog.h"
 #include "snet.h"
@@ -270,6 +271,12 @@ void brk_handle_add_partitions_to_txn(brk_req_t *req);
 void brk_handle_add_offsets_to_txn(brk_req_t *req);
 void brk_handle_end_txn(brk_req_t *req);
 void brk_handle_txn_offset_commit(brk_req_t *req);
+/* Loads the text of a transactions file into the state (damaged lines skipped and logged
+ * naming path and line). Takes ownership of text (len bytes, NUL-terminated). Returns 0. */
+int brk__txn_load_text(brk_t *brk, const char *path, char *text, size_t len);
+/* Tests and fuzzing only: loads text (len bytes, anything) into a fresh coordinator state and
+ * appends the state file it would write to out (sl_buf_t). Returns 0. */
+int brk__txn_check_text(const char *text, size_t len, sl_buf_t *out);
 
 /* ---- fetch.c: long-poll wake-ups ---- */
 /* Re-examines waiting fetches after part's high watermark moved. */

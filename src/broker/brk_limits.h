@@ -48,6 +48,8 @@
 #define BRK_TXN_ID_BYTES_MAX 512
 #define BRK_TXN_PARTITIONS_MAX 10000
 #define BRK_TXN_FILE_BYTES_MAX ((int64_t)256 << 20)
+/* Bytes of the group id AddOffsetsToTxn names (kept hex-encoded in the state file). */
+#define BRK_TXN_GROUP_ID_BYTES_MAX 1024
 /* Aborted transactions listed in one partition of a read_committed fetch answer. */
 #define BRK_FETCH_ABORTED_MAX 10000
 
