@@ -83,6 +83,9 @@ typedef struct {
     int64_t max_connections_per_ip;
     int64_t connections_max_idle_ms;
     int64_t authn_timeout_ms;        /* connections.max.authentication.ms */
+    int64_t authn_fail_delay_ms;     /* connection.failed.authentication.delay.ms */
+    int64_t authn_fail_limit;        /* sasl.failed.authentication.limit.per.ip; 0: none */
+    int64_t authn_fail_window_ms;    /* sasl.failed.authentication.window.ms */
     int64_t queued_max_request_bytes; /* -1: unbounded */
     /* The log cleaner (compaction), Kafka's log.cleaner.* names. */
     bool cleaner_enable;
@@ -158,6 +161,10 @@ struct brk {
     brk_users_t *users;     /* SASL credentials (users.c) */
     brk_flusher_t *flusher;
     brk_cleaner_t *cleaner;
+    struct brk_workq *sasl_workq; /* SASL password checks (auth.c) */
+    struct brk_authfail *authfail; /* failed authentications per address (auth.c) */
+    struct brk_authjob *authjobs;  /* SASL failures waiting out their delay (auth.c) */
+    int32_t nauthfail;
     brk_topic_t *topics;
     int ntopics;
     char cluster_id[32];
@@ -254,6 +261,21 @@ void brk_handle_alter_configs(brk_req_t *req);
 void brk_handle_init_producer_id(brk_req_t *req);
 void brk_handle_describe_producers(brk_req_t *req);
 
+/* ---- workq.c: a worker thread with a bounded queue (expensive work off the loop) ---- */
+typedef struct brk_work brk_work_t;
+struct brk_work {
+    brk_work_t *next;               /* the queue's */
+    void (*run)(brk_work_t *work);  /* Thread: the worker */
+    void (*done)(brk_work_t *work); /* Thread: loop; after run (or instead, at free) */
+};
+typedef struct brk_workq brk_workq_t;
+/* Starts the thread; at most max items out at once. Returns 0 or -errno. Thread: loop. */
+int brk_workq_new(snet_loop_t *loop, int32_t max, brk_workq_t **out);
+/* Queues work; false when max items are out (the caller answers "busy"). Thread: loop. */
+bool brk_workq_submit(brk_workq_t *q, brk_work_t *work);
+/* Stops the thread and calls done for every item left, run or not. Thread: loop. */
+void brk_workq_free(brk_workq_t *q);
+
 /* ---- txn.c: the transaction coordinator ---- */
 /* Loads <data>/transactions and completes transactions left in PrepareCommit/PrepareAbort. */
 int brk_txns_open(brk_t *brk, char *err, size_t err_len);
@@ -346,6 +368,10 @@ bool brk_conn_on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, siz
 bool brk_conn_may_serve(const snet_conn_t *conn, int16_t api_key);
 /* Starts the sweep of idle and unauthenticated connections. */
 void brk_conns_start(brk_t *brk);
+/* The SASL verifier thread (PBKDF2 off the loop). Stop answers every exchange in flight
+ * (delayed failures and queued checks) and must run before the loop is freed. */
+int brk_sasl_start(brk_t *brk);
+void brk_sasl_stop(brk_t *brk);
 void brk_conns_stop(brk_t *brk);
 void brk_handle_sasl_handshake(brk_req_t *req);
 void brk_handle_sasl_authenticate(brk_req_t *req);

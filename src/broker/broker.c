@@ -266,6 +266,12 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
         brk->loop = snet_loop_new();
         rc = brk->loop ? brk_flusher_new(brk, brk->conf.flush_threads, &brk->flusher) : -ENOMEM;
     }
+    if (rc == 0) {
+        rc = brk_sasl_start(brk);
+        if (rc != 0) {
+            snprintf(err, err_len, "cannot start the SASL verifier thread: %s", sl_strerror(rc));
+        }
+    }
     if (rc == 0 && brk->conf.cleaner_enable) {
         rc = brk_cleaner_new(brk, &brk->cleaner);
     }
@@ -351,6 +357,7 @@ void brk_free(brk_t *brk)
     if (brk->loop) {
         brk_fetch_flush_all(brk);
         snet_loop_close_all(brk->loop);
+        brk_sasl_stop(brk);
     }
     if (brk->flusher) {
         brk_groups_close(brk->groups);
