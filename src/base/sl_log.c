@@ -124,3 +124,8 @@ void sl_load_done(const sl_load_t *ld)
                "file is rewritten at the next change)", ld->path, ld->skipped);
     }
 }
+
+const char *sl_esc_str(sl_esc_t *e, const char *s)
+{
+    return sl_esc(e, s, s ? (long)strlen(s) : -1);
+}

@@ -27,6 +27,8 @@ typedef struct {
 } sl_esc_t;
 /* Escapes p[0..len) (len < 0: a null string, shown as "(null)") into e; returns e->s. */
 const char *sl_esc(sl_esc_t *e, const char *p, long len);
+/* As sl_esc for a C string (NULL: "(null)"). */
+const char *sl_esc_str(sl_esc_t *e, const char *s);
 
 /* ---- rate-limited lines: one line per cause per interval ----
  * A limiter is one cause (a static in the caller). The first line of an interval is written;

@@ -239,11 +239,13 @@ void brk_handle_describe_acls(brk_req_t *req)
 
 static void brk__log_binding(brk_req_t *req, const char *verb, const brk_acl_binding_t *b)
 {
-    SL_LOGI("acl", "%s %s: %s %s %.*s %.*s from %.*s %s %s", req->principal, verb,
-            brk_acl_res_name(b->res_type), brk_acl_pat_name(b->pattern), SL_MAX(b->name.len, 0),
-            b->name.ptr ? b->name.ptr : "", SL_MAX(b->principal.len, 0),
-            b->principal.ptr ? b->principal.ptr : "", SL_MAX(b->host.len, 0),
-            b->host.ptr ? b->host.ptr : "", brk_acl_op_name(b->op), brk_acl_perm_name(b->perm));
+    sl_esc_t e1, e2, e3, e4;
+    SL_LOGI("acl", "%s %s: %s %s %s %s from %s %s %s",
+            sl_esc(&e4, req->principal, (long)strlen(req->principal)), verb,
+            brk_acl_res_name(b->res_type), brk_acl_pat_name(b->pattern),
+            sl_esc(&e1, b->name.ptr, b->name.len), sl_esc(&e2, b->principal.ptr, b->principal.len),
+            sl_esc(&e3, b->host.ptr, b->host.len), brk_acl_op_name(b->op),
+            brk_acl_perm_name(b->perm));
 }
 
 static brk_acl_binding_t brk__creation(const kmsg_create_acls_req_acl_creation_t *c)

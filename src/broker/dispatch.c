@@ -158,9 +158,11 @@ static void brk__api_versions_unsupported(brk_req_t *req)
 
 static void brk__reject(snet_conn_t *conn, brk_req_t *req, const char *why)
 {
-    SL_LOGW("dispatch", "%s: closing connection: %s (api %d v%d, client '%.*s')", req->peer,
-            why, req->api_key, req->api_version, req->client_id.len > 0 ? req->client_id.len : 0,
-            req->client_id.len > 0 ? req->client_id.ptr : "");
+    static sl_log_rate_t rl;
+    sl_esc_t esc;
+    sl_log_rl(&rl, SL_LOG_WARN, "dispatch", "%s: closing connection: %s (api %d v%d, client "
+              "'%s')", req->peer, why, req->api_key, req->api_version,
+              sl_esc(&esc, req->client_id.ptr, req->client_id.len));
     snet_slot_done(req->slot);
     brk__req_free(req);
     snet_conn_close(conn);

@@ -72,8 +72,10 @@ static kerr_t brk__txn_authorize(brk_req_t *req, const char *api, kproto_str_t t
     if (brk_authz(req, BRK_ACL_OP_WRITE, BRK_ACL_RES_TRANSACTIONAL_ID, tid)) {
         return KERR_NONE;
     }
-    SL_LOGW("txn", "%s: %s of transactional id '%.*s' denied (WRITE on TRANSACTIONAL_ID)",
-            req->peer, api, tid.len > 0 ? tid.len : 0, tid.ptr ? tid.ptr : "");
+    static sl_log_rate_t rl;
+    sl_esc_t esc;
+    sl_log_rl(&rl, SL_LOG_WARN, "txn", "%s: %s of transactional id '%s' denied (WRITE on "
+              "TRANSACTIONAL_ID)", req->peer, api, sl_esc(&esc, tid.ptr, tid.len));
     return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 }
 
@@ -422,8 +424,10 @@ static void brk__txn_end_finish(brk_txn_end_t *end)
         end->err = brk__txn_save(end->brk);
     }
     if (end->err != 0) {
+        sl_esc_t esc;
         SL_LOGW("txn", "transaction of '%s' stays in %s: %s (completed at the next start)",
-                txn->tid, brk__txn_state_names[txn->state], sl_strerror(end->err));
+                sl_esc(&esc, txn->tid, (long)strlen(txn->tid)), brk__txn_state_names[txn->state],
+                sl_strerror(end->err));
     }
     if (end->req) {
         kmsg_end_txn_resp_t resp;
@@ -479,9 +483,10 @@ static void brk__txn_markers(brk_txn_end_t *end)
         int rc = slog_part_append_marker(part->log, txn->pid, txn->epoch, end->commit, 0,
                                          sl_time_wall_ms(), &info);
         if (rc != 0) {
+            sl_esc_t esc;
             SL_LOGE("txn", "%s-%d: cannot write the %s marker of '%s': %s", txn->parts[i].topic,
-                    (int)txn->parts[i].partition, end->commit ? "COMMIT" : "ABORT", txn->tid,
-                    sl_strerror(rc));
+                    (int)txn->parts[i].partition, end->commit ? "COMMIT" : "ABORT",
+                    sl_esc(&esc, txn->tid, (long)strlen(txn->tid)), sl_strerror(rc));
             end->err = rc;
             continue;
         }
@@ -521,8 +526,10 @@ int brk_txns_open(brk_t *brk, char *err, size_t err_len)
     int rc = brk__txn_load(brk, err, err_len);
     for (brk_txn_t *txn = brk->txns->list; rc == 0 && txn; txn = txn->next) {
         if (txn->state == TXN_PREPARE_COMMIT || txn->state == TXN_PREPARE_ABORT) {
+            sl_esc_t esc;
             SL_LOGI("txn", "completing the %s of '%s' left by the last run",
-                    txn->state == TXN_PREPARE_COMMIT ? "commit" : "abort", txn->tid);
+                    txn->state == TXN_PREPARE_COMMIT ? "commit" : "abort",
+                    sl_esc(&esc, txn->tid, (long)strlen(txn->tid)));
             brk__txn_end(brk, txn, txn->state == TXN_PREPARE_COMMIT, NULL);
         }
     }
@@ -540,8 +547,10 @@ static void brk__txn_tick(void *ctx)
     int64_t now = sl_time_wall_ms();
     for (brk_txn_t *txn = brk->txns->list; txn; txn = txn->next) {
         if (txn->state == TXN_ONGOING && now - txn->start_ms > txn->timeout_ms) {
+            sl_esc_t esc;
             SL_LOGW("txn", "transaction of '%s' (producer %" PRId64 ") timed out after %d ms: "
-                    "aborting it", txn->tid, txn->pid, (int)txn->timeout_ms);
+                    "aborting it", sl_esc(&esc, txn->tid, (long)strlen(txn->tid)), txn->pid,
+                    (int)txn->timeout_ms);
             if (txn->epoch < INT16_MAX - 1) {
                 txn->last_epoch = txn->epoch;
                 txn->epoch++;
@@ -669,8 +678,9 @@ void brk_txn_init_producer_id(brk_req_t *req)
     if (txn->state == TXN_ONGOING) {
         /* The previous incarnation left a transaction open: abort it with the new epoch
          * (fencing it), and have the client ask again once the markers are written. */
+        sl_esc_t esc;
         SL_LOGI("txn", "'%s': a new producer fences epoch %d and aborts its transaction",
-                txn->tid, (int)txn->epoch - 1);
+                sl_esc(&esc, txn->tid, (long)strlen(txn->tid)), (int)txn->epoch - 1);
         brk__txn_end(brk, txn, false, NULL);
         resp.error_code = KERR_CONCURRENT_TRANSACTIONS;
         goto out;
@@ -785,8 +795,10 @@ void brk_handle_add_partitions_to_txn(brk_req_t *req)
         }
     }
     if (e != KERR_NONE) {
-        SL_LOGW("txn", "%s: AddPartitionsToTxn '%.*s': %s", req->peer, tid.len > 0 ? tid.len : 0,
-                tid.len > 0 ? tid.ptr : "", kerr_name((int16_t)e));
+        static sl_log_rate_t rl;
+        sl_esc_t esc;
+        sl_log_rl(&rl, SL_LOG_WARN, "txn", "%s: AddPartitionsToTxn '%s': %s", req->peer,
+                  sl_esc(&esc, tid.ptr, tid.len), kerr_name((int16_t)e));
     }
     brk_respond(req, &resp);
 }
@@ -917,10 +929,11 @@ void brk_handle_end_txn(brk_req_t *req)
         }
     }
     if (e != KERR_NONE) {
-        SL_LOGW("txn", "%s: EndTxn '%.*s': %s", req->peer,
-                SL_MAX(body->transactional_id.len, 0),
-                body->transactional_id.len > 0 ? body->transactional_id.ptr : "",
-                kerr_name((int16_t)e));
+        static sl_log_rate_t rl;
+        sl_esc_t esc;
+        sl_log_rl(&rl, SL_LOG_WARN, "txn", "%s: EndTxn '%s': %s", req->peer,
+                  sl_esc(&esc, body->transactional_id.ptr, body->transactional_id.len),
+                  kerr_name((int16_t)e));
     }
     kmsg_end_txn_resp_t resp;
     kmsg_end_txn_resp_init(&resp);
