@@ -747,6 +747,20 @@ def test_idempotent_producers_need_idempotent_write_or_write_on_a_topic(make_bro
     assert describe_producers() == 0
 
 
+def test_transactional_produce_needs_write_on_its_transactional_id(make_broker):
+    topic = unique_topic("acl-txn-produce")
+    b = secured(make_broker, topics=[topic],
+                acls=[acl(ACLOperation.WRITE, ResourceType.TOPIC, topic),
+                      acl(ACLOperation.DESCRIBE, ResourceType.TOPIC, topic)])
+    txnal = kwire.record_batch_v2([(b"k", b"v")], producer_id=1000, producer_epoch=0,
+                                  base_sequence=0, attributes=0x10)
+    for tid in (None, "tx-denied"):  # Kafka: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53)
+        r = kwire.produce_v3(b.bootstrap, topic, 0, txnal, T(10), transactional_id=tid)
+        assert r["error_code"] == 53, (tid, r)
+    plain = kwire.record_batch_v2([(b"k", b"v")])
+    assert kwire.produce_v3(b.bootstrap, topic, 0, plain, T(10))["error_code"] == 0
+
+
 def test_transactions_need_write_on_their_transactional_id(make_broker):
     from confluent_kafka import Producer
     topic = unique_topic("acl-txn")
