@@ -113,15 +113,16 @@ void sl_log_rl(sl_log_rate_t *rl, sl_log_level_t level, const char *module, cons
 void sl_load_skip(sl_load_t *ld, long lineno, const char *why)
 {
     if (ld->skipped++ < SL_LOAD_SKIP_LOG_MAX) {
-        sl_log(SL_LOG_WARN, "state", "%s: line %ld skipped: %s", ld->path, lineno, why);
+        sl_log(SL_LOG_WARN, "state", "%s: %s %ld skipped: %s", ld->path,
+               ld->unit ? ld->unit : "line", lineno, why);
     }
 }
 
 void sl_load_done(const sl_load_t *ld)
 {
     if (ld->skipped > 0) {
-        sl_log(SL_LOG_WARN, "state", "%s: %ld damaged line(s) skipped; the rest is loaded (the "
-               "file is rewritten at the next change)", ld->path, ld->skipped);
+        sl_log(SL_LOG_WARN, "state", "%s: %ld damaged %s(s) skipped; the rest is loaded",
+               ld->path, ld->skipped, ld->unit ? ld->unit : "line");
     }
 }
 

@@ -3,6 +3,8 @@
 #ifndef SL_LOG_H
 #define SL_LOG_H
 
+#include <stdbool.h>
+
 typedef enum { SL_LOG_DEBUG, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR } sl_log_level_t;
 
 void sl_log_set_level(sl_log_level_t level);
@@ -50,6 +52,7 @@ void sl_log_rl(sl_log_rate_t *rl, sl_log_level_t level, const char *module, cons
 typedef struct {
     const char *path;
     long skipped;
+    const char *unit; /* what the number names: NULL is "line" ("offset" for a log) */
 } sl_load_t;
 void sl_load_skip(sl_load_t *ld, long lineno, const char *why);
 void sl_load_done(const sl_load_t *ld);

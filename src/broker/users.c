@@ -127,6 +127,9 @@ void brk_users_set(brk_users_t *users, const char *user, snet_mech_t mech,
 /* After a load: one sort, then of duplicates (user, mech) the last line in the file wins. */
 static void brk__users_sort(brk_users_t *users)
 {
+    if (users->n == 0) {
+        return; /* v may be NULL: qsort's argument must not be */
+    }
     qsort(users->v, users->n, sizeof *users->v, brk__user_cmp_seq);
     size_t o = 0;
     for (size_t i = 0; i < users->n; i++) {
