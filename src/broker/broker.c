@@ -28,10 +28,16 @@ static int brk__meta(brk_t *brk, char *err, size_t err_len)
     snprintf(path, sizeof path, "%s/meta.properties", brk->conf.data_dir);
     sl_props_t *props = sl_props_new();
     int rc = sl_props_load(props, path, err, err_len);
+    if (rc != 0 && rc != -ENOENT) {
+        size_t n = strlen(err);
+        snprintf(err + n, err_len - n, " (%s: restore it, or remove it to start with a new "
+                 "cluster id)", path);
+    }
     if (rc == 0) {
         const char *id = sl_props_get(props, "cluster.id");
         if (!id || strlen(id) >= sizeof brk->cluster_id) {
-            snprintf(err, err_len, "%s: missing or bad cluster.id", path);
+            snprintf(err, err_len, "%s: missing or bad cluster.id (restore the file, or remove "
+                     "it to start with a new cluster id)", path);
             rc = SL_ECORRUPT;
         } else {
             snprintf(brk->cluster_id, sizeof brk->cluster_id, "%s", id);
