@@ -3,6 +3,7 @@
  * (previous users kept) at refresh, changes picked up by refresh, a large file loaded with one
  * sort. */
 #include "brk_users.h"
+#include "sl_buf.h"
 #include "sl_common.h"
 #include "sl_fs.h"
 #include "sl_test.h"
@@ -137,13 +138,33 @@ TEST(test_forty_thousand_users_load_in_well_under_a_second)
     char err[512];
     brk_users_t *writer;
     ASSERT_EQ(brk_users_open(test_dir, &writer, err, sizeof err), 0);
+    brk_users_set(writer, "x", SNET_MECH_SCRAM_SHA_256, &cred);
+    ASSERT_EQ(brk_users_save(writer), 0);
+    char *one = NULL;
+    size_t one_len;
+    ASSERT_EQ(sl_fs_read_all(creds_path(), 1 << 20, &one, &one_len), 0);
+    const char *line = strstr(one, "\nx ") + 2; /* "SCRAM-SHA-256 salt=...\n" after the name */
+    /* 40,000 lines written out of order, as a file built by hand or by other tools may be */
+    sl_buf_t text;
+    sl_buf_init(&text);
     for (int i = 0; i < 40000; i++) {
         char name[32];
-        snprintf(name, sizeof name, "user%05d", (i * 7919) % 40000); /* not in order */
-        brk_users_set(writer, name, SNET_MECH_SCRAM_SHA_256, &cred);
+        int n = snprintf(name, sizeof name, "user%05d ", (i * 7919) % 40000);
+        sl_buf_append(&text, name, (size_t)n);
+        sl_buf_append(&text, line, strlen(line));
     }
     brk_users_set(writer, "user00042", SNET_MECH_SCRAM_SHA_512, &cred);
     ASSERT_EQ(brk_users_save(writer), 0);
+    char *two = NULL;
+    size_t two_len;
+    ASSERT_EQ(sl_fs_read_all(creds_path(), 1 << 20, &two, &two_len), 0);
+    const char *sha512 = strstr(two, "user00042 SCRAM-SHA-512");
+    ASSERT_TRUE(sha512 != NULL);
+    sl_buf_append(&text, sha512, strcspn(sha512, "\n") + 1);
+    ASSERT_EQ(sl_fs_write_atomic(creds_path(), text.data, text.len), 0);
+    sl_buf_deinit(&text);
+    free(one);
+    free(two);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     brk_users_t *users;
