@@ -687,15 +687,23 @@ def test_an_acl_change_that_cannot_be_stored_is_refused_and_undone(make_broker):
     b = make_broker(settings=SETUP)
     keep = (2, "kept", 3, ME, "*", 3, 3)
     assert wire_create(b.bootstrap, 1, [keep])[0][0] == 0
-    # The atomic write goes through acls.txt.tmp: a directory there makes it fail.
-    os.mkdir(os.path.join(b.data_dir, "acls.txt.tmp"))
+    # The atomic write renames a temp file (an unguessable name) over acls.txt: a non-empty
+    # directory in its place makes the rename fail. The file's bytes are put back after.
+    path = os.path.join(b.data_dir, "acls.txt")
+    saved = open(path, "rb").read()
+    os.remove(path)
+    os.mkdir(path)
+    open(os.path.join(path, "x"), "w").close()
     res = wire_create(b.bootstrap, 1, [(2, "lost", 3, ME, "*", 3, 3)])
     assert res[0][0] == -1 and "acls.txt" in res[0][1]  # UNKNOWN_SERVER_ERROR
     out = wire_delete(b.bootstrap, 1, [ALL_FILTER])
     assert out[0][0] == -1 and out[0][2] == []
     # Memory never holds what the file does not: "kept" is still there, "lost" never was.
     assert wire_describe(b.bootstrap, 1, ALL_FILTER)[2] == {keep}
-    os.rmdir(os.path.join(b.data_dir, "acls.txt.tmp"))
+    os.remove(os.path.join(path, "x"))
+    os.rmdir(path)
+    open(path, "wb").write(saved)
+    assert not [f for f in os.listdir(b.data_dir) if f.endswith(".tmp")], "temp files left"
     b.stop()
     b.start()
     assert wire_describe(b.bootstrap, 1, ALL_FILTER)[2] == {keep}
