@@ -587,7 +587,8 @@ def test_a_request_before_authentication_closes_the_connection(make_broker, cert
         assert wire_handshake(conn, "PLAIN")[0] == 0
         conn.send(kwire.metadata_v0_request([], conn.cid()))
         assert conn.wait_closed(T(5))
-    assert count_in_log(b, "request before SASL authentication") == 2
+    # one line per cause per 10 s (the second close is counted, not written)
+    assert count_in_log(b, "request before SASL authentication") == 1
     # SASL requests on a PLAINTEXT listener: ILLEGAL_SASL_STATE
     with kwire.Conn(b.listeners["PLAINTEXT"], T(10)) as conn:
         assert wire_handshake(conn, "PLAIN")[0] == ERR_ILLEGAL_SASL_STATE
