@@ -14,16 +14,24 @@
 
 static char fuzz_dir[64];
 
+static void fuzz_dir_remove(void)
+{
+    sl_fs_rmtree(fuzz_dir);
+}
+
 
 /* A fresh scratch dir (the same name every call). */
 static void fuzz_dir_reset(void)
 {
     if (!fuzz_dir[0]) {
-        snprintf(fuzz_dir, sizeof fuzz_dir, "/tmp/sl_fuzz_XXXXXX");
+        /* tmpfs when there is one: the loaders fsync, and a disk makes that the cost */
+        snprintf(fuzz_dir, sizeof fuzz_dir, "%s/sl_fuzz_XXXXXX",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(fuzz_dir)) {
             abort();
         }
         sl_log_set_level(SL_LOG_ERROR); /* damaged lines are logged at WARN: keep runs quiet */
+        atexit(fuzz_dir_remove);
     }
     sl_fs_rmtree(fuzz_dir);
     if (sl_fs_mkdirs(fuzz_dir) != 0) {

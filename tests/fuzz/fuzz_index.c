@@ -16,13 +16,20 @@ static size_t log_len;
 #define FUZZ_BATCHES 40
 #define FUZZ_PER_BATCH 3
 
+static void fuzz_index_remove(void)
+{
+    sl_fs_rmtree(dir);
+}
+
 static void fuzz_index_init(void)
 {
     sl_log_set_level(SL_LOG_ERROR);
-    snprintf(dir, sizeof dir, "/tmp/sl_fuzz_idx_XXXXXX");
+    snprintf(dir, sizeof dir, "%s/sl_fuzz_idx_XXXXXX",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (!mkdtemp(dir)) {
         abort();
     }
+    atexit(fuzz_index_remove);
     slog_conf_t conf;
     slog_conf_default(&conf);
     conf.index_interval_bytes = 64; /* an entry for nearly every batch */
