@@ -157,8 +157,10 @@ static kerr_t brk__acl_gate(brk_req_t *req, int op, const char **msg)
     }
     kerr_t e = brk_authz_cluster(req, op);
     if (e != KERR_NONE) {
-        SL_LOGI("acl", "%s: %s may not %s the cluster's ACLs", req->peer, req->principal,
-                op == BRK_ACL_OP_ALTER ? "alter" : "describe");
+        static sl_log_rate_t rl;
+        sl_esc_t esc;
+        sl_log_rl(&rl, SL_LOG_INFO, "acl", "%s: %s may not %s the cluster's ACLs", req->peer,
+                  sl_esc_str(&esc, req->principal), op == BRK_ACL_OP_ALTER ? "alter" : "describe");
     }
     return e;
 }
@@ -279,8 +281,9 @@ void brk_handle_create_acls(brk_req_t *req)
         r->error_code = (int16_t)e;
         r->error_message = brk__opt(e != KERR_NONE ? msg : NULL);
         if (e == KERR_INVALID_REQUEST || e == KERR_POLICY_VIOLATION) {
-            SL_LOGW("acl", "%s: create ACL refused: %s (%s)", req->peer, kerr_name(r->error_code),
-                    msg);
+            static sl_log_rate_t rl;
+            sl_log_rl(&rl, SL_LOG_WARN, "acl", "%s: create ACL refused: %s (%s)", req->peer,
+                      kerr_name(r->error_code), msg);
         }
         nadded += added[i] ? 1 : 0;
     }
