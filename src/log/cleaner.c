@@ -812,7 +812,7 @@ static int slog__clean_group(slog_clean_job_t *job, slog_clean_group_t *g)
 {
     char path[4096];
     slog__swap_path(job->dir, g->base, "log", ".cleaned", path, sizeof path);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         return -errno;
     }
