@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int sl_fs_sync_dir(const char *path)
@@ -57,13 +59,36 @@ unsigned sl_fs_file_mode(void)
     return sl__dir_mode & 06666u & ~06000u;
 }
 
-int sl_fs_write_atomic(const char *path, const void *data, size_t len)
+int sl_fs_tmp_open(const char *path, char *tmp, size_t cap, int mode)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (int attempt = 0; attempt < SL_FS_TMP_ATTEMPTS_MAX; attempt++) {
+        uint8_t rnd[8];
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+            uint64_t x = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)clock();
+            x += (uint64_t)attempt * 0xff51afd7ed558ccdULL;
+            memcpy(rnd, &x, sizeof rnd);
+        }
+        char suffix[sizeof rnd + 1];
+        for (size_t i = 0; i < sizeof rnd; i++) {
+            suffix[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
+        }
+        suffix[sizeof rnd] = '\0';
+        if (snprintf(tmp, cap, "%s.%s.tmp", path, suffix) >= (int)cap) {
+            return -ENAMETOOLONG;
+        }
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd >= 0 || errno != EEXIST) {
+            return fd >= 0 ? fd : -errno;
+        }
+    }
+    return -EEXIST;
+}
+
+int sl_fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode)
 {
     char tmp[PATH_MAX];
     char dir[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        return -ENAMETOOLONG;
-    }
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) {
@@ -71,10 +96,9 @@ int sl_fs_write_atomic(const char *path, const void *data, size_t len)
     } else {
         snprintf(dir, sizeof dir, ".");
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  (mode_t)sl_fs_file_mode());
+    int fd = sl_fs_tmp_open(path, tmp, sizeof tmp, mode);
     if (fd < 0) {
-        return -errno;
+        return fd;
     }
     int rc = sl__write_full(fd, data, len);
     if (rc == 0 && fsync(fd) < 0) {
@@ -89,6 +113,11 @@ int sl_fs_write_atomic(const char *path, const void *data, size_t len)
         return rc;
     }
     return sl_fs_sync_dir(dir);
+}
+
+int sl_fs_write_atomic(const char *path, const void *data, size_t len)
+{
+    return sl_fs_write_atomic_mode(path, data, len, (int)sl_fs_file_mode());
 }
 
 int sl_fs_read_all(const char *path, size_t max_bytes, char **out, size_t *len)

@@ -15,6 +15,17 @@ unsigned sl_fs_file_mode(void);
 /* Writes path atomically: temp file in the same dir, write, fsync, rename, fsync dir.
  * Returns 0 or -errno; on failure the old file (if any) is untouched. */
 int sl_fs_write_atomic(const char *path, const void *data, size_t len);
+/* As sl_fs_write_atomic with the new file's mode. The temp file has an unguessable name
+ * ("<path>.<8 random chars>.tmp") and is created with O_EXCL|O_NOFOLLOW, so nothing planted
+ * beside path is followed or overwritten. */
+int sl_fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode);
+/* Creates a temp file beside path with a name nobody can guess ("<path>.<8 random
+ * chars>.tmp"; recovery removes leftovers by the .tmp suffix), O_EXCL|O_NOFOLLOW|O_CLOEXEC,
+ * so a file or symlink planted there is never opened. Returns the fd or -errno; the name is
+ * written to tmp (cap bytes). */
+int sl_fs_tmp_open(const char *path, char *tmp, size_t cap, int mode);
+/* How many temp names sl_fs_write_atomic tries before giving up with -EEXIST. */
+#define SL_FS_TMP_ATTEMPTS_MAX 16
 /* Reads a whole file (at most max_bytes) into a malloc'd NUL-terminated buffer. */
 int sl_fs_read_all(const char *path, size_t max_bytes, char **out, size_t *len);
 /* mkdir -p; 0 if it exists already. */

@@ -742,6 +742,13 @@ int brk_acl_new(const char *path, size_t max_bindings, brk_acl_t **out, char *er
         } else {
             rc = brk__load(acl, text, len, err, err_len);
         }
+        if (rc != 0) {
+            /* ACLs fail closed: a line that does not parse could be a DENY, so the file is
+             * refused whole rather than loaded without it. */
+            size_t n = strlen(err);
+            snprintf(err + n, err_len - n, " (restore acls.txt from a backup, or move it away "
+                     "to start with no ACLs: then only super.users are allowed)");
+        }
         free(text);
     }
     if (rc != 0) {

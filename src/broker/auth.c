@@ -29,8 +29,30 @@ struct brk_conn {
     int32_t fetches_parked; /* long-poll fetches waiting (fetch.c) */
     snet_sasl_t *sasl;
     snet_mech_t mech;
+    struct brk_authjob *job; /* a password check or a delayed failure in flight */
     char principal[BRK_PRINCIPAL_BYTES_MAX];
 };
+
+/* One SASL answer waiting for the verifier thread (PBKDF2) or for the failure delay. */
+typedef struct brk_authjob {
+    brk_work_t work;       /* first */
+    brk_t *brk;
+    brk_conn_t *bc;        /* NULL once the connection closed (then the job owns sasl) */
+    snet_sasl_t *sasl;
+    brk_req_t *req;        /* SaslAuthenticate to answer, or NULL: a raw v0 token on slot */
+    snet_slot_t *slot;
+    snet_timer_t *timer;   /* the failure delay */
+    struct brk_authjob *prev, *next; /* delayed jobs (brk->authjobs) */
+    const char *why;       /* a failure's message (static) */
+    bool failed;
+} brk_authjob_t;
+
+/* Failed authentications of one address in the current window. */
+typedef struct brk_authfail {
+    char ip[64];
+    int64_t window_ms; /* when the window began */
+    int64_t failures;
+} brk_authfail_t;
 
 static brk_conn_t *brk__bc(const snet_conn_t *conn)
 {
@@ -140,7 +162,11 @@ static void brk__conn_close(snet_conn_t *conn)
         bc->next->prev = bc->prev;
     }
     brk->nconns--;
-    snet_sasl_free(bc->sasl);
+    if (bc->job) {
+        bc->job->bc = NULL; /* answered into the closed slot later; the job frees sasl */
+    } else {
+        snet_sasl_free(bc->sasl);
+    }
     free(bc);
 }
 
@@ -228,14 +254,270 @@ static void brk__sasl_success(brk_conn_t *bc)
     bc->authenticated = true;
     snprintf(bc->principal, sizeof bc->principal, "User:%s", snet_sasl_user(bc->sasl));
     snet_conn_set_max_frame(bc->conn, (size_t)bc->brk->conf.socket_request_max_bytes);
+    sl_esc_t esc;
     SL_LOGI("sasl", "%s: authenticated as %s with %s on listener %s", snet_conn_peer(bc->conn),
-            snet_sasl_user(bc->sasl), snet_mech_name(bc->mech), bc->lst->conf->name);
+            sl_esc(&esc, snet_sasl_user(bc->sasl), (long)strlen(snet_sasl_user(bc->sasl))),
+            snet_mech_name(bc->mech), bc->lst->conf->name);
 }
+
+/* ---- failed authentications: per-address limit, rate-limited log lines ---- */
+
+static brk_authfail_t *brk__authfail_find(brk_t *brk, const char *ip, bool create, int64_t now)
+{
+    brk_authfail_t *oldest = NULL;
+    for (int32_t i = 0; i < brk->nauthfail; i++) {
+        brk_authfail_t *f = &brk->authfail[i];
+        if (strcmp(f->ip, ip) == 0) {
+            return f;
+        }
+        if (!oldest || f->window_ms < oldest->window_ms) {
+            oldest = f;
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    if (!brk->authfail) {
+        brk->authfail = sl_xcalloc(BRK_AUTHFAIL_ADDRS_MAX, sizeof *brk->authfail);
+    }
+    brk_authfail_t *f = brk->nauthfail < BRK_AUTHFAIL_ADDRS_MAX ? &brk->authfail[brk->nauthfail++]
+                                                                  : oldest;
+    snprintf(f->ip, sizeof f->ip, "%s", ip);
+    f->window_ms = now;
+    f->failures = 0;
+    return f;
+}
+
+/* Whether ip has used up sasl.failed.authentication.limit.per.ip in the current window. */
+static bool brk__authfail_blocked(brk_t *brk, const char *ip)
+{
+    int64_t now = snet_loop_now_ms(brk->loop);
+    brk_authfail_t *f = brk__authfail_find(brk, ip, false, now);
+    if (!f || brk->conf.authn_fail_limit <= 0) {
+        return false;
+    }
+    if (now - f->window_ms >= brk->conf.authn_fail_window_ms) {
+        f->window_ms = now;
+        f->failures = 0;
+    }
+    return f->failures >= brk->conf.authn_fail_limit;
+}
+
+static void brk__authfail_count(brk_t *brk, const char *ip)
+{
+    int64_t now = snet_loop_now_ms(brk->loop);
+    brk_authfail_t *f = brk__authfail_find(brk, ip, true, now);
+    if (now - f->window_ms >= brk->conf.authn_fail_window_ms) {
+        f->window_ms = now;
+        f->failures = 0;
+    }
+    f->failures++;
+}
+
+enum { BRK_AUTHLOG_FAILED, BRK_AUTHLOG_BLOCKED, BRK_AUTHLOG_BUSY, BRK_AUTHLOG_STATE,
+       BRK_AUTHLOG_MECH, BRK_AUTHLOG_COUNT };
+static sl_log_rate_t brk__authlog[BRK_AUTHLOG_COUNT]; /* one limiter per cause (loop) */
 
 static void brk__sasl_failed(brk_conn_t *bc, const char *why)
 {
-    SL_LOGW("sasl", "%s: authentication failed on listener %s: %s", snet_conn_peer(bc->conn),
-            bc->lst->conf->name, why);
+    sl_log_rl(&brk__authlog[BRK_AUTHLOG_FAILED], SL_LOG_WARN, "sasl",
+              "%s: authentication failed on listener %s: %s", snet_conn_peer(bc->conn),
+              bc->lst->conf->name, why);
+}
+
+/* ---- answering: at once, after the verifier thread, or after the failure delay ---- */
+
+/* Sends the answer of an exchange step (tok on success, why on failure) and closes the
+ * connection on failure. bc NULL: the connection closed; only the slot is completed. */
+static void brk__sasl_answer(brk_conn_t *bc, brk_req_t *req, snet_slot_t *slot, int rc,
+                             uint8_t *tok, size_t tok_len, const char *why)
+{
+    if (req) {
+        kmsg_sasl_authenticate_resp_t resp;
+        kmsg_sasl_authenticate_resp_init(&resp);
+        resp.error_message = (kproto_str_t){NULL, -1};
+        if (rc < 0) {
+            resp.error_code = KERR_SASL_AUTHENTICATION_FAILED;
+            resp.error_message = kproto_str(why);
+        } else {
+            uint8_t *copy = brk_alloc(req, (int32_t)tok_len + 1, 1);
+            memcpy(copy, tok, tok_len);
+            resp.auth_bytes = (kproto_bytes_t){copy, (int32_t)tok_len};
+        }
+        brk_respond(req, &resp);
+    } else if (rc < 0) {
+        snet_slot_done(slot); /* v0 has no way to say why */
+    } else {
+        uint8_t *out = sl_xmalloc(tok_len + 4);
+        sl_be32_put(out, (uint32_t)tok_len);
+        memcpy(out + 4, tok, tok_len);
+        snet_out_t *o = snet_out_new();
+        snet_out_mem(o, out, tok_len + 4, free, out);
+        snet_slot_send(slot, o);
+    }
+    free(tok);
+    if (bc && rc < 0) {
+        snet_conn_close(bc->conn);
+    }
+}
+
+static brk_authjob_t *brk__authjob_new(brk_conn_t *bc, brk_req_t *req, snet_slot_t *slot)
+{
+    brk_authjob_t *job = sl_xcalloc(1, sizeof *job);
+    job->brk = bc->brk;
+    job->bc = bc;
+    job->sasl = bc->sasl;
+    job->req = req;
+    job->slot = slot;
+    bc->job = job;
+    return job;
+}
+
+/* Answers and frees a job (Thread: loop). */
+static void brk__authjob_end(brk_authjob_t *job, int rc, uint8_t *tok, size_t tok_len,
+                             const char *why)
+{
+    brk_conn_t *bc = job->bc;
+    if (bc) {
+        bc->job = NULL;
+        if (rc == SNET_SASL_DONE) {
+            brk__sasl_success(bc);
+        }
+    } else {
+        snet_sasl_free(job->sasl);
+    }
+    brk__sasl_answer(bc, job->req, job->slot, rc, tok, tok_len, why);
+    free(job);
+}
+
+static void brk__authjob_unlink(brk_authjob_t *job)
+{
+    brk_t *brk = job->brk;
+    if (job->prev) {
+        job->prev->next = job->next;
+    } else {
+        brk->authjobs = job->next;
+    }
+    if (job->next) {
+        job->next->prev = job->prev;
+    }
+}
+
+static void brk__authjob_delay_done(void *ctx)
+{
+    brk_authjob_t *job = ctx;
+    job->timer = NULL;
+    brk__authjob_unlink(job);
+    brk__authjob_end(job, SL_ECLOSED, NULL, 0, job->why);
+}
+
+/* A failure: counted for the address, logged (rate-limited), answered after
+ * connection.failed.authentication.delay.ms (Kafka's name), so a client cannot try fast. */
+static void brk__sasl_fail_later(brk_authjob_t *job, int cause, const char *why)
+{
+    brk_t *brk = job->brk;
+    if (job->bc) {
+        brk__authfail_count(brk, snet_conn_peer_ip(job->bc->conn));
+        if (cause == BRK_AUTHLOG_FAILED) {
+            brk__sasl_failed(job->bc, why);
+        } else {
+            sl_log_rl(&brk__authlog[cause], SL_LOG_WARN, "sasl", "%s: authentication refused "
+                      "on listener %s: %s", snet_conn_peer(job->bc->conn),
+                      job->bc->lst->conf->name, why);
+        }
+    }
+    job->why = why;
+    job->next = brk->authjobs;
+    job->prev = NULL;
+    if (brk->authjobs) {
+        brk->authjobs->prev = job;
+    }
+    brk->authjobs = job;
+    job->timer = snet_timer_start(brk->loop, brk->conf.authn_fail_delay_ms,
+                                  brk__authjob_delay_done, job);
+}
+
+static void brk__authjob_run(brk_work_t *work)
+{
+    brk_authjob_t *job = (brk_authjob_t *)work;
+    snet_sasl_verify(job->sasl);
+}
+
+static void brk__authjob_verified(brk_work_t *work)
+{
+    brk_authjob_t *job = (brk_authjob_t *)work;
+    uint8_t *tok;
+    size_t tok_len;
+    const char *why = NULL;
+    int rc = snet_sasl_finish(job->sasl, &tok, &tok_len, &why);
+    if (rc < 0) {
+        brk__sasl_fail_later(job, BRK_AUTHLOG_FAILED, why);
+        return;
+    }
+    brk__authjob_end(job, rc, tok, tok_len, NULL);
+}
+
+/* One client token of an exchange (SaslAuthenticate's, or a raw v0 one): answered now, or
+ * after the verifier thread, or after the failure delay. */
+static void brk__sasl_token(brk_conn_t *bc, brk_req_t *req, snet_slot_t *slot,
+                            const uint8_t *data, size_t len)
+{
+    brk_t *brk = bc->brk;
+    static const char blocked[] = "Authentication failed: too many failed authentications from "
+                                  "this address; try again later";
+    if (brk__authfail_blocked(brk, snet_conn_peer_ip(bc->conn))) {
+        brk__sasl_fail_later(brk__authjob_new(bc, req, slot), BRK_AUTHLOG_BLOCKED, blocked);
+        return;
+    }
+    uint8_t *tok = NULL;
+    size_t tok_len = 0;
+    const char *why = NULL;
+    int rc = snet_sasl_step(bc->sasl, data, len, &tok, &tok_len, &why);
+    if (rc == SNET_SASL_VERIFY) {
+        brk_authjob_t *job = brk__authjob_new(bc, req, slot);
+        job->work.run = brk__authjob_run;
+        job->work.done = brk__authjob_verified;
+        if (!brk_workq_submit(brk->sasl_workq, &job->work)) {
+            brk__sasl_fail_later(job, BRK_AUTHLOG_BUSY, "Authentication failed: the broker is "
+                                                        "busy checking other passwords");
+        }
+        return;
+    }
+    if (rc < 0) {
+        brk__sasl_fail_later(brk__authjob_new(bc, req, slot), BRK_AUTHLOG_FAILED, why);
+        return;
+    }
+    if (rc == SNET_SASL_DONE) {
+        brk__sasl_success(bc);
+    }
+    brk__sasl_answer(bc, req, slot, rc, tok, tok_len, NULL);
+}
+
+int brk_sasl_start(brk_t *brk)
+{
+    return brk_workq_new(brk->loop, BRK_SASL_VERIFY_QUEUE_MAX, &brk->sasl_workq);
+}
+
+void brk_sasl_stop(brk_t *brk)
+{
+    while (brk->authjobs) { /* delayed failures: answered now */
+        brk_authjob_t *job = brk->authjobs;
+        snet_timer_cancel(brk->loop, job->timer);
+        job->timer = NULL;
+        brk__authjob_unlink(job);
+        brk__authjob_end(job, SL_ECLOSED, NULL, 0, job->why);
+    }
+    brk_workq_free(brk->sasl_workq); /* password checks: answered (run or not) */
+    brk->sasl_workq = NULL;
+    while (brk->authjobs) { /* ... and the failures they turned into */
+        brk_authjob_t *job = brk->authjobs;
+        snet_timer_cancel(brk->loop, job->timer);
+        brk__authjob_unlink(job);
+        brk__authjob_end(job, SL_ECLOSED, NULL, 0, job->why);
+    }
+    free(brk->authfail);
+    brk->authfail = NULL;
+    brk->nauthfail = 0;
 }
 
 void brk_handle_sasl_handshake(brk_req_t *req)
@@ -258,12 +540,14 @@ void brk_handle_sasl_handshake(brk_req_t *req)
                  snet_mech_parse(body->mechanism.ptr, (size_t)body->mechanism.len, &mech);
     if (!bc->sasl_listener || bc->handshaken || bc->authenticated) {
         resp.error_code = KERR_ILLEGAL_SASL_STATE;
-        SL_LOGW("sasl", "%s: closing: unexpected SaslHandshake on listener %s", req->peer,
-                bc->lst->conf->name);
+        sl_log_rl(&brk__authlog[BRK_AUTHLOG_STATE], SL_LOG_WARN, "sasl", "%s: closing: "
+                  "unexpected SaslHandshake on listener %s", req->peer, bc->lst->conf->name);
     } else if (!known || !(brk->conf.sasl_mechs & (1u << mech))) {
         resp.error_code = KERR_UNSUPPORTED_SASL_MECHANISM;
-        SL_LOGW("sasl", "%s: closing: SASL mechanism '%.*s' is not enabled", req->peer,
-                SL_MAX(body->mechanism.len, 0), body->mechanism.ptr ? body->mechanism.ptr : "");
+        sl_esc_t esc;
+        sl_log_rl(&brk__authlog[BRK_AUTHLOG_MECH], SL_LOG_WARN, "sasl", "%s: closing: SASL "
+                  "mechanism '%s' is not enabled", req->peer,
+                  sl_esc(&esc, body->mechanism.ptr, body->mechanism.len));
     } else {
         bc->handshaken = true;
         bc->raw = req->api_version == 0;
@@ -283,68 +567,21 @@ void brk_handle_sasl_authenticate(brk_req_t *req)
     kmsg_sasl_authenticate_req_t *body = req->body;
     snet_conn_t *conn = snet_slot_conn(req->slot);
     brk_conn_t *bc = brk__bc(conn);
-    kmsg_sasl_authenticate_resp_t resp;
-    kmsg_sasl_authenticate_resp_init(&resp);
-    resp.error_message = (kproto_str_t){NULL, -1}; /* null unless there is an error */
-    bool close = true;
-    if (!bc->handshaken || bc->raw || bc->authenticated) {
+    if (!bc->handshaken || bc->raw || bc->authenticated || bc->job) {
+        kmsg_sasl_authenticate_resp_t resp;
+        kmsg_sasl_authenticate_resp_init(&resp);
         resp.error_code = KERR_ILLEGAL_SASL_STATE;
         resp.error_message = kproto_str("Unexpected SaslAuthenticate request: no SaslHandshake v1 "
-                                        "before it, or already authenticated");
-        SL_LOGW("sasl", "%s: closing: unexpected SaslAuthenticate", req->peer);
-    } else {
-        uint8_t *tok;
-        size_t tok_len;
-        const char *why = NULL;
-        int rc = snet_sasl_step(bc->sasl, body->auth_bytes.ptr ? body->auth_bytes.ptr
-                                                                : (const uint8_t *)"",
-                                (size_t)SL_MAX(body->auth_bytes.len, 0), &tok, &tok_len, &why);
-        if (rc < 0) {
-            resp.error_code = KERR_SASL_AUTHENTICATION_FAILED;
-            resp.error_message = kproto_str(why);
-            brk__sasl_failed(bc, why);
-        } else {
-            uint8_t *copy = brk_alloc(req, (int32_t)tok_len + 1, 1);
-            memcpy(copy, tok, tok_len);
-            free(tok);
-            resp.auth_bytes = (kproto_bytes_t){copy, (int32_t)tok_len};
-            close = false;
-            if (rc == SNET_SASL_DONE) {
-                brk__sasl_success(bc);
-            }
-        }
-    }
-    brk_respond(req, &resp);
-    if (close) {
+                                        "before it, already authenticated, or one in progress");
+        sl_log_rl(&brk__authlog[BRK_AUTHLOG_STATE], SL_LOG_WARN, "sasl",
+                  "%s: closing: unexpected SaslAuthenticate", req->peer);
+        brk_respond(req, &resp);
         snet_conn_close(conn);
-    }
-}
-
-/* A raw token after SaslHandshake v0: answered with a size-prefixed raw token; a failure
- * closes the connection (the v0 protocol has no way to say why). */
-static void brk__sasl_raw(brk_conn_t *bc, snet_slot_t *slot, uint8_t *frame, size_t len)
-{
-    uint8_t *tok;
-    size_t tok_len;
-    const char *why = NULL;
-    int rc = snet_sasl_step(bc->sasl, frame, len, &tok, &tok_len, &why);
-    free(frame);
-    if (rc < 0) {
-        brk__sasl_failed(bc, why);
-        snet_slot_done(slot);
-        snet_conn_close(bc->conn);
         return;
     }
-    uint8_t *out = sl_xmalloc(tok_len + 4);
-    sl_be32_put(out, (uint32_t)tok_len);
-    memcpy(out + 4, tok, tok_len);
-    free(tok);
-    if (rc == SNET_SASL_DONE) {
-        brk__sasl_success(bc);
-    }
-    snet_out_t *o = snet_out_new();
-    snet_out_mem(o, out, tok_len + 4, free, out);
-    snet_slot_send(slot, o);
+    brk__sasl_token(bc, req, req->slot,
+                    body->auth_bytes.ptr ? body->auth_bytes.ptr : (const uint8_t *)"",
+                    (size_t)SL_MAX(body->auth_bytes.len, 0));
 }
 
 bool brk_conn_on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len)
@@ -354,12 +591,23 @@ bool brk_conn_on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, siz
         /* SSL: the first request comes after the handshake; the principal is known now */
         const char *principal = brk_conn_principal(conn);
         if (snet_conn_tls_subject(conn)) {
+            sl_esc_t esc;
             SL_LOGI("tls", "%s: authenticated as %s by client certificate on listener %s",
-                    snet_conn_peer(conn), principal, bc->lst->conf->name);
+                    snet_conn_peer(conn), sl_esc(&esc, principal, (long)strlen(principal)),
+                    bc->lst->conf->name);
         }
     }
     if (bc->raw && !bc->authenticated) {
-        brk__sasl_raw(bc, slot, frame, len);
+        /* A raw token after SaslHandshake v0, answered with a size-prefixed raw token; a
+         * failure closes the connection (the v0 protocol has no way to say why). */
+        if (bc->job) {
+            free(frame);
+            snet_slot_done(slot);
+            snet_conn_close(conn);
+            return false;
+        }
+        brk__sasl_token(bc, NULL, slot, frame, len);
+        free(frame);
         return false;
     }
     return true;

@@ -157,8 +157,10 @@ static kerr_t brk__acl_gate(brk_req_t *req, int op, const char **msg)
     }
     kerr_t e = brk_authz_cluster(req, op);
     if (e != KERR_NONE) {
-        SL_LOGI("acl", "%s: %s may not %s the cluster's ACLs", req->peer, req->principal,
-                op == BRK_ACL_OP_ALTER ? "alter" : "describe");
+        static sl_log_rate_t rl;
+        sl_esc_t esc;
+        sl_log_rl(&rl, SL_LOG_INFO, "acl", "%s: %s may not %s the cluster's ACLs", req->peer,
+                  sl_esc_str(&esc, req->principal), op == BRK_ACL_OP_ALTER ? "alter" : "describe");
     }
     return e;
 }
@@ -239,11 +241,13 @@ void brk_handle_describe_acls(brk_req_t *req)
 
 static void brk__log_binding(brk_req_t *req, const char *verb, const brk_acl_binding_t *b)
 {
-    SL_LOGI("acl", "%s %s: %s %s %.*s %.*s from %.*s %s %s", req->principal, verb,
-            brk_acl_res_name(b->res_type), brk_acl_pat_name(b->pattern), SL_MAX(b->name.len, 0),
-            b->name.ptr ? b->name.ptr : "", SL_MAX(b->principal.len, 0),
-            b->principal.ptr ? b->principal.ptr : "", SL_MAX(b->host.len, 0),
-            b->host.ptr ? b->host.ptr : "", brk_acl_op_name(b->op), brk_acl_perm_name(b->perm));
+    sl_esc_t e1, e2, e3, e4;
+    SL_LOGI("acl", "%s %s: %s %s %s %s from %s %s %s",
+            sl_esc(&e4, req->principal, (long)strlen(req->principal)), verb,
+            brk_acl_res_name(b->res_type), brk_acl_pat_name(b->pattern),
+            sl_esc(&e1, b->name.ptr, b->name.len), sl_esc(&e2, b->principal.ptr, b->principal.len),
+            sl_esc(&e3, b->host.ptr, b->host.len), brk_acl_op_name(b->op),
+            brk_acl_perm_name(b->perm));
 }
 
 static brk_acl_binding_t brk__creation(const kmsg_create_acls_req_acl_creation_t *c)
@@ -277,8 +281,9 @@ void brk_handle_create_acls(brk_req_t *req)
         r->error_code = (int16_t)e;
         r->error_message = brk__opt(e != KERR_NONE ? msg : NULL);
         if (e == KERR_INVALID_REQUEST || e == KERR_POLICY_VIOLATION) {
-            SL_LOGW("acl", "%s: create ACL refused: %s (%s)", req->peer, kerr_name(r->error_code),
-                    msg);
+            static sl_log_rate_t rl;
+            sl_log_rl(&rl, SL_LOG_WARN, "acl", "%s: create ACL refused: %s (%s)", req->peer,
+                      kerr_name(r->error_code), msg);
         }
         nadded += added[i] ? 1 : 0;
     }

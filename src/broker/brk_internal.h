@@ -13,6 +13,7 @@
 #include "kmsg.h"
 #include "kproto.h"
 #include "sl_arena.h"
+#include "sl_buf.h"
 #include "sl_props.h"
 #include "slog.h"
 #include "snet.h"
@@ -82,6 +83,9 @@ typedef struct {
     int64_t max_connections_per_ip;
     int64_t connections_max_idle_ms;
     int64_t authn_timeout_ms;        /* connections.max.authentication.ms */
+    int64_t authn_fail_delay_ms;     /* connection.failed.authentication.delay.ms */
+    int64_t authn_fail_limit;        /* sasl.failed.authentication.limit.per.ip; 0: none */
+    int64_t authn_fail_window_ms;    /* sasl.failed.authentication.window.ms */
     int64_t queued_max_request_bytes; /* -1: unbounded */
     unsigned dir_mode;          /* log.dir.mode: dirs created; files without exec bits */
     int64_t fd_cache_max;       /* log.segment.fd.cache.max: closed segment fds kept open */
@@ -164,6 +168,10 @@ struct brk {
     brk_users_t *users;     /* SASL credentials (users.c) */
     brk_flusher_t *flusher;
     brk_cleaner_t *cleaner;
+    struct brk_workq *sasl_workq; /* SASL password checks (auth.c) */
+    struct brk_authfail *authfail; /* failed authentications per address (auth.c) */
+    struct brk_authjob *authjobs;  /* SASL failures waiting out their delay (auth.c) */
+    int32_t nauthfail;
     brk_topic_t *topics;
     int ntopics;
     struct sl_hset *topic_names, *topic_ids; /* indexes of topics (topics.c) */
@@ -298,6 +306,21 @@ void brk_handle_alter_configs(brk_req_t *req);
 void brk_handle_init_producer_id(brk_req_t *req);
 void brk_handle_describe_producers(brk_req_t *req);
 
+/* ---- workq.c: a worker thread with a bounded queue (expensive work off the loop) ---- */
+typedef struct brk_work brk_work_t;
+struct brk_work {
+    brk_work_t *next;               /* the queue's */
+    void (*run)(brk_work_t *work);  /* Thread: the worker */
+    void (*done)(brk_work_t *work); /* Thread: loop; after run (or instead, at free) */
+};
+typedef struct brk_workq brk_workq_t;
+/* Starts the thread; at most max items out at once. Returns 0 or -errno. Thread: loop. */
+int brk_workq_new(snet_loop_t *loop, int32_t max, brk_workq_t **out);
+/* Queues work; false when max items are out (the caller answers "busy"). Thread: loop. */
+bool brk_workq_submit(brk_workq_t *q, brk_work_t *work);
+/* Stops the thread and calls done for every item left, run or not. Thread: loop. */
+void brk_workq_free(brk_workq_t *q);
+
 /* ---- txn.c: the transaction coordinator ---- */
 /* Loads <data>/transactions and completes transactions left in PrepareCommit/PrepareAbort. */
 int brk_txns_open(brk_t *brk, char *err, size_t err_len);
@@ -315,6 +338,12 @@ void brk_handle_add_partitions_to_txn(brk_req_t *req);
 void brk_handle_add_offsets_to_txn(brk_req_t *req);
 void brk_handle_end_txn(brk_req_t *req);
 void brk_handle_txn_offset_commit(brk_req_t *req);
+/* Loads the text of a transactions file into the state (damaged lines skipped and logged
+ * naming path and line). Takes ownership of text (len bytes, NUL-terminated). Returns 0. */
+int brk__txn_load_text(brk_t *brk, const char *path, char *text, size_t len);
+/* Tests and fuzzing only: loads text (len bytes, anything) into a fresh coordinator state and
+ * appends the state file it would write to out (sl_buf_t). Returns 0. */
+int brk__txn_check_text(const char *text, size_t len, sl_buf_t *out);
 
 /* ---- fetch.c: long-poll wake-ups ---- */
 /* Re-examines the parked fetches that watch part after its high watermark moved (work in
@@ -389,6 +418,10 @@ bool brk_conn_on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, siz
 bool brk_conn_may_serve(const snet_conn_t *conn, int16_t api_key);
 /* Starts the sweep of idle and unauthenticated connections. */
 void brk_conns_start(brk_t *brk);
+/* The SASL verifier thread (PBKDF2 off the loop). Stop answers every exchange in flight
+ * (delayed failures and queued checks) and must run before the loop is freed. */
+int brk_sasl_start(brk_t *brk);
+void brk_sasl_stop(brk_t *brk);
 void brk_conns_stop(brk_t *brk);
 void brk_handle_sasl_handshake(brk_req_t *req);
 void brk_handle_sasl_authenticate(brk_req_t *req);

@@ -93,6 +93,16 @@ SL_STATIC_ASSERT(BRK_RESUME_BACKOFF_MS_MIN > 0 && BRK_RESUME_BACKOFF_MS_MIN <=
 #define BRK_TXN_ID_BYTES_MAX 512
 #define BRK_TXN_PARTITIONS_MAX 10000
 #define BRK_TXN_FILE_BYTES_MAX ((int64_t)256 << 20)
+/* SASL password checks (PBKDF2, a few ms each) queued for or running on the verifier thread;
+ * beyond, an attempt fails at once ("busy"), costing the loop nothing. */
+#define BRK_SASL_VERIFY_QUEUE_MAX 64
+/* Addresses whose failed authentications are counted (sasl.failed.authentication.limit.per.ip);
+ * beyond, the one whose window started first is forgotten. */
+#define BRK_AUTHFAIL_ADDRS_MAX 4096
+SL_STATIC_ASSERT(BRK_SASL_VERIFY_QUEUE_MAX > 0 && BRK_SASL_VERIFY_QUEUE_MAX <= 4096, "queue");
+SL_STATIC_ASSERT(BRK_AUTHFAIL_ADDRS_MAX > 0 && BRK_AUTHFAIL_ADDRS_MAX <= 65536, "addresses");
+/* Bytes of the group id AddOffsetsToTxn names (kept hex-encoded in the state file). */
+#define BRK_TXN_GROUP_ID_BYTES_MAX 1024
 /* Aborted transactions listed in one partition of a read_committed fetch answer. */
 #define BRK_FETCH_ABORTED_MAX 10000
 

@@ -12,12 +12,14 @@
 
 typedef struct brk_users brk_users_t;
 
-/* Opens the store of data_dir and reads it (an absent file is an empty store). Returns 0, or
- * SL_ECORRUPT / -errno with a message in err. */
+/* Opens the store of data_dir and reads it (an absent file is an empty store). A damaged
+ * line is skipped with one log line naming the file and the line; of two lines for the same
+ * user and mechanism the later wins. Sorts once: O(n log n). Returns 0, or -errno / SL_ELIMIT
+ * (unreadable, or larger than BRK_USERS_FILE_BYTES_MAX) with a message in err. */
 int brk_users_open(const char *data_dir, brk_users_t **out, char *err, size_t err_len);
 void brk_users_free(brk_users_t *users);
-/* Re-reads the file if it changed (mtime, size or inode) since the last read; a file that
- * does not parse is logged once and the previous users stay. */
+/* Re-reads the file if it changed (mtime, size or inode) since the last read; a file with a
+ * line that does not parse is logged once and the previous users stay. */
 void brk_users_refresh(brk_users_t *users);
 /* Credential of user for a SCRAM mechanism: 0 or SL_ENOTFOUND. */
 int brk_users_lookup(const brk_users_t *users, snet_mech_t mech, const char *user,

@@ -29,10 +29,16 @@ static int brk__meta(brk_t *brk, char *err, size_t err_len)
     snprintf(path, sizeof path, "%s/meta.properties", brk->conf.data_dir);
     sl_props_t *props = sl_props_new();
     int rc = sl_props_load(props, path, err, err_len);
+    if (rc != 0 && rc != -ENOENT) {
+        size_t n = strlen(err);
+        snprintf(err + n, err_len - n, " (%s: restore it, or remove it to start with a new "
+                 "cluster id)", path);
+    }
     if (rc == 0) {
         const char *id = sl_props_get(props, "cluster.id");
         if (!id || strlen(id) >= sizeof brk->cluster_id) {
-            snprintf(err, err_len, "%s: missing or bad cluster.id", path);
+            snprintf(err, err_len, "%s: missing or bad cluster.id (restore the file, or remove "
+                     "it to start with a new cluster id)", path);
             rc = SL_ECORRUPT;
         } else {
             snprintf(brk->cluster_id, sizeof brk->cluster_id, "%s", id);
@@ -295,6 +301,12 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
         brk->loop = snet_loop_new();
         rc = brk->loop ? brk_flusher_new(brk, brk->conf.flush_threads, &brk->flusher) : -ENOMEM;
     }
+    if (rc == 0) {
+        rc = brk_sasl_start(brk);
+        if (rc != 0) {
+            snprintf(err, err_len, "cannot start the SASL verifier thread: %s", sl_strerror(rc));
+        }
+    }
     if (rc == 0 && brk->conf.cleaner_enable) {
         rc = brk_cleaner_new(brk, &brk->cleaner);
     }
@@ -382,6 +394,7 @@ void brk_free(brk_t *brk)
     if (brk->loop) {
         brk_fetch_flush_all(brk);
         snet_loop_close_all(brk->loop);
+        brk_sasl_stop(brk);
     }
     if (brk->flusher) {
         brk_groups_close(brk->groups);

@@ -44,6 +44,9 @@ void brk__conf_security_defaults(brk_conf_t *conf)
     conf->max_connections_per_ip = SNET_CONNS_MAX;
     conf->connections_max_idle_ms = 600000;
     conf->authn_timeout_ms = 10000;
+    conf->authn_fail_delay_ms = 100;   /* Kafka's default */
+    conf->authn_fail_limit = 20;
+    conf->authn_fail_window_ms = 60000;
     conf->queued_max_request_bytes = BRK_QUEUED_REQUEST_BYTES_DEFAULT;
 }
 

@@ -207,9 +207,20 @@ static void brk__api_versions_unsupported(brk_req_t *req)
 
 static void brk__reject(snet_conn_t *conn, brk_req_t *req, const char *why)
 {
-    SL_LOGW("dispatch", "%s: closing connection: %s (api %d v%d, client '%.*s')", req->peer,
-            why, req->api_key, req->api_version, req->client_id.len > 0 ? req->client_id.len : 0,
-            req->client_id.len > 0 ? req->client_id.ptr : "");
+    /* one limiter per cause (why is a static string; the last slot is shared) */
+    static struct {
+        const char *why;
+        sl_log_rate_t rl;
+    } causes[8];
+    size_t c = 0;
+    while (c + 1 < SL_ARRAY_LEN(causes) && causes[c].why && causes[c].why != why) {
+        c++;
+    }
+    causes[c].why = causes[c].why ? causes[c].why : why;
+    sl_esc_t esc;
+    sl_log_rl(&causes[c].rl, SL_LOG_WARN, "dispatch", "%s: closing connection: %s (api %d v%d, client "
+              "'%s')", req->peer, why, req->api_key, req->api_version,
+              sl_esc(&esc, req->client_id.ptr, req->client_id.len));
     snet_slot_done(req->slot);
     brk__req_free(req);
     snet_conn_close(conn);

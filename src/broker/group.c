@@ -63,6 +63,7 @@ struct brk_group {
     int32_t nmembers;
     int64_t meta_bytes; /* the members' protocol names and metadata */
     brk_pending_t *pending;
+    int32_t npending;  /* at most group.max.size (brk__pending_add) */
     snet_timer_t *rebalance_timer;
     int64_t empty_since_ms;
     brk_offsets_t offsets; /* offsets.c */
@@ -218,7 +219,9 @@ static void brk__member_remove(brk_group_t *grp, brk_member_t *m, kerr_t pending
     grp->nmembers--;
     brk__member_fail_pending(m, pending_err);
     bool was_leader = grp->leader && strcmp(grp->leader, m->id) == 0;
-    SL_LOGI("group", "%s: member %s removed (%s)", grp->id, m->id, why);
+    sl_esc_t e1, e2;
+    SL_LOGI("group", "%s: member %s removed (%s)", sl_esc_str(&e1, grp->id),
+            sl_esc_str(&e2, m->id), why);
     brk__member_free(grp->brk, m);
     if (was_leader) {
         free(grp->leader);
@@ -285,7 +288,9 @@ static void brk__grp_rebalance(brk_group_t *grp, const char *why)
     }
     snet_timer_cancel(brk->loop, grp->rebalance_timer);
     grp->rebalance_timer = snet_timer_start(brk->loop, timeout, brk__rebalance_timeout, grp);
-    SL_LOGI("group", "%s: preparing rebalance (%s), %d member(s)", grp->id, why, (int)grp->nmembers);
+    sl_esc_t esc;
+    SL_LOGI("group", "%s: preparing rebalance (%s), %d member(s)", sl_esc_str(&esc, grp->id), why,
+            (int)grp->nmembers);
     brk__grp_try_complete(grp);
 }
 
@@ -407,7 +412,9 @@ static void brk__grp_try_complete(brk_group_t *grp)
         grp->leader = NULL;
         free(grp->protocol_type);
         grp->protocol_type = NULL;
-        SL_LOGI("group", "%s: empty at generation %d", grp->id, (int)grp->generation);
+        sl_esc_t esc;
+        SL_LOGI("group", "%s: empty at generation %d", sl_esc_str(&esc, grp->id),
+                (int)grp->generation);
         return;
     }
     const char *chosen = brk__grp_choose(grp);
@@ -417,9 +424,10 @@ static void brk__grp_try_complete(brk_group_t *grp)
         grp->leader = sl_xstrdup(grp->members->id);
     }
     grp->state = GRP_COMPLETING;
-    SL_LOGI("group", "%s: generation %d with %d member(s), protocol %s, leader %s", grp->id,
-            (int)grp->generation, (int)grp->nmembers, grp->protocol ? grp->protocol : "-",
-            grp->leader);
+    sl_esc_t e1, e2, e3;
+    SL_LOGI("group", "%s: generation %d with %d member(s), protocol %s, leader %s",
+            sl_esc_str(&e1, grp->id), (int)grp->generation, (int)grp->nmembers,
+            sl_esc_str(&e2, grp->protocol ? grp->protocol : "-"), sl_esc_str(&e3, grp->leader));
     for (brk_member_t *m = grp->members; m; m = m->next) {
         free(m->assignment);
         m->assignment = NULL;
@@ -537,6 +545,11 @@ static char *brk__new_member_id(brk_req_t *req)
     char buf[320];
     int n = snprintf(buf, sizeof buf, "%.*s-", req->client_id.len > 0 ? SL_MIN(req->client_id.len, 255) : 6,
                      req->client_id.len > 0 ? req->client_id.ptr : "member");
+    for (int i = 0; i < n; i++) { /* member ids are logged: printable ASCII only */
+        if ((uint8_t)buf[i] < 0x21 || (uint8_t)buf[i] > 0x7e) {
+            buf[i] = '_';
+        }
+    }
     for (size_t i = 0; i < sizeof r; i++) {
         n += snprintf(buf + n, sizeof buf - (size_t)n, "%02x", r[i]);
     }
@@ -556,11 +569,31 @@ static bool brk__pending_take(brk_group_t *grp, kproto_str_t id)
             *pp = p->next;
             free(p->id);
             free(p);
+            grp->npending--;
         } else {
             pp = &p->next;
         }
     }
     return found;
+}
+
+/* Remembers a member id handed out with MEMBER_ID_REQUIRED until the session timeout (as
+ * Kafka's pending members); false when group.max.size of them are already pending. */
+static bool brk__pending_add(brk_group_t *grp, char *id, int32_t session_timeout_ms)
+{
+    int64_t now = snet_loop_now_ms(grp->brk->loop);
+    brk__pending_take(grp, (kproto_str_t){NULL, -1}); /* drops the expired ones */
+    if (grp->npending >= grp->brk->conf.group_max_size) {
+        free(id);
+        return false;
+    }
+    brk_pending_t *p = sl_xcalloc(1, sizeof *p);
+    p->id = id;
+    p->expires_ms = now + SL_MAX(session_timeout_ms, 0);
+    p->next = grp->pending;
+    grp->pending = p;
+    grp->npending++;
+    return true;
 }
 
 static void brk__join_error(brk_req_t *req, kerr_t err, const char *member_id)
@@ -604,7 +637,9 @@ static bool brk__join_static(brk_group_t *grp, brk_member_t *m, brk_req_t *req)
         free(grp->leader);
         grp->leader = sl_xstrdup(m->id);
     }
-    SL_LOGI("group", "%s: static member %s rejoined as %s", grp->id, m->instance_id, m->id);
+    sl_esc_t e1, e2, e3;
+    SL_LOGI("group", "%s: static member %s rejoined as %s", sl_esc_str(&e1, grp->id),
+            sl_esc_str(&e2, m->instance_id), sl_esc_str(&e3, m->id));
     free(old);
     brk__member_fail_pending(m, KERR_FENCED_INSTANCE_ID);
     m->session_ms = body->session_timeout_ms;
@@ -646,12 +681,11 @@ void brk_handle_join_group(brk_req_t *req)
             }
             m = by_inst;
         } else if (req->api_version >= 4 && body->group_instance_id.len < 0) {
-            brk_pending_t *p = sl_xcalloc(1, sizeof *p);
-            p->id = brk__new_member_id(req);
-            p->expires_ms = snet_loop_now_ms(grp->brk->loop) + body->session_timeout_ms;
-            p->next = grp->pending;
-            grp->pending = p;
-            brk__join_error(req, KERR_MEMBER_ID_REQUIRED, p->id);
+            if (!brk__pending_add(grp, brk__new_member_id(req), body->session_timeout_ms)) {
+                brk__join_error(req, KERR_GROUP_MAX_SIZE_REACHED, NULL);
+                return;
+            }
+            brk__join_error(req, KERR_MEMBER_ID_REQUIRED, grp->pending->id);
             return;
         } else if (grp->nmembers >= brk->conf.group_max_size) {
             brk__join_error(req, KERR_GROUP_MAX_SIZE_REACHED, NULL);
@@ -773,7 +807,9 @@ void brk_handle_sync_group(brk_req_t *req)
         }
     }
     grp->state = GRP_STABLE;
-    SL_LOGI("group", "%s: stable at generation %d", grp->id, (int)grp->generation);
+    sl_esc_t esc;
+    SL_LOGI("group", "%s: stable at generation %d", sl_esc_str(&esc, grp->id),
+            (int)grp->generation);
     for (brk_member_t *o = grp->members; o; o = o->next) {
         if (o->sync_req) {
             brk_req_t *r = o->sync_req;

@@ -64,6 +64,51 @@ static kerr_t brk__produce_txn_check(brk_t *brk, kproto_str_t topic, int32_t par
     return KERR_NONE;
 }
 
+/* Whether any batch of records is transactional (a data batch or a marker). */
+static bool brk__records_transactional(const uint8_t *p, int32_t len)
+{
+    for (int32_t pos = 0; len - pos >= SLOG_BATCH_HEADER_BYTES;) {
+        slog_batch_hdr_t hdr;
+        slog_batch_hdr_decode(p + pos, &hdr);
+        if (hdr.attributes & SLOG_BATCH_TRANSACTIONAL) {
+            return true;
+        }
+        if (hdr.batch_length <= 0 || slog_batch_total(&hdr) > len - pos) {
+            break;
+        }
+        pos += (int32_t)slog_batch_total(&hdr);
+    }
+    return false;
+}
+
+/* Kafka's KafkaApis.handleProduceRequest: a request carrying transactional records needs a
+ * transactional id with WRITE on it, else every partition gets
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED. */
+static kerr_t brk__produce_txn_authz(brk_req_t *req, const kmsg_produce_req_t *body)
+{
+    bool txnal = false;
+    for (int32_t t = 0; !txnal && t < body->topic_data_count; t++) {
+        const kmsg_produce_req_topic_produce_data_t *td = &body->topic_data[t];
+        for (int32_t p = 0; !txnal && p < td->partition_data_count; p++) {
+            const kproto_records_t *rec = &td->partition_data[p].records;
+            txnal = rec->len > 0 && brk__records_transactional(rec->ptr, rec->len);
+        }
+    }
+    if (!txnal) {
+        return KERR_NONE;
+    }
+    if (body->transactional_id.len > 0 &&
+        brk_authz(req, BRK_ACL_OP_WRITE, BRK_ACL_RES_TRANSACTIONAL_ID, body->transactional_id)) {
+        return KERR_NONE;
+    }
+    static sl_log_rate_t rl;
+    sl_esc_t esc;
+    sl_log_rl(&rl, SL_LOG_WARN, "produce", "%s: transactional produce with transactional id "
+              "'%s' denied (WRITE on TRANSACTIONAL_ID)", req->peer,
+              sl_esc(&esc, body->transactional_id.ptr, body->transactional_id.len));
+    return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+}
+
 static void brk__produce_finish(brk_produce_t *prod)
 {
     if (prod->acks0) {
@@ -213,6 +258,7 @@ void brk_handle_produce(brk_req_t *req)
     resp->responses_count = body->topic_data_count < 0 ? 0 : body->topic_data_count;
     resp->responses = brk_alloc(req, resp->responses_count, sizeof *resp->responses);
     bool bad_acks = body->acks != 0 && body->acks != 1 && body->acks != -1;
+    kerr_t txn_denied = bad_acks ? KERR_NONE : brk__produce_txn_authz(req, body);
     /* One pending count for the setup itself, so completions during it cannot finish early. */
     prod->pending = 1;
     for (int32_t t = 0; t < resp->responses_count; t++) {
@@ -223,7 +269,7 @@ void brk_handle_produce(brk_req_t *req)
         tr->partition_responses_count = td->partition_data_count < 0 ? 0 : td->partition_data_count;
         tr->partition_responses = brk_alloc(req, tr->partition_responses_count,
                                             sizeof *tr->partition_responses);
-        kerr_t denied = brk_authz_req_topic(req, td->name);
+        kerr_t denied = txn_denied != KERR_NONE ? txn_denied : brk_authz_req_topic(req, td->name);
         for (int32_t p = 0; p < tr->partition_responses_count; p++) {
             kmsg_produce_resp_partition_produce_response_t *pr = &tr->partition_responses[p];
             kmsg_produce_resp_partition_produce_response_init(pr);

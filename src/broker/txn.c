@@ -74,8 +74,10 @@ static kerr_t brk__txn_authorize(brk_req_t *req, const char *api, kproto_str_t t
     if (brk_authz(req, BRK_ACL_OP_WRITE, BRK_ACL_RES_TRANSACTIONAL_ID, tid)) {
         return KERR_NONE;
     }
-    SL_LOGW("txn", "%s: %s of transactional id '%.*s' denied (WRITE on TRANSACTIONAL_ID)",
-            req->peer, api, tid.len > 0 ? tid.len : 0, tid.ptr ? tid.ptr : "");
+    static sl_log_rate_t rl;
+    sl_esc_t esc;
+    sl_log_rl(&rl, SL_LOG_WARN, "txn", "%s: %s of transactional id '%s' denied (WRITE on "
+              "TRANSACTIONAL_ID)", req->peer, api, sl_esc(&esc, tid.ptr, tid.len));
     return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 }
 
@@ -187,26 +189,38 @@ static bool brk__hex_get(char *s, char **out)
     return true;
 }
 
+static void brk__txn_put_int(sl_buf_t *b, const char *fmt, long long v)
+{
+    char num[32];
+    int n = snprintf(num, sizeof num, fmt, v);
+    sl_buf_append(b, num, (size_t)n); /* a number always fits */
+}
+
+/* Topics are written as they are: only names that pass brk_topic_name_valid (no space, no
+ * newline) reach a transaction. Every other string is hex. No fixed-size buffer: any
+ * length is written whole. */
 static void brk__txn_encode(const brk_txn_t *txn, sl_buf_t *b)
 {
-    char line[512];
     sl_buf_append(b, "T ", 2);
     brk__hex_put(b, txn->tid);
-    int n = snprintf(line, sizeof line, " %" PRId64 " %d %d %d ", txn->pid, (int)txn->epoch,
-                     (int)txn->timeout_ms, (int)txn->state);
-    sl_buf_append(b, line, (size_t)n);
+    brk__txn_put_int(b, " %lld", txn->pid);
+    brk__txn_put_int(b, " %lld", txn->epoch);
+    brk__txn_put_int(b, " %lld", txn->timeout_ms);
+    brk__txn_put_int(b, " %lld ", (long long)txn->state);
     brk__hex_put(b, txn->group);
     sl_buf_append(b, "\n", 1);
     for (int32_t i = 0; i < txn->nparts; i++) {
-        n = snprintf(line, sizeof line, "P %s %d\n", txn->parts[i].topic,
-                     (int)txn->parts[i].partition);
-        sl_buf_append(b, line, (size_t)n);
+        sl_buf_append(b, "P ", 2);
+        sl_buf_append(b, txn->parts[i].topic, strlen(txn->parts[i].topic));
+        brk__txn_put_int(b, " %lld\n", txn->parts[i].partition);
     }
     for (int32_t i = 0; i < txn->offs.n; i++) {
         const brk_offset_t *o = &txn->offs.items[i];
-        n = snprintf(line, sizeof line, "O %s %d %" PRId64 " %d ", o->topic, (int)o->partition,
-                     o->offset, (int)o->leader_epoch);
-        sl_buf_append(b, line, (size_t)n);
+        sl_buf_append(b, "O ", 2);
+        sl_buf_append(b, o->topic, strlen(o->topic));
+        brk__txn_put_int(b, " %lld", o->partition);
+        brk__txn_put_int(b, " %lld", o->offset);
+        brk__txn_put_int(b, " %lld ", o->leader_epoch);
         brk__hex_put(b, o->metadata);
         sl_buf_append(b, "\n", 1);
     }
@@ -242,51 +256,102 @@ static brk_txn_t *brk__txn_new(brk_t *brk, const char *tid)
     return txn;
 }
 
-/* One line of the state file into the state; false when it does not parse. */
-static bool brk__txn_load_line(brk_t *brk, char *line, brk_txn_t **cur)
+/* Splits line at spaces into at most max fields; returns how many (max + 1: too many). */
+static int brk__txn_fields(char *line, char **f, int max)
 {
-    char a[BRK_PATH_BUF], b[BRK_PATH_BUF];
-    long long pid, off;
-    int epoch, timeout, state, part, lepoch;
-    if (line[0] == 'T' && sscanf(line, "T %4095s %lld %d %d %d %4095s", a, &pid, &epoch,
-                                 &timeout, &state, b) == 6) {
-        char *tid = NULL, *group = NULL;
-        if (!brk__hex_get(a, &tid) || !tid || state < TXN_EMPTY || state > TXN_COMPLETE_ABORT) {
-            free(tid);
-            return false;
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (n == max) {
+            return max + 1;
         }
-        if (!brk__hex_get(b, &group)) {
-            free(tid);
-            return false;
-        }
-        brk_txn_t *txn = brk__txn_new(brk, tid);
-        free(tid);
-        txn->pid = pid;
-        txn->epoch = (int16_t)epoch;
-        txn->timeout_ms = timeout;
-        txn->state = (brk_txn_state_t)state;
-        txn->group = group;
-        txn->start_ms = sl_time_wall_ms();
-        *cur = txn;
-        return true;
+        f[n++] = t;
     }
-    if (line[0] == 'P' && *cur && sscanf(line, "P %4095s %d", a, &part) == 2) {
-        brk__txn_add_part(*cur, kproto_str(a), part);
-        return true;
-    }
-    if (line[0] == 'O' && *cur &&
-        sscanf(line, "O %4095s %d %lld %d %4095s", a, &part, &off, &lepoch, b) == 5) {
-        char *meta;
-        if (!brk__hex_get(b, &meta)) {
-            return false;
-        }
-        brk__txn_add_offset(*cur, kproto_str(a), part, off, lepoch, kproto_str(meta ? meta : ""));
-        free(meta);
-        return true;
-    }
-    return false;
+    return n;
 }
 
+static bool brk__txn_num(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    return sl_parse_i64(s, min, max, out);
+}
+
+/* "T <id hex> <pid> <epoch> <timeout> <state> <group hex or ->": a new transactional id. */
+static const char *brk__txn_load_t(brk_t *brk, char **f, brk_txn_t **cur)
+{
+    int64_t pid, epoch, timeout, state;
+    char *tid = NULL, *group = NULL;
+    if (!brk__txn_num(f[1], -1, INT64_MAX, &pid) || !brk__txn_num(f[2], -1, INT16_MAX, &epoch) ||
+        !brk__txn_num(f[3], 0, INT32_MAX, &timeout) ||
+        !brk__txn_num(f[4], TXN_EMPTY, TXN_COMPLETE_ABORT, &state)) {
+        return "a number is out of range";
+    }
+    if (!brk__hex_get(f[0], &tid) || !tid || !*tid || strlen(tid) > BRK_TXN_ID_BYTES_MAX ||
+        !brk__hex_get(f[5], &group) || (group && strlen(group) > BRK_TXN_GROUP_ID_BYTES_MAX)) {
+        free(tid);
+        free(group);
+        return "a transactional id or group is not valid hex of a valid length";
+    }
+    if (brk__txn_find(brk, kproto_str(tid)) || brk->txns->n >= BRK_TXN_IDS_MAX) {
+        free(tid);
+        free(group);
+        return "a transactional id twice, or too many";
+    }
+    brk_txn_t *txn = brk__txn_new(brk, tid);
+    free(tid);
+    txn->pid = pid;
+    txn->epoch = (int16_t)epoch;
+    txn->timeout_ms = (int32_t)timeout;
+    txn->state = (brk_txn_state_t)state;
+    txn->group = group;
+    txn->start_ms = sl_time_wall_ms();
+    *cur = txn;
+    return NULL;
+}
+
+/* One line of the state file into the state; NULL, or why it does not parse. A damaged T
+ * line leaves *cur NULL, so the P and O lines after it are skipped too. */
+static const char *brk__txn_load_line(brk_t *brk, char *line, brk_txn_t **cur)
+{
+    char *f[8];
+    char kind = line[0];
+    int n = brk__txn_fields(line, f, 7);
+    if (kind == 'T' && n == 7 && strcmp(f[0], "T") == 0) {
+        *cur = NULL;
+        return brk__txn_load_t(brk, f + 1, cur);
+    }
+    if (kind == 'T') {
+        *cur = NULL;
+        return "not a transaction line";
+    }
+    if (!*cur) {
+        return "no valid transaction line before it";
+    }
+    int64_t part, off, lepoch;
+    kproto_str_t topic = kproto_str(n >= 2 ? f[1] : "");
+    const char *why;
+    if (n >= 2 && !brk_topic_name_valid(topic, &why)) {
+        return "not a valid topic name";
+    }
+    if (kind == 'P' && n == 3 && strcmp(f[0], "P") == 0 &&
+        brk__txn_num(f[2], 0, INT32_MAX, &part) && (*cur)->nparts < BRK_TXN_PARTITIONS_MAX) {
+        brk__txn_add_part(*cur, topic, (int32_t)part);
+        return NULL;
+    }
+    char *meta = NULL;
+    if (kind == 'O' && n == 6 && strcmp(f[0], "O") == 0 &&
+        brk__txn_num(f[2], 0, INT32_MAX, &part) && brk__txn_num(f[3], -1, INT64_MAX, &off) &&
+        brk__txn_num(f[4], -1, INT32_MAX, &lepoch) && brk__hex_get(f[5], &meta) &&
+        (*cur)->offs.n < BRK_TXN_PARTITIONS_MAX) {
+        brk__txn_add_offset(*cur, topic, (int32_t)part, off, (int32_t)lepoch,
+                            meta ? kproto_str(meta) : (kproto_str_t){NULL, -1});
+        free(meta);
+        return NULL;
+    }
+    free(meta);
+    return "does not parse";
+}
+
+/* Loads the state file. A damaged line is skipped with one log line naming the file and the
+ * line (never a refusal to start); only an unreadable file is an error. */
 static int brk__txn_load(brk_t *brk, char *err, size_t err_len)
 {
     char path[BRK_PATH_BUF];
@@ -298,21 +363,52 @@ static int brk__txn_load(brk_t *brk, char *err, size_t err_len)
         return 0;
     }
     if (rc != 0) {
-        snprintf(err, err_len, "%s: %s", path, sl_strerror(rc));
+        snprintf(err, err_len, "%s: %s (move it away to start without the transactions it "
+                 "holds)", path, sl_strerror(rc));
         return rc;
     }
+    return brk__txn_load_text(brk, path, text, len);
+}
+
+int brk__txn_load_text(brk_t *brk, const char *path, char *text, size_t len)
+{
+    sl_load_t ld = {.path = path};
     brk_txn_t *cur = NULL;
-    int lineno = 0;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
+    long lineno = 0;
+    for (char *line = text, *nl; line && line < text + len; line = nl ? nl + 1 : NULL) {
+        nl = memchr(line, '\n', (size_t)(text + len - line));
+        if (nl) {
+            *nl = '\0';
+        }
         lineno++;
-        if (!brk__txn_load_line(brk, line, &cur)) {
-            snprintf(err, err_len, "%s: line %d does not parse", path, lineno);
-            rc = SL_ECORRUPT;
-            break;
+        if (strlen(line) != (size_t)((nl ? nl : text + len) - line)) {
+            cur = line[0] == 'T' ? NULL : cur;
+            sl_load_skip(&ld, lineno, "a NUL byte");
+            continue;
+        }
+        const char *why = line[0] ? brk__txn_load_line(brk, line, &cur) : NULL;
+        if (why) {
+            sl_load_skip(&ld, lineno, why);
         }
     }
+    sl_load_done(&ld);
     free(text);
+    return 0;
+}
+
+int brk__txn_check_text(const char *text, size_t len, sl_buf_t *out)
+{
+    brk_t *brk = sl_xcalloc(1, sizeof *brk);
+    brk->txns = sl_xcalloc(1, sizeof *brk->txns);
+    char *copy = sl_xmalloc(len + 1);
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    int rc = brk__txn_load_text(brk, "transactions", copy, len);
+    for (brk_txn_t *txn = brk->txns->list; txn; txn = txn->next) {
+        brk__txn_encode(txn, out);
+    }
+    brk_txns_close(brk);
+    free(brk);
     return rc;
 }
 
@@ -341,8 +437,10 @@ static void brk__txn_end_finish(brk_txn_end_t *end)
         end->err = brk__txn_save(end->brk);
     }
     if (end->err != 0) {
+        sl_esc_t esc;
         SL_LOGW("txn", "transaction of '%s' stays in %s: %s (completed at the next start)",
-                txn->tid, brk__txn_state_names[txn->state], sl_strerror(end->err));
+                sl_esc(&esc, txn->tid, (long)strlen(txn->tid)), brk__txn_state_names[txn->state],
+                sl_strerror(end->err));
     }
     if (end->req) {
         kmsg_end_txn_resp_t resp;
@@ -398,9 +496,10 @@ static void brk__txn_markers(brk_txn_end_t *end)
         int rc = slog_part_append_marker(part->log, txn->pid, txn->epoch, end->commit, 0,
                                          sl_time_wall_ms(), &info);
         if (rc != 0) {
+            sl_esc_t esc;
             SL_LOGE("txn", "%s-%d: cannot write the %s marker of '%s': %s", txn->parts[i].topic,
-                    (int)txn->parts[i].partition, end->commit ? "COMMIT" : "ABORT", txn->tid,
-                    sl_strerror(rc));
+                    (int)txn->parts[i].partition, end->commit ? "COMMIT" : "ABORT",
+                    sl_esc(&esc, txn->tid, (long)strlen(txn->tid)), sl_strerror(rc));
             end->err = rc;
             continue;
         }
@@ -440,8 +539,10 @@ int brk_txns_open(brk_t *brk, char *err, size_t err_len)
     int rc = brk__txn_load(brk, err, err_len);
     for (brk_txn_t *txn = brk->txns->list; rc == 0 && txn; txn = txn->next) {
         if (txn->state == TXN_PREPARE_COMMIT || txn->state == TXN_PREPARE_ABORT) {
+            sl_esc_t esc;
             SL_LOGI("txn", "completing the %s of '%s' left by the last run",
-                    txn->state == TXN_PREPARE_COMMIT ? "commit" : "abort", txn->tid);
+                    txn->state == TXN_PREPARE_COMMIT ? "commit" : "abort",
+                    sl_esc(&esc, txn->tid, (long)strlen(txn->tid)));
             brk__txn_end(brk, txn, txn->state == TXN_PREPARE_COMMIT, NULL);
         }
     }
@@ -459,8 +560,10 @@ static void brk__txn_tick(void *ctx)
     int64_t now = sl_time_wall_ms();
     for (brk_txn_t *txn = brk->txns->list; txn; txn = txn->next) {
         if (txn->state == TXN_ONGOING && now - txn->start_ms > txn->timeout_ms) {
+            sl_esc_t esc;
             SL_LOGW("txn", "transaction of '%s' (producer %" PRId64 ") timed out after %d ms: "
-                    "aborting it", txn->tid, txn->pid, (int)txn->timeout_ms);
+                    "aborting it", sl_esc(&esc, txn->tid, (long)strlen(txn->tid)), txn->pid,
+                    (int)txn->timeout_ms);
             if (txn->epoch < INT16_MAX - 1) {
                 txn->last_epoch = txn->epoch;
                 txn->epoch++;
@@ -588,8 +691,9 @@ void brk_txn_init_producer_id(brk_req_t *req)
     if (txn->state == TXN_ONGOING) {
         /* The previous incarnation left a transaction open: abort it with the new epoch
          * (fencing it), and have the client ask again once the markers are written. */
+        sl_esc_t esc;
         SL_LOGI("txn", "'%s': a new producer fences epoch %d and aborts its transaction",
-                txn->tid, (int)txn->epoch - 1);
+                sl_esc(&esc, txn->tid, (long)strlen(txn->tid)), (int)txn->epoch - 1);
         brk__txn_end(brk, txn, false, NULL);
         resp.error_code = KERR_CONCURRENT_TRANSACTIONS;
         goto out;
@@ -701,8 +805,10 @@ void brk_handle_add_partitions_to_txn(brk_req_t *req)
         }
     }
     if (e != KERR_NONE) {
-        SL_LOGW("txn", "%s: AddPartitionsToTxn '%.*s': %s", req->peer, tid.len > 0 ? tid.len : 0,
-                tid.len > 0 ? tid.ptr : "", kerr_name((int16_t)e));
+        static sl_log_rate_t rl;
+        sl_esc_t esc;
+        sl_log_rl(&rl, SL_LOG_WARN, "txn", "%s: AddPartitionsToTxn '%s': %s", req->peer,
+                  sl_esc(&esc, tid.ptr, tid.len), kerr_name((int16_t)e));
     }
     brk_respond(req, &resp);
 }
@@ -730,7 +836,7 @@ void brk_handle_add_offsets_to_txn(brk_req_t *req)
     kerr_t e = brk__txn_group_gate(req, "AddOffsetsToTxn", body->transactional_id,
                                    body->group_id, txn, body->producer_id,
                                    body->producer_epoch, 2);
-    if (e == KERR_NONE && (body->group_id.len <= 0 || body->group_id.len > 1024)) {
+    if (e == KERR_NONE && (body->group_id.len <= 0 || body->group_id.len > BRK_TXN_GROUP_ID_BYTES_MAX)) {
         e = KERR_INVALID_GROUP_ID;
     }
     if (e == KERR_NONE && txn->group && !brk__txn_str_is(txn->group, body->group_id)) {
@@ -780,7 +886,13 @@ void brk_handle_txn_offset_commit(brk_req_t *req)
             if (pe == KERR_NONE) {
                 pe = brk_authz_topic(req, BRK_ACL_OP_READ, rt->name);
             }
-            if (pe == KERR_NONE && rp->committed_metadata.len > brk->conf.offset_metadata_max_bytes) {
+            /* Only a partition that exists reaches the state file (Kafka answers
+             * UNKNOWN_TOPIC_OR_PARTITION; a name that is not a valid topic name never exists). */
+            const char *why;
+            if (pe == KERR_NONE && (!brk_topic_name_valid(rt->name, &why) ||
+                                    !brk_part_find(brk, rt->name, rp->partition_index))) {
+                pe = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            } else if (pe == KERR_NONE && rp->committed_metadata.len > brk->conf.offset_metadata_max_bytes) {
                 pe = KERR_OFFSET_METADATA_TOO_LARGE;
             } else if (pe == KERR_NONE && txn->offs.n >= BRK_TXN_PARTITIONS_MAX) {
                 pe = KERR_INVALID_REQUEST;
@@ -827,10 +939,11 @@ void brk_handle_end_txn(brk_req_t *req)
         }
     }
     if (e != KERR_NONE) {
-        SL_LOGW("txn", "%s: EndTxn '%.*s': %s", req->peer,
-                SL_MAX(body->transactional_id.len, 0),
-                body->transactional_id.len > 0 ? body->transactional_id.ptr : "",
-                kerr_name((int16_t)e));
+        static sl_log_rate_t rl;
+        sl_esc_t esc;
+        sl_log_rl(&rl, SL_LOG_WARN, "txn", "%s: EndTxn '%s': %s", req->peer,
+                  sl_esc(&esc, body->transactional_id.ptr, body->transactional_id.len),
+                  kerr_name((int16_t)e));
     }
     kmsg_end_txn_resp_t resp;
     kmsg_end_txn_resp_init(&resp);

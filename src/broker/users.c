@@ -8,6 +8,7 @@
  * fsync, rename and fsync of the dir, mode 0600. */
 #include "brk_users.h"
 #include "brk_limits.h"
+#include "sl_buf.h"
 #include "sl_common.h"
 #include "sl_fs.h"
 #include "sl_log.h"
@@ -26,6 +27,7 @@ typedef struct {
     char *name;
     snet_mech_t mech;
     snet_scram_cred_t cred;
+    size_t seq; /* line order while loading */
 } brk_user_t;
 
 struct brk_users {
@@ -68,24 +70,77 @@ static int brk__user_cmp(const void *a, const void *b)
     return c ? c : (int)x->mech - (int)y->mech;
 }
 
-void brk_users_set(brk_users_t *users, const char *user, snet_mech_t mech,
-                   const snet_scram_cred_t *cred)
+/* As brk__user_cmp, then by position in the file (so the later of two duplicates sorts last). */
+static int brk__user_cmp_seq(const void *a, const void *b)
 {
-    for (size_t i = 0; i < users->n; i++) {
-        if (users->v[i].mech == mech && strcmp(users->v[i].name, user) == 0) {
-            users->v[i].cred = *cred;
-            return;
+    const brk_user_t *x = a, *y = b;
+    int c = brk__user_cmp(a, b);
+    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Index of (user, mech) in the sorted store, or where it would go (*found false). */
+static size_t brk__users_find(const brk_users_t *users, const char *user, snet_mech_t mech,
+                              bool *found)
+{
+    brk_user_t probe = {.name = (char *)user, .mech = mech};
+    size_t lo = 0, hi = users->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = brk__user_cmp(&users->v[mid], &probe);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
+    *found = false;
+    return lo;
+}
+
+static void brk__users_grow(brk_users_t *users)
+{
     if (users->n == users->cap) {
         users->cap = users->cap ? users->cap * 2 : 16;
         users->v = sl_xrealloc(users->v, users->cap * sizeof *users->v);
     }
-    brk_user_t *u = &users->v[users->n++];
-    u->name = sl_xstrdup(user);
-    u->mech = mech;
-    u->cred = *cred;
-    qsort(users->v, users->n, sizeof *users->v, brk__user_cmp);
+}
+
+void brk_users_set(brk_users_t *users, const char *user, snet_mech_t mech,
+                   const snet_scram_cred_t *cred)
+{
+    bool found;
+    size_t at = brk__users_find(users, user, mech, &found);
+    if (found) {
+        users->v[at].cred = *cred;
+        return;
+    }
+    brk__users_grow(users);
+    memmove(&users->v[at + 1], &users->v[at], (users->n - at) * sizeof *users->v);
+    users->n++;
+    users->v[at] = (brk_user_t){.name = sl_xstrdup(user), .mech = mech, .cred = *cred};
+}
+
+/* After a load: one sort, then of duplicates (user, mech) the last line in the file wins. */
+static void brk__users_sort(brk_users_t *users)
+{
+    if (users->n == 0) {
+        return; /* v may be NULL: qsort's argument must not be */
+    }
+    qsort(users->v, users->n, sizeof *users->v, brk__user_cmp_seq);
+    size_t o = 0;
+    for (size_t i = 0; i < users->n; i++) {
+        if (o > 0 && brk__user_cmp(&users->v[o - 1], &users->v[i]) == 0) {
+            free(users->v[o - 1].name);
+            users->v[o - 1] = users->v[i];
+        } else {
+            users->v[o++] = users->v[i];
+        }
+    }
+    users->n = o;
 }
 
 int brk_users_remove(brk_users_t *users, const char *user)
@@ -125,11 +180,11 @@ const char *brk_users_path(const brk_users_t *users)
 int brk_users_lookup(const brk_users_t *users, snet_mech_t mech, const char *user,
                      snet_scram_cred_t *out)
 {
-    for (size_t i = 0; i < users->n; i++) {
-        if (users->v[i].mech == mech && strcmp(users->v[i].name, user) == 0) {
-            *out = users->v[i].cred;
-            return 0;
-        }
+    bool found;
+    size_t at = brk__users_find(users, user, mech, &found);
+    if (found) {
+        *out = users->v[at].cred;
+        return 0;
     }
     return SL_ENOTFOUND;
 }
@@ -185,13 +240,19 @@ static bool brk__users_line(brk_users_t *users, char *line)
     if (users->n >= BRK_USERS_MAX) {
         return false;
     }
-    brk_users_set(users, name, mech, &cred);
+    brk__users_grow(users);
+    users->v[users->n] = (brk_user_t){.name = sl_xstrdup(name), .mech = mech, .cred = cred,
+                                      .seq = users->n};
+    users->n++;
     return true;
 }
 
-/* Reads the file into users (replacing what it held). On error leaves users empty. */
-static int brk__users_read(brk_users_t *users, char *err, size_t err_len)
+/* Reads the file into users (replacing what it held), skipping damaged lines (counted in
+ * *skipped; logged when log). On error leaves users empty. */
+static int brk__users_read(brk_users_t *users, bool log, long *skipped, char *err,
+                           size_t err_len)
 {
+    *skipped = 0;
     char *data = NULL;
     size_t len = 0;
     brk__users_clear(users);
@@ -203,20 +264,37 @@ static int brk__users_read(brk_users_t *users, char *err, size_t err_len)
         snprintf(err, err_len, "%s: %s", users->path, sl_strerror(rc));
         return rc;
     }
-    int lineno = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    /* A damaged line is skipped (that user cannot log in until it is rewritten), never a
+     * refusal to start: sl_load_skip names the file and the line. */
+    sl_load_t ld = {.path = users->path};
+    long lineno = 0;
+    char *line = data;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        if (nl) {
+            *nl = '\0';
+        }
         lineno++;
-        if (line[0] == '#' || line[0] == '\0') {
-            continue;
+        if (line[0] != '#' && line[0] != '\0' && !brk__users_line(users, line)) {
+            char why[96];
+            snprintf(why, sizeof why, users->n >= BRK_USERS_MAX
+                                          ? "beyond the limit of %d credentials"
+                                          : "not a SCRAM credential (of %d at most)",
+                     BRK_USERS_MAX);
+            (*skipped)++;
+            if (log) {
+                sl_load_skip(&ld, lineno, why);
+            } else {
+                snprintf(err, err_len, "%s: line %ld: %s", users->path, lineno, why);
+            }
         }
-        if (!brk__users_line(users, line)) {
-            snprintf(err, err_len, "%s: line %d is not a SCRAM credential", users->path, lineno);
-            brk__users_clear(users);
-            free(data);
-            return SL_ECORRUPT;
-        }
+        line = nl ? nl + 1 : NULL;
     }
+    if (log) {
+        sl_load_done(&ld);
+    }
+    brk__users_sort(users);
+    OPENSSL_cleanse(data, len);
     free(data);
     return 0;
 }
@@ -238,7 +316,8 @@ int brk_users_open(const char *data_dir, brk_users_t **out, char *err, size_t er
     snprintf(users->dir, sizeof users->dir, "%s", data_dir);
     snprintf(users->path, sizeof users->path, "%s/credentials", data_dir);
     brk__users_changed(users, &users->seen);
-    int rc = brk__users_read(users, err, err_len);
+    long skipped;
+    int rc = brk__users_read(users, true, &skipped, err, err_len);
     if (rc != 0) {
         brk_users_free(users);
         return rc;
@@ -269,7 +348,11 @@ void brk_users_refresh(brk_users_t *users)
     memset(&fresh, 0, sizeof fresh);
     memcpy(fresh.path, users->path, sizeof fresh.path);
     char err[BRK_PATH_BUF + 128];
-    int rc = brk__users_read(&fresh, err, sizeof err);
+    long skipped;
+    int rc = brk__users_read(&fresh, false, &skipped, err, sizeof err);
+    if (rc == 0 && skipped > 0) {
+        rc = SL_ECORRUPT; /* a file being edited: keep what works until it parses whole */
+    }
     if (rc != 0) {
         if (!users->warned) {
             SL_LOGW("sasl", "credentials not reloaded (previous users stay): %s", err);
@@ -304,31 +387,22 @@ static size_t brk__users_format(const brk_user_t *u, char *buf, size_t cap)
 
 int brk_users_save(brk_users_t *users)
 {
-    char tmp[BRK_PATH_BUF + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp", users->path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return -errno;
-    }
     static const char head[] = "# SASL/SCRAM credentials of this broker, managed with `sluice "
                                "users`. No passwords are stored.\n";
-    int rc = write(fd, head, sizeof head - 1) == (ssize_t)(sizeof head - 1) ? 0 : -EIO;
+    sl_buf_t buf;
+    sl_buf_init(&buf);
+    sl_buf_append(&buf, head, sizeof head - 1);
     char line[1024];
+    int rc = 0;
     for (size_t i = 0; i < users->n && rc == 0; i++) {
         size_t n = brk__users_format(&users->v[i], line, sizeof line);
-        rc = n > 0 && write(fd, line, n) == (ssize_t)n ? 0 : -EIO;
-    }
-    if (rc == 0 && fsync(fd) != 0) {
-        rc = -errno;
-    }
-    close(fd);
-    if (rc == 0 && rename(tmp, users->path) != 0) {
-        rc = -errno;
+        rc = n > 0 ? 0 : -EIO;
+        sl_buf_append(&buf, line, n);
     }
     if (rc == 0) {
-        rc = sl_fs_sync_dir(users->dir);
-    } else {
-        unlink(tmp);
+        rc = sl_fs_write_atomic_mode(users->path, buf.data, buf.len, 0600);
     }
+    OPENSSL_cleanse(buf.data, buf.len);
+    sl_buf_deinit(&buf);
     return rc;
 }

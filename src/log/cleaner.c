@@ -23,6 +23,7 @@
 #include "sl_fs.h"
 #include "sl_log.h"
 #include "sl_props.h"
+#include "sl_siphash.h"
 #include "sl_time.h"
 #include "slog_fault.h"
 #include "slog_internal.h"
@@ -233,21 +234,17 @@ typedef struct {
     size_t cap;
     size_t used;
     size_t max_used;
+    sl_siphash_key_t key1, key2; /* fresh for every cleaning pass */
 } slog_omap_t;
 
-static void slog__hash(const uint8_t *p, size_t n, uint64_t *h1, uint64_t *h2)
+/* Two SipHash-2-4 values under the map's random keys: 128 bits an attacker who writes keys
+ * cannot aim at (an unkeyed hash would let crafted keys collide, and compaction would then drop
+ * another key's latest value). */
+static void slog__hash(const slog_omap_t *map, const uint8_t *p, size_t n, uint64_t *h1,
+                       uint64_t *h2)
 {
-    uint64_t a = 0xcbf29ce484222325ULL, b = 0x9e3779b97f4a7c15ULL ^ n;
-    for (size_t i = 0; i < n; i++) {
-        a = (a ^ p[i]) * 0x100000001b3ULL;
-        b = (b + p[i] + 1) * 0xff51afd7ed558ccdULL;
-        b ^= b >> 29;
-    }
-    a ^= a >> 33;
-    a *= 0xc4ceb9fe1a85ec53ULL;
-    a ^= a >> 33;
-    *h1 = a;
-    *h2 = b ^ (b >> 31);
+    *h1 = sl_siphash(&map->key1, p, n);
+    *h2 = sl_siphash(&map->key2, p, n);
 }
 
 static void slog__omap_init(slog_omap_t *map, int64_t bytes)
@@ -259,6 +256,8 @@ static void slog__omap_init(slog_omap_t *map, int64_t bytes)
     }
     map->used = 0;
     map->max_used = map->cap * SLOG_CLEAN_LOAD_PERCENT / 100;
+    map->key1 = sl_siphash_key_random();
+    map->key2 = sl_siphash_key_random();
 }
 
 static slog_omap_slot_t *slog__omap_slot(const slog_omap_t *map, uint64_t h1, uint64_t h2)
@@ -274,7 +273,7 @@ static slog_omap_slot_t *slog__omap_slot(const slog_omap_t *map, uint64_t h1, ui
 static void slog__omap_put(slog_omap_t *map, const uint8_t *key, size_t n, int64_t offset)
 {
     uint64_t h1, h2;
-    slog__hash(key, n, &h1, &h2);
+    slog__hash(map, key, n, &h1, &h2);
     slog_omap_slot_t *s = slog__omap_slot(map, h1, h2);
     if (s->offset < 0) {
         SL_ASSERT(map->used < map->max_used);
@@ -288,7 +287,7 @@ static void slog__omap_put(slog_omap_t *map, const uint8_t *key, size_t n, int64
 static int64_t slog__omap_get(const slog_omap_t *map, const uint8_t *key, size_t n)
 {
     uint64_t h1, h2;
-    slog__hash(key, n, &h1, &h2);
+    slog__hash(map, key, n, &h1, &h2);
     return slog__omap_slot(map, h1, h2)->offset;
 }
 
@@ -827,7 +826,7 @@ static int slog__clean_group(slog_clean_job_t *job, slog_clean_group_t *g)
 {
     char path[4096];
     slog__swap_path(job->dir, g->base, "log", ".cleaned", path, sizeof path);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
                   (mode_t)sl_fs_file_mode());
     if (fd < 0) {
         return -errno;

@@ -75,11 +75,9 @@ int slog__idx_write(const slog_index_t *ix, const char *path, bool sync)
     /* A new inode renamed over the old one: a mapping of the old file (perhaps this very
      * index) never sees it shrink, which would fault. */
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 
-                  (mode_t)sl_fs_file_mode());
+    int fd = sl_fs_tmp_open(path, tmp, sizeof tmp, (int)sl_fs_file_mode());
     if (fd < 0) {
-        return -errno;
+        return fd;
     }
     int rc = ix->n ? slog__write_full(fd, slog__idx_at(ix, 0), ix->n * ix->esz) : 0;
     if (rc == 0 && sync && fdatasync(fd) < 0) {

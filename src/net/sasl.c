@@ -14,11 +14,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { SASL_FIRST, SASL_FINAL, SASL_DONE, SASL_FAILED } snet_sasl_state_t;
+typedef enum { SASL_FIRST, SASL_FINAL, SASL_VERIFY, SASL_DONE, SASL_FAILED } snet_sasl_state_t;
 
 struct snet_sasl {
     snet_mech_t mech;
@@ -32,7 +33,44 @@ struct snet_sasl {
     char *client_first_bare; /* "n=user,r=cnonce..." */
     char *server_first;
     char *nonce; /* cnonce + snonce */
+    bool unknown;   /* the user has no credential: a dummy one stands in, and it fails */
+    snet_mech_t verify_mech;   /* PLAIN: the SCRAM entry its password is checked against */
+    char *password;            /* PLAIN, until verified (cleansed) */
+    size_t password_len;
+    bool verified;             /* snet_sasl_verify's result */
 };
+
+/* ---- the stand-in credential of unknown users ----
+ * An unknown user costs what a known one does (PLAIN runs PBKDF2 with the same iteration
+ * count against it; SCRAM answers server-first with a salt derived from the name, so asking
+ * twice gives the same answer) and fails only where a wrong password would: timing and
+ * answers do not tell which users exist. */
+static uint8_t snet__dummy_secret[32];
+static pthread_once_t snet__dummy_once = PTHREAD_ONCE_INIT;
+
+static void snet__dummy_init(void)
+{
+    if (RAND_bytes(snet__dummy_secret, sizeof snet__dummy_secret) != 1) {
+        memset(snet__dummy_secret, 0x5a, sizeof snet__dummy_secret); /* still fails: unknown */
+    }
+}
+
+static void snet__dummy_cred(snet_mech_t mech, const char *user, snet_scram_cred_t *out)
+{
+    pthread_once(&snet__dummy_once, snet__dummy_init);
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned mac_len = 0;
+    HMAC(EVP_sha256(), snet__dummy_secret, sizeof snet__dummy_secret, (const uint8_t *)user,
+         strlen(user), mac, &mac_len);
+    memset(out, 0, sizeof *out);
+    out->salt_len = SNET_SCRAM_SALT_BYTES;
+    memcpy(out->salt, mac, SL_MIN((size_t)mac_len, (size_t)SNET_SCRAM_SALT_BYTES));
+    out->iterations = SNET_SCRAM_ITERATIONS_DUMMY;
+    HMAC(EVP_sha512(), snet__dummy_secret, sizeof snet__dummy_secret, mac, mac_len,
+         out->stored_key, &mac_len);
+    memcpy(out->server_key, out->stored_key, sizeof out->server_key);
+    SL_UNUSED(mech);
+}
 
 static const char *const snet__mech_names[SNET_MECH_COUNT] = {
     [SNET_MECH_PLAIN] = "PLAIN",
@@ -232,6 +270,10 @@ void snet_sasl_free(snet_sasl_t *sasl)
     free(sasl->client_first_bare);
     free(sasl->server_first);
     free(sasl->nonce);
+    if (sasl->password) {
+        OPENSSL_cleanse(sasl->password, sasl->password_len);
+        free(sasl->password);
+    }
     free(sasl);
 }
 
@@ -358,7 +400,8 @@ static int snet__scram_first(snet_sasl_t *sasl, const char *msg, size_t len, uin
                           "different from username", why);
     }
     if (sasl->lookup(sasl->ctx, sasl->mech, sasl->user, &sasl->cred) != 0) {
-        return snet__fail(sasl, SL_ECLOSED, snet__bad_creds(sasl), why);
+        sasl->unknown = true; /* fails at client-final, like a wrong password */
+        snet__dummy_cred(sasl->mech, sasl->user, &sasl->cred);
     }
     char snonce[64];
     if (sasl->fixed_nonce[0]) {
@@ -464,7 +507,7 @@ static int snet__scram_final(snet_sasl_t *sasl, const char *msg, size_t len, uin
     bool ok = CRYPTO_memcmp(stored, sasl->cred.stored_key, dlen) == 0;
     snet__hmac(sasl->mech, sasl->cred.server_key, dlen, auth, alen, server_sig);
     free(auth);
-    if (!ok) {
+    if (!ok || sasl->unknown) {
         return snet__fail(sasl, SL_ECLOSED, snet__bad_creds(sasl), why);
     }
     char v[2 + 90];
@@ -503,10 +546,41 @@ static int snet__plain(snet_sasl_t *sasl, const char *msg, size_t len, uint8_t *
     if (sasl->lookup(sasl->ctx, mech, sasl->user, &sasl->cred) != 0) {
         mech = SNET_MECH_SCRAM_SHA_256;
         if (sasl->lookup(sasl->ctx, mech, sasl->user, &sasl->cred) != 0) {
-            return snet__fail(sasl, SL_ECLOSED, snet__bad_plain, why);
+            sasl->unknown = true;
+            snet__dummy_cred(mech, sasl->user, &sasl->cred);
         }
     }
-    if (!snet_scram_cred_check(mech, &sasl->cred, nul2 + 1, plen)) {
+    /* The password check (PBKDF2) is left to snet_sasl_verify, which may run elsewhere. */
+    sasl->verify_mech = mech;
+    sasl->password = sl_xstrndup(nul2 + 1, plen);
+    sasl->password_len = plen;
+    sasl->state = SASL_VERIFY;
+    return SNET_SASL_VERIFY;
+}
+
+void snet_sasl_verify(snet_sasl_t *sasl)
+{
+    if (sasl->state != SASL_VERIFY || !sasl->password) {
+        return;
+    }
+    bool ok = snet_scram_cred_check(sasl->verify_mech, &sasl->cred, sasl->password,
+                                    sasl->password_len);
+    sasl->verified = ok && !sasl->unknown;
+}
+
+int snet_sasl_finish(snet_sasl_t *sasl, uint8_t **resp, size_t *resp_len, const char **why)
+{
+    *resp = NULL;
+    *resp_len = 0;
+    if (sasl->state != SASL_VERIFY) {
+        return snet__fail(sasl, SL_EINVAL, "Unexpected SASL state", why);
+    }
+    if (sasl->password) {
+        OPENSSL_cleanse(sasl->password, sasl->password_len);
+        free(sasl->password);
+        sasl->password = NULL;
+    }
+    if (!sasl->verified) {
         return snet__fail(sasl, SL_ECLOSED, snet__bad_plain, why);
     }
     *resp = snet__dup_resp("", resp_len);
@@ -519,7 +593,7 @@ int snet_sasl_step(snet_sasl_t *sasl, const uint8_t *tok, size_t len, uint8_t **
 {
     *resp = NULL;
     *resp_len = 0;
-    if (sasl->state == SASL_DONE || sasl->state == SASL_FAILED) {
+    if (sasl->state == SASL_DONE || sasl->state == SASL_FAILED || sasl->state == SASL_VERIFY) {
         return snet__fail(sasl, SL_EINVAL, "Unexpected SASL token after the exchange ended", why);
     }
     if (len > SNET_SASL_TOKEN_BYTES_MAX) {

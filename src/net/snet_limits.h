@@ -34,6 +34,9 @@
 /* SCRAM iteration counts accepted (Kafka's bounds: 4096 to 16384). */
 #define SNET_SCRAM_ITERATIONS_MIN 4096
 #define SNET_SCRAM_ITERATIONS_MAX 16384
+/* Iterations of the stand-in credential an unknown user is checked against (the default of
+ * `sluice users` and Kafka's kafka-configs), so a miss costs what a hit does. */
+#define SNET_SCRAM_ITERATIONS_DUMMY 4096
 /* Largest SASL token from a client (Kafka's sasl.server.max.receive.size is 512 KiB for the
  * whole frame; a PLAIN or SCRAM token is a few hundred bytes). */
 #define SNET_SASL_TOKEN_BYTES_MAX 8192

@@ -69,14 +69,23 @@ void snet_sasl_free(snet_sasl_t *sasl);
  * no ','; copied). */
 void snet_sasl_set_nonce(snet_sasl_t *sasl, const char *nonce);
 
-/* Result of a step: more tokens are expected, the exchange succeeded, or it failed. */
-enum { SNET_SASL_DONE = 0, SNET_SASL_CONTINUE = 1 };
+/* Result of a step: more tokens are expected, the exchange succeeded, or it failed; or the
+ * expensive check is due (PLAIN's PBKDF2): call snet_sasl_verify (any thread, nothing else
+ * touching sasl meanwhile), then snet_sasl_finish for the answer. */
+enum { SNET_SASL_DONE = 0, SNET_SASL_CONTINUE = 1, SNET_SASL_VERIFY = 2 };
 /* Feeds one client token (at most SNET_SASL_TOKEN_BYTES_MAX). On SNET_SASL_CONTINUE or
  * SNET_SASL_DONE, *resp is the server's token (malloc'd, caller frees; may be empty, never
  * NULL). On failure returns SL_EINVAL (malformed token, wrong state) or SL_ECLOSED (bad
  * credentials or unknown user) with *why set to a message for the client (static storage). */
 int snet_sasl_step(snet_sasl_t *sasl, const uint8_t *tok, size_t len, uint8_t **resp,
                    size_t *resp_len, const char **why);
+/* After SNET_SASL_VERIFY: runs the password check (PBKDF2 with the credential's iteration
+ * count; for an unknown user the same work against a stand-in credential, which fails).
+ * Thread: any, one at a time per exchange. */
+void snet_sasl_verify(snet_sasl_t *sasl);
+/* After snet_sasl_verify: SNET_SASL_DONE with *resp (as snet_sasl_step) or SL_ECLOSED/
+ * SL_EINVAL with *why. */
+int snet_sasl_finish(snet_sasl_t *sasl, uint8_t **resp, size_t *resp_len, const char **why);
 /* The authenticated user name after SNET_SASL_DONE (else ""). */
 const char *snet_sasl_user(const snet_sasl_t *sasl);
 

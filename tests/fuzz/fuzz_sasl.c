@@ -50,6 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *why = NULL;
         int rc = snet_sasl_step(sasl, tok, len, &resp, &resp_len, &why);
         free(tok);
+        if (rc == SNET_SASL_VERIFY) {
+            if (resp) {
+                abort();
+            }
+            snet_sasl_verify(sasl);
+            rc = snet_sasl_finish(sasl, &resp, &resp_len, &why);
+        }
         if (rc < 0) {
             if (!why || resp) {
                 abort(); /* a failure says why and answers nothing */

@@ -270,10 +270,11 @@ def metadata_v0_request(topics, correlation_id):
     return frame(request_header_v1(API_METADATA, 0, correlation_id) + array(topics, string))
 
 
-def produce_v3_request(topic, partition, batch, correlation_id, acks=-1, timeout_ms=10000):
+def produce_v3_request(topic, partition, batch, correlation_id, acks=-1, timeout_ms=10000,
+                       transactional_id=None):
     part = i32(partition) + nbytes(batch)
     topic_data = string(topic) + array([part], lambda x: x)
-    body = string(None) + i16(acks) + i32(timeout_ms) + array([topic_data], lambda x: x)
+    body = string(transactional_id) + i16(acks) + i32(timeout_ms) + array([topic_data], lambda x: x)
     return frame(request_header_v1(API_PRODUCE, 3, correlation_id) + body)
 
 
@@ -592,11 +593,12 @@ def metadata_v0(bootstrap, topics, timeout_s):
         return parse_metadata_v0(conn.call(metadata_v0_request(topics, cid), cid))
 
 
-def produce_v3(bootstrap, topic, partition, batch, timeout_s, acks=-1):
+def produce_v3(bootstrap, topic, partition, batch, timeout_s, acks=-1, transactional_id=None):
     with Conn(bootstrap, timeout_s) as conn:
         cid = conn.cid()
         req = produce_v3_request(topic, partition, batch, cid, acks=acks,
-                                 timeout_ms=int(timeout_s * 1000))
+                                 timeout_ms=int(timeout_s * 1000),
+                                 transactional_id=transactional_id)
         return parse_produce_v3(conn.call(req, cid))[(topic, partition)]
 
 

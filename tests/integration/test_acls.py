@@ -687,15 +687,23 @@ def test_an_acl_change_that_cannot_be_stored_is_refused_and_undone(make_broker):
     b = make_broker(settings=SETUP)
     keep = (2, "kept", 3, ME, "*", 3, 3)
     assert wire_create(b.bootstrap, 1, [keep])[0][0] == 0
-    # The atomic write goes through acls.txt.tmp: a directory there makes it fail.
-    os.mkdir(os.path.join(b.data_dir, "acls.txt.tmp"))
+    # The atomic write renames a temp file (an unguessable name) over acls.txt: a non-empty
+    # directory in its place makes the rename fail. The file's bytes are put back after.
+    path = os.path.join(b.data_dir, "acls.txt")
+    saved = open(path, "rb").read()
+    os.remove(path)
+    os.mkdir(path)
+    open(os.path.join(path, "x"), "w").close()
     res = wire_create(b.bootstrap, 1, [(2, "lost", 3, ME, "*", 3, 3)])
     assert res[0][0] == -1 and "acls.txt" in res[0][1]  # UNKNOWN_SERVER_ERROR
     out = wire_delete(b.bootstrap, 1, [ALL_FILTER])
     assert out[0][0] == -1 and out[0][2] == []
     # Memory never holds what the file does not: "kept" is still there, "lost" never was.
     assert wire_describe(b.bootstrap, 1, ALL_FILTER)[2] == {keep}
-    os.rmdir(os.path.join(b.data_dir, "acls.txt.tmp"))
+    os.remove(os.path.join(path, "x"))
+    os.rmdir(path)
+    open(path, "wb").write(saved)
+    assert not [f for f in os.listdir(b.data_dir) if f.endswith(".tmp")], "temp files left"
     b.stop()
     b.start()
     assert wire_describe(b.bootstrap, 1, ALL_FILTER)[2] == {keep}
@@ -745,6 +753,20 @@ def test_idempotent_producers_need_idempotent_write_or_write_on_a_topic(make_bro
     assert describe_producers() == TOPIC_AUTHORIZATION_FAILED  # WRITE does not imply READ
     add_acls_as_super(b, [acl(ACLOperation.READ, ResourceType.TOPIC, topic)])
     assert describe_producers() == 0
+
+
+def test_transactional_produce_needs_write_on_its_transactional_id(make_broker):
+    topic = unique_topic("acl-txn-produce")
+    b = secured(make_broker, topics=[topic],
+                acls=[acl(ACLOperation.WRITE, ResourceType.TOPIC, topic),
+                      acl(ACLOperation.DESCRIBE, ResourceType.TOPIC, topic)])
+    txnal = kwire.record_batch_v2([(b"k", b"v")], producer_id=1000, producer_epoch=0,
+                                  base_sequence=0, attributes=0x10)
+    for tid in (None, "tx-denied"):  # Kafka: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53)
+        r = kwire.produce_v3(b.bootstrap, topic, 0, txnal, T(10), transactional_id=tid)
+        assert r["error_code"] == 53, (tid, r)
+    plain = kwire.record_batch_v2([(b"k", b"v")])
+    assert kwire.produce_v3(b.bootstrap, topic, 0, plain, T(10))["error_code"] == 0
 
 
 def test_transactions_need_write_on_their_transactional_id(make_broker):

@@ -449,7 +449,8 @@ def test_a_wrong_password_fails_with_sasl_authentication_failed_then_closes(make
             assert err == ERR_SASL_AUTHENTICATION_FAILED, (mech, err)
             assert msg and "Authentication failed" in msg
             assert conn.wait_closed(T(5))
-    assert count_in_log(b, "authentication failed on listener SASL_PLAINTEXT") == 3
+    # one line per cause per 10 s: the next two are counted, not written
+    assert count_in_log(b, "authentication failed on listener SASL_PLAINTEXT") == 1
     # a real client with a wrong password gets an authentication error and no data
     from confluent_kafka import Producer
     errs = []
@@ -480,6 +481,57 @@ def test_an_unknown_user_and_a_disabled_mechanism_are_refused(make_broker, certs
         assert scram_client(conn, "SCRAM-SHA-512", "alice", "alice-secret") == (0, None)
         cid = conn.cid()
         kwire.parse_metadata_v0(conn.call(kwire.metadata_v0_request([], cid), cid))
+
+
+def test_failed_authentications_are_delayed_logged_once_and_limited_per_address(make_broker,
+                                                                                certs):
+    b = start_secure(make_broker, certs, **{"sasl.failed.authentication.limit.per.ip": "5",
+                                            "sasl.failed.authentication.window.ms": "600000",
+                                            "connection.failed.authentication.delay.ms": "200"})
+    for i in range(5):
+        with kwire.Conn(b.listeners["SASL_PLAINTEXT"], T(10)) as conn:
+            assert wire_handshake(conn, "PLAIN")[0] == 0
+            t0 = time.monotonic()
+            err, msg, _, _ = wire_authenticate(conn, b"\0alice\0wrong%d\nforged line" % i)
+            assert err == ERR_SASL_AUTHENTICATION_FAILED
+            assert time.monotonic() - t0 >= 0.19  # connection.failed.authentication.delay.ms
+            assert conn.wait_closed(T(5))
+    # the limit is used up: the right password from this address fails too, without a check
+    with kwire.Conn(b.listeners["SASL_PLAINTEXT"], T(10)) as conn:
+        assert wire_handshake(conn, "PLAIN")[0] == 0
+        err, msg, _, _ = wire_authenticate(conn, b"\0alice\0alice-secret")
+        assert err == ERR_SASL_AUTHENTICATION_FAILED and "too many failed" in msg, msg
+    with kwire.Conn(b.listeners["SASL_PLAINTEXT"], T(10)) as conn:
+        assert wire_handshake(conn, "SCRAM-SHA-256")[0] == 0
+        err, msg = scram_client(conn, "SCRAM-SHA-256", "alice", "alice-secret")
+        assert err == ERR_SASL_AUTHENTICATION_FAILED and "too many failed" in msg, msg
+    assert count_in_log(b, "authentication failed on listener") == 1
+    assert count_in_log(b, "too many failed authentications") == 1
+    assert "forged line" not in b.stderr_text()
+    # other listeners and requests are still served
+    with kwire.Conn(b.listeners["PLAINTEXT"], T(10)) as conn:
+        cid = conn.cid()
+        kwire.parse_metadata_v0(conn.call(kwire.metadata_v0_request([], cid), cid))
+
+
+def test_an_unknown_plain_user_costs_a_password_check_like_a_known_one(make_broker, certs):
+    b = start_secure(make_broker, certs, **{"connection.failed.authentication.delay.ms": "0",
+                                            "sasl.failed.authentication.limit.per.ip": "0"})
+
+    def median_ms(user):
+        times = []
+        for _ in range(15):
+            with kwire.Conn(b.listeners["SASL_PLAINTEXT"], T(10)) as conn:
+                assert wire_handshake(conn, "PLAIN")[0] == 0
+                t0 = time.monotonic()
+                assert wire_authenticate(conn, b"\0" + user + b"\0wrong")[0] == \
+                    ERR_SASL_AUTHENTICATION_FAILED
+                times.append((time.monotonic() - t0) * 1000)
+        return sorted(times)[len(times) // 2]
+
+    known, unknown = median_ms(b"alice"), median_ms(b"mallory")
+    print("PLAIN failure median: known %.2f ms, unknown %.2f ms" % (known, unknown))
+    assert unknown > known / 4, (known, unknown)  # was 2.0 ms against 0.04 ms
 
 
 def _authenticate_any_version(conn, version, token):
@@ -535,7 +587,8 @@ def test_a_request_before_authentication_closes_the_connection(make_broker, cert
         assert wire_handshake(conn, "PLAIN")[0] == 0
         conn.send(kwire.metadata_v0_request([], conn.cid()))
         assert conn.wait_closed(T(5))
-    assert count_in_log(b, "request before SASL authentication") == 2
+    # one line per cause per 10 s (the second close is counted, not written)
+    assert count_in_log(b, "request before SASL authentication") == 1
     # SASL requests on a PLAINTEXT listener: ILLEGAL_SASL_STATE
     with kwire.Conn(b.listeners["PLAINTEXT"], T(10)) as conn:
         assert wire_handshake(conn, "PLAIN")[0] == ERR_ILLEGAL_SASL_STATE

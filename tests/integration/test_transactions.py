@@ -301,7 +301,7 @@ def test_add_partitions_add_offsets_and_end_txn_in_every_version(broker, version
                          {topic: [0]})
     assert add == {(topic, 0): kwire.ERR_NONE}
     r = kwire.produce_v3(broker.bootstrap, topic, 0, txn_batch(pid, epoch, 0, [b"w1", b"w2"]),
-                         T(10))
+                         T(10), transactional_id=tid)
     assert r["error_code"] == kwire.ERR_NONE
     e = kwire.txn_call(broker.bootstrap, kwire.add_offsets_to_txn_request,
                        kwire.parse_error_only, version, T(10), tid, pid, epoch, "g-" + tid)
@@ -358,8 +358,12 @@ def test_transactional_batches_outside_a_transaction_and_client_markers_are_refu
     topic = create_topic(broker.bootstrap, unique_topic("txr"))
     r = kwire.init_producer_id(broker.bootstrap, 4, T(10), transactional_id="refuse")
     pid, epoch = r["producer_id"], r["producer_epoch"]
-    r = kwire.produce_v3(broker.bootstrap, topic, 0, txn_batch(pid, epoch, 0, [b"x"]), T(10))
+    r = kwire.produce_v3(broker.bootstrap, topic, 0, txn_batch(pid, epoch, 0, [b"x"]), T(10),
+                         transactional_id="refuse")
     assert r["error_code"] == kwire.ERR_INVALID_TXN_STATE, "partition never added"
+    # as Kafka: transactional records need the request's transactional id (and WRITE on it)
+    r = kwire.produce_v3(broker.bootstrap, topic, 0, txn_batch(pid, epoch, 0, [b"x"]), T(10))
+    assert r["error_code"] == 53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"
     marker = kwire.record_batch_v2([(b"\x00\x00\x00\x01", b"\x00\x00\x00\x00\x00\x00")],
                                    producer_id=pid, producer_epoch=epoch,
                                    attributes=kwire.ATTR_TRANSACTIONAL | kwire.ATTR_CONTROL)
@@ -387,7 +391,7 @@ def test_describe_producers_shows_the_open_transactions_first_offset(broker):
     kwire.txn_call(broker.bootstrap, kwire.add_partitions_to_txn_request,
                    kwire.parse_add_partitions_to_txn, 3, T(10), "desc", pid, epoch, {topic: [0]})
     assert kwire.produce_v3(broker.bootstrap, topic, 0, txn_batch(pid, epoch, 0, [b"t"]),
-                            T(10))["error_code"] == 0
+                            T(10), transactional_id="desc")["error_code"] == 0
 
     def state():
         d = kwire.describe_producers(broker.bootstrap, {topic: [0]}, T(10))[(topic, 0)]

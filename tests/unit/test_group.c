@@ -196,6 +196,31 @@ TEST(test_a_pending_member_id_expires_after_the_session_timeout)
     env_free(&env);
 }
 
+TEST(test_pending_member_ids_are_bounded_by_group_max_size_until_they_expire)
+{
+    static const char *const settings[] = {"group.min.session.timeout.ms", "10",
+                                           "group.max.size", "3", NULL};
+    env_t env = env_new(settings, fake_clock);
+    cli_t a = cli_new(&env);
+    kmsg_join_group_resp_t jr;
+    for (int i = 0; i < 3; i++) {
+        join_send(&a, "", NULL, 1000);
+        ASSERT_TRUE(join_recv(&env, &a, &jr, 50));
+        ASSERT_EQ(jr.error_code, KERR_MEMBER_ID_REQUIRED);
+    }
+    for (int i = 0; i < 100; i++) { /* was: one more id kept for each, without bound */
+        join_send(&a, "", NULL, 1000);
+        ASSERT_TRUE(join_recv(&env, &a, &jr, 50));
+        ASSERT_EQ(jr.error_code, KERR_GROUP_MAX_SIZE_REACHED);
+    }
+    fake_now += 1001; /* the pending ids expire with their session timeout */
+    join_send(&a, "", NULL, 1000);
+    ASSERT_TRUE(join_recv(&env, &a, &jr, 50));
+    ASSERT_EQ(jr.error_code, KERR_MEMBER_ID_REQUIRED);
+    cli_free(&a);
+    env_free(&env);
+}
+
 TEST(test_sync_during_a_rebalance_and_leave_are_answered_as_kafka_does)
 {
     env_t env = env_new(SETTINGS, fake_clock);
@@ -274,5 +299,6 @@ int main(void)
     RUN(test_sync_during_a_rebalance_and_leave_are_answered_as_kafka_does);
     RUN(test_static_member_rejoining_a_stable_group_keeps_its_assignment);
     RUN(test_bad_joins_get_kafka_errors);
+    RUN(test_pending_member_ids_are_bounded_by_group_max_size_until_they_expire);
     TEST_MAIN_END();
 }

@@ -2,8 +2,10 @@
  * client against an in-process broker: InitProducerId epochs and fencing, AddPartitionsToTxn /
  * EndTxn transitions and their errors, CONCURRENT_TRANSACTIONS while a fenced transaction is
  * aborted, and the state file: kept across a restart (Ongoing stays Ongoing with its
- * partitions), and a damaged file stops the start with a message. */
+ * partitions), a damaged line skipped with a message (never a refusal to start), and
+ * nothing a client sends stored unvalidated (TxnOffsetCommit of unknown topics). */
 #include "brk.h"
+#include "brk_internal.h"
 #include "kerr.h"
 #include "kmsg.h"
 #include "sl_common.h"
@@ -180,27 +182,141 @@ TEST(test_txn_state_survives_a_restart_and_an_ongoing_transaction_stays_open)
     env_free(&env);
 }
 
-TEST(test_txn_a_damaged_state_file_stops_the_start_with_a_message)
+TEST(test_txn_a_damaged_line_is_skipped_and_the_broker_starts)
 {
     char dir[64];
     snprintf(dir, sizeof dir, "/tmp/sl_txn_XXXXXX");
     SL_ASSERT(mkdtemp(dir));
     char path[128];
     snprintf(path, sizeof path, "%s/transactions", dir);
+    /* each damaged line, then a good transaction "ok" (hex 6f6b) that must still load */
     const char *bad[] = {"T zz 1 0 100 1 -\n", "T 61 1 0 100 9 -\n", "P t 0\n", "garbage\n",
-                         "T 6 1 0 100 1 -\n"};
+                         "T 6 1 0 100 1 -\n", "P no such topic 0\n", "T 61 1 0 100 0 - x\n",
+                         "T 61 99999999999999999999 0 100 0 -\n", "\n\n\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        SL_ASSERT(sl_fs_write_atomic(path, bad[i], strlen(bad[i])) == 0);
-        sl_props_t *props = sl_props_new();
-        sl_props_set(props, "log.dirs", dir);
-        sl_props_set(props, "listeners", "PLAINTEXT://127.0.0.1:0");
-        char err[256] = "";
-        brk_t *brk = NULL;
-        ASSERT_NE(brk_new(props, &brk, err, sizeof err), 0);
-        ASSERT_TRUE(strstr(err, "transactions") != NULL);
-        sl_props_free(props);
+        char text[256];
+        snprintf(text, sizeof text, "%sT 6f6b 7 3 60000 0 -\n", bad[i]);
+        SL_ASSERT(sl_fs_write_atomic(path, text, strlen(text)) == 0);
+        env_t env = env_open(dir, SETTINGS, fake_clock); /* asserts that it starts */
+        cli_t c = cli_new(&env);
+        init_t id = {7, 3, 0};
+        ASSERT_EQ(end_txn(&env, &c, "ok", id, true), KERR_INVALID_TXN_STATE); /* Empty: known */
+        cli_free(&c);
+        brk_free(env.brk);
     }
     sl_fs_rmtree(dir);
+}
+
+static int16_t add_offsets(env_t *env, cli_t *cli, const char *tid, init_t id, const char *group)
+{
+    kmsg_add_offsets_to_txn_req_t req;
+    kmsg_add_offsets_to_txn_req_init(&req);
+    req.transactional_id = kproto_str(tid);
+    req.producer_id = id.pid;
+    req.producer_epoch = id.epoch;
+    req.group_id = kproto_str(group);
+    cli_send(cli, KAPI_ADD_OFFSETS_TO_TXN, 3, &req);
+    kmsg_add_offsets_to_txn_resp_t resp;
+    SL_ASSERT(cli_recv(env, cli, KAPI_ADD_OFFSETS_TO_TXN, 3, &resp, 200));
+    return resp.error_code;
+}
+
+/* TxnOffsetCommit v3 of one partition of topic; returns its error. */
+static int16_t txn_commit(env_t *env, cli_t *cli, const char *tid, init_t id, const char *group,
+                          kproto_str_t topic, int32_t partition)
+{
+    kmsg_txn_offset_commit_req_txn_offset_commit_request_partition_t p;
+    kmsg_txn_offset_commit_req_txn_offset_commit_request_partition_init(&p);
+    p.partition_index = partition;
+    p.committed_offset = 5;
+    p.committed_metadata = kproto_str("m");
+    kmsg_txn_offset_commit_req_txn_offset_commit_request_topic_t t;
+    kmsg_txn_offset_commit_req_txn_offset_commit_request_topic_init(&t);
+    t.name = topic;
+    t.partitions = &p;
+    t.partitions_count = 1;
+    kmsg_txn_offset_commit_req_t req;
+    kmsg_txn_offset_commit_req_init(&req);
+    req.transactional_id = kproto_str(tid);
+    req.group_id = kproto_str(group);
+    req.producer_id = id.pid;
+    req.producer_epoch = id.epoch;
+    req.generation_id = -1;
+    req.member_id = kproto_str("");
+    req.topics = &t;
+    req.topics_count = 1;
+    cli_send(cli, KAPI_TXN_OFFSET_COMMIT, 3, &req);
+    kmsg_txn_offset_commit_resp_t resp;
+    SL_ASSERT(cli_recv(env, cli, KAPI_TXN_OFFSET_COMMIT, 3, &resp, 200));
+    return resp.topics[0].partitions[0].error_code;
+}
+
+TEST(test_txn_offset_commit_of_a_topic_that_does_not_exist_is_refused_and_not_stored)
+{
+    env_t env = env_new(SETTINGS, fake_clock);
+    cli_t c = cli_new(&env);
+    create_topic(&env, &c, "t");
+    init_t a = init_pid(&env, &c, "app");
+    ASSERT_EQ(add_offsets(&env, &c, "app", a, "g"), 0);
+    size_t huge_len = 32000;
+    char *huge = malloc(huge_len);
+    memset(huge, 'x', huge_len);
+    kproto_str_t names[] = {kproto_str("no such topic"), kproto_str("t\nT 41 1 0 100 1 -"),
+                            {huge, (int32_t)huge_len}, {huge, 700}, kproto_str("nosuch")};
+    for (size_t i = 0; i < SL_ARRAY_LEN(names); i++) {
+        ASSERT_EQ(txn_commit(&env, &c, "app", a, "g", names[i], 0),
+                  KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    }
+    ASSERT_EQ(txn_commit(&env, &c, "app", a, "g", kproto_str("t"), 7),
+              KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    ASSERT_EQ(txn_commit(&env, &c, "app", a, "g", kproto_str("t"), 1), 0);
+    free(huge);
+    char path[128], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/transactions", env.dir);
+    ASSERT_EQ(sl_fs_read_all(path, 1 << 20, &text, &len), 0);
+    ASSERT_TRUE(strstr(text, "O t 1 5 ") != NULL);
+    ASSERT_TRUE(strstr(text, "such") == NULL && strstr(text, "xxx") == NULL);
+    int lines = 0;
+    for (size_t i = 0; i < len; i++) {
+        lines += text[i] == '\n';
+    }
+    ASSERT_EQ(lines, 2); /* T and O: nothing forged */
+    free(text);
+    /* a clean stop and a start: the broker starts, the offset is still pending */
+    cli_free(&c);
+    char dir[64];
+    snprintf(dir, sizeof dir, "%s", env.dir);
+    brk_free(env.brk);
+    env = env_open(dir, SETTINGS, fake_clock);
+    c = cli_new(&env);
+    ASSERT_EQ(end_txn(&env, &c, "app", a, true), 0);
+    cli_free(&c);
+    env_free(&env);
+}
+
+TEST(test_txn_state_text_round_trips_long_fields)
+{
+    /* metadata of 4,000 bytes (8,000 hex digits) and a 512-byte id: longer than any fixed
+     * field buffer the loader once had */
+    sl_buf_t in;
+    sl_buf_init(&in);
+    sl_buf_append(&in, "T ", 2);
+    for (int i = 0; i < 512; i++) {
+        sl_buf_append(&in, "61", 2);
+    }
+    sl_buf_append(&in, " 7 3 60000 1 6767\nP t 0\nO t 0 5 -1 ", 35);
+    for (int i = 0; i < 4000; i++) {
+        sl_buf_append(&in, "6d", 2);
+    }
+    sl_buf_append(&in, "\n", 1);
+    sl_buf_t out;
+    sl_buf_init(&out);
+    ASSERT_EQ(brk__txn_check_text((const char *)in.data, in.len, &out), 0);
+    ASSERT_EQ(out.len, in.len);
+    ASSERT_MEMEQ(out.data, in.data, in.len);
+    sl_buf_deinit(&in);
+    sl_buf_deinit(&out);
 }
 
 int main(void)
@@ -209,6 +325,8 @@ int main(void)
     RUN(test_txn_ongoing_commit_then_retry_and_wrong_kind);
     RUN(test_txn_a_new_incarnation_aborts_the_open_transaction_first);
     RUN(test_txn_state_survives_a_restart_and_an_ongoing_transaction_stays_open);
-    RUN(test_txn_a_damaged_state_file_stops_the_start_with_a_message);
+    RUN(test_txn_a_damaged_line_is_skipped_and_the_broker_starts);
+    RUN(test_txn_offset_commit_of_a_topic_that_does_not_exist_is_refused_and_not_stored);
+    RUN(test_txn_state_text_round_trips_long_fields);
     TEST_MAIN_END();
 }
