@@ -27,6 +27,9 @@
 #define BRK_FLUSH_QUEUE_MAX BRK_PARTITIONS_MAX
 /* Consumer groups on one broker. */
 #define BRK_GROUPS_MAX 100000
+/* Protocols (assignors) in one JoinGroup: clients send 1-3; checking which protocols every
+ * member supports costs members x protocols^2, so a join with more gets INVALID_REQUEST. */
+#define BRK_GROUP_PROTOCOLS_MAX 32
 /* Bytes of the offsets log beyond which start-up rewrites it with only live commits. */
 #define BRK_OFFSETS_LOG_COMPACT_BYTES ((int64_t)1 << 20)
 /* Flusher threads. */
@@ -53,6 +56,7 @@
 
 SL_STATIC_ASSERT(BRK_TXN_ID_BYTES_MAX * 2 < 4096, "a hex id fits a state-file field");
 SL_STATIC_ASSERT(BRK_FETCH_ABORTED_MAX > 0, "aborted list");
+SL_STATIC_ASSERT(BRK_GROUP_PROTOCOLS_MAX >= 8 && BRK_GROUP_PROTOCOLS_MAX <= 256, "protocols");
 SL_STATIC_ASSERT(BRK_PRODUCER_ID_BLOCK > 0 && BRK_PRODUCER_ID_BLOCK < (1 << 20), "id block");
 /* ACL bindings on one broker (Kafka has no limit; each is checked only against requests on
  * its own resource, so this bounds memory and the acls.txt file, not request cost). */

@@ -276,46 +276,53 @@ static void brk__grp_rebalance(brk_group_t *grp, const char *why)
     brk__grp_try_complete(grp);
 }
 
-/* The protocol every member supports that most members prefer (ties: the earlier vote). */
+static bool brk__member_has_proto(const brk_member_t *m, const char *name)
+{
+    for (int32_t j = 0; j < m->nprotos; j++) {
+        if (strcmp(m->protos[j].name, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The protocol every member supports that most members prefer (ties: the earlier vote).
+ * Candidates are the first member's protocols; each member votes for its first protocol
+ * among the common ones. O(members x protocols^2), protocols <= BRK_GROUP_PROTOCOLS_MAX. */
 static const char *brk__grp_choose(brk_group_t *grp)
 {
     brk_member_t *first = grp->members;
+    if (!first || first->nprotos <= 0) {
+        return NULL;
+    }
+    bool common[BRK_GROUP_PROTOCOLS_MAX] = {false};
+    int votes[BRK_GROUP_PROTOCOLS_MAX] = {0};
+    int32_t ncand = SL_MIN(first->nprotos, BRK_GROUP_PROTOCOLS_MAX);
+    for (int32_t i = 0; i < ncand; i++) {
+        common[i] = true;
+        for (brk_member_t *m = grp->members; m && common[i]; m = m->next) {
+            common[i] = brk__member_has_proto(m, first->protos[i].name);
+        }
+    }
+    for (brk_member_t *m = grp->members; m; m = m->next) {
+        int32_t vote = -1;
+        for (int32_t j = 0; j < m->nprotos && vote < 0; j++) {
+            for (int32_t i = 0; i < ncand && vote < 0; i++) {
+                if (common[i] && strcmp(m->protos[j].name, first->protos[i].name) == 0) {
+                    vote = i;
+                }
+            }
+        }
+        if (vote >= 0) {
+            votes[vote]++;
+        }
+    }
     const char *best = NULL;
     int best_votes = -1;
-    for (int32_t i = 0; first && i < first->nprotos; i++) {
-        const char *cand = first->protos[i].name;
-        bool all = true;
-        for (brk_member_t *m = grp->members; m && all; m = m->next) {
-            bool has = false;
-            for (int32_t j = 0; j < m->nprotos && !has; j++) {
-                has = strcmp(m->protos[j].name, cand) == 0;
-            }
-            all = has;
-        }
-        if (!all) {
-            continue;
-        }
-        int votes = 0;
-        for (brk_member_t *m = grp->members; m; m = m->next) {
-            for (int32_t j = 0; j < m->nprotos; j++) {
-                bool supported_by_all = true; /* the member's first choice among common ones */
-                const char *mine = m->protos[j].name;
-                for (brk_member_t *o = grp->members; o && supported_by_all; o = o->next) {
-                    bool has = false;
-                    for (int32_t k = 0; k < o->nprotos && !has; k++) {
-                        has = strcmp(o->protos[k].name, mine) == 0;
-                    }
-                    supported_by_all = has;
-                }
-                if (supported_by_all) {
-                    votes += strcmp(mine, cand) == 0;
-                    break;
-                }
-            }
-        }
-        if (votes > best_votes) {
-            best = cand;
-            best_votes = votes;
+    for (int32_t i = 0; i < ncand; i++) {
+        if (common[i] && votes[i] > best_votes) {
+            best = first->protos[i].name;
+            best_votes = votes[i];
         }
     }
     return best;
@@ -457,6 +464,9 @@ static kerr_t brk__join_check(brk_req_t *req, brk_group_t *grp)
     }
     if (body->protocol_type.len <= 0 || body->protocols_count <= 0) {
         return KERR_INCONSISTENT_GROUP_PROTOCOL;
+    }
+    if (body->protocols_count > BRK_GROUP_PROTOCOLS_MAX) {
+        return KERR_INVALID_REQUEST; /* choosing among them is quadratic */
     }
     if (grp->members && grp->protocol_type && !kproto_str_eq(body->protocol_type, grp->protocol_type)) {
         return KERR_INCONSISTENT_GROUP_PROTOCOL;
