@@ -23,7 +23,7 @@ static size_t random_program(uint64_t *rng, uint8_t *buf, int nsteps)
         for (int j = 0; j < BSEQ_STEP_BYTES; j++) {
             p[j] = (uint8_t)kmsg_test_rand(rng);
         }
-        if (kmsg_test_rand(rng) % 8 != 0) {
+        if (kmsg_test_rand(rng) % 2 != 0) {
             p[2] &= (uint8_t)~BSEQ_M_HUGE;
         }
         if (kmsg_test_rand(rng) % 2) {
