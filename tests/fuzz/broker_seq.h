@@ -316,15 +316,20 @@ static void bseq_print_stats(void)
 {
     bseq_stats_t *st = &bseq_g.stats;
     double secs = (double)(bseq_mono_ns() - st->t0_ns) / 1e9;
+    struct timespec ts; /* the process's CPU time: on a loaded machine wall time says little */
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    double cpu = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     fprintf(stderr,
             "fuzz_broker_seq: %llu requests executed (%llu answered, %llu closed, %llu acks=0, "
-            "%llu skipped (FUZZ_BROKER_AVOID, size)) in %llu programs, %.1f s, %.0f requests/s\n"
+            "%llu skipped (FUZZ_BROKER_AVOID, size)) in %llu programs, %.1f s, %.0f requests/s, "
+            "%.1f CPU s, %.0f requests per CPU s\n"
             "fuzz_broker_seq: broker start/stop %.1f s, idle waits %.1f s, %llu clock moves; "
             "longest loop iteration %.1f ms (%s)\n",
             (unsigned long long)st->requests, (unsigned long long)st->answers,
             (unsigned long long)st->closes, (unsigned long long)st->acks0,
             (unsigned long long)st->skipped, (unsigned long long)st->programs, secs,
-            secs > 0 ? (double)st->requests / secs : 0.0, (double)st->start_stop_ns / 1e9,
+            secs > 0 ? (double)st->requests / secs : 0.0, cpu,
+            cpu > 0 ? (double)st->requests / cpu : 0.0, (double)st->start_stop_ns / 1e9,
             (double)st->idle_ns / 1e9, (unsigned long long)st->clock_moves,
             (double)st->loop_ns_max / 1e6, st->loop_max_api);
 }
@@ -529,7 +534,7 @@ static bool bseq_hook_count(void *ctx, const char *field, bool nullable, int32_t
     if ((bseq_g.flags & BSEQ_M_HUGE) && (bseq_g.sel & 0xc0) == 0xc0 && !bseq_g.huge_used &&
         bseq_below(3) == 0) {
         bseq_g.huge_used = true;
-        n = bseq_below(4) == 0 ? KPROTO_SPLICES_MAX + 1
+        n = bseq_below(2) == 0 ? KPROTO_SPLICES_MAX + 1
                                : BSEQ_HUGE_MIN + (int32_t)bseq_below(BSEQ_HUGE_MAX - BSEQ_HUGE_MIN);
     } else if (bseq_g.huge_used) { /* elements of a huge array hold small arrays */
         n = (int32_t)bseq_below(3);
@@ -689,6 +694,9 @@ static bool bseq_hook_i64(void *ctx, const char *field, int64_t *out)
     } else if (strcmp(field, "fetch_offset") == 0 || strcmp(field, "committed_offset") == 0 ||
                strcmp(field, "timestamp") == 0) {
         *out = (int64_t)bseq_below(8) - 2;
+    } else if (strcmp(field, "max_bytes") == 0 || strcmp(field, "partition_max_bytes") == 0) {
+        static const int64_t sizes[] = {INT32_MAX, 52428800, 1048576, 1048576, 65536, 1, 0};
+        *out = sizes[bseq_below(SL_ARRAY_LEN(sizes))];
     } else if (strcmp(field, "key_type") == 0 || strcmp(field, "isolation_level") == 0) {
         *out = bseq_below(2);
     } else {
@@ -943,6 +951,9 @@ static void bseq_answer(bseq_conn_t *conn, const uint8_t *frame, size_t len)
                      (long long)BSEQ_RESP_BYTES_MAX(pend.req_bytes, state));
     }
     const kmsg_api_t *api = &kmsg_apis[pend.api];
+    if (bseq_g.verbose) {
+        fprintf(stderr, "    answer to %s v%d: %zu bytes\n", api->name, pend.ver, len);
+    }
     bool flex = pend.ver >= api->flex && pend.api != KAPI_API_VERSIONS;
     if (flex) { /* response header v1: tagged fields */
         kproto_rd_init(&rd, (uint8_t *)frame, len);
