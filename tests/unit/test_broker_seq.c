@@ -140,6 +140,7 @@ static int standalone(int argc, char **argv)
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
             rng = strtoull(argv[++i], NULL, 10);
         } else {
+            fprintf(stderr, "replay %s\n", argv[i]);
             fprintf(stderr, "replay %s: %d steps\n", argv[i], replay_file(argv[i]));
             files++;
         }
