@@ -7,6 +7,7 @@
 #include "sl_log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BRK_RESOURCE_TOPIC 2
@@ -285,16 +286,72 @@ static void brk__describe_topic(brk_req_t *req,
     r->configs_count = n;
 }
 
+typedef kmsg_describe_configs_req_describe_configs_resource_t brk_dc_res_t;
+
+/* Orders resource indexes by (type, name, index). */
+static int brk__dc_cmp(const void *a, const void *b, void *ctx)
+{
+    const brk_dc_res_t *res = ctx;
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    const brk_dc_res_t *x = &res[i], *y = &res[j];
+    if (x->resource_type != y->resource_type) {
+        return x->resource_type < y->resource_type ? -1 : 1;
+    }
+    int32_t n = SL_MIN(SL_MAX(x->resource_name.len, 0), SL_MAX(y->resource_name.len, 0));
+    int c = n > 0 ? memcmp(x->resource_name.ptr, y->resource_name.ptr, (size_t)n) : 0;
+    if (c != 0) {
+        return c;
+    }
+    if (x->resource_name.len != y->resource_name.len) {
+        return x->resource_name.len < y->resource_name.len ? -1 : 1;
+    }
+    return i < j ? -1 : (i > j ? 1 : 0);
+}
+
+/* Marks in dup[] every resource that repeats an earlier one (same type and name): Kafka keys
+ * the answer by resource, so a resource is described once however often it is named. */
+static void brk__dc_dups(brk_req_t *req, const brk_dc_res_t *res, int32_t n, bool *dup)
+{
+    int32_t *order = brk_alloc(req, n, sizeof *order);
+    for (int32_t i = 0; i < n; i++) {
+        order[i] = i;
+        dup[i] = false;
+    }
+    if (n > 1) {
+        qsort_r(order, (size_t)n, sizeof *order, brk__dc_cmp, (void *)res);
+    }
+    for (int32_t k = 1; k < n; k++) {
+        const brk_dc_res_t *x = &res[order[k - 1]], *y = &res[order[k]];
+        int32_t len = x->resource_name.len;
+        dup[order[k]] = x->resource_type == y->resource_type && len == y->resource_name.len &&
+                        (len <= 0 || memcmp(x->resource_name.ptr, y->resource_name.ptr,
+                                            (size_t)len) == 0);
+    }
+}
+
+/* Kafka describes only its own broker: the name is empty (the defaults) or its node id. */
+static bool brk__dc_is_this_broker(brk_req_t *req, kproto_str_t name)
+{
+    char id[16];
+    int n = snprintf(id, sizeof id, "%d", (int)req->brk->conf.node_id);
+    return name.len <= 0 || (name.len == n && memcmp(name.ptr, id, (size_t)n) == 0);
+}
+
 void brk_handle_describe_configs(brk_req_t *req)
 {
     kmsg_describe_configs_req_t *body = req->body;
     kmsg_describe_configs_resp_t resp;
     kmsg_describe_configs_resp_init(&resp);
-    resp.results_count = body->resources_count < 0 ? 0 : body->resources_count;
-    resp.results = brk_alloc(req, resp.results_count, sizeof *resp.results);
-    for (int32_t i = 0; i < resp.results_count; i++) {
+    int32_t nres = body->resources_count < 0 ? 0 : body->resources_count;
+    bool *dup = brk_alloc(req, nres, sizeof *dup);
+    brk__dc_dups(req, body->resources, nres, dup);
+    resp.results = brk_alloc(req, nres, sizeof *resp.results);
+    for (int32_t i = 0; i < nres; i++) {
+        if (dup[i]) {
+            continue;
+        }
         kmsg_describe_configs_req_describe_configs_resource_t *res = &body->resources[i];
-        kmsg_describe_configs_resp_describe_configs_result_t *r = &resp.results[i];
+        kmsg_describe_configs_resp_describe_configs_result_t *r = &resp.results[resp.results_count++];
         kmsg_describe_configs_resp_describe_configs_result_init(r);
         r->resource_type = res->resource_type;
         r->resource_name = res->resource_name;
@@ -312,6 +369,11 @@ void brk_handle_describe_configs(brk_req_t *req)
                 continue;
             }
             brk__describe_topic(req, res, topic, r);
+        } else if (res->resource_type == BRK_RESOURCE_BROKER &&
+                   !brk__dc_is_this_broker(req, res->resource_name)) {
+            r->error_code = KERR_INVALID_REQUEST;
+            r->error_message = kproto_str("unexpected broker id: expected this broker's or an "
+                                          "empty name");
         } else if (res->resource_type == BRK_RESOURCE_BROKER) {
             /* Broker-level defaults of the topic configs, read-only. */
             brk__describe_topic(req, res, NULL, r);
