@@ -7,6 +7,7 @@
 #include "sl_log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BRK_RESOURCE_TOPIC 2
@@ -365,6 +366,14 @@ static brk_key_t brk__describe_key(const void *entries, int32_t i)
     return brk_key_str(res->resource_name, (int64_t)res->resource_type * 2);
 }
 
+/* Kafka describes only its own broker: the name is empty (the defaults) or its node id. */
+static bool brk__dc_is_this_broker(brk_req_t *req, kproto_str_t name)
+{
+    char id[16];
+    int n = snprintf(id, sizeof id, "%d", (int)req->brk->conf.node_id);
+    return name.len <= 0 || (name.len == n && memcmp(name.ptr, id, (size_t)n) == 0);
+}
+
 void brk_handle_describe_configs(brk_req_t *req)
 {
     kmsg_describe_configs_req_t *body = req->body;
@@ -402,6 +411,11 @@ void brk_handle_describe_configs(brk_req_t *req)
                 continue;
             }
             brk__describe_topic(req, res, topic, r);
+        } else if (res->resource_type == BRK_RESOURCE_BROKER &&
+                   !brk__dc_is_this_broker(req, res->resource_name)) {
+            r->error_code = KERR_INVALID_REQUEST;
+            r->error_message = kproto_str("unexpected broker id: expected this broker's or an "
+                                          "empty name");
         } else if (res->resource_type == BRK_RESOURCE_BROKER) {
             /* Broker-level defaults of the topic configs, read-only. */
             brk__describe_topic(req, res, NULL, r);

@@ -108,6 +108,7 @@ SL_STATIC_ASSERT(BRK_AUTHFAIL_ADDRS_MAX > 0 && BRK_AUTHFAIL_ADDRS_MAX <= 65536, 
 
 SL_STATIC_ASSERT(BRK_TXN_ID_BYTES_MAX * 2 < 4096, "a hex id fits a state-file field");
 SL_STATIC_ASSERT(BRK_FETCH_ABORTED_MAX > 0, "aborted list");
+SL_STATIC_ASSERT(BRK_GROUP_MEMBER_PROTOCOLS_MAX >= 8 && BRK_GROUP_MEMBER_PROTOCOLS_MAX <= 256, "protocols");
 SL_STATIC_ASSERT(BRK_PRODUCER_ID_BLOCK > 0 && BRK_PRODUCER_ID_BLOCK < (1 << 20), "id block");
 /* ACL bindings on one broker (Kafka has no limit; each is checked only against requests on
  * its own resource, so this bounds memory and the acls.txt file, not request cost). */

@@ -2,6 +2,7 @@
  * against an in-process broker whose clock is fake: each timeout path (session, rebalance,
  * pending member id) fires exactly when the test moves the clock. */
 #include "brk.h"
+#include "brk_limits.h"
 #include "kerr.h"
 #include "kmsg.h"
 #include "sl_common.h"
@@ -290,6 +291,59 @@ TEST(test_bad_joins_get_kafka_errors)
     env_free(&env);
 }
 
+/* A join naming nprotos protocols p0..p<n-1> (each with metadata "m") as a new member. */
+static int16_t join_with_protocols(env_t *env, cli_t *cli, int32_t nprotos, char *name0,
+                                   size_t name0_len)
+{
+    kmsg_join_group_req_join_group_request_protocol_t protos[BRK_GROUP_MEMBER_PROTOCOLS_MAX + 1];
+    char names[BRK_GROUP_MEMBER_PROTOCOLS_MAX + 1][8];
+    SL_ASSERT(nprotos <= BRK_GROUP_MEMBER_PROTOCOLS_MAX + 1);
+    for (int32_t i = 0; i < nprotos; i++) {
+        snprintf(names[i], sizeof names[i], "p%d", (int)i);
+        protos[i] = (kmsg_join_group_req_join_group_request_protocol_t){
+            kproto_str(names[i]), {(const uint8_t *)"m", 1}};
+    }
+    kmsg_join_group_req_t req;
+    kmsg_join_group_req_init(&req);
+    req.group_id = kproto_str("g");
+    req.session_timeout_ms = 1000;
+    req.rebalance_timeout_ms = 2000;
+    req.member_id = kproto_str("");
+    req.protocol_type = kproto_str("consumer");
+    req.protocols = protos;
+    req.protocols_count = nprotos;
+    cli_send(cli, KAPI_JOIN_GROUP, 7, &req);
+    kmsg_join_group_resp_t resp;
+    SL_ASSERT(join_recv(env, cli, &resp, 50));
+    if (resp.error_code == KERR_MEMBER_ID_REQUIRED) { /* join again with the id */
+        req.member_id = resp.member_id;
+        cli_send(cli, KAPI_JOIN_GROUP, 7, &req);
+        for (int i = 0; i < 20 && !join_recv(env, cli, &resp, 20); i++) {
+            fake_now += 1000; /* the initial rebalance delay */
+        }
+        snprintf(name0, name0_len, "%.*s", resp.protocol_name.len > 0 ? resp.protocol_name.len : 0,
+                 resp.protocol_name.len > 0 ? resp.protocol_name.ptr : "");
+    }
+    return resp.error_code;
+}
+
+/* Found by tests/fuzz/fuzz_broker_seq: a JoinGroup naming 40,000 protocols kept the loop busy
+ * for 150 ms (the protocol choice compared every pair). At most BRK_GROUP_MEMBER_PROTOCOLS_MAX. */
+TEST(test_a_join_naming_more_protocols_than_the_limit_is_refused)
+{
+    env_t env = env_new(SETTINGS, fake_clock);
+    cli_t a = cli_new(&env), b = cli_new(&env);
+    char chosen[16] = "";
+    ASSERT_EQ(join_with_protocols(&env, &a, BRK_GROUP_MEMBER_PROTOCOLS_MAX + 1, chosen, sizeof chosen),
+              KERR_INVALID_REQUEST);
+    ASSERT_EQ(join_with_protocols(&env, &b, BRK_GROUP_MEMBER_PROTOCOLS_MAX, chosen, sizeof chosen),
+              KERR_NONE);
+    ASSERT_STREQ(chosen, "p0"); /* the only member's first choice */
+    cli_free(&a);
+    cli_free(&b);
+    env_free(&env);
+}
+
 int main(void)
 {
     RUN(test_single_member_joins_syncs_and_heartbeats_into_a_stable_group);
@@ -300,5 +354,6 @@ int main(void)
     RUN(test_static_member_rejoining_a_stable_group_keeps_its_assignment);
     RUN(test_bad_joins_get_kafka_errors);
     RUN(test_pending_member_ids_are_bounded_by_group_max_size_until_they_expire);
+    RUN(test_a_join_naming_more_protocols_than_the_limit_is_refused);
     TEST_MAIN_END();
 }
