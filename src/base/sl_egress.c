@@ -479,6 +479,17 @@ int sl_egress_check(const sl_egress_t *eg, const char *host, const struct sockad
     return -EACCES;
 }
 
+int sl_egress_socket(const sl_egress_t *eg, const char *host, int family, int socktype,
+                     int protocol, const struct sockaddr *sa, char *msg, size_t msglen)
+{
+    int rc = sl_egress_check(eg, host, sa, msg, msglen);
+    if (rc != 0) {
+        return rc;
+    }
+    int fd = socket(family, socktype | SOCK_CLOEXEC, protocol);
+    return fd >= 0 ? fd : -errno;
+}
+
 static int sl__getaddrinfo(void *arg, const char *host, uint16_t port,
                            struct sockaddr_storage *addrs, size_t cap, size_t *n)
 {

@@ -72,6 +72,11 @@ void sl_egress_set_resolver(sl_egress_t *eg, sl_egress_resolver_fn fn, void *arg
  * "refused: 127.0.0.1 is a loopback address; allow it with egress.allow.cidrs=127.0.0.1/32". */
 int sl_egress_check(const sl_egress_t *eg, const char *host, const struct sockaddr *sa,
                     char *msg, size_t msglen);
+/* The connect hook of an HTTP client (libcurl's CURLOPT_OPENSOCKETFUNCTION): checks sa as
+ * sl_egress_check does and, when allowed, returns a new close-on-exec socket for it (family,
+ * type, protocol as given). Returns the fd, -EACCES (msg says why) or -errno. */
+int sl_egress_socket(const sl_egress_t *eg, const char *host, int family, int socktype,
+                     int protocol, const struct sockaddr *sa, char *msg, size_t msglen);
 /* Resolves host once and returns in *out the first of its addresses the policy allows
  * (port set): connect to exactly that. Returns 0, -EACCES (no address allowed; msg names the
  * first refused one), or -EHOSTUNREACH (not resolved; msg says so). Blocks for the lookup. */
