@@ -82,15 +82,20 @@ static void insp__sweep_profiles(const insp_worker_t *worker)
 static int insp__browser_user(insp_worker_t *worker, char *err, size_t errlen)
 {
     worker->uid = worker->gid = -1;
-    if (geteuid() != 0) {
+    const char *name = worker->opts.browser_user ? worker->opts.browser_user : "nobody";
+    if (geteuid() != 0 && !worker->opts.browser_user) {
         return 0; /* already unprivileged: the browser runs as we do */
     }
-    const char *name = worker->opts.browser_user ? worker->opts.browser_user : "nobody";
     struct passwd *pw = getpwnam(name);
-    if (!pw || pw->pw_uid == 0) {
+    if (!pw || pw->pw_uid == 0 || (geteuid() != 0 && pw->pw_uid != geteuid())) {
         snprintf(err, errlen, "inspect.browser.user: %s is %s", name,
-                 pw ? "root: the browser never runs as root" : "not a user of this system");
+                 !pw ? "not a user of this system"
+                     : pw->pw_uid == 0 ? "root: the browser never runs as root"
+                                       : "another user, and this worker is not root");
         return SL_EINVAL;
+    }
+    if (geteuid() != 0) {
+        return 0;
     }
     worker->uid = (int)pw->pw_uid;
     worker->gid = (int)pw->pw_gid;
