@@ -35,7 +35,8 @@ static void inspect__usage(FILE *f)
             "Settings (--set, docs/outbound-policy.md): egress.allow.hosts, egress.allow.cidrs,\n"
             "egress.allow.private (where pages may connect: public addresses only by default),\n"
             "inspect.browser.user (nobody), inspect.browser.no_sandbox (false),\n"
-            "inspect.browser.nofile.max (8192), inspect.browser.nproc.max (4096).\n");
+            "inspect.browser.nofile.max (8192), inspect.browser.nproc.max (4096),\n"
+            "inspect.match.budget.ms (2000).\n");
 }
 
 static int inspect__int(const char *v, long lo, long hi, long *out)
@@ -68,6 +69,9 @@ static int inspect__setting(const char *kv, insp_worker_opts_t *opts, sl_egress_
     } else if (strcmp(key, "inspect.browser.user") == 0) {
         rc = val[0] ? 0 : sl_setting_fail(err, errlen, key, "empty");
         opts->browser_user = val;
+    } else if (strcmp(key, "inspect.match.budget.ms") == 0) {
+        rc = sl_setting_i64(&opts->match_budget_ms, 1, INSP_MATCH_BUDGET_MS_MAX, key, val, err,
+                            errlen);
     } else if (strcmp(key, "inspect.browser.no_sandbox") == 0) {
         rc = sl_setting_bool(&opts->no_sandbox, key, val, err, errlen);
     } else if (strcmp(key, "inspect.browser.nofile.max") == 0 ||
@@ -200,7 +204,8 @@ int tool_inspect(int argc, char **argv)
                                .width_px = 1280, .part_px = 4000, .band_px = 8000,
                                .overlap_px = 200, .load_timeout_ms = 20000, .psm = 6,
                                .nofile_max = INSP_BROWSER_NOFILE_DEFAULT,
-                               .nproc_max = INSP_BROWSER_NPROC_DEFAULT};
+                               .nproc_max = INSP_BROWSER_NPROC_DEFAULT,
+                               .match_budget_ms = INSP_MATCH_BUDGET_MS_DEFAULT};
     sl_egress_t *eg = sl_egress_new();
     opts.egress = eg;
     if (inspect__args(argc, argv, &opts, eg) != 0) {

@@ -194,8 +194,9 @@ static int insp__navigate(insp_cdp_t *cdp, const insp__tab_t *tab,
                         json_pack("{s[{ssss}]}", "patterns", "urlPattern", "*", "requestStage",
                                   "Request"),
                         dl, NULL, err, el);
-    rc = rc ?: insp__call(cdp, s, "Network.setBypassServiceWorker", json_pack("{sb}", "bypass", 1),
-                          dl, NULL, err, el);
+    if (rc == 0) { /* in order before Page.enable's reply; one round trip less */
+        insp_cdp_send(cdp, s, "Network.setBypassServiceWorker", json_pack("{sb}", "bypass", 1));
+    }
     rc = rc ?: insp__call(cdp, s, "Page.enable", NULL, dl, NULL, err, el);
     rc = rc ?: insp__call(cdp, s, "Network.enable", NULL, dl, NULL, err, el);
     rc = rc ?: insp__call(cdp, s, "Emulation.setDeviceMetricsOverride",

@@ -43,6 +43,7 @@ typedef struct {
     size_t nmatch;
     const insp_rules_t *rules;
     int64_t ms_capture, ms_ocr, ms_match, ms_store;
+    bool text_cut; /* the page's text was longer than INSP_MATCH_TEXT_BYTES_MAX */
     char capture_path[INSP_PATH_BYTES];
     char annotated_path[INSP_PATH_BYTES];
 } insp__job_t;
@@ -388,7 +389,7 @@ static json_t *insp__job_result(const char *url, const insp__job_t *job, int64_t
             "y", b.y, "w", b.w, "h", b.h));
     }
     return json_pack(
-        "{ss ss so so sI si si sb si s{sIsIsIsIsI} ss so si}", "url", url, "verdict",
+        "{ss ss so so sI si si sb si s{sIsIsIsIsI} ss so si sb}", "url", url, "verdict",
         job->nmatch ? "flagged" : "clean", "matches", matches, "text",
         insp__words_text(&job->words, 0, job->words.n, INSP_TEXT_BYTES_MAX), "words",
         (json_int_t)job->words.n, "page_px", job->cap.page_px, "parts", job->cap.parts,
@@ -398,7 +399,7 @@ static json_t *insp__job_result(const char *url, const insp__job_t *job, int64_t
         (json_int_t)job->ms_store, "total", (json_int_t)total_ms, "capture_path",
         job->capture_path, "annotated_path",
         job->annotated_path[0] ? json_string(job->annotated_path) : json_null(),
-        "blocked_requests", job->cap.blocked);
+        "blocked_requests", job->cap.blocked, "match_text_cut", (int)job->text_cut);
 }
 
 int insp_worker_run(insp_worker_t *worker, const char *job_id, json_t *payload, json_t **result,
@@ -417,10 +418,19 @@ int insp_worker_run(insp_worker_t *worker, const char *job_id, json_t *payload, 
     rc = rc ?: insp__job_ocr(worker, &job, err, errlen);
     if (rc == 0) {
         int64_t t1 = sl_time_mono_ms();
-        insp_match_run(job.rules, job.words.word, job.words.n, &job.match, &job.nmatch);
+        int mrc = insp_match_run_bounded(job.rules, job.words.word, job.words.n,
+                                 worker->opts.match_budget_ms, &job.match, &job.nmatch);
         job.ms_match = sl_time_mono_ms() - t1;
-        rc = insp__job_store(worker, job_id, &job);
-        if (rc != 0) {
+        job.text_cut = mrc == SL_ELIMIT;
+        if (mrc != 0 && mrc != SL_ELIMIT) {
+            rc = mrc;
+            snprintf(err, errlen, mrc == -ETIMEDOUT ? "rule matching passed its time budget of "
+                     "%lld ms (inspect.match.budget.ms): the verdict is unknown"
+                     : "rule matching failed (budget %lld ms)",
+                     (long long)worker->opts.match_budget_ms);
+        }
+        rc = rc ?: insp__job_store(worker, job_id, &job);
+        if (rc != 0 && mrc == 0) {
             snprintf(err, errlen, "cannot store artifacts: %s", sl_strerror(rc));
         }
     }

@@ -4,7 +4,7 @@
  *   {"url","verdict":"clean"|"flagged","matches":[{"text","rule","confidence","box":{x,y,w,h}}],
  *    "text","words","page_px","parts","load_cut_off","http_status",
  *    "timings_ms":{"capture","ocr","match","store","total"},"capture_path","annotated_path",
- *    "blocked_requests"}
+ *    "blocked_requests","match_text_cut"}
  * Payload: {"url": "http(s)://...", "rules": ["phrase", "re:pattern", ...]?, "width": px?}
  * (rules given in the payload replace the worker's rule file for that job). */
 #ifndef INSP_WORKER_H
@@ -41,6 +41,7 @@ typedef struct {
     const char *browser_user; /* when root: the browser runs as this user; NULL: "nobody" */
     bool no_sandbox;          /* inspect.browser.no_sandbox: --no-sandbox (warned at start) */
     uint64_t nofile_max, nproc_max; /* the browser's RLIMIT_NOFILE and RLIMIT_NPROC */
+    int64_t match_budget_ms;  /* inspect.match.budget.ms: one page's rule matching */
 } insp_worker_opts_t;
 
 typedef struct insp_worker insp_worker_t;
