@@ -42,6 +42,11 @@ static void *srv_main(void *arg)
         char resp[256];
         int len = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n"
                            "Connection: keep-alive\r\n\r\nhello %d", n % 10);
+        if (strstr(s->last, "GET /binary ")) { /* a body with NULs, in the same segment */
+            len = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n");
+            memcpy(resp + len, "\x89PN\0\0G", 6);
+            len += 6;
+        }
         send(fd, resp, (size_t)len, MSG_NOSIGNAL);
         close(fd);
     }
@@ -70,8 +75,8 @@ static void srv_stop(srv_t *s)
     free(s);
 }
 
-/* Sends req to the proxy and reads until it closes (at most cap-1 bytes, 5 s). */
-static void through(insp_proxy_t *px, const char *req, char *out, size_t cap)
+/* Sends req to the proxy and reads until it closes (at most cap-1 bytes, 5 s); the length. */
+static size_t through(insp_proxy_t *px, const char *req, char *out, size_t cap)
 {
     int port = atoi(strchr(insp_proxy_addr(px), ':') + 1);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -93,6 +98,7 @@ static void through(insp_proxy_t *px, const char *req, char *out, size_t cap)
     }
     out[len] = 0;
     close(fd);
+    return len;
 }
 
 static sl_egress_t *allow_port(int port)
@@ -122,6 +128,14 @@ TEST(test_allowed_http_request_is_forwarded_with_connection_close)
     ASSERT_TRUE(strstr(s->last, "X-Test: 1\r\n") != NULL);
     ASSERT_TRUE(strstr(s->last, "Proxy-Connection") == NULL);
     ASSERT_EQ(insp_proxy_take_refused(px, NULL, 0), 0);
+    /* A binary body arriving with the head (NUL bytes) is passed on whole. */
+    snprintf(req, sizeof(req), "GET http://127.0.0.1:%d/binary HTTP/1.1\r\nHost: x\r\n\r\n",
+             s->port);
+    size_t got = through(px, req, out, sizeof(out));
+    char *body = strstr(out, "\r\n\r\n");
+    ASSERT_TRUE(body != NULL);
+    ASSERT_EQ(got - (size_t)(body + 4 - out), 6);
+    ASSERT_MEMEQ(body + 4, "\x89PN\0\0G", 6);
     insp_proxy_stop(px);
     sl_egress_free(eg);
     srv_stop(s);

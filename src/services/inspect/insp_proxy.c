@@ -59,13 +59,17 @@ static int insp__write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-/* Reads from fd into buf until it holds a whole head ("\r\n\r\n"); *head_len is its length. */
+/* Reads from fd into buf until it holds a whole head ("\r\n\r\n"); *head_len is its length.
+ * What follows the head (a body: binary, NULs included) stays in buf after it. */
 static int insp__read_head(insp_proxy_t *px, int fd, char *buf, size_t *len, size_t *head_len)
 {
     int64_t deadline = sl_time_mono_ms() + INSP_PROXY_IDLE_MS;
     for (;;) {
         buf[*len] = 0;
-        char *end = strstr(buf, "\r\n\r\n");
+        char *end = memmem(buf, *len, "\r\n\r\n", 4);
+        if (end && memchr(buf, 0, (size_t)(end - buf))) {
+            return SL_ECORRUPT; /* a NUL inside the head */
+        }
         if (end) {
             *head_len = (size_t)(end - buf) + 4;
             return 0;
@@ -83,9 +87,6 @@ static int insp__read_head(insp_proxy_t *px, int fd, char *buf, size_t *len, siz
             return n == 0 ? SL_ECLOSED : -errno;
         }
         *len += (size_t)n;
-        if (memchr(buf, 0, *len)) {
-            return SL_ECORRUPT;
-        }
     }
 }
 
