@@ -7,6 +7,8 @@
 #include "insp_ocr.h"
 #include "insp_worker.h"
 #include "sl_common.h"
+#include "sl_egress.h"
+#include "sl_props.h"
 
 #include <jansson.h>
 #include <locale.h>
@@ -24,12 +26,17 @@ static void inspect__usage(FILE *f)
             "usage: sluice inspect-worker --rules FILE [--artifacts DIR] [--artifacts-max-mb N]\n"
             "         [--width PX] [--part-px PX] [--band-px PX] [--overlap-px PX]\n"
             "         [--load-timeout-ms MS] [--psm N] [--chromium PATH] [--langs kor+eng]\n"
-            "         [--tessdata DIR]\n"
+            "         [--tessdata DIR] [--set KEY=VALUE]...\n"
             "A persistent worker for `sluice jobs` (type.NAME.mode=persistent): one request line\n"
             "in, one reply line out. Defaults: --artifacts data/inspect, --artifacts-max-mb 1024,\n"
             "--width 1280, --part-px 4000, --band-px 8000, --overlap-px 200,\n"
             "--load-timeout-ms 20000, --psm 6 (Tesseract page segmentation: one block),\n"
-            "--chromium chromium, --langs kor+eng.\n");
+            "--chromium chromium, --langs kor+eng.\n"
+            "Settings (--set, docs/outbound-policy.md): egress.allow.hosts, egress.allow.cidrs,\n"
+            "egress.allow.private (where pages may connect: public addresses only by default),\n"
+            "inspect.browser.user (nobody), inspect.browser.no_sandbox (false),\n"
+            "inspect.browser.nofile.max (8192), inspect.browser.nproc.max (4096),\n"
+            "inspect.match.budget.ms (2000).\n");
 }
 
 static int inspect__int(const char *v, long lo, long hi, long *out)
@@ -43,8 +50,42 @@ static int inspect__int(const char *v, long lo, long hi, long *out)
     return 0;
 }
 
+/* One --set KEY=VALUE; 0 or -1 with the reason in err. */
+static int inspect__setting(const char *kv, insp_worker_opts_t *opts, sl_egress_t *eg,
+                            char *err, size_t errlen)
+{
+    const char *eq = strchr(kv, '=');
+    char key[64];
+    if (!eq || (size_t)(eq - kv) >= sizeof(key)) {
+        snprintf(err, errlen, "--set wants KEY=VALUE, got '%.80s'", kv);
+        return -1;
+    }
+    snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+    const char *val = eq + 1;
+    int64_t n = 0;
+    int rc;
+    if (sl_egress_is_key(key)) {
+        rc = sl_egress_set(eg, key, val, err, errlen);
+    } else if (strcmp(key, "inspect.browser.user") == 0) {
+        rc = val[0] ? 0 : sl_setting_fail(err, errlen, key, "empty");
+        opts->browser_user = val;
+    } else if (strcmp(key, "inspect.match.budget.ms") == 0) {
+        rc = sl_setting_i64(&opts->match_budget_ms, 1, INSP_MATCH_BUDGET_MS_MAX, key, val, err,
+                            errlen);
+    } else if (strcmp(key, "inspect.browser.no_sandbox") == 0) {
+        rc = sl_setting_bool(&opts->no_sandbox, key, val, err, errlen);
+    } else if (strcmp(key, "inspect.browser.nofile.max") == 0 ||
+               strcmp(key, "inspect.browser.nproc.max") == 0) {
+        rc = sl_setting_i64(&n, 0, INSP_BROWSER_LIMIT_MAX, key, val, err, errlen);
+        *(strstr(key, "nofile") ? &opts->nofile_max : &opts->nproc_max) = (uint64_t)n;
+    } else {
+        rc = sl_setting_fail(err, errlen, key, "unknown setting");
+    }
+    return rc == 0 ? 0 : -1;
+}
+
 /* Parses argv into opts; 0, or 2 (usage error, message printed). */
-static int inspect__args(int argc, char **argv, insp_worker_opts_t *opts)
+static int inspect__args(int argc, char **argv, insp_worker_opts_t *opts, sl_egress_t *eg)
 {
     static const struct {
         const char *flag;
@@ -88,6 +129,12 @@ static int inspect__args(int argc, char **argv, insp_worker_opts_t *opts)
                 opts->langs = v;
             } else if (strcmp(a, "--tessdata") == 0) {
                 opts->tessdata = v;
+            } else if (strcmp(a, "--set") == 0) {
+                char why[256];
+                if (inspect__setting(v, opts, eg, why, sizeof(why)) != 0) {
+                    fprintf(stderr, "sluice inspect-worker: %s\n", why);
+                    return 2;
+                }
             } else {
                 fprintf(stderr, "sluice inspect-worker: unknown option '%s'\n", a);
                 return 2;
@@ -155,9 +202,15 @@ int tool_inspect(int argc, char **argv)
     insp_worker_opts_t opts = {.chromium = "chromium", .artifacts_dir = "data/inspect",
                                .artifacts_max_bytes = 1024ull << 20, .langs = "kor+eng",
                                .width_px = 1280, .part_px = 4000, .band_px = 8000,
-                               .overlap_px = 200, .load_timeout_ms = 20000, .psm = 6};
-    if (inspect__args(argc, argv, &opts) != 0) {
+                               .overlap_px = 200, .load_timeout_ms = 20000, .psm = 6,
+                               .nofile_max = INSP_BROWSER_NOFILE_DEFAULT,
+                               .nproc_max = INSP_BROWSER_NPROC_DEFAULT,
+                               .match_budget_ms = INSP_MATCH_BUDGET_MS_DEFAULT};
+    sl_egress_t *eg = sl_egress_new();
+    opts.egress = eg;
+    if (inspect__args(argc, argv, &opts, eg) != 0) {
         inspect__usage(stderr);
+        sl_egress_free(eg);
         return 2;
     }
     setlocale(LC_CTYPE, "C.UTF-8"); /* multibyte rule patterns */
@@ -167,6 +220,7 @@ int tool_inspect(int argc, char **argv)
     insp_worker_t *worker = NULL;
     if (insp_worker_new(&opts, &worker, err, sizeof(err)) != 0) {
         fprintf(stderr, "sluice inspect-worker: %s\n", err);
+        sl_egress_free(eg);
         return 1;
     }
     char *line = NULL;
@@ -181,5 +235,6 @@ int tool_inspect(int argc, char **argv)
     }
     free(line);
     insp_worker_free(worker);
+    sl_egress_free(eg);
     return 0;
 }

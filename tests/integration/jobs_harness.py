@@ -43,6 +43,8 @@ class JobsService(ServiceProcess):
             "webhook.secret": SECRET,
             "webhook.retries": "200ms,200ms,200ms",
             "webhook.timeout.ms": "2000",
+            # the receivers listen on loopback, which the outbound policy refuses by default
+            "egress.allow.cidrs": "127.0.0.1/32",
             "broker.timeout.ms": "5000",
             "type.echo.command": WORKER,
             "type.pecho.command": WORKER + " --persistent",

@@ -36,9 +36,14 @@ def site(tmp_path):
     srv.shutdown()
 
 
-def worker_cmd(tmp_path, *extra):
-    return [sluice_bin(), "inspect-worker", "--rules", RULES, "--artifacts",
-            str(tmp_path / "artifacts"), "--load-timeout-ms", "8000"] + list(extra)
+def worker_cmd(tmp_path, *extra, allow=None):
+    """The worker, allowed to reach exactly the fixture site (allow: its base URL) on
+    loopback, which the outbound policy refuses by default."""
+    cmd = [sluice_bin(), "inspect-worker", "--rules", RULES, "--artifacts",
+           str(tmp_path / "artifacts"), "--load-timeout-ms", "8000"]
+    if allow:
+        cmd += ["--set", "egress.allow.cidrs=" + allow.split("//")[1]]
+    return cmd + list(extra)
 
 
 def test_flagged_clean_failing_and_hanging_pages_through_sluice_jobs(broker, tmp_path, site):
@@ -47,7 +52,7 @@ def test_flagged_clean_failing_and_hanging_pages_through_sluice_jobs(broker, tmp
     hook = WebhookReceiver()
     jobs = JobsService(tmp_path, broker.bootstrap, {
         "workers.slots": "2",
-        "type.inspect.command": " ".join(worker_cmd(tmp_path)),
+        "type.inspect.command": " ".join(worker_cmd(tmp_path, allow=base)),
         "type.inspect.mode": "persistent",
     }).start()
     try:
@@ -106,14 +111,14 @@ def test_bad_input_ends_the_attempt_with_a_clear_error_and_the_worker_goes_on(tm
     before = {d for d in os.listdir(tmp) if d.startswith("sluice-inspect-")}
     lines = "".join(json.dumps({"id": "j%d" % i, "attempt": 0, "payload": p}) + "\n"
                     for i, p in enumerate(reqs))
-    out = subprocess.run(worker_cmd(tmp_path), input=lines, capture_output=True, text=True,
-                         timeout=T(120))
+    out = subprocess.run(worker_cmd(tmp_path, allow=base), input=lines, capture_output=True,
+                         text=True, timeout=T(120))
     assert out.returncode == 0, out.stderr
     replies = [json.loads(l) for l in out.stdout.splitlines()]
     assert [r["id"] for r in replies] == ["j%d" % i for i in range(len(reqs))]
     errors = [r.get("error", "") for r in replies]
     assert "not an HTML page (application/json)" in errors[0]
-    assert "cannot load" in errors[1]
+    assert "cannot load" in errors[1] and "refused: 127.0.0.1 is a loopback" in errors[1]
     assert "http:// or https://" in errors[2]
     assert "empty page" in errors[3]
     assert "payload.rules" in errors[4]

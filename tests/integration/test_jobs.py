@@ -1,6 +1,7 @@
 """`sluice jobs` end to end: the real broker, the real service binary, real HTTP, real worker
 processes (tools/job_worker.py) and a real webhook receiver."""
 
+import json
 import os
 import subprocess
 import threading
@@ -162,6 +163,33 @@ def test_dead_job_webhook_and_undeliverable_hook_is_recorded(jobs):
         assert json.loads(hook.calls[0][2])["type"] == "job.dead"
     finally:
         hook.close()
+
+
+def test_webhook_to_an_internal_address_is_refused_by_the_outbound_policy(broker, make_jobs):
+    """Issue 20: a job's webhook was a blind request to any address. By default the delivery
+    refuses loopback (and every other internal range) before connecting, records the policy's
+    sentence naming the setting, and the receiver sees nothing; an allowance for another port
+    does not open this one."""
+    hook = WebhookReceiver()
+    other = WebhookReceiver()
+    try:
+        jobs = make_jobs(broker, {"egress.allow.cidrs": "127.0.0.1:%d" % other.server.server_address[1],
+                                  "webhook.retries": "100ms"})
+        job_id = jobs.submit({"type": "echo", "payload": {"n": 3}, "webhook": hook.url})
+        jobs.wait_state(job_id, "succeeded")
+        wait_for(lambda: jobs.job(job_id)["webhook_deliveries"] and
+                 jobs.job(job_id)["webhook_deliveries"][0]["status"] == "failed", T(15),
+                 "delivery given up")
+        d = jobs.job(job_id)["webhook_deliveries"][0]
+        assert d["last_error"] == ("refused: 127.0.0.1 is a loopback address; allow it with "
+                                   "egress.allow.cidrs=127.0.0.1/32"), d
+        assert d["last_status_code"] == 0 and hook.calls == []
+        ok_id = jobs.submit({"type": "echo", "payload": {"n": 4}, "webhook": other.url})
+        wait_for(lambda: len(other.calls) == 1, T(15), "the allowed port's delivery")
+        assert json.loads(other.calls[0][2])["data"]["id"] == ok_id
+    finally:
+        hook.close()
+        other.close()
 
 
 def test_pending_webhook_delivery_survives_a_restart(broker, make_jobs):

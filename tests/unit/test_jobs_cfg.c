@@ -5,6 +5,9 @@
 #include "sl_common.h"
 #include "sl_test.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 static int load(jcfg_t *cfg, const char *const *kv, char *err, size_t len)
@@ -61,6 +64,17 @@ TEST(test_types_and_settings)
     ASSERT_TRUE(!cfg.roles_api && !cfg.roles_pipeline && cfg.roles_workers);
     ASSERT_EQ(cfg.request_bytes_max, 4096);
     jcfg_deinit(&cfg);
+    /* The egress.* settings build the webhooks' outbound policy. */
+    const char *eg_kv[] = {"egress.allow.cidrs=127.0.0.1:9000", NULL};
+    ASSERT_EQ(load(&cfg, eg_kv, err, sizeof err), 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9000),
+                              .sin_addr.s_addr = htonl(0x7f000001)};
+    char msg[SL_EGRESS_MSG_BYTES];
+    ASSERT_EQ(sl_egress_check(cfg.egress, NULL, (struct sockaddr *)&sin, msg, sizeof msg), 0);
+    sin.sin_port = htons(9001);
+    ASSERT_EQ(sl_egress_check(cfg.egress, NULL, (struct sockaddr *)&sin, msg, sizeof msg),
+              -EACCES);
+    jcfg_deinit(&cfg);
 }
 
 TEST(test_refusals_name_the_key)
@@ -78,6 +92,9 @@ TEST(test_refusals_name_the_key)
         {"type.x.mode=oneshot", "type.x.command"}, /* a type needs a command */
         {"nosuch.key=1", "nosuch.key"},
         {"retry.backoff.max.ms=10", "retry.backoff.max.ms"}, /* below the base */
+        {"egress.allow.cidrs=10.0.0.0/33", "egress.allow.cidrs"},
+        {"egress.allow.hosts=a b", "egress.allow.hosts"},
+        {"egress.allow.private=yes please", "egress.allow.private"},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
         jcfg_t cfg;

@@ -401,6 +401,11 @@ TEST(test_sched_retries_at_n_and_n_plus_1)
 
 /* ---- deliveries ---- */
 
+/* The receivers below listen on 127.0.0.1, which the outbound policy refuses by default:
+ * the delivery tests allow it as an operator would (egress.allow.cidrs=127.0.0.1/32). */
+static sl_egress_t *loopback;
+static jhook_config_t loopback_cfg;
+
 TEST(test_config_limits)
 {
     jhook_t *hook = NULL;
@@ -428,7 +433,7 @@ TEST(test_send_delivers_signed_headers_that_verify)
     int ok[] = {200};
     rcv_t *rcv = rcv_start(RCV_ANSWER, ok, 1);
     jhook_t *hook = NULL;
-    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    ASSERT_EQ(jhook_new(&loopback_cfg, &hook), 0);
     char url[128];
     rcv_url(rcv, url, sizeof url);
     int64_t now = sl_time_wall_ms() / 1000;
@@ -467,7 +472,7 @@ TEST(test_send_500_then_200_retried_on_schedule)
     jhook_sched_t sched;
     ASSERT_EQ(jhook_sched_parse("20ms,40ms,60ms", &sched), 0);
     jhook_t *hook = NULL;
-    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    ASSERT_EQ(jhook_new(&loopback_cfg, &hook), 0);
     char url[128];
     rcv_url(rcv, url, sizeof url);
     int attempts = 0, rc = 0;
@@ -514,7 +519,7 @@ TEST(test_send_gives_up_when_schedule_is_spent)
     jhook_sched_t sched;
     ASSERT_EQ(jhook_sched_parse("1ms,1ms,1ms", &sched), 0);
     jhook_t *hook = NULL;
-    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    ASSERT_EQ(jhook_new(&loopback_cfg, &hook), 0);
     char url[128];
     rcv_url(rcv, url, sizeof url);
     int attempts = 0;
@@ -535,7 +540,7 @@ TEST(test_send_times_out_a_receiver_that_never_answers)
 {
     int script[] = {200};
     rcv_t *rcv = rcv_start(RCV_SILENT, script, 1);
-    jhook_config_t cfg = {.timeout_ms = 300, .connect_timeout_ms = 200};
+    jhook_config_t cfg = {.timeout_ms = 300, .connect_timeout_ms = 200, .egress = loopback};
     jhook_t *hook = NULL;
     ASSERT_EQ(jhook_new(&cfg, &hook), 0);
     char url[128];
@@ -567,7 +572,7 @@ TEST(test_send_connection_refused_is_a_failure_with_reason)
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", ntohs(sa.sin_port));
     jhook_t *hook = NULL;
-    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    ASSERT_EQ(jhook_new(&loopback_cfg, &hook), 0);
     jhook_result_t res;
     int rc = jhook_send(hook, url, secret_b64, "job-12", 1700000000, "{}", 2, &res);
     jhook_free(hook);
@@ -582,7 +587,7 @@ TEST(test_send_connection_refused_is_a_failure_with_reason)
 TEST(test_send_refuses_non_http_urls)
 {
     jhook_t *hook = NULL;
-    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    ASSERT_EQ(jhook_new(&loopback_cfg, &hook), 0);
     const char *urls[] = {"ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://127.0.0.1/",
                           "127.0.0.1:80/hook", "", "httpx://h/", "dict://127.0.0.1:11211/"};
     for (size_t i = 0; i < SL_ARRAY_LEN(urls); i++) {
@@ -610,7 +615,7 @@ TEST(test_send_url_length_at_n_and_n_plus_1)
     memset(url + n, 'p', JHOOK_URL_BYTES_MAX - (size_t)n);
     url[JHOOK_URL_BYTES_MAX] = '\0';
     jhook_t *hook = NULL;
-    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    ASSERT_EQ(jhook_new(&loopback_cfg, &hook), 0);
     int at_max = jhook_send(hook, url, "k", "job-14", 1700000000, "{}", 2, NULL);
     url[JHOOK_URL_BYTES_MAX] = 'p';
     url[JHOOK_URL_BYTES_MAX + 1] = '\0';
@@ -627,7 +632,7 @@ TEST(test_send_reuses_one_connection_across_deliveries)
     int ok[] = {200};
     rcv_t *rcv = rcv_start(RCV_ANSWER, ok, 1);
     jhook_t *hook = NULL;
-    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    ASSERT_EQ(jhook_new(&loopback_cfg, &hook), 0);
     char url[128];
     rcv_url(rcv, url, sizeof url);
     int failed = 0;
@@ -653,7 +658,7 @@ TEST(test_send_does_not_follow_redirects)
     rcv_url(rcv, url, sizeof url);
     rcv->extra_header = "Location: http://127.0.0.1:1/elsewhere";
     jhook_t *hook = NULL;
-    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    ASSERT_EQ(jhook_new(&loopback_cfg, &hook), 0);
     jhook_result_t res;
     int rc = jhook_send(hook, url, "k", "job-16", 1700000000, "{}", 2, &res);
     jhook_free(hook);
@@ -672,7 +677,7 @@ TEST(test_send_bounds_the_response_body)
     rcv->resp_body_bytes = 1 << 20;
     char url[128];
     rcv_url(rcv, url, sizeof url);
-    jhook_config_t cfg = {.response_bytes_max = 1024};
+    jhook_config_t cfg = {.response_bytes_max = 1024, .egress = loopback};
     jhook_t *hook = NULL;
     ASSERT_EQ(jhook_new(&cfg, &hook), 0);
     jhook_result_t res;
@@ -695,7 +700,7 @@ TEST(test_send_reports_retry_after)
     char url[128];
     rcv_url(rcv, url, sizeof url);
     jhook_t *hook = NULL;
-    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    ASSERT_EQ(jhook_new(&loopback_cfg, &hook), 0);
     jhook_result_t res;
     int rc = jhook_send(hook, url, "k", "job-19", 1700000000, "{}", 2, &res);
     jhook_free(hook);
@@ -723,7 +728,7 @@ TEST(test_send_connect_timeout_when_nobody_accepts)
     usleep(50 * 1000);
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", ntohs(sa.sin_port));
-    jhook_config_t cfg = {.timeout_ms = 5000, .connect_timeout_ms = 200};
+    jhook_config_t cfg = {.timeout_ms = 5000, .connect_timeout_ms = 200, .egress = loopback};
     jhook_t *hook = NULL;
     ASSERT_EQ(jhook_new(&cfg, &hook), 0);
     jhook_result_t res;
@@ -742,8 +747,81 @@ TEST(test_send_connect_timeout_when_nobody_accepts)
             res.reason);
 }
 
+/* ---- the outbound policy (sl_egress.h) on deliveries ---- */
+
+TEST(test_send_refuses_loopback_by_default_without_connecting)
+{
+    int ok[] = {200};
+    rcv_t *rcv = rcv_start(RCV_ANSWER, ok, 1);
+    char url[128];
+    rcv_url(rcv, url, sizeof url);
+    jhook_t *hook = NULL;
+    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    jhook_result_t res;
+    int rc = jhook_send(hook, url, "k", "job-30", 1700000000, "{}", 2, &res);
+    jhook_free(hook);
+    int conns = atomic_load(&rcv->conns);
+    rcv_stop(rcv);
+    ASSERT_EQ(rc, -EACCES);
+    ASSERT_STREQ(res.reason, "refused: 127.0.0.1 is a loopback address; allow it with "
+                             "egress.allow.cidrs=127.0.0.1/32");
+    ASSERT_EQ(conns, 0); /* refused before connect: an open port looks like a closed one */
+}
+
+TEST(test_send_refuses_a_name_that_resolves_to_loopback)
+{
+    int ok[] = {200};
+    rcv_t *rcv = rcv_start(RCV_ANSWER, ok, 1);
+    char url[128];
+    snprintf(url, sizeof url, "http://localhost:%d/hook", rcv->port);
+    jhook_t *hook = NULL;
+    ASSERT_EQ(jhook_new(NULL, &hook), 0);
+    jhook_result_t res;
+    int rc = jhook_send(hook, url, "k", "job-31", 1700000000, "{}", 2, &res);
+    jhook_free(hook);
+    int conns = atomic_load(&rcv->conns);
+    rcv_stop(rcv);
+    ASSERT_EQ(rc, -EACCES);
+    ASSERT_TRUE(strncmp(res.reason, "refused: localhost (", 20) == 0);
+    ASSERT_TRUE(strstr(res.reason, "egress.allow.hosts=localhost") != NULL);
+    ASSERT_EQ(conns, 0);
+}
+
+TEST(test_send_allowance_for_one_port_keeps_another_refused)
+{
+    int ok[] = {200};
+    rcv_t *allowed = rcv_start(RCV_ANSWER, ok, 1), *other = rcv_start(RCV_ANSWER, ok, 1);
+    char a_url[128], o_url[128], spec[64], err[128];
+    rcv_url(allowed, a_url, sizeof a_url);
+    rcv_url(other, o_url, sizeof o_url);
+    sl_egress_t *eg = sl_egress_new();
+    snprintf(spec, sizeof spec, "127.0.0.1:%d", allowed->port);
+    ASSERT_EQ(sl_egress_set(eg, "egress.allow.cidrs", spec, err, sizeof err), 0);
+    jhook_config_t cfg = {.egress = eg};
+    jhook_t *hook = NULL;
+    ASSERT_EQ(jhook_new(&cfg, &hook), 0);
+    jhook_result_t res;
+    int rc_a = jhook_send(hook, a_url, "k", "job-32", 1700000000, "{}", 2, NULL);
+    int rc_o = jhook_send(hook, o_url, "k", "job-33", 1700000000, "{}", 2, &res);
+    jhook_free(hook);
+    sl_egress_free(eg);
+    int a_req = atomic_load(&allowed->requests), o_conns = atomic_load(&other->conns);
+    rcv_stop(allowed);
+    rcv_stop(other);
+    ASSERT_EQ(rc_a, 0);
+    ASSERT_EQ(a_req, 1);
+    ASSERT_EQ(rc_o, -EACCES);
+    ASSERT_EQ(o_conns, 0);
+}
+
 int main(void)
 {
+    char err[128];
+    loopback = sl_egress_new();
+    if (sl_egress_set(loopback, "egress.allow.cidrs", "127.0.0.1/32", err, sizeof err) != 0) {
+        return 1;
+    }
+    loopback_cfg.egress = loopback;
     int64_t t0 = sl_time_mono_ms();
     RUN(test_sign_matches_standard_webhooks_vector);
     RUN(test_sign_matches_independent_hmac_raw_and_whsec);
@@ -755,6 +833,9 @@ int main(void)
     RUN(test_sched_retries_at_n_and_n_plus_1);
     RUN(test_config_limits);
     RUN(test_send_delivers_signed_headers_that_verify);
+    RUN(test_send_refuses_loopback_by_default_without_connecting);
+    RUN(test_send_refuses_a_name_that_resolves_to_loopback);
+    RUN(test_send_allowance_for_one_port_keeps_another_refused);
     RUN(test_send_500_then_200_retried_on_schedule);
     RUN(test_send_gives_up_when_schedule_is_spent);
     RUN(test_send_times_out_a_receiver_that_never_answers);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sl_common.h"
 #include "sl_time.h"
@@ -133,13 +134,70 @@ static int insp__wait_load(insp_cdp_t *cdp, const insp__tab_t *tab, const char *
     return 0;
 }
 
+/* The request guard: answers every Fetch.requestPaused of the tab as it is read. */
+typedef struct {
+    insp_cdp_t *cdp;
+    const insp__tab_t *tab;
+    const sl_egress_t *egress;
+    insp_capture_t *cap;
+} insp__guard_t;
+
+/* 0 when url may be fetched, else SL_EINVAL/-EACCES with why in msg. data: and blob: carry
+ * their bytes with them and reach no network, so they pass (Chromium does not pause most). */
+static int insp__url_allowed(const sl_egress_t *eg, const char *url, char *msg, size_t len)
+{
+    if (strncasecmp(url, "data:", 5) == 0 || strncasecmp(url, "blob:", 5) == 0) {
+        return 0;
+    }
+    int rc = sl_egress_check_url(eg, url, NULL, msg, len);
+    return rc == -EHOSTUNREACH ? 0 : rc; /* unresolvable: the proxy answers it (502) */
+}
+
+static bool insp__on_event(void *arg, const json_t *ev)
+{
+    insp__guard_t *g = arg;
+    if (strcmp(json_string_value(json_object_get(ev, "method")) ?: "", "Fetch.requestPaused")) {
+        return false;
+    }
+    json_t *params = json_object_get(ev, "params");
+    const char *sess = json_string_value(json_object_get(ev, "sessionId"));
+    const char *rid = json_string_value(json_object_get(params, "requestId")) ?: "";
+    const char *url = json_string_value(json_object_get(json_object_get(params, "request"),
+                                                        "url")) ?: "";
+    const char *type = json_string_value(json_object_get(params, "resourceType")) ?: "";
+    const char *frame = json_string_value(json_object_get(params, "frameId")) ?: "";
+    char msg[SL_EGRESS_MSG_BYTES];
+    if (insp__url_allowed(g->egress, url, msg, sizeof(msg)) == 0) {
+        insp_cdp_send(g->cdp, sess, "Fetch.continueRequest", json_pack("{ss}", "requestId", rid));
+        return true;
+    }
+    insp_cdp_send(g->cdp, sess, "Fetch.failRequest",
+                  json_pack("{ssss}", "requestId", rid, "errorReason", "AccessDenied"));
+    g->cap->blocked++;
+    fprintf(stderr, "blocked %s %.200s: %s\n", type, url, msg); /* the job's log */
+    if (strcmp(type, "Document") == 0 && strcmp(frame, g->tab->target) == 0 &&
+        !g->cap->refused[0]) {
+        snprintf(g->cap->refused, sizeof(g->cap->refused), "%s", msg);
+    }
+    return true;
+}
+
 static int insp__navigate(insp_cdp_t *cdp, const insp__tab_t *tab,
                           const insp_capture_opts_t *opts, insp_capture_t *cap, char *err,
                           size_t el)
 {
     const char *s = tab->session;
     int64_t dl = opts->deadline_ms;
-    int rc = insp__call(cdp, s, "Page.enable", NULL, dl, NULL, err, el);
+    /* Every request of the page, at the request stage, redirects included; page requests
+     * skip service workers, whose own requests still meet the proxy (insp_proxy.h). */
+    int rc = insp__call(cdp, s, "Fetch.enable",
+                        json_pack("{s[{ssss}]}", "patterns", "urlPattern", "*", "requestStage",
+                                  "Request"),
+                        dl, NULL, err, el);
+    if (rc == 0) { /* in order before Page.enable's reply; one round trip less */
+        insp_cdp_send(cdp, s, "Network.setBypassServiceWorker", json_pack("{sb}", "bypass", 1));
+    }
+    rc = rc ?: insp__call(cdp, s, "Page.enable", NULL, dl, NULL, err, el);
     rc = rc ?: insp__call(cdp, s, "Network.enable", NULL, dl, NULL, err, el);
     rc = rc ?: insp__call(cdp, s, "Emulation.setDeviceMetricsOverride",
                           json_pack("{sisisisb}", "width", opts->width_px, "height", 900,
@@ -156,13 +214,17 @@ static int insp__navigate(insp_cdp_t *cdp, const insp__tab_t *tab,
     char loader[128];
     insp__copy(loader, sizeof(loader), res, "loaderId");
     if (nav_err && nav_err[0]) {
-        snprintf(err, el, "cannot load %s: %s", opts->url, nav_err);
+        snprintf(err, el, "cannot load %s: %s", opts->url, cap->refused[0] ? cap->refused : nav_err);
         json_decref(res);
         return SL_EINVAL;
     }
     json_decref(res);
     rc = insp__wait_load(cdp, tab, loader, opts, cap, err, el);
     cap->load_ms = sl_time_mono_ms() - t0;
+    if (cap->refused[0]) { /* a redirect or a script took the page somewhere refused */
+        snprintf(err, el, "cannot load %s: navigation %s", opts->url, cap->refused);
+        return -EACCES;
+    }
     return rc;
 }
 
@@ -235,11 +297,19 @@ int insp_capture_page(insp_cdp_t *cdp, const insp_capture_opts_t *opts, insp_cap
     SL_ASSERT(opts->width_px >= INSP_WIDTH_PX_MIN && opts->width_px <= INSP_WIDTH_PX_MAX);
     SL_ASSERT(opts->part_px >= INSP_PART_PX_MIN);
     SL_ASSERT(opts->load_deadline_ms <= opts->deadline_ms);
+    SL_ASSERT(opts->egress);
     memset(out, 0, sizeof(*out));
     insp__tab_t tab;
+    insp__guard_t guard = {.cdp = cdp, .tab = &tab, .egress = opts->egress, .cap = out};
+    insp_cdp_set_hook(cdp, insp__on_event, &guard);
     int rc = insp__tab_open(cdp, &tab, opts->deadline_ms, err, errlen);
     rc = rc ?: insp__navigate(cdp, &tab, opts, out, err, errlen);
     rc = rc ?: insp__shoot(cdp, &tab, opts, out, err, errlen);
+    if (rc == 0 && out->refused[0]) { /* refused while the page was being captured */
+        snprintf(err, errlen, "cannot load %s: navigation %s", opts->url, out->refused);
+        rc = -EACCES;
+    }
     insp__tab_close(cdp, &tab);
+    insp_cdp_set_hook(cdp, NULL, NULL);
     return rc;
 }

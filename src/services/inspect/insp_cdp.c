@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +26,8 @@ struct insp_cdp {
     int64_t next_id;
     json_t *events[INSP_CDP_EVENTS_MAX];
     size_t ev_head, ev_count;
+    insp_cdp_hook_fn hook;
+    void *hook_arg;
 };
 
 ssize_t insp_cdp_frame_len(const char *buf, size_t len)
@@ -43,9 +47,81 @@ insp_cdp_t *insp_cdp_open_fds(int wfd, int rfd)
     return cdp;
 }
 
-static void insp__child(const char *chromium, const char *profile_dir, int cmd_rd, int ev_wr)
+/* Everything the child needs, prepared before fork: after it only async-signal-safe calls. */
+typedef struct {
+    char path[4096];
+    char user_dir[4200], proxy[160], home[4200];
+    const char *argv[32];
+    const char *envp[8];
+} insp__exec_t;
+
+static int insp__find_binary(const char *name, char *out, size_t cap)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (strchr(name, '/')) {
+        snprintf(out, cap, "%s", name);
+        return access(out, X_OK) == 0 ? 0 : SL_EINVAL;
+    }
+    const char *path = getenv("PATH") ?: "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, ":");
+        int len = snprintf(out, cap, "%.*s/%s", (int)n, p, name);
+        if (n > 0 && len > 0 && (size_t)len < cap && access(out, X_OK) == 0) {
+            return 0;
+        }
+        p += n + (p[n] == ':');
+    }
+    return SL_EINVAL;
+}
+
+static int insp__exec_prepare(const insp_cdp_launch_t *o, insp__exec_t *x)
+{
+    memset(x, 0, sizeof(*x));
+    if (insp__find_binary(o->chromium, x->path, sizeof(x->path)) != 0) {
+        return SL_EINVAL;
+    }
+    snprintf(x->user_dir, sizeof(x->user_dir), "--user-data-dir=%s", o->profile_dir);
+    snprintf(x->home, sizeof(x->home), "HOME=%s", o->profile_dir);
+    size_t n = 0;
+    static const char *const flags[] = {
+        "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--disable-extensions", "--hide-scrollbars", "--mute-audio", "--disable-dev-shm-usage",
+        "--remote-debugging-pipe", "--no-pings", "--disable-domain-reliability",
+        /* WebRTC may not send UDP around the proxy (insp_proxy.h) */
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+        "--webrtc-ip-handling-policy=disable_non_proxied_udp"};
+    x->argv[n++] = o->chromium;
+    for (size_t i = 0; i < SL_ARRAY_LEN(flags); i++) {
+        x->argv[n++] = flags[i];
+    }
+    if (o->no_sandbox) {
+        x->argv[n++] = "--no-sandbox";
+    }
+    if (o->proxy) {
+        snprintf(x->proxy, sizeof(x->proxy), "--proxy-server=http://%s", o->proxy);
+        x->argv[n++] = x->proxy;
+        x->argv[n++] = "--proxy-bypass-list=<-loopback>"; /* loopback too goes through it */
+    }
+    x->argv[n++] = x->user_dir;
+    SL_ASSERT(n < SL_ARRAY_LEN(x->argv));
+    size_t e = 0;
+    x->envp[e++] = x->home;
+    x->envp[e++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+    x->envp[e++] = "LANG=C.UTF-8";
+    return 0;
+}
+
+static void insp__limit(int res, uint64_t max)
+{
+    struct rlimit rl = {.rlim_cur = (rlim_t)max, .rlim_max = (rlim_t)max};
+    if (max > 0 && setrlimit(res, &rl) != 0) {
+        _exit(126);
+    }
+}
+
+static void insp__child(const insp_cdp_launch_t *o, const insp__exec_t *x, pid_t parent,
+                        int cmd_rd, int ev_wr)
+{
     /* Move both ends above 4 first: either may already sit on fd 3 or 4. dup2 to a new number
      * clears close-on-exec. */
     int rd = fcntl(cmd_rd, F_DUPFD, 10), wr = fcntl(ev_wr, F_DUPFD, 10);
@@ -61,35 +137,50 @@ static void insp__child(const char *chromium, const char *profile_dir, int cmd_r
         dup2(devnull, 1);
         dup2(devnull, 2); /* Chromium's own log would fill the job log */
     }
-    char user_dir[4200];
-    snprintf(user_dir, sizeof(user_dir), "--user-data-dir=%s", profile_dir);
-    execlp(chromium, chromium, "--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--no-first-run", "--disable-extensions", "--hide-scrollbars", "--mute-audio",
-           "--disable-dev-shm-usage", "--remote-debugging-pipe", user_dir, (char *)NULL);
+    insp__limit(RLIMIT_NOFILE, o->nofile_max);
+    insp__limit(RLIMIT_NPROC, o->nproc_max);
+    insp__limit(RLIMIT_CORE, 0);
+    if (o->uid >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)o->gid) != 0 ||
+                        setuid((uid_t)o->uid) != 0 || getuid() != (uid_t)o->uid ||
+                        geteuid() != (uid_t)o->uid || setuid(0) == 0)) {
+        _exit(125); /* never run the browser with more than asked */
+    }
+    /* After the credentials change: changing them clears the parent-death signal. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) {
+        _exit(124); /* the parent died before the signal was armed */
+    }
+    execve(x->path, (char *const *)x->argv, (char *const *)x->envp);
     _exit(127);
 }
 
-int insp_cdp_launch(const char *chromium, const char *profile_dir, insp_cdp_t **out)
+int insp_cdp_launch(const insp_cdp_launch_t *opts, insp_cdp_t **out)
 {
-    int to[2], from[2];
-    if (pipe2(to, O_CLOEXEC) != 0) {
-        return -errno;
+    insp__exec_t *x = sl_xmalloc(sizeof(*x));
+    int rc = insp__exec_prepare(opts, x);
+    int to[2] = {-1, -1}, from[2] = {-1, -1};
+    if (rc == 0 && (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0)) {
+        rc = -errno;
     }
-    if (pipe2(from, O_CLOEXEC) != 0) {
-        int e = -errno;
-        close(to[0]);
-        close(to[1]);
-        return e;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = -errno;
-        close(to[0]), close(to[1]), close(from[0]), close(from[1]);
-        return e;
+    pid_t parent = getpid();
+    pid_t pid = rc == 0 ? fork() : -1;
+    if (rc == 0 && pid < 0) {
+        rc = -errno;
     }
     if (pid == 0) {
-        insp__child(chromium, profile_dir, to[0], from[1]);
+        insp__child(opts, x, parent, to[0], from[1]);
+    }
+    free(x);
+    if (rc != 0) {
+        for (int i = 0; i < 2; i++) {
+            if (to[i] >= 0) {
+                close(to[i]);
+            }
+            if (from[i] >= 0) {
+                close(from[i]);
+            }
+        }
+        return rc;
     }
     close(to[0]);
     close(from[1]);
@@ -97,6 +188,17 @@ int insp_cdp_launch(const char *chromium, const char *profile_dir, insp_cdp_t **
     cdp->pid = pid;
     *out = cdp;
     return 0;
+}
+
+pid_t insp_cdp_pid(const insp_cdp_t *cdp)
+{
+    return cdp ? cdp->pid : 0;
+}
+
+void insp_cdp_set_hook(insp_cdp_t *cdp, insp_cdp_hook_fn fn, void *arg)
+{
+    cdp->hook = fn;
+    cdp->hook_arg = arg;
 }
 
 void insp_cdp_free(insp_cdp_t *cdp)
@@ -193,10 +295,9 @@ static void insp__queue_event(insp_cdp_t *cdp, json_t *ev)
     cdp->ev_count++;
 }
 
-int insp_cdp_call(insp_cdp_t *cdp, const char *session, const char *method, json_t *params,
-                  int64_t deadline_ms, json_t **result, char *err, size_t errlen)
+static int insp__send(insp_cdp_t *cdp, int64_t id, const char *session, const char *method,
+                      json_t *params)
 {
-    int64_t id = cdp->next_id++;
     json_t *req = json_pack("{sIss}", "id", (json_int_t)id, "method", method);
     json_object_set_new(req, "params", params ? params : json_object());
     if (session) {
@@ -206,6 +307,29 @@ int insp_cdp_call(insp_cdp_t *cdp, const char *session, const char *method, json
     json_decref(req);
     int rc = insp__write_all(cdp->wfd, text, strlen(text) + 1); /* the NUL ends the frame */
     free(text);
+    return rc;
+}
+
+int insp_cdp_send(insp_cdp_t *cdp, const char *session, const char *method, json_t *params)
+{
+    return insp__send(cdp, cdp->next_id++, session, method, params);
+}
+
+/* An event for the hook; true when it took it. */
+static bool insp__hooked(insp_cdp_t *cdp, json_t *msg)
+{
+    if (cdp->hook && cdp->hook(cdp->hook_arg, msg)) {
+        json_decref(msg);
+        return true;
+    }
+    return false;
+}
+
+int insp_cdp_call(insp_cdp_t *cdp, const char *session, const char *method, json_t *params,
+                  int64_t deadline_ms, json_t **result, char *err, size_t errlen)
+{
+    int64_t id = cdp->next_id++;
+    int rc = insp__send(cdp, id, session, method, params);
     while (rc == 0) {
         json_t *msg = NULL;
         rc = insp__read_msg(cdp, deadline_ms, &msg);
@@ -214,7 +338,9 @@ int insp_cdp_call(insp_cdp_t *cdp, const char *session, const char *method, json
         }
         json_t *jid = json_object_get(msg, "id");
         if (!jid) {
-            insp__queue_event(cdp, msg);
+            if (!insp__hooked(cdp, msg)) {
+                insp__queue_event(cdp, msg);
+            }
             continue;
         }
         if (json_integer_value(jid) != id) {
@@ -251,6 +377,9 @@ int insp_cdp_event(insp_cdp_t *cdp, int64_t deadline_ms, json_t **event)
             return rc;
         }
         if (msg && json_object_get(msg, "method")) {
+            if (insp__hooked(cdp, msg)) {
+                continue;
+            }
             *event = msg;
             return 0;
         }

@@ -153,6 +153,7 @@ static void jcfg__defaults(jcfg_t *cfg)
     cfg->batch_max = 10000;
     strcpy(cfg->webhook_retries, "1s,5s,30s");
     cfg->webhook_timeout_ms = 10000;
+    cfg->egress = sl_egress_new();
     cfg->broker_timeout_ms = 10000;
 }
 
@@ -201,6 +202,9 @@ static int jcfg__apply(jcfg_t *cfg, const char *key, const char *val, char *err,
         }
     }
     int64_t v = 0;
+    if (sl_egress_is_key(key)) {
+        return sl_egress_set(cfg->egress, key, val, err, len) == 0 ? 0 : SL_EINVAL;
+    }
     if (strncmp(key, KIT_KCONF_PREFIX, strlen(KIT_KCONF_PREFIX)) == 0) {
         return kit_kconf_set(&cfg->kafka, key + strlen(KIT_KCONF_PREFIX), val, err, len);
     }
@@ -266,6 +270,8 @@ void jcfg_deinit(jcfg_t *cfg)
         }
     }
     cfg->ntypes = 0;
+    sl_egress_free(cfg->egress);
+    cfg->egress = NULL;
 }
 
 const jcfg_type_t *jcfg_type(const jcfg_t *cfg, const char *name)

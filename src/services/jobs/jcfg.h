@@ -7,6 +7,7 @@
 #include "jrun.h"
 #include "jstore.h"
 #include "kit_kconf.h"
+#include "sl_egress.h"
 #include "sl_props.h"
 
 #include <stdbool.h>
@@ -51,6 +52,7 @@ typedef struct {
     char webhook_secret[JCFG_STR_BYTES_MAX];
     char webhook_retries[128];  /* jhook schedule, e.g. "1s,5s,30s" */
     int64_t webhook_timeout_ms;
+    sl_egress_t *egress;        /* egress.* settings: where webhooks may connect (owned) */
     int64_t broker_timeout_ms;  /* produce acks wait before 503 */
     jcfg_type_t types[JCFG_TYPES_MAX];
     int ntypes;

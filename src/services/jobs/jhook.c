@@ -37,6 +37,10 @@ struct jhook {
     size_t resp_bytes;  /* response body bytes seen in the current delivery */
     bool resp_cut;      /* the body passed cfg.response_bytes_max and the transfer was cut */
     char errbuf[CURL_ERROR_SIZE];
+    sl_egress_t *egress_own;                      /* the default policy when cfg had none */
+    char egress_host[SL_EGRESS_HOST_BYTES_MAX + 1]; /* this delivery's host name */
+    char egress_msg[SL_EGRESS_MSG_BYTES];          /* why an address was refused */
+    bool egress_refused;
 };
 
 /* ---- signing ---- */
@@ -282,6 +286,21 @@ static bool jhook__cfg_ok(const jhook_config_t *cfg)
            cfg->response_bytes_max <= JHOOK_RESPONSE_BYTES_MAX;
 }
 
+/* Every connection a delivery opens (each address curl tries) passes the outbound policy on
+ * the very address it connects to; nothing is connected to otherwise (sl_egress.h). */
+static curl_socket_t jhook__open_socket(void *arg, curlsocktype purpose,
+                                        struct curl_sockaddr *ca)
+{
+    jhook_t *hook = arg;
+    struct sockaddr_storage ss = {0};
+    memcpy(&ss, &ca->addr, SL_MIN((size_t)ca->addrlen, sizeof ss));
+    int fd = sl_egress_socket(hook->cfg.egress, hook->egress_host, ca->family, ca->socktype,
+                              ca->protocol, (struct sockaddr *)&ss, hook->egress_msg,
+                              sizeof hook->egress_msg);
+    hook->egress_refused = hook->egress_refused || fd == -EACCES;
+    return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+
 /* Options that hold for every delivery, set once on the handle. */
 static int jhook__curl_setup(jhook_t *hook)
 {
@@ -298,7 +317,11 @@ static int jhook__curl_setup(jhook_t *hook)
               curl_easy_setopt(curl, CURLOPT_USERAGENT, "sluice-jobs-webhook/1") == CURLE_OK &&
               curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, hook->errbuf) == CURLE_OK &&
               curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, jhook__on_body) == CURLE_OK &&
-              curl_easy_setopt(curl, CURLOPT_WRITEDATA, hook) == CURLE_OK;
+              curl_easy_setopt(curl, CURLOPT_WRITEDATA, hook) == CURLE_OK &&
+              /* no proxy from the environment: the policy checks where we connect */
+              curl_easy_setopt(curl, CURLOPT_PROXY, "") == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, jhook__open_socket) == CURLE_OK &&
+              curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, hook) == CURLE_OK;
     return ok ? 0 : SL_EINVAL;
 }
 
@@ -319,6 +342,10 @@ int jhook_new(const jhook_config_t *cfg, jhook_t **out)
     }
     jhook_t *hook = sl_xcalloc(1, sizeof *hook);
     hook->cfg = c;
+    if (!c.egress) {
+        hook->egress_own = sl_egress_new();
+        hook->cfg.egress = hook->egress_own;
+    }
     hook->curl = curl_easy_init();
     if (!hook->curl) {
         free(hook);
@@ -339,6 +366,7 @@ void jhook_free(jhook_t *hook)
         return;
     }
     curl_easy_cleanup(hook->curl);
+    sl_egress_free(hook->egress_own);
     free(hook);
 }
 
@@ -380,6 +408,10 @@ static int jhook__outcome(jhook_t *hook, CURLcode cc, jhook_result_t *res)
     res->http_status = (int)status;
     res->retry_after_s = (int64_t)retry_after;
     const char *detail = hook->errbuf[0] ? hook->errbuf : curl_easy_strerror(cc);
+    if (hook->egress_refused && cc != CURLE_OK) {
+        snprintf(res->reason, sizeof res->reason, "%.255s", hook->egress_msg);
+        return -EACCES;
+    }
     if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && hook->resp_cut && status != 0)) {
         if (status >= 200 && status <= 299) {
             return 0;
@@ -430,6 +462,10 @@ int jhook_send(jhook_t *hook, const char *url, const char *secret, const char *i
     hook->resp_bytes = 0;
     hook->resp_cut = false;
     hook->errbuf[0] = '\0';
+    sl_egress_url_t u;
+    hook->egress_refused = false;
+    snprintf(hook->egress_host, sizeof hook->egress_host, "%s",
+             sl_egress_url_parse(url, &u) == 0 ? u.host : "");
     CURL *curl = hook->curl;
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sl_egress.h"
+
 /* Limits (each checked at N and N+1 in tests/unit/test_jobs_hook.c). */
 #define JHOOK_ID_BYTES_MAX 128           /* webhook-id; job ids are far shorter */
 #define JHOOK_KEY_BYTES_MAX 64           /* HMAC key; the spec's 512-bit maximum */
@@ -38,6 +40,9 @@ typedef struct jhook_config {
     int64_t timeout_ms;         /* whole delivery, connect included; 0 = default */
     int64_t connect_timeout_ms; /* TCP (and TLS) connect; 0 = default */
     size_t response_bytes_max;  /* response body read and discarded up to this; 0 = default */
+    const sl_egress_t *egress;  /* outbound policy checked on every address connected to;
+                                 * NULL = the default (public addresses only). Not owned: it
+                                 * must outlive the sender. */
 } jhook_config_t;
 
 typedef struct jhook_result {
@@ -58,8 +63,10 @@ void jhook_free(jhook_t *hook);
  * no control characters), `ts_s` the attempt's unix time in seconds. `secret` is "whsec_" +
  * base64 of the key bytes as the spec serialises it, or any other string, whose bytes are then
  * the key as given. Blocks for at most cfg.timeout_ms. Returns 0 on a 2xx; SL_EINVAL when
- * nothing was sent (URL not http(s), bad secret or id, body too long); JHOOK_EHTTP on another
- * status; -ETIMEDOUT, -ECONNREFUSED (could not connect), -EHOSTUNREACH (name not resolved) or
+ * nothing was sent (URL not http(s), bad secret or id, body too long); -EACCES when the
+ * outbound policy (cfg.egress, sl_egress.h) refused every address of the host, checked on the
+ * address connected to, with its sentence in res->reason; JHOOK_EHTTP on another status;
+ * -ETIMEDOUT, -ECONNREFUSED (could not connect), -EHOSTUNREACH (name not resolved) or
  * -EIO (other transport failure). `res` (may be NULL) always gets a reason on failure.
  * The connection is kept alive for the next delivery to the same host. Thread: hook's user. */
 int jhook_send(jhook_t *hook, const char *url, const char *secret, const char *id, int64_t ts_s,

@@ -654,7 +654,7 @@ void *jpipe_webhook_main(void *arg)
     jsvc_t *svc = arg;
     jstore_t *st = jsvc_store_open(svc);
     jhook_t *hook = NULL;
-    jhook_config_t hc = {.timeout_ms = svc->cfg->webhook_timeout_ms};
+    jhook_config_t hc = {.timeout_ms = svc->cfg->webhook_timeout_ms, .egress = svc->cfg->egress};
     jhook_sched_t sched;
     if (!st || jhook_new(&hc, &hook) != 0 ||
         jhook_sched_parse(svc->cfg->webhook_retries, &sched) != 0) {
