@@ -1,7 +1,8 @@
 // The resident page: watches /sub/line/{line} over STOMP (@stomp/stompjs), shows alerts live
 // with their location, accepts one (POST /accept), and raises alerts (POST /alert). On a
 // reconnect it resumes after the last record it saw of each partition (x-from-offset), so
-// nothing sent meanwhile is missed.
+// nothing sent meanwhile is missed. The last line watched is remembered (localStorage) and
+// watched again when the page loads.
 'use strict';
 
 const LINES = 10;
@@ -25,6 +26,7 @@ function residentId() {
 
 function status(text) {
   $('status').textContent = text;
+  $('status').classList.toggle('live', text.startsWith('watching'));
 }
 
 // "topic:partition:offset" of every partition seen, as the next offsets wanted.
@@ -67,6 +69,7 @@ function onMessage(msg) {
 
 function watch() {
   const line = $('line').value;
+  localStorage.setItem('line', line); // watched again on the next visit
   if (state.client) state.client.deactivate();
   state.line = line;
   state.seen = {};
@@ -107,5 +110,11 @@ function accept(id) {
 }
 
 $('join').onclick = watch;
+// The line watched last time is watched again on load: alerts show without a click.
+const lastLine = localStorage.getItem('line');
+if (lastLine && Number(lastLine) >= 1 && Number(lastLine) <= LINES) {
+  $('line').value = lastLine;
+  watch();
+}
 $('raise').onclick = () =>
   post('/alert', { line: state.line, location: $('location').value || state.line + '-' + $('unit').value });
