@@ -6,7 +6,7 @@
 'use strict';
 
 const LINES = 10;
-const state = { client: null, line: null, seen: {}, alerts: new Map() };
+const state = { client: null, line: null, seen: {}, alerts: new Map(), accepts: new Map() };
 const $ = (id) => document.getElementById(id);
 
 for (let i = 1; i <= LINES; i++) {
@@ -57,14 +57,20 @@ function onMessage(msg) {
     const li = alertItem(h['message-id'], { ...body, time: Number(h['x-timestamp']) });
     state.alerts.set(h['message-id'], li);
     $('alerts').prepend(li);
+    const by = state.accepts.get(h['message-id']);
+    if (by !== undefined) markAccepted(li, by);
   } else {
+    // The two topics are replayed independently: an accept may arrive before its alert.
+    state.accepts.set(body.alert, body.by);
     const li = state.alerts.get(body.alert);
-    if (li) {
-      li.classList.add('accepted');
-      li.querySelector('.accepted-by').textContent = 'accepted by ' + body.by;
-      li.querySelector('.accept').disabled = true;
-    }
+    if (li) markAccepted(li, body.by);
   }
+}
+
+function markAccepted(li, by) {
+  li.classList.add('accepted');
+  li.querySelector('.accepted-by').textContent = 'accepted by ' + by;
+  li.querySelector('.accept').disabled = true;
 }
 
 function watch() {
@@ -74,6 +80,7 @@ function watch() {
   state.line = line;
   state.seen = {};
   state.alerts.clear();
+  state.accepts.clear();
   $('alerts').replaceChildren();
   const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/an-ws';
   const client = new StompJs.Client({
