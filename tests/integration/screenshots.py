@@ -17,6 +17,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 def screenshot(url, png, width=1000, height=800, wait_ms=1500):
     """Loads url (http://... or file://...) and writes a width x height PNG to png."""
+    if os.path.exists(png):
+        os.unlink(png)  # a picture left from an earlier run proves nothing
     with tempfile.TemporaryDirectory(prefix="sluice-shot-") as profile:
         p = subprocess.run([CHROMIUM] + FLAGS + [
             "--user-data-dir=" + profile, "--window-size=%d,%d" % (width, height),
