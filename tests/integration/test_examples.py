@@ -206,3 +206,47 @@ def test_the_search_page_says_how_many_of_the_matches_it_shows(broker, tmp_path)
     finally:
         idx.terminate()
         idx.wait(T(10))
+
+
+# ---- Ctrl-C: the services stop before the broker ------------------------------------------
+
+def test_ctrl_c_on_emergency_alert_run_stops_the_gateway_before_the_broker(tmp_path):
+    """Ctrl-C in a terminal signals the whole foreground process group: the script's children
+    run in their own sessions, so only the script sees it and stops them in order."""
+    import signal
+    web = os.path.join(EX, "emergency-alert", "web", "node_modules", "@stomp", "stompjs")
+    if not os.path.isdir(web):
+        pytest.skip("examples/emergency-alert/web has no node_modules (test_gateway_browser "
+                    "installs them)")
+    http, kafka = free_port(), free_port()
+    log = open(tmp_path / "run.log", "wb")
+    p = subprocess.Popen([os.path.join(EX, "emergency-alert", "run"), "--http",
+                          "127.0.0.1:%d" % http, "--kafka", "127.0.0.1:%d" % kafka, "--data",
+                          str(tmp_path / "data")], stdout=log, stderr=log,
+                         stdin=subprocess.DEVNULL, start_new_session=True,
+                         env=dict(os.environ, SLUICE_BIN=sluice_bin()))
+
+    def up():
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/app/" % http, timeout=2):
+                return True
+        except OSError:
+            return False
+    try:
+        wait_for(up, T(30), "the gateway of emergency-alert/run")
+        time.sleep(1)
+        os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        p.wait(T(60))
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    text = open(tmp_path / "run.log", encoding="utf-8", errors="replace").read()
+    gw = text.find("[gateway] signal received; stopping")
+    brk = text.find("[broker] stopping")
+    assert 0 <= gw < brk, text[-3000:]
+    assert "brokers are down" not in text and "Connection refused" not in text, text[-3000:]
+    for port in (http, kafka):
+        s = socket.socket()
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "port %d still served" % port
+        s.close()
