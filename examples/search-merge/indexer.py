@@ -50,7 +50,10 @@ def count_line(q, shown, total):
     if not q:
         return "type a word from a product's name, brand or description"
     if shown < total:
-        return "showing %d of %d products matching <b>%s</b>" % (shown, total, html.escape(q))
+        more = ' &middot; <a href="/?q=%s&amp;limit=100">show up to 100</a>' % \
+            urllib.parse.quote(q) if shown < min(total, 100) else ""
+        return "showing %d of %d products matching <b>%s</b>%s" % (shown, total,
+                                                                   html.escape(q), more)
     return "%d product%s matching <b>%s</b>" % (total, "" if total == 1 else "s",
                                                 html.escape(q))
 
