@@ -250,3 +250,20 @@ def test_ctrl_c_on_emergency_alert_run_stops_the_gateway_before_the_broker(tmp_p
         s = socket.socket()
         assert s.connect_ex(("127.0.0.1", port)) != 0, "port %d still served" % port
         s.close()
+
+
+def test_search_merge_check_passes_and_stops_the_services_before_the_broker():
+    p = subprocess.run([os.path.join(EX, "search-merge", "run"), "--check", "--search-port",
+                        str(free_port()), "--join-port", str(free_port())],
+                       capture_output=True, text=True, timeout=T(300), stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, SLUICE_BIN=sluice_bin()))
+    assert p.returncode == 0 and "check: ok" in p.stdout, p.stdout + p.stderr
+    logs = re.search(r"run: stopped; logs in (\S+)", p.stdout).group(1)
+    try:
+        join_log = open(os.path.join(logs, "join.log"), errors="replace").read()
+        broker_log = open(os.path.join(logs, "broker.log"), errors="replace").read()
+        assert "brokers are down" not in join_log, join_log[-2000:]
+        assert "stopped; logs closed cleanly" in broker_log, broker_log[-2000:]
+    finally:
+        import shutil
+        shutil.rmtree(logs, ignore_errors=True)
