@@ -120,11 +120,13 @@ def serve(root, port=0):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["generate", "serve"])
-    ap.add_argument("dir")
-    ap.add_argument("--pages", type=int, default=42)
-    ap.add_argument("--port", type=int, default=0)
+    ap = argparse.ArgumentParser(description="The fixture shop of the OCR example: generate "
+                                 "product pages with their ground truth, or serve them.")
+    ap.add_argument("cmd", choices=["generate", "serve"], help="generate pages, or serve DIR")
+    ap.add_argument("dir", help="directory of the pages (and truth.json)")
+    ap.add_argument("--pages", type=int, default=42, help="pages to generate (default 42)")
+    ap.add_argument("--port", type=int, default=0,
+                    help="port to serve on 127.0.0.1 (default 0: any free one, printed)")
     a = ap.parse_args()
     if a.cmd == "generate":
         t = generate(a.dir, a.pages)

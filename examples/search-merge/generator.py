@@ -32,11 +32,14 @@ def offer(i, rnd):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--brokers", required=True)
-    ap.add_argument("--products", type=int, default=500)
-    ap.add_argument("--updates-per-s", type=float, default=5)
-    ap.add_argument("--seconds", type=float, default=0, help="0: until interrupted")
+    ap = argparse.ArgumentParser(description="Writes products.details and products.offers "
+                                 "(and one malformed record), then price/stock changes.")
+    ap.add_argument("--brokers", required=True, help="Kafka bootstrap servers, HOST:PORT")
+    ap.add_argument("--products", type=int, default=500, help="products to write (default 500)")
+    ap.add_argument("--updates-per-s", type=float, default=5,
+                    help="price/stock changes per second afterwards (default 5)")
+    ap.add_argument("--seconds", type=float, default=0,
+                    help="stop after this many seconds of changes (default 0: until interrupted)")
     args = ap.parse_args()
     rnd = random.Random(7)
     p = Producer({"bootstrap.servers": args.brokers, "acks": "all", "linger.ms": 5})

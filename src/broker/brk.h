@@ -14,6 +14,10 @@ typedef struct brk brk_t;
  * known key; warns once about unknown ones. On error writes a message to err and returns
  * SL_EINVAL, or -errno when the data dir or port cannot be used. Opens and recovers the log. */
 int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len);
+/* Counts the keys of props that are no broker setting; for each, logs a warning when warn
+ * and appends "'key' (did you mean known.key?)" (the hint when one is near) to out, comma
+ * separated, truncated to out_len (out may be NULL when out_len is 0). */
+int brk_conf_unknown_keys(const sl_props_t *props, bool warn, char *out, size_t out_len);
 /* Serves until brk_stop_async; then stops accepting, finishes in-flight work, flushes and
  * closes. Returns 0 or -errno. */
 int brk_run(brk_t *brk);

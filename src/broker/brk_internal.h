@@ -96,9 +96,11 @@ typedef struct {
     int64_t cleaner_dedupe_bytes;       /* offset map size */
     int64_t cleaner_io_bytes_per_sec;   /* -1: unthrottled */
     int64_t cleaner_backoff_ms;         /* sleep when there is nothing to clean */
+    bool config_strict; /* config.strict: unknown keys stop the start */
 } brk_conf_t;
 
-/* Parses props into conf; err gets "key: reason". Unknown keys are warned about once.
+/* Parses props into conf; err gets "key: reason". Unknown keys are warned about once each
+ * with the nearest known name; under config.strict=true they are an error (SL_EINVAL).
  * Free conf's strings with brk_conf_deinit. */
 int brk_conf_parse(const sl_props_t *props, brk_conf_t *conf, char *err, size_t err_len);
 void brk_conf_deinit(brk_conf_t *conf);

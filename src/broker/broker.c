@@ -234,7 +234,10 @@ static int brk__listen_one(brk_t *brk, brk_lst_t *l, const brk_listener_conf_t *
                          (size_t)brk->conf.socket_request_max_bytes, l, &l->lst);
     if (rc != 0) {
         snprintf(err, err_len, "cannot listen on %s:%d (listener %s): %s", lc->host, lc->port,
-                 lc->name, sl_strerror(rc));
+                 lc->name,
+                 rc == SL_ENOTFOUND ? "the host name does not resolve (give an IP address or "
+                                      "a name in /etc/hosts or DNS)"
+                                    : sl_strerror(rc));
         return rc;
     }
     if (lc->proto == BRK_PROTO_SSL || lc->proto == BRK_PROTO_SASL_SSL) {

@@ -1,5 +1,6 @@
-/* Broker configuration from Kafka's property names. Each known key is validated; unknown keys
- * are warned about once; keys that only matter on a multi-node cluster are accepted when
+/* Broker configuration from Kafka's property names. Each known key is validated; each unknown
+ * key is warned about once with the nearest known name (edit distance over brk__ckeys), and
+ * config.strict=true refuses them; keys that only matter on a multi-node cluster are accepted when
  * their value is what a single node means (replication factors of 1). */
 #include "brk_internal.h"
 #include "sl_fs.h"
@@ -108,6 +109,8 @@ static const brk_ckey_t brk__ckeys[] = {
     {"transaction.state.log.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
     {"transaction.state.log.min.isr", CK_LONG, 1, 1, 1, NOOFF, 0},
     {"min.insync.replicas", CK_LONG, 1, 1, 1, NOOFF, 0},
+    /* Sluice's own: unknown keys stop the start instead of a warning. */
+    {"config.strict", CK_BOOL, 0, 1, 1, OFF(config_strict), 1},
 };
 
 static void brk__conf_defaults(brk_conf_t *conf)
@@ -298,6 +301,87 @@ static int brk__conf_key(brk_conf_t *conf, const brk_ckey_t *ck, const char *v, 
     return 0;
 }
 
+/* Levenshtein distance of a and b, or SIZE_MAX when either is longer than the rows hold. */
+static size_t brk__edit_distance(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    size_t row[BRK_CONF_KEY_BYTES_MAX + 1];
+    if (na > BRK_CONF_KEY_BYTES_MAX || nb > BRK_CONF_KEY_BYTES_MAX) {
+        return SIZE_MAX;
+    }
+    for (size_t j = 0; j <= nb; j++) {
+        row[j] = j;
+    }
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            best = SL_MIN(best, up + 1);
+            best = SL_MIN(best, row[j - 1] + 1);
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+/* The known key nearest to key when it is close enough to be a typo (a third of its length,
+ * at least 2 edits), else NULL. */
+static const char *brk__conf_nearest(const char *key)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX, limit = SL_MAX(strlen(key) / 3, (size_t)2);
+    for (size_t k = 0; k < SL_ARRAY_LEN(brk__ckeys); k++) {
+        size_t d = brk__edit_distance(key, brk__ckeys[k].key);
+        if (d < best_d) {
+            best_d = d;
+            best = brk__ckeys[k].key;
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
+
+static bool brk__conf_known(const char *key)
+{
+    for (size_t k = 0; k < SL_ARRAY_LEN(brk__ckeys); k++) {
+        if (strcmp(brk__ckeys[k].key, key) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int brk_conf_unknown_keys(const sl_props_t *props, bool warn, char *out, size_t out_len)
+{
+    int count = 0;
+    size_t n = 0;
+    if (out_len > 0) {
+        out[0] = '\0';
+    }
+    for (size_t i = 0; i < sl_props_count(props); i++) {
+        const char *key, *value;
+        sl_props_at(props, i, &key, &value);
+        if (brk__conf_known(key)) {
+            continue;
+        }
+        const char *near = brk__conf_nearest(key);
+        char hint[BRK_CONF_KEY_BYTES_MAX + 32] = "";
+        if (near) {
+            snprintf(hint, sizeof hint, " (did you mean %s?)", near);
+        }
+        if (warn) {
+            SL_LOGW("conf", "unknown setting '%s' ignored%s", key, hint);
+        }
+        if (n < out_len) {
+            n += (size_t)snprintf(out + n, out_len - n, "%s'%s'%s", count ? ", " : "", key, hint);
+        }
+        count++;
+    }
+    return count;
+}
+
 int brk_conf_parse(const sl_props_t *props, brk_conf_t *conf, char *err, size_t err_len)
 {
     brk__conf_defaults(conf);
@@ -311,16 +395,14 @@ int brk_conf_parse(const sl_props_t *props, brk_conf_t *conf, char *err, size_t 
             }
         }
     }
-    for (size_t i = 0; i < sl_props_count(props); i++) {
-        const char *key, *value;
-        sl_props_at(props, i, &key, &value);
-        bool known = false;
-        for (size_t k = 0; k < SL_ARRAY_LEN(brk__ckeys) && !known; k++) {
-            known = strcmp(brk__ckeys[k].key, key) == 0;
+    if (conf->config_strict) {
+        char list[768];
+        if (brk_conf_unknown_keys(props, false, list, sizeof list) > 0) {
+            snprintf(err, err_len, "config.strict=true: unknown setting %s", list);
+            return SL_EINVAL;
         }
-        if (!known) {
-            SL_LOGW("conf", "unknown setting '%s' ignored", key);
-        }
+    } else {
+        brk_conf_unknown_keys(props, true, NULL, 0);
     }
     conf->log.max_message_bytes = (int32_t)conf->message_max_bytes;
     return brk__conf_security(props, conf, err, err_len);

@@ -81,10 +81,12 @@ static int brk__each_item(brk_conf_t *conf, const char *v, brk_item_fn fn, char 
     return 0;
 }
 
-/* "NAME://host:port" ([v6]:port allowed; empty host: every address). */
-static bool brk__parse_endpoint(const char *s, size_t n, char *name, size_t name_cap, char *host,
-                                size_t host_cap, int *port)
+/* "NAME://host:port" ([v6]:port allowed; empty host: every address). NULL on success, else
+ * what is wrong with it. */
+static const char *brk__parse_endpoint(const char *s, size_t n, char *name, size_t name_cap,
+                                       char *host, size_t host_cap, int *port)
 {
+    static const char *const shape = "expected NAME://host:port";
     const char *sep = NULL;
     for (size_t i = 0; i + 3 <= n; i++) {
         if (memcmp(s + i, "://", 3) == 0) {
@@ -93,7 +95,7 @@ static bool brk__parse_endpoint(const char *s, size_t n, char *name, size_t name
         }
     }
     if (!sep || sep == s || (size_t)(sep - s) >= name_cap) {
-        return false;
+        return shape;
     }
     snprintf(name, name_cap, "%.*s", (int)(sep - s), s);
     const char *p = sep + 3, *end = s + n;
@@ -101,14 +103,17 @@ static bool brk__parse_endpoint(const char *s, size_t n, char *name, size_t name
     for (const char *q = p; q < end; q++) {
         colon = *q == ':' ? q : colon;
     }
-    char portbuf[8];
-    if (!colon || end - colon - 1 <= 0 || end - colon - 1 >= (long)sizeof portbuf) {
-        return false;
+    if (!colon || end - colon - 1 <= 0) {
+        return shape;
     }
-    snprintf(portbuf, sizeof portbuf, "%.*s", (int)(end - colon - 1), colon + 1);
+    char portbuf[24];
+    snprintf(portbuf, sizeof portbuf, "%.*s", (int)SL_MIN(end - colon - 1, 23), colon + 1);
     int64_t port64;
-    if (!sl_parse_i64(portbuf, 0, 65535, &port64)) {
-        return false;
+    if (!sl_parse_i64(portbuf, INT64_MIN, INT64_MAX, &port64) || end - colon - 1 > 23) {
+        return "expected NAME://host:port with a numeric port";
+    }
+    if (port64 < 0 || port64 > 65535) {
+        return "the port is out of range (0 to 65535; 0 picks a free one)";
     }
     size_t hn = (size_t)(colon - p);
     if (hn > 1 && p[0] == '[' && p[hn - 1] == ']') {
@@ -116,7 +121,7 @@ static bool brk__parse_endpoint(const char *s, size_t n, char *name, size_t name
         hn -= 2;
     }
     if (hn >= host_cap) {
-        return false;
+        return "the host name is too long";
     }
     if (hn == 0) {
         snprintf(host, host_cap, "0.0.0.0");
@@ -124,7 +129,7 @@ static bool brk__parse_endpoint(const char *s, size_t n, char *name, size_t name
         snprintf(host, host_cap, "%.*s", (int)hn, p);
     }
     *port = (int)port64;
-    return true;
+    return NULL;
 }
 
 /* The protocol map as given, consulted per listener name. */
@@ -162,9 +167,10 @@ static int brk__listener_item(brk_conf_t *conf, const char *item, size_t n, char
     }
     brk_listener_conf_t *l = &conf->listeners[conf->nlisteners];
     memset(l, 0, sizeof *l);
-    if (!brk__parse_endpoint(item, n, l->name, sizeof l->name, l->host, sizeof l->host,
-                             &l->port)) {
-        snprintf(err, err_len, "listeners: expected NAME://host:port, got '%.*s'", (int)n, item);
+    const char *why = brk__parse_endpoint(item, n, l->name, sizeof l->name, l->host,
+                                          sizeof l->host, &l->port);
+    if (why) {
+        snprintf(err, err_len, "listeners: %s, got '%.*s'", why, (int)n, item);
         return SL_EINVAL;
     }
     if (!brk__map_lookup(l->name, &l->proto)) {
@@ -190,9 +196,9 @@ static int brk__advertised_item(brk_conf_t *conf, const char *item, size_t n, ch
 {
     char name[BRK_LISTENER_NAME_BYTES_MAX + 1], host[256];
     int port;
-    if (!brk__parse_endpoint(item, n, name, sizeof name, host, sizeof host, &port)) {
-        snprintf(err, err_len, "advertised.listeners: expected NAME://host:port, got '%.*s'",
-                 (int)n, item);
+    const char *why = brk__parse_endpoint(item, n, name, sizeof name, host, sizeof host, &port);
+    if (why) {
+        snprintf(err, err_len, "advertised.listeners: %s, got '%.*s'", why, (int)n, item);
         return SL_EINVAL;
     }
     for (int i = 0; i < conf->nlisteners; i++) {

@@ -32,13 +32,17 @@ static void cli__serve_usage(FILE *f)
             "\n"
             "options:\n"
             "  --config FILE       Kafka-style .properties file (log.dirs, num.partitions, ...)\n"
-            "  --listen HOST:PORT  listen address (default 127.0.0.1:9092; port 0 = any free)\n"
+            "  --listen HOST:PORT  listen address (default 127.0.0.1:9092; port 0 = any free;\n"
+            "                      HOST an IP address or a host name, resolved at start)\n"
             "  --data DIR          data directory (same as log.dirs; default ./data)\n"
             "  --set KEY=VALUE     any broker property; repeatable; overrides --config\n"
             "  --ready-file PATH   once listening, write HOST:PORT of the first listener to PATH\n"
             "                      (atomically), then one NAME://HOST:PORT line per listener\n"
             "                      when there are several or the first is not PLAINTEXT\n"
             "  --log-level LEVEL   debug, info (default), warn or error\n"
+            "  --strict            refuse to start on an unknown setting (config.strict=true);\n"
+            "                      without it each unknown one is a warning naming the\n"
+            "                      nearest known setting\n"
             "  --help              this text\n"
             "\n"
             "Properties (Kafka's names): log.dirs, listeners, advertised.listeners,\n"
@@ -64,8 +68,17 @@ static int cli__serve_flag(sl_props_t *props, const char *flag, const char *valu
 {
     char buf[1200];
     if (strcmp(flag, "--listen") == 0) {
-        if (!strchr(value, ':')) {
+        const char *colon = strrchr(value, ':');
+        int64_t port;
+        if (!colon) {
             fprintf(stderr, "sluice serve: --listen wants HOST:PORT, got '%s'\n", value);
+            return 2;
+        }
+        if (!sl_parse_i64(colon + 1, 0, 65535, &port)) {
+            fprintf(stderr, "sluice serve: --listen %s: the port %s (0 to 65535; 0 picks a "
+                    "free one)\n", value,
+                    sl_parse_i64(colon + 1, INT64_MIN, INT64_MAX, &port) ? "is out of range"
+                                                                         : "is not a number");
             return 2;
         }
         snprintf(buf, sizeof buf, "PLAINTEXT://%s", value);
@@ -85,6 +98,13 @@ static int cli__serve_run(sl_props_t *props, const char *ready_file)
 {
     char err[1024] = "";
     brk_t *brk;
+    bool strict = false;
+    const char *sv = sl_props_get(props, "config.strict");
+    if (sv && sl_parse_bool(sv, &strict) && strict &&
+        brk_conf_unknown_keys(props, false, err, sizeof err) > 0) {
+        fprintf(stderr, "sluice serve: config.strict=true: unknown setting %s\n", err);
+        return 2;
+    }
     sl_platform_tune_malloc();
     int rc = brk_new(props, &brk, err, sizeof err);
     if (rc != 0) {
@@ -127,6 +147,7 @@ static int cli__serve_run(sl_props_t *props, const char *ready_file)
 int cli_serve(int argc, char **argv)
 {
     const char *config = NULL, *ready_file = NULL;
+    bool strict = false;
     const char *fl[64][2]; /* --listen/--data/--set in order, applied after --config */
     int nfl = 0;
     int rc = 0;
@@ -135,6 +156,10 @@ int cli_serve(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             cli__serve_usage(stdout);
             return 0;
+        }
+        if (strcmp(a, "--strict") == 0) {
+            strict = true;
+            continue;
         }
         bool takes = strcmp(a, "--config") == 0 || strcmp(a, "--listen") == 0 ||
                      strcmp(a, "--data") == 0 || strcmp(a, "--set") == 0 ||
@@ -173,6 +198,9 @@ int cli_serve(int argc, char **argv)
     }
     for (int i = 0; i < nfl && rc == 0; i++) {
         rc = cli__serve_flag(props, fl[i][0], fl[i][1]);
+    }
+    if (strict) {
+        sl_props_set(props, "config.strict", "true");
     }
     if (rc == 0) {
         rc = cli__serve_run(props, ready_file);

@@ -18,10 +18,24 @@ static void gateway__usage(FILE *f)
     fprintf(f,
             "usage: sluice gateway serve [--config FILE.properties] [--set key=value]...\n"
             "                            [--brokers HOST:PORT] [--http HOST:PORT]\n"
-            "The settings (routes, destinations, limits) are listed in docs/gateway.md.\n");
+            "\n"
+            "Runs the HTTP produce API and the WebSocket STOMP fan-out.\n"
+            "\n"
+            "options:\n"
+            "  --config FILE      gateway .properties file (routes, destinations, limits)\n"
+            "  --set KEY=VALUE    any gateway setting; repeatable; later ones win\n"
+            "  --brokers H:P,...  Kafka bootstrap servers (setting brokers; default\n"
+            "                     127.0.0.1:9092); alias --bootstrap-server\n"
+            "  --http HOST:PORT   HTTP and WebSocket listen address (setting http.listen)\n"
+            "  --help             this text\n"
+            "\n"
+            "The settings are listed in docs/gateway.md.\n");
 }
 
-/* Loads the properties named by argv into cfg; returns 0 or the exit code. */
+/* gateway__config's result when --help was given (and the usage printed): exit 0. */
+#define GATEWAY_HELP (-1)
+
+/* Loads the properties named by argv into cfg; returns 0, GATEWAY_HELP or the exit code. */
 static int gateway__config(int argc, char **argv, gw_cfg_t *cfg)
 {
     sl_props_t *props = sl_props_new();
@@ -29,7 +43,13 @@ static int gateway__config(int argc, char **argv, gw_cfg_t *cfg)
     int rc = 0;
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char *key = strcmp(a, "--brokers") == 0 ? "brokers"
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            gateway__usage(stdout);
+            rc = GATEWAY_HELP;
+            break;
+        }
+        bool brokers = strcmp(a, "--brokers") == 0 || strcmp(a, "--bootstrap-server") == 0;
+        const char *key = brokers ? "brokers"
                           : strcmp(a, "--http") == 0  ? "http.listen"
                                                       : NULL;
         if (!v || (!key && strcmp(a, "--config") != 0 && strcmp(a, "--set") != 0)) {
@@ -63,7 +83,7 @@ static int gateway__serve(int argc, char **argv)
     int rc = gateway__config(argc, argv, cfg);
     if (rc != 0) {
         free(cfg);
-        return rc;
+        return rc == GATEWAY_HELP ? 0 : rc;
     }
     sigset_t set;
     sigemptyset(&set);

@@ -34,6 +34,7 @@ static void tool__groups_usage(FILE *f)
             "             [--execute] [options]\n"
             "       sluice groups delete GROUP [options]\n"
             "\n"
+            "GROUP may also be given as --group GROUP, as kafka-consumer-groups takes it.\n"
             "describe shows the group's state, its members with their assigned partitions, and\n"
             "per partition the committed offset, the log end offset and the lag.\n"
             "reset-offsets works only on a group without active members; without --execute it\n"
@@ -42,7 +43,8 @@ static void tool__groups_usage(FILE *f)
             "(local time when no zone is given) and picks the first offset at or after it.\n"
             "\n"
             "options:\n"
-            "  --brokers HOST:PORT[,...]  bootstrap brokers (default " TOOL_BROKERS_DEFAULT ")\n"
+            "  --brokers HOST:PORT[,...]  bootstrap brokers (default " TOOL_BROKERS_DEFAULT ");\n"
+            "                             alias --bootstrap-server, as in Kafka's tools\n"
             "  --timeout-ms MS            per-request timeout (default 10000)\n"
             "  -X KEY=VALUE               a librdkafka client setting (security.protocol,\n"
             "                             sasl.*, ssl.*, ...); repeatable\n"
@@ -173,9 +175,14 @@ static int tool__groups_parse(tool__groups_t *ga, int argc, char **argv)
         if (tool_arg_common(&args, &ga->opts)) {
             continue;
         }
-        if (word[0] != '-' && !ga->group && strcmp(ga->sub, "list") != 0) {
+        bool list = strcmp(ga->sub, "list") == 0;
+        if (word[0] != '-' && !ga->group && !list) {
             ga->group = word;
             args.i++;
+        } else if (!list && tool_arg_value(&args, "--group")) {
+            ga->group = args.val; /* kafka-consumer-groups' spelling */
+        } else if (args.rc != 0) {
+            return args.rc;
         } else if (!tool__groups_opt(&args, ga)) {
             return TOOL_EUSAGE;
         }

@@ -28,6 +28,7 @@ typedef struct tool__produce {
     size_t nheaders;
     size_t sent, delivered, failed;
     rd_kafka_resp_err_t first_err;
+    bool gone; /* producing stopped because the broker went away */
 } tool__produce_t;
 
 static void tool__produce_usage(FILE *f)
@@ -41,9 +42,11 @@ static void tool__produce_usage(FILE *f)
             "fields are optional, null key/value are Kafka nulls, non-string values are sent\n"
             "as their JSON text. --key/--header/--partition apply to every record (a JSON\n"
             "line's own fields win). Prints nothing on success; exits 1 if any record failed.\n"
+            "TOPIC may also be given as --topic TOPIC, as kafka-console-producer takes it.\n"
             "\n"
             "options:\n"
-            "  --brokers HOST:PORT[,...]  bootstrap brokers (default " TOOL_BROKERS_DEFAULT ")\n"
+            "  --brokers HOST:PORT[,...]  bootstrap brokers (default " TOOL_BROKERS_DEFAULT ");\n"
+            "                             alias --bootstrap-server, as in Kafka's tools\n"
             "  --timeout-ms MS            delivery timeout per record (default 10000)\n"
             "  -X KEY=VALUE               a librdkafka client setting (security.protocol,\n"
             "                             sasl.*, ssl.*, ...); repeatable\n"
@@ -66,10 +69,12 @@ static void tool__consume_usage(FILE *f)
             "manual assignment and commits nothing; with --group it joins the group and\n"
             "commits what it printed. New records only, unless --from-beginning (or the\n"
             "group has committed offsets). Stops after N records, or after --timeout-ms\n"
-            "(default 10000) without a new record, or on SIGINT/SIGTERM.\n"
+            "(default 10000) without a new record, or on SIGINT/SIGTERM. TOPIC may also be\n"
+            "given as --topic TOPIC, as kafka-console-consumer takes it.\n"
             "\n"
             "options:\n"
-            "  --brokers HOST:PORT[,...]  bootstrap brokers (default " TOOL_BROKERS_DEFAULT ")\n"
+            "  --brokers HOST:PORT[,...]  bootstrap brokers (default " TOOL_BROKERS_DEFAULT ");\n"
+            "                             alias --bootstrap-server, as in Kafka's tools\n"
             "  --verbose                  librdkafka logs and a final count on stderr\n"
             "  --help                     this text\n"
             "\n"
@@ -249,6 +254,27 @@ static rd_kafka_resp_err_t tool__produce_one(tool__produce_t *pa, tool_client_t 
     }
 }
 
+/* True when err is what librdkafka reports for records it could not send because the
+ * connection is gone (queue full behind it, timed out in it, transport closed) and error_cb
+ * saw the connection fail: the broker went away, which is what the user should read. */
+static bool tool__broker_gone(const tool_client_t *cli, rd_kafka_resp_err_t err)
+{
+    bool lost = err == RD_KAFKA_RESP_ERR__QUEUE_FULL || err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
+                err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+                err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+    return lost && (cli->brokers_down || cli->last_error[0] != '\0');
+}
+
+/* The message for records cut off by a broker that went away, with the counts. */
+static int tool__produce_gone(tool__produce_t *pa, const tool_client_t *cli)
+{
+    return tool_fail(&pa->opts,
+                     "the broker at %s went away (%s): %zu of %zu records acknowledged, "
+                     "the rest not written",
+                     pa->opts.brokers, cli->last_error[0] ? cli->last_error : "all brokers down",
+                     pa->delivered, pa->sent);
+}
+
 /* Reads stdin to the end (or the first bad line) and produces every line. */
 static int tool__produce_lines(tool__produce_t *pa, tool_client_t *cli)
 {
@@ -273,7 +299,10 @@ static int tool__produce_lines(tool__produce_t *pa, tool_client_t *cli)
             rc = tool_fail(&pa->opts, "line %zu: %s", lineno, bad);
         } else {
             rd_kafka_resp_err_t err = tool__produce_one(pa, cli, &rec);
-            if (err) {
+            if (err && tool__broker_gone(cli, err)) {
+                rc = TOOL_EFAIL; /* reported with the counts after the flush */
+                pa->gone = true;
+            } else if (err) {
                 rc = tool_fail_kafka(&pa->opts, "produce", err, NULL);
             }
         }
@@ -301,7 +330,12 @@ static int tool__produce_run(tool__produce_t *pa)
         rc = tool__produce_lines(pa, cli);
         rd_kafka_flush(cli->rk, pa->opts.timeout_ms + TOOL_FLUSH_SLACK_MS);
         size_t pending = pa->sent - pa->delivered - pa->failed;
-        if (pa->failed > 0) {
+        rd_kafka_poll(cli->rk, 0); /* serves error_cb */
+        if (pa->gone || ((pa->failed > 0 || pending > 0) &&
+                         tool__broker_gone(cli, pa->failed > 0 ? pa->first_err
+                                                               : RD_KAFKA_RESP_ERR__TIMED_OUT))) {
+            rc = tool__produce_gone(pa, cli);
+        } else if (pa->failed > 0) {
             rc = tool_fail(&pa->opts, "%zu of %zu records failed: %s: %s", pa->failed, pa->sent,
                            rd_kafka_err2name(pa->first_err), rd_kafka_err2str(pa->first_err));
         } else if (pending > 0) {
@@ -332,6 +366,10 @@ int tool_produce(int argc, char **argv)
         } else if (word[0] != '-' && !pa->topic) {
             pa->topic = word;
             args.i++;
+        } else if (tool_arg_value(&args, "--topic")) {
+            pa->topic = args.val; /* kafka-console-producer's spelling */
+        } else if (args.rc != 0) {
+            rc = args.rc;
         } else if (!tool__produce_opt(&args, pa)) {
             rc = TOOL_EUSAGE;
         }
@@ -533,6 +571,10 @@ int tool_consume(int argc, char **argv)
         if (word[0] != '-' && !ca.topic) {
             ca.topic = word;
             args.i++;
+        } else if (tool_arg_value(&args, "--topic")) {
+            ca.topic = args.val; /* kafka-console-consumer's spelling */
+        } else if (args.rc != 0) {
+            return args.rc;
         } else if (!tool__consume_opt(&args, &ca)) {
             return TOOL_EUSAGE;
         }

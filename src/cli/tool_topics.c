@@ -32,14 +32,16 @@ static void tool__topics_usage(FILE *f)
             "       sluice topics delete TOPIC [options]\n"
             "       sluice topics alter TOPIC [--config KEY=VALUE]... [--delete-config KEY]...\n"
             "\n"
-            "Lists, describes, creates, deletes and reconfigures topics.\n"
+            "Lists, describes, creates, deletes and reconfigures topics. TOPIC may also be\n"
+            "given as --topic TOPIC, as kafka-topics takes it.\n"
             "create uses the broker's num.partitions / default.replication.factor when the\n"
             "counts are not given. alter reads the topic's dynamic configs and writes the\n"
             "whole set back with AlterConfigs (Sluice and Apache Kafka support it; librdkafka\n"
             "2.0.2 cannot send IncrementalAlterConfigs).\n"
             "\n"
             "options:\n"
-            "  --brokers HOST:PORT[,...]  bootstrap brokers (default " TOOL_BROKERS_DEFAULT ")\n"
+            "  --brokers HOST:PORT[,...]  bootstrap brokers (default " TOOL_BROKERS_DEFAULT ");\n"
+            "                             alias --bootstrap-server, as in Kafka's tools\n"
             "  --timeout-ms MS            per-request timeout (default 10000)\n"
             "  -X KEY=VALUE               a librdkafka client setting (security.protocol,\n"
             "                             sasl.*, ssl.*, ...); repeatable\n"
@@ -96,9 +98,14 @@ static int tool__topics_parse(tool__topics_t *ta, int argc, char **argv)
         if (tool_arg_common(&args, &ta->opts)) {
             continue;
         }
-        if (word[0] != '-' && !ta->topic && strcmp(ta->sub, "list") != 0) {
+        bool list = strcmp(ta->sub, "list") == 0;
+        if (word[0] != '-' && !ta->topic && !list) {
             ta->topic = word;
             args.i++;
+        } else if (!list && tool_arg_value(&args, "--topic")) {
+            ta->topic = args.val; /* kafka-topics' spelling */
+        } else if (args.rc != 0) {
+            return args.rc;
         } else if (!tool__topics_opt(&args, ta)) {
             return TOOL_EUSAGE;
         }

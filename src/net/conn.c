@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -348,6 +349,32 @@ static void snet__accept(snet_io_t *io, uint32_t events)
     }
 }
 
+/* A host name to listen on, as Kafka's listeners allow: its first address (IPv4 first, as
+ * getaddrinfo orders them). Blocking; called at start only. */
+static int snet__resolve_passive(const char *host, int port, struct sockaddr_storage *ss,
+                                 socklen_t *slen)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) {
+        return SL_ENOTFOUND;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *slen = res->ai_addrlen;
+    freeaddrinfo(res);
+    if (ss->ss_family == AF_INET) {
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+    } else if (ss->ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+    } else {
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
 int snet_listen(snet_loop_t *loop, const char *host, int port, const snet_handler_t *handler,
                 size_t max_frame_bytes, void *ctx, snet_listener_t **out)
 {
@@ -365,7 +392,10 @@ int snet_listen(snet_loop_t *loop, const char *host, int port, const snet_handle
         sin6->sin6_port = htons((uint16_t)port);
         slen = sizeof *sin6;
     } else {
-        return SL_EINVAL;
+        int rc = snet__resolve_passive(host, port, &ss, &slen);
+        if (rc != 0) {
+            return rc;
+        }
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {

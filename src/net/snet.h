@@ -62,8 +62,9 @@ typedef struct {
     bool (*on_open)(snet_conn_t *conn);
 } snet_handler_t;
 
-/* Listens on host:port (port 0: ephemeral). New connections start with ctx as their context.
- * Returns 0 or -errno (EADDRINUSE etc.). */
+/* Listens on host:port (port 0: ephemeral); host is an IPv4/IPv6 address or a host name
+ * (resolved, blocking, to its first address). New connections start with ctx as their context.
+ * Returns 0, SL_ENOTFOUND when the name does not resolve, or -errno (EADDRINUSE etc.). */
 int snet_listen(snet_loop_t *loop, const char *host, int port, const snet_handler_t *handler,
                 size_t max_frame_bytes, void *ctx, snet_listener_t **out);
 int snet_listener_port(const snet_listener_t *lst);

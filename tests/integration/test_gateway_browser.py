@@ -1,17 +1,17 @@
 """The emergency-alert page in a real browser: Debian chromium driven headless by playwright-core
 (examples/emergency-alert/web, installed with `npm ci`) loads the page the gateway serves, which
-uses @stomp/stompjs; an alert POSTed over HTTP appears live, is accepted, and a screenshot is
-taken."""
+uses @stomp/stompjs; an alert POSTed over HTTP appears live, is accepted, the page watches the
+remembered line again after a reload, and a screenshot is taken."""
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 
 from conftest import REPO, T
 from gateway_harness import Gateway
+from screenshots import assert_not_blank, keep
 
 WEB = os.path.join(REPO, "examples", "emergency-alert", "web")
 pytestmark = pytest.mark.own_broker  # chromium, node and npm come from scripts/setup
@@ -39,10 +39,10 @@ def test_an_alert_posted_over_http_appears_in_the_page_and_is_accepted(broker, t
         result = json.loads(lines[-1])
         assert p.returncode == 0 and result["ok"], (result, p.stderr[-2000:])
         assert os.path.getsize(shot) > 10000
+        assert_not_blank(shot)
+        keep(shot)
         accepted = gw.stats()
-        assert accepted["produced"] == 2  # the alert and the accept
-        keep = os.environ.get("SLUICE_SCREENSHOT_DIR")
-        if keep:
-            shutil.copy(shot, keep)
+        assert accepted["produced"] == 3  # the alert, the accept and the alert left open
+        assert result["remembered"] == "3", result
     finally:
         gw.stop()

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import REPO, T, sluice_bin, wait_for
 from jobs_harness import JobsService, WebhookReceiver, dead_letters
+from screenshots import assert_not_blank, screenshot
 
 sys.path.insert(0, os.path.join(REPO, "examples", "ocr-inspection"))
 import shop  # noqa: E402
@@ -155,7 +156,21 @@ def test_example_run_flags_the_fixture_shop_with_precision_and_recall_over_095(t
     assert int(tallest) > 10000, "a long page is captured in parts and read in bands"
     assert float(precision) >= 0.95 and float(recall) >= 0.95, run.stdout
     assert "/hang: timed out" in run.stdout and "/error500: worker error: HTTP 500" in run.stdout
+    assert re.search(r"^  \d+ of %d jobs done \(\d+ s\)$" % (pages + 2), run.stdout, re.M), \
+        "no progress while waiting:\n" + run.stdout
     report = (out / "report.html").read_text(encoding="utf-8")
-    thumbs = re.findall(r'<img src="(thumb-[^"]+\.jpg)">', report)
-    assert len(thumbs) == int(flagged) > 0
-    assert all((out / t).stat().st_size > 1000 for t in thumbs)
+    assert "<table class=summary>" in report and "<pre>" not in report
+    assert "<td>%s</td>" % precision in report and "<td>%s</td>" % recall in report
+    crops = re.findall(r'<a href="(captures/[^"]+\.png)" title="the whole capture">'
+                       r'<img class=crop src="(captures/[^"]+\.jpg)"', report)
+    assert len(crops) == int(flagged) > 0, report[:3000]
+    for whole, crop in crops:
+        assert (out / crop).stat().st_size > 5000 and (out / whole).stat().st_size > 5000
+    # Every link of the report is a file stored with it: it works after the shop is gone.
+    links = re.findall(r'href="([^"]+)"', report)
+    assert len(links) >= pages and all((out / link).exists() for link in links), links
+    from PIL import Image
+    assert min(Image.open(out / c).width for _, c in crops) >= 600, "crops large enough to read"
+    shot = screenshot("file://%s" % (out / "report.html"), str(tmp_path / "ocr-report.png"),
+                      1200, 1400)
+    assert_not_blank(shot)

@@ -1,11 +1,12 @@
 // The resident page: watches /sub/line/{line} over STOMP (@stomp/stompjs), shows alerts live
 // with their location, accepts one (POST /accept), and raises alerts (POST /alert). On a
 // reconnect it resumes after the last record it saw of each partition (x-from-offset), so
-// nothing sent meanwhile is missed.
+// nothing sent meanwhile is missed. The last line watched is remembered (localStorage) and
+// watched again when the page loads.
 'use strict';
 
 const LINES = 10;
-const state = { client: null, line: null, seen: {}, alerts: new Map() };
+const state = { client: null, line: null, seen: {}, alerts: new Map(), accepts: new Map() };
 const $ = (id) => document.getElementById(id);
 
 for (let i = 1; i <= LINES; i++) {
@@ -25,6 +26,7 @@ function residentId() {
 
 function status(text) {
   $('status').textContent = text;
+  $('status').classList.toggle('live', text.startsWith('watching'));
 }
 
 // "topic:partition:offset" of every partition seen, as the next offsets wanted.
@@ -55,22 +57,30 @@ function onMessage(msg) {
     const li = alertItem(h['message-id'], { ...body, time: Number(h['x-timestamp']) });
     state.alerts.set(h['message-id'], li);
     $('alerts').prepend(li);
+    const by = state.accepts.get(h['message-id']);
+    if (by !== undefined) markAccepted(li, by);
   } else {
+    // The two topics are replayed independently: an accept may arrive before its alert.
+    state.accepts.set(body.alert, body.by);
     const li = state.alerts.get(body.alert);
-    if (li) {
-      li.classList.add('accepted');
-      li.querySelector('.accepted-by').textContent = 'accepted by ' + body.by;
-      li.querySelector('.accept').disabled = true;
-    }
+    if (li) markAccepted(li, body.by);
   }
+}
+
+function markAccepted(li, by) {
+  li.classList.add('accepted');
+  li.querySelector('.accepted-by').textContent = 'accepted by ' + by;
+  li.querySelector('.accept').disabled = true;
 }
 
 function watch() {
   const line = $('line').value;
+  localStorage.setItem('line', line); // watched again on the next visit
   if (state.client) state.client.deactivate();
   state.line = line;
   state.seen = {};
   state.alerts.clear();
+  state.accepts.clear();
   $('alerts').replaceChildren();
   const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/an-ws';
   const client = new StompJs.Client({
@@ -107,5 +117,11 @@ function accept(id) {
 }
 
 $('join').onclick = watch;
+// The line watched last time is watched again on load: alerts show without a click.
+const lastLine = localStorage.getItem('line');
+if (lastLine && Number(lastLine) >= 1 && Number(lastLine) <= LINES) {
+  $('line').value = lastLine;
+  watch();
+}
 $('raise').onclick = () =>
   post('/alert', { line: state.line, location: $('location').value || state.line + '-' + $('unit').value });

@@ -1,6 +1,7 @@
 // Real-browser check of the resident page (used by tests/integration/test_gateway_browser.py):
 // Debian chromium driven headless by playwright-core loads http://HOST/app/, watches a line,
-// an alert POSTed over HTTP appears live, the resident accepts it, a screenshot is taken.
+// an alert POSTed over HTTP appears live, the resident accepts it, a second alert stays open;
+// after a reload the page watches the remembered line without a click; a screenshot is taken.
 //   node browser_check.mjs BASE_URL LINE SCREENSHOT.png
 // Prints one JSON line; exits 1 on any failure. Every wait is bounded.
 import { chromium } from 'playwright-core';
@@ -33,9 +34,21 @@ try {
   await item.locator('.accept').click();
   await page.waitForSelector('#alerts li.accepted');
   const acceptedBy = await item.locator('.accepted-by').textContent();
-  await page.screenshot({ path: shot });
-  ok = shownId === id && acceptedBy.startsWith('accepted by') && errors.length === 0;
-  console.log(JSON.stringify({ ok, id, shownId, acceptedBy, errors }));
+  // A second alert, left open, so the picture shows both states.
+  const open = 'unit ' + line + '-' + (Date.now() + 7) % 100000 + ' stairwell smoke';
+  await fetch(base + '/alert', { method: 'POST', body: JSON.stringify({ line, location: open }) });
+  await page.locator('#alerts li', { hasText: open }).waitFor();
+  // The page remembers the line: after a reload it watches it again without a click, and
+  // the alerts of the last hour are there.
+  await page.reload();
+  await page.waitForFunction((l) => document.querySelector('#status').textContent === 'watching line ' + l, line);
+  const remembered = await page.inputValue('#line');
+  await page.locator('#alerts li.accepted', { hasText: where }).waitFor();
+  await page.locator('#alerts li', { hasText: open }).waitFor();
+  await page.screenshot({ path: shot, fullPage: true });
+  ok = shownId === id && acceptedBy.startsWith('accepted by') && remembered === line &&
+    errors.length === 0;
+  console.log(JSON.stringify({ ok, id, shownId, acceptedBy, remembered, errors }));
 } catch (e) {
   console.log(JSON.stringify({ ok: false, error: String(e) }));
 } finally {
