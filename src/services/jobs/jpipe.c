@@ -499,6 +499,10 @@ static void jpipe__reap(jsvc_t *svc, jstore_t *st)
     static __thread jstore_lease_t leases[JPIPE_SCAN_MAX];
     static __thread jpipe_dead_t dead[JPIPE_SCAN_MAX];
     size_t n = 0, ndead = 0;
+    int ended = 0;
+    if (jproc_sweep(st, &ended) != 0) {
+        return; /* a dead service's job still runs: its lease must not be re-granted yet */
+    }
     int64_t now = sl_time_wall_ms();
     if (jstore_expired_leases(st, now, leases, JPIPE_SCAN_MAX, &n) != 0) {
         return;

@@ -77,6 +77,7 @@ struct jsvc {
     size_t ncounts;
     struct japi *api;
     struct jpool *pool;
+    struct jproc *procs; /* workers role: records the groups the pool starts */
 };
 
 /* A consumer in group <group_prefix>.<stage> subscribed to topic, offsets stored by hand. */
@@ -113,6 +114,20 @@ typedef struct jpool jpool_t;
 int jpool_new(jsvc_t *svc, jpool_t **out);
 void *jpool_main(void *arg); /* arg: svc */
 void jpool_free(jpool_t *pool);
+
+/* Worker process groups (jproc.c). */
+typedef struct jproc jproc_t;
+/* Opens its own store connection (no fsync: the records matter only while the machine is up)
+ * and notes this incarnation (pid, start time, boot id). */
+int jproc_new(const char *store_path, jproc_t **out);
+void jproc_free(jproc_t *jp);
+/* Hooks for jrun_cmd_t: record a group before its job runs, forget it once reaped. */
+const jrun_hooks_t *jproc_hooks(jproc_t *jp);
+/* Ends every recorded group whose service incarnation is gone (see jproc.c for how a reused
+ * pid is told apart) and drops its record; *ended counts the records dropped. SL_EAGAIN when
+ * a group outlived SIGKILL for JPROC_GONE_WAIT_MS (its record stays: do not re-grant leases).
+ * Blocks up to that long per group. Thread: the caller's store connection. */
+int jproc_sweep(jstore_t *st, int *ended);
 
 /* HTTP API (japi.c). */
 typedef struct japi japi_t;
