@@ -89,7 +89,7 @@ TEST(test_open_uses_wal_and_records_schema_version)
     ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &stmt, NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    ASSERT_EQ(sqlite3_column_int(stmt, 0), 3);
+    ASSERT_EQ(sqlite3_column_int(stmt, 0), 4);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     jstore_close(st);
