@@ -414,3 +414,57 @@ def test_kill9_of_broker_mid_run_loses_nothing(broker, make_jobs):
     assert {r[0] for r in jobs.runs() if r[2] == "end"} >= set(ids)
     assert_never_twice_at_once(jobs.runs())
     wait_for(lambda: jobs.request("GET", "/health")[0] == 200, T(10), "healthy again")
+
+
+LIFE_JOB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools", "life_job.py")
+
+
+def life_lines(jobs):
+    path = os.path.join(jobs.work_dir, "life")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [l.split() for l in f if l.strip()]
+
+
+def proc_alive(pid, ticks):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return False
+    rest = s[s.rindex(")") + 2:].split()
+    return rest[0] not in ("Z", "X") and int(rest[19]) == ticks
+
+
+def test_workers_die_with_a_killed_service_and_never_overlap_their_retry(broker, make_jobs):
+    """Issue 20: long one-shot and persistent jobs (some doing their work in a grandchild, as
+    the inspect worker's browser does), the service killed with SIGKILL at random moments over
+    three rounds: no attempt starts while an earlier attempt's process of the same job still
+    runs, and nothing is left running at the end."""
+    import random
+    jobs = make_jobs(broker, {"workers.slots": "4", "lease.ms": "1500",
+                              "type.life.command": LIFE_JOB,
+                              "type.plife.command": LIFE_JOB + " --persistent",
+                              "type.plife.mode": "persistent"})
+    specs = [("life", False), ("life", True), ("plife", False), ("plife", True)]
+    ids = jobs.submit([{"type": t, "payload": {"name": "%s-%d" % (t, g), "secs": 12,
+                                               "grandchild": g},
+                        "max_attempts": 10, "timeout_s": 60} for t, g in specs])
+    rng = random.Random(20)
+    for rnd in range(3):
+        before = len([l for l in life_lines(jobs) if l[0] == "start"])
+        wait_for(lambda: len([l for l in life_lines(jobs) if l[0] == "start"]) >= before + 4,
+                 T(30), "round %d: the 4 jobs running" % rnd)
+        time.sleep(rng.uniform(0.1, 1.5))
+        jobs.kill9()
+        jobs.start()
+    for jid in ids:
+        jobs.wait_state(jid, "succeeded", timeout_s=60)
+    lines = life_lines(jobs)
+    assert not [l for l in lines if l[0] == "OVERLAP"], lines
+    starts = [l for l in lines if l[0] == "start"]
+    assert len(starts) >= 16, "4 jobs x (3 killed runs + 1 finished)"
+    assert jobs.stop() == 0
+    left = [l for l in starts if proc_alive(int(l[2]), int(l[3]))]
+    assert not left, "orphans still running: %s" % left
