@@ -9,7 +9,8 @@ import time
 import pytest
 
 from conftest import T, sluice_bin, wait_for
-from jobs_harness import JobsService, WebhookReceiver, dead_letters
+from jobs_harness import (API_TOKEN, OPERATOR_TOKEN, JobsService, WebhookReceiver,
+                          dead_letters)
 
 pytestmark = pytest.mark.own_broker
 
@@ -87,7 +88,7 @@ def test_always_failing_job_goes_dead_then_operator_retry(broker, jobs):
     # Still broken: a retry fails again; fixed: the operator's retry (CLI) succeeds.
     open(fix, "w").close()
     out = subprocess.run([sluice_bin(), "jobs", "retry", "--url",
-                          "http://127.0.0.1:%d" % jobs.port, job_id],
+                          "http://127.0.0.1:%d" % jobs.port, job_id, "--token", OPERATOR_TOKEN],
                          capture_output=True, text=True, timeout=T(30))
     assert out.returncode == 0, out.stderr
     job = jobs.wait_state(job_id, "succeeded")
@@ -349,7 +350,8 @@ def test_cli_list_show_cancel(jobs):
 
     def cli(*args):
         return subprocess.run([sluice_bin(), "jobs", *args, "--url", url], capture_output=True,
-                              text=True, timeout=T(30))
+                              text=True, timeout=T(30),
+                              env=dict(os.environ, SLUICE_JOBS_TOKEN=OPERATOR_TOKEN))
     wait_for(lambda: jid in cli("list", "--state", "running").stdout, T(10), "listed running")
     out = cli("show", jid)
     assert out.returncode == 0 and '"state": "running"' in out.stdout

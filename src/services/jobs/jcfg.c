@@ -218,6 +218,15 @@ static int jcfg__apply(jcfg_t *cfg, const char *key, const char *val, char *err,
         return sl_setting_str(cfg->worker_id, sizeof cfg->worker_id - 8, key, val, err, len);
     } else if (strcmp(key, "roles") == 0) {
         return jcfg__roles(cfg, val, err, len);
+    } else if (strcmp(key, "api.token") == 0 || strcmp(key, "operator.token") == 0 ||
+               strcmp(key, "metrics.token") == 0) {
+        jauth_role_t role = key[0] == 'a' ? JAUTH_API : key[0] == 'o' ? JAUTH_OPERATOR
+                                                                      : JAUTH_METRICS;
+        char why[160];
+        if (jauth_set(&cfg->auth, role, val, why, sizeof why) != 0) {
+            return sl_setting_fail(err, len, key, why);
+        }
+        return 0;
     } else if (strcmp(key, "webhook.secret") == 0) {
         return sl_setting_str(cfg->webhook_secret, sizeof cfg->webhook_secret, key, val, err, len);
     } else if (strcmp(key, "webhook.retries") == 0) {

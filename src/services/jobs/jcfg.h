@@ -4,6 +4,7 @@
 #ifndef JCFG_H
 #define JCFG_H
 
+#include "jauth.h"
 #include "jrun.h"
 #include "jstore.h"
 #include "kit_kconf.h"
@@ -48,6 +49,7 @@ typedef struct {
     int default_timeout_s, default_max_attempts;
     size_t request_bytes_max;   /* HTTP body limit (413 past it) */
     int batch_max;              /* jobs per POST */
+    jauth_t auth;               /* api.token, operator.token, metrics.token */
     char webhook_secret[JCFG_STR_BYTES_MAX];
     char webhook_retries[128];  /* jhook schedule, e.g. "1s,5s,30s" */
     int64_t webhook_timeout_ms;

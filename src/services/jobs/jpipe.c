@@ -218,10 +218,11 @@ static int jpipe__create(jsvc_t *svc, jstore_t *st, const rd_kafka_message_t *ms
                        .src_offset = msg->offset};
     json_t *payload = NULL;
     json_int_t tmo = 0, att = 0;
-    if (!root || json_unpack(root, "{s:s, s:s, s:o, s:I, s:I, s?s, s?s, s?s}", "id", &nj.id,
+    if (!root || json_unpack(root, "{s:s, s:s, s:o, s:I, s:I, s?s, s?s, s?s, s?s}", "id", &nj.id,
                              "type", &nj.type, "payload", &payload, "timeout_s", &tmo,
                              "max_attempts", &att, "key", &nj.key, "webhook", &nj.webhook,
-                             "idempotency_key", &nj.idempotency_key) != 0 ||
+                             "idempotency_key", &nj.idempotency_key, "submitter",
+                             &nj.submitter) != 0 ||
         tmo < 1 || tmo > JSTORE_TIMEOUT_S_MAX || att < 1 || att > JSTORE_MAX_ATTEMPTS_MAX) {
         json_decref(root);
         jpipe__bad(svc, msg, "not a request event");
