@@ -470,3 +470,101 @@ def test_workers_die_with_a_killed_service_and_never_overlap_their_retry(broker,
     assert jobs.stop() == 0
     left = [l for l in starts if proc_alive(int(l[2]), int(l[3]))]
     assert not left, "orphans still running: %s" % left
+
+
+# ---- credentials (issue 20) ----
+
+def test_tokens_at_the_boundary(broker, make_jobs):
+    """None -> 401 with a JSON body, wrong -> 403, right -> allowed; an api token submits and
+    reads only its own jobs, operator-only routes answer 403 to it; /health stays open."""
+    other_api = "other-" + os.urandom(16).hex()
+    jobs = make_jobs(broker, {"api.token": "shop:%s, %s" % (API_TOKEN, other_api)})
+    api, other, op = jobs.as_token(API_TOKEN), jobs.as_token(other_api), {}
+    none, wrong = jobs.as_token(None), jobs.as_token(API_TOKEN + "x")
+    body = {"type": "echo", "payload": {"n": 1}}
+    for headers, want in ((none, 401), (wrong, 403), (jobs.as_token(API_TOKEN[:-1]), 403)):
+        status, err = jobs.request("POST", "/jobs", body, headers=headers)
+        assert status == want and "error" in err, (status, err)
+    status, _ = jobs.request("POST", "/jobs", body, headers={"authorization": API_TOKEN})
+    assert status == 401, "a token without the Bearer scheme is no credential"
+    assert jobs.http("GET", "/health", headers=none)[0] == 200
+    status, r = jobs.request("POST", "/jobs", body, headers=api)
+    assert status == 202
+    mine = r["id"]
+    jobs.wait_state(mine, "succeeded")
+    status, job = jobs.request("GET", "/jobs/" + mine, headers=api)
+    assert status == 200 and job["result"]["echo"] == {"n": 1}
+    status, _ = jobs.request("GET", "/jobs/" + mine, headers=other)
+    assert status == 404, "another api token does not see it"
+    for headers, want in ((none, 401), (wrong, 403)):
+        assert jobs.request("GET", "/jobs/" + mine, headers=headers)[0] == want
+    assert jobs.request("GET", "/jobs/" + mine, headers=op)[0] == 200
+    for method, path in (("GET", "/jobs"), ("GET", "/jobs/%s/log" % mine),
+                         ("POST", "/jobs/%s/retry" % mine), ("POST", "/jobs/retry"),
+                         ("DELETE", "/jobs/" + mine)):
+        status, err = jobs.request(method, path, headers=api)
+        assert status == 403 and "operator" in err["error"], (method, path, status, err)
+        assert jobs.request(method, path, headers=none)[0] == 401
+    assert jobs.request("GET", "/jobs", headers=op)[0] == 200
+    status, _ = jobs.request("POST", "/jobs", body, headers=op)
+    assert status == 202, "an operator may submit too"
+    assert jobs.http("GET", "/metrics", headers=none)[0] == 200, "open without metrics.token"
+    raw = jobs.http("POST", "/jobs", raw="x" * 100000, headers=none)
+    assert raw[0] == 401, "refused before the body is read"
+
+
+def test_rotated_tokens_keep_their_name_and_jobs(broker, make_jobs):
+    """Two tokens under one name while rotating: a job submitted with the old token is read
+    with the new one; after the old one is removed (restart) it is refused."""
+    old, new = "old-" + os.urandom(16).hex(), "new-" + os.urandom(16).hex()
+    jobs = make_jobs(broker, {"api.token": "shop:%s,shop:%s" % (old, new)})
+    status, r = jobs.request("POST", "/jobs", {"type": "echo", "payload": 1},
+                             headers=jobs.as_token(old))
+    assert status == 202
+    jobs.wait_state(r["id"], "succeeded")
+    assert jobs.request("GET", "/jobs/" + r["id"], headers=jobs.as_token(new))[0] == 200
+    jobs.stop()
+    jobs.settings["api.token"] = "shop:" + new
+    jobs.start()
+    assert jobs.request("GET", "/jobs/" + r["id"], headers=jobs.as_token(old))[0] == 403
+    assert jobs.request("GET", "/jobs/" + r["id"], headers=jobs.as_token(new))[0] == 200
+
+
+def test_metrics_token_guards_metrics_only(broker, make_jobs):
+    mtok = "metrics-" + os.urandom(16).hex()
+    jobs = make_jobs(broker, {"metrics.token": mtok})
+    assert jobs.http("GET", "/metrics", headers=jobs.as_token(None))[0] == 401
+    assert jobs.http("GET", "/metrics", headers=jobs.as_token(API_TOKEN))[0] == 403
+    assert jobs.http("GET", "/metrics", headers=jobs.as_token(mtok))[0] == 200
+    assert jobs.http("GET", "/metrics")[0] == 200, "an operator token reads metrics too"
+    assert jobs.request("GET", "/jobs", headers=jobs.as_token(mtok))[0] == 403
+    assert jobs.http("GET", "/health", headers=jobs.as_token(None))[0] == 200
+
+
+def test_no_tokens_open_on_loopback_with_a_warning_refused_elsewhere(broker, make_jobs,
+                                                                     tmp_path):
+    jobs = make_jobs(broker, {"api.token": None, "operator.token": None})
+    assert jobs.request("GET", "/jobs", headers=jobs.as_token(None))[0] == 200
+    assert "no api.token or operator.token set" in jobs.stderr_text()
+    out = subprocess.run([sluice_bin(), "jobs", "serve", "--brokers", broker.bootstrap,
+                          "--http", "0.0.0.0:0", "--store", str(tmp_path / "open.db")],
+                         capture_output=True, text=True, timeout=T(30))
+    assert out.returncode == 1 and "not a loopback address" in out.stderr, out.stderr
+    out = subprocess.run([sluice_bin(), "jobs", "serve", "--set", "api.token=short"],
+                         capture_output=True, text=True, timeout=T(30))
+    assert out.returncode == 2 and "api.token" in out.stderr
+
+
+def test_cli_takes_its_token_from_the_environment_or_a_flag(jobs):
+    url = "http://127.0.0.1:%d" % jobs.port
+    env = {k: v for k, v in os.environ.items() if k != "SLUICE_JOBS_TOKEN"}
+
+    def cli(*args, token=None):
+        e = dict(env, SLUICE_JOBS_TOKEN=token) if token else env
+        return subprocess.run([sluice_bin(), "jobs", "list", "--url", url, *args],
+                              capture_output=True, text=True, timeout=T(30), env=e)
+    out = cli()
+    assert out.returncode == 1 and "HTTP 401" in out.stderr
+    assert cli(token=API_TOKEN).returncode == 1, "an api token cannot list"
+    assert cli(token=OPERATOR_TOKEN).returncode == 0
+    assert cli("--token", OPERATOR_TOKEN).returncode == 0
