@@ -568,3 +568,41 @@ def test_cli_takes_its_token_from_the_environment_or_a_flag(jobs):
     assert cli(token=API_TOKEN).returncode == 1, "an api token cannot list"
     assert cli(token=OPERATOR_TOKEN).returncode == 0
     assert cli("--token", OPERATOR_TOKEN).returncode == 0
+
+
+# ---- webhook concurrency (issue 20) ----
+
+def test_an_unreachable_webhook_host_delays_only_its_own_deliveries(broker, make_jobs):
+    """Six deliveries to a host that accepts and never answers, then one to a good host: the
+    good one arrives within a small bound while the blackholed ones are still pending (before,
+    one thread delivered serially, so it waited 6 x webhook.timeout.ms)."""
+    import socket
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)  # never accepted: connections complete, requests are never answered
+    bad_url = "http://127.0.0.1:%d/hook" % hole.getsockname()[1]
+    good = WebhookReceiver()
+    try:
+        jobs = make_jobs(broker, {"webhook.timeout.ms": "20000", "webhook.retries": "",
+                                  "webhook.concurrency": "4", "webhook.per.host": "2"})
+        bad_ids = jobs.submit([{"type": "echo", "payload": {"n": i}, "webhook": bad_url}
+                               for i in range(6)])
+        for jid in bad_ids:
+            jobs.wait_state(jid, "succeeded")
+        time.sleep(0.5)  # the dispatcher has handed the bad ones to the pool
+        good_id = jobs.submit({"type": "echo", "payload": {"n": 99}, "webhook": good.url})
+        done = jobs.wait_state(good_id, "succeeded")
+        wait_for(lambda: good.calls, T(10), "the good host's delivery")
+        latency_s = time.time() - done["attempts"][-1]["finished_ms"] / 1000.0
+        pending = [jobs.job(j)["webhook_deliveries"] for j in bad_ids]
+        bad_wait_s = time.time() - min(jobs.job(j)["attempts"][-1]["finished_ms"]
+                                       for j in bad_ids) / 1000.0
+        print("good host delivered %.2f s after its job finished; the blackholed host's 6 "
+              "deliveries still pending %.2f s after theirs" % (latency_s, bad_wait_s))
+        assert latency_s < T(3), latency_s
+        assert all(p and p[0]["status"] == "pending" and p[0]["tries"] == 0 for p in pending), \
+            pending
+        assert good.calls[0][3], "signed"
+    finally:
+        good.close()
+        hole.close()

@@ -153,6 +153,8 @@ static void jcfg__defaults(jcfg_t *cfg)
     cfg->batch_max = 10000;
     strcpy(cfg->webhook_retries, "1s,5s,30s");
     cfg->webhook_timeout_ms = 10000;
+    cfg->webhook_concurrency = 8;
+    cfg->webhook_per_host = 2;
     cfg->broker_timeout_ms = 10000;
 }
 
@@ -180,6 +182,8 @@ static const jcfg_int_key_t jcfg__ints[] = {
     JCFG_I("job.max.attempts", default_max_attempts, 1, JSTORE_MAX_ATTEMPTS_MAX),
     JCFG_I("http.batch.max", batch_max, 1, 100000),
     JCFG_L("webhook.timeout.ms", webhook_timeout_ms, 1, JHOOK_TIMEOUT_MS_MAX),
+    JCFG_I("webhook.concurrency", webhook_concurrency, 1, JHPOOL_THREADS_MAX),
+    JCFG_I("webhook.per.host", webhook_per_host, 1, JHPOOL_THREADS_MAX),
     JCFG_L("broker.timeout.ms", broker_timeout_ms, 100, 600000),
 };
 
@@ -260,6 +264,9 @@ int jcfg_load(jcfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
             snprintf(err, err_len, "type.%s.command: missing", cfg->types[i].name);
             return SL_EINVAL;
         }
+    }
+    if (cfg->webhook_per_host > cfg->webhook_concurrency) {
+        return sl_setting_fail(err, err_len, "webhook.per.host", "above webhook.concurrency");
     }
     if (cfg->retry_max_ms < cfg->retry_base_ms) {
         return sl_setting_fail(err, err_len, "retry.backoff.max.ms", "below retry.backoff.base.ms");

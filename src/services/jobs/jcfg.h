@@ -17,6 +17,7 @@
 #define JCFG_TYPES_MAX 32       /* job types (worker programs) per service */
 #define JCFG_SLOTS_MAX 256      /* worker slots per process */
 #define JCFG_STR_BYTES_MAX 1024 /* any string setting */
+#define JHPOOL_THREADS_MAX 64   /* webhook.concurrency ceiling: sender threads */
 
 typedef enum { JCFG_ONESHOT, JCFG_PERSISTENT } jcfg_mode_t;
 
@@ -53,6 +54,8 @@ typedef struct {
     char webhook_secret[JCFG_STR_BYTES_MAX];
     char webhook_retries[128];  /* jhook schedule, e.g. "1s,5s,30s" */
     int64_t webhook_timeout_ms;
+    int webhook_concurrency;    /* deliveries in flight at once, all hosts */
+    int webhook_per_host;       /* ... to one destination (scheme://host:port) */
     int64_t broker_timeout_ms;  /* produce acks wait before 503 */
     jcfg_type_t types[JCFG_TYPES_MAX];
     int ntypes;
