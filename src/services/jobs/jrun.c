@@ -499,8 +499,8 @@ int jrun_proc_stat(int pid, jrun_proc_stat_t *out)
  * forked it (PR_SET_PDEATHSIG; that thread lives as long as the call or worker), checks the
  * parent did not die before the request took effect, then waits for the parent's go byte (sent
  * once the process is recorded) and execs; an exec failure is reported as errno on err_fd. */
-static void proc_child(const jrun_cmd_t *cmd, int pipes[3][2], int go_fd, int err_fd,
-                       pid_t parent)
+_Noreturn static void proc_child(const jrun_cmd_t *cmd, int pipes[3][2], int go_fd, int err_fd,
+                                 pid_t parent)
 {
     static const int sigs[] = {SIGPIPE, SIGTERM, SIGINT, SIGQUIT, SIGHUP,
                                SIGCHLD, SIGUSR1, SIGUSR2};
@@ -516,7 +516,8 @@ static void proc_child(const jrun_cmd_t *cmd, int pipes[3][2], int go_fd, int er
     sigprocmask(SIG_SETMASK, &none, NULL);
     int child_fds[3] = {pipes[0][0], pipes[1][1], pipes[2][1]};
     for (int i = 0; i < 3; i++) {
-        if (dup2(child_fds[i], i) < 0) {
+        int rc = child_fds[i] == i ? fcntl(i, F_SETFD, 0) : dup2(child_fds[i], i);
+        if (rc < 0) {
             goto out_fail;
         }
     }
@@ -544,24 +545,31 @@ static int proc_fork(proc_t *proc, const jrun_cmd_t *cmd, int pipes[3][2])
     int go[2] = {-1, -1}, ex[2] = {-1, -1};
     if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ex, O_CLOEXEC) != 0) {
         int e = errno;
-        proc_close_fd(&go[0]), proc_close_fd(&go[1]);
+        proc_close_fd(&go[0]);
+        proc_close_fd(&go[1]);
         return e;
     }
-    pid_t parent = getpid();
-    pthread_mutex_lock(&jrun__live_mu);
-    pid_t pid = jrun__nlive < JRUN_PROCS_MAX ? fork() : (errno = EAGAIN, -1);
+    pid_t parent = getpid(), pid = -1;
+    int e = EAGAIN; /* JRUN_PROCS_MAX children already */
+    pthread_mutex_lock(&jrun__live_mu); /* registered before the reaper can see it */
+    if (jrun__nlive < JRUN_PROCS_MAX) {
+        pid = fork();
+        e = errno;
+    }
     if (pid == 0) {
-        close(go[1]), close(ex[0]);
+        close(go[1]);
+        close(ex[0]);
         proc_child(cmd, pipes, go[0], ex[1], parent);
     }
-    int e = errno;
     if (pid > 0) {
         jrun__live[jrun__nlive++] = pid;
     }
     pthread_mutex_unlock(&jrun__live_mu);
-    proc_close_fd(&go[0]), proc_close_fd(&ex[1]);
+    proc_close_fd(&go[0]);
+    proc_close_fd(&ex[1]);
     if (pid < 0) {
-        proc_close_fd(&go[1]), proc_close_fd(&ex[0]);
+        proc_close_fd(&go[1]);
+        proc_close_fd(&ex[0]);
         return e;
     }
     setpgid(pid, pid); /* also here, so the group exists whichever side runs first */
