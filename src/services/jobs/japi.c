@@ -8,6 +8,9 @@
  *   POST   /jobs/retry        the same for every job matching {"state":..,"type":..}
  *   DELETE /jobs/{id}         cancel (a running job is stopped)
  *   GET    /health, /metrics
+ * Credentials (jauth.h, docs/jobs-security.md): bearer tokens checked when the request line
+ * arrives, before any body is read; 401 without one, 403 with a wrong one or a role that does
+ * not cover the route; an api token reads only the jobs it submitted.
  * Errors are JSON {"error": "...", "field": "..."} with 400, 404, 405, 409, 413 or 503.
  * POST /jobs is asynchronous: the delivery reports (producer thread) hand the finished request
  * back through `done` and lws_cancel_service. Thread: the lws service thread owns every
@@ -557,7 +560,8 @@ static void japi__show(japi_t *api, japi_pss_t *pss, const char *id, bool log)
         japi__error(pss, 503, NULL, "store: %s", sl_strerror(rc));
         return;
     }
-    if (pss->verdict == JAUTH_OK && pss->role == JAUTH_API && strcmp(job.submitter, pss->who)) {
+    if (pss->verdict == JAUTH_OK && pss->role == JAUTH_API &&
+        strcmp(job.submitter, pss->who) != 0) {
         jstore_job_deinit(&job); /* another token's job: as if it did not exist */
         japi__error(pss, 404, NULL, "no job %s", id);
         return;
@@ -768,7 +772,7 @@ static bool japi__allowed(japi_t *api, japi_pss_t *pss, japi_need_t need)
     return ok;
 }
 
-/* The route's need; NULL path parts are checked by the route itself. */
+/* The credentials a route needs, by method and path (unknown routes: an operator's). */
 static japi_need_t japi__need(const char *m, const char *p)
 {
     if (strcmp(p, "/health") == 0) {
