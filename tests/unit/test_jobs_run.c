@@ -657,20 +657,21 @@ static void hook_end(void *arg, int pid, int64_t ticks)
     log->ends += pid == log->pid && ticks == log->ticks;
 }
 
-/* The start hook runs before the program execs (so a record made there precedes anything the
- * job does) with the leader's real start time; the end hook once the group is reaped. */
-TEST(test_hooks_see_the_group_before_exec_and_after_reaping)
+/* The start hook runs before the job gets its input, with the leader's pid and real start
+ * time (so the group can be recorded and told apart from a reused pid); the end hook once
+ * the group is reaped. */
+TEST(test_hooks_see_the_group_at_start_and_after_reaping)
 {
     hook_log_t log = {0};
     snprintf(log.marker, sizeof log.marker, "%s/hook.marker", tmp_dir);
     char body[700];
-    snprintf(body, sizeof body, "#!/bin/sh\ntouch %s\necho 1\n", log.marker);
+    snprintf(body, sizeof body, "#!/bin/sh\nread line\ntouch %s\necho 1\n", log.marker);
     const char *argv[] = {script("hook.sh", body), NULL};
     jrun_hooks_t hooks = {hook_start, hook_end, &log};
     jrun_cmd_t cmd = cmd_of(argv);
     cmd.hooks = &hooks;
     jrun_result_t res;
-    ASSERT_EQ(jrun_oneshot(&cmd, "", 0, 5000, NULL, &res), 0);
+    ASSERT_EQ(jrun_oneshot(&cmd, "go\n", 3, 5000, NULL, &res), 0);
     ASSERT_EQ(res.status, JRUN_OK);
     jrun_result_deinit(&res);
     ASSERT_EQ(log.starts, 1);
@@ -756,7 +757,7 @@ int main(void)
     RUN(test_argv_at_limit_ok_and_over_limit_rejected);
     RUN(test_oneshot_child_not_reading_stdin_does_not_raise_sigpipe);
     RUN(test_worker_process_dies_with_the_thread_that_started_it);
-    RUN(test_hooks_see_the_group_before_exec_and_after_reaping);
+    RUN(test_hooks_see_the_group_at_start_and_after_reaping);
     RUN(test_subreaper_kills_and_reaps_orphans_outside_running_jobs);
     fprintf(stderr, "took %lld ms\n", (long long)(sl_time_mono_ms() - start_ms));
     char cmd[300];

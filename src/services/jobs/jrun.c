@@ -497,9 +497,9 @@ int jrun_proc_stat(int pid, jrun_proc_stat_t *out)
 
 /* The child between fork and exec: only async-signal-safe calls. It dies with the thread that
  * forked it (PR_SET_PDEATHSIG; that thread lives as long as the call or worker), checks the
- * parent did not die before the request took effect, then waits for the parent's go byte (sent
- * once the process is recorded) and execs; an exec failure is reported as errno on err_fd. */
-_Noreturn static void proc_child(const jrun_cmd_t *cmd, int pipes[3][2], int go_fd, int err_fd,
+ * parent did not die before the request took effect, and execs at once (the parent's memory is
+ * copy-on-write until then); an exec failure is reported as errno on err_fd. */
+_Noreturn static void proc_child(const jrun_cmd_t *cmd, int pipes[3][2], int err_fd,
                                  pid_t parent)
 {
     static const int sigs[] = {SIGPIPE, SIGTERM, SIGINT, SIGQUIT, SIGHUP,
@@ -524,12 +524,6 @@ _Noreturn static void proc_child(const jrun_cmd_t *cmd, int pipes[3][2], int go_
     if (cmd->cwd && chdir(cmd->cwd) != 0) {
         goto out_fail;
     }
-    char go = 0;
-    while (read(go_fd, &go, 1) < 0 && errno == EINTR) {
-    }
-    if (go != 'g') {
-        _exit(127); /* the parent gave up (or died) before recording us */
-    }
     execvp(cmd->argv[0], (char *const *)cmd->argv);
 out_fail:;
     int e = errno;
@@ -538,16 +532,15 @@ out_fail:;
     _exit(127);
 }
 
-/* Forks the child (registered as live before anyone can see it), runs the start hook, lets it
- * exec and waits for the exec's outcome. Returns 0 or an errno value. */
+/* Forks the child (registered as live before anyone can see it), waits for the exec's outcome,
+ * then runs the start hook (after the exec: a hook that waits, e.g. for a store lock, must not
+ * keep a forked copy of this process alive, whose every page write would be copied). Returns
+ * 0 or an errno value. */
 static int proc_fork(proc_t *proc, const jrun_cmd_t *cmd, int pipes[3][2])
 {
-    int go[2] = {-1, -1}, ex[2] = {-1, -1};
-    if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ex, O_CLOEXEC) != 0) {
-        int e = errno;
-        proc_close_fd(&go[0]);
-        proc_close_fd(&go[1]);
-        return e;
+    int ex[2] = {-1, -1};
+    if (pipe2(ex, O_CLOEXEC) != 0) {
+        return errno;
     }
     pid_t parent = getpid(), pid = -1;
     int e = EAGAIN; /* JRUN_PROCS_MAX children already */
@@ -557,38 +550,33 @@ static int proc_fork(proc_t *proc, const jrun_cmd_t *cmd, int pipes[3][2])
         e = errno;
     }
     if (pid == 0) {
-        close(go[1]);
         close(ex[0]);
-        proc_child(cmd, pipes, go[0], ex[1], parent);
+        proc_child(cmd, pipes, ex[1], parent);
     }
     if (pid > 0) {
         jrun__live[jrun__nlive++] = pid;
     }
     pthread_mutex_unlock(&jrun__live_mu);
-    proc_close_fd(&go[0]);
     proc_close_fd(&ex[1]);
     if (pid < 0) {
-        proc_close_fd(&go[1]);
         proc_close_fd(&ex[0]);
         return e;
     }
     setpgid(pid, pid); /* also here, so the group exists whichever side runs first */
     jrun_proc_stat_t ps = {0};
-    jrun_proc_stat(pid, &ps);
+    jrun_proc_stat(pid, &ps); /* the start time does not change at exec */
     proc->pid = pid;
     proc->start_ticks = ps.start_ticks;
     proc->hooks = cmd->hooks;
-    if (proc->hooks && proc->hooks->on_start) {
-        proc->hooks->on_start(proc->hooks->arg, pid, ps.start_ticks);
-    }
-    ssize_t w = write(go[1], "g", 1);
-    proc_close_fd(&go[1]);
     int child_err = 0;
     ssize_t n;
     while ((n = read(ex[0], &child_err, sizeof child_err)) < 0 && errno == EINTR) {
     }
     proc_close_fd(&ex[0]);
-    if (w != 1 || n > 0) {
+    if (proc->hooks && proc->hooks->on_start) {
+        proc->hooks->on_start(proc->hooks->arg, pid, ps.start_ticks);
+    }
+    if (n > 0) {
         return child_err ? child_err : EIO;
     }
     return 0;

@@ -48,9 +48,9 @@
 #define JRUN_PROCS_MAX 16384
 
 /* Told of every process a run starts and ends (leader of its own process group, pgid = pid).
- * on_start runs in the calling thread after fork and before exec (the child waits for it, so
- * a record made there exists before the job can do anything); on_end after the group was
- * killed and the leader reaped. start_ticks: /proc/<pid>/stat field 22. */
+ * on_start runs in the calling thread right after the exec (or its failure), before the run
+ * hands the job any input; on_end after the group was killed and the leader reaped (also for
+ * a failed exec). start_ticks: /proc/<pid>/stat field 22. */
 typedef struct {
     void (*on_start)(void *arg, int pid, int64_t start_ticks);
     void (*on_end)(void *arg, int pid, int64_t start_ticks);
