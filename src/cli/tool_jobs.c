@@ -26,13 +26,16 @@ static void jobs__usage(FILE *f)
     fprintf(f,
             "usage: sluice jobs serve [--config FILE.properties] [--set key=value]...\n"
             "                         [--brokers HOST:PORT] [--http HOST:PORT] [--store FILE]\n"
-            "       sluice jobs list   [--url URL] [--token T] [--state STATE] [--type TYPE] [--limit N] [--json]\n"
+            "       sluice jobs list   [--url URL] [--token T] [--state STATE] [--type TYPE]\n"
+            "                          [--limit N] [--json]\n"
             "       sluice jobs show   [--url URL] [--token T] ID [--log]\n"
-            "       sluice jobs retry  [--url URL] [--token T] ID | --all [--state STATE] [--type TYPE]\n"
+            "       sluice jobs retry  [--url URL] [--token T] ID\n"
+            "                          | --all [--state STATE] [--type TYPE]\n"
             "       sluice jobs cancel [--url URL] [--token T] ID\n"
             "The service's settings are listed in README.md (sluice jobs: configuration).\n"
-            "--url defaults to " JOBS_URL_DEFAULT "; the token (an operator.token of the service)\n"
-            "defaults to $" JOBS_TOKEN_ENV " (prefer it: --token shows in the process list).\n");
+            "--url defaults to " JOBS_URL_DEFAULT "; the token (an operator.token of the\n"
+            "service) defaults to $" JOBS_TOKEN_ENV " (prefer it: --token shows in the\n"
+            "process list). Security settings: docs/jobs-security.md.\n");
 }
 
 /* ---- serve ---- */

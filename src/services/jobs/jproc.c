@@ -2,8 +2,8 @@
  * pool starts is recorded in the store (pgid, its leader's start time, the boot, and which
  * service incarnation started it) as soon as it has exec'd, before it gets its job
  * (milliseconds after the fork; the process itself carries a death signal meanwhile), and
- * forgotten when it is reaped. A service that starts, and the lease reaper before it takes over expired leases,
- * sweep the records: a group left by an incarnation that is gone is killed (SIGKILL) only if
+ * forgotten when it is reaped. A service that starts, and the lease reaper before it takes
+ * over expired leases, sweep the records: a group left by an incarnation that is gone is killed (SIGKILL) only if
  * its leader still has the recorded start time, or, the leader being gone, only the members
  * started after it (a reused pid is never killed), and the record is dropped once they are
  * gone. While the service runs, the children themselves carry PR_SET_PDEATHSIG (jrun.c). */

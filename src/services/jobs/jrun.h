@@ -11,7 +11,8 @@
  * holds while idle blocks until its next job) and is discarded. A job's child processes are
  * killed with its group when it ends. Every child is started with PR_SET_PDEATHSIG(SIGKILL):
  * it dies with the thread that started it, so call from threads that live as long as the run
- * or the persistent worker (the worker's process dies when its starting thread exits). Threads: one run per handle (worker, ctl) at a time; any
+ * or the persistent worker (the worker's process dies when its starting thread exits).
+ * Threads: one run per handle (worker, ctl) at a time; any
  * number of handles may run in parallel from different threads. */
 #ifndef JRUN_H
 #define JRUN_H
