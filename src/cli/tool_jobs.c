@@ -1,6 +1,7 @@
 /* sluice jobs: run the job pipeline service (serve) or operate it over its HTTP API
  * (list, show, retry, cancel). Exit codes: 0 ok, 1 failure (service error, HTTP error), 2 usage. */
 #include "cli.h"
+#include "jauth.h"
 #include "jsvc.h"
 #include "sl_common.h"
 #include "sl_log.h"
@@ -16,18 +17,25 @@
 
 #define JOBS_URL_DEFAULT "http://127.0.0.1:8080"
 #define JOBS_RESPONSE_MAX (64u << 20)
+#define JOBS_TOKEN_ENV "SLUICE_JOBS_TOKEN"
+
+static const char *jobs__token; /* --token or $SLUICE_JOBS_TOKEN: sent as a bearer token */
 
 static void jobs__usage(FILE *f)
 {
     fprintf(f,
             "usage: sluice jobs serve [--config FILE.properties] [--set key=value]...\n"
             "                         [--brokers HOST:PORT] [--http HOST:PORT] [--store FILE]\n"
-            "       sluice jobs list   [--url URL] [--state STATE] [--type TYPE] [--limit N] [--json]\n"
-            "       sluice jobs show   [--url URL] ID [--log]\n"
-            "       sluice jobs retry  [--url URL] ID | --all [--state STATE] [--type TYPE]\n"
-            "       sluice jobs cancel [--url URL] ID\n"
+            "       sluice jobs list   [--url URL] [--token T] [--state STATE] [--type TYPE]\n"
+            "                          [--limit N] [--json]\n"
+            "       sluice jobs show   [--url URL] [--token T] ID [--log]\n"
+            "       sluice jobs retry  [--url URL] [--token T] ID\n"
+            "                          | --all [--state STATE] [--type TYPE]\n"
+            "       sluice jobs cancel [--url URL] [--token T] ID\n"
             "The service's settings are listed in docs/jobs.md.\n"
-            "--url defaults to " JOBS_URL_DEFAULT ".\n");
+            "--url defaults to " JOBS_URL_DEFAULT "; the token (an operator.token of the\n"
+            "service) defaults to $" JOBS_TOKEN_ENV " (prefer it: --token shows in the\n"
+            "process list). Security settings: docs/jobs-security.md.\n");
 }
 
 /* ---- serve ---- */
@@ -141,6 +149,11 @@ static long jobs__http(const char *method, const char *url, const char *body, jo
     CURL *c = curl_easy_init();
     SL_ASSERT(c);
     struct curl_slist *h = curl_slist_append(NULL, "content-type: application/json");
+    if (jobs__token) {
+        char auth[JAUTH_TOKEN_BYTES_MAX + 32];
+        snprintf(auth, sizeof auth, "authorization: Bearer %s", jobs__token);
+        h = curl_slist_append(h, auth);
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -222,7 +235,7 @@ static void jobs__list_table(jobs_body_t *b)
 }
 
 typedef struct {
-    const char *cmd, *url, *id, *state, *type, *limit, *after;
+    const char *cmd, *url, *id, *state, *type, *limit, *after, *token;
     bool json, log, all;
 } jobs_op_t;
 
@@ -236,6 +249,7 @@ static int jobs__op_parse(jobs_op_t *op, int argc, char **argv)
                            : strcmp(a, "--type") == 0  ? &op->type
                            : strcmp(a, "--limit") == 0 ? &op->limit
                            : strcmp(a, "--after") == 0 ? &op->after
+                           : strcmp(a, "--token") == 0 ? &op->token
                                                        : NULL;
         if (dst && !v) {
             fprintf(stderr, "sluice jobs %s: missing value for %s\n", op->cmd, a);
@@ -311,11 +325,17 @@ static int jobs__retry_all(const jobs_op_t *op)
 
 static int jobs__operate(const char *cmd, int argc, char **argv)
 {
-    jobs_op_t op = {.cmd = cmd, .url = JOBS_URL_DEFAULT};
+    jobs_op_t op = {.cmd = cmd, .url = JOBS_URL_DEFAULT, .token = getenv(JOBS_TOKEN_ENV)};
     int rc = jobs__op_parse(&op, argc, argv);
     if (rc != 0) {
         return rc;
     }
+    if (op.token && strlen(op.token) > JAUTH_TOKEN_BYTES_MAX) {
+        fprintf(stderr, "sluice jobs %s: the token has over %d bytes\n", cmd,
+                JAUTH_TOKEN_BYTES_MAX);
+        return 2;
+    }
+    jobs__token = op.token && *op.token ? op.token : NULL;
     char u[4096];
     jobs_body_t b = {NULL, 0};
     if (strcmp(cmd, "list") == 0) {

@@ -17,6 +17,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "tools", "job_worker.py")
 SECRET_KEY = b"sluice-test-secret-0123456789abc"
 SECRET = "whsec_" + base64.b64encode(SECRET_KEY).decode()
+# Bearer tokens of the service (api.token, operator.token); requests carry the operator's
+# unless a test passes its own authorization header (None: send none).
+API_TOKEN = "api-" + os.urandom(16).hex()
+OPERATOR_TOKEN = "op-" + os.urandom(16).hex()
 
 
 class JobsService(ServiceProcess):
@@ -41,6 +45,8 @@ class JobsService(ServiceProcess):
             "kill.grace.ms": "500",
             "worker.id": name,
             "webhook.secret": SECRET,
+            "api.token": API_TOKEN,
+            "operator.token": OPERATOR_TOKEN,
             "webhook.retries": "200ms,200ms,200ms",
             "webhook.timeout.ms": "2000",
             # the receivers listen on loopback, which the outbound policy refuses by default
@@ -57,6 +63,17 @@ class JobsService(ServiceProcess):
         return dict(os.environ, JOBS_TEST_DIR=self.work_dir)
 
     # ---- HTTP ----
+
+    def http(self, method, path, body=None, raw=None, headers=None, timeout_s=None):
+        headers = dict(headers or {})
+        if not any(k.lower() == "authorization" for k in headers):
+            headers["authorization"] = "Bearer " + OPERATOR_TOKEN
+        headers = {k: v for k, v in headers.items() if v is not None}
+        return super().http(method, path, body, raw, headers, timeout_s)
+
+    def as_token(self, token):
+        """Headers that authenticate with token (None: no authorization header)."""
+        return {"authorization": None if token is None else "Bearer " + token}
 
     def submit(self, jobs):
         status, body = self.request("POST", "/jobs", jobs)

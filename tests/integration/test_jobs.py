@@ -10,7 +10,8 @@ import time
 import pytest
 
 from conftest import T, sluice_bin, wait_for
-from jobs_harness import JobsService, WebhookReceiver, dead_letters
+from jobs_harness import (API_TOKEN, OPERATOR_TOKEN, JobsService, WebhookReceiver,
+                          dead_letters)
 
 pytestmark = pytest.mark.own_broker
 
@@ -88,7 +89,7 @@ def test_always_failing_job_goes_dead_then_operator_retry(broker, jobs):
     # Still broken: a retry fails again; fixed: the operator's retry (CLI) succeeds.
     open(fix, "w").close()
     out = subprocess.run([sluice_bin(), "jobs", "retry", "--url",
-                          "http://127.0.0.1:%d" % jobs.port, job_id],
+                          "http://127.0.0.1:%d" % jobs.port, job_id, "--token", OPERATOR_TOKEN],
                          capture_output=True, text=True, timeout=T(30))
     assert out.returncode == 0, out.stderr
     job = jobs.wait_state(job_id, "succeeded")
@@ -377,7 +378,8 @@ def test_cli_list_show_cancel(jobs):
 
     def cli(*args):
         return subprocess.run([sluice_bin(), "jobs", *args, "--url", url], capture_output=True,
-                              text=True, timeout=T(30))
+                              text=True, timeout=T(30),
+                              env=dict(os.environ, SLUICE_JOBS_TOKEN=OPERATOR_TOKEN))
     wait_for(lambda: jid in cli("list", "--state", "running").stdout, T(10), "listed running")
     out = cli("show", jid)
     assert out.returncode == 0 and '"state": "running"' in out.stdout
@@ -442,3 +444,193 @@ def test_kill9_of_broker_mid_run_loses_nothing(broker, make_jobs):
     assert {r[0] for r in jobs.runs() if r[2] == "end"} >= set(ids)
     assert_never_twice_at_once(jobs.runs())
     wait_for(lambda: jobs.request("GET", "/health")[0] == 200, T(10), "healthy again")
+
+
+LIFE_JOB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools", "life_job.py")
+
+
+def life_lines(jobs):
+    path = os.path.join(jobs.work_dir, "life")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [l.split() for l in f if l.strip()]
+
+
+def proc_alive(pid, ticks):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return False
+    rest = s[s.rindex(")") + 2:].split()
+    return rest[0] not in ("Z", "X") and int(rest[19]) == ticks
+
+
+def test_workers_die_with_a_killed_service_and_never_overlap_their_retry(broker, make_jobs):
+    """Issue 20: long one-shot and persistent jobs (some doing their work in a grandchild, as
+    the inspect worker's browser does), the service killed with SIGKILL at random moments over
+    three rounds: no attempt starts while an earlier attempt's process of the same job still
+    runs, and nothing is left running at the end."""
+    import random
+    jobs = make_jobs(broker, {"workers.slots": "4", "lease.ms": "1500",
+                              "type.life.command": LIFE_JOB,
+                              "type.plife.command": LIFE_JOB + " --persistent",
+                              "type.plife.mode": "persistent"})
+    specs = [("life", False), ("life", True), ("plife", False), ("plife", True)]
+    ids = jobs.submit([{"type": t, "payload": {"name": "%s-%d" % (t, g), "secs": 12,
+                                               "grandchild": g},
+                        "max_attempts": 10, "timeout_s": 60} for t, g in specs])
+    rng = random.Random(20)
+    for rnd in range(3):
+        before = len([l for l in life_lines(jobs) if l[0] == "start"])
+        wait_for(lambda: len([l for l in life_lines(jobs) if l[0] == "start"]) >= before + 4,
+                 T(30), "round %d: the 4 jobs running" % rnd)
+        time.sleep(rng.uniform(0.1, 1.5))
+        jobs.kill9()
+        jobs.start()
+    for jid in ids:
+        jobs.wait_state(jid, "succeeded", timeout_s=60)
+    lines = life_lines(jobs)
+    assert not [l for l in lines if l[0] == "OVERLAP"], lines
+    starts = [l for l in lines if l[0] == "start"]
+    assert len(starts) >= 16, "4 jobs x (3 killed runs + 1 finished)"
+    assert jobs.stop() == 0
+    left = [l for l in starts if proc_alive(int(l[2]), int(l[3]))]
+    assert not left, "orphans still running: %s" % left
+
+
+# ---- credentials (issue 20) ----
+
+def test_tokens_at_the_boundary(broker, make_jobs):
+    """None -> 401 with a JSON body, wrong -> 403, right -> allowed; an api token submits and
+    reads only its own jobs, operator-only routes answer 403 to it; /health stays open."""
+    other_api = "other-" + os.urandom(16).hex()
+    jobs = make_jobs(broker, {"api.token": "shop:%s, %s" % (API_TOKEN, other_api)})
+    api, other, op = jobs.as_token(API_TOKEN), jobs.as_token(other_api), {}
+    none, wrong = jobs.as_token(None), jobs.as_token(API_TOKEN + "x")
+    body = {"type": "echo", "payload": {"n": 1}}
+    for headers, want in ((none, 401), (wrong, 403), (jobs.as_token(API_TOKEN[:-1]), 403)):
+        status, err = jobs.request("POST", "/jobs", body, headers=headers)
+        assert status == want and "error" in err, (status, err)
+    status, _ = jobs.request("POST", "/jobs", body, headers={"authorization": API_TOKEN})
+    assert status == 401, "a token without the Bearer scheme is no credential"
+    assert jobs.http("GET", "/health", headers=none)[0] == 200
+    status, r = jobs.request("POST", "/jobs", body, headers=api)
+    assert status == 202
+    mine = r["id"]
+    jobs.wait_state(mine, "succeeded")
+    status, job = jobs.request("GET", "/jobs/" + mine, headers=api)
+    assert status == 200 and job["result"]["echo"] == {"n": 1}
+    status, _ = jobs.request("GET", "/jobs/" + mine, headers=other)
+    assert status == 404, "another api token does not see it"
+    for headers, want in ((none, 401), (wrong, 403)):
+        assert jobs.request("GET", "/jobs/" + mine, headers=headers)[0] == want
+    assert jobs.request("GET", "/jobs/" + mine, headers=op)[0] == 200
+    for method, path in (("GET", "/jobs"), ("GET", "/jobs/%s/log" % mine),
+                         ("POST", "/jobs/%s/retry" % mine), ("POST", "/jobs/retry"),
+                         ("DELETE", "/jobs/" + mine)):
+        status, err = jobs.request(method, path, headers=api)
+        assert status == 403 and "operator" in err["error"], (method, path, status, err)
+        assert jobs.request(method, path, headers=none)[0] == 401
+    assert jobs.request("GET", "/jobs", headers=op)[0] == 200
+    status, _ = jobs.request("POST", "/jobs", body, headers=op)
+    assert status == 202, "an operator may submit too"
+    assert jobs.http("GET", "/metrics", headers=none)[0] == 200, "open without metrics.token"
+    raw = jobs.http("POST", "/jobs", raw="x" * 100000, headers=none)
+    assert raw[0] == 401, "refused before the body is read"
+
+
+def test_rotated_tokens_keep_their_name_and_jobs(broker, make_jobs):
+    """Two tokens under one name while rotating: a job submitted with the old token is read
+    with the new one; after the old one is removed (restart) it is refused."""
+    old, new = "old-" + os.urandom(16).hex(), "new-" + os.urandom(16).hex()
+    jobs = make_jobs(broker, {"api.token": "shop:%s,shop:%s" % (old, new)})
+    status, r = jobs.request("POST", "/jobs", {"type": "echo", "payload": 1},
+                             headers=jobs.as_token(old))
+    assert status == 202
+    jobs.wait_state(r["id"], "succeeded")
+    assert jobs.request("GET", "/jobs/" + r["id"], headers=jobs.as_token(new))[0] == 200
+    jobs.stop()
+    jobs.settings["api.token"] = "shop:" + new
+    jobs.start()
+    assert jobs.request("GET", "/jobs/" + r["id"], headers=jobs.as_token(old))[0] == 403
+    assert jobs.request("GET", "/jobs/" + r["id"], headers=jobs.as_token(new))[0] == 200
+
+
+def test_metrics_token_guards_metrics_only(broker, make_jobs):
+    mtok = "metrics-" + os.urandom(16).hex()
+    jobs = make_jobs(broker, {"metrics.token": mtok})
+    assert jobs.http("GET", "/metrics", headers=jobs.as_token(None))[0] == 401
+    assert jobs.http("GET", "/metrics", headers=jobs.as_token(API_TOKEN))[0] == 403
+    assert jobs.http("GET", "/metrics", headers=jobs.as_token(mtok))[0] == 200
+    assert jobs.http("GET", "/metrics")[0] == 200, "an operator token reads metrics too"
+    assert jobs.request("GET", "/jobs", headers=jobs.as_token(mtok))[0] == 403
+    assert jobs.http("GET", "/health", headers=jobs.as_token(None))[0] == 200
+
+
+def test_no_tokens_open_on_loopback_with_a_warning_refused_elsewhere(broker, make_jobs,
+                                                                     tmp_path):
+    jobs = make_jobs(broker, {"api.token": None, "operator.token": None})
+    assert jobs.request("GET", "/jobs", headers=jobs.as_token(None))[0] == 200
+    assert "no api.token or operator.token set" in jobs.stderr_text()
+    out = subprocess.run([sluice_bin(), "jobs", "serve", "--brokers", broker.bootstrap,
+                          "--http", "0.0.0.0:0", "--store", str(tmp_path / "open.db")],
+                         capture_output=True, text=True, timeout=T(30))
+    assert out.returncode == 1 and "not a loopback address" in out.stderr, out.stderr
+    out = subprocess.run([sluice_bin(), "jobs", "serve", "--set", "api.token=short"],
+                         capture_output=True, text=True, timeout=T(30))
+    assert out.returncode == 2 and "api.token" in out.stderr
+
+
+def test_cli_takes_its_token_from_the_environment_or_a_flag(jobs):
+    url = "http://127.0.0.1:%d" % jobs.port
+    env = {k: v for k, v in os.environ.items() if k != "SLUICE_JOBS_TOKEN"}
+
+    def cli(*args, token=None):
+        e = dict(env, SLUICE_JOBS_TOKEN=token) if token else env
+        return subprocess.run([sluice_bin(), "jobs", "list", "--url", url, *args],
+                              capture_output=True, text=True, timeout=T(30), env=e)
+    out = cli()
+    assert out.returncode == 1 and "HTTP 401" in out.stderr
+    assert cli(token=API_TOKEN).returncode == 1, "an api token cannot list"
+    assert cli(token=OPERATOR_TOKEN).returncode == 0
+    assert cli("--token", OPERATOR_TOKEN).returncode == 0
+
+
+# ---- webhook concurrency (issue 20) ----
+
+def test_an_unreachable_webhook_host_delays_only_its_own_deliveries(broker, make_jobs):
+    """Six deliveries to a host that accepts and never answers, then one to a good host: the
+    good one arrives within a small bound while the blackholed ones are still pending (before,
+    one thread delivered serially, so it waited 6 x webhook.timeout.ms)."""
+    import socket
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)  # never accepted: connections complete, requests are never answered
+    bad_url = "http://127.0.0.1:%d/hook" % hole.getsockname()[1]
+    good = WebhookReceiver()
+    try:
+        jobs = make_jobs(broker, {"webhook.timeout.ms": "20000", "webhook.retries": "",
+                                  "webhook.concurrency": "4", "webhook.per.host": "2"})
+        bad_ids = jobs.submit([{"type": "echo", "payload": {"n": i}, "webhook": bad_url}
+                               for i in range(6)])
+        for jid in bad_ids:
+            jobs.wait_state(jid, "succeeded")
+        time.sleep(0.5)  # the dispatcher has handed the bad ones to the pool
+        good_id = jobs.submit({"type": "echo", "payload": {"n": 99}, "webhook": good.url})
+        done = jobs.wait_state(good_id, "succeeded")
+        wait_for(lambda: good.calls, T(10), "the good host's delivery")
+        latency_s = time.time() - done["attempts"][-1]["finished_ms"] / 1000.0
+        pending = [jobs.job(j)["webhook_deliveries"] for j in bad_ids]
+        bad_wait_s = time.time() - min(jobs.job(j)["attempts"][-1]["finished_ms"]
+                                       for j in bad_ids) / 1000.0
+        print("good host delivered %.2f s after its job finished; the blackholed host's 6 "
+              "deliveries still pending %.2f s after theirs" % (latency_s, bad_wait_s))
+        assert latency_s < T(3), latency_s
+        assert all(p and p[0]["status"] == "pending" and p[0]["tries"] == 0 for p in pending), \
+            pending
+        assert good.calls[0][3], "signed"
+    finally:
+        good.close()
+        hole.close()

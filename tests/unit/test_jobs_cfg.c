@@ -125,9 +125,50 @@ TEST(test_backoff_doubles_and_is_capped)
     jcfg_deinit(&cfg);
 }
 
+TEST(test_webhook_pool_limits_at_n_and_n_plus_one)
+{
+    jcfg_t cfg;
+    char err[256];
+    const char *ok[] = {"webhook.concurrency=64", "webhook.per.host=64", NULL};
+    ASSERT_EQ(load(&cfg, ok, err, sizeof err), 0);
+    ASSERT_EQ(cfg.webhook_concurrency, JHPOOL_THREADS_MAX);
+    jcfg_deinit(&cfg);
+    const char *over[] = {"webhook.concurrency=65", NULL};
+    ASSERT_EQ(load(&cfg, over, err, sizeof err), SL_EINVAL);
+    ASSERT_TRUE(strstr(err, "webhook.concurrency") != NULL);
+    jcfg_deinit(&cfg);
+    const char *host[] = {"webhook.concurrency=3", "webhook.per.host=4", NULL};
+    ASSERT_EQ(load(&cfg, host, err, sizeof err), SL_EINVAL);
+    ASSERT_TRUE(strstr(err, "webhook.per.host") != NULL);
+    jcfg_deinit(&cfg);
+    const char *dflt[] = {NULL};
+    ASSERT_EQ(load(&cfg, dflt, err, sizeof err), 0);
+    ASSERT_EQ(cfg.webhook_concurrency, 8);
+    ASSERT_EQ(cfg.webhook_per_host, 2);
+    jcfg_deinit(&cfg);
+}
+
+TEST(test_tokens_are_settings)
+{
+    jcfg_t cfg;
+    char err[256];
+    const char *ok[] = {"api.token=a:0123456789abcdef,0123456789abcdeg",
+                        "operator.token=0123456789abcdefgh", NULL};
+    ASSERT_EQ(load(&cfg, ok, err, sizeof err), 0);
+    ASSERT_EQ(cfg.auth.ntokens[JAUTH_API], 2);
+    ASSERT_EQ(cfg.auth.ntokens[JAUTH_OPERATOR], 1);
+    jcfg_deinit(&cfg);
+    const char *bad[] = {"operator.token=short", NULL};
+    ASSERT_EQ(load(&cfg, bad, err, sizeof err), SL_EINVAL);
+    ASSERT_TRUE(strstr(err, "operator.token") != NULL);
+    jcfg_deinit(&cfg);
+}
+
 int main(void)
 {
     RUN(test_defaults);
+    RUN(test_webhook_pool_limits_at_n_and_n_plus_one);
+    RUN(test_tokens_are_settings);
     RUN(test_types_and_settings);
     RUN(test_refusals_name_the_key);
     RUN(test_backoff_doubles_and_is_capped);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -610,6 +611,121 @@ TEST(test_oneshot_child_not_reading_stdin_does_not_raise_sigpipe)
     free(payload);
 }
 
+static void *run_one_job_thread(void *arg)
+{
+    wfix_t *fix = arg;
+    jrun_result_t res;
+    SL_ASSERT(wrun(fix, "t", "1", 5000, &res) == JRUN_OK);
+    jrun_result_deinit(&res);
+    return NULL;
+}
+
+/* PR_SET_PDEATHSIG: the worker's process dies with the thread that started it (in the
+ * service, a slot thread that lives as long as the pool; a crashed service kills them all). */
+TEST(test_worker_process_dies_with_the_thread_that_started_it)
+{
+    wfix_t fix;
+    wfix_new(&fix, "deathsig");
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, run_one_job_thread, &fix), 0);
+    pthread_join(th, NULL);
+    pid_t pid = (pid_t)wstats(&fix).pid;
+    ASSERT_TRUE(pid > 0);
+    ASSERT_TRUE(pid_gone(pid));
+    jrun_worker_free(fix.worker);
+}
+
+typedef struct {
+    int starts, ends, pid;
+    int64_t ticks;
+    bool ran_before_start; /* the marker file existed when on_start ran */
+    char marker[512];
+} hook_log_t;
+
+static void hook_start(void *arg, int pid, int64_t ticks)
+{
+    hook_log_t *log = arg;
+    log->starts++;
+    log->pid = pid;
+    log->ticks = ticks;
+    log->ran_before_start = access(log->marker, F_OK) == 0;
+}
+
+static void hook_end(void *arg, int pid, int64_t ticks)
+{
+    hook_log_t *log = arg;
+    log->ends += pid == log->pid && ticks == log->ticks;
+}
+
+/* The start hook runs before the job gets its input, with the leader's pid and real start
+ * time (so the group can be recorded and told apart from a reused pid); the end hook once
+ * the group is reaped. */
+TEST(test_hooks_see_the_group_at_start_and_after_reaping)
+{
+    hook_log_t log = {0};
+    snprintf(log.marker, sizeof log.marker, "%s/hook.marker", tmp_dir);
+    char body[700];
+    snprintf(body, sizeof body, "#!/bin/sh\nread line\ntouch %s\necho 1\n", log.marker);
+    const char *argv[] = {script("hook.sh", body), NULL};
+    jrun_hooks_t hooks = {hook_start, hook_end, &log};
+    jrun_cmd_t cmd = cmd_of(argv);
+    cmd.hooks = &hooks;
+    jrun_result_t res;
+    ASSERT_EQ(jrun_oneshot(&cmd, "go\n", 3, 5000, NULL, &res), 0);
+    ASSERT_EQ(res.status, JRUN_OK);
+    jrun_result_deinit(&res);
+    ASSERT_EQ(log.starts, 1);
+    ASSERT_EQ(log.ends, 1);
+    ASSERT_TRUE(!log.ran_before_start);
+    ASSERT_TRUE(log.ticks > 0);
+    jrun_proc_stat_t self;
+    ASSERT_EQ(jrun_proc_stat(getpid(), &self), 0);
+    ASSERT_TRUE(log.ticks >= self.start_ticks);
+    ASSERT_EQ(jrun_proc_stat(log.pid, &self), -ENOENT);
+}
+
+/* A job that leaves a daemon in another process group (setsid): as subreaper the service
+ * adopts it, and the orphan reaper kills and reaps it; a running job's own group is spared. */
+TEST(test_subreaper_kills_and_reaps_orphans_outside_running_jobs)
+{
+    char pidfile[300], body[2400];
+    snprintf(pidfile, sizeof pidfile, "%s/orphan.pid", tmp_dir);
+    snprintf(body, sizeof body,
+             "#!/usr/bin/python3\n"
+             "import os, time\n"
+             "if os.fork() == 0:\n"
+             "    os.setsid()\n"
+             "    if os.fork() == 0:\n"
+             "        open('%s.tmp', 'w').write(str(os.getpid())); os.rename('%s.tmp', '%s')\n"
+             "        time.sleep(60)\n"
+             "    os._exit(0)\n"
+             "os.wait()\n"
+             "while not os.path.exists('%s'): time.sleep(0.01)\n"
+             "print(1)\n",
+             pidfile, pidfile, pidfile, pidfile);
+    const char *argv[] = {script("daemon.py", body), NULL};
+    ASSERT_EQ(jrun_set_subreaper(), 0);
+    jrun_cmd_t cmd = cmd_of(argv);
+    jrun_result_t res;
+    ASSERT_EQ(jrun_oneshot(&cmd, "", 0, 10000, NULL, &res), 0);
+    ASSERT_EQ(res.status, JRUN_OK);
+    jrun_result_deinit(&res);
+    FILE *f = fopen(pidfile, "r");
+    ASSERT_TRUE(f != NULL);
+    int pid = 0;
+    ASSERT_EQ(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    jrun_proc_stat_t ps;
+    ASSERT_EQ(jrun_proc_stat(pid, &ps), 0);
+    ASSERT_EQ(ps.ppid, getpid()); /* adopted */
+    for (int i = 0; i < 200 && jrun_proc_stat(pid, &ps) == 0; i++) {
+        jrun_reap_orphans(false);
+        usleep(10000);
+    }
+    ASSERT_EQ(jrun_proc_stat(pid, &ps), -ENOENT); /* killed and reaped by us */
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 int main(void)
 {
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/sluice_jrun_XXXXXX");
@@ -640,6 +756,9 @@ int main(void)
     RUN(test_worker_start_timeout_extends_only_the_first_job);
     RUN(test_argv_at_limit_ok_and_over_limit_rejected);
     RUN(test_oneshot_child_not_reading_stdin_does_not_raise_sigpipe);
+    RUN(test_worker_process_dies_with_the_thread_that_started_it);
+    RUN(test_hooks_see_the_group_at_start_and_after_reaping);
+    RUN(test_subreaper_kills_and_reaps_orphans_outside_running_jobs);
     fprintf(stderr, "took %lld ms\n", (long long)(sl_time_mono_ms() - start_ms));
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);

@@ -89,7 +89,7 @@ TEST(test_open_uses_wal_and_records_schema_version)
     ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &stmt, NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    ASSERT_EQ(sqlite3_column_int(stmt, 0), 3);
+    ASSERT_EQ(sqlite3_column_int(stmt, 0), 4);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     jstore_close(st);
@@ -1019,6 +1019,63 @@ static void remove_dir(void)
     }
 }
 
+TEST(test_submitter_round_trips_and_its_limit_holds_at_n_and_n_plus_one)
+{
+    jstore_t *st;
+    ASSERT_EQ(jstore_open(db_path(), &st), 0);
+    char who[JSTORE_SUBMITTER_BYTES_MAX + 2];
+    memset(who, 'a', sizeof who - 1);
+    who[sizeof who - 1] = '\0';
+    jstore_new_t job = new_job("sub-over", "t");
+    job.submitter = who; /* N + 1 bytes */
+    char id[JSTORE_ID_BUF];
+    bool created;
+    ASSERT_EQ(jstore_create(st, &job, 1000, id, &created), SL_ELIMIT);
+    who[JSTORE_SUBMITTER_BYTES_MAX] = '\0';
+    job.id = "sub-at";
+    ASSERT_EQ(jstore_create(st, &job, 1000, id, &created), 0);
+    jstore_job_t got;
+    ASSERT_EQ(jstore_get(st, "sub-at", &got), 0);
+    ASSERT_STREQ(got.submitter, who);
+    jstore_job_deinit(&got);
+    job.id = "sub-none";
+    job.submitter = NULL;
+    ASSERT_EQ(jstore_create(st, &job, 1000, id, &created), 0);
+    ASSERT_EQ(jstore_get(st, "sub-none", &got), 0);
+    ASSERT_STREQ(got.submitter, "");
+    jstore_job_deinit(&got);
+    jstore_close(st);
+}
+
+TEST(test_proc_records_add_list_and_remove)
+{
+    jstore_t *st;
+    ASSERT_EQ(jstore_open(db_path(), &st), 0);
+    ASSERT_EQ(jstore_set_durable(st, false), 0);
+    jstore_proc_t rec = {.pgid = 4242, .start_ticks = 99, .boot_id = "b", .svc_pid = 7,
+                         .svc_start_ticks = 5};
+    ASSERT_EQ(jstore_proc_add(st, &rec, 1), 0);
+    rec.pgid = 0;
+    ASSERT_EQ(jstore_proc_add(st, &rec, 1), SL_EINVAL);
+    jstore_proc_t out[4];
+    size_t n = 0;
+    ASSERT_EQ(jstore_proc_list(st, out, 4, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(out[0].pgid, 4242);
+    ASSERT_EQ(out[0].start_ticks, 99);
+    ASSERT_STREQ(out[0].boot_id, "b");
+    ASSERT_EQ(out[0].svc_pid, 7);
+    ASSERT_EQ(out[0].svc_start_ticks, 5);
+    ASSERT_EQ(jstore_proc_remove(st, 4242, 98), 0); /* another start time: not this record */
+    ASSERT_EQ(jstore_proc_list(st, out, 4, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(jstore_proc_remove(st, 4242, 99), 0);
+    ASSERT_EQ(jstore_proc_list(st, out, 4, &n), 0);
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(jstore_set_durable(st, true), 0);
+    jstore_close(st);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1053,6 +1110,8 @@ int main(void)
     RUN(test_reopen_after_close_keeps_everything);
     RUN(test_second_connection_and_process_are_serialized);
     RUN(test_state_names_round_trip);
+    RUN(test_submitter_round_trips_and_its_limit_holds_at_n_and_n_plus_one);
+    RUN(test_proc_records_add_list_and_remove);
     remove_dir();
     TEST_MAIN_END();
 }

@@ -8,6 +8,9 @@
  *   POST   /jobs/retry        the same for every job matching {"state":..,"type":..}
  *   DELETE /jobs/{id}         cancel (a running job is stopped)
  *   GET    /health, /metrics
+ * Credentials (jauth.h, docs/jobs-security.md): bearer tokens checked when the request line
+ * arrives, before any body is read; 401 without one, 403 with a wrong one or a role that does
+ * not cover the route; an api token reads only the jobs it submitted.
  * Errors are JSON {"error": "...", "field": "..."} with 400, 404, 405, 409, 413 or 503.
  * POST /jobs is asynchronous: the delivery reports (producer thread) hand the finished request
  * back through `done` and lws_cancel_service. Thread: the lws service thread owns every
@@ -18,6 +21,7 @@
 #include "sl_log.h"
 #include "sl_time.h"
 
+#include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -29,6 +33,8 @@
 #define JAPI_PATH_BYTES_MAX 512
 #define JAPI_LIST_DEFAULT 100
 #define JAPI_BULK_RETRY_MAX 10000
+#define JAPI_WWW_AUTH "Bearer realm=\"sluice-jobs\""
+#define JAPI_AUTH_HDR_BYTES_MAX (JAUTH_TOKEN_BYTES_MAX + 64) /* longer: a wrong token */
 
 typedef struct japi_post japi_post_t;
 
@@ -44,6 +50,10 @@ typedef struct {
     char *resp;
     size_t resp_len;
     japi_post_t *post; /* POST /jobs waiting for acks */
+    jauth_verdict_t verdict; /* of the Authorization header, read with the request line */
+    jauth_role_t role;       /* when JAUTH_OK */
+    char who[JAUTH_WHO_BUF]; /* "role:name" when JAUTH_OK, else "" */
+    bool www_auth;           /* a 401: say which scheme is wanted */
 } japi_pss_t;
 
 struct japi_post {
@@ -120,6 +130,10 @@ static int japi__write(japi_pss_t *pss)
                                     end) ||
         (pss->close_after &&
          lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &p,
+                                      end)) ||
+        (pss->www_auth &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                      (const uint8_t *)JAPI_WWW_AUTH, strlen(JAPI_WWW_AUTH), &p,
                                       end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end)) {
         return -1;
@@ -309,7 +323,7 @@ static void japi__post_done(jwait_t *w)
 }
 
 /* Builds the request event of job j (validated) with id; malloc'ed text. */
-static char *japi__request_event(japi_t *api, json_t *j, const char *id)
+static char *japi__request_event(japi_t *api, json_t *j, const char *id, const char *who)
 {
     const jcfg_t *cfg = api->svc->cfg;
     const char *type = json_string_value(json_object_get(j, "type"));
@@ -326,6 +340,9 @@ static char *japi__request_event(japi_t *api, json_t *j, const char *id)
                                                               : cfg->default_max_attempts));
     }
     json_object_set_new(ev, "accepted_ms", json_integer(sl_time_wall_ms()));
+    if (who[0]) {
+        json_object_set_new(ev, "submitter", json_string(who));
+    }
     char *text = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
     return text;
@@ -412,7 +429,7 @@ static void japi__submit(japi_t *api, japi_pss_t *pss)
             break;
         }
         json_array_append_new(post->ids, json_string(id));
-        char *ev = japi__request_event(api, j, id);
+        char *ev = japi__request_event(api, j, id, pss->who);
         const char *k = key ? json_string_value(key) : id;
         rd_kafka_resp_err_t err =
             jwait_produce(api->svc, &post->w, api->svc->t_requests, RD_KAFKA_PARTITION_UA, k,
@@ -473,6 +490,8 @@ static void japi__drain(japi_t *api)
 }
 
 /* ---- operator routes ---- */
+
+static void japi__route_ok(japi_t *api, japi_pss_t *pss);
 
 static json_t *japi__job_json(jstore_t *st, const jstore_job_t *job)
 {
@@ -539,6 +558,12 @@ static void japi__show(japi_t *api, japi_pss_t *pss, const char *id, bool log)
     }
     if (rc != 0) {
         japi__error(pss, 503, NULL, "store: %s", sl_strerror(rc));
+        return;
+    }
+    if (pss->verdict == JAUTH_OK && pss->role == JAUTH_API &&
+        strcmp(job.submitter, pss->who) != 0) {
+        jstore_job_deinit(&job); /* another token's job: as if it did not exist */
+        japi__error(pss, 404, NULL, "no job %s", id);
         return;
     }
     if (log) {
@@ -712,7 +737,71 @@ static void japi__health(japi_t *api, japi_pss_t *pss)
     japi__json(pss, ok ? 200 : 503, o);
 }
 
+/* What a route needs. */
+typedef enum { JAPI_OPEN, JAPI_METRICS, JAPI_SUBMIT, JAPI_OPERATOR } japi_need_t;
+
+/* True when the request's credentials allow need; else answers 401 or 403 and returns false.
+ * Without api/operator tokens (allowed only on loopback) every job route is open; /metrics is
+ * behind metrics.token (or an operator token) only when metrics.token is set. */
+static bool japi__allowed(japi_t *api, japi_pss_t *pss, japi_need_t need)
+{
+    const jauth_t *auth = &api->svc->cfg->auth;
+    bool gated = need == JAPI_METRICS ? jauth_role_set(auth, JAUTH_METRICS)
+                                      : need != JAPI_OPEN && jauth_enabled(auth);
+    if (!gated) {
+        return true;
+    }
+    if (pss->verdict == JAUTH_MISSING) {
+        pss->www_auth = true;
+        japi__error(pss, 401, NULL, "authentication required: send Authorization: Bearer "
+                    "<token>");
+        return false;
+    }
+    if (pss->verdict == JAUTH_WRONG) {
+        japi__error(pss, 403, NULL, "token not accepted");
+        return false;
+    }
+    jauth_role_t r = pss->role;
+    bool ok = r == JAUTH_OPERATOR || (need == JAPI_METRICS && r == JAUTH_METRICS) ||
+              (need == JAPI_SUBMIT && r == JAUTH_API);
+    if (!ok) {
+        japi__error(pss, 403, NULL, "%s %s needs %s token", pss->method, pss->path,
+                    need == JAPI_METRICS ? "a metrics or operator" :
+                    need == JAPI_SUBMIT ? "an api or operator" : "an operator");
+    }
+    return ok;
+}
+
+/* The credentials a route needs, by method and path (unknown routes: an operator's). */
+static japi_need_t japi__need(const char *m, const char *p)
+{
+    if (strcmp(p, "/health") == 0) {
+        return JAPI_OPEN;
+    }
+    if (strcmp(p, "/metrics") == 0) {
+        return JAPI_METRICS;
+    }
+    bool jobs = strcmp(p, "/jobs") == 0 || strcmp(p, "/jobs/") == 0;
+    if ((jobs && strcmp(m, "POST") == 0) ||
+        (strcmp(m, "GET") == 0 && strncmp(p, "/jobs/", 6) == 0 && p[6] &&
+         !strchr(p + 6, '/'))) {
+        return JAPI_SUBMIT; /* submit, and read a job (an api token: only its own) */
+    }
+    return JAPI_OPERATOR;
+}
+
 static void japi__route(japi_t *api, japi_pss_t *pss)
+{
+    if (pss->routed) {
+        return; /* a body-less POST: lws still reports its (empty) body's completion */
+    }
+    if (!japi__allowed(api, pss, japi__need(pss->method, pss->path))) {
+        return;
+    }
+    japi__route_ok(api, pss);
+}
+
+static void japi__route_ok(japi_t *api, japi_pss_t *pss)
 {
     if (pss->routed) {
         return; /* a body-less POST: lws still reports its (empty) body's completion */
@@ -773,6 +862,23 @@ static void japi__route(japi_t *api, japi_pss_t *pss)
 
 /* ---- lws glue ---- */
 
+static void japi__auth(japi_t *api, japi_pss_t *pss, struct lws *wsi)
+{
+    char hdr[JAPI_AUTH_HDR_BYTES_MAX];
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (total <= 0) {
+        pss->verdict = JAUTH_MISSING;
+    } else if (total >= (int)sizeof hdr ||
+               lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) < 0) {
+        pss->verdict = JAUTH_WRONG;
+    } else {
+        pss->verdict = jauth_check(&api->svc->cfg->auth, hdr, &pss->role, pss->who);
+    }
+    if (pss->verdict != JAUTH_OK) {
+        pss->who[0] = '\0';
+    }
+}
+
 static bool japi__method(struct lws *wsi, japi_pss_t *pss)
 {
     static const struct {
@@ -797,9 +903,14 @@ static int japi__on_http(japi_t *api, japi_pss_t *pss, struct lws *wsi, const ch
     memset(pss, 0, sizeof *pss);
     pss->wsi = wsi;
     snprintf(pss->path, sizeof pss->path, "%s", uri ? uri : "/");
+    japi__auth(api, pss, wsi);
     if (!japi__method(wsi, pss)) {
         pss->close_after = true;
         japi__error(pss, 405, NULL, "method not allowed");
+        return 0;
+    }
+    if (!japi__allowed(api, pss, japi__need(pss->method, pss->path))) {
+        pss->close_after = true; /* before any body is read */
         return 0;
     }
     if (strcmp(pss->method, "POST") != 0) {
@@ -907,12 +1018,37 @@ static void *japi__main(void *arg)
     return NULL;
 }
 
+/* A host that only this machine reaches: 127.0.0.0/8, ::1 or localhost. */
+static bool japi__loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    }
+    if (inet_pton(AF_INET6, host, &a6) == 1) {
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    return strcmp(host, "localhost") == 0;
+}
+
 int japi_start(jsvc_t *svc, japi_t **out, char *err, size_t err_len)
 {
     char host[KIT_HOST_BYTES];
     int port = 0;
     if (kit_listen_parse(svc->cfg->http_listen, host, &port, err, err_len) != 0) {
         return SL_EINVAL;
+    }
+    if (!jauth_enabled(&svc->cfg->auth)) {
+        if (!japi__loopback(host)) {
+            snprintf(err, err_len, "http.listen=%s is not a loopback address and neither "
+                     "api.token nor operator.token is set, so anyone who reaches the port could "
+                     "submit and read jobs: set tokens (`openssl rand -hex 32`) or listen on "
+                     "127.0.0.1", svc->cfg->http_listen);
+            return SL_EINVAL;
+        }
+        SL_LOGW(JAPI_LOG, "no api.token or operator.token set: the HTTP API on %s is open to "
+                "every local user and process", svc->cfg->http_listen);
     }
     japi_t *api = calloc(1, sizeof *api);
     SL_ASSERT(api);

@@ -154,6 +154,8 @@ static void jcfg__defaults(jcfg_t *cfg)
     strcpy(cfg->webhook_retries, "1s,5s,30s");
     cfg->webhook_timeout_ms = 10000;
     cfg->egress = sl_egress_new();
+    cfg->webhook_concurrency = 8;
+    cfg->webhook_per_host = 2;
     cfg->broker_timeout_ms = 10000;
 }
 
@@ -181,6 +183,8 @@ static const jcfg_int_key_t jcfg__ints[] = {
     JCFG_I("job.max.attempts", default_max_attempts, 1, JSTORE_MAX_ATTEMPTS_MAX),
     JCFG_I("http.batch.max", batch_max, 1, 100000),
     JCFG_L("webhook.timeout.ms", webhook_timeout_ms, 1, JHOOK_TIMEOUT_MS_MAX),
+    JCFG_I("webhook.concurrency", webhook_concurrency, 1, JHPOOL_THREADS_MAX),
+    JCFG_I("webhook.per.host", webhook_per_host, 1, JHPOOL_THREADS_MAX),
     JCFG_L("broker.timeout.ms", broker_timeout_ms, 100, 600000),
 };
 
@@ -222,6 +226,15 @@ static int jcfg__apply(jcfg_t *cfg, const char *key, const char *val, char *err,
         return sl_setting_str(cfg->worker_id, sizeof cfg->worker_id - 8, key, val, err, len);
     } else if (strcmp(key, "roles") == 0) {
         return jcfg__roles(cfg, val, err, len);
+    } else if (strcmp(key, "api.token") == 0 || strcmp(key, "operator.token") == 0 ||
+               strcmp(key, "metrics.token") == 0) {
+        jauth_role_t role = key[0] == 'a' ? JAUTH_API : key[0] == 'o' ? JAUTH_OPERATOR
+                                                                      : JAUTH_METRICS;
+        char why[160];
+        if (jauth_set(&cfg->auth, role, val, why, sizeof why) != 0) {
+            return sl_setting_fail(err, len, key, why);
+        }
+        return 0;
     } else if (strcmp(key, "webhook.secret") == 0) {
         return sl_setting_str(cfg->webhook_secret, sizeof cfg->webhook_secret, key, val, err, len);
     } else if (strcmp(key, "webhook.retries") == 0) {
@@ -255,6 +268,9 @@ int jcfg_load(jcfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
             snprintf(err, err_len, "type.%s.command: missing", cfg->types[i].name);
             return SL_EINVAL;
         }
+    }
+    if (cfg->webhook_per_host > cfg->webhook_concurrency) {
+        return sl_setting_fail(err, err_len, "webhook.per.host", "above webhook.concurrency");
     }
     if (cfg->retry_max_ms < cfg->retry_base_ms) {
         return sl_setting_fail(err, err_len, "retry.backoff.max.ms", "below retry.backoff.base.ms");

@@ -4,6 +4,7 @@
 #ifndef JCFG_H
 #define JCFG_H
 
+#include "jauth.h"
 #include "jrun.h"
 #include "jstore.h"
 #include "kit_kconf.h"
@@ -17,6 +18,7 @@
 #define JCFG_TYPES_MAX 32       /* job types (worker programs) per service */
 #define JCFG_SLOTS_MAX 256      /* worker slots per process */
 #define JCFG_STR_BYTES_MAX 1024 /* any string setting */
+#define JHPOOL_THREADS_MAX 64   /* webhook.concurrency ceiling: sender threads */
 
 typedef enum { JCFG_ONESHOT, JCFG_PERSISTENT } jcfg_mode_t;
 
@@ -49,10 +51,13 @@ typedef struct {
     int default_timeout_s, default_max_attempts;
     size_t request_bytes_max;   /* HTTP body limit (413 past it) */
     int batch_max;              /* jobs per POST */
+    jauth_t auth;               /* api.token, operator.token, metrics.token */
     char webhook_secret[JCFG_STR_BYTES_MAX];
     char webhook_retries[128];  /* jhook schedule, e.g. "1s,5s,30s" */
     int64_t webhook_timeout_ms;
     sl_egress_t *egress;        /* egress.* settings: where webhooks may connect (owned) */
+    int webhook_concurrency;    /* deliveries in flight at once, all hosts */
+    int webhook_per_host;       /* ... to one destination (scheme://host:port) */
     int64_t broker_timeout_ms;  /* produce acks wait before 503 */
     jcfg_type_t types[JCFG_TYPES_MAX];
     int ntypes;

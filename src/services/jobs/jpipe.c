@@ -218,10 +218,11 @@ static int jpipe__create(jsvc_t *svc, jstore_t *st, const rd_kafka_message_t *ms
                        .src_offset = msg->offset};
     json_t *payload = NULL;
     json_int_t tmo = 0, att = 0;
-    if (!root || json_unpack(root, "{s:s, s:s, s:o, s:I, s:I, s?s, s?s, s?s}", "id", &nj.id,
+    if (!root || json_unpack(root, "{s:s, s:s, s:o, s:I, s:I, s?s, s?s, s?s, s?s}", "id", &nj.id,
                              "type", &nj.type, "payload", &payload, "timeout_s", &tmo,
                              "max_attempts", &att, "key", &nj.key, "webhook", &nj.webhook,
-                             "idempotency_key", &nj.idempotency_key) != 0 ||
+                             "idempotency_key", &nj.idempotency_key, "submitter",
+                             &nj.submitter) != 0 ||
         tmo < 1 || tmo > JSTORE_TIMEOUT_S_MAX || att < 1 || att > JSTORE_MAX_ATTEMPTS_MAX) {
         json_decref(root);
         jpipe__bad(svc, msg, "not a request event");
@@ -499,6 +500,10 @@ static void jpipe__reap(jsvc_t *svc, jstore_t *st)
     static __thread jstore_lease_t leases[JPIPE_SCAN_MAX];
     static __thread jpipe_dead_t dead[JPIPE_SCAN_MAX];
     size_t n = 0, ndead = 0;
+    int ended = 0;
+    if (jproc_sweep(st, &ended) != 0) {
+        return; /* a dead service's job still runs: its lease must not be re-granted yet */
+    }
     int64_t now = sl_time_wall_ms();
     if (jstore_expired_leases(st, now, leases, JPIPE_SCAN_MAX, &n) != 0) {
         return;
@@ -595,69 +600,18 @@ void *jpipe_sched_main(void *arg)
     return NULL;
 }
 
-/* ---- webhook sender ---- */
+/* ---- webhook dispatcher ---- */
 
-static char *jpipe__webhook_body(const jstore_job_t *job)
-{
-    json_error_t jerr;
-    json_t *result = job->result ? json_loads(job->result, JSON_DECODE_ANY, &jerr) : NULL;
-    char type[32];
-    snprintf(type, sizeof type, "job.%s", jstore_state_name(job->state));
-    json_t *data = json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:s}", "id", job->id, "type",
-                             job->type, "state", jstore_state_name(job->state), "attempt",
-                             job->attempt, "result", result ? result : json_null(), "error",
-                             job->last_error ? job->last_error : "", "log_tail",
-                             job->log_tail ? job->log_tail : "");
-    json_t *o = json_pack("{s:s, s:I, s:o}", "type", type, "timestamp_ms",
-                          (json_int_t)sl_time_wall_ms(), "data", data);
-    SL_ASSERT(o);
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return text;
-}
-
-static void jpipe__deliver(jsvc_t *svc, jstore_t *st, jhook_t *hook, const jhook_sched_t *sched,
-                           const jstore_delivery_t *d)
-{
-    jstore_job_t job;
-    if (jstore_get(st, d->job_id, &job) != 0) {
-        return;
-    }
-    char wid[JSTORE_ID_BUF + 16];
-    snprintf(wid, sizeof wid, "%.64s_%d", d->job_id, d->attempt);
-    char *body = jpipe__webhook_body(&job);
-    jhook_result_t res = {0};
-    int64_t now = sl_time_wall_ms();
-    int rc = SL_EINVAL;
-    if (svc->cfg->webhook_secret[0]) {
-        rc = jhook_send(hook, d->url, svc->cfg->webhook_secret, wid, now / 1000, body,
-                        strlen(body), &res);
-    } else {
-        snprintf(res.reason, sizeof res.reason, "webhook.secret is not configured");
-    }
-    int64_t next = now;
-    jhook_sched_next(sched, d->tries + 1, sl_time_wall_ms(), &next); /* SL_ELIMIT: last try */
-    jstore_webhook_record(st, d->job_id, d->attempt, rc == 0, res.http_status,
-                          rc == 0 ? NULL : res.reason, sched->retries + 1, next,
-                          sl_time_wall_ms());
-    atomic_fetch_add(rc == 0 ? &svc->m.webhook_ok : &svc->m.webhook_failed, 1);
-    if (rc != 0) {
-        SL_LOGW(JPIPE_LOG, "webhook for job %s attempt %d, try %d: %s", d->job_id, d->attempt,
-                d->tries + 1, res.reason);
-    }
-    free(body);
-    jstore_job_deinit(&job);
-}
-
+/* Claims due deliveries from the store and hands them to the delivery pool (jhpool.c), which
+ * sends them concurrently with a bound per destination host. Only as many are claimed as the
+ * pool has room for; one the pool already holds, or whose host's queue is full, is left to its
+ * claim (due again after it). */
 void *jpipe_webhook_main(void *arg)
 {
     jsvc_t *svc = arg;
     jstore_t *st = jsvc_store_open(svc);
-    jhook_t *hook = NULL;
-    jhook_config_t hc = {.timeout_ms = svc->cfg->webhook_timeout_ms, .egress = svc->cfg->egress};
-    jhook_sched_t sched;
-    if (!st || jhook_new(&hc, &hook) != 0 ||
-        jhook_sched_parse(svc->cfg->webhook_retries, &sched) != 0) {
+    jhpool_t *hp = NULL;
+    if (!st || jhpool_new(svc, &hp) != 0) {
         atomic_store(&svc->stage_dead[JSVC_STAGE_WEBHOOK], true);
         jstore_close(st);
         return NULL;
@@ -665,20 +619,23 @@ void *jpipe_webhook_main(void *arg)
     static __thread jstore_delivery_t due[JPIPE_WEBHOOK_BATCH];
     while (!atomic_load(&svc->stop)) {
         jsvc_beat(svc, JSVC_STAGE_WEBHOOK);
-        size_t n = 0;
+        size_t n = 0, room = SL_MIN(jhpool_room(hp), (size_t)JPIPE_WEBHOOK_BATCH);
         int64_t claim = svc->cfg->webhook_timeout_ms + 5000;
-        if (jstore_webhook_take_due(st, sl_time_wall_ms(), claim, due, JPIPE_WEBHOOK_BATCH,
-                                    &n) != 0 ||
+        if (room == 0 ||
+            jstore_webhook_take_due(st, sl_time_wall_ms(), claim, due, room, &n) != 0 ||
             n == 0) {
             jpipe__sleep(svc, JPIPE_POLL_MS);
             continue;
         }
-        for (size_t i = 0; i < n && !atomic_load(&svc->stop); i++) {
-            jpipe__deliver(svc, st, hook, &sched, &due[i]);
-            jsvc_beat(svc, JSVC_STAGE_WEBHOOK);
+        size_t taken = 0;
+        for (size_t i = 0; i < n; i++) {
+            taken += jhpool_offer(hp, &due[i]);
+        }
+        if (taken == 0) {
+            jpipe__sleep(svc, JPIPE_POLL_MS);
         }
     }
-    jhook_free(hook);
+    jhpool_free(hp);
     jstore_close(st);
     return NULL;
 }

@@ -89,6 +89,7 @@ static void jpool__run(jpool_slot_t *slot, jpool_job_t *job)
     }
     const jcfg_type_t *t = &cfg->types[job->type_idx];
     jrun_cmd_t cmd = {.argv = (const char *const *)t->argv,
+                      .hooks = jproc_hooks(slot->pool->svc->procs),
                       .grace_ms = cfg->grace_ms,
                       .start_timeout_ms = JPOOL_START_TIMEOUT_MS};
     int64_t tmo = (int64_t)job->timeout_s * 1000;
@@ -134,6 +135,10 @@ static void *jpool__slot_main(void *arg)
         pthread_cond_signal(&pool->done_cv); /* wake the poll thread */
     }
     pthread_mutex_unlock(&pool->mu);
+    for (int t = 0; t < JCFG_TYPES_MAX; t++) {
+        jrun_worker_free(slot->workers[t]); /* here: they die with this thread (pdeathsig) */
+        slot->workers[t] = NULL;
+    }
     return NULL;
 }
 
@@ -624,6 +629,7 @@ void *jpool_main(void *arg)
         }
         if (now - last_lag >= 1000) {
             jpool__lag(pool);
+            jrun_reap_orphans(false); /* orphans of finished job trees (we are subreaper) */
             last_lag = now;
         }
     }

@@ -14,13 +14,14 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -394,6 +395,8 @@ typedef struct {
     int out_fd;
     int err_fd;
     int start_err; /* errno from a failed start */
+    int64_t start_ticks;          /* the leader's start time (/proc/<pid>/stat field 22) */
+    const jrun_hooks_t *hooks;    /* told of the start and of the end */
 } proc_t;
 
 static void proc_close_fd(int *fd)
@@ -409,43 +412,7 @@ static void proc_init(proc_t *proc)
     *proc = (proc_t){.pid = 0, .pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
 }
 
-static int spawn_attrs(posix_spawnattr_t *attr)
-{
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    int sigs[] = {SIGPIPE, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < SL_ARRAY_LEN(sigs); i++) {
-        sigaddset(&dfl, sigs[i]);
-    }
-    int err = posix_spawnattr_init(attr);
-    if (err == 0) {
-        err = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                 POSIX_SPAWN_SETSIGDEF);
-    }
-    if (err == 0) {
-        err = posix_spawnattr_setpgroup(attr, 0); /* own group: pgid == pid */
-    }
-    if (err == 0) {
-        err = posix_spawnattr_setsigmask(attr, &none);
-    }
-    if (err == 0) {
-        err = posix_spawnattr_setsigdefault(attr, &dfl);
-    }
-    return err;
-}
-
-static int spawn_actions(posix_spawn_file_actions_t *fa, const int child_fds[3], const char *cwd)
-{
-    int err = posix_spawn_file_actions_init(fa);
-    for (int i = 0; i < 3 && err == 0; i++) {
-        err = posix_spawn_file_actions_adddup2(fa, child_fds[i], i);
-    }
-    if (err == 0 && cwd) {
-        err = posix_spawn_file_actions_addchdir_np(fa, cwd);
-    }
-    return err;
-}
+static int proc_reap(proc_t *proc);
 
 static void close_pairs(int pipes[3][2])
 {
@@ -453,6 +420,165 @@ static void close_pairs(int pipes[3][2])
         proc_close_fd(&pipes[i][0]);
         proc_close_fd(&pipes[i][1]);
     }
+}
+
+/* ---- live leaders: every child this process started and has not reaped yet. The orphan
+ * reaper leaves these alone (they belong to a running call), and a leader's pid is its
+ * group's id, so a process in one of these groups belongs to a running job. */
+static pthread_mutex_t jrun__live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t jrun__live[JRUN_PROCS_MAX];
+static size_t jrun__nlive;
+
+static bool jrun__live_has(pid_t pid) /* under jrun__live_mu */
+{
+    for (size_t i = 0; i < jrun__nlive; i++) {
+        if (jrun__live[i] == pid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void jrun__live_remove(pid_t pid)
+{
+    pthread_mutex_lock(&jrun__live_mu);
+    for (size_t i = 0; i < jrun__nlive; i++) {
+        if (jrun__live[i] == pid) {
+            jrun__live[i] = jrun__live[--jrun__nlive];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&jrun__live_mu);
+}
+
+int jrun_proc_stat(int pid, jrun_proc_stat_t *out)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int err = n < 0 ? -errno : 0;
+    close(fd);
+    if (n <= 0) {
+        return err ? err : SL_ENOTFOUND;
+    }
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p || p[1] != ' ') {
+        return SL_EINVAL;
+    }
+    p += 2; /* field 3, the state */
+    out->state = *p;
+    unsigned long long v = 0;
+    for (int field = 3; field <= 22 && *p; field++) {
+        char *end = strchr(p, ' ');
+        if (field == 4 || field == 5 || field == 22) {
+            v = strtoull(p, NULL, 10);
+            if (field == 4) {
+                out->ppid = (int)v;
+            } else if (field == 5) {
+                out->pgid = (int)v;
+            } else {
+                out->start_ticks = (int64_t)v;
+                return 0;
+            }
+        }
+        if (!end) {
+            break;
+        }
+        p = end + 1;
+    }
+    return SL_EINVAL;
+}
+
+/* The child between fork and exec: only async-signal-safe calls. It dies with the thread that
+ * forked it (PR_SET_PDEATHSIG; that thread lives as long as the call or worker), checks the
+ * parent did not die before the request took effect, and execs at once (the parent's memory is
+ * copy-on-write until then); an exec failure is reported as errno on err_fd. */
+_Noreturn static void proc_child(const jrun_cmd_t *cmd, int pipes[3][2], int err_fd,
+                                 pid_t parent)
+{
+    static const int sigs[] = {SIGPIPE, SIGTERM, SIGINT, SIGQUIT, SIGHUP,
+                               SIGCHLD, SIGUSR1, SIGUSR2};
+    setpgid(0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+        _exit(127);
+    }
+    for (size_t i = 0; i < SL_ARRAY_LEN(sigs); i++) {
+        signal(sigs[i], SIG_DFL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int child_fds[3] = {pipes[0][0], pipes[1][1], pipes[2][1]};
+    for (int i = 0; i < 3; i++) {
+        int rc = child_fds[i] == i ? fcntl(i, F_SETFD, 0) : dup2(child_fds[i], i);
+        if (rc < 0) {
+            goto out_fail;
+        }
+    }
+    if (cmd->cwd && chdir(cmd->cwd) != 0) {
+        goto out_fail;
+    }
+    execvp(cmd->argv[0], (char *const *)cmd->argv);
+out_fail:;
+    int e = errno;
+    ssize_t w = write(err_fd, &e, sizeof e);
+    (void)w;
+    _exit(127);
+}
+
+/* Forks the child (registered as live before anyone can see it), waits for the exec's outcome,
+ * then runs the start hook (after the exec: a hook that waits, e.g. for a store lock, must not
+ * keep a forked copy of this process alive, whose every page write would be copied). Returns
+ * 0 or an errno value. */
+static int proc_fork(proc_t *proc, const jrun_cmd_t *cmd, int pipes[3][2])
+{
+    int ex[2] = {-1, -1};
+    if (pipe2(ex, O_CLOEXEC) != 0) {
+        return errno;
+    }
+    pid_t parent = getpid(), pid = -1;
+    int e = EAGAIN; /* JRUN_PROCS_MAX children already */
+    pthread_mutex_lock(&jrun__live_mu); /* registered before the reaper can see it */
+    if (jrun__nlive < JRUN_PROCS_MAX) {
+        pid = fork();
+        e = errno;
+    }
+    if (pid == 0) {
+        close(ex[0]);
+        proc_child(cmd, pipes, ex[1], parent);
+    }
+    if (pid > 0) {
+        jrun__live[jrun__nlive++] = pid;
+    }
+    pthread_mutex_unlock(&jrun__live_mu);
+    proc_close_fd(&ex[1]);
+    if (pid < 0) {
+        proc_close_fd(&ex[0]);
+        return e;
+    }
+    setpgid(pid, pid); /* also here, so the group exists whichever side runs first */
+    jrun_proc_stat_t ps = {0};
+    jrun_proc_stat(pid, &ps); /* the start time does not change at exec */
+    proc->pid = pid;
+    proc->start_ticks = ps.start_ticks;
+    proc->hooks = cmd->hooks;
+    int child_err = 0;
+    ssize_t n;
+    while ((n = read(ex[0], &child_err, sizeof child_err)) < 0 && errno == EINTR) {
+    }
+    proc_close_fd(&ex[0]);
+    if (proc->hooks && proc->hooks->on_start) {
+        proc->hooks->on_start(proc->hooks->arg, pid, ps.start_ticks);
+    }
+    if (n > 0) {
+        return child_err ? child_err : EIO;
+    }
+    return 0;
 }
 
 /* Starts cmd with parent-side pipe ends non-blocking. Returns 0 or -errno (start_err set). */
@@ -466,20 +592,11 @@ static int proc_start(proc_t *proc, const jrun_cmd_t *cmd)
             goto out_close_pipes;
         }
     }
-    int child_fds[3] = {pipes[0][0], pipes[1][1], pipes[2][1]};
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t fa;
-    int err = spawn_attrs(&attr);
-    if (err == 0) {
-        err = spawn_actions(&fa, child_fds, cmd->cwd);
-        if (err == 0) {
-            err = posix_spawnp(&proc->pid, cmd->argv[0], &fa, &attr, (char *const *)cmd->argv,
-                               environ);
-        }
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    posix_spawnattr_destroy(&attr);
+    int err = proc_fork(proc, cmd, pipes);
     if (err != 0) {
+        if (proc->pid > 0) {
+            proc_reap(proc); /* the child exited (exec failed) or is killed now */
+        }
         proc->pid = 0;
         proc->start_err = err;
         goto out_close_pipes;
@@ -496,6 +613,69 @@ static int proc_start(proc_t *proc, const jrun_cmd_t *cmd)
 out_close_pipes:
     close_pairs(pipes);
     return proc->start_err ? -proc->start_err : 0;
+}
+
+/* Calls fn(pid) for each child of this process (every thread's children), at most
+ * JRUN_PROCS_MAX. */
+static void jrun__each_child(void (*fn)(pid_t pid, bool kill_all, size_t *left), bool kill_all,
+                             size_t *left)
+{
+    DIR *dir = opendir("/proc/self/task");
+    size_t seen = 0;
+    for (struct dirent *de; dir && (de = readdir(dir)) && seen < JRUN_PROCS_MAX;) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9') {
+            continue;
+        }
+        char path[320], buf[4096];
+        snprintf(path, sizeof path, "/proc/self/task/%s/children", de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0) {
+            close(fd);
+        }
+        buf[n > 0 ? n : 0] = '\0';
+        for (char *p = buf, *end; *p && seen < JRUN_PROCS_MAX; p = end) {
+            long pid = strtol(p, &end, 10);
+            if (end == p) {
+                break;
+            }
+            seen++;
+            fn((pid_t)pid, kill_all, left);
+        }
+    }
+    if (dir) {
+        closedir(dir);
+    }
+}
+
+static void jrun__orphan(pid_t pid, bool kill_all, size_t *left)
+{
+    jrun_proc_stat_t ps = {0};
+    pthread_mutex_lock(&jrun__live_mu);
+    bool mine = jrun__live_has(pid); /* a running call's leader: it reaps it */
+    if (!mine && jrun_proc_stat(pid, &ps) == 0) {
+        if (ps.state == 'Z' || ps.state == 'X') {
+            waitpid(pid, NULL, WNOHANG);
+        } else {
+            if (kill_all || !jrun__live_has(ps.pgid)) {
+                kill(pid, SIGKILL); /* reaped on a later call */
+            }
+            (*left)++;
+        }
+    }
+    pthread_mutex_unlock(&jrun__live_mu);
+}
+
+size_t jrun_reap_orphans(bool kill_all)
+{
+    size_t left = 0;
+    jrun__each_child(jrun__orphan, kill_all, &left);
+    return left;
+}
+
+int jrun_set_subreaper(void)
+{
+    return prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 ? 0 : -errno;
 }
 
 /* Waits until the leader has exited (without reaping it) or deadline; true if it exited. */
@@ -522,6 +702,10 @@ static int proc_reap(proc_t *proc)
     if (proc->pid > 0) {
         kill(-proc->pid, SIGKILL); /* leader unreaped: the pgid cannot have been reused */
         while (waitpid(proc->pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        jrun__live_remove(proc->pid);
+        if (proc->hooks && proc->hooks->on_end) {
+            proc->hooks->on_end(proc->hooks->arg, proc->pid, proc->start_ticks);
         }
     }
     proc_close_fd(&proc->pidfd);

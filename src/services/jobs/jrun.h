@@ -9,7 +9,10 @@
  * runs), so the caller need not ignore it. A persistent worker's stderr is read only while a
  * job runs: output written while idle waits in the pipe (a worker that writes more than a pipe
  * holds while idle blocks until its next job) and is discarded. A job's child processes are
- * killed with its group when it ends. Threads: one run per handle (worker, ctl) at a time; any
+ * killed with its group when it ends. Every child is started with PR_SET_PDEATHSIG(SIGKILL):
+ * it dies with the thread that started it, so call from threads that live as long as the run
+ * or the persistent worker (the worker's process dies when its starting thread exits).
+ * Threads: one run per handle (worker, ctl) at a time; any
  * number of handles may run in parallel from different threads. */
 #ifndef JRUN_H
 #define JRUN_H
@@ -41,6 +44,19 @@
 /* Job id length for persistent workers. */
 #define JRUN_ID_BYTES_MAX 256
 #define JRUN_REASON_BYTES 256
+/* Children of this process started and not yet reaped, at once (one per running job and per
+ * persistent worker); a start past it fails with EAGAIN. Also bounds an orphan scan. */
+#define JRUN_PROCS_MAX 16384
+
+/* Told of every process a run starts and ends (leader of its own process group, pgid = pid).
+ * on_start runs in the calling thread right after the exec (or its failure), before the run
+ * hands the job any input; on_end after the group was killed and the leader reaped (also for
+ * a failed exec). start_ticks: /proc/<pid>/stat field 22. */
+typedef struct {
+    void (*on_start)(void *arg, int pid, int64_t start_ticks);
+    void (*on_end)(void *arg, int pid, int64_t start_ticks);
+    void *arg;
+} jrun_hooks_t;
 
 /* A command to run (caller's storage; copied by jrun_worker_new, read only during a call by
  * jrun_oneshot). argv is NULL-terminated; argv[0] without '/' is searched in PATH. */
@@ -49,6 +65,7 @@ typedef struct {
     const char *cwd;          /* NULL: inherit */
     int64_t grace_ms;         /* SIGTERM to SIGKILL; 0 means JRUN_GRACE_MS_DEFAULT */
     int64_t start_timeout_ms; /* persistent only: extra time for the job that starts a worker */
+    const jrun_hooks_t *hooks; /* NULL: none; must outlive the run (or the worker) */
 } jrun_cmd_t;
 
 typedef enum {
@@ -117,6 +134,24 @@ typedef struct {
     int pid;              /* current process, 0 when none */
 } jrun_worker_stats_t;
 void jrun_worker_stats(const jrun_worker_t *worker, jrun_worker_stats_t *out);
+
+/* One process as /proc/<pid>/stat tells it. */
+typedef struct {
+    char state;          /* R, S, D, Z, ... */
+    int ppid, pgid;
+    int64_t start_ticks; /* field 22: clock ticks after boot */
+} jrun_proc_stat_t;
+/* Reads /proc/<pid>/stat. Returns 0, -ENOENT when no such process, SL_EINVAL if unparsable. */
+int jrun_proc_stat(int pid, jrun_proc_stat_t *out);
+
+/* Makes this process a child subreaper (PR_SET_CHILD_SUBREAPER): processes orphaned by a
+ * job's process tree re-parent to it instead of init, so they can be found and ended.
+ * Whoever calls it must then call jrun_reap_orphans regularly. Returns 0 or -errno. */
+int jrun_set_subreaper(void);
+/* Reaps exited orphans (children this module did not start itself) and SIGKILLs live ones
+ * whose process group is not a running job's (kill_all: every one). Never touches the
+ * leaders of running calls. Returns how many orphans were still alive. Thread: any. */
+size_t jrun_reap_orphans(bool kill_all);
 
 /* Validates that [p, p+len) is exactly one JSON value (surrounding whitespace allowed). */
 bool jrun_json_valid(const char *p, size_t len);

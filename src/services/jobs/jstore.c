@@ -47,6 +47,12 @@ static const char *const jstore__migrations[] = {
     "CREATE TABLE webhook_tries(job_id TEXT NOT NULL, attempt INTEGER NOT NULL,"
     " try INTEGER NOT NULL, at_ms INTEGER NOT NULL, delivered INTEGER NOT NULL,"
     " status_code INTEGER NOT NULL, error TEXT, PRIMARY KEY(job_id, attempt, try)) WITHOUT ROWID;",
+    /* 4: who submitted a job (an API token's id, never the token), and the worker process
+     * groups each service incarnation started, so a successor can end what it left. */
+    "ALTER TABLE jobs ADD COLUMN submitter TEXT;"
+    "CREATE TABLE procs(pgid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,"
+    " boot_id TEXT NOT NULL, svc_pid INTEGER NOT NULL, svc_start_ticks INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, PRIMARY KEY(pgid, start_ticks)) WITHOUT ROWID;",
 };
 #define JSTORE_SCHEMA_VERSION ((int)SL_ARRAY_LEN(jstore__migrations))
 
@@ -84,10 +90,18 @@ enum {
     S_WH_GET,
     S_WH_TRY_INSERT,
     S_WH_TRY_LIST,
+    S_PROC_ADD,
+    S_PROC_DEL,
+    S_PROC_LIST,
     S_COUNT
 };
 
 static const char *const jstore__sql[S_COUNT] = {
+    [S_PROC_ADD] = "INSERT OR REPLACE INTO procs(pgid, start_ticks, boot_id, svc_pid,"
+                   " svc_start_ticks, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_PROC_DEL] = "DELETE FROM procs WHERE pgid = ?1 AND start_ticks = ?2",
+    [S_PROC_LIST] = "SELECT pgid, start_ticks, boot_id, svc_pid, svc_start_ticks FROM procs"
+                    " ORDER BY created_ms LIMIT ?1",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -101,12 +115,13 @@ static const char *const jstore__sql[S_COUNT] = {
     [S_JOB_BY_IDEM] = "SELECT id FROM jobs WHERE type = ?1 AND idempotency_key = ?2",
     [S_JOB_INSERT] = "INSERT INTO jobs(id, type, key, payload, webhook, timeout_s, max_attempts,"
                      " idempotency_key, state, attempt, created_ms, updated_ms, src_topic,"
-                     " src_partition, src_offset) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-                     " 'accepted', 1, ?9, ?9, ?10, ?11, ?12)",
+                     " src_partition, src_offset, submitter) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                     " ?8, 'accepted', 1, ?9, ?9, ?10, ?11, ?12, ?13)",
     [S_JOB_GET] = "SELECT id, type, key, payload, webhook, idempotency_key, last_error, log_tail,"
                   " result, lease_owner, src_topic, state, timeout_s, max_attempts, attempt,"
                   " attempt_base, src_partition, src_offset, created_ms, updated_ms, started_ms,"
-                  " finished_ms, next_attempt_at_ms, lease_expires_at_ms FROM jobs WHERE id = ?1",
+                  " finished_ms, next_attempt_at_ms, lease_expires_at_ms, submitter FROM jobs"
+                  " WHERE id = ?1",
     [S_JOB_HEAD] = "SELECT state, attempt, attempt_base, max_attempts, lease_expires_at_ms,"
                    " lease_owner, webhook IS NOT NULL FROM jobs WHERE id = ?1",
     [S_UPD_STATE] = "UPDATE jobs SET state = ?2, updated_ms = ?3 WHERE id = ?1",
@@ -364,6 +379,9 @@ static int jstore__validate(const jstore_new_t *job)
         rc = jstore__opt_len(job->idempotency_key, JSTORE_IDEM_KEY_BYTES_MAX);
     }
     if (rc == 0) {
+        rc = jstore__opt_len(job->submitter, JSTORE_SUBMITTER_BYTES_MAX);
+    }
+    if (rc == 0) {
         rc = jstore__opt_len(job->src_topic, JSTORE_TOPIC_BYTES_MAX);
     }
     return rc;
@@ -548,6 +566,7 @@ static int jstore__insert(jstore_t *st, const jstore_new_t *job, const char *id,
     jstore__bind_text(stmt, 10, job->src_topic);
     sqlite3_bind_int(stmt, 11, job->src_partition);
     sqlite3_bind_int64(stmt, 12, job->src_offset);
+    jstore__bind_text(stmt, 13, job->submitter);
     return jstore__exec(stmt);
 }
 
@@ -607,6 +626,7 @@ static void jstore__fill_job(sqlite3_stmt *stmt, jstore_job_t *job)
     job->finished_ms = sqlite3_column_int64(stmt, 21);
     job->next_attempt_at_ms = sqlite3_column_int64(stmt, 22);
     job->lease_expires_at_ms = sqlite3_column_int64(stmt, 23);
+    jstore__col_copy(stmt, 24, job->submitter, sizeof job->submitter);
 }
 
 int jstore_get(jstore_t *st, const char *id, jstore_job_t *job)
@@ -1316,4 +1336,59 @@ int jstore_webhook_tries(jstore_t *st, const char *id, jstore_wh_try_t *out, siz
     rc = *n < max ? jstore__step_end(step) : 0;
     jstore__reset(stmt);
     return rc;
+}
+
+/* ---- worker process groups ---- */
+
+int jstore_proc_add(jstore_t *st, const jstore_proc_t *proc, int64_t now_ms)
+{
+    if (proc->pgid <= 0 || strnlen(proc->boot_id, sizeof proc->boot_id) == sizeof proc->boot_id) {
+        return SL_EINVAL;
+    }
+    sqlite3_stmt *stmt = st->stmt[S_PROC_ADD];
+    sqlite3_bind_int(stmt, 1, proc->pgid);
+    sqlite3_bind_int64(stmt, 2, proc->start_ticks);
+    sqlite3_bind_text(stmt, 3, proc->boot_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 4, proc->svc_pid);
+    sqlite3_bind_int64(stmt, 5, proc->svc_start_ticks);
+    sqlite3_bind_int64(stmt, 6, now_ms);
+    return jstore__exec(stmt);
+}
+
+int jstore_proc_remove(jstore_t *st, int32_t pgid, int64_t start_ticks)
+{
+    sqlite3_stmt *stmt = st->stmt[S_PROC_DEL];
+    sqlite3_bind_int(stmt, 1, pgid);
+    sqlite3_bind_int64(stmt, 2, start_ticks);
+    return jstore__exec(stmt);
+}
+
+int jstore_proc_list(jstore_t *st, jstore_proc_t *out, size_t max, size_t *n)
+{
+    *n = 0;
+    int rc = jstore__check_max(max);
+    if (rc != 0) {
+        return rc;
+    }
+    sqlite3_stmt *stmt = st->stmt[S_PROC_LIST];
+    sqlite3_bind_int64(stmt, 1, (int64_t)max);
+    int step = SQLITE_DONE;
+    while (*n < max && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        jstore_proc_t *p = &out[(*n)++];
+        p->pgid = sqlite3_column_int(stmt, 0);
+        p->start_ticks = sqlite3_column_int64(stmt, 1);
+        jstore__col_copy(stmt, 2, p->boot_id, sizeof p->boot_id);
+        p->svc_pid = sqlite3_column_int(stmt, 3);
+        p->svc_start_ticks = sqlite3_column_int64(stmt, 4);
+    }
+    rc = *n < max ? jstore__step_end(step) : 0;
+    jstore__reset(stmt);
+    return rc;
+}
+
+int jstore_set_durable(jstore_t *st, bool durable)
+{
+    return jstore__err(sqlite3_exec(st->db, durable ? "PRAGMA synchronous=FULL"
+                                                    : "PRAGMA synchronous=OFF",
+                                    NULL, NULL, NULL));
 }

@@ -33,6 +33,7 @@
 #define JSTORE_PAGE_MAX 1000                 /* rows per list/scan call: more is SL_ELIMIT */
 #define JSTORE_WEBHOOK_TRIES_MAX 10          /* delivery tries per (job, attempt) */
 #define JSTORE_BUSY_TIMEOUT_MS 5000          /* wait for another connection's write lock */
+#define JSTORE_SUBMITTER_BYTES_MAX 64        /* submitter: an API token's id (hex digest) */
 
 #define JSTORE_ID_BUF (JSTORE_ID_BYTES_MAX + 1)
 #define JSTORE_TYPE_BUF (JSTORE_TYPE_BYTES_MAX + 1)
@@ -71,6 +72,7 @@ typedef struct {
     const char *webhook;
     const char *idempotency_key; /* unique per job type */
     const char *src_topic;
+    const char *submitter; /* the id of the API token that submitted it; NULL: none */
     int32_t timeout_s;
     int32_t max_attempts;
     int32_t src_partition;
@@ -91,6 +93,7 @@ typedef struct {
     int64_t src_offset;
     int64_t created_ms, updated_ms, started_ms, finished_ms, next_attempt_at_ms;
     int64_t lease_expires_at_ms;
+    char submitter[JSTORE_SUBMITTER_BYTES_MAX + 1]; /* "" when none */
 } jstore_job_t;
 
 /* Row of a list: fixed size, no heap. */
@@ -267,5 +270,24 @@ int jstore_webhook_tries(jstore_t *st, const char *id, jstore_wh_try_t *out, siz
 
 /* Reads one delivery. SL_ENOTFOUND. */
 int jstore_webhook_get(jstore_t *st, const char *id, int32_t attempt, jstore_delivery_t *out);
+
+/* Worker process groups (issue 20): one row per group a service incarnation started, so that
+ * a successor ends whatever a crashed one left before it re-grants leases. */
+typedef struct {
+    int32_t pgid;             /* the group's id = its leader's pid */
+    int64_t start_ticks;      /* the leader's start time (/proc/<pid>/stat field 22) */
+    char boot_id[40];         /* /proc/sys/kernel/random/boot_id: ticks count from boot */
+    int32_t svc_pid;          /* the service process that started it ... */
+    int64_t svc_start_ticks;  /* ... and its start time (a dead one's groups are ended) */
+} jstore_proc_t;
+/* Records (or re-records) a group. SL_EINVAL for a bad pgid or boot id. */
+int jstore_proc_add(jstore_t *st, const jstore_proc_t *proc, int64_t now_ms);
+/* Forgets a group (no error when absent). */
+int jstore_proc_remove(jstore_t *st, int32_t pgid, int64_t start_ticks);
+/* Every recorded group, oldest first, at most max (1..JSTORE_PAGE_MAX). */
+int jstore_proc_list(jstore_t *st, jstore_proc_t *out, size_t max, size_t *n);
+/* false: commits on this connection skip fsync (synchronous=OFF). For records that only
+ * matter while the machine stays up (process groups die with it). */
+int jstore_set_durable(jstore_t *st, bool durable);
 
 #endif

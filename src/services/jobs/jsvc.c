@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #define JSVC_LOG "jobs"
+#define JSVC_ORPHAN_ROUNDS 200 /* 10 ms apart: killed orphans get 2 s to be reaped at stop */
 
 /* ---- delivery waits ---- */
 
@@ -409,7 +411,8 @@ static int jsvc__start_stages(jsvc_t *svc, char *err, size_t len)
         rc = rc ? rc : jsvc__thread(svc, JSVC_STAGE_WEBHOOK, jpipe_webhook_main);
     }
     if (rc == 0 && cfg->roles_workers) {
-        rc = jpool_new(svc, &svc->pool);
+        rc = jproc_new(cfg->store_path, &svc->procs);
+        rc = rc ? rc : jpool_new(svc, &svc->pool);
         rc = rc ? rc : jsvc__thread(svc, JSVC_STAGE_POOL, jpool_main);
     }
     if (rc == 0 && cfg->roles_api) {
@@ -418,6 +421,26 @@ static int jsvc__start_stages(jsvc_t *svc, char *err, size_t len)
         snprintf(err, len, "starting stages: %s", sl_strerror(rc));
     }
     return rc;
+}
+
+/* Before any lease is granted: end the worker groups a crashed predecessor left, and become
+ * the subreaper of this process's job trees. */
+static int jsvc__sweep_at_start(jsvc_t *svc, jstore_t *st, char *err, size_t err_len)
+{
+    int ended = 0;
+    int rc = jproc_sweep(st, &ended);
+    if (rc != 0) {
+        snprintf(err, err_len, "ending worker processes left by a previous run: %s",
+                 sl_strerror(rc));
+        return rc;
+    }
+    if (ended > 0) {
+        SL_LOGI(JSVC_LOG, "cleared %d worker group record(s) left by a previous run", ended);
+    }
+    if (svc->cfg->roles_workers && jrun_set_subreaper() != 0) {
+        SL_LOGW(JSVC_LOG, "PR_SET_CHILD_SUBREAPER failed: orphans of jobs re-parent to init");
+    }
+    return 0;
 }
 
 int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
@@ -442,8 +465,12 @@ int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
         rc = sl_fs_mkdirs(dir);
     }
     rc = rc ? rc : jstore_open(cfg->store_path, &st); /* creates and migrates first */
-    if (rc != 0) {
+    if (rc == 0 && (cfg->roles_workers || cfg->roles_pipeline)) {
+        rc = jsvc__sweep_at_start(svc, st, err, err_len);
+    } else if (rc != 0) {
         snprintf(err, err_len, "store %s: %s", cfg->store_path, sl_strerror(rc));
+    }
+    if (rc != 0) {
         pthread_mutex_destroy(&svc->counts_mu);
         free(svc);
         return rc;
@@ -506,6 +533,11 @@ void jsvc_stop(jsvc_t *svc)
         }
     }
     jpool_free(svc->pool);
+    jproc_free(svc->procs);
+    for (int i = 0; i < JSVC_ORPHAN_ROUNDS && jrun_reap_orphans(true) > 0; i++) {
+        usleep(10 * 1000); /* killed orphans of job trees: reap them before leaving */
+    }
+    jrun_reap_orphans(true);
     pthread_join(svc->producer_thread, NULL);
     rd_kafka_destroy(svc->producer);
     pthread_mutex_destroy(&svc->counts_mu);

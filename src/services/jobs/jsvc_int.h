@@ -17,6 +17,8 @@
 #define JSVC_TOPIC_BUF 160
 #define JSVC_BATCH_MAX 500    /* events taken from a consumer per store transaction */
 #define JSVC_STALL_MS 10000   /* a stage silent this long is reported dead by /health */
+#define JHPOOL_QUEUE_MAX 1024     /* webhook deliveries queued in the pool, all hosts */
+#define JHPOOL_HOST_QUEUE_MAX 256 /* ... of which for one destination host */
 
 /* Completion of a set of produced messages. The delivery-report callback decrements pending;
  * the last one calls done (async) or wakes jwait_wait. Every produced message gets exactly one
@@ -77,6 +79,7 @@ struct jsvc {
     size_t ncounts;
     struct japi *api;
     struct jpool *pool;
+    struct jproc *procs; /* workers role: records the groups the pool starts */
 };
 
 /* A consumer in group <group_prefix>.<stage> subscribed to topic, offsets stored by hand. */
@@ -113,6 +116,35 @@ typedef struct jpool jpool_t;
 int jpool_new(jsvc_t *svc, jpool_t **out);
 void *jpool_main(void *arg); /* arg: svc */
 void jpool_free(jpool_t *pool);
+
+/* Worker process groups (jproc.c). */
+typedef struct jproc jproc_t;
+/* Opens its own store connection (no fsync: the records matter only while the machine is up)
+ * and notes this incarnation (pid, start time, boot id). */
+int jproc_new(const char *store_path, jproc_t **out);
+void jproc_free(jproc_t *jp);
+/* Hooks for jrun_cmd_t: record a group before its job runs, forget it once reaped. */
+const jrun_hooks_t *jproc_hooks(jproc_t *jp);
+/* Ends every recorded group whose service incarnation is gone (see jproc.c for how a reused
+ * pid is told apart) and drops its record; *ended counts the records dropped. SL_EAGAIN when
+ * a group outlived SIGKILL for JPROC_GONE_WAIT_MS (its record stays: do not re-grant leases).
+ * Blocks up to that long per group. Thread: the caller's store connection. */
+int jproc_sweep(jstore_t *st, int *ended);
+
+/* Webhook delivery pool (jhpool.c): webhook.concurrency sender threads, each with its own
+ * curl handle and store connection, and a bounded queue; at most webhook.per.host deliveries
+ * to one destination (scheme://host:port) are in flight, so a slow or unreachable host delays
+ * only its own deliveries. Thread: new/room/offer/free from the dispatcher thread. */
+typedef struct jhpool jhpool_t;
+int jhpool_new(jsvc_t *svc, jhpool_t **out);
+/* Free places in the queue. */
+size_t jhpool_room(jhpool_t *hp);
+/* Queues a claimed delivery (copied). False when the pool already holds it (queued or in
+ * flight), or its host's queue (JHPOOL_HOST_QUEUE_MAX) or the whole queue is full. */
+bool jhpool_offer(jhpool_t *hp, const jstore_delivery_t *d);
+/* Stops the senders after their current delivery (each bounded by webhook.timeout.ms); queued
+ * ones are dropped (their claims expire and they are due again). */
+void jhpool_free(jhpool_t *hp);
 
 /* HTTP API (japi.c). */
 typedef struct japi japi_t;
