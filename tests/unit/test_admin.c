@@ -14,31 +14,13 @@ static const char *const SETTINGS[] = {"node.id", "1", NULL};
 
 #include "test_brk_client.h"
 
-static void create_topic(env_t *env, cli_t *cli, const char *name)
-{
-    kmsg_create_topics_req_creatable_topic_t t;
-    kmsg_create_topics_req_creatable_topic_init(&t);
-    t.name = kproto_str(name);
-    t.num_partitions = 1;
-    t.replication_factor = 1;
-    kmsg_create_topics_req_t req;
-    kmsg_create_topics_req_init(&req);
-    req.topics = &t;
-    req.topics_count = 1;
-    req.timeout_ms = 1000;
-    cli_send(cli, KAPI_CREATE_TOPICS, 5, &req);
-    kmsg_create_topics_resp_t resp;
-    SL_ASSERT(cli_recv(env, cli, KAPI_CREATE_TOPICS, 5, &resp, 200));
-    SL_ASSERT(resp.topics[0].error_code == 0);
-}
-
 #define NAMED 200 /* times the request names topic "t" */
 
 TEST(test_describe_configs_describes_a_resource_named_many_times_once)
 {
     env_t env = env_new(SETTINGS, NULL);
     cli_t c = cli_new(&env);
-    create_topic(&env, &c, "t");
+    cli_create_topic(&env, &c, "t", 1);
     static kmsg_describe_configs_req_describe_configs_resource_t res[NAMED + 3];
     for (int i = 0; i < NAMED + 3; i++) {
         kmsg_describe_configs_req_describe_configs_resource_init(&res[i]);

@@ -133,4 +133,23 @@ static inline bool cli_recv(env_t *env, cli_t *cli, int16_t key, int16_t ver, vo
     return false;
 }
 
+/* Creates topic name with nparts partitions (CreateTopics v5); asserts that it succeeded. */
+static inline void cli_create_topic(env_t *env, cli_t *cli, const char *name, int32_t nparts)
+{
+    kmsg_create_topics_req_creatable_topic_t t;
+    kmsg_create_topics_req_creatable_topic_init(&t);
+    t.name = kproto_str(name);
+    t.num_partitions = nparts;
+    t.replication_factor = 1;
+    kmsg_create_topics_req_t req;
+    kmsg_create_topics_req_init(&req);
+    req.topics = &t;
+    req.topics_count = 1;
+    req.timeout_ms = 5000;
+    cli_send(cli, KAPI_CREATE_TOPICS, 5, &req);
+    kmsg_create_topics_resp_t resp;
+    SL_ASSERT(cli_recv(env, cli, KAPI_CREATE_TOPICS, 5, &resp, 200));
+    SL_ASSERT(resp.topics_count == 1 && resp.topics[0].error_code == 0);
+}
+
 #endif

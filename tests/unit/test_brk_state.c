@@ -16,24 +16,6 @@ static const char *const SETTINGS[] = {NULL};
 
 #include "test_brk_client.h"
 
-static void create_topic(env_t *env, cli_t *cli, const char *name)
-{
-    kmsg_create_topics_req_creatable_topic_t t;
-    kmsg_create_topics_req_creatable_topic_init(&t);
-    t.name = kproto_str(name);
-    t.num_partitions = 1;
-    t.replication_factor = 1;
-    kmsg_create_topics_req_t req;
-    kmsg_create_topics_req_init(&req);
-    req.topics = &t;
-    req.topics_count = 1;
-    req.timeout_ms = 1000;
-    cli_send(cli, KAPI_CREATE_TOPICS, 5, &req);
-    kmsg_create_topics_resp_t resp;
-    SL_ASSERT(cli_recv(env, cli, KAPI_CREATE_TOPICS, 5, &resp, 200));
-    SL_ASSERT(resp.topics[0].error_code == 0);
-}
-
 static void commit(env_t *env, cli_t *cli, const char *group, int64_t offset)
 {
     kmsg_offset_commit_req_offset_commit_request_partition_t p;
@@ -82,7 +64,7 @@ TEST(test_a_damaged_commit_batch_is_skipped_and_the_broker_starts)
 {
     env_t env = env_new(SETTINGS, NULL);
     cli_t c = cli_new(&env);
-    create_topic(&env, &c, "t");
+    cli_create_topic(&env, &c, "t", 1);
     commit(&env, &c, "first", 11);
     commit(&env, &c, "second", 22);
     cli_free(&c);

@@ -17,24 +17,6 @@ static const char *const SETTINGS[] = {"log.flush.policy", "always", NULL};
 
 #include "test_brk_client.h"
 
-static void create_topic(env_t *env, cli_t *cli)
-{
-    kmsg_create_topics_req_t req;
-    kmsg_create_topics_req_init(&req);
-    kmsg_create_topics_req_creatable_topic_t t;
-    kmsg_create_topics_req_creatable_topic_init(&t);
-    t.name = kproto_str("t");
-    t.num_partitions = 1;
-    t.replication_factor = 1;
-    req.topics = &t;
-    req.topics_count = 1;
-    req.timeout_ms = 5000;
-    cli_send(cli, KAPI_CREATE_TOPICS, 5, &req);
-    kmsg_create_topics_resp_t resp;
-    SL_ASSERT(cli_recv(env, cli, KAPI_CREATE_TOPICS, 5, &resp, 200));
-    SL_ASSERT(resp.topics_count == 1 && resp.topics[0].error_code == 0);
-}
-
 /* Sends one Produce v9 (acks=all) of an idempotent batch (pid 77, epoch 0, sequence seq). */
 static void produce_send(cli_t *cli, sl_buf_t *batch)
 {
@@ -83,7 +65,7 @@ TEST(test_a_retry_gets_the_original_offset_once_durable)
 {
     env_t env = env_new(SETTINGS, NULL);
     cli_t c1 = cli_new(&env), c2 = cli_new(&env);
-    create_topic(&env, &c1);
+    cli_create_topic(&env, &c1, "t", 1);
     sl_buf_t b0, b1;
     sl_buf_init(&b0);
     sl_buf_init(&b1);
@@ -110,7 +92,7 @@ TEST(test_a_retry_is_not_acknowledged_when_the_original_never_becomes_durable)
 {
     env_t env = env_new(SETTINGS, NULL);
     cli_t c1 = cli_new(&env), c2 = cli_new(&env);
-    create_topic(&env, &c1);
+    cli_create_topic(&env, &c1, "t", 1);
     sl_buf_t b0;
     sl_buf_init(&b0);
     idem_batch(&b0, 0);

@@ -24,24 +24,6 @@ static int64_t fake_clock(void *ctx)
 
 #include "test_brk_client.h"
 
-static void create_topic(env_t *env, cli_t *cli)
-{
-    kmsg_create_topics_req_t req;
-    kmsg_create_topics_req_init(&req);
-    kmsg_create_topics_req_creatable_topic_t t;
-    kmsg_create_topics_req_creatable_topic_init(&t);
-    t.name = kproto_str("t");
-    t.num_partitions = 1;
-    t.replication_factor = 1;
-    req.topics = &t;
-    req.topics_count = 1;
-    req.timeout_ms = 5000;
-    cli_send(cli, KAPI_CREATE_TOPICS, 5, &req);
-    kmsg_create_topics_resp_t resp;
-    SL_ASSERT(cli_recv(env, cli, KAPI_CREATE_TOPICS, 5, &resp, 200));
-    SL_ASSERT(resp.topics_count == 1 && resp.topics[0].error_code == 0);
-}
-
 /* One Produce v9 (acks=all) of one batch of one record; returns the error code and the base
  * offset in *offset. */
 static int produce(env_t *env, cli_t *cli, int64_t *offset)
@@ -95,7 +77,7 @@ TEST(test_a_partition_offline_by_a_write_error_comes_back_after_the_fault_clears
 {
     env_t env = env_new(SETTINGS, fake_clock);
     cli_t cli = cli_new(&env);
-    create_topic(&env, &cli);
+    cli_create_topic(&env, &cli, "t", 1);
     int64_t off = -1;
     ASSERT_EQ(produce(&env, &cli, &off), KERR_NONE);
     ASSERT_EQ(off, 0);
@@ -117,7 +99,7 @@ TEST(test_a_partition_offline_by_a_sync_error_comes_back_cut_to_what_was_acknowl
 {
     env_t env = env_new(SETTINGS, fake_clock);
     cli_t cli = cli_new(&env);
-    create_topic(&env, &cli);
+    cli_create_topic(&env, &cli, "t", 1);
     int64_t off = -1;
     ASSERT_EQ(produce(&env, &cli, &off), KERR_NONE);
     /* the sync of the next produce fails: offline with the record unacknowledged */
@@ -146,7 +128,7 @@ TEST(test_produce_under_the_disk_reserve_is_refused_without_going_offline)
     static const char *const huge[] = {"log.disk.reserve.bytes", "4611686018427387903", NULL};
     env_t env = env_new(huge, fake_clock);
     cli_t cli = cli_new(&env);
-    create_topic(&env, &cli); /* topics and state files are still written */
+    cli_create_topic(&env, &cli, "t", 1); /* topics and state files are still written */
     int64_t off = -1;
     ASSERT_EQ(produce(&env, &cli, &off), KERR_KAFKA_STORAGE_ERROR);
     ASSERT_EQ(slog_part_failed(the_part(&env)->log), 0);
@@ -156,7 +138,7 @@ TEST(test_produce_under_the_disk_reserve_is_refused_without_going_offline)
     static const char *const off_[] = {"log.disk.reserve.bytes", "0", NULL};
     env = env_new(off_, fake_clock);
     cli = cli_new(&env);
-    create_topic(&env, &cli);
+    cli_create_topic(&env, &cli, "t", 1);
     ASSERT_EQ(produce(&env, &cli, &off), KERR_NONE);
     cli_free(&cli);
     env_free(&env);

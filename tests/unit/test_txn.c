@@ -47,24 +47,6 @@ static init_t init_pid(env_t *env, cli_t *cli, const char *tid)
     return (init_t){resp.producer_id, resp.producer_epoch, resp.error_code};
 }
 
-static void create_topic(env_t *env, cli_t *cli, const char *name)
-{
-    kmsg_create_topics_req_creatable_topic_t t;
-    kmsg_create_topics_req_creatable_topic_init(&t);
-    t.name = kproto_str(name);
-    t.num_partitions = 2;
-    t.replication_factor = 1;
-    kmsg_create_topics_req_t req;
-    kmsg_create_topics_req_init(&req);
-    req.topics = &t;
-    req.topics_count = 1;
-    req.timeout_ms = 1000;
-    cli_send(cli, KAPI_CREATE_TOPICS, 5, &req);
-    kmsg_create_topics_resp_t resp;
-    SL_ASSERT(cli_recv(env, cli, KAPI_CREATE_TOPICS, 5, &resp, 200));
-    SL_ASSERT(resp.topics[0].error_code == 0);
-}
-
 /* AddPartitionsToTxn v3 of partition p of "t"; returns its error. */
 static int16_t add_part(env_t *env, cli_t *cli, const char *tid, init_t id, int32_t p)
 {
@@ -124,7 +106,7 @@ TEST(test_txn_ongoing_commit_then_retry_and_wrong_kind)
 {
     env_t env = env_new(SETTINGS, fake_clock);
     cli_t c = cli_new(&env);
-    create_topic(&env, &c, "t");
+    cli_create_topic(&env, &c, "t", 2);
     init_t a = init_pid(&env, &c, "app");
     ASSERT_EQ(add_part(&env, &c, "app", a, 0), 0);
     ASSERT_EQ(add_part(&env, &c, "app", a, 1), 0);
@@ -143,7 +125,7 @@ TEST(test_txn_a_new_incarnation_aborts_the_open_transaction_first)
 {
     env_t env = env_new(SETTINGS, fake_clock);
     cli_t c = cli_new(&env);
-    create_topic(&env, &c, "t");
+    cli_create_topic(&env, &c, "t", 2);
     init_t a = init_pid(&env, &c, "app");
     ASSERT_EQ(add_part(&env, &c, "app", a, 0), 0);
     init_t b = init_pid(&env, &c, "app");
@@ -165,7 +147,7 @@ TEST(test_txn_state_survives_a_restart_and_an_ongoing_transaction_stays_open)
 {
     env_t env = env_new(SETTINGS, fake_clock);
     cli_t c = cli_new(&env);
-    create_topic(&env, &c, "t");
+    cli_create_topic(&env, &c, "t", 2);
     init_t a = init_pid(&env, &c, "app");
     ASSERT_EQ(add_part(&env, &c, "app", a, 1), 0);
     cli_free(&c);
@@ -255,7 +237,7 @@ TEST(test_txn_offset_commit_of_a_topic_that_does_not_exist_is_refused_and_not_st
 {
     env_t env = env_new(SETTINGS, fake_clock);
     cli_t c = cli_new(&env);
-    create_topic(&env, &c, "t");
+    cli_create_topic(&env, &c, "t", 2);
     init_t a = init_pid(&env, &c, "app");
     ASSERT_EQ(add_offsets(&env, &c, "app", a, "g"), 0);
     size_t huge_len = 32000;
