@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import re
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -108,12 +110,18 @@ def test_bad_input_ends_the_attempt_with_a_clear_error_and_the_worker_goes_on(tm
         {"url": base + "/clean.html", "rules": ["sensitive skin"]},
         {"url": base + "/stalled.html"},
     ]
-    tmp = os.environ.get("TMPDIR", "/tmp")
-    before = {d for d in os.listdir(tmp) if d.startswith("sluice-inspect-")}
+    # The worker's own TMPDIR (other tests' workers make profiles in /tmp meanwhile), under /tmp
+    # and open to all so the browser's unprivileged user reaches its profile there.
+    tmp = tempfile.mkdtemp(prefix="sluice-test-tmpdir-")
+    os.chmod(tmp, 0o1777)
     lines = "".join(json.dumps({"id": "j%d" % i, "attempt": 0, "payload": p}) + "\n"
                     for i, p in enumerate(reqs))
-    out = subprocess.run(worker_cmd(tmp_path, allow=base), input=lines, capture_output=True,
-                         text=True, timeout=T(120))
+    try:
+        out = subprocess.run(worker_cmd(tmp_path, allow=base), input=lines, capture_output=True,
+                             text=True, timeout=T(120), env=dict(os.environ, TMPDIR=tmp))
+        after = [d for d in os.listdir(tmp) if d.startswith("sluice-inspect-")]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     assert out.returncode == 0, out.stderr
     replies = [json.loads(l) for l in out.stdout.splitlines()]
     assert [r["id"] for r in replies] == ["j%d" % i for i in range(len(reqs))]
@@ -131,8 +139,7 @@ def test_bad_input_ends_the_attempt_with_a_clear_error_and_the_worker_goes_on(tm
     assert stalled["ok"] and stalled["result"]["load_cut_off"], stalled
     assert stalled["result"]["verdict"] == "flagged", stalled
     assert 5000 <= stalled["result"]["timings_ms"]["capture"] < 8000, stalled
-    after = {d for d in os.listdir(tmp) if d.startswith("sluice-inspect-")}
-    assert after <= before, "the browser profile is removed at exit"
+    assert after == [], "the browser profile is removed at exit"
 
 
 def test_example_run_flags_the_fixture_shop_with_precision_and_recall_over_095(tmp_path, request):
