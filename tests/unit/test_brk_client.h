@@ -31,7 +31,7 @@ static inline env_t env_open(const char *dir, const char *const *settings, env_c
 {
     env_t env;
     SL_ASSERT(strlen(dir) < sizeof env.dir);
-    snprintf(env.dir, sizeof env.dir, "%s", dir);
+    snprintf(env.dir, sizeof env.dir, "%.*s", (int)sizeof env.dir - 1, dir);
     sl_props_t *props = sl_props_new();
     sl_props_set(props, "log.dirs", env.dir);
     sl_props_set(props, "listeners", "PLAINTEXT://127.0.0.1:0");

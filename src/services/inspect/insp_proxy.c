@@ -200,7 +200,7 @@ static int insp__authority(const char *t, char *host, size_t cap, uint16_t *port
     if (strlen(t) > SL_EGRESS_HOST_BYTES_MAX + 16 || !strrchr(t, ':')) {
         return SL_EINVAL;
     }
-    snprintf(url, sizeof(url), "https://%s/", t);
+    snprintf(url, sizeof(url), "https://%.*s/", (int)(sizeof(url) - 10), t); /* fits: above */
     if (sl_egress_url_parse(url, &u) != 0) {
         return SL_EINVAL;
     }
