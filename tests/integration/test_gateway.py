@@ -10,28 +10,11 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from conftest import T, wait_for
-from gateway_harness import Closed, Gateway, Stomp, encode
+from gateway_harness import Closed, Gateway, Stomp, encode, make_gateway  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.own_broker
 
 TOKEN = "route-token-0123456789"
-
-
-@pytest.fixture
-def make_gateway(tmp_path):
-    started = []
-
-    def make(broker, settings=None, name="gateway"):
-        gw = Gateway(tmp_path, broker.bootstrap, settings, name)
-        started.append(gw)
-        return gw.start()
-    yield make
-    codes = []
-    for gw in started:
-        running = gw.proc is not None and gw.proc.poll() is None
-        codes.append(gw.stop() if running else None)
-    # a clean SIGTERM exit (under ASan: no leak, no error)
-    assert all(c in (None, 0) for c in codes), codes
 
 
 @pytest.fixture

@@ -12,27 +12,13 @@ import time
 import pytest
 
 from conftest import T, wait_for
-from gateway_harness import Closed, Gateway, Stomp
+from gateway_harness import Gateway, Stomp, make_gateway  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.own_broker
 
 OLD, NEW = "old-token-0123456789", "new-token-0123456789"
 SECRET = "jwt-secret-for-the-tests-0123456789abcdef"
 PRIVATE = {"dest.line.public": "none", "dest.line.tokens": OLD + "," + NEW}
-
-
-@pytest.fixture
-def make_gateway(tmp_path):
-    started = []
-
-    def make(broker, settings=None, name="gateway"):
-        gw = Gateway(tmp_path, broker.bootstrap, settings, name)
-        started.append(gw)
-        return gw.start()
-    yield make
-    for gw in started:
-        if gw.proc is not None and gw.proc.poll() is None:
-            assert gw.stop() == 0
 
 
 def b64(data):
