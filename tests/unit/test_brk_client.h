@@ -133,6 +133,29 @@ static inline bool cli_recv(env_t *env, cli_t *cli, int16_t key, int16_t ver, vo
     return false;
 }
 
+/* Sends one Produce v9 (acks=all, 5 s timeout) of records (len bytes of record batches) to
+ * partition 0 of topic; the answer is the caller's to read. */
+static inline void cli_send_produce(cli_t *cli, const char *topic, const void *records,
+                                    size_t len)
+{
+    kmsg_produce_req_partition_produce_data_t pd;
+    kmsg_produce_req_partition_produce_data_init(&pd);
+    pd.index = 0;
+    pd.records = (kproto_records_t){(const uint8_t *)records, (int32_t)len, NULL, 0};
+    kmsg_produce_req_topic_produce_data_t td;
+    kmsg_produce_req_topic_produce_data_init(&td);
+    td.name = kproto_str(topic);
+    td.partition_data = &pd;
+    td.partition_data_count = 1;
+    kmsg_produce_req_t req;
+    kmsg_produce_req_init(&req);
+    req.acks = -1;
+    req.timeout_ms = 5000;
+    req.topic_data = &td;
+    req.topic_data_count = 1;
+    cli_send(cli, KAPI_PRODUCE, 9, &req);
+}
+
 /* Creates topic name with nparts partitions (CreateTopics v5); asserts that it succeeded. */
 static inline void cli_create_topic(env_t *env, cli_t *cli, const char *name, int32_t nparts)
 {

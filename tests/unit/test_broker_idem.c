@@ -20,22 +20,7 @@ static const char *const SETTINGS[] = {"log.flush.policy", "always", NULL};
 /* Sends one Produce v9 (acks=all) of an idempotent batch (pid 77, epoch 0, sequence seq). */
 static void produce_send(cli_t *cli, sl_buf_t *batch)
 {
-    kmsg_produce_req_partition_produce_data_t pd;
-    kmsg_produce_req_partition_produce_data_init(&pd);
-    pd.index = 0;
-    pd.records = (kproto_records_t){batch->data, (int32_t)batch->len, NULL, 0};
-    kmsg_produce_req_topic_produce_data_t td;
-    kmsg_produce_req_topic_produce_data_init(&td);
-    td.name = kproto_str("t");
-    td.partition_data = &pd;
-    td.partition_data_count = 1;
-    kmsg_produce_req_t req;
-    kmsg_produce_req_init(&req);
-    req.acks = -1;
-    req.timeout_ms = 5000;
-    req.topic_data = &td;
-    req.topic_data_count = 1;
-    cli_send(cli, KAPI_PRODUCE, 9, &req);
+    cli_send_produce(cli, "t", batch->data, batch->len);
 }
 
 /* The answer of one Produce: error code, base offset in *offset. */

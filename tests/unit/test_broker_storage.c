@@ -31,22 +31,7 @@ static int produce(env_t *env, cli_t *cli, int64_t *offset)
     sl_buf_t b;
     sl_buf_init(&b);
     tl_batch(&b, 1, 1000, 0);
-    kmsg_produce_req_partition_produce_data_t pd;
-    kmsg_produce_req_partition_produce_data_init(&pd);
-    pd.index = 0;
-    pd.records = (kproto_records_t){b.data, (int32_t)b.len, NULL, 0};
-    kmsg_produce_req_topic_produce_data_t td;
-    kmsg_produce_req_topic_produce_data_init(&td);
-    td.name = kproto_str("t");
-    td.partition_data = &pd;
-    td.partition_data_count = 1;
-    kmsg_produce_req_t req;
-    kmsg_produce_req_init(&req);
-    req.acks = -1;
-    req.timeout_ms = 5000;
-    req.topic_data = &td;
-    req.topic_data_count = 1;
-    cli_send(cli, KAPI_PRODUCE, 9, &req);
+    cli_send_produce(cli, "t", b.data, b.len);
     sl_buf_deinit(&b);
     kmsg_produce_resp_t resp;
     if (!cli_recv(env, cli, KAPI_PRODUCE, 9, &resp, 400)) {
