@@ -1,12 +1,12 @@
 /* The duplicate-check set of sl_hset.h: open addressing (power-of-two table, at most half
- * full, linear probing) over SipHash-1-3 (Aumasson and Bernstein) with a key drawn from
- * getrandom once per process. */
+ * full, linear probing) over sl_siphash (SipHash-2-4) with a key drawn from getrandom once
+ * per process. */
 #include "sl_hset.h"
 #include "sl_common.h"
+#include "sl_siphash.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 typedef struct {
     const void *key; /* NULL: empty slot */
@@ -22,7 +22,7 @@ struct sl_hset {
     size_t n;
 };
 
-static uint64_t sl__hash_key[2];
+static sl_siphash_key_t sl__hash_key;
 static int sl__hash_keyed; /* 0 never, 1 done (atomic) */
 
 static void sl__hash_key_init(void)
@@ -30,72 +30,16 @@ static void sl__hash_key_init(void)
     if (__atomic_load_n(&sl__hash_keyed, __ATOMIC_ACQUIRE)) {
         return;
     }
-    uint64_t k[2] = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
-    if (getrandom(k, sizeof k, 0) != (ssize_t)sizeof k) {
-        k[0] ^= (uint64_t)(uintptr_t)&k; /* no entropy: at least not a constant */
-    }
     /* Two threads racing here each store a random key before the first hash of a set;
      * a set is used by one thread and hashes with whichever key it reads first. */
-    sl__hash_key[0] = k[0];
-    sl__hash_key[1] = k[1];
+    sl__hash_key = sl_siphash_key_random();
     __atomic_store_n(&sl__hash_keyed, 1, __ATOMIC_RELEASE);
-}
-
-static inline uint64_t sl__rotl(uint64_t x, int b)
-{
-    return (x << b) | (x >> (64 - b));
-}
-
-static inline void sl__sipround(uint64_t v[4])
-{
-    v[0] += v[1];
-    v[1] = sl__rotl(v[1], 13);
-    v[1] ^= v[0];
-    v[0] = sl__rotl(v[0], 32);
-    v[2] += v[3];
-    v[3] = sl__rotl(v[3], 16);
-    v[3] ^= v[2];
-    v[0] += v[3];
-    v[3] = sl__rotl(v[3], 21);
-    v[3] ^= v[0];
-    v[2] += v[1];
-    v[1] = sl__rotl(v[1], 17);
-    v[1] ^= v[2];
-    v[2] = sl__rotl(v[2], 32);
-}
-
-static uint64_t sl__siphash13(uint64_t k0, uint64_t k1, const uint8_t *p, size_t len)
-{
-    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
-                     k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
-    size_t words = len / 8;
-    for (size_t i = 0; i < words; i++) {
-        uint64_t m = 0;
-        for (int b = 0; b < 8; b++) {
-            m |= (uint64_t)p[i * 8 + (size_t)b] << (8 * b);
-        }
-        v[3] ^= m;
-        sl__sipround(v);
-        v[0] ^= m;
-    }
-    uint64_t last = (uint64_t)len << 56;
-    for (size_t b = 0; b < len % 8; b++) {
-        last |= (uint64_t)p[words * 8 + b] << (8 * b);
-    }
-    v[3] ^= last;
-    sl__sipround(v);
-    v[0] ^= last;
-    v[2] ^= 0xff;
-    sl__sipround(v);
-    sl__sipround(v);
-    sl__sipround(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
 uint64_t sl_hash_bytes(const void *p, size_t len)
 {
     sl__hash_key_init();
-    return sl__siphash13(sl__hash_key[0], sl__hash_key[1], p, len);
+    return sl_siphash(&sl__hash_key, p, len);
 }
 
 /* The tag goes through the keyed hash too (as 8 more bytes), so tags cannot be chosen to
@@ -106,7 +50,7 @@ static uint64_t sl__hset_hash(const void *key, size_t len, int64_t tag)
     uint8_t t[16];
     memcpy(t, &h, 8);
     memcpy(t + 8, &tag, 8);
-    return sl__siphash13(sl__hash_key[0], sl__hash_key[1], t, sizeof t);
+    return sl_siphash(&sl__hash_key, t, sizeof t);
 }
 
 sl_hset_t *sl_hset_new(size_t expected)

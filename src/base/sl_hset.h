@@ -1,6 +1,6 @@
 /* A set of keys for duplicate checks and lookups in one request: a key is a byte string plus
  * an integer tag (a topic name and a partition, say). Open addressing with linear probing,
- * hashed with SipHash-1-3 under a per-process random key, so a client cannot craft keys that
+ * hashed with SipHash-2-4 (sl_siphash) under a per-process random key, so a client cannot craft keys that
  * collide: every operation is O(1) expected whatever the input. Keys are not copied; they
  * must outlive the set. Thread: any, one set per thread. */
 #ifndef SL_HSET_H
@@ -25,7 +25,7 @@ bool sl_hset_get(const sl_hset_t *set, const void *key, size_t len, int64_t tag,
 bool sl_hset_del(sl_hset_t *set, const void *key, size_t len, int64_t tag);
 /* Keys in the set. */
 size_t sl_hset_count(const sl_hset_t *set);
-/* Keyed SipHash-1-3 of bytes under the per-process key (for other hash tables). */
+/* Keyed SipHash-2-4 (sl_siphash) of bytes under the per-process key (for other hash tables). */
 uint64_t sl_hash_bytes(const void *p, size_t len);
 
 #endif
