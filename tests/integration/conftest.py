@@ -330,22 +330,27 @@ def unique_topic(prefix="t"):
 
 
 # AdminClient futures fail with _DESTROY once their client is freed, so a client made for a
-# one-line call (admin_client(b).describe_configs(...)) is kept alive until the test ends.
-_LIVE_ADMIN_CLIENTS = []
+# one-line call (admin_client(b).describe_configs(...)) is kept alive until the test ends. One
+# client per bootstrap and settings is reused within a test: wait_for loops over
+# topic_partitions once made a client every 0.1 s, and librdkafka 2.0.2 can hang in destroy
+# (seen once under load: rdk:main spinning while the test thread waited on it).
+_LIVE_ADMIN_CLIENTS = {}
 
 
 @pytest.fixture(autouse=True)
 def _release_admin_clients():
     yield
-    del _LIVE_ADMIN_CLIENTS[:]
+    _LIVE_ADMIN_CLIENTS.clear()
 
 
 def admin_client(bootstrap, **extra):
     from confluent_kafka.admin import AdminClient
-    conf = {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(T(10) * 1000)}
-    conf.update(extra)
-    adm = AdminClient(conf)
-    _LIVE_ADMIN_CLIENTS.append(adm)
+    key = (bootstrap, tuple(sorted((k, repr(v)) for k, v in extra.items())))
+    adm = _LIVE_ADMIN_CLIENTS.get(key)
+    if adm is None:
+        conf = {"bootstrap.servers": bootstrap, "socket.timeout.ms": int(T(10) * 1000)}
+        conf.update(extra)
+        adm = _LIVE_ADMIN_CLIENTS[key] = AdminClient(conf)
     return adm
 
 
