@@ -5,8 +5,6 @@
 #include "sl_common.h"
 
 #define BRK_PATH_BYTES_MAX 1024
-/* Longest setting name compared for "did you mean" (Kafka's longest is under 80). */
-#define BRK_CONF_KEY_BYTES_MAX 128
 /* Buffers for paths under the data dir (data dir + topic + partition + file name). */
 #define BRK_PATH_BUF 4096
 /* Topics on one broker. */

@@ -1,8 +1,9 @@
-/* Broker configuration from Kafka's property names. Each known key is validated; each unknown
- * key is warned about once with the nearest known name (edit distance over brk__ckeys), and
- * config.strict=true refuses them; keys that only matter on a multi-node cluster are accepted when
+/* Broker configuration from Kafka's property names, bound to brk_conf_t by one sl_bind table.
+ * Each known key is validated; each unknown key is warned about once with the nearest known
+ * name, and config.strict=true refuses them; keys that only matter on a multi-node cluster are accepted when
  * their value is what a single node means (replication factors of 1). */
 #include "brk_internal.h"
+#include "sl_bind.h"
 #include "sl_fs.h"
 #include "sl_log.h"
 
@@ -10,107 +11,90 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { CK_LONG, CK_BOOL, CK_STR } brk_ckind_t;
-
-typedef struct {
-    const char *key;
-    brk_ckind_t kind;
-    int64_t min, max;
-    int64_t scale; /* multiplier to ms for *.minutes / *.hours keys */
-    size_t off;    /* offset into brk_conf_t of an int64_t/int32_t/bool, or (size_t)-1 */
-    int width;     /* 8, 4 or 1 (bool) */
-} brk_ckey_t;
-
-#define OFF(f) offsetof(brk_conf_t, f)
-#define NOOFF ((size_t)-1)
-static const brk_ckey_t brk__ckeys[] = {
-    {"broker.id", CK_LONG, 0, INT32_MAX, 1, OFF(node_id), 4},
-    {"node.id", CK_LONG, 0, INT32_MAX, 1, OFF(node_id), 4},
-    {"num.partitions", CK_LONG, 1, BRK_PARTITIONS_MAX, 1, OFF(num_partitions), 4},
-    {"auto.create.topics.enable", CK_BOOL, 0, 1, 1, OFF(auto_create_topics), 1},
-    {"delete.topic.enable", CK_BOOL, 0, 1, 1, OFF(delete_topic_enable), 1},
-    {"socket.request.max.bytes", CK_LONG, 1024, 1 << 30, 1, OFF(socket_request_max_bytes), 8},
-    {"socket.local.congestion.control", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"message.max.bytes", CK_LONG, 0, SLOG_BATCH_BYTES_MAX, 1, OFF(message_max_bytes), 8},
-    {"log.segment.bytes", CK_LONG, SLOG_SEGMENT_BYTES_MIN, SLOG_SEGMENT_BYTES_MAX - 1, 1,
-     OFF(log.segment_bytes), 8},
-    {"log.roll.hours", CK_LONG, 1, 1 << 20, 3600000, OFF(log.roll_ms), 8},
-    {"log.roll.ms", CK_LONG, 1, INT64_MAX / 2, 1, OFF(log.roll_ms), 8},
-    {"log.retention.hours", CK_LONG, -1, 1 << 24, 3600000, OFF(log.retention_ms), 8},
-    {"log.retention.minutes", CK_LONG, -1, 1 << 30, 60000, OFF(log.retention_ms), 8},
-    {"log.retention.ms", CK_LONG, -1, INT64_MAX / 2, 1, OFF(log.retention_ms), 8},
-    {"log.retention.bytes", CK_LONG, -1, INT64_MAX / 2, 1, OFF(log.retention_bytes), 8},
-    {"log.retention.check.interval.ms", CK_LONG, 1, INT64_MAX / 2, 1,
-     OFF(retention_check_interval_ms), 8},
-    {"producer.id.expiration.ms", CK_LONG, 1, INT64_MAX / 2, 1, OFF(log.producer_expiry_ms), 8},
-    {"log.index.interval.bytes", CK_LONG, 0, 1 << 30, 1, OFF(log.index_interval_bytes), 4},
-    {"log.flush.interval.ms", CK_LONG, 1, INT64_MAX / 2, 1, OFF(flush_interval_ms), 8},
-    {"log.flush.threads", CK_LONG, 1, BRK_FLUSH_THREADS_MAX, 1, OFF(flush_threads), 4},
-    {"log.zero.ahead.bytes", CK_LONG, 0, SLOG_ZERO_AHEAD_BYTES_MAX, 1, OFF(log.zero_ahead_bytes),
-     8},
-    {"log.dir", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"log.dir.mode", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"log.segment.fd.cache.max", CK_LONG, SLOG_FD_CACHE_MIN, SLOG_FD_CACHE_MAX, 1,
-     OFF(fd_cache_max), 8},
-    {"log.disk.reserve.bytes", CK_LONG, 0, INT64_MAX / 2, 1, OFF(disk_reserve_bytes), 8},
-    {"log.dirs", CK_STR, 0, 0, 1, NOOFF, 0},
+#define B_NUM(k, f, lo, hi) SL_BIND_NUM(brk_conf_t, k, f, lo, hi)
+#define B_SCALED(k, f, lo, hi, s) SL_BIND_SCALED(brk_conf_t, k, f, lo, hi, s)
+#define B_BOOL(k, f) SL_BIND_BOOL(brk_conf_t, k, f)
+static int brk__conf_str(void *obj, const char *key, const char *v, char *err, size_t err_len);
+/* Table order gives Kafka's precedence (log.retention.ms over .minutes over .hours). */
+static const sl_bind_t brk__ckeys[] = {
+    B_NUM("broker.id", node_id, 0, INT32_MAX),
+    B_NUM("node.id", node_id, 0, INT32_MAX),
+    B_NUM("num.partitions", num_partitions, 1, BRK_PARTITIONS_MAX),
+    B_BOOL("auto.create.topics.enable", auto_create_topics),
+    B_BOOL("delete.topic.enable", delete_topic_enable),
+    B_NUM("socket.request.max.bytes", socket_request_max_bytes, 1024, 1 << 30),
+    SL_BIND_FN("socket.local.congestion.control", brk__conf_str),
+    B_NUM("message.max.bytes", message_max_bytes, 0, SLOG_BATCH_BYTES_MAX),
+    B_NUM("log.segment.bytes", log.segment_bytes, SLOG_SEGMENT_BYTES_MIN, SLOG_SEGMENT_BYTES_MAX - 1),
+    B_SCALED("log.roll.hours", log.roll_ms, 1, 1 << 20, 3600000),
+    B_NUM("log.roll.ms", log.roll_ms, 1, INT64_MAX / 2),
+    B_SCALED("log.retention.hours", log.retention_ms, -1, 1 << 24, 3600000),
+    B_SCALED("log.retention.minutes", log.retention_ms, -1, 1 << 30, 60000),
+    B_NUM("log.retention.ms", log.retention_ms, -1, INT64_MAX / 2),
+    B_NUM("log.retention.bytes", log.retention_bytes, -1, INT64_MAX / 2),
+    B_NUM("log.retention.check.interval.ms", retention_check_interval_ms, 1, INT64_MAX / 2),
+    B_NUM("producer.id.expiration.ms", log.producer_expiry_ms, 1, INT64_MAX / 2),
+    B_NUM("log.index.interval.bytes", log.index_interval_bytes, 0, 1 << 30),
+    B_NUM("log.flush.interval.ms", flush_interval_ms, 1, INT64_MAX / 2),
+    B_NUM("log.flush.threads", flush_threads, 1, BRK_FLUSH_THREADS_MAX),
+    B_NUM("log.zero.ahead.bytes", log.zero_ahead_bytes, 0, SLOG_ZERO_AHEAD_BYTES_MAX),
+    SL_BIND_FN("log.dir", brk__conf_str),
+    SL_BIND_FN("log.dir.mode", brk__conf_str),
+    B_NUM("log.segment.fd.cache.max", fd_cache_max, SLOG_FD_CACHE_MIN, SLOG_FD_CACHE_MAX),
+    B_NUM("log.disk.reserve.bytes", disk_reserve_bytes, 0, INT64_MAX / 2),
+    SL_BIND_FN("log.dirs", brk__conf_str),
     /* security and connection limits: parsed in conf_sec.c */
-    {"listeners", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"advertised.listeners", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"listener.security.protocol.map", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"sasl.enabled.mechanisms", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"ssl.keystore.type", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"ssl.keystore.location", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"ssl.keystore.certificate.chain", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"ssl.keystore.key", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"ssl.key.password", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"ssl.truststore.type", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"ssl.truststore.location", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"ssl.truststore.certificates", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"ssl.client.auth", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"max.connections", CK_LONG, 0, INT32_MAX, 1, OFF(max_connections), 8},
-    {"max.connections.per.ip", CK_LONG, 0, INT32_MAX, 1, OFF(max_connections_per_ip), 8},
-    {"connections.max.idle.ms", CK_LONG, -1, INT64_MAX / 2, 1, OFF(connections_max_idle_ms), 8},
-    {"connections.max.authentication.ms", CK_LONG, 1, 3600000, 1, OFF(authn_timeout_ms), 8},
-    {"connection.failed.authentication.delay.ms", CK_LONG, 0, 60000, 1, OFF(authn_fail_delay_ms), 8},
-    {"sasl.failed.authentication.limit.per.ip", CK_LONG, 0, INT32_MAX, 1, OFF(authn_fail_limit), 8},
-    {"sasl.failed.authentication.window.ms", CK_LONG, 1, 86400000, 1, OFF(authn_fail_window_ms), 8},
-    {"queued.max.request.bytes", CK_LONG, -1, INT64_MAX / 2, 1, OFF(queued_max_request_bytes), 8},
-    {"log.flush.policy", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"log.message.timestamp.type", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"log.cleanup.policy", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"group.min.session.timeout.ms", CK_LONG, 1, INT32_MAX, 1, OFF(group_min_session_ms), 4},
-    {"group.max.session.timeout.ms", CK_LONG, 1, INT32_MAX, 1, OFF(group_max_session_ms), 4},
-    {"group.max.size", CK_LONG, 1, 100000, 1, OFF(group_max_size), 4},
-    {"offsets.retention.minutes", CK_LONG, 1, 1 << 30, 60000, OFF(offsets_retention_ms), 8},
-    {"offset.metadata.max.bytes", CK_LONG, 0, 1 << 20, 1, OFF(offset_metadata_max_bytes), 4},
-    {"log.cleaner.enable", CK_BOOL, 0, 1, 1, OFF(cleaner_enable), 1},
-    {"log.cleaner.threads", CK_LONG, 1, 1, 1, OFF(cleaner_threads), 4},
-    {"log.cleaner.dedupe.buffer.size", CK_LONG, SLOG_CLEAN_MAP_BYTES_MIN, SLOG_CLEAN_MAP_BYTES_MAX,
-     1, OFF(cleaner_dedupe_bytes), 8},
-    {"log.cleaner.io.max.bytes.per.second", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"log.cleaner.backoff.ms", CK_LONG, 1, INT64_MAX / 2, 1, OFF(cleaner_backoff_ms), 8},
-    {"log.cleaner.delete.retention.ms", CK_LONG, 0, INT64_MAX / 2, 1,
-     OFF(log.delete_retention_ms), 8},
-    {"log.cleaner.min.compaction.lag.ms", CK_LONG, 0, INT64_MAX / 2, 1,
-     OFF(log.min_compaction_lag_ms), 8},
-    {"log.cleaner.min.cleanable.ratio", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"log.cleaner.max.compaction.lag.ms", CK_LONG, 1, INT64_MAX, 1,
-     OFF(log.max_compaction_lag_ms), 8},
-    {"transaction.max.timeout.ms", CK_LONG, 1, INT32_MAX, 1, OFF(txn_max_timeout_ms), 4},
-    {"transaction.abort.timed.out.transaction.cleanup.interval.ms", CK_LONG, 1, INT32_MAX, 1,
-     OFF(txn_abort_interval_ms), 4},
-    {"authorizer.class.name", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"super.users", CK_STR, 0, 0, 1, NOOFF, 0},
-    {"allow.everyone.if.no.acl.found", CK_BOOL, 0, 1, 1, OFF(allow_if_no_acl), 1},
+    SL_BIND_OTHER("listeners"),
+    SL_BIND_OTHER("advertised.listeners"),
+    SL_BIND_OTHER("listener.security.protocol.map"),
+    SL_BIND_OTHER("sasl.enabled.mechanisms"),
+    SL_BIND_OTHER("ssl.keystore.type"),
+    SL_BIND_OTHER("ssl.keystore.location"),
+    SL_BIND_OTHER("ssl.keystore.certificate.chain"),
+    SL_BIND_OTHER("ssl.keystore.key"),
+    SL_BIND_OTHER("ssl.key.password"),
+    SL_BIND_OTHER("ssl.truststore.type"),
+    SL_BIND_OTHER("ssl.truststore.location"),
+    SL_BIND_OTHER("ssl.truststore.certificates"),
+    SL_BIND_OTHER("ssl.client.auth"),
+    B_NUM("max.connections", max_connections, 0, INT32_MAX),
+    B_NUM("max.connections.per.ip", max_connections_per_ip, 0, INT32_MAX),
+    B_NUM("connections.max.idle.ms", connections_max_idle_ms, -1, INT64_MAX / 2),
+    B_NUM("connections.max.authentication.ms", authn_timeout_ms, 1, 3600000),
+    B_NUM("connection.failed.authentication.delay.ms", authn_fail_delay_ms, 0, 60000),
+    B_NUM("sasl.failed.authentication.limit.per.ip", authn_fail_limit, 0, INT32_MAX),
+    B_NUM("sasl.failed.authentication.window.ms", authn_fail_window_ms, 1, 86400000),
+    B_NUM("queued.max.request.bytes", queued_max_request_bytes, -1, INT64_MAX / 2),
+    SL_BIND_FN("log.flush.policy", brk__conf_str),
+    SL_BIND_FN("log.message.timestamp.type", brk__conf_str),
+    SL_BIND_FN("log.cleanup.policy", brk__conf_str),
+    B_NUM("group.min.session.timeout.ms", group_min_session_ms, 1, INT32_MAX),
+    B_NUM("group.max.session.timeout.ms", group_max_session_ms, 1, INT32_MAX),
+    B_NUM("group.max.size", group_max_size, 1, 100000),
+    B_SCALED("offsets.retention.minutes", offsets_retention_ms, 1, 1 << 30, 60000),
+    B_NUM("offset.metadata.max.bytes", offset_metadata_max_bytes, 0, 1 << 20),
+    B_BOOL("log.cleaner.enable", cleaner_enable),
+    B_NUM("log.cleaner.threads", cleaner_threads, 1, 1),
+    B_NUM("log.cleaner.dedupe.buffer.size", cleaner_dedupe_bytes, SLOG_CLEAN_MAP_BYTES_MIN, SLOG_CLEAN_MAP_BYTES_MAX),
+    SL_BIND_FN("log.cleaner.io.max.bytes.per.second", brk__conf_str),
+    B_NUM("log.cleaner.backoff.ms", cleaner_backoff_ms, 1, INT64_MAX / 2),
+    B_NUM("log.cleaner.delete.retention.ms", log.delete_retention_ms, 0, INT64_MAX / 2),
+    B_NUM("log.cleaner.min.compaction.lag.ms", log.min_compaction_lag_ms, 0, INT64_MAX / 2),
+    SL_BIND_FN("log.cleaner.min.cleanable.ratio", brk__conf_str),
+    B_NUM("log.cleaner.max.compaction.lag.ms", log.max_compaction_lag_ms, 1, INT64_MAX),
+    B_NUM("transaction.max.timeout.ms", txn_max_timeout_ms, 1, INT32_MAX),
+    B_NUM("transaction.abort.timed.out.transaction.cleanup.interval.ms", txn_abort_interval_ms, 1, INT32_MAX),
+    SL_BIND_FN("authorizer.class.name", brk__conf_str),
+    SL_BIND_FN("super.users", brk__conf_str),
+    B_BOOL("allow.everyone.if.no.acl.found", allow_if_no_acl),
     /* Single-node meaning only: must be 1. */
-    {"default.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
-    {"offsets.topic.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
-    {"transaction.state.log.replication.factor", CK_LONG, 1, 1, 1, NOOFF, 0},
-    {"transaction.state.log.min.isr", CK_LONG, 1, 1, 1, NOOFF, 0},
-    {"min.insync.replicas", CK_LONG, 1, 1, 1, NOOFF, 0},
+    SL_BIND_CHECK("default.replication.factor", 1, 1),
+    SL_BIND_CHECK("offsets.topic.replication.factor", 1, 1),
+    SL_BIND_CHECK("transaction.state.log.replication.factor", 1, 1),
+    SL_BIND_CHECK("transaction.state.log.min.isr", 1, 1),
+    SL_BIND_CHECK("min.insync.replicas", 1, 1),
     /* Sluice's own: unknown keys stop the start instead of a warning. */
-    {"config.strict", CK_BOOL, 0, 1, 1, OFF(config_strict), 1},
+    B_BOOL("config.strict", config_strict),
 };
 
 static void brk__conf_defaults(brk_conf_t *conf)
@@ -174,9 +158,10 @@ void brk_conf_deinit(brk_conf_t *conf)
     conf->ssl_key_password = conf->ssl_truststore = NULL;
 }
 
-static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char *err,
-                         size_t err_len)
+/* The settings whose values are words, modes and numbers that are not integers. */
+static int brk__conf_str(void *obj, const char *key, const char *v, char *err, size_t err_len)
 {
+    brk_conf_t *conf = obj;
     if (strcmp(key, "log.dirs") == 0 || strcmp(key, "log.dir") == 0) {
         if (strchr(v, ',') || *v == '\0' || strlen(v) >= sizeof conf->data_dir - 64) {
             snprintf(err, err_len, "%s: exactly one directory (under %zu bytes) is supported",
@@ -268,132 +253,25 @@ static int brk__conf_str(brk_conf_t *conf, const char *key, const char *v, char 
     return 0;
 }
 
-static int brk__conf_key(brk_conf_t *conf, const brk_ckey_t *ck, const char *v, char *err,
-                         size_t err_len)
-{
-    if (ck->kind == CK_STR) {
-        return brk__conf_str(conf, ck->key, v, err, err_len);
-    }
-    if (ck->kind == CK_BOOL) {
-        bool b;
-        if (!sl_parse_bool(v, &b)) {
-            snprintf(err, err_len, "%s: expected true or false, got '%s'", ck->key, v);
-            return SL_EINVAL;
-        }
-        *(bool *)((char *)conf + ck->off) = b;
-        return 0;
-    }
-    int64_t x;
-    if (!sl_parse_i64(v, ck->min, ck->max, &x)) {
-        snprintf(err, err_len, "%s: expected an integer in [%lld, %lld], got '%s'", ck->key,
-                 (long long)ck->min, (long long)ck->max, v);
-        return SL_EINVAL;
-    }
-    if (ck->off == NOOFF) {
-        return 0;
-    }
-    x = x < 0 ? x : x * ck->scale;
-    if (ck->width == 8) {
-        *(int64_t *)((char *)conf + ck->off) = x;
-    } else {
-        *(int32_t *)((char *)conf + ck->off) = (int32_t)x;
-    }
-    return 0;
-}
-
-/* Levenshtein distance of a and b, or SIZE_MAX when either is longer than the rows hold. */
-static size_t brk__edit_distance(const char *a, const char *b)
-{
-    size_t na = strlen(a), nb = strlen(b);
-    size_t row[BRK_CONF_KEY_BYTES_MAX + 1];
-    if (na > BRK_CONF_KEY_BYTES_MAX || nb > BRK_CONF_KEY_BYTES_MAX) {
-        return SIZE_MAX;
-    }
-    for (size_t j = 0; j <= nb; j++) {
-        row[j] = j;
-    }
-    for (size_t i = 1; i <= na; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= nb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            best = SL_MIN(best, up + 1);
-            best = SL_MIN(best, row[j - 1] + 1);
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[nb];
-}
-
-/* The known key nearest to key when it is close enough to be a typo (a third of its length,
- * at least 2 edits), else NULL. */
-static const char *brk__conf_nearest(const char *key)
-{
-    const char *best = NULL;
-    size_t best_d = SIZE_MAX, limit = SL_MAX(strlen(key) / 3, (size_t)2);
-    for (size_t k = 0; k < SL_ARRAY_LEN(brk__ckeys); k++) {
-        size_t d = brk__edit_distance(key, brk__ckeys[k].key);
-        if (d < best_d) {
-            best_d = d;
-            best = brk__ckeys[k].key;
-        }
-    }
-    return best_d <= limit ? best : NULL;
-}
-
-static bool brk__conf_known(const char *key)
-{
-    for (size_t k = 0; k < SL_ARRAY_LEN(brk__ckeys); k++) {
-        if (strcmp(brk__ckeys[k].key, key) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 int brk_conf_unknown_keys(const sl_props_t *props, bool warn, char *out, size_t out_len)
 {
-    int count = 0;
-    size_t n = 0;
-    if (out_len > 0) {
-        out[0] = '\0';
-    }
-    for (size_t i = 0; i < sl_props_count(props); i++) {
+    for (size_t i = 0; warn && i < sl_props_count(props); i++) {
         const char *key, *value;
         sl_props_at(props, i, &key, &value);
-        if (brk__conf_known(key)) {
-            continue;
+        if (!sl_bind_known(brk__ckeys, SL_ARRAY_LEN(brk__ckeys), key)) {
+            const char *near = sl_bind_nearest(brk__ckeys, SL_ARRAY_LEN(brk__ckeys), key);
+            SL_LOGW("conf", "unknown setting '%s' ignored%s%s%s", key,
+                    near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
         }
-        const char *near = brk__conf_nearest(key);
-        char hint[BRK_CONF_KEY_BYTES_MAX + 32] = "";
-        if (near) {
-            snprintf(hint, sizeof hint, " (did you mean %s?)", near);
-        }
-        if (warn) {
-            SL_LOGW("conf", "unknown setting '%s' ignored%s", key, hint);
-        }
-        if (n < out_len) {
-            n += (size_t)snprintf(out + n, out_len - n, "%s'%s'%s", count ? ", " : "", key, hint);
-        }
-        count++;
     }
-    return count;
+    return sl_bind_unknown(brk__ckeys, SL_ARRAY_LEN(brk__ckeys), props, out, out_len);
 }
 
 int brk_conf_parse(const sl_props_t *props, brk_conf_t *conf, char *err, size_t err_len)
 {
     brk__conf_defaults(conf);
-    /* Table order gives Kafka's precedence (log.retention.ms over .minutes over .hours). */
-    for (size_t k = 0; k < SL_ARRAY_LEN(brk__ckeys); k++) {
-        const char *value = sl_props_get(props, brk__ckeys[k].key);
-        if (value) {
-            int rc = brk__conf_key(conf, &brk__ckeys[k], value, err, err_len);
-            if (rc != 0) {
-                return rc;
-            }
-        }
+    if (sl_bind_apply(brk__ckeys, SL_ARRAY_LEN(brk__ckeys), conf, props, err, err_len) != 0) {
+        return SL_EINVAL;
     }
     if (conf->config_strict) {
         char list[768];

@@ -228,7 +228,7 @@ def broker_settings():
     src = read(os.path.join(REPO, "src", "broker", "conf.c"))
     table = re.search(r"brk__ckeys\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
     assert table, "src/broker/conf.c: the settings table brk__ckeys[] was not found"
-    keys = re.findall(r'\{\s*"([a-z0-9.]+)"\s*,\s*CK_', table.group(1))
+    keys = re.findall(r'\b(?:SL_BIND_\w+|B_\w+)\(\s*"([a-z0-9.]+)"', table.group(1))
     assert len(keys) >= 50, "only %d settings parsed from conf.c" % len(keys)
     return keys
 

@@ -268,7 +268,7 @@ TEST(test_cfg_refusals_name_the_key)
 {
     static gw_cfg_t cfg;
     static const char *const bad[][2] = {
-        {"nope=1", "nope"},
+        {"nope=1", "unknown setting 'nope'"},
         {"route.a.path=alert", "route.a.path"},
         {"route.a.topic=bad topic", "route.a.topic"},
         {"route.a.fields=line:str", "route.a.fields"},

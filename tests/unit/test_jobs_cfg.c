@@ -90,7 +90,7 @@ TEST(test_refusals_name_the_key)
         {"type.x.mode=forever", "type.x.mode"},
         {"type.x.colour=red", "type.x.colour"},
         {"type.x.mode=oneshot", "type.x.command"}, /* a type needs a command */
-        {"nosuch.key=1", "nosuch.key"},
+        {"nosuch.key=1", "unknown setting 'nosuch.key'"},
         {"retry.backoff.max.ms=10", "retry.backoff.max.ms"}, /* below the base */
         {"egress.allow.cidrs=10.0.0.0/33", "egress.allow.cidrs"},
         {"egress.allow.hosts=a b", "egress.allow.hosts"},

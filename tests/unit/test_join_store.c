@@ -118,7 +118,7 @@ TEST(test_cfg_refuses_unknown_and_bad_values)
     const char *unknown[] = {"left.topic=a", "right.topic=b", "output.topic=c", "lefttopic=x",
                              NULL};
     ASSERT_EQ(load(&cfg, unknown, err, sizeof err), SL_EINVAL);
-    ASSERT_STREQ(err, "lefttopic: unknown setting");
+    ASSERT_STREQ(err, "unknown setting 'lefttopic' (did you mean left.topic?)");
     const char *type[] = {"join.type=inner", NULL};
     ASSERT_EQ(load(&cfg, type, err, sizeof err), SL_EINVAL);
     const char *codec[] = {"left.topic=a", "right.topic=b", "output.topic=c",

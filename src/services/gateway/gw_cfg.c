@@ -3,6 +3,7 @@
 #include "gw_cfg.h"
 
 #include "gw_stomp.h"
+#include "sl_bind.h"
 #include "sl_common.h"
 #include "sl_props.h"
 
@@ -87,8 +88,9 @@ static void *gw_cfg__entry(void *arr, size_t elem, int *n, int max, const char *
     return e;
 }
 
-static int gw_cfg__route(gw_cfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+static int gw_cfg__route(void *obj, const char *key, const char *val, char *err, size_t len)
 {
+    gw_cfg_t *cfg = obj;
     const char *field = NULL;
     gw_route_t *r = gw_cfg__entry(cfg->routes, sizeof *r, &cfg->nroutes, GW_ROUTES_MAX, key,
                                   &field);
@@ -135,8 +137,9 @@ static int gw_cfg__topics(gw_dest_cfg_t *d, const char *key, const char *val, ch
     return 0;
 }
 
-static int gw_cfg__dest(gw_cfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+static int gw_cfg__dest(void *obj, const char *key, const char *val, char *err, size_t len)
 {
+    gw_cfg_t *cfg = obj;
     const char *field = NULL;
     gw_dest_cfg_t *d = gw_cfg__entry(cfg->dests, sizeof *d, &cfg->ndests, GW_DESTS_MAX, key,
                                      &field);
@@ -195,90 +198,70 @@ static void gw_cfg__defaults(gw_cfg_t *cfg)
     cfg->connections_max = 20000;
 }
 
-typedef struct {
-    const char *key;
-    size_t off;
-    int64_t min, max;
-    char kind; /* i: int, l: int64_t, z: size_t */
-} gw_cfg_int_t;
-
-#define GW_I(k, f, lo, hi, kind) {k, offsetof(gw_cfg_t, f), lo, hi, kind}
-static const gw_cfg_int_t gw_cfg__ints[] = {
-    GW_I("topics.partitions", partitions, 1, 1000, 'i'),
-    GW_I("http.request.max.bytes", request_bytes_max, 1024, 1 << 30, 'z'),
-    GW_I("broker.timeout.ms", broker_timeout_ms, 100, 600000, 'l'),
-    GW_I("stomp.frame.max.bytes", frame_bytes_max, 1024, GW_STOMP_FRAME_BYTES_MAX, 'z'),
-    GW_I("stomp.heartbeat.send.ms", hb_send_ms, 0, 3600000, 'l'),
-    GW_I("stomp.heartbeat.receive.ms", hb_recv_ms, 0, 3600000, 'l'),
-    GW_I("stomp.send.buffer.bytes", send_bytes_max, 4096, 1 << 30, 'z'),
-    GW_I("stomp.send.time.ms", send_time_ms, 100, 3600000, 'l'),
-    GW_I("stomp.unacked.max", unacked_max, 1, 1000000, 'i'),
-    GW_I("stomp.park.ms", park_ms, 0, 86400000, 'l'),
-    GW_I("connections.max", connections_max, 1, 1000000, 'i'),
-    GW_I("connections.max.per.ip", conns_per_ip_max, 1, 1000000, 'i'),
-    GW_I("stomp.idle.timeout.ms", idle_ms, 1000, 86400000, 'l'),
-};
-
-static int gw_cfg__apply(gw_cfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+static int gw_cfg__kafka(void *obj, const char *key, const char *val, char *err, size_t len)
 {
-    for (size_t i = 0; i < SL_ARRAY_LEN(gw_cfg__ints); i++) {
-        const gw_cfg_int_t *k = &gw_cfg__ints[i];
-        int64_t v = 0;
-        if (strcmp(key, k->key) != 0) {
-            continue;
-        }
-        if (sl_setting_i64(&v, k->min, k->max, key, val, err, len) != 0) {
-            return SL_EINVAL;
-        }
-        char *dst = (char *)cfg + k->off;
-        if (k->kind == 'i') {
-            *(int *)dst = (int)v;
-        } else if (k->kind == 'l') {
-            *(int64_t *)dst = v;
-        } else {
-            *(size_t *)dst = (size_t)v;
-        }
-        return 0;
-    }
-    if (strncmp(key, KIT_KCONF_PREFIX, strlen(KIT_KCONF_PREFIX)) == 0) {
-        return kit_kconf_set(&cfg->kafka, key + strlen(KIT_KCONF_PREFIX), val, err, len);
-    }
-    if (strcmp(key, "brokers") == 0) {
-        return sl_setting_str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
-    } else if (strcmp(key, "http.listen") == 0) {
-        return sl_setting_str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
-    } else if (strcmp(key, "ws.path") == 0 || strcmp(key, "http.static.path") == 0) {
-        if (val[0] != '/') {
-            return sl_setting_fail(err, len, key, "want a path starting with /");
-        }
-        return key[0] == 'w'
-                   ? sl_setting_str(cfg->ws_path, sizeof cfg->ws_path, key, val, err, len)
-                   : sl_setting_str(cfg->static_path, sizeof cfg->static_path, key, val, err, len);
-    } else if (strcmp(key, "http.static.dir") == 0) {
-        return sl_setting_str(cfg->static_dir, sizeof cfg->static_dir, key, val, err, len);
-    } else if (strcmp(key, "http.topics.enable") == 0) {
-        return sl_setting_bool(&cfg->topics_api, key, val, err, len);
-    } else if (strcmp(key, "http.topics.token") == 0) {
-        return kit_tokens_parse(&cfg->topics_tokens, key, val, err, len);
-    } else if (strcmp(key, "http.topics.allow") == 0) {
-        return sl_setting_str(cfg->topics_allow, sizeof cfg->topics_allow, key, val, err, len);
-    } else if (strcmp(key, "stomp.jwt.secret") == 0) {
-        size_t n = strlen(val); /* "" = JWTs are not accepted */
-        if (n && (n < KIT_AUTH_SECRET_BYTES_MIN || n > KIT_AUTH_SECRET_BYTES_MAX)) {
-            return sl_setting_fail(err, len, key, "want a secret of 32..1024 bytes");
-        }
-        memcpy(cfg->jwt_secret, val, n);
-        cfg->jwt_secret_len = n;
-        return 0;
-    } else if (strcmp(key, "topics.auto.create") == 0) {
-        return sl_setting_bool(&cfg->auto_create, key, val, err, len);
-    } else if (strncmp(key, "route.", 6) == 0) {
-        return gw_cfg__route(cfg, key, val, err, len);
-    } else if (strncmp(key, "dest.", 5) == 0) {
-        return gw_cfg__dest(cfg, key, val, err, len);
-    }
-    return sl_setting_fail(err, len, key, "unknown setting");
+    return kit_kconf_set(&((gw_cfg_t *)obj)->kafka, key + strlen(KIT_KCONF_PREFIX), val, err, len);
 }
+
+static int gw_cfg__path(void *obj, const char *key, const char *val, char *err, size_t len)
+{
+    gw_cfg_t *cfg = obj;
+    if (val[0] != '/') {
+        return sl_setting_fail(err, len, key, "want a path starting with /");
+    }
+    return key[0] == 'w'
+               ? sl_setting_str(cfg->ws_path, sizeof cfg->ws_path, key, val, err, len)
+               : sl_setting_str(cfg->static_path, sizeof cfg->static_path, key, val, err, len);
+}
+
+static int gw_cfg__topics_token(void *obj, const char *key, const char *val, char *err,
+                                size_t len)
+{
+    return kit_tokens_parse(&((gw_cfg_t *)obj)->topics_tokens, key, val, err, len);
+}
+
+static int gw_cfg__jwt_secret(void *obj, const char *key, const char *val, char *err, size_t len)
+{
+    gw_cfg_t *cfg = obj;
+    size_t n = strlen(val); /* "" = JWTs are not accepted */
+    if (n && (n < KIT_AUTH_SECRET_BYTES_MIN || n > KIT_AUTH_SECRET_BYTES_MAX)) {
+        return sl_setting_fail(err, len, key, "want a secret of 32..1024 bytes");
+    }
+    memcpy(cfg->jwt_secret, val, n);
+    cfg->jwt_secret_len = n;
+    return 0;
+}
+
+#define GW_NUM(k, f, lo, hi) SL_BIND_NUM(gw_cfg_t, k, f, lo, hi)
+#define GW_STR(k, f) SL_BIND_STR(gw_cfg_t, k, f)
+static const sl_bind_t gw_cfg__keys[] = {
+    GW_STR("brokers", brokers),
+    GW_NUM("broker.timeout.ms", broker_timeout_ms, 100, 600000),
+    GW_NUM("topics.partitions", partitions, 1, 1000),
+    SL_BIND_BOOL(gw_cfg_t, "topics.auto.create", auto_create),
+    GW_STR("http.listen", http_listen),
+    GW_NUM("http.request.max.bytes", request_bytes_max, 1024, 1 << 30),
+    SL_BIND_FN("http.static.path", gw_cfg__path),
+    GW_STR("http.static.dir", static_dir),
+    SL_BIND_BOOL(gw_cfg_t, "http.topics.enable", topics_api),
+    SL_BIND_FN("http.topics.token", gw_cfg__topics_token),
+    GW_STR("http.topics.allow", topics_allow),
+    SL_BIND_FN("ws.path", gw_cfg__path),
+    GW_NUM("stomp.frame.max.bytes", frame_bytes_max, 1024, GW_STOMP_FRAME_BYTES_MAX),
+    GW_NUM("stomp.heartbeat.send.ms", hb_send_ms, 0, 3600000),
+    GW_NUM("stomp.heartbeat.receive.ms", hb_recv_ms, 0, 3600000),
+    GW_NUM("stomp.send.buffer.bytes", send_bytes_max, 4096, 1 << 30),
+    GW_NUM("stomp.send.time.ms", send_time_ms, 100, 3600000),
+    GW_NUM("stomp.unacked.max", unacked_max, 1, 1000000),
+    GW_NUM("stomp.park.ms", park_ms, 0, 86400000),
+    GW_NUM("stomp.idle.timeout.ms", idle_ms, 1000, 86400000),
+    SL_BIND_FN("stomp.jwt.secret", gw_cfg__jwt_secret),
+    GW_NUM("connections.max", connections_max, 1, 1000000),
+    GW_NUM("connections.max.per.ip", conns_per_ip_max, 1, 1000000),
+    SL_BIND_PREFIX(KIT_KCONF_PREFIX, gw_cfg__kafka),
+    SL_BIND_PREFIX("route.", gw_cfg__route),
+    SL_BIND_PREFIX("dest.", gw_cfg__dest),
+};
 
 static int gw_cfg__check(const gw_cfg_t *cfg, char *err, size_t len)
 {
@@ -318,12 +301,8 @@ static int gw_cfg__check(const gw_cfg_t *cfg, char *err, size_t len)
 int gw_cfg_load(gw_cfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
 {
     gw_cfg__defaults(cfg);
-    for (size_t i = 0; i < sl_props_count(props); i++) {
-        const char *key, *val;
-        sl_props_at(props, i, &key, &val);
-        if (gw_cfg__apply(cfg, key, val, err, err_len) != 0) {
-            return SL_EINVAL;
-        }
+    if (sl_bind_load(gw_cfg__keys, SL_ARRAY_LEN(gw_cfg__keys), cfg, props, err, err_len) != 0) {
+        return SL_EINVAL;
     }
     return gw_cfg__check(cfg, err, err_len);
 }

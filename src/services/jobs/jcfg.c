@@ -2,6 +2,7 @@
 #include "jcfg.h"
 
 #include "jhook.h"
+#include "sl_bind.h"
 #include "sl_common.h"
 #include "sl_props.h"
 
@@ -13,8 +14,10 @@
 
 #define JCFG_TIMEOUT_S_MAX JSTORE_TIMEOUT_S_MAX
 
-static int jcfg__roles(jcfg_t *cfg, const char *val, char *err, size_t len)
+static int jcfg__roles(void *obj, const char *key, const char *val, char *err, size_t len)
 {
+    jcfg_t *cfg = obj;
+    (void)key;
     cfg->roles_api = cfg->roles_pipeline = cfg->roles_workers = false;
     char buf[128];
     if (sl_setting_str(buf, sizeof buf, "roles", val, err, len) != 0) {
@@ -82,8 +85,9 @@ static int jcfg__command(jcfg_type_t *t, const char *key, const char *val, char 
 }
 
 /* type.<name>.<field>; the name may hold dots, so the field is matched as a suffix. */
-static int jcfg__type_key(jcfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+static int jcfg__type_key(void *obj, const char *key, const char *val, char *err, size_t len)
 {
+    jcfg_t *cfg = obj;
     static const char *const fields[] = {"command", "mode", "concurrency", "timeout.s",
                                          "max.attempts"};
     const char *name = key + strlen("type."), *field = NULL, *dot = NULL;
@@ -159,109 +163,87 @@ static void jcfg__defaults(jcfg_t *cfg)
     cfg->broker_timeout_ms = 10000;
 }
 
-/* One key. Integer keys: {name, field offset, min, max, int64?}. */
-typedef struct {
-    const char *key;
-    size_t off;
-    int64_t min, max;
-    bool wide;
-} jcfg_int_key_t;
-
-#define JCFG_I(k, f, lo, hi) {k, offsetof(jcfg_t, f), lo, hi, false}
-#define JCFG_L(k, f, lo, hi) {k, offsetof(jcfg_t, f), lo, hi, true}
-static const jcfg_int_key_t jcfg__ints[] = {
-    JCFG_I("topics.partitions", partitions, 1, 1000),
-    JCFG_I("workers.slots", slots, 1, JCFG_SLOTS_MAX),
-    JCFG_I("concurrency.per.key", per_key, 0, JCFG_SLOTS_MAX),
-    JCFG_L("lease.ms", lease_ms, 300, JSTORE_LEASE_MS_MAX),
-    JCFG_L("retry.backoff.base.ms", retry_base_ms, 1, 86400000),
-    JCFG_L("retry.backoff.max.ms", retry_max_ms, 1, 86400000),
-    JCFG_I("retry.jitter.pct", retry_jitter_pct, 0, 100),
-    JCFG_L("retry.republish.ms", republish_ms, 100, 86400000),
-    JCFG_L("kill.grace.ms", grace_ms, 1, JRUN_GRACE_MS_MAX),
-    JCFG_I("job.timeout.s", default_timeout_s, 1, JCFG_TIMEOUT_S_MAX),
-    JCFG_I("job.max.attempts", default_max_attempts, 1, JSTORE_MAX_ATTEMPTS_MAX),
-    JCFG_I("http.batch.max", batch_max, 1, 100000),
-    JCFG_L("webhook.timeout.ms", webhook_timeout_ms, 1, JHOOK_TIMEOUT_MS_MAX),
-    JCFG_I("webhook.concurrency", webhook_concurrency, 1, JHPOOL_THREADS_MAX),
-    JCFG_I("webhook.per.host", webhook_per_host, 1, JHPOOL_THREADS_MAX),
-    JCFG_L("broker.timeout.ms", broker_timeout_ms, 100, 600000),
-};
-
-static int jcfg__apply(jcfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+static int jcfg__worker_id(void *obj, const char *key, const char *val, char *err, size_t len)
 {
-    for (size_t i = 0; i < SL_ARRAY_LEN(jcfg__ints); i++) {
-        const jcfg_int_key_t *k = &jcfg__ints[i];
-        if (strcmp(key, k->key) == 0) {
-            int64_t v = 0;
-            if (sl_setting_i64(&v, k->min, k->max, key, val, err, len) != 0) {
-                return SL_EINVAL;
-            }
-            if (k->wide) {
-                *(int64_t *)((char *)cfg + k->off) = v;
-            } else {
-                *(int *)((char *)cfg + k->off) = (int)v;
-            }
-            return 0;
-        }
-    }
-    int64_t v = 0;
-    if (sl_egress_is_key(key)) {
-        return sl_egress_set(cfg->egress, key, val, err, len) == 0 ? 0 : SL_EINVAL;
-    }
-    if (strncmp(key, KIT_KCONF_PREFIX, strlen(KIT_KCONF_PREFIX)) == 0) {
-        return kit_kconf_set(&cfg->kafka, key + strlen(KIT_KCONF_PREFIX), val, err, len);
-    }
-    if (strcmp(key, "brokers") == 0) {
-        return sl_setting_str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
-    } else if (strcmp(key, "http.listen") == 0) {
-        return sl_setting_str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
-    } else if (strcmp(key, "store.path") == 0) {
-        return sl_setting_str(cfg->store_path, sizeof cfg->store_path, key, val, err, len);
-    } else if (strcmp(key, "topics.prefix") == 0) {
-        return sl_setting_str(cfg->prefix, sizeof cfg->prefix, key, val, err, len);
-    } else if (strcmp(key, "group.prefix") == 0) {
-        return sl_setting_str(cfg->group_prefix, sizeof cfg->group_prefix, key, val, err, len);
-    } else if (strcmp(key, "worker.id") == 0) {
-        return sl_setting_str(cfg->worker_id, sizeof cfg->worker_id - 8, key, val, err, len);
-    } else if (strcmp(key, "roles") == 0) {
-        return jcfg__roles(cfg, val, err, len);
-    } else if (strcmp(key, "api.token") == 0 || strcmp(key, "operator.token") == 0 ||
-               strcmp(key, "metrics.token") == 0) {
-        jauth_role_t role = key[0] == 'a' ? JAUTH_API : key[0] == 'o' ? JAUTH_OPERATOR
-                                                                      : JAUTH_METRICS;
-        char why[160];
-        if (jauth_set(&cfg->auth, role, val, why, sizeof why) != 0) {
-            return sl_setting_fail(err, len, key, why);
-        }
-        return 0;
-    } else if (strcmp(key, "webhook.secret") == 0) {
-        return sl_setting_str(cfg->webhook_secret, sizeof cfg->webhook_secret, key, val, err, len);
-    } else if (strcmp(key, "webhook.retries") == 0) {
-        jhook_sched_t sched;
-        if (jhook_sched_parse(val, &sched) != 0) {
-            return sl_setting_fail(err, len, key, "want delays like 1s,5s,30s");
-        }
-        return sl_setting_str(cfg->webhook_retries, sizeof cfg->webhook_retries, key, val, err, len);
-    } else if (strcmp(key, "http.request.max.bytes") == 0) {
-        int rc = sl_setting_i64(&v, 1024, 1 << 30, key, val, err, len);
-        cfg->request_bytes_max = (size_t)v;
-        return rc;
-    } else if (strncmp(key, "type.", 5) == 0) {
-        return jcfg__type_key(cfg, key, val, err, len);
-    }
-    return sl_setting_fail(err, len, key, "unknown setting");
+    jcfg_t *cfg = obj; /* room for the slot suffix workers append */
+    return sl_setting_str(cfg->worker_id, sizeof cfg->worker_id - 8, key, val, err, len);
 }
+
+static int jcfg__token(void *obj, const char *key, const char *val, char *err, size_t len)
+{
+    jcfg_t *cfg = obj;
+    jauth_role_t role = key[0] == 'a' ? JAUTH_API : key[0] == 'o' ? JAUTH_OPERATOR : JAUTH_METRICS;
+    char why[160];
+    if (jauth_set(&cfg->auth, role, val, why, sizeof why) != 0) {
+        return sl_setting_fail(err, len, key, why);
+    }
+    return 0;
+}
+
+static int jcfg__retries(void *obj, const char *key, const char *val, char *err, size_t len)
+{
+    jcfg_t *cfg = obj;
+    jhook_sched_t sched;
+    if (jhook_sched_parse(val, &sched) != 0) {
+        return sl_setting_fail(err, len, key, "want delays like 1s,5s,30s");
+    }
+    return sl_setting_str(cfg->webhook_retries, sizeof cfg->webhook_retries, key, val, err, len);
+}
+
+static int jcfg__egress(void *obj, const char *key, const char *val, char *err, size_t len)
+{
+    return sl_egress_set(((jcfg_t *)obj)->egress, key, val, err, len) == 0 ? 0 : SL_EINVAL;
+}
+
+static int jcfg__kafka(void *obj, const char *key, const char *val, char *err, size_t len)
+{
+    return kit_kconf_set(&((jcfg_t *)obj)->kafka, key + strlen(KIT_KCONF_PREFIX), val, err, len);
+}
+
+#define J_NUM(k, f, lo, hi) SL_BIND_NUM(jcfg_t, k, f, lo, hi)
+#define J_STR(k, f) SL_BIND_STR(jcfg_t, k, f)
+static const sl_bind_t jcfg__keys[] = {
+    J_STR("brokers", brokers),
+    J_STR("http.listen", http_listen),
+    J_NUM("http.request.max.bytes", request_bytes_max, 1024, 1 << 30),
+    J_NUM("http.batch.max", batch_max, 1, 100000),
+    J_STR("store.path", store_path),
+    J_STR("topics.prefix", prefix),
+    J_NUM("topics.partitions", partitions, 1, 1000),
+    J_STR("group.prefix", group_prefix),
+    SL_BIND_FN("worker.id", jcfg__worker_id),
+    SL_BIND_FN("roles", jcfg__roles),
+    SL_BIND_FN("api.token", jcfg__token),
+    SL_BIND_FN("operator.token", jcfg__token),
+    SL_BIND_FN("metrics.token", jcfg__token),
+    J_NUM("workers.slots", slots, 1, JCFG_SLOTS_MAX),
+    J_NUM("concurrency.per.key", per_key, 0, JCFG_SLOTS_MAX),
+    J_NUM("lease.ms", lease_ms, 300, JSTORE_LEASE_MS_MAX),
+    J_NUM("retry.backoff.base.ms", retry_base_ms, 1, 86400000),
+    J_NUM("retry.backoff.max.ms", retry_max_ms, 1, 86400000),
+    J_NUM("retry.jitter.pct", retry_jitter_pct, 0, 100),
+    J_NUM("retry.republish.ms", republish_ms, 100, 86400000),
+    J_NUM("kill.grace.ms", grace_ms, 1, JRUN_GRACE_MS_MAX),
+    J_NUM("job.timeout.s", default_timeout_s, 1, JCFG_TIMEOUT_S_MAX),
+    J_NUM("job.max.attempts", default_max_attempts, 1, JSTORE_MAX_ATTEMPTS_MAX),
+    J_STR("webhook.secret", webhook_secret),
+    SL_BIND_FN("webhook.retries", jcfg__retries),
+    J_NUM("webhook.timeout.ms", webhook_timeout_ms, 1, JHOOK_TIMEOUT_MS_MAX),
+    J_NUM("webhook.concurrency", webhook_concurrency, 1, JHPOOL_THREADS_MAX),
+    J_NUM("webhook.per.host", webhook_per_host, 1, JHPOOL_THREADS_MAX),
+    J_NUM("broker.timeout.ms", broker_timeout_ms, 100, 600000),
+    SL_BIND_FN("egress.allow.hosts", jcfg__egress),
+    SL_BIND_FN("egress.allow.cidrs", jcfg__egress),
+    SL_BIND_FN("egress.allow.private", jcfg__egress),
+    SL_BIND_PREFIX(KIT_KCONF_PREFIX, jcfg__kafka),
+    SL_BIND_PREFIX("type.", jcfg__type_key),
+};
 
 int jcfg_load(jcfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
 {
     jcfg__defaults(cfg);
-    for (size_t i = 0; i < sl_props_count(props); i++) {
-        const char *key, *val;
-        sl_props_at(props, i, &key, &val);
-        if (jcfg__apply(cfg, key, val, err, err_len) != 0) {
-            return SL_EINVAL;
-        }
+    if (sl_bind_load(jcfg__keys, SL_ARRAY_LEN(jcfg__keys), cfg, props, err, err_len) != 0) {
+        return SL_EINVAL;
     }
     for (int i = 0; i < cfg->ntypes; i++) {
         if (!cfg->types[i].argv[0]) {

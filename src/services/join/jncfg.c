@@ -1,6 +1,7 @@
 /* jncfg: `sluice join` settings from properties. */
 #include "jncfg.h"
 
+#include "sl_bind.h"
 #include "sl_common.h"
 #include "sl_props.h"
 
@@ -44,42 +45,9 @@ static void jncfg__defaults(jncfg_t *cfg)
     cfg->error_linger_ms = 5000;
 }
 
-typedef struct {
-    const char *key;
-    size_t off;
-    int64_t min, max;
-    bool wide;
-} jncfg_int_key_t;
-
-#define JNCFG_I(k, f, lo, hi) {k, offsetof(jncfg_t, f), lo, hi, false}
-#define JNCFG_L(k, f, lo, hi) {k, offsetof(jncfg_t, f), lo, hi, true}
-static const jncfg_int_key_t jncfg__ints[] = {
-    JNCFG_L("state.max.bytes", state_max_bytes, JN_STORE_MAP_BYTES_MIN, 1ll << 40),
-    JNCFG_I("batch.max.records", batch_max, 1, JNCFG_BATCH_MAX),
-    JNCFG_L("commit.interval.ms", commit_interval_ms, 0, 60000),
-    JNCFG_L("broker.unreachable.ms", broker_unreachable_ms, 100, 3600000),
-    JNCFG_L("broker.timeout.ms", broker_timeout_ms, 100, 600000),
-    JNCFG_L("error.linger.ms", error_linger_ms, 0, 3600000),
-};
-
-static int jncfg__int(jncfg_t *cfg, const jncfg_int_key_t *k, const char *val, char *err,
-                      size_t len)
+static int jncfg__merge(void *obj, const char *key, const char *val, char *err, size_t len)
 {
-    int64_t v = 0;
-    if (sl_setting_i64(&v, k->min, k->max, k->key, val, err, len) != 0) {
-        return SL_EINVAL;
-    }
-    if (k->wide) {
-        *(int64_t *)((char *)cfg + k->off) = v;
-    } else {
-        *(int *)((char *)cfg + k->off) = (int)v;
-    }
-    return 0;
-}
-
-static int jncfg__merge(jncfg_t *cfg, const char *key, const char *val, char *err, size_t len)
-{
-    jn_joiner_t *jn = &cfg->joiner;
+    jn_joiner_t *jn = &((jncfg_t *)obj)->joiner;
     if (strcmp(key, "merge.mode") == 0) {
         if (strcmp(val, "merge") == 0 || strcmp(val, "nest") == 0 ||
             strcmp(val, "template") == 0) {
@@ -108,73 +76,96 @@ static int jncfg__merge(jncfg_t *cfg, const char *key, const char *val, char *er
     return sl_setting_fail(err, len, key, "unknown setting");
 }
 
-static int jncfg__apply(jncfg_t *cfg, const char *key, const char *val, char *err, size_t len)
+/* Topic and application names: Kafka's legal topic characters. */
+static int jncfg__topic(void *obj, const char *key, const char *val, char *err, size_t len)
 {
-    for (size_t i = 0; i < SL_ARRAY_LEN(jncfg__ints); i++) {
-        if (strcmp(key, jncfg__ints[i].key) == 0) {
-            return jncfg__int(cfg, &jncfg__ints[i], val, err, len);
-        }
-    }
     static const struct {
         const char *key;
         size_t off, cap;
     } names[] = {
-        {"application.id", offsetof(jncfg_t, app_id), sizeof cfg->app_id},
-        {"left.topic", offsetof(jncfg_t, left_topic), sizeof cfg->left_topic},
-        {"right.topic", offsetof(jncfg_t, right_topic), sizeof cfg->right_topic},
-        {"output.topic", offsetof(jncfg_t, output_topic), sizeof cfg->output_topic},
-        {"error.topic", offsetof(jncfg_t, error_topic), sizeof cfg->error_topic},
+        {"application.id", offsetof(jncfg_t, app_id), sizeof ((jncfg_t *)0)->app_id},
+        {"left.topic", offsetof(jncfg_t, left_topic), sizeof ((jncfg_t *)0)->left_topic},
+        {"right.topic", offsetof(jncfg_t, right_topic), sizeof ((jncfg_t *)0)->right_topic},
+        {"output.topic", offsetof(jncfg_t, output_topic), sizeof ((jncfg_t *)0)->output_topic},
+        {"error.topic", offsetof(jncfg_t, error_topic), sizeof ((jncfg_t *)0)->error_topic},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(names); i++) {
         if (strcmp(key, names[i].key) == 0) {
-            return jncfg__name((char *)cfg + names[i].off, names[i].cap, key, val, err, len);
+            return jncfg__name((char *)obj + names[i].off, names[i].cap, key, val, err, len);
         }
     }
-    if (strncmp(key, KIT_KCONF_PREFIX, strlen(KIT_KCONF_PREFIX)) == 0) {
-        return kit_kconf_set(&cfg->kafka, key + strlen(KIT_KCONF_PREFIX), val, err, len);
-    }
-    if (strcmp(key, "brokers") == 0) {
-        return sl_setting_str(cfg->brokers, sizeof cfg->brokers, key, val, err, len);
-    } else if (strcmp(key, "state.dir") == 0) {
-        return sl_setting_str(cfg->state_dir, sizeof cfg->state_dir, key, val, err, len);
-    } else if (strcmp(key, "http.listen") == 0) {
-        return sl_setting_str(cfg->http_listen, sizeof cfg->http_listen, key, val, err, len);
-    } else if (strcmp(key, "join.type") == 0) {
-        if (!jn_type_parse(val, &cfg->type)) {
-            return sl_setting_fail(err, len, key,
+    return sl_setting_fail(err, len, key, "not a name setting");
+}
+
+static int jncfg__kafka(void *obj, const char *key, const char *val, char *err, size_t len)
+{
+    return kit_kconf_set(&((jncfg_t *)obj)->kafka, key + strlen(KIT_KCONF_PREFIX), val, err, len);
+}
+
+static int jncfg__type(void *obj, const char *key, const char *val, char *err, size_t len)
+{
+    if (!jn_type_parse(val, &((jncfg_t *)obj)->type)) {
+        return sl_setting_fail(err, len, key,
                                "want stream-table-inner, stream-table-left, table-table-inner, "
                                "table-table-left or table-table-outer");
-        }
-        return 0;
-    } else if (strcmp(key, "compression.type") == 0) {
-        static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
-        for (size_t i = 0; i < SL_ARRAY_LEN(codecs); i++) {
-            if (strcmp(val, codecs[i]) == 0) {
-                return sl_setting_str(cfg->compression, sizeof cfg->compression, key, val, err, len);
-            }
-        }
-        return sl_setting_fail(err, len, key, "want none, gzip, snappy, lz4 or zstd");
-    } else if (strcmp(key, "on.error") == 0) {
-        if (strcmp(val, "continue") != 0 && strcmp(val, "fail") != 0) {
-            return sl_setting_fail(err, len, key, "want continue or fail");
-        }
-        cfg->on_error_fail = val[0] == 'f';
-        return 0;
-    } else if (strncmp(key, "merge.", 6) == 0) {
-        return jncfg__merge(cfg, key, val, err, len);
     }
-    return sl_setting_fail(err, len, key, "unknown setting");
+    return 0;
 }
+
+static int jncfg__codec(void *obj, const char *key, const char *val, char *err, size_t len)
+{
+    jncfg_t *cfg = obj;
+    static const char *const codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(codecs); i++) {
+        if (strcmp(val, codecs[i]) == 0) {
+            return sl_setting_str(cfg->compression, sizeof cfg->compression, key, val, err, len);
+        }
+    }
+    return sl_setting_fail(err, len, key, "want none, gzip, snappy, lz4 or zstd");
+}
+
+static int jncfg__on_error(void *obj, const char *key, const char *val, char *err, size_t len)
+{
+    if (strcmp(val, "continue") != 0 && strcmp(val, "fail") != 0) {
+        return sl_setting_fail(err, len, key, "want continue or fail");
+    }
+    ((jncfg_t *)obj)->on_error_fail = val[0] == 'f';
+    return 0;
+}
+
+#define JN_NUM(k, f, lo, hi) SL_BIND_NUM(jncfg_t, k, f, lo, hi)
+#define JN_STR(k, f) SL_BIND_STR(jncfg_t, k, f)
+static const sl_bind_t jncfg__keys[] = {
+    JN_STR("brokers", brokers),
+    SL_BIND_FN("application.id", jncfg__topic),
+    SL_BIND_FN("left.topic", jncfg__topic),
+    SL_BIND_FN("right.topic", jncfg__topic),
+    SL_BIND_FN("output.topic", jncfg__topic),
+    SL_BIND_FN("error.topic", jncfg__topic),
+    SL_BIND_FN("join.type", jncfg__type),
+    SL_BIND_FN("merge.mode", jncfg__merge),
+    SL_BIND_FN("merge.precedence", jncfg__merge),
+    SL_BIND_FN("merge.left.name", jncfg__merge),
+    SL_BIND_FN("merge.right.name", jncfg__merge),
+    SL_BIND_FN("merge.template", jncfg__merge),
+    SL_BIND_FN("compression.type", jncfg__codec),
+    SL_BIND_FN("on.error", jncfg__on_error),
+    JN_STR("state.dir", state_dir),
+    JN_NUM("state.max.bytes", state_max_bytes, JN_STORE_MAP_BYTES_MIN, 1ll << 40),
+    JN_NUM("batch.max.records", batch_max, 1, JNCFG_BATCH_MAX),
+    JN_NUM("commit.interval.ms", commit_interval_ms, 0, 60000),
+    JN_NUM("broker.unreachable.ms", broker_unreachable_ms, 100, 3600000),
+    JN_NUM("broker.timeout.ms", broker_timeout_ms, 100, 600000),
+    JN_NUM("error.linger.ms", error_linger_ms, 0, 3600000),
+    JN_STR("http.listen", http_listen),
+    SL_BIND_PREFIX(KIT_KCONF_PREFIX, jncfg__kafka),
+};
 
 int jncfg_load(jncfg_t *cfg, const sl_props_t *props, char *err, size_t err_len)
 {
     jncfg__defaults(cfg);
-    for (size_t i = 0; i < sl_props_count(props); i++) {
-        const char *key, *val;
-        sl_props_at(props, i, &key, &val);
-        if (jncfg__apply(cfg, key, val, err, err_len) != 0) {
-            return SL_EINVAL;
-        }
+    if (sl_bind_load(jncfg__keys, SL_ARRAY_LEN(jncfg__keys), cfg, props, err, err_len) != 0) {
+        return SL_EINVAL;
     }
     const char *required[] = {cfg->left_topic, cfg->right_topic, cfg->output_topic};
     const char *rkeys[] = {"left.topic", "right.topic", "output.topic"};
