@@ -546,6 +546,8 @@ static int snet__plain(snet_sasl_t *sasl, const char *msg, size_t len, uint8_t *
     if (sasl->lookup(sasl->ctx, mech, sasl->user, &sasl->cred) != 0) {
         mech = SNET_MECH_SCRAM_SHA_256;
         if (sasl->lookup(sasl->ctx, mech, sasl->user, &sasl->cred) != 0) {
+            /* checked as the first lookup would have been: PBKDF2 over SHA-512 */
+            mech = SNET_MECH_SCRAM_SHA_512;
             sasl->unknown = true;
             snet__dummy_cred(mech, sasl->user, &sasl->cred);
         }
