@@ -224,7 +224,10 @@ def test_ctrl_c_on_emergency_alert_run_stops_the_gateway_before_the_broker(tmp_p
                           "127.0.0.1:%d" % http, "--kafka", "127.0.0.1:%d" % kafka, "--data",
                           str(tmp_path / "data")], stdout=log, stderr=log,
                          stdin=subprocess.DEVNULL, start_new_session=True,
-                         env=dict(os.environ, SLUICE_BIN=sluice_bin()))
+                         env=dict(os.environ, SLUICE_BIN=sluice_bin()),
+                         # a terminal's shell has SIGINT at its default; a test suite started in
+                         # the background inherits it ignored, and bash cannot trap an ignored one
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def up():
         try:
