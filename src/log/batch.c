@@ -7,7 +7,7 @@
  * socket or a disk: nothing is asserted, everything is an error. */
 #include "slog_batch.h"
 #include "sl_buf.h"
-#include "sl_codec.h"
+#include "slog_codec.h"
 #include "sl_common.h"
 #include "sl_crc32c.h"
 #include "slog_internal.h"
@@ -251,9 +251,9 @@ int slog_batch_keyless(const uint8_t *data, size_t len, sl_buf_t *scratch, int32
         if (hdr.attributes & SLOG_BATCH_CONTROL) {
             continue;
         }
-        if (codec != SL_CODEC_NONE) {
+        if (codec != SLOG_CODEC_NONE) {
             scratch->len = 0;
-            if (sl_codec_decompress(codec, p, (size_t)(end - p), SLOG_CLEAN_INFLATE_BYTES_MAX,
+            if (slog_codec_decompress(codec, p, (size_t)(end - p), SLOG_CLEAN_INFLATE_BYTES_MAX,
                                     scratch) != 0) {
                 return SL_ECORRUPT;
             }

@@ -17,7 +17,7 @@
  * A record inside a batch (uncompressed, or the decompressed payload):
  *   length varint | attributes i8 | timestampDelta varlong | offsetDelta varint |
  *   keyLength varint | key | valueLength varint | value | headers... */
-#include "sl_codec.h"
+#include "slog_codec.h"
 #include "sl_common.h"
 #include "sl_crc32c.h"
 #include "sl_fs.h"
@@ -542,13 +542,13 @@ static bool slog__clean_records(slog_clean_job_t *job, const slog_batch_hdr_t *h
     const uint8_t *payload = job->batch.data + SLOG_BATCH_HEADER_BYTES;
     size_t len = job->batch.len - SLOG_BATCH_HEADER_BYTES;
     int codec = hdr->attributes & SLOG_BATCH_COMPRESSION_MASK;
-    if (codec == SL_CODEC_NONE) {
+    if (codec == SLOG_CODEC_NONE) {
         *p = payload;
         *end = payload + len;
         return true;
     }
     job->inflated.len = 0;
-    int rc = sl_codec_decompress(codec, payload, len, SLOG_CLEAN_INFLATE_BYTES_MAX,
+    int rc = slog_codec_decompress(codec, payload, len, SLOG_CLEAN_INFLATE_BYTES_MAX,
                                  &job->inflated);
     if (rc != 0) {
         SL_LOGW("clean", "%s: batch at offset %" PRId64 " cannot be decompressed (%s): kept "
@@ -736,12 +736,12 @@ static int slog__rebuild_batch(slog_clean_job_t *job, const slog_batch_hdr_t *hd
     int codec = hdr->attributes & SLOG_BATCH_COMPRESSION_MASK;
     const sl_buf_t *payload = &job->kept;
     if (n == 0) {
-        codec = SL_CODEC_NONE; /* an empty batch has nothing to compress */
-    } else if (codec != SL_CODEC_NONE) {
-        bool xerial = sl_codec_snappy_is_xerial(job->batch.data + SLOG_BATCH_HEADER_BYTES,
+        codec = SLOG_CODEC_NONE; /* an empty batch has nothing to compress */
+    } else if (codec != SLOG_CODEC_NONE) {
+        bool xerial = slog_codec_snappy_is_xerial(job->batch.data + SLOG_BATCH_HEADER_BYTES,
                                                 job->batch.len - SLOG_BATCH_HEADER_BYTES);
         job->deflated.len = 0;
-        int rc = sl_codec_compress(codec, job->kept.data, job->kept.len, xerial, &job->deflated);
+        int rc = slog_codec_compress(codec, job->kept.data, job->kept.len, xerial, &job->deflated);
         if (rc != 0) {
             return rc;
         }

@@ -1,11 +1,11 @@
 /* libFuzzer target for slog_batch_keyless, which walks the records of every batch produced to
- * a compacted topic (decompressing gzip/snappy/lz4/zstd payloads with sl_codec, bounded) to
+ * a compacted topic (decompressing gzip/snappy/lz4/zstd payloads with slog_codec, bounded) to
  * refuse records without a key. The first input byte is a mode: with bit 3 set, the rest is a
  * record region that is compressed with codec (mode & 7) and wrapped in a batch header (the
  * compressors round-trip into the walk); otherwise the rest is taken as produced batches.
  * Whatever the bytes, the answer is -1, a batch index inside the input, or SL_ECORRUPT. */
 #include "sl_buf.h"
-#include "sl_codec.h"
+#include "slog_codec.h"
 #include "sl_common.h"
 #include "slog_batch.h"
 #include "slog_limits.h"
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *recs = data + 2;
         size_t len = size - 2;
         if (codec >= 1 && codec <= 4) {
-            if (sl_codec_compress(codec, recs, len, (mode & 16) != 0, &z) != 0) {
+            if (slog_codec_compress(codec, recs, len, (mode & 16) != 0, &z) != 0) {
                 abort();
             }
             recs = z.data ? z.data : recs;

@@ -4,7 +4,7 @@
  * step, aborts when the inputs change or the job is cancelled, and the I/O throttle. */
 #include "sl_test.h"
 #include "test_log.h"
-#include "sl_codec.h"
+#include "slog_codec.h"
 #include "slog_fault.h"
 
 #include <dirent.h>
@@ -46,7 +46,7 @@ static void tc_batch(sl_buf_t *out, int n, const char **keys, const char **vals,
     }
     const sl_buf_t *payload = &recs;
     if (opt.codec) {
-        if (sl_codec_compress(opt.codec, recs.data, recs.len, false, &z) != 0) {
+        if (slog_codec_compress(opt.codec, recs.data, recs.len, false, &z) != 0) {
             abort();
         }
         payload = &z;
@@ -158,7 +158,7 @@ static void tc_parse_batch(tc_log_t *log, const uint8_t *b, size_t total)
     const uint8_t *p = b + SLOG_BATCH_HEADER_BYTES;
     int codec = hdr.attributes & 7;
     if (codec) {
-        if (sl_codec_decompress(codec, p, total - SLOG_BATCH_HEADER_BYTES, 1 << 24, &z) != 0) {
+        if (slog_codec_decompress(codec, p, total - SLOG_BATCH_HEADER_BYTES, 1 << 24, &z) != 0) {
             abort();
         }
         p = z.data;

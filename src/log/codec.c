@@ -1,8 +1,8 @@
-/* Record-batch compression codecs (sl_codec.h): gzip through zlib, snappy (raw and xerial
+/* Record-batch compression codecs (slog_codec.h): gzip through zlib, snappy (raw and xerial
  * framing) through snappy-c, LZ4 frames through lz4frame, zstd frames through zstd's
  * streaming API (a frame need not state its content size). Decompression is bounded by the
  * caller's max_out: a small compressed payload never becomes an unbounded allocation. */
-#include "sl_codec.h"
+#include "slog_codec.h"
 #include "sl_common.h"
 
 #include <lz4frame.h>
@@ -11,11 +11,11 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define SL_CODEC_CHUNK_BYTES ((size_t)64 << 10)
+#define SLOG_CODEC_CHUNK_BYTES ((size_t)64 << 10)
 static const uint8_t sl__xerial_magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
 #define SL_XERIAL_HEADER_BYTES 16
 
-bool sl_codec_snappy_is_xerial(const uint8_t *in, size_t len)
+bool slog_codec_snappy_is_xerial(const uint8_t *in, size_t len)
 {
     return len >= SL_XERIAL_HEADER_BYTES && memcmp(in, sl__xerial_magic, 8) == 0;
 }
@@ -41,7 +41,7 @@ static int sl__gunzip(const uint8_t *in, size_t len, size_t max_out, sl_buf_t *o
     zs.avail_in = (uInt)len;
     int rc = 0, zrc = Z_OK;
     while (zrc != Z_STREAM_END) {
-        size_t want = SL_MIN(SL_CODEC_CHUNK_BYTES, max_out - (out->len - start0));
+        size_t want = SL_MIN(SLOG_CODEC_CHUNK_BYTES, max_out - (out->len - start0));
         uint8_t *p = want ? sl__room(out, start0, want, max_out) : NULL;
         if (!p) {
             rc = SL_ELIMIT;
@@ -108,7 +108,7 @@ static int sl__unsnappy_block(const uint8_t *in, size_t len, size_t start0, size
 static int sl__unsnappy(const uint8_t *in, size_t len, size_t max_out, sl_buf_t *out)
 {
     size_t start0 = out->len;
-    if (!sl_codec_snappy_is_xerial(in, len)) {
+    if (!slog_codec_snappy_is_xerial(in, len)) {
         return sl__unsnappy_block(in, len, start0, max_out, out);
     }
     size_t pos = SL_XERIAL_HEADER_BYTES;
@@ -167,8 +167,8 @@ static int sl__unlz4(const uint8_t *in, size_t len, size_t max_out, sl_buf_t *ou
     size_t start0 = out->len, pos = 0, hint = 1;
     int rc = 0;
     while (hint != 0) {
-        uint8_t *p = sl__room(out, start0, SL_CODEC_CHUNK_BYTES, max_out + SL_CODEC_CHUNK_BYTES);
-        size_t dst_len = SL_CODEC_CHUNK_BYTES, src_len = len - pos;
+        uint8_t *p = sl__room(out, start0, SLOG_CODEC_CHUNK_BYTES, max_out + SLOG_CODEC_CHUNK_BYTES);
+        size_t dst_len = SLOG_CODEC_CHUNK_BYTES, src_len = len - pos;
         hint = LZ4F_decompress(dctx, p, &dst_len, in + pos, &src_len, NULL);
         if (LZ4F_isError(hint)) {
             rc = SL_ECORRUPT;
@@ -215,8 +215,8 @@ static int sl__unzstd(const uint8_t *in, size_t len, size_t max_out, sl_buf_t *o
     int rc = 0;
     size_t zr = 1;
     while (ib.pos < ib.size || zr != 0) {
-        uint8_t *p = sl__room(out, start0, SL_CODEC_CHUNK_BYTES, max_out + SL_CODEC_CHUNK_BYTES);
-        ZSTD_outBuffer ob = {p, SL_CODEC_CHUNK_BYTES, 0};
+        uint8_t *p = sl__room(out, start0, SLOG_CODEC_CHUNK_BYTES, max_out + SLOG_CODEC_CHUNK_BYTES);
+        ZSTD_outBuffer ob = {p, SLOG_CODEC_CHUNK_BYTES, 0};
         size_t before = ib.pos;
         zr = ZSTD_decompressStream(ds, &ob, &ib);
         if (ZSTD_isError(zr)) {
@@ -249,32 +249,32 @@ static int sl__zstd(const uint8_t *in, size_t len, sl_buf_t *out)
     return 0;
 }
 
-int sl_codec_decompress(int codec, const uint8_t *in, size_t len, size_t max_out, sl_buf_t *out)
+int slog_codec_decompress(int codec, const uint8_t *in, size_t len, size_t max_out, sl_buf_t *out)
 {
     switch (codec) {
-    case SL_CODEC_GZIP:
+    case SLOG_CODEC_GZIP:
         return sl__gunzip(in, len, max_out, out);
-    case SL_CODEC_SNAPPY:
+    case SLOG_CODEC_SNAPPY:
         return sl__unsnappy(in, len, max_out, out);
-    case SL_CODEC_LZ4:
+    case SLOG_CODEC_LZ4:
         return sl__unlz4(in, len, max_out, out);
-    case SL_CODEC_ZSTD:
+    case SLOG_CODEC_ZSTD:
         return sl__unzstd(in, len, max_out, out);
     default:
         return SL_EINVAL;
     }
 }
 
-int sl_codec_compress(int codec, const uint8_t *in, size_t len, bool xerial, sl_buf_t *out)
+int slog_codec_compress(int codec, const uint8_t *in, size_t len, bool xerial, sl_buf_t *out)
 {
     switch (codec) {
-    case SL_CODEC_GZIP:
+    case SLOG_CODEC_GZIP:
         return sl__gzip(in, len, out);
-    case SL_CODEC_SNAPPY:
+    case SLOG_CODEC_SNAPPY:
         return sl__snappy(in, len, xerial, out);
-    case SL_CODEC_LZ4:
+    case SLOG_CODEC_LZ4:
         return sl__lz4(in, len, out);
-    case SL_CODEC_ZSTD:
+    case SLOG_CODEC_ZSTD:
         return sl__zstd(in, len, out);
     default:
         return SL_EINVAL;
