@@ -435,7 +435,4 @@ void brk_cleaner_free(brk_cleaner_t *cl);
  * thread to let go of it (the loop blocks briefly). */
 void brk_cleaner_forget(brk_t *brk, brk_part_t *part);
 
-/* Maps storage errors to Kafka's codes. */
-kerr_t brk_kerr_from_log(int rc);
-
 #endif

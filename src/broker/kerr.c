@@ -1,5 +1,8 @@
-/* Names of Kafka error codes. */
+/* Names of Kafka error codes, and the codes of storage errors. */
 #include "kerr.h"
+
+#include "sl_common.h"
+#include "slog.h"
 
 const char *kerr_name(int16_t code)
 {
@@ -67,4 +70,19 @@ const char *kerr_name(int16_t code)
     case KERR_SECURITY_DISABLED: return "SECURITY_DISABLED";
     }
     return "UNKNOWN";
+}
+
+kerr_t brk_kerr_from_log(int rc)
+{
+    switch (rc) {
+    case 0: return KERR_NONE;
+    case SL_ECORRUPT: return KERR_CORRUPT_MESSAGE;
+    case SL_EINVAL: return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    case SL_ELIMIT: return KERR_MESSAGE_TOO_LARGE;
+    case SL_ERANGE: return KERR_OFFSET_OUT_OF_RANGE;
+    case SL_ENOTFOUND: return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    case SLOG_EPRODUCER_EPOCH: return KERR_INVALID_PRODUCER_EPOCH;
+    case SLOG_ESEQUENCE: return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    default: return KERR_KAFKA_STORAGE_ERROR;
+    }
 }

@@ -71,4 +71,7 @@ typedef enum {
 /* Kafka's name for an error code ("CORRUPT_MESSAGE"), for logs and messages. */
 const char *kerr_name(int16_t code);
 
+/* Maps a storage error (SL_E*, SLOG_E*) to Kafka's code. */
+kerr_t brk_kerr_from_log(int rc);
+
 #endif

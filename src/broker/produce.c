@@ -25,21 +25,6 @@ typedef struct brk_produce {
     bool acks0;
 } brk_produce_t;
 
-kerr_t brk_kerr_from_log(int rc)
-{
-    switch (rc) {
-    case 0: return KERR_NONE;
-    case SL_ECORRUPT: return KERR_CORRUPT_MESSAGE;
-    case SL_EINVAL: return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
-    case SL_ELIMIT: return KERR_MESSAGE_TOO_LARGE;
-    case SL_ERANGE: return KERR_OFFSET_OUT_OF_RANGE;
-    case SL_ENOTFOUND: return KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    case SLOG_EPRODUCER_EPOCH: return KERR_INVALID_PRODUCER_EPOCH;
-    case SLOG_ESEQUENCE: return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
-    default: return KERR_KAFKA_STORAGE_ERROR;
-    }
-}
-
 /* Transactional batches go only into their producer's ongoing transaction, to a partition it
  * added (AddPartitionsToTxn); a fenced epoch gets INVALID_PRODUCER_EPOCH (txn.c). */
 static kerr_t brk__produce_txn_check(brk_t *brk, kproto_str_t topic, int32_t partition,
