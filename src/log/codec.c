@@ -167,7 +167,8 @@ static int sl__unlz4(const uint8_t *in, size_t len, size_t max_out, sl_buf_t *ou
     size_t start0 = out->len, pos = 0, hint = 1;
     int rc = 0;
     while (hint != 0) {
-        uint8_t *p = sl__room(out, start0, SLOG_CODEC_CHUNK_BYTES, max_out + SLOG_CODEC_CHUNK_BYTES);
+        uint8_t *p = sl__room(out, start0, SLOG_CODEC_CHUNK_BYTES,
+                              max_out + SLOG_CODEC_CHUNK_BYTES);
         size_t dst_len = SLOG_CODEC_CHUNK_BYTES, src_len = len - pos;
         hint = LZ4F_decompress(dctx, p, &dst_len, in + pos, &src_len, NULL);
         if (LZ4F_isError(hint)) {
@@ -215,7 +216,8 @@ static int sl__unzstd(const uint8_t *in, size_t len, size_t max_out, sl_buf_t *o
     int rc = 0;
     size_t zr = 1;
     while (ib.pos < ib.size || zr != 0) {
-        uint8_t *p = sl__room(out, start0, SLOG_CODEC_CHUNK_BYTES, max_out + SLOG_CODEC_CHUNK_BYTES);
+        uint8_t *p = sl__room(out, start0, SLOG_CODEC_CHUNK_BYTES,
+                              max_out + SLOG_CODEC_CHUNK_BYTES);
         ZSTD_outBuffer ob = {p, SLOG_CODEC_CHUNK_BYTES, 0};
         size_t before = ib.pos;
         zr = ZSTD_decompressStream(ds, &ob, &ib);
