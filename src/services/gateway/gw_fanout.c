@@ -100,18 +100,15 @@ void gw__conn_fail(gw_ws_t *ws, gw_conn_t *conn, const char *message, const char
 
 /* ---- destinations ---- */
 
-uint32_t gw__hash(int tmpl, const char *value)
+uint32_t gw__hash(const gw_ws_t *ws, int tmpl, const char *value)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)tmpl;
-    for (const char *p = value; *p; p++) {
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    }
-    return h % GW_DEST_BUCKETS;
+    uint64_t h = sl_siphash(&ws->hash_key, value, strlen(value));
+    return (uint32_t)((h ^ ((uint64_t)(uint32_t)tmpl * 0x9e3779b97f4a7c15ull)) >> 32);
 }
 
 gw_dest_t *gw__dest_find(gw_ws_t *ws, int tmpl, const char *value, bool create)
 {
-    uint32_t h = gw__hash(tmpl, value);
+    uint32_t h = gw__hash(ws, tmpl, value) % GW_DEST_BUCKETS;
     for (gw_dest_t *d = ws->buckets[h]; d; d = d->next) {
         if (d->tmpl == tmpl && strcmp(d->value, value) == 0) {
             return d;
@@ -133,7 +130,7 @@ static void gw__dest_release(gw_ws_t *ws, gw_dest_t *dest)
     if (dest->subs) {
         return;
     }
-    gw_dest_t **pp = &ws->buckets[gw__hash(dest->tmpl, dest->value)];
+    gw_dest_t **pp = &ws->buckets[gw__hash(ws, dest->tmpl, dest->value) % GW_DEST_BUCKETS];
     while (*pp != dest) {
         pp = &(*pp)->next;
     }

@@ -152,7 +152,7 @@ static void gw__sweep(lws_sorted_usec_list_t *sul)
  * address with a connection open. */
 static gw_ipc_t *gw__ip_find(gw_ws_t *ws, const char *ip, bool create)
 {
-    uint32_t h = gw__hash(0, ip) % GW_IP_BUCKETS;
+    uint32_t h = gw__hash(ws, 0, ip) % GW_IP_BUCKETS;
     for (gw_ipc_t *ipc = ws->ips[h]; ipc; ipc = ipc->next) {
         if (strcmp(ipc->ip, ip) == 0) {
             return ipc;
@@ -170,7 +170,7 @@ static gw_ipc_t *gw__ip_find(gw_ws_t *ws, const char *ip, bool create)
 
 static void gw__ip_release(gw_ws_t *ws, const char *ip)
 {
-    uint32_t h = gw__hash(0, ip) % GW_IP_BUCKETS;
+    uint32_t h = gw__hash(ws, 0, ip) % GW_IP_BUCKETS;
     for (gw_ipc_t **pp = &ws->ips[h]; *pp; pp = &(*pp)->next) {
         if (strcmp((*pp)->ip, ip) == 0) {
             gw_ipc_t *ipc = *pp;
@@ -368,6 +368,7 @@ int gw_loop_start(gw_svc_t *svc, char *err, size_t err_len)
         gw__protocols[i].per_session_data_size = sizeof(gw_pss_t) + gw_http_size();
     }
     gw_ws_t *ws = sl_xcalloc(1, sizeof *ws);
+    ws->hash_key = sl_siphash_key_random();
     ws->svc = svc;
     gw_buf_init(&ws->scratch, LWS_PRE);
     svc->ws = ws;

@@ -7,6 +7,7 @@
 #include "gw_int.h"
 #include "gw_stomp.h"
 #include "kit_auth.h"
+#include "sl_siphash.h"
 
 #include <libwebsockets.h>
 
@@ -133,6 +134,7 @@ typedef struct gw_ws {
     gw_park_t parks[GW_PARK_MAX];
     int nparks;
     uint64_t next_token, next_serial;
+    sl_siphash_key_t hash_key; /* of the destination and address buckets */
     lws_sorted_usec_list_t sul;
     gw_buf_t scratch;
     bool corked;      /* inside a drain turn: queued frames wait for gw__uncork */
@@ -162,8 +164,9 @@ bool gw__send_frame(gw_ws_t *ws, gw_conn_t *conn, gw_stomp_cmd_t cmd, const char
 
 /* ---- gw_fanout.c: destinations, subscriptions, resume, parks ---- */
 
-/* Bucket of a destination (template index and value): FNV-1a modulo GW_DEST_BUCKETS. */
-uint32_t gw__hash(int tmpl, const char *value);
+/* Hash of a destination (template index and value) or of a peer address: SipHash under the
+ * loop's random key, so clients cannot aim values at one bucket. */
+uint32_t gw__hash(const gw_ws_t *ws, int tmpl, const char *value);
 /* The destination, made when create is set; NULL when absent and not created. */
 gw_dest_t *gw__dest_find(gw_ws_t *ws, int tmpl, const char *value, bool create);
 /* Queues msg to sub, or keeps it pending while stomp.unacked.max messages wait for their ack
