@@ -605,7 +605,7 @@ void brk_txns_close(brk_t *brk)
 
 /* The producer check of every transactional request: the id maps to producer_id, whose epoch
  * is current. Kafka 3.x answers PRODUCER_FENCED from version fenced_since on. */
-static kerr_t brk__txn_check(brk_req_t *req, brk_txn_t *txn, int64_t pid, int16_t epoch,
+static kerr_t brk__txn_check(brk_req_t *req, const brk_txn_t *txn, int64_t pid, int16_t epoch,
                              int16_t fenced_since)
 {
     if (!txn || txn->pid != pid) {
@@ -629,6 +629,39 @@ static void brk__txn_begin(brk_txn_t *txn)
     }
 }
 
+/* What InitProducerId must refuse before it touches txn (NULL: the id is new). */
+static kerr_t brk__txn_init_check(brk_req_t *req, const kmsg_init_producer_id_req_t *body,
+                                  const brk_txn_t *txn)
+{
+    brk_t *brk = req->brk;
+    kerr_t e = brk__txn_authorize(req, "InitProducerId", body->transactional_id);
+    if (e != KERR_NONE) {
+        return e;
+    }
+    if (body->transactional_id.len <= 0 || body->transactional_id.len > BRK_TXN_ID_BYTES_MAX) {
+        return KERR_INVALID_REQUEST;
+    }
+    if (body->transaction_timeout_ms <= 0 ||
+        body->transaction_timeout_ms > brk->conf.txn_max_timeout_ms) {
+        return KERR_INVALID_TRANSACTION_TIMEOUT;
+    }
+    if (!txn && brk->txns->n >= BRK_TXN_IDS_MAX) {
+        SL_LOGW("txn", "%s: too many transactional ids (%d)", req->peer, BRK_TXN_IDS_MAX);
+        return KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    if (txn && (txn->state == TXN_PREPARE_COMMIT || txn->state == TXN_PREPARE_ABORT)) {
+        return KERR_CONCURRENT_TRANSACTIONS; /* being completed: ask again */
+    }
+    if (txn && body->producer_id >= 0 &&
+        (body->producer_id != txn->pid ||
+         (body->producer_epoch != txn->epoch && body->producer_epoch != txn->last_epoch))) {
+        /* v3+: a producer re-initialising after an error names its id and epoch; an older
+         * one is a zombie. */
+        return req->api_version >= 4 ? KERR_PRODUCER_FENCED : KERR_INVALID_PRODUCER_EPOCH;
+    }
+    return KERR_NONE;
+}
+
 void brk_txn_init_producer_id(brk_req_t *req)
 {
     kmsg_init_producer_id_req_t *body = req->body;
@@ -638,34 +671,7 @@ void brk_txn_init_producer_id(brk_req_t *req)
     resp.producer_id = -1;
     resp.producer_epoch = -1;
     brk_txn_t *txn = brk__txn_find(brk, body->transactional_id);
-    if ((resp.error_code = (int16_t)brk__txn_authorize(req, "InitProducerId",
-                                                       body->transactional_id)) != KERR_NONE) {
-        goto out;
-    }
-    if (body->transactional_id.len <= 0 || body->transactional_id.len > BRK_TXN_ID_BYTES_MAX) {
-        resp.error_code = KERR_INVALID_REQUEST;
-        goto out;
-    }
-    if (body->transaction_timeout_ms <= 0 ||
-        body->transaction_timeout_ms > brk->conf.txn_max_timeout_ms) {
-        resp.error_code = KERR_INVALID_TRANSACTION_TIMEOUT;
-        goto out;
-    }
-    if (!txn && brk->txns->n >= BRK_TXN_IDS_MAX) {
-        SL_LOGW("txn", "%s: too many transactional ids (%d)", req->peer, BRK_TXN_IDS_MAX);
-        resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
-        goto out;
-    }
-    if (txn && (txn->state == TXN_PREPARE_COMMIT || txn->state == TXN_PREPARE_ABORT)) {
-        resp.error_code = KERR_CONCURRENT_TRANSACTIONS; /* being completed: ask again */
-        goto out;
-    }
-    if (txn && body->producer_id >= 0 &&
-        (body->producer_id != txn->pid ||
-         (body->producer_epoch != txn->epoch && body->producer_epoch != txn->last_epoch))) {
-        /* v3+: a producer re-initialising after an error names its id and epoch; an older
-         * one is a zombie. */
-        resp.error_code = req->api_version >= 4 ? KERR_PRODUCER_FENCED : KERR_INVALID_PRODUCER_EPOCH;
+    if ((resp.error_code = (int16_t)brk__txn_init_check(req, body, txn)) != KERR_NONE) {
         goto out;
     }
     bool fresh = !txn;
@@ -731,6 +737,68 @@ kerr_t brk_txn_check_produce(brk_t *brk, int64_t producer_id, int16_t epoch, kpr
     return KERR_INVALID_PRODUCER_ID_MAPPING;
 }
 
+typedef kmsg_add_partitions_to_txn_req_add_partitions_to_txn_topic_t brk_aptt_topic_t;
+typedef kmsg_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result_t brk_aptt_result_t;
+typedef kmsg_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result_t brk_aptt_part_t;
+
+/* The whole request's error (producer, size), and in *unknown whether a topic lacks WRITE or a
+ * partition does not exist: then the request fails and the others get OPERATION_NOT_ATTEMPTED
+ * (Kafka's KafkaApis). */
+static kerr_t brk__aptt_check(brk_req_t *req, const kmsg_add_partitions_to_txn_req_t *body,
+                              const brk_txn_t *txn, bool *unknown)
+{
+    kerr_t e = brk__txn_authorize(req, "AddPartitionsToTxn", body->v3_and_below_transactional_id);
+    if (e == KERR_NONE) {
+        e = brk__txn_check(req, txn, body->v3_and_below_producer_id,
+                           body->v3_and_below_producer_epoch, 2);
+    }
+    *unknown = false;
+    int32_t ntopics = SL_MAX(body->v3_and_below_topics_count, 0);
+    int32_t total = txn ? txn->nparts : 0;
+    for (int32_t t = 0; t < ntopics; t++) {
+        const brk_aptt_topic_t *tt = &body->v3_and_below_topics[t];
+        total += SL_MAX(tt->partitions_count, 0);
+        if (e != KERR_NONE) {
+            continue;
+        }
+        *unknown |= brk_authz_topic(req, BRK_ACL_OP_WRITE, tt->name) != KERR_NONE;
+        for (int32_t p = 0; p < tt->partitions_count; p++) {
+            *unknown |= brk_part_find(req->brk, tt->name, tt->partitions[p]) == NULL;
+        }
+    }
+    return e == KERR_NONE && total > BRK_TXN_PARTITIONS_MAX ? KERR_INVALID_REQUEST : e;
+}
+
+/* One topic's results; its partitions join txn when the request is accepted (e none, nothing
+ * unknown). */
+static void brk__aptt_topic(brk_req_t *req, brk_txn_t *txn, const brk_aptt_topic_t *tt,
+                            kerr_t e, bool unknown, brk_aptt_result_t *tr)
+{
+    kmsg_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result_init(tr);
+    tr->name = tt->name;
+    tr->results_by_partition_count = SL_MAX(tt->partitions_count, 0);
+    tr->results_by_partition = brk_alloc(req, tr->results_by_partition_count,
+                                         sizeof *tr->results_by_partition);
+    kerr_t denied = e == KERR_NONE && unknown ? brk_authz_topic(req, BRK_ACL_OP_WRITE, tt->name)
+                                              : KERR_NONE;
+    for (int32_t p = 0; p < tr->results_by_partition_count; p++) {
+        brk_aptt_part_t *pr = &tr->results_by_partition[p];
+        kmsg_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result_init(pr);
+        pr->partition_index = tt->partitions[p];
+        int16_t pe = (int16_t)e;
+        if (denied != KERR_NONE) {
+            pe = (int16_t)denied;
+        } else if (e == KERR_NONE && unknown) {
+            pe = brk_part_find(req->brk, tt->name, tt->partitions[p])
+                     ? KERR_OPERATION_NOT_ATTEMPTED
+                     : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        } else if (e == KERR_NONE) {
+            brk__txn_add_part(txn, tt->name, tt->partitions[p]);
+        }
+        pr->partition_error_code = pe;
+    }
+}
+
 void brk_handle_add_partitions_to_txn(brk_req_t *req)
 {
     kmsg_add_partitions_to_txn_req_t *body = req->body;
@@ -739,66 +807,23 @@ void brk_handle_add_partitions_to_txn(brk_req_t *req)
     kmsg_add_partitions_to_txn_resp_init(&resp);
     kproto_str_t tid = body->v3_and_below_transactional_id;
     brk_txn_t *txn = brk__txn_find(brk, tid);
-    kerr_t e = brk__txn_authorize(req, "AddPartitionsToTxn", tid);
-    if (e == KERR_NONE) {
-        e = brk__txn_check(req, txn, body->v3_and_below_producer_id,
-                           body->v3_and_below_producer_epoch, 2);
-    }
-    /* A topic without WRITE or a partition unknown fails the whole request: the others get
-     * OPERATION_NOT_ATTEMPTED (Kafka's KafkaApis). */
-    bool unknown = false;
+    bool unknown;
+    kerr_t e = brk__aptt_check(req, body, txn, &unknown);
     int32_t ntopics = SL_MAX(body->v3_and_below_topics_count, 0);
-    for (int32_t t = 0; e == KERR_NONE && t < ntopics; t++) {
-        kmsg_add_partitions_to_txn_req_add_partitions_to_txn_topic_t *tt = &body->v3_and_below_topics[t];
-        unknown |= brk_authz_topic(req, BRK_ACL_OP_WRITE, tt->name) != KERR_NONE;
-        for (int32_t p = 0; p < tt->partitions_count; p++) {
-            unknown |= brk_part_find(brk, tt->name, tt->partitions[p]) == NULL;
-        }
-    }
-    int32_t total = txn ? txn->nparts : 0;
-    for (int32_t t = 0; t < ntopics; t++) {
-        total += SL_MAX(body->v3_and_below_topics[t].partitions_count, 0);
-    }
-    if (e == KERR_NONE && total > BRK_TXN_PARTITIONS_MAX) {
-        e = KERR_INVALID_REQUEST;
-    }
     resp.results_by_topic_v3_and_below_count = ntopics;
-    resp.results_by_topic_v3_and_below = brk_alloc(req, ntopics, sizeof *resp.results_by_topic_v3_and_below);
+    resp.results_by_topic_v3_and_below =
+        brk_alloc(req, ntopics, sizeof *resp.results_by_topic_v3_and_below);
     for (int32_t t = 0; t < ntopics; t++) {
-        kmsg_add_partitions_to_txn_req_add_partitions_to_txn_topic_t *tt = &body->v3_and_below_topics[t];
-        kmsg_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result_t *tr =
-            &resp.results_by_topic_v3_and_below[t];
-        kmsg_add_partitions_to_txn_resp_add_partitions_to_txn_topic_result_init(tr);
-        tr->name = tt->name;
-        tr->results_by_partition_count = SL_MAX(tt->partitions_count, 0);
-        tr->results_by_partition = brk_alloc(req, tr->results_by_partition_count,
-                                             sizeof *tr->results_by_partition);
-        for (int32_t p = 0; p < tr->results_by_partition_count; p++) {
-            kmsg_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result_t *pr =
-                &tr->results_by_partition[p];
-            kmsg_add_partitions_to_txn_resp_add_partitions_to_txn_partition_result_init(pr);
-            pr->partition_index = tt->partitions[p];
-            int16_t pe = (int16_t)e;
-            kerr_t denied = e == KERR_NONE && unknown
-                                ? brk_authz_topic(req, BRK_ACL_OP_WRITE, tt->name)
-                                : KERR_NONE;
-            if (denied != KERR_NONE) {
-                pe = (int16_t)denied;
-            } else if (e == KERR_NONE && unknown) {
-                pe = brk_part_find(brk, tt->name, tt->partitions[p]) ? KERR_OPERATION_NOT_ATTEMPTED
-                                                                     : KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            } else if (e == KERR_NONE) {
-                brk__txn_add_part(txn, tt->name, tt->partitions[p]);
-            }
-            pr->partition_error_code = pe;
-        }
+        brk__aptt_topic(req, txn, &body->v3_and_below_topics[t], e, unknown,
+                        &resp.results_by_topic_v3_and_below[t]);
     }
     if (e == KERR_NONE && !unknown) {
         brk__txn_begin(txn);
         if (brk__txn_save(brk) != 0) {
             for (int32_t t = 0; t < ntopics; t++) {
-                for (int32_t p = 0; p < resp.results_by_topic_v3_and_below[t].results_by_partition_count; p++) {
-                    resp.results_by_topic_v3_and_below[t].results_by_partition[p].partition_error_code =
+                brk_aptt_result_t *tr = &resp.results_by_topic_v3_and_below[t];
+                for (int32_t p = 0; p < tr->results_by_partition_count; p++) {
+                    tr->results_by_partition[p].partition_error_code =
                         KERR_COORDINATOR_NOT_AVAILABLE;
                 }
             }
