@@ -109,7 +109,7 @@ static size_t brk__conns_from(const brk_t *brk, const char *ip)
     return n;
 }
 
-static bool brk__conn_open(snet_conn_t *conn)
+bool brk_conn_open(snet_conn_t *conn)
 {
     brk_lst_t *lst = snet_conn_ctx(conn);
     brk_t *brk = lst->brk;
@@ -149,7 +149,7 @@ static bool brk__conn_open(snet_conn_t *conn)
     return true;
 }
 
-static void brk__conn_close(snet_conn_t *conn)
+void brk_conn_close(snet_conn_t *conn)
 {
     brk_conn_t *bc = brk__bc(conn);
     brk_t *brk = bc->brk;
@@ -169,14 +169,6 @@ static void brk__conn_close(snet_conn_t *conn)
     }
     free(bc);
 }
-
-void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len);
-
-const snet_handler_t brk_conn_handler = {
-    .on_frame = brk__on_frame,
-    .on_close = brk__conn_close,
-    .on_open = brk__conn_open,
-};
 
 /* ---- the sweep: authentication time limit and idle connections ---- */
 

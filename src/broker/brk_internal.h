@@ -410,8 +410,13 @@ brk_t *brk_conn_brk(const snet_conn_t *conn);
 int32_t *brk_conn_fetches_parked(const snet_conn_t *conn);
 /* The advertised address of the connection's listener (Metadata, FindCoordinator). */
 void brk_conn_adv(const snet_conn_t *conn, const char **host, int *port);
-/* Connection handler (accept with limits, close) for every listener. */
+/* The connection handler of every listener (dispatch.c): auth.c's open and close, then
+ * brk_conn_on_frame before each request is dispatched. */
 extern const snet_handler_t brk_conn_handler;
+/* A new connection (per-address and total limits, its state); false refuses it. */
+bool brk_conn_open(snet_conn_t *conn);
+/* A closed connection: its state freed, a SASL check in flight told. */
+void brk_conn_close(snet_conn_t *conn);
 /* Frames of a connection, before dispatch: false when auth.c consumed the frame (a raw
  * SASL v0 token), true when it is a Kafka request to dispatch. */
 bool brk_conn_on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len);

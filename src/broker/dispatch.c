@@ -226,8 +226,7 @@ static void brk__reject(snet_conn_t *conn, brk_req_t *req, const char *why)
     snet_conn_close(conn);
 }
 
-void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len);
-void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len)
+static void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t len)
 {
     if (!brk_conn_on_frame(conn, slot, frame, len)) {
         return; /* a raw SASL token (after SaslHandshake v0) */
@@ -287,3 +286,9 @@ void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, size_t 
     }
     brk__handlers[req->api_key](req);
 }
+
+const snet_handler_t brk_conn_handler = {
+    .on_frame = brk__on_frame,
+    .on_close = brk_conn_close,
+    .on_open = brk_conn_open,
+};
