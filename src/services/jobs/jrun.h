@@ -43,7 +43,10 @@
 #define JRUN_JSON_DEPTH_MAX 64
 /* Job id length for persistent workers. */
 #define JRUN_ID_BYTES_MAX 256
-#define JRUN_REASON_BYTES 256
+#define JRUN_REASON_BYTES 512
+/* Bytes of the last stderr line a failed command's reason quotes (escaped; longer lines are cut
+ * and end in "..."). */
+#define JRUN_REASON_LINE_BYTES_MAX 200
 /* Children of this process started and not yet reaped, at once (one per running job and per
  * persistent worker); a start past it fails with EAGAIN. Also bounds an orphan scan. */
 #define JRUN_PROCS_MAX 16384
@@ -91,7 +94,11 @@ typedef struct {
     size_t log_len;
     bool log_truncated;            /* earlier stderr bytes were dropped */
     int64_t elapsed_ms;
-    char reason[JRUN_REASON_BYTES]; /* "" on success, else e.g. "timed out after 5.0 s" */
+    /* "" on success, else e.g. "timed out after 5.0 s"; a command that exited non-zero or was
+     * killed by a signal (a persistent worker: died mid-job) adds ": " and its last non-empty
+     * stderr line, escaped (control bytes, '\\' and bytes that are not UTF-8 as \xNN) and
+     * cut to JRUN_REASON_LINE_BYTES_MAX. */
+    char reason[JRUN_REASON_BYTES];
 } jrun_result_t;
 
 void jrun_result_deinit(jrun_result_t *res);
