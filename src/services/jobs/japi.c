@@ -399,6 +399,12 @@ static void japi__submit(japi_t *api, japi_pss_t *pss)
         json_decref(jobs);
         return;
     }
+    if (!atomic_load(&api->svc->connected)) {
+        json_decref(jobs); /* said once at start: one log line per refused request is noise */
+        japi__json(pss, 503, json_pack("{s:s}", "error", "broker unreachable since the start; "
+                                       "retrying (see GET /health)"));
+        return;
+    }
     if (!atomic_load(&api->svc->broker_ok)) {
         json_decref(jobs);
         japi__error(pss, 503, NULL, "broker %s unreachable", api->svc->cfg->brokers);

@@ -67,7 +67,14 @@ struct jsvc {
     rd_kafka_t *producer;
     pthread_t producer_thread;
     pthread_t stage_thread[JSVC_STAGE_COUNT];
-    bool stage_started[JSVC_STAGE_COUNT];
+    atomic_bool stage_started[JSVC_STAGE_COUNT]; /* set by the starting thread, read by all */
+    /* Start with the broker unreachable: the HTTP API serves (health 503) while the connect
+     * thread retries with backoff, then starts the other stages. */
+    pthread_t connect_thread;
+    bool connect_started;
+    atomic_bool connected;    /* the topics exist and the stages run */
+    atomic_bool brokers_down; /* librdkafka reported every broker down (error_cb) */
+    atomic_bool connect_failed; /* the connect thread met an error retrying cannot fix */
     atomic_int_fast64_t stage_beat_ms[JSVC_STAGE_COUNT]; /* last loop turn, mono ms */
     atomic_bool stage_dead[JSVC_STAGE_COUNT];
     atomic_bool stop;       /* every thread */
