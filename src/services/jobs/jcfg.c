@@ -180,7 +180,7 @@ static const jcfg_int_key_t jcfg__ints[] = {
     JCFG_I("retry.jitter.pct", retry_jitter_pct, 0, 100),
     JCFG_L("retry.republish.ms", republish_ms, 100, 86400000),
     JCFG_L("kill.grace.ms", grace_ms, 1, JRUN_GRACE_MS_MAX),
-    JCFG_L("shutdown.wait.ms", shutdown_wait_ms, 0, 3600000),
+    JCFG_L("shutdown.wait.ms", shutdown_wait_ms, 0, JCFG_SHUTDOWN_WAIT_MS_MAX),
     JCFG_I("job.timeout.s", default_timeout_s, 1, JCFG_TIMEOUT_S_MAX),
     JCFG_I("job.max.attempts", default_max_attempts, 1, JSTORE_MAX_ATTEMPTS_MAX),
     JCFG_I("http.batch.max", batch_max, 1, 100000),

@@ -19,6 +19,7 @@
 #define JCFG_SLOTS_MAX 256      /* worker slots per process */
 #define JCFG_STR_BYTES_MAX 1024 /* any string setting */
 #define JHPOOL_THREADS_MAX 64   /* webhook.concurrency ceiling: sender threads */
+#define JCFG_SHUTDOWN_WAIT_MS_MAX (3600 * 1000) /* shutdown.wait.ms ceiling: an hour */
 
 typedef enum { JCFG_ONESHOT, JCFG_PERSISTENT } jcfg_mode_t;
 
