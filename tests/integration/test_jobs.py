@@ -479,6 +479,26 @@ def test_http_port_in_use_is_one_clear_message_without_libwebsockets_lines(broke
     assert "E: " not in out.stderr and "binding" not in out.stderr, out.stderr
 
 
+def test_a_worker_writing_bytes_that_are_not_utf8_fails_its_job_not_the_service(broker,
+                                                                                make_jobs,
+                                                                                tmp_path):
+    """Latin-1 on a failing worker's stderr made the completion event's JSON encoder refuse
+    the log tail, and the service aborted on it; now such bytes are escaped in the error and
+    replaced (U+FFFD) in JSON events."""
+    script = tmp_path / "latin1.sh"
+    script.write_bytes(b"#!/bin/sh\nprintf 'caf\\351 ferm\\351\\n' >&2\nexit 2\n")
+    script.chmod(0o755)
+    jobs = make_jobs(broker, {"type.latin1.command": str(script)})
+    jid = jobs.submit({"type": "latin1", "payload": 1, "max_attempts": 1})
+    job = jobs.wait_state(jid, "dead")
+    assert job["last_error"] == "exited with code 2: caf\\xe9 ferm\\xe9", job
+    msgs = dead_letters(broker.bootstrap, 1, T(15))
+    assert len(msgs) == 1
+    assert json.loads(msgs[0].value())["log_tail"] == "caf\ufffd ferm\ufffd\n"
+    assert jobs.request("GET", "/health")[0] == 200
+    assert jobs.stop() == 0
+
+
 # ---- the command line (issue 25) ----
 
 @pytest.mark.parametrize("args", [["serve"], ["list"], ["show"], ["retry"], ["cancel"],

@@ -518,7 +518,7 @@ static json_t *japi__job_json(jstore_t *st, const jstore_job_t *job)
                {"last_error", job->last_error}, {"lease_owner", job->lease_owner}};
     for (size_t i = 0; i < SL_ARRAY_LEN(opt); i++) {
         if (opt[i].v) {
-            json_object_set_new(o, opt[i].name, json_string(opt[i].v));
+            json_object_set_new(o, opt[i].name, jsvc_json_text(opt[i].v));
         }
     }
     json_object_set_new(o, "run_attempt", json_integer(job->attempt - job->attempt_base));

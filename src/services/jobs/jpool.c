@@ -236,10 +236,11 @@ static char *jpool__completion(const jpool_job_t *job)
     json_error_t jerr;
     json_t *result = ok && job->res.result ? json_loads(job->res.result, JSON_DECODE_ANY, &jerr)
                                            : NULL;
-    json_t *o = json_pack("{s:s, s:i, s:b, s:o, s:s, s:s, s:i, s:I, s:I}", "id", job->id,
+    json_t *o = json_pack("{s:s, s:i, s:b, s:o, s:o, s:o, s:i, s:I, s:I}", "id", job->id,
                           "attempt", job->attempt, "ok", ok, "result",
-                          result ? result : json_null(), "error", job->res.reason, "log_tail",
-                          job->res.log ? job->res.log : "", "src_partition", job->partition,
+                          result ? result : json_null(), "error",
+                          jsvc_json_text(job->res.reason), "log_tail",
+                          jsvc_json_text(job->res.log), "src_partition", job->partition,
                           "src_offset", (json_int_t)job->offset, "elapsed_ms",
                           (json_int_t)job->res.elapsed_ms);
     SL_ASSERT(o);

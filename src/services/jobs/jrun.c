@@ -386,9 +386,14 @@ static void tail_to_result(const tail_t *tail, jrun_result_t *out)
     out->log_truncated = tail->truncated || off > 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when p starts none. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n)
+size_t jrun_utf8_len(const unsigned char *p, size_t n)
 {
+    if (n == 0) {
+        return 0;
+    }
+    if (p[0] < 0x80) {
+        return 1;
+    }
     size_t len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
     if (p[0] >= 0xf5 || len == 0 || len > n) {
         return 0;
@@ -433,7 +438,7 @@ static void result_add_last_line(jrun_result_t *out, const char *log, size_t len
     while (i < len) {
         char unit[8];
         size_t ulen = 0, take = 1;
-        size_t seq = p[i] >= 0x80 ? utf8_seq_len(p + i, len - i) : 0;
+        size_t seq = p[i] >= 0x80 ? jrun_utf8_len(p + i, len - i) : 0;
         if (seq > 0) {
             memcpy(unit, p + i, seq);
             ulen = take = seq;

@@ -399,6 +399,34 @@ static void jsvc__counter2(kit_text_t *t, const char *name, const char *help, co
                  (unsigned long long)atomic_load(v2));
 }
 
+json_t *jsvc_json_text(const char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    if (j) {
+        return j;
+    }
+    size_t n = strlen(s), used = 0;
+    char *buf = sl_xmalloc(3 * n + 1);
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t seq = jrun_utf8_len(p + i, n - i);
+        if (seq > 0) {
+            memcpy(buf + used, p + i, seq);
+            used += seq;
+            i += seq;
+        } else {
+            memcpy(buf + used, "\xef\xbf\xbd", 3); /* U+FFFD */
+            used += 3;
+            i++;
+        }
+    }
+    buf[used] = '\0';
+    j = json_string(buf);
+    free(buf);
+    SL_ASSERT(j); /* valid UTF-8 by construction */
+    return j;
+}
+
 json_t *jsvc_history_json(jstore_t *st, const char *id)
 {
     jstore_attempt_t *hist = calloc(JSVC_HISTORY_MAX, sizeof *hist);
@@ -408,10 +436,10 @@ json_t *jsvc_history_json(jstore_t *st, const char *id)
     if (jstore_attempts(st, id, hist, JSVC_HISTORY_MAX, &n) == 0) {
         for (size_t i = 0; i < n; i++) {
             json_array_append_new(
-                arr, json_pack("{s:i, s:I, s:I, s:s, s:s}", "attempt", hist[i].attempt,
+                arr, json_pack("{s:i, s:I, s:I, s:s, s:o}", "attempt", hist[i].attempt,
                                "started_ms", (json_int_t)hist[i].started_ms, "finished_ms",
                                (json_int_t)hist[i].finished_ms, "outcome", hist[i].outcome,
-                               "error", hist[i].error));
+                               "error", jsvc_json_text(hist[i].error)));
         }
     }
     free(hist);

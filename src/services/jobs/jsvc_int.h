@@ -106,6 +106,9 @@ int64_t jsvc_backoff_ms(const jcfg_t *cfg, int next);
 /* The attempt history of a job as a JSON array (the last JSVC_HISTORY_MAX attempts' worth). */
 #define JSVC_HISTORY_MAX 100
 json_t *jsvc_history_json(jstore_t *st, const char *id);
+/* A JSON string of text a worker wrote (stderr tail, error): bytes that are not UTF-8 become
+ * U+FFFD, which jansson would refuse otherwise. NULL: "". */
+json_t *jsvc_json_text(const char *s);
 /* Health: 0 healthy, else a reason in why. */
 bool jsvc_healthy(jsvc_t *svc, char *why, size_t len);
 /* Writes the /metrics text into a malloc'ed string. */
