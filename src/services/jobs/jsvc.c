@@ -154,6 +154,14 @@ static void jsvc__error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
 {
     jsvc_t *svc = opaque;
     (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) {
+        pthread_mutex_lock(&svc->refused_mu);
+        if (!svc->refused_why[0]) {
+            snprintf(svc->refused_why, sizeof svc->refused_why, "%s", reason);
+        }
+        pthread_mutex_unlock(&svc->refused_mu);
+        atomic_store(&svc->refused, true);
+    }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         atomic_store(&svc->brokers_down, true);
     }
@@ -299,7 +307,8 @@ int64_t jsvc_backoff_ms(const jcfg_t *cfg, int next)
 static bool jsvc__give_up_first(void *arg)
 {
     jsvc_t *svc = arg;
-    return atomic_load(&svc->brokers_down) || atomic_load(&svc->stop_input);
+    return atomic_load(&svc->brokers_down) || atomic_load(&svc->refused) ||
+           atomic_load(&svc->stop_input);
 }
 
 /* Retries wait out their timeout (a broker that comes up meanwhile is used at once): there is
@@ -307,11 +316,12 @@ static bool jsvc__give_up_first(void *arg)
 static bool jsvc__give_up_retry(void *arg)
 {
     jsvc_t *svc = arg;
-    return atomic_load(&svc->stop_input);
+    return atomic_load(&svc->refused) || atomic_load(&svc->stop_input);
 }
 
 /* Creates the service's topics (the first call at start gives up as soon as every broker is
- * known down). SL_ECLOSED: unreachable, with the reason in err. */
+ * known down). SL_ECLOSED: unreachable, with the reason in err; SL_EINVAL: a topic or the
+ * client's security settings were refused (retrying cannot help). */
 static int jsvc__create_topics(jsvc_t *svc, bool first, char *err, size_t len)
 {
     const char *names[] = {svc->t_requests, svc->t_assigned, svc->t_completed, svc->t_dead};
@@ -325,7 +335,13 @@ static int jsvc__create_topics(jsvc_t *svc, bool first, char *err, size_t len)
                                      svc->cfg->brokers,
                                      first ? jsvc__give_up_first : jsvc__give_up_retry, svc, err,
                                      len);
-    if (rc == SL_ECLOSED) {
+    if (rc == SL_ECLOSED && atomic_load(&svc->refused)) {
+        pthread_mutex_lock(&svc->refused_mu);
+        snprintf(err, len, "broker at %s refused the client's security settings (kafka.*): %s",
+                 svc->cfg->brokers, svc->refused_why);
+        pthread_mutex_unlock(&svc->refused_mu);
+        rc = SL_EINVAL;
+    } else if (rc == SL_ECLOSED) {
         if (atomic_load(&svc->brokers_down)) {
             snprintf(err, len, "it refused or dropped the connection");
         } else {
@@ -606,6 +622,7 @@ int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
     SL_ASSERT(svc);
     svc->cfg = cfg;
     pthread_mutex_init(&svc->counts_mu, NULL);
+    pthread_mutex_init(&svc->refused_mu, NULL);
     snprintf(svc->t_requests, JSVC_TOPIC_BUF, "%s.requests", cfg->prefix);
     snprintf(svc->t_assigned, JSVC_TOPIC_BUF, "%s.assigned", cfg->prefix);
     snprintf(svc->t_completed, JSVC_TOPIC_BUF, "%s.completed", cfg->prefix);
@@ -629,6 +646,7 @@ int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
     }
     if (rc != 0) {
         pthread_mutex_destroy(&svc->counts_mu);
+        pthread_mutex_destroy(&svc->refused_mu);
         free(svc);
         return rc;
     }
@@ -640,6 +658,7 @@ int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
     }
     if (rc != 0) {
         pthread_mutex_destroy(&svc->counts_mu);
+        pthread_mutex_destroy(&svc->refused_mu);
         free(svc);
         return rc;
     }
@@ -709,5 +728,6 @@ void jsvc_stop(jsvc_t *svc)
     pthread_join(svc->producer_thread, NULL);
     rd_kafka_destroy(svc->producer);
     pthread_mutex_destroy(&svc->counts_mu);
+    pthread_mutex_destroy(&svc->refused_mu);
     free(svc);
 }

@@ -75,6 +75,11 @@ struct jsvc {
     atomic_bool connected;    /* the topics exist and the stages run */
     atomic_bool brokers_down; /* librdkafka reported every broker down (error_cb) */
     atomic_bool connect_failed; /* the connect thread met an error retrying cannot fix */
+    /* A broker refused the client's security settings (SASL or TLS): not "unreachable", and
+     * retrying does not help. The first reason is kept (under refused_mu). */
+    atomic_bool refused;
+    pthread_mutex_t refused_mu;
+    char refused_why[256];
     atomic_int_fast64_t stage_beat_ms[JSVC_STAGE_COUNT]; /* last loop turn, mono ms */
     atomic_bool stage_dead[JSVC_STAGE_COUNT];
     atomic_bool stop;       /* every thread */
