@@ -339,7 +339,6 @@ static bool jpool__release(jpool_t *pool, jpool_job_t *job)
         SL_LOGW(JPOOL_LOG, "job %s attempt %d: releasing its lease: %s (it expires instead)",
                 job->id, job->attempt, sl_strerror(rc));
     }
-    pool->released += rc == 0;
     return rc == 0;
 }
 
@@ -508,6 +507,7 @@ static void jpool__retire(jpool_t *pool, jpool_job_t *done)
     int64_t now = sl_time_wall_ms();
     for (jpool_job_t *j = done, *next; j; j = next) {
         next = j->done_next;
+        pool->released += j->released;
         if (!j->lease_lost && !j->released) {
             atomic_fetch_add(j->res.status == JRUN_OK ? &m->completed_ok : &m->completed_failed,
                              1);
@@ -649,12 +649,15 @@ static void jpool__hand_back(jpool_t *pool, rd_kafka_message_t **msgs)
         }
     }
     if (jstore_batch_begin(pool->st) == 0) {
+        int pending = 0;
         for (jpool_job_t *j = pool->held; j; j = j->next) {
             if (j->slot < 0 && !j->lease_lost) {
-                jpool__release(pool, j); /* leased, never started */
+                pending += jpool__release(pool, j); /* leased, never started */
             }
         }
-        if (jstore_batch_end(pool->st) != 0) {
+        if (jstore_batch_end(pool->st) == 0) {
+            pool->released += pending;
+        } else {
             SL_LOGW(JPOOL_LOG, "releasing the leases of pending jobs failed; they expire instead");
         }
     }
