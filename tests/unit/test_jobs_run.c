@@ -124,11 +124,12 @@ TEST(test_oneshot_nonzero_exit_keeps_stderr_tail)
 /* Issue 25: the reason quotes the last non-empty stderr line, escaped and bounded. */
 TEST(test_failed_command_reason_quotes_its_last_stderr_line)
 {
-    const char *argv[] = {script("lastline.sh", "#!/bin/sh\n"
-                                                "echo first >&2\n"
-                                                "printf 'tab\\there \\\\ \\033[31m caf\\303\\251 \\377\\n' >&2\n"
-                                                "printf '   \\n\\n' >&2\n"
-                                                "exit 3\n"),
+    const char *argv[] = {script("lastline.sh",
+                                 "#!/bin/sh\n"
+                                 "echo first >&2\n"
+                                 "printf 'tab\\there \\\\ \\033[31m caf\\303\\251 \\377\\n' >&2\n"
+                                 "printf '   \\n\\n' >&2\n"
+                                 "exit 3\n"),
                           NULL};
     jrun_cmd_t cmd = cmd_of(argv);
     jrun_result_t res;

@@ -49,7 +49,7 @@ typedef struct {
     int retry_jitter_pct;       /* +- this percent of the delay */
     int64_t republish_ms;       /* claim on a due job before it is published again */
     int64_t grace_ms;           /* SIGTERM to SIGKILL */
-    int64_t shutdown_wait_ms;   /* at stop, running jobs get this long before they are handed back */
+    int64_t shutdown_wait_ms;   /* at stop: running jobs' time to finish before the hand-back */
     int default_timeout_s, default_max_attempts;
     size_t request_bytes_max;   /* HTTP body limit (413 past it) */
     int batch_max;              /* jobs per POST */
