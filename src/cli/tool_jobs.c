@@ -21,21 +21,77 @@
 
 static const char *jobs__token; /* --token or $SLUICE_JOBS_TOKEN: sent as a bearer token */
 
+/* Usage of each subcommand (what `sluice jobs CMD --help` prints) and of them all. */
+static const struct {
+    const char *cmd, *text;
+} jobs__usages[] = {
+    {"serve", "usage: sluice jobs serve [--config FILE.properties] [--set key=value]...\n"
+              "                         [--brokers HOST:PORT] [--http HOST:PORT] [--store FILE]\n"},
+    {"list", "       sluice jobs list   [--url URL] [--token T] [--state STATE] [--type TYPE]\n"
+             "                          [--limit N] [--after CURSOR] [--json]\n"},
+    {"show", "       sluice jobs show   [--url URL] [--token T] ID [--log] [--json]\n"},
+    {"retry", "       sluice jobs retry  [--url URL] [--token T] ID\n"
+              "                          | --all [--state STATE] [--type TYPE]\n"},
+    {"cancel", "       sluice jobs cancel [--url URL] [--token T] ID\n"},
+};
+
+static const char *jobs__notes[] = {
+    [0] = "The service's settings are listed in docs/jobs.md.\n",
+    [1] = "list: ATTEMPT is the attempt of the current run over its budget (max_attempts);\n"
+          "an operator retry starts a new run, and the attempts of the job's whole life are\n"
+          "then shown too (\"1/3 (6 in all)\"). A full page ends with \"(more: --after CURSOR)\":\n"
+          "pass that --after CURSOR to get the next page. --json prints the API's JSON.\n",
+    [2] = "show: times in UTC (ISO 8601, ms); --json prints the API's JSON (times as epoch\n"
+          "ms); --log prints the tail of the worker's log.\n",
+};
+
+/* Prints the usage of cmd (NULL: every subcommand). */
+static void jobs__usage_of(FILE *f, const char *cmd)
+{
+    bool first = true;
+    for (size_t i = 0; i < SL_ARRAY_LEN(jobs__usages); i++) {
+        if (cmd && strcmp(cmd, jobs__usages[i].cmd) != 0) {
+            continue;
+        }
+        const char *t = jobs__usages[i].text;
+        if (first && strncmp(t, "usage:", 6) != 0) {
+            fputs("usage:", f);
+            t += 6; /* the continuation's indent has the width of "usage:" */
+        }
+        fputs(t, f);
+        first = false;
+    }
+    if (!cmd || strcmp(cmd, "serve") == 0) {
+        fputs(jobs__notes[0], f);
+    }
+    if (!cmd || strcmp(cmd, "list") == 0) {
+        fputs(jobs__notes[1], f);
+    }
+    if (!cmd || strcmp(cmd, "show") == 0) {
+        fputs(jobs__notes[2], f);
+    }
+    if (!cmd || strcmp(cmd, "serve") != 0) {
+        fputs("--url defaults to " JOBS_URL_DEFAULT "; the token (an operator.token of the\n"
+              "service) defaults to $" JOBS_TOKEN_ENV " (prefer it: --token shows in the\n"
+              "process list). Security settings: docs/jobs-security.md.\n",
+              f);
+    }
+}
+
 static void jobs__usage(FILE *f)
 {
-    fprintf(f,
-            "usage: sluice jobs serve [--config FILE.properties] [--set key=value]...\n"
-            "                         [--brokers HOST:PORT] [--http HOST:PORT] [--store FILE]\n"
-            "       sluice jobs list   [--url URL] [--token T] [--state STATE] [--type TYPE]\n"
-            "                          [--limit N] [--json]\n"
-            "       sluice jobs show   [--url URL] [--token T] ID [--log]\n"
-            "       sluice jobs retry  [--url URL] [--token T] ID\n"
-            "                          | --all [--state STATE] [--type TYPE]\n"
-            "       sluice jobs cancel [--url URL] [--token T] ID\n"
-            "The service's settings are listed in docs/jobs.md.\n"
-            "--url defaults to " JOBS_URL_DEFAULT "; the token (an operator.token of the\n"
-            "service) defaults to $" JOBS_TOKEN_ENV " (prefer it: --token shows in the\n"
-            "process list). Security settings: docs/jobs-security.md.\n");
+    jobs__usage_of(f, NULL);
+}
+
+/* True when --help or -h is among the arguments (whatever precedes it). */
+static bool jobs__wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- serve ---- */
@@ -51,11 +107,6 @@ static int jobs__serve(int argc, char **argv)
                           : strcmp(a, "--http") == 0    ? "http.listen"
                           : strcmp(a, "--store") == 0   ? "store.path"
                                                         : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            jobs__usage(stdout);
-            sl_props_free(props);
-            return 0;
-        }
         if (!v || (!key && strcmp(a, "--config") != 0 && strcmp(a, "--set") != 0)) {
             fprintf(stderr, "sluice jobs serve: %s '%s'\n", v ? "unknown option" : "missing value for", a);
             goto out;
@@ -212,26 +263,110 @@ static void jobs__qs(char *url, size_t cap, const char *name, const char *v)
     curl_free(esc);
 }
 
+/* "2/3", or "1/3 (6 in all)" once operator retries started new runs: the attempt of the
+ * current run over its budget, then the attempts over the job's life. */
+static void jobs__attempt_cell(char *cell, size_t cap, const json_t *j)
+{
+    long long life = (long long)json_integer_value(json_object_get(j, "attempt"));
+    long long max = (long long)json_integer_value(json_object_get(j, "max_attempts"));
+    const json_t *run = json_object_get(j, "run_attempt");
+    long long n = run ? (long long)json_integer_value(run) : life;
+    if (n != life) {
+        snprintf(cell, cap, "%lld/%lld (%lld in all)", n, max, life);
+    } else {
+        snprintf(cell, cap, "%lld/%lld", n, max);
+    }
+}
+
 static void jobs__list_table(jobs_body_t *b)
 {
     json_error_t jerr;
     json_t *o = json_loads(b->p ? b->p : "", 0, &jerr);
     json_t *jobs = json_object_get(o, "jobs");
-    printf("%-34s %-20s %-10s %-8s\n", "ID", "TYPE", "STATE", "ATTEMPT");
+    printf("%-34s %-20s %-10s %s\n", "ID", "TYPE", "STATE", "ATTEMPT");
     size_t i;
     json_t *j;
     json_array_foreach(jobs, i, j) {
-        printf("%-34s %-20s %-10s %lld/%lld\n", json_string_value(json_object_get(j, "id")),
+        char cell[96];
+        jobs__attempt_cell(cell, sizeof cell, j);
+        printf("%-34s %-20s %-10s %s\n", json_string_value(json_object_get(j, "id")),
                json_string_value(json_object_get(j, "type")),
-               json_string_value(json_object_get(j, "state")),
-               (long long)json_integer_value(json_object_get(j, "attempt")),
-               (long long)json_integer_value(json_object_get(j, "max_attempts")));
+               json_string_value(json_object_get(j, "state")), cell);
     }
     const char *next = json_string_value(json_object_get(o, "next_after"));
     if (next) {
         printf("(more: --after %s)\n", next);
     }
     json_decref(o);
+}
+
+/* Timestamps of the job API (epoch ms), shown as ISO 8601 UTC under the name without "_ms". */
+static const char *const jobs__time_keys[] = {"created_ms",  "updated_ms",  "next_attempt_at_ms",
+                                              "started_ms",  "finished_ms", "at_ms"};
+
+/* ms since the epoch as "2026-12-07T13:03:15.123Z". */
+static void jobs__iso_ms(char *out, size_t cap, long long ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char day[32];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, cap, "%s.%03lldZ", day, ms % 1000);
+}
+
+/* A copy of v in which every timestamp key holds a readable time (0: null), key order kept. */
+static json_t *jobs__readable(const json_t *v)
+{
+    if (json_is_array(v)) {
+        json_t *arr = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            json_array_append_new(arr, jobs__readable(e));
+        }
+        return arr;
+    }
+    if (!json_is_object(v)) {
+        return json_deep_copy(v);
+    }
+    json_t *o = json_object();
+    const char *k;
+    json_t *e;
+    json_object_foreach((json_t *)v, k, e) {
+        bool is_time = false;
+        for (size_t i = 0; i < SL_ARRAY_LEN(jobs__time_keys) && !is_time; i++) {
+            is_time = strcmp(k, jobs__time_keys[i]) == 0 && json_is_integer(e);
+        }
+        if (!is_time) {
+            json_object_set_new(o, k, jobs__readable(e));
+            continue;
+        }
+        char name[64], when[48];
+        snprintf(name, sizeof name, "%.*s", (int)(strlen(k) - 3), k);
+        long long ms = (long long)json_integer_value(e);
+        jobs__iso_ms(when, sizeof when, ms);
+        json_object_set_new(o, name, ms > 0 ? json_string(when) : json_null());
+    }
+    return o;
+}
+
+/* show: the job with readable times (raw: the API's JSON as it came). */
+static int jobs__show_job(long status, jobs_body_t *b, bool raw)
+{
+    json_error_t jerr;
+    json_t *o = status == 200 && !raw && b->p ? json_loads(b->p, 0, &jerr) : NULL;
+    if (!o) {
+        return jobs__print(status, b, false);
+    }
+    json_t *h = jobs__readable(o);
+    char *text = json_dumps(h, JSON_INDENT(2));
+    printf("%s\n", text);
+    free(text);
+    json_decref(h);
+    json_decref(o);
+    free(b->p);
+    return 0;
 }
 
 typedef struct {
@@ -343,7 +478,8 @@ static int jobs__operate(const char *cmd, int argc, char **argv)
     }
     if (strcmp(cmd, "show") == 0) {
         jobs__job_url(u, sizeof u, &op, op.log ? "/log" : "");
-        return jobs__print(jobs__http("GET", u, NULL, &b), &b, op.log);
+        long status = jobs__http("GET", u, NULL, &b);
+        return op.log ? jobs__print(status, &b, true) : jobs__show_job(status, &b, op.json);
     }
     if (strcmp(cmd, "cancel") == 0) {
         jobs__job_url(u, sizeof u, &op, "");
@@ -363,6 +499,12 @@ int tool_jobs(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    for (size_t i = 0; i < SL_ARRAY_LEN(jobs__usages); i++) {
+        if (strcmp(cmd, jobs__usages[i].cmd) == 0 && jobs__wants_help(argc - 1, argv + 1)) {
+            jobs__usage_of(stdout, cmd);
+            return 0;
+        }
+    }
     if (strcmp(cmd, "serve") == 0) {
         return jobs__serve(argc - 1, argv + 1);
     }

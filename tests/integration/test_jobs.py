@@ -3,6 +3,8 @@ processes (tools/job_worker.py) and a real webhook receiver."""
 
 import json
 import os
+import re
+import socket
 import subprocess
 import threading
 import time
@@ -21,7 +23,9 @@ def make_jobs(tmp_path):
     started = []
 
     def make(broker, settings=None, name="jobs", start=True):
-        svc = JobsService(tmp_path, broker.bootstrap, settings, name)
+        """broker: a Broker, or a bootstrap address (HOST:PORT) where none may listen yet."""
+        bootstrap = broker if isinstance(broker, str) else broker.bootstrap
+        svc = JobsService(tmp_path, bootstrap, settings, name)
         started.append(svc)
         return svc.start() if start else svc
     yield make
@@ -395,13 +399,182 @@ def test_cli_list_show_cancel(jobs):
     assert bad.returncode == 2 and "workers.slots" in bad.stderr
 
 
-def test_serve_without_a_broker_fails_clearly(tmp_path):
-    out = subprocess.run([sluice_bin(), "jobs", "serve", "--brokers", "127.0.0.1:1",
-                          "--http", "127.0.0.1:0", "--store", str(tmp_path / "new" / "j.db"),
-                          "--set", "broker.timeout.ms=500"],
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_serve_waits_for_an_unreachable_broker_and_starts_when_it_answers(make_broker,
+                                                                          make_jobs, tmp_path):
+    """Issue 25: with the broker down at start, `jobs serve` exited after ~25 s with
+    librdkafka's "Failed while waiting for controller". It now says once that the broker is
+    unreachable, serves HTTP (health and submissions 503) and starts when the broker answers."""
+    port = free_port()
+    b = make_broker(start=False)
+    b.listen = "127.0.0.1:%d" % port
+    store = tmp_path / "new" / "j.db"
+    jobs = make_jobs("127.0.0.1:%d" % port, {"store.path": str(store),
+                                             "broker.timeout.ms": "2000"})
+    assert store.exists(), "the store's directory is created"
+    status, body = jobs.request("GET", "/health")
+    assert status == 503, (status, body)
+    assert "127.0.0.1:%d unreachable" % port in body["reason"], body
+    status, body = jobs.request("POST", "/jobs", {"type": "echo", "payload": 1})
+    assert status == 503 and "broker" in body["error"], (status, body)
+    time.sleep(T(2))  # a few retries while nothing listens
+    b.start()
+    wait_for(lambda: jobs.request("GET", "/health")[0] == 200, T(60),
+             "healthy once the broker answers")
+    jid = jobs.submit({"type": "echo", "payload": {"n": 25}})
+    assert jobs.wait_state(jid, "succeeded")["result"]["echo"] == {"n": 25}
+    err = jobs.stderr_text()
+    said = [l for l in err.splitlines() if "unreachable" in l]
+    assert len(said) == 1 and "broker at 127.0.0.1:%d unreachable" % port in said[0], err
+    assert "answered after" in err, err
+    assert "Failed while waiting for controller" not in err and "Connect to" not in err, err
+    assert jobs.stop() == 0
+
+
+def test_stop_hands_running_jobs_back_and_a_restart_runs_them_at_once(broker, make_jobs):
+    """Issue 25: stopping with a running job waited 12 s, said only "signal received", and left
+    the job "running" until its lease expired. Now it says what it waits for, stops the
+    worker, releases the lease, and the next start runs the job at once (well before the
+    lease of 60 s would have expired), without spending its attempt budget."""
+    jobs = make_jobs(broker, {"lease.ms": "60000", "shutdown.wait.ms": "500"})
+    jid = jobs.submit({"type": "pecho", "payload": {"hang": 300}, "timeout_s": 600,
+                       "max_attempts": 1})
+    wait_for(lambda: [r for r in jobs.runs() if r[0] == jid], T(20), "the job started")
+    t0 = time.monotonic()
+    assert jobs.stop() == 0
+    print("stopped in %.2f s with one running job" % (time.monotonic() - t0))
+    log = jobs.stderr_text()
+    assert ("stopping: waiting for 1 running job(s) (up to 0.5 s), then stopping their "
+            "workers and releasing their leases") in log, log
+    assert "released the leases of 1 of 1 held job(s)" in log, log
+    jobs.start()
+    wait_for(lambda: len([r for r in jobs.runs() if r[0] == jid and r[2] == "start"]) == 2,
+             T(15), "the job running again after the restart")
+    job = jobs.job(jid)
+    assert job["state"] == "running" and job["run_attempt"] == 1, job
+    assert job["attempt"] == 2 and job["attempts"][0]["outcome"] == "released", job
+
+
+def test_http_port_in_use_is_one_clear_message_without_libwebsockets_lines(broker, tmp_path):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        out = subprocess.run([sluice_bin(), "jobs", "serve", "--brokers", broker.bootstrap,
+                              "--http", "127.0.0.1:%d" % port, "--store",
+                              str(tmp_path / "j.db")],
+                             capture_output=True, text=True, timeout=T(60))
+    finally:
+        busy.close()
+    assert out.returncode != 0
+    assert "cannot listen on 127.0.0.1:%d" % port in out.stderr, out.stderr
+    assert "E: " not in out.stderr and "binding" not in out.stderr, out.stderr
+
+
+def test_a_worker_writing_bytes_that_are_not_utf8_fails_its_job_not_the_service(broker,
+                                                                                make_jobs,
+                                                                                tmp_path):
+    """Latin-1 on a failing worker's stderr made the completion event's JSON encoder refuse
+    the log tail, and the service aborted on it; now such bytes are escaped in the error and
+    replaced (U+FFFD) in JSON events."""
+    script = tmp_path / "latin1.sh"
+    script.write_bytes(b"#!/bin/sh\nprintf 'caf\\351 ferm\\351\\n' >&2\nexit 2\n")
+    script.chmod(0o755)
+    jobs = make_jobs(broker, {"type.latin1.command": str(script)})
+    jid = jobs.submit({"type": "latin1", "payload": 1, "max_attempts": 1})
+    job = jobs.wait_state(jid, "dead")
+    assert job["last_error"] == "exited with code 2: caf\\xe9 ferm\\xe9", job
+    msgs = dead_letters(broker.bootstrap, 1, T(15))
+    assert len(msgs) == 1
+    assert json.loads(msgs[0].value())["log_tail"] == "caf\ufffd ferm\ufffd\n"
+    assert jobs.request("GET", "/health")[0] == 200
+    assert jobs.stop() == 0
+
+
+# ---- the command line (issue 25) ----
+
+@pytest.mark.parametrize("args", [["serve"], ["list"], ["show"], ["retry"], ["cancel"],
+                                  ["show", "--url", "--help"], ["list", "--limit", "2", "-h"],
+                                  ["serve", "--brokers", "--help"]],
+                         ids=lambda a: "-".join(a))
+def test_help_on_every_jobs_subcommand_prints_its_usage_and_exits_0(args):
+    out = subprocess.run([sluice_bin(), "jobs", *args] + ([] if args[-1].startswith("-h") or
+                                                          args[-1] == "--help" else ["--help"]),
                          capture_output=True, text=True, timeout=T(30))
-    assert out.returncode == 1 and "127.0.0.1:1" in out.stderr.splitlines()[-1]
-    assert (tmp_path / "new" / "j.db").exists(), "the store's directory is created"
+    assert out.returncode == 0, (out.returncode, out.stderr)
+    assert "usage: sluice jobs " + args[0] in out.stdout, out.stdout
+    if args[0] == "list":
+        assert "--after CURSOR" in out.stdout, "list --limit N suggests --after: documented"
+
+
+def cli_of(jobs):
+    url = "http://127.0.0.1:%d" % jobs.port
+
+    def cli(*args):
+        return subprocess.run([sluice_bin(), "jobs", *args, "--url", url], capture_output=True,
+                              text=True, timeout=T(30),
+                              env=dict(os.environ, SLUICE_JOBS_TOKEN=OPERATOR_TOKEN))
+    return cli
+
+
+def test_list_attempt_counts_the_current_run_and_dead_jobs_have_no_next_attempt(jobs):
+    """ATTEMPT showed 4/2 after an operator re-run (the attempts of the job's life over the
+    budget of one run); a dead job showed next_attempt_at_ms of a retry that never comes."""
+    cli = cli_of(jobs)
+    jid = jobs.submit({"type": "echo", "payload": {"always_fail": True}, "max_attempts": 2})
+    job = jobs.wait_state(jid, "dead")
+    assert job["attempt"] == 2 and job["run_attempt"] == 2
+    assert "next_attempt_at_ms" not in job, job
+    out = cli("list", "--state", "dead")
+    row = [l for l in out.stdout.splitlines() if l.startswith(jid)]
+    assert row and row[0].split()[-1] == "2/2", out.stdout
+    assert cli("retry", jid).returncode == 0
+    job = jobs.wait_state(jid, "dead")
+    assert job["attempt"] == 4 and job["run_attempt"] == 2 and "next_attempt_at_ms" not in job
+    out = cli("list", "--state", "dead")
+    row = [l for l in out.stdout.splitlines() if l.startswith(jid)]
+    assert row and row[0].endswith(" 2/2 (4 in all)"), out.stdout
+    listed = json.loads(cli("list", "--json").stdout)["jobs"]
+    assert [(j["attempt"], j["run_attempt"], j["max_attempts"]) for j in listed] == [(4, 2, 2)]
+
+
+def test_show_prints_utc_times_and_json_keeps_epoch_ms(jobs):
+    cli = cli_of(jobs)
+    jid = jobs.submit({"type": "echo", "payload": {"n": 1}})
+    jobs.wait_state(jid, "succeeded")
+    out = cli("show", jid)
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)
+    iso = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+    assert iso.match(shown["created"]) and iso.match(shown["updated"]), shown
+    assert iso.match(shown["attempts"][0]["started"]) and iso.match(
+        shown["attempts"][0]["finished"]), shown
+    assert not [k for k in shown if k.endswith("_ms")], shown
+    raw = json.loads(cli("show", jid, "--json").stdout)
+    assert isinstance(raw["created_ms"], int) and raw["attempts"][0]["finished_ms"] > 0
+    t = time.gmtime(raw["created_ms"] // 1000)
+    assert shown["created"] == time.strftime("%Y-%m-%dT%H:%M:%S", t) + ".%03dZ" % (
+        raw["created_ms"] % 1000)
+
+
+def test_failed_command_last_error_quotes_its_last_stderr_line(jobs):
+    """last_error said only "exited with code 3"; the worker's last words say why."""
+    crash = jobs.submit({"type": "echo", "payload": {"crash": True}, "max_attempts": 1})
+    assert jobs.wait_state(crash, "dead")["last_error"] == \
+        "exited with code 3: crashing on purpose"
+    pcrash = jobs.submit({"type": "pecho", "payload": {"crash": True}, "max_attempts": 1})
+    assert jobs.wait_state(pcrash, "dead")["last_error"] == \
+        "worker exited with code 3 mid-job: crashing on purpose"
+    fails = jobs.submit({"type": "echo", "payload": {"always_fail": True}, "max_attempts": 1})
+    assert jobs.wait_state(fails, "dead")["last_error"] == "exited with code 1: always fails"
 
 
 def assert_never_twice_at_once(runs):

@@ -148,6 +148,31 @@ TEST(test_webhook_pool_limits_at_n_and_n_plus_one)
     jcfg_deinit(&cfg);
 }
 
+TEST(test_shutdown_wait_limits_at_n_and_n_plus_one)
+{
+    jcfg_t cfg;
+    char err[256];
+    const char *dflt[] = {NULL};
+    ASSERT_EQ(load(&cfg, dflt, err, sizeof err), 0);
+    ASSERT_EQ(cfg.shutdown_wait_ms, 10000);
+    jcfg_deinit(&cfg);
+    const char *zero[] = {"shutdown.wait.ms=0", NULL};
+    ASSERT_EQ(load(&cfg, zero, err, sizeof err), 0);
+    ASSERT_EQ(cfg.shutdown_wait_ms, 0);
+    jcfg_deinit(&cfg);
+    const char *max[] = {"shutdown.wait.ms=3600000", NULL};
+    ASSERT_EQ(load(&cfg, max, err, sizeof err), 0);
+    ASSERT_EQ(cfg.shutdown_wait_ms, JCFG_SHUTDOWN_WAIT_MS_MAX);
+    jcfg_deinit(&cfg);
+    const char *over[] = {"shutdown.wait.ms=3600001", NULL};
+    ASSERT_EQ(load(&cfg, over, err, sizeof err), SL_EINVAL);
+    ASSERT_TRUE(strstr(err, "shutdown.wait.ms") != NULL);
+    jcfg_deinit(&cfg);
+    const char *neg[] = {"shutdown.wait.ms=-1", NULL};
+    ASSERT_EQ(load(&cfg, neg, err, sizeof err), SL_EINVAL);
+    jcfg_deinit(&cfg);
+}
+
 TEST(test_tokens_are_settings)
 {
     jcfg_t cfg;
@@ -169,6 +194,7 @@ int main(void)
     RUN(test_defaults);
     RUN(test_webhook_pool_limits_at_n_and_n_plus_one);
     RUN(test_tokens_are_settings);
+    RUN(test_shutdown_wait_limits_at_n_and_n_plus_one);
     RUN(test_types_and_settings);
     RUN(test_refusals_name_the_key);
     RUN(test_backoff_doubles_and_is_capped);

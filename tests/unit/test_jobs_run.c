@@ -115,9 +115,46 @@ TEST(test_oneshot_nonzero_exit_keeps_stderr_tail)
     ASSERT_EQ(jrun_oneshot(&cmd, "{}", 2, 5000, NULL, &res), 0);
     ASSERT_EQ(res.status, JRUN_EXIT);
     ASSERT_EQ(res.code, 3);
-    ASSERT_STREQ(res.reason, "exited with code 3");
+    ASSERT_STREQ(res.reason, "exited with code 3: boom"); /* issue 25: its last words */
     ASSERT_STREQ(res.log, "boom\n");
     ASSERT_TRUE(res.result == NULL);
+    jrun_result_deinit(&res);
+}
+
+/* Issue 25: the reason quotes the last non-empty stderr line, escaped and bounded. */
+TEST(test_failed_command_reason_quotes_its_last_stderr_line)
+{
+    const char *argv[] = {script("lastline.sh",
+                                 "#!/bin/sh\n"
+                                 "echo first >&2\n"
+                                 "printf 'tab\\there \\\\ \\033[31m caf\\303\\251 \\377\\n' >&2\n"
+                                 "printf '   \\n\\n' >&2\n"
+                                 "exit 3\n"),
+                          NULL};
+    jrun_cmd_t cmd = cmd_of(argv);
+    jrun_result_t res;
+    ASSERT_EQ(jrun_oneshot(&cmd, "{}", 2, 5000, NULL, &res), 0);
+    ASSERT_EQ(res.status, JRUN_EXIT);
+    ASSERT_STREQ(res.reason,
+                 "exited with code 3: tab\\x09here \\\\ \\x1b[31m caf\xc3\xa9 \\xff");
+    jrun_result_deinit(&res);
+    /* a line longer than the bound is cut and says so */
+    const char *argv2[] = {script("longline.sh", "#!/bin/sh\n"
+                                                 "head -c 5000 /dev/zero | tr '\\0' x >&2\n"
+                                                 "exit 4\n"),
+                           NULL};
+    cmd = cmd_of(argv2);
+    ASSERT_EQ(jrun_oneshot(&cmd, "{}", 2, 5000, NULL, &res), 0);
+    const char *line = strstr(res.reason, ": ");
+    ASSERT_TRUE(line != NULL);
+    ASSERT_EQ(strlen(line + 2), JRUN_REASON_LINE_BYTES_MAX);
+    ASSERT_STREQ(line + 2 + JRUN_REASON_LINE_BYTES_MAX - 3, "...");
+    jrun_result_deinit(&res);
+    /* nothing on stderr: the reason as before */
+    const char *argv3[] = {script("silent.sh", "#!/bin/sh\nexit 5\n"), NULL};
+    cmd = cmd_of(argv3);
+    ASSERT_EQ(jrun_oneshot(&cmd, "{}", 2, 5000, NULL, &res), 0);
+    ASSERT_STREQ(res.reason, "exited with code 5");
     jrun_result_deinit(&res);
 }
 
@@ -417,7 +454,7 @@ TEST(test_worker_crash_mid_job_fails_and_restarts)
     jrun_result_t res;
     ASSERT_EQ(wrun(&fix, "a", "{\"act\":\"crash\"}", 5000, &res), JRUN_PROTOCOL);
     ASSERT_EQ(res.code, 7);
-    ASSERT_STREQ(res.reason, "worker exited with code 7 mid-job");
+    ASSERT_STREQ(res.reason, "worker exited with code 7 mid-job: job a");
     ASSERT_STREQ(res.log, "job a\n");
     jrun_result_deinit(&res);
     ASSERT_EQ(wrun(&fix, "b", "[]", 5000, &res), JRUN_OK);
@@ -734,6 +771,7 @@ int main(void)
     RUN(test_json_validator_accepts_values_and_rejects_garbage);
     RUN(test_oneshot_success_returns_stdout_json);
     RUN(test_oneshot_nonzero_exit_keeps_stderr_tail);
+    RUN(test_failed_command_reason_quotes_its_last_stderr_line);
     RUN(test_oneshot_killed_by_signal);
     RUN(test_oneshot_hang_is_killed_at_limit_with_its_children);
     RUN(test_oneshot_ignoring_sigterm_gets_sigkill_after_grace);

@@ -89,7 +89,7 @@ TEST(test_open_uses_wal_and_records_schema_version)
     ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &stmt, NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    ASSERT_EQ(sqlite3_column_int(stmt, 0), 4);
+    ASSERT_EQ(sqlite3_column_int(stmt, 0), 5);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     jstore_close(st);
@@ -1076,6 +1076,106 @@ TEST(test_proc_records_add_list_and_remove)
     jstore_close(st);
 }
 
+/* Issue 25: the due time of the last retry stayed on running, dead and cancelled jobs, and a
+ * list row could not tell the attempt of the current budget from the attempt over the job's
+ * life. */
+TEST(test_only_queued_and_retry_wait_jobs_have_a_next_attempt)
+{
+    jstore_t *st;
+    ASSERT_EQ(jstore_open(db_path(), &st), 0);
+    jstore_new_t job = new_job("j", "t");
+    job.max_attempts = 2;
+    char id[JSTORE_ID_BUF];
+    bool created;
+    ASSERT_EQ(jstore_create(st, &job, 100, id, &created), 0);
+    ASSERT_EQ(jstore_mark_queued(st, "j", 101), 0);
+    ASSERT_EQ(jstore_mark_running(st, "j", 1, "w", 1000, 102), 0);
+    ASSERT_EQ(jstore_finish(st, "j", 1, false, NULL, "e1", NULL, 103), 0);
+    ASSERT_EQ(jstore_schedule_retry(st, "j", 1, 200, 104), 0);
+    jstore_job_t got;
+    ASSERT_EQ(jstore_get(st, "j", &got), 0);
+    ASSERT_EQ(got.next_attempt_at_ms, 200);
+    jstore_job_deinit(&got);
+    ASSERT_EQ(jstore_mark_running(st, "j", 2, "w", 1000, 200), 0);
+    ASSERT_EQ(jstore_get(st, "j", &got), 0);
+    ASSERT_EQ(got.next_attempt_at_ms, 0);
+    jstore_job_deinit(&got);
+    ASSERT_EQ(jstore_finish(st, "j", 2, false, NULL, "e2", NULL, 201), 0);
+    ASSERT_EQ(jstore_mark_dead(st, "j", 2, 203), 0);
+    ASSERT_EQ(jstore_get(st, "j", &got), 0);
+    ASSERT_EQ(got.state, JSTORE_DEAD);
+    ASSERT_EQ(got.next_attempt_at_ms, 0);
+    jstore_job_deinit(&got);
+    /* an operator re-run: attempt 3 is the first of a fresh budget of 2 */
+    ASSERT_EQ(jstore_requeue_for_operator_retry(st, "j", 300, NULL), 0);
+    jstore_summary_t rows[2];
+    jstore_cursor_t cur = {0, ""};
+    size_t n = 0;
+    ASSERT_EQ(jstore_list(st, -1, NULL, &cur, rows, 2, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(rows[0].attempt, 3);
+    ASSERT_EQ(rows[0].attempt_base, 2);
+    ASSERT_EQ(rows[0].max_attempts, 2);
+    ASSERT_EQ(rows[0].next_attempt_at_ms, 300);
+    /* cancelled while waiting for a retry: no next attempt either */
+    ASSERT_EQ(add(st, "k", "t", 400), 0);
+    ASSERT_EQ(jstore_mark_running(st, "k", 1, "w", 1000, 401), 0);
+    ASSERT_EQ(jstore_finish(st, "k", 1, false, NULL, "e1", NULL, 402), 0);
+    ASSERT_EQ(jstore_schedule_retry(st, "k", 1, 900, 403), 0);
+    ASSERT_EQ(jstore_cancel(st, "k", 404, NULL), 0);
+    ASSERT_EQ(jstore_get(st, "k", &got), 0);
+    ASSERT_EQ(got.next_attempt_at_ms, 0);
+    jstore_job_deinit(&got);
+    jstore_close(st);
+}
+
+/* Issue 25: a stopping worker hands its running job back: due at once, budget unspent, the
+ * interrupted attempt recorded as released; only the lease holder may do it. */
+TEST(test_release_hands_a_running_job_back_due_at_once)
+{
+    jstore_t *st;
+    ASSERT_EQ(jstore_open(db_path(), &st), 0);
+    ASSERT_EQ(add(st, "j", "t", 100), 0);
+    ASSERT_EQ(jstore_mark_running(st, "j", 1, "w", 60000, 110), 0);
+    ASSERT_EQ(jstore_release(st, "j", 1, "other", "stopping", 120), SL_ECLOSED);
+    ASSERT_EQ(jstore_release(st, "j", 2, "w", "stopping", 120), SL_ECLOSED);
+    ASSERT_EQ(jstore_release(st, "j", 1, "w", "service stopping", 130), 0);
+    ASSERT_EQ(jstore_release(st, "j", 1, "w", "service stopping", 131), SL_ECLOSED);
+    jstore_job_t got;
+    ASSERT_EQ(jstore_get(st, "j", &got), 0);
+    ASSERT_EQ(got.state, JSTORE_QUEUED);
+    ASSERT_EQ(got.attempt, 2);
+    ASSERT_EQ(got.attempt_base, 1);
+    ASSERT_EQ(got.next_attempt_at_ms, 130);
+    ASSERT_TRUE(got.lease_owner == NULL);
+    jstore_job_deinit(&got);
+    jstore_due_t due[2];
+    size_t n = 0;
+    ASSERT_EQ(jstore_take_due(st, 130, 1000, due, 2, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(due[0].attempt, 2);
+    jstore_lease_t leases[1];
+    ASSERT_EQ(jstore_expired_leases(st, 1000000, leases, 1, &n), 0);
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(jstore_mark_running(st, "j", 2, "w2", 1000, 140), 0);
+    jstore_attempt_t hist[2];
+    ASSERT_EQ(jstore_attempts(st, "j", hist, 2, &n), 0);
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(hist[0].outcome, "released");
+    ASSERT_STREQ(hist[0].error, "service stopping");
+    ASSERT_STREQ(hist[1].outcome, "running");
+    /* three failures still make it dead: the released attempt did not count (budget 3) */
+    ASSERT_EQ(jstore_finish(st, "j", 2, false, NULL, "e", NULL, 150), 0);
+    ASSERT_EQ(jstore_schedule_retry(st, "j", 2, 160, 151), 0);
+    ASSERT_EQ(jstore_mark_running(st, "j", 3, "w2", 1000, 160), 0);
+    ASSERT_EQ(jstore_finish(st, "j", 3, false, NULL, "e", NULL, 161), 0);
+    ASSERT_EQ(jstore_schedule_retry(st, "j", 3, 170, 162), 0);
+    ASSERT_EQ(jstore_mark_running(st, "j", 4, "w2", 1000, 170), 0);
+    ASSERT_EQ(jstore_finish(st, "j", 4, false, NULL, "e", NULL, 171), 0);
+    ASSERT_EQ(jstore_schedule_retry(st, "j", 4, 180, 172), SL_ELIMIT);
+    jstore_close(st);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1112,6 +1212,8 @@ int main(void)
     RUN(test_state_names_round_trip);
     RUN(test_submitter_round_trips_and_its_limit_holds_at_n_and_n_plus_one);
     RUN(test_proc_records_add_list_and_remove);
+    RUN(test_only_queued_and_retry_wait_jobs_have_a_next_attempt);
+    RUN(test_release_hands_a_running_job_back_due_at_once);
     remove_dir();
     TEST_MAIN_END();
 }

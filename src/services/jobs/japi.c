@@ -399,6 +399,12 @@ static void japi__submit(japi_t *api, japi_pss_t *pss)
         json_decref(jobs);
         return;
     }
+    if (!atomic_load(&api->svc->connected)) {
+        json_decref(jobs); /* said once at start: one log line per refused request is noise */
+        japi__json(pss, 503, json_pack("{s:s}", "error", "broker unreachable since the start; "
+                                       "retrying (see GET /health)"));
+        return;
+    }
     if (!atomic_load(&api->svc->broker_ok)) {
         json_decref(jobs);
         japi__error(pss, 503, NULL, "broker %s unreachable", api->svc->cfg->brokers);
@@ -512,10 +518,12 @@ static json_t *japi__job_json(jstore_t *st, const jstore_job_t *job)
                {"last_error", job->last_error}, {"lease_owner", job->lease_owner}};
     for (size_t i = 0; i < SL_ARRAY_LEN(opt); i++) {
         if (opt[i].v) {
-            json_object_set_new(o, opt[i].name, json_string(opt[i].v));
+            json_object_set_new(o, opt[i].name, jsvc_json_text(opt[i].v));
         }
     }
-    if (job->next_attempt_at_ms) {
+    json_object_set_new(o, "run_attempt", json_integer(job->attempt - job->attempt_base));
+    if (job->next_attempt_at_ms &&
+        (job->state == JSTORE_QUEUED || job->state == JSTORE_RETRY_WAIT)) {
         json_object_set_new(o, "next_attempt_at_ms", json_integer(job->next_attempt_at_ms));
     }
     json_object_set_new(o, "attempts", jsvc_history_json(st, job->id));
@@ -629,9 +637,10 @@ static void japi__list(japi_t *api, japi_pss_t *pss)
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I}", "id", rows[i].id, "type",
+            arr, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:I}", "id", rows[i].id, "type",
                            rows[i].type, "state", jstore_state_name(rows[i].state), "attempt",
-                           rows[i].attempt, "max_attempts", rows[i].max_attempts, "created_ms",
+                           rows[i].attempt, "run_attempt", rows[i].attempt - rows[i].attempt_base,
+                           "max_attempts", rows[i].max_attempts, "created_ms",
                            (json_int_t)rows[i].created_ms, "updated_ms",
                            (json_int_t)rows[i].updated_ms));
     }
@@ -1032,6 +1041,18 @@ static bool japi__loopback(const char *host)
     return strcmp(host, "localhost") == 0;
 }
 
+/* libwebsockets' own lines (e.g. three "E: ERROR on binding fd" lines for a port in use) go to
+ * our log at debug level: every failure they describe is reported once, in our words. */
+static void japi__lws_log(int level, const char *line)
+{
+    (void)level;
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+        n--;
+    }
+    SL_LOGD(JAPI_LOG, "libwebsockets: %.*s", (int)n, line);
+}
+
 int japi_start(jsvc_t *svc, japi_t **out, char *err, size_t err_len)
 {
     char host[KIT_HOST_BYTES];
@@ -1056,7 +1077,7 @@ int japi_start(jsvc_t *svc, japi_t **out, char *err, size_t err_len)
     pthread_mutex_init(&api->mu, NULL);
     pthread_cond_init(&api->cv, NULL);
     api->st = jsvc_store_open(svc);
-    lws_set_log_level(LLL_ERR, NULL);
+    lws_set_log_level(LLL_ERR | LLL_WARN, japi__lws_log);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = port;

@@ -151,6 +151,7 @@ static void jcfg__defaults(jcfg_t *cfg)
     cfg->retry_jitter_pct = 20;
     cfg->republish_ms = 60000;
     cfg->grace_ms = JRUN_GRACE_MS_DEFAULT;
+    cfg->shutdown_wait_ms = 10000;
     cfg->default_timeout_s = 60;
     cfg->default_max_attempts = 3;
     cfg->request_bytes_max = 32u << 20;
@@ -224,6 +225,7 @@ static const sl_bind_t jcfg__keys[] = {
     J_NUM("retry.jitter.pct", retry_jitter_pct, 0, 100),
     J_NUM("retry.republish.ms", republish_ms, 100, 86400000),
     J_NUM("kill.grace.ms", grace_ms, 1, JRUN_GRACE_MS_MAX),
+    J_NUM("shutdown.wait.ms", shutdown_wait_ms, 0, JCFG_SHUTDOWN_WAIT_MS_MAX),
     J_NUM("job.timeout.s", default_timeout_s, 1, JCFG_TIMEOUT_S_MAX),
     J_NUM("job.max.attempts", default_max_attempts, 1, JSTORE_MAX_ATTEMPTS_MAX),
     J_STR("webhook.secret", webhook_secret),

@@ -19,6 +19,7 @@
 #define JCFG_SLOTS_MAX 256      /* worker slots per process */
 #define JCFG_STR_BYTES_MAX 1024 /* any string setting */
 #define JHPOOL_THREADS_MAX 64   /* webhook.concurrency ceiling: sender threads */
+#define JCFG_SHUTDOWN_WAIT_MS_MAX (3600 * 1000) /* shutdown.wait.ms ceiling: an hour */
 
 typedef enum { JCFG_ONESHOT, JCFG_PERSISTENT } jcfg_mode_t;
 
@@ -48,6 +49,7 @@ typedef struct {
     int retry_jitter_pct;       /* +- this percent of the delay */
     int64_t republish_ms;       /* claim on a due job before it is published again */
     int64_t grace_ms;           /* SIGTERM to SIGKILL */
+    int64_t shutdown_wait_ms;   /* at stop: running jobs' time to finish before the hand-back */
     int default_timeout_s, default_max_attempts;
     size_t request_bytes_max;   /* HTTP body limit (413 past it) */
     int batch_max;              /* jobs per POST */

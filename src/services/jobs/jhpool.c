@@ -106,11 +106,11 @@ static char *jhpool__body(const jstore_job_t *job)
     json_t *result = job->result ? json_loads(job->result, JSON_DECODE_ANY, &jerr) : NULL;
     char type[32];
     snprintf(type, sizeof type, "job.%s", jstore_state_name(job->state));
-    json_t *data = json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:s}", "id", job->id, "type",
+    json_t *data = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o}", "id", job->id, "type",
                              job->type, "state", jstore_state_name(job->state), "attempt",
                              job->attempt, "result", result ? result : json_null(), "error",
-                             job->last_error ? job->last_error : "", "log_tail",
-                             job->log_tail ? job->log_tail : "");
+                             jsvc_json_text(job->last_error), "log_tail",
+                             jsvc_json_text(job->log_tail));
     json_t *o = json_pack("{s:s, s:I, s:o}", "type", type, "timestamp_ms",
                           (json_int_t)sl_time_wall_ms(), "data", data);
     SL_ASSERT(o);

@@ -122,10 +122,10 @@ static rd_kafka_resp_err_t jpipe__publish_dead(jsvc_t *svc, jstore_t *st, jwait_
     }
     json_error_t jerr;
     json_t *payload = json_loads(job.payload ? job.payload : "null", JSON_DECODE_ANY, &jerr);
-    json_t *o = json_pack("{s:s, s:i, s:s, s:o, s:s, s:s, s:o}", "id", job.id, "attempt",
+    json_t *o = json_pack("{s:s, s:i, s:s, s:o, s:o, s:o, s:o}", "id", job.id, "attempt",
                           d->attempt, "type", job.type, "payload", payload ? payload : json_null(),
-                          "error", job.last_error ? job.last_error : "", "log_tail",
-                          job.log_tail ? job.log_tail : "", "attempts",
+                          "error", jsvc_json_text(job.last_error), "log_tail",
+                          jsvc_json_text(job.log_tail), "attempts",
                           jsvc_history_json(st, job.id));
     SL_ASSERT(o);
     if (job.key) {

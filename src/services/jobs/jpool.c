@@ -24,7 +24,8 @@
 #include <time.h>
 
 #define JPOOL_LOG "jobs"
-#define JPOOL_DRAIN_MS 10000         /* at shutdown, running jobs get this long to finish */
+#define JPOOL_HANDBACK_EXTRA_MS 3000 /* at shutdown, stopped workers' slots get the kill grace
+                                       * plus this long to return their jobs */
 #define JPOOL_START_TIMEOUT_MS 10000 /* a persistent worker's engine start-up allowance */
 #define JPOOL_PAUSE_AFTER_MS 500     /* all slots busy this long: pause the partitions */
 
@@ -41,6 +42,7 @@ struct jpool_job {
     int64_t offset;
     int slot; /* -1 while pending */
     bool lease_lost;
+    bool released; /* handed back at shutdown (jstore_release): no outcome to report */
     jrun_result_t res;
 };
 
@@ -69,6 +71,8 @@ struct jpool {
     rd_kafka_queue_t *q;
     jstore_t *st;
     bool paused;
+    bool handing_back;  /* shutdown: a cancelled run is released, not failed */
+    int released;       /* jobs handed back at shutdown */
     int64_t full_since; /* mono ms since every slot is taken; 0 when not full */
     char owner[JSTORE_OWNER_BUF];
 };
@@ -232,10 +236,11 @@ static char *jpool__completion(const jpool_job_t *job)
     json_error_t jerr;
     json_t *result = ok && job->res.result ? json_loads(job->res.result, JSON_DECODE_ANY, &jerr)
                                            : NULL;
-    json_t *o = json_pack("{s:s, s:i, s:b, s:o, s:s, s:s, s:i, s:I, s:I}", "id", job->id,
+    json_t *o = json_pack("{s:s, s:i, s:b, s:o, s:o, s:o, s:i, s:I, s:I}", "id", job->id,
                           "attempt", job->attempt, "ok", ok, "result",
-                          result ? result : json_null(), "error", job->res.reason, "log_tail",
-                          job->res.log ? job->res.log : "", "src_partition", job->partition,
+                          result ? result : json_null(), "error",
+                          jsvc_json_text(job->res.reason), "log_tail",
+                          jsvc_json_text(job->res.log), "src_partition", job->partition,
                           "src_offset", (json_int_t)job->offset, "elapsed_ms",
                           (json_int_t)job->res.elapsed_ms);
     SL_ASSERT(o);
@@ -265,8 +270,8 @@ static void jpool__publish_done(jpool_t *pool, jpool_job_t *done)
     jwait_init(w, jpool__free_wait);
     jwait_hold(w);
     for (jpool_job_t *j = done; j; j = j->done_next) {
-        if (j->lease_lost) {
-            continue; /* cancelled or taken over: its outcome is not ours to report */
+        if (j->lease_lost || j->released) {
+            continue; /* cancelled, taken over or handed back: no outcome of ours to report */
         }
         char *text = jpool__completion(j);
         const char *key = j->key ? j->key : j->id;
@@ -322,6 +327,21 @@ static jpool_job_t *jpool__take(jpool_t *pool, const rd_kafka_message_t *msg)
     return job;
 }
 
+/* Hands job back (its run was stopped, or never started): due again at once. Inside a store
+ * batch. True when released. */
+static bool jpool__release(jpool_t *pool, jpool_job_t *job)
+{
+    char why[JSTORE_OWNER_BUF + 64];
+    snprintf(why, sizeof why, "released by %s: the service stopped", pool->owner);
+    int rc = jstore_release(pool->st, job->id, job->attempt, pool->owner, why,
+                            sl_time_wall_ms());
+    if (rc != 0 && rc != SL_ECLOSED) {
+        SL_LOGW(JPOOL_LOG, "job %s attempt %d: releasing its lease: %s (it expires instead)",
+                job->id, job->attempt, sl_strerror(rc));
+    }
+    return rc == 0;
+}
+
 /* One store transaction: record finished jobs, lease new ones. New jobs go to *taken in
  * order. Retried until it commits. */
 static bool jpool__record(jpool_t *pool, jpool_job_t *done, rd_kafka_message_t **msgs,
@@ -332,7 +352,9 @@ static bool jpool__record(jpool_t *pool, jpool_job_t *done, rd_kafka_message_t *
         int rc = jstore_batch_begin(pool->st);
         jpool_job_t *list = NULL, **tail = &list;
         for (jpool_job_t *j = done; rc == 0 && j; j = j->done_next) {
-            if (!j->lease_lost) {
+            if (!j->lease_lost && pool->handing_back && j->res.status == JRUN_CANCELLED) {
+                j->released = jpool__release(pool, j);
+            } else if (!j->lease_lost) {
                 bool ok = j->res.status == JRUN_OK;
                 int64_t now = sl_time_wall_ms();
                 if (jstore_finish(pool->st, j->id, j->attempt, ok, ok ? j->res.result : NULL,
@@ -485,7 +507,8 @@ static void jpool__retire(jpool_t *pool, jpool_job_t *done)
     int64_t now = sl_time_wall_ms();
     for (jpool_job_t *j = done, *next; j; j = next) {
         next = j->done_next;
-        if (!j->lease_lost) {
+        pool->released += j->released;
+        if (!j->lease_lost && !j->released) {
             atomic_fetch_add(j->res.status == JRUN_OK ? &m->completed_ok : &m->completed_failed,
                              1);
             jsvc_hist_observe(&m->run, j->res.elapsed_ms * 1000);
@@ -584,18 +607,62 @@ static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
     for (jpool_job_t *j = taken; j; j = j->next) {
         pool->nheld++;
     }
-    jpool__dispatch(pool);
+    if (!draining) {
+        jpool__dispatch(pool); /* a stopping pool starts nothing: pending jobs are handed back */
+    }
     return true;
 }
 
-static bool jpool__any_running(const jpool_t *pool)
+static int jpool__count_running(const jpool_t *pool)
 {
+    int n = 0;
+    for (const jpool_job_t *j = pool->held; j; j = j->next) {
+        n += j->slot >= 0;
+    }
+    return n;
+}
+
+/* Shutdown, once the wait is over: stops the workers of the jobs still running, records what
+ * they return (a run that ended on its own keeps its outcome) and releases the leases of every
+ * job still held, so they are due again at once rather than after their leases expire. */
+static void jpool__hand_back(jpool_t *pool, rd_kafka_message_t **msgs)
+{
+    const jcfg_t *cfg = pool->svc->cfg;
+    int running = jpool__count_running(pool), held = pool->nheld;
+    if (held == 0) {
+        return;
+    }
+    if (running > 0) {
+        SL_LOGI(JPOOL_LOG, "stopping: %d job(s) still running; stopping their workers and "
+                "releasing their leases", running);
+    }
+    pool->handing_back = true;
     for (const jpool_job_t *j = pool->held; j; j = j->next) {
         if (j->slot >= 0) {
-            return true;
+            jrun_cancel(pool->slots[j->slot].ctl);
         }
     }
-    return false;
+    int64_t until = sl_time_mono_ms() + cfg->grace_ms + JPOOL_HANDBACK_EXTRA_MS;
+    while (jpool__count_running(pool) > 0 && sl_time_mono_ms() < until) {
+        if (!jpool__turn(pool, msgs, true)) {
+            break;
+        }
+    }
+    if (jstore_batch_begin(pool->st) == 0) {
+        int pending = 0;
+        for (jpool_job_t *j = pool->held; j; j = j->next) {
+            if (j->slot < 0 && !j->lease_lost) {
+                pending += jpool__release(pool, j); /* leased, never started */
+            }
+        }
+        if (jstore_batch_end(pool->st) == 0) {
+            pool->released += pending;
+        } else {
+            SL_LOGW(JPOOL_LOG, "releasing the leases of pending jobs failed; they expire instead");
+        }
+    }
+    SL_LOGI(JPOOL_LOG, "stopping: released the leases of %d of %d held job(s): due again at once",
+            pool->released, held);
 }
 
 void *jpool_main(void *arg)
@@ -610,17 +677,27 @@ void *jpool_main(void *arg)
     rd_kafka_message_t **msgs = calloc((size_t)pool->nslots + 1, sizeof *msgs);
     SL_ASSERT(msgs);
     int64_t last_beat = 0, last_lag = 0, drain_until = 0;
+    bool stopped = false; /* the store loop gave up: the service is stopping hard */
     for (;;) {
         jsvc_beat(svc, JSVC_STAGE_POOL);
         bool draining = atomic_load(&svc->stop_input);
         int64_t now = sl_time_mono_ms();
         if (draining && drain_until == 0) {
-            drain_until = now + JPOOL_DRAIN_MS;
+            drain_until = now + svc->cfg->shutdown_wait_ms;
+            int running = jpool__count_running(pool);
+            if (running > 0) {
+                SL_LOGI(JPOOL_LOG, "stopping: waiting for %d running job(s) (up to %.1f s), "
+                        "then stopping their workers and releasing their leases", running,
+                        (double)svc->cfg->shutdown_wait_ms / 1000.0);
+            } else {
+                SL_LOGI(JPOOL_LOG, "stopping: no running jobs");
+            }
         }
-        if (draining && (!jpool__any_running(pool) || now > drain_until)) {
+        if (draining && (jpool__count_running(pool) == 0 || now >= drain_until)) {
             break;
         }
         if (!jpool__turn(pool, msgs, draining)) {
+            stopped = true;
             break;
         }
         if (now - last_beat >= svc->cfg->lease_ms / 3) {
@@ -633,8 +710,11 @@ void *jpool_main(void *arg)
             last_lag = now;
         }
     }
+    if (!stopped) {
+        jpool__hand_back(pool, msgs);
+    }
     for (int i = 0; i < pool->nslots; i++) {
-        jrun_cancel(pool->slots[i].ctl); /* past the drain: leases expire, jobs run again */
+        jrun_cancel(pool->slots[i].ctl); /* whatever is left: leases expire, jobs run again */
     }
     free(msgs);
     rd_kafka_consumer_close(pool->rk);

@@ -386,6 +386,81 @@ static void tail_to_result(const tail_t *tail, jrun_result_t *out)
     out->log_truncated = tail->truncated || off > 0;
 }
 
+size_t jrun_utf8_len(const unsigned char *p, size_t n)
+{
+    if (n == 0) {
+        return 0;
+    }
+    if (p[0] < 0x80) {
+        return 1;
+    }
+    size_t len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+    if (p[0] >= 0xf5 || len == 0 || len > n) {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+    bool overlong = (len == 3 && p[0] == 0xe0 && p[1] < 0xa0) ||
+                    (len == 4 && p[0] == 0xf0 && p[1] < 0x90);
+    bool bad = (len == 3 && p[0] == 0xed && p[1] >= 0xa0) || /* surrogates */
+               (len == 4 && p[0] == 0xf4 && p[1] >= 0x90);   /* past U+10FFFF */
+    return overlong || bad ? 0 : len;
+}
+
+/* Appends ": <the last non-empty line of log>" to a failed run's reason (escaped, bounded). */
+static void result_add_last_line(jrun_result_t *out, const char *log, size_t len)
+{
+    size_t end = len;
+    for (;;) {
+        while (end > 0 && (log[end - 1] == '\n' || log[end - 1] == '\r' ||
+                           log[end - 1] == ' ' || log[end - 1] == '\t')) {
+            end--;
+        }
+        size_t start = end;
+        while (start > 0 && log[start - 1] != '\n') {
+            start--;
+        }
+        if (end == 0 || start < end) {
+            log += start;
+            len = end - start;
+            break;
+        }
+    }
+    if (len == 0) {
+        return;
+    }
+    char line[JRUN_REASON_LINE_BYTES_MAX + 8];
+    size_t n = 0, i = 0;
+    const unsigned char *p = (const unsigned char *)log;
+    while (i < len) {
+        char unit[8];
+        size_t ulen = 0, take = 1;
+        size_t seq = p[i] >= 0x80 ? jrun_utf8_len(p + i, len - i) : 0;
+        if (seq > 0) {
+            memcpy(unit, p + i, seq);
+            ulen = take = seq;
+        } else if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '\\') {
+            ulen = (size_t)snprintf(unit, sizeof unit, p[i] == '\\' ? "\\\\" : "\\x%02x", p[i]);
+        } else {
+            unit[0] = (char)p[i];
+            ulen = 1;
+        }
+        if (n + ulen > JRUN_REASON_LINE_BYTES_MAX - 3) {
+            memcpy(line + n, "...", 3);
+            n += 3;
+            break;
+        }
+        memcpy(line + n, unit, ulen);
+        n += ulen;
+        i += take;
+    }
+    size_t r = strlen(out->reason);
+    snprintf(out->reason + r, sizeof out->reason - r, ": %.*s", (int)n, line);
+}
+
 /* ---------------------------------------------------------------- processes */
 
 typedef struct {
@@ -1002,6 +1077,9 @@ int jrun_oneshot(const jrun_cmd_t *cmd, const void *payload, size_t len, int64_t
     }
     sigpipe_restore(&guard);
     tail_to_result(&tail, out);
+    if (out->status == JRUN_EXIT || out->status == JRUN_SIGNAL) {
+        result_add_last_line(out, out->log, out->log_len);
+    }
     free(tail.data);
     sl_buf_deinit(&buf);
     out->elapsed_ms = sl_time_mono_ms() - start_ms;
@@ -1258,9 +1336,20 @@ static void worker_reply(jrun_worker_t *worker, const char *id, jrun_result_t *o
     }
 }
 
+/* Reads what stderr holds now into the tail; bounded, so a chatty worker cannot keep us. */
+static void worker_drain_err(jrun_worker_t *worker)
+{
+    char chunk[4096];
+    ssize_t n;
+    for (int i = 0; i < 16 && (n = read(worker->proc.err_fd, chunk, sizeof chunk)) > 0; i++) {
+        tail_append(&worker->tail, chunk, (size_t)n);
+    }
+}
+
 /* The worker died or closed stdout mid-job (its exit may trail the EOF by a moment). */
 static void worker_lost(jrun_worker_t *worker, jrun_result_t *out)
 {
+    worker_drain_err(worker); /* its last words say why */
     bool exited = proc_wait_exit(&worker->proc, sl_time_mono_ms() + JRUN_DRAIN_MS);
     int status = proc_stop(&worker->proc, cmd_grace_ms(&worker->cmd));
     worker_stop(worker);
@@ -1274,17 +1363,8 @@ static void worker_lost(jrun_worker_t *worker, jrun_result_t *out)
     out->status = JRUN_PROTOCOL;
 }
 
-/* Reads what stderr holds now into the tail; bounded, so a chatty worker cannot keep us. */
-static void worker_drain_err(jrun_worker_t *worker)
-{
-    char chunk[4096];
-    ssize_t n;
-    for (int i = 0; i < 16 && (n = read(worker->proc.err_fd, chunk, sizeof chunk)) > 0; i++) {
-        tail_append(&worker->tail, chunk, (size_t)n);
-    }
-}
-
-static void worker_job(jrun_worker_t *worker, const char *id, int64_t timeout_ms, bool started,
+/* Runs the request; returns true when the worker died (or closed stdout) mid-job. */
+static bool worker_job(jrun_worker_t *worker, const char *id, int64_t timeout_ms, bool started,
                        jrun_ctl_t *ctl, jrun_result_t *out)
 {
     int64_t start_ms = sl_time_mono_ms();
@@ -1299,10 +1379,12 @@ static void worker_job(jrun_worker_t *worker, const char *id, int64_t timeout_ms
         worker_reply(worker, id, out);
     } else if (ev == PUMP_EXITED) {
         worker_lost(worker, out);
+        return true;
     } else {
         worker_stop(worker);
         result_from_ev(out, ev, timeout_ms, JRUN_LINE_BYTES_MAX - 1);
     }
+    return false;
 }
 
 int jrun_worker_run(jrun_worker_t *worker, const char *id, int attempt, const void *payload,
@@ -1324,7 +1406,7 @@ int jrun_worker_run(jrun_worker_t *worker, const char *id, int attempt, const vo
     worker_idle_check(worker);
     worker->tail.len = 0;
     worker->tail.truncated = false;
-    bool started = false;
+    bool started = false, lost = false;
     if (ctl_cancelled(ctl)) {
         result_from_ev(out, PUMP_CANCELLED, timeout_ms, 0);
     } else if (worker_ensure(worker, &started) != 0) {
@@ -1333,11 +1415,14 @@ int jrun_worker_run(jrun_worker_t *worker, const char *id, int attempt, const vo
                     strerror(err));
     } else {
         worker_build_req(worker, id, attempt, payload, len);
-        worker_job(worker, id, timeout_ms, started, ctl, out);
+        lost = worker_job(worker, id, timeout_ms, started, ctl, out);
     }
     sigpipe_restore(&guard);
     worker->stats.jobs_failed += out->status != JRUN_OK;
     tail_to_result(&worker->tail, out);
+    if (lost) {
+        result_add_last_line(out, out->log, out->log_len);
+    }
     out->elapsed_ms = sl_time_mono_ms() - start_ms;
     return 0;
 }

@@ -43,7 +43,10 @@
 #define JRUN_JSON_DEPTH_MAX 64
 /* Job id length for persistent workers. */
 #define JRUN_ID_BYTES_MAX 256
-#define JRUN_REASON_BYTES 256
+#define JRUN_REASON_BYTES 512
+/* Bytes of the last stderr line a failed command's reason quotes (escaped; longer lines are cut
+ * and end in "..."). */
+#define JRUN_REASON_LINE_BYTES_MAX 200
 /* Children of this process started and not yet reaped, at once (one per running job and per
  * persistent worker); a start past it fails with EAGAIN. Also bounds an orphan scan. */
 #define JRUN_PROCS_MAX 16384
@@ -91,7 +94,11 @@ typedef struct {
     size_t log_len;
     bool log_truncated;            /* earlier stderr bytes were dropped */
     int64_t elapsed_ms;
-    char reason[JRUN_REASON_BYTES]; /* "" on success, else e.g. "timed out after 5.0 s" */
+    /* "" on success, else e.g. "timed out after 5.0 s"; a command that exited non-zero or was
+     * killed by a signal (a persistent worker: died mid-job) adds ": " and its last non-empty
+     * stderr line, escaped (control bytes, '\\' and bytes that are not UTF-8 as \xNN) and
+     * cut to JRUN_REASON_LINE_BYTES_MAX. */
+    char reason[JRUN_REASON_BYTES];
 } jrun_result_t;
 
 void jrun_result_deinit(jrun_result_t *res);
@@ -152,6 +159,10 @@ int jrun_set_subreaper(void);
  * whose process group is not a running job's (kill_all: every one). Never touches the
  * leaders of running calls. Returns how many orphans were still alive. Thread: any. */
 size_t jrun_reap_orphans(bool kill_all);
+
+/* Length of the valid UTF-8 sequence starting at p (of the n bytes there): 1 for ASCII, 2..4,
+ * or 0 when p does not start a valid sequence (overlong, surrogate, past U+10FFFF, cut). */
+size_t jrun_utf8_len(const unsigned char *p, size_t n);
 
 /* Validates that [p, p+len) is exactly one JSON value (surrounding whitespace allowed). */
 bool jrun_json_valid(const char *p, size_t len);

@@ -53,6 +53,9 @@ static const char *const jstore__migrations[] = {
     "CREATE TABLE procs(pgid INTEGER NOT NULL, start_ticks INTEGER NOT NULL,"
     " boot_id TEXT NOT NULL, svc_pid INTEGER NOT NULL, svc_start_ticks INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL, PRIMARY KEY(pgid, start_ticks)) WITHOUT ROWID;",
+    /* 5: only a queued or retry_wait job has a next attempt (older versions left the due time
+     * of the last retry on running, finished and dead jobs). */
+    "UPDATE jobs SET next_attempt_at_ms = NULL WHERE state NOT IN ('retry_wait','queued');",
 };
 #define JSTORE_SCHEMA_VERSION ((int)SL_ARRAY_LEN(jstore__migrations))
 
@@ -77,6 +80,7 @@ enum {
     S_UPD_RETRY,
     S_UPD_REQUEUE,
     S_UPD_CANCEL,
+    S_UPD_RELEASE,
     S_HIST_INSERT,
     S_HIST_CLOSE,
     S_HIST_LIST,
@@ -127,7 +131,7 @@ static const char *const jstore__sql[S_COUNT] = {
     [S_UPD_STATE] = "UPDATE jobs SET state = ?2, updated_ms = ?3 WHERE id = ?1",
     [S_UPD_RUNNING] = "UPDATE jobs SET state = 'running', lease_owner = ?2,"
                       " lease_expires_at_ms = ?3, started_ms = ?4, finished_ms = NULL,"
-                      " updated_ms = ?4 WHERE id = ?1",
+                      " next_attempt_at_ms = NULL, updated_ms = ?4 WHERE id = ?1",
     [S_UPD_LEASE] = "UPDATE jobs SET lease_expires_at_ms = ?2, updated_ms = ?3 WHERE id = ?1",
     [S_UPD_FINISH] = "UPDATE jobs SET state = ?2, result = ?3, last_error = ?4, log_tail = ?5,"
                      " finished_ms = ?6, updated_ms = ?6, lease_owner = NULL,"
@@ -138,8 +142,13 @@ static const char *const jstore__sql[S_COUNT] = {
                       " attempt_base = attempt, next_attempt_at_ms = ?2, finished_ms = NULL,"
                       " updated_ms = ?2 WHERE id = ?1",
     [S_UPD_CANCEL] = "UPDATE jobs SET state = 'cancelled', lease_owner = NULL,"
-                     " lease_expires_at_ms = NULL, finished_ms = ?2, updated_ms = ?2"
-                     " WHERE id = ?1",
+                     " lease_expires_at_ms = NULL, next_attempt_at_ms = NULL, finished_ms = ?2,"
+                     " updated_ms = ?2 WHERE id = ?1",
+    /* the released attempt does not count against the budget: attempt_base moves with it */
+    [S_UPD_RELEASE] = "UPDATE jobs SET state = 'queued', attempt = attempt + 1,"
+                      " attempt_base = attempt_base + 1, next_attempt_at_ms = ?2,"
+                      " lease_owner = NULL, lease_expires_at_ms = NULL, updated_ms = ?2"
+                      " WHERE id = ?1",
     [S_HIST_INSERT] = "INSERT OR REPLACE INTO attempts(job_id, attempt, started_ms, outcome)"
                       " VALUES(?1, ?2, ?3, 'running')",
     [S_HIST_CLOSE] = "UPDATE attempts SET finished_ms = ?3, outcome = ?4, error = ?5"
@@ -147,7 +156,7 @@ static const char *const jstore__sql[S_COUNT] = {
     [S_HIST_LIST] = "SELECT attempt, started_ms, finished_ms, outcome, error FROM attempts"
                     " WHERE job_id = ?1 ORDER BY attempt LIMIT ?2",
     [S_LIST] = "SELECT id, type, state, attempt, max_attempts, created_ms, updated_ms,"
-               " next_attempt_at_ms FROM jobs WHERE (?1 IS NULL OR state = ?1)"
+               " next_attempt_at_ms, attempt_base FROM jobs WHERE (?1 IS NULL OR state = ?1)"
                " AND (?2 IS NULL OR type = ?2)"
                " AND (created_ms > ?3 OR (created_ms = ?3 AND id > ?4))"
                " ORDER BY created_ms, id LIMIT ?5",
@@ -693,6 +702,7 @@ int jstore_list(jstore_t *st, int state, const char *type, jstore_cursor_t *curs
         row->created_ms = sqlite3_column_int64(stmt, 5);
         row->updated_ms = sqlite3_column_int64(stmt, 6);
         row->next_attempt_at_ms = sqlite3_column_int64(stmt, 7);
+        row->attempt_base = sqlite3_column_int(stmt, 8);
     }
     rc = *n < limit ? jstore__step_end(step) : 0;
     jstore__reset(stmt);
@@ -1015,6 +1025,31 @@ int jstore_cancel(jstore_t *st, const char *id, int64_t now_ms, jstore_state_t *
         rc = jstore__exec(stmt);
         if (rc == 0 && head.state == JSTORE_RUNNING) {
             rc = jstore__hist_close(st, id, head.attempt, "cancelled", NULL, now_ms);
+        }
+    }
+    return jstore__end(st, rc);
+}
+
+int jstore_release(jstore_t *st, const char *id, int32_t attempt, const char *owner,
+                   const char *why, int64_t now_ms)
+{
+    jstore__head_t head;
+    int rc = owner ? jstore__begin_head(st, id, &head) : SL_EINVAL;
+    if (rc != 0) {
+        return rc;
+    }
+    if (head.state != JSTORE_RUNNING || head.attempt != attempt ||
+        strcmp(head.owner, owner) != 0) {
+        rc = SL_ECLOSED;
+    } else if (head.attempt >= JSTORE_ATTEMPT_NO_MAX) {
+        rc = SL_ELIMIT; /* left to its lease: it expires and the job fails as before */
+    } else {
+        sqlite3_stmt *stmt = st->stmt[S_UPD_RELEASE];
+        sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, now_ms);
+        rc = jstore__exec(stmt);
+        if (rc == 0) {
+            rc = jstore__hist_close(st, id, attempt, "released", why, now_ms);
         }
     }
     return jstore__end(st, rc);

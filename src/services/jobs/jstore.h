@@ -45,7 +45,9 @@ typedef struct jstore jstore_t;
 
 /* States. accepted -> queued -> running -> succeeded | failed; failed -> retry_wait (next
  * attempt) | dead; retry_wait -> running; failed | dead | cancelled -> queued (operator retry,
- * fresh budget); accepted | queued | running | failed | retry_wait -> cancelled. */
+ * fresh budget); running -> queued (released by a stopping worker, next attempt due at once,
+ * budget unspent); accepted | queued | running | failed | retry_wait -> cancelled.
+ * next_attempt_at_ms is set only in queued and retry_wait (0 in every other state). */
 typedef enum {
     JSTORE_ACCEPTED,
     JSTORE_QUEUED,
@@ -102,6 +104,7 @@ typedef struct {
     char type[JSTORE_TYPE_BUF];
     jstore_state_t state;
     int32_t attempt, max_attempts;
+    int32_t attempt_base; /* attempts before the current budget: attempt - base is 1..max */
     int64_t created_ms, updated_ms, next_attempt_at_ms;
 } jstore_summary_t;
 
@@ -114,7 +117,7 @@ typedef struct {
 typedef struct {
     int32_t attempt;
     int64_t started_ms, finished_ms; /* finished_ms 0 while running */
-    char outcome[16];                /* running | succeeded | failed | lease_expired | cancelled */
+    char outcome[16]; /* running | succeeded | failed | lease_expired | cancelled | released */
     char error[JSTORE_ERROR_BUF];
 } jstore_attempt_t;
 
@@ -204,6 +207,13 @@ int jstore_mark_dead(jstore_t *st, const char *id, int32_t attempt, int64_t now_
  * now for jstore_take_due (the retry producer publishes it); *attempt_out gets the new attempt. SL_ELIMIT past JSTORE_ATTEMPT_NO_MAX attempts. */
 int jstore_requeue_for_operator_retry(jstore_t *st, const char *id, int64_t now_ms,
                                       int32_t *attempt_out);
+/* running -> queued for a worker that stops before `attempt` ends (service shutdown): the
+ * lease is dropped, the attempt closed with outcome "released" and error why (may be NULL),
+ * and the next attempt is due at now_ms without spending the budget (attempt_base moves
+ * too). SL_ECLOSED when owner no longer holds this attempt's lease (nothing changed);
+ * SL_ELIMIT past JSTORE_ATTEMPT_NO_MAX attempts (left to its lease). */
+int jstore_release(jstore_t *st, const char *id, int32_t attempt, const char *owner,
+                   const char *why, int64_t now_ms);
 /* Any unfinished state -> cancelled; *prev (may be NULL) gets the state it left, so the caller
  * stops a running worker. SL_EEXIST if already cancelled; SL_EINVAL if succeeded or dead. */
 int jstore_cancel(jstore_t *st, const char *id, int64_t now_ms, jstore_state_t *prev);

@@ -17,6 +17,9 @@
 
 #define JSVC_LOG "jobs"
 #define JSVC_ORPHAN_ROUNDS 200 /* 10 ms apart: killed orphans get 2 s to be reaped at stop */
+#define JSVC_CONNECT_BACKOFF_MIN_MS 500   /* broker unreachable at start: first retry delay */
+#define JSVC_CONNECT_BACKOFF_MAX_MS 10000 /* ... doubling up to this */
+#define JSVC_UNREACHABLE_LOG_MS 60000     /* "still unreachable" at most once per this */
 
 /* ---- delivery waits ---- */
 
@@ -125,10 +128,47 @@ static void *jsvc__producer_main(void *arg)
 
 /* ---- clients ---- */
 
+/* librdkafka's lines about failed connections, while the service waits for its broker at
+ * start, go to debug: the connect thread says it once, in one line, rate limited. */
+static bool jsvc__connect_noise(const jsvc_t *svc, const char *fac)
+{
+    return svc && !atomic_load(&svc->connected) &&
+           (strcmp(fac, "FAIL") == 0 || strcmp(fac, "ERROR") == 0);
+}
+
 static void jsvc__log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    if (level <= 4) {
+    if (level > 4) {
+        return;
+    }
+    if (jsvc__connect_noise(rd_kafka_opaque(rk), fac)) {
+        SL_LOGD(JSVC_LOG, "kafka %s: %s", fac, buf);
+    } else {
         SL_LOGW(JSVC_LOG, "kafka %s: %s", fac, buf);
+    }
+}
+
+/* Errors librdkafka would otherwise log itself (as "ERROR" lines); also tells the connect
+ * thread that every broker is down, so it need not wait out its timeout. */
+static void jsvc__error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    jsvc_t *svc = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) {
+        pthread_mutex_lock(&svc->refused_mu);
+        if (!svc->refused_why[0]) {
+            snprintf(svc->refused_why, sizeof svc->refused_why, "%s", reason);
+        }
+        pthread_mutex_unlock(&svc->refused_mu);
+        atomic_store(&svc->refused, true);
+    }
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        atomic_store(&svc->brokers_down, true);
+    }
+    if (jsvc__connect_noise(svc, "ERROR")) {
+        SL_LOGD(JSVC_LOG, "kafka ERROR: %s", reason);
+    } else {
+        SL_LOGW(JSVC_LOG, "kafka ERROR: %s", reason);
     }
 }
 
@@ -139,6 +179,8 @@ static rd_kafka_conf_t *jsvc__conf(jsvc_t *svc)
     rd_kafka_conf_set(conf, "bootstrap.servers", svc->cfg->brokers, errstr, sizeof errstr);
     rd_kafka_conf_set(conf, "client.id", "sluice-jobs", errstr, sizeof errstr);
     rd_kafka_conf_set_log_cb(conf, jsvc__log_cb);
+    rd_kafka_conf_set_error_cb(conf, jsvc__error_cb);
+    rd_kafka_conf_set_opaque(conf, svc);
     /* kafka.* settings were checked by librdkafka when the configuration was loaded. */
     int rc = kit_kconf_apply(&svc->cfg->kafka, conf, errstr, sizeof errstr);
     SL_ASSERT(rc == 0);
@@ -260,7 +302,27 @@ int64_t jsvc_backoff_ms(const jcfg_t *cfg, int next)
 
 /* ---- topics ---- */
 
-static int jsvc__create_topics(jsvc_t *svc, char *err, size_t len)
+/* Gives the first topic creation up early: every broker refused or dropped the connection
+ * (librdkafka said so since the producer started), or the service stops. */
+static bool jsvc__give_up_first(void *arg)
+{
+    jsvc_t *svc = arg;
+    return atomic_load(&svc->brokers_down) || atomic_load(&svc->refused) ||
+           atomic_load(&svc->stop_input);
+}
+
+/* Retries wait out their timeout (a broker that comes up meanwhile is used at once): there is
+ * no "broker up" event that would clear brokers_down. */
+static bool jsvc__give_up_retry(void *arg)
+{
+    jsvc_t *svc = arg;
+    return atomic_load(&svc->refused) || atomic_load(&svc->stop_input);
+}
+
+/* Creates the service's topics (the first call at start gives up as soon as every broker is
+ * known down). SL_ECLOSED: unreachable, with the reason in err; SL_EINVAL: a topic or the
+ * client's security settings were refused (retrying cannot help). */
+static int jsvc__create_topics(jsvc_t *svc, bool first, char *err, size_t len)
 {
     const char *names[] = {svc->t_requests, svc->t_assigned, svc->t_completed, svc->t_dead};
     rd_kafka_NewTopic_t *nt[4];
@@ -269,8 +331,25 @@ static int jsvc__create_topics(jsvc_t *svc, char *err, size_t len)
         nt[i] = rd_kafka_NewTopic_new(names[i], svc->cfg->partitions, 1, errstr, sizeof errstr);
         SL_ASSERT(nt[i]);
     }
-    return kit_create_topics(svc->producer, nt, 4, (int)svc->cfg->broker_timeout_ms,
-                             svc->cfg->brokers, err, len);
+    int rc = kit_create_topics_until(svc->producer, nt, 4, (int)svc->cfg->broker_timeout_ms,
+                                     svc->cfg->brokers,
+                                     first ? jsvc__give_up_first : jsvc__give_up_retry, svc, err,
+                                     len);
+    if (rc == SL_ECLOSED && atomic_load(&svc->refused)) {
+        pthread_mutex_lock(&svc->refused_mu);
+        snprintf(err, len, "broker at %s refused the client's security settings (kafka.*): %s",
+                 svc->cfg->brokers, svc->refused_why);
+        pthread_mutex_unlock(&svc->refused_mu);
+        rc = SL_EINVAL;
+    } else if (rc == SL_ECLOSED) {
+        if (atomic_load(&svc->brokers_down)) {
+            snprintf(err, len, "it refused or dropped the connection");
+        } else {
+            snprintf(err, len, "no answer within %lld ms (broker.timeout.ms)",
+                     (long long)svc->cfg->broker_timeout_ms);
+        }
+    }
+    return rc;
 }
 
 /* ---- health and metrics ---- */
@@ -295,6 +374,11 @@ bool jsvc_healthy(jsvc_t *svc, char *why, size_t len)
             snprintf(why, len, "%s stalled", jsvc__stage_names[i]);
             return false;
         }
+    }
+    if (!atomic_load(&svc->connected)) {
+        snprintf(why, len, "broker at %s unreachable; retrying (jobs are refused until it "
+                 "answers)", svc->cfg->brokers);
+        return false;
     }
     if (!atomic_load(&svc->broker_ok)) {
         snprintf(why, len, "broker %s unreachable", svc->cfg->brokers);
@@ -331,6 +415,34 @@ static void jsvc__counter2(kit_text_t *t, const char *name, const char *help, co
                  (unsigned long long)atomic_load(v2));
 }
 
+json_t *jsvc_json_text(const char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    if (j) {
+        return j;
+    }
+    size_t n = strlen(s), used = 0;
+    char *buf = sl_xmalloc(3 * n + 1);
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t seq = jrun_utf8_len(p + i, n - i);
+        if (seq > 0) {
+            memcpy(buf + used, p + i, seq);
+            used += seq;
+            i += seq;
+        } else {
+            memcpy(buf + used, "\xef\xbf\xbd", 3); /* U+FFFD */
+            used += 3;
+            i++;
+        }
+    }
+    buf[used] = '\0';
+    j = json_string(buf);
+    free(buf);
+    SL_ASSERT(j); /* valid UTF-8 by construction */
+    return j;
+}
+
 json_t *jsvc_history_json(jstore_t *st, const char *id)
 {
     jstore_attempt_t *hist = calloc(JSVC_HISTORY_MAX, sizeof *hist);
@@ -340,10 +452,10 @@ json_t *jsvc_history_json(jstore_t *st, const char *id)
     if (jstore_attempts(st, id, hist, JSVC_HISTORY_MAX, &n) == 0) {
         for (size_t i = 0; i < n; i++) {
             json_array_append_new(
-                arr, json_pack("{s:i, s:I, s:I, s:s, s:s}", "attempt", hist[i].attempt,
+                arr, json_pack("{s:i, s:I, s:I, s:s, s:o}", "attempt", hist[i].attempt,
                                "started_ms", (json_int_t)hist[i].started_ms, "finished_ms",
                                (json_int_t)hist[i].finished_ms, "outcome", hist[i].outcome,
-                               "error", hist[i].error));
+                               "error", jsvc_json_text(hist[i].error)));
         }
     }
     free(hist);
@@ -399,7 +511,8 @@ static int jsvc__thread(jsvc_t *svc, int stage, void *(*fn)(void *))
     return 0;
 }
 
-static int jsvc__start_stages(jsvc_t *svc, char *err, size_t len)
+/* The stages that need the broker: the pipeline and the worker pool. */
+static int jsvc__start_work(jsvc_t *svc, char *err, size_t len)
 {
     const jcfg_t *cfg = svc->cfg;
     int rc = 0;
@@ -415,11 +528,71 @@ static int jsvc__start_stages(jsvc_t *svc, char *err, size_t len)
         rc = rc ? rc : jpool_new(svc, &svc->pool);
         rc = rc ? rc : jsvc__thread(svc, JSVC_STAGE_POOL, jpool_main);
     }
-    if (rc == 0 && cfg->roles_api) {
-        rc = japi_start(svc, &svc->api, err, len);
-    } else if (rc != 0) {
+    if (rc != 0) {
         snprintf(err, len, "starting stages: %s", sl_strerror(rc));
     }
+    return rc;
+}
+
+/* Sleeps ms, or less once the service stops. */
+static void jsvc__nap(jsvc_t *svc, int64_t ms)
+{
+    for (int64_t t = 0; t < ms && !atomic_load(&svc->stop_input); t += 50) {
+        usleep(50 * 1000);
+    }
+}
+
+/* Connect thread: the broker was unreachable at start. Retries the topic creation with
+ * backoff (saying so again at most every JSVC_UNREACHABLE_LOG_MS), then starts the stages. */
+static void *jsvc__connect_main(void *arg)
+{
+    jsvc_t *svc = arg;
+    char err[512];
+    int64_t backoff = JSVC_CONNECT_BACKOFF_MIN_MS, since = sl_time_mono_ms(), logged = since;
+    for (int tries = 2; !atomic_load(&svc->stop_input); tries++) {
+        jsvc__nap(svc, backoff);
+        if (atomic_load(&svc->stop_input)) {
+            break;
+        }
+        int rc = jsvc__create_topics(svc, false, err, sizeof err);
+        int64_t now = sl_time_mono_ms();
+        if (rc == 0) {
+            atomic_store(&svc->broker_ok, true);
+            atomic_store(&svc->connected, true);
+            SL_LOGI(JSVC_LOG, "broker at %s answered after %d tries (%.1f s): starting",
+                    svc->cfg->brokers, tries, (double)(now - since) / 1000.0);
+            rc = jsvc__start_work(svc, err, sizeof err);
+        }
+        if (rc != 0 && rc != SL_ECLOSED) {
+            SL_LOGE(JSVC_LOG, "%s", err);
+            atomic_store(&svc->connect_failed, true);
+        }
+        if (rc != SL_ECLOSED) {
+            break;
+        }
+        if (now - logged >= JSVC_UNREACHABLE_LOG_MS) {
+            SL_LOGW(JSVC_LOG, "broker at %s still unreachable (%d tries over %.0f s): %s",
+                    svc->cfg->brokers, tries, (double)(now - since) / 1000.0, err);
+            logged = now;
+        }
+        backoff = SL_MIN(backoff * 2, JSVC_CONNECT_BACKOFF_MAX_MS);
+    }
+    return NULL;
+}
+
+/* The first topic creation failed for want of a broker: serve HTTP (health and submissions
+ * answer 503) and let the connect thread retry. */
+static int jsvc__start_unconnected(jsvc_t *svc, const char *why, char *err, size_t len)
+{
+    atomic_store(&svc->broker_ok, false);
+    SL_LOGW(JSVC_LOG, "broker at %s unreachable: %s; retrying with backoff, and meanwhile GET "
+            "/health and POST /jobs answer 503", svc->cfg->brokers, why);
+    int rc = svc->cfg->roles_api ? japi_start(svc, &svc->api, err, len) : 0;
+    if (rc == 0 && pthread_create(&svc->connect_thread, NULL, jsvc__connect_main, svc) != 0) {
+        snprintf(err, len, "starting the connect thread failed");
+        rc = SL_ENOMEM;
+    }
+    svc->connect_started = rc == 0;
     return rc;
 }
 
@@ -449,6 +622,7 @@ int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
     SL_ASSERT(svc);
     svc->cfg = cfg;
     pthread_mutex_init(&svc->counts_mu, NULL);
+    pthread_mutex_init(&svc->refused_mu, NULL);
     snprintf(svc->t_requests, JSVC_TOPIC_BUF, "%s.requests", cfg->prefix);
     snprintf(svc->t_assigned, JSVC_TOPIC_BUF, "%s.assigned", cfg->prefix);
     snprintf(svc->t_completed, JSVC_TOPIC_BUF, "%s.completed", cfg->prefix);
@@ -472,26 +646,32 @@ int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
     }
     if (rc != 0) {
         pthread_mutex_destroy(&svc->counts_mu);
+        pthread_mutex_destroy(&svc->refused_mu);
         free(svc);
         return rc;
     }
     jstore_close(st);
     rc = jsvc__producer_new(svc, err, err_len);
-    if (rc == 0) {
-        rc = jsvc__create_topics(svc, err, err_len);
-    }
     if (rc == 0 && pthread_create(&svc->producer_thread, NULL, jsvc__producer_main, svc) != 0) {
+        rd_kafka_destroy(svc->producer);
         rc = SL_ENOMEM;
     }
     if (rc != 0) {
-        if (svc->producer) {
-            rd_kafka_destroy(svc->producer);
-        }
         pthread_mutex_destroy(&svc->counts_mu);
+        pthread_mutex_destroy(&svc->refused_mu);
         free(svc);
         return rc;
     }
-    rc = jsvc__start_stages(svc, err, err_len);
+    rc = jsvc__create_topics(svc, true, err, err_len);
+    if (rc == 0) {
+        atomic_store(&svc->connected, true);
+        rc = jsvc__start_work(svc, err, err_len);
+        rc = rc == 0 && cfg->roles_api ? japi_start(svc, &svc->api, err, err_len) : rc;
+    } else if (rc == SL_ECLOSED) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        rc = jsvc__start_unconnected(svc, why, err, err_len);
+    }
     if (rc != 0) {
         jsvc_stop(svc);
         return rc;
@@ -507,6 +687,9 @@ int jsvc_http_port(const jsvc_t *svc)
 
 bool jsvc_alive(const jsvc_t *svc)
 {
+    if (atomic_load(&svc->connect_failed)) {
+        return false;
+    }
     for (int i = 0; i < JSVC_STAGE_COUNT; i++) {
         if (svc->stage_started[i] && atomic_load(&svc->stage_dead[i])) {
             return false;
@@ -518,6 +701,10 @@ bool jsvc_alive(const jsvc_t *svc)
 void jsvc_stop(jsvc_t *svc)
 {
     atomic_store(&svc->stop_input, true);
+    if (svc->connect_started) {
+        pthread_join(svc->connect_thread, NULL); /* it starts no stage once stopping */
+        svc->connect_started = false;
+    }
     if (svc->api) {
         japi_stop(svc->api); /* no new jobs; in-flight requests answered first */
         svc->api = NULL;
@@ -541,5 +728,6 @@ void jsvc_stop(jsvc_t *svc)
     pthread_join(svc->producer_thread, NULL);
     rd_kafka_destroy(svc->producer);
     pthread_mutex_destroy(&svc->counts_mu);
+    pthread_mutex_destroy(&svc->refused_mu);
     free(svc);
 }

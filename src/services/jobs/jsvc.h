@@ -15,15 +15,18 @@
 
 typedef struct jsvc jsvc_t;
 
-/* Creates the topics (when missing), opens the store, starts every stage this process runs.
- * cfg must outlive the service. Returns 0, or an error with a reason in err (broker
- * unreachable, store unusable, port in use). */
+/* Opens the store, creates the topics (when missing), starts every stage this process runs.
+ * With the broker unreachable it starts only the HTTP API (health and submissions answer
+ * 503) and a thread that retries with backoff and starts the other stages once the broker
+ * answers. cfg must outlive the service. Returns 0, or an error with a reason in err (store
+ * unusable, a topic refused, port in use). */
 int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len);
 /* The HTTP port (resolved when the config asked for port 0); 0 without the api role. */
 int jsvc_http_port(const jsvc_t *svc);
 /* False once a stage thread died: the process must exit non-zero (health already says 503). */
 bool jsvc_alive(const jsvc_t *svc);
-/* Stops consuming, waits for running jobs up to their grace, stops every thread, frees. */
+/* Stops consuming, waits up to shutdown.wait.ms for running jobs, then stops their workers and
+ * releases their leases (jstore_release: due again at once), stops every thread, frees. */
 void jsvc_stop(jsvc_t *svc);
 
 #endif

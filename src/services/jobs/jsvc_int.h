@@ -67,7 +67,19 @@ struct jsvc {
     rd_kafka_t *producer;
     pthread_t producer_thread;
     pthread_t stage_thread[JSVC_STAGE_COUNT];
-    bool stage_started[JSVC_STAGE_COUNT];
+    atomic_bool stage_started[JSVC_STAGE_COUNT]; /* set by the starting thread, read by all */
+    /* Start with the broker unreachable: the HTTP API serves (health 503) while the connect
+     * thread retries with backoff, then starts the other stages. */
+    pthread_t connect_thread;
+    bool connect_started;
+    atomic_bool connected;    /* the topics exist and the stages run */
+    atomic_bool brokers_down; /* librdkafka reported every broker down (error_cb) */
+    atomic_bool connect_failed; /* the connect thread met an error retrying cannot fix */
+    /* A broker refused the client's security settings (SASL or TLS): not "unreachable", and
+     * retrying does not help. The first reason is kept (under refused_mu). */
+    atomic_bool refused;
+    pthread_mutex_t refused_mu;
+    char refused_why[256];
     atomic_int_fast64_t stage_beat_ms[JSVC_STAGE_COUNT]; /* last loop turn, mono ms */
     atomic_bool stage_dead[JSVC_STAGE_COUNT];
     atomic_bool stop;       /* every thread */
@@ -99,6 +111,9 @@ int64_t jsvc_backoff_ms(const jcfg_t *cfg, int next);
 /* The attempt history of a job as a JSON array (the last JSVC_HISTORY_MAX attempts' worth). */
 #define JSVC_HISTORY_MAX 100
 json_t *jsvc_history_json(jstore_t *st, const char *id);
+/* A JSON string of text a worker wrote (stderr tail, error): bytes that are not UTF-8 become
+ * U+FFFD, which jansson would refuse otherwise. NULL: "". */
+json_t *jsvc_json_text(const char *s);
 /* Health: 0 healthy, else a reason in why. */
 bool jsvc_healthy(jsvc_t *svc, char *why, size_t len);
 /* Writes the /metrics text into a malloc'ed string. */

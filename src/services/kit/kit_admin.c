@@ -8,6 +8,33 @@
 int kit_create_topics(rd_kafka_t *rk, rd_kafka_NewTopic_t **nt, size_t n, int timeout_ms,
                       const char *brokers, char *err, size_t len)
 {
+    return kit_create_topics_until(rk, nt, n, timeout_ms, brokers, NULL, NULL, err, len);
+}
+
+/* Waits for the answer on q; NULL at the deadline or once give_up says so (*gave_up). */
+static rd_kafka_event_t *kit__poll_until(rd_kafka_queue_t *q, int timeout_ms,
+                                         bool (*give_up)(void *arg), void *arg, bool *gave_up)
+{
+    if (!give_up) {
+        return rd_kafka_queue_poll(q, timeout_ms);
+    }
+    for (int waited = 0; waited < timeout_ms; waited += KIT_ADMIN_POLL_MS) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, KIT_ADMIN_POLL_MS);
+        if (ev) {
+            return ev;
+        }
+        if (give_up(arg)) {
+            *gave_up = true;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+int kit_create_topics_until(rd_kafka_t *rk, rd_kafka_NewTopic_t **nt, size_t n, int timeout_ms,
+                            const char *brokers, bool (*give_up)(void *arg), void *arg,
+                            char *err, size_t len)
+{
     if (n == 0) {
         return 0;
     }
@@ -15,9 +42,13 @@ int kit_create_topics(rd_kafka_t *rk, rd_kafka_NewTopic_t **nt, size_t n, int ti
     rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ANY);
     rd_kafka_AdminOptions_set_request_timeout(opt, timeout_ms, NULL, 0);
     rd_kafka_CreateTopics(rk, nt, n, opt, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+    bool gave_up = false;
+    rd_kafka_event_t *ev = kit__poll_until(q, timeout_ms + 2000, give_up, arg, &gave_up);
     int rc = 0;
-    if (!ev || rd_kafka_event_error(ev)) {
+    if (gave_up) {
+        snprintf(err, len, "creating topics on %s: broker unreachable", brokers);
+        rc = SL_ECLOSED;
+    } else if (!ev || rd_kafka_event_error(ev)) {
         snprintf(err, len, "creating topics on %s: %s", brokers,
                  ev ? rd_kafka_event_error_string(ev) : "broker unreachable (timed out)");
         rc = SL_ECLOSED;
