@@ -210,6 +210,20 @@ def test_the_search_page_says_how_many_of_the_matches_it_shows(broker, tmp_path)
 
 # ---- Ctrl-C: the services stop before the broker ------------------------------------------
 
+def processes_naming(text):
+    """PIDs of this user's processes whose command line contains text (a test's own temp
+    dir, so only processes the test started)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if d.isdigit() and text.encode() in f.read():
+                    pids.append(int(d))
+        except OSError:
+            continue
+    return pids
+
+
 def test_ctrl_c_on_emergency_alert_run_stops_the_gateway_before_the_broker(tmp_path):
     """Ctrl-C in a terminal signals the whole foreground process group: the script's children
     run in their own sessions, so only the script sees it and stops them in order."""
@@ -249,6 +263,9 @@ def test_ctrl_c_on_emergency_alert_run_stops_the_gateway_before_the_broker(tmp_p
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+            # the broker and the gateway run in sessions of their own: by their data dir
+            for pid in processes_naming(str(tmp_path)):
+                os.kill(pid, signal.SIGKILL)
     text = open(tmp_path / "run.log", encoding="utf-8", errors="replace").read()
     assert p.returncode != -signal.SIGKILL, "still running %.0f s after Ctrl-C:\n%s" % (
         stopped_s, text[-4000:])
