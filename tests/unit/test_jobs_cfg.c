@@ -180,8 +180,8 @@ TEST(test_tokens_are_settings)
     const char *ok[] = {"api.token=a:0123456789abcdef,0123456789abcdeg",
                         "operator.token=0123456789abcdefgh", NULL};
     ASSERT_EQ(load(&cfg, ok, err, sizeof err), 0);
-    ASSERT_EQ(cfg.auth.ntokens[JAUTH_API], 2);
-    ASSERT_EQ(cfg.auth.ntokens[JAUTH_OPERATOR], 1);
+    ASSERT_EQ(cfg.auth.roles[JAUTH_API].n, 2);
+    ASSERT_EQ(cfg.auth.roles[JAUTH_OPERATOR].n, 1);
     jcfg_deinit(&cfg);
     const char *bad[] = {"operator.token=short", NULL};
     ASSERT_EQ(load(&cfg, bad, err, sizeof err), SL_EINVAL);

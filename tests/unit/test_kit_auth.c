@@ -71,6 +71,26 @@ TEST(test_tokens_match_every_listed_token_and_nothing_else)
     ASSERT_TRUE(!kit_tokens_match(&t, "anything-at-all-here", 20));
 }
 
+TEST(test_tokens_are_named_and_found_by_digest)
+{
+    kit_tokens_t t;
+    char err[160] = "";
+    ASSERT_EQ(kit_tokens_parse(&t, "k", " shop:tok-one-0123456789 ,\ttok-two-0123456789 ", err,
+                               sizeof err), 0);
+    ASSERT_EQ(t.n, 2);
+    ASSERT_STREQ(t.name[0], "shop");
+    ASSERT_EQ(strlen(t.name[1]), 32u); /* 32 hex digits of the SHA-256 */
+    uint8_t d[KIT_AUTH_DIGEST_BYTES];
+    kit_tokens_digest("tok-two-0123456789", 18, d);
+    ASSERT_EQ(kit_tokens_find(&t, d), 1);
+    kit_tokens_digest("shop:tok-one-0123456789", 23, d); /* the name is not part of it */
+    ASSERT_EQ(kit_tokens_find(&t, d), -1);
+    ASSERT_EQ(kit_tokens_parse(&t, "k", "bad name:tok-one-0123456789", err, sizeof err),
+              SL_EINVAL);
+    ASSERT_STREQ(err, "k: a token name is 1..32 of [0-9A-Za-z_.-]");
+    ASSERT_EQ(t.n, 0);
+}
+
 TEST(test_tokens_refuse_short_spaced_and_too_many_by_name)
 {
     kit_tokens_t t;
@@ -179,6 +199,7 @@ TEST(test_jwt_malformed_and_tampered_tokens_are_refused)
 int main(void)
 {
     RUN(test_tokens_match_every_listed_token_and_nothing_else);
+    RUN(test_tokens_are_named_and_found_by_digest);
     RUN(test_tokens_refuse_short_spaced_and_too_many_by_name);
     RUN(test_jwt_valid_token_gives_its_claims);
     RUN(test_jwt_refusals_say_why);

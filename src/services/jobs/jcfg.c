@@ -174,11 +174,7 @@ static int jcfg__token(void *obj, const char *key, const char *val, char *err, s
 {
     jcfg_t *cfg = obj;
     jauth_role_t role = key[0] == 'a' ? JAUTH_API : key[0] == 'o' ? JAUTH_OPERATOR : JAUTH_METRICS;
-    char why[160];
-    if (jauth_set(&cfg->auth, role, val, why, sizeof why) != 0) {
-        return sl_setting_fail(err, len, key, why);
-    }
-    return 0;
+    return jauth_set(&cfg->auth, role, val, err, len);
 }
 
 static int jcfg__retries(void *obj, const char *key, const char *val, char *err, size_t len)

@@ -17,32 +17,92 @@ static void kit__sha256(const void *p, size_t len, uint8_t out[KIT_AUTH_DIGEST_B
     SHA256(p, len, out);
 }
 
+static bool kit__name_ok(const char *p, size_t len)
+{
+    bool ok = len > 0 && len <= KIT_AUTH_NAME_BYTES_MAX;
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = p[i];
+        ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             c == '_' || c == '-' || c == '.';
+    }
+    return ok;
+}
+
+/* One trimmed entry [p, p + n): "name:token" or a bare token. */
+static int kit__token_add(kit_tokens_t *t, const char *key, const char *p, size_t n, char *err,
+                          size_t len)
+{
+    const char *colon = memchr(p, ':', n);
+    const char *name = colon ? p : NULL;
+    size_t name_len = colon ? (size_t)(colon - p) : 0;
+    if (colon) {
+        n -= name_len + 1;
+        p = colon + 1;
+        if (!kit__name_ok(name, name_len)) {
+            snprintf(err, len, "%s: a token name is 1..%d of [0-9A-Za-z_.-]", key,
+                     KIT_AUTH_NAME_BYTES_MAX);
+            return SL_EINVAL;
+        }
+    }
+    if (t->n == KIT_AUTH_TOKENS_MAX) {
+        snprintf(err, len, "%s: at most %d tokens", key, KIT_AUTH_TOKENS_MAX);
+        return SL_EINVAL;
+    }
+    if (n < KIT_AUTH_TOKEN_BYTES_MIN || n > KIT_AUTH_TOKEN_BYTES_MAX) {
+        snprintf(err, len, "%s: a token has %d..%d bytes (got %zu); generate one with "
+                 "`openssl rand -hex 32`", key, KIT_AUTH_TOKEN_BYTES_MIN, KIT_AUTH_TOKEN_BYTES_MAX,
+                 n);
+        return SL_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f) {
+            snprintf(err, len, "%s: tokens are printable ASCII without spaces", key);
+            return SL_EINVAL;
+        }
+    }
+    kit__sha256(p, n, t->digest[t->n]);
+    if (name) {
+        memcpy(t->name[t->n], name, name_len);
+        t->name[t->n][name_len] = '\0';
+    } else {
+        for (int i = 0; i < 16; i++) {
+            snprintf(t->name[t->n] + 2 * i, 3, "%02x", t->digest[t->n][i]);
+        }
+    }
+    t->n++;
+    return 0;
+}
+
 int kit_tokens_parse(kit_tokens_t *t, const char *key, const char *list, char *err, size_t len)
 {
     memset(t, 0, sizeof *t);
-    const char *p = list;
-    while (*p) {
+    for (const char *p = list; *p;) {
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (t->n == KIT_AUTH_TOKENS_MAX) {
-            snprintf(err, len, "%s: at most %d tokens", key, KIT_AUTH_TOKENS_MAX);
+        const char *q = p;
+        while (n > 0 && (*q == ' ' || *q == '\t')) {
+            q++, n--;
+        }
+        while (n > 0 && (q[n - 1] == ' ' || q[n - 1] == '\t')) {
+            n--;
+        }
+        if (n > 0 && kit__token_add(t, key, q, n, err, len) != 0) {
+            t->n = 0;
             return SL_EINVAL;
         }
-        if (n < KIT_AUTH_TOKEN_BYTES_MIN || n > KIT_AUTH_TOKEN_BYTES_MAX) {
-            snprintf(err, len, "%s: each token wants %d..%d bytes (openssl rand -hex 32 makes one)",
-                     key, KIT_AUTH_TOKEN_BYTES_MIN, KIT_AUTH_TOKEN_BYTES_MAX);
-            return SL_EINVAL;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f) {
-                snprintf(err, len, "%s: tokens are printable ASCII without spaces", key);
-                return SL_EINVAL;
-            }
-        }
-        kit__sha256(p, n, t->digest[t->n++]);
-        p = end ? end + 1 : p + n;
+        p = end ? end + 1 : p + strlen(p);
     }
     return 0;
+}
+
+int kit_tokens_find(const kit_tokens_t *t, const uint8_t digest[KIT_AUTH_DIGEST_BYTES])
+{
+    int hit = -1;
+    for (int i = 0; i < t->n; i++) { /* no early exit: every entry is compared */
+        int eq = CRYPTO_memcmp(digest, t->digest[i], KIT_AUTH_DIGEST_BYTES) == 0;
+        hit = eq ? i : hit;
+    }
+    return hit;
 }
 
 void kit_tokens_digest(const void *given, size_t len, uint8_t out[KIT_AUTH_DIGEST_BYTES])
@@ -52,11 +112,7 @@ void kit_tokens_digest(const void *given, size_t len, uint8_t out[KIT_AUTH_DIGES
 
 bool kit_tokens_has(const kit_tokens_t *t, const uint8_t digest[KIT_AUTH_DIGEST_BYTES])
 {
-    int hit = 0;
-    for (int i = 0; i < t->n; i++) { /* no early exit: every entry is compared */
-        hit |= CRYPTO_memcmp(digest, t->digest[i], KIT_AUTH_DIGEST_BYTES) == 0;
-    }
-    return hit != 0;
+    return kit_tokens_find(t, digest) >= 0;
 }
 
 bool kit_tokens_match(const kit_tokens_t *t, const void *given, size_t len)

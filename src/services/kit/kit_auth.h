@@ -12,10 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KIT_AUTH_TOKENS_MAX 8          /* tokens in one list (rotation needs two or three) */
+#define KIT_AUTH_TOKENS_MAX 16         /* tokens in one list (old and new ones while rotating) */
 #define KIT_AUTH_TOKEN_BYTES_MIN 16    /* a shorter token is refused as guessable */
 #define KIT_AUTH_TOKEN_BYTES_MAX 512
 #define KIT_AUTH_DIGEST_BYTES 32       /* SHA-256 */
+#define KIT_AUTH_NAME_BYTES_MAX 32     /* a token's name ("name:token"), [0-9A-Za-z_.-] */
 #define KIT_AUTH_JWT_BYTES_MAX 4096    /* a longer passcode is refused before any work */
 #define KIT_AUTH_JWT_DESTS_MAX 8       /* "dest" patterns in one token */
 #define KIT_AUTH_SUB_BUF 128           /* "sub": 127 bytes */
@@ -28,12 +29,18 @@
 typedef struct {
     int n;
     uint8_t digest[KIT_AUTH_TOKENS_MAX][KIT_AUTH_DIGEST_BYTES];
+    char name[KIT_AUTH_TOKENS_MAX][KIT_AUTH_NAME_BYTES_MAX + 1];
 } kit_tokens_t;
 
-/* Parses a comma-separated list of tokens into t ("" gives n == 0). SL_EINVAL with
- * "KEY: reason" in err for more than KIT_AUTH_TOKENS_MAX tokens, a token shorter than
+/* Parses a comma-separated list of tokens into t ("" gives n == 0; spaces around entries are
+ * ignored). An entry "name:token" names its token (a rotated token keeps its name); a bare
+ * token is named by 32 hex digits of its SHA-256. SL_EINVAL with "KEY: reason" in err (and
+ * t->n == 0) for more than KIT_AUTH_TOKENS_MAX tokens, a bad name, a token shorter than
  * KIT_AUTH_TOKEN_BYTES_MIN or longer than KIT_AUTH_TOKEN_BYTES_MAX, or one with spaces. */
 int kit_tokens_parse(kit_tokens_t *t, const char *key, const char *list, char *err, size_t len);
+
+/* Index in t of the token with this digest, or -1. Compares every entry, whichever matches. */
+int kit_tokens_find(const kit_tokens_t *t, const uint8_t digest[KIT_AUTH_DIGEST_BYTES]);
 
 /* Whether given (len bytes, any content) is one of t's tokens. Takes the same time whatever
  * the content, for a given number of configured tokens. False when t has none or len is 0. */
