@@ -297,6 +297,23 @@ static int tool__topics_describe(tool__topics_t *ta, tool_client_t *cli,
     return rc;
 }
 
+/* The end of a one-topic create or delete: its error (res NULL: the answer named no topic,
+ * taken as done, as before), else {"<key>": topic, "result": "ok"} or "<Past> topic T.". */
+static int tool__topic_done(tool__topics_t *ta, const rd_kafka_topic_result_t *res,
+                            const char *key, const char *past)
+{
+    if (res && rd_kafka_topic_result_error(res)) {
+        return tool_fail_kafka(&ta->opts, ta->topic, rd_kafka_topic_result_error(res),
+                               rd_kafka_topic_result_error_string(res));
+    }
+    if (ta->opts.json) {
+        tool_json_print(json_pack("{s:s, s:s}", key, ta->topic, "result", "ok"));
+    } else {
+        printf("%s topic %s.\n", past, ta->topic);
+    }
+    return TOOL_OK;
+}
+
 static int tool__topics_create(tool__topics_t *ta, tool_client_t *cli)
 {
     char errstr[512];
@@ -323,15 +340,7 @@ static int tool__topics_create(tool__topics_t *ta, tool_client_t *cli)
     size_t n = 0;
     const rd_kafka_topic_result_t **res =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    int rc = TOOL_OK;
-    if (n == 1 && rd_kafka_topic_result_error(res[0])) {
-        rc = tool_fail_kafka(&ta->opts, ta->topic, rd_kafka_topic_result_error(res[0]),
-                             rd_kafka_topic_result_error_string(res[0]));
-    } else if (ta->opts.json) {
-        tool_json_print(json_pack("{s:s, s:s}", "created", ta->topic, "result", "ok"));
-    } else {
-        printf("Created topic %s.\n", ta->topic);
-    }
+    int rc = tool__topic_done(ta, n == 1 ? res[0] : NULL, "created", "Created");
     rd_kafka_event_destroy(ev);
     return rc;
 }
@@ -350,15 +359,7 @@ static int tool__topics_delete(tool__topics_t *ta, tool_client_t *cli)
     size_t n = 0;
     const rd_kafka_topic_result_t **res =
         rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
-    int rc = TOOL_OK;
-    if (n == 1 && rd_kafka_topic_result_error(res[0])) {
-        rc = tool_fail_kafka(&ta->opts, ta->topic, rd_kafka_topic_result_error(res[0]),
-                             rd_kafka_topic_result_error_string(res[0]));
-    } else if (ta->opts.json) {
-        tool_json_print(json_pack("{s:s, s:s}", "deleted", ta->topic, "result", "ok"));
-    } else {
-        printf("Deleted topic %s.\n", ta->topic);
-    }
+    int rc = tool__topic_done(ta, n == 1 ? res[0] : NULL, "deleted", "Deleted");
     rd_kafka_event_destroy(ev);
     return rc;
 }
