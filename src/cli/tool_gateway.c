@@ -5,13 +5,12 @@
 #include "gw_svc.h"
 #include "sl_common.h"
 #include "sl_log.h"
+#include "tool_svc.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static void gateway__usage(FILE *f)
 {
@@ -32,43 +31,19 @@ static void gateway__usage(FILE *f)
             "The settings are listed in docs/gateway.md.\n");
 }
 
-/* gateway__config's result when --help was given (and the usage printed): exit 0. */
-#define GATEWAY_HELP (-1)
+static const tool_svc_flag_t gateway__flags[] = {
+    {"--brokers", "brokers"},
+    {"--bootstrap-server", "brokers"},
+    {"--http", "http.listen"},
+};
 
-/* Loads the properties named by argv into cfg; returns 0, GATEWAY_HELP or the exit code. */
+/* Loads the settings named by argv into cfg; returns 0, TOOL_SVC_HELP or the exit code. */
 static int gateway__config(int argc, char **argv, gw_cfg_t *cfg)
 {
     sl_props_t *props = sl_props_new();
     char err[512];
-    int rc = 0;
-    for (int i = 1; i < argc && rc == 0; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            gateway__usage(stdout);
-            rc = GATEWAY_HELP;
-            break;
-        }
-        bool brokers = strcmp(a, "--brokers") == 0 || strcmp(a, "--bootstrap-server") == 0;
-        const char *key = brokers ? "brokers"
-                          : strcmp(a, "--http") == 0  ? "http.listen"
-                                                      : NULL;
-        if (!v || (!key && strcmp(a, "--config") != 0 && strcmp(a, "--set") != 0)) {
-            fprintf(stderr, "sluice gateway serve: %s '%s'\n",
-                    v ? "unknown option" : "missing value for", a);
-            rc = 2;
-            break;
-        }
-        i++;
-        if (strcmp(a, "--config") == 0 && sl_props_load(props, v, err, sizeof err) != 0) {
-            fprintf(stderr, "sluice gateway serve: %s\n", err);
-            rc = 2;
-        } else if (strcmp(a, "--set") == 0 && sl_props_set_kv(props, v) != 0) {
-            fprintf(stderr, "sluice gateway serve: --set wants key=value, got '%s'\n", v);
-            rc = 2;
-        } else if (key) {
-            sl_props_set(props, key, v);
-        }
-    }
+    int rc = tool_svc_args("sluice gateway serve", argc, argv, gateway__flags,
+                           SL_ARRAY_LEN(gateway__flags), gateway__usage, props);
     if (rc == 0 && gw_cfg_load(cfg, props, err, sizeof err) != 0) {
         fprintf(stderr, "sluice gateway serve: %s\n", err);
         rc = 2;
@@ -83,14 +58,10 @@ static int gateway__serve(int argc, char **argv)
     int rc = gateway__config(argc, argv, cfg);
     if (rc != 0) {
         free(cfg);
-        return rc == GATEWAY_HELP ? 0 : rc;
+        return rc == TOOL_SVC_HELP ? 0 : rc;
     }
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit: only sigtimedwait sees them */
-    signal(SIGPIPE, SIG_IGN);
+    tool_svc_signals(&set);
     gw_svc_t *svc = NULL;
     char err[512];
     if (gw_start(cfg, &svc, err, sizeof err) != 0) {
@@ -102,10 +73,9 @@ static int gateway__serve(int argc, char **argv)
            (int)(strrchr(cfg->http_listen, ':') - cfg->http_listen), cfg->http_listen,
            gw_port(svc), cfg->ws_path);
     fflush(stdout);
-    struct timespec tick = {0, 200 * 1000 * 1000};
     int sig = -1;
     while (sig < 0 && gw_alive(svc)) {
-        sig = sigtimedwait(&set, NULL, &tick);
+        sig = tool_svc_wait(&set, 200);
     }
     SL_LOGI("gateway", "%s; stopping", sig < 0 ? "a thread died" : "signal received");
     gw_stop(svc);

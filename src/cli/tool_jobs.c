@@ -5,10 +5,10 @@
 #include "jsvc.h"
 #include "sl_common.h"
 #include "sl_log.h"
+#include "tool_svc.h"
 
 #include "jcurl.h"
 #include <jansson.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,36 +96,29 @@ static bool jobs__wants_help(int argc, char **argv)
 
 /* ---- serve ---- */
 
+static void jobs__serve_usage(FILE *f)
+{
+    jobs__usage_of(f, "serve");
+}
+
+static const tool_svc_flag_t jobs__serve_flags[] = {
+    {"--brokers", "brokers"},
+    {"--bootstrap-server", "brokers"},
+    {"--http", "http.listen"},
+    {"--store", "store.path"},
+};
+
 static int jobs__serve(int argc, char **argv)
 {
     sl_props_t *props = sl_props_new();
     char err[512];
-    int rc = 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char *key = strcmp(a, "--brokers") == 0   ? "brokers"
-                          : strcmp(a, "--http") == 0    ? "http.listen"
-                          : strcmp(a, "--store") == 0   ? "store.path"
-                                                        : NULL;
-        if (!v || (!key && strcmp(a, "--config") != 0 && strcmp(a, "--set") != 0)) {
-            fprintf(stderr, "sluice jobs serve: %s '%s'\n", v ? "unknown option" : "missing value for", a);
-            goto out;
-        }
-        i++;
-        if (strcmp(a, "--config") == 0) {
-            if (sl_props_load(props, v, err, sizeof err) != 0) {
-                fprintf(stderr, "sluice jobs serve: %s\n", err);
-                goto out;
-            }
-        } else if (strcmp(a, "--set") == 0) {
-            if (sl_props_set_kv(props, v) != 0) {
-                fprintf(stderr, "sluice jobs serve: --set wants key=value, got '%s'\n", v);
-                goto out;
-            }
-        } else {
-            sl_props_set(props, key, v);
-        }
+    int rc = tool_svc_args("sluice jobs serve", argc, argv, jobs__serve_flags,
+                           SL_ARRAY_LEN(jobs__serve_flags), jobs__serve_usage, props);
+    if (rc != 0) {
+        rc = rc == TOOL_SVC_HELP ? 0 : rc;
+        goto out;
     }
+    rc = 2;
     jcfg_t cfg;
     if (jcfg_load(&cfg, props, err, sizeof err) != 0) {
         fprintf(stderr, "sluice jobs serve: %s\n", err);
@@ -133,11 +126,7 @@ static int jobs__serve(int argc, char **argv)
         goto out;
     }
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit: only sigtimedwait sees them */
-    signal(SIGPIPE, SIG_IGN);
+    tool_svc_signals(&set);
     if (jcurl_open(err, sizeof err) != 0) {
         fprintf(stderr, "sluice jobs serve: %s\n", err);
         jcfg_deinit(&cfg);
@@ -153,10 +142,9 @@ static int jobs__serve(int argc, char **argv)
                (int)(strrchr(cfg.http_listen, ':') - cfg.http_listen), cfg.http_listen,
                jsvc_http_port(svc));
         fflush(stdout);
-        struct timespec tick = {0, 200 * 1000 * 1000};
         int sig = -1;
         while (sig < 0 && jsvc_alive(svc)) {
-            sig = sigtimedwait(&set, NULL, &tick);
+            sig = tool_svc_wait(&set, 200);
         }
         rc = sig < 0 ? 1 : 0;
         SL_LOGI("jobs", "%s; stopping", sig < 0 ? "a stage died" : "signal received");

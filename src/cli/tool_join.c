@@ -6,12 +6,11 @@
 #include "sl_common.h"
 #include "sl_log.h"
 #include "sl_time.h"
+#include "tool_svc.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static void join__usage(FILE *f)
 {
@@ -25,65 +24,21 @@ static void join__usage(FILE *f)
             "table-table-outer. Every setting is listed in docs/join.md.\n");
 }
 
-static const char *join__flag_key(const char *a)
-{
-    static const char *const map[][2] = {
-        {"--brokers", "brokers"},     {"--app-id", "application.id"},
-        {"--type", "join.type"},      {"--left", "left.topic"},
-        {"--right", "right.topic"},   {"--output", "output.topic"},
-        {"--error-topic", "error.topic"}, {"--state-dir", "state.dir"},
-        {"--http", "http.listen"},    {"--on-error", "on.error"},
-    };
-    for (size_t i = 0; i < SL_ARRAY_LEN(map); i++) {
-        if (strcmp(a, map[i][0]) == 0) {
-            return map[i][1];
-        }
-    }
-    return NULL;
-}
-
-/* Flags into props (later ones win). Returns 0, 1 (help printed) or 2 (usage error). */
-static int join__args(sl_props_t *props, int argc, char **argv)
-{
-    char err[512];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            join__usage(stdout);
-            return 1;
-        }
-        if (strncmp(a, "--on-error=", 11) == 0) {
-            sl_props_set(props, "on.error", a + 11);
-            continue;
-        }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL, *key = join__flag_key(a);
-        if (!v || (!key && strcmp(a, "--config") != 0 && strcmp(a, "--set") != 0)) {
-            fprintf(stderr, "sluice join: %s '%s'\n", v ? "unknown option" : "missing value for", a);
-            return 2;
-        }
-        i++;
-        if (strcmp(a, "--config") == 0 && sl_props_load(props, v, err, sizeof err) != 0) {
-            fprintf(stderr, "sluice join: %s\n", err);
-            return 2;
-        }
-        if (strcmp(a, "--set") == 0 && sl_props_set_kv(props, v) != 0) {
-            fprintf(stderr, "sluice join: --set wants key=value, got '%s'\n", v);
-            return 2;
-        }
-        if (key) {
-            sl_props_set(props, key, v);
-        }
-    }
-    return 0;
-}
+static const tool_svc_flag_t join__flags[] = {
+    {"--brokers", "brokers"},       {"--bootstrap-server", "brokers"},
+    {"--app-id", "application.id"}, {"--type", "join.type"},
+    {"--left", "left.topic"},       {"--right", "right.topic"},
+    {"--output", "output.topic"},   {"--error-topic", "error.topic"},
+    {"--state-dir", "state.dir"},   {"--http", "http.listen"},
+    {"--on-error", "on.error"},
+};
 
 /* Runs until a signal (0) or ERROR (1, after error.linger.ms answering 503). */
-static int join__run(jnsvc_t *svc, const jncfg_t *cfg, sigset_t *set)
+static int join__run(jnsvc_t *svc, const jncfg_t *cfg, const sigset_t *set)
 {
-    struct timespec tick = {0, 100 * 1000 * 1000};
     int64_t error_since = -1;
     for (;;) {
-        int sig = sigtimedwait(set, NULL, &tick);
+        int sig = tool_svc_wait(set, 100);
         if (sig >= 0) {
             SL_LOGI("join", "signal %d received; stopping", sig);
             return jnsvc_state(svc) == JN_ERROR ? 1 : 0;
@@ -104,7 +59,8 @@ int tool_join(int argc, char **argv)
 {
     sl_props_t *props = sl_props_new();
     char err[512];
-    int rc = join__args(props, argc, argv);
+    int rc = tool_svc_args("sluice join", argc, argv, join__flags, SL_ARRAY_LEN(join__flags),
+                           join__usage, props);
     jncfg_t cfg;
     if (rc == 0 && jncfg_load(&cfg, props, err, sizeof err) != 0) {
         fprintf(stderr, "sluice join: %s\n", err);
@@ -112,14 +68,10 @@ int tool_join(int argc, char **argv)
     }
     sl_props_free(props);
     if (rc != 0) {
-        return rc == 1 ? 0 : rc;
+        return rc == TOOL_SVC_HELP ? 0 : rc;
     }
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit: only sigtimedwait sees them */
-    signal(SIGPIPE, SIG_IGN);
+    tool_svc_signals(&set);
     jnsvc_t *svc = NULL;
     if (jnsvc_start(&cfg, &svc, err, sizeof err) != 0) {
         fprintf(stderr, "sluice join: %s\n", err);
