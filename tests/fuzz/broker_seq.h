@@ -1068,6 +1068,11 @@ static void bseq_settle(bseq_conn_t *conn)
         if (idle < BSEQ_IDLE_POLLS) {
             continue;
         }
+        if (brk_create_busy(bseq_g.env.brk)) { /* topics being created off the loop: wait */
+            bseq_poll(5);
+            idle = 0;
+            continue;
+        }
         if (moves++ == BSEQ_CLOCK_MOVES_MAX) {
             bseq_finding("no-answer", "a request is still unanswered after the clock moved %lld ms",
                          (long long)bseq_g.now_ms);
