@@ -176,6 +176,7 @@ struct brk {
     struct sl_hset *creating;       /* names of the topics being created (create.c) */
     int32_t creating_topics;        /* their count */
     int64_t creating_parts;         /* partitions being created, all jobs together */
+    _Atomic bool creating_stop;     /* shutdown: the worker gives up what it has not made */
     struct brk_authfail *authfail; /* failed authentications per address (auth.c) */
     struct brk_authjob *authjobs;  /* SASL failures waiting out their delay (auth.c) */
     int32_t nauthfail;

@@ -13,6 +13,7 @@
 #include "sl_hset.h"
 #include "sl_log.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,7 @@ int brk_create_start(brk_t *brk)
 
 void brk_create_stop(brk_t *brk)
 {
+    atomic_store(&brk->creating_stop, true); /* the batch being built stops at its next partition */
     brk_workq_free(brk->create_workq); /* batches: installed (built or not) and done */
     brk->create_workq = NULL;
     sl_hset_free(brk->creating);
@@ -153,7 +155,9 @@ static void brk__create_run(brk_work_t *work)
     brk_create_t *c = (brk_create_t *)work;
     for (int32_t i = 0; i < c->n; i++) {
         brk_create_item_t *it = &c->items[i];
-        if (it->name) {
+        if (atomic_load(&c->brk->creating_stop)) {
+            it->rc = SL_ECLOSED;
+        } else if (it->name) {
             it->topic = brk_topic_build(c->brk, it->name, it->to, it->overrides, &it->rc);
         } else {
             it->parts = sl_xcalloc((size_t)(it->to - it->from), sizeof *it->parts);
@@ -182,6 +186,10 @@ static void brk__create_done(brk_work_t *work)
             it->msg = "too many creations are queued; retry later";
             it->topic = it->name ? NULL : it->topic;
         } else if (!c->ran) { /* shutdown before the worker reached it */
+            it->err = KERR_REQUEST_TIMED_OUT;
+            it->msg = "the broker is shutting down";
+            it->topic = it->name ? NULL : it->topic;
+        } else if (it->rc == SL_ECLOSED) {
             it->err = KERR_REQUEST_TIMED_OUT;
             it->msg = "the broker is shutting down";
             it->topic = it->name ? NULL : it->topic;

@@ -11,6 +11,7 @@
 #include "sl_log.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,9 +344,12 @@ static int brk__parts_open(brk_t *brk, brk_topic_t *topic, const slog_conf_t *co
         brk_part_t *part = sl_xcalloc(1, sizeof *part);
         part->topic = topic;
         part->index = p;
-        int rc = slog_part_open(dir, conf, &part->log);
+        int rc = atomic_load(&brk->creating_stop) ? SL_ECLOSED
+                                                  : slog_part_open(dir, conf, &part->log);
         if (rc != 0) {
-            SL_LOGE("topics", "cannot open %s: %s", dir, sl_strerror(rc));
+            if (rc != SL_ECLOSED) { /* SL_ECLOSED: a shutdown stopped the creation */
+                SL_LOGE("topics", "cannot open %s: %s", dir, sl_strerror(rc));
+            }
             free(part);
             for (int32_t q = from; q < p; q++) {
                 slog_part_close(parts[q - from]->log);
@@ -557,7 +561,9 @@ brk_topic_t *brk_topic_build(brk_t *brk, const char *name, int32_t npart,
     if (rc != 0) {
         char dir[BRK_PATH_BUF];
         brk__topic_dir(brk, topic->name, dir, sizeof dir);
-        SL_LOGE("topics", "creating %s failed: %s", topic->name, sl_strerror(rc));
+        if (rc != SL_ECLOSED) {
+            SL_LOGE("topics", "creating %s failed: %s", topic->name, sl_strerror(rc));
+        }
         sl_fs_rmtree(dir);
         topic->npart = 0;
         brk__topic_free(topic);
