@@ -173,6 +173,7 @@ static void brk__create_done(brk_work_t *work)
     brk_create_t *c = (brk_create_t *)work;
     brk_t *brk = c->brk;
     int32_t created = 0;
+    const char *one = NULL; /* a topic created, for the batch's log line */
     for (int32_t i = 0; i < c->n; i++) {
         brk_create_item_t *it = &c->items[i];
         if (it->name) {
@@ -201,6 +202,7 @@ static void brk__create_done(brk_work_t *work)
         } else if (it->name) {
             /* One line per topic for small batches, one for the batch beyond. */
             brk_topic_install(brk, it->topic, c->n <= 8);
+            one = it->topic->name;
             created++;
         } else {
             it->err = brk_topic_install_parts(brk, it->topic, it->parts, it->to, &it->msg);
@@ -209,8 +211,7 @@ static void brk__create_done(brk_work_t *work)
         it->parts = NULL;
     }
     if (c->n > 8 && created > 0) {
-        SL_LOGI("topics", "created %d topics (%lld partitions) in one request, e.g. %s",
-                (int)created, (long long)c->nparts, c->items[0].name);
+        SL_LOGI("topics", "created %d topics in one request, e.g. %s", (int)created, one);
     }
     brk->creating_parts -= c->nparts;
     if (c->done) {
