@@ -17,13 +17,12 @@ typedef struct {
 struct sl_props {
     sl_prop_t *items;
     size_t count;
+    size_t cap; /* grows by doubling up to SL_PROPS_COUNT_MAX (a topic has a few overrides) */
 };
 
 sl_props_t *sl_props_new(void)
 {
-    sl_props_t *props = sl_xcalloc(1, sizeof *props);
-    props->items = sl_xcalloc(SL_PROPS_COUNT_MAX, sizeof *props->items);
-    return props;
+    return sl_xcalloc(1, sizeof(sl_props_t));
 }
 
 void sl_props_free(sl_props_t *props)
@@ -50,6 +49,10 @@ int sl_props_set(sl_props_t *props, const char *key, const char *value)
     }
     if (props->count == SL_PROPS_COUNT_MAX) {
         return SL_ELIMIT;
+    }
+    if (props->count == props->cap) {
+        props->cap = SL_MIN(props->cap ? props->cap * 2 : 8, (size_t)SL_PROPS_COUNT_MAX);
+        props->items = sl_xrealloc(props->items, props->cap * sizeof *props->items);
     }
     props->items[props->count].key = sl_xstrdup(key);
     props->items[props->count].value = sl_xstrdup(value);

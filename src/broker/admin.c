@@ -58,47 +58,19 @@ static bool brk__configs_to_props(const kmsg_create_topics_req_creatable_topic_t
     return true;
 }
 
-static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatable_topic_t *ct,
-                            kmsg_create_topics_resp_creatable_topic_result_t *tr)
+/* The result of a topic that is (or, validate_only, would be) created: its partitions, id and
+ * (v5+) effective configs. topic is NULL for validate_only. */
+static void brk__create_ok(brk_req_t *req, kproto_str_t name, brk_topic_t *topic, int32_t npart,
+                           kmsg_create_topics_resp_creatable_topic_result_t *tr)
 {
-    kmsg_create_topics_req_t *body = req->body;
-    const char *msg = NULL;
-    tr->name = ct->name;
-    kerr_t e = KERR_NONE;
-    /* The property set only when there are configs (it is a table of SL_PROPS_COUNT_MAX). */
-    sl_props_t *props = ct->configs_count > 0 ? sl_props_new() : NULL;
-    if (!brk_topic_name_valid(ct->name, &msg)) { /* Kafka validates the name first */
-        e = KERR_INVALID_TOPIC_EXCEPTION;
-    } else if (ct->replication_factor != -1 && ct->replication_factor != 1) {
-        e = KERR_INVALID_REPLICATION_FACTOR;
-        msg = "replication factor must be 1 (or -1) on a single-node broker";
-    } else if (ct->assignments_count > 0) {
-        e = KERR_INVALID_REPLICA_ASSIGNMENT;
-        msg = "manual replica assignment is not supported on a single-node broker";
-    } else if (!brk__configs_to_props(ct, props, &msg)) {
-        e = KERR_INVALID_CONFIG;
-    } else {
-        e = brk_topic_create(req->brk, ct->name, ct->num_partitions, props, body->validate_only,
-                             &msg);
-    }
-    sl_props_free(props);
-    tr->error_code = (int16_t)e;
-    if (e != KERR_NONE) {
-        tr->error_message = msg ? kproto_str(msg) : (kproto_str_t){NULL, -1};
-        tr->num_partitions = -1;
-        tr->replication_factor = -1;
-        return;
-    }
-    brk_topic_t *topic = brk_topic_find(req->brk, ct->name);
-    tr->num_partitions = topic ? topic->npart
-                               : (ct->num_partitions == -1 ? req->brk->conf.num_partitions
-                                                           : ct->num_partitions);
+    tr->error_code = KERR_NONE;
+    tr->num_partitions = topic ? topic->npart : npart;
     tr->replication_factor = 1;
     if (topic) {
         tr->topic_id = topic->id;
     }
     /* v5+: the topic's effective configs, for a principal that may describe them. */
-    if (brk_authz_topic(req, BRK_ACL_OP_DESCRIBE_CONFIGS, ct->name) != KERR_NONE) {
+    if (brk_authz_topic(req, BRK_ACL_OP_DESCRIBE_CONFIGS, name) != KERR_NONE) {
         tr->topic_config_error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
         return;
     }
@@ -114,6 +86,63 @@ static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatab
         tr->configs[i].name = kproto_str(defs[i].name);
         tr->configs[i].value = brk__str_dup(req, v);
         tr->configs[i].config_source = ov ? BRK_CONFIG_SOURCE_TOPIC : BRK_CONFIG_SOURCE_DEFAULT;
+    }
+}
+
+static void brk__create_err(kmsg_create_topics_resp_creatable_topic_result_t *tr, kerr_t e,
+                            const char *msg)
+{
+    tr->error_code = (int16_t)e;
+    tr->error_message = msg ? kproto_str(msg) : (kproto_str_t){NULL, -1};
+    tr->num_partitions = -1;
+    tr->replication_factor = -1;
+}
+
+/* THROTTLING_QUOTA_EXCEEDED exists from CreateTopics v6 and CreatePartitions v3 (KIP-599);
+ * older clients get POLICY_VIOLATION with the same message. */
+static kerr_t brk__quota_err(brk_req_t *req, kerr_t e, int16_t since)
+{
+    return e == KERR_THROTTLING_QUOTA_EXCEEDED && req->api_version < since ? KERR_POLICY_VIOLATION
+                                                                          : e;
+}
+
+/* One CreateTopics entry: refused now, answered now (validate_only), or added to the
+ * request's creation batch c (*item gets its index). */
+static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatable_topic_t *ct,
+                            kmsg_create_topics_resp_creatable_topic_result_t *tr,
+                            brk_create_t *c, int32_t *item)
+{
+    kmsg_create_topics_req_t *body = req->body;
+    const char *msg = NULL;
+    tr->name = ct->name;
+    kerr_t e = KERR_NONE;
+    int32_t npart = ct->num_partitions;
+    /* The property set only when there are configs. */
+    sl_props_t *props = ct->configs_count > 0 ? sl_props_new() : NULL;
+    if (!brk_topic_name_valid(ct->name, &msg)) { /* Kafka validates the name first */
+        e = KERR_INVALID_TOPIC_EXCEPTION;
+    } else if (ct->replication_factor != -1 && ct->replication_factor != 1) {
+        e = KERR_INVALID_REPLICATION_FACTOR;
+        msg = "replication factor must be 1 (or -1) on a single-node broker";
+    } else if (ct->assignments_count > 0) {
+        e = KERR_INVALID_REPLICA_ASSIGNMENT;
+        msg = "manual replica assignment is not supported on a single-node broker";
+    } else if (!brk__configs_to_props(ct, props, &msg)) {
+        e = KERR_INVALID_CONFIG;
+    } else {
+        e = brk_topic_check_new(req->brk, ct->name, &npart, props, &msg);
+    }
+    if (e == KERR_NONE && !body->validate_only) {
+        e = brk__quota_err(req, brk_create_admit(c, npart, &msg), 6);
+        if (e == KERR_NONE) {
+            *item = brk_create_topic(c, ct->name, npart, props);
+        }
+    }
+    sl_props_free(props);
+    if (e != KERR_NONE) {
+        brk__create_err(tr, e, msg);
+    } else if (body->validate_only) {
+        brk__create_ok(req, ct->name, NULL, npart, tr);
     }
 }
 
@@ -149,43 +178,72 @@ static void brk__create_log(brk_req_t *req, const kmsg_create_topics_resp_t *res
             one->error_message.len > 0 ? one->error_message.ptr : "");
 }
 
+typedef struct {
+    brk_req_t *req;
+    kmsg_create_topics_resp_t resp;
+    int32_t *item; /* per result: its item in the creation batch, or -1 */
+} brk_create_topics_t;
+
+/* The batch is installed: the created topics' results, then the answer. */
+static void brk__create_topics_done(brk_create_t *c, void *ctx)
+{
+    brk_create_topics_t *ct = ctx;
+    for (int32_t i = 0; i < ct->resp.topics_count; i++) {
+        if (ct->item[i] < 0) {
+            continue;
+        }
+        kmsg_create_topics_resp_creatable_topic_result_t *tr = &ct->resp.topics[i];
+        brk_topic_t *topic;
+        const char *msg;
+        kerr_t e = brk_create_result(c, ct->item[i], &topic, &msg);
+        if (e != KERR_NONE) {
+            brk__create_err(tr, e, msg);
+        } else {
+            brk__create_ok(ct->req, tr->name, topic, topic->npart, tr);
+        }
+    }
+    brk__create_log(ct->req, &ct->resp);
+    brk_respond(ct->req, &ct->resp);
+}
+
 /* Kafka's rule: a name given more than once is refused with INVALID_REQUEST (one result for
- * it, nothing created); the check is one pass over the request. */
+ * it, nothing created); the check is one pass over the request. The topics are created off
+ * the loop (create.c); the request is answered when they are. */
 void brk_handle_create_topics(brk_req_t *req)
 {
     kmsg_create_topics_req_t *body = req->body;
-    kmsg_create_topics_resp_t resp;
-    kmsg_create_topics_resp_init(&resp);
+    brk_create_topics_t *ctx = brk_alloc(req, 1, sizeof *ctx);
+    ctx->req = req;
+    kmsg_create_topics_resp_t *resp = &ctx->resp;
+    kmsg_create_topics_resp_init(resp);
     int32_t n = SL_MAX(body->topics_count, 0);
     bool *repeated;
     int32_t *first = brk_dups(req, body->topics, n, brk__create_key, &repeated);
-    resp.topics = brk_alloc(req, n, sizeof *resp.topics);
+    resp->topics = brk_alloc(req, n, sizeof *resp->topics);
+    ctx->item = brk_alloc(req, n, sizeof *ctx->item);
+    brk_create_t *c = brk_create_new(req->brk, brk__create_topics_done, ctx);
     bool cluster_create = brk_authz_cluster(req, BRK_ACL_OP_CREATE) == KERR_NONE;
     for (int32_t i = 0; i < n; i++) {
         if (first[i] != i) {
             continue;
         }
-        kmsg_create_topics_resp_creatable_topic_result_t *tr = &resp.topics[resp.topics_count++];
+        int32_t k = resp->topics_count++;
+        kmsg_create_topics_resp_creatable_topic_result_t *tr = &resp->topics[k];
         kmsg_create_topics_resp_creatable_topic_result_init(tr);
         tr->name = body->topics[i].name;
+        ctx->item[k] = -1;
         if (repeated[i]) {
-            tr->error_code = KERR_INVALID_REQUEST;
-            tr->error_message = kproto_str("topic named more than once in one request");
-            tr->num_partitions = -1;
-            tr->replication_factor = -1;
+            brk__create_err(tr, KERR_INVALID_REQUEST, "topic named more than once in one request");
             continue;
         }
         /* CREATE on the cluster covers every topic; else CREATE on each topic. */
         if (!cluster_create && brk_authz_req_topic(req, body->topics[i].name) != KERR_NONE) {
-            tr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
-            tr->num_partitions = -1;
-            tr->replication_factor = -1;
+            brk__create_err(tr, KERR_TOPIC_AUTHORIZATION_FAILED, NULL);
             continue;
         }
-        brk__create_one(req, &body->topics[i], tr);
+        brk__create_one(req, &body->topics[i], tr, c, &ctx->item[k]);
     }
-    brk__create_log(req, &resp);
-    brk_respond(req, &resp);
+    brk_create_submit(c); /* done answers: now when nothing is to be created */
 }
 
 static brk_key_t brk__name_key(const void *entries, int32_t i)
@@ -248,6 +306,12 @@ void brk_handle_delete_topics(brk_req_t *req)
             r->error_message = kproto_str("delete.topic.enable is false");
             continue;
         }
+        if (topic->adding) {
+            r->error_code = KERR_REASSIGNMENT_IN_PROGRESS;
+            r->error_message =
+                kproto_str("partitions are being added to this topic; retry when they are");
+            continue;
+        }
         r->name = brk__str_dup(req, topic->name);
         r->topic_id = topic->id;
         r->error_code = (int16_t)brk_topic_delete(brk, topic);
@@ -261,45 +325,80 @@ static brk_key_t brk__partitions_key(const void *entries, int32_t i)
                        0);
 }
 
+typedef struct {
+    brk_req_t *req;
+    kmsg_create_partitions_resp_t resp;
+    int32_t *item; /* per result: its item in the creation batch, or -1 */
+} brk_create_parts_t;
+
+static void brk__create_parts_done(brk_create_t *c, void *ctx)
+{
+    brk_create_parts_t *cp = ctx;
+    for (int32_t i = 0; i < cp->resp.results_count; i++) {
+        if (cp->item[i] < 0) {
+            continue;
+        }
+        brk_topic_t *topic;
+        const char *msg;
+        kmsg_create_partitions_resp_create_partitions_topic_result_t *r = &cp->resp.results[i];
+        r->error_code = (int16_t)brk_create_result(c, cp->item[i], &topic, &msg);
+        r->error_message = msg ? kproto_str(msg) : (kproto_str_t){NULL, -1};
+    }
+    brk_respond(cp->req, &cp->resp);
+}
+
+/* The partitions are created off the loop (create.c); the request is answered when they are. */
 void brk_handle_create_partitions(brk_req_t *req)
 {
     kmsg_create_partitions_req_t *body = req->body;
-    kmsg_create_partitions_resp_t resp;
-    kmsg_create_partitions_resp_init(&resp);
+    brk_create_parts_t *ctx = brk_alloc(req, 1, sizeof *ctx);
+    ctx->req = req;
+    kmsg_create_partitions_resp_t *resp = &ctx->resp;
+    kmsg_create_partitions_resp_init(resp);
     int32_t n = SL_MAX(body->topics_count, 0);
     bool *repeated;
     int32_t *first = brk_dups(req, body->topics, n, brk__partitions_key, &repeated);
-    resp.results = brk_alloc(req, n, sizeof *resp.results);
+    resp->results = brk_alloc(req, n, sizeof *resp->results);
+    ctx->item = brk_alloc(req, n, sizeof *ctx->item);
+    brk_create_t *c = brk_create_new(req->brk, brk__create_parts_done, ctx);
     for (int32_t i = 0; i < n; i++) {
         if (first[i] != i) {
             continue; /* one result per distinct topic */
         }
         kmsg_create_partitions_req_create_partitions_topic_t *ct = &body->topics[i];
-        kmsg_create_partitions_resp_create_partitions_topic_result_t *r =
-            &resp.results[resp.results_count++];
+        int32_t k = resp->results_count++;
+        kmsg_create_partitions_resp_create_partitions_topic_result_t *r = &resp->results[k];
         kmsg_create_partitions_resp_create_partitions_topic_result_init(r);
         r->name = ct->name;
+        ctx->item[k] = -1;
         brk_topic_t *topic = brk_topic_find(req->brk, ct->name);
         const char *msg = NULL;
+        kerr_t e = KERR_NONE;
         if (repeated[i]) { /* Kafka's rule: named twice, changed never */
-            r->error_code = KERR_INVALID_REQUEST;
+            e = KERR_INVALID_REQUEST;
             msg = "topic named more than once in one request";
         } else if (brk_authz_req_topic(req, ct->name) != KERR_NONE) {
-            r->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+            e = KERR_TOPIC_AUTHORIZATION_FAILED;
         } else if (!topic) {
-            r->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         } else if (ct->assignments_count > 0) {
-            r->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+            e = KERR_INVALID_REPLICA_ASSIGNMENT;
             msg = "manual replica assignment is not supported on a single-node broker";
         } else {
-            r->error_code = (int16_t)brk_topic_add_partitions(req->brk, topic, ct->count,
-                                                              body->validate_only, &msg);
+            e = brk_topic_check_partitions(topic, ct->count, &msg);
+            if (e == KERR_NONE && !body->validate_only) {
+                e = brk__quota_err(req, brk_create_admit(c, ct->count - topic->npart, &msg), 3);
+                if (e == KERR_NONE) {
+                    ctx->item[k] = brk_create_parts(c, topic, ct->count);
+                }
+            }
         }
+        r->error_code = (int16_t)e;
         if (msg) {
             r->error_message = kproto_str(msg);
         }
     }
-    brk_respond(req, &resp);
+    brk_create_submit(c);
 }
 
 /* DESCRIBE_CONFIGS / ALTER_CONFIGS on a topic, or on the cluster for broker resources. */

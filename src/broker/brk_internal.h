@@ -144,6 +144,7 @@ struct brk_topic {
     sl_props_t *overrides; /* topic-level configs set by users */
     slog_conf_t log;       /* effective log settings */
     char cleanup_policy[32];
+    bool adding;           /* partitions are being created for it off the loop (create.c) */
     brk_topic_t *next;
 };
 
@@ -171,6 +172,11 @@ struct brk {
     brk_flusher_t *flusher;
     brk_cleaner_t *cleaner;
     struct brk_workq *sasl_workq; /* SASL password checks (auth.c) */
+    struct brk_workq *create_workq; /* topics and partitions being created (create.c) */
+    struct sl_hset *creating;       /* names of the topics being created (create.c) */
+    int32_t creating_topics;        /* their count */
+    int64_t creating_parts;         /* partitions being created, all jobs together */
+    _Atomic bool creating_stop;     /* shutdown: the worker gives up what it has not made */
     struct brk_authfail *authfail; /* failed authentications per address (auth.c) */
     struct brk_authjob *authjobs;  /* SASL failures waiting out their delay (auth.c) */
     int32_t nauthfail;
@@ -223,13 +229,29 @@ brk_topic_t *brk_topic_find_id(brk_t *brk, kproto_uuid_t id);
 brk_part_t *brk_part_find(brk_t *brk, kproto_str_t topic, int32_t partition);
 /* Kafka's topic-name rules: 1-249 chars of [a-zA-Z0-9._-], not "." or "..". */
 bool brk_topic_name_valid(kproto_str_t name, const char **why);
-/* Creates a topic with npart partitions and the given overrides (may be NULL). Returns a
- * Kafka error; msg (may be NULL) gets a reason for the client. */
-kerr_t brk_topic_create(brk_t *brk, kproto_str_t name, int32_t npart, const sl_props_t *overrides,
-                        bool validate_only, const char **msg);
+/* Creation in two halves: the files off the loop (a worker thread), the registry on it.
+ * Checks a new topic (name, existence or creation in flight, partitions; -1 becomes
+ * num.partitions, topic count, overrides) without creating anything. Returns a Kafka error
+ * with msg. */
+kerr_t brk_topic_check_new(brk_t *brk, kproto_str_t name, int32_t *npart,
+                           const sl_props_t *overrides, const char **msg);
+/* Creates topic name's directory, npart partition logs and topic.properties (last): a topic
+ * not yet in the registry; NULL with *rc on failure (nothing left on disk). Thread: any. */
+brk_topic_t *brk_topic_build(brk_t *brk, const char *name, int32_t npart,
+                             const sl_props_t *overrides, int *rc);
+/* Adds a built topic to the registry (log: one INFO line for it). */
+void brk_topic_install(brk_t *brk, brk_topic_t *topic, bool log);
 kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic);
-kerr_t brk_topic_add_partitions(brk_t *brk, brk_topic_t *topic, int32_t count,
-                                bool validate_only, const char **msg);
+/* Checks growing topic to count partitions (not while partitions are being added to it). */
+kerr_t brk_topic_check_partitions(const brk_topic_t *topic, int32_t count, const char **msg);
+/* Opens (creates) partitions [from, to) of topic with log settings conf into parts. Reads only
+ * topic->name. Returns 0 or an error (nothing left open). Thread: any. */
+int brk_parts_build(brk_t *brk, brk_topic_t *topic, const slog_conf_t *conf, int32_t from,
+                    int32_t to, brk_part_t **parts);
+/* Appends the built partitions [npart, count) and saves topic.properties; on a storage error
+ * closes them and leaves the topic as it was. */
+kerr_t brk_topic_install_parts(brk_t *brk, brk_topic_t *topic, brk_part_t **parts, int32_t count,
+                               const char **msg);
 /* Validates and applies a set of topic config overrides (full replacement). */
 kerr_t brk_topic_set_configs(brk_t *brk, brk_topic_t *topic, sl_props_t *overrides,
                              bool validate_only, const char **msg);
@@ -322,6 +344,39 @@ int brk_workq_new(snet_loop_t *loop, int32_t max, brk_workq_t **out);
 bool brk_workq_submit(brk_workq_t *q, brk_work_t *work);
 /* Stops the thread and calls done for every item left, run or not. Thread: loop. */
 void brk_workq_free(brk_workq_t *q);
+
+/* ---- create.c: topics and partitions created off the loop ---- */
+/* A batch of creations for one request (or for a Metadata's auto-creation, without one): the
+ * names are reserved at once (brk_create_pending), the files are made on the creation worker,
+ * and done runs on the loop once every item is installed in the registry (or failed). At most
+ * BRK_CREATE_PARTITIONS_REQUEST_MAX partitions per batch and BRK_CREATE_PARTITIONS_INFLIGHT_MAX
+ * in all batches out. */
+typedef struct brk_create brk_create_t;
+int brk_create_start(brk_t *brk);
+/* Waits for the batch being built, installs what is built, calls every done left (the
+ * requests' connections are closed by then). Before brk_topics_close. */
+void brk_create_stop(brk_t *brk);
+/* Whether a topic of that name is being created; topics being created (for the topic count);
+ * whether any batch is out (shutdown waits for them). */
+bool brk_create_pending(brk_t *brk, kproto_str_t name);
+int32_t brk_create_pending_topics(const brk_t *brk);
+bool brk_create_busy(const brk_t *brk);
+brk_create_t *brk_create_new(brk_t *brk, void (*done)(brk_create_t *c, void *ctx), void *ctx);
+/* Whether the batch may take npart more partitions: KERR_NONE, POLICY_VIOLATION past the
+ * request's bound, THROTTLING_QUOTA_EXCEEDED past what may be out at once (msg says). */
+kerr_t brk_create_admit(const brk_create_t *c, int64_t npart, const char **msg);
+/* Adds a checked new topic (brk_topic_check_new) or partitions [npart, count) of topic
+ * (brk_topic_check_partitions) to the batch; returns the item's index. */
+int32_t brk_create_topic(brk_create_t *c, kproto_str_t name, int32_t npart,
+                         const sl_props_t *overrides);
+int32_t brk_create_parts(brk_create_t *c, brk_topic_t *topic, int32_t count);
+int32_t brk_create_count(const brk_create_t *c);
+/* After done: item i's result, its topic on success, a message on failure. */
+kerr_t brk_create_result(const brk_create_t *c, int32_t i, brk_topic_t **topic, const char **msg);
+/* Submits the batch (done runs later on the loop), or calls done at once when it is empty or
+ * the worker's queue is full (every item then THROTTLING_QUOTA_EXCEEDED). The batch is freed
+ * after done returns. */
+void brk_create_submit(brk_create_t *c);
 
 /* ---- txn.c: the transaction coordinator ---- */
 /* Loads <data>/transactions and completes transactions left in PrepareCommit/PrepareAbort. */

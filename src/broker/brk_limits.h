@@ -11,6 +11,16 @@
 #define BRK_TOPICS_MAX 10000
 /* Partitions of one topic (Kafka has no hard limit; each is a directory and open files). */
 #define BRK_PARTITIONS_MAX 10000
+/* Topics and partitions are created off the loop (create.c): partitions one request may create
+ * (CreateTopics, CreatePartitions, a Metadata's auto-creation; more: POLICY_VIOLATION for the
+ * topics past it), partitions being created at once by all requests (more:
+ * THROTTLING_QUOTA_EXCEEDED, retriable), and batches queued for the creation worker. */
+#define BRK_CREATE_PARTITIONS_REQUEST_MAX 10000
+#define BRK_CREATE_PARTITIONS_INFLIGHT_MAX 50000
+#define BRK_CREATE_JOBS_MAX 256
+SL_STATIC_ASSERT(BRK_CREATE_PARTITIONS_REQUEST_MAX >= BRK_PARTITIONS_MAX &&
+                     BRK_CREATE_PARTITIONS_INFLIGHT_MAX >= BRK_CREATE_PARTITIONS_REQUEST_MAX,
+                 "one topic of the largest size can be created");
 /* Topic name length (Kafka: 249). */
 #define BRK_TOPIC_NAME_BYTES_MAX 249
 /* Topic config overrides in one topic. */

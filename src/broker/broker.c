@@ -156,6 +156,9 @@ static void brk__flush_tick(void *ctx)
 
 static bool brk__drained(brk_t *brk)
 {
+    if (brk_create_busy(brk)) {
+        return false;
+    }
     if (brk->groups && (brk_groups_log(brk->groups)->sync_inflight || brk_groups_log(brk->groups)->waiters)) {
         return false;
     }
@@ -310,6 +313,12 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
             snprintf(err, err_len, "cannot start the SASL verifier thread: %s", sl_strerror(rc));
         }
     }
+    if (rc == 0) {
+        rc = brk_create_start(brk);
+        if (rc != 0) {
+            snprintf(err, err_len, "cannot start the topic creation thread: %s", sl_strerror(rc));
+        }
+    }
     if (rc == 0 && brk->conf.cleaner_enable) {
         rc = brk_cleaner_new(brk, &brk->cleaner);
     }
@@ -398,6 +407,7 @@ void brk_free(brk_t *brk)
         brk_fetch_flush_all(brk);
         snet_loop_close_all(brk->loop);
         brk_sasl_stop(brk);
+        brk_create_stop(brk); /* topics being created: installed before the logs close */
     }
     if (brk->flusher) {
         brk_groups_close(brk->groups);

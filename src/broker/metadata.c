@@ -38,9 +38,14 @@ static void brk__md_topic(brk_req_t *req, brk_topic_t *topic,
     }
 }
 
-/* One requested topic: found, auto-created, or an error. */
+/* One requested topic: found, or an error; an unknown one is auto-created when the broker and
+ * the client allow it: it joins the request's creation batch *auto_c (made on first use) and
+ * is answered LEADER_NOT_AVAILABLE, as Kafka does while it creates a topic; the client asks
+ * again. So is a topic being created, and one past the creation bounds (it is created when
+ * asked for again). */
 static void brk__md_requested(brk_req_t *req, const kmsg_metadata_req_metadata_request_topic_t *rt,
-                              kmsg_metadata_resp_metadata_response_topic_t *tr)
+                              kmsg_metadata_resp_metadata_response_topic_t *tr,
+                              brk_create_t **auto_c)
 {
     kmsg_metadata_req_t *body = req->body;
     brk_t *brk = req->brk;
@@ -79,13 +84,29 @@ static void brk__md_requested(brk_req_t *req, const kmsg_metadata_req_metadata_r
         tr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
         return;
     }
+    if (!*auto_c) {
+        *auto_c = brk_create_new(brk, NULL, NULL);
+    }
     const char *msg = NULL;
-    kerr_t e = brk_topic_create(brk, rt->name, -1, NULL, false, &msg);
+    int32_t npart = -1;
+    kerr_t e = brk_topic_check_new(brk, rt->name, &npart, NULL, &msg);
+    if (e == KERR_TOPIC_ALREADY_EXISTS) { /* being created */
+        tr->error_code = KERR_LEADER_NOT_AVAILABLE;
+        return;
+    }
+    if (e == KERR_NONE) {
+        e = brk_create_admit(*auto_c, npart, &msg);
+        if (e == KERR_POLICY_VIOLATION || e == KERR_THROTTLING_QUOTA_EXCEEDED) {
+            tr->error_code = KERR_LEADER_NOT_AVAILABLE; /* created when asked for again */
+            return;
+        }
+    }
     if (e != KERR_NONE) {
         tr->error_code = (int16_t)e;
         return;
     }
-    brk__md_topic(req, brk_topic_find(brk, rt->name), tr);
+    brk_create_topic(*auto_c, rt->name, npart, NULL);
+    tr->error_code = KERR_LEADER_NOT_AVAILABLE;
 }
 
 /* A requested topic: its name, or its id when the name is null (v10+). */
@@ -135,14 +156,18 @@ void brk_handle_metadata(brk_req_t *req)
         int32_t *first = brk_dups(req, body->topics, body->topics_count, brk__md_key, NULL);
         resp.topics = brk_alloc(req, body->topics_count, sizeof *resp.topics);
         int32_t n = 0;
+        brk_create_t *auto_c = NULL;
         for (int32_t i = 0; i < body->topics_count; i++) {
             if (first[i] != i) {
                 continue;
             }
             kmsg_metadata_resp_metadata_response_topic_init(&resp.topics[n]);
-            brk__md_requested(req, &body->topics[i], &resp.topics[n++]);
+            brk__md_requested(req, &body->topics[i], &resp.topics[n++], &auto_c);
         }
         resp.topics_count = n;
+        if (auto_c) {
+            brk_create_submit(auto_c); /* the files are made off the loop */
+        }
     }
     brk_respond(req, &resp);
 }

@@ -11,6 +11,7 @@
 #include "sl_log.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,31 +330,47 @@ static void brk__topic_free(brk_topic_t *topic)
     free(topic);
 }
 
-/* Opens partitions [from, to) of topic. */
-static int brk__topic_open_parts(brk_t *brk, brk_topic_t *topic, int32_t from, int32_t to)
+/* Opens partitions [from, to) of topic (its name, the log settings conf) into parts[0..to-from):
+ * creates what is missing. On failure closes what it opened. Thread: any (the loop at start,
+ * the creation worker later: it reads only topic->name, which never changes). */
+static int brk__parts_open(brk_t *brk, brk_topic_t *topic, const slog_conf_t *conf, int32_t from,
+                           int32_t to, brk_part_t **parts)
 {
     char dir[BRK_PATH_BUF];
-    topic->parts = sl_xrealloc(topic->parts, (size_t)to * sizeof *topic->parts);
+    brk__topic_dir(brk, topic->name, dir, sizeof dir);
+    size_t base = strlen(dir);
     for (int32_t p = from; p < to; p++) {
-        brk__topic_dir(brk, topic->name, dir, sizeof dir);
-        snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%d", (int)p);
+        snprintf(dir + base, sizeof dir - base, "/%d", (int)p);
         brk_part_t *part = sl_xcalloc(1, sizeof *part);
         part->topic = topic;
         part->index = p;
-        int rc = slog_part_open(dir, &topic->log, &part->log);
+        int rc = atomic_load(&brk->creating_stop) ? SL_ECLOSED
+                                                  : slog_part_open(dir, conf, &part->log);
         if (rc != 0) {
-            SL_LOGE("topics", "cannot open %s: %s", dir, sl_strerror(rc));
+            if (rc != SL_ECLOSED) { /* SL_ECLOSED: a shutdown stopped the creation */
+                SL_LOGE("topics", "cannot open %s: %s", dir, sl_strerror(rc));
+            }
             free(part);
             for (int32_t q = from; q < p; q++) {
-                slog_part_close(topic->parts[q]->log);
-                free(topic->parts[q]);
+                slog_part_close(parts[q - from]->log);
+                free(parts[q - from]);
             }
             return rc;
         }
-        topic->parts[p] = part;
+        parts[p - from] = part;
     }
-    topic->npart = to;
     return 0;
+}
+
+/* Opens partitions [from, to) of topic and appends them. */
+static int brk__topic_open_parts(brk_t *brk, brk_topic_t *topic, int32_t from, int32_t to)
+{
+    topic->parts = sl_xrealloc(topic->parts, (size_t)to * sizeof *topic->parts);
+    int rc = brk__parts_open(brk, topic, &topic->log, from, to, topic->parts + from);
+    if (rc == 0) {
+        topic->npart = to;
+    }
+    return rc;
 }
 
 /* Loads one topic directory; a directory without topic.properties is an unfinished create. */
@@ -487,8 +504,8 @@ static kerr_t brk__check_overrides(const sl_props_t *overrides, const char **msg
     return KERR_NONE;
 }
 
-kerr_t brk_topic_create(brk_t *brk, kproto_str_t name, int32_t npart, const sl_props_t *overrides,
-                        bool validate_only, const char **msg)
+kerr_t brk_topic_check_new(brk_t *brk, kproto_str_t name, int32_t *npart,
+                           const sl_props_t *overrides, const char **msg)
 {
     const char *why = NULL;
     if (!brk_topic_name_valid(name, &why)) {
@@ -499,38 +516,42 @@ kerr_t brk_topic_create(brk_t *brk, kproto_str_t name, int32_t npart, const sl_p
         *msg = "topic already exists";
         return KERR_TOPIC_ALREADY_EXISTS;
     }
-    if (npart == -1) {
-        npart = brk->conf.num_partitions;
+    if (brk_create_pending(brk, name)) {
+        *msg = "topic is being created";
+        return KERR_TOPIC_ALREADY_EXISTS;
     }
-    if (npart <= 0 || npart > BRK_PARTITIONS_MAX) {
+    if (*npart == -1) {
+        *npart = brk->conf.num_partitions;
+    }
+    if (*npart <= 0 || *npart > BRK_PARTITIONS_MAX) {
         *msg = "number of partitions must be between 1 and 10000";
         return KERR_INVALID_PARTITIONS;
     }
-    if (brk->ntopics >= BRK_TOPICS_MAX) {
+    if (brk->ntopics + brk_create_pending_topics(brk) >= BRK_TOPICS_MAX) {
         *msg = "too many topics on this broker";
         return KERR_POLICY_VIOLATION;
     }
-    kerr_t e = brk__check_overrides(overrides, msg);
-    if (e != KERR_NONE || validate_only) {
-        return e;
-    }
+    return brk__check_overrides(overrides, msg);
+}
+
+brk_topic_t *brk_topic_build(brk_t *brk, const char *name, int32_t npart,
+                             const sl_props_t *overrides, int *rc_out)
+{
     brk_topic_t *topic = sl_xcalloc(1, sizeof *topic);
-    topic->name = sl_xstrndup(name.ptr, (size_t)name.len);
+    topic->name = sl_xstrdup(name);
     topic->overrides = sl_props_new();
     for (size_t i = 0; overrides && i < sl_props_count(overrides); i++) {
         const char *k, *v;
         sl_props_at(overrides, i, &k, &v);
         sl_props_set(topic->overrides, k, v);
     }
-    if (getrandom(topic->id.b, 16, 0) != 16) {
-        *msg = "no randomness for a topic id";
-        brk__topic_free(topic);
-        return KERR_UNKNOWN_SERVER_ERROR;
-    }
-    brk__topic_apply(brk, topic);
-    int rc = brk__topic_open_parts(brk, topic, 0, npart);
+    int rc = getrandom(topic->id.b, 16, 0) == 16 ? 0 : -EIO;
     if (rc == 0) {
-        rc = brk__topic_save(brk, topic);
+        brk__topic_apply(brk, topic);
+        rc = brk__topic_open_parts(brk, topic, 0, npart);
+    }
+    if (rc == 0) {
+        rc = brk__topic_save(brk, topic); /* last: the topic exists once this is written */
         if (rc != 0) {
             for (int32_t p = 0; p < topic->npart; p++) {
                 slog_part_close(topic->parts[p]->log);
@@ -540,16 +561,26 @@ kerr_t brk_topic_create(brk_t *brk, kproto_str_t name, int32_t npart, const sl_p
     if (rc != 0) {
         char dir[BRK_PATH_BUF];
         brk__topic_dir(brk, topic->name, dir, sizeof dir);
-        SL_LOGE("topics", "creating %s failed: %s", topic->name, sl_strerror(rc));
+        if (rc != SL_ECLOSED) {
+            SL_LOGE("topics", "creating %s failed: %s", topic->name, sl_strerror(rc));
+        }
         sl_fs_rmtree(dir);
         topic->npart = 0;
         brk__topic_free(topic);
-        *msg = "storage error while creating the topic";
-        return KERR_KAFKA_STORAGE_ERROR;
+        *rc_out = rc;
+        return NULL;
     }
+    *rc_out = 0;
+    return topic;
+}
+
+void brk_topic_install(brk_t *brk, brk_topic_t *topic, bool log)
+{
     brk__topic_link(brk, topic);
-    SL_LOGI("topics", "created topic %s with %d partition(s)", topic->name, (int)npart);
-    return KERR_NONE;
+    if (!log) {
+        return;
+    }
+    SL_LOGI("topics", "created topic %s with %d partition(s)", topic->name, (int)topic->npart);
 }
 
 kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
@@ -591,9 +622,12 @@ kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
     return KERR_NONE;
 }
 
-kerr_t brk_topic_add_partitions(brk_t *brk, brk_topic_t *topic, int32_t count,
-                                bool validate_only, const char **msg)
+kerr_t brk_topic_check_partitions(const brk_topic_t *topic, int32_t count, const char **msg)
 {
+    if (topic->adding) {
+        *msg = "partitions are being added to this topic; retry when they are";
+        return KERR_REASSIGNMENT_IN_PROGRESS;
+    }
     if (count <= topic->npart) {
         *msg = count == topic->npart ? "topic already has that many partitions"
                                      : "the number of partitions can only grow";
@@ -603,15 +637,32 @@ kerr_t brk_topic_add_partitions(brk_t *brk, brk_topic_t *topic, int32_t count,
         *msg = "number of partitions must be at most 10000";
         return KERR_INVALID_PARTITIONS;
     }
-    if (validate_only) {
-        return KERR_NONE;
-    }
+    return KERR_NONE;
+}
+
+int brk_parts_build(brk_t *brk, brk_topic_t *topic, const slog_conf_t *conf, int32_t from,
+                    int32_t to, brk_part_t **parts)
+{
+    return brk__parts_open(brk, topic, conf, from, to, parts);
+}
+
+kerr_t brk_topic_install_parts(brk_t *brk, brk_topic_t *topic, brk_part_t **parts, int32_t count,
+                               const char **msg)
+{
     int32_t old = topic->npart;
-    int rc = brk__topic_open_parts(brk, topic, old, count);
-    if (rc == 0) {
-        rc = brk__topic_save(brk, topic);
+    topic->parts = sl_xrealloc(topic->parts, (size_t)count * sizeof *topic->parts);
+    for (int32_t p = old; p < count; p++) {
+        topic->parts[p] = parts[p - old];
+        slog_part_set_conf(topic->parts[p]->log, &topic->log); /* configs altered meanwhile */
     }
+    topic->npart = count;
+    int rc = brk__topic_save(brk, topic);
     if (rc != 0) {
+        for (int32_t p = old; p < count; p++) {
+            slog_part_close(topic->parts[p]->log);
+            free(topic->parts[p]);
+        }
+        topic->npart = old;
         *msg = "storage error while adding partitions";
         return KERR_KAFKA_STORAGE_ERROR;
     }

@@ -19,6 +19,7 @@ API_JOIN_GROUP = 11
 API_DESCRIBE_GROUPS = 15
 ERR_INVALID_REQUEST = 42
 ERR_UNKNOWN_TOPIC_OR_PARTITION = 3
+ERR_LEADER_NOT_AVAILABLE = 5
 
 # The limits of src/broker/brk_limits.h these tests check at N and N+1.
 FETCH_PARTITIONS_MAX = 50000
@@ -292,6 +293,47 @@ def test_create_topics_naming_a_topic_twice_refuses_it_once(broker):
     _, names = metadata_v1(broker.bootstrap, [name, other])
     assert names == [name, other]
     assert_other_client_served(broker.bootstrap)
+
+
+def create_topics_v2_one_request(cid, name, partitions):
+    body = array([string(name) + i32(partitions) + i16(1) + array([], None) + array([], None)],
+                 lambda x: x) + i32(60000) + i8(0)
+    return kwire.frame(hdr(API_CREATE_TOPICS, 2, cid) + body)
+
+
+@pytest.mark.own_broker
+def test_create_topics_making_1000_partitions_does_not_stall_the_broker(make_broker):
+    # The partitions are made on the creation worker; the request is answered when they are.
+    broker = make_broker()
+    name = unique_topic("many-parts")
+    with kwire.Conn(broker.bootstrap, T(300)) as conn:
+        cid = conn.cid()
+        conn.send(create_topics_v2_one_request(cid, name, 1000))
+        time.sleep(0.05)  # the request is in; the other client comes after it
+        assert_other_client_served(broker.bootstrap)
+        got_cid, payload = conn.recv_frame()
+    assert got_cid == cid
+    assert [(n, e) for n, e, _ in parse_create_topics_v2(payload)] == [(name, kwire.ERR_NONE)]
+    _, names = metadata_v1(broker.bootstrap, [name])
+    assert names == [name]
+
+
+@pytest.mark.own_broker
+def test_metadata_auto_creating_2000_topics_answers_at_once_and_does_not_stall_the_broker(
+        make_broker):
+    b = make_broker({"auto.create.topics.enable": "true", "num.partitions": 1})
+    names = [unique_topic("auto-many-%d" % i) for i in range(2000)]
+    with kwire.Conn(b.bootstrap, T(30)) as conn:
+        cid = conn.cid()
+        conn.send(kwire.metadata_v0_request(names, cid))
+        time.sleep(0.05)
+        assert_other_client_served(b.bootstrap)
+        got_cid, payload = conn.recv_frame()
+    assert got_cid == cid
+    md = kwire.parse_metadata_v0(payload)
+    # Kafka's answer while it creates a topic: LEADER_NOT_AVAILABLE; the client asks again.
+    assert {md["topics"][n]["error_code"] for n in names} == {ERR_LEADER_NOT_AVAILABLE}
+    assert_other_client_served(b.bootstrap)
 
 
 # ---- parked long-poll fetches --------------------------------------------------------------------

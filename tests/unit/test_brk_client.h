@@ -171,7 +171,8 @@ static inline void cli_create_topic(env_t *env, cli_t *cli, const char *name, in
     req.timeout_ms = 5000;
     cli_send(cli, KAPI_CREATE_TOPICS, 5, &req);
     kmsg_create_topics_resp_t resp;
-    SL_ASSERT(cli_recv(env, cli, KAPI_CREATE_TOPICS, 5, &resp, 200));
+    /* Answered once the creation worker made the files: a loaded disk may take seconds. */
+    SL_ASSERT(cli_recv(env, cli, KAPI_CREATE_TOPICS, 5, &resp, 12000));
     SL_ASSERT(resp.topics_count == 1 && resp.topics[0].error_code == 0);
 }
 
