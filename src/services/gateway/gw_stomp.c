@@ -128,17 +128,63 @@ static int gw_stomp__headers(const uint8_t *buf, size_t len, size_t pos, gw_stom
     }
 }
 
+/* The position after the EOLs (heart-beats) at pos; *count of them when count is set. */
+static size_t gw_stomp__eols(const uint8_t *buf, size_t pos, size_t len, int *count)
+{
+    while (pos < len && (buf[pos] == '\n' || (buf[pos] == '\r' && pos + 1 < len &&
+                                               buf[pos + 1] == '\n'))) {
+        pos += buf[pos] == '\r' ? 2 : 1;
+        if (count) {
+            (*count)++;
+        }
+    }
+    return pos;
+}
+
+/* The body after the headers (at body_at, the frame starting at start): by content-length, or
+ * up to the first NUL. Sets *end to the NUL's position and *body_len; SL_EAGAIN until it is
+ * all there, SL_ELIMIT past frame_max, SL_ECORRUPT without the NUL after content-length. */
+static int gw_stomp__body(const uint8_t *buf, size_t len, size_t start, size_t body_at,
+                          size_t frame_max, const gw_stomp_frame_t *f, size_t *end,
+                          size_t *body_len, char *why, size_t why_len)
+{
+    size_t avail = SL_MIN(len, start + frame_max);
+    bool full = avail - start == frame_max;
+    const gw_str_t *cl = gw_stomp_get(f, "content-length");
+    if (!cl) {
+        const uint8_t *nul = memchr(buf + body_at, '\0', avail - body_at);
+        if (!nul) {
+            return full ? gw_stomp__fail(SL_ELIMIT, why, why_len, "frame over %s bytes",
+                                         "the limit")
+                        : SL_EAGAIN;
+        }
+        *end = (size_t)(nul - buf);
+        *body_len = *end - body_at;
+        return 0;
+    }
+    if (!gw_stomp__clen(cl, frame_max, body_len)) {
+        return gw_stomp__fail(SL_ELIMIT, why, why_len, "bad or too large content-length%s", "");
+    }
+    if (body_at - start + *body_len + 1 > frame_max) { /* NUL included */
+        return gw_stomp__fail(SL_ELIMIT, why, why_len, "frame over %s bytes", "the limit");
+    }
+    if (len < body_at + *body_len + 1) {
+        return SL_EAGAIN;
+    }
+    *end = body_at + *body_len;
+    if (buf[*end] != '\0') {
+        return gw_stomp__fail(SL_ECORRUPT, why, why_len, "no NUL after content-length%s",
+                              " bytes");
+    }
+    return 0;
+}
+
 int gw_stomp_decode(uint8_t *buf, size_t len, size_t frame_max, gw_stomp_frame_t *out,
                     size_t *used, int *heartbeats, char *why, size_t why_len)
 {
     SL_ASSERT(frame_max <= GW_STOMP_FRAME_BYTES_MAX);
-    size_t pos = 0;
     *heartbeats = 0;
-    while (pos < len && (buf[pos] == '\n' || (buf[pos] == '\r' && pos + 1 < len &&
-                                               buf[pos + 1] == '\n'))) {
-        pos += buf[pos] == '\r' ? 2 : 1;
-        (*heartbeats)++;
-    }
+    size_t pos = gw_stomp__eols(buf, 0, len, heartbeats);
     *used = pos;
     size_t start = pos, n = 0, body_at = 0;
     size_t avail = SL_MIN(len, start + frame_max); /* never look past the limit */
@@ -159,33 +205,10 @@ int gw_stomp_decode(uint8_t *buf, size_t len, size_t frame_max, gw_stomp_frame_t
     if (rc != 0) {
         return rc;
     }
-    const gw_str_t *cl = gw_stomp_get(out, "content-length");
     size_t body_len = 0, end = 0;
-    if (cl) {
-        if (!gw_stomp__clen(cl, frame_max, &body_len)) {
-            return gw_stomp__fail(SL_ELIMIT, why, why_len, "bad or too large content-length%s",
-                                  "");
-        }
-        if (body_at - start + body_len + 1 > frame_max) { /* NUL included */
-            return gw_stomp__fail(SL_ELIMIT, why, why_len, "frame over %s bytes", "the limit");
-        }
-        if (len < body_at + body_len + 1) {
-            return SL_EAGAIN;
-        }
-        end = body_at + body_len;
-        if (buf[end] != '\0') {
-            return gw_stomp__fail(SL_ECORRUPT, why, why_len, "no NUL after content-length%s",
-                                  " bytes");
-        }
-    } else {
-        const uint8_t *nul = memchr(buf + body_at, '\0', avail - body_at);
-        if (!nul) {
-            return full ? gw_stomp__fail(SL_ELIMIT, why, why_len, "frame over %s bytes",
-                                         "the limit")
-                        : SL_EAGAIN;
-        }
-        end = (size_t)(nul - buf);
-        body_len = end - body_at;
+    rc = gw_stomp__body(buf, len, start, body_at, frame_max, out, &end, &body_len, why, why_len);
+    if (rc != 0) {
+        return rc;
     }
     bool raw = out->cmd == GW_STOMP_CONNECT || out->cmd == GW_STOMP_STOMP ||
                out->cmd == GW_STOMP_CONNECTED;
@@ -197,12 +220,7 @@ int gw_stomp_decode(uint8_t *buf, size_t len, size_t frame_max, gw_stomp_frame_t
         }
     }
     out->body = (gw_str_t){(const char *)buf + body_at, body_len};
-    pos = end + 1;
-    while (pos < len && (buf[pos] == '\n' || (buf[pos] == '\r' && pos + 1 < len &&
-                                               buf[pos + 1] == '\n'))) {
-        pos += buf[pos] == '\r' ? 2 : 1;
-    }
-    *used = pos;
+    *used = gw_stomp__eols(buf, end + 1, len, NULL);
     return 0;
 }
 
