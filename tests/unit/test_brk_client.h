@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -109,13 +110,25 @@ static inline void cli_send(cli_t *cli, int16_t key, int16_t ver, const void *re
 }
 
 /* Pumps the broker until a response arrives (decoded into resp) or max_polls pass. */
-static inline bool cli_recv(env_t *env, cli_t *cli, int16_t key, int16_t ver, void *resp,
-                            int max_polls)
+static inline int64_t cli_thread_cpu_ns(void)
 {
-    uint8_t buf[65536];
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* As cli_recv; *max_ns (when not NULL) gets the loop CPU time of the longest iteration. */
+static inline bool cli_recv_timed(env_t *env, cli_t *cli, int16_t key, int16_t ver, void *resp,
+                                  int max_polls, int64_t *max_ns)
+{
+    static uint8_t buf[1 << 20]; /* tests are single-threaded */
     size_t got = 0;
     for (int i = 0; i < max_polls; i++) {
+        int64_t t0 = cli_thread_cpu_ns();
         brk_poll(env->brk, 5);
+        if (max_ns) {
+            *max_ns = SL_MAX(*max_ns, cli_thread_cpu_ns() - t0);
+        }
         ssize_t n = read(cli->fd, buf + got, sizeof buf - got);
         if (n > 0) {
             got += (size_t)n;
@@ -131,6 +144,12 @@ static inline bool cli_recv(env_t *env, cli_t *cli, int16_t key, int16_t ver, vo
         }
     }
     return false;
+}
+
+static inline bool cli_recv(env_t *env, cli_t *cli, int16_t key, int16_t ver, void *resp,
+                            int max_polls)
+{
+    return cli_recv_timed(env, cli, key, ver, resp, max_polls, NULL);
 }
 
 /* Sends one Produce v9 (acks=all, 5 s timeout) of records (len bytes of record batches) to

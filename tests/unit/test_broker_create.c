@@ -47,39 +47,12 @@ static int64_t loop_bound_ns(int64_t bytes)
     return (50 * 1000000LL + 100 * bytes) * SANITIZED;
 }
 
-static int64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* As cli_recv, and *max_ns gets the loop CPU time of the longest iteration. */
 static bool recv_timed(env_t *env, cli_t *cli, int16_t key, int16_t ver, void *resp,
                        int max_polls, int64_t *max_ns)
 {
-    static uint8_t buf[1 << 20];
-    size_t got = 0;
     *max_ns = 0;
-    for (int i = 0; i < max_polls; i++) {
-        int64_t t0 = thread_cpu_ns();
-        brk_poll(env->brk, 5);
-        *max_ns = SL_MAX(*max_ns, thread_cpu_ns() - t0);
-        ssize_t n = read(cli->fd, buf + got, sizeof buf - got);
-        if (n > 0) {
-            got += (size_t)n;
-        }
-        if (got >= 4 && got >= 4 + sl_be32_get(buf)) {
-            kproto_rd_t rd;
-            kproto_rd_init(&rd, buf + 4, sl_be32_get(buf));
-            kmsg_response_header_t hdr;
-            bool flex = ver >= kmsg_apis[key].flex;
-            kmsg_response_header_decode(&rd, cli->arena, flex ? 1 : 0, &hdr);
-            SL_ASSERT(kmsg_apis[key].resp_decode(&rd, cli->arena, ver, resp) == 0);
-            return true;
-        }
-    }
-    return false;
+    return cli_recv_timed(env, cli, key, ver, resp, max_polls, max_ns);
 }
 
 /* Polls until no creation is out (at most 10 minutes: a loaded disk syncs slowly). */
