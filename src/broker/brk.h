@@ -12,7 +12,9 @@ typedef struct brk brk_t;
 
 /* Builds a broker from Kafka-named properties (defaults for what is absent). Validates every
  * known key; warns once about unknown ones. On error writes a message to err and returns
- * SL_EINVAL, or -errno when the data dir or port cannot be used. Opens and recovers the log. */
+ * SL_EINVAL, or -errno when the data dir or port cannot be used. Opens and recovers the log.
+ * The process must ignore SIGPIPE (sluice serve does): a client that closes while its answer is
+ * written (writev, sendfile) would otherwise kill it. */
 int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len);
 /* Counts the keys of props that are no broker setting; for each, logs a warning when warn
  * and appends "'key' (did you mean known.key?)" (the hint when one is near) to out, comma

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +292,9 @@ static unsigned bseq_avoid_parse(const char *list)
  * is 10x. */
 static void bseq_setup(void)
 {
+    /* as sluice serve: a write to a connection the broker or the driver closed is an error
+     * value, not a silent death of the whole run (two campaigns died so, without a summary) */
+    signal(SIGPIPE, SIG_IGN);
     bool sanitized = BSEQ_SANITIZED;
     const char *avoid = getenv("FUZZ_BROKER_AVOID");
     bseq_g.avoid = bseq_avoid_parse(avoid ? avoid : BSEQ_AVOID_DEFAULT);

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ typedef int64_t (*env_clock_fn)(void *ctx);
  * is NULL, that clock. */
 static inline env_t env_open(const char *dir, const char *const *settings, env_clock_fn clock)
 {
+    signal(SIGPIPE, SIG_IGN); /* as sluice serve (brk.h) */
     env_t env;
     SL_ASSERT(strlen(dir) < sizeof env.dir);
     snprintf(env.dir, sizeof env.dir, "%.*s", (int)sizeof env.dir - 1, dir);
