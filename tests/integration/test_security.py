@@ -733,7 +733,9 @@ def test_queued_max_request_bytes_holds_reading_while_over_the_bound(make_broker
     apiv = kwire.api_versions_request(0, 1)
     bound = len(fetch) - 4 + len(apiv) - 4 - (1 if over else 0)
     b = make_broker(settings={"queued.max.request.bytes": str(bound)})
-    kwire.metadata_v0(b.bootstrap, [topic], T(10))  # creates the topic
+    # Metadata creates the topic (answering LEADER_NOT_AVAILABLE until it exists, as Kafka)
+    wait_for(lambda: kwire.metadata_v0(b.bootstrap, [topic], T(10))["topics"][topic]
+             ["error_code"] == 0, T(10), "topic %s auto-created" % topic)
     with kwire.Conn(b.bootstrap, T(10)) as a, kwire.Conn(b.bootstrap, T(10)) as c:
         t0 = time.monotonic()
         a.send(fetch)
