@@ -37,12 +37,12 @@ static const struct {
 
 static const char *jobs__notes[] = {
     [0] = "The service's settings are listed in docs/jobs.md.\n",
-    [1] = "list: ATTEMPT is the attempt of the current run over its budget (max_attempts);\n"
-          "an operator retry starts a new run, and the attempts of the job's whole life are\n"
-          "then shown too (\"1/3 (6 in all)\"). A full page ends with \"(more: --after CURSOR)\":\n"
-          "pass that --after CURSOR to get the next page. --json prints the API's JSON.\n",
-    [2] = "show: times in UTC (ISO 8601, ms); --json prints the API's JSON (times as epoch\n"
-          "ms); --log prints the tail of the worker's log.\n",
+    [1] = ("list: ATTEMPT is the attempt of the current run over its budget (max_attempts);\n"
+           "an operator retry starts a new run, and the attempts of the job's whole life are\n"
+           "then shown too (\"1/3 (6 in all)\"). A full page ends with \"(more: --after CURSOR)\":\n"
+           "pass that --after CURSOR to get the next page. --json prints the API's JSON.\n"),
+    [2] = ("show: times in UTC (ISO 8601, ms); --json prints the API's JSON (times as epoch\n"
+           "ms); --log prints the tail of the worker's log.\n"),
 };
 
 /* Prints the usage of cmd (NULL: every subcommand). */
