@@ -177,8 +177,8 @@ static inline void cli_send_produce(cli_t *cli, const char *topic, const void *r
     cli_send(cli, KAPI_PRODUCE, 9, &req);
 }
 
-/* Creates topic name with nparts partitions (CreateTopics v5); asserts that it succeeded. */
-static inline void cli_create_topic(env_t *env, cli_t *cli, const char *name, int32_t nparts)
+/* Sends CreateTopics v5 for topic name with nparts partitions (the answer is not read). */
+static inline void cli_send_create_topic(cli_t *cli, const char *name, int32_t nparts)
 {
     kmsg_create_topics_req_creatable_topic_t t;
     kmsg_create_topics_req_creatable_topic_init(&t);
@@ -191,6 +191,12 @@ static inline void cli_create_topic(env_t *env, cli_t *cli, const char *name, in
     req.topics_count = 1;
     req.timeout_ms = 5000;
     cli_send(cli, KAPI_CREATE_TOPICS, 5, &req);
+}
+
+/* Creates topic name with nparts partitions (CreateTopics v5); asserts that it succeeded. */
+static inline void cli_create_topic(env_t *env, cli_t *cli, const char *name, int32_t nparts)
+{
+    cli_send_create_topic(cli, name, nparts);
     kmsg_create_topics_resp_t resp;
     /* Answered once the creation worker made the files: a loaded disk may take seconds. */
     SL_ASSERT(cli_recv(env, cli, KAPI_CREATE_TOPICS, 5, &resp, 12000));

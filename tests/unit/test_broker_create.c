@@ -127,26 +127,11 @@ TEST(test_an_auto_created_topic_is_answered_leader_not_available_until_it_exists
 
 #define MANY_PARTS 2000
 
-static void send_create_topic(cli_t *c, const char *name, int32_t nparts)
-{
-    kmsg_create_topics_req_creatable_topic_t t;
-    kmsg_create_topics_req_creatable_topic_init(&t);
-    t.name = kproto_str(name);
-    t.num_partitions = nparts;
-    t.replication_factor = 1;
-    kmsg_create_topics_req_t req;
-    kmsg_create_topics_req_init(&req);
-    req.topics = &t;
-    req.topics_count = 1;
-    req.timeout_ms = 5000;
-    cli_send(c, KAPI_CREATE_TOPICS, 5, &req);
-}
-
 TEST(test_create_topics_making_thousands_of_partitions_keeps_loop_iterations_short)
 {
     env_t env = env_shm();
     cli_t c = cli_new(&env);
-    send_create_topic(&c, "many", MANY_PARTS);
+    cli_send_create_topic(&c, "many", MANY_PARTS);
     kmsg_create_topics_resp_t resp;
     int64_t max_ns;
     ASSERT_TRUE(recv_timed(&env, &c, KAPI_CREATE_TOPICS, 5, &resp, 120000, &max_ns));
@@ -212,7 +197,7 @@ TEST(test_a_topic_being_created_or_growing_is_not_created_grown_or_deleted_twice
     brk_create_topic(c, kproto_str("new"), 2, NULL);
     brk_create_parts(c, brk_topic_find(env.brk, kproto_str("grow")), 3);
 
-    send_create_topic(&cl, "new", 1);
+    cli_send_create_topic(&cl, "new", 1);
     kmsg_create_topics_resp_t ct;
     ASSERT_TRUE(cli_recv(&env, &cl, KAPI_CREATE_TOPICS, 5, &ct, 200));
     ASSERT_EQ(ct.topics[0].error_code, KERR_TOPIC_ALREADY_EXISTS);
