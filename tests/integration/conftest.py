@@ -50,6 +50,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "own_broker: needs a broker this harness starts "
                                        "(restart, kill, settings); skipped with --bootstrap")
     config.addinivalue_line("markers", "time_limit(seconds): per-test limit before scaling")
+    config.addinivalue_line("markers", "long: takes 10 s or more; runs first, so that parallel "
+                                       "workers do not wait on one long test at the end")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -57,6 +59,7 @@ def pytest_collection_modifyitems(config, items):
     external = config.getoption("--bootstrap")
     skip_slow = pytest.mark.skip(reason="slow: use --runslow or SLUICE_SLOW=1")
     skip_own = pytest.mark.skip(reason="needs its own sluice broker; --bootstrap given")
+    items.sort(key=lambda item: "long" not in item.keywords)  # stable: otherwise file order
     for item in items:
         if "slow" in item.keywords and not runslow:
             item.add_marker(skip_slow)

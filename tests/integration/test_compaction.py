@@ -340,6 +340,7 @@ def produce_until(bootstrap, topic, stop, acked, seq, keys=20):
     prod.flush(T(10))
 
 
+@pytest.mark.long
 def test_kill9_while_cleaning_loses_no_latest_value(make_broker):
     b = make_broker({"log.cleaner.backoff.ms": 10})
     topic = create_topic(b.bootstrap, unique_topic("kill-clean"),

@@ -307,6 +307,7 @@ def kill_rounds(b, tmp_path, rounds, partitions=3):
 
 
 @pytest.mark.time_limit(120 + 60 * KILL_ROUNDS)
+@pytest.mark.long
 def test_every_acknowledged_record_survives_kill9_at_its_offset(make_broker, tmp_path):
     b = make_broker()
     kill_rounds(b, tmp_path, KILL_ROUNDS)

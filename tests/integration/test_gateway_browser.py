@@ -24,6 +24,7 @@ def npm_ci():
                    timeout=T(300), stdout=subprocess.DEVNULL)
 
 
+@pytest.mark.long
 def test_an_alert_posted_over_http_appears_in_the_page_and_is_accepted(broker, tmp_path):
     npm_ci()
     gw = Gateway(tmp_path, broker.bootstrap, {"http.static.dir": WEB, "http.static.path": "/app"})

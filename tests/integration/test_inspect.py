@@ -52,6 +52,7 @@ def worker_cmd(tmp_path, *extra, allow=None, load_ms=None):
     return cmd + list(extra)
 
 
+@pytest.mark.long
 def test_flagged_clean_failing_and_hanging_pages_through_sluice_jobs(broker, tmp_path, site):
     base, truth = site
     flagged = next(p for p in truth["pages"] if p["flagged"] and p["in_image"])
@@ -102,6 +103,7 @@ def test_flagged_clean_failing_and_hanging_pages_through_sluice_jobs(broker, tmp
         jobs.kill9()
 
 
+@pytest.mark.long
 def test_bad_input_ends_the_attempt_with_a_clear_error_and_the_worker_goes_on(tmp_path, site):
     base, _ = site
     reqs = [
@@ -148,6 +150,7 @@ def test_bad_input_ends_the_attempt_with_a_clear_error_and_the_worker_goes_on(tm
     assert after == [], "the browser profile is removed at exit"
 
 
+@pytest.mark.long
 def test_example_run_flags_the_fixture_shop_with_precision_and_recall_over_095(tmp_path, request):
     """examples/ocr-inspection/run end to end: every page ends (the hanging and the 500 page
     failed with their reasons), every result reached the webhook, precision and recall of the

@@ -104,6 +104,7 @@ def run_worker(tmp_path, allow, payloads, *extra):
     return replies, out.stderr
 
 
+@pytest.mark.long
 def test_ssrf_attempts_fail_with_the_policy_message_and_nothing_internal_in_the_result(
         tmp_path, servers):
     site, internal = servers

@@ -48,6 +48,7 @@ def test_one_job_runs_and_is_shown(jobs):
     assert jobs.stop() == 0, "clean exit on SIGTERM (leak-checked under ASan)"
 
 
+@pytest.mark.long
 def test_ten_thousand_jobs_in_one_request(broker, make_jobs):
     jobs = make_jobs(broker, {"workers.slots": "8", "topics.partitions": "4"})
     batch = [{"type": "pecho", "payload": {"n": i}} for i in range(10000)]
@@ -593,6 +594,7 @@ def assert_never_twice_at_once(runs):
             assert ended or killed, "job %s ran twice at once (%s, %s)" % (jid, a1, a2)
 
 
+@pytest.mark.long
 def test_kill9_of_jobs_service_mid_run_loses_nothing(broker, make_jobs):
     jobs = make_jobs(broker, {"workers.slots": "4", "lease.ms": "1500"})
     ids = jobs.submit([{"type": "pecho", "payload": {"sleep": 0.05}} for _ in range(200)])
@@ -640,6 +642,7 @@ def proc_alive(pid, ticks):
     return rest[0] not in ("Z", "X") and int(rest[19]) == ticks
 
 
+@pytest.mark.long
 def test_workers_die_with_a_killed_service_and_never_overlap_their_retry(broker, make_jobs):
     """Issue 20: long one-shot and persistent jobs (some doing their work in a grandchild, as
     the inspect worker's browser does), the service killed with SIGKILL at random moments over
