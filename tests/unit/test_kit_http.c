@@ -399,6 +399,25 @@ TEST(test_kit_http_start_refuses_a_bad_listen_and_a_port_in_use)
     kit_http_stop(http);
 }
 
+/* libwebsockets keeps 4 KiB of request head; past it the connection is dropped unanswered. */
+TEST(test_kit_http_request_head_over_4k_drops_the_connection)
+{
+    app_t app;
+    kit_http_t *http = start(&app, KIT_HTTP_ERRORS_ERROR, false);
+    ASSERT_TRUE(http != NULL);
+    static char raw[16384], big[12000];
+    resp_t r;
+    memset(big, 'h', 3000);
+    snprintf(raw, sizeof raw, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", big);
+    ASSERT_TRUE(request(http, raw, &r));
+    ASSERT_EQ(r.status, 200);
+    memset(big, 'h', 8000);
+    snprintf(raw, sizeof raw, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", big);
+    ASSERT_TRUE(!request(http, raw, &r));
+    ASSERT_EQ(app.calls, 1);
+    kit_http_stop(http);
+}
+
 int main(void)
 {
     RUN(test_kit_http_routes_exact_and_prefix_paths_to_their_handler);
@@ -409,6 +428,7 @@ int main(void)
     RUN(test_kit_http_health_and_metrics_come_from_the_hooks);
     RUN(test_kit_http_answers_later_after_wake_and_on_done_follows);
     RUN(test_kit_http_stops_with_connections_open_also_on_libuv);
+    RUN(test_kit_http_request_head_over_4k_drops_the_connection);
     RUN(test_kit_http_start_refuses_a_bad_listen_and_a_port_in_use);
     TEST_MAIN_END();
 }

@@ -3,7 +3,8 @@
  * bodies up to a limit (413 before reading when Content-Length says more), JSON and error
  * replies in one shape per server, GET /health and GET /metrics from service callbacks, bearer
  * token checks (kit_auth), start and a clean stop. The gateway also serves WebSocket
- * subprotocols on the same port through ws_cb. Rules and answers: docs/services.md. */
+ * subprotocols on the same port through ws_cb. Rules and answers:
+ * docs/architecture.md, "The services' HTTP server". */
 #ifndef KIT_HTTP_H
 #define KIT_HTTP_H
 
