@@ -13,8 +13,6 @@
 #include "gw_int.h"
 #include "kit_http.h"
 
-#include "sl_log.h"
-
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,7 @@
 /* kit_http: the services' HTTP server on libwebsockets (see kit_http.h). Every request runs
  * through one path: method, route, the service's credential check, the Content-Length limit
  * (all before any body byte is read), the body up to its limit, the handler, one answer.
- * Thread: the service thread owns every connection; kit_http_wake and kit_http_stopping are
- * for any thread. */
+ * Thread: the service thread owns every connection; kit_http_wake is for any thread. */
 #include "kit_http.h"
 #include "kit_listen.h"
 
@@ -216,16 +215,6 @@ const char *kit_http_req_arg(kit_http_req_t *req, const char *name, char *buf, s
 void *kit_http_req_data(kit_http_req_t *req)
 {
     return (uint8_t *)req + req->http->req_off;
-}
-
-bool kit_http_req_answered(const kit_http_req_t *req)
-{
-    return req->answered;
-}
-
-void kit_http_close_after(kit_http_req_t *req)
-{
-    req->close_after = true;
 }
 
 /* The request's state goes: the service drops its references, the buffers are freed. */
@@ -606,11 +595,6 @@ void kit_http_wake(kit_http_t *http)
 struct lws_context *kit_http_context(kit_http_t *http)
 {
     return http->ctx;
-}
-
-bool kit_http_stopping(const kit_http_t *http)
-{
-    return atomic_load(&http->stop);
 }
 
 void kit_http_stop(kit_http_t *http)

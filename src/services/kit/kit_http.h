@@ -90,8 +90,6 @@ int kit_http_port(const kit_http_t *http);
 void kit_http_wake(kit_http_t *http);
 /* The lws context, for the WebSocket side (timers, writes). */
 struct lws_context *kit_http_context(kit_http_t *http);
-/* Whether kit_http_stop has begun. Thread: any. */
-bool kit_http_stopping(const kit_http_t *http);
 /* Closes every connection, joins the service thread and frees http (NULL: nothing). The
  * caller has answered or abandoned what on_wake would still answer. Thread: not service. */
 void kit_http_stop(kit_http_t *http);
@@ -109,10 +107,6 @@ const char *kit_http_req_auth(const kit_http_req_t *req, bool *too_long);
 const char *kit_http_req_arg(kit_http_req_t *req, const char *name, char *buf, size_t len);
 /* The service's cfg->req_data_bytes for this request. */
 void *kit_http_req_data(kit_http_req_t *req);
-/* Whether an answer has been given to this request. */
-bool kit_http_req_answered(const kit_http_req_t *req);
-/* Closes the connection after the answer. */
-void kit_http_close_after(kit_http_req_t *req);
 
 /* Answers with body (takes ownership; NUL-terminated text) and content type ctype (static). */
 void kit_http_reply(kit_http_req_t *req, int status, const char *ctype, char *body);
