@@ -1,4 +1,5 @@
-/* gw_http: the HTTP side of the gateway (libwebsockets, the loop thread).
+/* gw_http: the HTTP side of the gateway (kit_http, on the loop thread, the same port as the
+ * WebSocket side).
  *   POST /topics/{topic}  (http.topics.enable, topics matching http.topics.allow only)
  *                         one record {key, value, headers, partition} or an array of them;
  *                         answered after acks=all with partition and offset (Confluent REST
@@ -7,116 +8,33 @@
  *                         record value; the key is the route's key field
  *   GET  /health, /stats, <http.static.path>/... (files of http.static.dir)
  * Errors are JSON {"error_code": status, "message": "...", "field": "..."}: 400 naming the bad
- * field, 401 without a bearer token, 403 with a wrong one or a topic not allowed, 404 unknown topic (topics.auto.create=false), 405, 413, 503 broker unreachable. */
+ * field, 401 without a bearer token, 403 with a wrong one or a topic not allowed, 404 unknown
+ * topic (topics.auto.create=false), 405, 413, 503 broker unreachable. */
 #include "gw_int.h"
-
-#include "sl_log.h"
+#include "kit_http.h"
 
 #include <fnmatch.h>
-#include <libwebsockets.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#define GW_LOG "gateway"
 #define GW_RECORDS_MAX 1000 /* records in one POST /topics/{topic} */
 
-struct gw_http {
-    struct lws *wsi;
-    char method[8];
-    char path[GW_STR_BUF];
-    char auth[GW_STR_BUF];
-    char *body;
-    size_t body_len, body_cap;
-    bool too_big, routed, close_after;
-    int status; /* 0 until a response is ready */
-    const char *ctype;
-    char *resp;
-    size_t resp_len;
-    gw_post_t *post;  /* waiting for acks */
-    json_t *records;  /* parsed, waiting for a topic refresh */
+/* Per request (kit_http_req_data). */
+typedef struct {
+    gw_post_t *post; /* waiting for acks */
+    json_t *records; /* parsed, waiting for a topic refresh */
     char topic[GW_TOPIC_BUF];
     bool single;
     uint64_t meta_gen;
-    gw_http_t *wait_next;
-};
+    kit_http_req_t *wait_next;
+} gw_hreq_t;
 
 size_t gw_http_size(void)
 {
-    return sizeof(gw_http_t);
-}
-
-/* ---- responses ---- */
-
-static void gw__set(gw_http_t *h, int status, const char *ctype, char *body)
-{
-    free(h->resp);
-    h->routed = true;
-    h->status = status;
-    h->ctype = ctype;
-    h->resp = body;
-    h->resp_len = strlen(body);
-    lws_callback_on_writable(h->wsi);
-}
-
-static void gw__json(gw_http_t *h, int status, json_t *o)
-{
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    SL_ASSERT(text);
-    size_t len = strlen(text);
-    text = sl_xrealloc(text, len + 2);
-    memcpy(text + len, "\n", 2);
-    gw__set(h, status, "application/json", text);
-}
-
-static void gw__error(gw_http_t *h, int status, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void gw__error(gw_http_t *h, int status, const char *field, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_t *o = json_pack("{s:i, s:s}", "error_code", status, "message", msg);
-    if (field) {
-        json_object_set_new(o, "field", json_string(field));
-    }
-    if (status >= 500) {
-        SL_LOGW(GW_LOG, "%s %s: %d %s", h->method, h->path, status, msg);
-    }
-    gw__json(h, status, o);
-}
-
-static int gw__write(gw_http_t *h)
-{
-    uint8_t hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-    struct lws *wsi = h->wsi;
-    if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->ctype, h->resp_len, &p, end) ||
-        (h->status == 401 &&
-         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
-                                      (const uint8_t *)"Bearer", 6, &p, end)) ||
-        (h->close_after &&
-         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &p,
-                                      end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end)) {
-        return -1;
-    }
-    uint8_t *buf = sl_xmalloc(LWS_PRE + h->resp_len + 1);
-    memcpy(buf + LWS_PRE, h->resp, h->resp_len);
-    int n = lws_write(wsi, buf + LWS_PRE, h->resp_len, LWS_WRITE_HTTP_FINAL);
-    free(buf);
-    free(h->resp);
-    h->resp = NULL;
-    h->status = 0;
-    if (n < 0 || h->close_after) {
-        return -1;
-    }
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return sizeof(gw_hreq_t);
 }
 
 /* ---- shape checks ---- */
@@ -188,23 +106,6 @@ size_t gw_route_key(const gw_route_t *route, json_t *obj, char *key, size_t cap)
 }
 
 /* ---- produce ---- */
-
-/* No tokens configured: open. Else 401 without a bearer token, 403 with one not in the list. */
-static bool gw__authorized(gw_http_t *h, const kit_tokens_t *tokens)
-{
-    if (tokens->n == 0) {
-        return true;
-    }
-    if (strncmp(h->auth, "Bearer ", 7) != 0 || !h->auth[7]) {
-        gw__error(h, 401, NULL, "a bearer token is required");
-        return false;
-    }
-    if (!kit_tokens_match(tokens, h->auth + 7, strlen(h->auth + 7))) {
-        gw__error(h, 403, NULL, "the bearer token is not allowed here");
-        return false;
-    }
-    return true;
-}
 
 /* Whether topic matches one of the comma-separated globs in allow. */
 static bool gw__topic_allowed(const char *allow, const char *topic)
@@ -299,11 +200,12 @@ static rd_kafka_headers_t *gw__headers(const json_t *hs)
     return hdrs;
 }
 
-/* Produces every record of h (validated) to topic. */
-static void gw__produce(gw_svc_t *svc, gw_http_t *h, json_t *records, const char *topic)
+/* Produces every record of req (validated) to topic. */
+static void gw__produce(gw_svc_t *svc, kit_http_req_t *req, json_t *records, const char *topic)
 {
+    gw_hreq_t *h = kit_http_req_data(req);
     int n = (int)json_array_size(records);
-    gw_post_t *post = gw_post_new(svc, h, false, topic, n);
+    gw_post_t *post = gw_post_new(svc, req, false, topic, n);
     post->single = h->single;
     h->post = post;
     for (int i = 0; i < n; i++) {
@@ -322,36 +224,38 @@ static void gw__produce(gw_svc_t *svc, gw_http_t *h, json_t *records, const char
 }
 
 /* Produces now, or waits for a topic refresh when the topic is not known yet. */
-static void gw__produce_checked(gw_svc_t *svc, gw_http_t *h, json_t *records, const char *topic)
+static void gw__produce_checked(gw_svc_t *svc, kit_http_req_t *req, json_t *records, const char *topic)
 {
+    gw_hreq_t *h = kit_http_req_data(req);
     uint64_t gen = 0;
     if (!atomic_load(&svc->broker_ok)) {
         json_decref(records);
-        gw__error(h, 503, NULL, "broker %s unreachable", svc->cfg->brokers);
+        kit_http_error(req, 503, NULL, "broker %s unreachable", svc->cfg->brokers);
         return;
     }
     if (svc->cfg->auto_create || gw_topic_known(svc, topic, &gen)) {
-        gw__produce(svc, h, records, topic);
+        gw__produce(svc, req, records, topic);
         return;
     }
     if (h->meta_gen) { /* refreshed since: it really is unknown */
         json_decref(records);
-        gw__error(h, 404, "topic", "unknown topic %s", topic);
+        kit_http_error(req, 404, "topic", "unknown topic %s", topic);
         return;
     }
     h->records = records;
     snprintf(h->topic, sizeof h->topic, "%s", topic);
     h->meta_gen = gen;
     h->wait_next = svc->http_wait;
-    svc->http_wait = h;
+    svc->http_wait = req;
 }
 
 void gw_http_meta_refreshed(gw_svc_t *svc)
 {
     uint64_t gen = gw_meta_gen(svc);
-    gw_http_t **pp = (gw_http_t **)&svc->http_wait;
+    kit_http_req_t **pp = (kit_http_req_t **)&svc->http_wait;
     while (*pp) {
-        gw_http_t *h = *pp;
+        kit_http_req_t *req = *pp;
+        gw_hreq_t *h = kit_http_req_data(req);
         if (h->meta_gen > gen) {
             pp = &h->wait_next;
             continue;
@@ -359,14 +263,16 @@ void gw_http_meta_refreshed(gw_svc_t *svc)
         *pp = h->wait_next;
         json_t *records = h->records;
         h->records = NULL;
-        gw__produce_checked(svc, h, records, h->topic);
+        gw__produce_checked(svc, req, records, h->topic);
     }
 }
 
-static void gw__unwait(gw_svc_t *svc, gw_http_t *h)
+static void gw__unwait(gw_svc_t *svc, kit_http_req_t *req)
 {
-    for (gw_http_t **pp = (gw_http_t **)&svc->http_wait; *pp; pp = &(*pp)->wait_next) {
-        if (*pp == h) {
+    gw_hreq_t *h = kit_http_req_data(req);
+    for (kit_http_req_t **pp = (kit_http_req_t **)&svc->http_wait; *pp;
+         pp = &((gw_hreq_t *)kit_http_req_data(*pp))->wait_next) {
+        if (*pp == req) {
             *pp = h->wait_next;
             break;
         }
@@ -401,35 +307,35 @@ static json_t *gw__result(const gw_post_t *post, const gw_res_t *res)
 
 void gw_http_post_done(gw_svc_t *svc, gw_post_t *post)
 {
-    gw_http_t *h = post->owner;
-    if (h) {
-        h->post = NULL;
+    kit_http_req_t *req = post->owner;
+    if (req) {
+        ((gw_hreq_t *)kit_http_req_data(req))->post = NULL;
         const gw_res_t *bad = NULL;
         for (int i = 0; i < post->nres && !bad; i++) {
             bad = post->res[i].err ? &post->res[i] : NULL;
         }
         if (bad) {
             int status = gw__status_of(bad->err);
-            gw__error(h, status, status == 404 ? "topic" : NULL, "record %d of %s: %s%s",
+            kit_http_error(req, status, status == 404 ? "topic" : NULL, "record %d of %s: %s%s",
                       (int)(bad - post->res), post->topic,
                       status == 503 ? "the broker did not acknowledge it: " : "",
                       rd_kafka_err2str(bad->err));
         } else if (post->single) {
-            gw__json(h, 200, gw__result(post, &post->res[0]));
+            kit_http_json(req, 200, gw__result(post, &post->res[0]));
         } else {
             json_t *arr = json_array();
             for (int i = 0; i < post->nres; i++) {
                 json_array_append_new(arr, gw__result(post, &post->res[i]));
             }
-            gw__json(h, 200, json_pack("{s:o}", "data", arr));
+            kit_http_json(req, 200, json_pack("{s:o}", "data", arr));
         }
     }
     gw_post_free(svc, post);
 }
 
-static void gw__topics_post(gw_svc_t *svc, gw_http_t *h, const char *topic)
+static void gw__topics_post(gw_svc_t *svc, kit_http_req_t *req, const char *topic)
 {
-    if (!gw__authorized(h, &svc->cfg->topics_tokens)) {
+    if (!kit_http_bearer_ok(req, &svc->cfg->topics_tokens)) {
         return;
     }
     size_t tl = strlen(topic);
@@ -440,21 +346,24 @@ static void gw__topics_post(gw_svc_t *svc, gw_http_t *h, const char *topic)
                   c == '_' || c == '-' || c == '.';
     }
     if (!name_ok) {
-        gw__error(h, 400, "topic", "topic: want 1..249 characters [0-9A-Za-z._-]");
+        kit_http_error(req, 400, "topic", "topic: want 1..249 characters [0-9A-Za-z._-]");
         return;
     }
     if (!gw__topic_allowed(svc->cfg->topics_allow, topic)) {
-        gw__error(h, 403, "topic", "topic %s is not in http.topics.allow", topic);
+        kit_http_error(req, 403, "topic", "topic %s is not in http.topics.allow", topic);
         return;
     }
+    gw_hreq_t *h = kit_http_req_data(req);
+    size_t body_len = 0;
+    const char *text = kit_http_req_body(req, &body_len);
     json_error_t jerr;
-    json_t *body = json_loadb(h->body ? h->body : "", h->body_len, 0, &jerr);
+    json_t *body = json_loadb(text, body_len, 0, &jerr);
     h->single = json_is_object(body);
     json_t *records = h->single ? json_pack("[o]", body) : body;
     size_t n = json_array_size(records);
     if (!json_is_array(records) || n == 0 || n > GW_RECORDS_MAX) {
         json_decref(records);
-        gw__error(h, n > GW_RECORDS_MAX ? 413 : 400, "body",
+        kit_http_error(req, n > GW_RECORDS_MAX ? 413 : 400, "body",
                   "body: want a record object or an array of 1..%d records", GW_RECORDS_MAX);
         return;
     }
@@ -467,24 +376,25 @@ static void gw__topics_post(gw_svc_t *svc, gw_http_t *h, const char *topic)
             } else {
                 snprintf(name, sizeof name, "[%zu]%s%s", i, *field ? "." : "", field);
             }
-            gw__error(h, 400, name, "%s: %s", name[0] ? name : "record", why);
+            kit_http_error(req, 400, name, "%s: %s", name[0] ? name : "record", why);
             json_decref(records);
             return;
         }
     }
-    gw__produce_checked(svc, h, records, topic);
+    gw__produce_checked(svc, req, records, topic);
 }
 
-static void gw__route_post(gw_svc_t *svc, gw_http_t *h, const gw_route_t *route)
+static void gw__route_post(gw_svc_t *svc, kit_http_req_t *req, const gw_route_t *route)
 {
-    if (!gw__authorized(h, &route->tokens)) {
+    if (!kit_http_bearer_ok(req, &route->tokens)) {
         return;
     }
     char field[GW_NAME_BUF + 8], why[256], key[GW_NAME_BUF * 4];
-    json_t *obj = gw_route_check(route, h->body, h->body_len, field, sizeof field, why,
-                                 sizeof why);
+    size_t body_len = 0;
+    const char *body = kit_http_req_body(req, &body_len);
+    json_t *obj = gw_route_check(route, body, body_len, field, sizeof field, why, sizeof why);
     if (!obj) {
-        gw__error(h, 400, field, "%s", why);
+        kit_http_error(req, 400, field, "%s", why);
         return;
     }
     size_t klen = gw_route_key(route, obj, key, sizeof key);
@@ -493,9 +403,9 @@ static void gw__route_post(gw_svc_t *svc, gw_http_t *h, const gw_route_t *route)
     if (klen) {
         json_object_set_new(rec, "key", json_stringn(key, klen));
     }
-    json_object_set_new(rec, "value", json_stringn(h->body, h->body_len));
-    h->single = true;
-    gw__produce_checked(svc, h, json_pack("[o]", rec), route->topic);
+    json_object_set_new(rec, "value", json_stringn(body, body_len));
+    ((gw_hreq_t *)kit_http_req_data(req))->single = true;
+    gw__produce_checked(svc, req, json_pack("[o]", rec), route->topic);
 }
 
 /* ---- GET ---- */
@@ -513,7 +423,7 @@ static long gw__rss_bytes(void)
     return rss * 4096;
 }
 
-static void gw__stats(gw_svc_t *svc, gw_http_t *h)
+static void gw__stats(gw_svc_t *svc, kit_http_req_t *req)
 {
     gw_stats_t *st = &svc->st;
     json_t *o = json_pack(
@@ -531,7 +441,7 @@ static void gw__stats(gw_svc_t *svc, gw_http_t *h)
         (json_int_t)atomic_load(&st->conns_idle), "refused_per_ip",
         (json_int_t)atomic_load(&st->conns_per_ip_refused),
         "rss_bytes", (json_int_t)gw__rss_bytes(), "broker", atomic_load(&svc->broker_ok));
-    gw__json(h, 200, o);
+    kit_http_json(req, 200, o);
 }
 
 static const char *gw__mime(const char *path)
@@ -550,171 +460,95 @@ static const char *gw__mime(const char *path)
 }
 
 /* Serves a file under http.static.dir; returns the lws callback result. */
-static int gw__static(gw_svc_t *svc, gw_http_t *h, const char *rel)
+static int gw__static(gw_svc_t *svc, kit_http_req_t *req, const char *rel)
 {
     char file[2 * GW_STR_BUF + 16];
     struct stat sb;
     if (strstr(rel, "..") || strchr(rel, '?')) {
-        gw__error(h, 404, NULL, "no file %s", h->path);
+        kit_http_error(req, 404, NULL, "no file %s", kit_http_req_path(req));
         return 0;
     }
     snprintf(file, sizeof file, "%s/%s", svc->cfg->static_dir, *rel ? rel : "index.html");
     if (stat(file, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        gw__error(h, 404, NULL, "no file %s", h->path);
+        kit_http_error(req, 404, NULL, "no file %s", kit_http_req_path(req));
         return 0;
     }
-    h->routed = true;
-    int rc = lws_serve_http_file(h->wsi, file, gw__mime(file), NULL, 0);
-    return rc < 0 ? -1 : 0;
+    return kit_http_file(req, file, gw__mime(file));
 }
 
 /* ---- routing ---- */
 
-static int gw__route(gw_svc_t *svc, gw_http_t *h)
+static int gw__on_topics(void *user, kit_http_req_t *req)
 {
-    if (h->routed) {
-        return 0; /* a body-less POST: lws still reports its (empty) body's completion */
+    gw__topics_post(user, req, kit_http_req_path(req) + strlen("/topics/"));
+    return 0;
+}
+
+static int gw__on_route(void *user, kit_http_req_t *req)
+{
+    gw_svc_t *svc = user;
+    const char *path = kit_http_req_path(req);
+    for (int i = 0; i < svc->cfg->nroutes; i++) {
+        if (strcmp(path, svc->cfg->routes[i].path) == 0) {
+            gw__route_post(svc, req, &svc->cfg->routes[i]);
+            return 0;
+        }
     }
-    h->routed = true;
+    kit_http_error(req, 404, NULL, "no route POST %s", path); /* not reached: routed by path */
+    return 0;
+}
+
+static int gw__on_stats(void *user, kit_http_req_t *req)
+{
+    gw__stats(user, req);
+    return 0;
+}
+
+static int gw__on_static(void *user, kit_http_req_t *req)
+{
+    gw_svc_t *svc = user;
+    const char *rel = kit_http_req_path(req) + strlen(svc->cfg->static_path);
+    return gw__static(svc, req, rel + (*rel == '/'));
+}
+
+int gw_http_routes(const gw_svc_t *svc, kit_http_route_t *routes, int max)
+{
     const gw_cfg_t *cfg = svc->cfg;
-    bool get = strcmp(h->method, "GET") == 0, post = strcmp(h->method, "POST") == 0;
-    size_t sl = strlen(cfg->static_path);
-    if (cfg->topics_api && strncmp(h->path, "/topics/", 8) == 0) {
-        if (post) {
-            gw__topics_post(svc, h, h->path + 8);
-        } else {
-            gw__error(h, 405, NULL, "%s %s: use POST", h->method, h->path);
-        }
-        return 0;
+    int n = 0;
+    if (cfg->topics_api && n < max) {
+        routes[n++] = (kit_http_route_t){KIT_HTTP_POST, "/topics/", true, gw__on_topics};
     }
-    for (int i = 0; i < cfg->nroutes; i++) {
-        if (strcmp(h->path, cfg->routes[i].path) == 0) {
-            if (post) {
-                gw__route_post(svc, h, &cfg->routes[i]);
-            } else {
-                gw__error(h, 405, NULL, "%s %s: use POST", h->method, h->path);
-            }
-            return 0;
-        }
+    for (int i = 0; i < cfg->nroutes && n < max; i++) {
+        routes[n++] = (kit_http_route_t){KIT_HTTP_POST, cfg->routes[i].path, false, gw__on_route};
     }
-    if (get && strcmp(h->path, "/health") == 0) {
-        bool ok = atomic_load(&svc->broker_ok);
-        gw__json(h, ok ? 200 : 503, json_pack("{s:s, s:b}", "status", ok ? "ok" : "broker unreachable",
-                                             "broker", ok));
-        return 0;
+    if (n < max) {
+        routes[n++] = (kit_http_route_t){KIT_HTTP_GET, "/stats", false, gw__on_stats};
     }
-    if (get && strcmp(h->path, "/stats") == 0) {
-        gw__stats(svc, h);
-        return 0;
+    if (cfg->static_dir[0] && n < max) {
+        routes[n++] = (kit_http_route_t){KIT_HTTP_GET, cfg->static_path, true, gw__on_static};
     }
-    if (get && cfg->static_dir[0] && strncmp(h->path, cfg->static_path, sl) == 0 &&
-        (h->path[sl] == '/' || h->path[sl] == '\0')) {
-        return gw__static(svc, h, h->path + sl + (h->path[sl] == '/' ? 1 : 0));
-    }
-    gw__error(h, 404, NULL, "no route %s %s", h->method, h->path);
-    return 0;
+    return n;
 }
 
-static int gw__on_http(gw_svc_t *svc, gw_http_t *h, struct lws *wsi, const char *uri)
+char *gw_http_health(void *user, int *status)
 {
-    free(h->body);
-    memset(h, 0, sizeof *h);
-    h->wsi = wsi;
-    snprintf(h->path, sizeof h->path, "%s", uri ? uri : "/");
-    if (lws_hdr_copy(wsi, h->auth, sizeof h->auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0) {
-        h->auth[0] = '\0';
-    }
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) {
-        snprintf(h->method, sizeof h->method, "GET");
-        return gw__route(svc, h);
-    }
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0) {
-        snprintf(h->method, sizeof h->method, "OTHER");
-        h->close_after = true;
-        gw__error(h, 405, NULL, "method not allowed");
-        return 0;
-    }
-    snprintf(h->method, sizeof h->method, "POST");
-    char cl[32] = "";
-    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-        long long n = atoll(cl);
-        if (n < 0 || (unsigned long long)n > svc->cfg->request_bytes_max) {
-            h->close_after = true;
-            gw__error(h, 413, "body", "request body of %lld bytes; limit %zu", n,
-                      svc->cfg->request_bytes_max);
-            return 0;
-        }
-        return n == 0 ? gw__route(svc, h) : 0;
-    }
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0) {
-        return gw__route(svc, h); /* no body */
-    }
-    return 0;
+    gw_svc_t *svc = user;
+    bool ok = atomic_load(&svc->broker_ok);
+    *status = ok ? 200 : 503;
+    return kit_http_json_text(
+        json_pack("{s:s, s:b}", "status", ok ? "ok" : "broker unreachable", "broker", ok));
 }
 
-static void gw__on_body(gw_svc_t *svc, gw_http_t *h, const void *in, size_t len)
+void gw_http_done(void *user, kit_http_req_t *req)
 {
-    if (h->too_big || len == 0) {
-        return;
+    gw_svc_t *svc = user;
+    gw_hreq_t *h = kit_http_req_data(req);
+    if (h->post) {
+        gw_post_disown(svc, h->post);
+        h->post = NULL;
     }
-    if (h->body_len + len > svc->cfg->request_bytes_max) {
-        h->too_big = true;
-        return;
-    }
-    if (h->body_len + len + 1 > h->body_cap) {
-        h->body_cap = SL_MAX(h->body_cap * 2, h->body_len + len + 1);
-        h->body = sl_xrealloc(h->body, h->body_cap);
-    }
-    memcpy(h->body + h->body_len, in, len);
-    h->body_len += len;
-    h->body[h->body_len] = '\0';
-}
-
-int gw_http_callback(gw_svc_t *svc, struct lws *wsi, int reason, void *user, void *in,
-                     size_t len)
-{
-    gw_http_t *h = user;
-    if (!h) { /* no session data (closed early, or an lws-internal connection) */
-        return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);
-    }
-    switch (reason) {
-    case LWS_CALLBACK_HTTP:
-        return gw__on_http(svc, h, wsi, in);
-    case LWS_CALLBACK_HTTP_BODY:
-        gw__on_body(svc, h, in, len);
-        return 0;
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-        int rc = 0;
-        if (h->too_big) {
-            h->close_after = true;
-            gw__error(h, 413, "body", "request body over %zu bytes", svc->cfg->request_bytes_max);
-        } else {
-            rc = gw__route(svc, h);
-        }
-        free(h->body);
-        h->body = NULL;
-        h->body_len = h->body_cap = 0;
-        return rc;
-    }
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        return h->status ? gw__write(h) : 0;
-    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
-    case LWS_CALLBACK_CLOSED_HTTP:
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        if (h->post) {
-            gw_post_disown(svc, h->post);
-            h->post = NULL;
-        }
-        if (h->records || h->meta_gen) {
-            gw__unwait(svc, h);
-            h->meta_gen = 0;
-        }
-        free(h->body);
-        free(h->resp);
-        h->body = h->resp = NULL;
-        return 0;
-    default:
-        return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);
+    if (h->records || h->meta_gen) {
+        gw__unwait(svc, req);
+        h->meta_gen = 0;
     }
 }

@@ -8,6 +8,7 @@
 
 #include "gw_cfg.h"
 #include "gw_svc.h"
+#include "kit_http.h"
 #include "sl_common.h"
 
 #include <jansson.h>
@@ -160,11 +161,12 @@ void gw_post_free(gw_svc_t *svc, gw_post_t *post);
 int gw_loop_start(gw_svc_t *svc, char *err, size_t err_len);
 void gw_loop_stop(gw_svc_t *svc);
 
-/* HTTP (gw_http.c): session state lives in the lws per-session user data. */
-typedef struct gw_http gw_http_t;
+/* HTTP (gw_http.c), served by kit_http: the routes from the configuration (into routes, at
+ * most max; returns how many), GET /health, and on_done (a request's state goes). */
 size_t gw_http_size(void);
-int gw_http_callback(gw_svc_t *svc, struct lws *wsi, int reason, void *user, void *in,
-                     size_t len);
+int gw_http_routes(const gw_svc_t *svc, kit_http_route_t *routes, int max);
+char *gw_http_health(void *user, int *status);
+void gw_http_done(void *user, kit_http_req_t *req);
 /* A finished produce for an HTTP session. Thread: loop. */
 void gw_http_post_done(gw_svc_t *svc, gw_post_t *post);
 /* Re-checks sessions waiting for a topic refresh. Thread: loop. */

@@ -1,10 +1,10 @@
-/* gw_ws: the loop thread. Owns the lws context (HTTP is served by gw_http.c on the same port),
+/* gw_ws: the loop thread. Starts kit_http (HTTP routes in gw_http.c, WebSocket on the same port),
  * accepts and closes WebSocket connections (per-address limits), writes queued frames, and runs
  * the timers: heart-beats, queue age, CONNECT and idle time-outs, credential expiry. STOMP
  * sessions are in gw_session.c, the fan-out of records in gw_fanout.c. Thread: loop, except
  * gw_loop_start/stop. */
 #include "gw_ws_int.h"
-#include "kit_listen.h"
+#include "kit_http.h"
 
 #include "sl_time.h"
 
@@ -103,10 +103,7 @@ static void gw__sweep(lws_sorted_usec_list_t *sul)
     const gw_cfg_t *cfg = ws->svc->cfg;
     int64_t now = sl_time_mono_ms();
     if (atomic_load(&ws->svc->stop)) {
-        /* libuv's loop runs inside lws_service until the context is destroyed from within
-         * it: this first destroy closes everything and lets lws_service return */
-        lws_context_destroy(ws->svc->ctx);
-        return;
+        return; /* kit_http_stop ends the loop */
     }
     for (gw_conn_t *conn = ws->conns; conn; conn = conn->next) {
         if (!conn->closing && !conn->connected &&
@@ -300,13 +297,12 @@ static void gw__drain(gw_ws_t *ws)
     }
 }
 
-static int gw__cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                  size_t len)
+static int gw__ws_cb(void *user, struct lws *wsi, int reason, void *ws_data, void *in,
+                     size_t len)
 {
-    struct lws_context *ctx = lws_get_context(wsi);
-    gw_svc_t *svc = ctx ? lws_context_user(ctx) : NULL;
-    gw_ws_t *ws = svc ? svc->ws : NULL;
-    gw_pss_t *pss = user;
+    gw_svc_t *svc = user;
+    gw_ws_t *ws = svc->ws;
+    gw_pss_t *pss = ws_data;
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return gw__filter(ws, wsi);
@@ -328,95 +324,78 @@ static int gw__cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             pss->conn = NULL;
         }
         return 0;
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (ws) {
-            gw__drain(ws);
-        }
-        return 0;
     default:
-        return gw_http_callback(svc, wsi, (int)reason, pss ? pss->http : NULL, in, len);
+        return 0;
     }
 }
 
-/* Every protocol shares the callback and the session layout, so a client that names no
- * subprotocol is served too. */
-#define GW_PROTO(name) {name, gw__cb, 0, 65536, 0, NULL, 0}
-static struct lws_protocols gw__protocols[] = {
-    GW_PROTO("http"), GW_PROTO("v12.stomp"), GW_PROTO("v11.stomp"), GW_PROTO("v10.stomp"),
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
-
-/* Runs lws (on libuv: epoll, so a loop turn costs what is ready, not what is open) until the
- * sweep destroys the context at stop. */
-static void *gw__loop_main(void *arg)
+static void gw__on_wake(void *user)
 {
-    gw_svc_t *svc = arg;
-    while (lws_service(svc->ctx, 0) >= 0 && !atomic_load(&svc->stop)) {
+    gw_svc_t *svc = user;
+    if (svc->ws) {
+        gw__drain(svc->ws);
     }
-    return NULL;
 }
+
+/* The server exists, its thread not yet: the sweep timer starts. */
+static void gw__on_start(void *user, kit_http_t *http)
+{
+    gw_svc_t *svc = user;
+    svc->ws->http = http;
+    svc->ctx = kit_http_context(http);
+    lws_sul_schedule(svc->ctx, 0, &svc->ws->sul, gw__sweep, GW_SWEEP_MS * LWS_US_PER_MS);
+}
+
+static const char *const gw__ws_protocols[] = {"v12.stomp", "v11.stomp", "v10.stomp", NULL};
 
 int gw_loop_start(gw_svc_t *svc, char *err, size_t err_len)
 {
     const gw_cfg_t *cfg = svc->cfg;
-    char host[KIT_HOST_BYTES];
-    int port = 0;
-    if (kit_listen_parse(cfg->http_listen, host, &port, err, err_len) != 0) {
-        return SL_EINVAL;
-    }
-    for (size_t i = 0; gw__protocols[i].name; i++) {
-        gw__protocols[i].per_session_data_size = sizeof(gw_pss_t) + gw_http_size();
-    }
+    kit_http_route_t routes[KIT_HTTP_ROUTES_MAX];
     gw_ws_t *ws = sl_xcalloc(1, sizeof *ws);
     ws->hash_key = sl_siphash_key_random();
     ws->svc = svc;
     gw_buf_init(&ws->scratch, LWS_PRE);
     svc->ws = ws;
-    lws_set_log_level(LLL_ERR, NULL);
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.port = port;
-    info.iface = host;
-    info.protocols = gw__protocols;
-    info.user = svc;
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
-    info.vhost_name = "gateway";
-    /* no fd_limit_per_thread: with it lws looks connections up by a linear search; the
-     * process fd limit (ulimit -n) bounds connections, and connections.max below it */
-    info.pt_serv_buf_size = 65536;
-    /* No lws validity (idle ping) timers: STOMP heart-beats and the sweep watch liveness.
-     * lws's default policy re-arms a per-connection timer on every frame, a sorted insert
-     * into one list of every connection: O(connections) per delivery. */
-    static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
-                                               .secs_since_valid_hangup = 0};
-    info.retry_and_idle_policy = &no_validity;
-    svc->ctx = lws_create_context(&info);
-    if (!svc->ctx) {
-        snprintf(err, err_len, "http: cannot listen on %s (in use or not a local address)",
-                 cfg->http_listen);
+    kit_http_cfg_t http = {
+        .name = "gateway",
+        .listen = cfg->http_listen,
+        .routes = routes,
+        .nroutes = gw_http_routes(svc, routes, KIT_HTTP_ROUTES_MAX - 1),
+        .methods = KIT_HTTP_GET | KIT_HTTP_POST,
+        .user = svc,
+        .body_bytes_max = cfg->request_bytes_max,
+        .errors = KIT_HTTP_ERRORS_CODE_MESSAGE,
+        .www_authenticate = "Bearer",
+        .rx_buf_bytes = 65536,
+        .serv_buf_bytes = 65536,
+        .health = gw_http_health,
+        .on_wake = gw__on_wake,
+        .on_done = gw_http_done,
+        .req_data_bytes = gw_http_size(),
+        .ws_protocols = gw__ws_protocols,
+        .ws_data_bytes = sizeof(gw_pss_t),
+        .ws_cb = gw__ws_cb,
+        .libuv = true,       /* epoll: a loop turn costs what is ready, not what is open */
+        .no_validity = true, /* STOMP heart-beats and the sweep watch liveness */
+        .on_start = gw__on_start,
+    };
+    int rc = kit_http_start(&http, &ws->http, err, err_len);
+    if (rc != 0) {
         gw_buf_deinit(&ws->scratch);
         free(ws);
         svc->ws = NULL;
-        return SL_EINVAL;
+        return rc;
     }
-    svc->port = lws_get_vhost_listen_port(lws_get_vhost_by_name(svc->ctx, "gateway"));
-    lws_sul_schedule(svc->ctx, 0, &ws->sul, gw__sweep, GW_SWEEP_MS * LWS_US_PER_MS);
-    if (pthread_create(&svc->loop_th, NULL, gw__loop_main, svc) != 0) {
-        lws_context_destroy(svc->ctx);
-        gw_buf_deinit(&ws->scratch);
-        free(ws);
-        svc->ws = NULL;
-        return SL_ENOMEM;
-    }
+    svc->port = kit_http_port(ws->http);
     return 0;
 }
 
 void gw_loop_stop(gw_svc_t *svc)
 {
     gw_ws_t *ws = svc->ws;
-    pthread_join(svc->loop_th, NULL); /* the sweep saw svc->stop (within GW_SWEEP_MS) */
-    lws_context_destroy(svc->ctx);    /* the second, final destroy */
-    gw__drain(ws);                 /* answers (to nobody) and frees the finished posts */
+    kit_http_stop(ws->http); /* closes every connection, ends the loop thread */
+    gw__drain(ws);           /* answers (to nobody) and frees the finished posts */
     for (int i = 0; i < ws->nparks; i++) {
         free(ws->parks[i].pos);
     }

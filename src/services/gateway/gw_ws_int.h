@@ -136,14 +136,15 @@ typedef struct gw_ws {
     uint64_t next_token, next_serial;
     sl_siphash_key_t hash_key; /* of the destination and address buckets */
     lws_sorted_usec_list_t sul;
+    kit_http_t *http; /* the server (HTTP and WebSocket on one port) */
     gw_buf_t scratch;
     bool corked;      /* inside a drain turn: queued frames wait for gw__uncork */
     gw_conn_t *flush; /* connections given frames during the turn */
 } gw_ws_t;
 
+/* A WebSocket connection's kit_http ws_data. */
 typedef struct {
     gw_conn_t *conn;
-    uint8_t http[]; /* gw_http.c's session */
 } gw_pss_t;
 
 /* ---- gw_fanout.c: messages and the queue ---- */

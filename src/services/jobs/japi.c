@@ -1,4 +1,4 @@
-/* japi: the HTTP command and operator API of `sluice jobs` (libwebsockets, one service thread).
+/* japi: the HTTP command and operator API of `sluice jobs` (kit_http, one service thread).
  *   POST   /jobs              one job (object), a JSON array or NDJSON; 202 once every request
  *                             event is acknowledged by the broker (acks=all)
  *   GET    /jobs?state=&type=&limit=&after=     paged list
@@ -13,16 +13,16 @@
  * not cover the route; an api token reads only the jobs it submitted.
  * Errors are JSON {"error": "...", "field": "..."} with 400, 404, 405, 409, 413 or 503.
  * POST /jobs is asynchronous: the delivery reports (producer thread) hand the finished request
- * back through `done` and lws_cancel_service. Thread: the lws service thread owns every
+ * back through `done` and kit_http_wake. Served by kit_http: the service thread owns every
  * connection and its store handle; `mu` guards `done` and `inflight`. */
 #include "jsvc_int.h"
+#include "kit_http.h"
 #include "kit_listen.h"
 
 #include "sl_log.h"
 #include "sl_time.h"
 
 #include <arpa/inet.h>
-#include <libwebsockets.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #define JAPI_LOG "jobs"
-#define JAPI_PATH_BYTES_MAX 512
 #define JAPI_LIST_DEFAULT 100
 #define JAPI_BULK_RETRY_MAX 10000
 #define JAPI_WWW_AUTH "Bearer realm=\"sluice-jobs\""
@@ -38,28 +37,18 @@
 
 typedef struct japi_post japi_post_t;
 
+/* Per request (kit_http_req_data). */
 typedef struct {
-    struct lws *wsi;
-    char method[8];
-    char path[JAPI_PATH_BYTES_MAX];
-    char *body;
-    size_t body_len, body_cap;
-    bool too_big, close_after, routed;
-    int status; /* 0 until a response is ready */
-    const char *ctype;
-    char *resp;
-    size_t resp_len;
-    japi_post_t *post; /* POST /jobs waiting for acks */
+    japi_post_t *post;       /* POST /jobs waiting for acks */
     jauth_verdict_t verdict; /* of the Authorization header, read with the request line */
     jauth_role_t role;       /* when JAUTH_OK */
     char who[JAUTH_WHO_BUF]; /* "role:name" when JAUTH_OK, else "" */
-    bool www_auth;           /* a 401: say which scheme is wanted */
-} japi_pss_t;
+} japi_req_t;
 
 struct japi_post {
     jwait_t w;
     japi_t *api;
-    japi_pss_t *pss; /* NULL once the connection closed */
+    kit_http_req_t *req; /* NULL once the connection closed */
     japi_post_t *next;
     json_t *ids;
     bool single;
@@ -67,90 +56,13 @@ struct japi_post {
 
 struct japi {
     jsvc_t *svc;
-    struct lws_context *ctx;
-    pthread_t th;
-    int port;
-    atomic_bool stop;
+    kit_http_t *http;
     jstore_t *st;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     japi_post_t *done;
     int inflight;
 };
-
-/* ---- responses ---- */
-
-static void japi__set(japi_pss_t *pss, int status, const char *ctype, char *body)
-{
-    free(pss->resp);
-    pss->routed = true; /* answered: a later body completion changes nothing */
-    pss->status = status;
-    pss->ctype = ctype;
-    pss->resp = body;
-    pss->resp_len = strlen(body);
-    lws_callback_on_writable(pss->wsi);
-}
-
-static void japi__json(japi_pss_t *pss, int status, json_t *o)
-{
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    SL_ASSERT(text);
-    size_t len = strlen(text);
-    text = realloc(text, len + 2);
-    SL_ASSERT(text);
-    memcpy(text + len, "\n", 2);
-    japi__set(pss, status, "application/json", text);
-}
-
-static void japi__error(japi_pss_t *pss, int status, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void japi__error(japi_pss_t *pss, int status, const char *field, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_t *o = json_pack("{s:s}", "error", msg);
-    if (field) {
-        json_object_set_new(o, "field", json_string(field));
-    }
-    if (status >= 500) {
-        SL_LOGW(JAPI_LOG, "%s %s: %d %s", pss->method, pss->path, status, msg);
-    }
-    japi__json(pss, status, o);
-}
-
-static int japi__write(japi_pss_t *pss)
-{
-    uint8_t hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-    struct lws *wsi = pss->wsi;
-    if (lws_add_http_common_headers(wsi, (unsigned)pss->status, pss->ctype, pss->resp_len, &p,
-                                    end) ||
-        (pss->close_after &&
-         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const uint8_t *)"close", 5, &p,
-                                      end)) ||
-        (pss->www_auth &&
-         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
-                                      (const uint8_t *)JAPI_WWW_AUTH, strlen(JAPI_WWW_AUTH), &p,
-                                      end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end)) {
-        return -1;
-    }
-    uint8_t *buf = malloc(LWS_PRE + pss->resp_len + 1);
-    SL_ASSERT(buf);
-    memcpy(buf + LWS_PRE, pss->resp, pss->resp_len);
-    int n = lws_write(wsi, buf + LWS_PRE, pss->resp_len, LWS_WRITE_HTTP_FINAL);
-    free(buf);
-    free(pss->resp);
-    pss->resp = NULL;
-    pss->status = 0;
-    if (n < 0 || pss->close_after) {
-        return -1;
-    }
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
 
 /* ---- POST /jobs ---- */
 
@@ -319,7 +231,7 @@ static void japi__post_done(jwait_t *w)
     api->done = post;
     pthread_cond_broadcast(&api->cv);
     pthread_mutex_unlock(&api->mu);
-    lws_cancel_service(api->ctx);
+    kit_http_wake(api->http);
 }
 
 /* Builds the request event of job j (validated) with id; malloc'ed text. */
@@ -349,7 +261,7 @@ static char *japi__request_event(japi_t *api, json_t *j, const char *id, const c
 }
 
 /* Checks every job of the batch; answers 400/413 naming the first bad field. */
-static bool japi__validate(japi_t *api, japi_pss_t *pss, json_t *jobs, bool single)
+static bool japi__validate(japi_t *api, kit_http_req_t *req, json_t *jobs, bool single)
 {
     bool signed_hooks = api->svc->cfg->webhook_secret[0] != '\0';
     char why[256], fname[64];
@@ -363,14 +275,14 @@ static bool japi__validate(japi_t *api, japi_pss_t *pss, json_t *jobs, bool sing
             } else {
                 snprintf(fname, sizeof fname, "[%zu]%s%s", i, *field ? "." : "", field);
             }
-            japi__error(pss, 400, fname, "%s: %s", fname[0] ? fname : "job", why);
+            kit_http_error(req, 400, fname, "%s: %s", fname[0] ? fname : "job", why);
             return false;
         }
         char *ptext = json_dumps(json_object_get(j, "payload"), JSON_COMPACT | JSON_ENCODE_ANY);
         size_t plen = strlen(ptext);
         free(ptext);
         if (plen > JSTORE_PAYLOAD_BYTES_MAX) {
-            japi__error(pss, 413, "payload", "payload of job %zu: %zu bytes, limit %d", i, plen,
+            kit_http_error(req, 413, "payload", "payload of job %zu: %zu bytes, limit %d", i, plen,
                         JSTORE_PAYLOAD_BYTES_MAX);
             return false;
         }
@@ -378,46 +290,48 @@ static bool japi__validate(japi_t *api, japi_pss_t *pss, json_t *jobs, bool sing
     return true;
 }
 
-static void japi__submit(japi_t *api, japi_pss_t *pss)
+static void japi__submit(japi_t *api, kit_http_req_t *req)
 {
     char why[256];
     bool single = false;
-    json_t *jobs = japi__parse_jobs(pss->body ? pss->body : "", pss->body_len, &single, why,
-                                    sizeof why);
+    size_t body_len = 0;
+    const char *body = kit_http_req_body(req, &body_len);
+    json_t *jobs = japi__parse_jobs(body, body_len, &single, why, sizeof why);
     if (!jobs) {
-        japi__error(pss, 400, "body", "%s", why);
+        kit_http_error(req, 400, "body", "%s", why);
         return;
     }
     size_t n = json_array_size(jobs);
     if (n == 0 || n > (size_t)api->svc->cfg->batch_max) {
         json_decref(jobs);
-        japi__error(pss, n ? 413 : 400, "body", "want 1..%d jobs per request, got %zu",
+        kit_http_error(req, n ? 413 : 400, "body", "want 1..%d jobs per request, got %zu",
                     api->svc->cfg->batch_max, n);
         return;
     }
-    if (!japi__validate(api, pss, jobs, single)) {
+    if (!japi__validate(api, req, jobs, single)) {
         json_decref(jobs);
         return;
     }
     if (!atomic_load(&api->svc->connected)) {
         json_decref(jobs); /* said once at start: one log line per refused request is noise */
-        japi__json(pss, 503, json_pack("{s:s}", "error", "broker unreachable since the start; "
+        kit_http_json(req, 503, json_pack("{s:s}", "error", "broker unreachable since the start; "
                                        "retrying (see GET /health)"));
         return;
     }
     if (!atomic_load(&api->svc->broker_ok)) {
         json_decref(jobs);
-        japi__error(pss, 503, NULL, "broker %s unreachable", api->svc->cfg->brokers);
+        kit_http_error(req, 503, NULL, "broker %s unreachable", api->svc->cfg->brokers);
         return;
     }
     japi_post_t *post = calloc(1, sizeof *post);
     SL_ASSERT(post);
     jwait_init(&post->w, japi__post_done);
     post->api = api;
-    post->pss = pss;
+    post->req = req;
     post->single = single;
     post->ids = json_array();
-    pss->post = post;
+    japi_req_t *jr = kit_http_req_data(req);
+    jr->post = post;
     pthread_mutex_lock(&api->mu);
     api->inflight++;
     pthread_mutex_unlock(&api->mu);
@@ -435,7 +349,7 @@ static void japi__submit(japi_t *api, japi_pss_t *pss)
             break;
         }
         json_array_append_new(post->ids, json_string(id));
-        char *ev = japi__request_event(api, j, id, pss->who);
+        char *ev = japi__request_event(api, j, id, jr->who);
         const char *k = key ? json_string_value(key) : id;
         rd_kafka_resp_err_t err =
             jwait_produce(api->svc, &post->w, api->svc->t_requests, RD_KAFKA_PARTITION_UA, k,
@@ -454,10 +368,10 @@ static void japi__submit(japi_t *api, japi_pss_t *pss)
 
 static void japi__answer_post(japi_t *api, japi_post_t *post)
 {
-    japi_pss_t *pss = post->pss;
-    pss->post = NULL;
+    kit_http_req_t *req = post->req;
+    ((japi_req_t *)kit_http_req_data(req))->post = NULL;
     if (post->w.err) {
-        japi__error(pss, 503, NULL, "the broker did not acknowledge the jobs: %s",
+        kit_http_error(req, 503, NULL, "the broker did not acknowledge the jobs: %s",
                     rd_kafka_err2str(post->w.err));
         return;
     }
@@ -465,7 +379,7 @@ static void japi__answer_post(japi_t *api, japi_post_t *post)
     json_t *o = post->single ? json_pack("{s:O}", "id", json_array_get(post->ids, 0))
                              : json_pack("{s:O, s:i}", "ids", post->ids, "count",
                                          (int)json_array_size(post->ids));
-    japi__json(pss, 202, o);
+    kit_http_json(req, 202, o);
 }
 
 static void japi__post_free(japi_post_t *post)
@@ -484,7 +398,7 @@ static void japi__drain(japi_t *api)
     pthread_mutex_unlock(&api->mu);
     for (japi_post_t *p = list, *next; p; p = next) {
         next = p->next;
-        if (p->pss) {
+        if (p->req) {
             japi__answer_post(api, p);
         }
         japi__post_free(p);
@@ -496,8 +410,6 @@ static void japi__drain(japi_t *api)
 }
 
 /* ---- operator routes ---- */
-
-static void japi__route_ok(japi_t *api, japi_pss_t *pss);
 
 static json_t *japi__job_json(jstore_t *st, const jstore_job_t *job)
 {
@@ -556,73 +468,74 @@ static json_t *japi__job_json(jstore_t *st, const jstore_job_t *job)
     return o;
 }
 
-static void japi__show(japi_t *api, japi_pss_t *pss, const char *id, bool log)
+static void japi__show(japi_t *api, kit_http_req_t *req, const char *id, bool log)
 {
     jstore_job_t job;
     int rc = jstore_get(api->st, id, &job);
     if (rc == SL_ENOTFOUND || rc == SL_EINVAL) {
-        japi__error(pss, 404, NULL, "no job %s", id);
+        kit_http_error(req, 404, NULL, "no job %s", id);
         return;
     }
     if (rc != 0) {
-        japi__error(pss, 503, NULL, "store: %s", sl_strerror(rc));
+        kit_http_error(req, 503, NULL, "store: %s", sl_strerror(rc));
         return;
     }
-    if (pss->verdict == JAUTH_OK && pss->role == JAUTH_API &&
-        strcmp(job.submitter, pss->who) != 0) {
+    const japi_req_t *jr = kit_http_req_data(req);
+    if (jr->verdict == JAUTH_OK && jr->role == JAUTH_API &&
+        strcmp(job.submitter, jr->who) != 0) {
         jstore_job_deinit(&job); /* another token's job: as if it did not exist */
-        japi__error(pss, 404, NULL, "no job %s", id);
+        kit_http_error(req, 404, NULL, "no job %s", id);
         return;
     }
     if (log) {
-        japi__set(pss, 200, "text/plain; charset=utf-8",
+        kit_http_reply(req, 200, "text/plain; charset=utf-8",
                   sl_xstrndup(job.log_tail ? job.log_tail : "",
                               job.log_tail ? strlen(job.log_tail) : 0));
     } else {
-        japi__json(pss, 200, japi__job_json(api->st, &job));
+        kit_http_json(req, 200, japi__job_json(api->st, &job));
     }
     jstore_job_deinit(&job);
 }
 
-static bool japi__filter(japi_pss_t *pss, int *state, char *type, size_t type_len)
+static bool japi__filter(kit_http_req_t *req, int *state, char *type, size_t type_len)
 {
     char buf[128];
     *state = -1;
     type[0] = '\0';
-    const char *v = lws_get_urlarg_by_name(pss->wsi, "state=", buf, sizeof buf);
+    const char *v = kit_http_req_arg(req, "state=", buf, sizeof buf);
     jstore_state_t s;
     if (v && !jstore_state_parse(v, &s)) {
-        japi__error(pss, 400, "state", "unknown state '%s'", v);
+        kit_http_error(req, 400, "state", "unknown state '%s'", v);
         return false;
     }
     *state = v ? (int)s : -1;
-    v = lws_get_urlarg_by_name(pss->wsi, "type=", buf, sizeof buf);
+    v = kit_http_req_arg(req, "type=", buf, sizeof buf);
     if (v) {
         snprintf(type, type_len, "%s", v);
     }
     return true;
 }
 
-static void japi__list(japi_t *api, japi_pss_t *pss)
+static void japi__list(japi_t *api, kit_http_req_t *req)
 {
     int state;
     char type[JSTORE_TYPE_BUF + 8], buf[128];
-    if (!japi__filter(pss, &state, type, sizeof type)) {
+    if (!japi__filter(req, &state, type, sizeof type)) {
         return;
     }
     int64_t limit = JAPI_LIST_DEFAULT;
-    const char *v = lws_get_urlarg_by_name(pss->wsi, "limit=", buf, sizeof buf);
+    const char *v = kit_http_req_arg(req, "limit=", buf, sizeof buf);
     if (v && !sl_parse_i64(v, 1, JSTORE_PAGE_MAX, &limit)) {
-        japi__error(pss, 400, "limit", "want an integer in 1..%d", JSTORE_PAGE_MAX);
+        kit_http_error(req, 400, "limit", "want an integer in 1..%d", JSTORE_PAGE_MAX);
         return;
     }
     jstore_cursor_t cur = {0, ""};
-    v = lws_get_urlarg_by_name(pss->wsi, "after=", buf, sizeof buf);
+    v = kit_http_req_arg(req, "after=", buf, sizeof buf);
     if (v) {
         char *dot = strchr(v, '.');
         if (!dot || sscanf(v, "%lld", (long long *)&cur.created_ms) != 1 ||
             strlen(dot + 1) > JSTORE_ID_BYTES_MAX) {
-            japi__error(pss, 400, "after", "want the next_after value of the previous page");
+            kit_http_error(req, 400, "after", "want the next_after value of the previous page");
             return;
         }
         snprintf(cur.id, sizeof cur.id, "%s", dot + 1);
@@ -631,7 +544,7 @@ static void japi__list(japi_t *api, japi_pss_t *pss)
     size_t n = 0;
     int rc = jstore_list(api->st, state, type[0] ? type : NULL, &cur, rows, (size_t)limit, &n);
     if (rc != 0) {
-        japi__error(pss, 503, NULL, "store: %s", sl_strerror(rc));
+        kit_http_error(req, 503, NULL, "store: %s", sl_strerror(rc));
         return;
     }
     json_t *arr = json_array();
@@ -650,7 +563,7 @@ static void japi__list(japi_t *api, japi_pss_t *pss)
         snprintf(next, sizeof next, "%lld.%s", (long long)cur.created_ms, cur.id);
         json_object_set_new(o, "next_after", json_string(next));
     }
-    japi__json(pss, 200, o);
+    kit_http_json(req, 200, o);
 }
 
 static int japi__requeue(japi_t *api, const char *id, int32_t *attempt)
@@ -658,40 +571,42 @@ static int japi__requeue(japi_t *api, const char *id, int32_t *attempt)
     return jstore_requeue_for_operator_retry(api->st, id, sl_time_wall_ms(), attempt);
 }
 
-static void japi__retry(japi_t *api, japi_pss_t *pss, const char *id)
+static void japi__retry(japi_t *api, kit_http_req_t *req, const char *id)
 {
     int32_t attempt = 0;
     int rc = japi__requeue(api, id, &attempt);
     if (rc == 0) {
-        japi__json(pss, 200, json_pack("{s:s, s:s, s:i}", "id", id, "state", "queued",
+        kit_http_json(req, 200, json_pack("{s:s, s:s, s:i}", "id", id, "state", "queued",
                                        "attempt", attempt));
     } else if (rc == SL_ENOTFOUND || rc == SL_EINVAL) {
         jstore_job_t job;
         if (jstore_get(api->st, id, &job) != 0) {
-            japi__error(pss, 404, NULL, "no job %s", id);
+            kit_http_error(req, 404, NULL, "no job %s", id);
             return;
         }
-        japi__error(pss, 409, NULL, "job %s is %s; only failed, dead or cancelled jobs can be "
+        kit_http_error(req, 409, NULL, "job %s is %s; only failed, dead or cancelled jobs can be "
                     "retried", id, jstore_state_name(job.state));
         jstore_job_deinit(&job);
     } else {
-        japi__error(pss, rc == SL_ELIMIT ? 409 : 503, NULL, "retry of %s: %s", id,
+        kit_http_error(req, rc == SL_ELIMIT ? 409 : 503, NULL, "retry of %s: %s", id,
                     sl_strerror(rc));
     }
 }
 
-static void japi__retry_all(japi_t *api, japi_pss_t *pss)
+static void japi__retry_all(japi_t *api, kit_http_req_t *req)
 {
     int state = JSTORE_DEAD;
     char type[JSTORE_TYPE_BUF + 8] = "";
     json_error_t jerr;
-    json_t *f = pss->body_len ? json_loadb(pss->body, pss->body_len, 0, &jerr) : json_object();
+    size_t body_len = 0;
+    const char *body = kit_http_req_body(req, &body_len);
+    json_t *f = body_len ? json_loadb(body, body_len, 0, &jerr) : json_object();
     const char *sname = NULL, *tname = NULL;
     jstore_state_t s;
     if (!f || json_unpack(f, "{s?s, s?s}", "state", &sname, "type", &tname) != 0 ||
         (sname && !jstore_state_parse(sname, &s))) {
         json_decref(f);
-        japi__error(pss, 400, "body", "want {\"state\": \"dead\"|\"failed\"|\"cancelled\", "
+        kit_http_error(req, 400, "body", "want {\"state\": \"dead\"|\"failed\"|\"cancelled\", "
                     "\"type\": \"...\"} (both optional)");
         return;
     }
@@ -712,29 +627,30 @@ static void japi__retry_all(japi_t *api, japi_pss_t *pss)
         }
         seen += (int)n;
     } while (n == JSTORE_PAGE_MAX && seen < JAPI_BULK_RETRY_MAX);
-    japi__json(pss, 200, json_pack("{s:i}", "retried", retried));
+    kit_http_json(req, 200, json_pack("{s:i}", "retried", retried));
 }
 
-static void japi__cancel(japi_t *api, japi_pss_t *pss, const char *id)
+static void japi__cancel(japi_t *api, kit_http_req_t *req, const char *id)
 {
     jstore_state_t prev = JSTORE_STATE_COUNT;
     int rc = jstore_cancel(api->st, id, sl_time_wall_ms(), &prev);
     if (rc == 0 || rc == SL_EEXIST) {
         atomic_fetch_add(&api->svc->m.cancelled, rc == 0);
-        japi__json(pss, 200, json_pack("{s:s, s:s, s:s}", "id", id, "state", "cancelled",
+        kit_http_json(req, 200, json_pack("{s:s, s:s, s:s}", "id", id, "state", "cancelled",
                                        "previous", jstore_state_name(prev)));
     } else if (rc == SL_ENOTFOUND) {
-        japi__error(pss, 404, NULL, "no job %s", id);
+        kit_http_error(req, 404, NULL, "no job %s", id);
     } else if (rc == SL_EINVAL && prev < JSTORE_STATE_COUNT) {
-        japi__error(pss, 409, NULL, "job %s already %s", id, jstore_state_name(prev));
+        kit_http_error(req, 409, NULL, "job %s already %s", id, jstore_state_name(prev));
     } else {
-        japi__error(pss, rc == SL_EINVAL ? 404 : 503, NULL, "cancel of %s: %s", id,
+        kit_http_error(req, rc == SL_EINVAL ? 404 : 503, NULL, "cancel of %s: %s", id,
                     sl_strerror(rc));
     }
 }
 
-static void japi__health(japi_t *api, japi_pss_t *pss)
+static char *japi__health(void *user, int *status)
 {
+    japi_t *api = user;
     char why[256];
     bool ok = jsvc_healthy(api->svc, why, sizeof why);
     json_t *o = json_pack("{s:s}", "status", ok ? "ok" : "unhealthy");
@@ -743,43 +659,17 @@ static void japi__health(japi_t *api, japi_pss_t *pss)
     }
     json_object_set_new(o, "broker", json_boolean(atomic_load(&api->svc->broker_ok)));
     json_object_set_new(o, "store", json_boolean(atomic_load(&api->svc->store_ok)));
-    japi__json(pss, ok ? 200 : 503, o);
+    *status = ok ? 200 : 503;
+    return kit_http_json_text(o);
+}
+
+static char *japi__metrics(void *user)
+{
+    return jsvc_metrics_text(((japi_t *)user)->svc);
 }
 
 /* What a route needs. */
 typedef enum { JAPI_OPEN, JAPI_METRICS, JAPI_SUBMIT, JAPI_OPERATOR } japi_need_t;
-
-/* True when the request's credentials allow need; else answers 401 or 403 and returns false.
- * Without api/operator tokens (allowed only on loopback) every job route is open; /metrics is
- * behind metrics.token (or an operator token) only when metrics.token is set. */
-static bool japi__allowed(japi_t *api, japi_pss_t *pss, japi_need_t need)
-{
-    const jauth_t *auth = &api->svc->cfg->auth;
-    bool gated = need == JAPI_METRICS ? jauth_role_set(auth, JAUTH_METRICS)
-                                      : need != JAPI_OPEN && jauth_enabled(auth);
-    if (!gated) {
-        return true;
-    }
-    if (pss->verdict == JAUTH_MISSING) {
-        pss->www_auth = true;
-        japi__error(pss, 401, NULL, "authentication required: send Authorization: Bearer "
-                    "<token>");
-        return false;
-    }
-    if (pss->verdict == JAUTH_WRONG) {
-        japi__error(pss, 403, NULL, "token not accepted");
-        return false;
-    }
-    jauth_role_t r = pss->role;
-    bool ok = r == JAUTH_OPERATOR || (need == JAPI_METRICS && r == JAUTH_METRICS) ||
-              (need == JAPI_SUBMIT && r == JAUTH_API);
-    if (!ok) {
-        japi__error(pss, 403, NULL, "%s %s needs %s token", pss->method, pss->path,
-                    need == JAPI_METRICS ? "a metrics or operator" :
-                    need == JAPI_SUBMIT ? "an api or operator" : "an operator");
-    }
-    return ok;
-}
 
 /* The credentials a route needs, by method and path (unknown routes: an operator's). */
 static japi_need_t japi__need(const char *m, const char *p)
@@ -799,232 +689,135 @@ static japi_need_t japi__need(const char *m, const char *p)
     return JAPI_OPERATOR;
 }
 
-static void japi__route(japi_t *api, japi_pss_t *pss)
+/* The verdict on the request's Authorization header (an overlong one is a wrong token). */
+static void japi__auth(japi_t *api, kit_http_req_t *req, japi_req_t *jr)
 {
-    if (pss->routed) {
-        return; /* a body-less POST: lws still reports its (empty) body's completion */
-    }
-    if (!japi__allowed(api, pss, japi__need(pss->method, pss->path))) {
-        return;
-    }
-    japi__route_ok(api, pss);
-}
-
-static void japi__route_ok(japi_t *api, japi_pss_t *pss)
-{
-    if (pss->routed) {
-        return; /* a body-less POST: lws still reports its (empty) body's completion */
-    }
-    pss->routed = true;
-    const char *m = pss->method, *p = pss->path;
-    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
-    if (strcmp(p, "/jobs") == 0 || strcmp(p, "/jobs/") == 0) {
-        if (post) {
-            japi__submit(api, pss);
-        } else if (get) {
-            japi__list(api, pss);
-        } else {
-            japi__error(pss, 405, NULL, "%s %s: use GET or POST", m, p);
-        }
-        return;
-    }
-    if (strcmp(p, "/health") == 0 && get) {
-        japi__health(api, pss);
-        return;
-    }
-    if (strcmp(p, "/metrics") == 0 && get) {
-        japi__set(pss, 200, "text/plain; version=0.0.4", jsvc_metrics_text(api->svc));
-        return;
-    }
-    if (strcmp(p, "/jobs/retry") == 0 && post) {
-        japi__retry_all(api, pss);
-        return;
-    }
-    if (strncmp(p, "/jobs/", 6) == 0) {
-        char id[JSTORE_ID_BUF + 1] = "";
-        const char *rest = p + 6, *slash = strchr(rest, '/');
-        size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
-        if (idlen > 0 && idlen <= JSTORE_ID_BYTES_MAX) {
-            memcpy(id, rest, idlen);
-            id[idlen] = '\0';
-            const char *sub = slash ? slash : "";
-            if (get && !*sub) {
-                japi__show(api, pss, id, false);
-                return;
-            }
-            if (get && strcmp(sub, "/log") == 0) {
-                japi__show(api, pss, id, true);
-                return;
-            }
-            if (post && strcmp(sub, "/retry") == 0) {
-                japi__retry(api, pss, id);
-                return;
-            }
-            if (strcmp(m, "DELETE") == 0 && !*sub) {
-                japi__cancel(api, pss, id);
-                return;
-            }
-        }
-    }
-    japi__error(pss, 404, NULL, "no route %s %s", m, p);
-}
-
-/* ---- lws glue ---- */
-
-static void japi__auth(japi_t *api, japi_pss_t *pss, struct lws *wsi)
-{
-    char hdr[JAPI_AUTH_HDR_BYTES_MAX];
-    int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-    if (total <= 0) {
-        pss->verdict = JAUTH_MISSING;
-    } else if (total >= (int)sizeof hdr ||
-               lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) < 0) {
-        pss->verdict = JAUTH_WRONG;
+    bool too_long = false;
+    const char *hdr = kit_http_req_auth(req, &too_long);
+    if (too_long || strlen(hdr) >= JAPI_AUTH_HDR_BYTES_MAX) {
+        jr->verdict = JAUTH_WRONG;
     } else {
-        pss->verdict = jauth_check(&api->svc->cfg->auth, hdr, &pss->role, pss->who);
+        jr->verdict = jauth_check(&api->svc->cfg->auth, hdr[0] ? hdr : NULL, &jr->role, jr->who);
     }
-    if (pss->verdict != JAUTH_OK) {
-        pss->who[0] = '\0';
+    if (jr->verdict != JAUTH_OK) {
+        jr->who[0] = '\0';
     }
 }
 
-static bool japi__method(struct lws *wsi, japi_pss_t *pss)
+/* kit_http's allow: true when the request's credentials allow what the route needs; else
+ * answers 401 or 403. Without api/operator tokens (allowed only on loopback) every job route
+ * is open; /metrics is behind metrics.token (or an operator token) only when it is set. */
+static bool japi__allowed(void *user, kit_http_req_t *req, const kit_http_route_t *route)
 {
-    static const struct {
-        enum lws_token_indexes tok;
-        const char *name;
-    } methods[] = {{WSI_TOKEN_GET_URI, "GET"},
-                   {WSI_TOKEN_POST_URI, "POST"},
-                   {WSI_TOKEN_DELETE_URI, "DELETE"}};
-    for (size_t i = 0; i < SL_ARRAY_LEN(methods); i++) {
-        if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
-            snprintf(pss->method, sizeof pss->method, "%s", methods[i].name);
-            return true;
-        }
+    (void)route;
+    japi_t *api = user;
+    japi_req_t *jr = kit_http_req_data(req);
+    const char *m = kit_http_req_method(req), *p = kit_http_req_path(req);
+    japi__auth(api, req, jr);
+    japi_need_t need = japi__need(m, p);
+    const jauth_t *auth = &api->svc->cfg->auth;
+    bool gated = need == JAPI_METRICS ? jauth_role_set(auth, JAUTH_METRICS)
+                                      : need != JAPI_OPEN && jauth_enabled(auth);
+    if (!gated) {
+        return true;
     }
-    snprintf(pss->method, sizeof pss->method, "OTHER");
-    return false;
+    if (jr->verdict == JAUTH_MISSING) {
+        kit_http_error(req, 401, NULL, "authentication required: send Authorization: Bearer "
+                       "<token>");
+        return false;
+    }
+    if (jr->verdict == JAUTH_WRONG) {
+        kit_http_error(req, 403, NULL, "token not accepted");
+        return false;
+    }
+    jauth_role_t r = jr->role;
+    bool ok = r == JAUTH_OPERATOR || (need == JAPI_METRICS && r == JAUTH_METRICS) ||
+              (need == JAPI_SUBMIT && r == JAUTH_API);
+    if (!ok) {
+        kit_http_error(req, 403, NULL, "%s %s needs %s token", m, p,
+                       need == JAPI_METRICS ? "a metrics or operator" :
+                       need == JAPI_SUBMIT ? "an api or operator" : "an operator");
+    }
+    return ok;
 }
 
-static int japi__on_http(japi_t *api, japi_pss_t *pss, struct lws *wsi, const char *uri)
+static int japi__on_submit(void *user, kit_http_req_t *req)
 {
-    free(pss->body);
-    memset(pss, 0, sizeof *pss);
-    pss->wsi = wsi;
-    snprintf(pss->path, sizeof pss->path, "%s", uri ? uri : "/");
-    japi__auth(api, pss, wsi);
-    if (!japi__method(wsi, pss)) {
-        pss->close_after = true;
-        japi__error(pss, 405, NULL, "method not allowed");
-        return 0;
-    }
-    if (!japi__allowed(api, pss, japi__need(pss->method, pss->path))) {
-        pss->close_after = true; /* before any body is read */
-        return 0;
-    }
-    if (strcmp(pss->method, "POST") != 0) {
-        japi__route(api, pss);
-        return 0;
-    }
-    char cl[32] = "";
-    if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-        long long n = atoll(cl);
-        if (n < 0 || (unsigned long long)n > api->svc->cfg->request_bytes_max) {
-            pss->close_after = true;
-            japi__error(pss, 413, "body", "request body of %lld bytes; limit %zu", n,
-                        api->svc->cfg->request_bytes_max);
-            return 0;
-        }
-        if (n == 0) {
-            japi__route(api, pss);
-        }
-        return 0;
-    }
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0) {
-        japi__route(api, pss); /* no body */
-    }
+    japi__submit(user, req);
     return 0;
 }
 
-static void japi__on_body(japi_t *api, japi_pss_t *pss, const void *in, size_t len)
+static int japi__on_list(void *user, kit_http_req_t *req)
 {
-    if (pss->too_big || len == 0) {
-        return;
-    }
-    if (pss->body_len + len > api->svc->cfg->request_bytes_max) {
-        pss->too_big = true;
-        return;
-    }
-    if (pss->body_len + len + 1 > pss->body_cap) {
-        pss->body_cap = SL_MAX(pss->body_cap * 2, pss->body_len + len + 1);
-        pss->body = realloc(pss->body, pss->body_cap);
-        SL_ASSERT(pss->body);
-    }
-    memcpy(pss->body + pss->body_len, in, len);
-    pss->body_len += len;
-    pss->body[pss->body_len] = '\0';
+    japi__list(user, req);
+    return 0;
 }
 
-static int japi__cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len)
+static int japi__on_retry_all(void *user, kit_http_req_t *req)
 {
-    japi_pss_t *pss = user;
-    struct lws_context *ctx = lws_get_context(wsi);
-    japi_t *api = ctx ? lws_context_user(ctx) : NULL;
-    switch (reason) {
-    case LWS_CALLBACK_HTTP:
-        return japi__on_http(api, pss, wsi, in);
-    case LWS_CALLBACK_HTTP_BODY:
-        japi__on_body(api, pss, in, len);
-        return 0;
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (pss->too_big) {
-            pss->close_after = true;
-            japi__error(pss, 413, "body", "request body over %zu bytes",
-                        api->svc->cfg->request_bytes_max);
-        } else {
-            japi__route(api, pss);
-        }
-        free(pss->body); /* every route is done with it */
-        pss->body = NULL;
-        pss->body_len = pss->body_cap = 0;
-        return 0;
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        return pss->status ? japi__write(pss) : 0;
-    case LWS_CALLBACK_CLOSED_HTTP:
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        if (pss->post) {
-            pthread_mutex_lock(&api->mu);
-            pss->post->pss = NULL;
-            pthread_mutex_unlock(&api->mu);
-            pss->post = NULL;
-        }
-        free(pss->body);
-        free(pss->resp);
-        pss->body = pss->resp = NULL;
-        return 0;
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (api) {
-            japi__drain(api);
-        }
-        return 0;
-    default:
-        return lws_callback_http_dummy(wsi, reason, user, in, len);
-    }
+    japi__retry_all(user, req);
+    return 0;
 }
 
-static const struct lws_protocols japi__protocols[] = {
-    {"http", japi__cb, sizeof(japi_pss_t), 65536, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
+/* /jobs/{id}, /jobs/{id}/log, /jobs/{id}/retry. */
+static int japi__on_job(void *user, kit_http_req_t *req)
+{
+    japi_t *api = user;
+    const char *m = kit_http_req_method(req), *p = kit_http_req_path(req);
+    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
+    char id[JSTORE_ID_BUF + 1] = "";
+    const char *rest = p + 6, *slash = strchr(rest, '/');
+    size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
+    const char *sub = slash ? slash : "";
+    if (idlen == 0 && !*sub) {
+        kit_http_error(req, 405, NULL, "%s %s: use GET or POST", m, p); /* "/jobs/" is /jobs */
+        return 0;
+    }
+    if (idlen > 0 && idlen <= JSTORE_ID_BYTES_MAX) {
+        memcpy(id, rest, idlen);
+        id[idlen] = '\0';
+        if (get && (!*sub || strcmp(sub, "/log") == 0)) {
+            japi__show(api, req, id, *sub != '\0');
+            return 0;
+        }
+        if (post && strcmp(sub, "/retry") == 0) {
+            japi__retry(api, req, id);
+            return 0;
+        }
+        if (strcmp(m, "DELETE") == 0 && !*sub) {
+            japi__cancel(api, req, id);
+            return 0;
+        }
+    }
+    kit_http_error(req, 404, NULL, "no route %s %s", m, p);
+    return 0;
+}
+
+static const kit_http_route_t japi__routes[] = {
+    {KIT_HTTP_POST, "/jobs", false, japi__on_submit},
+    {KIT_HTTP_POST, "/jobs/", false, japi__on_submit},
+    {KIT_HTTP_GET, "/jobs", false, japi__on_list},
+    {KIT_HTTP_GET, "/jobs/", false, japi__on_list},
+    {KIT_HTTP_POST, "/jobs/retry", false, japi__on_retry_all},
+    {KIT_HTTP_GET | KIT_HTTP_POST | KIT_HTTP_DELETE, "/jobs/", true, japi__on_job},
 };
 
-static void *japi__main(void *arg)
+/* A request's state goes: a POST still waiting for acks is answered to nobody. */
+static void japi__on_done(void *user, kit_http_req_t *req)
 {
-    japi_t *api = arg;
-    while (!atomic_load(&api->stop)) {
-        lws_service(api->ctx, 0);
+    japi_t *api = user;
+    japi_req_t *jr = kit_http_req_data(req);
+    if (jr->post) {
+        pthread_mutex_lock(&api->mu);
+        jr->post->req = NULL;
+        pthread_mutex_unlock(&api->mu);
+        jr->post = NULL;
     }
-    return NULL;
+}
+
+static void japi__on_wake(void *user)
+{
+    japi__drain(user);
 }
 
 /* A host that only this machine reaches: 127.0.0.0/8, ::1 or localhost. */
@@ -1041,65 +834,66 @@ static bool japi__loopback(const char *host)
     return strcmp(host, "localhost") == 0;
 }
 
-/* libwebsockets' own lines (e.g. three "E: ERROR on binding fd" lines for a port in use) go to
- * our log at debug level: every failure they describe is reported once, in our words. */
-static void japi__lws_log(int level, const char *line)
+/* Without tokens the API must listen on loopback only. */
+static int japi__open_ok(const jcfg_t *cfg, char *err, size_t err_len)
 {
-    (void)level;
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
-        n--;
+    char host[KIT_HOST_BYTES];
+    int port = 0;
+    if (kit_listen_parse(cfg->http_listen, host, &port, err, err_len) != 0) {
+        return SL_EINVAL;
     }
-    SL_LOGD(JAPI_LOG, "libwebsockets: %.*s", (int)n, line);
+    if (jauth_enabled(&cfg->auth)) {
+        return 0;
+    }
+    if (!japi__loopback(host)) {
+        snprintf(err, err_len, "http.listen=%s is not a loopback address and neither "
+                 "api.token nor operator.token is set, so anyone who reaches the port could "
+                 "submit and read jobs: set tokens (`openssl rand -hex 32`) or listen on "
+                 "127.0.0.1", cfg->http_listen);
+        return SL_EINVAL;
+    }
+    SL_LOGW(JAPI_LOG, "no api.token or operator.token set: the HTTP API on %s is open to "
+            "every local user and process", cfg->http_listen);
+    return 0;
 }
 
 int japi_start(jsvc_t *svc, japi_t **out, char *err, size_t err_len)
 {
-    char host[KIT_HOST_BYTES];
-    int port = 0;
-    if (kit_listen_parse(svc->cfg->http_listen, host, &port, err, err_len) != 0) {
+    if (japi__open_ok(svc->cfg, err, err_len) != 0) {
         return SL_EINVAL;
     }
-    if (!jauth_enabled(&svc->cfg->auth)) {
-        if (!japi__loopback(host)) {
-            snprintf(err, err_len, "http.listen=%s is not a loopback address and neither "
-                     "api.token nor operator.token is set, so anyone who reaches the port could "
-                     "submit and read jobs: set tokens (`openssl rand -hex 32`) or listen on "
-                     "127.0.0.1", svc->cfg->http_listen);
-            return SL_EINVAL;
-        }
-        SL_LOGW(JAPI_LOG, "no api.token or operator.token set: the HTTP API on %s is open to "
-                "every local user and process", svc->cfg->http_listen);
-    }
-    japi_t *api = calloc(1, sizeof *api);
-    SL_ASSERT(api);
+    japi_t *api = sl_xcalloc(1, sizeof *api);
     api->svc = svc;
     pthread_mutex_init(&api->mu, NULL);
     pthread_cond_init(&api->cv, NULL);
     api->st = jsvc_store_open(svc);
-    lws_set_log_level(LLL_ERR | LLL_WARN, japi__lws_log);
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.port = port;
-    info.iface = host;
-    info.protocols = japi__protocols;
-    info.user = api;
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
-    info.vhost_name = "jobs";
-    api->ctx = api->st ? lws_create_context(&info) : NULL;
-    if (!api->ctx) {
-        snprintf(err, err_len, "http: cannot listen on %s (in use or not a local address)",
-                 svc->cfg->http_listen);
+    kit_http_cfg_t cfg = {
+        .name = "jobs",
+        .listen = svc->cfg->http_listen,
+        .routes = japi__routes,
+        .nroutes = (int)SL_ARRAY_LEN(japi__routes),
+        .user = api,
+        .body_bytes_max = svc->cfg->request_bytes_max,
+        .errors = KIT_HTTP_ERRORS_ERROR,
+        .www_authenticate = JAPI_WWW_AUTH,
+        .rx_buf_bytes = 65536,
+        .health = japi__health,
+        .metrics = japi__metrics,
+        .allow = japi__allowed,
+        .on_wake = japi__on_wake,
+        .on_done = japi__on_done,
+        .req_data_bytes = sizeof(japi_req_t),
+    };
+    int rc = api->st ? kit_http_start(&cfg, &api->http, err, err_len) : SL_EINVAL;
+    if (rc != 0) {
+        if (!api->st) {
+            snprintf(err, err_len, "http: cannot open the job store");
+        }
         jstore_close(api->st);
+        pthread_cond_destroy(&api->cv);
+        pthread_mutex_destroy(&api->mu);
         free(api);
-        return SL_EINVAL;
-    }
-    api->port = lws_get_vhost_listen_port(lws_get_vhost_by_name(api->ctx, "jobs"));
-    if (pthread_create(&api->th, NULL, japi__main, api) != 0) {
-        lws_context_destroy(api->ctx);
-        jstore_close(api->st);
-        free(api);
-        return SL_ENOMEM;
+        return rc;
     }
     *out = api;
     return 0;
@@ -1107,7 +901,7 @@ int japi_start(jsvc_t *svc, japi_t **out, char *err, size_t err_len)
 
 int japi_port(const japi_t *api)
 {
-    return api->port;
+    return kit_http_port(api->http);
 }
 
 void japi_stop(japi_t *api)
@@ -1115,15 +909,12 @@ void japi_stop(japi_t *api)
     pthread_mutex_lock(&api->mu);
     while (api->inflight > 0) { /* every accepted POST is answered or its client gone */
         pthread_mutex_unlock(&api->mu);
-        lws_cancel_service(api->ctx);
+        kit_http_wake(api->http);
         usleep(10 * 1000);
         pthread_mutex_lock(&api->mu);
     }
     pthread_mutex_unlock(&api->mu);
-    atomic_store(&api->stop, true);
-    lws_cancel_service(api->ctx);
-    pthread_join(api->th, NULL);
-    lws_context_destroy(api->ctx);
+    kit_http_stop(api->http);
     japi__drain(api);
     jstore_close(api->st);
     pthread_cond_destroy(&api->cv);

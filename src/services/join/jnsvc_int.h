@@ -60,7 +60,7 @@ struct jnsvc {
     pthread_mutex_t mu;               /* last_error */
     char last_error[JN_ERROR_BYTES_MAX];
     jn_metrics_t m;
-    struct jnhttp *http;
+    struct kit_http *http;
     /* Processing thread only (delivery reports are served by its producer polls). */
     jn_store_t *stores[JN_PARTITIONS_MAX];
     int fatal;                           /* set by a failed restore in the rebalance callback */
@@ -91,8 +91,8 @@ void jnproc_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 void jnproc_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *offsets, void *opaque);
 
-/* HTTP server (jnhttp.c): GET /health and GET /metrics on its own thread. */
-typedef struct jnhttp jnhttp_t;
+/* HTTP server (jnhttp.c, on kit_http): GET /health and GET /metrics on its own thread. */
+typedef struct kit_http jnhttp_t;
 int jnhttp_start(jnsvc_t *svc, jnhttp_t **out, char *err, size_t err_len);
 int jnhttp_port(const jnhttp_t *http);
 void jnhttp_stop(jnhttp_t *http);
