@@ -3,6 +3,7 @@
  * thread (japi.c); each thread opens its own store connection. */
 #include "jsvc_int.h"
 #include "kit_admin.h"
+#include "kit_json.h"
 #include "kit_prom.h"
 
 #include "sl_fs.h"
@@ -425,7 +426,7 @@ json_t *jsvc_json_text(const char *s)
     char *buf = sl_xmalloc(3 * n + 1);
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t seq = jrun_utf8_len(p + i, n - i);
+        size_t seq = kit_json_utf8_len(p + i, n - i);
         if (seq > 0) {
             memcpy(buf + used, p + i, seq);
             used += seq;
