@@ -228,7 +228,7 @@ static rd_kafka_conf_t *tool__conf_new(tool_client_t *cli, kit_rk_preset_t prese
                          "log.connection.close", "false",
                          preset == KIT_RK_CONSUMER ? "enable.auto.offset.store" : NULL, "true",
                          NULL};
-    kit_rk_opts_t ko = {preset, opts->brokers, "sluice-cli", own, NULL};
+    kit_rk_opts_t ko = {preset, opts->brokers, "sluice-cli", own, NULL, NULL};
     rd_kafka_conf_t *conf;
     int rc = kit_rk_conf_new(&ko, &conf, err, sizeof err);
     for (size_t i = 0; rc == 0 && tool__settings && i < sl_props_count(tool__settings); i++) {

@@ -14,14 +14,24 @@ static const char *conf_get(rd_kafka_conf_t *conf, const char *key, char *buf, s
     return rd_kafka_conf_get(conf, key, buf, &len) == RD_KAFKA_CONF_OK ? buf : "";
 }
 
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    SL_UNUSED(rk);
+    SL_UNUSED(level);
+    SL_UNUSED(fac);
+    SL_UNUSED(buf);
+}
+
 static rd_kafka_conf_t *conf_of(kit_rk_preset_t preset, const char *const *kv,
                                 const kit_kconf_t *user)
 {
-    kit_rk_opts_t opts = {preset, "127.0.0.1:1", "sluice-test", kv, user};
+    kit_rk_opts_t opts = {preset, "127.0.0.1:1", "sluice-test", NULL, kv, user};
     rd_kafka_conf_t *conf = NULL;
     char err[600];
     if (kit_rk_conf_new(&opts, &conf, err, sizeof err) != 0) {
         fprintf(stderr, "  kit_rk_conf_new: %s\n", err);
+    } else {
+        rd_kafka_conf_set_log_cb(conf, quiet_log); /* refused connections are expected */
     }
     return conf; /* NULL fails the caller's ASSERT_TRUE(conf) */
 }
@@ -62,7 +72,7 @@ TEST(test_admin_preset_keeps_librdkafka_defaults)
     rd_kafka_conf_destroy(conf);
 }
 
-TEST(test_callers_settings_override_the_preset_and_users_come_last)
+TEST(test_layers_apply_in_order_preset_base_kv_then_user)
 {
     static kit_kconf_t user;
     char buf[256], err[600];
@@ -75,13 +85,20 @@ TEST(test_callers_settings_override_the_preset_and_users_come_last)
     ASSERT_STREQ(conf_get(conf, "enable.auto.offset.store", buf, sizeof buf), "false");
     ASSERT_STREQ(conf_get(conf, "socket.timeout.ms", buf, sizeof buf), "7000");
     rd_kafka_conf_destroy(conf);
+    const char *base[] = {"linger.ms", "7", "client.id", "sluice-base", NULL};
+    const char *mine[] = {"linger.ms", "9", NULL};
+    kit_rk_opts_t opts = {KIT_RK_PRODUCER, "127.0.0.1:1", "sluice-test", base, mine, NULL};
+    ASSERT_EQ(kit_rk_conf_new(&opts, &conf, err, sizeof err), 0);
+    ASSERT_STREQ(conf_get(conf, "linger.ms", buf, sizeof buf), "9"); /* kv over base */
+    ASSERT_STREQ(conf_get(conf, "client.id", buf, sizeof buf), "sluice-base"); /* base over id */
+    rd_kafka_conf_destroy(conf);
 }
 
 TEST(test_bad_setting_is_an_error_naming_it)
 {
     char err[600];
     const char *kv[] = {"linger.ms", "5", "no.such.property", "1", NULL};
-    kit_rk_opts_t opts = {KIT_RK_PRODUCER, "127.0.0.1:1", "sluice-test", kv, NULL};
+    kit_rk_opts_t opts = {KIT_RK_PRODUCER, "127.0.0.1:1", "sluice-test", NULL, kv, NULL};
     rd_kafka_conf_t *conf = NULL;
     ASSERT_EQ(kit_rk_conf_new(&opts, &conf, err, sizeof err), SL_EINVAL);
     ASSERT_TRUE(conf == NULL);
@@ -127,7 +144,7 @@ int main(void)
     RUN(test_producer_preset_is_idempotent_with_acks_all);
     RUN(test_consumer_preset_commits_nothing_by_itself);
     RUN(test_admin_preset_keeps_librdkafka_defaults);
-    RUN(test_callers_settings_override_the_preset_and_users_come_last);
+    RUN(test_layers_apply_in_order_preset_base_kv_then_user);
     RUN(test_bad_setting_is_an_error_naming_it);
     RUN(test_client_that_cannot_be_made_is_an_error_naming_it);
     RUN(test_consumer_is_made_and_served_by_consumer_poll);

@@ -143,13 +143,9 @@ static rd_kafka_t *gw__client(gw_svc_t *svc, kit_rk_preset_t preset, const char 
                               const char *const *kv, char *err, size_t len)
 {
     static const char *const all[] = {"allow.auto.create.topics", "false", NULL};
-    kit_rk_opts_t opts = {preset, svc->cfg->brokers, id, kv, &svc->cfg->kafka};
+    kit_rk_opts_t opts = {preset, svc->cfg->brokers, id, all, kv, &svc->cfg->kafka};
     rd_kafka_conf_t *conf;
     if (kit_rk_conf_new(&opts, &conf, err, len) != 0) {
-        return NULL;
-    }
-    if (kit_rk_conf_set(conf, all, err, len) != 0) {
-        rd_kafka_conf_destroy(conf);
         return NULL;
     }
     rd_kafka_conf_set_log_cb(conf, gw__log_cb);

@@ -178,7 +178,7 @@ static void jsvc__error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
 static rd_kafka_t *jsvc__client(jsvc_t *svc, kit_rk_preset_t preset, const char *const *kv,
                                 char *err, size_t len)
 {
-    kit_rk_opts_t opts = {preset, svc->cfg->brokers, "sluice-jobs", kv, &svc->cfg->kafka};
+    kit_rk_opts_t opts = {preset, svc->cfg->brokers, "sluice-jobs", NULL, kv, &svc->cfg->kafka};
     rd_kafka_conf_t *conf;
     if (kit_rk_conf_new(&opts, &conf, err, len) != 0) {
         return NULL;

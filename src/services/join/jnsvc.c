@@ -138,13 +138,9 @@ static rd_kafka_conf_t *jn__conf(jnsvc_t *svc, kit_rk_preset_t preset, const cha
 {
     static const char *const all[] = {"statistics.interval.ms", "1000",
                                       "reconnect.backoff.max.ms", "1000", NULL};
-    kit_rk_opts_t opts = {preset, svc->cfg->brokers, id, kv, &svc->cfg->kafka};
+    kit_rk_opts_t opts = {preset, svc->cfg->brokers, id, all, kv, &svc->cfg->kafka};
     rd_kafka_conf_t *conf;
     if (kit_rk_conf_new(&opts, &conf, err, len) != 0) {
-        return NULL;
-    }
-    if (kit_rk_conf_set(conf, all, err, len) != 0) {
-        rd_kafka_conf_destroy(conf);
         return NULL;
     }
     rd_kafka_conf_set_log_cb(conf, jn__log_cb);

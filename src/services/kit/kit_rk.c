@@ -33,6 +33,7 @@ int kit_rk_conf_new(const kit_rk_opts_t *opts, rd_kafka_conf_t **out, char *err,
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int rc = kit_rk_conf_set(conf, common, err, len);
     rc = rc ? rc : kit_rk_conf_set(conf, preset, err, len);
+    rc = rc ? rc : kit_rk_conf_set(conf, opts->base, err, len);
     rc = rc ? rc : kit_rk_conf_set(conf, opts->kv, err, len);
     if (rc == 0 && opts->user) {
         rc = kit_kconf_apply(opts->user, conf, err, len);

@@ -3,12 +3,13 @@
  * caller says. A configuration is layered, each layer over the one before:
  *
  *   preset        bootstrap.servers, client.id, and the preset's own properties (below)
- *   opts->kv      the caller's tuning, and where it deliberately differs from the preset
+ *   opts->base    the caller's settings for all its clients
+ *   opts->kv      this client's tuning, and where it deliberately differs from the preset
  *   opts->user    the user's kafka.* settings (security, SASL, client overrides; kit_kconf)
  *
  * A service's kafka.* settings cannot touch what the preset or the service sets (kit_kconf
- * refuses those keys), so the order of the last two layers only matters to the CLI, which
- * applies its -X settings itself (kit_rk_conf_set). Thread: any. */
+ * refuses those keys), so their place last only matters to the CLI, which applies its -X
+ * settings itself (kit_rk_conf_set) before its command's own. Thread: any. */
 #ifndef KIT_RK_H
 #define KIT_RK_H
 
@@ -32,8 +33,9 @@ typedef struct {
     kit_rk_preset_t preset;
     const char *brokers;       /* bootstrap.servers */
     const char *client_id;     /* client.id */
-    const char *const *kv;     /* key, value, ..., NULL: the caller's properties (NULL: none) */
-    const kit_kconf_t *user;   /* the user's kafka.* settings, applied last (NULL: none) */
+    const char *const *base;   /* key, value, ..., NULL: the caller's common ones (NULL: none) */
+    const char *const *kv;     /* key, value, ..., NULL: this client's (NULL: none) */
+    const kit_kconf_t *user;   /* the user's kafka.* settings (NULL: none) */
 } kit_rk_opts_t;
 
 /* A new configuration from opts (layers above). Returns 0 with *out (the caller's until
