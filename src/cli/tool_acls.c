@@ -505,7 +505,7 @@ static int tool__acls_run(tool__acls_t *aa)
     tool__acl_list_t list = {NULL, 0, !add};
     int rc = tool__acls_each(aa, add ? RD_KAFKA_ACL_OPERATION_ALL : RD_KAFKA_ACL_OPERATION_ANY,
                              tool__acl_collect, &list);
-    tool_client_t *cli = rc == 0 ? tool_client_new(&aa->opts, RD_KAFKA_PRODUCER, NULL, NULL)
+    tool_client_t *cli = rc == 0 ? tool_client_new(&aa->opts, KIT_RK_ADMIN, NULL, NULL)
                                  : NULL;
     if (rc == 0 && !cli) {
         rc = TOOL_EFAIL;

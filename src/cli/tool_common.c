@@ -3,6 +3,7 @@
  * error names, aligned tables and JSON helpers. See tool_common.h for the contracts. */
 #include "tool_common.h"
 
+#include "kit_rk.h"
 #include "sl_props.h"
 
 #include "sl_common.h"
@@ -212,38 +213,35 @@ static void tool__log_cb(const rd_kafka_t *rk, int level, const char *fac, const
     }
 }
 
-static bool tool__conf_set(const tool_opts_t *opts, rd_kafka_conf_t *conf, const char *key,
-                           const char *value)
-{
-    char errstr[512];
-    if (rd_kafka_conf_set(conf, key, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-        tool_fail(opts, "client setting %s=%s: %s", key, value, errstr);
-        return false;
-    }
-    return true;
-}
-
-static rd_kafka_conf_t *tool__conf_new(tool_client_t *cli, const char *const *extra)
+/* The kit_rk preset for the command, then the tools' own settings, the user's -X and
+ * --command-config settings, then the command's `extra` (which the user's do not override). */
+static rd_kafka_conf_t *tool__conf_new(tool_client_t *cli, kit_rk_preset_t preset,
+                                       const char *const *extra)
 {
     const tool_opts_t *opts = cli->opts;
-    char timeout[32];
+    char timeout[32], err[1024];
     snprintf(timeout, sizeof timeout, "%d", opts->timeout_ms < 10 ? 10 : opts->timeout_ms);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    bool ok = tool__conf_set(opts, conf, "bootstrap.servers", opts->brokers) &&
-              tool__conf_set(opts, conf, "client.id", "sluice-cli") &&
-              tool__conf_set(opts, conf, "socket.timeout.ms", timeout) &&
-              tool__conf_set(opts, conf, "reconnect.backoff.max.ms", "1000") &&
-              tool__conf_set(opts, conf, "log.connection.close", "false");
-    for (size_t i = 0; ok && tool__settings && i < sl_props_count(tool__settings); i++) {
-        const char *key, *value;
-        sl_props_at(tool__settings, i, &key, &value);
-        ok = tool__conf_set(opts, conf, key, value);
+    /* Unlike the consumer preset, a consumer stores offsets as records are consumed
+     * (librdkafka's default; before the user's settings): `consume --group` commits them. The
+     * NULL key ends the list for the other presets. */
+    const char *own[] = {"socket.timeout.ms", timeout, "reconnect.backoff.max.ms", "1000",
+                         "log.connection.close", "false",
+                         preset == KIT_RK_CONSUMER ? "enable.auto.offset.store" : NULL, "true",
+                         NULL};
+    kit_rk_opts_t ko = {preset, opts->brokers, "sluice-cli", own, NULL, NULL};
+    rd_kafka_conf_t *conf;
+    int rc = kit_rk_conf_new(&ko, &conf, err, sizeof err);
+    for (size_t i = 0; rc == 0 && tool__settings && i < sl_props_count(tool__settings); i++) {
+        const char *kv[3] = {NULL, NULL, NULL};
+        sl_props_at(tool__settings, i, &kv[0], &kv[1]);
+        rc = kit_rk_conf_set(conf, kv, err, sizeof err);
     }
-    for (size_t i = 0; ok && extra && extra[i]; i += 2) {
-        ok = tool__conf_set(opts, conf, extra[i], extra[i + 1]);
-    }
-    if (!ok) {
-        rd_kafka_conf_destroy(conf);
+    rc = rc ? rc : kit_rk_conf_set(conf, extra, err, sizeof err);
+    if (rc != 0) {
+        if (conf) {
+            rd_kafka_conf_destroy(conf);
+        }
+        tool_fail(opts, "%s", err);
         return NULL;
     }
     rd_kafka_conf_set_opaque(conf, cli);
@@ -252,12 +250,12 @@ static rd_kafka_conf_t *tool__conf_new(tool_client_t *cli, const char *const *ex
     return conf;
 }
 
-tool_client_t *tool_client_new(const tool_opts_t *opts, rd_kafka_type_t type,
+tool_client_t *tool_client_new(const tool_opts_t *opts, kit_rk_preset_t preset,
                                const char *const *extra, tool_dr_cb_t *dr_cb)
 {
     tool_client_t *cli = sl_xcalloc(1, sizeof *cli);
     cli->opts = opts;
-    rd_kafka_conf_t *conf = tool__conf_new(cli, extra);
+    rd_kafka_conf_t *conf = tool__conf_new(cli, preset, extra);
     if (!conf) {
         free(cli);
         return NULL;
@@ -265,11 +263,10 @@ tool_client_t *tool_client_new(const tool_opts_t *opts, rd_kafka_type_t type,
     if (dr_cb) {
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     }
-    char errstr[512];
-    cli->rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+    char err[1024];
+    cli->rk = kit_rk_new(preset, conf, err, sizeof err);
     if (!cli->rk) {
-        rd_kafka_conf_destroy(conf);
-        tool_fail(opts, "cannot create Kafka client: %s", errstr);
+        tool_fail(opts, "%s", err);
         free(cli);
         return NULL;
     }

@@ -5,6 +5,8 @@
 #ifndef TOOL_COMMON_H
 #define TOOL_COMMON_H
 
+#include "kit_rk.h"
+
 #include <jansson.h>
 #include <signal.h>
 #include <librdkafka/rdkafka.h>
@@ -82,13 +84,14 @@ typedef struct tool_client {
     void *user;             /* for the command (delivery reports) */
 } tool_client_t;
 
-/* Creates a client of `type` for opts->brokers with timeouts from opts; `extra` is a NULL-ended
- * list of key, value pairs (may be NULL); `dr_cb` (may be NULL) gets delivery reports with the
- * client as opaque, from rd_kafka_poll/flush. Does not connect. Returns NULL after printing the
- * error. Free with tool_client_free (which destroys the handle, waiting at most a bounded
- * time). */
+/* Creates a client of the kit_rk preset for opts->brokers with timeouts from opts; `extra` is a
+ * NULL-ended list of key, value pairs (may be NULL), applied after the user's -X settings;
+ * `dr_cb` (may be NULL) gets delivery reports with the client as opaque, from
+ * rd_kafka_poll/flush. A consumer is served by rd_kafka_consumer_poll. Does not connect.
+ * Returns NULL after printing the error. Free with tool_client_free (which destroys the
+ * handle, waiting at most a bounded time). */
 typedef void tool_dr_cb_t(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
-tool_client_t *tool_client_new(const tool_opts_t *opts, rd_kafka_type_t type,
+tool_client_t *tool_client_new(const tool_opts_t *opts, kit_rk_preset_t preset,
                                const char *const *extra, tool_dr_cb_t *dr_cb);
 void tool_client_free(tool_client_t *cli);
 /* Waits (at most opts->timeout_ms) until the cluster answers a metadata request. Fails fast

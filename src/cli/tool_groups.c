@@ -697,7 +697,7 @@ static int tool__groups_delete(tool__groups_t *ga, tool_client_t *cli)
 
 static int tool__groups_run(tool__groups_t *ga)
 {
-    tool_client_t *cli = tool_client_new(&ga->opts, RD_KAFKA_PRODUCER, NULL, NULL);
+    tool_client_t *cli = tool_client_new(&ga->opts, KIT_RK_ADMIN, NULL, NULL);
     if (!cli) {
         return TOOL_EFAIL;
     }

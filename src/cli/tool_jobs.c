@@ -7,7 +7,7 @@
 #include "sl_log.h"
 #include "tool_svc.h"
 
-#include "jcurl.h"
+#include "kit_curl.h"
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -127,7 +127,7 @@ static int jobs__serve(int argc, char **argv)
     }
     sigset_t set;
     tool_svc_signals(&set);
-    if (jcurl_open(err, sizeof err) != 0) {
+    if (kit_curl_open(err, sizeof err) != 0) {
         fprintf(stderr, "sluice jobs serve: %s\n", err);
         jcfg_deinit(&cfg);
         goto out;
@@ -499,7 +499,7 @@ int tool_jobs(int argc, char **argv)
     if (strcmp(cmd, "list") == 0 || strcmp(cmd, "show") == 0 || strcmp(cmd, "retry") == 0 ||
         strcmp(cmd, "cancel") == 0) {
         char err[512];
-        if (jcurl_open(err, sizeof err) != 0) {
+        if (kit_curl_open(err, sizeof err) != 0) {
             fprintf(stderr, "sluice jobs %s: %s\n", cmd, err);
             return 1;
         }

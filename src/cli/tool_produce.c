@@ -318,9 +318,11 @@ static int tool__produce_run(tool__produce_t *pa)
 {
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%d", pa->opts.timeout_ms);
+    /* Set again after the user's -X settings, which do not override them: acks=all, and,
+     * unlike the producer preset, not idempotent (as `sluice produce` always was). */
     const char *extra[] = {"acks", "all", "enable.idempotence", "false", "linger.ms", "5",
                            "message.timeout.ms", timeout, NULL};
-    tool_client_t *cli = tool_client_new(&pa->opts, RD_KAFKA_PRODUCER, extra, tool__dr_cb);
+    tool_client_t *cli = tool_client_new(&pa->opts, KIT_RK_PRODUCER, extra, tool__dr_cb);
     if (!cli) {
         return TOOL_EFAIL;
     }
@@ -506,11 +508,11 @@ static int tool__consume_run(tool__consume_t *ca)
                            "enable.auto.commit", ca->group ? "true" : "false",
                            "auto.offset.reset", ca->from_beginning ? "earliest" : "latest",
                            "enable.partition.eof", "false", NULL};
-    tool_client_t *cli = tool_client_new(&ca->opts, RD_KAFKA_CONSUMER, extra, NULL);
+    /* Unlike the consumer preset, --group commits automatically (and at the end, below). */
+    tool_client_t *cli = tool_client_new(&ca->opts, KIT_RK_CONSUMER, extra, NULL);
     if (!cli) {
         return TOOL_EFAIL;
     }
-    rd_kafka_poll_set_consumer(cli->rk);
     const rd_kafka_metadata_t *md = NULL;
     int rc = tool_client_connect(cli, &md);
     if (rc == TOOL_OK) {

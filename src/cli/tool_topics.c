@@ -445,7 +445,7 @@ static int tool__topics_alter(tool__topics_t *ta, tool_client_t *cli,
 
 static int tool__topics_run(tool__topics_t *ta)
 {
-    tool_client_t *cli = tool_client_new(&ta->opts, RD_KAFKA_PRODUCER, NULL, NULL);
+    tool_client_t *cli = tool_client_new(&ta->opts, KIT_RK_ADMIN, NULL, NULL);
     if (!cli) {
         return TOOL_EFAIL;
     }

@@ -1,10 +1,12 @@
-/* libFuzzer target for the JSON scanner of `sluice join` (jnjson.c), which reads every input
- * value. Differential: whatever the scanner accepts jansson accepts, with the same object or
- * not-object verdict (jansson also accepts a few texts the scanner refuses, such as a value
- * followed by a NUL byte; the joiner then falls back on jansson); a successful join is JSON
+/* libFuzzer target for the services' JSON scanner (src/services/kit/kit_json.c), which reads
+ * every input value of `sluice join` and every result and reply line of `sluice jobs`, and for
+ * the joiner's merge over it. Differential: whatever the scanner accepts jansson accepts, with
+ * the same object or not-object verdict (jansson also accepts a few texts the scanner refuses,
+ * such as a value followed by a NUL byte; the joiner then falls back on jansson), and what it
+ * accepts under jobs' lower depth limit it accepts under jansson's; a successful join is JSON
  * equal to jansson's own merge. The first input byte splits the rest into two values. */
 #include "jnjoin.h"
-#include "jnjson.h"
+#include "kit_json.h"
 #include "sl_buf.h"
 #include "sl_common.h"
 
@@ -14,6 +16,9 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The jobs service's depth limit (JRUN_JSON_DEPTH_MAX; this target links only the join). */
+#define FUZZ_JOBS_DEPTH 64
 
 /* jansson's view of a value; *range_only tells that it refused it only for a number it
  * cannot represent (the scanner, like RFC 8259, takes any number and copies it as text). */
@@ -40,13 +45,14 @@ static void fuzz_agree(const char *p, size_t len)
     if (range_only) {
         return;
     }
-    jnjson_member_t m[JNJSON_MEMBERS_MAX];
+    kit_json_member_t m[KIT_JSON_MEMBERS_MAX];
     size_t n = 0;
-    jnjson_rc_t rc = jnjson_object(p, len, m, &n);
-    bool valid = jnjson_valid(p, len);
-    if ((valid && !o) || (valid != (rc != JNJSON_INVALID)) ||
-        (rc == JNJSON_NOT_OBJECT && json_is_object(o)) ||
-        ((rc == JNJSON_OK || rc == JNJSON_COMPLEX) && !json_is_object(o))) {
+    kit_json_rc_t rc = kit_json_object(p, len, KIT_JSON_DEPTH_MAX, m, &n);
+    bool valid = kit_json_valid(p, len, KIT_JSON_DEPTH_MAX);
+    bool shallow = kit_json_valid(p, len, FUZZ_JOBS_DEPTH);
+    if ((valid && !o) || (valid != (rc != KIT_JSON_INVALID)) || (shallow && !valid) ||
+        (rc == KIT_JSON_NOT_OBJECT && json_is_object(o)) ||
+        ((rc == KIT_JSON_OK || rc == KIT_JSON_COMPLEX) && !json_is_object(o))) {
         abort();
     }
     json_decref(o);

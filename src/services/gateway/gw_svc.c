@@ -5,6 +5,7 @@
  * subscriptions one job at a time. All three hand their results to the loop thread. */
 #include "gw_int.h"
 #include "kit_admin.h"
+#include "kit_rk.h"
 
 #include "sl_log.h"
 #include "sl_time.h"
@@ -123,20 +124,6 @@ static void gw__log_cb(const rd_kafka_t *rk, int level, const char *fac, const c
     }
 }
 
-static rd_kafka_conf_t *gw__conf(gw_svc_t *svc, const char *client_id)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char errstr[256];
-    rd_kafka_conf_set(conf, "bootstrap.servers", svc->cfg->brokers, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "client.id", client_id, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", errstr, sizeof errstr);
-    rd_kafka_conf_set_log_cb(conf, gw__log_cb);
-    /* kafka.* settings were checked by librdkafka when the configuration was loaded. */
-    int rc = kit_kconf_apply(&svc->cfg->kafka, conf, errstr, sizeof errstr);
-    SL_ASSERT(rc == 0);
-    return conf;
-}
-
 static void gw__dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     SL_UNUSED(rk);
@@ -150,29 +137,23 @@ static void gw__dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     gw_post_seal(svc, post); /* one of the post's pending counts: this record's report */
 }
 
-static rd_kafka_t *gw__client(gw_svc_t *svc, rd_kafka_type_t type, const char *id,
+/* A client of preset: its client.id and kv over the preset, and the service's settings. Every
+ * client: topics are made by the operator, never by a fetch or a produce. */
+static rd_kafka_t *gw__client(gw_svc_t *svc, kit_rk_preset_t preset, const char *id,
                               const char *const *kv, char *err, size_t len)
 {
-    rd_kafka_conf_t *conf = gw__conf(svc, id);
-    char errstr[256];
-    for (size_t i = 0; kv[i]; i += 2) {
-        if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof errstr)) {
-            snprintf(err, len, "%s config: %s", id, errstr);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
+    static const char *const all[] = {"allow.auto.create.topics", "false", NULL};
+    kit_rk_opts_t opts = {preset, svc->cfg->brokers, id, all, kv, &svc->cfg->kafka};
+    rd_kafka_conf_t *conf;
+    if (kit_rk_conf_new(&opts, &conf, err, len) != 0) {
+        return NULL;
     }
-    if (type == RD_KAFKA_PRODUCER) {
+    rd_kafka_conf_set_log_cb(conf, gw__log_cb);
+    if (preset == KIT_RK_PRODUCER) {
         rd_kafka_conf_set_dr_msg_cb(conf, gw__dr);
         rd_kafka_conf_set_opaque(conf, svc);
     }
-    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
-    if (!rk) {
-        snprintf(err, len, "%s: %s", id, errstr);
-    } else if (type == RD_KAFKA_CONSUMER) {
-        rd_kafka_poll_set_consumer(rk);
-    }
-    return rk;
+    return kit_rk_new(preset, conf, err, len);
 }
 
 /* ---- produce requests ---- */
@@ -627,22 +608,20 @@ static int gw__clients(gw_svc_t *svc, char *err, size_t len)
 {
     char tmo[32];
     snprintf(tmo, sizeof tmo, "%lld", (long long)svc->cfg->broker_timeout_ms);
-    /* Idempotent: a retried request never stores an alert twice. */
-    const char *prod[] = {"enable.idempotence", "true", "acks", "all", "linger.ms", "0",
-                          "message.timeout.ms", tmo, NULL};
+    /* The idempotent preset: a retried request never stores an alert twice. */
+    const char *prod[] = {"linger.ms", "0", "message.timeout.ms", tmo, NULL};
     /* group.id only because librdkafka wants one for assign(); the group is never joined
-     * and nothing is committed. */
-    const char *cons[] = {"group.id", "sluice-gateway", "enable.auto.commit", "false", "enable.partition.eof", "false",
-                          "fetch.wait.max.ms", "20", "queued.max.messages.kbytes", "8192",
-                          NULL};
-    const char *cu[] = {"group.id", "sluice-gateway", "enable.auto.commit", "false", "enable.partition.eof", "true",
+     * and nothing is committed (the consumer preset). */
+    const char *cons[] = {"group.id", "sluice-gateway", "enable.partition.eof", "false",
+                          "fetch.wait.max.ms", "20", "queued.max.messages.kbytes", "8192", NULL};
+    const char *cu[] = {"group.id", "sluice-gateway", "enable.partition.eof", "true",
                         "fetch.wait.max.ms", "20", "queued.max.messages.kbytes", "4096", NULL};
-    svc->producer = gw__client(svc, RD_KAFKA_PRODUCER, "sluice-gateway", prod, err, len);
+    svc->producer = gw__client(svc, KIT_RK_PRODUCER, "sluice-gateway", prod, err, len);
     if (svc->producer) {
-        svc->consumer = gw__client(svc, RD_KAFKA_CONSUMER, "sluice-gateway-live", cons, err, len);
+        svc->consumer = gw__client(svc, KIT_RK_CONSUMER, "sluice-gateway-live", cons, err, len);
     }
     if (svc->consumer) {
-        svc->catchup = gw__client(svc, RD_KAFKA_CONSUMER, "sluice-gateway-resume", cu, err, len);
+        svc->catchup = gw__client(svc, KIT_RK_CONSUMER, "sluice-gateway-resume", cu, err, len);
     }
     return svc->catchup ? 0 : SL_EINVAL;
 }

@@ -8,7 +8,7 @@
 #include "sl_common.h"
 #include "sl_time.h"
 
-#include "jcurl.h"
+#include "kit_curl.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/core_names.h>

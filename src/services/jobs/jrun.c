@@ -4,6 +4,7 @@
  * group. The persistent-worker line protocol is described in jrun.h and issue 4. */
 #include "jrun.h"
 
+#include "kit_json.h"
 #include "sl_buf.h"
 #include "sl_common.h"
 #include "sl_log.h"
@@ -36,236 +37,11 @@ SL_STATIC_ASSERT(JRUN_JSON_DEPTH_MAX >= 8 && JRUN_JSON_DEPTH_MAX <= 512, "JSON d
 
 extern char **environ;
 
-/* ---------------------------------------------------------------- JSON (validation only) */
-
-static const char *json_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
-        p++;
-    }
-    return p;
-}
-
-static int json_hex(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* p at the opening quote; returns the byte after the closing quote or NULL. */
-static const char *json_string(const char *p, const char *end)
-{
-    p++;
-    while (p < end) {
-        unsigned char c = (unsigned char)*p++;
-        if (c == '"') {
-            return p;
-        }
-        if (c < 0x20) {
-            return NULL;
-        }
-        if (c != '\\') {
-            continue;
-        }
-        if (p >= end) {
-            return NULL;
-        }
-        c = (unsigned char)*p++;
-        if (c == 'u') {
-            for (int i = 0; i < 4; i++) {
-                if (p >= end || json_hex(*p++) < 0) {
-                    return NULL;
-                }
-            }
-        } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
-            return NULL;
-        }
-    }
-    return NULL;
-}
-
-static const char *json_number(const char *p, const char *end)
-{
-    if (p < end && *p == '-') {
-        p++;
-    }
-    if (p < end && *p == '0') {
-        p++;
-    } else if (p < end && *p >= '1' && *p <= '9') {
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-    } else {
-        return NULL;
-    }
-    if (p < end && *p == '.') {
-        const char *d = ++p;
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-        if (p == d) {
-            return NULL;
-        }
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) {
-            p++;
-        }
-        const char *d = p;
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-        if (p == d) {
-            return NULL;
-        }
-    }
-    return p;
-}
-
-static const char *json_word(const char *p, const char *end, const char *w)
-{
-    size_t n = strlen(w);
-    if ((size_t)(end - p) < n || memcmp(p, w, n) != 0) {
-        return NULL;
-    }
-    return p + n;
-}
-
-/* p at a value (no leading whitespace); returns the byte after it or NULL. */
-static const char *json_value(const char *p, const char *end, int depth)
-{
-    if (p >= end || depth > JRUN_JSON_DEPTH_MAX) {
-        return NULL;
-    }
-    char open = *p;
-    if (open == '"') {
-        return json_string(p, end);
-    }
-    if (open == 't' || open == 'f' || open == 'n') {
-        return json_word(p, end, open == 't' ? "true" : open == 'f' ? "false" : "null");
-    }
-    if (open != '{' && open != '[') {
-        return json_number(p, end);
-    }
-    char close = open == '{' ? '}' : ']';
-    p = json_ws(p + 1, end);
-    if (p < end && *p == close) {
-        return p + 1;
-    }
-    for (;;) {
-        if (open == '{') {
-            if (p >= end || *p != '"' || !(p = json_string(p, end))) {
-                return NULL;
-            }
-            p = json_ws(p, end);
-            if (p >= end || *p != ':') {
-                return NULL;
-            }
-            p = json_ws(p + 1, end);
-        }
-        if (!(p = json_value(p, end, depth + 1))) {
-            return NULL;
-        }
-        p = json_ws(p, end);
-        if (p < end && *p == close) {
-            return p + 1;
-        }
-        if (p >= end || *p != ',') {
-            return NULL;
-        }
-        p = json_ws(p + 1, end);
-    }
-}
+/* ---------------------------------------------------------------- JSON (kit_json) */
 
 bool jrun_json_valid(const char *p, size_t len)
 {
-    if (!p || len == 0) {
-        return false;
-    }
-    const char *end = p + len;
-    p = json_ws(p, end);
-    p = json_value(p, end, 1);
-    return p && json_ws(p, end) == end;
-}
-
-typedef struct {
-    char *out;
-    size_t cap; /* including the NUL */
-    size_t len;
-    bool over;  /* bytes were dropped */
-} dstr_t;
-
-static void dstr_put(dstr_t *d, char c)
-{
-    if (d->len + 1 < d->cap) {
-        d->out[d->len++] = c;
-    } else {
-        d->over = true;
-    }
-}
-
-static void dstr_utf8(dstr_t *d, uint32_t cp)
-{
-    if (cp < 0x80) {
-        dstr_put(d, (char)cp);
-    } else if (cp < 0x800) {
-        dstr_put(d, (char)(0xC0 | (cp >> 6)));
-        dstr_put(d, (char)(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        dstr_put(d, (char)(0xE0 | (cp >> 12)));
-        dstr_put(d, (char)(0x80 | ((cp >> 6) & 0x3F)));
-        dstr_put(d, (char)(0x80 | (cp & 0x3F)));
-    } else {
-        dstr_put(d, (char)(0xF0 | (cp >> 18)));
-        dstr_put(d, (char)(0x80 | ((cp >> 12) & 0x3F)));
-        dstr_put(d, (char)(0x80 | ((cp >> 6) & 0x3F)));
-        dstr_put(d, (char)(0x80 | (cp & 0x3F)));
-    }
-}
-
-static uint32_t json_u4(const char *p)
-{
-    return (uint32_t)(json_hex(p[0]) << 12 | json_hex(p[1]) << 8 | json_hex(p[2]) << 4 |
-                      json_hex(p[3]));
-}
-
-/* Decodes a validated string token [p, end) (quotes included) into d (NUL-terminated;
- * d->over says it did not fit). */
-static void json_decode(const char *p, const char *end, dstr_t *d)
-{
-    for (p++, end--; p < end;) {
-        if (*p != '\\') {
-            dstr_put(d, *p++);
-            continue;
-        }
-        char c = p[1];
-        p += 2;
-        if (c != 'u') {
-            const char *esc = strchr("b\bf\fn\nr\rt\t", c);
-            dstr_put(d, esc ? esc[1] : c);
-            continue;
-        }
-        uint32_t cp = json_u4(p);
-        p += 4;
-        if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
-            uint32_t lo = json_u4(p + 2);
-            if (lo >= 0xDC00 && lo < 0xE000) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            }
-        }
-        dstr_utf8(d, cp);
-    }
-    d->out[d->len] = '\0';
+    return p && kit_json_valid(p, len, JRUN_JSON_DEPTH_MAX);
 }
 
 /* ---------------------------------------------------------------- cancel handle */
@@ -386,30 +162,6 @@ static void tail_to_result(const tail_t *tail, jrun_result_t *out)
     out->log_truncated = tail->truncated || off > 0;
 }
 
-size_t jrun_utf8_len(const unsigned char *p, size_t n)
-{
-    if (n == 0) {
-        return 0;
-    }
-    if (p[0] < 0x80) {
-        return 1;
-    }
-    size_t len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
-    if (p[0] >= 0xf5 || len == 0 || len > n) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-    }
-    bool overlong = (len == 3 && p[0] == 0xe0 && p[1] < 0xa0) ||
-                    (len == 4 && p[0] == 0xf0 && p[1] < 0x90);
-    bool bad = (len == 3 && p[0] == 0xed && p[1] >= 0xa0) || /* surrogates */
-               (len == 4 && p[0] == 0xf4 && p[1] >= 0x90);   /* past U+10FFFF */
-    return overlong || bad ? 0 : len;
-}
-
 /* Appends ": <the last non-empty line of log>" to a failed run's reason (escaped, bounded). */
 static void result_add_last_line(jrun_result_t *out, const char *log, size_t len)
 {
@@ -438,7 +190,7 @@ static void result_add_last_line(jrun_result_t *out, const char *log, size_t len
     while (i < len) {
         char unit[8];
         size_t ulen = 0, take = 1;
-        size_t seq = p[i] >= 0x80 ? jrun_utf8_len(p + i, len - i) : 0;
+        size_t seq = p[i] >= 0x80 ? kit_json_utf8_len(p + i, len - i) : 0;
         if (seq > 0) {
             memcpy(unit, p + i, seq);
             ulen = take = seq;
@@ -1244,45 +996,38 @@ static void worker_idle_check(jrun_worker_t *worker)
 }
 
 typedef struct {
-    const char *id, *id_end;
-    const char *result, *result_end;
-    const char *error, *error_end;
+    const kit_json_member_t *id, *result, *error; /* NULL: absent (or not a string) */
     int ok; /* -1 absent, 0 false, 1 true */
 } reply_t;
 
-static void reply_member(reply_t *reply, const char *key, size_t klen, const char *v,
-                         const char *vend)
+static bool reply_key_is(const kit_json_member_t *m, const char *key)
 {
-    if (klen == 4 && memcmp(key, "\"id\"", 4) == 0 && *v == '"') {
-        reply->id = v, reply->id_end = vend;
-    } else if (klen == 4 && memcmp(key, "\"ok\"", 4) == 0 && (*v == 't' || *v == 'f')) {
-        reply->ok = *v == 't';
-    } else if (klen == 8 && memcmp(key, "\"result\"", 8) == 0) {
-        reply->result = v, reply->result_end = vend;
-    } else if (klen == 7 && memcmp(key, "\"error\"", 7) == 0 && *v == '"') {
-        reply->error = v, reply->error_end = vend;
-    }
+    return m->key_len == strlen(key) && memcmp(m->key, key, m->key_len) == 0;
 }
 
-/* Parses one reply line: a JSON object whose members we pick by name. */
-static bool reply_parse(const char *p, const char *end, reply_t *reply)
+/* Parses one reply line: a JSON object whose members we pick by name (the raw key, so an
+ * escaped key is not one of ours; of a repeated key the last counts; of more than
+ * KIT_JSON_MEMBERS_MAX members the first ones). members holds what reply points to. */
+static bool reply_parse(const char *p, const char *end, kit_json_member_t *members,
+                        reply_t *reply)
 {
     *reply = (reply_t){.ok = -1};
-    p = json_ws(p, end);
-    if (p >= end || *p != '{' || !jrun_json_valid(p, (size_t)(end - p))) {
+    size_t n = 0;
+    kit_json_rc_t rc = kit_json_object(p, (size_t)(end - p), JRUN_JSON_DEPTH_MAX, members, &n);
+    if (rc != KIT_JSON_OK && rc != KIT_JSON_COMPLEX) {
         return false;
     }
-    p = json_ws(p + 1, end);
-    while (p < end && *p == '"') { /* validated above: every step below succeeds */
-        const char *key = p;
-        p = json_string(p, end);
-        size_t klen = (size_t)(p - key);
-        p = json_ws(json_ws(p, end) + 1, end);
-        const char *v = p;
-        p = json_value(p, end, 2);
-        reply_member(reply, key, klen, v, p);
-        p = json_ws(p, end);
-        p = json_ws(p + 1, end); /* ',' or '}' */
+    for (size_t i = 0; i < n; i++) {
+        const kit_json_member_t *m = &members[i];
+        if (reply_key_is(m, "id") && m->val[0] == '"') {
+            reply->id = m;
+        } else if (reply_key_is(m, "ok") && (m->val[0] == 't' || m->val[0] == 'f')) {
+            reply->ok = m->val[0] == 't';
+        } else if (reply_key_is(m, "result")) {
+            reply->result = m;
+        } else if (reply_key_is(m, "error") && m->val[0] == '"') {
+            reply->error = m;
+        }
     }
     return true;
 }
@@ -1293,9 +1038,8 @@ static bool reply_id_matches(const reply_t *reply, const char *id)
         return false;
     }
     char buf[JRUN_ID_BYTES_MAX + 1];
-    dstr_t d = {.out = buf, .cap = sizeof buf};
-    json_decode(reply->id, reply->id_end, &d);
-    return !d.over && d.len == strlen(id) && memcmp(buf, id, d.len) == 0;
+    long n = kit_json_unescape(reply->id->val, reply->id->val_len, buf, sizeof buf);
+    return n >= 0 && (size_t)n == strlen(id) && memcmp(buf, id, (size_t)n) == 0;
 }
 
 /* Turns the reply line in worker->out into the job's outcome. */
@@ -1304,12 +1048,13 @@ static void worker_reply(jrun_worker_t *worker, const char *id, jrun_result_t *o
     char *line = (char *)worker->out.data;
     char *nl = memchr(line, '\n', worker->out.len);
     size_t used = (size_t)(nl - line) + 1;
+    kit_json_member_t members[KIT_JSON_MEMBERS_MAX];
     reply_t reply;
     if (used < worker->out.len) {
         worker->restart = true; /* more than one line per job: out of step */
     }
     worker->out.len = 0;
-    if (!reply_parse(line, nl, &reply)) {
+    if (!reply_parse(line, nl, members, &reply)) {
         worker->restart = true;
         result_fail(out, JRUN_PROTOCOL, 0, "bad reply line from worker (%zu bytes)", used);
     } else if (!reply_id_matches(&reply, id)) {
@@ -1318,14 +1063,13 @@ static void worker_reply(jrun_worker_t *worker, const char *id, jrun_result_t *o
     } else if (reply.ok == 1 && reply.result) {
         worker->stats.jobs_served++;
         out->status = JRUN_OK;
-        out->result_len = (size_t)(reply.result_end - reply.result);
-        out->result = sl_xstrndup(reply.result, out->result_len);
+        out->result_len = reply.result->val_len;
+        out->result = sl_xstrndup(reply.result->val, out->result_len);
     } else if (reply.ok == 0) {
         worker->stats.jobs_served++;
         char msg[JRUN_REASON_BYTES - 16];
-        dstr_t d = {.out = msg, .cap = sizeof msg};
         if (reply.error) {
-            json_decode(reply.error, reply.error_end, &d);
+            kit_json_unescape(reply.error->val, reply.error->val_len, msg, sizeof msg);
         } else {
             msg[0] = '\0';
         }

@@ -160,11 +160,8 @@ int jrun_set_subreaper(void);
  * leaders of running calls. Returns how many orphans were still alive. Thread: any. */
 size_t jrun_reap_orphans(bool kill_all);
 
-/* Length of the valid UTF-8 sequence starting at p (of the n bytes there): 1 for ASCII, 2..4,
- * or 0 when p does not start a valid sequence (overlong, surrogate, past U+10FFFF, cut). */
-size_t jrun_utf8_len(const unsigned char *p, size_t n);
-
-/* Validates that [p, p+len) is exactly one JSON value (surrounding whitespace allowed). */
+/* Validates that [p, p+len) is exactly one JSON value (surrounding whitespace allowed), nested
+ * at most JRUN_JSON_DEPTH_MAX deep: kit_json_valid, which also checks UTF-8. */
 bool jrun_json_valid(const char *p, size_t len);
 
 #endif

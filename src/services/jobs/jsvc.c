@@ -3,7 +3,9 @@
  * thread (japi.c); each thread opens its own store connection. */
 #include "jsvc_int.h"
 #include "kit_admin.h"
+#include "kit_json.h"
 #include "kit_prom.h"
+#include "kit_rk.h"
 
 #include "sl_fs.h"
 #include "sl_log.h"
@@ -172,67 +174,54 @@ static void jsvc__error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
     }
 }
 
-static rd_kafka_conf_t *jsvc__conf(jsvc_t *svc)
+/* A client of preset with the service's settings and kv over it, and its callbacks. */
+static rd_kafka_t *jsvc__client(jsvc_t *svc, kit_rk_preset_t preset, const char *const *kv,
+                                char *err, size_t len)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char errstr[256];
-    rd_kafka_conf_set(conf, "bootstrap.servers", svc->cfg->brokers, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "client.id", "sluice-jobs", errstr, sizeof errstr);
+    kit_rk_opts_t opts = {preset, svc->cfg->brokers, "sluice-jobs", NULL, kv, &svc->cfg->kafka};
+    rd_kafka_conf_t *conf;
+    if (kit_rk_conf_new(&opts, &conf, err, len) != 0) {
+        return NULL;
+    }
     rd_kafka_conf_set_log_cb(conf, jsvc__log_cb);
     rd_kafka_conf_set_error_cb(conf, jsvc__error_cb);
     rd_kafka_conf_set_opaque(conf, svc);
-    /* kafka.* settings were checked by librdkafka when the configuration was loaded. */
-    int rc = kit_kconf_apply(&svc->cfg->kafka, conf, errstr, sizeof errstr);
-    SL_ASSERT(rc == 0);
-    return conf;
+    if (preset == KIT_RK_PRODUCER) {
+        rd_kafka_conf_set_dr_msg_cb(conf, jsvc__dr);
+    }
+    return kit_rk_new(preset, conf, err, len);
 }
 
 static int jsvc__producer_new(jsvc_t *svc, char *err, size_t len)
 {
-    rd_kafka_conf_t *conf = jsvc__conf(svc);
-    char errstr[256], tmo[32];
+    char tmo[32];
     snprintf(tmo, sizeof tmo, "%lld", (long long)svc->cfg->broker_timeout_ms);
-    /* Idempotent: a retried request never writes a job event twice. */
-    if (rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "linger.ms", "0", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "message.timeout.ms", tmo, errstr, sizeof errstr)) {
-        snprintf(err, len, "producer config: %s", errstr);
-        rd_kafka_conf_destroy(conf);
-        return SL_EINVAL;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, jsvc__dr);
-    svc->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!svc->producer) {
-        snprintf(err, len, "producer: %s", errstr);
-        return SL_EINVAL;
-    }
-    return 0;
+    /* The idempotent preset: a retried request never writes a job event twice. */
+    const char *kv[] = {"linger.ms", "0", "message.timeout.ms", tmo, NULL};
+    svc->producer = jsvc__client(svc, KIT_RK_PRODUCER, kv, err, len);
+    return svc->producer ? 0 : SL_EINVAL;
 }
 
 rd_kafka_t *jsvc_consumer_new(jsvc_t *svc, const char *stage, const char *topic)
 {
-    rd_kafka_conf_t *conf = jsvc__conf(svc);
-    char errstr[256], group[300];
+    char err[512], group[300];
     snprintf(group, sizeof group, "%s.%s", svc->cfg->group_prefix, stage);
-    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "auto.commit.interval.ms", "500", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "session.timeout.ms", "6000", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errstr, sizeof errstr);
-    /* Bounded prefetch (memory stays bounded while workers are busy) and short long-polls so a
-     * resumed partition is fetched again at once. */
-    rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "4096", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "100", errstr, sizeof errstr);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    SL_ASSERT(rk); /* the config above is fixed and valid */
-    rd_kafka_poll_set_consumer(rk);
+    /* Unlike the preset, auto commit is on: it commits every 500 ms what jsvc_offset_done
+     * stored (offsets are still stored by hand, as the preset has it). Bounded prefetch (memory
+     * stays bounded while workers are busy) and short long-polls so a resumed partition is
+     * fetched again at once. */
+    const char *kv[] = {"group.id", group, "enable.auto.commit", "true",
+                        "auto.commit.interval.ms", "500", "auto.offset.reset", "earliest",
+                        "session.timeout.ms", "6000", "heartbeat.interval.ms", "1000",
+                        "queued.max.messages.kbytes", "4096", "fetch.wait.max.ms", "100", NULL};
+    rd_kafka_t *rk = jsvc__client(svc, KIT_RK_CONSUMER, kv, err, sizeof err);
+    SL_ASSERT(rk); /* the settings above are fixed and valid; the producer, made first, was
+                      made of the same kafka.* settings */
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics);
+    rd_kafka_resp_err_t rerr = rd_kafka_subscribe(rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
-    SL_ASSERT(err == RD_KAFKA_RESP_ERR_NO_ERROR);
+    SL_ASSERT(rerr == RD_KAFKA_RESP_ERR_NO_ERROR);
     return rk;
 }
 
@@ -425,7 +414,7 @@ json_t *jsvc_json_text(const char *s)
     char *buf = sl_xmalloc(3 * n + 1);
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t seq = jrun_utf8_len(p + i, n - i);
+        size_t seq = kit_json_utf8_len(p + i, n - i);
         if (seq > 0) {
             memcpy(buf + used, p + i, seq);
             used += seq;

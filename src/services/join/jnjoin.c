@@ -1,7 +1,7 @@
 /* jnjoin: join decisions and the joiner (JSON merge, nesting, raw template). */
 #include "jnjoin.h"
 
-#include "jnjson.h"
+#include "kit_json.h"
 #include "sl_common.h"
 
 #include <jansson.h>
@@ -97,12 +97,13 @@ int jn_check(const jn_joiner_t *jn, jn_bytes_t v, char *why, size_t why_len)
         return 0;
     }
     if (v.len <= JN_VALUE_BYTES_MAX) { /* what the scanner accepts, jansson accepts */
-        jnjson_member_t m[JNJSON_MEMBERS_MAX];
+        kit_json_member_t m[KIT_JSON_MEMBERS_MAX];
         size_t n = 0;
-        jnjson_rc_t rc = jn->mode == JN_MERGE_TOP ? jnjson_object(v.p, v.len, m, &n)
-                         : jnjson_valid(v.p, v.len) ? JNJSON_OK
-                                                    : JNJSON_INVALID;
-        if (rc == JNJSON_OK || rc == JNJSON_COMPLEX) {
+        kit_json_rc_t rc = jn->mode == JN_MERGE_TOP
+                               ? kit_json_object(v.p, v.len, KIT_JSON_DEPTH_MAX, m, &n)
+                           : kit_json_valid(v.p, v.len, KIT_JSON_DEPTH_MAX) ? KIT_JSON_OK
+                                                                            : KIT_JSON_INVALID;
+        if (rc == KIT_JSON_OK || rc == KIT_JSON_COMPLEX) {
             return 0;
         }
     }
@@ -121,17 +122,17 @@ static int jn__append_cb(const char *p, size_t n, void *arg)
 
 /* Merges two scanned objects by copying member bytes: left's members in order (a clash takes
  * the value of the side with precedence), then right's members left has not. */
-static void jn__merge_spans(const jn_joiner_t *jn, const jnjson_member_t *lm, size_t ln,
-                            const jnjson_member_t *rm, size_t rn, sl_buf_t *out)
+static void jn__merge_spans(const jn_joiner_t *jn, const kit_json_member_t *lm, size_t ln,
+                            const kit_json_member_t *rm, size_t rn, sl_buf_t *out)
 {
-    bool used[JNJSON_MEMBERS_MAX] = {false};
+    bool used[KIT_JSON_MEMBERS_MAX] = {false};
     bool first = true;
     sl_buf_append(out, "{", 1);
     for (size_t pass = 0; pass < 2; pass++) {
-        const jnjson_member_t *ms = pass == 0 ? lm : rm;
+        const kit_json_member_t *ms = pass == 0 ? lm : rm;
         size_t n = pass == 0 ? ln : rn;
         for (size_t i = 0; i < n; i++) {
-            const jnjson_member_t *m = &ms[i];
+            const kit_json_member_t *m = &ms[i];
             if (pass == 1 && used[i]) {
                 continue;
             }
@@ -155,10 +156,12 @@ static void jn__merge_spans(const jn_joiner_t *jn, const jnjson_member_t *lm, si
 /* The fast path: true when both present sides scanned as plain objects and were merged. */
 static bool jn__merge_fast(const jn_joiner_t *jn, jn_bytes_t l, jn_bytes_t r, sl_buf_t *out)
 {
-    jnjson_member_t lm[JNJSON_MEMBERS_MAX], rm[JNJSON_MEMBERS_MAX];
+    kit_json_member_t lm[KIT_JSON_MEMBERS_MAX], rm[KIT_JSON_MEMBERS_MAX];
     size_t ln = 0, rn = 0;
-    if ((l.p && (l.len > JN_VALUE_BYTES_MAX || jnjson_object(l.p, l.len, lm, &ln) != JNJSON_OK)) ||
-        (r.p && (r.len > JN_VALUE_BYTES_MAX || jnjson_object(r.p, r.len, rm, &rn) != JNJSON_OK))) {
+    if ((l.p && (l.len > JN_VALUE_BYTES_MAX ||
+                 kit_json_object(l.p, l.len, KIT_JSON_DEPTH_MAX, lm, &ln) != KIT_JSON_OK)) ||
+        (r.p && (r.len > JN_VALUE_BYTES_MAX ||
+                 kit_json_object(r.p, r.len, KIT_JSON_DEPTH_MAX, rm, &rn) != KIT_JSON_OK))) {
         return false;
     }
     jn__merge_spans(jn, lm, ln, rm, rn, out);

@@ -4,6 +4,7 @@
  * only atomics and the mutex-guarded last error. */
 #include "jnsvc_int.h"
 #include "kit_admin.h"
+#include "kit_rk.h"
 #include "kit_prom.h"
 
 #include "sl_log.h"
@@ -130,18 +131,19 @@ static int jn__stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaqu
     return 0; /* librdkafka frees json */
 }
 
-static rd_kafka_conf_t *jn__conf(jnsvc_t *svc, const char *client_id)
+/* A configuration of preset: its client.id and kv over the preset and the join's common
+ * settings, the service's kafka.* settings, and the callbacks every client has. */
+static rd_kafka_conf_t *jn__conf(jnsvc_t *svc, kit_rk_preset_t preset, const char *id,
+                                 const char *const *kv, char *err, size_t len)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char errstr[256];
-    rd_kafka_conf_set(conf, "bootstrap.servers", svc->cfg->brokers, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "client.id", client_id, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "1000", errstr, sizeof errstr);
+    static const char *const all[] = {"statistics.interval.ms", "1000",
+                                      "reconnect.backoff.max.ms", "1000", NULL};
+    kit_rk_opts_t opts = {preset, svc->cfg->brokers, id, all, kv, &svc->cfg->kafka};
+    rd_kafka_conf_t *conf;
+    if (kit_rk_conf_new(&opts, &conf, err, len) != 0) {
+        return NULL;
+    }
     rd_kafka_conf_set_log_cb(conf, jn__log_cb);
-    /* kafka.* settings were checked by librdkafka when the configuration was loaded. */
-    int rc = kit_kconf_apply(&svc->cfg->kafka, conf, errstr, sizeof errstr);
-    SL_ASSERT(rc == 0);
     rd_kafka_conf_set_stats_cb(conf, jn__stats_cb);
     rd_kafka_conf_set_opaque(conf, svc);
     return conf;
@@ -149,51 +151,39 @@ static rd_kafka_conf_t *jn__conf(jnsvc_t *svc, const char *client_id)
 
 static int jn__clients_new(jnsvc_t *svc, char *err, size_t len)
 {
-    char errstr[256], group[JN_TOPIC_BUF];
-    rd_kafka_conf_t *conf = jn__conf(svc, "sluice-join");
-    /* The idempotent producer (acks=all): a retried request is never written twice and, with
+    char group[JN_TOPIC_BUF];
+    /* The idempotent preset (acks=all): a retried request is never written twice and, with
      * up to 5 requests in flight, per-key output order survives retries (the broker's sequence
      * checks). message.timeout.ms=0: a delivery waits out a broker outage instead of failing;
      * /health reports the outage meanwhile. */
-    rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "acks", "all", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "linger.ms", "2", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "max.in.flight.requests.per.connection", "5", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "message.timeout.ms", "0", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "batch.num.messages", "10000", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "batch.size", "4000000", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "queue.buffering.max.kbytes", "1048576", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "compression.type", svc->cfg->compression, errstr, sizeof errstr);
-    rd_kafka_conf_set_dr_msg_cb(conf, jnproc_dr_cb);
-    svc->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!svc->producer) {
-        snprintf(err, len, "producer: %s", errstr);
-        return SL_EINVAL;
-    }
-    conf = jn__conf(svc, "sluice-join");
-    rd_kafka_conf_set(conf, "group.id", svc->cfg->app_id, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "partition.assignment.strategy", "range", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "session.timeout.ms", "6000", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "heartbeat.interval.ms", "1000", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "50", errstr, sizeof errstr);
-    rd_kafka_conf_set_rebalance_cb(conf, jnproc_rebalance_cb);
-    rd_kafka_conf_set_offset_commit_cb(conf, jnproc_commit_cb);
-    svc->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    SL_ASSERT(svc->consumer); /* the config above is fixed and valid */
-    rd_kafka_poll_set_consumer(svc->consumer);
-    conf = jn__conf(svc, "sluice-join-restore");
+    const char *prod[] = {"linger.ms", "2", "max.in.flight.requests.per.connection", "5",
+                          "message.timeout.ms", "0", "batch.num.messages", "10000",
+                          "batch.size", "4000000", "queue.buffering.max.kbytes", "1048576",
+                          "partitioner", "murmur2_random", "compression.type",
+                          svc->cfg->compression, NULL};
+    /* The consumer preset: the joiner commits explicit offsets itself (jnproc), so neither
+     * auto commit nor the offset store is used. */
+    const char *cons[] = {"group.id", svc->cfg->app_id, "auto.offset.reset", "earliest",
+                          "partition.assignment.strategy", "range", "session.timeout.ms", "6000",
+                          "heartbeat.interval.ms", "1000", "fetch.wait.max.ms", "50", NULL};
     snprintf(group, sizeof group, "%s-restore", svc->cfg->app_id);
-    rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "50", errstr, sizeof errstr);
-    svc->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    SL_ASSERT(svc->restorer);
-    rd_kafka_poll_set_consumer(svc->restorer);
-    return 0;
+    const char *restore[] = {"group.id", group, "enable.partition.eof", "true",
+                             "fetch.wait.max.ms", "50", NULL};
+    rd_kafka_conf_t *conf = jn__conf(svc, KIT_RK_PRODUCER, "sluice-join", prod, err, len);
+    if (conf) {
+        rd_kafka_conf_set_dr_msg_cb(conf, jnproc_dr_cb);
+        svc->producer = kit_rk_new(KIT_RK_PRODUCER, conf, err, len);
+    }
+    conf = svc->producer ? jn__conf(svc, KIT_RK_CONSUMER, "sluice-join", cons, err, len) : NULL;
+    if (conf) {
+        rd_kafka_conf_set_rebalance_cb(conf, jnproc_rebalance_cb);
+        rd_kafka_conf_set_offset_commit_cb(conf, jnproc_commit_cb);
+        svc->consumer = kit_rk_new(KIT_RK_CONSUMER, conf, err, len);
+    }
+    conf = svc->consumer ? jn__conf(svc, KIT_RK_CONSUMER, "sluice-join-restore", restore, err, len)
+                         : NULL;
+    svc->restorer = conf ? kit_rk_new(KIT_RK_CONSUMER, conf, err, len) : NULL;
+    return svc->restorer ? 0 : SL_EINVAL;
 }
 
 /* ---- topics ---- */
