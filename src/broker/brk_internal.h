@@ -8,6 +8,7 @@
 
 #include "brk.h"
 #include "brk_limits.h"
+#include "brk_part.h"
 #include "brk_users.h"
 #include "kerr.h"
 #include "kmsg.h"
@@ -110,31 +111,9 @@ void brk__conf_security_defaults(brk_conf_t *conf);
 int brk__conf_security(const sl_props_t *props, brk_conf_t *conf, char *err, size_t err_len);
 const char *brk_proto_name(brk_secproto_t proto);
 
-typedef struct brk_topic brk_topic_t;
-typedef struct brk_part brk_part_t;
 typedef struct brk_req brk_req_t;
 typedef struct brk_flusher brk_flusher_t;
 typedef struct brk_cleaner brk_cleaner_t;
-
-/* A waiter on a partition's durable offset (a produce with acks != 0). */
-typedef struct brk_wait {
-    struct brk_wait *next;
-    int64_t target; /* exclusive end offset that must be durable */
-    void (*done)(struct brk_wait *w, int err);
-} brk_wait_t;
-
-struct brk_part {
-    brk_topic_t *topic;
-    int32_t index;
-    slog_part_t *log;
-    bool sync_inflight;
-    bool closing;              /* brk_flush_drain has begun: no new zero-ahead job */
-    slog_zero_job_t *zero_job; /* out on a flusher thread, or NULL */
-    brk_wait_t *waiters, *waiters_tail; /* FIFO by target */
-    int64_t resume_backoff_ms; /* offline: the current retry pause (storage.c); 0 online */
-    int64_t resume_at_ms;      /* loop time of the next retry */
-    struct brk_fwatch *fwatch; /* parked fetches that read this partition (fetch.c) */
-};
 
 struct brk_topic {
     char *name;
@@ -188,6 +167,7 @@ struct brk {
     int stop_fd; /* eventfd written by brk_stop_async */
     snet_timer_t *housekeep_timer;
     snet_timer_t *flush_timer;
+    brk_part_listener_t part_listener; /* partition events' subscriber (part.c) */
     struct brk_fetch *fetch_waiters; /* parked long-poll fetches */
     struct brk_fetch *fetch_ready, *fetch_ready_tail; /* woken, to be answered in order */
     struct brk_group *groups_list;
@@ -226,7 +206,6 @@ int brk_topics_load(brk_t *brk, char *err, size_t err_len);
 void brk_topics_close(brk_t *brk);
 brk_topic_t *brk_topic_find(brk_t *brk, kproto_str_t name);
 brk_topic_t *brk_topic_find_id(brk_t *brk, kproto_uuid_t id);
-brk_part_t *brk_part_find(brk_t *brk, kproto_str_t topic, int32_t partition);
 /* Kafka's topic-name rules: 1-249 chars of [a-zA-Z0-9._-], not "." or "..". */
 bool brk_topic_name_valid(kproto_str_t name, const char **why);
 /* Creation in two halves: the files off the loop (a worker thread), the registry on it.
@@ -267,8 +246,6 @@ void brk_tconf_value(brk_t *brk, const brk_topic_t *topic, const char *name, cha
                      size_t len, bool *is_override);
 /* Validates name=value for topics: KERR_NONE or KERR_INVALID_CONFIG with msg. */
 kerr_t brk_tconf_check(const char *name, const char *value, const char **msg);
-/* The high watermark: what consumers may read (durable under flush policy always). */
-int64_t brk_part_hw(brk_t *brk, const brk_part_t *part);
 
 /* ---- request context (dispatch.c) ---- */
 struct brk_req {
@@ -402,12 +379,11 @@ int brk__txn_load_text(brk_t *brk, const char *path, char *text, size_t len);
  * appends the state file it would write to out (sl_buf_t). Returns 0. */
 int brk__txn_check_text(const char *text, size_t len, sl_buf_t *out);
 
-/* ---- fetch.c: long-poll wake-ups ---- */
-/* Re-examines the parked fetches that watch part after its high watermark moved (work in
- * proportion to those fetches) and answers the ones that are ready. */
-void brk_fetch_wake(brk_t *brk, brk_part_t *part);
-/* part is about to be freed (topic deleted): answers every fetch that watches it. */
-void brk_fetch_part_gone(brk_t *brk, brk_part_t *part);
+/* ---- fetch.c: long-poll ---- */
+/* Subscribes to partition events: a moved high watermark re-examines the fetches parked on
+ * that partition (work in proportion to them) and answers the ready ones; a partition gone
+ * answers every fetch that watches it. */
+void brk_fetch_start(brk_t *brk);
 /* Answers every waiting fetch now (shutdown). */
 void brk_fetch_flush_all(brk_t *brk);
 
@@ -419,10 +395,8 @@ void brk_flush_kick(brk_t *brk, brk_part_t *part);
 /* Waits for part's in-flight sync job and stops and waits for its zero-ahead job (topic
  * deletion, shutdown). Blocks the loop briefly. */
 void brk_flush_drain(brk_t *brk, brk_part_t *part);
-/* Adds a waiter for part's durable offset to reach w->target. */
-void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w);
-/* Fails every waiter of part (partition deleted or offline). */
-void brk_part_fail_waiters(brk_part_t *part, int err);
+/* Queues w for part's durable offset to reach w->target (brk_part_wait) and starts a sync. */
+void brk_flush_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w);
 
 /* ---- authz.c: ACL checks for the handlers (KafkaApis' operation per API, docs/broker.md) ---- */
 /* Opens <data>/acls.txt when an authorizer is configured (brk->acl), else leaves it NULL. */

@@ -308,6 +308,9 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
         rc = brk->loop ? brk_flusher_new(brk, brk->conf.flush_threads, &brk->flusher) : -ENOMEM;
     }
     if (rc == 0) {
+        brk_fetch_start(brk);
+    }
+    if (rc == 0) {
         rc = brk_sasl_start(brk);
         if (rc != 0) {
             snprintf(err, err_len, "cannot start the SASL verifier thread: %s", sl_strerror(rc));

@@ -107,18 +107,6 @@ static void *brk__flush_thread(void *arg)
     return NULL;
 }
 
-static void brk__part_complete_waiters(brk_part_t *part, int err, int64_t durable)
-{
-    while (part->waiters && (err != 0 || part->waiters->target <= durable)) {
-        brk_wait_t *w = part->waiters;
-        part->waiters = w->next;
-        if (!part->waiters) {
-            part->waiters_tail = NULL;
-        }
-        w->done(w, err);
-    }
-}
-
 /* Hands a sync job or a zero job (exactly one of them) of part to the threads. */
 static void brk__flush_submit(brk_flusher_t *fl, brk_part_t *part, slog_sync_job_t *job,
                               slog_zero_job_t *zjob)
@@ -184,9 +172,9 @@ static void brk__flush_reap(brk_flusher_t *fl)
             SL_LOGE("flush", "%s-%d: fdatasync failed: %s; partition is offline",
                     part->topic->name, (int)part->index, sl_strerror(fj->rc));
         }
-        brk__part_complete_waiters(part, fj->rc, slog_part_durable_offset(part->log));
+        brk_part_complete_waiters(part, fj->rc, slog_part_durable_offset(part->log));
         free(fj);
-        brk_fetch_wake(fl->brk, part);
+        brk_part_hw_moved(fl->brk, part);
         if (fl->brk->conf.flush_policy == BRK_FLUSH_ALWAYS || part->waiters) {
             brk_flush_kick(fl->brk, part);
         }
@@ -283,20 +271,8 @@ void brk_flush_drain(brk_t *brk, brk_part_t *part)
     }
 }
 
-void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w)
+void brk_flush_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w)
 {
-    w->next = NULL;
-    SL_ASSERT(!part->waiters_tail || part->waiters_tail->target <= w->target);
-    if (part->waiters_tail) {
-        part->waiters_tail->next = w;
-    } else {
-        part->waiters = w;
-    }
-    part->waiters_tail = w;
+    brk_part_wait(part, w);
     brk_flush_kick(brk, part);
-}
-
-void brk_part_fail_waiters(brk_part_t *part, int err)
-{
-    brk__part_complete_waiters(part, err, INT64_MIN);
 }

@@ -704,7 +704,7 @@ void brk_handle_offset_commit(brk_req_t *req)
     }
     c->wait.target = info.last_offset + 1;
     c->wait.done = brk__commit_durable;
-    brk_part_wait(brk, part, &c->wait);
+    brk_flush_wait(brk, part, &c->wait);
 }
 
 /* ---- OffsetFetch ---- */

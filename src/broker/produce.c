@@ -218,7 +218,7 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
         }
         target = slog_part_end_offset(part->log);
     } else {
-        brk_fetch_wake(brk, part);
+        brk_part_hw_moved(brk, part);
     }
     if (brk->conf.flush_policy != BRK_FLUSH_ALWAYS) {
         return NULL;
@@ -228,7 +228,7 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
     pw->wait.done = brk__produce_durable;
     pw->prod = prod;
     pw->presp = presp;
-    brk_part_wait(brk, part, &pw->wait);
+    brk_flush_wait(brk, part, &pw->wait);
     return pw;
 }
 

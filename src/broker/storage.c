@@ -31,7 +31,7 @@ static void brk__resume_part(brk_t *brk, brk_part_t *part, int64_t now)
     int rc = slog_part_resume(part->log);
     if (rc == 0) {
         part->resume_backoff_ms = 0;
-        brk_fetch_wake(brk, part);
+        brk_part_hw_moved(brk, part);
         brk_flush_kick(brk, part);
         return;
     }

@@ -273,23 +273,6 @@ brk_topic_t *brk_topic_find_id(brk_t *brk, kproto_uuid_t id)
     return (brk_topic_t *)(intptr_t)v;
 }
 
-brk_part_t *brk_part_find(brk_t *brk, kproto_str_t topic_name, int32_t partition)
-{
-    brk_topic_t *topic = brk_topic_find(brk, topic_name);
-    if (!topic || partition < 0 || partition >= topic->npart) {
-        return NULL;
-    }
-    return topic->parts[partition];
-}
-
-int64_t brk_part_hw(brk_t *brk, const brk_part_t *part)
-{
-    if (brk->conf.flush_policy == BRK_FLUSH_ALWAYS) {
-        return slog_part_durable_offset(part->log);
-    }
-    return slog_part_end_offset(part->log);
-}
-
 static void brk__topic_dir(brk_t *brk, const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/topics/%s", brk->conf.data_dir, name);
@@ -612,7 +595,7 @@ kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
     brk->ntopics--;
     brk__topic_reindex(brk);
     for (int32_t p = 0; p < topic->npart; p++) {
-        brk_fetch_part_gone(brk, topic->parts[p]);
+        brk_part_gone(brk, topic->parts[p]);
         slog_part_abandon(topic->parts[p]->log);
     }
     brk_groups_topic_deleted(brk, topic->name);

@@ -479,7 +479,7 @@ static void brk__txn_end_wait(brk_txn_end_t *end, brk_part_t *part, int64_t targ
     tw->wait.done = brk__txn_end_durable;
     tw->end = end;
     end->pending++;
-    brk_part_wait(brk, part, &tw->wait);
+    brk_flush_wait(brk, part, &tw->wait);
 }
 
 /* Writes a marker into every partition of txn. */
@@ -503,7 +503,7 @@ static void brk__txn_markers(brk_txn_end_t *end)
             end->err = rc;
             continue;
         }
-        brk_fetch_wake(end->brk, part);
+        brk_part_hw_moved(end->brk, part);
         brk__txn_end_wait(end, part, info.last_offset + 1);
     }
 }
