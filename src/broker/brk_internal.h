@@ -173,7 +173,7 @@ struct brk {
     struct brk_group *groups_list;
     int ngroups;
     struct sl_hset *groups_idx; /* group id -> group (group.c) */
-    struct brk_groups *groups; /* the committed-offsets log */
+    struct brk_offsets *offsets; /* the committed-offsets store (offsets.c) */
     bool fetch_waking;     /* the ready queue is being answered */
     char advertised_host[256];
     int advertised_port;

@@ -4,7 +4,7 @@
  * topic.properties is written atomically and last, so a topic exists once it is complete; a
  * topic directory without it (a crash mid-create) is removed at start. Deletion renames the
  * directory into <data>/trash/ (atomic) and then removes it. */
-#include "brk_group.h"
+#include "brk_offsets.h"
 #include "brk_internal.h"
 #include "sl_fs.h"
 #include "sl_hset.h"
@@ -598,7 +598,7 @@ kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
         brk_part_gone(brk, topic->parts[p]);
         slog_part_abandon(topic->parts[p]->log);
     }
-    brk_groups_topic_deleted(brk, topic->name);
+    brk_offsets_topic_deleted(brk, topic->name);
     SL_LOGI("topics", "deleted topic %s", topic->name);
     brk__topic_free(topic);
     sl_fs_rmtree(to);
