@@ -3,8 +3,9 @@
 #ifndef BRK_GROUP_H
 #define BRK_GROUP_H
 
-#include "brk_internal.h"
 #include "brk_offsets.h"
+#include "brk_req.h"
+#include "kerr.h"
 
 typedef struct brk_group brk_group_t;
 

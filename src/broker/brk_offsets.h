@@ -73,7 +73,7 @@ void brk_offsets_delete(brk_t *brk, kproto_str_t group, int32_t n, const brk_opu
 /* Deletes every offset of group (tombstones) and forgets the group. */
 void brk_offsets_drop_group(brk_t *brk, const char *group);
 /* Deletes the offsets of a deleted topic in every group. */
-void brk_offsets_topic_deleted(brk_t *brk, const char *topic);
+void brk_offsets_topic_deleted(brk_t *brk, kproto_str_t topic);
 /* Compacts the log when it holds mostly superseded commits (a snapshot, then the older
  * segments once it is durable). */
 void brk_offsets_housekeep(brk_t *brk);

@@ -46,11 +46,12 @@ brk_part_t *brk_part_find(brk_t *brk, kproto_str_t topic, int32_t partition);
 /* The high watermark: what consumers may read (durable under flush policy always). */
 int64_t brk_part_hw(brk_t *brk, const brk_part_t *part);
 
-/* Queues w for part's durable offset to reach w->target (targets never decrease; the caller
- * starts the sync: brk_flush_wait does both). */
-void brk_part_wait(brk_part_t *part, brk_wait_t *w);
-/* Completes the waiters whose target is at most durable, or all of them with err != 0. */
-void brk_part_complete_waiters(brk_part_t *part, int err, int64_t durable);
+/* Queues w for part's durable offset to reach w->target (targets never decrease) and starts a
+ * sync (brk_flush_kick). */
+void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w);
+/* A sync job of part ended (the flusher's synced callback): completes the waiters now durable,
+ * or all of them with err != 0, and publishes the moved high watermark. */
+void brk_part_synced(brk_t *brk, brk_part_t *part, int err);
 /* Fails every waiter of part (partition deleted or offline). */
 void brk_part_fail_waiters(brk_part_t *part, int err);
 

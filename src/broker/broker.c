@@ -2,9 +2,22 @@
  * topic recovery, the listener and the flusher; periodic retention and interval flushes; and
  * a graceful stop: stop accepting, answer waiting fetches, let in-flight produces become
  * durable and be answered, then close every log cleanly. */
+#include "brk_auth.h"
+#include "brk_authz.h"
+#include "brk_cleaner.h"
+#include "brk_conf.h"
+#include "brk_create.h"
+#include "brk_fetch.h"
+#include "brk_flush.h"
 #include "brk_group.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
 #include "brk_offsets.h"
+#include "brk_part.h"
+#include "brk_storage.h"
+#include "brk_topics.h"
+#include "brk_txn.h"
+#include "brk_users.h"
 #include "sl_fs.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -306,7 +319,7 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
     }
     if (rc == 0) {
         brk->loop = snet_loop_new();
-        rc = brk->loop ? brk_flusher_new(brk, brk->conf.flush_threads, &brk->flusher) : -ENOMEM;
+        rc = brk->loop ? brk_flusher_new(brk, brk->conf.flush_threads, brk_part_synced, &brk->flusher) : -ENOMEM;
     }
     if (rc == 0) {
         brk_fetch_start(brk);

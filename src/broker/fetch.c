@@ -7,8 +7,15 @@
  * stuck on a large batch).
  * A partition named twice is fetched once, as Kafka's FetchRequest map keyed by topic-partition
  * does: at the place of its first mention, with the parameters of its last. */
-#include "brk_acl.h"
+#include "brk_auth.h"
+#include "brk_authz.h"
+#include "brk_fetch.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "brk_topics.h"
+#include "kerr.h"
 #include "sl_hset.h"
 #include "sl_log.h"
 #include "slog_txn.h"

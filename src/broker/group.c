@@ -6,7 +6,14 @@
  * byte for byte. Members join with MEMBER_ID_REQUIRED first (v4+); static members
  * (group.instance.id) that come back keep their assignment without a rebalance. */
 #include "brk_acl.h"
+#include "brk_authz.h"
+#include "brk_conf.h"
 #include "brk_group.h"
+#include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_offsets.h"
+#include "brk_req.h"
+#include "kerr.h"
 #include "sl_hset.h"
 #include "sl_log.h"
 #include "sl_time.h"

@@ -1,8 +1,14 @@
 /* The coordinator's offset APIs: OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups. They
  * check membership with the coordinator (group.c) and read and write the committed-offsets
  * store (offsets.c). */
-#include "brk_acl.h"
+#include "brk_authz.h"
+#include "brk_conf.h"
 #include "brk_group.h"
+#include "brk_internal.h"
+#include "brk_offsets.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "kerr.h"
 #include "sl_log.h"
 #include "sl_time.h"
 
@@ -133,7 +139,7 @@ void brk_handle_offset_commit(brk_req_t *req)
     }
     c->wait.target = target;
     c->wait.done = brk__commit_durable;
-    brk_flush_wait(brk, brk_offsets_log(brk), &c->wait);
+    brk_part_wait(brk, brk_offsets_log(brk), &c->wait);
 }
 
 /* ---- OffsetFetch ---- */

@@ -5,8 +5,12 @@
  *   value = i64 offset | i32 leader epoch | i64 commit ms | u16 metadata len | metadata
  * and a null value deletes (group deleted, topic deleted, offsets expired). The log is
  * replayed at start and rewritten with only live offsets when it has grown large. */
+#include "brk_flush.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
 #include "brk_offsets.h"
+#include "brk_part.h"
+#include "brk_topics.h"
 #include "sl_buf.h"
 #include "sl_crc32c.h"
 #include "sl_fs.h"
@@ -712,10 +716,12 @@ void brk_offsets_drop_group(brk_t *brk, const char *group)
     }
 }
 
-void brk_offsets_topic_deleted(brk_t *brk, const char *topic)
+void brk_offsets_topic_deleted(brk_t *brk, kproto_str_t topic)
 {
     brk_offsets_t *st = brk->offsets;
+    char *name = sl_xstrndup(topic.ptr, (size_t)SL_MAX(topic.len, 0));
     for (brk_ogroup_t *og = st->list; og; og = og->next) {
-        brk__offsets_drop(st, og, topic);
+        brk__offsets_drop(st, og, name);
     }
+    free(name);
 }

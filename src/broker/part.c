@@ -1,5 +1,9 @@
 /* Partitions: lookup, high watermark, durable-offset waiters, watches and their event. */
+#include "brk_conf.h"
+#include "brk_flush.h"
 #include "brk_internal.h"
+#include "brk_part.h"
+#include "brk_topics.h"
 
 brk_part_t *brk_part_find(brk_t *brk, kproto_str_t topic_name, int32_t partition)
 {
@@ -18,7 +22,7 @@ int64_t brk_part_hw(brk_t *brk, const brk_part_t *part)
     return slog_part_end_offset(part->log);
 }
 
-void brk_part_wait(brk_part_t *part, brk_wait_t *w)
+void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w)
 {
     w->next = NULL;
     SL_ASSERT(!part->waiters_tail || part->waiters_tail->target <= w->target);
@@ -28,9 +32,11 @@ void brk_part_wait(brk_part_t *part, brk_wait_t *w)
         part->waiters = w;
     }
     part->waiters_tail = w;
+    brk_flush_kick(brk, part);
 }
 
-void brk_part_complete_waiters(brk_part_t *part, int err, int64_t durable)
+/* Completes the waiters whose target is at most durable, or all of them with err != 0. */
+static void brk__part_complete_waiters(brk_part_t *part, int err, int64_t durable)
 {
     while (part->waiters && (err != 0 || part->waiters->target <= durable)) {
         brk_wait_t *w = part->waiters;
@@ -44,7 +50,13 @@ void brk_part_complete_waiters(brk_part_t *part, int err, int64_t durable)
 
 void brk_part_fail_waiters(brk_part_t *part, int err)
 {
-    brk_part_complete_waiters(part, err, INT64_MIN);
+    brk__part_complete_waiters(part, err, INT64_MIN);
+}
+
+void brk_part_synced(brk_t *brk, brk_part_t *part, int err)
+{
+    brk__part_complete_waiters(part, err, slog_part_durable_offset(part->log));
+    brk_part_hw_moved(brk, part);
 }
 
 void brk_part_watch(brk_part_watch_t *w)

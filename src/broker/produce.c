@@ -2,9 +2,17 @@
  * policy always the answer waits until every appended partition's records are durable (group
  * commit, flush.c); acks=0 gets no answer at all, as in Kafka. */
 #include "brk_acl.h"
+#include "brk_authz.h"
+#include "brk_conf.h"
+#include "brk_handlers.h"
 #include "brk_internal.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "brk_storage.h"
+#include "brk_topics.h"
+#include "brk_txn.h"
+#include "kerr.h"
 #include "sl_log.h"
-#include "slog_batch.h"
 #include "sl_time.h"
 #include "slog_batch.h"
 
@@ -228,7 +236,7 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
     pw->wait.done = brk__produce_durable;
     pw->prod = prod;
     pw->presp = presp;
-    brk_flush_wait(brk, part, &pw->wait);
+    brk_part_wait(brk, part, &pw->wait);
     return pw;
 }
 

@@ -3,8 +3,13 @@
  * (slog_part_resume), and produce is refused early while the data dir's filesystem has less
  * free space than log.disk.reserve.bytes, so committed offsets, transaction state, the
  * cleaner and recovery still find room. Reads are never refused here. */
-#include "brk_offsets.h"
+#include "brk_flush.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_offsets.h"
+#include "brk_part.h"
+#include "brk_storage.h"
+#include "brk_topics.h"
 #include "sl_log.h"
 #include "sl_time.h"
 

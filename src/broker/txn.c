@@ -11,8 +11,17 @@
  * A start completes PrepareCommit/PrepareAbort (markers again: a second marker is harmless)
  * and lets Ongoing ones time out. Thread: loop. */
 #include "brk_acl.h"
+#include "brk_authz.h"
+#include "brk_conf.h"
+#include "brk_flush.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
 #include "brk_offsets.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "brk_topics.h"
+#include "brk_txn.h"
+#include "kerr.h"
 #include "sl_buf.h"
 #include "sl_fs.h"
 #include "sl_hset.h"
@@ -479,7 +488,7 @@ static void brk__txn_end_wait(brk_txn_end_t *end, brk_part_t *part, int64_t targ
     tw->wait.done = brk__txn_end_durable;
     tw->end = end;
     end->pending++;
-    brk_flush_wait(brk, part, &tw->wait);
+    brk_part_wait(brk, part, &tw->wait);
 }
 
 /* Writes a marker into every partition of txn. */
