@@ -3,7 +3,15 @@
  * resources. Broker
  * resources are described (read-only); altering them is refused with a clear message. */
 #include "brk_acl.h"
+#include "brk_authz.h"
+#include "brk_create.h"
+#include "brk_handlers.h"
 #include "brk_internal.h"
+#include "brk_offsets.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "brk_topics.h"
+#include "kerr.h"
 #include "sl_log.h"
 
 #include <stdio.h>
@@ -130,7 +138,7 @@ static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatab
     } else if (!brk__configs_to_props(ct, props, &msg)) {
         e = KERR_INVALID_CONFIG;
     } else {
-        e = brk_topic_check_new(req->brk, ct->name, &npart, props, &msg);
+        e = brk_create_check_topic(req->brk, ct->name, &npart, props, &msg);
     }
     if (e == KERR_NONE && !body->validate_only) {
         e = brk__quota_err(req, brk_create_admit(c, npart, &msg), 6);
@@ -315,6 +323,9 @@ void brk_handle_delete_topics(brk_req_t *req)
         r->name = brk__str_dup(req, topic->name);
         r->topic_id = topic->id;
         r->error_code = (int16_t)brk_topic_delete(brk, topic);
+        if (r->error_code == KERR_NONE) {
+            brk_offsets_topic_deleted(brk, r->name); /* the groups' offsets of it go too */
+        }
     }
     brk_respond(req, &resp);
 }

@@ -5,7 +5,14 @@
  * connections.max.authentication.ms (TLS handshake plus SASL exchange) by a periodic sweep.
  * Like Kafka's SaslServerAuthenticator, a SASL listener serves only ApiVersions and the SASL
  * requests until authentication succeeds; anything else closes the connection. */
+#include "brk_auth.h"
+#include "brk_conf.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_req.h"
+#include "brk_users.h"
+#include "brk_workq.h"
+#include "kerr.h"
 #include "sl_buf.h"
 #include "sl_log.h"
 #include "snet_sasl.h"

@@ -4,7 +4,12 @@
  * in acl.c. The ACL APIs answer SECURITY_DISABLED without an authorizer and need DESCRIBE
  * (describe) or ALTER (create, delete) on the cluster, as in Kafka. */
 #include "brk_acl.h"
+#include "brk_auth.h"
+#include "brk_authz.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_req.h"
+#include "kerr.h"
 #include "sl_log.h"
 
 #include <stdio.h>

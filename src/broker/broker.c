@@ -2,8 +2,22 @@
  * topic recovery, the listener and the flusher; periodic retention and interval flushes; and
  * a graceful stop: stop accepting, answer waiting fetches, let in-flight produces become
  * durable and be answered, then close every log cleanly. */
+#include "brk_auth.h"
+#include "brk_authz.h"
+#include "brk_cleaner.h"
+#include "brk_conf.h"
+#include "brk_create.h"
+#include "brk_fetch.h"
+#include "brk_flush.h"
 #include "brk_group.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_offsets.h"
+#include "brk_part.h"
+#include "brk_storage.h"
+#include "brk_topics.h"
+#include "brk_txn.h"
+#include "brk_users.h"
 #include "sl_fs.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -137,8 +151,8 @@ static void brk__housekeep(void *ctx)
 
 static void brk__kick_all(brk_t *brk)
 {
-    if (brk->groups) {
-        brk_flush_kick(brk, brk_groups_log(brk->groups));
+    if (brk->offsets) {
+        brk_flush_kick(brk, brk_offsets_log(brk));
     }
     for (brk_topic_t *t = brk->topics; t; t = t->next) {
         for (int32_t p = 0; p < t->npart; p++) {
@@ -159,7 +173,7 @@ static bool brk__drained(brk_t *brk)
     if (brk_create_busy(brk)) {
         return false;
     }
-    if (brk->groups && (brk_groups_log(brk->groups)->sync_inflight || brk_groups_log(brk->groups)->waiters)) {
+    if (brk->offsets && (brk_offsets_log(brk)->sync_inflight || brk_offsets_log(brk)->waiters)) {
         return false;
     }
     for (brk_topic_t *t = brk->topics; t; t = t->next) {
@@ -305,7 +319,10 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
     }
     if (rc == 0) {
         brk->loop = snet_loop_new();
-        rc = brk->loop ? brk_flusher_new(brk, brk->conf.flush_threads, &brk->flusher) : -ENOMEM;
+        rc = brk->loop ? brk_flusher_new(brk, brk->conf.flush_threads, brk_part_synced, &brk->flusher) : -ENOMEM;
+    }
+    if (rc == 0) {
+        brk_fetch_start(brk);
     }
     if (rc == 0) {
         rc = brk_sasl_start(brk);
@@ -326,7 +343,7 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
         int64_t t0 = sl_time_mono_us();
         rc = brk_topics_load(brk, err, err_len);
         if (rc == 0) {
-            rc = brk_groups_open(brk, &brk->groups, err, err_len);
+            rc = brk_groups_open(brk, err, err_len);
         }
         if (rc == 0) {
             rc = brk_authz_open(brk, err, err_len);
@@ -410,7 +427,7 @@ void brk_free(brk_t *brk)
         brk_create_stop(brk); /* topics being created: installed before the logs close */
     }
     if (brk->flusher) {
-        brk_groups_close(brk->groups);
+        brk_groups_close(brk);
         brk_cleaner_free(brk->cleaner);
         brk_topics_close(brk);
         brk_txns_close(brk);

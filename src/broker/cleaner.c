@@ -6,7 +6,10 @@
  * brings the result back to the loop, which swaps it in (slog_part_clean_end) and looks for
  * the next clean at once (a log with more keys than the map takes several passes). Topic
  * deletion and shutdown cancel the job out and wait for the thread to let go of it. */
+#include "brk_cleaner.h"
 #include "brk_internal.h"
+#include "brk_part.h"
+#include "brk_topics.h"
 #include "sl_log.h"
 #include "sl_time.h"
 

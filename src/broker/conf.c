@@ -2,7 +2,10 @@
  * Each known key is validated; each unknown key is warned about once with the nearest known
  * name, and config.strict=true refuses them; keys that only matter on a multi-node cluster are accepted when
  * their value is what a single node means (replication factors of 1). */
-#include "brk_internal.h"
+#include "brk_conf.h"
+#include "brk_limits.h"
+#include "brk_topics.h"
+#include "kerr.h"
 #include "sl_bind.h"
 #include "sl_fs.h"
 #include "sl_log.h"

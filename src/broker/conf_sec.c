@@ -4,7 +4,8 @@
  * the PEM keystore/truststore settings, `ssl.client.auth`, and the connection limits
  * `max.connections`, `max.connections.per.ip`, `connections.max.idle.ms`,
  * `queued.max.request.bytes` and Sluice's `connections.max.authentication.ms`. */
-#include "brk_internal.h"
+#include "brk_conf.h"
+#include "brk_limits.h"
 #include "snet_sasl.h"
 
 #include <stdio.h>

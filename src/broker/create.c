@@ -9,7 +9,13 @@
  * LEADER_NOT_AVAILABLE (Kafka's answer while it creates a topic), CreateTopics
  * TOPIC_ALREADY_EXISTS, CreatePartitions and DeleteTopics of a topic that is growing
  * REASSIGNMENT_IN_PROGRESS. */
+#include "brk_create.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_part.h"
+#include "brk_topics.h"
+#include "brk_workq.h"
+#include "kerr.h"
 #include "sl_hset.h"
 #include "sl_log.h"
 
@@ -234,4 +240,34 @@ void brk_create_submit(brk_create_t *c)
         c->busy = c->n > 0; /* the worker's queue is full */
         brk__create_done(&c->work);
     }
+}
+
+kerr_t brk_create_check_topic(brk_t *brk, kproto_str_t name, int32_t *npart,
+                              const sl_props_t *overrides, const char **msg)
+{
+    const char *why = NULL;
+    if (!brk_topic_name_valid(name, &why)) {
+        *msg = why;
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    if (brk_topic_find(brk, name)) {
+        *msg = "topic already exists";
+        return KERR_TOPIC_ALREADY_EXISTS;
+    }
+    if (brk_create_pending(brk, name)) {
+        *msg = "topic is being created";
+        return KERR_TOPIC_ALREADY_EXISTS;
+    }
+    if (*npart == -1) {
+        *npart = brk->conf.num_partitions;
+    }
+    if (*npart <= 0 || *npart > BRK_PARTITIONS_MAX) {
+        *msg = "number of partitions must be between 1 and 10000";
+        return KERR_INVALID_PARTITIONS;
+    }
+    if (brk->ntopics + brk_create_pending_topics(brk) >= BRK_TOPICS_MAX) {
+        *msg = "too many topics on this broker";
+        return KERR_POLICY_VIOLATION;
+    }
+    return brk_topic_check_overrides(overrides, msg);
 }

@@ -1,10 +1,16 @@
 /* Request dispatch: decodes the request header, checks the API and version against the one
  * table (kmsg_apis + brk__handlers), decodes the body into a per-request arena and calls the
- * handler. Responses are framed here: size, header (v0, or v1 for flexible versions except
- * ApiVersions), body; record ranges from log segments become sendfile chunks. */
+ * handler (responses are framed by req.c). */
+#include "brk_auth.h"
+#include "brk_authz.h"
+#include "brk_fetch.h"
 #include "brk_group.h"
+#include "brk_handlers.h"
 #include "brk_internal.h"
-#include "sl_hset.h"
+#include "brk_limits.h"
+#include "brk_req.h"
+#include "brk_txn.h"
+#include "kerr.h"
 #include "sl_log.h"
 
 #include <stdlib.h>
@@ -48,124 +54,6 @@ static const brk_handler_fn brk__handlers[KMSG_API_KEY_MAX + 1] = {
     [KAPI_SASL_AUTHENTICATE] = brk_handle_sasl_authenticate,
 };
 
-static void brk__req_free(brk_req_t *req)
-{
-    sl_arena_free(req->arena);
-    free(req->frame);
-    free(req);
-}
-
-void *brk_alloc(brk_req_t *req, int32_t n, size_t size)
-{
-    return n > 0 ? sl_arena_alloc(req->arena, (size_t)n * size) : NULL;
-}
-
-int32_t *brk_dups(brk_req_t *req, const void *entries, int32_t n, brk_key_fn key,
-                  bool **repeated)
-{
-    int32_t *first = brk_alloc(req, n, sizeof *first);
-    bool *rep = repeated ? brk_alloc(req, n, sizeof *rep) : NULL;
-    if (repeated) {
-        *repeated = rep;
-    }
-    if (n <= 0) {
-        return NULL;
-    }
-    sl_hset_t *set = sl_hset_new((size_t)n);
-    for (int32_t i = 0; i < n; i++) {
-        brk_key_t k = key(entries, i);
-        int64_t was = i;
-        sl_hset_put(set, k.ptr, k.len, k.tag, i, &was);
-        first[i] = (int32_t)was;
-        if (rep && was != i) {
-            rep[was] = rep[i] = true;
-        }
-    }
-    sl_hset_free(set);
-    return first;
-}
-
-static void brk__release_file(void *ctx)
-{
-    slog_file_unref(ctx);
-}
-
-/* Turns an encoded response into output chunks: buffer pieces between splices, and file
- * ranges for the splices. Takes the buffer and the splices' file references. */
-static snet_out_t *brk__out_from_wr(kproto_wr_t *wr)
-{
-    snet_out_t *out = snet_out_new();
-    size_t len;
-    uint8_t *buf = sl_buf_steal(&wr->buf, &len);
-    size_t prev = 0;
-    for (size_t i = 0; i < wr->nsplices; i++) {
-        kproto_splice_t *sp = &wr->splices[i];
-        if (sp->at > prev) {
-            snet_out_mem(out, buf + prev, sp->at - prev, NULL, NULL);
-        }
-        snet_out_file(out, slog_file_fd(sp->ext), sp->pos, sp->len, brk__release_file, sp->ext);
-        prev = sp->at;
-    }
-    snet_out_mem(out, buf + prev, len - prev, free, buf);
-    return out;
-}
-
-/* A response that cannot be encoded (over BRK_RESPONSE_BYTES_MAX or the splice bound):
- * nothing of it is sent; the connection is closed after what is queued before it, with one
- * log line. Kafka has no error response for "the answer is too large". */
-static void brk__send_failed(brk_req_t *req, kproto_wr_t *wr)
-{
-    for (size_t i = 0; i < wr->nsplices; i++) {
-        slog_file_unref(wr->splices[i].ext);
-    }
-    SL_LOGW("dispatch", "%s: closing connection: the answer to api %d v%d exceeds %lld bytes "
-            "or %d file ranges", req->peer, req->api_key, req->api_version,
-            (long long)wr->limit, KPROTO_SPLICES_MAX);
-    snet_conn_t *conn = snet_slot_conn(req->slot);
-    snet_slot_done(req->slot);
-    if (conn) {
-        snet_conn_close(conn);
-    }
-}
-
-static void brk__send(brk_req_t *req, int16_t version, bool flex_header, const void *resp)
-{
-    const kmsg_api_t *api = &kmsg_apis[req->api_key];
-    kproto_wr_t wr;
-    kproto_wr_init(&wr);
-    wr.limit = BRK_RESPONSE_BYTES_MAX + 4;
-    wr.ext_drop = brk__release_file;
-    size_t mark = kproto_wr_mark_i32(&wr);
-    kmsg_response_header_t hdr;
-    kmsg_response_header_init(&hdr);
-    hdr.correlation_id = req->correlation_id;
-    kmsg_response_header_encode(&wr, flex_header ? 1 : 0, &hdr);
-    api->resp_encode(&wr, version, resp);
-    int64_t total = kproto_wr_len(&wr) - 4;
-    if (wr.err || total <= 0 || total >= INT32_MAX) {
-        brk__send_failed(req, &wr);
-    } else {
-        kproto_wr_patch_i32(&wr, mark, (int32_t)total);
-        snet_slot_send(req->slot, brk__out_from_wr(&wr));
-    }
-    kproto_wr_deinit(&wr);
-    brk__req_free(req);
-}
-
-void brk_respond(brk_req_t *req, const void *resp)
-{
-    /* ApiVersions answers with header v0 whatever its version (so that a client can parse
-     * it before it knows which versions we speak). */
-    bool flex_header = req->flex && req->api_key != KAPI_API_VERSIONS;
-    brk__send(req, req->api_version, flex_header, resp);
-}
-
-void brk_respond_none(brk_req_t *req)
-{
-    snet_slot_done(req->slot);
-    brk__req_free(req);
-}
-
 static void brk__api_versions_fill(brk_req_t *req, kmsg_api_versions_resp_t *resp)
 {
     int32_t n = 0;
@@ -202,7 +90,7 @@ static void brk__api_versions_unsupported(brk_req_t *req)
     kmsg_api_versions_resp_init(&resp);
     resp.error_code = KERR_UNSUPPORTED_VERSION;
     brk__api_versions_fill(req, &resp);
-    brk__send(req, 0, false, &resp);
+    brk_respond_as(req, 0, false, &resp);
 }
 
 static void brk__reject(snet_conn_t *conn, brk_req_t *req, const char *why)
@@ -222,7 +110,7 @@ static void brk__reject(snet_conn_t *conn, brk_req_t *req, const char *why)
               "'%s')", req->peer, why, req->api_key, req->api_version,
               sl_esc(&esc, req->client_id.ptr, req->client_id.len));
     snet_slot_done(req->slot);
-    brk__req_free(req);
+    brk_req_free(req);
     snet_conn_close(conn);
 }
 

@@ -7,8 +7,15 @@
  * stuck on a large batch).
  * A partition named twice is fetched once, as Kafka's FetchRequest map keyed by topic-partition
  * does: at the place of its first mention, with the parameters of its last. */
-#include "brk_acl.h"
+#include "brk_auth.h"
+#include "brk_authz.h"
+#include "brk_fetch.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "brk_topics.h"
+#include "kerr.h"
 #include "sl_hset.h"
 #include "sl_log.h"
 #include "slog_txn.h"
@@ -30,11 +37,11 @@ typedef struct {
     bool too_many; /* more than BRK_FETCH_PARTITIONS_MAX: every partition gets INVALID_REQUEST */
 } brk_fetch_plan_t;
 
-/* A parked fetch's interest in one partition (a node of the partition's watch list). */
+/* A parked fetch's interest in one partition (node first: the partition's watch list links
+ * it). */
 typedef struct brk_fwatch {
-    struct brk_fwatch *next, *prev;
+    brk_part_watch_t node;
     struct brk_fetch *f;
-    brk_part_t *part;
     const kmsg_fetch_req_fetch_partition_t *fp;
     int64_t bytes; /* readable bytes when last looked at */
 } brk_fwatch_t;
@@ -281,7 +288,7 @@ static int64_t brk__fwatch_bytes(brk_fwatch_t *w)
 {
     const kmsg_fetch_req_fetch_partition_t *fp = w->fp;
     slog_read_t rd = {0};
-    int rc = brk__fetch_read(w->f->req, w->part, fp, fp->partition_max_bytes, true, &rd);
+    int rc = brk__fetch_read(w->f->req, w->node.part, fp, fp->partition_max_bytes, true, &rd);
     if (rd.file) {
         slog_file_unref(rd.file);
     }
@@ -293,15 +300,7 @@ static void brk__fetch_make_ready(brk_t *brk, brk_fetch_t *f)
 {
     brk__fetch_list_unlink(&brk->fetch_waiters, f);
     for (int32_t i = 0; i < f->nwatches; i++) {
-        brk_fwatch_t *w = &f->watches[i];
-        if (w->prev) {
-            w->prev->next = w->next;
-        } else {
-            w->part->fwatch = w->next;
-        }
-        if (w->next) {
-            w->next->prev = w->prev;
-        }
+        brk_part_unwatch(&f->watches[i].node);
     }
     snet_timer_cancel(brk->loop, f->timer);
     f->timer = NULL;
@@ -374,15 +373,11 @@ static void brk__fetch_park(brk_req_t *req, brk_fetch_plan_t *plan, int64_t wait
         }
         brk_fwatch_t *w = &f->watches[f->nwatches++];
         w->f = f;
-        w->part = topic->parts[fp->partition];
+        w->node.part = topic->parts[fp->partition];
         w->fp = fp;
         w->bytes = SL_MAX(brk__fwatch_bytes(w), (int64_t)0);
         f->bytes += w->bytes;
-        w->next = w->part->fwatch;
-        if (w->next) {
-            w->next->prev = w;
-        }
-        w->part->fwatch = w;
+        brk_part_watch(&w->node);
     }
     f->next = brk->fetch_waiters;
     if (f->next) {
@@ -410,11 +405,13 @@ void brk_handle_fetch(brk_req_t *req)
     brk__fetch_park(req, plan, wait);
 }
 
-void brk_fetch_wake(brk_t *brk, brk_part_t *part)
+/* Re-examines the fetches parked on part after its high watermark moved. */
+static void brk__fetch_wake(brk_t *brk, brk_part_t *part)
 {
-    brk_fwatch_t *next;
-    for (brk_fwatch_t *w = part->fwatch; w; w = next) {
-        next = w->next; /* w's fetch watches part once: making it ready unlinks only w here */
+    brk_part_watch_t *next;
+    for (brk_part_watch_t *n = part->watches; n; n = next) {
+        next = n->next; /* n's fetch watches part once: making it ready unlinks only n here */
+        brk_fwatch_t *w = (brk_fwatch_t *)n;
         brk_fetch_t *f = w->f;
         kmsg_fetch_req_t *body = f->req->body;
         int64_t bytes = brk__fwatch_bytes(w);
@@ -426,15 +423,23 @@ void brk_fetch_wake(brk_t *brk, brk_part_t *part)
             brk__fetch_make_ready(brk, f);
         }
     }
+}
+
+static void brk__fetch_on_part(brk_t *brk, brk_part_t *part, brk_part_event_t ev)
+{
+    if (ev == BRK_PART_HW_MOVED) {
+        brk__fetch_wake(brk, part);
+    } else {
+        while (part->watches) {
+            brk__fetch_make_ready(brk, ((brk_fwatch_t *)part->watches)->f);
+        }
+    }
     brk__fetch_drain(brk);
 }
 
-void brk_fetch_part_gone(brk_t *brk, brk_part_t *part)
+void brk_fetch_start(brk_t *brk)
 {
-    while (part->fwatch) {
-        brk__fetch_make_ready(brk, part->fwatch->f);
-    }
-    brk__fetch_drain(brk);
+    brk_part_subscribe(brk, brk__fetch_on_part);
 }
 
 void brk_fetch_flush_all(brk_t *brk)

@@ -1,7 +1,7 @@
 /* Group commit. The loop hands sync jobs (slog_part_sync_begin) to a few flusher threads
  * through a bounded queue; a thread runs fdatasync on the job's files; the loop learns of the
- * completion through an eventfd, ends the job (the durable offset advances) and answers every
- * produce waiting on that partition whose records are now durable. While a job is out, new
+ * completion through an eventfd, ends the job (the durable offset advances) and tells the
+ * partition's owner (synced: part.c answers the waiters whose records are now durable). While a job is out, new
  * appends accumulate and the next job covers them all: one fdatasync per partition covers
  * every batch that arrived meanwhile.
  *
@@ -10,7 +10,12 @@
  * fdatasyncs skip the journal commit). Zero jobs wait in their own queue: a thread takes a
  * sync job first, and at most nthreads - 1 threads (one when there is one) zero at a time,
  * so a sync job never waits behind zeroing with more than one thread. */
+#include "brk_conf.h"
+#include "brk_flush.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_part.h"
+#include "brk_topics.h"
 #include "sl_log.h"
 
 #include <errno.h>
@@ -41,6 +46,7 @@ struct brk_flusher {
     int efd;
     int nthreads;
     pthread_t threads[BRK_FLUSH_THREADS_MAX];
+    brk_synced_fn synced;
 };
 
 static void brk__fq_push(brk_fjob_t **head, brk_fjob_t **tail, brk_fjob_t *fj)
@@ -105,18 +111,6 @@ static void *brk__flush_thread(void *arg)
     }
     pthread_mutex_unlock(&fl->mu);
     return NULL;
-}
-
-static void brk__part_complete_waiters(brk_part_t *part, int err, int64_t durable)
-{
-    while (part->waiters && (err != 0 || part->waiters->target <= durable)) {
-        brk_wait_t *w = part->waiters;
-        part->waiters = w->next;
-        if (!part->waiters) {
-            part->waiters_tail = NULL;
-        }
-        w->done(w, err);
-    }
 }
 
 /* Hands a sync job or a zero job (exactly one of them) of part to the threads. */
@@ -184,9 +178,9 @@ static void brk__flush_reap(brk_flusher_t *fl)
             SL_LOGE("flush", "%s-%d: fdatasync failed: %s; partition is offline",
                     part->topic->name, (int)part->index, sl_strerror(fj->rc));
         }
-        brk__part_complete_waiters(part, fj->rc, slog_part_durable_offset(part->log));
+        int rc = fj->rc;
         free(fj);
-        brk_fetch_wake(fl->brk, part);
+        fl->synced(fl->brk, part, rc);
         if (fl->brk->conf.flush_policy == BRK_FLUSH_ALWAYS || part->waiters) {
             brk_flush_kick(fl->brk, part);
         }
@@ -205,10 +199,11 @@ static void brk__flush_efd(void *ctx)
     brk__flush_reap(fl);
 }
 
-int brk_flusher_new(brk_t *brk, int threads, brk_flusher_t **out)
+int brk_flusher_new(brk_t *brk, int threads, brk_synced_fn synced, brk_flusher_t **out)
 {
     brk_flusher_t *fl = sl_xcalloc(1, sizeof *fl);
     fl->brk = brk;
+    fl->synced = synced;
     fl->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (fl->efd < 0) {
         int rc = -errno;
@@ -281,22 +276,4 @@ void brk_flush_drain(brk_t *brk, brk_part_t *part)
         SL_UNUSED(r);
         brk__flush_reap(fl);
     }
-}
-
-void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w)
-{
-    w->next = NULL;
-    SL_ASSERT(!part->waiters_tail || part->waiters_tail->target <= w->target);
-    if (part->waiters_tail) {
-        part->waiters_tail->next = w;
-    } else {
-        part->waiters = w;
-    }
-    part->waiters_tail = w;
-    brk_flush_kick(brk, part);
-}
-
-void brk_part_fail_waiters(brk_part_t *part, int err)
-{
-    brk__part_complete_waiters(part, err, INT64_MIN);
 }

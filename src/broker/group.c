@@ -6,7 +6,14 @@
  * byte for byte. Members join with MEMBER_ID_REQUIRED first (v4+); static members
  * (group.instance.id) that come back keep their assignment without a rebalance. */
 #include "brk_acl.h"
+#include "brk_authz.h"
+#include "brk_conf.h"
 #include "brk_group.h"
+#include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_offsets.h"
+#include "brk_req.h"
+#include "kerr.h"
 #include "sl_hset.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -66,38 +73,17 @@ struct brk_group {
     int32_t npending;  /* at most group.max.size (brk__pending_add) */
     snet_timer_t *rebalance_timer;
     int64_t empty_since_ms;
-    brk_offsets_t offsets; /* offsets.c */
 };
-
-brk_offsets_t *brk__grp_offsets(brk_group_t *grp)
-{
-    return &grp->offsets;
-}
-
-brk_group_t *brk__grp_next(const brk_group_t *grp)
-{
-    return grp->next;
-}
-
-int64_t brk__grp_empty_since(const brk_group_t *grp)
-{
-    return grp->empty_since_ms;
-}
 
 /* ---- registry ---- */
 
-const char *brk__grp_id(const brk_group_t *grp)
-{
-    return grp->id;
-}
-
-bool brk__grp_is_empty(const brk_group_t *grp)
+bool brk_group_is_empty(const brk_group_t *grp)
 {
     return grp->state == GRP_EMPTY || grp->state == GRP_DEAD;
 }
 
 /* Groups are found through a hash index of their ids (brk->groups_idx): O(1) however many. */
-brk_group_t *brk__grp_find(brk_t *brk, kproto_str_t id)
+brk_group_t *brk_group_find(brk_t *brk, kproto_str_t id)
 {
     int64_t v;
     if (id.len < 0 || !brk->groups_idx ||
@@ -107,9 +93,9 @@ brk_group_t *brk__grp_find(brk_t *brk, kproto_str_t id)
     return (brk_group_t *)(intptr_t)v;
 }
 
-brk_group_t *brk__grp_get(brk_t *brk, kproto_str_t id)
+brk_group_t *brk_group_get(brk_t *brk, kproto_str_t id)
 {
-    brk_group_t *grp = brk__grp_find(brk, id);
+    brk_group_t *grp = brk_group_find(brk, id);
     if (grp || id.len <= 0 || brk->ngroups >= BRK_GROUPS_MAX) {
         return grp;
     }
@@ -656,6 +642,48 @@ static bool brk__join_static(brk_group_t *grp, brk_member_t *m, brk_req_t *req)
     return kept;
 }
 
+/* The joining member: found, or added (a new id, a pending id taken). NULL when req was
+ * answered (an error, MEMBER_ID_REQUIRED, a static member's rejoin). */
+static brk_member_t *brk__join_member(brk_req_t *req, brk_group_t *grp)
+{
+    kmsg_join_group_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    brk_member_t *m = NULL;
+    brk_member_t *by_inst = brk__member_by_instance(grp, body->group_instance_id);
+    if (body->member_id.len <= 0) {
+        if (by_inst) {
+            return brk__join_static(grp, by_inst, req) ? NULL : by_inst;
+        } else if (req->api_version >= 4 && body->group_instance_id.len < 0) {
+            if (!brk__pending_add(grp, brk__new_member_id(req), body->session_timeout_ms)) {
+                brk__join_error(req, KERR_GROUP_MAX_SIZE_REACHED, NULL);
+                return NULL;
+            }
+            brk__join_error(req, KERR_MEMBER_ID_REQUIRED, grp->pending->id);
+            return NULL;
+        } else if (grp->nmembers >= brk->conf.group_max_size) {
+            brk__join_error(req, KERR_GROUP_MAX_SIZE_REACHED, NULL);
+            return NULL;
+        }
+        return brk__member_add(grp, req, brk__new_member_id(req));
+    }
+    m = brk__member_find(grp, body->member_id);
+    if (!m && by_inst) {
+        brk__join_error(req, KERR_FENCED_INSTANCE_ID, NULL);
+        return NULL;
+    }
+    if (!m && brk__pending_take(grp, body->member_id)) {
+        if (grp->nmembers >= brk->conf.group_max_size) {
+            brk__join_error(req, KERR_GROUP_MAX_SIZE_REACHED, NULL);
+            return NULL;
+        }
+        m = brk__member_add(grp, req, brk__dup(body->member_id));
+    }
+    if (!m) {
+        brk__join_error(req, KERR_UNKNOWN_MEMBER_ID, NULL);
+    }
+    return m;
+}
+
 void brk_handle_join_group(brk_req_t *req)
 {
     kmsg_join_group_req_t *body = req->body;
@@ -666,50 +694,15 @@ void brk_handle_join_group(brk_req_t *req)
         brk__join_error(req, denied, NULL);
         return;
     }
-    brk_group_t *grp = body->group_id.len > 0 ? brk__grp_get(brk, body->group_id) : NULL;
+    brk_group_t *grp = body->group_id.len > 0 ? brk_group_get(brk, body->group_id) : NULL;
     kerr_t err = brk__join_check(req, grp);
     if (err != KERR_NONE) {
         brk__join_error(req, err, NULL);
         return;
     }
-    brk_member_t *m = NULL;
-    brk_member_t *by_inst = brk__member_by_instance(grp, body->group_instance_id);
-    if (body->member_id.len <= 0) {
-        if (by_inst) {
-            if (brk__join_static(grp, by_inst, req)) {
-                return;
-            }
-            m = by_inst;
-        } else if (req->api_version >= 4 && body->group_instance_id.len < 0) {
-            if (!brk__pending_add(grp, brk__new_member_id(req), body->session_timeout_ms)) {
-                brk__join_error(req, KERR_GROUP_MAX_SIZE_REACHED, NULL);
-                return;
-            }
-            brk__join_error(req, KERR_MEMBER_ID_REQUIRED, grp->pending->id);
-            return;
-        } else if (grp->nmembers >= brk->conf.group_max_size) {
-            brk__join_error(req, KERR_GROUP_MAX_SIZE_REACHED, NULL);
-            return;
-        } else {
-            m = brk__member_add(grp, req, brk__new_member_id(req));
-        }
-    } else {
-        m = brk__member_find(grp, body->member_id);
-        if (!m && by_inst) {
-            brk__join_error(req, KERR_FENCED_INSTANCE_ID, NULL);
-            return;
-        }
-        if (!m && brk__pending_take(grp, body->member_id)) {
-            if (grp->nmembers >= brk->conf.group_max_size) {
-                brk__join_error(req, KERR_GROUP_MAX_SIZE_REACHED, NULL);
-                return;
-            }
-            m = brk__member_add(grp, req, brk__dup(body->member_id));
-        }
-        if (!m) {
-            brk__join_error(req, KERR_UNKNOWN_MEMBER_ID, NULL);
-            return;
-        }
+    brk_member_t *m = brk__join_member(req, grp);
+    if (!m) {
+        return;
     }
     bool unchanged = m->nprotos > 0 && brk__protos_equal(m, body);
     bool leader = grp->leader && strcmp(grp->leader, m->id) == 0;
@@ -772,7 +765,7 @@ void brk_handle_sync_group(brk_req_t *req)
         brk__sync_respond(NULL, NULL, req, denied);
         return;
     }
-    brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
+    brk_group_t *grp = brk_group_find(req->brk, body->group_id);
     brk_member_t *m = NULL;
     kerr_t err = brk__member_check(grp, body->member_id, body->group_instance_id,
                                    body->generation_id, &m);
@@ -823,7 +816,7 @@ void brk_handle_heartbeat(brk_req_t *req)
 {
     kmsg_heartbeat_req_t *body = req->body;
     kerr_t denied = brk_authz_req_group(req, body->group_id);
-    brk_group_t *grp = denied == KERR_NONE ? brk__grp_find(req->brk, body->group_id) : NULL;
+    brk_group_t *grp = denied == KERR_NONE ? brk_group_find(req->brk, body->group_id) : NULL;
     brk_member_t *m = NULL;
     kerr_t err = denied != KERR_NONE ? denied
                                      : brk__member_check(grp, body->member_id,
@@ -862,7 +855,7 @@ static kerr_t brk__leave_one(brk_group_t *grp, kproto_str_t member_id, kproto_st
 void brk_handle_leave_group(brk_req_t *req)
 {
     kmsg_leave_group_req_t *body = req->body;
-    brk_group_t *grp = brk__grp_find(req->brk, body->group_id);
+    brk_group_t *grp = brk_group_find(req->brk, body->group_id);
     kmsg_leave_group_resp_t resp;
     kmsg_leave_group_resp_init(&resp);
     kerr_t denied = brk_authz_req_group(req, body->group_id);
@@ -890,15 +883,15 @@ void brk_handle_leave_group(brk_req_t *req)
     brk_respond(req, &resp);
 }
 
-/* ---- used by offsets.c ---- */
+/* ---- used by group_offsets.c ---- */
 
-kerr_t brk__grp_check_commit(brk_group_t *grp, int32_t generation, kproto_str_t member_id,
+kerr_t brk_group_check_commit(brk_group_t *grp, int32_t generation, kproto_str_t member_id,
                              kproto_str_t instance_id)
 {
     if (generation < 0 && member_id.len <= 0) {
         /* A commit from outside any generation (manual assignment): only when no member is
          * active, as Kafka allows. */
-        return brk__grp_is_empty(grp) ? KERR_NONE : KERR_UNKNOWN_MEMBER_ID;
+        return brk_group_is_empty(grp) ? KERR_NONE : KERR_UNKNOWN_MEMBER_ID;
     }
     brk_member_t *m = NULL;
     kerr_t err = brk__member_check(grp, member_id, instance_id, generation, &m);
@@ -927,7 +920,7 @@ static bool brk__sub_has(const brk_proto_t *p, kproto_str_t topic)
     return false;
 }
 
-bool brk__grp_subscribed(const brk_group_t *grp, kproto_str_t topic)
+bool brk_group_subscribed(const brk_group_t *grp, kproto_str_t topic)
 {
     if (!grp->protocol_type || strcmp(grp->protocol_type, "consumer") != 0) {
         return false;
@@ -941,7 +934,8 @@ bool brk__grp_subscribed(const brk_group_t *grp, kproto_str_t topic)
     return false;
 }
 
-void brk__grp_delete(brk_t *brk, brk_group_t *grp)
+/* Frees grp: members told, pending ids and timers gone; its offsets stay in the store. */
+static void brk__grp_free(brk_t *brk, brk_group_t *grp)
 {
     while (grp->members) {
         brk__member_remove(grp, grp->members, KERR_UNKNOWN_MEMBER_ID, "group deleted");
@@ -963,7 +957,6 @@ void brk__grp_delete(brk_t *brk, brk_group_t *grp)
         free(p->id);
         free(p);
     }
-    brk__offsets_clear(&grp->offsets);
     free(grp->id);
     free(grp->protocol_type);
     free(grp->protocol);
@@ -971,7 +964,13 @@ void brk__grp_delete(brk_t *brk, brk_group_t *grp)
     free(grp);
 }
 
-/* ---- FindCoordinator, DescribeGroups, ListGroups, DeleteGroups ---- */
+void brk_group_delete(brk_t *brk, brk_group_t *grp)
+{
+    brk_offsets_drop_group(brk, grp->id);
+    brk__grp_free(brk, grp);
+}
+
+/* ---- FindCoordinator, DescribeGroups, ListGroups ---- */
 
 /* DESCRIBE on the group (key type 0) or on the transactional id (key type 1). */
 static kerr_t brk__coord_authz(brk_req_t *req, int8_t key_type, kproto_str_t key)
@@ -1043,7 +1042,7 @@ static void brk__describe_one(brk_req_t *req, brk_group_t *grp,
     }
 }
 
-brk_key_t brk__group_key(const void *entries, int32_t i)
+brk_key_t brk_group_key(const void *entries, int32_t i)
 {
     return brk_key_str(((const kproto_str_t *)entries)[i], 0);
 }
@@ -1056,7 +1055,7 @@ void brk_handle_describe_groups(brk_req_t *req)
     /* One answer per distinct group (Kafka's set): the answer grows with the groups
      * described, not with how often the request names them. */
     int32_t n = SL_MAX(body->groups_count, 0);
-    int32_t *first = brk_dups(req, body->groups, n, brk__group_key, NULL);
+    int32_t *first = brk_dups(req, body->groups, n, brk_group_key, NULL);
     resp.groups = brk_alloc(req, n, sizeof *resp.groups);
     for (int32_t i = 0; i < n; i++) {
         if (first[i] != i) {
@@ -1077,7 +1076,7 @@ void brk_handle_describe_groups(brk_req_t *req)
             dg->protocol_data = kproto_str("");
             continue;
         }
-        brk__describe_one(req, brk__grp_find(req->brk, body->groups[i]), dg);
+        brk__describe_one(req, brk_group_find(req->brk, body->groups[i]), dg);
         if (body->include_authorized_operations) {
             dg->authorized_operations = brk_authz_ops(req, BRK_ACL_RES_GROUP, body->groups[i]);
         }
@@ -1126,7 +1125,7 @@ void brk_groups_fail_all(brk_t *brk)
     }
 }
 
-void brk_groups_free_all(brk_t *brk)
+static void brk__groups_free_all(brk_t *brk)
 {
     while (brk->groups_list) {
         brk_group_t *grp = brk->groups_list;
@@ -1137,8 +1136,42 @@ void brk_groups_free_all(brk_t *brk)
             brk__member_free(brk, m);
         }
         grp->nmembers = 0;
-        brk__grp_delete(brk, grp);
+        brk__grp_free(brk, grp);
     }
     sl_hset_free(brk->groups_idx);
     brk->groups_idx = NULL;
+}
+
+/* ---- lifecycle ---- */
+
+/* The store's admission of a group id that gets offsets: the group is registered. */
+static bool brk__grp_admit(brk_t *brk, kproto_str_t id)
+{
+    return brk_group_get(brk, id) != NULL;
+}
+
+int brk_groups_open(brk_t *brk, char *err, size_t err_len)
+{
+    return brk_offsets_open(brk, brk__grp_admit, err, err_len);
+}
+
+void brk_groups_close(brk_t *brk)
+{
+    brk__groups_free_all(brk);
+    brk_offsets_close(brk);
+}
+
+void brk_groups_housekeep(brk_t *brk, int64_t now_ms)
+{
+    brk_offsets_housekeep(brk);
+    brk_group_t *grp = brk->groups_list;
+    while (grp) {
+        brk_group_t *next = grp->next;
+        if (brk_group_is_empty(grp) && now_ms - grp->empty_since_ms > brk->conf.offsets_retention_ms) {
+            SL_LOGI("offsets", "group %s: empty for longer than offsets.retention.minutes; "
+                    "dropping its offsets", grp->id);
+            brk_group_delete(brk, grp);
+        }
+        grp = next;
+    }
 }

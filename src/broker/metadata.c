@@ -1,7 +1,14 @@
 /* Metadata (v0-12) and ListOffsets (v1-7). This node leads every partition with itself as the
  * only replica; topics are auto-created on Metadata when the broker and the client allow it. */
 #include "brk_acl.h"
+#include "brk_authz.h"
+#include "brk_create.h"
+#include "brk_handlers.h"
 #include "brk_internal.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "brk_topics.h"
+#include "kerr.h"
 #include "sl_log.h"
 
 #include <string.h>
@@ -89,7 +96,7 @@ static void brk__md_requested(brk_req_t *req, const kmsg_metadata_req_metadata_r
     }
     const char *msg = NULL;
     int32_t npart = -1;
-    kerr_t e = brk_topic_check_new(brk, rt->name, &npart, NULL, &msg);
+    kerr_t e = brk_create_check_topic(brk, rt->name, &npart, NULL, &msg);
     if (e == KERR_TOPIC_ALREADY_EXISTS) { /* being created */
         tr->error_code = KERR_LEADER_NOT_AVAILABLE;
         return;

@@ -6,7 +6,15 @@
  * durable) before handing out any id of it; a crash skips the rest of the block.
  * A transactional id goes to the transaction coordinator (txn.c).
  * DescribeProducers (v0) lists each partition's producer state (slog_pstate.h). */
+#include "brk_authz.h"
+#include "brk_handlers.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "brk_topics.h"
+#include "brk_txn.h"
+#include "kerr.h"
 #include "sl_fs.h"
 #include "sl_log.h"
 #include "slog_pstate.h"

@@ -2,9 +2,17 @@
  * policy always the answer waits until every appended partition's records are durable (group
  * commit, flush.c); acks=0 gets no answer at all, as in Kafka. */
 #include "brk_acl.h"
+#include "brk_authz.h"
+#include "brk_conf.h"
+#include "brk_handlers.h"
 #include "brk_internal.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "brk_storage.h"
+#include "brk_topics.h"
+#include "brk_txn.h"
+#include "kerr.h"
 #include "sl_log.h"
-#include "slog_batch.h"
 #include "sl_time.h"
 #include "slog_batch.h"
 
@@ -218,7 +226,7 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
         }
         target = slog_part_end_offset(part->log);
     } else {
-        brk_fetch_wake(brk, part);
+        brk_part_hw_moved(brk, part);
     }
     if (brk->conf.flush_policy != BRK_FLUSH_ALWAYS) {
         return NULL;

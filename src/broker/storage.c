@@ -3,8 +3,13 @@
  * (slog_part_resume), and produce is refused early while the data dir's filesystem has less
  * free space than log.disk.reserve.bytes, so committed offsets, transaction state, the
  * cleaner and recovery still find room. Reads are never refused here. */
-#include "brk_group.h"
+#include "brk_flush.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_offsets.h"
+#include "brk_part.h"
+#include "brk_storage.h"
+#include "brk_topics.h"
 #include "sl_log.h"
 #include "sl_time.h"
 
@@ -31,7 +36,7 @@ static void brk__resume_part(brk_t *brk, brk_part_t *part, int64_t now)
     int rc = slog_part_resume(part->log);
     if (rc == 0) {
         part->resume_backoff_ms = 0;
-        brk_fetch_wake(brk, part);
+        brk_part_hw_moved(brk, part);
         brk_flush_kick(brk, part);
         return;
     }
@@ -45,8 +50,8 @@ static void brk__resume_part(brk_t *brk, brk_part_t *part, int64_t now)
 void brk_storage_tick(brk_t *brk)
 {
     int64_t now = snet_loop_now_ms(brk->loop);
-    if (brk->groups) {
-        brk__resume_part(brk, brk_groups_log(brk->groups), now);
+    if (brk->offsets) {
+        brk__resume_part(brk, brk_offsets_log(brk), now);
     }
     for (brk_topic_t *t = brk->topics; t; t = t->next) {
         for (int32_t p = 0; p < t->npart; p++) {

@@ -4,8 +4,14 @@
  * topic.properties is written atomically and last, so a topic exists once it is complete; a
  * topic directory without it (a crash mid-create) is removed at start. Deletion renames the
  * directory into <data>/trash/ (atomic) and then removes it. */
-#include "brk_group.h"
+#include "brk_cleaner.h"
+#include "brk_conf.h"
+#include "brk_flush.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_part.h"
+#include "brk_topics.h"
+#include "kerr.h"
 #include "sl_fs.h"
 #include "sl_hset.h"
 #include "sl_log.h"
@@ -273,23 +279,6 @@ brk_topic_t *brk_topic_find_id(brk_t *brk, kproto_uuid_t id)
     return (brk_topic_t *)(intptr_t)v;
 }
 
-brk_part_t *brk_part_find(brk_t *brk, kproto_str_t topic_name, int32_t partition)
-{
-    brk_topic_t *topic = brk_topic_find(brk, topic_name);
-    if (!topic || partition < 0 || partition >= topic->npart) {
-        return NULL;
-    }
-    return topic->parts[partition];
-}
-
-int64_t brk_part_hw(brk_t *brk, const brk_part_t *part)
-{
-    if (brk->conf.flush_policy == BRK_FLUSH_ALWAYS) {
-        return slog_part_durable_offset(part->log);
-    }
-    return slog_part_end_offset(part->log);
-}
-
 static void brk__topic_dir(brk_t *brk, const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/topics/%s", brk->conf.data_dir, name);
@@ -484,7 +473,7 @@ void brk_topics_close(brk_t *brk)
 }
 
 /* Checks a set of overrides; on error msg names the problem. */
-static kerr_t brk__check_overrides(const sl_props_t *overrides, const char **msg)
+kerr_t brk_topic_check_overrides(const sl_props_t *overrides, const char **msg)
 {
     if (!overrides) {
         return KERR_NONE;
@@ -502,36 +491,6 @@ static kerr_t brk__check_overrides(const sl_props_t *overrides, const char **msg
         }
     }
     return KERR_NONE;
-}
-
-kerr_t brk_topic_check_new(brk_t *brk, kproto_str_t name, int32_t *npart,
-                           const sl_props_t *overrides, const char **msg)
-{
-    const char *why = NULL;
-    if (!brk_topic_name_valid(name, &why)) {
-        *msg = why;
-        return KERR_INVALID_TOPIC_EXCEPTION;
-    }
-    if (brk_topic_find(brk, name)) {
-        *msg = "topic already exists";
-        return KERR_TOPIC_ALREADY_EXISTS;
-    }
-    if (brk_create_pending(brk, name)) {
-        *msg = "topic is being created";
-        return KERR_TOPIC_ALREADY_EXISTS;
-    }
-    if (*npart == -1) {
-        *npart = brk->conf.num_partitions;
-    }
-    if (*npart <= 0 || *npart > BRK_PARTITIONS_MAX) {
-        *msg = "number of partitions must be between 1 and 10000";
-        return KERR_INVALID_PARTITIONS;
-    }
-    if (brk->ntopics + brk_create_pending_topics(brk) >= BRK_TOPICS_MAX) {
-        *msg = "too many topics on this broker";
-        return KERR_POLICY_VIOLATION;
-    }
-    return brk__check_overrides(overrides, msg);
 }
 
 brk_topic_t *brk_topic_build(brk_t *brk, const char *name, int32_t npart,
@@ -612,10 +571,9 @@ kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
     brk->ntopics--;
     brk__topic_reindex(brk);
     for (int32_t p = 0; p < topic->npart; p++) {
-        brk_fetch_part_gone(brk, topic->parts[p]);
+        brk_part_gone(brk, topic->parts[p]);
         slog_part_abandon(topic->parts[p]->log);
     }
-    brk_groups_topic_deleted(brk, topic->name);
     SL_LOGI("topics", "deleted topic %s", topic->name);
     brk__topic_free(topic);
     sl_fs_rmtree(to);
@@ -673,7 +631,7 @@ kerr_t brk_topic_install_parts(brk_t *brk, brk_topic_t *topic, brk_part_t **part
 kerr_t brk_topic_set_configs(brk_t *brk, brk_topic_t *topic, sl_props_t *overrides,
                              bool validate_only, const char **msg)
 {
-    kerr_t e = brk__check_overrides(overrides, msg);
+    kerr_t e = brk_topic_check_overrides(overrides, msg);
     if (e != KERR_NONE || validate_only) {
         sl_props_free(overrides);
         return e;

@@ -10,9 +10,18 @@
  *   O <topic> <partition> <offset> <leader epoch> <metadata hex or ->   (pending offsets)
  * A start completes PrepareCommit/PrepareAbort (markers again: a second marker is harmless)
  * and lets Ongoing ones time out. Thread: loop. */
-#include "brk_group.h"
 #include "brk_acl.h"
+#include "brk_authz.h"
+#include "brk_conf.h"
+#include "brk_flush.h"
 #include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_offsets.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "brk_topics.h"
+#include "brk_txn.h"
+#include "kerr.h"
 #include "sl_buf.h"
 #include "sl_fs.h"
 #include "sl_hset.h"
@@ -59,7 +68,7 @@ typedef struct brk_txn {
     int32_t nparts, parts_cap;
     sl_hset_t *parts_idx; /* topic-partition -> index in parts, or NULL while empty */
     char *group; /* AddOffsetsToTxn's group, or NULL */
-    brk_offsets_t offs;
+    brk_otab_t offs; /* TxnOffsetCommit's pending offsets */
 } brk_txn_t;
 
 struct brk_txns {
@@ -107,7 +116,7 @@ static void brk__txn_clear(brk_txn_t *txn)
     txn->parts_idx = NULL;
     free(txn->group);
     txn->group = NULL;
-    brk__offsets_clear(&txn->offs);
+    brk_otab_clear(&txn->offs);
 }
 
 /* Whether the transaction holds topic-partition: O(1) through the index. */
@@ -137,7 +146,7 @@ static void brk__txn_add_part(brk_txn_t *txn, kproto_str_t topic, int32_t partit
 static void brk__txn_add_offset(brk_txn_t *txn, kproto_str_t topic, int32_t partition,
                                 int64_t offset, int32_t leader_epoch, kproto_str_t meta)
 {
-    brk__off_set(&txn->offs, topic, partition, offset, leader_epoch, meta, 0);
+    brk_otab_set(&txn->offs, topic, partition, offset, leader_epoch, meta, 0);
 }
 
 /* ---- the state file ---- */
@@ -503,9 +512,34 @@ static void brk__txn_markers(brk_txn_end_t *end)
             end->err = rc;
             continue;
         }
-        brk_fetch_wake(end->brk, part);
+        brk_part_hw_moved(end->brk, part);
         brk__txn_end_wait(end, part, info.last_offset + 1);
     }
+}
+
+/* Commits txn's pending offsets to its group through the store: written, applied to memory
+ * at once (as Kafka's coordinator does on the commit marker), waited for when durability
+ * matters. Returns 0 or the store's error. */
+static int brk__txn_commit_offsets(brk_t *brk, brk_txn_t *txn, brk_txn_end_t *end)
+{
+    int32_t n = txn->offs.n;
+    brk_oput_t *puts = sl_xcalloc((size_t)n, sizeof *puts);
+    for (int32_t i = 0; i < n; i++) {
+        const brk_offset_t *o = &txn->offs.items[i];
+        puts[i] = (brk_oput_t){kproto_str(o->topic), o->partition, o->offset, o->leader_epoch,
+                               kproto_str(o->metadata)};
+    }
+    int64_t now = sl_time_wall_ms(), target;
+    int rc = brk_offsets_write(brk, kproto_str(txn->group), n, puts, now, &target);
+    if (rc == 0) {
+        brk_offsets_apply(brk, kproto_str(txn->group), n, puts, now);
+        brk__txn_end_wait(end, brk_offsets_log(brk), target);
+    } else if (rc != SL_ELIMIT) {
+        SL_LOGE("offsets", "cannot write transactional offsets of group %s: %s", txn->group,
+                sl_strerror(rc));
+    }
+    free(puts);
+    return rc;
 }
 
 /* Moves txn to PrepareCommit/PrepareAbort (saved), writes the markers and the offsets, and
@@ -520,11 +554,7 @@ static void brk__txn_end(brk_t *brk, brk_txn_t *txn, bool commit, brk_req_t *req
         brk__txn_markers(end);
     }
     if (end->err == 0 && commit && txn->group && txn->offs.n > 0) {
-        int64_t target;
-        end->err = brk_offsets_txn_apply(brk, txn->group, txn->offs.n, txn->offs.items, &target);
-        if (end->err == 0 && target >= 0) {
-            brk__txn_end_wait(end, brk_groups_log(brk->groups), target);
-        }
+        end->err = brk__txn_commit_offsets(brk, txn, end);
     }
     if (--end->pending == 0) {
         brk__txn_end_finish(end);

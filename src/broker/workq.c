@@ -2,7 +2,7 @@
  * (SASL password checks: PBKDF2). The loop submits an item; the thread runs item->run; an
  * eventfd brings it back and the loop calls item->done. Free stops the thread and calls done
  * for every item left (run or not), so no request is left unanswered. */
-#include "brk_internal.h"
+#include "brk_workq.h"
 #include "sl_log.h"
 
 #include <errno.h>

@@ -14,7 +14,9 @@
 #define BROKER_SEQ_H
 
 #include "brk.h"
+#include "brk_create.h"
 #include "brk_internal.h"
+#include "brk_topics.h"
 #include "kerr.h"
 #include "kmsg.h"
 #include "kmsg_test.h"

@@ -3,7 +3,7 @@
  * that loads to the same state: loading that file twice more gives the same bytes again
  * (the list is written newest first, so two loads restore the order). Mode bit 0 of the
  * first byte also starts a real broker over the file. */
-#include "brk_internal.h"
+#include "brk_txn.h"
 #include "fuzz_state.h"
 #include "sl_buf.h"
 

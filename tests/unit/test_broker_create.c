@@ -4,7 +4,9 @@
  * + 100 ns per request byte, 10x under ASan; found by fuzz_broker_seq at 260 ms to 1.9 s);
  * the creation bounds at N and N+1; what other requests see while a creation is out. */
 #include "brk.h"
+#include "brk_create.h"
 #include "brk_internal.h"
+#include "brk_topics.h"
 #include "kerr.h"
 #include "kmsg.h"
 #include "sl_common.h"

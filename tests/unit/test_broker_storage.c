@@ -5,6 +5,8 @@
  * without taking anything offline; and the resource settings' defaults and bounds. */
 #include "brk.h"
 #include "brk_internal.h"
+#include "brk_part.h"
+#include "brk_storage.h"
 #include "kerr.h"
 #include "kmsg.h"
 #include "sl_common.h"

@@ -6,6 +6,7 @@
  * nothing a client sends stored unvalidated (TxnOffsetCommit of unknown topics). */
 #include "brk.h"
 #include "brk_internal.h"
+#include "brk_txn.h"
 #include "kerr.h"
 #include "kmsg.h"
 #include "sl_common.h"
