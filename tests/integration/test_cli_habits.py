@@ -3,11 +3,11 @@ exits 0, Kafka's tools' option names (--bootstrap-server, --topic, --group) work
 producer cut off by a stopping broker says that the broker went away."""
 
 import subprocess
-import time
 
 import pytest
 
-from conftest import T, Broker, create_topic, run_tool, sluice_bin, unique_topic
+from conftest import (T, Broker, create_topic, run_tool, sluice_bin, unique_topic, wait_for,
+                      watermarks)
 
 HELP_WORDS = [["serve"], ["topics"], ["topics", "list"], ["topics", "describe"],
               ["topics", "create"], ["topics", "delete"], ["topics", "alter"], ["groups"],
@@ -71,7 +71,9 @@ def test_a_producer_cut_off_by_a_stopping_broker_says_the_broker_went_away(one_b
     try:
         p.stdin.write(b"before-1\nbefore-2\n")
         p.stdin.flush()
-        time.sleep(1.0)
+        # connected and acknowledged before the stop (else it is "unreachable", not "went away")
+        wait_for(lambda: watermarks(one_broker.bootstrap, topic, 0)[1] == 2, T(30),
+                 "the first two records in the topic")
         assert one_broker.stop() == 0
         after = b"".join(b"after-%d\n" % i for i in range(200))
         out, err = p.communicate(input=after, timeout=T(60))
