@@ -30,6 +30,10 @@ void brk_free(brk_t *brk);
  * (sessions, rebalances, long polls), and run one loop iteration of at most timeout_ms. */
 void brk_set_clock(brk_t *brk, int64_t (*clock)(void *ctx), void *ctx);
 int brk_poll(brk_t *brk, int timeout_ms);
+/* True while requests wait on work that runs on other threads: partitions being created,
+ * sync jobs of partitions or of the offsets log, password checks. Tests that move a fake
+ * clock give such work real time instead. Thread: loop. */
+bool brk_off_loop_busy(brk_t *brk);
 /* The bound port (useful with port 0). */
 int brk_port(const brk_t *brk);
 const char *brk_host(const brk_t *brk);

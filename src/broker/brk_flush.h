@@ -11,6 +11,8 @@ int brk_flusher_new(brk_t *brk, int threads, brk_synced_fn synced, brk_flusher_t
 void brk_flusher_free(brk_flusher_t *flusher);
 /* Starts a sync job for part if it has unsynced data and none is out. */
 void brk_flush_kick(brk_t *brk, brk_part_t *part);
+/* True while a sync job is out. */
+bool brk_flush_busy(const brk_t *brk);
 /* Waits for part's in-flight sync job and stops and waits for its zero-ahead job (topic
  * deletion, shutdown). Blocks the loop briefly. */
 void brk_flush_drain(brk_t *brk, brk_part_t *part);

@@ -18,6 +18,8 @@ typedef struct brk_workq brk_workq_t;
 int brk_workq_new(snet_loop_t *loop, int32_t max, brk_workq_t **out);
 /* Queues work; false when max items are out (the caller answers "busy"). Thread: loop. */
 bool brk_workq_submit(brk_workq_t *q, brk_work_t *work);
+/* Items submitted and not yet done. Thread: loop. */
+int32_t brk_workq_out(brk_workq_t *q);
 /* Stops the thread and calls done for every item left, run or not. Thread: loop. */
 void brk_workq_free(brk_workq_t *q);
 

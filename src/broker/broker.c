@@ -18,6 +18,7 @@
 #include "brk_topics.h"
 #include "brk_txn.h"
 #include "brk_users.h"
+#include "brk_workq.h"
 #include "sl_fs.h"
 #include "sl_log.h"
 #include "sl_time.h"
@@ -166,6 +167,13 @@ static void brk__flush_tick(void *ctx)
     brk_t *brk = ctx;
     brk__kick_all(brk);
     brk->flush_timer = snet_timer_start(brk->loop, brk->conf.flush_interval_ms, brk__flush_tick, brk);
+}
+
+bool brk_off_loop_busy(brk_t *brk)
+{
+    return brk_create_busy(brk) || brk_flush_busy(brk) ||
+           (brk->offsets && brk_offsets_log(brk)->sync_inflight) ||
+           (brk->sasl_workq && brk_workq_out(brk->sasl_workq) > 0);
 }
 
 static bool brk__drained(brk_t *brk)

@@ -245,6 +245,11 @@ void brk_flusher_free(brk_flusher_t *fl)
     free(fl);
 }
 
+bool brk_flush_busy(const brk_t *brk)
+{
+    return brk->flusher && brk->flusher->queued > 0;
+}
+
 void brk_flush_kick(brk_t *brk, brk_part_t *part)
 {
     brk_flusher_t *fl = brk->flusher;

@@ -118,6 +118,14 @@ int brk_workq_new(snet_loop_t *loop, int32_t max, brk_workq_t **out)
     return 0;
 }
 
+int32_t brk_workq_out(brk_workq_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    int32_t n = q->n;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
 bool brk_workq_submit(brk_workq_t *q, brk_work_t *w)
 {
     pthread_mutex_lock(&q->mu);

@@ -14,7 +14,6 @@
 #define BROKER_SEQ_H
 
 #include "brk.h"
-#include "brk_create.h"
 #include "brk_internal.h"
 #include "brk_topics.h"
 #include "kerr.h"
@@ -61,6 +60,9 @@
 #define BSEQ_CLOCK_MOVES_MAX 16
 /* Idle loop iterations (brk_poll of 1 ms) before the clock moves. */
 #define BSEQ_IDLE_POLLS 6
+/* Real time a request may wait on work off the loop (topic creation, an fsync, a password
+ * check: brk_off_loop_busy) before it is a finding; the clock does not move meanwhile. */
+#define BSEQ_OFF_LOOP_WAIT_MS 120000
 
 /* ---- the response-size bound ----
  * An answer is at most K times its request, plus a constant, plus a multiple of
@@ -1055,13 +1057,21 @@ static bool bseq_any_waits(void)
     return false;
 }
 
+static int64_t bseq_real_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Runs the loop until no request on conn (NULL: on any connection) waits for an
  * answer, moving the fake clock when the broker is idle (long polls,
- * rebalances, the initial rebalance delay). A request still unanswered after
- * the clock moved by ~2^35 ms is a finding: the broker lost or wedged it. */
+ * rebalances, the initial rebalance delay) and giving real time to work off the
+ * loop. A request still unanswered after the clock moved by ~2^35 ms, or after
+ * BSEQ_OFF_LOOP_WAIT_MS of off-loop work, is a finding: the broker lost or wedged it. */
 static void bseq_settle(bseq_conn_t *conn)
 {
-    int64_t move_ms = 100;
+    int64_t move_ms = 100, moved_ms = 0, busy_since_ms = -1;
     int moves = 0, idle = 0;
     for (;;) {
         bseq_poll(idle ? 1 : 0);
@@ -1073,15 +1083,24 @@ static void bseq_settle(bseq_conn_t *conn)
         if (idle < BSEQ_IDLE_POLLS) {
             continue;
         }
-        if (brk_create_busy(bseq_g.env.brk)) { /* topics being created off the loop: wait */
+        if (brk_off_loop_busy(bseq_g.env.brk)) { /* an answer may wait on it: real time */
+            int64_t now = bseq_real_ms();
+            if (busy_since_ms < 0) {
+                busy_since_ms = now;
+            } else if (now - busy_since_ms > BSEQ_OFF_LOOP_WAIT_MS) {
+                bseq_finding("no-answer", "a request is still unanswered after %lld ms of "
+                             "work off the loop", (long long)(now - busy_since_ms));
+            }
             bseq_poll(5);
             idle = 0;
             continue;
         }
+        busy_since_ms = -1;
         if (moves++ == BSEQ_CLOCK_MOVES_MAX) {
             bseq_finding("no-answer", "a request is still unanswered after the clock moved %lld ms",
-                         (long long)bseq_g.now_ms);
+                         (long long)moved_ms);
         }
+        moved_ms += move_ms;
         bseq_g.now_ms += move_ms;
         bseq_g.stats.clock_moves++;
         move_ms = SL_MIN(move_ms * 8, (int64_t)INT32_MAX);
