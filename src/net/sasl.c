@@ -352,6 +352,23 @@ static const char *snet__bad_creds(const snet_sasl_t *sasl)
 }
 
 /* client-first-message: parse, look up the user, answer server-first. */
+#define SNET__SNONCE_BUF 64 /* 24 random bytes in base64, or a test's fixed nonce */
+
+/* The server's part of the nonce: 24 random bytes in base64 (or the fixed one of a test). */
+static bool snet__server_nonce(const snet_sasl_t *sasl, char out[SNET__SNONCE_BUF])
+{
+    if (sasl->fixed_nonce[0]) {
+        snprintf(out, SNET__SNONCE_BUF, "%s", sasl->fixed_nonce);
+        return true;
+    }
+    uint8_t raw[24];
+    if (RAND_bytes(raw, sizeof raw) != 1) {
+        return false;
+    }
+    snet_b64_encode(raw, sizeof raw, out);
+    return true;
+}
+
 static int snet__scram_first(snet_sasl_t *sasl, const char *msg, size_t len, uint8_t **resp,
                              size_t *resp_len, const char **why)
 {
@@ -403,15 +420,9 @@ static int snet__scram_first(snet_sasl_t *sasl, const char *msg, size_t len, uin
         sasl->unknown = true; /* fails at client-final, like a wrong password */
         snet__dummy_cred(sasl->mech, sasl->user, &sasl->cred);
     }
-    char snonce[64];
-    if (sasl->fixed_nonce[0]) {
-        snprintf(snonce, sizeof snonce, "%s", sasl->fixed_nonce);
-    } else {
-        uint8_t raw[24];
-        if (RAND_bytes(raw, sizeof raw) != 1) {
-            return snet__fail(sasl, SL_EINVAL, "No randomness", why);
-        }
-        snet_b64_encode(raw, sizeof raw, snonce);
+    char snonce[SNET__SNONCE_BUF];
+    if (!snet__server_nonce(sasl, snonce)) {
+        return snet__fail(sasl, SL_EINVAL, "No randomness", why);
     }
     size_t nlen = cnonce_len + strlen(snonce);
     sasl->nonce = sl_xmalloc(nlen + 1);

@@ -78,10 +78,8 @@ static bool japi__type_ok(const json_t *type)
     return ok;
 }
 
-/* Validates one job object; on failure writes the field and reason. signed_hooks: the service
- * has a webhook.secret (deliveries are signed, so a webhook without one could never succeed). */
-static bool japi__job_ok(const json_t *j, bool signed_hooks, const char **field, char *why,
-                         size_t len)
+/* A JSON object naming only fields of a job; on failure writes the field and reason. */
+static bool japi__fields_known(const json_t *j, const char **field, char *why, size_t len)
 {
     static const char *const known[] = {"type", "payload", "key", "webhook", "timeout_s",
                                         "max_attempts", "idempotency_key"};
@@ -102,6 +100,17 @@ static bool japi__job_ok(const json_t *j, bool signed_hooks, const char **field,
             snprintf(why, len, "unknown field");
             return false;
         }
+    }
+    return true;
+}
+
+/* Validates one job object; on failure writes the field and reason. signed_hooks: the service
+ * has a webhook.secret (deliveries are signed, so a webhook without one could never succeed). */
+static bool japi__job_ok(const json_t *j, bool signed_hooks, const char **field, char *why,
+                         size_t len)
+{
+    if (!japi__fields_known(j, field, why, len)) {
+        return false;
     }
     if (!japi__type_ok(json_object_get(j, "type"))) {
         *field = "type";
@@ -290,6 +299,39 @@ static bool japi__validate(japi_t *api, kit_http_req_t *req, json_t *jobs, bool 
     return true;
 }
 
+/* Produces one request event per job, each with its id (in post->ids); stops at the first
+ * error (post->w.err). The reports arrive on post->w. */
+static void japi__produce_jobs(japi_t *api, japi_post_t *post, json_t *jobs, const char *who)
+{
+    size_t n = json_array_size(jobs);
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_array_get(jobs, i);
+        const json_t *idem = json_object_get(j, "idempotency_key");
+        const json_t *key = json_object_get(j, "key");
+        char id[JSTORE_ID_BUF];
+        if (idem) {
+            japi__idem_id(json_string_value(json_object_get(j, "type")),
+                          json_string_value(idem), id);
+        } else if (jstore_new_id(sl_time_wall_ms(), id) != 0) {
+            post->w.err = RD_KAFKA_RESP_ERR__FAIL;
+            return;
+        }
+        json_array_append_new(post->ids, json_string(id));
+        char *ev = japi__request_event(api, j, id, who);
+        const char *k = key ? json_string_value(key) : id;
+        rd_kafka_resp_err_t err =
+            jwait_produce(api->svc, &post->w, api->svc->t_requests, RD_KAFKA_PARTITION_UA, k,
+                          strlen(k), ev, strlen(ev), NULL);
+        free(ev);
+        if (err) {
+            pthread_mutex_lock(&post->w.mu);
+            post->w.err = post->w.err ? post->w.err : err;
+            pthread_mutex_unlock(&post->w.mu);
+            return;
+        }
+    }
+}
+
 static void japi__submit(japi_t *api, kit_http_req_t *req)
 {
     char why[256];
@@ -336,32 +378,7 @@ static void japi__submit(japi_t *api, kit_http_req_t *req)
     api->inflight++;
     pthread_mutex_unlock(&api->mu);
     jwait_hold(&post->w);
-    for (size_t i = 0; i < n; i++) {
-        json_t *j = json_array_get(jobs, i);
-        const json_t *idem = json_object_get(j, "idempotency_key");
-        const json_t *key = json_object_get(j, "key");
-        char id[JSTORE_ID_BUF];
-        if (idem) {
-            japi__idem_id(json_string_value(json_object_get(j, "type")),
-                          json_string_value(idem), id);
-        } else if (jstore_new_id(sl_time_wall_ms(), id) != 0) {
-            post->w.err = RD_KAFKA_RESP_ERR__FAIL;
-            break;
-        }
-        json_array_append_new(post->ids, json_string(id));
-        char *ev = japi__request_event(api, j, id, jr->who);
-        const char *k = key ? json_string_value(key) : id;
-        rd_kafka_resp_err_t err =
-            jwait_produce(api->svc, &post->w, api->svc->t_requests, RD_KAFKA_PARTITION_UA, k,
-                          strlen(k), ev, strlen(ev), NULL);
-        free(ev);
-        if (err) {
-            pthread_mutex_lock(&post->w.mu);
-            post->w.err = post->w.err ? post->w.err : err;
-            pthread_mutex_unlock(&post->w.mu);
-            break;
-        }
-    }
+    japi__produce_jobs(api, post, jobs, jr->who);
     json_decref(jobs);
     jwait_release(&post->w); /* the reports (or this) hand the post to japi__drain */
 }

@@ -536,20 +536,14 @@ static void jpool__wait_done(jpool_t *pool, int ms)
     pthread_mutex_unlock(&pool->mu);
 }
 
-/* One turn: record what finished, take what fits, start what may start. */
-static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
+/* Pauses fetching while the slots stay full (resumes when there is room), then takes at most
+ * room fetched messages into msgs or waits a little for a job to end (any_done: some did, so
+ * no waiting). Returns how many messages it took. */
+static ssize_t jpool__fetch(jpool_t *pool, rd_kafka_message_t **msgs, bool any_done, int room,
+                            bool draining)
 {
-    pthread_mutex_lock(&pool->mu);
-    jpool_job_t *done = pool->done;
-    pool->done = NULL;
-    pthread_mutex_unlock(&pool->mu);
-    int ndone = 0;
-    for (jpool_job_t *j = done; j; j = j->done_next) {
-        ndone++;
-    }
-    int room = pool->nslots - (pool->nheld - ndone);
     ssize_t n = 0;
-    int wait_ms = done ? 0 : pool->nheld > 0 ? 5 : 100;
+    int wait_ms = any_done ? 0 : pool->nheld > 0 ? 5 : 100;
     int64_t now = sl_time_mono_ms();
     if (draining || room > 0) {
         pool->full_since = 0;
@@ -564,9 +558,9 @@ static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
     if (!draining && room > 0) {
         /* Idle: block on Kafka (nothing can finish). Busy: take what is fetched, then wait for
          * a slot to finish (new events are picked up on the next turn). */
-        n = jsvc_take(pool->rk, pool->q, pool->nheld == 0 && !done ? wait_ms : 0, msgs,
+        n = jsvc_take(pool->rk, pool->q, pool->nheld == 0 && !any_done ? wait_ms : 0, msgs,
                       (size_t)room);
-        if (n == 0 && !done && pool->nheld > 0) {
+        if (n == 0 && !any_done && pool->nheld > 0) {
             jpool__wait_done(pool, wait_ms);
         }
     } else {
@@ -578,10 +572,26 @@ static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
                 msgs[n++] = msg;
             }
         }
-        if (!done) {
+        if (!any_done) {
             jpool__wait_done(pool, wait_ms);
         }
     }
+    return n;
+}
+
+/* One turn: record what finished, take what fits, start what may start. */
+static bool jpool__turn(jpool_t *pool, rd_kafka_message_t **msgs, bool draining)
+{
+    pthread_mutex_lock(&pool->mu);
+    jpool_job_t *done = pool->done;
+    pool->done = NULL;
+    pthread_mutex_unlock(&pool->mu);
+    int ndone = 0;
+    for (jpool_job_t *j = done; j; j = j->done_next) {
+        ndone++;
+    }
+    int room = pool->nslots - (pool->nheld - ndone);
+    ssize_t n = jpool__fetch(pool, msgs, done != NULL, room, draining);
     jpool_job_t *taken = NULL;
     if ((done || n > 0) && !jpool__record(pool, done, msgs, n, &taken)) {
         for (ssize_t i = 0; i < n; i++) {
