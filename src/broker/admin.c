@@ -624,6 +624,37 @@ static kerr_t brk__alter_topic(brk_req_t *req, brk_topic_t *topic,
     return brk_topic_set_configs(req->brk, topic, next, validate_only, msg);
 }
 
+/* Applies one resource's change to its topic (res: the API's resource entry). */
+typedef kerr_t (*brk__apply_fn)(brk_req_t *req, brk_topic_t *topic, const void *res,
+                                bool validate_only, const char **msg);
+
+/* The outcome of AlterConfigs or IncrementalAlterConfigs for one resource: authorized, a
+ * topic (broker settings are not alterable) that exists, then apply's. */
+static kerr_t brk__alter_resource(brk_req_t *req, int8_t type, kproto_str_t name,
+                                  brk__apply_fn apply, const void *res, bool validate_only,
+                                  const char **msg)
+{
+    kerr_t denied = brk__configs_authz(req, type, name, BRK_ACL_OP_ALTER_CONFIGS);
+    if (denied != KERR_NONE) {
+        return denied;
+    }
+    if (type != BRK_RESOURCE_TOPIC) {
+        *msg = "only topic configs can be altered; broker settings live in the properties file";
+        return KERR_INVALID_REQUEST;
+    }
+    brk_topic_t *topic = brk_topic_find(req->brk, name);
+    if (!topic) {
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    return apply(req, topic, res, validate_only, msg);
+}
+
+static kerr_t brk__ialter_apply(brk_req_t *req, brk_topic_t *topic, const void *res,
+                                bool validate_only, const char **msg)
+{
+    return brk__alter_topic(req, topic, res, validate_only, msg);
+}
+
 static brk_key_t brk__ialter_key(const void *entries, int32_t i)
 {
     const kmsg_incremental_alter_configs_req_alter_configs_resource_t *res =
@@ -655,18 +686,9 @@ void brk_handle_incremental_alter_configs(brk_req_t *req)
             continue;
         }
         const char *msg = NULL;
-        kerr_t denied = brk__configs_authz(req, res->resource_type, res->resource_name,
-                                           BRK_ACL_OP_ALTER_CONFIGS);
-        if (denied != KERR_NONE) {
-            r->error_code = (int16_t)denied;
-        } else if (res->resource_type != BRK_RESOURCE_TOPIC) {
-            r->error_code = KERR_INVALID_REQUEST;
-            msg = "only topic configs can be altered; broker settings live in the properties file";
-        } else {
-            brk_topic_t *topic = brk_topic_find(req->brk, res->resource_name);
-            r->error_code = topic ? (int16_t)brk__alter_topic(req, topic, res, body->validate_only, &msg)
-                                  : KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        }
+        r->error_code = (int16_t)brk__alter_resource(req, res->resource_type, res->resource_name,
+                                                     brk__ialter_apply, res,
+                                                     body->validate_only, &msg);
         if (msg && r->error_code != KERR_NONE) {
             r->error_message = kproto_str(msg);
         }
@@ -676,6 +698,20 @@ void brk_handle_incremental_alter_configs(brk_req_t *req)
 
 /* AlterConfigs (v0-2, Kafka's older API, still what librdkafka 2.0 speaks): replaces a
  * topic's whole set of overrides. */
+static kerr_t brk__replace_apply(brk_req_t *req, brk_topic_t *topic, const void *entry,
+                                 bool validate_only, const char **msg)
+{
+    const kmsg_alter_configs_req_alter_configs_resource_t *res = entry;
+    sl_props_t *next = sl_props_new();
+    for (int32_t c = 0; c < res->configs_count; c++) {
+        if (!brk__kv_set(next, res->configs[c].name, res->configs[c].value, msg)) {
+            sl_props_free(next);
+            return KERR_INVALID_CONFIG;
+        }
+    }
+    return brk_topic_set_configs(req->brk, topic, next, validate_only, msg);
+}
+
 static brk_key_t brk__alter_key(const void *entries, int32_t i)
 {
     const kmsg_alter_configs_req_alter_configs_resource_t *res =
@@ -707,30 +743,9 @@ void brk_handle_alter_configs(brk_req_t *req)
             continue;
         }
         const char *msg = NULL;
-        brk_topic_t *topic = brk_topic_find(req->brk, res->resource_name);
-        kerr_t denied = brk__configs_authz(req, res->resource_type, res->resource_name,
-                                           BRK_ACL_OP_ALTER_CONFIGS);
-        if (denied != KERR_NONE) {
-            r->error_code = (int16_t)denied;
-        } else if (res->resource_type != BRK_RESOURCE_TOPIC) {
-            r->error_code = KERR_INVALID_REQUEST;
-            msg = "only topic configs can be altered; broker settings live in the properties file";
-        } else if (!topic) {
-            r->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        } else {
-            sl_props_t *next = sl_props_new();
-            bool ok = true;
-            for (int32_t c = 0; ok && c < res->configs_count; c++) {
-                ok = brk__kv_set(next, res->configs[c].name, res->configs[c].value, &msg);
-            }
-            if (!ok) {
-                sl_props_free(next);
-                r->error_code = KERR_INVALID_CONFIG;
-            } else {
-                r->error_code = (int16_t)brk_topic_set_configs(req->brk, topic, next,
-                                                               body->validate_only, &msg);
-            }
-        }
+        r->error_code = (int16_t)brk__alter_resource(req, res->resource_type, res->resource_name,
+                                                     brk__replace_apply, res,
+                                                     body->validate_only, &msg);
         if (msg && r->error_code != KERR_NONE) {
             r->error_message = kproto_str(msg);
         }
