@@ -214,9 +214,10 @@ class Broker:
         try:
             rc = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            stacks = thread_stacks(proc.pid)
             self._kill_and_reap()
-            raise AssertionError("broker pid %d ignored SIGTERM for %.1f s" % (proc.pid,
-                                                                                timeout_s))
+            raise AssertionError("broker pid %d ignored SIGTERM for %.1f s\n%s"
+                                 % (proc.pid, timeout_s, stacks))
         self.proc = None
         self.bootstrap = None
         return rc
@@ -383,6 +384,17 @@ def future_error_code(fut, timeout_s):
         return None
     except KafkaException as e:
         return e.args[0].code()
+
+
+def thread_stacks(pid):
+    """Every thread's stack of a running process (gdb), to tell where it hangs."""
+    try:
+        out = subprocess.run(["gdb", "-batch", "-nx", "-p", str(pid), "-ex",
+                              "thread apply all bt 30"], capture_output=True, text=True,
+                             timeout=T(60))
+        return "threads of pid %d:\n%s" % (pid, out.stdout[-20000:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "no stacks of pid %d: %s" % (pid, e)
 
 
 def wait_for(pred, timeout_s, what, interval_s=0.1):

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from conftest import T, sluice_bin
+from conftest import T, sluice_bin, thread_stacks
 
 
 class ServiceProcess:
@@ -65,8 +65,10 @@ class ServiceProcess:
         try:
             rc = self.proc.wait(timeout=timeout_s or T(30))
         except subprocess.TimeoutExpired:
+            stacks = thread_stacks(self.proc.pid)
             self.kill9()
-            raise AssertionError("%s ignored SIGTERM" % self.name)
+            raise AssertionError("%s ignored SIGTERM\n%s\n%s" % (self.name, self.stderr_tail(),
+                                                                  stacks))
         self.proc = None
         return rc
 
