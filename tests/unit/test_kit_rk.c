@@ -4,6 +4,7 @@
 #include "kit_rk.h"
 #include "sl_common.h"
 #include "sl_test.h"
+#include "sl_time.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -139,6 +140,43 @@ TEST(test_consumer_is_made_and_served_by_consumer_poll)
     rd_kafka_destroy(rk);
 }
 
+static int reports, purged;
+
+static void count_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    SL_UNUSED(rk);
+    SL_UNUSED(opaque);
+    reports++;
+    purged += m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+              m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+}
+
+/* A stop never waits out message.timeout.ms (here 10 minutes) for a broker that does not
+ * answer: after the flush timeout what is left is purged, and every message gets a report. */
+TEST(test_drain_is_bounded_and_reports_every_message)
+{
+    char err[600];
+    const char *kv[] = {"message.timeout.ms", "600000", NULL};
+    rd_kafka_conf_t *conf = conf_of(KIT_RK_PRODUCER, kv, NULL);
+    ASSERT_TRUE(conf);
+    rd_kafka_conf_set_dr_msg_cb(conf, count_report);
+    rd_kafka_t *rk = kit_rk_new(KIT_RK_PRODUCER, conf, err, sizeof err);
+    ASSERT_TRUE(rk != NULL);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("t"), RD_KAFKA_V_VALUE("v", 1),
+                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                  RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    int64_t t0 = sl_time_mono_ms();
+    ASSERT_EQ(kit_rk_drain(rk, 300), 3);
+    int64_t took = sl_time_mono_ms() - t0;
+    ASSERT_TRUE(took >= 250 && took < 300 + KIT_RK_DRAIN_REPORTS_MS);
+    ASSERT_EQ(reports, 3);
+    ASSERT_EQ(purged, 3);
+    ASSERT_EQ(rd_kafka_outq_len(rk), 0);
+    rd_kafka_destroy(rk);
+}
+
 int main(void)
 {
     RUN(test_producer_preset_is_idempotent_with_acks_all);
@@ -148,5 +186,6 @@ int main(void)
     RUN(test_bad_setting_is_an_error_naming_it);
     RUN(test_client_that_cannot_be_made_is_an_error_naming_it);
     RUN(test_consumer_is_made_and_served_by_consumer_poll);
+    RUN(test_drain_is_bounded_and_reports_every_message);
     TEST_MAIN_END();
 }

@@ -373,9 +373,10 @@ static void *gw__producer_main(void *arg)
         pthread_mutex_unlock(&svc->mu);
         lws_cancel_service(svc->ctx);
     }
-    rd_kafka_flush(svc->producer, (int)svc->cfg->broker_timeout_ms);
-    while (rd_kafka_outq_len(svc->producer) > 0) {
-        rd_kafka_poll(svc->producer, 100); /* every post gets its reports */
+    int left = kit_rk_drain(svc->producer, (int)svc->cfg->broker_timeout_ms);
+    if (left > 0) { /* every post got its reports: the unacknowledged ones as failures */
+        SL_LOGW(GW_LOG, "stopping: %d record(s) not acknowledged within broker.timeout.ms "
+                "(%lld ms); dropped", left, (long long)svc->cfg->broker_timeout_ms);
     }
     return NULL;
 }

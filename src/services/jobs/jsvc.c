@@ -121,9 +121,10 @@ static void *jsvc__producer_main(void *arg)
     while (!atomic_load(&svc->stop)) {
         rd_kafka_poll(svc->producer, 100);
     }
-    rd_kafka_flush(svc->producer, (int)svc->cfg->broker_timeout_ms);
-    while (rd_kafka_outq_len(svc->producer) > 0) {
-        rd_kafka_poll(svc->producer, 100); /* every waiter gets its report */
+    int left = kit_rk_drain(svc->producer, (int)svc->cfg->broker_timeout_ms);
+    if (left > 0) { /* every waiter got a report; what they wrote is not acknowledged */
+        SL_LOGW(JSVC_LOG, "stopping: %d event(s) not acknowledged within broker.timeout.ms "
+                "(%lld ms); dropped", left, (long long)svc->cfg->broker_timeout_ms);
     }
     return NULL;
 }

@@ -65,3 +65,16 @@ rd_kafka_t *kit_rk_new(kit_rk_preset_t preset, rd_kafka_conf_t *conf, char *err,
     }
     return rk;
 }
+
+int kit_rk_drain(rd_kafka_t *rk, int timeout_ms)
+{
+    rd_kafka_flush(rk, timeout_ms);
+    int left = rd_kafka_outq_len(rk);
+    if (left > 0) {
+        rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    }
+    for (int i = 0; i < KIT_RK_DRAIN_REPORTS_MS / 100 && rd_kafka_outq_len(rk) > 0; i++) {
+        rd_kafka_poll(rk, 100);
+    }
+    return left;
+}

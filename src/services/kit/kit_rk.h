@@ -51,4 +51,11 @@ int kit_rk_conf_set(rd_kafka_conf_t *conf, const char *const *kv, char *err, siz
  * an unreadable ssl.ca.location). */
 rd_kafka_t *kit_rk_new(kit_rk_preset_t preset, rd_kafka_conf_t *conf, char *err, size_t len);
 
+/* At a producer's stop: waits up to timeout_ms for every message to be acknowledged, then
+ * purges what is left (queued and in flight) and serves the reports for up to
+ * KIT_RK_DRAIN_REPORTS_MS more, so every waiter gets one and the stop is bounded. Returns how
+ * many messages were left unacknowledged. Thread: the one that polls rk. */
+#define KIT_RK_DRAIN_REPORTS_MS 5000
+int kit_rk_drain(rd_kafka_t *rk, int timeout_ms);
+
 #endif
