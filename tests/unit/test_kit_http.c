@@ -208,6 +208,21 @@ static bool request(kit_http_t *http, const char *raw, resp_t *r)
     return ok;
 }
 
+/* One request; true when the answer has this status and (unless NULL) this body. */
+static bool answers(kit_http_t *http, const char *raw, int status, const char *body)
+{
+    resp_t r;
+    if (!request(http, raw, &r)) {
+        fprintf(stderr, "  no answer to %.40s\n", raw);
+        return false;
+    }
+    if (r.status != status || (body && strcmp(r.body, body) != 0)) {
+        fprintf(stderr, "  %.40s: got %d %s\n", raw, r.status, r.body);
+        return false;
+    }
+    return true;
+}
+
 TEST(test_kit_http_routes_exact_and_prefix_paths_to_their_handler)
 {
     app_t app;
@@ -217,16 +232,12 @@ TEST(test_kit_http_routes_exact_and_prefix_paths_to_their_handler)
     ASSERT_TRUE(request(http, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_TRUE(strstr(r.body, "\"path\":\"/echo\"") != NULL);
-    ASSERT_TRUE(request(http, "DELETE /items/42 HTTP/1.1\r\nHost: x\r\n\r\n", &r));
-    ASSERT_EQ(r.status, 200);
+    ASSERT_TRUE(answers(http, "DELETE /items/42 HTTP/1.1\r\nHost: x\r\n\r\n", 200, NULL));
     ASSERT_STREQ(app.last_path, "/items/42");
-    ASSERT_TRUE(request(http, "GET /app/x/index.html HTTP/1.1\r\nHost: x\r\n\r\n", &r));
-    ASSERT_EQ(r.status, 200);
-    ASSERT_TRUE(request(http, "GET /app HTTP/1.1\r\nHost: x\r\n\r\n", &r));
-    ASSERT_EQ(r.status, 200);
+    ASSERT_TRUE(answers(http, "GET /app/x/index.html HTTP/1.1\r\nHost: x\r\n\r\n", 200, NULL));
+    ASSERT_TRUE(answers(http, "GET /app HTTP/1.1\r\nHost: x\r\n\r\n", 200, NULL));
     /* a prefix without '/' is a path segment: /apple is not under /app */
-    ASSERT_TRUE(request(http, "GET /apple HTTP/1.1\r\nHost: x\r\n\r\n", &r));
-    ASSERT_EQ(r.status, 404);
+    ASSERT_TRUE(answers(http, "GET /apple HTTP/1.1\r\nHost: x\r\n\r\n", 404, NULL));
     ASSERT_EQ(app.calls, 4);
     kit_http_stop(http);
 }
@@ -237,9 +248,7 @@ TEST(test_kit_http_unknown_path_is_404_and_wrong_method_405)
     kit_http_t *http = start(&app, KIT_HTTP_ERRORS_ERROR, false);
     ASSERT_TRUE(http != NULL);
     resp_t r;
-    ASSERT_TRUE(request(http, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", &r));
-    ASSERT_EQ(r.status, 404);
-    ASSERT_STREQ(r.body, "{\"error\":\"no route GET /nope\"}\n");
+    ASSERT_TRUE(answers(http, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404, "{\"error\":\"no route GET /nope\"}\n"));
     ASSERT_TRUE(request(http, "DELETE /echo HTTP/1.1\r\nHost: x\r\n\r\n", &r));
     ASSERT_EQ(r.status, 405);
     ASSERT_STREQ(r.body, "{\"error\":\"DELETE /echo: use GET or POST\"}\n");
@@ -264,8 +273,7 @@ TEST(test_kit_http_body_at_limit_is_read_and_one_more_byte_is_413)
     /* N bytes by Content-Length: read whole */
     snprintf(raw, sizeof raw, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%.*s",
              BODY_MAX, BODY_MAX, body);
-    ASSERT_TRUE(request(http, raw, &r));
-    ASSERT_EQ(r.status, 200);
+    ASSERT_TRUE(answers(http, raw, 200, NULL));
     ASSERT_EQ(app.last_body_len, (size_t)BODY_MAX);
     /* N + 1 by Content-Length: refused before reading, connection closed */
     snprintf(raw, sizeof raw, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n",
@@ -305,9 +313,7 @@ TEST(test_kit_http_errors_in_the_code_message_shape)
     kit_http_t *http = start(&app, KIT_HTTP_ERRORS_CODE_MESSAGE, false);
     ASSERT_TRUE(http != NULL);
     resp_t r;
-    ASSERT_TRUE(request(http, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", &r));
-    ASSERT_EQ(r.status, 404);
-    ASSERT_STREQ(r.body, "{\"error_code\":404,\"message\":\"no route GET /nope\"}\n");
+    ASSERT_TRUE(answers(http, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404, "{\"error_code\":404,\"message\":\"no route GET /nope\"}\n"));
     /* bytes that are not UTF-8 still give a JSON answer */
     ASSERT_TRUE(request(http, "GET /%ff%fe HTTP/1.1\r\nHost: x\r\n\r\n", &r));
     ASSERT_TRUE(r.status == 404 || r.status == 403 || r.status == 400);
@@ -320,9 +326,7 @@ TEST(test_kit_http_health_and_metrics_come_from_the_hooks)
     kit_http_t *http = start(&app, KIT_HTTP_ERRORS_ERROR, false);
     ASSERT_TRUE(http != NULL);
     resp_t r;
-    ASSERT_TRUE(request(http, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", &r));
-    ASSERT_EQ(r.status, 503);
-    ASSERT_STREQ(r.body, "{\"status\":\"unhealthy\"}");
+    ASSERT_TRUE(answers(http, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 503, "{\"status\":\"unhealthy\"}"));
     ASSERT_TRUE(request(http, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &r));
     ASSERT_EQ(r.status, 200);
     ASSERT_TRUE(strcasestr(r.head, "content-type: text/plain; version=0.0.4") != NULL);
@@ -404,8 +408,7 @@ TEST(test_kit_http_request_head_over_4k_drops_the_connection)
     resp_t r;
     memset(big, 'h', 3000);
     snprintf(raw, sizeof raw, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", big);
-    ASSERT_TRUE(request(http, raw, &r));
-    ASSERT_EQ(r.status, 200);
+    ASSERT_TRUE(answers(http, raw, 200, NULL));
     memset(big, 'h', 8000);
     snprintf(raw, sizeof raw, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", big);
     ASSERT_TRUE(!request(http, raw, &r));
