@@ -83,16 +83,6 @@ int32_t *brk_conn_fetches_parked(const snet_conn_t *conn)
     return &brk__bc(conn)->fetches_parked;
 }
 
-const char *brk_conn_listener(const snet_conn_t *conn)
-{
-    return brk__bc(conn)->lst->conf->name;
-}
-
-brk_secproto_t brk_conn_protocol(const snet_conn_t *conn)
-{
-    return brk__bc(conn)->lst->conf->proto;
-}
-
 brk_t *brk_conn_brk(const snet_conn_t *conn)
 {
     return brk__bc(conn)->brk;

@@ -14,9 +14,6 @@
  * client certificate, "User:" + the SASL user name on SASL listeners once authenticated.
  * Valid while conn is open. */
 const char *brk_conn_principal(const snet_conn_t *conn);
-/* The listener the connection came through: its name and security protocol. */
-const char *brk_conn_listener(const snet_conn_t *conn);
-brk_secproto_t brk_conn_protocol(const snet_conn_t *conn);
 brk_t *brk_conn_brk(const snet_conn_t *conn);
 /* The count of long-poll fetches parked by the connection (fetch.c keeps it). */
 int32_t *brk_conn_fetches_parked(const snet_conn_t *conn);

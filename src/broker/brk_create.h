@@ -38,7 +38,6 @@ kerr_t brk_create_admit(const brk_create_t *c, int64_t npart, const char **msg);
 int32_t brk_create_topic(brk_create_t *c, kproto_str_t name, int32_t npart,
                          const sl_props_t *overrides);
 int32_t brk_create_parts(brk_create_t *c, brk_topic_t *topic, int32_t count);
-int32_t brk_create_count(const brk_create_t *c);
 /* After done: item i's result, its topic on success, a message on failure. */
 kerr_t brk_create_result(const brk_create_t *c, int32_t i, brk_topic_t **topic, const char **msg);
 /* Submits the batch (done runs later on the loop), or calls done at once when it is empty or

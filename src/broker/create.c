@@ -143,11 +143,6 @@ int32_t brk_create_parts(brk_create_t *c, brk_topic_t *topic, int32_t count)
     return c->n - 1;
 }
 
-int32_t brk_create_count(const brk_create_t *c)
-{
-    return c->n;
-}
-
 kerr_t brk_create_result(const brk_create_t *c, int32_t i, brk_topic_t **topic, const char **msg)
 {
     *topic = c->items[i].topic;
