@@ -1,0 +1,147 @@
+"""Differences from Apache Kafka 3.7 that clients' own test suites found (issue 21), one test
+each, every one failing before its fix. Sent with confluent-kafka's AdminClient, kafka-python's
+protocol classes, or kwire.py where neither installed client (confluent-kafka 1.7,
+kafka-python 2.0) has a call for the request."""
+import pytest
+from confluent_kafka import KafkaError
+from confluent_kafka.admin import ConfigResource, ConfigSource, NewTopic
+
+import kwire
+from conftest import T, admin_client, create_topic, future_error_code, unique_topic
+from test_admin import describe_topic_configs, source_of
+from test_settings_messages import serve
+from test_versions import Raw
+
+P = pytest.importorskip("kafka.protocol")
+from kafka.protocol import commit  # noqa: E402
+
+META = "Hello\0world!"  # 12 bytes, a NUL in the middle (librdkafka's test 0099)
+
+
+def _committed(bootstrap, group, topic):
+    raw = Raw(bootstrap)
+    try:
+        part = raw.call(commit.OffsetFetchRequest[1](group, [(topic, [0])])).topics[0][1][0]
+    finally:
+        raw.close()
+    return part[1], part[2]
+
+
+def _commit(bootstrap, group, topic, offset, meta):
+    raw = Raw(bootstrap)
+    try:
+        req = commit.OffsetCommitRequest[2](group, -1, "", -1, [(topic, [(0, offset, meta)])])
+        assert raw.call(req).topics[0][1][0][1] == 0
+    finally:
+        raw.close()
+
+
+@pytest.mark.own_broker
+def test_commit_metadata_with_a_nul_comes_back_whole_after_restart_and_kill(make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("meta"), partitions=1)
+    _commit(b.bootstrap, "g-meta", topic, 7, META)
+    assert _committed(b.bootstrap, "g-meta", topic) == (7, META)
+    b.restart()
+    assert _committed(b.bootstrap, "g-meta", topic) == (7, META)  # replayed from the log
+    _commit(b.bootstrap, "g-meta", topic, 8, "\0" + META + "\0")
+    b.kill9()
+    b.start()
+    assert _committed(b.bootstrap, "g-meta", topic) == (8, "\0" + META + "\0")
+
+
+def test_commit_metadata_limit_is_the_offsets_logs_16_bit_length(tmp_path):
+    rc, err = serve(tmp_path, "--set", "offset.metadata.max.bytes=65536",
+                    "--listen", "127.0.0.1:0")
+    assert rc != 0 and "offset.metadata.max.bytes" in err and "65535" in err, (rc, err)
+
+
+@pytest.mark.own_broker
+def test_long_commit_metadata_full_of_nuls_survives_a_restart(make_broker):
+    b = make_broker({"offset.metadata.max.bytes": 65535})
+    topic = create_topic(b.bootstrap, unique_topic("meta-max"), partitions=1)
+    meta = "\0x" * 16383 + "y"  # 32767 bytes: the longest non-flexible STRING
+    _commit(b.bootstrap, "g-max", topic, 3, meta)
+    b.restart()
+    assert _committed(b.bootstrap, "g-max", topic) == (3, meta)
+
+
+# ---- configs Kafka 3.7 accepts that have no effect --------------------------------------------
+
+NO_EFFECT = {"message.format.version": "2.8-IV1", "message.downconversion.enable": "false",
+             "message.timestamp.difference.max.ms": "60000"}
+KAFKA_DEFAULTS = {"message.format.version": "3.0-IV1", "message.downconversion.enable": "true",
+                  "message.timestamp.difference.max.ms": "9223372036854775807"}
+
+
+def _no_effect_lines(b, topic):
+    return [x for x in b.stderr_text().splitlines()
+            if "topic %s " % topic in x and "no effect" in x]
+
+
+@pytest.mark.own_broker
+def test_deprecated_topic_configs_are_accepted_logged_once_and_described(make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("noeff"), config=NO_EFFECT)
+    cfg = describe_topic_configs(b.bootstrap, topic)
+    for name, value in NO_EFFECT.items():
+        assert cfg[name].value == value, (name, cfg[name])
+        assert source_of(cfg[name]) == ConfigSource.DYNAMIC_TOPIC_CONFIG.value, name
+    lines = _no_effect_lines(b, topic)
+    assert len(lines) == 1 and all(n in lines[0] for n in NO_EFFECT), lines
+    plain = create_topic(b.bootstrap, unique_topic("noeff-plain"))
+    cfg = describe_topic_configs(b.bootstrap, plain)
+    for name, value in KAFKA_DEFAULTS.items():  # Kafka 3.7's defaults, as Kafka lists them
+        assert cfg[name].value == value and cfg[name].is_default, (name, cfg[name])
+    assert _no_effect_lines(b, plain) == []
+
+
+@pytest.mark.own_broker
+def test_deprecated_topic_configs_are_accepted_by_both_alter_apis_and_survive_restart(make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("noeff-alter"))
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic,
+                         set_config={"message.format.version": "3.0", "retention.ms": "600000"})
+    futs = admin_client(b.bootstrap).alter_configs([res], request_timeout=T(10))
+    assert future_error_code(futs[res], T(20)) is None
+    err = kwire.incremental_alter_topic_configs(
+        b.bootstrap, topic, [("message.downconversion.enable", kwire.OP_SET, "FALSE")], T(10))
+    assert err[0] == kwire.ERR_NONE, err
+    lines = _no_effect_lines(b, topic)
+    assert len(lines) == 2, lines
+    assert "message.format.version" in lines[0] and "downconversion" not in lines[0], lines
+    assert "message.downconversion.enable" in lines[1] and "format" not in lines[1], lines
+    b.restart()
+    cfg = describe_topic_configs(b.bootstrap, topic)
+    assert cfg["message.format.version"].value == "3.0"
+    assert cfg["message.downconversion.enable"].value == "FALSE"
+    assert cfg["retention.ms"].value == "600000"
+
+
+@pytest.mark.parametrize("config", [{"message.format.version": "banana"},
+                                    {"message.downconversion.enable": "yes"},
+                                    {"message.timestamp.difference.max.ms": "-1"}],
+                         ids=["version", "boolean", "negative"])
+def test_deprecated_topic_configs_are_still_validated_as_kafka_does(broker, config):
+    topic = unique_topic("noeff-bad")
+    futs = admin_client(broker.bootstrap).create_topics(
+        [NewTopic(topic, num_partitions=1, replication_factor=1, config=config)],
+        request_timeout=T(10))
+    assert future_error_code(futs[topic], T(20)) == KafkaError.INVALID_CONFIG
+
+
+@pytest.mark.own_broker
+def test_deprecated_broker_settings_start_the_broker_with_a_line_each(make_broker):
+    b = make_broker({"config.strict": "true", "log.message.format.version": "2.8",
+                     "log.message.downconversion.enable": "true",
+                     "log.message.timestamp.difference.max.ms": "1000"})
+    err = b.stderr_text()
+    for key in ("log.message.format.version", "log.message.downconversion.enable",
+                "log.message.timestamp.difference.max.ms"):
+        assert len([x for x in err.splitlines() if key in x and "no effect" in x]) == 1, err
+
+
+def test_a_deprecated_broker_setting_with_a_bad_value_is_refused(tmp_path):
+    rc, err = serve(tmp_path, "--set", "log.message.format.version=banana",
+                    "--listen", "127.0.0.1:0")
+    assert rc != 0 and "log.message.format.version" in err, (rc, err)
