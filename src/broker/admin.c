@@ -1,6 +1,6 @@
 /* Topic administration: CreateTopics (v0-7), DeleteTopics (v0-6), CreatePartitions (v0-3),
- * DescribeConfigs (v0-4), AlterConfigs (v0-2) and IncrementalAlterConfigs (v0-1) for topic
- * resources. Broker
+ * DescribeConfigs (v0-4), AlterConfigs (v0-2) and IncrementalAlterConfigs (v0-1: SET, DELETE,
+ * and APPEND/SUBTRACT of list configs) for topic resources. Broker
  * resources are described (read-only); altering them is refused with a clear message. */
 #include "brk_acl.h"
 #include "brk_authz.h"
@@ -23,6 +23,11 @@
 #define BRK_CONFIG_SOURCE_TOPIC 1
 #define BRK_CONFIG_SOURCE_STATIC_BROKER 4
 #define BRK_CONFIG_SOURCE_DEFAULT 5
+#define BRK_CONFIG_TYPE_LIST 7
+#define BRK_CONFIG_OP_SET 0
+#define BRK_CONFIG_OP_DELETE 1
+#define BRK_CONFIG_OP_APPEND 2
+#define BRK_CONFIG_OP_SUBTRACT 3
 
 static kproto_str_t brk__str_dup(brk_req_t *req, const char *s)
 {
@@ -576,6 +581,111 @@ static kerr_t brk__alter_ops_check(brk_req_t *req,
     return KERR_NONE;
 }
 
+/* Whether item (len bytes) is one of the comma-separated values of list. */
+static bool brk__list_has(const char *list, const char *item, size_t len)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && memcmp(p, item, len) == 0) {
+            return true;
+        }
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* Adds to out (cap bytes) the values of list that skip (NULL: none) does not name and out
+ * does not hold yet; false when out would overflow. */
+static bool brk__list_merge(char *out, size_t cap, const char *list, const char *skip)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ","), used = strlen(out);
+        if (n > 0 && !(skip && brk__list_has(skip, p, n)) && !brk__list_has(out, p, n)) {
+            if (used + n + 2 > cap) {
+                return false;
+            }
+            snprintf(out + used, cap - used, "%s%.*s", used ? "," : "", (int)n, p);
+        }
+        p += n + (p[n] == ',');
+    }
+    return true;
+}
+
+/* APPEND and SUBTRACT by Kafka's rules: only for LIST configs (else INVALID_CONFIG); the
+ * current list is the topic's override or else its effective default; APPEND adds the values
+ * not already there, after the others; SUBTRACT removes those named (absent ones: no-op). */
+static kerr_t brk__alter_list(brk_t *brk, sl_props_t *next, const char *name, const char *value,
+                              bool append, const char **msg)
+{
+    size_t ndefs;
+    const brk_tconf_def_t *defs = brk_tconf_defs(&ndefs);
+    bool is_list = false;
+    for (size_t d = 0; d < ndefs; d++) {
+        is_list = is_list ||
+                  (strcmp(defs[d].name, name) == 0 && defs[d].type == BRK_CONFIG_TYPE_LIST);
+    }
+    if (!is_list) {
+        *msg = append ? "config value append is only allowed for list configs"
+                      : "config value subtract is only allowed for list configs";
+        return KERR_INVALID_CONFIG;
+    }
+    char cur[1024], out[2048] = "";
+    bool ov;
+    const char *set = sl_props_get(next, name);
+    snprintf(cur, sizeof cur, "%s", set ? set : "");
+    if (!set) {
+        brk_tconf_value(brk, NULL, name, cur, sizeof cur, &ov);
+    }
+    if (!brk__list_merge(out, sizeof out, cur, append ? NULL : value) ||
+        (append && !brk__list_merge(out, sizeof out, value, NULL))) {
+        *msg = "config value too long";
+        return KERR_INVALID_CONFIG;
+    }
+    sl_props_set(next, name, out);
+    return KERR_NONE;
+}
+
+/* One IncrementalAlterConfigs operation on the copy of a topic's overrides (*next may be
+ * replaced). Values are checked afterwards, with the whole set. */
+static kerr_t brk__alter_op(brk_t *brk, sl_props_t **next, const char *name, const char *value,
+                            const kmsg_incremental_alter_configs_req_alterable_config_t *c,
+                            const char **msg)
+{
+    switch (c->config_operation) {
+    case BRK_CONFIG_OP_SET:
+        if (c->value.len < 0) {
+            *msg = "SET needs a value";
+            return KERR_INVALID_CONFIG;
+        }
+        sl_props_set(*next, name, value);
+        return KERR_NONE;
+    case BRK_CONFIG_OP_DELETE: { /* back to the default */
+        sl_props_t *pruned = sl_props_new();
+        for (size_t j = 0; j < sl_props_count(*next); j++) {
+            const char *k, *v;
+            sl_props_at(*next, j, &k, &v);
+            if (strcmp(k, name) != 0) {
+                sl_props_set(pruned, k, v);
+            }
+        }
+        sl_props_free(*next);
+        *next = pruned;
+        return KERR_NONE;
+    }
+    case BRK_CONFIG_OP_APPEND:
+    case BRK_CONFIG_OP_SUBTRACT:
+        if (c->value.len < 0) {
+            *msg = "APPEND and SUBTRACT need a value";
+            return KERR_INVALID_CONFIG;
+        }
+        return brk__alter_list(brk, *next, name, value, c->config_operation == BRK_CONFIG_OP_APPEND,
+                               msg);
+    default:
+        *msg = "unknown config operation";
+        return KERR_INVALID_REQUEST;
+    }
+}
+
 static kerr_t brk__alter_topic(brk_req_t *req, brk_topic_t *topic,
                                const kmsg_incremental_alter_configs_req_alter_configs_resource_t *res,
                                bool validate_only, const char **msg)
@@ -602,23 +712,10 @@ static kerr_t brk__alter_topic(brk_req_t *req, brk_topic_t *topic,
         snprintf(name, sizeof name, "%.*s", c->name.len, c->name.ptr);
         snprintf(value, sizeof value, "%.*s", c->value.len > 0 ? c->value.len : 0,
                  c->value.len > 0 ? c->value.ptr : "");
-        if (c->config_operation == 0 && c->value.len >= 0) { /* SET */
-            sl_props_set(next, name, value);
-        } else if (c->config_operation == 1) { /* DELETE: back to the default */
-            sl_props_t *pruned = sl_props_new();
-            for (size_t j = 0; j < sl_props_count(next); j++) {
-                const char *k, *v;
-                sl_props_at(next, j, &k, &v);
-                if (strcmp(k, name) != 0) {
-                    sl_props_set(pruned, k, v);
-                }
-            }
+        kerr_t e = brk__alter_op(req->brk, &next, name, value, c, msg);
+        if (e != KERR_NONE) {
             sl_props_free(next);
-            next = pruned;
-        } else {
-            *msg = "only SET (with a value) and DELETE are supported for topic configs";
-            sl_props_free(next);
-            return KERR_INVALID_CONFIG;
+            return e;
         }
     }
     return brk_topic_set_configs(req->brk, topic, next, validate_only, msg);

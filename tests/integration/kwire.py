@@ -44,6 +44,8 @@ ERR_PRODUCER_FENCED = 90
 RESOURCE_TOPIC = 2
 OP_SET = 0
 OP_DELETE = 1
+OP_APPEND = 2
+OP_SUBTRACT = 3
 
 
 # ---- CRC32C (Castagnoli, reflected polynomial 0x82F63B78) ----------------------------------
@@ -623,7 +625,8 @@ def describe_producers(bootstrap, partitions_by_topic, timeout_s):
 
 
 def incremental_alter_topic_configs(bootstrap, topic, configs, timeout_s):
-    """configs: [(name, OP_SET|OP_DELETE, value|None)]; returns (error_code, error_message)."""
+    """configs: [(name, OP_SET|OP_DELETE|OP_APPEND|OP_SUBTRACT, value|None)]; returns
+    (error_code, error_message)."""
     with Conn(bootstrap, timeout_s) as conn:
         cid = conn.cid()
         req = incremental_alter_configs_v0_request([(RESOURCE_TOPIC, topic, configs)], cid)

@@ -145,3 +145,48 @@ def test_a_deprecated_broker_setting_with_a_bad_value_is_refused(tmp_path):
     rc, err = serve(tmp_path, "--set", "log.message.format.version=banana",
                     "--listen", "127.0.0.1:0")
     assert rc != 0 and "log.message.format.version" in err, (rc, err)
+
+
+# ---- IncrementalAlterConfigs APPEND and SUBTRACT ----------------------------------------------
+
+def _ialter(b, topic, *ops):
+    return kwire.incremental_alter_topic_configs(b.bootstrap, topic, list(ops), T(10))
+
+
+@pytest.mark.own_broker
+def test_append_and_subtract_change_a_list_config_by_kafkas_rules_and_last(make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("list"))
+    policy = lambda: describe_topic_configs(b.bootstrap, topic)["cleanup.policy"].value  # noqa
+    assert policy() == "delete"
+    assert _ialter(b, topic, ("cleanup.policy", kwire.OP_APPEND, "compact"))[0] == 0
+    assert policy() == "delete,compact"  # added after the default, which becomes the override
+    assert _ialter(b, topic, ("cleanup.policy", kwire.OP_APPEND, "compact"))[0] == 0
+    assert policy() == "delete,compact", "a value already there is not added twice"
+    assert _ialter(b, topic, ("cleanup.policy", kwire.OP_SUBTRACT, "delete"))[0] == 0
+    assert policy() == "compact"
+    assert _ialter(b, topic, ("cleanup.policy", kwire.OP_SUBTRACT, "delete"))[0] == 0
+    assert policy() == "compact", "subtracting an absent value is a no-op"
+    b.kill9()
+    b.start()
+    cfg = describe_topic_configs(b.bootstrap, topic)["cleanup.policy"]
+    assert cfg.value == "compact" and source_of(cfg) == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+
+
+@pytest.mark.parametrize("op", [kwire.OP_APPEND, kwire.OP_SUBTRACT], ids=["append", "subtract"])
+def test_append_or_subtract_on_a_config_that_is_not_a_list_is_invalid_config(broker, op):
+    topic = create_topic(broker.bootstrap, unique_topic("list-bad"))
+    before = describe_topic_configs(broker.bootstrap, topic)
+    err = _ialter(broker, topic, ("cleanup.policy", kwire.OP_SET, "compact"),
+                  ("retention.ms", op, "1000"))
+    assert err[0] == kwire.ERR_INVALID_CONFIG, err
+    after = describe_topic_configs(broker.bootstrap, topic)
+    for name in ("cleanup.policy", "retention.ms"):  # nothing of the request applied
+        assert after[name].value == before[name].value, name
+
+
+def test_subtract_of_every_policy_is_refused_and_applies_nothing(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("list-empty"))
+    err = _ialter(broker, topic, ("cleanup.policy", kwire.OP_SUBTRACT, "delete"))
+    assert err[0] == kwire.ERR_INVALID_CONFIG, err
+    assert describe_topic_configs(broker.bootstrap, topic)["cleanup.policy"].value == "delete"
