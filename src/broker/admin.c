@@ -119,6 +119,82 @@ static kerr_t brk__quota_err(brk_req_t *req, kerr_t e, int16_t since)
                                                                           : e;
 }
 
+/* A message with one number, in the request's arena (lives until the answer is queued). */
+static const char *brk__msg_num(brk_req_t *req, const char *fmt, long long num)
+{
+    char *buf = brk_alloc(req, 160, 1);
+    snprintf(buf, 160, fmt, num);
+    return buf;
+}
+
+/* One replica list of a manual assignment, by Kafka's checks (ReplicationControlManager): not
+ * empty, only registered brokers (here: this one), none twice. */
+static kerr_t brk__assignment_list(brk_req_t *req, const int32_t *ids, int32_t count,
+                                   const char **msg)
+{
+    int32_t node = req->brk->conf.node_id, seen = 0;
+    if (count <= 0) {
+        *msg = "The manual partition assignment includes an empty replica list.";
+        return KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    for (int32_t i = 0; i < count; i++) {
+        if (ids[i] != node) {
+            *msg = brk__msg_num(req, "The manual partition assignment includes broker %lld, but "
+                                "no such broker is registered.", ids[i]);
+            return KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        if (++seen > 1) {
+            *msg = brk__msg_num(req, "The manual partition assignment includes the broker %lld "
+                                "more than once.", node);
+            return KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+    }
+    return KERR_NONE;
+}
+
+/* A manual replica assignment, accepted as Kafka accepts one on a cluster of this one broker:
+ * partition count and replication factor -1 (else INVALID_REQUEST), each partition once with
+ * a valid replica list, partitions 0..n-1 (else INVALID_REPLICA_ASSIGNMENT). *npart gets n. */
+static kerr_t brk__create_assignment(brk_req_t *req,
+                                     const kmsg_create_topics_req_creatable_topic_t *ct,
+                                     int32_t *npart, const char **msg)
+{
+    if (ct->replication_factor != -1) {
+        *msg = "A manual partition assignment was specified, but replication factor was not "
+               "set to -1.";
+        return KERR_INVALID_REQUEST;
+    }
+    if (ct->num_partitions != -1) {
+        *msg = "A manual partition assignment was specified, but numPartitions was not set to -1.";
+        return KERR_INVALID_REQUEST;
+    }
+    int32_t n = ct->assignments_count;
+    bool *seen = brk_alloc(req, n, sizeof *seen), gap = false;
+    for (int32_t i = 0; i < n; i++) {
+        const kmsg_create_topics_req_creatable_replica_assignment_t *a = &ct->assignments[i];
+        int32_t p = a->partition_index;
+        if (p >= 0 && p < n && seen[p]) {
+            *msg = brk__msg_num(req, "Found multiple manual partition assignments for "
+                                "partition %lld", p);
+            return KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        kerr_t e = brk__assignment_list(req, a->broker_ids, a->broker_ids_count, msg);
+        if (e != KERR_NONE) {
+            return e;
+        }
+        gap = gap || p < 0 || p >= n;
+        if (!gap) {
+            seen[p] = true;
+        }
+    }
+    if (gap) {
+        *msg = "partitions should be a consecutive 0-based integer sequence";
+        return KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    *npart = n;
+    return KERR_NONE;
+}
+
 /* One CreateTopics entry: refused now, answered now (validate_only), or added to the
  * request's creation batch c (*item gets its index). */
 static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatable_topic_t *ct,
@@ -134,15 +210,16 @@ static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatab
     sl_props_t *props = ct->configs_count > 0 ? sl_props_new() : NULL;
     if (!brk_topic_name_valid(ct->name, &msg)) { /* Kafka validates the name first */
         e = KERR_INVALID_TOPIC_EXCEPTION;
+    } else if (ct->assignments_count > 0) {
+        e = brk__create_assignment(req, ct, &npart, &msg);
     } else if (ct->replication_factor != -1 && ct->replication_factor != 1) {
         e = KERR_INVALID_REPLICATION_FACTOR;
         msg = "replication factor must be 1 (or -1) on a single-node broker";
-    } else if (ct->assignments_count > 0) {
-        e = KERR_INVALID_REPLICA_ASSIGNMENT;
-        msg = "manual replica assignment is not supported on a single-node broker";
-    } else if (!brk__configs_to_props(ct, props, &msg)) {
+    }
+    if (e == KERR_NONE && !brk__configs_to_props(ct, props, &msg)) {
         e = KERR_INVALID_CONFIG;
-    } else {
+    }
+    if (e == KERR_NONE) {
         e = brk_create_check_topic(req->brk, ct->name, &npart, props, &msg);
     }
     if (e == KERR_NONE && !body->validate_only) {
@@ -364,6 +441,28 @@ static void brk__create_parts_done(brk_create_t *c, void *ctx)
 }
 
 /* The partitions are created off the loop (create.c); the request is answered when they are. */
+/* CreatePartitions' manual assignment (non-null): one replica list per added partition, each
+ * valid as in CreateTopics (Kafka: INVALID_REPLICA_ASSIGNMENT otherwise). */
+static kerr_t brk__partitions_assignment(
+    brk_req_t *req, const kmsg_create_partitions_req_create_partitions_topic_t *ct, int32_t added,
+    const char **msg)
+{
+    if (ct->assignments_count != added) {
+        *msg = brk__msg_num(req, "Attempted to add partitions with a manual assignment of %lld "
+                            "replica list(s), not one per added partition.",
+                            ct->assignments_count);
+        return KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    for (int32_t i = 0; i < added; i++) {
+        kerr_t e = brk__assignment_list(req, ct->assignments[i].broker_ids,
+                                        ct->assignments[i].broker_ids_count, msg);
+        if (e != KERR_NONE) {
+            return e;
+        }
+    }
+    return KERR_NONE;
+}
+
 void brk_handle_create_partitions(brk_req_t *req)
 {
     kmsg_create_partitions_req_t *body = req->body;
@@ -397,11 +496,11 @@ void brk_handle_create_partitions(brk_req_t *req)
             e = KERR_TOPIC_AUTHORIZATION_FAILED;
         } else if (!topic) {
             e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        } else if (ct->assignments_count > 0) {
-            e = KERR_INVALID_REPLICA_ASSIGNMENT;
-            msg = "manual replica assignment is not supported on a single-node broker";
         } else {
             e = brk_topic_check_partitions(topic, ct->count, &msg);
+            if (e == KERR_NONE && ct->assignments_count >= 0) {
+                e = brk__partitions_assignment(req, ct, ct->count - topic->npart, &msg);
+            }
             if (e == KERR_NONE && !body->validate_only) {
                 e = brk__quota_err(req, brk_create_admit(c, ct->count - topic->npart, &msg), 3);
                 if (e == KERR_NONE) {

@@ -4,16 +4,17 @@ protocol classes, or kwire.py where neither installed client (confluent-kafka 1.
 kafka-python 2.0) has a call for the request."""
 import pytest
 from confluent_kafka import KafkaError
-from confluent_kafka.admin import ConfigResource, ConfigSource, NewTopic
+from confluent_kafka.admin import ConfigResource, ConfigSource, NewPartitions, NewTopic
 
 import kwire
-from conftest import T, admin_client, create_topic, future_error_code, unique_topic
+from conftest import (T, admin_client, create_topic, future_error_code, produce_all, producer,
+                      topic_partitions, unique_topic)
 from test_admin import describe_topic_configs, source_of
 from test_settings_messages import serve
 from test_versions import Raw
 
 P = pytest.importorskip("kafka.protocol")
-from kafka.protocol import commit  # noqa: E402
+from kafka.protocol import admin, commit  # noqa: E402
 
 META = "Hello\0world!"  # 12 bytes, a NUL in the middle (librdkafka's test 0099)
 
@@ -190,3 +191,68 @@ def test_subtract_of_every_policy_is_refused_and_applies_nothing(broker):
     err = _ialter(broker, topic, ("cleanup.policy", kwire.OP_SUBTRACT, "delete"))
     assert err[0] == kwire.ERR_INVALID_CONFIG, err
     assert describe_topic_configs(broker.bootstrap, topic)["cleanup.policy"].value == "delete"
+
+
+# ---- CreateTopics with a manual replica assignment ---------------------------------------------
+
+NODE_ID = 1  # the broker's default node.id
+
+
+def _create_assigned(b, topic, assignment, num_partitions=3):
+    futs = admin_client(b.bootstrap).create_topics(
+        [NewTopic(topic, num_partitions, replication_factor=-1, replica_assignment=assignment)],
+        request_timeout=T(10))
+    return future_error_code(futs[topic], T(20))
+
+
+def test_create_topics_accepts_an_assignment_to_this_broker_only(broker):
+    topic = unique_topic("assign")
+    assert _create_assigned(broker, topic, [[NODE_ID]] * 3) is None
+    assert topic_partitions(broker.bootstrap, topic) == 3
+    msgs = produce_all(producer(broker.bootstrap), topic, [{"value": b"x"}], partition=2)
+    assert msgs[0].offset() == 0
+
+
+@pytest.mark.parametrize("assignment", [[[NODE_ID], [NODE_ID + 1]], [[NODE_ID, NODE_ID]],
+                                        [[NODE_ID, NODE_ID + 1]], [[0]]],
+                         ids=["other-node", "twice", "two-replicas", "node-0"])
+def test_create_topics_refuses_an_assignment_naming_another_node(broker, assignment):
+    topic = unique_topic("assign-bad")
+    assert _create_assigned(broker, topic, assignment, len(assignment)) == \
+        KafkaError.INVALID_REPLICA_ASSIGNMENT
+    assert topic not in admin_client(broker.bootstrap).list_topics(timeout=T(10)).topics
+
+
+@pytest.mark.parametrize("partitions, replication, assignment, error", [
+    (3, -1, [(0, [NODE_ID])], 42),              # INVALID_REQUEST: count not -1
+    (-1, 1, [(0, [NODE_ID])], 42),              # INVALID_REQUEST: factor not -1
+    (-1, -1, [(0, [NODE_ID]), (2, [NODE_ID])], 39),  # not 0..n-1
+    (-1, -1, [(0, [NODE_ID]), (0, [NODE_ID])], 39),  # a partition twice
+    (-1, -1, [(0, [])], 39),                    # an empty replica list
+    (-1, -1, [(1, [NODE_ID]), (0, [NODE_ID])], 0),   # any order
+], ids=["count", "factor", "gap", "twice", "empty", "unordered"])
+def test_create_topics_checks_an_assignment_as_kafka_does(broker, partitions, replication,
+                                                          assignment, error):
+    topic = unique_topic("assign-raw")
+    raw = Raw(broker.bootstrap)
+    try:
+        req = admin.CreateTopicsRequest[1]([(topic, partitions, replication, assignment, [])],
+                                           10000, False)
+        got = raw.call(req).topic_errors[0]
+    finally:
+        raw.close()
+    assert got[1] == error, got
+    if error == 0:
+        assert topic_partitions(broker.bootstrap, topic) == len(assignment)
+
+
+@pytest.mark.parametrize("assignment, error", [
+    ([[NODE_ID], [NODE_ID]], None), ([[NODE_ID]], KafkaError.INVALID_REPLICA_ASSIGNMENT),
+    ([[NODE_ID], [NODE_ID + 1]], KafkaError.INVALID_REPLICA_ASSIGNMENT)],
+    ids=["this-node", "too-few", "other-node"])
+def test_create_partitions_takes_an_assignment_to_this_broker_only(broker, assignment, error):
+    topic = create_topic(broker.bootstrap, unique_topic("assign-parts"), partitions=1)
+    futs = admin_client(broker.bootstrap).create_partitions(
+        [NewPartitions(topic, 3, replica_assignment=assignment)], request_timeout=T(10))
+    assert future_error_code(futs[topic], T(20)) == error
+    assert topic_partitions(broker.bootstrap, topic) == (3 if error is None else 1)
