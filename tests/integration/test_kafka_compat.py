@@ -2,6 +2,8 @@
 each, every one failing before its fix. Sent with confluent-kafka's AdminClient, kafka-python's
 protocol classes, or kwire.py where neither installed client (confluent-kafka 1.7,
 kafka-python 2.0) has a call for the request."""
+import os
+
 import pytest
 from confluent_kafka import KafkaError
 from confluent_kafka.admin import ConfigResource, ConfigSource, NewPartitions, NewTopic
@@ -65,6 +67,33 @@ def test_long_commit_metadata_full_of_nuls_survives_a_restart(make_broker):
     _commit(b.bootstrap, "g-max", topic, 3, meta)
     b.restart()
     assert _committed(b.bootstrap, "g-max", topic) == (3, meta)
+
+
+def _dir_bytes(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+@pytest.mark.own_broker
+def test_commit_metadata_with_nuls_survives_the_offsets_log_compaction(make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("meta-snap"), partitions=1)
+    raw = Raw(b.bootstrap)
+    try:
+        for i in range(300):  # 300 x 4 KB commits of one offset: 1.2 MB, mostly superseded
+            meta = ("%d\0" % i).ljust(4000, "\0")
+            req = commit.OffsetCommitRequest[2]("g-snap", -1, "", -1, [(topic, [(0, i, meta)])])
+            assert raw.call(req).topics[0][1][0][1] == 0
+    finally:
+        raw.close()
+    log_dir = os.path.join(b.data_dir, "internal", "offsets")
+    assert _dir_bytes(log_dir) > 1 << 20
+    b.restart()  # replayed, then rewritten as one snapshot (brk_offsets_open)
+    assert _dir_bytes(log_dir) < 1 << 20, "the offsets log was not compacted"
+    want = (299, "299\0".ljust(4000, "\0"))
+    assert _committed(b.bootstrap, "g-snap", topic) == want
+    b.kill9()
+    b.start()
+    assert _committed(b.bootstrap, "g-snap", topic) == want
 
 
 # ---- configs Kafka 3.7 accepts that have no effect --------------------------------------------
