@@ -3,20 +3,21 @@ each, every one failing before its fix. Sent with confluent-kafka's AdminClient,
 protocol classes, or kwire.py where neither installed client (confluent-kafka 1.7,
 kafka-python 2.0) has a call for the request."""
 import os
+import subprocess
 
 import pytest
 from confluent_kafka import KafkaError
 from confluent_kafka.admin import ConfigResource, ConfigSource, NewPartitions, NewTopic
 
 import kwire
-from conftest import (T, admin_client, create_topic, future_error_code, produce_all, producer,
-                      topic_partitions, unique_topic)
+from conftest import (T, admin_client, consumer, create_topic, future_error_code, produce_all,
+                      producer, read_partition, topic_partitions, unique_topic, watermarks)
 from test_admin import describe_topic_configs, source_of
 from test_settings_messages import serve
 from test_versions import Raw
 
 P = pytest.importorskip("kafka.protocol")
-from kafka.protocol import admin, commit  # noqa: E402
+from kafka.protocol import admin, commit, fetch  # noqa: E402
 
 META = "Hello\0world!"  # 12 bytes, a NUL in the middle (librdkafka's test 0099)
 
@@ -63,7 +64,7 @@ def test_commit_metadata_limit_is_the_offsets_logs_16_bit_length(tmp_path):
 def test_long_commit_metadata_full_of_nuls_survives_a_restart(make_broker):
     b = make_broker({"offset.metadata.max.bytes": 65535})
     topic = create_topic(b.bootstrap, unique_topic("meta-max"), partitions=1)
-    meta = "\0x" * 16383 + "y"  # 32767 bytes: the longest non-flexible STRING
+    meta = "\0x" * 16383 + "y"  # 32767 bytes: the longest string Kafka's protocol carries
     _commit(b.bootstrap, "g-max", topic, 3, meta)
     b.restart()
     assert _committed(b.bootstrap, "g-max", topic) == (3, meta)
@@ -285,3 +286,124 @@ def test_create_partitions_takes_an_assignment_to_this_broker_only(broker, assig
         [NewPartitions(topic, 3, replica_assignment=assignment)], request_timeout=T(10))
     assert future_error_code(futs[topic], T(20)) == error
     assert topic_partitions(broker.bootstrap, topic) == (3 if error is None else 1)
+
+
+# ---- DeleteRecords -----------------------------------------------------------------------------
+
+def _delete(b, topic, offset, version=2, partition=0):
+    return kwire.delete_records(b.bootstrap, version, {(topic, partition): offset},
+                                T(10))[(topic, partition)]
+
+
+def _fetch_error(b, topic, offset):
+    raw = Raw(b.bootstrap)
+    try:
+        req = fetch.FetchRequest[4](-1, 100, 1, 1 << 20, 0, [(topic, [(0, offset, 1 << 20)])])
+        return raw.call(req).topics[0][1][0][1]
+    finally:
+        raw.close()
+
+
+def _segment_bases(b, topic):
+    d = os.path.join(b.data_dir, "topics", topic, "0")
+    return sorted(int(f[:-4]) for f in os.listdir(d) if f.endswith(".log"))
+
+
+def _seeded_topic(b, prefix, n=100, config=None):
+    cfg = {"segment.bytes": "1024"}
+    cfg.update(config or {})
+    topic = create_topic(b.bootstrap, unique_topic(prefix), config=cfg)
+    prod = producer(b.bootstrap, **{"linger.ms": 0, "batch.num.messages": 1})
+    produce_all(prod, topic, [{"value": b"%03d" % i + b"." * 100} for i in range(n)])
+    return topic
+
+
+def test_api_versions_advertises_delete_records_v0_to_v2(broker):
+    apis = kwire.api_versions(broker.bootstrap, 3, T(10))["apis"]
+    assert apis[kwire.API_DELETE_RECORDS] == (0, 2)
+
+
+@pytest.mark.own_broker
+def test_delete_records_moves_the_log_start_durably_in_every_version(make_broker):
+    b = make_broker()
+    topic = _seeded_topic(b, "delrec")
+    first_bases = _segment_bases(b, topic)
+    assert len(first_bases) > 5 and first_bases[0] == 0
+    for version, offset in ((0, 10), (1, 30), (2, 55)):
+        assert _delete(b, topic, offset, version) == (0, offset), version
+    assert watermarks(b.bootstrap, topic, 0) == (55, 100)
+    assert _fetch_error(b, topic, 54) == kwire.ERR_OFFSET_OUT_OF_RANGE
+    assert _fetch_error(b, topic, 55) == 0
+    got = read_partition(b.bootstrap, topic, 0, 45)
+    assert [m.offset() for m in got] == list(range(55, 100))
+    assert got[0].value().startswith(b"055")
+    bases = _segment_bases(b, topic)  # whole segments below 55 are gone, the one holding it kept
+    assert 0 < bases[0] <= 55 and len(bases) < len(first_bases), (first_bases, bases)
+    assert _delete(b, topic, 20) == (0, 55), "an offset below the start changes nothing"
+    from confluent_kafka import TopicPartition
+    c = consumer(b.bootstrap)
+    try:  # by time: the first record (timestamp >= 0) is now offset 55
+        assert c.offsets_for_times([TopicPartition(topic, 0, 0)], timeout=T(10))[0].offset == 55
+    finally:
+        c.close()
+    b.restart()
+    assert watermarks(b.bootstrap, topic, 0) == (55, 100)
+    assert _fetch_error(b, topic, 54) == kwire.ERR_OFFSET_OUT_OF_RANGE
+    assert _delete(b, topic, -1) == (0, 100), "-1: up to the high watermark"
+    b.kill9()
+    b.start()
+    assert watermarks(b.bootstrap, topic, 0) == (100, 100)
+    produce_all(producer(b.bootstrap), topic, [{"value": b"after"}])
+    assert [m.value() for m in read_partition(b.bootstrap, topic, 0, 1)] == [b"after"]
+
+
+@pytest.mark.own_broker
+def test_delete_records_inside_the_active_segment_survives_a_kill(make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("delrec-active"))
+    produce_all(producer(b.bootstrap), topic, [{"value": b"v%d" % i} for i in range(10)])
+    assert _delete(b, topic, 4, 1) == (0, 4)
+    b.kill9()
+    b.start()
+    assert watermarks(b.bootstrap, topic, 0) == (4, 10)
+    assert [m.offset() for m in read_partition(b.bootstrap, topic, 0, 6)] == list(range(4, 10))
+
+
+def test_delete_records_refuses_what_kafka_refuses(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("delrec-bad"))
+    produce_all(producer(broker.bootstrap), topic, [{"value": b"x"}] * 5)
+    assert _delete(broker, topic, 6) == (kwire.ERR_OFFSET_OUT_OF_RANGE, -1)  # past the HW
+    assert _delete(broker, topic, -2) == (kwire.ERR_OFFSET_OUT_OF_RANGE, -1)
+    assert _delete(broker, topic, 1, partition=1) == (kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION, -1)
+    assert _delete(broker, unique_topic("none"), 0) == (kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION, -1)
+    compacted = create_topic(broker.bootstrap, unique_topic("delrec-compact"),
+                             config={"cleanup.policy": "compact"})
+    assert _delete(broker, compacted, 0) == (kwire.ERR_POLICY_VIOLATION, -1)
+    assert watermarks(broker.bootstrap, topic, 0) == (0, 5), "nothing moved"
+
+
+@pytest.fixture(scope="module")
+def rdk_delete_records(tmp_path_factory):
+    """tools/rdk_delete_records.c built against Debian's librdkafka (2.0.2)."""
+    src = os.path.join(os.path.dirname(__file__), "tools", "rdk_delete_records.c")
+    out = str(tmp_path_factory.mktemp("rdk") / "rdk_delete_records")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "rdkafka"], capture_output=True,
+                           text=True, check=True, timeout=T(30)).stdout.split()
+    subprocess.run(["gcc", "-O1", "-Wall", "-Werror", "-o", out, src] + flags, check=True,
+                   timeout=T(120))
+    return out
+
+
+def test_librdkafka_delete_records_moves_the_low_watermark(broker, rdk_delete_records):
+    topic = create_topic(broker.bootstrap, unique_topic("delrec-rdk"), partitions=2)
+    produce_all(producer(broker.bootstrap), topic, [{"value": b"x"}] * 8, partition=1)
+    run = lambda offset: subprocess.run(  # noqa: E731
+        [rdk_delete_records, broker.bootstrap, topic, "1", str(offset)], capture_output=True,
+        text=True, timeout=T(40))
+    p = run(5)
+    assert p.returncode == 0 and p.stdout.split() == ["1", "5", "NO_ERROR"], (p.stdout, p.stderr)
+    assert watermarks(broker.bootstrap, topic, 1) == (5, 8)
+    p = run(9)
+    assert p.returncode == 0 and p.stdout.split() == ["1", "-1", "OFFSET_OUT_OF_RANGE"], p.stdout
+    p = run(-1)  # RD_KAFKA_OFFSET_END: up to the high watermark
+    assert p.returncode == 0 and p.stdout.split() == ["1", "8", "NO_ERROR"], p.stdout
