@@ -1,8 +1,9 @@
 """Minimal Kafka wire encoding for tests that must send bytes no real client would send.
 
 Covers what the raw-socket tests need and nothing more: CRC32C (pure Python), magic v2 record
-batches, request headers v1/v2, ApiVersions v0/v3, Metadata v0, Produce v3 and
-IncrementalAlterConfigs v0 (the installed confluent-kafka 1.7 has no incremental_alter_configs).
+batches, request headers v1/v2, ApiVersions v0/v3, Metadata v0, Produce v3,
+IncrementalAlterConfigs v0 and DeleteRecords v0-2 (the installed confluent-kafka 1.7 has neither
+incremental_alter_configs nor delete_records, kafka-python 2.0 no DeleteRecords).
 Layouts follow the Kafka protocol guide (kafka.apache.org/protocol) and the JSON message schemas
 in shared/kafka-protocol/.
 """
@@ -17,6 +18,7 @@ API_PRODUCE = 0
 API_METADATA = 3
 API_API_VERSIONS = 18
 API_INCREMENTAL_ALTER_CONFIGS = 44
+API_DELETE_RECORDS = 21
 API_INIT_PRODUCER_ID = 22
 API_DESCRIBE_PRODUCERS = 61
 API_ADD_PARTITIONS_TO_TXN = 24
@@ -26,11 +28,13 @@ ATTR_TRANSACTIONAL = 0x10
 ATTR_CONTROL = 0x20
 
 ERR_NONE = 0
+ERR_OFFSET_OUT_OF_RANGE = 1
 ERR_CORRUPT_MESSAGE = 2
 ERR_UNKNOWN_TOPIC_OR_PARTITION = 3
 ERR_INVALID_TOPIC_EXCEPTION = 17
 ERR_UNSUPPORTED_VERSION = 35
 ERR_INVALID_CONFIG = 40
+ERR_POLICY_VIOLATION = 44
 ERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 ERR_INVALID_PRODUCER_EPOCH = 47
 ERR_INVALID_TXN_STATE = 48
@@ -44,6 +48,8 @@ ERR_PRODUCER_FENCED = 90
 RESOURCE_TOPIC = 2
 OP_SET = 0
 OP_DELETE = 1
+OP_APPEND = 2
+OP_SUBTRACT = 3
 
 
 # ---- CRC32C (Castagnoli, reflected polynomial 0x82F63B78) ----------------------------------
@@ -323,6 +329,47 @@ def add_partitions_to_txn_request(version, correlation_id, tid, pid, epoch, part
     topics = [st(t) + arr(ps, i32) + tag for t, ps in sorted(partitions_by_topic.items())]
     body = st(tid) + i64(pid) + i16(epoch) + arr(topics, lambda x: x) + tag
     return frame(hdr + body)
+
+
+def delete_records_request(version, correlation_id, offsets, timeout_ms=10000):
+    """DeleteRecords v0-2 (flexible from v2): offsets {(topic, partition): offset}."""
+    flex, hdr = _txn_header(API_DELETE_RECORDS, version, 2, correlation_id)
+    st, arr = (compact_string, compact_array) if flex else (string, array)
+    tag = uvarint(0) if flex else b""
+    by_topic = {}
+    for (t, p), off in offsets.items():
+        by_topic.setdefault(t, []).append((p, off))
+    topics = [st(t) + arr(ps, lambda x: i32(x[0]) + i64(x[1]) + tag) + tag
+              for t, ps in sorted(by_topic.items())]
+    return frame(hdr + arr(topics, lambda x: x) + i32(timeout_ms) + tag)
+
+
+def parse_delete_records(payload, version):
+    """Returns {(topic, partition): (error_code, low_watermark)}."""
+    flex = version >= 2
+    r = Reader(payload)
+    if flex:
+        r.skip_tags()
+    r.i32()  # throttle_time_ms
+    out = {}
+
+    def dec_topic(rr):
+        name = rr.compact_string() if flex else rr.string()
+
+        def dec_part(x):
+            part, low = x.i32(), x.i64()
+            out[(name, part)] = (x.i16(), low)
+            if flex:
+                x.skip_tags()
+        (rr.compact_array if flex else rr.array)(dec_part)
+        if flex:
+            rr.skip_tags()
+    (r.compact_array if flex else r.array)(dec_topic)
+    if flex:
+        r.skip_tags()
+    if r.remaining():
+        raise WireError("%d bytes left after DeleteRecords v%d" % (r.remaining(), version))
+    return out
 
 
 def parse_add_partitions_to_txn(payload, version):
@@ -623,8 +670,17 @@ def describe_producers(bootstrap, partitions_by_topic, timeout_s):
 
 
 def incremental_alter_topic_configs(bootstrap, topic, configs, timeout_s):
-    """configs: [(name, OP_SET|OP_DELETE, value|None)]; returns (error_code, error_message)."""
+    """configs: [(name, OP_SET|OP_DELETE|OP_APPEND|OP_SUBTRACT, value|None)]; returns
+    (error_code, error_message)."""
     with Conn(bootstrap, timeout_s) as conn:
         cid = conn.cid()
         req = incremental_alter_configs_v0_request([(RESOURCE_TOPIC, topic, configs)], cid)
         return parse_incremental_alter_configs_v0(conn.call(req, cid))[(RESOURCE_TOPIC, topic)]
+
+
+def delete_records(bootstrap, version, offsets, timeout_s):
+    """One DeleteRecords; returns {(topic, partition): (error_code, low_watermark)}."""
+    with Conn(bootstrap, timeout_s) as conn:
+        cid = conn.cid()
+        return parse_delete_records(conn.call(delete_records_request(version, cid, offsets), cid),
+                                    version)
