@@ -110,7 +110,7 @@ TEST(test_cfg_defaults_and_required_topics)
     ASSERT_TRUE(!cfg.on_error_fail);
     ASSERT_STREQ(cfg.compression, "none");
     ASSERT_EQ(cfg.batch_max, 50000);
-    ASSERT_EQ(cfg.batch_max_bytes, 32ll << 20);
+    ASSERT_EQ(cfg.batch_max_bytes, 16ll << 20);
 }
 
 TEST(test_cfg_refuses_unknown_and_bad_values)

@@ -39,7 +39,7 @@ static void jncfg__defaults(jncfg_t *cfg)
     strcpy(cfg->http_listen, "127.0.0.1:8081");
     strcpy(cfg->compression, "none");
     cfg->batch_max = 50000; /* bench/join: 104k joined/s against 93k with 5,000 */
-    cfg->batch_max_bytes = 32ll << 20; /* bench/join: docs/join.md, "Memory" */
+    cfg->batch_max_bytes = 16ll << 20; /* bench/join: docs/join.md, "Memory" */
     cfg->commit_interval_ms = 100;
     cfg->broker_unreachable_ms = 15000;
     cfg->broker_timeout_ms = 10000;
