@@ -1,4 +1,4 @@
-/* jnbatch: the batch cut of `sluice join` (jnbatch.h; the rule is in docs/join.md, "Delivery"). */
+/* jnbatch: the batch cut of `sluice join` (jnbatch.h; the rule is in docs/join.md, "Memory"). */
 #include "jnbatch.h"
 
 #include "sl_common.h"

@@ -1,11 +1,11 @@
 /* jnproc: the processing thread of `sluice join`. One loop: take a batch from the consumer
- * (both inputs) and apply it partition by partition in one LMDB transaction each (join, state
- * change, changelog record, output record); up to JN_FLIGHT_MAX batches then await the
- * broker's acknowledgements, and a batch is retired (input offsets committed, changelog
- * checkpoints recorded) once every output, changelog and error record it produced is
- * acknowledged and every earlier batch is retired. A crash replays the unretired batches (at
- * least once). On assignment each partition's stored sides are restored from their changelog
- * before any input record is processed. */
+ * (both inputs; cut by records or input bytes, jnbatch.h) and apply it partition by partition
+ * in one LMDB transaction each (join, state change, changelog record, output record); up to
+ * JN_FLIGHT_MAX batches then await the broker's acknowledgements, and a batch is retired
+ * (input offsets committed, changelog checkpoints recorded) once every output, changelog and
+ * error record it produced is acknowledged and every earlier batch is retired. A crash
+ * replays the unretired batches (at least once). On assignment each partition's stored sides
+ * are restored from their changelog before any input record is processed. */
 #include "jnbatch.h"
 #include "jnsvc_int.h"
 
