@@ -344,6 +344,27 @@ def delete_records_request(version, correlation_id, offsets, timeout_ms=10000):
     return frame(hdr + arr(topics, lambda x: x) + i32(timeout_ms) + tag)
 
 
+def _topic_partition_results(r, flex, dec_part):
+    """Reads a response's [topic [partition ...]] array: {(topic, partition): dec_part(reader)},
+    dec_part reading what follows the partition index (the tagged fields after it are skipped
+    when flex)."""
+    out = {}
+
+    def dec_topic(rr):
+        name = rr.compact_string() if flex else rr.string()
+
+        def dec(x):
+            part = x.i32()  # read in wire order: a dict display is evaluated before its key
+            out[(name, part)] = dec_part(x)
+            if flex:
+                x.skip_tags()
+        (rr.compact_array if flex else rr.array)(dec)
+        if flex:
+            rr.skip_tags()
+    (r.compact_array if flex else r.array)(dec_topic)
+    return out
+
+
 def parse_delete_records(payload, version):
     """Returns {(topic, partition): (error_code, low_watermark)}."""
     flex = version >= 2
@@ -351,20 +372,11 @@ def parse_delete_records(payload, version):
     if flex:
         r.skip_tags()
     r.i32()  # throttle_time_ms
-    out = {}
 
-    def dec_topic(rr):
-        name = rr.compact_string() if flex else rr.string()
-
-        def dec_part(x):
-            part, low = x.i32(), x.i64()
-            out[(name, part)] = (x.i16(), low)
-            if flex:
-                x.skip_tags()
-        (rr.compact_array if flex else rr.array)(dec_part)
-        if flex:
-            rr.skip_tags()
-    (r.compact_array if flex else r.array)(dec_topic)
+    def dec_part(x):
+        low = x.i64()
+        return (x.i16(), low)
+    out = _topic_partition_results(r, flex, dec_part)
     if flex:
         r.skip_tags()
     if r.remaining():
@@ -379,21 +391,7 @@ def parse_add_partitions_to_txn(payload, version):
     if flex:
         r.skip_tags()
     r.i32()  # throttle_time_ms
-    out = {}
-
-    def dec_topic(rr):
-        name = rr.compact_string() if flex else rr.string()
-
-        def dec_part(x):
-            part = x.i32()
-            out[(name, part)] = x.i16()
-            if flex:
-                x.skip_tags()
-        (rr.compact_array if flex else rr.array)(dec_part)
-        if flex:
-            rr.skip_tags()
-    (r.compact_array if flex else r.array)(dec_topic)
-    return out
+    return _topic_partition_results(r, flex, lambda x: x.i16())
 
 
 def end_txn_request(version, correlation_id, tid, pid, epoch, commit):
@@ -435,7 +433,6 @@ def parse_describe_producers_v0(payload):
     r = Reader(payload)
     r.skip_tags()  # response header v1
     r.i32()        # throttle_time_ms
-    out = {}
 
     def dec_producer(x):
         p = {"producer_id": x.i64(), "producer_epoch": x.i32(), "last_sequence": x.i32(),
@@ -444,19 +441,11 @@ def parse_describe_producers_v0(payload):
         x.skip_tags()
         return p
 
-    def dec_topic(rr):
-        name = rr.compact_string()
-
-        def dec_part(x):
-            part = x.i32()
-            err = x.i16()
-            x.compact_string()  # error_message
-            producers = x.compact_array(dec_producer)
-            x.skip_tags()
-            out[(name, part)] = {"error_code": err, "producers": producers}
-        rr.compact_array(dec_part)
-        rr.skip_tags()
-    r.compact_array(dec_topic)
+    def dec_part(x):
+        err = x.i16()
+        x.compact_string()  # error_message
+        return {"error_code": err, "producers": x.compact_array(dec_producer)}
+    out = _topic_partition_results(r, True, dec_part)
     r.skip_tags()
     return out
 
@@ -511,17 +500,8 @@ def parse_metadata_v0(payload):
 def parse_produce_v3(payload):
     """Returns {(topic, partition): {"error_code", "base_offset", "log_append_time_ms"}}."""
     r = Reader(payload)
-    out = {}
-
-    def dec_topic(rr):
-        name = rr.string()
-
-        def dec_part(x):
-            part = x.i32()  # read in wire order: a dict display is evaluated before its key
-            out[(name, part)] = {"error_code": x.i16(), "base_offset": x.i64(),
-                                 "log_append_time_ms": x.i64()}
-        rr.array(dec_part)
-    r.array(dec_topic)
+    out = _topic_partition_results(r, False, lambda x: {
+        "error_code": x.i16(), "base_offset": x.i64(), "log_append_time_ms": x.i64()})
     r.i32()  # throttle_time_ms
     return out
 
