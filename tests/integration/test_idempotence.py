@@ -287,13 +287,16 @@ def run_idempotent_rounds(b, rounds, partitions=3, seed=None):
                 prod.poll(0.01)
                 continue
             prod.poll(0 if counts[p] % 50 else 0.001)
-    for _ in range(rounds):
+    t0 = time.monotonic()
+    for i in range(rounds):
         produce_for(rng.uniform(0.3, 1.5))
         b.kill9()
         produce_for(rng.uniform(0.0, 0.3))   # queued and retried while the broker is down
         b.start()
+        print("round %d done at %.1f s, %d produced" % (i, time.monotonic() - t0, sum(counts)))
     produce_for(0.3)
-    left = prod.flush(T(120))
+    left = prod.flush(T(100))
+    print("flushed at %.1f s, %d acked" % (time.monotonic() - t0, len(acks)))
     assert left == 0, "%d messages not delivered" % left
     assert not errors, "delivery errors: %r" % errors[:5]
     return topic, acks, counts
@@ -305,14 +308,17 @@ def check_exactly_once(bootstrap, topic, acks, counts):
         ends = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=T(10), cached=False)[1]
                 for p in range(len(counts))]
         c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(len(counts))])
-        msgs = consume_range(c, sum(ends), T(120))
+        t0 = time.monotonic()
+        msgs = consume_range(c, sum(ends), T(100))
+        print("read %d of %d in %.1f s" % (len(msgs), sum(ends), time.monotonic() - t0))
     finally:
         c.close()
     logs = {p: [] for p in range(len(counts))}
     for m in msgs:
         logs[m.partition()].append((m.offset(), m.value()))
     for p, recs in logs.items():
-        assert len(recs) == ends[p], "partition %d: read %d of %d" % (p, len(recs), ends[p])
+        assert len(recs) == ends[p], "partition %d: read %d of %d, last offset read %r" % (
+            p, len(recs), ends[p], recs[-1][0] if recs else None)
         assert [o for o, _ in recs] == list(range(len(recs))), "partition %d: offsets" % p
         want = [b"%d-%d" % (p, n) for n in range(counts[p])]
         got = [v for _, v in recs]
