@@ -1,0 +1,361 @@
+/* The cluster-describing admin APIs, answered as a one-node Kafka 3.7 cluster answers them:
+ * DescribeCluster (v0-1), DescribeLogDirs (v0-4; the data directory is the one log dir),
+ * DescribeTopicPartitions (v0, KIP-966, with its cursor) and ElectLeaders (v0-2; this node is
+ * every partition's only and preferred replica, so no election is ever needed). ACLs as in
+ * Kafka's KafkaApis: docs/broker.md "ACLs". */
+#include "brk_acl.h"
+#include "brk_authz.h"
+#include "brk_handlers.h"
+#include "brk_internal.h"
+#include "brk_limits.h"
+#include "brk_part.h"
+#include "brk_req.h"
+#include "brk_topics.h"
+#include "kerr.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+/* Kafka's DescribeClusterRequest endpoint types (v1+): brokers, or controllers (KRaft). */
+#define BRK_ENDPOINT_BROKERS 1
+/* Kafka's UNSUPPORTED_ENDPOINT_TYPE: a broker asked for the controllers. */
+#define BRK_KERR_UNSUPPORTED_ENDPOINT_TYPE 119
+
+static kproto_str_t brk__cluster_name(void) { return kproto_str(BRK_ACL_CLUSTER_NAME); }
+
+static bool brk__part_ok(const brk_topic_t *topic, int32_t p)
+{
+    return p >= 0 && p < topic->npart && topic->parts[p];
+}
+
+/* ---- DescribeCluster -------------------------------------------------------------------- */
+
+/* Kafka asks no ACL for it (like Metadata); the authorized operations are 0 without DESCRIBE. */
+void brk_handle_describe_cluster(brk_req_t *req)
+{
+    kmsg_describe_cluster_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    kmsg_describe_cluster_resp_t resp;
+    kmsg_describe_cluster_resp_init(&resp);
+    resp.endpoint_type = body->endpoint_type;
+    resp.cluster_id = kproto_str(brk->cluster_id);
+    resp.controller_id = brk->conf.node_id;
+    resp.cluster_authorized_operations = INT32_MIN;
+    if (body->include_cluster_authorized_operations) {
+        resp.cluster_authorized_operations =
+            brk_authz(req, BRK_ACL_OP_DESCRIBE, BRK_ACL_RES_CLUSTER, brk__cluster_name())
+                ? brk_authz_ops(req, BRK_ACL_RES_CLUSTER, brk__cluster_name())
+                : 0;
+    }
+    if (body->endpoint_type != BRK_ENDPOINT_BROKERS) {
+        resp.error_code = BRK_KERR_UNSUPPORTED_ENDPOINT_TYPE;
+        resp.error_message = kproto_str("The request endpoint type is not supported by a broker");
+        resp.controller_id = -1;
+        brk_respond(req, &resp);
+        return;
+    }
+    kmsg_describe_cluster_resp_describe_cluster_broker_t *b = brk_alloc(req, 1, sizeof *b);
+    kmsg_describe_cluster_resp_describe_cluster_broker_init(b);
+    b->broker_id = brk->conf.node_id;
+    b->host = kproto_str(req->adv_host); /* the listener the client came through */
+    b->port = req->adv_port;
+    b->rack = (kproto_str_t){NULL, -1};
+    resp.brokers = b;
+    resp.brokers_count = 1;
+    brk_respond(req, &resp);
+}
+
+/* ---- DescribeLogDirs -------------------------------------------------------------------- */
+
+typedef kmsg_describe_log_dirs_resp_describe_log_dirs_topic_t brk_ld_topic_t;
+typedef kmsg_describe_log_dirs_resp_describe_log_dirs_partition_t brk_ld_part_t;
+
+static void brk__ld_part(brk_topic_t *topic, int32_t p, brk_ld_part_t *pr)
+{
+    kmsg_describe_log_dirs_resp_describe_log_dirs_partition_init(pr);
+    pr->partition_index = p;
+    pr->partition_size = slog_part_size_bytes(topic->parts[p]->log);
+    pr->offset_lag = 0; /* no future replica is ever being moved here */
+    pr->is_future_key = false;
+}
+
+/* One topic's entry: every partition (want == NULL) or the named ones that exist (Kafka leaves
+ * out partitions this broker does not host). */
+static void brk__ld_topic(brk_req_t *req, brk_topic_t *topic,
+                          const kmsg_describe_log_dirs_req_describable_log_dir_topic_t *want,
+                          brk_ld_topic_t *tr)
+{
+    kmsg_describe_log_dirs_resp_describe_log_dirs_topic_init(tr);
+    tr->name = kproto_str(topic->name);
+    int32_t n = want ? SL_MAX(want->partitions_count, 0) : topic->npart;
+    tr->partitions = brk_alloc(req, n, sizeof *tr->partitions);
+    tr->partitions_count = 0;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t p = want ? want->partitions[i] : i;
+        if (brk__part_ok(topic, p)) {
+            brk__ld_part(topic, p, &tr->partitions[tr->partitions_count++]);
+        }
+    }
+}
+
+/* The log dir's entry: its absolute path and, v4+, the file system's size and free space. */
+static void brk__ld_dir(brk_req_t *req, kmsg_describe_log_dirs_resp_describe_log_dirs_result_t *dr)
+{
+    kmsg_describe_log_dirs_resp_describe_log_dirs_result_init(dr);
+    const char *dir = req->brk->conf.data_dir;
+    char *abs = brk_alloc(req, PATH_MAX, 1);
+    dr->log_dir = kproto_str(realpath(dir, abs) ? abs : dir);
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) == 0) {
+        dr->total_bytes = (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize;
+        dr->usable_bytes = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+    } else {
+        dr->total_bytes = -1; /* Kafka's UNKNOWN_VOLUME_BYTES */
+        dr->usable_bytes = -1;
+    }
+}
+
+void brk_handle_describe_log_dirs(brk_req_t *req)
+{
+    kmsg_describe_log_dirs_req_t *body = req->body;
+    kmsg_describe_log_dirs_resp_t resp;
+    kmsg_describe_log_dirs_resp_init(&resp);
+    if (!brk_authz(req, BRK_ACL_OP_DESCRIBE, BRK_ACL_RES_CLUSTER, brk__cluster_name())) {
+        resp.error_code = KERR_CLUSTER_AUTHORIZATION_FAILED; /* v3+; no dirs either way */
+        brk_respond(req, &resp);
+        return;
+    }
+    kmsg_describe_log_dirs_resp_describe_log_dirs_result_t *dr = brk_alloc(req, 1, sizeof *dr);
+    brk__ld_dir(req, dr);
+    resp.results = dr;
+    resp.results_count = 1;
+    bool all = body->topics_count < 0;
+    int32_t n = all ? req->brk->ntopics : body->topics_count;
+    dr->topics = brk_alloc(req, n, sizeof *dr->topics);
+    dr->topics_count = 0;
+    if (all) {
+        for (brk_topic_t *t = req->brk->topics; t && dr->topics_count < n; t = t->next) {
+            brk__ld_topic(req, t, NULL, &dr->topics[dr->topics_count++]);
+        }
+    } else {
+        for (int32_t i = 0; i < n; i++) {
+            brk_topic_t *topic = brk_topic_find(req->brk, body->topics[i].topic);
+            if (topic) { /* an unknown topic is not hosted here: left out, as in Kafka */
+                brk__ld_topic(req, topic, &body->topics[i], &dr->topics[dr->topics_count++]);
+            }
+        }
+    }
+    brk_respond(req, &resp);
+}
+
+/* ---- DescribeTopicPartitions ------------------------------------------------------------ */
+
+typedef kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_topic_t brk_dtp_topic_t;
+typedef kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_partition_t
+    brk_dtp_part_t;
+
+/* A topic of the answer, by name: the registered topic (NULL when unknown). */
+typedef struct {
+    kproto_str_t name;
+    brk_topic_t *topic;
+} brk_dtp_name_t;
+
+static int brk__dtp_cmp(const void *a, const void *b)
+{
+    kproto_str_t x = ((const brk_dtp_name_t *)a)->name, y = ((const brk_dtp_name_t *)b)->name;
+    int c = memcmp(x.ptr, y.ptr, (size_t)SL_MIN(x.len, y.len));
+    return c != 0 ? c : (x.len > y.len) - (x.len < y.len);
+}
+
+static int brk__dtp_cmp_str(kproto_str_t x, kproto_str_t y)
+{
+    brk_dtp_name_t a = {x, NULL}, b = {y, NULL};
+    return brk__dtp_cmp(&a, &b);
+}
+
+/* The topics to describe, sorted by name as Kafka pages them: the requested ones (each once;
+ * a null name is skipped), or every topic the principal may describe (requested none). */
+static brk_dtp_name_t *brk__dtp_names(brk_req_t *req, int32_t *count)
+{
+    kmsg_describe_topic_partitions_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    int32_t n = 0;
+    brk_dtp_name_t *names;
+    if (body->topics_count <= 0) {
+        names = brk_alloc(req, brk->ntopics, sizeof *names);
+        for (brk_topic_t *t = brk->topics; t && n < brk->ntopics; t = t->next) {
+            if (brk_authz_req_topic(req, kproto_str(t->name)) == KERR_NONE) {
+                names[n++] = (brk_dtp_name_t){kproto_str(t->name), t};
+            }
+        }
+    } else {
+        names = brk_alloc(req, body->topics_count, sizeof *names);
+        for (int32_t i = 0; i < body->topics_count; i++) {
+            if (body->topics[i].name.len >= 0) {
+                names[n++] = (brk_dtp_name_t){body->topics[i].name, NULL};
+            }
+        }
+    }
+    qsort(names, (size_t)n, sizeof *names, brk__dtp_cmp);
+    int32_t m = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (m == 0 || brk__dtp_cmp(&names[m - 1], &names[i]) != 0) {
+            names[m++] = names[i];
+        }
+    }
+    *count = m;
+    return names;
+}
+
+static void brk__dtp_part(brk_req_t *req, int32_t p, brk_dtp_part_t *pr)
+{
+    int32_t *node = brk_alloc(req, 1, sizeof *node);
+    *node = req->brk->conf.node_id;
+    kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_partition_init(pr);
+    pr->partition_index = p;
+    pr->leader_id = *node;
+    pr->leader_epoch = BRK_LEADER_EPOCH;
+    pr->replica_nodes = node;
+    pr->replica_nodes_count = 1;
+    pr->isr_nodes = node;
+    pr->isr_nodes_count = 1;
+    pr->eligible_leader_replicas_count = 0;
+    pr->last_known_elr_count = 0;
+    pr->offline_replicas_count = 0;
+}
+
+/* One topic from partition `from`, at most *budget partitions (taken from it). False when the
+ * budget ran out inside the topic: the cursor then points at the first partition left. */
+static bool brk__dtp_topic(brk_req_t *req, const brk_dtp_name_t *nm, int32_t from,
+                           int32_t *budget, brk_dtp_topic_t *tr,
+                           kmsg_describe_topic_partitions_resp_t *resp)
+{
+    kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_topic_init(tr);
+    tr->name = nm->name;
+    tr->topic_authorized_operations = INT32_MIN;
+    brk_topic_t *topic = nm->topic ? nm->topic : brk_topic_find(req->brk, nm->name);
+    if (!nm->topic && brk_authz_req_topic(req, nm->name) != KERR_NONE) {
+        tr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED; /* unknown or not, the same answer */
+        return true;
+    }
+    if (!topic) {
+        tr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return true;
+    }
+    tr->topic_id = topic->id;
+    tr->topic_authorized_operations = brk_authz_ops(req, BRK_ACL_RES_TOPIC, nm->name);
+    int32_t n = SL_MAX(SL_MIN(topic->npart - from, *budget), 0);
+    tr->partitions = brk_alloc(req, n, sizeof *tr->partitions);
+    tr->partitions_count = n;
+    for (int32_t i = 0; i < n; i++) {
+        brk__dtp_part(req, from + i, &tr->partitions[i]);
+    }
+    *budget -= n;
+    if (from + n < topic->npart) {
+        resp->next_cursor.topic_name = nm->name;
+        resp->next_cursor.partition_index = from + n;
+        resp->next_cursor_null = false;
+        return false;
+    }
+    return true;
+}
+
+/* Kafka 3.7's rules: the partition limit is capped at BRK_DTP_PARTITIONS_MAX (Kafka's
+ * max.request.partition.size.limit); a cursor starts the answer at its topic and partition,
+ * and one naming a topic that was not requested makes the request INVALID_REQUEST. */
+void brk_handle_describe_topic_partitions(brk_req_t *req)
+{
+    kmsg_describe_topic_partitions_req_t *body = req->body;
+    kmsg_describe_topic_partitions_resp_t resp;
+    kmsg_describe_topic_partitions_resp_init(&resp);
+    resp.next_cursor_null = true;
+    int32_t count;
+    brk_dtp_name_t *names = brk__dtp_names(req, &count);
+    int32_t first = 0;
+    bool cursor = !body->cursor_null;
+    while (cursor && first < count && brk__dtp_cmp_str(names[first].name,
+                                                       body->cursor.topic_name) < 0) {
+        first++;
+    }
+    bool bad = cursor && (body->cursor.partition_index < 0 ||
+                          (body->topics_count > 0 &&
+                           (first == count || brk__dtp_cmp_str(names[first].name,
+                                                               body->cursor.topic_name) != 0)));
+    resp.topics = brk_alloc(req, count, sizeof *resp.topics);
+    resp.topics_count = 0;
+    int32_t budget = SL_MIN(SL_MAX(body->response_partition_limit, 0), BRK_DTP_PARTITIONS_MAX);
+    for (int32_t i = bad ? 0 : first; i < count; i++) {
+        brk_dtp_topic_t *tr = &resp.topics[resp.topics_count++];
+        if (bad) {
+            kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_topic_init(tr);
+            tr->name = names[i].name;
+            tr->error_code = KERR_INVALID_REQUEST;
+            continue;
+        }
+        bool at_cursor = cursor && i == first &&
+                         brk__dtp_cmp_str(names[i].name, body->cursor.topic_name) == 0;
+        int32_t from = at_cursor ? body->cursor.partition_index : 0;
+        if (budget == 0) { /* the last answer ended exactly at a topic's end */
+            resp.topics_count--;
+            resp.next_cursor = (kmsg_describe_topic_partitions_resp_cursor_t){names[i].name, 0};
+            resp.next_cursor_null = false;
+            break;
+        }
+        if (!brk__dtp_topic(req, &names[i], from, &budget, tr, &resp)) {
+            break;
+        }
+    }
+    brk_respond(req, &resp);
+}
+
+/* ---- ElectLeaders ----------------------------------------------------------------------- */
+
+typedef kmsg_elect_leaders_resp_partition_result_t brk_el_part_t;
+
+/* Kafka's error messages for the two answers a one-node cluster gives. */
+#define BRK_EL_NOT_NEEDED_MSG "Leader election not needed for topic partition."
+#define BRK_EL_UNKNOWN_MSG "This server does not host this topic-partition."
+
+static void brk__el_topic(brk_req_t *req, kerr_t denied,
+                          const kmsg_elect_leaders_req_topic_partitions_t *rt,
+                          kmsg_elect_leaders_resp_replica_election_result_t *tr)
+{
+    kmsg_elect_leaders_resp_replica_election_result_init(tr);
+    tr->topic = rt->topic;
+    tr->partition_result_count = SL_MAX(rt->partitions_count, 0);
+    tr->partition_result = brk_alloc(req, tr->partition_result_count, sizeof *tr->partition_result);
+    brk_topic_t *topic = denied == KERR_NONE ? brk_topic_find(req->brk, rt->topic) : NULL;
+    for (int32_t i = 0; i < tr->partition_result_count; i++) {
+        brk_el_part_t *pr = &tr->partition_result[i];
+        kmsg_elect_leaders_resp_partition_result_init(pr);
+        pr->partition_id = rt->partitions[i];
+        kerr_t e = denied != KERR_NONE                          ? denied
+                   : topic && brk__part_ok(topic, rt->partitions[i]) ? KERR_ELECTION_NOT_NEEDED
+                                                                     : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        pr->error_code = (int16_t)e;
+        pr->error_message = e == KERR_ELECTION_NOT_NEEDED ? kproto_str(BRK_EL_NOT_NEEDED_MSG)
+                            : e == KERR_UNKNOWN_TOPIC_OR_PARTITION ? kproto_str(BRK_EL_UNKNOWN_MSG)
+                                                                   : (kproto_str_t){NULL, -1};
+    }
+}
+
+/* Every partition already has its preferred (and only) replica as leader: each named one is
+ * ELECTION_NOT_NEEDED, as Kafka answers; with no partitions named (null: all), Kafka's
+ * controller lists only the partitions it elected, here none. Needs ALTER on the cluster. */
+void brk_handle_elect_leaders(brk_req_t *req)
+{
+    kmsg_elect_leaders_req_t *body = req->body;
+    kmsg_elect_leaders_resp_t resp;
+    kmsg_elect_leaders_resp_init(&resp);
+    kerr_t denied = brk_authz_cluster(req, BRK_ACL_OP_ALTER);
+    resp.error_code = (int16_t)denied; /* v1+ */
+    resp.replica_election_results_count = SL_MAX(body->topic_partitions_count, 0);
+    resp.replica_election_results =
+        brk_alloc(req, resp.replica_election_results_count, sizeof *resp.replica_election_results);
+    for (int32_t t = 0; t < resp.replica_election_results_count; t++) {
+        brk__el_topic(req, denied, &body->topic_partitions[t], &resp.replica_election_results[t]);
+    }
+    brk_respond(req, &resp);
+}
