@@ -4,6 +4,7 @@ protocol classes, or kwire.py where neither installed client (confluent-kafka 1.
 kafka-python 2.0) has a call for the request."""
 import os
 import subprocess
+import time
 
 import pytest
 from confluent_kafka import KafkaError
@@ -647,3 +648,89 @@ def test_elect_leaders_finds_every_partition_already_led_by_its_preferred_replic
         every = kwire.call(broker.bootstrap, kwire.elect_leaders_request,
                            kwire.parse_elect_leaders, v, T(10), None)
         assert every == {"error_code": 0, "partitions": {}}, v  # only elected ones are listed
+
+
+# ---- ListTransactions, DescribeTransactions -------------------------------------------------
+
+def _list_txns(b, states=(), pids=()):
+    return kwire.call(b.bootstrap, kwire.list_transactions_request, kwire.parse_list_transactions,
+                      0, T(10), states=states, pids=pids)
+
+
+def _describe_txns(b, tids):
+    return kwire.call(b.bootstrap, kwire.describe_transactions_request,
+                      kwire.parse_describe_transactions, 0, T(10), tids)
+
+
+def _txn_producer(b, tid):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": tid,
+                  "transaction.timeout.ms": 45000, "linger.ms": 0})
+    p.init_transactions(T(20))
+    return p
+
+
+@pytest.mark.own_broker
+def test_list_and_describe_transactions_follow_a_transaction_through_its_states(make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("txn-desc"), partitions=3)
+    tid = unique_topic("tx")
+    p = _txn_producer(b, tid)
+    listed = _list_txns(b)["transactions"]
+    pid = listed[tid][0]
+    assert listed[tid] == (pid, "Empty") and pid >= 0
+    d = _describe_txns(b, [tid])[tid]
+    assert (d["error_code"], d["state"], d["start_ms"], d["topics"]) == (0, "Empty", -1, {})
+    assert (d["producer_id"], d["timeout_ms"]) == (pid, 45000)
+    before_ms = int(time.time() * 1000)
+    p.begin_transaction()
+    for part in (2, 0):
+        p.produce(topic, b"x", partition=part)
+    assert p.flush(T(20)) == 0
+    d = _describe_txns(b, [tid, "no-such-" + tid])
+    assert d["no-such-" + tid]["error_code"] == kwire.ERR_TRANSACTIONAL_ID_NOT_FOUND
+    d = d[tid]
+    assert (d["state"], d["topics"], d["producer_id"]) == ("Ongoing", {topic: [0, 2]}, pid)
+    assert before_ms - 5000 <= d["start_ms"] <= int(time.time() * 1000) + 5000
+    res = _list_txns(b, states=["Ongoing", "Banana"])
+    assert res["transactions"] == {tid: (pid, "Ongoing")} and res["unknown_state_filters"] == ["Banana"]
+    assert _list_txns(b, pids=[pid + 1000])["transactions"] == {}
+    p.commit_transaction(T(20))
+    assert _list_txns(b, states=["Ongoing"])["transactions"] == {}
+    assert _list_txns(b, pids=[pid])["transactions"] == {tid: (pid, "CompleteCommit")}
+    b.restart()  # the coordinator's state file
+    assert _describe_txns(b, [tid])[tid]["state"] == "CompleteCommit"
+
+
+# ---- ACLs of the new APIs, as Kafka checks them ---------------------------------------------
+
+@pytest.mark.own_broker
+def test_the_cluster_and_epoch_apis_ask_kafkas_acls(make_broker):
+    from kafka.admin import ACLOperation as AclOperation, ResourceType
+    from test_acls import acl, add_acls_as_super, cluster_acl, secured
+    topic = unique_topic("acl-epoch")
+    b = secured(make_broker, topics=[topic])
+    assert _epoch_end(b, 4, topic, -1, 0)[0] == 29  # TOPIC_AUTHORIZATION_FAILED
+    assert _dtp(b, [topic])["topics"][0][0] == 29
+    assert _dtp(b, [])["topics"] == []  # all topics: the hidden ones silently left out
+    denied = _log_dirs(b, 4, None)
+    assert denied == {"error_code": kwire.ERR_CLUSTER_AUTHORIZATION_FAILED, "dirs": []}
+    el = kwire.call(b.bootstrap, kwire.elect_leaders_request, kwire.parse_elect_leaders, 2, T(10),
+                    {topic: [0]})
+    assert el["error_code"] == kwire.ERR_CLUSTER_AUTHORIZATION_FAILED
+    assert el["partitions"][(topic, 0)][0] == kwire.ERR_CLUSTER_AUTHORIZATION_FAILED
+    dc = kwire.call(b.bootstrap, kwire.describe_cluster_request, kwire.parse_describe_cluster, 1,
+                    T(10), include_ops=True)
+    assert dc["error_code"] == 0 and dc["cluster_authorized_operations"] == 0  # no DESCRIBE
+    assert _describe_txns(b, ["tx-hidden"])["tx-hidden"]["error_code"] == 53  # not NOT_FOUND
+    add_acls_as_super(b, [acl(AclOperation.DESCRIBE, ResourceType.TOPIC, topic),
+                          cluster_acl(AclOperation.DESCRIBE), cluster_acl(AclOperation.ALTER)])
+    assert _epoch_end(b, 4, topic, -1, 0) == (0, 0, 0)
+    assert [t[1] for t in _dtp(b, [])["topics"]] == [topic]
+    assert _log_dirs(b, 4, None)["dirs"][0]["partitions"] == {(topic, 0): 0}
+    el = kwire.call(b.bootstrap, kwire.elect_leaders_request, kwire.parse_elect_leaders, 2, T(10),
+                    {topic: [0]})
+    assert el["partitions"][(topic, 0)][0] == kwire.ERR_ELECTION_NOT_NEEDED
+    dc = kwire.call(b.bootstrap, kwire.describe_cluster_request, kwire.parse_describe_cluster, 1,
+                    T(10), include_ops=True)
+    assert dc["cluster_authorized_operations"] != 0
