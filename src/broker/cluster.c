@@ -30,6 +30,75 @@ static bool brk__part_ok(const brk_topic_t *topic, int32_t p)
     return p >= 0 && p < topic->npart && topic->parts[p];
 }
 
+/* ---- a request's [topic [partition]] as Kafka reads it: a set ---------------------------- */
+
+/* Topic names with partition numbers: a request's entry, or a distinct one. */
+typedef struct {
+    kproto_str_t topic;
+    int32_t *parts;
+    int32_t n;
+} brk_tps_t;
+
+typedef struct {
+    kproto_str_t topic;
+    int32_t partition;
+    int32_t t; /* its request entry */
+} brk_tp_pair_t;
+
+static brk_key_t brk__tps_key(const void *entries, int32_t i)
+{
+    return brk_key_str(((const brk_tps_t *)entries)[i].topic, 0);
+}
+
+static brk_key_t brk__pair_key(const void *entries, int32_t i)
+{
+    const brk_tp_pair_t *tp = &((const brk_tp_pair_t *)entries)[i];
+    return brk_key_str(tp->topic, (int64_t)tp->partition * 2);
+}
+
+/* The n request entries `in` as distinct topics (first-mention order), each with its distinct
+ * partitions: Kafka answers ElectLeaders and DescribeLogDirs from such a set, so a name or a
+ * partition given twice is answered once. Returns how many; *out in the arena. */
+static int32_t brk__tps_distinct(brk_req_t *req, const brk_tps_t *in, int32_t n, brk_tps_t **out)
+{
+    int32_t *tfirst = brk_dups(req, in, n, brk__tps_key, NULL);
+    int64_t total = 0;
+    for (int32_t t = 0; t < n; t++) {
+        total += SL_MAX(in[t].n, 0);
+    }
+    int32_t npairs = (int32_t)SL_MIN(total, (int64_t)INT32_MAX); /* bounded by the frame */
+    brk_tp_pair_t *pairs = brk_alloc(req, npairs, sizeof *pairs);
+    for (int32_t t = 0, k = 0; t < n; t++) {
+        for (int32_t i = 0; i < in[t].n && k < npairs; i++) {
+            pairs[k++] = (brk_tp_pair_t){in[t].topic, in[t].parts[i], tfirst[t]};
+        }
+    }
+    int32_t *pfirst = brk_dups(req, pairs, npairs, brk__pair_key, NULL);
+    int32_t *slot = brk_alloc(req, n, sizeof *slot), m = 0;
+    for (int32_t t = 0; t < n; t++) {
+        slot[t] = tfirst[t] == t ? m++ : slot[tfirst[t]];
+    }
+    brk_tps_t *res = brk_alloc(req, m, sizeof *res);
+    int32_t *cap = brk_alloc(req, m, sizeof *cap);
+    for (int32_t k = 0; k < npairs; k++) {
+        cap[slot[pairs[k].t]] += pfirst[k] == k;
+    }
+    for (int32_t t = 0; t < n; t++) {
+        if (tfirst[t] == t) {
+            int32_t *parts = brk_alloc(req, cap[slot[t]], sizeof *parts);
+            res[slot[t]] = (brk_tps_t){in[t].topic, parts, 0};
+        }
+    }
+    for (int32_t k = 0; k < npairs; k++) {
+        if (pfirst[k] == k) {
+            brk_tps_t *r = &res[slot[pairs[k].t]];
+            r->parts[r->n++] = pairs[k].partition;
+        }
+    }
+    *out = res;
+    return m;
+}
+
 /* ---- DescribeCluster -------------------------------------------------------------------- */
 
 /* Kafka asks no ACL for it (like Metadata); the authorized operations are 0 without DESCRIBE. */
@@ -83,17 +152,16 @@ static void brk__ld_part(brk_topic_t *topic, int32_t p, brk_ld_part_t *pr)
 
 /* One topic's entry: every partition (want == NULL) or the named ones that exist (Kafka leaves
  * out partitions this broker does not host). */
-static void brk__ld_topic(brk_req_t *req, brk_topic_t *topic,
-                          const kmsg_describe_log_dirs_req_describable_log_dir_topic_t *want,
+static void brk__ld_topic(brk_req_t *req, brk_topic_t *topic, const brk_tps_t *want,
                           brk_ld_topic_t *tr)
 {
     kmsg_describe_log_dirs_resp_describe_log_dirs_topic_init(tr);
     tr->name = kproto_str(topic->name);
-    int32_t n = want ? SL_MAX(want->partitions_count, 0) : topic->npart;
+    int32_t n = want ? want->n : topic->npart;
     tr->partitions = brk_alloc(req, n, sizeof *tr->partitions);
     tr->partitions_count = 0;
     for (int32_t i = 0; i < n; i++) {
-        int32_t p = want ? want->partitions[i] : i;
+        int32_t p = want ? want->parts[i] : i;
         if (brk__part_ok(topic, p)) {
             brk__ld_part(topic, p, &tr->partitions[tr->partitions_count++]);
         }
@@ -133,6 +201,15 @@ void brk_handle_describe_log_dirs(brk_req_t *req)
     resp.results_count = 1;
     bool all = body->topics_count < 0;
     int32_t n = all ? req->brk->ntopics : body->topics_count;
+    brk_tps_t *want = NULL;
+    if (!all) {
+        brk_tps_t *in = brk_alloc(req, n, sizeof *in);
+        for (int32_t i = 0; i < n; i++) {
+            in[i] = (brk_tps_t){body->topics[i].topic, body->topics[i].partitions,
+                                SL_MAX(body->topics[i].partitions_count, 0)};
+        }
+        n = brk__tps_distinct(req, in, n, &want);
+    }
     dr->topics = brk_alloc(req, n, sizeof *dr->topics);
     dr->topics_count = 0;
     if (all) {
@@ -141,9 +218,9 @@ void brk_handle_describe_log_dirs(brk_req_t *req)
         }
     } else {
         for (int32_t i = 0; i < n; i++) {
-            brk_topic_t *topic = brk_topic_find(req->brk, body->topics[i].topic);
+            brk_topic_t *topic = brk_topic_find(req->brk, want[i].topic);
             if (topic) { /* an unknown topic is not hosted here: left out, as in Kafka */
-                brk__ld_topic(req, topic, &body->topics[i], &dr->topics[dr->topics_count++]);
+                brk__ld_topic(req, topic, &want[i], &dr->topics[dr->topics_count++]);
             }
         }
     }
@@ -152,7 +229,8 @@ void brk_handle_describe_log_dirs(brk_req_t *req)
 
 /* ---- DescribeTopicPartitions ------------------------------------------------------------ */
 
-typedef kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_topic_t brk_dtp_topic_t;
+typedef kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_topic_t
+    brk_dtp_topic_t;
 typedef kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_partition_t
     brk_dtp_part_t;
 
@@ -318,22 +396,22 @@ typedef kmsg_elect_leaders_resp_partition_result_t brk_el_part_t;
 #define BRK_EL_NOT_NEEDED_MSG "Leader election not needed for topic partition."
 #define BRK_EL_UNKNOWN_MSG "This server does not host this topic-partition."
 
-static void brk__el_topic(brk_req_t *req, kerr_t denied,
-                          const kmsg_elect_leaders_req_topic_partitions_t *rt,
+static void brk__el_topic(brk_req_t *req, kerr_t denied, const brk_tps_t *rt,
                           kmsg_elect_leaders_resp_replica_election_result_t *tr)
 {
     kmsg_elect_leaders_resp_replica_election_result_init(tr);
     tr->topic = rt->topic;
-    tr->partition_result_count = SL_MAX(rt->partitions_count, 0);
+    tr->partition_result_count = rt->n;
     tr->partition_result = brk_alloc(req, tr->partition_result_count, sizeof *tr->partition_result);
     brk_topic_t *topic = denied == KERR_NONE ? brk_topic_find(req->brk, rt->topic) : NULL;
     for (int32_t i = 0; i < tr->partition_result_count; i++) {
         brk_el_part_t *pr = &tr->partition_result[i];
         kmsg_elect_leaders_resp_partition_result_init(pr);
-        pr->partition_id = rt->partitions[i];
-        kerr_t e = denied != KERR_NONE                          ? denied
-                   : topic && brk__part_ok(topic, rt->partitions[i]) ? KERR_ELECTION_NOT_NEEDED
-                                                                     : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        pr->partition_id = rt->parts[i];
+        bool led = topic && brk__part_ok(topic, rt->parts[i]);
+        kerr_t e = denied != KERR_NONE ? denied
+                   : led               ? KERR_ELECTION_NOT_NEEDED
+                                       : KERR_UNKNOWN_TOPIC_OR_PARTITION;
         pr->error_code = (int16_t)e;
         pr->error_message = e == KERR_ELECTION_NOT_NEEDED ? kproto_str(BRK_EL_NOT_NEEDED_MSG)
                             : e == KERR_UNKNOWN_TOPIC_OR_PARTITION ? kproto_str(BRK_EL_UNKNOWN_MSG)
@@ -351,11 +429,17 @@ void brk_handle_elect_leaders(brk_req_t *req)
     kmsg_elect_leaders_resp_init(&resp);
     kerr_t denied = brk_authz_cluster(req, BRK_ACL_OP_ALTER);
     resp.error_code = (int16_t)denied; /* v1+ */
-    resp.replica_election_results_count = SL_MAX(body->topic_partitions_count, 0);
-    resp.replica_election_results =
-        brk_alloc(req, resp.replica_election_results_count, sizeof *resp.replica_election_results);
-    for (int32_t t = 0; t < resp.replica_election_results_count; t++) {
-        brk__el_topic(req, denied, &body->topic_partitions[t], &resp.replica_election_results[t]);
+    int32_t n = SL_MAX(body->topic_partitions_count, 0);
+    brk_tps_t *in = brk_alloc(req, n, sizeof *in), *want = NULL;
+    for (int32_t i = 0; i < n; i++) {
+        in[i] = (brk_tps_t){body->topic_partitions[i].topic, body->topic_partitions[i].partitions,
+                            SL_MAX(body->topic_partitions[i].partitions_count, 0)};
+    }
+    n = brk__tps_distinct(req, in, n, &want);
+    resp.replica_election_results_count = n;
+    resp.replica_election_results = brk_alloc(req, n, sizeof *resp.replica_election_results);
+    for (int32_t t = 0; t < n; t++) {
+        brk__el_topic(req, denied, &want[t], &resp.replica_election_results[t]);
     }
     brk_respond(req, &resp);
 }

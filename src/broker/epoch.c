@@ -39,8 +39,9 @@ void brk_part_epoch_end(const brk_part_t *part, int32_t epoch, int32_t *end_epoc
     }
 }
 
-static void brk__epoch_part(brk_topic_t *topic, kerr_t denied,
-                            const kmsg_offset_for_leader_epoch_req_offset_for_leader_partition_t *rp,
+typedef kmsg_offset_for_leader_epoch_req_offset_for_leader_partition_t brk_epoch_req_t;
+
+static void brk__epoch_part(brk_topic_t *topic, kerr_t denied, const brk_epoch_req_t *rp,
                             brk_epoch_end_t *pr)
 {
     kmsg_offset_for_leader_epoch_resp_epoch_end_offset_init(pr);

@@ -1131,16 +1131,27 @@ static void brk__txn_describe_topics(brk_req_t *req, const brk_txn_t *txn,
     }
 }
 
+static brk_key_t brk__txn_tid_key(const void *entries, int32_t i)
+{
+    return brk_key_str(((const kproto_str_t *)entries)[i], 0);
+}
+
+/* One answer per distinct transactional id (a client asking twice gets one). */
 void brk_handle_describe_transactions(brk_req_t *req)
 {
     kmsg_describe_transactions_req_t *body = req->body;
     kmsg_describe_transactions_resp_t resp;
     kmsg_describe_transactions_resp_init(&resp);
-    resp.transaction_states_count = SL_MAX(body->transactional_ids_count, 0);
-    resp.transaction_states = brk_alloc(req, resp.transaction_states_count,
-                                        sizeof *resp.transaction_states);
-    for (int32_t i = 0; i < resp.transaction_states_count; i++) {
-        kmsg_describe_transactions_resp_transaction_state_t *st = &resp.transaction_states[i];
+    int32_t n = SL_MAX(body->transactional_ids_count, 0);
+    int32_t *first = brk_dups(req, body->transactional_ids, n, brk__txn_tid_key, NULL);
+    resp.transaction_states = brk_alloc(req, n, sizeof *resp.transaction_states);
+    resp.transaction_states_count = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            continue;
+        }
+        kmsg_describe_transactions_resp_transaction_state_t *st =
+            &resp.transaction_states[resp.transaction_states_count++];
         kmsg_describe_transactions_resp_transaction_state_init(st);
         kproto_str_t tid = body->transactional_ids[i];
         st->transactional_id = tid;

@@ -907,14 +907,14 @@ def describe_log_dirs_request(version, cid, topics):
 
 def parse_describe_log_dirs(payload, version):
     """{"error_code", "dirs": [{"error_code", "log_dir", "partitions": {(t, p): size},
-    "total_bytes", "usable_bytes"}]}."""
+    "entries" (partition entries, repeats included), "total_bytes", "usable_bytes"}]}."""
     d = Dec(payload, version >= 2)
     d.tag()
     d.r.i32()
     out = {"error_code": d.r.i16() if version >= 3 else 0}
 
     def result():
-        res = {"error_code": d.r.i16(), "log_dir": d.s(), "partitions": {}}
+        res = {"error_code": d.r.i16(), "log_dir": d.s(), "partitions": {}, "entries": 0}
 
         def topic():
             name = d.s()
@@ -922,6 +922,7 @@ def parse_describe_log_dirs(payload, version):
             def part():
                 p, size, _lag, _future = d.r.i32(), d.r.i64(), d.r.i64(), d.r.i8()
                 res["partitions"][(name, p)] = size
+                res["entries"] += 1
                 d.tag()
             d.arr(part)
             d.tag()
@@ -1038,13 +1039,12 @@ def describe_transactions_request(version, cid, tids):
                     lambda e: e.arr(list(tids), e.s) + e.tag())
 
 
-def parse_describe_transactions(payload, version):
+def parse_describe_transactions(payload, version, as_list=False):
     """{tid: {"error_code", "state", "timeout_ms", "start_ms", "producer_id", "producer_epoch",
-    "topics": {topic: [partitions]}}}."""
+    "topics": {topic: [partitions]}}}; as_list: [(tid, that)] in answer order, repeats kept."""
     d = Dec(payload, True)
     d.tag()
     d.r.i32()
-    out = {}
 
     def st():
         err, tid, state = d.r.i16(), d.s(), d.s()
@@ -1058,11 +1058,12 @@ def parse_describe_transactions(payload, version):
             d.tag()
         d.arr(topic)
         d.tag()
-        out[tid] = res
+        listed.append((tid, res))
+    listed = []
     d.arr(st)
     d.tag()
     d.end("DescribeTransactions v%d" % version)
-    return out
+    return listed if as_list else dict(listed)
 
 
 def call(bootstrap, req_fn, parse_fn, version, timeout_s, *args, **kw):

@@ -11,8 +11,9 @@ from confluent_kafka import KafkaError
 from confluent_kafka.admin import ConfigResource, ConfigSource, NewPartitions, NewTopic
 
 import kwire
-from conftest import (T, admin_client, consume_range, consumer, create_topic, future_error_code, produce_all,
-                      producer, read_partition, topic_partitions, unique_topic, watermarks)
+from conftest import (T, admin_client, consume_range, consumer, create_topic, future_error_code,
+                      produce_all, producer, read_partition, topic_partitions, unique_topic,
+                      watermarks)
 from test_admin import describe_topic_configs, source_of
 from test_settings_messages import serve
 from test_versions import Raw
@@ -650,6 +651,31 @@ def test_elect_leaders_finds_every_partition_already_led_by_its_preferred_replic
         assert every == {"error_code": 0, "partitions": {}}, v  # only elected ones are listed
 
 
+def test_elect_leaders_and_describe_log_dirs_answer_a_partition_named_twice_once(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("dups"), partitions=2)
+    # a topic named twice, a partition twice: Kafka reads the request as a set
+    e = kwire.Enc(True)
+    body = (kwire.i8(0) + e.arr([e.s(topic) + e.arr([1, 1], kwire.i32) + e.tag(),
+                           e.s(topic) + e.arr([0, 1], kwire.i32) + e.tag()])
+            + kwire.i32(10000) + e.tag())
+    frame = kwire.frame(kwire.request_header_v2(kwire.API_ELECT_LEADERS, 2, 2) + body)
+    with kwire.Conn(broker.bootstrap, T(10)) as conn:
+        payload = conn.call(frame, 2)
+    d = kwire.Dec(payload, True)
+    d.tag()
+    d.r.i32()
+    d.r.i16()
+    topics = d.arr(lambda: (d.s(), d.arr(lambda: (d.r.i32(), d.r.i16(), d.s(), d.tag())[0]),
+                            d.tag())[:2])
+    assert topics == [(topic, [1, 0])]
+    dirs = _log_dirs(broker, 4, {topic: [0, 0, 1, 1]})["dirs"][0]
+    assert sorted(dirs["partitions"]) == [(topic, 0), (topic, 1)] and dirs["entries"] == 2
+    with kwire.Conn(broker.bootstrap, T(10)) as conn:
+        payload = conn.call(kwire.describe_transactions_request(0, 3, ["t-x", "t-x", "t-y"]), 3)
+    tx = kwire.parse_describe_transactions(payload, 0, as_list=True)
+    assert [t for t, _ in tx] == ["t-x", "t-y"]
+
+
 # ---- ListTransactions, DescribeTransactions -------------------------------------------------
 
 def _list_txns(b, states=(), pids=()):
@@ -693,7 +719,8 @@ def test_list_and_describe_transactions_follow_a_transaction_through_its_states(
     assert (d["state"], d["topics"], d["producer_id"]) == ("Ongoing", {topic: [0, 2]}, pid)
     assert before_ms - 5000 <= d["start_ms"] <= int(time.time() * 1000) + 5000
     res = _list_txns(b, states=["Ongoing", "Banana"])
-    assert res["transactions"] == {tid: (pid, "Ongoing")} and res["unknown_state_filters"] == ["Banana"]
+    assert res["transactions"] == {tid: (pid, "Ongoing")}
+    assert res["unknown_state_filters"] == ["Banana"]
     assert _list_txns(b, pids=[pid + 1000])["transactions"] == {}
     p.commit_transaction(T(20))
     assert _list_txns(b, states=["Ongoing"])["transactions"] == {}
