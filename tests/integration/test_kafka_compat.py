@@ -761,3 +761,12 @@ def test_the_cluster_and_epoch_apis_ask_kafkas_acls(make_broker):
     dc = kwire.call(b.bootstrap, kwire.describe_cluster_request, kwire.parse_describe_cluster, 1,
                     T(10), include_ops=True)
     assert dc["cluster_authorized_operations"] != 0
+
+
+def test_the_docs_api_table_is_what_api_versions_advertises(broker):
+    import re
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(repo, "docs", "broker.md")) as fh:
+        rows = re.findall(r"^\| (\d+) \| (\w+) \| (\d+)(?:-(\d+))? \|$", fh.read(), re.M)
+    table = {int(k): (int(lo), int(hi or lo)) for k, _name, lo, hi in rows}
+    assert table == kwire.api_versions(broker.bootstrap, 3, T(10))["apis"]
