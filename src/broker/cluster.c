@@ -243,7 +243,8 @@ typedef struct {
 static int brk__dtp_cmp(const void *a, const void *b)
 {
     kproto_str_t x = ((const brk_dtp_name_t *)a)->name, y = ((const brk_dtp_name_t *)b)->name;
-    int c = memcmp(x.ptr, y.ptr, (size_t)SL_MIN(x.len, y.len));
+    size_t common = (size_t)SL_MAX(SL_MIN(x.len, y.len), 0);
+    int c = common ? memcmp(x.ptr, y.ptr, common) : 0;
     return c != 0 ? c : (x.len > y.len) - (x.len < y.len);
 }
 
@@ -276,7 +277,9 @@ static brk_dtp_name_t *brk__dtp_names(brk_req_t *req, int32_t *count)
             }
         }
     }
-    qsort(names, (size_t)n, sizeof *names, brk__dtp_cmp);
+    if (n > 1) {
+        qsort(names, (size_t)n, sizeof *names, brk__dtp_cmp);
+    }
     int32_t m = 0;
     for (int32_t i = 0; i < n; i++) {
         if (m == 0 || brk__dtp_cmp(&names[m - 1], &names[i]) != 0) {

@@ -1112,7 +1112,9 @@ static void brk__txn_describe_topics(brk_req_t *req, const brk_txn_t *txn,
     for (int32_t i = 0; i < txn->nparts; i++) {
         sorted[i] = &txn->parts[i];
     }
-    qsort(sorted, (size_t)txn->nparts, sizeof *sorted, brk__txn_part_cmp);
+    if (txn->nparts > 1) {
+        qsort(sorted, (size_t)txn->nparts, sizeof *sorted, brk__txn_part_cmp);
+    }
     st->topics = brk_alloc(req, txn->nparts, sizeof *st->topics);
     st->topics_count = 0;
     int32_t *parts = brk_alloc(req, txn->nparts, sizeof *parts);
