@@ -2,8 +2,11 @@
 
 Covers what the raw-socket tests need and nothing more: CRC32C (pure Python), magic v2 record
 batches, request headers v1/v2, ApiVersions v0/v3, Metadata v0, Produce v3,
-IncrementalAlterConfigs v0 and DeleteRecords v0-2 (the installed confluent-kafka 1.7 has neither
-incremental_alter_configs nor delete_records, kafka-python 2.0 no DeleteRecords).
+IncrementalAlterConfigs v0, DeleteRecords v0-2 (the installed confluent-kafka 1.7 has neither
+incremental_alter_configs nor delete_records, kafka-python 2.0 no DeleteRecords), and the leader
+epoch, cluster-describing and transaction-listing APIs no installed client sends
+(OffsetForLeaderEpoch, ListOffsets v4, Fetch v11-12, DescribeCluster, DescribeLogDirs,
+DescribeTopicPartitions, ElectLeaders, ListTransactions, DescribeTransactions).
 Layouts follow the Kafka protocol guide (kafka.apache.org/protocol) and the JSON message schemas
 in shared/kafka-protocol/.
 """
