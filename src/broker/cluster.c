@@ -14,6 +14,7 @@
 #include "kerr.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -395,9 +396,21 @@ void brk_handle_describe_topic_partitions(brk_req_t *req)
 
 typedef kmsg_elect_leaders_resp_partition_result_t brk_el_part_t;
 
-/* Kafka's error messages for the two answers a one-node cluster gives. */
+/* Kafka's error message of ELECTION_NOT_NEEDED (its Errors default). */
 #define BRK_EL_NOT_NEEDED_MSG "Leader election not needed for topic partition."
-#define BRK_EL_UNKNOWN_MSG "This server does not host this topic-partition."
+
+/* Kafka's controller's message for an unknown topic or partition, in the arena. */
+static kproto_str_t brk__el_unknown_msg(brk_req_t *req, kproto_str_t topic, bool known,
+                                        int32_t partition)
+{
+    int32_t cap = SL_MAX(topic.len, 0) + 64;
+    char *msg = brk_alloc(req, cap, 1);
+    int n = known ? snprintf(msg, (size_t)cap, "No such partition as %.*s-%d",
+                             (int)SL_MAX(topic.len, 0), topic.ptr, partition)
+                  : snprintf(msg, (size_t)cap, "No such topic as %.*s",
+                             (int)SL_MAX(topic.len, 0), topic.ptr);
+    return (kproto_str_t){msg, SL_MIN(n, cap - 1)};
+}
 
 static void brk__el_topic(brk_req_t *req, kerr_t denied, const brk_tps_t *rt,
                           kmsg_elect_leaders_resp_replica_election_result_t *tr)
@@ -417,14 +430,33 @@ static void brk__el_topic(brk_req_t *req, kerr_t denied, const brk_tps_t *rt,
                                        : KERR_UNKNOWN_TOPIC_OR_PARTITION;
         pr->error_code = (int16_t)e;
         pr->error_message = e == KERR_ELECTION_NOT_NEEDED ? kproto_str(BRK_EL_NOT_NEEDED_MSG)
-                            : e == KERR_UNKNOWN_TOPIC_OR_PARTITION ? kproto_str(BRK_EL_UNKNOWN_MSG)
-                                                                   : (kproto_str_t){NULL, -1};
+                            : e == KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                ? brk__el_unknown_msg(req, rt->topic, topic != NULL, rt->parts[i])
+                                : (kproto_str_t){NULL, -1};
+    }
+}
+
+/* With no partitions named (null: all), Kafka's controller answers every topic with only the
+ * partitions it elected (ReplicationControlManager.electLeaders): here every topic, empty. */
+static void brk__el_all(brk_req_t *req, kmsg_elect_leaders_resp_t *resp)
+{
+    brk_t *brk = req->brk;
+    resp->replica_election_results = brk_alloc(req, brk->ntopics,
+                                               sizeof *resp->replica_election_results);
+    resp->replica_election_results_count = 0;
+    for (brk_topic_t *t = brk->topics; t && resp->replica_election_results_count < brk->ntopics;
+         t = t->next) {
+        kmsg_elect_leaders_resp_replica_election_result_t *tr =
+            &resp->replica_election_results[resp->replica_election_results_count++];
+        kmsg_elect_leaders_resp_replica_election_result_init(tr);
+        tr->topic = kproto_str(t->name);
+        tr->partition_result_count = 0;
     }
 }
 
 /* Every partition already has its preferred (and only) replica as leader: each named one is
- * ELECTION_NOT_NEEDED, as Kafka answers; with no partitions named (null: all), Kafka's
- * controller lists only the partitions it elected, here none. Needs ALTER on the cluster. */
+ * ELECTION_NOT_NEEDED, as Kafka answers (unclean elections too: it has a leader). Needs
+ * ALTER on the cluster (denied: the error for each named partition and, v1+, the request). */
 void brk_handle_elect_leaders(brk_req_t *req)
 {
     kmsg_elect_leaders_req_t *body = req->body;
@@ -432,6 +464,11 @@ void brk_handle_elect_leaders(brk_req_t *req)
     kmsg_elect_leaders_resp_init(&resp);
     kerr_t denied = brk_authz_cluster(req, BRK_ACL_OP_ALTER);
     resp.error_code = (int16_t)denied; /* v1+ */
+    if (body->topic_partitions_count < 0 && denied == KERR_NONE) {
+        brk__el_all(req, &resp);
+        brk_respond(req, &resp);
+        return;
+    }
     int32_t n = SL_MAX(body->topic_partitions_count, 0);
     brk_tps_t *in = brk_alloc(req, n, sizeof *in), *want = NULL;
     for (int32_t i = 0; i < n; i++) {

@@ -994,14 +994,16 @@ def elect_leaders_request(version, cid, partitions, election_type=0):
 
 
 def parse_elect_leaders(payload, version):
-    """{"error_code", "partitions": {(topic, partition): (error_code, error_message)}}."""
+    """{"error_code", "topics": [names], "partitions": {(topic, partition): (error_code,
+    error_message)}}."""
     d = Dec(payload, version >= 2)
     d.tag()
     d.r.i32()
-    out = {"error_code": d.r.i16() if version >= 1 else 0, "partitions": {}}
+    out = {"error_code": d.r.i16() if version >= 1 else 0, "topics": [], "partitions": {}}
 
     def topic():
         name = d.s()
+        out["topics"].append(name)
 
         def part():
             p, err, msg = d.r.i32(), d.r.i16(), d.s()

@@ -642,13 +642,22 @@ def test_elect_leaders_finds_every_partition_already_led_by_its_preferred_replic
         res = kwire.call(broker.bootstrap, kwire.elect_leaders_request, kwire.parse_elect_leaders,
                          v, T(10), {topic: [0, 1, 5]})
         assert res["error_code"] == 0
-        parts = {k: e for k, (e, _msg) in res["partitions"].items()}
-        assert parts == {(topic, 0): kwire.ERR_ELECTION_NOT_NEEDED,
-                         (topic, 1): kwire.ERR_ELECTION_NOT_NEEDED,
-                         (topic, 5): kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION}, v
+        assert res["partitions"] == {
+            (topic, 0): (kwire.ERR_ELECTION_NOT_NEEDED,
+                         "Leader election not needed for topic partition."),
+            (topic, 1): (kwire.ERR_ELECTION_NOT_NEEDED,
+                         "Leader election not needed for topic partition."),
+            (topic, 5): (kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION, "No such partition as %s-5" % topic),
+        }, v
+        res = kwire.call(broker.bootstrap, kwire.elect_leaders_request, kwire.parse_elect_leaders,
+                         v, T(10), {"no-" + topic: [0]})
+        assert res["partitions"] == {("no-" + topic, 0): (
+            kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION, "No such topic as no-" + topic)}
+        # all partitions (null): every topic, listing only the partitions elected (none)
         every = kwire.call(broker.bootstrap, kwire.elect_leaders_request,
                            kwire.parse_elect_leaders, v, T(10), None)
-        assert every == {"error_code": 0, "partitions": {}}, v  # only elected ones are listed
+        assert every["error_code"] == 0 and every["partitions"] == {}, v
+        assert topic in every["topics"], v
 
 
 def test_elect_leaders_and_describe_log_dirs_answer_a_partition_named_twice_once(broker):
