@@ -308,26 +308,25 @@ static void brk__dtp_part(brk_req_t *req, int32_t p, brk_dtp_part_t *pr)
     pr->offline_replicas_count = 0;
 }
 
-/* One topic from partition `from`, at most *budget partitions (taken from it). False when the
- * budget ran out inside the topic: the cursor then points at the first partition left. */
+/* One topic the principal may describe, from partition `from`, at most *budget partitions
+ * (taken from it); an unknown one is UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for an
+ * invalid name) and takes none. False when the budget ran out inside the topic: the cursor
+ * then points at the first partition left (Kafka's getTopicMetadataForDescribeTopicResponse). */
 static bool brk__dtp_topic(brk_req_t *req, const brk_dtp_name_t *nm, int32_t from,
                            int32_t *budget, brk_dtp_topic_t *tr,
                            kmsg_describe_topic_partitions_resp_t *resp)
 {
     kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_topic_init(tr);
     tr->name = nm->name;
-    tr->topic_authorized_operations = INT32_MIN;
+    tr->topic_authorized_operations = brk_authz_ops(req, BRK_ACL_RES_TOPIC, nm->name);
     brk_topic_t *topic = nm->topic ? nm->topic : brk_topic_find(req->brk, nm->name);
-    if (!nm->topic && brk_authz_req_topic(req, nm->name) != KERR_NONE) {
-        tr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED; /* unknown or not, the same answer */
-        return true;
-    }
     if (!topic) {
-        tr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        const char *why;
+        tr->error_code = brk_topic_name_valid(nm->name, &why) ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                                              : KERR_INVALID_TOPIC_EXCEPTION;
         return true;
     }
     tr->topic_id = topic->id;
-    tr->topic_authorized_operations = brk_authz_ops(req, BRK_ACL_RES_TOPIC, nm->name);
     int32_t n = SL_MAX(SL_MIN(topic->npart - from, *budget), 0);
     tr->partitions = brk_alloc(req, n, sizeof *tr->partitions);
     tr->partitions_count = n;
@@ -342,6 +341,41 @@ static bool brk__dtp_topic(brk_req_t *req, const brk_dtp_name_t *nm, int32_t fro
         return false;
     }
     return true;
+}
+
+/* One page from names[first] on, in Kafka's order: the topics it may describe, then those
+ * named that it may not (TOPIC_AUTHORIZATION_FAILED, no id) up to where the page ended. */
+static void brk__dtp_page(brk_req_t *req, const brk_dtp_name_t *names, int32_t first,
+                          int32_t count, kmsg_describe_topic_partitions_resp_t *resp)
+{
+    kmsg_describe_topic_partitions_req_t *body = req->body;
+    brk_dtp_topic_t *denied = brk_alloc(req, count, sizeof *denied);
+    int32_t ndenied = 0;
+    int32_t budget = SL_MIN(SL_MAX(body->response_partition_limit, 0), BRK_DTP_PARTITIONS_MAX);
+    for (int32_t i = first; i < count; i++) {
+        if (!names[i].topic && brk_authz_req_topic(req, names[i].name) != KERR_NONE) {
+            brk_dtp_topic_t *tr = &denied[ndenied++]; /* unknown or not: the same answer */
+            kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_topic_init(tr);
+            tr->name = names[i].name;
+            tr->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+            continue;
+        }
+        if (budget == 0) { /* the page ended exactly at a topic's end */
+            resp->next_cursor = (kmsg_describe_topic_partitions_resp_cursor_t){names[i].name, 0};
+            resp->next_cursor_null = false;
+            break;
+        }
+        bool at_cursor = !body->cursor_null &&
+                         brk__dtp_cmp_str(names[i].name, body->cursor.topic_name) == 0;
+        int32_t from = at_cursor ? body->cursor.partition_index : 0;
+        if (!brk__dtp_topic(req, &names[i], from, &budget, &resp->topics[resp->topics_count++],
+                            resp)) {
+            break;
+        }
+    }
+    for (int32_t i = 0; i < ndenied; i++) {
+        resp->topics[resp->topics_count++] = denied[i];
+    }
 }
 
 /* Kafka 3.7's rules: the partition limit is capped at BRK_DTP_PARTITIONS_MAX (Kafka's
@@ -367,27 +401,14 @@ void brk_handle_describe_topic_partitions(brk_req_t *req)
                                                                body->cursor.topic_name) != 0)));
     resp.topics = brk_alloc(req, count, sizeof *resp.topics);
     resp.topics_count = 0;
-    int32_t budget = SL_MIN(SL_MAX(body->response_partition_limit, 0), BRK_DTP_PARTITIONS_MAX);
-    for (int32_t i = bad ? 0 : first; i < count; i++) {
+    if (!bad) {
+        brk__dtp_page(req, names, first, count, &resp);
+    }
+    for (int32_t i = 0; bad && i < count; i++) {
         brk_dtp_topic_t *tr = &resp.topics[resp.topics_count++];
-        if (bad) {
-            kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_topic_init(tr);
-            tr->name = names[i].name;
-            tr->error_code = KERR_INVALID_REQUEST;
-            continue;
-        }
-        bool at_cursor = cursor && i == first &&
-                         brk__dtp_cmp_str(names[i].name, body->cursor.topic_name) == 0;
-        int32_t from = at_cursor ? body->cursor.partition_index : 0;
-        if (budget == 0) { /* the last answer ended exactly at a topic's end */
-            resp.topics_count--;
-            resp.next_cursor = (kmsg_describe_topic_partitions_resp_cursor_t){names[i].name, 0};
-            resp.next_cursor_null = false;
-            break;
-        }
-        if (!brk__dtp_topic(req, &names[i], from, &budget, tr, &resp)) {
-            break;
-        }
+        kmsg_describe_topic_partitions_resp_describe_topic_partitions_response_topic_init(tr);
+        tr->name = names[i].name;
+        tr->error_code = KERR_INVALID_REQUEST;
     }
     brk_respond(req, &resp);
 }

@@ -628,6 +628,8 @@ def test_describe_topic_partitions_pages_by_partition_limit_with_its_cursor(brok
     assert [(t[0], t[1]) for t in whole["topics"]] == [
         (0, b_), (kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION, "no-such-topic-" + base)]
     assert whole["next_cursor"] is None
+    assert [t[0] for t in _dtp(broker, ["bad name!"])["topics"]] == [
+        kwire.ERR_INVALID_TOPIC_EXCEPTION]
     # every topic (none named), sorted, from a cursor; a cursor outside the named topics is
     # refused as Kafka refuses it
     every = _dtp(broker, [], cursor=(b_, 1))
@@ -763,6 +765,9 @@ def test_the_cluster_and_epoch_apis_ask_kafkas_acls(make_broker):
                           cluster_acl(AclOperation.DESCRIBE), cluster_acl(AclOperation.ALTER)])
     assert _epoch_end(b, 4, topic, -1, 0) == (0, 0, 0)
     assert [t[1] for t in _dtp(b, [])["topics"]] == [topic]
+    # Kafka's order: the topics it may describe, then the named ones it may not
+    mixed = _dtp(b, ["aaa-" + topic, topic])["topics"]
+    assert [(t[0], t[1]) for t in mixed] == [(0, topic), (29, "aaa-" + topic)]
     assert _log_dirs(b, 4, None)["dirs"][0]["partitions"] == {(topic, 0): 0}
     el = kwire.call(b.bootstrap, kwire.elect_leaders_request, kwire.parse_elect_leaders, 2, T(10),
                     {topic: [0]})
