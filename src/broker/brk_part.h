@@ -54,8 +54,9 @@ int64_t brk_part_hw(brk_t *brk, const brk_part_t *part);
  * (KERR_NONE), an older one is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH. */
 kerr_t brk_part_check_epoch(int32_t current_leader_epoch);
 /* The end offset of leader epoch `epoch` in part (Kafka's LeaderEpochFileCache.endOffsetFor):
- * for our epoch the log end offset, for any other the undefined answer (*end_epoch and
- * *end_offset -1), as no other epoch ever had records here. */
+ * for our epoch the log end offset; for an epoch below -1 (before ours) itself and the log
+ * start offset; for -1 or an epoch above ours the undefined answer (*end_epoch and
+ * *end_offset -1): no other epoch ever had records here. */
 void brk_part_epoch_end(const brk_part_t *part, int32_t epoch, int32_t *end_epoch,
                         int64_t *end_offset);
 /* Queues w for part's durable offset to reach w->target (targets never decrease) and starts a

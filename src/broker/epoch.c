@@ -32,8 +32,12 @@ void brk_part_epoch_end(const brk_part_t *part, int32_t epoch, int32_t *end_epoc
     if (epoch == BRK_LEADER_EPOCH) {
         *end_epoch = BRK_LEADER_EPOCH;
         *end_offset = slog_part_end_offset(part->log);
+    } else if (epoch < BRK_EPOCH_UNSET) {
+        /* below the first epoch: it ends where ours starts (Kafka's floorEntry == null) */
+        *end_epoch = epoch;
+        *end_offset = slog_part_start_offset(part->log);
     } else {
-        /* an epoch above ours was never led (Kafka's higherEntry == null); none is below it */
+        /* unset, or above ours: never led here (Kafka's higherEntry == null) */
         *end_epoch = -1;
         *end_offset = -1;
     }

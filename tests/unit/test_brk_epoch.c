@@ -86,6 +86,12 @@ TEST(test_an_epoch_never_led_gets_the_undefined_answer)
     ASSERT_EQ(e.error_code, KERR_NONE);
     ASSERT_EQ(e.leader_epoch, -1);
     ASSERT_EQ(e.end_offset, -1);
+    e = epoch_end(&env, &cli, 4, 0, 0, -1); /* unset */
+    ASSERT_EQ(e.leader_epoch, -1);
+    ASSERT_EQ(e.end_offset, -1);
+    e = epoch_end(&env, &cli, 4, 0, 0, -3); /* before the first epoch: ends where 0 starts */
+    ASSERT_EQ(e.leader_epoch, -3);
+    ASSERT_EQ(e.end_offset, 0);
     cli_free(&cli);
     env_free(&env);
 }
