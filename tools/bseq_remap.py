@@ -8,8 +8,8 @@ APIs. This rewrites each step's op byte so the step picks the same API (or non-A
 before; the step's random body still differs where the byte changed (the generator's seed mixes
 the byte in). Regenerate the flow-* seeds with `build/test_broker_seq --write-seeds` instead.
 
-    tools/bseq_remap.py --added KEY FILE...   (run from the repository root, after apis.txt
-                                               names the new API)
+    tools/bseq_remap.py --added KEY [--added KEY...] FILE...
+        (run from the repository root, after apis.txt names the new APIs)
 """
 import argparse
 import os
@@ -38,12 +38,13 @@ def remap_byte(b0, old, new):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--added", type=int, required=True, help="the new API's key")
+    ap.add_argument("--added", type=int, required=True, action="append",
+                    help="a new API's key (once per new API)")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
     new = api_keys(".")
-    old = [k for k in new if k != args.added]
-    assert len(old) == len(new) - 1, "apis.txt does not name API %d" % args.added
+    old = [k for k in new if k not in args.added]
+    assert len(old) == len(new) - len(set(args.added)), "apis.txt does not name %s" % args.added
     for path in args.files:
         with open(path, "rb") as fh:
             data = bytearray(fh.read())

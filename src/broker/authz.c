@@ -88,6 +88,7 @@ static const brk_authz_rule_t brk__rules[KMSG_API_KEY_MAX + 1] = {
     [KAPI_FETCH] = {BRK_ACL_OP_READ, 0},
     [KAPI_LIST_OFFSETS] = {BRK_ACL_OP_DESCRIBE, 0},
     [KAPI_METADATA] = {BRK_ACL_OP_DESCRIBE, 0},
+    [KAPI_OFFSET_FOR_LEADER_EPOCH] = {BRK_ACL_OP_DESCRIBE, 0},
     [KAPI_CREATE_TOPICS] = {BRK_ACL_OP_CREATE, 0},
     [KAPI_DELETE_TOPICS] = {BRK_ACL_OP_DELETE, 0},
     [KAPI_DELETE_RECORDS] = {BRK_ACL_OP_DELETE, 0},
@@ -104,6 +105,7 @@ static const brk_authz_rule_t brk__rules[KMSG_API_KEY_MAX + 1] = {
     [KAPI_DELETE_GROUPS] = {0, BRK_ACL_OP_DELETE},
     [KAPI_OFFSET_DELETE] = {BRK_ACL_OP_READ, BRK_ACL_OP_DELETE},
     [KAPI_DESCRIBE_PRODUCERS] = {BRK_ACL_OP_READ, 0},
+    [KAPI_DESCRIBE_TOPIC_PARTITIONS] = {BRK_ACL_OP_DESCRIBE, 0},
 };
 
 kerr_t brk_authz_req_topic(brk_req_t *req, kproto_str_t topic)

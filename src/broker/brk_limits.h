@@ -21,6 +21,11 @@
 SL_STATIC_ASSERT(BRK_CREATE_PARTITIONS_REQUEST_MAX >= BRK_PARTITIONS_MAX &&
                      BRK_CREATE_PARTITIONS_INFLIGHT_MAX >= BRK_CREATE_PARTITIONS_REQUEST_MAX,
                  "one topic of the largest size can be created");
+/* Partitions in one DescribeTopicPartitions answer (Kafka's max.request.partition.size.limit,
+ * default 2000): a larger response_partition_limit is cut to it; the cursor pages on. */
+#define BRK_DTP_PARTITIONS_MAX 2000
+SL_STATIC_ASSERT(BRK_DTP_PARTITIONS_MAX > 0 && BRK_DTP_PARTITIONS_MAX <= BRK_PARTITIONS_MAX,
+                 "a page holds at least one partition and at most one whole topic");
 /* Topic name length (Kafka: 249). */
 #define BRK_TOPIC_NAME_BYTES_MAX 249
 /* Topic config overrides in one topic. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "brk.h"
+#include "kerr.h"
 #include "kproto.h"
 #include "slog.h"
 
@@ -46,6 +47,18 @@ brk_part_t *brk_part_find(brk_t *brk, kproto_str_t topic, int32_t partition);
 /* The high watermark: what consumers may read (durable under flush policy always). */
 int64_t brk_part_hw(brk_t *brk, const brk_part_t *part);
 
+/* Leader epochs (epoch.c; docs/broker.md "Leader epochs"): every partition is led by this node
+ * at BRK_LEADER_EPOCH from its creation on, the epoch its batches carry on disk. */
+#define BRK_LEADER_EPOCH SLOG_LEADER_EPOCH
+/* A client's current leader epoch checked as Kafka's leader does: -1 (unset) or ours passes
+ * (KERR_NONE), an older one is FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH. */
+kerr_t brk_part_check_epoch(int32_t current_leader_epoch);
+/* The end offset of leader epoch `epoch` in part (Kafka's LeaderEpochFileCache.endOffsetFor):
+ * for our epoch the log end offset; for an epoch below -1 (before ours) itself and the log
+ * start offset; for -1 or an epoch above ours the undefined answer (*end_epoch and
+ * *end_offset -1): no other epoch ever had records here. */
+void brk_part_epoch_end(const brk_part_t *part, int32_t epoch, int32_t *end_epoch,
+                        int64_t *end_offset);
 /* Queues w for part's durable offset to reach w->target (targets never decrease) and starts a
  * sync (brk_flush_kick). */
 void brk_part_wait(brk_t *brk, brk_part_t *part, brk_wait_t *w);

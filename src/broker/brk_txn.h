@@ -25,6 +25,10 @@ void brk_handle_add_partitions_to_txn(brk_req_t *req);
 void brk_handle_add_offsets_to_txn(brk_req_t *req);
 void brk_handle_end_txn(brk_req_t *req);
 void brk_handle_txn_offset_commit(brk_req_t *req);
+/* ListTransactions and DescribeTransactions (KIP-664): the coordinator's state, as it is on
+ * the loop; DESCRIBE on each transactional id (and on each topic a description names). */
+void brk_handle_list_transactions(brk_req_t *req);
+void brk_handle_describe_transactions(brk_req_t *req);
 /* Loads the text of a transactions file into the state (damaged lines skipped and logged
  * naming path and line). Takes ownership of text (len bytes, NUL-terminated). Returns 0. */
 int brk__txn_load_text(brk_t *brk, const char *path, char *text, size_t len);

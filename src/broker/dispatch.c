@@ -23,6 +23,7 @@ static const brk_handler_fn brk__handlers[KMSG_API_KEY_MAX + 1] = {
     [KAPI_FETCH] = brk_handle_fetch,
     [KAPI_LIST_OFFSETS] = brk_handle_list_offsets,
     [KAPI_DELETE_RECORDS] = brk_handle_delete_records,
+    [KAPI_OFFSET_FOR_LEADER_EPOCH] = brk_handle_offset_for_leader_epoch,
     [KAPI_METADATA] = brk_handle_metadata,
     [KAPI_API_VERSIONS] = brk_handle_api_versions,
     [KAPI_CREATE_TOPICS] = brk_handle_create_topics,
@@ -53,6 +54,12 @@ static const brk_handler_fn brk__handlers[KMSG_API_KEY_MAX + 1] = {
     [KAPI_DELETE_ACLS] = brk_handle_delete_acls,
     [KAPI_SASL_HANDSHAKE] = brk_handle_sasl_handshake,
     [KAPI_SASL_AUTHENTICATE] = brk_handle_sasl_authenticate,
+    [KAPI_DESCRIBE_LOG_DIRS] = brk_handle_describe_log_dirs,
+    [KAPI_ELECT_LEADERS] = brk_handle_elect_leaders,
+    [KAPI_DESCRIBE_CLUSTER] = brk_handle_describe_cluster,
+    [KAPI_DESCRIBE_TOPIC_PARTITIONS] = brk_handle_describe_topic_partitions,
+    [KAPI_DESCRIBE_TRANSACTIONS] = brk_handle_describe_transactions,
+    [KAPI_LIST_TRANSACTIONS] = brk_handle_list_transactions,
 };
 
 static void brk__api_versions_fill(brk_req_t *req, kmsg_api_versions_resp_t *resp)

@@ -148,6 +148,31 @@ static int brk__fetch_read(brk_req_t *req, brk_part_t *part,
     return slog_part_read(part->log, fp->fetch_offset, hw, max < 0 ? 0 : max, min_one, rd);
 }
 
+/* The leader epoch checks of one partition (v9+ current_leader_epoch; v12+ last_fetched_epoch,
+ * Kafka's divergence check: the log has no records of the consumer's last epoch up to its fetch
+ * offset, so it is told the epoch and end offset it diverged at and gets no records). */
+static kerr_t brk__fetch_epoch(brk_part_t *part, const kmsg_fetch_req_fetch_partition_t *fp,
+                               kmsg_fetch_resp_epoch_end_offset_t *diverged)
+{
+    diverged->epoch = -1;
+    diverged->end_offset = -1;
+    kerr_t err = brk_part_check_epoch(fp->current_leader_epoch);
+    if (err != KERR_NONE || fp->last_fetched_epoch < 0) {
+        return err;
+    }
+    int32_t epoch;
+    int64_t end;
+    brk_part_epoch_end(part, fp->last_fetched_epoch, &epoch, &end);
+    if (end < 0) {
+        return KERR_OFFSET_OUT_OF_RANGE; /* Kafka: no end offset for the last fetched epoch */
+    }
+    if (end < fp->fetch_offset || epoch < fp->last_fetched_epoch) {
+        diverged->epoch = epoch;
+        diverged->end_offset = end;
+    }
+    return KERR_NONE;
+}
+
 /* Reads one partition. With pd == NULL only sums what would be sent. */
 static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic, kerr_t topic_err,
                             const kmsg_fetch_req_fetch_partition_t *fp, int64_t limit,
@@ -157,10 +182,17 @@ static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic, kerr_t topic_err
     int16_t err = KERR_NONE;
     slog_read_t rd = {0};
     brk_part_t *part = NULL;
+    kmsg_fetch_resp_epoch_end_offset_t diverged = {-1, -1};
     if (!topic) {
         err = (int16_t)topic_err;
     } else if (fp->partition < 0 || fp->partition >= topic->npart) {
         err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    } else if ((err = (int16_t)brk__fetch_epoch(topic->parts[fp->partition], fp, &diverged)) !=
+               KERR_NONE) {
+        /* as Kafka: the error alone, watermarks -1 */
+    } else if (diverged.end_offset >= 0) {
+        part = topic->parts[fp->partition]; /* its watermarks and no records, answered now */
+        sum->error = true;
     } else {
         part = topic->parts[fp->partition];
         /* Past BRK_FETCH_RANGES_MAX partitions with records the rest get none, as past
@@ -185,6 +217,11 @@ static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic, kerr_t topic_err
     }
     pd->partition_index = fp->partition;
     pd->error_code = err;
+    pd->diverging_epoch = diverged;
+    if (err == KERR_FENCED_LEADER_EPOCH || err == KERR_UNKNOWN_LEADER_EPOCH) {
+        pd->current_leader.leader_id = req->brk->conf.node_id; /* Kafka's hint (v12+) */
+        pd->current_leader.leader_epoch = BRK_LEADER_EPOCH;
+    }
     pd->aborted_transactions_count = body->isolation_level == 1 ? 0 : -1;
     pd->records.len = 0;
     if (part) {

@@ -33,7 +33,7 @@ static void brk__md_topic(brk_req_t *req, brk_topic_t *topic,
         kmsg_metadata_resp_metadata_response_partition_init(pr);
         pr->partition_index = p;
         pr->leader_id = brk->conf.node_id;
-        pr->leader_epoch = 0;
+        pr->leader_epoch = BRK_LEADER_EPOCH;
         pr->replica_nodes = node;
         pr->replica_nodes_count = 1;
         pr->isr_nodes = node;
@@ -187,9 +187,14 @@ static void brk__list_offset(brk_req_t *req, brk_part_t *part,
     pr->partition_index = rp->partition_index;
     pr->timestamp = -1;
     pr->offset = -1;
-    pr->leader_epoch = 0;
+    pr->leader_epoch = -1; /* Kafka's: no epoch with an error or no offset */
     if (!part) {
         pr->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    kerr_t fenced = brk_part_check_epoch(rp->current_leader_epoch); /* -1 before v4 */
+    if (fenced != KERR_NONE) {
+        pr->error_code = (int16_t)fenced;
         return;
     }
     int rc = 0;
@@ -223,6 +228,9 @@ static void brk__list_offset(brk_req_t *req, brk_part_t *part,
         /* Never point a consumer past what it may read. */
         pr->offset = -1;
         pr->timestamp = -1;
+    }
+    if (pr->error_code == KERR_NONE && pr->offset >= 0) {
+        pr->leader_epoch = BRK_LEADER_EPOCH; /* every batch here has it */
     }
 }
 

@@ -1024,3 +1024,159 @@ void brk_handle_end_txn(brk_req_t *req)
     resp.producer_epoch = txn ? txn->epoch : -1;
     brk_respond(req, &resp);
 }
+
+/* ---- ListTransactions (v0) and DescribeTransactions (v0), KIP-664 ---- */
+
+static bool brk__txn_may_describe(brk_req_t *req, const char *tid)
+{
+    return brk_authz(req, BRK_ACL_OP_DESCRIBE, BRK_ACL_RES_TRANSACTIONAL_ID, kproto_str(tid));
+}
+
+/* Whether txn passes ListTransactions' filters (an empty filter passes everything). */
+static bool brk__txn_listed(const kmsg_list_transactions_req_t *body, const brk_txn_t *txn)
+{
+    bool state_ok = body->state_filters_count <= 0;
+    for (int32_t i = 0; i < body->state_filters_count && !state_ok; i++) {
+        state_ok = brk__txn_str_is(brk__txn_state_names[txn->state], body->state_filters[i]);
+    }
+    bool pid_ok = body->producer_id_filters_count <= 0;
+    for (int32_t i = 0; i < body->producer_id_filters_count && !pid_ok; i++) {
+        pid_ok = body->producer_id_filters[i] == txn->pid;
+    }
+    return state_ok && pid_ok;
+}
+
+/* The state filters that name no state Kafka knows (its TransactionState names, of which
+ * PrepareEpochFence and Dead never occur here but are known). */
+static void brk__txn_unknown_states(brk_req_t *req, kmsg_list_transactions_resp_t *resp)
+{
+    static const char *const known[] = {"Empty", "Ongoing", "PrepareCommit", "PrepareAbort",
+                                        "CompleteCommit", "CompleteAbort", "PrepareEpochFence",
+                                        "Dead"};
+    kmsg_list_transactions_req_t *body = req->body;
+    int32_t n = SL_MAX(body->state_filters_count, 0);
+    resp->unknown_state_filters = brk_alloc(req, n, sizeof *resp->unknown_state_filters);
+    resp->unknown_state_filters_count = 0;
+    for (int32_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < SL_ARRAY_LEN(known) && !found; k++) {
+            found = brk__txn_str_is(known[k], body->state_filters[i]);
+        }
+        if (!found) {
+            resp->unknown_state_filters[resp->unknown_state_filters_count++] =
+                body->state_filters[i];
+        }
+    }
+}
+
+/* Lists the transactional ids the principal may DESCRIBE (the others silently left out, as
+ * in Kafka), filtered by state and producer id. */
+void brk_handle_list_transactions(brk_req_t *req)
+{
+    kmsg_list_transactions_req_t *body = req->body;
+    brk_t *brk = req->brk;
+    kmsg_list_transactions_resp_t resp;
+    kmsg_list_transactions_resp_init(&resp);
+    brk__txn_unknown_states(req, &resp);
+    resp.transaction_states = brk_alloc(req, brk->txns->n, sizeof *resp.transaction_states);
+    resp.transaction_states_count = 0;
+    for (brk_txn_t *txn = brk->txns->list; txn; txn = txn->next) {
+        if (resp.transaction_states_count == brk->txns->n || !brk__txn_listed(body, txn) ||
+            !brk__txn_may_describe(req, txn->tid)) {
+            continue;
+        }
+        kmsg_list_transactions_resp_transaction_state_t *st =
+            &resp.transaction_states[resp.transaction_states_count++];
+        kmsg_list_transactions_resp_transaction_state_init(st);
+        st->transactional_id = kproto_str(txn->tid);
+        st->producer_id = txn->pid;
+        st->transaction_state = kproto_str(brk__txn_state_names[txn->state]);
+    }
+    brk_respond(req, &resp);
+}
+
+static int brk__txn_part_cmp(const void *a, const void *b)
+{
+    const brk_txn_part_t *x = *(const brk_txn_part_t *const *)a;
+    const brk_txn_part_t *y = *(const brk_txn_part_t *const *)b;
+    int c = strcmp(x->topic, y->topic);
+    return c != 0 ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* The transaction's partitions grouped by topic (sorted), only the topics the principal may
+ * DESCRIBE, as Kafka filters them. */
+static void brk__txn_describe_topics(brk_req_t *req, const brk_txn_t *txn,
+                                     kmsg_describe_transactions_resp_transaction_state_t *st)
+{
+    const brk_txn_part_t **sorted = brk_alloc(req, txn->nparts, sizeof *sorted);
+    for (int32_t i = 0; i < txn->nparts; i++) {
+        sorted[i] = &txn->parts[i];
+    }
+    if (txn->nparts > 1) {
+        qsort(sorted, (size_t)txn->nparts, sizeof *sorted, brk__txn_part_cmp);
+    }
+    st->topics = brk_alloc(req, txn->nparts, sizeof *st->topics);
+    st->topics_count = 0;
+    int32_t *parts = brk_alloc(req, txn->nparts, sizeof *parts);
+    for (int32_t i = 0, j; i < txn->nparts; i = j) {
+        for (j = i; j < txn->nparts && strcmp(sorted[j]->topic, sorted[i]->topic) == 0; j++) {
+            parts[j] = sorted[j]->partition;
+        }
+        if (brk_authz_topic(req, BRK_ACL_OP_DESCRIBE, kproto_str(sorted[i]->topic)) != KERR_NONE) {
+            continue;
+        }
+        kmsg_describe_transactions_resp_topic_data_t *td = &st->topics[st->topics_count++];
+        kmsg_describe_transactions_resp_topic_data_init(td);
+        td->topic = kproto_str(sorted[i]->topic);
+        td->partitions = &parts[i];
+        td->partitions_count = j - i;
+    }
+}
+
+static brk_key_t brk__txn_tid_key(const void *entries, int32_t i)
+{
+    return brk_key_str(((const kproto_str_t *)entries)[i], 0);
+}
+
+/* One answer per distinct transactional id (a client asking twice gets one). */
+void brk_handle_describe_transactions(brk_req_t *req)
+{
+    kmsg_describe_transactions_req_t *body = req->body;
+    kmsg_describe_transactions_resp_t resp;
+    kmsg_describe_transactions_resp_init(&resp);
+    int32_t n = SL_MAX(body->transactional_ids_count, 0);
+    int32_t *first = brk_dups(req, body->transactional_ids, n, brk__txn_tid_key, NULL);
+    resp.transaction_states = brk_alloc(req, n, sizeof *resp.transaction_states);
+    resp.transaction_states_count = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            continue;
+        }
+        kmsg_describe_transactions_resp_transaction_state_t *st =
+            &resp.transaction_states[resp.transaction_states_count++];
+        kmsg_describe_transactions_resp_transaction_state_init(st);
+        kproto_str_t tid = body->transactional_ids[i];
+        st->transactional_id = tid;
+        st->transaction_state = kproto_str("");
+        st->transaction_start_time_ms = -1;
+        st->producer_id = -1;
+        st->producer_epoch = -1;
+        st->topics_count = 0;
+        brk_txn_t *txn = NULL;
+        if (!brk_authz(req, BRK_ACL_OP_DESCRIBE, BRK_ACL_RES_TRANSACTIONAL_ID, tid)) {
+            st->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        } else if (!(txn = brk__txn_find(req->brk, tid))) {
+            st->error_code = KERR_TRANSACTIONAL_ID_NOT_FOUND;
+        }
+        if (!txn) {
+            continue;
+        }
+        st->transaction_state = kproto_str(brk__txn_state_names[txn->state]);
+        st->transaction_timeout_ms = txn->timeout_ms;
+        st->transaction_start_time_ms = txn->state == TXN_EMPTY ? -1 : txn->start_ms;
+        st->producer_id = txn->pid;
+        st->producer_epoch = txn->epoch;
+        brk__txn_describe_topics(req, txn, st);
+    }
+    brk_respond(req, &resp);
+}

@@ -334,7 +334,7 @@ static int64_t slog__assign(const slog_part_t *part, uint8_t *data, size_t len, 
         slog_batch_hdr_t hdr;
         slog_batch_hdr_decode(p, &hdr);
         sl_be64_put(p, (uint64_t)next);
-        sl_be32_put(p + 12, 0);
+        sl_be32_put(p + 12, (uint32_t)SLOG_LEADER_EPOCH);
         if (part->conf.log_append_time) {
             sl_be16_put(p + 21, (uint16_t)(hdr.attributes | SLOG_BATCH_TIMESTAMP_TYPE));
             sl_be64_put(p + 27, (uint64_t)now_ms);

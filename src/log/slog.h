@@ -28,6 +28,12 @@
 #define SLOG_EPRODUCER_EPOCH (-5101)
 #define SLOG_ESEQUENCE (-5102)
 
+/* The partition leader epoch stamped into every batch the log stores (appended batches and
+ * transaction markers). A single node leads every partition from its creation, never loses a
+ * record it served and never truncates under a leader change, so the epoch never moves
+ * (docs/broker.md "Leader epochs"); every batch on disk carries it. */
+#define SLOG_LEADER_EPOCH 0
+
 typedef struct slog_part slog_part_t;
 /* A refcounted open segment file, kept alive while a fetch response sends from it. */
 typedef struct slog_file slog_file_t;

@@ -4,6 +4,7 @@
  *           varint keyLen=4 | key {i16 version=0, i16 type} |
  *           varint valueLen=6 | value {i16 version=0, i32 coordinator epoch} | varint 0 headers
  * Kafka's ControlRecordType and EndTransactionMarker. */
+#include "slog.h"
 #include "slog_txn.h"
 
 #include "sl_buf.h"
@@ -191,7 +192,7 @@ size_t slog_txn_marker_build(uint8_t *buf, int64_t producer_id, int16_t epoch, i
     SL_ASSERT(total <= SLOG_TXN_MARKER_BYTES);
     memset(buf, 0, SLOG_BATCH_HEADER_BYTES);
     sl_be32_put(buf + 8, (uint32_t)(total - SLOG_BATCH_LOG_OVERHEAD));
-    sl_be32_put(buf + 12, 0);
+    sl_be32_put(buf + 12, (uint32_t)SLOG_LEADER_EPOCH);
     buf[16] = 2;
     sl_be16_put(buf + 21, SLOG_BATCH_TRANSACTIONAL | SLOG_BATCH_CONTROL);
     sl_be32_put(buf + 23, 0);

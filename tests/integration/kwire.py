@@ -2,8 +2,11 @@
 
 Covers what the raw-socket tests need and nothing more: CRC32C (pure Python), magic v2 record
 batches, request headers v1/v2, ApiVersions v0/v3, Metadata v0, Produce v3,
-IncrementalAlterConfigs v0 and DeleteRecords v0-2 (the installed confluent-kafka 1.7 has neither
-incremental_alter_configs nor delete_records, kafka-python 2.0 no DeleteRecords).
+IncrementalAlterConfigs v0, DeleteRecords v0-2 (the installed confluent-kafka 1.7 has neither
+incremental_alter_configs nor delete_records, kafka-python 2.0 no DeleteRecords), and the leader
+epoch, cluster-describing and transaction-listing APIs no installed client sends
+(OffsetForLeaderEpoch, ListOffsets v4, Fetch v11-12, DescribeCluster, DescribeLogDirs,
+DescribeTopicPartitions, ElectLeaders, ListTransactions, DescribeTransactions).
 Layouts follow the Kafka protocol guide (kafka.apache.org/protocol) and the JSON message schemas
 in shared/kafka-protocol/.
 """
@@ -664,3 +667,412 @@ def delete_records(bootstrap, version, offsets, timeout_s):
         cid = conn.cid()
         return parse_delete_records(conn.call(delete_records_request(version, cid, offsets), cid),
                                     version)
+
+
+# ---- leader epochs and the cluster-describing admin APIs (issue 21) -------------------------
+# OffsetForLeaderEpoch v0-4, ListOffsets v4, Fetch v11-12, DescribeCluster v0-1,
+# DescribeLogDirs v0-4, DescribeTopicPartitions v0, ElectLeaders v0-2, ListTransactions v0 and
+# DescribeTransactions v0: none of them is sent by the installed clients.
+
+API_FETCH = 1
+API_LIST_OFFSETS = 2
+API_OFFSET_FOR_LEADER_EPOCH = 23
+API_DESCRIBE_LOG_DIRS = 35
+API_ELECT_LEADERS = 43
+API_DESCRIBE_CLUSTER = 60
+API_DESCRIBE_TRANSACTIONS = 65
+API_LIST_TRANSACTIONS = 66
+API_DESCRIBE_TOPIC_PARTITIONS = 75
+
+ERR_CLUSTER_AUTHORIZATION_FAILED = 31
+ERR_INVALID_REQUEST = 42
+ERR_FENCED_LEADER_EPOCH = 74
+ERR_UNKNOWN_LEADER_EPOCH = 75
+ERR_ELECTION_NOT_NEEDED = 84
+ERR_TRANSACTIONAL_ID_NOT_FOUND = 105
+ERR_UNSUPPORTED_ENDPOINT_TYPE = 119
+
+
+class Enc:
+    """Field encoders of one request version: compact forms and tag sections when flexible."""
+
+    def __init__(self, flex):
+        self.flex = flex
+
+    def s(self, v):
+        return compact_string(v) if self.flex else string(v)
+
+    def arr(self, items, enc=lambda x: x):
+        """An array; None is the null array."""
+        if items is None:
+            return uvarint(0) if self.flex else i32(-1)
+        return (compact_array if self.flex else array)(items, enc)
+
+    def tag(self):
+        return uvarint(0) if self.flex else b""
+
+
+class Dec:
+    """The matching reader: r.s(), r.arr(dec), r.tag() over a Reader."""
+
+    def __init__(self, payload, flex):
+        self.r = Reader(payload)
+        self.flex = flex
+
+    def s(self):
+        return self.r.compact_string() if self.flex else self.r.string()
+
+    def arr(self, dec):
+        return (self.r.compact_array if self.flex else self.r.array)(lambda _: dec())
+
+    def tag(self):
+        if self.flex:
+            self.r.skip_tags()
+
+    def tags(self):
+        """The tag section as {tag: bytes} (flexible versions only)."""
+        out = {}
+        for _ in range(self.r.uvarint()):
+            t = self.r.uvarint()
+            out[t] = self.r.take(self.r.uvarint())
+        return out
+
+    def end(self, what):
+        if self.r.remaining():
+            raise WireError("%d bytes left after %s" % (self.r.remaining(), what))
+
+
+def _request(api_key, version, flex_from, cid, body_fn):
+    flex = version >= flex_from
+    hdr = (request_header_v2 if flex else request_header_v1)(api_key, version, cid)
+    return frame(hdr + body_fn(Enc(flex)))
+
+
+def _by_topic(items):
+    """{(topic, partition): v} -> [(topic, [(partition, v), ...])] sorted."""
+    out = {}
+    for (t, p), v in items.items():
+        out.setdefault(t, []).append((p, v))
+    return sorted(out.items())
+
+
+def offset_for_leader_epoch_request(version, cid, epochs, replica_id=-2):
+    """epochs {(topic, partition): (current_leader_epoch, leader_epoch)}."""
+    def body(e):
+        def part(pv):
+            p, (cur, ep) = pv
+            return i32(p) + (i32(cur) if version >= 2 else b"") + i32(ep) + e.tag()
+        topics = [e.s(t) + e.arr(ps, part) + e.tag() for t, ps in _by_topic(epochs)]
+        return (i32(replica_id) if version >= 3 else b"") + e.arr(topics) + e.tag()
+    return _request(API_OFFSET_FOR_LEADER_EPOCH, version, 4, cid, body)
+
+
+def parse_offset_for_leader_epoch(payload, version):
+    """{(topic, partition): (error_code, leader_epoch (None before v1), end_offset)}."""
+    d = Dec(payload, version >= 4)
+    d.tag()
+    if version >= 2:
+        d.r.i32()
+    out = {}
+
+    def topic():
+        name = d.s()
+
+        def part():
+            err, p = d.r.i16(), d.r.i32()
+            ep = d.r.i32() if version >= 1 else None
+            out[(name, p)] = (err, ep, d.r.i64())
+            d.tag()
+        d.arr(part)
+        d.tag()
+    d.arr(topic)
+    d.tag()
+    d.end("OffsetForLeaderEpoch v%d" % version)
+    return out
+
+
+def list_offsets_v4_request(version, cid, parts):
+    """ListOffsets v4: parts {(topic, partition): (current_leader_epoch, timestamp)}."""
+    def body(e):
+        def part(pv):
+            p, (cur, ts) = pv
+            return i32(p) + i32(cur) + i64(ts)
+        topics = [string(t) + array(ps, part) for t, ps in _by_topic(parts)]
+        return i32(-1) + i8(0) + array(topics, lambda x: x)
+    return _request(API_LIST_OFFSETS, version, 6, cid, body)
+
+
+def parse_list_offsets_v4(payload, version):
+    """{(topic, partition): (error_code, timestamp, offset, leader_epoch)}."""
+    r = Reader(payload)
+    r.i32()
+    return _topic_partition_results(r, False, lambda x: (x.i16(), x.i64(), x.i64(), x.i32()))
+
+
+def fetch_request(version, cid, parts, max_wait_ms=0):
+    """Fetch v11 or v12 by topic name: parts {(topic, partition): (fetch_offset,
+    current_leader_epoch, last_fetched_epoch)} (last_fetched_epoch only from v12)."""
+    def body(e):
+        def part(pv):
+            p, (off, cur, last) = pv
+            return (i32(p) + i32(cur) + i64(off) + (i32(last) if version >= 12 else b"")
+                    + i64(-1) + i32(1 << 20) + e.tag())
+        topics = [e.s(t) + e.arr(ps, part) + e.tag() for t, ps in _by_topic(parts)]
+        return (i32(-1) + i32(max_wait_ms) + i32(1) + i32(1 << 20) + i8(0) + i32(0) + i32(-1)
+                + e.arr(topics) + e.arr([]) + e.s("") + e.tag())
+    return _request(API_FETCH, version, 12, cid, body)
+
+
+def parse_fetch(payload, version):
+    """{(topic, partition): {"error_code", "high_watermark", "records" (bytes), and from v12
+    "diverging_epoch" (epoch, end_offset) and "current_leader" (id, epoch) when sent}}."""
+    d = Dec(payload, version >= 12)
+    d.tag()
+    d.r.i32()
+    d.r.i16()
+    d.r.i32()
+    out = {}
+
+    def topic():
+        name = d.s()
+
+        def part():
+            p = d.r.i32()
+            res = {"error_code": d.r.i16(), "high_watermark": d.r.i64()}
+            d.r.i64()
+            d.r.i64()
+            d.arr(lambda: (d.r.i64(), d.r.i64(), d.tag()))
+            d.r.i32()
+            n = d.r.uvarint() - 1 if d.flex else d.r.i32()
+            res["records"] = d.r.take(n) if n > 0 else b""
+            if d.flex:
+                tags = d.tags()
+                if 0 in tags:
+                    t = Reader(tags[0])
+                    res["diverging_epoch"] = (t.i32(), t.i64())
+                if 1 in tags:
+                    t = Reader(tags[1])
+                    res["current_leader"] = (t.i32(), t.i32())
+            out[(name, p)] = res
+        d.arr(part)
+        d.tag()
+    d.arr(topic)
+    return out
+
+
+def batch_headers(records):
+    """(base offset, next offset, partitionLeaderEpoch, bytes) of each whole record batch in a
+    Fetch's records."""
+    out, pos = [], 0
+    while pos + 27 <= len(records):
+        base, length, epoch = struct.unpack(">qii", records[pos:pos + 16])
+        if pos + 12 + length > len(records):
+            break  # a partial batch at the end of a fetch
+        (last_delta,) = struct.unpack(">i", records[pos + 23:pos + 27])
+        out.append((base, base + last_delta + 1, epoch, 12 + length))
+        pos += 12 + length
+    return out
+
+
+def describe_cluster_request(version, cid, include_ops=False, endpoint_type=1):
+    return _request(API_DESCRIBE_CLUSTER, version, 0, cid, lambda e: (
+        i8(1 if include_ops else 0) + (i8(endpoint_type) if version >= 1 else b"") + e.tag()))
+
+
+def parse_describe_cluster(payload, version):
+    d = Dec(payload, True)
+    d.tag()
+    out = {"throttle_time_ms": d.r.i32(), "error_code": d.r.i16(), "error_message": d.s()}
+    if version >= 1:
+        out["endpoint_type"] = d.r.i8()
+    out["cluster_id"] = d.s()
+    out["controller_id"] = d.r.i32()
+
+    def broker():
+        b = (d.r.i32(), d.s(), d.r.i32(), d.s())
+        d.tag()
+        return b
+    out["brokers"] = d.arr(broker)
+    out["cluster_authorized_operations"] = d.r.i32()
+    d.tag()
+    d.end("DescribeCluster v%d" % version)
+    return out
+
+
+def describe_log_dirs_request(version, cid, topics):
+    """topics {topic: [partitions]} or None (every partition)."""
+    def body(e):
+        items = None if topics is None else [
+            e.s(t) + e.arr(ps, i32) + e.tag() for t, ps in sorted(topics.items())]
+        return e.arr(items) + e.tag()
+    return _request(API_DESCRIBE_LOG_DIRS, version, 2, cid, body)
+
+
+def parse_describe_log_dirs(payload, version):
+    """{"error_code", "dirs": [{"error_code", "log_dir", "partitions": {(t, p): size},
+    "entries" (partition entries, repeats included), "total_bytes", "usable_bytes"}]}."""
+    d = Dec(payload, version >= 2)
+    d.tag()
+    d.r.i32()
+    out = {"error_code": d.r.i16() if version >= 3 else 0}
+
+    def result():
+        res = {"error_code": d.r.i16(), "log_dir": d.s(), "partitions": {}, "entries": 0}
+
+        def topic():
+            name = d.s()
+
+            def part():
+                p, size, _lag, _future = d.r.i32(), d.r.i64(), d.r.i64(), d.r.i8()
+                res["partitions"][(name, p)] = size
+                res["entries"] += 1
+                d.tag()
+            d.arr(part)
+            d.tag()
+        d.arr(topic)
+        if version >= 4:
+            res["total_bytes"], res["usable_bytes"] = d.r.i64(), d.r.i64()
+        d.tag()
+        return res
+    out["dirs"] = d.arr(result)
+    d.tag()
+    d.end("DescribeLogDirs v%d" % version)
+    return out
+
+
+def describe_topic_partitions_request(version, cid, topics, limit=2000, cursor=None):
+    """topics [names]; cursor None or (topic, partition)."""
+    def body(e):
+        cur = i8(-1) if cursor is None else (i8(1) + e.s(cursor[0]) + i32(cursor[1]) + e.tag())
+        return e.arr([e.s(t) + e.tag() for t in topics]) + i32(limit) + cur + e.tag()
+    return _request(API_DESCRIBE_TOPIC_PARTITIONS, version, 0, cid, body)
+
+
+def parse_describe_topic_partitions(payload, version):
+    """{"topics": [(error_code, name, [(partition, leader, leader_epoch, replicas, isr)])],
+    "next_cursor": None or (topic, partition)}."""
+    d = Dec(payload, True)
+    d.tag()
+    d.r.i32()
+
+    def topic():
+        err, name = d.r.i16(), d.s()
+        d.r.take(16)
+        d.r.i8()
+
+        def part():
+            d.r.i16()
+            p = (d.r.i32(), d.r.i32(), d.r.i32(), d.arr(d.r.i32), d.arr(d.r.i32))
+            d.arr(d.r.i32)
+            d.arr(d.r.i32)
+            d.arr(d.r.i32)
+            d.tag()
+            return p
+        parts = d.arr(part)
+        d.r.i32()
+        d.tag()
+        return (err, name, parts)
+    out = {"topics": d.arr(topic)}
+    if d.r.i8() < 0:
+        out["next_cursor"] = None
+    else:
+        out["next_cursor"] = (d.s(), d.r.i32())
+        d.tag()
+    d.tag()
+    d.end("DescribeTopicPartitions v%d" % version)
+    return out
+
+
+def elect_leaders_request(version, cid, partitions, election_type=0):
+    """partitions {topic: [partitions]} or None (all)."""
+    def body(e):
+        items = None if partitions is None else [
+            e.s(t) + e.arr(ps, i32) + e.tag() for t, ps in sorted(partitions.items())]
+        return ((i8(election_type) if version >= 1 else b"") + e.arr(items) + i32(10000)
+                + e.tag())
+    return _request(API_ELECT_LEADERS, version, 2, cid, body)
+
+
+def parse_elect_leaders(payload, version):
+    """{"error_code", "topics": [names], "partitions": {(topic, partition): (error_code,
+    error_message)}}."""
+    d = Dec(payload, version >= 2)
+    d.tag()
+    d.r.i32()
+    out = {"error_code": d.r.i16() if version >= 1 else 0, "topics": [], "partitions": {}}
+
+    def topic():
+        name = d.s()
+        out["topics"].append(name)
+
+        def part():
+            p, err, msg = d.r.i32(), d.r.i16(), d.s()
+            out["partitions"][(name, p)] = (err, msg)
+            d.tag()
+        d.arr(part)
+        d.tag()
+    d.arr(topic)
+    d.tag()
+    d.end("ElectLeaders v%d" % version)
+    return out
+
+
+def list_transactions_request(version, cid, states=(), pids=()):
+    return _request(API_LIST_TRANSACTIONS, version, 0, cid, lambda e: (
+        e.arr(list(states), e.s) + e.arr(list(pids), i64) + e.tag()))
+
+
+def parse_list_transactions(payload, version):
+    """{"error_code", "unknown_state_filters", "transactions": {tid: (pid, state)}}."""
+    d = Dec(payload, True)
+    d.tag()
+    d.r.i32()
+    out = {"error_code": d.r.i16(), "unknown_state_filters": d.arr(d.s), "transactions": {}}
+
+    def st():
+        tid, pid, state = d.s(), d.r.i64(), d.s()
+        out["transactions"][tid] = (pid, state)
+        d.tag()
+    d.arr(st)
+    d.tag()
+    d.end("ListTransactions v%d" % version)
+    return out
+
+
+def describe_transactions_request(version, cid, tids):
+    return _request(API_DESCRIBE_TRANSACTIONS, version, 0, cid,
+                    lambda e: e.arr(list(tids), e.s) + e.tag())
+
+
+def parse_describe_transactions(payload, version, as_list=False):
+    """{tid: {"error_code", "state", "timeout_ms", "start_ms", "producer_id", "producer_epoch",
+    "topics": {topic: [partitions]}}}; as_list: [(tid, that)] in answer order, repeats kept."""
+    d = Dec(payload, True)
+    d.tag()
+    d.r.i32()
+
+    def st():
+        err, tid, state = d.r.i16(), d.s(), d.s()
+        res = {"error_code": err, "state": state, "timeout_ms": d.r.i32(),
+               "start_ms": d.r.i64(), "producer_id": d.r.i64(), "producer_epoch": d.r.i16(),
+               "topics": {}}
+
+        def topic():
+            name = d.s()
+            res["topics"][name] = d.arr(d.r.i32)
+            d.tag()
+        d.arr(topic)
+        d.tag()
+        listed.append((tid, res))
+    listed = []
+    d.arr(st)
+    d.tag()
+    d.end("DescribeTransactions v%d" % version)
+    return listed if as_list else dict(listed)
+
+
+def call(bootstrap, req_fn, parse_fn, version, timeout_s, *args, **kw):
+    """One request on a fresh connection: parse_fn(payload, version) of req_fn's answer."""
+    with Conn(bootstrap, timeout_s) as conn:
+        cid = conn.cid()
+        return parse_fn(conn.call(req_fn(version, cid, *args, **kw), cid), version)

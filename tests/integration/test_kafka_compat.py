@@ -4,20 +4,22 @@ protocol classes, or kwire.py where neither installed client (confluent-kafka 1.
 kafka-python 2.0) has a call for the request."""
 import os
 import subprocess
+import time
 
 import pytest
 from confluent_kafka import KafkaError
 from confluent_kafka.admin import ConfigResource, ConfigSource, NewPartitions, NewTopic
 
 import kwire
-from conftest import (T, admin_client, consumer, create_topic, future_error_code, produce_all,
-                      producer, read_partition, topic_partitions, unique_topic, watermarks)
+from conftest import (T, admin_client, consume_range, consumer, create_topic, future_error_code,
+                      produce_all, producer, read_partition, topic_partitions, unique_topic,
+                      watermarks)
 from test_admin import describe_topic_configs, source_of
 from test_settings_messages import serve
 from test_versions import Raw
 
 P = pytest.importorskip("kafka.protocol")
-from kafka.protocol import admin, commit, fetch  # noqa: E402
+from kafka.protocol import admin, commit, fetch, metadata  # noqa: E402
 
 META = "Hello\0world!"  # 12 bytes, a NUL in the middle (librdkafka's test 0099)
 
@@ -407,3 +409,378 @@ def test_librdkafka_delete_records_moves_the_low_watermark(broker, rdk_delete_re
     assert p.returncode == 0 and p.stdout.split() == ["1", "-1", "OFFSET_OUT_OF_RANGE"], p.stdout
     p = run(-1)  # RD_KAFKA_OFFSET_END: up to the high watermark
     assert p.returncode == 0 and p.stdout.split() == ["1", "8", "NO_ERROR"], p.stdout
+
+
+# ---- leader epochs (OffsetForLeaderEpoch, Fetch, ListOffsets) ------------------------------
+
+KAFKA_37_RANGES = {kwire.API_OFFSET_FOR_LEADER_EPOCH: (0, 4), kwire.API_DESCRIBE_LOG_DIRS: (0, 4),
+                   kwire.API_ELECT_LEADERS: (0, 2), kwire.API_DESCRIBE_CLUSTER: (0, 1),
+                   kwire.API_DESCRIBE_TRANSACTIONS: (0, 0), kwire.API_LIST_TRANSACTIONS: (0, 0),
+                   kwire.API_DESCRIBE_TOPIC_PARTITIONS: (0, 0)}
+
+
+def test_api_versions_advertises_the_epoch_cluster_and_transaction_apis_of_kafka_3_7(broker):
+    apis = kwire.api_versions(broker.bootstrap, 3, T(10))["apis"]
+    assert {k: apis.get(k) for k in KAFKA_37_RANGES} == KAFKA_37_RANGES
+
+
+def _epoch_end(b, version, topic, current, epoch, partition=0):
+    return kwire.call(b.bootstrap, kwire.offset_for_leader_epoch_request,
+                      kwire.parse_offset_for_leader_epoch, version, T(10),
+                      {(topic, partition): (current, epoch)})[(topic, partition)]
+
+
+def _produce_n(b, topic, n, start=0):
+    produce_all(producer(b.bootstrap, **{"linger.ms": 0}), topic,
+                [{"value": b"v%d" % i} for i in range(start, start + n)])
+
+
+def _assert_epoch_answers(b, topic, end):
+    for v in range(5):
+        ep = 0 if v >= 1 else None
+        assert _epoch_end(b, v, topic, 0, 0) == (0, ep, end), v
+        assert _epoch_end(b, v, topic, -1, 0) == (0, ep, end), v
+        # an epoch this partition never had: Kafka's undefined answer, no error
+        assert _epoch_end(b, v, topic, 0, 3) == (0, -1 if v >= 1 else None, -1), v
+        assert _epoch_end(b, v, topic, 0, 0, partition=9)[0] == kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION
+    for v in range(2, 5):  # current_leader_epoch from v2: checked as Kafka's leader does
+        assert _epoch_end(b, v, topic, 1, 0)[0] == kwire.ERR_UNKNOWN_LEADER_EPOCH, v
+        assert _epoch_end(b, v, topic, -2, 0)[0] == kwire.ERR_FENCED_LEADER_EPOCH, v
+
+
+@pytest.mark.own_broker
+def test_offset_for_leader_epoch_answers_epoch_0_up_to_the_log_end_across_restart_and_kill(
+        make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("epoch"), partitions=1)
+    _assert_epoch_answers(b, topic, 0)  # the epoch is there before any record
+    _produce_n(b, topic, 10)
+    _assert_epoch_answers(b, topic, 10)
+    b.restart()
+    _assert_epoch_answers(b, topic, 10)
+    _produce_n(b, topic, 5, start=10)
+    b.kill9()
+    b.start()
+    _assert_epoch_answers(b, topic, 15)
+    assert _fetch_epochs(b, topic, 0) == [0] * 15  # every stored batch carries epoch 0
+
+
+def _fetch(b, version, topic, offset, current, last=-1):
+    return kwire.call(b.bootstrap, kwire.fetch_request, kwire.parse_fetch, version, T(10),
+                      {(topic, 0): (offset, current, last)})[(topic, 0)]
+
+
+def _batches(b, topic, offset=0, partition=0):
+    """Every batch of the partition from offset: [(base, next, epoch, bytes)]."""
+    out = []
+    for _ in range(1000):  # bounded: one batch per record at most
+        res = kwire.call(b.bootstrap, kwire.fetch_request, kwire.parse_fetch, 11, T(10),
+                         {(topic, partition): (offset, 0, -1)})[(topic, partition)]
+        assert res["error_code"] == 0
+        batches = kwire.batch_headers(res["records"])
+        if not batches:
+            return out
+        out += batches
+        offset = batches[-1][1]
+    raise AssertionError("fetch did not reach the end")
+
+
+def _fetch_epochs(b, topic, offset):
+    return [epoch for base, end, epoch, _n in _batches(b, topic, offset)
+            for _ in range(end - base)]
+
+
+def test_fetch_checks_the_current_leader_epoch_and_reports_a_diverging_epoch(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("epoch-fetch"), partitions=1)
+    _produce_n(broker, topic, 3)
+    for v in (11, 12):
+        assert _fetch(broker, v, topic, 0, 0)["records"], v
+        assert _fetch(broker, v, topic, 0, -1)["records"], v
+        assert _fetch(broker, v, topic, 0, 1)["error_code"] == kwire.ERR_UNKNOWN_LEADER_EPOCH, v
+        assert _fetch(broker, v, topic, 0, -2)["error_code"] == kwire.ERR_FENCED_LEADER_EPOCH, v
+    fenced = _fetch(broker, 12, topic, 0, 7)
+    assert fenced["current_leader"] == (NODE_ID, 0) and not fenced["records"]
+    # v12: a consumer whose last fetched epoch 0 ends before its fetch offset has diverged
+    same = _fetch(broker, 12, topic, 3, 0, last=0)
+    assert same["error_code"] == 0 and "diverging_epoch" not in same
+    diverged = _fetch(broker, 12, topic, 5, 0, last=0)
+    assert diverged["error_code"] == 0 and diverged["diverging_epoch"] == (0, 3)
+    assert not diverged["records"] and diverged["high_watermark"] == 3
+    unknown = _fetch(broker, 12, topic, 1, 0, last=4)  # an epoch never led here
+    assert unknown["error_code"] == kwire.ERR_OFFSET_OUT_OF_RANGE
+
+
+def test_list_offsets_checks_the_current_leader_epoch_and_returns_epoch_0(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("epoch-lo"), partitions=1)
+    _produce_n(broker, topic, 4)
+
+    def lo(current, ts):
+        return kwire.call(broker.bootstrap, kwire.list_offsets_v4_request,
+                          kwire.parse_list_offsets_v4, 4, T(10),
+                          {(topic, 0): (current, ts)})[(topic, 0)]
+    assert lo(0, -1) == (0, -1, 4, 0)
+    assert lo(-1, -2) == (0, -1, 0, 0)
+    assert lo(0, 1 << 60)[2:] == (-1, -1)  # no offset: no epoch either, as in Kafka
+    assert lo(2, -1)[0] == kwire.ERR_UNKNOWN_LEADER_EPOCH
+    assert lo(-5, -1)[0] == kwire.ERR_FENCED_LEADER_EPOCH
+
+
+@pytest.mark.own_broker
+def test_a_consumer_keeps_its_position_when_the_broker_restarts_mid_consumption(make_broker):
+    from confluent_kafka import TopicPartition
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("epoch-cons"), partitions=1)
+    _produce_n(b, topic, 200)
+    b.listen = b.bootstrap  # restart on the same port: the consumer keeps its bootstrap
+    c = consumer(b.bootstrap, **{"group.id": "g-epoch", "auto.offset.reset": "error",
+                                 "enable.partition.eof": False})
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        first = consume_range(c, 120)
+        assert len(first) == 120
+        c.commit(message=first[-1], asynchronous=False)
+        b.restart()
+        rest = consume_range(c, 80)
+        _produce_n(b, topic, 10, start=200)
+        b.kill9()
+        b.start()
+        rest += consume_range(c, 10)
+    finally:
+        c.close()
+    # no reset (auto.offset.reset=error would report one), no gap, no repeat
+    values = [m.value() for m in first + rest]
+    assert values == [b"v%d" % i for i in range(210)]
+    assert _committed(b.bootstrap, "g-epoch", topic)[0] == 120
+
+
+# ---- DescribeCluster, DescribeLogDirs, DescribeTopicPartitions, ElectLeaders ---------------
+
+def test_describe_cluster_names_this_node_as_the_only_broker_and_the_controller(broker):
+    host, port = broker.bootstrap.rsplit(":", 1)
+    raw = Raw(broker.bootstrap)
+    try:
+        cluster_id = raw.call(metadata.MetadataRequest[2]([])).cluster_id
+    finally:
+        raw.close()
+    assert cluster_id
+    for v in (0, 1):
+        d = kwire.call(broker.bootstrap, kwire.describe_cluster_request,
+                       kwire.parse_describe_cluster, v, T(10), include_ops=True)
+        assert d["error_code"] == 0 and d["controller_id"] == NODE_ID, d
+        assert d["brokers"] == [(NODE_ID, host, int(port), None)], d
+        assert d["cluster_id"] == cluster_id, d
+        assert d["cluster_authorized_operations"] > 0, d  # no authorizer: everything
+        plain = kwire.call(broker.bootstrap, kwire.describe_cluster_request,
+                           kwire.parse_describe_cluster, v, T(10))
+        assert plain["cluster_authorized_operations"] == -2 ** 31
+    ctl = kwire.call(broker.bootstrap, kwire.describe_cluster_request,
+                     kwire.parse_describe_cluster, 1, T(10), endpoint_type=2)
+    assert ctl["error_code"] == kwire.ERR_UNSUPPORTED_ENDPOINT_TYPE and not ctl["brokers"]
+
+
+def _log_dirs(b, v, topics):
+    return kwire.call(b.bootstrap, kwire.describe_log_dirs_request, kwire.parse_describe_log_dirs,
+                      v, T(10), topics)
+
+
+def test_describe_log_dirs_reports_the_data_dir_and_each_partitions_size(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("logdirs"), partitions=2)
+    _produce_n(broker, topic, 20)  # keyless: the sticky partitioner may use either partition
+    # Kafka's size of a partition: the bytes of its batches (segment files are preallocated)
+    sizes = {p: sum(n for *_x, n in _batches(broker, topic, partition=p)) for p in (0, 1)}
+    for v in range(5):
+        res = _log_dirs(broker, v, None)
+        assert res["error_code"] == 0 and len(res["dirs"]) == 1, res
+        ld = res["dirs"][0]
+        assert ld["error_code"] == 0 and ld["log_dir"] == os.path.realpath(broker.data_dir)
+        assert {p: ld["partitions"].get((topic, p)) for p in (0, 1)} == sizes, v
+        assert sum(sizes.values()) > 0
+        if v >= 4:
+            assert ld["total_bytes"] >= ld["usable_bytes"] > 0
+        named = _log_dirs(broker, v, {topic: [1, 7], "no-such-topic": [0]})["dirs"][0]
+        assert named["partitions"] == {(topic, 1): sizes[1]}, v
+
+
+def _dtp(b, topics, limit=2000, cursor=None):
+    return kwire.call(b.bootstrap, kwire.describe_topic_partitions_request,
+                      kwire.parse_describe_topic_partitions, 0, T(10), topics, limit=limit,
+                      cursor=cursor)
+
+
+def test_describe_topic_partitions_pages_by_partition_limit_with_its_cursor(broker):
+    base = unique_topic("dtp")
+    a, b_, c = base + "-a", base + "-b", base + "-c"
+    for name, n in ((c, 1), (a, 3), (b_, 2)):
+        create_topic(broker.bootstrap, name, partitions=n)
+    pages, cursor = [], None
+    for _ in range(10):  # bounded: 3 pages expected
+        res = _dtp(broker, [c, a, b_], limit=2, cursor=cursor)
+        pages.append([(t[1], [p[0] for p in t[2]]) for t in res["topics"]])
+        for err, _name, parts in res["topics"]:
+            assert err == 0
+            for _idx, leader, epoch, replicas, isr in parts:
+                assert (leader, epoch, replicas, isr) == (NODE_ID, 0, [NODE_ID], [NODE_ID])
+        cursor = res["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == [[(a, [0, 1])], [(a, [2]), (b_, [0])], [(b_, [1]), (c, [0])]]
+    whole = _dtp(broker, [b_, "no-such-topic-" + base])
+    assert [(t[0], t[1]) for t in whole["topics"]] == [
+        (0, b_), (kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION, "no-such-topic-" + base)]
+    assert whole["next_cursor"] is None
+    assert [t[0] for t in _dtp(broker, ["bad name!"])["topics"]] == [
+        kwire.ERR_INVALID_TOPIC_EXCEPTION]
+    # every topic (none named), sorted, from a cursor; a cursor outside the named topics is
+    # refused as Kafka refuses it
+    every = _dtp(broker, [], cursor=(b_, 1))
+    assert [(t[1], [p[0] for p in t[2]]) for t in every["topics"]][:2] == [(b_, [1]), (c, [0])]
+    bad = _dtp(broker, [a], cursor=(c, 0))
+    assert [t[0] for t in bad["topics"]] == [kwire.ERR_INVALID_REQUEST]
+
+
+def test_elect_leaders_finds_every_partition_already_led_by_its_preferred_replica(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("elect"), partitions=2)
+    for v in range(3):
+        res = kwire.call(broker.bootstrap, kwire.elect_leaders_request, kwire.parse_elect_leaders,
+                         v, T(10), {topic: [0, 1, 5]})
+        assert res["error_code"] == 0
+        assert res["partitions"] == {
+            (topic, 0): (kwire.ERR_ELECTION_NOT_NEEDED,
+                         "Leader election not needed for topic partition."),
+            (topic, 1): (kwire.ERR_ELECTION_NOT_NEEDED,
+                         "Leader election not needed for topic partition."),
+            (topic, 5): (kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION, "No such partition as %s-5" % topic),
+        }, v
+        res = kwire.call(broker.bootstrap, kwire.elect_leaders_request, kwire.parse_elect_leaders,
+                         v, T(10), {"no-" + topic: [0]})
+        assert res["partitions"] == {("no-" + topic, 0): (
+            kwire.ERR_UNKNOWN_TOPIC_OR_PARTITION, "No such topic as no-" + topic)}
+        # all partitions (null): every topic, listing only the partitions elected (none)
+        every = kwire.call(broker.bootstrap, kwire.elect_leaders_request,
+                           kwire.parse_elect_leaders, v, T(10), None)
+        assert every["error_code"] == 0 and every["partitions"] == {}, v
+        assert topic in every["topics"], v
+
+
+def test_elect_leaders_and_describe_log_dirs_answer_a_partition_named_twice_once(broker):
+    topic = create_topic(broker.bootstrap, unique_topic("dups"), partitions=2)
+    # a topic named twice, a partition twice: Kafka reads the request as a set
+    e = kwire.Enc(True)
+    body = (kwire.i8(0) + e.arr([e.s(topic) + e.arr([1, 1], kwire.i32) + e.tag(),
+                           e.s(topic) + e.arr([0, 1], kwire.i32) + e.tag()])
+            + kwire.i32(10000) + e.tag())
+    frame = kwire.frame(kwire.request_header_v2(kwire.API_ELECT_LEADERS, 2, 2) + body)
+    with kwire.Conn(broker.bootstrap, T(10)) as conn:
+        payload = conn.call(frame, 2)
+    d = kwire.Dec(payload, True)
+    d.tag()
+    d.r.i32()
+    d.r.i16()
+    topics = d.arr(lambda: (d.s(), d.arr(lambda: (d.r.i32(), d.r.i16(), d.s(), d.tag())[0]),
+                            d.tag())[:2])
+    assert topics == [(topic, [1, 0])]
+    dirs = _log_dirs(broker, 4, {topic: [0, 0, 1, 1]})["dirs"][0]
+    assert sorted(dirs["partitions"]) == [(topic, 0), (topic, 1)] and dirs["entries"] == 2
+    with kwire.Conn(broker.bootstrap, T(10)) as conn:
+        payload = conn.call(kwire.describe_transactions_request(0, 3, ["t-x", "t-x", "t-y"]), 3)
+    tx = kwire.parse_describe_transactions(payload, 0, as_list=True)
+    assert [t for t, _ in tx] == ["t-x", "t-y"]
+
+
+# ---- ListTransactions, DescribeTransactions -------------------------------------------------
+
+def _list_txns(b, states=(), pids=()):
+    return kwire.call(b.bootstrap, kwire.list_transactions_request, kwire.parse_list_transactions,
+                      0, T(10), states=states, pids=pids)
+
+
+def _describe_txns(b, tids):
+    return kwire.call(b.bootstrap, kwire.describe_transactions_request,
+                      kwire.parse_describe_transactions, 0, T(10), tids)
+
+
+def _txn_producer(b, tid):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": tid,
+                  "transaction.timeout.ms": 45000, "linger.ms": 0})
+    p.init_transactions(T(20))
+    return p
+
+
+@pytest.mark.own_broker
+def test_list_and_describe_transactions_follow_a_transaction_through_its_states(make_broker):
+    b = make_broker()
+    topic = create_topic(b.bootstrap, unique_topic("txn-desc"), partitions=3)
+    tid = unique_topic("tx")
+    p = _txn_producer(b, tid)
+    listed = _list_txns(b)["transactions"]
+    pid = listed[tid][0]
+    assert listed[tid] == (pid, "Empty") and pid >= 0
+    d = _describe_txns(b, [tid])[tid]
+    assert (d["error_code"], d["state"], d["start_ms"], d["topics"]) == (0, "Empty", -1, {})
+    assert (d["producer_id"], d["timeout_ms"]) == (pid, 45000)
+    before_ms = int(time.time() * 1000)
+    p.begin_transaction()
+    for part in (2, 0):
+        p.produce(topic, b"x", partition=part)
+    assert p.flush(T(20)) == 0
+    d = _describe_txns(b, [tid, "no-such-" + tid])
+    assert d["no-such-" + tid]["error_code"] == kwire.ERR_TRANSACTIONAL_ID_NOT_FOUND
+    d = d[tid]
+    assert (d["state"], d["topics"], d["producer_id"]) == ("Ongoing", {topic: [0, 2]}, pid)
+    assert before_ms - 5000 <= d["start_ms"] <= int(time.time() * 1000) + 5000
+    res = _list_txns(b, states=["Ongoing", "Banana"])
+    assert res["transactions"] == {tid: (pid, "Ongoing")}
+    assert res["unknown_state_filters"] == ["Banana"]
+    assert _list_txns(b, pids=[pid + 1000])["transactions"] == {}
+    p.commit_transaction(T(20))
+    assert _list_txns(b, states=["Ongoing"])["transactions"] == {}
+    assert _list_txns(b, pids=[pid])["transactions"] == {tid: (pid, "CompleteCommit")}
+    b.restart()  # the coordinator's state file
+    assert _describe_txns(b, [tid])[tid]["state"] == "CompleteCommit"
+
+
+# ---- ACLs of the new APIs, as Kafka checks them ---------------------------------------------
+
+@pytest.mark.own_broker
+def test_the_cluster_and_epoch_apis_ask_kafkas_acls(make_broker):
+    from kafka.admin import ACLOperation as AclOperation, ResourceType
+    from test_acls import acl, add_acls_as_super, cluster_acl, secured
+    topic = unique_topic("acl-epoch")
+    b = secured(make_broker, topics=[topic])
+    assert _epoch_end(b, 4, topic, -1, 0)[0] == 29  # TOPIC_AUTHORIZATION_FAILED
+    assert _dtp(b, [topic])["topics"][0][0] == 29
+    assert _dtp(b, [])["topics"] == []  # all topics: the hidden ones silently left out
+    denied = _log_dirs(b, 4, None)
+    assert denied == {"error_code": kwire.ERR_CLUSTER_AUTHORIZATION_FAILED, "dirs": []}
+    el = kwire.call(b.bootstrap, kwire.elect_leaders_request, kwire.parse_elect_leaders, 2, T(10),
+                    {topic: [0]})
+    assert el["error_code"] == kwire.ERR_CLUSTER_AUTHORIZATION_FAILED
+    assert el["partitions"][(topic, 0)][0] == kwire.ERR_CLUSTER_AUTHORIZATION_FAILED
+    dc = kwire.call(b.bootstrap, kwire.describe_cluster_request, kwire.parse_describe_cluster, 1,
+                    T(10), include_ops=True)
+    assert dc["error_code"] == 0 and dc["cluster_authorized_operations"] == 0  # no DESCRIBE
+    assert _describe_txns(b, ["tx-hidden"])["tx-hidden"]["error_code"] == 53  # not NOT_FOUND
+    add_acls_as_super(b, [acl(AclOperation.DESCRIBE, ResourceType.TOPIC, topic),
+                          cluster_acl(AclOperation.DESCRIBE), cluster_acl(AclOperation.ALTER)])
+    assert _epoch_end(b, 4, topic, -1, 0) == (0, 0, 0)
+    assert [t[1] for t in _dtp(b, [])["topics"]] == [topic]
+    # Kafka's order: the topics it may describe, then the named ones it may not
+    mixed = _dtp(b, ["aaa-" + topic, topic])["topics"]
+    assert [(t[0], t[1]) for t in mixed] == [(0, topic), (29, "aaa-" + topic)]
+    assert _log_dirs(b, 4, None)["dirs"][0]["partitions"] == {(topic, 0): 0}
+    el = kwire.call(b.bootstrap, kwire.elect_leaders_request, kwire.parse_elect_leaders, 2, T(10),
+                    {topic: [0]})
+    assert el["partitions"][(topic, 0)][0] == kwire.ERR_ELECTION_NOT_NEEDED
+    dc = kwire.call(b.bootstrap, kwire.describe_cluster_request, kwire.parse_describe_cluster, 1,
+                    T(10), include_ops=True)
+    assert dc["cluster_authorized_operations"] != 0
+
+
+def test_the_docs_api_table_is_what_api_versions_advertises(broker):
+    import re
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(repo, "docs", "broker.md")) as fh:
+        rows = re.findall(r"^\| (\d+) \| (\w+) \| (\d+)(?:-(\d+))? \|$", fh.read(), re.M)
+    table = {int(k): (int(lo), int(hi or lo)) for k, _name, lo, hi in rows}
+    assert table == kwire.api_versions(broker.bootstrap, 3, T(10))["apis"]

@@ -107,8 +107,15 @@ static int write_seeds(const char *dir)
          KAPI_INCREMENTAL_ALTER_CONFIGS, KAPI_ALTER_CONFIGS, KAPI_DELETE_TOPICS, -1},
         {KAPI_API_VERSIONS, KAPI_CREATE_ACLS, KAPI_DESCRIBE_ACLS, KAPI_DELETE_ACLS,
          KAPI_DESCRIBE_ACLS, KAPI_LIST_GROUPS, KAPI_FIND_COORDINATOR, -1},
+        {KAPI_CREATE_TOPICS, KAPI_PRODUCE, KAPI_OFFSET_FOR_LEADER_EPOCH, KAPI_FETCH,
+         KAPI_LIST_OFFSETS, KAPI_DESCRIBE_LOG_DIRS, KAPI_DESCRIBE_TOPIC_PARTITIONS,
+         KAPI_ELECT_LEADERS, KAPI_DESCRIBE_CLUSTER, -1},
+        {KAPI_CREATE_TOPICS, KAPI_INIT_PRODUCER_ID, KAPI_ADD_PARTITIONS_TO_TXN, KAPI_PRODUCE,
+         KAPI_LIST_TRANSACTIONS, KAPI_DESCRIBE_TRANSACTIONS, KAPI_END_TXN, KAPI_LIST_TRANSACTIONS,
+         KAPI_DESCRIBE_TRANSACTIONS, -1},
     };
-    static const char *const names[] = {"flow-group", "flow-txn", "flow-topics", "flow-acls"};
+    static const char *const names[] = {"flow-group", "flow-txn", "flow-topics", "flow-acls",
+                                        "flow-epoch-cluster", "flow-txn-describe"};
     bseq_apis_init();
     for (size_t f = 0; f < SL_ARRAY_LEN(flows); f++) {
         uint8_t buf[BSEQ_STEPS_MAX * BSEQ_STEP_BYTES], *p = buf;
