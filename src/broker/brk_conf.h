@@ -51,8 +51,10 @@ typedef struct {
     int64_t retention_check_interval_ms;
     slog_conf_t log; /* broker-wide defaults for topic configs */
     char cleanup_policy[32];
+    char compression_type[16]; /* topics' default compression.type */
     bool delete_topic_enable;
     int32_t group_min_session_ms;
+    int32_t group_initial_rebalance_delay_ms;
     int32_t group_max_session_ms;
     int32_t group_max_size;
     int64_t offsets_retention_ms;

@@ -73,5 +73,7 @@ void brk_tconf_log_no_effect(const char *topic, const char *what, const sl_props
                              const sl_props_t *next);
 /* Validates name=value for topics: KERR_NONE or KERR_INVALID_CONFIG with msg. */
 kerr_t brk_tconf_check(const char *name, const char *value, const char **msg);
+/* The codec (SLOG_CODEC_*) a compression.type value names; -1 for producer or an unknown one. */
+int brk_tconf_codec(const char *value);
 
 #endif

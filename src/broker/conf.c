@@ -38,7 +38,9 @@ static void brk__conf_defaults(brk_conf_t *conf)
     slog_conf_default(&conf->log);
     conf->log.zero_ahead_bytes = BRK_ZERO_AHEAD_BYTES_DEFAULT;
     snprintf(conf->cleanup_policy, sizeof conf->cleanup_policy, "delete");
+    snprintf(conf->compression_type, sizeof conf->compression_type, "producer");
     conf->group_min_session_ms = 6000;
+    conf->group_initial_rebalance_delay_ms = 3000;
     conf->group_max_session_ms = 1800000;
     conf->group_max_size = 1000;
     conf->offsets_retention_ms = 7LL * 24 * 3600 * 1000;
@@ -193,19 +195,23 @@ static int brk__conf_cleaner_io(void *obj, const char *key, const char *v, char 
     return 0;
 }
 
-/* log.message.timestamp.type and log.cleanup.policy: the defaults of the topic settings
- * without the "log." prefix, checked as those are. */
+/* log.message.timestamp.type, log.cleanup.policy and compression.type: the defaults of the
+ * topic settings named without the "log." prefix (compression.type is Kafka's broker key as
+ * it is), checked as those are. */
 static int brk__conf_topic_default(void *obj, const char *key, const char *v, char *err,
                                    size_t err_len)
 {
     brk_conf_t *conf = obj;
-    const char *tkey = key + strlen("log."), *msg;
+    const char *tkey = key + (strncmp(key, "log.", 4) == 0 ? strlen("log.") : 0), *msg;
     if (brk_tconf_check(tkey, v, &msg) != KERR_NONE) {
         snprintf(err, err_len, "%s: %s", key, msg);
         return SL_EINVAL;
     }
     if (strcmp(tkey, "message.timestamp.type") == 0) {
         conf->log.log_append_time = strcmp(v, "LogAppendTime") == 0;
+    } else if (strcmp(tkey, "compression.type") == 0) {
+        snprintf(conf->compression_type, sizeof conf->compression_type, "%s", v);
+        conf->log.codec = brk_tconf_codec(v);
     } else {
         snprintf(conf->cleanup_policy, sizeof conf->cleanup_policy, "%s", v);
     }
@@ -283,12 +289,14 @@ static const sl_bind_t brk__ckeys[] = {
     SL_BIND_FN("log.flush.policy", brk__conf_flush_policy),
     SL_BIND_FN("log.message.timestamp.type", brk__conf_topic_default),
     SL_BIND_FN("log.cleanup.policy", brk__conf_topic_default),
+    SL_BIND_FN("compression.type", brk__conf_topic_default),
     SL_BIND_FN("log.message.format.version", brk__conf_no_effect),
     SL_BIND_FN("log.message.downconversion.enable", brk__conf_no_effect),
     SL_BIND_FN("log.message.timestamp.difference.max.ms", brk__conf_no_effect),
     B_NUM("group.min.session.timeout.ms", group_min_session_ms, 1, INT32_MAX),
     B_NUM("group.max.session.timeout.ms", group_max_session_ms, 1, INT32_MAX),
     B_NUM("group.max.size", group_max_size, 1, 100000),
+    B_NUM("group.initial.rebalance.delay.ms", group_initial_rebalance_delay_ms, 0, INT32_MAX),
     B_SCALED("offsets.retention.minutes", offsets_retention_ms, 1, 1 << 30, 60000),
     B_NUM("offset.metadata.max.bytes", offset_metadata_max_bytes, 0,
           BRK_OFFSET_METADATA_BYTES_MAX),

@@ -71,8 +71,11 @@ struct brk_group {
     int64_t meta_bytes; /* the members' protocol names and metadata */
     brk_pending_t *pending;
     int32_t npending;  /* at most group.max.size (brk__pending_add) */
-    snet_timer_t *rebalance_timer;
+    snet_timer_t *rebalance_timer; /* the rebalance timeout, or the initial delay */
     int64_t empty_since_ms;
+    bool delaying;         /* in group.initial.rebalance.delay.ms: completion waits for it */
+    bool delay_joined;     /* a member joined during the current delay */
+    int32_t delay_left_ms; /* what the delays may still add, within the rebalance timeout */
 };
 
 /* ---- registry ---- */
@@ -253,9 +256,52 @@ static void brk__rebalance_timeout(void *ctx)
     brk__grp_try_complete(grp);
 }
 
+/* Kafka's initial delayed join: the end of a delay in which members joined starts another, as
+ * long as the rebalance timeout leaves room; then the rebalance completes with whoever joined. */
+static void brk__initial_delay_done(void *ctx)
+{
+    brk_group_t *grp = ctx;
+    grp->rebalance_timer = NULL;
+    int32_t delay = grp->brk->conf.group_initial_rebalance_delay_ms;
+    if (grp->delay_joined && grp->delay_left_ms > 0) {
+        grp->delay_joined = false;
+        int32_t next = SL_MIN(delay, grp->delay_left_ms);
+        grp->delay_left_ms = SL_MAX(grp->delay_left_ms - delay, 0);
+        grp->rebalance_timer = snet_timer_start(grp->brk->loop, next, brk__initial_delay_done, grp);
+        return;
+    }
+    grp->delaying = false;
+    brk__rebalance_timeout(grp);
+}
+
+/* A rebalance of an empty group waits group.initial.rebalance.delay.ms for more members, so
+ * consumers starting together form one generation (Kafka's default 3 s); true when it waits. */
+static bool brk__grp_initial_delay(brk_group_t *grp, bool was_empty, int32_t timeout)
+{
+    brk_t *brk = grp->brk;
+    int32_t delay = brk->conf.group_initial_rebalance_delay_ms;
+    if (!was_empty || delay <= 0) {
+        return false;
+    }
+    grp->delaying = true;
+    grp->delay_joined = false;
+    grp->delay_left_ms = SL_MAX(timeout - delay, 0);
+    snet_timer_cancel(brk->loop, grp->rebalance_timer);
+    grp->rebalance_timer = snet_timer_start(brk->loop, SL_MIN(delay, timeout),
+                                            brk__initial_delay_done, grp);
+    sl_esc_t esc;
+    SL_LOGI("group", "%s: preparing the first rebalance, waiting up to %d ms for more members",
+            sl_esc_str(&esc, grp->id), (int)SL_MIN(delay, timeout));
+    return true;
+}
+
 static void brk__grp_rebalance(brk_group_t *grp, const char *why)
 {
     brk_t *brk = grp->brk;
+    if (grp->delaying) {
+        return; /* the initial delay ends with a completion of its own */
+    }
+    bool was_empty = grp->state == GRP_EMPTY;
     if (grp->state == GRP_COMPLETING) {
         for (brk_member_t *m = grp->members; m; m = m->next) {
             if (m->sync_req) {
@@ -271,6 +317,9 @@ static void brk__grp_rebalance(brk_group_t *grp, const char *why)
     int32_t timeout = 0;
     for (brk_member_t *m = grp->members; m; m = m->next) {
         timeout = SL_MAX(timeout, m->rebalance_ms);
+    }
+    if (brk__grp_initial_delay(grp, was_empty, timeout)) {
+        return;
     }
     snet_timer_cancel(brk->loop, grp->rebalance_timer);
     grp->rebalance_timer = snet_timer_start(brk->loop, timeout, brk__rebalance_timeout, grp);
@@ -377,7 +426,7 @@ static void brk__join_respond(brk_group_t *grp, brk_member_t *m, kerr_t err)
 
 static void brk__grp_try_complete(brk_group_t *grp)
 {
-    if (grp->state != GRP_PREPARING) {
+    if (grp->state != GRP_PREPARING || grp->delaying) {
         return;
     }
     for (brk_member_t *m = grp->members; m; m = m->next) {
@@ -604,6 +653,7 @@ static brk_member_t *brk__member_add(brk_group_t *grp, brk_req_t *req, char *id)
     m->next = grp->members;
     grp->members = m;
     grp->nmembers++;
+    grp->delay_joined |= grp->delaying;
     if (!grp->protocol_type) {
         grp->protocol_type = brk__dup(body->protocol_type);
     }

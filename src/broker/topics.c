@@ -28,7 +28,7 @@
 
 static const brk_tconf_def_t brk__tconf_defs[] = {
     {"cleanup.policy", 7, "delete, compact, or compact,delete", false},
-    {"compression.type", 2, "producer: batches are stored as produced, never recompressed", false},
+    {"compression.type", 2, "producer (stored as sent), or a codec batches are recompressed to", false},
     {"delete.retention.ms", 5, "how long tombstones are kept on compacted topics", false},
     {"index.interval.bytes", 3, "bytes between offset index entries", false},
     {"max.compaction.lag.ms", 5, "longest time a record stays ineligible for compaction", false},
@@ -88,6 +88,17 @@ static const brk_tconf_def_t *brk__tconf_def(const char *name)
     return NULL;
 }
 
+int brk_tconf_codec(const char *value)
+{
+    static const char *names[] = {"uncompressed", "gzip", "snappy", "lz4", "zstd"};
+    for (int i = 0; i < (int)SL_ARRAY_LEN(names); i++) {
+        if (strcmp(value, names[i]) == 0) {
+            return i; /* SLOG_CODEC_NONE .. SLOG_CODEC_ZSTD, in Kafka's attribute order */
+        }
+    }
+    return -1;
+}
+
 kerr_t brk_tconf_check(const char *name, const char *value, const char **msg)
 {
     const brk_tconf_def_t *def = brk__tconf_def(name);
@@ -103,8 +114,9 @@ kerr_t brk_tconf_check(const char *name, const char *value, const char **msg)
         return ok ? KERR_NONE : KERR_INVALID_CONFIG;
     }
     if (strcmp(name, "compression.type") == 0) {
-        *msg = "compression.type must be producer: Sluice stores batches as produced";
-        return strcmp(value, "producer") == 0 ? KERR_NONE : KERR_INVALID_CONFIG;
+        *msg = "compression.type must be producer, uncompressed, gzip, snappy, lz4 or zstd";
+        return strcmp(value, "producer") == 0 || brk_tconf_codec(value) >= 0
+                   ? KERR_NONE : KERR_INVALID_CONFIG;
     }
     if (strcmp(name, "message.timestamp.type") == 0) {
         *msg = "message.timestamp.type must be CreateTime or LogAppendTime";
@@ -156,7 +168,7 @@ static void brk__tconf_default(brk_t *brk, const char *name, char *buf, size_t l
     if (strcmp(name, "cleanup.policy") == 0) {
         snprintf(buf, len, "%s", c->cleanup_policy);
     } else if (strcmp(name, "compression.type") == 0) {
-        snprintf(buf, len, "producer");
+        snprintf(buf, len, "%s", c->compression_type);
     } else if (strcmp(name, "delete.retention.ms") == 0) {
         snprintf(buf, len, "%lld", (long long)c->log.delete_retention_ms);
     } else if (strcmp(name, "index.interval.bytes") == 0) {
@@ -257,6 +269,8 @@ static void brk__topic_apply(brk_t *brk, brk_topic_t *topic)
     }
     brk_tconf_value(brk, topic, "message.timestamp.type", v, sizeof v, &ov);
     topic->log.log_append_time = strcmp(v, "LogAppendTime") == 0;
+    brk_tconf_value(brk, topic, "compression.type", v, sizeof v, &ov);
+    topic->log.codec = brk_tconf_codec(v);
     brk_tconf_value(brk, topic, "cleanup.policy", topic->cleanup_policy,
                     sizeof topic->cleanup_policy, &ov);
     topic->log.cleanup_compact = strstr(topic->cleanup_policy, "compact") != NULL;

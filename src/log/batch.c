@@ -272,3 +272,51 @@ int slog_batch_keyless(const uint8_t *data, size_t len, sl_buf_t *scratch, int32
     }
     return -1;
 }
+
+int slog_batch_recompress(const uint8_t *p, size_t len, int codec, sl_buf_t *scratch,
+                          sl_buf_t *out)
+{
+    SL_ASSERT(len >= SLOG_BATCH_HEADER_BYTES && codec >= SLOG_CODEC_NONE &&
+              codec <= SLOG_CODEC_ZSTD);
+    slog_batch_hdr_t hdr;
+    slog_batch_hdr_decode(p, &hdr);
+    int from = hdr.attributes & SLOG_BATCH_COMPRESSION_MASK;
+    if ((hdr.attributes & SLOG_BATCH_CONTROL) || from == codec) {
+        sl_buf_append(out, p, len);
+        return 0;
+    }
+    const uint8_t *recs = p + SLOG_BATCH_HEADER_BYTES;
+    size_t rlen = len - SLOG_BATCH_HEADER_BYTES;
+    if (from != SLOG_CODEC_NONE) {
+        scratch->len = 0;
+        int rc = slog_codec_decompress(from, recs, rlen, SLOG_CLEAN_INFLATE_BYTES_MAX, scratch);
+        if (rc != 0) {
+            return rc == SL_ELIMIT ? SL_ELIMIT : SL_ECORRUPT;
+        }
+        static const uint8_t none[1];
+        recs = scratch->len ? scratch->data : none; /* never arithmetic on NULL */
+        rlen = scratch->len;
+    }
+    size_t at = out->len;
+    sl_buf_append(out, p, SLOG_BATCH_HEADER_BYTES);
+    if (codec == SLOG_CODEC_NONE) {
+        sl_buf_append(out, recs, rlen);
+    } else {
+        /* snappy in snappy-java's framing, which Java consumers read (librdkafka reads both) */
+        int rc = slog_codec_compress(codec, recs, rlen, codec == SLOG_CODEC_SNAPPY, out);
+        if (rc != 0) {
+            out->len = at;
+            return rc;
+        }
+    }
+    size_t total = out->len - at;
+    if (total > (size_t)SLOG_BATCH_BYTES_MAX) {
+        out->len = at;
+        return SL_ELIMIT;
+    }
+    uint8_t *b = out->data + at;
+    sl_be32_put(b + 8, (uint32_t)(total - SLOG_BATCH_LOG_OVERHEAD));
+    sl_be16_put(b + 21, (uint16_t)((hdr.attributes & ~SLOG_BATCH_COMPRESSION_MASK) | codec));
+    sl_be32_put(b + 17, sl_crc32c(0, b + 21, total - 21));
+    return 0;
+}

@@ -27,6 +27,7 @@ void slog_conf_default(slog_conf_t *conf)
     conf->index_interval_bytes = 4096;
     conf->max_message_bytes = 1048588;
     conf->log_append_time = false;
+    conf->codec = -1;
     conf->producers_max = SLOG_PRODUCERS_PER_PARTITION_MAX;
     conf->producer_expiry_ms = 24LL * 3600 * 1000;
     conf->cleanup_delete = true;
@@ -475,6 +476,28 @@ int64_t slog_part_txn_first(const slog_part_t *part, int64_t producer_id)
     return slog_txn_open_first(part->txn, producer_id);
 }
 
+/* The topic's compression.type: the validated batches recompressed into out, each still
+ * within max.message.bytes. */
+static int slog__recompress_all(const slog_part_t *part, const uint8_t *data, size_t len,
+                                sl_buf_t *out)
+{
+    sl_buf_t scratch;
+    sl_buf_init(&scratch);
+    int rc = 0;
+    for (size_t pos = 0; rc == 0 && pos < len;) {
+        slog_batch_hdr_t hdr;
+        slog_batch_hdr_decode(data + pos, &hdr);
+        size_t total = (size_t)slog_batch_total(&hdr), at = out->len;
+        rc = slog_batch_recompress(data + pos, total, part->conf.codec, &scratch, out);
+        if (rc == 0 && out->len - at > (size_t)part->conf.max_message_bytes) {
+            rc = SL_ELIMIT;
+        }
+        pos += total;
+    }
+    sl_buf_deinit(&scratch);
+    return rc;
+}
+
 int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_ms,
                      slog_append_t *out)
 {
@@ -495,6 +518,13 @@ int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_m
         out->duplicate = true;
         return 0;
     }
+    sl_buf_t recompressed;
+    sl_buf_init(&recompressed);
+    if (rc == 0 && part->conf.codec >= 0) {
+        rc = slog__recompress_all(part, data, len, &recompressed);
+        data = recompressed.data;
+        len = recompressed.len;
+    }
     if (rc == 0) {
         rc = slog__unmark_clean(part);
     }
@@ -510,11 +540,13 @@ int slog_part_append(slog_part_t *part, uint8_t *data, size_t len, int64_t now_m
         pos += run;
     }
     if (rc != 0) {
+        sl_buf_deinit(&recompressed);
         slog_pstate_abort(part->pstate);
         return rc;
     }
     slog_pstate_commit(part->pstate);
     slog__txn_note_all(part, data, len);
+    sl_buf_deinit(&recompressed);
     out->base_offset = first;
     out->last_offset = slog_part_end_offset(part) - 1;
     out->append_time_ms = part->conf.log_append_time ? now_ms : -1;

@@ -46,6 +46,7 @@ typedef struct {
     int32_t index_interval_bytes; /* bytes between sparse index entries (Kafka: 4096) */
     int32_t max_message_bytes;    /* largest batch accepted (Kafka: max.message.bytes) */
     bool log_append_time;         /* message.timestamp.type=LogAppendTime */
+    int codec;                    /* compression.type: SLOG_CODEC_*, or -1 (producer: as sent) */
     int32_t producers_max;        /* producer ids remembered (<= SLOG_PRODUCERS_PER_PARTITION_MAX) */
     int64_t producer_expiry_ms;   /* producer.id.expiration.ms (Kafka: 1 day) */
     /* cleanup.policy: delete (time/size retention) and/or compact (the cleaner) */

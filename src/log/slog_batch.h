@@ -38,6 +38,14 @@ typedef struct {
 #define SLOG_BATCH_TRANSACTIONAL 0x10
 #define SLOG_BATCH_CONTROL 0x20
 
+/* Appends the validated batch at p (len bytes) to out with its records in codec
+ * (SLOG_CODEC_*), as Kafka does for a topic's compression.type: header fields (producer id,
+ * epoch, sequence, transactional flag, timestamps, record count) are kept, length, attributes
+ * and CRC rewritten; control batches and batches already in codec are copied as they are.
+ * Decompression is bounded by SLOG_CLEAN_INFLATE_BYTES_MAX. Returns 0, SL_ECORRUPT (records
+ * that do not decompress), SL_ELIMIT (inflate bound) or SL_ENOMEM. */
+int slog_batch_recompress(const uint8_t *p, size_t len, int codec, sl_buf_t *scratch,
+                          sl_buf_t *out);
 /* Decodes the fixed header of the batch at p (needs SLOG_BATCH_HEADER_BYTES). */
 void slog_batch_hdr_decode(const uint8_t *p, slog_batch_hdr_t *hdr);
 /* Total bytes of the batch at p given its header (12 + batchLength). */

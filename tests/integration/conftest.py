@@ -122,7 +122,8 @@ class Broker:
         self.data_dir = data_dir or os.path.join(self.tmp_path, name + "-data")
         self.ready_file = os.path.join(self.tmp_path, name + ".ready")
         self.stderr_path = os.path.join(self.tmp_path, name + ".stderr")
-        self.settings = dict(settings or {})
+        # Kafka's own tests do the same: no 3 s wait for more members on each new group.
+        self.settings = {"group.initial.rebalance.delay.ms": 0, **(settings or {})}
         self.proc = None
         self.bootstrap = None
         self.listeners = {}

@@ -156,6 +156,47 @@ def test_cooperative_sticky_assignor_rebalances_incrementally(make_broker):
 
 
 @pytest.mark.own_broker
+def first_generation_size(broker, group):
+    """Members of the group's first generation, from the broker's log line for it."""
+    line = "%s: generation 1 with " % group
+    deadline = time.monotonic() + T(10)
+    while time.monotonic() < deadline:
+        with open(broker.stderr_path) as f:
+            for text in f:
+                if line in text:
+                    return int(text.split(line)[1].split()[0])
+        time.sleep(0.05)
+    raise AssertionError("no first generation of %s in the broker's log" % group)
+
+
+@pytest.mark.parametrize("delay_ms,members", [(3000, 2), (0, 1)])
+def test_consumers_starting_together_form_one_generation_within_the_initial_rebalance_delay(
+        make_broker, delay_ms, members):
+    """group.initial.rebalance.delay.ms (Kafka's default 3000): a new group's first rebalance
+    waits for more members, so two consumers starting together get one generation and the
+    second reads records while the first is never polled. With 0, the first member alone forms
+    generation 1 (and the second only gets partitions after a rebalance that needs the first to
+    be polled)."""
+    b = make_broker(dict(GROUP_SETTINGS, **{"group.initial.rebalance.delay.ms": delay_ms}))
+    topic = create_topic(b.bootstrap, unique_topic("delay"), partitions=4)
+    produce_all(producer(b.bootstrap), topic, [{"value": b"%d" % i} for i in range(400)])
+    group = "delay-" + topic
+    c1 = group_consumer(b.bootstrap, group)
+    c2 = group_consumer(b.bootstrap, group)
+    c1.subscribe([topic])
+    c2.subscribe([topic])
+    try:
+        assert first_generation_size(b, group) == members
+        if members == 2:
+            seen = {}
+            assert poll_all([c2], seen, lambda: len(seen.get(id(c2), [])) > 0, T(20)), \
+                "the second consumer read nothing while the first was not polled"
+            assert len(assignments([c2])[0]) == 2
+    finally:
+        c1.close()
+        c2.close()
+
+
 def test_committed_offsets_survive_kill9_and_groups_keep_independent_positions(make_broker):
     b = make_broker(GROUP_SETTINGS)
     topic = create_topic(b.bootstrap, unique_topic("cmt"), partitions=2)

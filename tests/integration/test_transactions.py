@@ -131,11 +131,17 @@ def test_a_second_producer_with_the_same_id_fences_the_first(broker):
 def test_transaction_timeout_aborts_an_open_transaction(make_broker):
     b = make_broker({"transaction.abort.timed.out.transaction.cleanup.interval.ms": 200})
     topic = create_topic(b.bootstrap, unique_topic("txt"))
-    p = txn_producer(b.bootstrap, "tx-timeout", **{"transaction.timeout.ms": 2000,
-                                                  "socket.timeout.ms": 2000,
-                                                  "message.timeout.ms": 2000})
+    # librdkafka wants message.timeout.ms <= transaction.timeout.ms: 6 s leaves the first
+    # produce (AddPartitionsToTxn, then an fsync) room on a loaded machine, where 2 s timed
+    # "late" out in the client before the broker stored it.
+    p = txn_producer(b.bootstrap, "tx-timeout", **{"transaction.timeout.ms": 6000,
+                                                  "socket.timeout.ms": 6000,
+                                                  "message.timeout.ms": 6000})
     p.begin_transaction()
-    send(p, topic, [b"late"])
+    errors = []
+    p.produce(topic, b"late", partition=0, on_delivery=lambda err, msg: errors.append(err))
+    p.flush(T(30))
+    assert errors == [None], "the transactional record was not stored: %r" % errors
     plain = producer(b.bootstrap)
     send(plain, topic, [b"plain"])
     # The coordinator aborts it: the LSO moves past it and read_committed sees only plain.
