@@ -1,8 +1,8 @@
-/* kit: histogram buckets at their bounds, the exposition text and its growth (kit_prom);
+/* kit: histogram buckets at their bounds, the exposition text and its growth (sl_prom);
  * the http.listen setting (kit_listen); kafka.* client settings (kit_kconf). */
 #include "kit_kconf.h"
 #include "kit_listen.h"
-#include "kit_prom.h"
+#include "sl_prom.h"
 #include "sl_common.h"
 #include "sl_test.h"
 
@@ -13,15 +13,15 @@ static const double bounds[3] = {0.001, 0.01, 1};
 
 TEST(test_hist_buckets_at_and_past_each_bound)
 {
-    kit_hist_t h;
+    sl_hist_t h;
     memset(&h, 0, sizeof h);
-    kit_hist_observe(&h, bounds, 3, 1000);    /* exactly 1 ms: le 0.001 */
-    kit_hist_observe(&h, bounds, 3, 1001);    /* just past: le 0.01 */
-    kit_hist_observe(&h, bounds, 3, 2000000); /* 2 s: +Inf */
-    kit_hist_observe(&h, bounds, 3, -5);      /* a clock step back counts as 0 */
-    kit_text_t t;
-    kit_text_init(&t);
-    kit_prom_hist(&t, "x_seconds", "Help.", &h, bounds, 3);
+    sl_hist_observe(&h, bounds, 3, 1000);    /* exactly 1 ms: le 0.001 */
+    sl_hist_observe(&h, bounds, 3, 1001);    /* just past: le 0.01 */
+    sl_hist_observe(&h, bounds, 3, 2000000); /* 2 s: +Inf */
+    sl_hist_observe(&h, bounds, 3, -5);      /* a clock step back counts as 0 */
+    sl_text_t t;
+    sl_text_init(&t);
+    sl_prom_hist(&t, "x_seconds", "Help.", &h, bounds, 3);
     const char *want = "# HELP x_seconds Help.\n# TYPE x_seconds histogram\n"
                        "x_seconds_bucket{le=\"0.001\"} 2\nx_seconds_bucket{le=\"0.01\"} 3\n"
                        "x_seconds_bucket{le=\"1\"} 3\nx_seconds_bucket{le=\"+Inf\"} 4\n"
@@ -33,10 +33,10 @@ TEST(test_hist_buckets_at_and_past_each_bound)
 
 TEST(test_text_grows_past_its_first_buffer)
 {
-    kit_text_t t;
-    kit_text_init(&t);
+    sl_text_t t;
+    sl_text_init(&t);
     for (int i = 0; i < 2000; i++) {
-        kit_prom_metric(&t, "counter", "c_total", "A counter.", "{i=\"x\"}", (uint64_t)i);
+        sl_prom_metric(&t, "counter", "c_total", "A counter.", "{i=\"x\"}", (uint64_t)i);
     }
     ASSERT_TRUE(t.len > 8192 && t.len == strlen(t.p));
     ASSERT_TRUE(strstr(t.p, "c_total{i=\"x\"} 1999\n") != NULL);
