@@ -50,7 +50,8 @@ void brk_listener_addr(const brk_t *brk, int i, const char **name, const char **
  * did not answer in time or is stopping. */
 char *brk_admin_metrics(brk_t *brk);
 /* Whether the broker is ready: its loop answers, no partition is offline and the data dir
- * takes a write and a sync. why gets "ready" or the reason. */
+ * takes a write and a sync (a 4 KiB probe file, removed). why gets "ready" or every reason
+ * ("; " between them). */
 bool brk_admin_ready(brk_t *brk, char *why, size_t len);
 
 typedef struct {

@@ -681,17 +681,20 @@ bool brk_admin_ready(brk_t *brk, char *why, size_t len)
     int64_t offline = snap->offline;
     brk__snap_free(snap);
     int rc = brk__dir_writable(brk->conf.data_dir);
+    int n = 0;
+    why[0] = '\0';
     if (rc != 0) {
-        snprintf(why, len, "the data dir %s is not writable: %s", brk->conf.data_dir,
-                 sl_strerror(rc));
-        return false;
+        n = snprintf(why, len, "the data dir %s is not writable: %s", brk->conf.data_dir,
+                     sl_strerror(rc));
     }
-    if (offline > 0) {
-        snprintf(why, len, "%lld partition(s) offline", (long long)offline);
-        return false;
+    if (offline > 0 && n >= 0 && (size_t)n < len) {
+        snprintf(why + n, len - (size_t)n, "%s%lld partition(s) offline", n ? "; " : "",
+                 (long long)offline);
     }
-    snprintf(why, len, "ready");
-    return true;
+    if (!why[0]) {
+        snprintf(why, len, "ready");
+    }
+    return rc == 0 && offline == 0;
 }
 
 int brk_admin_status(brk_t *brk, brk_status_t *st)

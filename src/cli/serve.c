@@ -123,6 +123,9 @@ static int cli__serve_run(sl_props_t *props, const char *ready_file)
         return 1;
     }
     cli__brk = brk;
+    /* before the ready file: a client that reads it finds the endpoint serving (the loop
+     * answers the endpoint's questions once brk_run starts) */
+    cli_admin_attach(adm, brk);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = cli__on_signal;
@@ -150,7 +153,6 @@ static int cli__serve_run(sl_props_t *props, const char *ready_file)
             return 1;
         }
     }
-    cli_admin_attach(adm, brk);
     rc = brk_run(brk);
     cli__brk = NULL;
     cli_admin_stop(adm); /* before the broker goes: its handlers read it */
