@@ -306,7 +306,7 @@ static void brk__mon_on_efd(void *ctx)
     }
     int64_t t0 = sl_time_mono_us();
     brk_mon_snap_t *snap = brk__snap_take(mon->brk);
-    int64_t took = sl_time_mono_us() - t0;
+    int64_t took = sl_time_mono_us() - t0, nparts = snap->nparts;
     pthread_mutex_lock(&mon->mu);
     brk_mon_snap_t *old = mon->snap;
     mon->snap = snap;
@@ -314,8 +314,9 @@ static void brk__mon_on_efd(void *ctx)
     pthread_cond_broadcast(&mon->cv);
     pthread_mutex_unlock(&mon->mu);
     brk__snap_free(old); /* nobody took it (its asker gave up) */
+    /* snap is the admin thread's from here on */
     SL_LOGD("admin", "metrics snapshot of %lld partitions copied on the loop in %.2f ms",
-            (long long)snap->nparts, (double)took / 1000.0);
+            (long long)nparts, (double)took / 1000.0);
 }
 
 /* Asks the loop for a snapshot and waits for it (BRK_MON_SNAP_WAIT_MS at most). The caller

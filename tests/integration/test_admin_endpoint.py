@@ -376,8 +376,8 @@ def test_authentication_failures_count_by_mechanism(make_broker):
 def test_transactions_count_open_committed_and_aborted(make_broker):
     b = start(make_broker)
     topic = create_topic(b.bootstrap, unique_topic())
-    p = producer(b.bootstrap, **{"transactional.id": "tx-" + topic, "linger.ms": 0})
-    p.init_transactions(T(30))
+    from test_transactions import txn_producer
+    p = txn_producer(b.bootstrap, "tx-" + topic)
     p.begin_transaction()
     p.produce(topic, b"one")
     p.flush(T(10))
