@@ -54,6 +54,8 @@ char *brk_admin_metrics(brk_t *brk);
  * ("; " between them). */
 bool brk_admin_ready(brk_t *brk, char *why, size_t len);
 
+#define BRK_STATUS_LISTENERS_MAX 8 /* = BRK_LISTENERS_MAX (mon.c checks) */
+
 typedef struct {
     double uptime_s;
     const char *data_dir; /* the broker's; valid while brk lives */
@@ -61,6 +63,11 @@ typedef struct {
     int64_t fs_total_bytes, fs_free_bytes; /* the data dir's filesystem (statvfs) */
     int32_t topics, groups;
     int64_t partitions, offline;
+    int nlisteners; /* as brk_listener_addr says, copied on the loop; strings live with brk */
+    struct {
+        const char *name, *proto, *host;
+        int port;
+    } listeners[BRK_STATUS_LISTENERS_MAX];
 } brk_status_t;
 /* Fills st. 0, or SL_EAGAIN when the loop did not answer in time. */
 int brk_admin_status(brk_t *brk, brk_status_t *st);

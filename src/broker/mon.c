@@ -84,8 +84,11 @@ typedef struct {
     int64_t nlags, lags_omitted;
     int64_t txns_open;
     int64_t conns_open[BRK_LISTENERS_MAX];
+    int listener_ports[BRK_LISTENERS_MAX]; /* bound (a stopping broker's: advertised) */
     int64_t log_bytes;
 } brk_mon_snap_t;
+
+SL_STATIC_ASSERT(BRK_STATUS_LISTENERS_MAX == BRK_LISTENERS_MAX, "every listener in a status");
 
 struct brk_mon {
     brk_t *brk;
@@ -287,6 +290,10 @@ static brk_mon_snap_t *brk__snap_take(brk_t *brk)
     for (int i = 0; i < BRK_LISTENERS_MAX; i++) {
         snap->conns_open[i] = (int64_t)(brk__ld(&brk->mon->conns_opened[i]) -
                                         brk__ld(&brk->mon->conns_closed[i]));
+    }
+    for (int i = 0; i < brk->nlsts; i++) { /* the listener may close at stop: copy its port */
+        const char *name, *proto, *host;
+        brk_listener_addr(brk, i, &name, &proto, &host, &snap->listener_ports[i]);
     }
     return snap;
 }
@@ -712,6 +719,14 @@ int brk_admin_status(brk_t *brk, brk_status_t *st)
     st->partitions = snap->nparts;
     st->offline = snap->offline;
     st->groups = snap->ngroups;
+    st->nlisteners = brk->nlsts;
+    for (int i = 0; i < brk->nlsts; i++) {
+        const brk_lst_t *l = &brk->lsts[i];
+        st->listeners[i].name = l->conf->name;
+        st->listeners[i].proto = brk_proto_name(l->conf->proto);
+        st->listeners[i].host = l->conf->host;
+        st->listeners[i].port = snap->listener_ports[i];
+    }
     struct statvfs vfs;
     if (statvfs(brk->conf.data_dir, &vfs) == 0) {
         st->fs_total_bytes = (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize;

@@ -112,16 +112,15 @@ static int cli__admin_metrics(void *user, kit_http_req_t *req)
     return 0;
 }
 
-static json_t *cli__admin_listeners(brk_t *brk)
+static json_t *cli__admin_listeners(const brk_status_t *st)
 {
     json_t *arr = json_array();
-    for (int i = 0; i < brk_listener_count(brk); i++) {
-        const char *name, *proto, *host;
-        int port;
-        brk_listener_addr(brk, i, &name, &proto, &host, &port);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:i}", "name", name,
-                                             "security_protocol", proto, "host", host, "port",
-                                             port));
+    for (int i = 0; i < st->nlisteners; i++) {
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:i}", "name",
+                                             st->listeners[i].name, "security_protocol",
+                                             st->listeners[i].proto, "host",
+                                             st->listeners[i].host, "port",
+                                             st->listeners[i].port));
     }
     return arr;
 }
@@ -143,7 +142,7 @@ static int cli__admin_status(void *user, kit_http_req_t *req)
         (json_int_t)st.fs_total_bytes, "filesystem_free_bytes", (json_int_t)st.fs_free_bytes,
         "topics", (int)st.topics, "partitions", (json_int_t)st.partitions,
         "offline_partitions", (json_int_t)st.offline, "groups", (int)st.groups, "listeners",
-        cli__admin_listeners(brk));
+        cli__admin_listeners(&st));
     kit_http_json(req, 200, o);
     return 0;
 }
