@@ -4,9 +4,10 @@ each (created with `sluice topics create`), then K scrapes of GET /metrics with 
 per-partition bound (admin.metrics.partitions.max), and K produce round trips (acks=all, one
 record each) measured while a scraper loops, against the same round trips with no scraper.
 
-Prints one JSON line per case: partitions, bound, answer bytes, scrape seconds (median and
-max), the broker's RSS before and after the scrapes, and the loop's snapshot copy time (from
-its debug log line). Every wait is bounded."""
+With --nofile the broker runs under prlimit (util-linux). Prints one JSON line per
+case: partitions, bound, answer bytes, scrape seconds (median and max), the broker's RSS before
+and after the scrapes, and the loop's snapshot copy time (from its debug log line). Every wait
+is bounded."""
 
 import argparse
 import http.client
@@ -72,14 +73,21 @@ def run(args, bound):
     work = tempfile.mkdtemp(prefix="sluice-admin-bench-")
     err_path = os.path.join(work, "broker.err")
     ready = os.path.join(work, "ready")
-    cmd = [SLUICE, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(work, "data"),
+    # each partition keeps files open (2 descriptors here): past the open-files limit
+    # (ulimit -n) --nofile raises it (prlimit; raising the hard limit needs CAP_SYS_RESOURCE)
+    pre = ["prlimit", "--nofile=%d:%d" % (args.nofile, args.nofile)] if args.nofile else []
+    cmd = pre + [SLUICE, "serve", "--listen", "127.0.0.1:0", "--data", os.path.join(work, "data"),
            "--ready-file", ready, "--log-level", "debug",
            "--set", "admin.listen=127.0.0.1:0", "--set", "log.zero.ahead.bytes=0",
            "--set", "admin.metrics.partitions.max=%d" % bound]
     with open(err_path, "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
     try:
-        wait_for(lambda: os.path.exists(ready) and open(ready).read().endswith("\n"), "ready")
+        def started():
+            if proc.poll() is not None:
+                sys.exit("the broker exited: " + open(err_path).read()[-2000:])
+            return os.path.exists(ready) and open(ready).read().endswith("\n")
+        wait_for(started, "ready")
         bootstrap = open(ready).read().splitlines()[0]
         port = int(re.search(r"admin endpoint on [^:]+:(\d+)", open(err_path).read()).group(1))
         t0 = time.monotonic()
@@ -133,13 +141,24 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--topics", type=int, default=5)
     ap.add_argument("--partitions", type=int, default=10000)
+    ap.add_argument("--sizes", default="",
+                    help="instead of --topics: total partitions per run, comma-separated, "
+                         "in topics of at most --partitions")
     ap.add_argument("--scrapes", type=int, default=5)
     ap.add_argument("--produces", type=int, default=200)
-    ap.add_argument("--bounds", default="10000,1000000",
+    ap.add_argument("--nofile", type=int, default=0,
+                    help="open-files limit of the broker (0: the inherited one)")
+    ap.add_argument("--bounds", default="1000000,10000",
                     help="admin.metrics.partitions.max values, one run each")
     args = ap.parse_args()
-    for bound in [int(b) for b in args.bounds.split(",")]:
-        print(json.dumps(run(args, bound)), flush=True)
+    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else \
+        [args.topics * args.partitions]
+    per_topic = args.partitions
+    for total in sizes:
+        args.topics = -(-total // per_topic)
+        args.partitions = total // args.topics
+        for bound in [int(b) for b in args.bounds.split(",")]:
+            print(json.dumps(run(args, bound)), flush=True)
 
 
 if __name__ == "__main__":

@@ -215,7 +215,9 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
     }
     brk_disk_appended(brk, pd->records.len);
     part->mon_bytes_in += (uint64_t)pd->records.len;
-    part->mon_records_in += info.duplicate ? 0 : (uint64_t)(info.last_offset - info.base_offset + 1);
+    if (!info.duplicate) {
+        part->mon_records_in += (uint64_t)(info.last_offset - info.base_offset + 1);
+    }
     presp->base_offset = info.base_offset;
     presp->log_append_time_ms = info.append_time_ms;
     int64_t target = info.last_offset + 1;

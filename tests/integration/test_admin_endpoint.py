@@ -69,7 +69,7 @@ def parse_metrics(text):
             continue
         if line.startswith("# TYPE "):
             name, _, typ = line[7:].partition(" ")
-            assert cur is not None and name in fams and fams[name] is cur, "TYPE before HELP: " + where
+            assert cur is not None and fams.get(name) is cur, "TYPE before HELP: " + where
             assert typ in TYPES and cur["type"] is None, where
             cur["type"] = typ
             continue
