@@ -22,7 +22,7 @@ void brk_mon_close(brk_mon_t *mon);
 /* After the loop is freed (answers freed with it still count). NULL: nothing. */
 void brk_mon_free(brk_mon_t *mon);
 
-/* ---- counters (Thread: any; relaxed atomics) ---- */
+/* ---- counters (Thread: any; relaxed atomics; mon NULL: nothing) ---- */
 
 /* A request was decoded (queue_us: from its frame read to its handler) and answered or
  * completed (handle_us: handler to answer queued). */

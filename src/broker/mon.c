@@ -154,6 +154,9 @@ void brk_mon_error(brk_mon_t *mon, int16_t api, int16_t code)
 
 void brk_mon_fsync(brk_mon_t *mon, int64_t us, int64_t records)
 {
+    if (!mon) {
+        return;
+    }
     sl_hist_observe(&mon->fsync, brk__lat_bounds, BRK_LAT_N, us);
     atomic_fetch_add_explicit(&mon->fsync_records, (uint64_t)SL_MAX(records, 0),
                               memory_order_relaxed);
@@ -161,7 +164,7 @@ void brk_mon_fsync(brk_mon_t *mon, int64_t us, int64_t records)
 
 void brk_mon_conn(brk_mon_t *mon, int listener, bool open)
 {
-    if (listener < 0 || listener >= BRK_LISTENERS_MAX) {
+    if (!mon || listener < 0 || listener >= BRK_LISTENERS_MAX) {
         return;
     }
     brk_ctr_t *c = open ? &mon->conns_opened[listener] : &mon->conns_closed[listener];
@@ -170,18 +173,27 @@ void brk_mon_conn(brk_mon_t *mon, int listener, bool open)
 
 void brk_mon_auth_failed(brk_mon_t *mon, int mech)
 {
+    if (!mon) {
+        return;
+    }
     int i = mech >= 0 && mech < SNET_MECH_COUNT ? mech : SNET_MECH_COUNT;
     atomic_fetch_add_explicit(&mon->auth_failed[i], 1, memory_order_relaxed);
 }
 
 void brk_mon_txn_done(brk_mon_t *mon, bool committed)
 {
+    if (!mon) {
+        return;
+    }
     atomic_fetch_add_explicit(committed ? &mon->txn_committed : &mon->txn_aborted, 1,
                               memory_order_relaxed);
 }
 
 void brk_mon_cleaned(brk_mon_t *mon, int64_t bytes)
 {
+    if (!mon) {
+        return;
+    }
     atomic_fetch_add_explicit(&mon->clean_runs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&mon->clean_bytes, (uint64_t)SL_MAX(bytes, 0),
                               memory_order_relaxed);
