@@ -30,8 +30,8 @@ void brk_mon_request(brk_mon_t *mon, int16_t api, int16_t ver, int64_t queue_us,
                      int64_t handle_us);
 /* The answer's last byte left (send_us: queued to written, behind earlier answers too). */
 void brk_mon_sent(brk_mon_t *mon, int16_t api, int16_t ver, int64_t send_us);
-/* A non-zero ErrorCode in an answer of api (each place it appears counts). */
-void brk_mon_error(brk_mon_t *mon, int16_t api, int16_t code);
+/* A non-zero ErrorCode in an answer of api version ver (each place it appears counts). */
+void brk_mon_error(brk_mon_t *mon, int16_t api, int16_t ver, int16_t code);
 /* One group-commit sync job: its time and the records it made durable. */
 void brk_mon_fsync(brk_mon_t *mon, int64_t us, int64_t records);
 /* A connection opened or closed on listener i (brk->lsts[i]). */

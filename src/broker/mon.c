@@ -44,7 +44,7 @@ typedef struct {
     brk_ctr_t requests[BRK_MON_VERSIONS_MAX];
     sl_hist_t queue[BRK_MON_VERSIONS_MAX], handle[BRK_MON_VERSIONS_MAX],
         send[BRK_MON_VERSIONS_MAX];
-    brk_ctr_t errors[BRK_MON_ERRCODES_MAX]; /* [code + 1] */
+    brk_ctr_t errors[BRK_MON_VERSIONS_MAX][BRK_MON_ERRCODES_MAX]; /* [version][code + 1] */
 } brk_mon_api_t;
 
 /* One partition as the snapshot has it. */
@@ -143,12 +143,12 @@ void brk_mon_sent(brk_mon_t *mon, int16_t api, int16_t ver, int64_t send_us)
     }
 }
 
-void brk_mon_error(brk_mon_t *mon, int16_t api, int16_t code)
+void brk_mon_error(brk_mon_t *mon, int16_t api, int16_t ver, int16_t code)
 {
     brk_mon_api_t *a = brk__mon_api(mon, api);
     if (a) {
         int i = code + 1 >= 0 && code + 1 < BRK_MON_ERRCODES_MAX ? code + 1 : 0;
-        atomic_fetch_add_explicit(&a->errors[i], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->errors[brk__mon_ver(ver)][i], 1, memory_order_relaxed);
     }
 }
 
@@ -534,16 +534,18 @@ static void brk__prom_apis(sl_text_t *t, brk_mon_t *mon)
         }
     }
     sl_prom_head(t, "counter", "sluice_request_errors_total",
-                 "Non-zero error codes in answers, by API and Kafka error code (each place "
-                 "one appears counts: a partition, a topic, the whole answer).");
+                 "Non-zero error codes in answers, by API, version and Kafka error code (each "
+                 "place one appears counts: a partition, a topic, the whole answer).");
     for (int k = 0; k < BRK_MON_APIS; k++) {
-        for (int c = 0; c < BRK_MON_ERRCODES_MAX; c++) {
-            uint64_t n = brk__ld(&mon->api[k].errors[c]);
-            if (n && kmsg_apis[k].name) {
-                char labels[128];
-                snprintf(labels, sizeof labels, "{api=\"%s\",code=\"%d\"}", kmsg_apis[k].name,
-                         c - 1);
-                sl_prom_u64(t, "sluice_request_errors_total", labels, n);
+        for (int v = 0; v < BRK_MON_VERSIONS_MAX && kmsg_apis[k].name; v++) {
+            for (int c = 0; c < BRK_MON_ERRCODES_MAX; c++) {
+                uint64_t n = brk__ld(&mon->api[k].errors[v][c]);
+                if (n) {
+                    char labels[128];
+                    snprintf(labels, sizeof labels, "{api=\"%s\",version=\"%d\",code=\"%d\"}",
+                             kmsg_apis[k].name, v, c - 1);
+                    sl_prom_u64(t, "sluice_request_errors_total", labels, n);
+                }
             }
         }
     }

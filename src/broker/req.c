@@ -80,7 +80,7 @@ static void brk__sent(void *ctx)
 static void brk__on_error_code(void *ctx, int16_t code)
 {
     brk_req_t *req = ctx;
-    brk_mon_error(req->brk->mon, req->api_key, code);
+    brk_mon_error(req->brk->mon, req->api_key, req->api_version, code);
 }
 
 static void brk__release_file(void *ctx)

@@ -306,8 +306,13 @@ def test_a_failing_request_counts_its_error_code(make_broker):
     futs = admin_client(b.bootstrap).create_topics([NewTopic(topic, 1, 1)])
     with pytest.raises(Exception):
         futs[topic].result(timeout=T(10))
-    # TOPIC_ALREADY_EXISTS (36)
-    assert value(metrics(b), "sluice_request_errors_total", api="CreateTopics", code=36) == 1
+    # TOPIC_ALREADY_EXISTS (36), under the version the client spoke
+    fams = metrics(b)
+    assert value(fams, "sluice_request_errors_total", api="CreateTopics", code=36) == 1
+    versions = {l["version"] for _, l, _ in fams["sluice_request_errors_total"]["samples"]
+                if l["api"] == "CreateTopics"}
+    assert len(versions) == 1 and value(fams, "sluice_requests_total", api="CreateTopics",
+                                        version=versions.pop()) >= 2
     # a produce to a partition that does not exist: UNKNOWN_TOPIC_OR_PARTITION (3)
     with kwire.Conn(b.bootstrap, T(10)) as conn:
         cid = conn.cid()
