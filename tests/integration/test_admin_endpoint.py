@@ -462,3 +462,54 @@ def test_partition_series_are_bounded_by_admin_metrics_partitions_max(make_broke
     assert len(fams["sluice_partition_high_watermark"]["samples"]) == 5
     assert value(fams, "sluice_metrics_partitions_omitted") == 3
     assert value(fams, "sluice_partitions") == 8
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.time_limit(180)
+def test_ready_says_recovering_while_the_logs_open_at_start(make_broker):
+    """The endpoint answers before the broker has opened its logs: ready is 503 "recovering"
+    (live is 200) until the broker serves, then 200. A fixed port lets the poller ask from the
+    first moment; 300 partitions make the opening long enough to be seen."""
+    port = free_port()
+    b = make_broker({"admin.listen": "127.0.0.1:%d" % port})
+    create_topic(b.bootstrap, unique_topic(), partitions=300, timeout_s=T(120))
+    # a clean stop syncs every partition: slow on a busy disk
+    assert b.stop(timeout_s=T(120)) == 0
+    import threading
+    seen, stop = [], threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            for path in ("/health/ready", "/health/live", "/metrics"):
+                try:
+                    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path))
+                    with urllib.request.urlopen(req, timeout=T(5)) as r:
+                        seen.append((path, r.status, r.read().decode()))
+                except urllib.error.HTTPError as e:
+                    seen.append((path, e.code, e.read().decode()))
+                except OSError:
+                    pass  # not listening yet
+    th = threading.Thread(target=poll)
+    th.start()
+    try:
+        b.start(timeout_s=T(60))
+        wait_for(lambda: any(p == "/health/ready" and s == 200 for p, s, _ in seen), T(30),
+                 "ready after the start")
+    finally:
+        stop.set()
+        th.join(T(30))
+    ready = [(s, body) for p, s, body in seen if p == "/health/ready"]
+    recovering = [body for s, body in ready if s == 503]
+    assert recovering, "never saw the recovering answer: %r" % ready[:3]
+    print("%d recovering answers before the first 200" % len(recovering))
+    assert "recovering" in json.loads(recovering[0])["reason"]
+    first_ok = next(i for i, (s, _) in enumerate(ready) if s == 200)
+    assert all(s == 503 for s, _ in ready[:first_ok])
+    assert any(p == "/health/live" and s == 200 for p, s, _ in seen[:3 * first_ok + 3])
+    assert any(p == "/metrics" and s == 503 and "recovering" in body for p, s, body in seen)
