@@ -333,7 +333,10 @@ def gen_encode_field(f, s, lines, ind, nullable_cond):
             else:
                 fix = "(kproto_records_t){NULL, 0, NULL, 0}"
             v = "((%s) || %s.len >= 0 ? %s : (%s)%s)" % (nullable_cond, v, v, t, fix)
-        lines.append(p + wr_prim(f.base, cx, v))
+        if f.base == "int16" and f.name == "error_code":
+            lines.append(p + "kproto_wr_error(wr, %s);" % v)  # counted by the broker
+        else:
+            lines.append(p + wr_prim(f.base, cx, v))
     else:
         sc = f.struct.cname
         if f.nullable and nullable_cond != "0":

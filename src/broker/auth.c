@@ -8,6 +8,7 @@
 #include "brk_auth.h"
 #include "brk_conf.h"
 #include "brk_internal.h"
+#include "brk_mon.h"
 #include "brk_limits.h"
 #include "brk_req.h"
 #include "brk_users.h"
@@ -142,6 +143,7 @@ bool brk_conn_open(snet_conn_t *conn)
     }
     brk->conns = bc;
     brk->nconns++;
+    brk_mon_conn(brk->mon, (int)(lst - brk->lsts), true);
     snet_conn_set_ctx(conn, bc);
     return true;
 }
@@ -159,6 +161,7 @@ void brk_conn_close(snet_conn_t *conn)
         bc->next->prev = bc->prev;
     }
     brk->nconns--;
+    brk_mon_conn(brk->mon, (int)(bc->lst - brk->lsts), false);
     if (bc->job) {
         bc->job->bc = NULL; /* answered into the closed slot later; the job frees sasl */
     } else {
@@ -405,6 +408,7 @@ static void brk__authjob_delay_done(void *ctx)
 static void brk__sasl_fail_later(brk_authjob_t *job, int cause, const char *why)
 {
     brk_t *brk = job->brk;
+    brk_mon_auth_failed(brk->mon, job->bc && job->bc->handshaken ? (int)job->bc->mech : -1);
     if (job->bc) {
         brk__authfail_count(brk, snet_conn_peer_ip(job->bc->conn));
         if (cause == BRK_AUTHLOG_FAILED) {

@@ -42,4 +42,34 @@ int brk_listener_count(const brk_t *brk);
 void brk_listener_addr(const brk_t *brk, int i, const char **name, const char **proto,
                        const char **host, int *port);
 
+/* ---- the admin endpoint (sluice serve serves it over HTTP; mon.c) ----
+ * Thread: any but the loop; each asks the loop for a snapshot of its state and waits for it
+ * (BRK_MON_SNAP_WAIT_MS at most), so the loop only copies; the formatting runs here. */
+
+/* Every metric in Prometheus text format (malloc'ed; the caller frees), or NULL when the loop
+ * did not answer in time or is stopping. */
+char *brk_admin_metrics(brk_t *brk);
+/* Whether the broker is ready: its loop answers, no partition is offline and the data dir
+ * takes a write and a sync (a 4 KiB probe file, removed). why gets "ready" or every reason
+ * ("; " between them). */
+bool brk_admin_ready(brk_t *brk, char *why, size_t len);
+
+#define BRK_STATUS_LISTENERS_MAX 8 /* = BRK_LISTENERS_MAX (mon.c checks) */
+
+typedef struct {
+    double uptime_s;
+    const char *data_dir; /* the broker's; valid while brk lives */
+    int64_t log_bytes;    /* every partition log's segment files */
+    int64_t fs_total_bytes, fs_free_bytes; /* the data dir's filesystem (statvfs) */
+    int32_t topics, groups;
+    int64_t partitions, offline;
+    int nlisteners; /* as brk_listener_addr says, copied on the loop; strings live with brk */
+    struct {
+        const char *name, *proto, *host;
+        int port;
+    } listeners[BRK_STATUS_LISTENERS_MAX];
+} brk_status_t;
+/* Fills st. 0, or SL_EAGAIN when the loop did not answer in time. */
+int brk_admin_status(brk_t *brk, brk_status_t *st);
+
 #endif

@@ -92,6 +92,7 @@ typedef struct {
     int64_t cleaner_io_bytes_per_sec;   /* -1: unthrottled */
     int64_t cleaner_backoff_ms;         /* sleep when there is nothing to clean */
     bool config_strict; /* config.strict: unknown keys stop the start */
+    int64_t mon_parts_max; /* admin.metrics.partitions.max: per-partition series in /metrics */
 } brk_conf_t;
 
 /* Parses props into conf; err gets "key: reason". Unknown keys are warned about once each

@@ -35,6 +35,12 @@ void brk_handle_offset_delete(brk_req_t *req);
 /* A group id of a request's list (brk_dups). */
 brk_key_t brk_group_key(const void *entries, int32_t i);
 brk_group_t *brk_group_find(brk_t *brk, kproto_str_t id);
+/* For monitoring (mon.c): the next group of brk->groups_list, its id, and its state's name
+ * (static), member count and completed rebalances since start. */
+brk_group_t *brk_group_next(const brk_group_t *grp);
+const char *brk_group_id(const brk_group_t *grp);
+void brk_group_mon(const brk_group_t *grp, const char **state, int32_t *members,
+                   uint64_t *rebalances);
 /* The group, created Empty when new; NULL for an empty id or past BRK_GROUPS_MAX groups. */
 brk_group_t *brk_group_get(brk_t *brk, kproto_str_t id);
 bool brk_group_is_empty(const brk_group_t *grp);

@@ -75,6 +75,7 @@ struct brk {
     int64_t disk_checked_ms; /* when free space was last measured (0: never) */
     int64_t disk_appended;   /* bytes appended since */
     bool disk_low;           /* under log.disk.reserve.bytes at the last measure */
+    struct brk_mon *mon;     /* monitoring counters and snapshots (mon.c) */
 };
 
 #endif

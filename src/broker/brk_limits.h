@@ -160,4 +160,24 @@ SL_STATIC_ASSERT(BRK_LISTENERS_MAX >= 4, "one listener per security protocol fit
 SL_STATIC_ASSERT(BRK_SASL_RECEIVE_BYTES_MAX >= 8192, "a SASL token fits before authentication");
 SL_STATIC_ASSERT(BRK_TOPIC_NAME_BYTES_MAX < BRK_PATH_BYTES_MAX / 2, "topic dir fits a path");
 
+
+/* Monitoring (mon.c). API versions counted per API key; a higher version counts in the last
+ * slot (no API has that many versions yet). */
+#define BRK_MON_VERSIONS_MAX 32
+/* Error codes counted per API key: -1 (UNKNOWN_SERVER_ERROR) to BRK_MON_ERRCODES_MAX - 2; a
+ * higher code counts as -1. Kafka 3.7 defines codes up to about 120. */
+#define BRK_MON_ERRCODES_MAX 160
+/* Per-partition series in one /metrics answer (admin.metrics.partitions.max): the default and
+ * the ceiling. Past it the partitions' series are left out and counted in
+ * sluice_metrics_partitions_omitted; topic totals stay. */
+#define BRK_MON_PARTS_DEFAULT 10000
+#define BRK_MON_PARTS_MAX 1000000
+/* Committed offsets whose lag is exposed in one /metrics answer (all groups together). */
+#define BRK_MON_LAGS_MAX 100000
+/* How long the admin thread waits for the loop to copy a snapshot before it answers 503. */
+#define BRK_MON_SNAP_WAIT_MS 5000
+
+SL_STATIC_ASSERT(BRK_MON_VERSIONS_MAX >= 16, "every API version Kafka 3.7 has fits");
+SL_STATIC_ASSERT(BRK_MON_PARTS_DEFAULT <= BRK_MON_PARTS_MAX, "the default is allowed");
+
 #endif

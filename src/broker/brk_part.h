@@ -40,6 +40,9 @@ struct brk_part {
     int64_t resume_backoff_ms; /* offline: the current retry pause (storage.c); 0 online */
     int64_t resume_at_ms;      /* loop time of the next retry */
     brk_part_watch_t *watches; /* parked readers of this partition */
+    /* monitoring (mon.c copies them on the loop): Produce's records and bytes appended, and
+     * Fetch's bytes served */
+    uint64_t mon_records_in, mon_bytes_in, mon_bytes_out;
 };
 
 /* The partition of a registered topic, or NULL. */

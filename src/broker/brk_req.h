@@ -31,6 +31,8 @@ struct brk_req {
     const char *host;      /* the peer's IP, in the arena; NULL without an authorizer */
     const char *adv_host; /* the address of the listener the request came through */
     int adv_port;
+    int64_t read_us;   /* monotonic: the frame was read (monitoring) */
+    int64_t handle_us; /* the handler was called; 0: no handler (not counted) */
 };
 
 /* Sends resp (a kmsg_<api>_resp_t) for req and frees req. */

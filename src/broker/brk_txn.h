@@ -12,6 +12,8 @@
 /* Loads <data>/transactions and completes transactions left in PrepareCommit/PrepareAbort. */
 int brk_txns_open(brk_t *brk, char *err, size_t err_len);
 void brk_txns_start(brk_t *brk); /* starts the timeout timer (Thread: loop, in brk_run) */
+/* Transactions Ongoing or being completed (PrepareCommit/PrepareAbort), for monitoring. */
+int64_t brk_txns_open_count(brk_t *brk);
 void brk_txns_close(brk_t *brk);
 /* InitProducerId with a transactional id (pid.c hands the request over). */
 void brk_txn_init_producer_id(brk_req_t *req);

@@ -12,6 +12,7 @@
 #include "brk_group.h"
 #include "brk_internal.h"
 #include "brk_limits.h"
+#include "brk_mon.h"
 #include "brk_offsets.h"
 #include "brk_part.h"
 #include "brk_storage.h"
@@ -327,7 +328,10 @@ int brk_new(const sl_props_t *props, brk_t **out, char *err, size_t err_len)
     }
     if (rc == 0) {
         brk->loop = snet_loop_new();
-        rc = brk->loop ? brk_flusher_new(brk, brk->conf.flush_threads, brk_part_synced, &brk->flusher) : -ENOMEM;
+        rc = brk->loop ? brk_mon_new(brk, brk->loop, &brk->mon) : -ENOMEM;
+    }
+    if (rc == 0) {
+        rc = brk_flusher_new(brk, brk->conf.flush_threads, brk_part_synced, &brk->flusher);
     }
     if (rc == 0) {
         brk_fetch_start(brk);
@@ -406,6 +410,7 @@ int brk_run(brk_t *brk)
                                             brk__flush_tick, brk);
     }
     int rc = snet_loop_run(brk->loop);
+    brk_mon_close(brk->mon); /* the admin endpoint's questions get no snapshot from now on */
     brk_conns_stop(brk);
     brk_storage_stop(brk);
     snet_timer_cancel(brk->loop, brk->housekeep_timer);
@@ -453,7 +458,9 @@ void brk_free(brk_t *brk)
     if (brk->stop_fd >= 0) {
         close(brk->stop_fd);
     }
+    brk_mon_close(brk->mon);
     snet_loop_free(brk->loop);
+    brk_mon_free(brk->mon); /* after the loop: answers freed with it count their send time */
     brk_authz_close(brk);
     if (brk->lock_fd >= 0) {
         close(brk->lock_fd);

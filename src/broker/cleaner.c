@@ -8,6 +8,7 @@
  * deletion and shutdown cancel the job out and wait for the thread to let go of it. */
 #include "brk_cleaner.h"
 #include "brk_internal.h"
+#include "brk_mon.h"
 #include "brk_part.h"
 #include "brk_topics.h"
 #include "sl_log.h"
@@ -80,7 +81,11 @@ static void brk__clean_reap(brk_cleaner_t *cl)
     brk_part_t *part = cl->part;
     cl->part = NULL;
     slog_clean_stats_t st;
+    memset(&st, 0, sizeof st);
     rc = slog_part_clean_end(part->log, job, rc, &st);
+    if (rc == 0) {
+        brk_mon_cleaned(cl->brk->mon, st.bytes_read);
+    }
     if (rc != 0 && rc != SL_EAGAIN && rc != SL_ECLOSED) {
         SL_LOGW("clean", "%s-%d: clean failed: %s", part->topic->name, (int)part->index,
                 sl_strerror(rc));

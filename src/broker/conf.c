@@ -53,6 +53,7 @@ static void brk__conf_defaults(brk_conf_t *conf)
     conf->cleaner_backoff_ms = 15000;
     conf->txn_max_timeout_ms = 900000;    /* Kafka's defaults */
     conf->txn_abort_interval_ms = 10000;
+    conf->mon_parts_max = BRK_MON_PARTS_DEFAULT;
 }
 
 /* A non-negative decimal number (Kafka's DOUBLE settings); false when malformed. */
@@ -322,6 +323,11 @@ static const sl_bind_t brk__ckeys[] = {
     SL_BIND_CHECK("min.insync.replicas", 1, 1),
     /* Sluice's own: unknown keys stop the start instead of a warning. */
     B_BOOL("config.strict", config_strict),
+    /* The admin endpoint: served by `sluice serve` (cli/serve_admin.c), which parses these
+     * two before the broker opens its logs, so it can answer while they recover. */
+    SL_BIND_OTHER("admin.listen"),
+    SL_BIND_OTHER("admin.token"),
+    B_NUM("admin.metrics.partitions.max", mon_parts_max, 0, BRK_MON_PARTS_MAX),
 };
 
 int brk_conf_unknown_keys(const sl_props_t *props, bool warn, char *out, size_t out_len)

@@ -7,6 +7,8 @@
 #include "brk_group.h"
 #include "brk_handlers.h"
 #include "brk_internal.h"
+#include "brk_mon.h"
+#include "sl_time.h"
 #include "brk_limits.h"
 #include "brk_req.h"
 #include "brk_txn.h"
@@ -128,6 +130,7 @@ static void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, 
         return; /* a raw SASL token (after SaslHandshake v0) */
     }
     brk_req_t *req = sl_xcalloc(1, sizeof *req);
+    req->read_us = sl_time_mono_us();
     req->brk = brk_conn_brk(conn);
     brk_conn_adv(conn, &req->adv_host, &req->adv_port);
     req->slot = slot;
@@ -169,6 +172,7 @@ static void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, 
     }
     if (!supported) {
         if (req->api_key == KAPI_API_VERSIONS) {
+            req->handle_us = sl_time_mono_us();
             brk__api_versions_unsupported(req);
             return;
         }
@@ -180,6 +184,7 @@ static void brk__on_frame(snet_conn_t *conn, snet_slot_t *slot, uint8_t *frame, 
         brk__reject(conn, req, "malformed request body");
         return;
     }
+    req->handle_us = sl_time_mono_us();
     brk__handlers[req->api_key](req);
 }
 

@@ -233,6 +233,7 @@ static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic, kerr_t topic_err
         brk__fetch_aborted(req, part, fp->fetch_offset, pd);
     }
     if (rd.len > 0) {
+        part->mon_bytes_out += (uint64_t)rd.len;
         pd->records.ext = rd.file; /* the response's chunk releases the reference */
         pd->records.ext_pos = rd.pos;
         pd->records.len = (int32_t)rd.len;

@@ -13,6 +13,8 @@
 #include "brk_conf.h"
 #include "brk_flush.h"
 #include "brk_internal.h"
+#include "brk_mon.h"
+#include "sl_time.h"
 #include "brk_limits.h"
 #include "brk_part.h"
 #include "brk_topics.h"
@@ -31,6 +33,7 @@ typedef struct brk_fjob {
     slog_sync_job_t *job;  /* a sync job, or */
     slog_zero_job_t *zjob; /* a zero-ahead job */
     int rc;
+    int64_t us; /* how long the job ran (monitoring) */
 } brk_fjob_t;
 
 struct brk_flusher {
@@ -97,7 +100,9 @@ static void *brk__flush_thread(void *arg)
             continue;
         }
         pthread_mutex_unlock(&fl->mu);
+        int64_t t0 = sl_time_mono_us();
         fj->rc = fj->job ? slog_sync_run(fj->job) : slog_zero_run(fj->zjob);
+        fj->us = sl_time_mono_us() - t0;
         pthread_mutex_lock(&fl->mu);
         if (fj->zjob) {
             fl->zrunning--;
@@ -171,8 +176,12 @@ static void brk__flush_reap(brk_flusher_t *fl)
             free(fj);
             continue;
         }
+        int64_t durable = slog_part_durable_offset(part->log);
         slog_part_sync_end(part->log, fj->job, fj->rc);
         part->sync_inflight = false;
+        if (fj->rc == 0 && part->topic) {
+            brk_mon_fsync(fl->brk->mon, fj->us, slog_part_durable_offset(part->log) - durable);
+        }
         fl->queued--;
         if (fj->rc != 0) {
             SL_LOGE("flush", "%s-%d: fdatasync failed: %s; partition is offline",

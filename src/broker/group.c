@@ -76,9 +76,28 @@ struct brk_group {
     bool delaying;         /* in group.initial.rebalance.delay.ms: completion waits for it */
     bool delay_joined;     /* a member joined during the current delay */
     int32_t delay_left_ms; /* what the delays may still add, within the rebalance timeout */
+    uint64_t rebalances; /* completed since start (monitoring) */
 };
 
 /* ---- registry ---- */
+
+brk_group_t *brk_group_next(const brk_group_t *grp)
+{
+    return grp->next;
+}
+
+const char *brk_group_id(const brk_group_t *grp)
+{
+    return grp->id;
+}
+
+void brk_group_mon(const brk_group_t *grp, const char **state, int32_t *members,
+                   uint64_t *rebalances)
+{
+    *state = brk__grp_state_names[grp->state];
+    *members = grp->nmembers;
+    *rebalances = grp->rebalances;
+}
 
 bool brk_group_is_empty(const brk_group_t *grp)
 {
@@ -459,6 +478,7 @@ static void brk__grp_try_complete(brk_group_t *grp)
         grp->leader = sl_xstrdup(grp->members->id);
     }
     grp->state = GRP_COMPLETING;
+    grp->rebalances++;
     sl_esc_t e1, e2, e3;
     SL_LOGI("group", "%s: generation %d with %d member(s), protocol %s, leader %s",
             sl_esc_str(&e1, grp->id), (int)grp->generation, (int)grp->nmembers,

@@ -214,6 +214,10 @@ static brk_pwait_t *brk__produce_part(brk_produce_t *prod, kproto_str_t topic,
         return NULL;
     }
     brk_disk_appended(brk, pd->records.len);
+    part->mon_bytes_in += (uint64_t)pd->records.len;
+    if (!info.duplicate) {
+        part->mon_records_in += (uint64_t)(info.last_offset - info.base_offset + 1);
+    }
     presp->base_offset = info.base_offset;
     presp->log_append_time_ms = info.append_time_ms;
     int64_t target = info.last_offset + 1;

@@ -1,8 +1,11 @@
 /* The request context: its arena, duplicate checks, and responses, framed here: size, header
  * (v0, or v1 for flexible versions except ApiVersions), body; record ranges from log segments
  * become sendfile chunks. */
+#include "brk_internal.h"
 #include "brk_limits.h"
+#include "brk_mon.h"
 #include "brk_req.h"
+#include "sl_time.h"
 #include "sl_hset.h"
 #include "sl_log.h"
 #include "slog.h"
@@ -47,6 +50,39 @@ int32_t *brk_dups(brk_req_t *req, const void *entries, int32_t n, brk_key_fn key
     return first;
 }
 
+/* A request is done (answered or not): its queue and handling times. */
+static int64_t brk__req_done(brk_req_t *req)
+{
+    int64_t now = sl_time_mono_us();
+    if (req->handle_us) {
+        brk_mon_request(req->brk->mon, req->api_key, req->api_version,
+                        req->handle_us - req->read_us, now - req->handle_us);
+    }
+    return now;
+}
+
+/* The answer's buffer, freed once its last byte is written: the send time. */
+typedef struct {
+    brk_mon_t *mon;
+    uint8_t *buf;
+    int64_t queued_us;
+    int16_t api, ver;
+} brk_sent_t;
+
+static void brk__sent(void *ctx)
+{
+    brk_sent_t *sent = ctx;
+    brk_mon_sent(sent->mon, sent->api, sent->ver, sl_time_mono_us() - sent->queued_us);
+    free(sent->buf);
+    free(sent);
+}
+
+static void brk__on_error_code(void *ctx, int16_t code)
+{
+    brk_req_t *req = ctx;
+    brk_mon_error(req->brk->mon, req->api_key, req->api_version, code);
+}
+
 static void brk__release_file(void *ctx)
 {
     slog_file_unref(ctx);
@@ -54,7 +90,7 @@ static void brk__release_file(void *ctx)
 
 /* Turns an encoded response into output chunks: buffer pieces between splices, and file
  * ranges for the splices. Takes the buffer and the splices' file references. */
-static snet_out_t *brk__out_from_wr(kproto_wr_t *wr)
+static snet_out_t *brk__out_from_wr(kproto_wr_t *wr, brk_sent_t *sent)
 {
     snet_out_t *out = snet_out_new();
     size_t len;
@@ -68,7 +104,8 @@ static snet_out_t *brk__out_from_wr(kproto_wr_t *wr)
         snet_out_file(out, slog_file_fd(sp->ext), sp->pos, sp->len, brk__release_file, sp->ext);
         prev = sp->at;
     }
-    snet_out_mem(out, buf + prev, len - prev, free, buf);
+    sent->buf = buf;
+    snet_out_mem(out, buf + prev, len - prev, brk__sent, sent);
     return out;
 }
 
@@ -97,6 +134,8 @@ void brk_respond_as(brk_req_t *req, int16_t version, bool flex_header, const voi
     kproto_wr_init(&wr);
     wr.limit = BRK_RESPONSE_BYTES_MAX + 4;
     wr.ext_drop = brk__release_file;
+    wr.on_error = brk__on_error_code;
+    wr.on_error_ctx = req;
     size_t mark = kproto_wr_mark_i32(&wr);
     kmsg_response_header_t hdr;
     kmsg_response_header_init(&hdr);
@@ -108,7 +147,10 @@ void brk_respond_as(brk_req_t *req, int16_t version, bool flex_header, const voi
         brk__send_failed(req, &wr);
     } else {
         kproto_wr_patch_i32(&wr, mark, (int32_t)total);
-        snet_slot_send(req->slot, brk__out_from_wr(&wr));
+        brk_sent_t *sent = sl_xcalloc(1, sizeof *sent);
+        *sent = (brk_sent_t){req->brk->mon, NULL, brk__req_done(req), req->api_key,
+                             req->api_version};
+        snet_slot_send(req->slot, brk__out_from_wr(&wr, sent));
     }
     kproto_wr_deinit(&wr);
     brk_req_free(req);
@@ -124,6 +166,7 @@ void brk_respond(brk_req_t *req, const void *resp)
 
 void brk_respond_none(brk_req_t *req)
 {
+    brk__req_done(req);
     snet_slot_done(req->slot);
     brk_req_free(req);
 }

@@ -22,6 +22,7 @@
 #include "brk_topics.h"
 #include "brk_txn.h"
 #include "kerr.h"
+#include "brk_mon.h"
 #include "sl_buf.h"
 #include "sl_fs.h"
 #include "sl_hset.h"
@@ -460,6 +461,7 @@ static void brk__txn_end_finish(brk_txn_end_t *end)
     if (end->err == 0) {
         brk__txn_clear(txn);
         txn->state = end->commit ? TXN_COMPLETE_COMMIT : TXN_COMPLETE_ABORT;
+        brk_mon_txn_done(end->brk->mon, end->commit);
         end->err = brk__txn_save(end->brk);
     }
     if (end->err != 0) {
@@ -620,6 +622,16 @@ static void brk__txn_tick(void *ctx)
     }
     brk->txns->timer = snet_timer_start(brk->loop, brk->conf.txn_abort_interval_ms,
                                         brk__txn_tick, brk);
+}
+
+int64_t brk_txns_open_count(brk_t *brk)
+{
+    int64_t n = 0;
+    for (brk_txn_t *txn = brk->txns ? brk->txns->list : NULL; txn; txn = txn->next) {
+        n += txn->state == TXN_ONGOING || txn->state == TXN_PREPARE_COMMIT ||
+             txn->state == TXN_PREPARE_ABORT;
+    }
+    return n;
 }
 
 void brk_txns_start(brk_t *brk)

@@ -2,6 +2,7 @@
  * then the command-line flags, which override it. SIGTERM/SIGINT stop it gracefully. */
 #include "brk.h"
 #include "cli.h"
+#include "cli_admin.h"
 #include "sl_common.h"
 #include "sl_fs.h"
 #include "sl_log.h"
@@ -60,7 +61,10 @@ static void cli__serve_usage(FILE *f)
             "ssl.truststore.location, ssl.client.auth = none | requested | required.\n"
             "Limits: max.connections, max.connections.per.ip, connections.max.idle.ms,\n"
             "connections.max.authentication.ms, queued.max.request.bytes.\n"
-            "Users: sluice users add|remove|list --data DIR.\n");
+            "Users: sluice users add|remove|list --data DIR.\n"
+            "Admin endpoint (HTTP: /metrics, /health/live, /health/ready, /v1/status):\n"
+            "admin.listen (default 127.0.0.1:9644; empty turns it off), admin.token,\n"
+            "admin.metrics.partitions.max.\n");
 }
 
 /* Applies one flag to props (flags are applied after the config file). */
@@ -106,12 +110,22 @@ static int cli__serve_run(sl_props_t *props, const char *ready_file)
         return 2;
     }
     sl_platform_tune_malloc();
-    int rc = brk_new(props, &brk, err, sizeof err);
+    cli_admin_t *adm = NULL;
+    int rc = cli_admin_start(props, &adm, err, sizeof err);
     if (rc != 0) {
+        fprintf(stderr, "sluice serve: %s\n", err);
+        return 2;
+    }
+    rc = brk_new(props, &brk, err, sizeof err);
+    if (rc != 0) {
+        cli_admin_stop(adm);
         fprintf(stderr, "sluice serve: %s\n", err[0] ? err : sl_strerror(rc));
         return 1;
     }
     cli__brk = brk;
+    /* before the ready file: a client that reads it finds the endpoint serving (the loop
+     * answers the endpoint's questions once brk_run starts) */
+    cli_admin_attach(adm, brk);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = cli__on_signal;
@@ -134,12 +148,14 @@ static int cli__serve_run(sl_props_t *props, const char *ready_file)
         rc = sl_fs_write_atomic(ready_file, text, n);
         if (rc != 0) {
             fprintf(stderr, "sluice serve: cannot write %s: %s\n", ready_file, sl_strerror(rc));
+            cli_admin_stop(adm);
             brk_free(brk);
             return 1;
         }
     }
     rc = brk_run(brk);
     cli__brk = NULL;
+    cli_admin_stop(adm); /* before the broker goes: its handlers read it */
     brk_free(brk);
     return rc == 0 ? 0 : 1;
 }

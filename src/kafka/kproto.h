@@ -109,6 +109,10 @@ typedef struct {
     /* Called for an external range that is not recorded because err is set (its owner's
      * reference is released there); NULL: nothing to release. */
     void (*ext_drop)(void *ext);
+    /* Called with every non-zero ErrorCode field the message codecs write (kproto_wr_error),
+     * for the broker's error counters; NULL: not called. */
+    void (*on_error)(void *ctx, int16_t code);
+    void *on_error_ctx;
 } kproto_wr_t;
 
 /* Starts an empty writer with limit KPROTO_WR_BYTES_MAX. */
@@ -122,6 +126,15 @@ static inline int64_t kproto_wr_len(const kproto_wr_t *wr)
 }
 void kproto_wr_i8(kproto_wr_t *wr, int8_t v);
 void kproto_wr_i16(kproto_wr_t *wr, int16_t v);
+/* An ErrorCode field (the generated encoders write every int16 ErrorCode through it): as
+ * kproto_wr_i16, and a non-zero code is reported to wr->on_error. */
+static inline void kproto_wr_error(kproto_wr_t *wr, int16_t code)
+{
+    kproto_wr_i16(wr, code);
+    if (code != 0 && wr->on_error) {
+        wr->on_error(wr->on_error_ctx, code);
+    }
+}
 void kproto_wr_i32(kproto_wr_t *wr, int32_t v);
 void kproto_wr_i64(kproto_wr_t *wr, int64_t v);
 void kproto_wr_u16(kproto_wr_t *wr, uint16_t v);

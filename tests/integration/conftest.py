@@ -137,6 +137,9 @@ class Broker:
         if self.config_file:
             cmd += ["--config", str(self.config_file)]
         cmd += ["--listen", listen, "--data", self.data_dir, "--ready-file", self.ready_file]
+        if "admin.listen" not in self.settings:
+            # never the default port: tests run in parallel (test_admin_endpoint.py sets it)
+            cmd += ["--set", "admin.listen="]
         for k, v in self.settings.items():
             cmd += ["--set", "%s=%s" % (k, v)]
         return cmd

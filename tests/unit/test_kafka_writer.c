@@ -1,9 +1,13 @@
 /* The wire writer's bounds (kproto.h): past its byte limit or KPROTO_SPLICES_MAX file ranges
  * it sets a sticky error, writes nothing more and hands back file ranges it did not record,
- * instead of asserting (a response's size follows what clients ask for). */
+ * instead of asserting (a response's size follows what clients ask for). And the ErrorCode
+ * report the broker's error counters rest on (kproto_wr_error, written by the codecs). */
+#include "kmsg.h"
 #include "kproto.h"
 #include "sl_common.h"
 #include "sl_test.h"
+
+#include <string.h>
 
 static int drops;
 static void count_drop(void *ext)
@@ -71,10 +75,68 @@ TEST(test_writer_counts_splice_bytes_against_the_limit)
     kproto_wr_deinit(&wr);
 }
 
+static int16_t codes[8];
+static int ncodes;
+static void record_code(void *ctx, int16_t code)
+{
+    SL_UNUSED(ctx);
+    if (ncodes < 8) {
+        codes[ncodes++] = code;
+    }
+}
+
+TEST(test_codecs_report_every_nonzero_error_code_they_write)
+{
+    kmsg_produce_resp_partition_produce_response_t parts[3];
+    for (int i = 0; i < 3; i++) {
+        kmsg_produce_resp_partition_produce_response_init(&parts[i]);
+        parts[i].index = i;
+    }
+    parts[1].error_code = 3;  /* UNKNOWN_TOPIC_OR_PARTITION */
+    parts[2].error_code = 56; /* KAFKA_STORAGE_ERROR */
+    kmsg_produce_resp_topic_produce_response_t topic;
+    kmsg_produce_resp_topic_produce_response_init(&topic);
+    topic.name = kproto_str("t");
+    topic.partition_responses = parts;
+    topic.partition_responses_count = 3;
+    kmsg_produce_resp_t resp;
+    kmsg_produce_resp_init(&resp);
+    resp.responses = &topic;
+    resp.responses_count = 1;
+    kproto_wr_t wr;
+    kproto_wr_init(&wr);
+    wr.on_error = record_code;
+    ncodes = 0;
+    kmsg_produce_resp_encode(&wr, 9, &resp);
+    ASSERT_EQ(ncodes, 2);
+    ASSERT_EQ(codes[0], 3);
+    ASSERT_EQ(codes[1], 56);
+    /* the same bytes as without the report */
+    kproto_wr_t plain;
+    kproto_wr_init(&plain);
+    kmsg_produce_resp_encode(&plain, 9, &resp);
+    ASSERT_EQ(plain.buf.len, wr.buf.len);
+    ASSERT_TRUE(memcmp(plain.buf.data, wr.buf.data, wr.buf.len) == 0);
+    kproto_wr_deinit(&plain);
+    kproto_wr_deinit(&wr);
+    /* a top-level ErrorCode counts too */
+    kmsg_api_versions_resp_t av;
+    kmsg_api_versions_resp_init(&av);
+    av.error_code = 35; /* UNSUPPORTED_VERSION */
+    kproto_wr_init(&wr);
+    wr.on_error = record_code;
+    ncodes = 0;
+    kmsg_api_versions_resp_encode(&wr, 0, &av);
+    ASSERT_EQ(ncodes, 1);
+    ASSERT_EQ(codes[0], 35);
+    kproto_wr_deinit(&wr);
+}
+
 int main(void)
 {
     RUN(test_writer_limit_at_n_and_n_plus_one);
     RUN(test_writer_splices_past_the_bound_are_dropped_and_released);
     RUN(test_writer_counts_splice_bytes_against_the_limit);
+    RUN(test_codecs_report_every_nonzero_error_code_they_write);
     TEST_MAIN_END();
 }

@@ -1,47 +1,12 @@
-/* kit: histogram buckets at their bounds, the exposition text and its growth (kit_prom);
- * the http.listen setting (kit_listen); kafka.* client settings (kit_kconf). */
+/* kit: the http.listen setting (kit_listen); kafka.* client settings (kit_kconf). (The
+ * Prometheus text, sl_prom, is tested in test_base_prom.c.) */
 #include "kit_kconf.h"
 #include "kit_listen.h"
-#include "kit_prom.h"
 #include "sl_common.h"
 #include "sl_test.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static const double bounds[3] = {0.001, 0.01, 1};
-
-TEST(test_hist_buckets_at_and_past_each_bound)
-{
-    kit_hist_t h;
-    memset(&h, 0, sizeof h);
-    kit_hist_observe(&h, bounds, 3, 1000);    /* exactly 1 ms: le 0.001 */
-    kit_hist_observe(&h, bounds, 3, 1001);    /* just past: le 0.01 */
-    kit_hist_observe(&h, bounds, 3, 2000000); /* 2 s: +Inf */
-    kit_hist_observe(&h, bounds, 3, -5);      /* a clock step back counts as 0 */
-    kit_text_t t;
-    kit_text_init(&t);
-    kit_prom_hist(&t, "x_seconds", "Help.", &h, bounds, 3);
-    const char *want = "# HELP x_seconds Help.\n# TYPE x_seconds histogram\n"
-                       "x_seconds_bucket{le=\"0.001\"} 2\nx_seconds_bucket{le=\"0.01\"} 3\n"
-                       "x_seconds_bucket{le=\"1\"} 3\nx_seconds_bucket{le=\"+Inf\"} 4\n"
-                       "x_seconds_sum 2.002001\nx_seconds_count 4\n";
-    ASSERT_TRUE(strcmp(t.p, want) == 0);
-    ASSERT_EQ(t.len, strlen(want));
-    free(t.p);
-}
-
-TEST(test_text_grows_past_its_first_buffer)
-{
-    kit_text_t t;
-    kit_text_init(&t);
-    for (int i = 0; i < 2000; i++) {
-        kit_prom_metric(&t, "counter", "c_total", "A counter.", "{i=\"x\"}", (uint64_t)i);
-    }
-    ASSERT_TRUE(t.len > 8192 && t.len == strlen(t.p));
-    ASSERT_TRUE(strstr(t.p, "c_total{i=\"x\"} 1999\n") != NULL);
-    free(t.p);
-}
 
 TEST(test_listen_parse_accepts_host_port_and_names_the_setting)
 {
@@ -146,8 +111,6 @@ TEST(test_kconf_holds_the_limit_and_refuses_one_more)
 
 int main(void)
 {
-    RUN(test_hist_buckets_at_and_past_each_bound);
-    RUN(test_text_grows_past_its_first_buffer);
     RUN(test_listen_parse_accepts_host_port_and_names_the_setting);
     RUN(test_kconf_applies_client_settings_and_replaces_a_repeated_key);
     RUN(test_kconf_refuses_unknown_bad_owned_and_too_long_settings_by_name);

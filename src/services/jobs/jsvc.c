@@ -4,7 +4,7 @@
 #include "jsvc_int.h"
 #include "kit_admin.h"
 #include "kit_json.h"
-#include "kit_prom.h"
+#include "sl_prom.h"
 #include "kit_rk.h"
 
 #include "sl_fs.h"
@@ -387,20 +387,20 @@ static const double jsvc__bounds[JSVC_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05,
 
 void jsvc_hist_observe(jsvc_hist_t *h, int64_t us)
 {
-    kit_hist_observe(h, jsvc__bounds, JSVC_HIST_BUCKETS, us);
+    sl_hist_observe(h, jsvc__bounds, JSVC_HIST_BUCKETS, us);
 }
 
-static void jsvc__counter(kit_text_t *t, const char *name, const char *help,
+static void jsvc__counter(sl_text_t *t, const char *name, const char *help,
                           atomic_uint_fast64_t *v)
 {
-    kit_prom_metric(t, "counter", name, help, "", atomic_load(v));
+    sl_prom_metric(t, "counter", name, help, "", atomic_load(v));
 }
 
 /* A counter with two labelled series. */
-static void jsvc__counter2(kit_text_t *t, const char *name, const char *help, const char *l1,
+static void jsvc__counter2(sl_text_t *t, const char *name, const char *help, const char *l1,
                            atomic_uint_fast64_t *v1, const char *l2, atomic_uint_fast64_t *v2)
 {
-    kit_text_put(t, "# HELP %s %s\n# TYPE %s counter\n%s{%s} %llu\n%s{%s} %llu\n", name, help,
+    sl_text_put(t, "# HELP %s %s\n# TYPE %s counter\n%s{%s} %llu\n%s{%s} %llu\n", name, help,
                  name, name, l1, (unsigned long long)atomic_load(v1), name, l2,
                  (unsigned long long)atomic_load(v2));
 }
@@ -454,13 +454,13 @@ json_t *jsvc_history_json(jstore_t *st, const char *id)
 
 char *jsvc_metrics_text(jsvc_t *svc)
 {
-    kit_text_t t;
-    kit_text_init(&t);
-    kit_text_put(&t, "# HELP sluice_jobs Jobs in the store by type and state.\n"
+    sl_text_t t;
+    sl_text_init(&t);
+    sl_text_put(&t, "# HELP sluice_jobs Jobs in the store by type and state.\n"
                      "# TYPE sluice_jobs gauge\n");
     pthread_mutex_lock(&svc->counts_mu);
     for (size_t i = 0; i < svc->ncounts; i++) {
-        kit_text_put(&t, "sluice_jobs{type=\"%s\",state=\"%s\"} %lld\n", svc->counts[i].type,
+        sl_text_put(&t, "sluice_jobs{type=\"%s\",state=\"%s\"} %lld\n", svc->counts[i].type,
                      jstore_state_name(svc->counts[i].state), (long long)svc->counts[i].count);
     }
     pthread_mutex_unlock(&svc->counts_mu);
@@ -478,13 +478,13 @@ char *jsvc_metrics_text(jsvc_t *svc)
                   &m->bad_events);
     jsvc__counter2(&t, "sluice_webhook_deliveries_total", "Webhook delivery tries.",
                    "result=\"ok\"", &m->webhook_ok, "result=\"failed\"", &m->webhook_failed);
-    kit_text_put(&t, "# HELP sluice_jobs_queue_lag Assigned events not yet taken by this "
+    sl_text_put(&t, "# HELP sluice_jobs_queue_lag Assigned events not yet taken by this "
                      "process's workers.\n# TYPE sluice_jobs_queue_lag gauge\n"
                      "sluice_jobs_queue_lag %lld\n",
                  (long long)atomic_load(&m->queue_lag));
-    kit_prom_hist(&t, "sluice_job_run_seconds", "Worker run time of an attempt.", &m->run,
+    sl_prom_hist(&t, "sluice_job_run_seconds", "Worker run time of an attempt.", &m->run,
                   jsvc__bounds, JSVC_HIST_BUCKETS);
-    kit_prom_hist(&t, "sluice_job_latency_seconds", "From acceptance to the end of the attempt.",
+    sl_prom_hist(&t, "sluice_job_latency_seconds", "From acceptance to the end of the attempt.",
                   &m->e2e, jsvc__bounds, JSVC_HIST_BUCKETS);
     return t.p;
 }

@@ -5,7 +5,7 @@
 #include "jcfg.h"
 #include "jsvc.h"
 #include "jstore.h"
-#include "kit_prom.h"
+#include "sl_prom.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -47,7 +47,7 @@ rd_kafka_resp_err_t jwait_wait(jwait_t *w);
 
 /* Prometheus histogram (seconds). */
 #define JSVC_HIST_BUCKETS 14
-typedef kit_hist_t jsvc_hist_t;
+typedef sl_hist_t jsvc_hist_t;
 void jsvc_hist_observe(jsvc_hist_t *h, int64_t us);
 
 typedef struct {

@@ -5,7 +5,7 @@
 #include "jnsvc_int.h"
 #include "kit_admin.h"
 #include "kit_rk.h"
-#include "kit_prom.h"
+#include "sl_prom.h"
 
 #include "sl_log.h"
 #include "sl_time.h"
@@ -355,66 +355,66 @@ static const double jn__bounds[JN_HIST_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0
 
 void jn_hist_observe(jn_hist_t *h, int64_t us)
 {
-    kit_hist_observe(h, jn__bounds, JN_HIST_BUCKETS, us);
+    sl_hist_observe(h, jn__bounds, JN_HIST_BUCKETS, us);
 }
 
 char *jnsvc_metrics_text(jnsvc_t *svc)
 {
-    kit_text_t t;
-    kit_text_init(&t);
+    sl_text_t t;
+    sl_text_init(&t);
     jn_metrics_t *m = &svc->m;
     jn_state_t state = jnsvc_state(svc);
-    kit_text_put(&t, "# HELP sluice_join_state 1 for the current state of the service.\n"
+    sl_text_put(&t, "# HELP sluice_join_state 1 for the current state of the service.\n"
                      "# TYPE sluice_join_state gauge\n");
     for (int s = JN_CREATED; s <= JN_ERROR; s++) {
-        kit_text_put(&t, "sluice_join_state{state=\"%s\"} %d\n", jn_state_name((jn_state_t)s),
+        sl_text_put(&t, "sluice_join_state{state=\"%s\"} %d\n", jn_state_name((jn_state_t)s),
                      s == (int)state);
     }
-    kit_text_put(&t, "# HELP sluice_join_records_total Input records consumed.\n"
+    sl_text_put(&t, "# HELP sluice_join_records_total Input records consumed.\n"
                      "# TYPE sluice_join_records_total counter\n"
                      "sluice_join_records_total{side=\"left\"} %llu\n"
                      "sluice_join_records_total{side=\"right\"} %llu\n",
                  (unsigned long long)atomic_load(&m->records[0]),
                  (unsigned long long)atomic_load(&m->records[1]));
-    kit_text_put(&t, "# HELP sluice_join_output_total Joined records written (acknowledged).\n"
+    sl_text_put(&t, "# HELP sluice_join_output_total Joined records written (acknowledged).\n"
                      "# TYPE sluice_join_output_total counter\n"
                      "sluice_join_output_total{kind=\"value\"} %llu\n"
                      "sluice_join_output_total{kind=\"tombstone\"} %llu\n",
                  (unsigned long long)atomic_load(&m->out_values),
                  (unsigned long long)atomic_load(&m->out_tombstones));
-    kit_prom_metric(&t, "counter", "sluice_join_poison_records_total",
+    sl_prom_metric(&t, "counter", "sluice_join_poison_records_total",
                     "Records sent to the error topic.", "", atomic_load(&m->poison));
-    kit_prom_metric(&t, "counter", "sluice_join_unmatched_total",
+    sl_prom_metric(&t, "counter", "sluice_join_unmatched_total",
                     "Stream records without a join result (inner join miss, stream tombstone).",
                     "", atomic_load(&m->unmatched));
-    kit_prom_metric(&t, "counter", "sluice_join_changelog_writes_total",
+    sl_prom_metric(&t, "counter", "sluice_join_changelog_writes_total",
                     "State changes written to the changelog topics.", "",
                     atomic_load(&m->changelog_writes));
-    kit_prom_metric(&t, "counter", "sluice_join_restored_records_total",
+    sl_prom_metric(&t, "counter", "sluice_join_restored_records_total",
                     "Changelog records applied while restoring state.", "",
                     atomic_load(&m->restored));
-    kit_text_put(&t, "# HELP sluice_join_restore_seconds_total Time spent restoring state.\n"
+    sl_text_put(&t, "# HELP sluice_join_restore_seconds_total Time spent restoring state.\n"
                      "# TYPE sluice_join_restore_seconds_total counter\n"
                      "sluice_join_restore_seconds_total %.6f\n",
                  (double)atomic_load(&m->restore_us) / 1e6);
-    kit_prom_metric(&t, "counter", "sluice_join_batches_total", "Batches processed.", "",
+    sl_prom_metric(&t, "counter", "sluice_join_batches_total", "Batches processed.", "",
                     atomic_load(&m->batches));
-    kit_prom_metric(&t, "gauge", "sluice_join_batch_bytes_max",
+    sl_prom_metric(&t, "gauge", "sluice_join_batch_bytes_max",
                     "The largest batch taken, in input bytes (keys and values).", "",
                     atomic_load(&m->batch_bytes_max));
-    kit_prom_metric(&t, "counter", "sluice_join_commits_total", "Offset commits.", "",
+    sl_prom_metric(&t, "counter", "sluice_join_commits_total", "Offset commits.", "",
                     atomic_load(&m->commits));
-    kit_prom_metric(&t, "counter", "sluice_join_commit_failures_total",
+    sl_prom_metric(&t, "counter", "sluice_join_commit_failures_total",
                     "Failed offset commits.", "", atomic_load(&m->commit_failures));
-    kit_prom_metric(&t, "gauge", "sluice_join_lag", "Records behind the inputs' ends.", "",
+    sl_prom_metric(&t, "gauge", "sluice_join_lag", "Records behind the inputs' ends.", "",
                     (uint64_t)atomic_load(&m->lag));
-    kit_prom_metric(&t, "gauge", "sluice_join_assigned_partitions", "Input partitions owned.", "",
+    sl_prom_metric(&t, "gauge", "sluice_join_assigned_partitions", "Input partitions owned.", "",
                     (uint64_t)atomic_load(&m->assigned));
     int status = 0;
     free(jnsvc_health_json(svc, &status));
-    kit_prom_metric(&t, "gauge", "sluice_join_healthy", "1 when /health answers 200.", "",
+    sl_prom_metric(&t, "gauge", "sluice_join_healthy", "1 when /health answers 200.", "",
                     status == 200);
-    kit_prom_hist(&t, "sluice_join_latency_seconds",
+    sl_prom_hist(&t, "sluice_join_latency_seconds",
                   "From an input record's timestamp to its joined output acknowledged.",
                   &m->latency, jn__bounds, JN_HIST_BUCKETS);
     return t.p;

@@ -4,7 +4,7 @@
 
 #include "jnsvc.h"
 #include "jnstore.h"
-#include "kit_prom.h"
+#include "sl_prom.h"
 #include "sl_common.h"
 
 #include <librdkafka/rdkafka.h>
@@ -39,7 +39,7 @@ typedef struct {
 } jn_flight_t;
 
 #define JN_HIST_BUCKETS 12
-typedef kit_hist_t jn_hist_t;
+typedef sl_hist_t jn_hist_t;
 
 typedef struct {
     atomic_uint_fast64_t records[2];  /* consumed, per side */

@@ -57,7 +57,7 @@ typedef struct {
     size_t rx_buf_bytes;   /* lws rx buffer of the "http" protocol (0: 4096) */
     size_t serv_buf_bytes; /* lws pt_serv_buf_size (0: lws's default) */
     /* GET /health: JSON text (malloc'ed) and *status; GET /metrics: Prometheus text
-     * (malloc'ed, kit_prom.h). NULL: no such route. */
+     * (malloc'ed, sl_prom.h). NULL: no such route. */
     char *(*health)(void *user, int *status);
     char *(*metrics)(void *user);
     /* Called once the request line and headers are read, before any body, for every request
