@@ -290,7 +290,8 @@ static void jobs__list_table(jobs_body_t *b)
 
 /* Timestamps of the job API (epoch ms), shown as ISO 8601 UTC under the name without "_ms". */
 static const char *const jobs__time_keys[] = {"created_ms",  "updated_ms",  "next_attempt_at_ms",
-                                              "started_ms",  "finished_ms", "at_ms"};
+                                              "started_ms",  "finished_ms", "at_ms",
+                                              "run_at_ms"};
 
 /* ms since the epoch as "2026-12-07T13:03:15.123Z". */
 static void jobs__iso_ms(char *out, size_t cap, long long ms)

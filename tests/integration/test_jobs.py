@@ -301,10 +301,17 @@ def test_crashes_and_bad_output_are_failures_with_reasons(broker, make_jobs, jty
     assert jobs.wait_state(good, "succeeded")["result"]["echo"] == {"n": 7}
 
 
-def test_unknown_job_type_fails_with_reason(jobs):
-    job_id = jobs.submit({"type": "nosuch", "payload": {}, "max_attempts": 1})
-    job = jobs.wait_state(job_id, "dead")
-    assert "no worker for job type 'nosuch'" in job["last_error"]
+def test_unknown_job_type_is_refused_at_submit_listing_the_configured_types(jobs):
+    status, body = jobs.request("POST", "/jobs", {"type": "nosuch", "payload": {}})
+    assert status == 400 and body["field"] == "type", body
+    assert "unknown job type 'nosuch'" in body["error"], body
+    assert "configured types: echo, pecho" in body["error"], body
+    # in a batch the job is named by its index, and nothing of the batch is accepted
+    status, body = jobs.request("POST", "/jobs", [{"type": "echo", "payload": 1},
+                                                  {"type": "ech0", "payload": 2}])
+    assert status == 400 and body["field"] == "[1].type", body
+    assert "unknown job type 'ech0'" in body["error"], body
+    assert jobs.count("queued") + jobs.count("accepted") + jobs.count("succeeded") == 0
 
 
 def test_back_pressure_holds_at_most_the_slots(broker, make_jobs):

@@ -6,6 +6,7 @@
 #include "sl_dl.h"
 #include "sl_props.h"
 #include "sl_test.h"
+#include "sl_time.h"
 
 #include <unistd.h>
 
@@ -151,6 +152,42 @@ TEST(test_dl_loads_functions_and_names_what_is_missing)
     ASSERT_TRUE(strstr(err, "cannot load libsluice-missing.so.9") != NULL);
 }
 
+TEST(test_rfc3339_parses_zones_fractions_and_refuses_out_of_range)
+{
+    static const struct {
+        const char *text;
+        int64_t ms;
+    } good[] = {
+        {"1970-01-01T00:00:00Z", 0},
+        {"2026-12-08T00:00:00Z", 1796688000000LL},
+        {"2026-12-08t01:00:00.250+01:00", 1796688000250LL},
+        {"2026-12-07T19:30:00.1-04:30", 1796688000100LL},
+        {"2024-02-29T12:00:00.123456789z", 1709208000123LL},
+        {"2016-12-31T23:59:60Z", 1483228800000LL},
+        {"9999-12-31T23:59:59Z", 253402300799000LL},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(good); i++) {
+        int64_t ms = -1;
+        ASSERT_TRUE(sl_time_parse_rfc3339(good[i].text, &ms));
+        ASSERT_EQ(ms, good[i].ms);
+    }
+    static const char *const bad[] = {
+        "", "2026-12-08", "2026-12-08T00:00:00", "2026-12-08 00:00:00Z",
+        "2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z", "2026-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z", "2026-12-08T24:00:00Z", "2026-12-08T23:60:00Z",
+        "2026-12-08T23:59:61Z", "2026-12-08T00:00:00+24:00", "2026-12-08T00:00:00+01:60",
+        "2026-12-08T00:00:00+0100", "2026-12-08T00:00:00.Z", "2026-12-08T00:00:00.1234567891Z",
+        "2026-12-08T00:00:00ZZ", "1969-12-31T23:59:59Z", "+2026-12-08T00:00:00Z",
+        "2026-1-08T00:00:00Z", "2026-12-08T00:00:00 Z", "2026-12-08T0a:00:00Z",
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        int64_t ms = 0;
+        if (sl_time_parse_rfc3339(bad[i], &ms)) {
+            SL_TEST_FAIL_("accepted '%s'", bad[i]);
+        }
+    }
+}
+
 int main(void)
 {
     RUN(test_crc32c_known_vectors);
@@ -161,5 +198,6 @@ int main(void)
     RUN(test_props_parse_override_and_reject);
     RUN(test_props_limit_at_n_and_n_plus_one);
     RUN(test_setting_helpers_store_or_name_the_key);
+    RUN(test_rfc3339_parses_zones_fractions_and_refuses_out_of_range);
     TEST_MAIN_END();
 }

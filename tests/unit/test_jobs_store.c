@@ -89,7 +89,7 @@ TEST(test_open_uses_wal_and_records_schema_version)
     ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT max(version) FROM schema_version", -1, &stmt, NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    ASSERT_EQ(sqlite3_column_int(stmt, 0), 5);
+    ASSERT_EQ(sqlite3_column_int(stmt, 0), 6);
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     jstore_close(st);
@@ -1176,6 +1176,63 @@ TEST(test_release_hands_a_running_job_back_due_at_once)
     jstore_close(st);
 }
 
+TEST(test_delayed_job_waits_scheduled_until_due_then_is_queued)
+{
+    jstore_t *st;
+    ASSERT_EQ(jstore_open(db_path(), &st), 0);
+    int64_t due_ms = 0;
+    ASSERT_EQ(jstore_next_due(st, &due_ms), 0);
+    ASSERT_EQ(due_ms, INT64_MAX); /* nothing waits */
+    jstore_new_t later = new_job("later", "crawl"), past = new_job("past", "crawl");
+    later.run_at_ms = 5000;
+    past.run_at_ms = 500; /* already past at creation: starts at once */
+    char out[JSTORE_ID_BUF];
+    bool created;
+    ASSERT_EQ(jstore_create(st, &later, 1000, out, &created), 0);
+    ASSERT_EQ(jstore_create(st, &past, 1000, out, &created), 0);
+    ASSERT_EQ(state_of(st, "later"), JSTORE_SCHEDULED);
+    ASSERT_EQ(state_of(st, "past"), JSTORE_ACCEPTED);
+    jstore_job_t job;
+    ASSERT_EQ(jstore_get(st, "later", &job), 0);
+    ASSERT_EQ(job.next_attempt_at_ms, 5000);
+    ASSERT_EQ(job.run_at_ms, 5000);
+    jstore_job_deinit(&job);
+    ASSERT_EQ(jstore_next_due(st, &due_ms), 0);
+    ASSERT_EQ(due_ms, 5000);
+    /* not yet due: a worker may not start it, and the scheduler takes nothing */
+    ASSERT_EQ(jstore_mark_running(st, "later", 1, "w1", 1000, 2000), SL_EINVAL);
+    jstore_due_t due[4];
+    size_t n = 9;
+    ASSERT_EQ(jstore_take_due(st, 4999, 100, due, 4, &n), 0);
+    ASSERT_EQ(n, 0);
+    jstore_cursor_t cur = {0, ""};
+    jstore_summary_t rows[4];
+    ASSERT_EQ(jstore_list(st, JSTORE_SCHEDULED, NULL, &cur, rows, 4, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(rows[0].id, "later");
+    /* due: taken once, queued with a claim, which is the next due time */
+    ASSERT_EQ(jstore_take_due(st, 5000, 100, due, 4, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(due[0].id, "later");
+    ASSERT_EQ(due[0].attempt, 1);
+    ASSERT_EQ(state_of(st, "later"), JSTORE_QUEUED);
+    ASSERT_EQ(jstore_next_due(st, &due_ms), 0);
+    ASSERT_EQ(due_ms, 5100);
+    ASSERT_EQ(jstore_mark_running(st, "later", 1, "w1", 1000, 5001), 0);
+    ASSERT_EQ(jstore_next_due(st, &due_ms), 0);
+    ASSERT_EQ(due_ms, INT64_MAX);
+    /* a scheduled job can be cancelled; it is then never due */
+    jstore_new_t gone = new_job("gone", "crawl");
+    gone.run_at_ms = 9000;
+    ASSERT_EQ(jstore_create(st, &gone, 6000, out, &created), 0);
+    jstore_state_t prev;
+    ASSERT_EQ(jstore_cancel(st, "gone", 6001, &prev), 0);
+    ASSERT_EQ(prev, JSTORE_SCHEDULED);
+    ASSERT_EQ(jstore_take_due(st, 10000, 100, due, 4, &n), 0);
+    ASSERT_EQ(n, 0);
+    jstore_close(st);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1185,6 +1242,7 @@ int main(void)
         return 1;
     }
     RUN(test_open_uses_wal_and_records_schema_version);
+    RUN(test_delayed_job_waits_scheduled_until_due_then_is_queued);
     RUN(test_open_rejects_newer_schema_and_non_database);
     RUN(test_create_generates_ulid_and_get_returns_every_field);
     RUN(test_create_is_idempotent_by_id);

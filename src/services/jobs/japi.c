@@ -34,6 +34,8 @@
 #define JAPI_BULK_RETRY_MAX 10000
 #define JAPI_WWW_AUTH "Bearer realm=\"sluice-jobs\""
 #define JAPI_AUTH_HDR_BYTES_MAX (JAUTH_TOKEN_BYTES_MAX + 64) /* longer: a wrong token */
+/* A 400's reason: room for the list of every configured type (JCFG_TYPES_MAX names). */
+#define JAPI_WHY_BYTES_MAX (JCFG_TYPES_MAX * (JSTORE_TYPE_BYTES_MAX + 2) + 256)
 
 typedef struct japi_post japi_post_t;
 
@@ -81,8 +83,9 @@ static bool japi__type_ok(const json_t *type)
 /* A JSON object naming only fields of a job; on failure writes the field and reason. */
 static bool japi__fields_known(const json_t *j, const char **field, char *why, size_t len)
 {
-    static const char *const known[] = {"type", "payload", "key", "webhook", "timeout_s",
-                                        "max_attempts", "idempotency_key"};
+    static const char *const known[] = {"type",         "payload",         "key",
+                                        "webhook",      "timeout_s",       "max_attempts",
+                                        "idempotency_key", "delay_ms",     "run_at"};
     if (!json_is_object(j)) {
         *field = "";
         snprintf(why, len, "want a JSON object");
@@ -100,6 +103,43 @@ static bool japi__fields_known(const json_t *j, const char **field, char *why, s
             snprintf(why, len, "unknown field");
             return false;
         }
+    }
+    return true;
+}
+
+/* When a delayed job asks to start (delay_ms from now, or run_at as RFC 3339): *run_at_ms, 0
+ * when it gives neither. False with the field and reason for a malformed or out-of-range one. */
+static bool japi__run_at(const json_t *j, int64_t now_ms, int64_t *run_at_ms, const char **field,
+                         char *why, size_t len)
+{
+    const json_t *delay = json_object_get(j, "delay_ms"), *at = json_object_get(j, "run_at");
+    *run_at_ms = 0;
+    if (delay && at) {
+        *field = "run_at";
+        snprintf(why, len, "give delay_ms or run_at, not both");
+        return false;
+    }
+    if (delay) {
+        json_int_t v = json_is_integer(delay) ? json_integer_value(delay) : -1;
+        if (v < 0 || v > JSTORE_DELAY_MS_MAX) {
+            *field = "delay_ms";
+            snprintf(why, len, "want an integer in 0..%lld (ms)", (long long)JSTORE_DELAY_MS_MAX);
+            return false;
+        }
+        *run_at_ms = v > 0 ? now_ms + v : 0;
+        return true;
+    }
+    if (at) {
+        int64_t ms = 0;
+        if (!json_is_string(at) || !sl_time_parse_rfc3339(json_string_value(at), &ms) ||
+            ms > now_ms + JSTORE_DELAY_MS_MAX) {
+            *field = "run_at";
+            snprintf(why, len, "want an RFC 3339 time with a zone (2026-12-08T09:30:00Z or "
+                     "...+01:00) at most %lld days ahead",
+                     (long long)(JSTORE_DELAY_MS_MAX / 86400000));
+            return false;
+        }
+        *run_at_ms = ms > now_ms ? ms : 0; /* a time already past: at once */
     }
     return true;
 }
@@ -243,14 +283,24 @@ static void japi__post_done(jwait_t *w)
     kit_http_wake(api->http);
 }
 
-/* Builds the request event of job j (validated) with id; malloc'ed text. */
+/* Builds the request event of job j (validated) with id; malloc'ed text. delay_ms and run_at
+ * become run_at_ms, the absolute start (left out when the job starts at once). */
 static char *japi__request_event(japi_t *api, json_t *j, const char *id, const char *who)
 {
+    int64_t now = sl_time_wall_ms(), run_at_ms = 0;
+    const char *field = NULL;
+    char why[16];
+    japi__run_at(j, now, &run_at_ms, &field, why, sizeof why); /* validated before */
     const jcfg_t *cfg = api->svc->cfg;
     const char *type = json_string_value(json_object_get(j, "type"));
     const jcfg_type_t *t = jcfg_type(cfg, type);
     json_t *ev = json_deep_copy(j);
     json_object_set_new(ev, "id", json_string(id));
+    json_object_del(ev, "delay_ms");
+    json_object_del(ev, "run_at");
+    if (run_at_ms > 0) {
+        json_object_set_new(ev, "run_at_ms", json_integer(run_at_ms));
+    }
     if (!json_object_get(ev, "timeout_s")) {
         json_object_set_new(ev, "timeout_s", json_integer(t && t->timeout_s ? t->timeout_s
                                                                         : cfg->default_timeout_s));
@@ -260,7 +310,7 @@ static char *japi__request_event(japi_t *api, json_t *j, const char *id, const c
                             json_integer(t && t->max_attempts ? t->max_attempts
                                                               : cfg->default_max_attempts));
     }
-    json_object_set_new(ev, "accepted_ms", json_integer(sl_time_wall_ms()));
+    json_object_set_new(ev, "accepted_ms", json_integer(now));
     if (who[0]) {
         json_object_set_new(ev, "submitter", json_string(who));
     }
@@ -269,16 +319,39 @@ static char *japi__request_event(japi_t *api, json_t *j, const char *id, const c
     return text;
 }
 
+/* A job type this process has no type.NAME.command for would be accepted only to fail every
+ * attempt: it is refused with the configured types listed. False with why filled. */
+static bool japi__type_known(const jcfg_t *cfg, const json_t *j, const char **field, char *why,
+                             size_t len)
+{
+    const char *type = json_string_value(json_object_get(j, "type"));
+    if (jcfg_type(cfg, type)) {
+        return true;
+    }
+    *field = "type";
+    int w = snprintf(why, len, "unknown job type '%s'; configured types: ", type);
+    for (int i = 0; i < cfg->ntypes && w >= 0 && (size_t)w < len; i++) {
+        w += snprintf(why + w, len - (size_t)w, "%s%s", i ? ", " : "", cfg->types[i].name);
+    }
+    if (cfg->ntypes == 0 && w >= 0 && (size_t)w < len) {
+        snprintf(why + w, len - (size_t)w, "none (set type.NAME.command)");
+    }
+    return false;
+}
+
 /* Checks every job of the batch; answers 400/413 naming the first bad field. */
 static bool japi__validate(japi_t *api, kit_http_req_t *req, json_t *jobs, bool single)
 {
     bool signed_hooks = api->svc->cfg->webhook_secret[0] != '\0';
-    char why[256], fname[64];
+    char why[JAPI_WHY_BYTES_MAX], fname[64];
     size_t n = json_array_size(jobs);
     for (size_t i = 0; i < n; i++) {
         const char *field = NULL;
         json_t *j = json_array_get(jobs, i);
-        if (!japi__job_ok(j, signed_hooks, &field, why, sizeof why)) {
+        int64_t run_at_ms = 0;
+        if (!japi__job_ok(j, signed_hooks, &field, why, sizeof why) ||
+            !japi__type_known(api->svc->cfg, j, &field, why, sizeof why) ||
+            !japi__run_at(j, sl_time_wall_ms(), &run_at_ms, &field, why, sizeof why)) {
             if (single) {
                 snprintf(fname, sizeof fname, "%s", field);
             } else {
@@ -451,9 +524,13 @@ static json_t *japi__job_json(jstore_t *st, const jstore_job_t *job)
         }
     }
     json_object_set_new(o, "run_attempt", json_integer(job->attempt - job->attempt_base));
-    if (job->next_attempt_at_ms &&
-        (job->state == JSTORE_QUEUED || job->state == JSTORE_RETRY_WAIT)) {
+    if (job->next_attempt_at_ms && (job->state == JSTORE_QUEUED ||
+                                    job->state == JSTORE_RETRY_WAIT ||
+                                    job->state == JSTORE_SCHEDULED)) {
         json_object_set_new(o, "next_attempt_at_ms", json_integer(job->next_attempt_at_ms));
+    }
+    if (job->run_at_ms) {
+        json_object_set_new(o, "run_at_ms", json_integer(job->run_at_ms));
     }
     json_object_set_new(o, "attempts", jsvc_history_json(st, job->id));
     json_t *hooks = json_array();
@@ -573,6 +650,10 @@ static void japi__list(japi_t *api, kit_http_req_t *req)
                            "max_attempts", rows[i].max_attempts, "created_ms",
                            (json_int_t)rows[i].created_ms, "updated_ms",
                            (json_int_t)rows[i].updated_ms));
+        if (rows[i].state == JSTORE_SCHEDULED) { /* when it is due */
+            json_object_set_new(json_array_get(arr, i), "next_attempt_at_ms",
+                                json_integer(rows[i].next_attempt_at_ms));
+        }
     }
     json_t *o = json_pack("{s:o}", "jobs", arr);
     if (n == (size_t)limit) {
@@ -585,7 +666,12 @@ static void japi__list(japi_t *api, kit_http_req_t *req)
 
 static int japi__requeue(japi_t *api, const char *id, int32_t *attempt)
 {
-    return jstore_requeue_for_operator_retry(api->st, id, sl_time_wall_ms(), attempt);
+    int64_t now = sl_time_wall_ms();
+    int rc = jstore_requeue_for_operator_retry(api->st, id, now, attempt);
+    if (rc == 0) {
+        jsvc_sched_notify(api->svc, now); /* due now: the scheduler publishes it */
+    }
+    return rc;
 }
 
 static void japi__retry(japi_t *api, kit_http_req_t *req, const char *id)

@@ -1,8 +1,11 @@
 /* jpipe: the pipeline stages of `sluice jobs` that are not workers: the request consumer
  * (request event -> job record -> assigned event), the completion consumer (finish, retry with
  * backoff or the error topic, webhook), the dead-letter consumer (dead + webhook), the
- * scheduler (due retries and operator re-runs, lease reaper, stuck-failure re-drive, health
- * probes, metrics counts) and the webhook sender.
+ * scheduler (delayed jobs, due retries and operator re-runs, lease reaper, stuck-failure
+ * re-drive, health probes, metrics counts) and the webhook sender. The scheduler keeps one timer:
+ * it sleeps until the earliest due time in the store (jstore_next_due) or its next chore, and
+ * whoever stores an earlier due time wakes it (jsvc_sched_notify), so jobs waiting in the store,
+ * however many, cost nothing until they are due.
  * Each consumer handles a batch in one store transaction, publishes what follows, waits for
  * acks=all, and only then marks the batch's offsets done: a crash anywhere redelivers events,
  * and every step is idempotent by (job id, attempt). Thread: one thread per stage. */
@@ -25,6 +28,8 @@
 #define JPIPE_REDRIVE_AGE_MS 5000
 #define JPIPE_HEALTH_EVERY_MS 1000
 #define JPIPE_SCAN_MAX 200
+#define JPIPE_DUE_MAX JSTORE_PAGE_MAX /* due jobs taken and published per store transaction */
+#define JPIPE_DUE_ROUNDS 100          /* ... and batches back to back before the other chores */
 #define JPIPE_WEBHOOK_BATCH 16
 
 /* A job bound for the error topic. */
@@ -184,12 +189,14 @@ static bool jpipe__publish_dead_all(jsvc_t *svc, jstore_t *st, const jpipe_dead_
  * add it to dead (cap entries) for the error topic. */
 static void jpipe__after_failure(jsvc_t *svc, jstore_t *st, const jstore_job_t *job,
                                  jpipe_dead_t *dead, size_t *ndead, size_t cap,
-                                 const char *topic, int32_t partition, int64_t offset)
+                                 const char *topic, int32_t partition, int64_t offset,
+                                 int64_t *first_due_ms)
 {
     int64_t now = sl_time_wall_ms();
-    int rc = jstore_schedule_retry(st, job->id, job->attempt,
-                                   now + jsvc_backoff_ms(svc->cfg, job->attempt + 1), now);
+    int64_t due = now + jsvc_backoff_ms(svc->cfg, job->attempt + 1);
+    int rc = jstore_schedule_retry(st, job->id, job->attempt, due, now);
     if (rc == 0) {
+        *first_due_ms = SL_MIN(*first_due_ms, due);
         atomic_fetch_add(&svc->m.retries, 1);
     } else if (rc == SL_ELIMIT && *ndead < cap) {
         jpipe_dead_t *d = &dead[(*ndead)++];
@@ -206,10 +213,11 @@ static void jpipe__after_failure(jsvc_t *svc, jstore_t *st, const jstore_job_t *
 typedef struct {
     char (*ids)[JSTORE_ID_BUF];
     size_t n;
+    int64_t first_due_ms; /* the earliest start of a delayed job created; INT64_MAX: none */
 } jpipe_ids_t;
 
 static int jpipe__create(jsvc_t *svc, jstore_t *st, const rd_kafka_message_t *msg,
-                         char id_out[JSTORE_ID_BUF], bool *publish)
+                         char id_out[JSTORE_ID_BUF], bool *publish, int64_t *first_due_ms)
 {
     json_error_t jerr;
     json_t *root = json_loadb(msg->payload, msg->len, 0, &jerr);
@@ -217,23 +225,27 @@ static int jpipe__create(jsvc_t *svc, jstore_t *st, const rd_kafka_message_t *ms
                        .src_partition = msg->partition,
                        .src_offset = msg->offset};
     json_t *payload = NULL;
-    json_int_t tmo = 0, att = 0;
-    if (!root || json_unpack(root, "{s:s, s:s, s:o, s:I, s:I, s?s, s?s, s?s, s?s}", "id", &nj.id,
-                             "type", &nj.type, "payload", &payload, "timeout_s", &tmo,
-                             "max_attempts", &att, "key", &nj.key, "webhook", &nj.webhook,
-                             "idempotency_key", &nj.idempotency_key, "submitter",
-                             &nj.submitter) != 0 ||
-        tmo < 1 || tmo > JSTORE_TIMEOUT_S_MAX || att < 1 || att > JSTORE_MAX_ATTEMPTS_MAX) {
+    json_int_t tmo = 0, att = 0, run_at = 0;
+    if (!root ||
+        json_unpack(root, "{s:s, s:s, s:o, s:I, s:I, s?s, s?s, s?s, s?s, s?I}", "id", &nj.id,
+                    "type", &nj.type, "payload", &payload, "timeout_s", &tmo, "max_attempts",
+                    &att, "key", &nj.key, "webhook", &nj.webhook, "idempotency_key",
+                    &nj.idempotency_key, "submitter", &nj.submitter, "run_at_ms",
+                    &run_at) != 0 ||
+        tmo < 1 || tmo > JSTORE_TIMEOUT_S_MAX || att < 1 || att > JSTORE_MAX_ATTEMPTS_MAX ||
+        run_at < 0) {
         json_decref(root);
         jpipe__bad(svc, msg, "not a request event");
         return SL_ECORRUPT;
     }
     nj.timeout_s = (int32_t)tmo;
     nj.max_attempts = (int32_t)att;
+    nj.run_at_ms = run_at;
     char *ptext = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
     nj.payload = ptext;
     bool created = false;
-    int rc = jstore_create(st, &nj, sl_time_wall_ms(), id_out, &created);
+    int64_t now = sl_time_wall_ms();
+    int rc = jstore_create(st, &nj, now, id_out, &created);
     free(ptext);
     json_decref(root);
     if (rc != 0) {
@@ -241,7 +253,10 @@ static int jpipe__create(jsvc_t *svc, jstore_t *st, const rd_kafka_message_t *ms
         return rc;
     }
     jstore_job_t job;
-    *publish = created;
+    *publish = created && run_at <= now; /* a scheduled job waits for the scheduler */
+    if (created && !*publish) {
+        *first_due_ms = SL_MIN(*first_due_ms, run_at);
+    }
     if (!created && jstore_get(st, id_out, &job) == 0) {
         *publish = job.state == JSTORE_ACCEPTED;
         jstore_job_deinit(&job);
@@ -254,10 +269,12 @@ static void jpipe__requests_apply(jsvc_t *svc, jstore_t *st, rd_kafka_message_t 
 {
     jpipe_ids_t *ids = ctx;
     ids->n = 0;
+    ids->first_due_ms = INT64_MAX;
     for (ssize_t i = 0; i < n; i++) {
         bool publish = false;
         if (jpipe__usable(svc, msgs[i]) &&
-            jpipe__create(svc, st, msgs[i], ids->ids[ids->n], &publish) == 0 && publish) {
+            jpipe__create(svc, st, msgs[i], ids->ids[ids->n], &publish, &ids->first_due_ms) == 0 &&
+            publish) {
             ids->n++;
         }
     }
@@ -306,9 +323,12 @@ static bool jpipe__requests_batch(jsvc_t *svc, jstore_t *st, rd_kafka_message_t 
                                   ssize_t n)
 {
     static __thread char idbuf[JSVC_BATCH_MAX][JSTORE_ID_BUF];
-    jpipe_ids_t ids = {idbuf, 0};
-    return jpipe__store_batch(svc, st, jpipe__requests_apply, msgs, n, &ids) &&
-           jpipe__publish_assigned(svc, st, &ids) &&
+    jpipe_ids_t ids = {idbuf, 0, INT64_MAX};
+    if (!jpipe__store_batch(svc, st, jpipe__requests_apply, msgs, n, &ids)) {
+        return false;
+    }
+    jsvc_sched_notify(svc, ids.first_due_ms); /* committed: the scheduler can see them */
+    return jpipe__publish_assigned(svc, st, &ids) &&
            jpipe__store_batch(svc, st, jpipe__queued_apply, msgs, n, &ids);
 }
 
@@ -356,6 +376,7 @@ void *jpipe_requests_main(void *arg)
 typedef struct {
     jpipe_dead_t *dead;
     size_t n;
+    int64_t first_due_ms; /* the earliest retry scheduled; INT64_MAX: none */
 } jpipe_deadlist_t;
 
 static void jpipe__completed_one(jsvc_t *svc, jstore_t *st, const rd_kafka_message_t *msg,
@@ -390,7 +411,7 @@ static void jpipe__completed_one(jsvc_t *svc, jstore_t *st, const rd_kafka_messa
             jstore_webhook_enqueue(st, id, job.attempt, sl_time_wall_ms());
         } else if (job.state == JSTORE_FAILED) {
             jpipe__after_failure(svc, st, &job, dl->dead, &dl->n, JSVC_BATCH_MAX,
-                                 svc->t_assigned, (int32_t)src_part, src_off);
+                                 svc->t_assigned, (int32_t)src_part, src_off, &dl->first_due_ms);
         }
     }
     if (job.id[0]) {
@@ -404,6 +425,7 @@ static void jpipe__completed_apply(jsvc_t *svc, jstore_t *st, rd_kafka_message_t
 {
     jpipe_deadlist_t *dl = ctx;
     dl->n = 0;
+    dl->first_due_ms = INT64_MAX;
     for (ssize_t i = 0; i < n; i++) {
         if (jpipe__usable(svc, msgs[i])) {
             jpipe__completed_one(svc, st, msgs[i], dl);
@@ -415,9 +437,12 @@ static bool jpipe__completed_batch(jsvc_t *svc, jstore_t *st, rd_kafka_message_t
                                    ssize_t n)
 {
     static __thread jpipe_dead_t deadbuf[JSVC_BATCH_MAX];
-    jpipe_deadlist_t dl = {deadbuf, 0};
-    return jpipe__store_batch(svc, st, jpipe__completed_apply, msgs, n, &dl) &&
-           jpipe__publish_dead_all(svc, st, dl.dead, dl.n);
+    jpipe_deadlist_t dl = {deadbuf, 0, INT64_MAX};
+    if (!jpipe__store_batch(svc, st, jpipe__completed_apply, msgs, n, &dl)) {
+        return false;
+    }
+    jsvc_sched_notify(svc, dl.first_due_ms);
+    return jpipe__publish_dead_all(svc, st, dl.dead, dl.n);
 }
 
 void *jpipe_completed_main(void *arg)
@@ -466,14 +491,15 @@ void *jpipe_dead_main(void *arg)
 
 /* ---- scheduler ---- */
 
-static void jpipe__publish_due(jsvc_t *svc, jstore_t *st)
+/* Publishes the assigned events of up to JPIPE_DUE_MAX due jobs; returns how many it took. */
+static size_t jpipe__publish_due(jsvc_t *svc, jstore_t *st)
 {
-    static __thread jstore_due_t due[JPIPE_SCAN_MAX];
+    static __thread jstore_due_t due[JPIPE_DUE_MAX];
     size_t n = 0;
     int64_t now = sl_time_wall_ms();
-    if (jstore_take_due(st, now, svc->cfg->republish_ms, due, JPIPE_SCAN_MAX, &n) != 0 ||
+    if (jstore_take_due(st, now, svc->cfg->republish_ms, due, JPIPE_DUE_MAX, &n) != 0 ||
         n == 0) {
-        return;
+        return 0;
     }
     jwait_t w;
     jwait_init(&w, NULL);
@@ -492,7 +518,9 @@ static void jpipe__publish_due(jsvc_t *svc, jstore_t *st)
     jwait_deinit(&w);
     if (err || werr) { /* the claims expire and the jobs come due again */
         SL_LOGW(JPIPE_LOG, "publishing due jobs: %s", rd_kafka_err2str(err ? err : werr));
+        return 0;
     }
+    return n;
 }
 
 static void jpipe__reap(jsvc_t *svc, jstore_t *st)
@@ -519,8 +547,9 @@ static void jpipe__reap(jsvc_t *svc, jstore_t *st)
                 "retrying or failing it",
                 job.id, job.attempt, leases[i].owner);
         atomic_fetch_add(&svc->m.lease_expired, 1);
+        int64_t due = 0; /* the scheduler reads the next due time after its chores */
         jpipe__after_failure(svc, st, &job, dead, &ndead, JPIPE_SCAN_MAX, job.src_topic,
-                             job.src_partition, job.src_offset);
+                             job.src_partition, job.src_offset, &due);
         jstore_job_deinit(&job);
     }
     jpipe__publish_dead_all(svc, st, dead, ndead);
@@ -544,8 +573,9 @@ static void jpipe__redrive(jsvc_t *svc, jstore_t *st)
             continue;
         }
         if (job.state == JSTORE_FAILED) {
+            int64_t due = 0;
             jpipe__after_failure(svc, st, &job, dead, &ndead, JPIPE_SCAN_MAX, job.src_topic,
-                                 job.src_partition, job.src_offset);
+                                 job.src_partition, job.src_offset, &due);
         }
         jstore_job_deinit(&job);
     }
@@ -582,8 +612,13 @@ void *jpipe_sched_main(void *arg)
     int64_t last_reap = 0, last_redrive = 0, last_probe = 0;
     while (!atomic_load(&svc->stop)) {
         jsvc_beat(svc, JSVC_STAGE_SCHED);
+        jsvc_sched_reset(svc); /* due times stored from here on also wake the wait below */
+        for (int i = 0; i < JPIPE_DUE_ROUNDS && !atomic_load(&svc->stop); i++) {
+            if (jpipe__publish_due(svc, st) < JPIPE_DUE_MAX) {
+                break; /* a full batch means more are due: take them before anything else */
+            }
+        }
         int64_t now = sl_time_mono_ms();
-        jpipe__publish_due(svc, st);
         if (now - last_reap >= JPIPE_REAP_EVERY_MS) {
             jpipe__reap(svc, st);
             last_reap = now;
@@ -596,7 +631,12 @@ void *jpipe_sched_main(void *arg)
             jpipe__probe(svc, st);
             last_probe = now;
         }
-        jpipe__sleep(svc, 100);
+        int64_t due = INT64_MAX;
+        if (jstore_next_due(st, &due) != 0) {
+            due = sl_time_wall_ms() + JPIPE_RETRY_SLEEP_MS;
+        }
+        jsvc_sched_wait(svc, due,
+                        SL_MIN(last_reap + JPIPE_REAP_EVERY_MS, last_probe + JPIPE_HEALTH_EVERY_MS));
     }
     jstore_close(st);
     return NULL;

@@ -56,6 +56,28 @@ static const char *const jstore__migrations[] = {
     /* 5: only a queued or retry_wait job has a next attempt (older versions left the due time
      * of the last retry on running, finished and dead jobs). */
     "UPDATE jobs SET next_attempt_at_ms = NULL WHERE state NOT IN ('retry_wait','queued');",
+    /* 6: delayed jobs: state 'scheduled' (due at next_attempt_at_ms, the requested run_at_ms).
+     * SQLite cannot change a CHECK constraint in place, so the table is rebuilt (migrations run
+     * with foreign keys off) and its indexes made again, the due index covering 'scheduled'. */
+    "CREATE TABLE jobs_v6("
+    " id TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL, key TEXT, payload TEXT NOT NULL,"
+    " webhook TEXT, timeout_s INTEGER NOT NULL, max_attempts INTEGER NOT NULL,"
+    " idempotency_key TEXT, state TEXT NOT NULL CHECK(state IN ('accepted','queued','running',"
+    " 'succeeded','failed','retry_wait','dead','cancelled','scheduled')),"
+    " attempt INTEGER NOT NULL, attempt_base INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, started_ms INTEGER,"
+    " finished_ms INTEGER, next_attempt_at_ms INTEGER, last_error TEXT, log_tail TEXT,"
+    " result TEXT, lease_owner TEXT, lease_expires_at_ms INTEGER, src_topic TEXT,"
+    " src_partition INTEGER NOT NULL DEFAULT -1, src_offset INTEGER NOT NULL DEFAULT -1,"
+    " submitter TEXT, run_at_ms INTEGER, UNIQUE(type, idempotency_key));"
+    "INSERT INTO jobs_v6 SELECT *, NULL FROM jobs;"
+    "DROP TABLE jobs;"
+    "ALTER TABLE jobs_v6 RENAME TO jobs;"
+    "CREATE INDEX jobs_created ON jobs(created_ms, id);"
+    "CREATE INDEX jobs_state_created ON jobs(state, created_ms, id);"
+    "CREATE INDEX jobs_lease ON jobs(lease_expires_at_ms) WHERE state = 'running';"
+    "CREATE INDEX jobs_due ON jobs(next_attempt_at_ms)"
+    " WHERE state IN ('retry_wait','queued','scheduled');",
 };
 #define JSTORE_SCHEMA_VERSION ((int)SL_ARRAY_LEN(jstore__migrations))
 
@@ -68,6 +90,7 @@ enum {
     S_UNDO,
     S_DUE,
     S_DUE_CLAIM,
+    S_NEXT_DUE,
     S_JOB_BY_ID,
     S_JOB_BY_IDEM,
     S_JOB_INSERT,
@@ -112,19 +135,29 @@ static const char *const jstore__sql[S_COUNT] = {
     [S_SAVE] = "SAVEPOINT op",
     [S_RELEASE] = "RELEASE op",
     [S_UNDO] = "ROLLBACK TO op",
-    [S_DUE] = "SELECT id, attempt FROM jobs WHERE state IN ('retry_wait','queued')"
+    /* INDEXED BY: without statistics the planner would scan every row of the state instead */
+    [S_DUE] = "SELECT id, attempt FROM jobs INDEXED BY jobs_due"
+              " WHERE state IN ('retry_wait','queued','scheduled')"
               " AND next_attempt_at_ms <= ?1 ORDER BY next_attempt_at_ms, id LIMIT ?2",
-    [S_DUE_CLAIM] = "UPDATE jobs SET next_attempt_at_ms = ?2 WHERE id = ?1",
+    /* a scheduled job that comes due is queued: its assigned event is being published */
+    [S_DUE_CLAIM] = "UPDATE jobs SET next_attempt_at_ms = ?2,"
+                    " updated_ms = CASE WHEN state = 'scheduled' THEN ?3 ELSE updated_ms END,"
+                    " state = CASE WHEN state = 'scheduled' THEN 'queued' ELSE state END"
+                    " WHERE id = ?1",
+    [S_NEXT_DUE] = "SELECT next_attempt_at_ms FROM jobs INDEXED BY jobs_due"
+                   " WHERE state IN ('retry_wait','queued','scheduled')"
+                   " AND next_attempt_at_ms IS NOT NULL ORDER BY next_attempt_at_ms LIMIT 1",
     [S_JOB_BY_ID] = "SELECT id FROM jobs WHERE id = ?1",
     [S_JOB_BY_IDEM] = "SELECT id FROM jobs WHERE type = ?1 AND idempotency_key = ?2",
     [S_JOB_INSERT] = "INSERT INTO jobs(id, type, key, payload, webhook, timeout_s, max_attempts,"
                      " idempotency_key, state, attempt, created_ms, updated_ms, src_topic,"
-                     " src_partition, src_offset, submitter) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-                     " ?8, 'accepted', 1, ?9, ?9, ?10, ?11, ?12, ?13)",
+                     " src_partition, src_offset, submitter, run_at_ms, next_attempt_at_ms)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?14, 1, ?9, ?9, ?10, ?11, ?12, ?13,"
+                     " ?15, ?16)",
     [S_JOB_GET] = "SELECT id, type, key, payload, webhook, idempotency_key, last_error, log_tail,"
                   " result, lease_owner, src_topic, state, timeout_s, max_attempts, attempt,"
                   " attempt_base, src_partition, src_offset, created_ms, updated_ms, started_ms,"
-                  " finished_ms, next_attempt_at_ms, lease_expires_at_ms, submitter FROM jobs"
+                  " finished_ms, next_attempt_at_ms, lease_expires_at_ms, submitter, run_at_ms FROM jobs"
                   " WHERE id = ?1",
     [S_JOB_HEAD] = "SELECT state, attempt, attempt_base, max_attempts, lease_expires_at_ms,"
                    " lease_owner, webhook IS NOT NULL FROM jobs WHERE id = ?1",
@@ -203,6 +236,7 @@ typedef struct {
 
 static const char *const jstore__state_names[JSTORE_STATE_COUNT] = {
     "accepted", "queued", "running", "succeeded", "failed", "retry_wait", "dead", "cancelled",
+    "scheduled",
 };
 static const char *const jstore__wh_names[] = {"pending", "delivered", "failed"};
 
@@ -374,7 +408,7 @@ static int jstore__validate(const jstore_new_t *job)
     if (strnlen(job->payload, JSTORE_PAYLOAD_BYTES_MAX + 1) > JSTORE_PAYLOAD_BYTES_MAX) {
         return SL_ELIMIT;
     }
-    if (job->timeout_s < 1 || job->max_attempts < 1) {
+    if (job->timeout_s < 1 || job->max_attempts < 1 || job->run_at_ms < 0) {
         return SL_EINVAL;
     }
     if (job->timeout_s > JSTORE_TIMEOUT_S_MAX || job->max_attempts > JSTORE_MAX_ATTEMPTS_MAX) {
@@ -477,8 +511,7 @@ static int jstore__pragmas(jstore_t *st)
     }
     sqlite3_finalize(stmt);
     if (rc == 0) {
-        rc = jstore__err(sqlite3_exec(st->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
-                                      NULL, NULL, NULL));
+        rc = jstore__err(sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL));
     }
     return rc;
 }
@@ -496,8 +529,14 @@ int jstore_open(const char *path, jstore_t **out)
         sqlite3_busy_timeout(st->db, JSTORE_BUSY_TIMEOUT_MS);
         rc = jstore__pragmas(st);
     }
+    if (rc == 0) { /* off while migrating: a table rebuild drops and renames the jobs table */
+        rc = jstore__err(sqlite3_exec(st->db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL));
+    }
     if (rc == 0) {
         rc = jstore__migrate(st);
+    }
+    if (rc == 0) {
+        rc = jstore__err(sqlite3_exec(st->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL));
     }
     for (int i = 0; rc == 0 && i < S_COUNT; i++) {
         rc = jstore__err(sqlite3_prepare_v3(st->db, jstore__sql[i], -1,
@@ -576,6 +615,15 @@ static int jstore__insert(jstore_t *st, const jstore_new_t *job, const char *id,
     sqlite3_bind_int(stmt, 11, job->src_partition);
     sqlite3_bind_int64(stmt, 12, job->src_offset);
     jstore__bind_text(stmt, 13, job->submitter);
+    bool later = job->run_at_ms > now_ms;
+    sqlite3_bind_text(stmt, 14, jstore__state_names[later ? JSTORE_SCHEDULED : JSTORE_ACCEPTED],
+                      -1, SQLITE_STATIC);
+    if (job->run_at_ms > 0) {
+        sqlite3_bind_int64(stmt, 15, job->run_at_ms);
+    }
+    if (later) {
+        sqlite3_bind_int64(stmt, 16, job->run_at_ms);
+    }
     return jstore__exec(stmt);
 }
 
@@ -636,6 +684,7 @@ static void jstore__fill_job(sqlite3_stmt *stmt, jstore_job_t *job)
     job->next_attempt_at_ms = sqlite3_column_int64(stmt, 22);
     job->lease_expires_at_ms = sqlite3_column_int64(stmt, 23);
     jstore__col_copy(stmt, 24, job->submitter, sizeof job->submitter);
+    job->run_at_ms = sqlite3_column_int64(stmt, 25);
 }
 
 int jstore_get(jstore_t *st, const char *id, jstore_job_t *job)
@@ -1113,6 +1162,7 @@ int jstore_take_due(jstore_t *st, int64_t now_ms, int64_t claim_ms, jstore_due_t
         sqlite3_stmt *claim = st->stmt[S_DUE_CLAIM];
         sqlite3_bind_text(claim, 1, out[i].id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(claim, 2, now_ms + claim_ms);
+        sqlite3_bind_int64(claim, 3, now_ms);
         rc = jstore__exec(claim);
     }
     rc = jstore__end(st, rc);
@@ -1122,6 +1172,18 @@ int jstore_take_due(jstore_t *st, int64_t now_ms, int64_t claim_ms, jstore_due_t
     return rc;
 }
 
+int jstore_next_due(jstore_t *st, int64_t *due_ms)
+{
+    *due_ms = INT64_MAX;
+    sqlite3_stmt *stmt = st->stmt[S_NEXT_DUE];
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        *due_ms = sqlite3_column_int64(stmt, 0);
+    }
+    int rc = step == SQLITE_ROW ? 0 : jstore__step_end(step);
+    jstore__reset(stmt);
+    return rc;
+}
 
 int jstore_expired_leases(jstore_t *st, int64_t now_ms, jstore_lease_t *out, size_t max,
                           size_t *n)

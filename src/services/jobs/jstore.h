@@ -34,6 +34,7 @@
 #define JSTORE_WEBHOOK_TRIES_MAX 10          /* delivery tries per (job, attempt) */
 #define JSTORE_BUSY_TIMEOUT_MS 5000          /* wait for another connection's write lock */
 #define JSTORE_SUBMITTER_BYTES_MAX 64        /* submitter: an API token's id (hex digest) */
+#define JSTORE_DELAY_MS_MAX (366LL * 86400 * 1000) /* a delayed job starts at most this far ahead */
 
 #define JSTORE_ID_BUF (JSTORE_ID_BYTES_MAX + 1)
 #define JSTORE_TYPE_BUF (JSTORE_TYPE_BYTES_MAX + 1)
@@ -47,7 +48,9 @@ typedef struct jstore jstore_t;
  * attempt) | dead; retry_wait -> running; failed | dead | cancelled -> queued (operator retry,
  * fresh budget); running -> queued (released by a stopping worker, next attempt due at once,
  * budget unspent); accepted | queued | running | failed | retry_wait -> cancelled.
- * next_attempt_at_ms is set only in queued and retry_wait (0 in every other state). */
+ * A delayed job starts as scheduled (created with run_at_ms later than now): scheduled -> queued
+ * when jstore_take_due finds it due; scheduled -> cancelled.
+ * next_attempt_at_ms is set only in queued, retry_wait and scheduled (0 in every other state). */
 typedef enum {
     JSTORE_ACCEPTED,
     JSTORE_QUEUED,
@@ -57,6 +60,7 @@ typedef enum {
     JSTORE_RETRY_WAIT,
     JSTORE_DEAD,
     JSTORE_CANCELLED,
+    JSTORE_SCHEDULED,
     JSTORE_STATE_COUNT
 } jstore_state_t;
 
@@ -79,6 +83,7 @@ typedef struct {
     int32_t max_attempts;
     int32_t src_partition;
     int64_t src_offset;
+    int64_t run_at_ms; /* 0: now; later than the creation time: scheduled until then */
 } jstore_new_t;
 
 /* A job as read back. Strings are heap copies owned by the struct (NULL when absent); release
@@ -95,6 +100,7 @@ typedef struct {
     int64_t src_offset;
     int64_t created_ms, updated_ms, started_ms, finished_ms, next_attempt_at_ms;
     int64_t lease_expires_at_ms;
+    int64_t run_at_ms; /* the start a delayed job asked for; 0 when it asked for none */
     char submitter[JSTORE_SUBMITTER_BYTES_MAX + 1]; /* "" when none */
 } jstore_job_t;
 
@@ -157,7 +163,8 @@ void jstore_close(jstore_t *st);
 /* Writes a new ULID (time-ordered, 26 characters) for now_ms. Returns 0 or -errno. */
 int jstore_new_id(int64_t now_ms, char id[JSTORE_ID_BUF]);
 
-/* Creates a job in state accepted, attempt 1. Idempotent: an existing id, or an existing
+/* Creates a job in state accepted, attempt 1 (scheduled, due at job->run_at_ms, when that is
+ * later than now_ms). Idempotent: an existing id, or an existing
  * (type, idempotency_key), returns 0 with *created false and that job's id in id_out; nothing
  * is written. Errors: SL_EINVAL (missing/malformed field), SL_ELIMIT (a limit). */
 int jstore_create(jstore_t *st, const jstore_new_t *job, int64_t now_ms, char id_out[JSTORE_ID_BUF],
@@ -232,11 +239,15 @@ typedef struct {
     char id[JSTORE_ID_BUF];
     int32_t attempt;
 } jstore_due_t;
-/* Takes up to max (1..JSTORE_PAGE_MAX) queued or retry_wait jobs due at now and claims each
- * until now + claim_ms (a crash before its event is published makes it due again then; a
+/* Takes up to max (1..JSTORE_PAGE_MAX) queued, retry_wait or scheduled jobs due at now (in due
+ * order) and claims each until now + claim_ms (a scheduled one becomes queued) (a crash before its event is published makes it due again then; a
  * duplicate event is harmless: jstore_mark_running answers SL_EEXIST). */
 int jstore_take_due(jstore_t *st, int64_t now_ms, int64_t claim_ms, jstore_due_t *out,
                     size_t max, size_t *n);
+
+/* The earliest due time of a queued, retry_wait or scheduled job (a claimed one's claim end
+ * included), INT64_MAX when none: the scheduler sleeps until then. One index seek. */
+int jstore_next_due(jstore_t *st, int64_t *due_ms);
 
 /* Running jobs whose lease expired at or before now, oldest first; max 1..JSTORE_PAGE_MAX. */
 int jstore_expired_leases(jstore_t *st, int64_t now_ms, jstore_lease_t *out, size_t max,

@@ -606,6 +606,14 @@ static int jsvc__sweep_at_start(jsvc_t *svc, jstore_t *st, char *err, size_t err
     return 0;
 }
 
+static void jsvc__locks_destroy(jsvc_t *svc)
+{
+    pthread_mutex_destroy(&svc->counts_mu);
+    pthread_mutex_destroy(&svc->refused_mu);
+    pthread_mutex_destroy(&svc->sched_mu);
+    pthread_cond_destroy(&svc->sched_cv);
+}
+
 int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
 {
     jsvc_t *svc = calloc(1, sizeof *svc);
@@ -613,6 +621,9 @@ int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
     svc->cfg = cfg;
     pthread_mutex_init(&svc->counts_mu, NULL);
     pthread_mutex_init(&svc->refused_mu, NULL);
+    pthread_mutex_init(&svc->sched_mu, NULL);
+    pthread_cond_init(&svc->sched_cv, NULL);
+    svc->sched_notified_ms = INT64_MAX;
     snprintf(svc->t_requests, JSVC_TOPIC_BUF, "%s.requests", cfg->prefix);
     snprintf(svc->t_assigned, JSVC_TOPIC_BUF, "%s.assigned", cfg->prefix);
     snprintf(svc->t_completed, JSVC_TOPIC_BUF, "%s.completed", cfg->prefix);
@@ -635,8 +646,7 @@ int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
         snprintf(err, err_len, "store %s: %s", cfg->store_path, sl_strerror(rc));
     }
     if (rc != 0) {
-        pthread_mutex_destroy(&svc->counts_mu);
-        pthread_mutex_destroy(&svc->refused_mu);
+        jsvc__locks_destroy(svc);
         free(svc);
         return rc;
     }
@@ -647,8 +657,7 @@ int jsvc_start(const jcfg_t *cfg, jsvc_t **out, char *err, size_t err_len)
         rc = SL_ENOMEM;
     }
     if (rc != 0) {
-        pthread_mutex_destroy(&svc->counts_mu);
-        pthread_mutex_destroy(&svc->refused_mu);
+        jsvc__locks_destroy(svc);
         free(svc);
         return rc;
     }
@@ -704,6 +713,7 @@ void jsvc_stop(jsvc_t *svc)
         svc->stage_started[JSVC_STAGE_POOL] = false;
     }
     atomic_store(&svc->stop, true);
+    jsvc_sched_notify(svc, INT64_MIN); /* the scheduler leaves its wait */
     for (int i = 0; i < JSVC_STAGE_COUNT; i++) {
         if (svc->stage_started[i]) {
             pthread_join(svc->stage_thread[i], NULL);
@@ -717,7 +727,45 @@ void jsvc_stop(jsvc_t *svc)
     jrun_reap_orphans(true);
     pthread_join(svc->producer_thread, NULL);
     rd_kafka_destroy(svc->producer);
-    pthread_mutex_destroy(&svc->counts_mu);
-    pthread_mutex_destroy(&svc->refused_mu);
+    jsvc__locks_destroy(svc);
     free(svc);
+}
+
+void jsvc_sched_notify(jsvc_t *svc, int64_t due_ms)
+{
+    if (due_ms == INT64_MAX) {
+        return;
+    }
+    pthread_mutex_lock(&svc->sched_mu);
+    if (due_ms < svc->sched_notified_ms) {
+        svc->sched_notified_ms = due_ms;
+        pthread_cond_signal(&svc->sched_cv);
+    }
+    pthread_mutex_unlock(&svc->sched_mu);
+}
+
+void jsvc_sched_reset(jsvc_t *svc)
+{
+    pthread_mutex_lock(&svc->sched_mu);
+    svc->sched_notified_ms = INT64_MAX;
+    pthread_mutex_unlock(&svc->sched_mu);
+}
+
+void jsvc_sched_wait(jsvc_t *svc, int64_t due_ms, int64_t tick_mono_ms)
+{
+    pthread_mutex_lock(&svc->sched_mu);
+    while (!atomic_load(&svc->stop)) {
+        int64_t now = sl_time_wall_ms(), target = SL_MIN(due_ms, svc->sched_notified_ms);
+        if (target <= now) {
+            break;
+        }
+        int64_t wait_ms = SL_MIN(target - now, tick_mono_ms - sl_time_mono_ms());
+        if (wait_ms <= 0) {
+            break;
+        }
+        int64_t until_ms = now + wait_ms; /* the condition variable's clock: CLOCK_REALTIME */
+        struct timespec ts = {.tv_sec = until_ms / 1000, .tv_nsec = (until_ms % 1000) * 1000000};
+        pthread_cond_timedwait(&svc->sched_cv, &svc->sched_mu, &ts);
+    }
+    pthread_mutex_unlock(&svc->sched_mu);
 }

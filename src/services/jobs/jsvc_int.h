@@ -89,6 +89,11 @@ struct jsvc {
     pthread_mutex_t counts_mu; /* counts snapshot for /metrics, refreshed by the scheduler */
     jstore_count_t counts[JSTORE_PAGE_MAX];
     size_t ncounts;
+    /* The scheduler's one timer (jsvc_sched_*): sched_notified_ms is the earliest due time
+     * stored since the scheduler last read the store (INT64_MAX: none). */
+    pthread_mutex_t sched_mu;
+    pthread_cond_t sched_cv;
+    int64_t sched_notified_ms;
     struct japi *api;
     struct jpool *pool;
     struct jproc *procs; /* workers role: records the groups the pool starts */
@@ -118,6 +123,15 @@ json_t *jsvc_json_text(const char *s);
 bool jsvc_healthy(jsvc_t *svc, char *why, size_t len);
 /* Writes the /metrics text into a malloc'ed string. */
 char *jsvc_metrics_text(jsvc_t *svc);
+
+/* The scheduler's timer. notify: a job is due at due_ms (wall ms), stored and committed;
+ * wakes the scheduler if that is before what it waits for (INT64_MAX: no-op). reset: the
+ * scheduler is about to read the store (forgets earlier notices). wait: sleeps until due_ms
+ * (wall), a notice of an earlier due time, tick_mono_ms (monotonic) or the service stopping.
+ * Thread: notify any; reset and wait the scheduler's. */
+void jsvc_sched_notify(jsvc_t *svc, int64_t due_ms);
+void jsvc_sched_reset(jsvc_t *svc);
+void jsvc_sched_wait(jsvc_t *svc, int64_t due_ms, int64_t tick_mono_ms);
 
 /* Stage threads (jpipe.c / jpool.c). Each runs until svc->stop. */
 void *jpipe_requests_main(void *arg);
