@@ -900,6 +900,27 @@ def test_describe_user_scram_credentials_lists_users_and_refuses_unknown_and_rep
 
 
 @pytest.mark.own_broker
+def test_scram_credential_apis_share_the_store_and_lock_of_sluice_users(make_broker):
+    import fcntl
+    from test_security import users_add, users_remove
+    b = make_broker()
+    users_add(b.data_dir, "hank", "pw", "--mechanism", "SCRAM-SHA-512", "--iterations", "8192")
+    assert _describe_scram(b, ["hank"])["results"] == [("hank", 0, None, [(2, 8192)])]
+    assert _alter_scram(b, upsertions=[_scram_upsert("ivy", "pw")]) == [("ivy", 0, None)]
+    users_add(b.data_dir, "jack", "pw", "--mechanism", "SCRAM-SHA-256")  # after the broker wrote
+    assert _alter_scram(b, deletions=[("hank", 2)]) == [("hank", 0, None)]
+    # neither overwrote the other: the file holds ivy (broker) and jack (CLI), hank is gone
+    assert [r[0] for r in _describe_scram(b)["results"]] == ["ivy", "jack"]
+    users_remove(b.data_dir, "jack")
+    with open(os.path.join(b.data_dir, "credentials.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a running `sluice users` holds it
+        res = _alter_scram(b, upsertions=[_scram_upsert("kim", "pw")])
+        assert res == [("kim", -1, "the credentials file is locked by `sluice users`")]
+    assert _alter_scram(b, upsertions=[_scram_upsert("kim", "pw")]) == [("kim", 0, None)]
+    assert [r[0] for r in _describe_scram(b)["results"]] == ["ivy", "kim"]
+
+
+@pytest.mark.own_broker
 def test_scram_credential_apis_ask_describe_and_alter_on_the_cluster(make_broker):
     from kafka.admin import ACLOperation as AclOperation
     from test_acls import add_acls_as_super, cluster_acl, secured
