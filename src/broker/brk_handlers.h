@@ -15,6 +15,8 @@ void brk_handle_describe_cluster(brk_req_t *req);
 void brk_handle_describe_log_dirs(brk_req_t *req);
 void brk_handle_describe_topic_partitions(brk_req_t *req);
 void brk_handle_elect_leaders(brk_req_t *req);
+void brk_handle_describe_user_scram_credentials(brk_req_t *req);
+void brk_handle_alter_user_scram_credentials(brk_req_t *req);
 void brk_handle_create_topics(brk_req_t *req);
 void brk_handle_delete_topics(brk_req_t *req);
 void brk_handle_create_partitions(brk_req_t *req);

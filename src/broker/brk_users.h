@@ -36,8 +36,19 @@ size_t brk_users_count(const brk_users_t *users);
 /* The i-th credential (sorted by name, then mechanism). */
 void brk_users_at(const brk_users_t *users, size_t i, const char **user, snet_mech_t *mech,
                   int32_t *iterations);
-/* Writes the store to its file atomically (mode 0600). Returns 0 or -errno. */
+/* Removes user's credential for mech; returns whether there was one. */
+bool brk_users_remove_mech(brk_users_t *users, const char *user, snet_mech_t mech);
+/* Writes the store to its file atomically (mode 0600) and remembers the file as read (no
+ * reload of what it wrote). Returns 0 or -errno. */
 int brk_users_save(brk_users_t *users);
+/* Takes <data>/credentials.lock without waiting (the lock `sluice users` holds while it
+ * changes the file). Returns the lock's fd (release with brk_users_unlock), or -errno
+ * (-EWOULDBLOCK: held by another process). Thread: loop (never blocks). */
+int brk_users_lock(const brk_users_t *users);
+void brk_users_unlock(int fd);
+/* Re-reads the file whatever its stamp says (undoing changes made in memory only); as
+ * brk_users_refresh otherwise. */
+void brk_users_reload(brk_users_t *users);
 /* The file's path. */
 const char *brk_users_path(const brk_users_t *users);
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,6 +158,43 @@ int brk_users_remove(brk_users_t *users, const char *user)
     }
     users->n = o;
     return removed;
+}
+
+bool brk_users_remove_mech(brk_users_t *users, const char *user, snet_mech_t mech)
+{
+    bool found;
+    size_t at = brk__users_find(users, user, mech, &found);
+    if (!found) {
+        return false;
+    }
+    OPENSSL_cleanse(&users->v[at].cred, sizeof users->v[at].cred);
+    free(users->v[at].name);
+    memmove(&users->v[at], &users->v[at + 1], (users->n - at - 1) * sizeof *users->v);
+    users->n--;
+    return true;
+}
+
+int brk_users_lock(const brk_users_t *users)
+{
+    char lock[BRK_PATH_BUF + 32];
+    snprintf(lock, sizeof lock, "%s/credentials.lock", users->dir);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+void brk_users_unlock(int fd)
+{
+    if (fd >= 0) {
+        close(fd); /* releases the flock */
+    }
 }
 
 size_t brk_users_count(const brk_users_t *users)
@@ -338,12 +376,25 @@ void brk_users_free(brk_users_t *users)
     free(users);
 }
 
+static void brk__users_reread(brk_users_t *users, const struct stat *now);
+
 void brk_users_refresh(brk_users_t *users)
 {
     struct stat now;
-    if (!brk__users_changed(users, &now)) {
-        return;
+    if (brk__users_changed(users, &now)) {
+        brk__users_reread(users, &now);
     }
+}
+
+void brk_users_reload(brk_users_t *users)
+{
+    struct stat now;
+    brk__users_changed(users, &now);
+    brk__users_reread(users, &now);
+}
+
+static void brk__users_reread(brk_users_t *users, const struct stat *now)
+{
     brk_users_t fresh;
     memset(&fresh, 0, sizeof fresh);
     memcpy(fresh.path, users->path, sizeof fresh.path);
@@ -365,7 +416,7 @@ void brk_users_refresh(brk_users_t *users)
     users->v = fresh.v;
     users->n = fresh.n;
     users->cap = fresh.cap;
-    users->seen = now;
+    users->seen = *now;
     users->warned = false;
     SL_LOGI("sasl", "credentials reloaded from %s: %zu entr%s", users->path, users->n,
             users->n == 1 ? "y" : "ies");
@@ -401,6 +452,9 @@ int brk_users_save(brk_users_t *users)
     }
     if (rc == 0) {
         rc = sl_fs_write_atomic_mode(users->path, buf.data, buf.len, 0600);
+    }
+    if (rc == 0) {
+        brk__users_changed(users, &users->seen); /* what we wrote is what we hold */
     }
     OPENSSL_cleanse(buf.data, buf.len);
     sl_buf_deinit(&buf);

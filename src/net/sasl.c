@@ -209,20 +209,35 @@ int snet_scram_cred_derive(snet_mech_t mech, const char *password, size_t passwo
         salt_len == 0) {
         return SL_EINVAL;
     }
-    uint8_t salted[64], client_key[64];
+    uint8_t salted[64];
     size_t dlen = snet_scram_digest_len(mech);
     int rc = snet_scram_pbkdf2(mech, password, password_len, salt, salt_len, iterations, salted);
     if (rc != 0) {
         return rc;
     }
+    rc = snet_scram_cred_from_salted(mech, salted, dlen, salt, salt_len, iterations, out);
+    OPENSSL_cleanse(salted, sizeof salted);
+    return rc;
+}
+
+int snet_scram_cred_from_salted(snet_mech_t mech, const uint8_t *salted, size_t salted_len,
+                                const uint8_t *salt, size_t salt_len, int32_t iterations,
+                                snet_scram_cred_t *out)
+{
+    if (!snet_mech_is_scram(mech) || iterations < SNET_SCRAM_ITERATIONS_MIN ||
+        iterations > SNET_SCRAM_ITERATIONS_MAX || salt_len == 0 ||
+        salt_len > SNET_SCRAM_SALT_BYTES_MAX || salted_len > SNET_SCRAM_SALTED_BYTES_MAX) {
+        return SL_EINVAL;
+    }
+    uint8_t client_key[64];
+    size_t dlen = snet_scram_digest_len(mech);
     memset(out, 0, sizeof *out);
     memcpy(out->salt, salt, salt_len);
     out->salt_len = salt_len;
     out->iterations = iterations;
-    snet__hmac(mech, salted, dlen, "Client Key", 10, client_key);
+    snet__hmac(mech, salted, salted_len, "Client Key", 10, client_key);
     snet__hash(mech, client_key, dlen, out->stored_key);
-    snet__hmac(mech, salted, dlen, "Server Key", 10, out->server_key);
-    OPENSSL_cleanse(salted, sizeof salted);
+    snet__hmac(mech, salted, salted_len, "Server Key", 10, out->server_key);
     OPENSSL_cleanse(client_key, sizeof client_key);
     return 0;
 }

@@ -31,6 +31,9 @@
 /* SCRAM salt bytes made by snet_scram_cred_new, and the largest salt accepted from a file. */
 #define SNET_SCRAM_SALT_BYTES 32
 #define SNET_SCRAM_SALT_BYTES_MAX 64
+/* Largest SaltedPassword a client may send in AlterUserScramCredentials (the longest digest,
+ * SHA-512's; a client's is the mechanism's digest length). */
+#define SNET_SCRAM_SALTED_BYTES_MAX 64
 /* SCRAM iteration counts accepted (Kafka's bounds: 4096 to 16384). */
 #define SNET_SCRAM_ITERATIONS_MIN 4096
 #define SNET_SCRAM_ITERATIONS_MAX 16384

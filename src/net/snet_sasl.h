@@ -43,6 +43,12 @@ typedef struct {
 int snet_scram_cred_derive(snet_mech_t mech, const char *password, size_t password_len,
                            const uint8_t *salt, size_t salt_len, int32_t iterations,
                            snet_scram_cred_t *out);
+/* As above from a SaltedPassword computed by a client (Kafka's AlterUserScramCredentials
+ * carries it): 1..SNET_SCRAM_SALTED_BYTES_MAX bytes, used as the HMAC key. Returns 0 or
+ * SL_EINVAL (not a SCRAM mechanism, iterations, salt or salted_len out of range). */
+int snet_scram_cred_from_salted(snet_mech_t mech, const uint8_t *salted, size_t salted_len,
+                                const uint8_t *salt, size_t salt_len, int32_t iterations,
+                                snet_scram_cred_t *out);
 /* As above with a fresh random salt of SNET_SCRAM_SALT_BYTES. */
 int snet_scram_cred_new(snet_mech_t mech, const char *password, size_t password_len,
                         int32_t iterations, snet_scram_cred_t *out);

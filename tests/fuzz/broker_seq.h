@@ -706,6 +706,10 @@ static bool bseq_hook_i64(void *ctx, const char *field, int64_t *out)
     } else if (strcmp(field, "max_bytes") == 0 || strcmp(field, "partition_max_bytes") == 0) {
         static const int64_t sizes[] = {INT32_MAX, 52428800, 1048576, 1048576, 65536, 1, 0};
         *out = sizes[bseq_below(SL_ARRAY_LEN(sizes))];
+    } else if (strcmp(field, "mechanism") == 0) { /* SCRAM: unknown, SHA-256, SHA-512, 3 */
+        *out = bseq_below(4);
+    } else if (strcmp(field, "iterations") == 0) { /* SCRAM: 4095..16385, the edges included */
+        *out = 4095 + (int64_t)bseq_below(12291);
     } else if (strcmp(field, "key_type") == 0 || strcmp(field, "isolation_level") == 0) {
         *out = bseq_below(2);
     } else {

@@ -6,7 +6,8 @@ IncrementalAlterConfigs v0, DeleteRecords v0-2 (the installed confluent-kafka 1.
 incremental_alter_configs nor delete_records, kafka-python 2.0 no DeleteRecords), and the leader
 epoch, cluster-describing and transaction-listing APIs no installed client sends
 (OffsetForLeaderEpoch, ListOffsets v4, Fetch v11-12, DescribeCluster, DescribeLogDirs,
-DescribeTopicPartitions, ElectLeaders, ListTransactions, DescribeTransactions).
+DescribeTopicPartitions, ElectLeaders, ListTransactions, DescribeTransactions,
+DescribeUserScramCredentials, AlterUserScramCredentials).
 Layouts follow the Kafka protocol guide (kafka.apache.org/protocol) and the JSON message schemas
 in shared/kafka-protocol/.
 """
@@ -683,6 +684,8 @@ API_DESCRIBE_CLUSTER = 60
 API_DESCRIBE_TRANSACTIONS = 65
 API_LIST_TRANSACTIONS = 66
 API_DESCRIBE_TOPIC_PARTITIONS = 75
+API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50
+API_ALTER_USER_SCRAM_CREDENTIALS = 51
 
 ERR_CLUSTER_AUTHORIZATION_FAILED = 31
 ERR_INVALID_REQUEST = 42
@@ -690,6 +693,12 @@ ERR_FENCED_LEADER_EPOCH = 74
 ERR_UNKNOWN_LEADER_EPOCH = 75
 ERR_ELECTION_NOT_NEEDED = 84
 ERR_TRANSACTIONAL_ID_NOT_FOUND = 105
+ERR_UNSUPPORTED_SASL_MECHANISM = 33
+ERR_RESOURCE_NOT_FOUND = 91
+ERR_DUPLICATE_RESOURCE = 92
+ERR_UNACCEPTABLE_CREDENTIAL = 93
+SCRAM_SHA_256 = 1
+SCRAM_SHA_512 = 2
 ERR_UNSUPPORTED_ENDPOINT_TYPE = 119
 
 
@@ -1069,6 +1078,72 @@ def parse_describe_transactions(payload, version, as_list=False):
     d.tag()
     d.end("DescribeTransactions v%d" % version)
     return listed if as_list else dict(listed)
+
+
+def describe_user_scram_credentials_request(version, cid, users):
+    """users: names, or None for every user (the null array)."""
+    return _request(API_DESCRIBE_USER_SCRAM_CREDENTIALS, version, 0, cid, lambda e: (
+        e.arr(None if users is None else [e.s(u) + e.tag() for u in users]) + e.tag()))
+
+
+def parse_describe_user_scram_credentials(payload, version):
+    """{"error_code", "error_message", "results": [(user, error_code, error_message,
+    [(mechanism, iterations)])]} in the broker's order."""
+    d = Dec(payload, True)
+    d.tag()
+    d.r.i32()
+    out = {"error_code": d.r.i16(), "error_message": d.s(), "results": []}
+
+    def info():
+        mech, iters = d.r.i8(), d.r.i32()
+        d.tag()
+        return (mech, iters)
+
+    def res():
+        user, err, msg = d.s(), d.r.i16(), d.s()
+        out["results"].append((user, err, msg, d.arr(info)))
+        d.tag()
+    d.arr(res)
+    d.tag()
+    d.end("DescribeUserScramCredentials v%d" % version)
+    return out
+
+
+def alter_user_scram_credentials_request(version, cid, deletions=(), upsertions=()):
+    """deletions [(name, mechanism)]; upsertions [(name, mechanism, iterations, salt,
+    salted_password)] (bytes computed by the caller, as a client does)."""
+    def dele(x):
+        return compact_string(x[0]) + i8(x[1]) + uvarint(0)
+
+    def ups(x):
+        name, mech, iters, salt, salted = x
+        return (compact_string(name) + i8(mech) + i32(iters) + uvarint(len(salt) + 1) + salt +
+                uvarint(len(salted) + 1) + salted + uvarint(0))
+    return _request(API_ALTER_USER_SCRAM_CREDENTIALS, version, 0, cid, lambda e: (
+        e.arr(list(deletions), dele) + e.arr(list(upsertions), ups) + e.tag()))
+
+
+def parse_alter_user_scram_credentials(payload, version):
+    """[(user, error_code, error_message)] in the broker's order."""
+    d = Dec(payload, True)
+    d.tag()
+    d.r.i32()
+
+    def res():
+        r = (d.s(), d.r.i16(), d.s())
+        d.tag()
+        return r
+    out = d.arr(res)
+    d.tag()
+    d.end("AlterUserScramCredentials v%d" % version)
+    return out
+
+
+def scram_salted_password(mechanism, password, salt, iterations):
+    """SaltedPassword of RFC 5802 (Hi(): PBKDF2 with the mechanism's HMAC), as clients send it."""
+    import hashlib
+    name = "sha256" if mechanism == SCRAM_SHA_256 else "sha512"
+    return hashlib.pbkdf2_hmac(name, password.encode(), salt, iterations)
 
 
 def call(bootstrap, req_fn, parse_fn, version, timeout_s, *args, **kw):

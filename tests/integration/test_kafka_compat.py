@@ -416,7 +416,9 @@ def test_librdkafka_delete_records_moves_the_low_watermark(broker, rdk_delete_re
 KAFKA_37_RANGES = {kwire.API_OFFSET_FOR_LEADER_EPOCH: (0, 4), kwire.API_DESCRIBE_LOG_DIRS: (0, 4),
                    kwire.API_ELECT_LEADERS: (0, 2), kwire.API_DESCRIBE_CLUSTER: (0, 1),
                    kwire.API_DESCRIBE_TRANSACTIONS: (0, 0), kwire.API_LIST_TRANSACTIONS: (0, 0),
-                   kwire.API_DESCRIBE_TOPIC_PARTITIONS: (0, 0)}
+                   kwire.API_DESCRIBE_TOPIC_PARTITIONS: (0, 0),
+                   kwire.API_DESCRIBE_USER_SCRAM_CREDENTIALS: (0, 0),
+                   kwire.API_ALTER_USER_SCRAM_CREDENTIALS: (0, 0)}
 
 
 def test_api_versions_advertises_the_epoch_cluster_and_transaction_apis_of_kafka_3_7(broker):
@@ -775,6 +777,168 @@ def test_the_cluster_and_epoch_apis_ask_kafkas_acls(make_broker):
     dc = kwire.call(b.bootstrap, kwire.describe_cluster_request, kwire.parse_describe_cluster, 1,
                     T(10), include_ops=True)
     assert dc["cluster_authorized_operations"] != 0
+
+
+# ---- DescribeUserScramCredentials, AlterUserScramCredentials --------------------------------
+
+def _scram_upsert(name, password, mech=kwire.SCRAM_SHA_256, iterations=4096, salt=None):
+    salt = salt if salt is not None else os.urandom(24)
+    return (name, mech, iterations, salt,
+            kwire.scram_salted_password(mech, password, salt, iterations))
+
+
+def _alter_scram(b, deletions=(), upsertions=()):
+    return kwire.call(b.bootstrap, kwire.alter_user_scram_credentials_request,
+                      kwire.parse_alter_user_scram_credentials, 0, T(10), deletions, upsertions)
+
+
+def _describe_scram(b, users=None):
+    return kwire.call(b.bootstrap, kwire.describe_user_scram_credentials_request,
+                      kwire.parse_describe_user_scram_credentials, 0, T(10), users)
+
+
+def _scram_login_produces(b, user, password, mech="SCRAM-SHA-256"):
+    """Whether a confluent-kafka producer logging in as user on the SASL listener gets metadata
+    and delivers a record (nothing is queued when the login fails)."""
+    from confluent_kafka import KafkaException, Producer
+    p = Producer({"bootstrap.servers": b.listeners["SASL_PLAINTEXT"],
+                  "security.protocol": "sasl_plaintext", "sasl.mechanisms": mech,
+                  "sasl.username": user, "sasl.password": password,
+                  "message.timeout.ms": int(T(10) * 1000), "acks": "all"})
+    try:
+        p.list_topics(timeout=T(5))
+    except KafkaException:
+        return False
+    errors = []
+    p.produce(unique_topic("scram"), b"v", on_delivery=lambda err, _m: errors.append(err))
+    p.flush(T(15))
+    return errors == [None]
+
+
+SASL_LISTENERS = {"listeners": "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"}
+
+
+@pytest.mark.own_broker
+def test_alter_user_scram_credentials_adds_a_user_who_logs_in_with_scram_sha_256(make_broker):
+    b = make_broker(settings=SASL_LISTENERS)
+    assert _alter_scram(b, upsertions=[_scram_upsert("carol", "carol-secret", iterations=8192),
+                                       _scram_upsert("dave", "d", kwire.SCRAM_SHA_512)]) == [
+        ("carol", 0, None), ("dave", 0, None)]
+    with open(os.path.join(b.data_dir, "credentials")) as fh:  # durable before the answer
+        lines = [ln.split()[:2] for ln in fh if not ln.startswith("#")]
+    assert lines == [["carol", "SCRAM-SHA-256"], ["dave", "SCRAM-SHA-512"]]
+    assert _scram_login_produces(b, "carol", "carol-secret")  # no restart in between
+    assert not _scram_login_produces(b, "carol", "wrong")
+    assert _scram_login_produces(b, "dave", "d", "SCRAM-SHA-512")
+    # a new password replaces the old one; a deletion removes one mechanism
+    assert _alter_scram(b, upsertions=[_scram_upsert("carol", "new-secret")])[0][1] == 0
+    assert _scram_login_produces(b, "carol", "new-secret")
+    assert not _scram_login_produces(b, "carol", "carol-secret")
+    assert _alter_scram(b, deletions=[("dave", kwire.SCRAM_SHA_512)]) == [("dave", 0, None)]
+    assert not _scram_login_produces(b, "dave", "d", "SCRAM-SHA-512")
+    b.kill9()
+    b.start()
+    d = _describe_scram(b)
+    assert (d["error_code"], d["results"]) == (0, [("carol", 0, None, [(1, 4096)])])
+
+
+def test_alter_user_scram_credentials_refuses_what_kafka_3_7_refuses(broker):
+    ok = _scram_upsert("erin-" + unique_topic("u"), "pw", iterations=16384)
+    res = _alter_scram(broker, deletions=[("nobody-here", 1), ("", 1), ("mech-zero", 0)],
+                       upsertions=[_scram_upsert("few", "pw", iterations=4095),
+                                   _scram_upsert("many", "pw", iterations=16385),
+                                   _scram_upsert("", "pw"),
+                                   _scram_upsert("sha1", "pw", mech=3),
+                                   _scram_upsert("has space", "pw"),
+                                   _scram_upsert("no-salt", "pw", salt=b""),
+                                   _scram_upsert("twice", "a"), _scram_upsert("twice", "b"),
+                                   ok])
+    got = {user: (err, msg) for user, err, msg in res}
+    assert got == {
+        "nobody-here": (kwire.ERR_RESOURCE_NOT_FOUND,
+                        "Attempt to delete a user credential that does not exist"),
+        "": (kwire.ERR_UNACCEPTABLE_CREDENTIAL, "Username must not be empty"),
+        "mech-zero": (kwire.ERR_UNSUPPORTED_SASL_MECHANISM, "Unknown SCRAM mechanism"),
+        "few": (kwire.ERR_UNACCEPTABLE_CREDENTIAL, "Too few iterations"),
+        "many": (kwire.ERR_UNACCEPTABLE_CREDENTIAL, "Too many iterations"),
+        "sha1": (kwire.ERR_UNSUPPORTED_SASL_MECHANISM, "Unknown SCRAM mechanism"),
+        "has space": (kwire.ERR_UNACCEPTABLE_CREDENTIAL, got["has space"][1]),
+        "no-salt": (kwire.ERR_UNACCEPTABLE_CREDENTIAL, got["no-salt"][1]),
+        "twice": (kwire.ERR_DUPLICATE_RESOURCE,
+                  "A user credential cannot be altered twice in the same request"),
+        ok[0]: (0, None)}
+    assert len(res) == len(got)  # one result per user
+    # a user named twice across deletions and upsertions is refused as a whole, nothing applied
+    res = _alter_scram(broker, deletions=[(ok[0], 1)], upsertions=[_scram_upsert(ok[0], "x")])
+    assert res == [(ok[0], kwire.ERR_DUPLICATE_RESOURCE,
+                    "A user credential cannot be altered twice in the same request")]
+    assert _describe_scram(broker, [ok[0]])["results"] == [(ok[0], 0, None, [(1, 16384)])]
+    assert _describe_scram(broker, ["twice"])["results"][0][1] == kwire.ERR_RESOURCE_NOT_FOUND
+
+
+def test_describe_user_scram_credentials_lists_users_and_refuses_unknown_and_repeated_names(
+        broker):
+    u = "frank-" + unique_topic("u")
+    assert _alter_scram(broker, upsertions=[_scram_upsert(u, "pw", iterations=5000),
+                                            _scram_upsert(u + "-b", "pw")])[0][1] == 0
+    assert _alter_scram(broker, upsertions=[_scram_upsert(u, "pw", kwire.SCRAM_SHA_512)])[0][1] == 0
+    d = _describe_scram(broker, [u, "ghost-" + u])
+    assert d["error_code"] == 0
+    assert d["results"] == [
+        (u, 0, None, [(1, 5000), (2, 4096)]),
+        ("ghost-" + u, kwire.ERR_RESOURCE_NOT_FOUND,
+         "attemptToDescribeUserThatDoesNotExist: ghost-" + u, [])]
+    d = _describe_scram(broker, [u, u + "-b", u])
+    assert d["results"] == [
+        (u, kwire.ERR_DUPLICATE_RESOURCE,
+         "Cannot describe SCRAM credentials for the same user twice in a single request: " + u,
+         []),
+        (u + "-b", 0, None, [(1, 4096)])]
+    everyone = {r[0]: r for r in _describe_scram(broker)["results"]}
+    assert everyone[u] == (u, 0, None, [(1, 5000), (2, 4096)])
+    assert _describe_scram(broker, [])["results"] == _describe_scram(broker)["results"]
+
+
+@pytest.mark.own_broker
+def test_scram_credential_apis_share_the_store_and_lock_of_sluice_users(make_broker):
+    import fcntl
+    from test_security import users_add, users_remove
+    b = make_broker()
+    users_add(b.data_dir, "hank", "pw", "--mechanism", "SCRAM-SHA-512", "--iterations", "8192")
+    assert _describe_scram(b, ["hank"])["results"] == [("hank", 0, None, [(2, 8192)])]
+    assert _alter_scram(b, upsertions=[_scram_upsert("ivy", "pw")]) == [("ivy", 0, None)]
+    users_add(b.data_dir, "jack", "pw", "--mechanism", "SCRAM-SHA-256")  # after the broker wrote
+    assert _alter_scram(b, deletions=[("hank", 2)]) == [("hank", 0, None)]
+    # neither overwrote the other: the file holds ivy (broker) and jack (CLI), hank is gone
+    assert [r[0] for r in _describe_scram(b)["results"]] == ["ivy", "jack"]
+    users_remove(b.data_dir, "jack")
+    with open(os.path.join(b.data_dir, "credentials.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a running `sluice users` holds it
+        res = _alter_scram(b, upsertions=[_scram_upsert("kim", "pw")])
+        assert res == [("kim", -1, "the credentials file is locked by `sluice users`")]
+    assert _alter_scram(b, upsertions=[_scram_upsert("kim", "pw")]) == [("kim", 0, None)]
+    assert [r[0] for r in _describe_scram(b)["results"]] == ["ivy", "kim"]
+
+
+@pytest.mark.own_broker
+def test_scram_credential_apis_ask_describe_and_alter_on_the_cluster(make_broker):
+    from kafka.admin import ACLOperation as AclOperation
+    from test_acls import add_acls_as_super, cluster_acl, secured
+    b = secured(make_broker)
+    res = _alter_scram(b, upsertions=[_scram_upsert("gina", "pw")])
+    assert res == [("gina", kwire.ERR_CLUSTER_AUTHORIZATION_FAILED,
+                    "Cluster authorization failed.")]
+    d = _describe_scram(b, ["gina"])
+    assert d["error_code"] == kwire.ERR_CLUSTER_AUTHORIZATION_FAILED
+    assert [r[1] for r in d["results"]] == [kwire.ERR_CLUSTER_AUTHORIZATION_FAILED]
+    assert not os.path.exists(os.path.join(b.data_dir, "credentials"))
+    add_acls_as_super(b, [cluster_acl(AclOperation.DESCRIBE)])
+    assert _describe_scram(b) == {"error_code": 0, "error_message": None, "results": []}
+    assert _alter_scram(b, upsertions=[_scram_upsert("gina", "pw")])[0][1] == \
+        kwire.ERR_CLUSTER_AUTHORIZATION_FAILED
+    add_acls_as_super(b, [cluster_acl(AclOperation.ALTER)])
+    assert _alter_scram(b, upsertions=[_scram_upsert("gina", "pw")]) == [("gina", 0, None)]
+    assert _describe_scram(b)["results"] == [("gina", 0, None, [(1, 4096)])]
 
 
 def test_the_docs_api_table_is_what_api_versions_advertises(broker):

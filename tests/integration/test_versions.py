@@ -77,9 +77,10 @@ def test_metadata_and_api_versions_every_version(setup):
         assert resp.error_code == 0
         # with the APIs tested elsewhere (test_kafka_compat.py: DeleteRecords 21,
         # OffsetForLeaderEpoch 23, DescribeLogDirs 35, ElectLeaders 43, DescribeCluster 60,
-        # DescribeTransactions 65, ListTransactions 66, DescribeTopicPartitions 75)
+        # DescribeTransactions 65, ListTransactions 66, DescribeTopicPartitions 75,
+        # DescribeUserScramCredentials 50, AlterUserScramCredentials 51)
         assert {k[0] for k in resp.api_versions} == set(OURS) | {
-            21, 22, 23, 24, 25, 26, 28, 35, 43, 44, 47, 60, 61, 65, 66, 75}
+            21, 22, 23, 24, 25, 26, 28, 35, 43, 44, 47, 50, 51, 60, 61, 65, 66, 75}
 
 
 def test_produce_fetch_and_list_offsets_every_version(setup):

@@ -1,13 +1,15 @@
 /* Unit tests of the SASL credential store (src/broker/users.c): save and read back, no
  * password in the file, mode 0600, a damaged line skipped at open and a damaged file ignored
  * (previous users kept) at refresh, changes picked up by refresh, a large file loaded with one
- * sort. */
+ * sort; removing one mechanism, reloading after a failed change, the lock taken without
+ * waiting, and a credential from a client's SaltedPassword. */
 #include "brk_users.h"
 #include "sl_buf.h"
 #include "sl_common.h"
 #include "sl_fs.h"
 #include "sl_test.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +235,79 @@ TEST(test_user_names_are_printable_without_spaces)
     ASSERT_TRUE(!brk_users_name_valid("tab\there"));
 }
 
+TEST(test_a_credential_from_a_clients_salted_password_logs_in_with_the_password)
+{
+    static const uint8_t salt[] = "0123456789abcdef";
+    uint8_t salted[64];
+    snet_scram_cred_t from_pw, from_salted;
+    ASSERT_EQ(snet_scram_pbkdf2(SNET_MECH_SCRAM_SHA_256, "pw", 2, salt, 16, 4096, salted), 0);
+    ASSERT_EQ(snet_scram_cred_from_salted(SNET_MECH_SCRAM_SHA_256, salted, 32, salt, 16, 4096,
+                                          &from_salted), 0);
+    ASSERT_EQ(
+        snet_scram_cred_derive(SNET_MECH_SCRAM_SHA_256, "pw", 2, salt, 16, 4096, &from_pw), 0);
+    ASSERT_EQ(memcmp(&from_pw, &from_salted, sizeof from_pw), 0);
+    ASSERT_TRUE(snet_scram_cred_check(SNET_MECH_SCRAM_SHA_256, &from_salted, "pw", 2));
+    /* the bounds: iterations, an empty salt, a SaltedPassword beyond the longest digest */
+    ASSERT_EQ(snet_scram_cred_from_salted(SNET_MECH_SCRAM_SHA_256, salted, 32, salt, 16, 16384,
+                                          &from_salted), 0);
+    ASSERT_EQ(snet_scram_cred_from_salted(SNET_MECH_SCRAM_SHA_256, salted, 32, salt, 16, 16385,
+                                          &from_salted), SL_EINVAL);
+    ASSERT_EQ(snet_scram_cred_from_salted(SNET_MECH_SCRAM_SHA_256, salted, 32, salt, 16, 4095,
+                                          &from_salted), SL_EINVAL);
+    ASSERT_EQ(snet_scram_cred_from_salted(SNET_MECH_SCRAM_SHA_256, salted, 32, salt, 0, 4096,
+                                          &from_salted), SL_EINVAL);
+    ASSERT_EQ(snet_scram_cred_from_salted(SNET_MECH_SCRAM_SHA_512, salted,
+                                          SNET_SCRAM_SALTED_BYTES_MAX, salt, 16, 4096,
+                                          &from_salted), 0);
+    ASSERT_EQ(snet_scram_cred_from_salted(SNET_MECH_SCRAM_SHA_512, salted,
+                                          SNET_SCRAM_SALTED_BYTES_MAX + 1, salt, 16, 4096,
+                                          &from_salted), SL_EINVAL);
+    ASSERT_EQ(snet_scram_cred_from_salted(SNET_MECH_PLAIN, salted, 32, salt, 16, 4096,
+                                          &from_salted), SL_EINVAL);
+}
+
+TEST(test_one_mechanism_is_removed_and_a_failed_change_is_undone_by_reload)
+{
+    test_dir_new();
+    char err[512];
+    brk_users_t *users;
+    snet_scram_cred_t cred, got;
+    ASSERT_EQ(brk_users_open(test_dir, &users, err, sizeof err), 0);
+    ASSERT_EQ(snet_scram_cred_new(SNET_MECH_SCRAM_SHA_256, "pw", 2, 4096, &cred), 0);
+    brk_users_set(users, "amy", SNET_MECH_SCRAM_SHA_256, &cred);
+    brk_users_set(users, "amy", SNET_MECH_SCRAM_SHA_512, &cred);
+    brk_users_set(users, "bob", SNET_MECH_SCRAM_SHA_256, &cred);
+    ASSERT_EQ(brk_users_save(users), 0);
+    ASSERT_TRUE(brk_users_remove_mech(users, "amy", SNET_MECH_SCRAM_SHA_256));
+    ASSERT_TRUE(!brk_users_remove_mech(users, "amy", SNET_MECH_SCRAM_SHA_256));
+    ASSERT_TRUE(!brk_users_remove_mech(users, "nobody", SNET_MECH_SCRAM_SHA_256));
+    ASSERT_EQ(brk_users_count(users), 2);
+    ASSERT_EQ(brk_users_lookup(users, SNET_MECH_SCRAM_SHA_512, "amy", &got), 0);
+    ASSERT_EQ(brk_users_lookup(users, SNET_MECH_SCRAM_SHA_256, "amy", &got), SL_ENOTFOUND);
+    brk_users_reload(users); /* back to the file: amy has both again */
+    ASSERT_EQ(brk_users_count(users), 3);
+    ASSERT_EQ(brk_users_lookup(users, SNET_MECH_SCRAM_SHA_256, "amy", &got), 0);
+    brk_users_free(users);
+    test_dir_rm();
+}
+
+TEST(test_the_lock_of_sluice_users_is_taken_without_waiting)
+{
+    test_dir_new();
+    char err[512];
+    brk_users_t *users;
+    ASSERT_EQ(brk_users_open(test_dir, &users, err, sizeof err), 0);
+    int fd = brk_users_lock(users);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_EQ(brk_users_lock(users), -EWOULDBLOCK); /* another open file description */
+    brk_users_unlock(fd);
+    fd = brk_users_lock(users);
+    ASSERT_TRUE(fd >= 0);
+    brk_users_unlock(fd);
+    brk_users_free(users);
+    test_dir_rm();
+}
+
 int main(void)
 {
     RUN(test_users_saved_are_read_back_without_the_password);
@@ -240,5 +315,8 @@ int main(void)
     RUN(test_the_later_of_two_lines_for_a_user_wins);
     RUN(test_a_damaged_line_is_skipped_at_open_and_ignored_at_refresh);
     RUN(test_user_names_are_printable_without_spaces);
+    RUN(test_a_credential_from_a_clients_salted_password_logs_in_with_the_password);
+    RUN(test_one_mechanism_is_removed_and_a_failed_change_is_undone_by_reload);
+    RUN(test_the_lock_of_sluice_users_is_taken_without_waiting);
     TEST_MAIN_END();
 }

@@ -113,9 +113,13 @@ static int write_seeds(const char *dir)
         {KAPI_CREATE_TOPICS, KAPI_INIT_PRODUCER_ID, KAPI_ADD_PARTITIONS_TO_TXN, KAPI_PRODUCE,
          KAPI_LIST_TRANSACTIONS, KAPI_DESCRIBE_TRANSACTIONS, KAPI_END_TXN, KAPI_LIST_TRANSACTIONS,
          KAPI_DESCRIBE_TRANSACTIONS, -1},
+        {KAPI_ALTER_USER_SCRAM_CREDENTIALS, KAPI_DESCRIBE_USER_SCRAM_CREDENTIALS,
+         KAPI_ALTER_USER_SCRAM_CREDENTIALS, KAPI_ALTER_USER_SCRAM_CREDENTIALS,
+         KAPI_DESCRIBE_USER_SCRAM_CREDENTIALS, -1},
     };
     static const char *const names[] = {"flow-group", "flow-txn", "flow-topics", "flow-acls",
-                                        "flow-epoch-cluster", "flow-txn-describe"};
+                                        "flow-epoch-cluster", "flow-txn-describe",
+                                        "flow-scram"};
     bseq_apis_init();
     for (size_t f = 0; f < SL_ARRAY_LEN(flows); f++) {
         uint8_t buf[BSEQ_STEPS_MAX * BSEQ_STEP_BYTES], *p = buf;
