@@ -145,11 +145,12 @@ int slog_file_fd(const slog_file_t *file); /* open while a reference is held (fd
 void slog_file_ref(slog_file_t *file);
 void slog_file_unref(slog_file_t *file); /* Thread: any (atomic refcount) */
 
-/* The fd cache (fdcache.c): closed segments' .log files kept open at once, process-wide
- * (log.segment.fd.cache.max; SLOG_FD_CACHE_MIN..MAX, default SLOG_FD_CACHE_DEFAULT). The
- * least recently used idle ones beyond it are closed and reopened on demand; files in use (a
- * fetch response sending from them, a sync or clean job) and files with unsynced data stay
- * open whatever the bound. Thread: any. */
+/* The fd cache (fdcache.c): segments' .log files (closed, and active ones of idle
+ * partitions) kept open at once, process-wide (log.segment.fd.cache.max;
+ * SLOG_FD_CACHE_MIN..MAX, default SLOG_FD_CACHE_DEFAULT). The least recently used idle ones
+ * beyond it are closed (those with unsynced data last: a sync job reopens them) and reopened
+ * on demand; files in use (an append, a fetch response sending from them, a sync or clean
+ * job) stay open whatever the bound. Thread: any. */
 void slog_fd_cache_set_max(int64_t max);
 int64_t slog_fd_cache_max(void);
 /* Cached files whose fd is open now, and reopens so far (tests, metrics). */

@@ -16,16 +16,17 @@
 #include "slog_batch.h"
 #include "slog_pstate.h"
 
-/* A segment's .log file. The fd of a closed segment may be closed by the fd cache
- * (fdcache.c) while nothing but its segment holds the file (refs == 1) and its data is
- * synced; it is reopened from path on the next use. Whoever holds a reference (a fetch
- * response being sent, a sync, zero or clean job) holds an open fd: slog__file_use first. */
+/* A segment's .log file. Its fd may be closed by the fd cache (fdcache.c) while nothing but
+ * its segment holds the file (refs == 1), closed and active segments alike (those with
+ * unsynced data last); it is reopened from path on the next use. Whoever holds a reference
+ * (an append, a fetch response being sent, a sync, zero or clean job) holds an open fd:
+ * slog__file_ref_open. */
 struct slog_file {
     int fd;              /* -1 while the cache has closed it */
     atomic_int refs;
-    char *path;          /* for reopening; NULL: never cached (active or temporary files) */
-    bool cached;         /* on the cache's list (a closed segment) */
-    bool dirty;          /* holds data not yet synced: never closed by the cache */
+    char *path;          /* for reopening; NULL: never cached (temporary files) */
+    bool cached;         /* on the cache's list (a segment of a partition) */
+    bool dirty;          /* holds data not yet synced: closed last by the cache */
     struct slog_file *lru_prev, *lru_next;
 };
 
@@ -179,7 +180,7 @@ bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *ou
 int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t *found);
 
 /* fdcache.c (Thread: loop, except that the lock makes any thread safe). add: file (of a
- * closed segment, path set) joins the cache as most recently used; the least recently used
+ * segment, path set) joins the cache as most recently used; the least recently used
  * idle files beyond the bound are closed. remove: leaves the cache (segment freed). use:
  * the file's fd, reopened if the cache closed it (on EMFILE/ENFILE idle cached fds are closed
  * and the open is tried once more), or -errno; marks it most recently used. */
@@ -188,7 +189,7 @@ void slog__fdc_remove(slog_file_t *file);
 int slog__file_use(slog_file_t *file);
 /* Reopens if needed and takes a reference: the fd stays open until slog_file_unref. */
 int slog__file_ref_open(slog_file_t *file);
-/* Marks whether the file holds unsynced data (dirty files are never closed by the cache). */
+/* Marks whether the file holds unsynced data (dirty files are closed last by the cache). */
 void slog__fdc_dirty(slog_file_t *file, bool dirty);
 /* Closes idle cached fds beyond the bound (after references were dropped). */
 void slog__fdc_trim_now(void);

@@ -15,9 +15,9 @@
 /* Segments in one partition. */
 #define SLOG_SEGMENTS_MAX 100000
 
-/* Closed segments' .log files kept open at once, process-wide (fdcache.c): the least
- * recently used beyond it are closed and reopened on demand. Default, floor and ceiling of
- * slog_fd_cache_set_max (log.segment.fd.cache.max). Active segments always stay open. */
+/* Segments' .log files (closed and active) kept open at once, process-wide (fdcache.c): the
+ * least recently used idle ones beyond it are closed and reopened on demand. Default, floor
+ * and ceiling of slog_fd_cache_set_max (log.segment.fd.cache.max). */
 #define SLOG_FD_CACHE_DEFAULT 1024
 #define SLOG_FD_CACHE_MIN 1
 #define SLOG_FD_CACHE_MAX 1000000

@@ -2,13 +2,21 @@
  * data (a roll leaves the closed segment unsynced: its fdatasync belongs to the next job, not
  * to the loop), whether the directory needs an fsync (segments were created), and whether
  * the recovery point must move to a newer segment. The flusher thread runs it without
- * touching the partition; the loop ends it, advancing the durable offset. */
+ * touching the partition; the loop ends it, advancing the durable offset.
+ *
+ * A job names its files by path and opens each only while it syncs it (fdatasync through any
+ * fd writes the inode's dirty pages), so queued jobs of many partitions hold no descriptors
+ * and leave the fd cache free to close their segments (fdcache.c). A file deleted meanwhile
+ * (retention, a failed sync's cut) needs no sync. */
 #include "sl_common.h"
 #include "sl_fs.h"
 #include "sl_log.h"
 #include "slog_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct slog_sync_job {
     int64_t target;  /* the end offset when the job began: durable once it succeeds */
@@ -16,7 +24,7 @@ struct slog_sync_job {
     char *dir;       /* for the directory fsync and the recovery point */
     bool sync_dir;
     size_t nfiles;
-    slog_file_t *files[];
+    char *files[];   /* paths of the segment files to fdatasync */
 };
 
 bool slog_part_sync_needed(const slog_part_t *part)
@@ -37,8 +45,8 @@ slog_sync_job_t *slog_part_sync_begin(slog_part_t *part)
     for (size_t i = 0; i < part->nsegs; i++) {
         slog_seg_t *seg = part->segs[i];
         if (seg->synced_next < seg->next) {
-            slog_file_ref(seg->file); /* dirty: the fd cache keeps it open (fdcache.c) */
-            job->files[job->nfiles++] = seg->file;
+            SL_ASSERT(seg->file->path); /* every segment of a partition has one */
+            job->files[job->nfiles++] = sl_xstrdup(seg->file->path);
         }
     }
     job->target = slog_part_end_offset(part);
@@ -56,7 +64,13 @@ int slog_sync_run(slog_sync_job_t *job)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < job->nfiles; i++) {
-        rc = slog__fdatasync(job->files[i]->fd);
+        int fd = slog__open_retry(job->files[i], O_RDWR | O_CLOEXEC, 0);
+        if (fd < 0) {
+            rc = errno == ENOENT ? 0 : -errno;
+            continue;
+        }
+        rc = slog__fdatasync(fd);
+        close(fd);
     }
     if (rc == 0 && job->sync_dir) {
         rc = sl_fs_sync_dir(job->dir);
@@ -74,9 +88,7 @@ static void slog__synced_to(slog_part_t *part, int64_t target)
     for (size_t i = 0; i < part->nsegs && part->segs[i]->base < target; i++) {
         slog_seg_t *seg = part->segs[i];
         seg->synced_next = SL_MAX(seg->synced_next, SL_MIN(seg->next, target));
-        if (i + 1 < part->nsegs) {
-            slog__fdc_dirty(seg->file, seg->synced_next < seg->next);
-        }
+        slog__fdc_dirty(seg->file, seg->synced_next < seg->next);
     }
 }
 
@@ -99,10 +111,7 @@ void slog_part_sync_end(slog_part_t *part, slog_sync_job_t *job, int rc)
         }
     }
     for (size_t i = 0; i < job->nfiles; i++) {
-        slog_file_unref(job->files[i]);
-    }
-    if (job->nfiles > 1) {
-        slog__fdc_trim_now(); /* closed segments just synced may leave the cache */
+        free(job->files[i]);
     }
     free(job->dir);
     free(job);

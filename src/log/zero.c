@@ -27,7 +27,8 @@
 static uint8_t slog__zeros[SLOG_ZERO_PIECE_BYTES];
 
 struct slog_zero_job {
-    slog_file_t *file; /* referenced */
+    char *path;        /* the segment's file, opened only while the job runs: a queued job
+                        * holds no descriptor (fdcache.c) */
     int64_t base;      /* segment it extends */
     int64_t from, to;
     pthread_mutex_t mu; /* held while a piece is written; guards stop and done */
@@ -49,8 +50,7 @@ slog_zero_job_t *slog_part_zero_begin(slog_part_t *part)
         return NULL; /* enough ahead already, or the segment ends first */
     }
     slog_zero_job_t *job = sl_xcalloc(1, sizeof *job);
-    slog_file_ref(seg->file);
-    job->file = seg->file;
+    job->path = sl_xstrdup(seg->file->path);
     job->base = seg->base;
     job->from = from;
     job->to = to;
@@ -62,7 +62,10 @@ slog_zero_job_t *slog_part_zero_begin(slog_part_t *part)
 
 int slog_zero_run(slog_zero_job_t *job)
 {
-    int fd = job->file->fd;
+    int fd = slog__open_retry(job->path, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
     int rc = 0;
     for (int64_t pos = job->from; rc == 0 && pos < job->to;) {
         size_t n = (size_t)SL_MIN(job->to - pos, (int64_t)SLOG_ZERO_PIECE_BYTES);
@@ -85,6 +88,7 @@ int slog_zero_run(slog_zero_job_t *job)
     if (rc == 0 && job->done > job->from && fdatasync(fd) < 0) { /* only this thread writes done */
         rc = -errno;
     }
+    close(fd);
     return rc;
 }
 
@@ -109,7 +113,7 @@ void slog_part_zero_end(slog_part_t *part, slog_zero_job_t *job, int rc)
         seg->zeroed = SL_MAX(seg->zeroed, job->done);
     }
     /* a roll while the job was out has cut the old segment's zeros (slog__zero_trim) */
-    slog_file_unref(job->file);
+    free(job->path);
     pthread_mutex_destroy(&job->mu);
     free(job);
 }
@@ -117,7 +121,7 @@ void slog_part_zero_end(slog_part_t *part, slog_zero_job_t *job, int rc)
 void slog__zero_fence(slog_part_t *part, const slog_seg_t *seg, int64_t end)
 {
     slog_zero_job_t *job = part->zjob;
-    if (job && job->file == seg->file && end > job->from) {
+    if (job && job->base == seg->base && end > job->from) {
         slog_zero_cancel(job);
     }
 }
@@ -126,7 +130,7 @@ int slog__zero_trim(slog_part_t *part, slog_seg_t *seg)
 {
     int64_t extent = seg->zeroed;
     slog_zero_job_t *job = part->zjob;
-    if (job && job->file == seg->file) {
+    if (job && job->base == seg->base) {
         slog_zero_cancel(job); /* done is final from here on */
         pthread_mutex_lock(&job->mu);
         extent = SL_MAX(extent, job->done);
@@ -136,5 +140,11 @@ int slog__zero_trim(slog_part_t *part, slog_seg_t *seg)
     if (extent <= seg->size) {
         return 0;
     }
-    return ftruncate(seg->file->fd, seg->size) < 0 ? -errno : 1;
+    int rc = slog__file_ref_open(seg->file); /* the fd cache may have closed it */
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ftruncate(seg->file->fd, seg->size) < 0 ? -errno : 1;
+    slog_file_unref(seg->file);
+    return rc;
 }
