@@ -67,10 +67,6 @@ SL_STATIC_ASSERT(BRK_GROUP_MEMBER_METADATA_BYTES_MAX <= BRK_GROUP_METADATA_BYTES
 #define BRK_OFFSETS_LOG_COMPACT_BYTES ((int64_t)1 << 20)
 /* Flusher threads. */
 #define BRK_FLUSH_THREADS_MAX 16
-/* Threads closing partition logs at stop (brk_topics_close): a close is a few fsyncs, and a
- * disk completes many at once far sooner than one after another. */
-#define BRK_CLOSE_THREADS_MAX 16
-SL_STATIC_ASSERT(BRK_CLOSE_THREADS_MAX >= 1, "at least the stopping thread closes logs");
 /* log.zero.ahead.bytes default: zeroed space kept ahead of each active segment under flush
  * policy always (slog.h, zero.c); a job zeroes half of it at a time. */
 #define BRK_ZERO_AHEAD_BYTES_DEFAULT ((int64_t)4 << 20)

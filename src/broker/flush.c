@@ -266,6 +266,14 @@ void brk_flush_kick(brk_t *brk, brk_part_t *part)
     brk__flush_submit(fl, part, job, NULL);
 }
 
+void brk_flush_quiesce(brk_part_t *part)
+{
+    part->closing = true;
+    if (part->zero_job) {
+        slog_zero_cancel(part->zero_job);
+    }
+}
+
 void brk_flush_drain(brk_t *brk, brk_part_t *part)
 {
     brk_flusher_t *fl = brk->flusher;

@@ -17,7 +17,6 @@
 #include "sl_log.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <errno.h>
 #include <stdio.h>
@@ -455,44 +454,15 @@ int brk_topics_load(brk_t *brk, char *err, size_t err_len)
     return rc;
 }
 
-/* Partition logs being closed by several threads: each takes the next index. */
-typedef struct {
-    slog_part_t **logs;
-    size_t n;
-    atomic_size_t next;
-} brk_close_work_t;
-
-static void *brk__close_thread(void *arg)
-{
-    brk_close_work_t *work = arg;
-    for (size_t i; (i = atomic_fetch_add(&work->next, 1)) < work->n;) {
-        slog_part_close(work->logs[i]);
-    }
-    return NULL;
-}
-
-/* Closes n logs on up to BRK_CLOSE_THREADS_MAX threads (this one included; fewer when a
- * thread cannot be created), and returns once all are closed. */
-static void brk__logs_close(slog_part_t **logs, size_t n)
-{
-    brk_close_work_t work = {.logs = logs, .n = n};
-    atomic_init(&work.next, 0);
-    pthread_t th[BRK_CLOSE_THREADS_MAX];
-    size_t nth = 0;
-    while (nth + 1 < SL_MIN(n, (size_t)BRK_CLOSE_THREADS_MAX) &&
-           pthread_create(&th[nth], NULL, brk__close_thread, &work) == 0) {
-        nth++;
-    }
-    brk__close_thread(&work);
-    for (size_t i = 0; i < nth; i++) {
-        pthread_join(th[i], NULL);
-    }
-}
-
 void brk_topics_close(brk_t *brk)
 {
     size_t n = 0, cap = 0;
     slog_part_t **logs = NULL;
+    for (brk_topic_t *topic = brk->topics; topic; topic = topic->next) {
+        for (int32_t p = 0; p < topic->npart; p++) {
+            brk_flush_quiesce(topic->parts[p]);
+        }
+    }
     for (brk_topic_t *topic = brk->topics; topic; topic = topic->next) {
         for (int32_t p = 0; p < topic->npart; p++) { /* the loop's part: jobs and waiters */
             brk_flush_drain(brk, topic->parts[p]);
@@ -504,7 +474,7 @@ void brk_topics_close(brk_t *brk)
             logs[n++] = topic->parts[p]->log;
         }
     }
-    brk__logs_close(logs, n); /* the logs' part: their files, in parallel */
+    slog_parts_close(logs, n); /* the logs' part: their files, one file system sync */
     free(logs);
     sl_hset_free(brk->topic_names);
     sl_hset_free(brk->topic_ids);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void slog_conf_default(slog_conf_t *conf)
@@ -62,6 +63,7 @@ int slog__push_seg(slog_part_t *part, slog_seg_t *seg)
 
 void slog__part_free(slog_part_t *part)
 {
+    slog__zero_forget(part);
     for (size_t i = 0; i < part->nsegs; i++) {
         slog__seg_free(part->segs[i]);
     }
@@ -109,14 +111,15 @@ int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out)
     return 0;
 }
 
-/* Index files of every segment on stable storage (the clean marker vouches for them). */
-static int slog__persist_indexes(slog_part_t *part)
+/* Index files of every segment written (the clean marker vouches for them): synced each, or
+ * left for a sync of the filesystem (slog_parts_close). */
+static int slog__persist_indexes(slog_part_t *part, bool sync)
 {
     slog__seg_seal(slog__active(part));
     for (size_t i = 0; i < part->nsegs; i++) {
         slog_seg_t *seg = part->segs[i];
-        if (!seg->index_written || !seg->index_synced) {
-            int rc = slog__seg_write_index(seg, part->dir, true);
+        if (!seg->index_written || (sync && !seg->index_synced)) {
+            int rc = slog__seg_write_index(seg, part->dir, sync);
             if (rc != 0) {
                 return rc;
             }
@@ -125,9 +128,9 @@ static int slog__persist_indexes(slog_part_t *part)
     return 0;
 }
 
-/* Creates the clean marker, unsynced: everything it vouches for is on stable storage already
- * (synced above), so it cannot reach the disk before that; if a power loss takes it, the next
- * start only verifies what it need not. (Synced, it cost two fsyncs per partition at stop.) */
+/* Creates the clean marker, unsynced: everything it vouches for is on stable storage already,
+ * so it cannot reach the disk before that; if a power loss takes it, the next start only
+ * verifies what it need not. (Synced, it cost two fsyncs per partition at stop.) */
 static int slog__mark_clean(const slog_part_t *part)
 {
     char marker[4096];
@@ -141,32 +144,42 @@ static int slog__mark_clean(const slog_part_t *part)
     return 0;
 }
 
-void slog_part_close(slog_part_t *part)
+/* What a clean close writes before the marker: the zero-ahead space cut, unsynced data
+ * synced, index files, recovery point and producer snapshot. With sync each is made durable
+ * on its own; without, the caller syncs the filesystem before any marker (the data is synced
+ * first either way, so the recovery point never names offsets that are not durable). */
+static int slog__close_files(slog_part_t *part, bool sync)
 {
-    if (!part) {
-        return;
-    }
     SL_ASSERT(!part->job_out && !part->clean_out && !part->zjob);
     slog_file_t *file = slog__active(part)->file;
     int rc = part->failed ? part->failed : slog__zero_trim(part, slog__active(part));
-    if (rc == 1) {
+    if (rc == 1 && sync) {
         rc = slog__file_ref_open(file); /* the cache may have closed it */
         if (rc == 0) {
             rc = slog__fdatasync(file->fd);
             slog_file_unref(file);
         }
     }
+    rc = rc == 1 ? 0 : rc; /* the cut's size change: the filesystem sync's */
     if (rc == 0) {
         rc = slog_part_sync_now(part);
     }
     if (rc == 0) {
-        rc = slog__persist_indexes(part);
+        rc = slog__persist_indexes(part, sync);
     }
     if (rc == 0) {
-        rc = slog__rp_write(part->dir, slog_part_end_offset(part));
+        rc = slog__rp_put(part->dir, slog_part_end_offset(part), sync);
     }
     if (rc == 0) {
-        slog__pstate_snapshot(part); /* the next open replays nothing */
+        slog__pstate_snapshot(part, sync); /* the next open replays nothing */
+    }
+    return rc;
+}
+
+/* Marks a closed partition clean unless rc says a step failed, and frees it. */
+static void slog__close_end(slog_part_t *part, int rc)
+{
+    if (rc == 0) {
         rc = slog__mark_clean(part);
     }
     if (rc != 0) {
@@ -174,6 +187,60 @@ void slog_part_close(slog_part_t *part)
                 part->dir, sl_strerror(rc));
     }
     slog__part_free(part);
+}
+
+void slog_part_close(slog_part_t *part)
+{
+    if (part) {
+        slog__close_end(part, slog__close_files(part, true));
+    }
+}
+
+/* syncfs(2) of every filesystem holding one of the partitions' directories (one, usually;
+ * past SLOG_CLOSE_FILESYSTEMS_MAX distinct ones a filesystem may be synced more than once). */
+static int slog__sync_filesystems(slog_part_t **parts, size_t n)
+{
+    dev_t devs[SLOG_CLOSE_FILESYSTEMS_MAX];
+    size_t ndev = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct stat st;
+        if (stat(parts[i]->dir, &st) < 0) {
+            return -errno;
+        }
+        size_t k = 0;
+        while (k < ndev && devs[k] != st.st_dev) {
+            k++;
+        }
+        if (k < ndev) {
+            continue;
+        }
+        int fd = open(parts[i]->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        rc = fd < 0 || syncfs(fd) < 0 ? -errno : 0;
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (ndev < SLOG_CLOSE_FILESYSTEMS_MAX) {
+            devs[ndev++] = st.st_dev;
+        }
+    }
+    return rc;
+}
+
+void slog_parts_close(slog_part_t **parts, size_t n)
+{
+    int *rcs = sl_xcalloc(n ? n : 1, sizeof *rcs);
+    for (size_t i = 0; i < n; i++) {
+        rcs[i] = slog__close_files(parts[i], false);
+    }
+    int rc = slog__sync_filesystems(parts, n);
+    if (rc != 0) {
+        SL_LOGE("log", "syncing the logs' file system at close failed: %s", sl_strerror(rc));
+    }
+    for (size_t i = 0; i < n; i++) {
+        slog__close_end(parts[i], rcs[i] ? rcs[i] : rc);
+    }
+    free(rcs);
 }
 
 void slog_part_abandon(slog_part_t *part)
@@ -267,7 +334,7 @@ static int slog__roll(slog_part_t *part)
         return slog__fail(part, rc, "rolling a new segment");
     }
     part->dir_dirty = true;
-    slog__pstate_snapshot(part);
+    slog__pstate_snapshot(part, true);
     return 0;
 }
 
@@ -392,6 +459,7 @@ static int slog__write_run(slog_part_t *part, uint8_t *data, size_t len, int64_t
     }
     SL_ASSERT(seg->next == next && seg->size == base_pos + (int64_t)len);
     part->size_bytes += (int64_t)len;
+    slog__zero_recount(part); /* the write took over zeroed space */
     if (seg->created_ms < 0) {
         seg->created_ms = now_ms;
     }

@@ -73,6 +73,11 @@ void slog_conf_default(slog_conf_t *conf);
 int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out);
 /* Syncs, writes indexes and the clean marker, frees. Thread: loop (blocks). */
 void slog_part_close(slog_part_t *part);
+/* Closes n partitions as slog_part_close does, but with one syncfs(2) of their file system
+ * between writing their files and their clean markers instead of several fsyncs each (a
+ * broker with 10,000 partitions stopped in 18 s one by one). Unsynced data is still
+ * fdatasync'd first. Thread: loop (blocks). */
+void slog_parts_close(slog_part_t **parts, size_t n);
 /* Frees without writing anything (its directory is being removed by the caller). */
 void slog_part_abandon(slog_part_t *part);
 /* Closes and removes the directory (topic deletion). In-flight reads keep their files open. */

@@ -157,6 +157,7 @@ struct slog_part {
     bool zero_off;          /* a job failed: no more zeroing until reopened */
     int64_t sync_mark;      /* size_bytes when the last sync job began */
     int64_t last_sync_bytes; /* bytes that job covered */
+    int64_t zero_counted;   /* this partition's share of the process's zeroed space (zero.c) */
 };
 
 /* pstate.c: rebuilds part->txn from the log (whole log when .txn exists). */
@@ -241,12 +242,17 @@ void slog__part_free(slog_part_t *part);
 int slog__recover(slog_part_t *part);
 /* Writes the recovery point file of dir (atomic, durable). Thread: any. */
 int slog__rp_write(const char *dir, int64_t offset);
+/* As slog__rp_write, synced or not (a clean close of many partitions syncs the filesystem
+ * once instead: slog_parts_close). */
+int slog__rp_put(const char *dir, int64_t offset, bool sync);
 
 /* pstate.c: the partition's producer state. open: creates it from the newest good snapshot
  * at or below the (recovered) end offset plus a replay of the batches after it. snapshot:
  * writes <end offset>.snapshot (failure is logged: the next open replays more). */
 int slog__pstate_open(slog_part_t *part);
-void slog__pstate_snapshot(slog_part_t *part);
+void slog__pstate_snapshot(slog_part_t *part, bool sync);
+/* slog_pstate_save, synced (atomic and durable) or only atomic. */
+int slog__pstate_save(const slog_pstate_t *ps, const char *dir, int64_t offset, bool sync);
 /* cleaner.c: at open, before the segments are listed: completes or discards an interrupted
  * swap, then reads the checkpoint (part->cleaned_to, gaps_below, marks). */
 int slog__clean_recover(slog_part_t *part);
@@ -261,6 +267,11 @@ static inline bool slog__gaps_at(const slog_part_t *part, int64_t base)
  * size change still needs a sync), 0 when there was none, or -errno. */
 void slog__zero_fence(slog_part_t *part, const slog_seg_t *seg, int64_t end);
 int slog__zero_trim(slog_part_t *part, slog_seg_t *seg);
+/* recount: after the active segment grew (or its zeros changed), updates the partition's
+ * share of the process's zeroed space (SLOG_ZERO_TOTAL_BYTES_MAX). forget: the partition is
+ * freed, its share goes. Thread: loop. */
+void slog__zero_recount(slog_part_t *part);
+void slog__zero_forget(slog_part_t *part);
 
 /* partition.c */
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg);

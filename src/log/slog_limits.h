@@ -12,6 +12,9 @@
 #define SLOG_BATCH_BYTES_MAX ((int32_t)64 << 20)
 /* Records in one batch (guards count fields before any walk). */
 #define SLOG_BATCH_RECORDS_MAX 1000000
+/* Distinct file systems slog_parts_close remembers having synced (more are synced again). */
+#define SLOG_CLOSE_FILESYSTEMS_MAX 16
+
 /* Segments in one partition. */
 #define SLOG_SEGMENTS_MAX 100000
 
@@ -62,6 +65,12 @@ SL_STATIC_ASSERT(SLOG_PSTATE_REPLAY_BUF_BYTES >= 61, "a buffer holds a batch hea
 #define SLOG_ZERO_SYNC_BYTES_MAX ((int64_t)128 << 10)
 /* Largest slog_conf_t.zero_ahead_bytes. */
 #define SLOG_ZERO_AHEAD_BYTES_MAX ((int64_t)256 << 20)
+/* Zeroed space not yet written over, plus what zero jobs out may still zero, over all
+ * partitions of the process: past it no new zero job starts. Without it every partition
+ * written to got its own zero_ahead_bytes of disk (4 MiB x 10,000 partitions = 40 GiB). */
+#define SLOG_ZERO_TOTAL_BYTES_MAX ((int64_t)1 << 30)
+SL_STATIC_ASSERT(SLOG_ZERO_TOTAL_BYTES_MAX >= SLOG_ZERO_AHEAD_BYTES_MAX,
+                 "one partition can have its whole zero-ahead space");
 
 SL_STATIC_ASSERT(SLOG_ZERO_AHEAD_BYTES_MAX < SLOG_SEGMENT_BYTES_MAX, "zeros fit a segment");
 SL_STATIC_ASSERT(SLOG_CLEAN_MAP_BYTES_MIN < SLOG_CLEAN_MAP_BYTES_MAX, "map bounds");

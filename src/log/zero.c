@@ -36,6 +36,30 @@ struct slog_zero_job {
     int64_t done;       /* [from, done) holds zeros (synced once run returns 0) */
 };
 
+/* The process's zeroed space (SLOG_ZERO_TOTAL_BYTES_MAX): the sum of the partitions'
+ * zero_counted. Changed on the loop only; atomic for the tests' sake. */
+static _Atomic int64_t slog__zero_total;
+
+static int64_t slog__zero_share(const slog_part_t *part)
+{
+    const slog_seg_t *seg = part->nsegs > 0 ? slog__active(part) : NULL;
+    int64_t ahead = seg ? SL_MAX(seg->zeroed - seg->size, (int64_t)0) : 0;
+    return ahead + (part->zjob ? part->zjob->to - part->zjob->from : 0);
+}
+
+void slog__zero_recount(slog_part_t *part)
+{
+    int64_t share = slog__zero_share(part);
+    atomic_fetch_add(&slog__zero_total, share - part->zero_counted);
+    part->zero_counted = share;
+}
+
+void slog__zero_forget(slog_part_t *part)
+{
+    atomic_fetch_sub(&slog__zero_total, part->zero_counted);
+    part->zero_counted = 0;
+}
+
 slog_zero_job_t *slog_part_zero_begin(slog_part_t *part)
 {
     int64_t ahead = part->conf.zero_ahead_bytes;
@@ -49,6 +73,9 @@ slog_zero_job_t *slog_part_zero_begin(slog_part_t *part)
     if (from - seg->size >= ahead / 2 || to - from < (int64_t)SLOG_ZERO_PIECE_BYTES) {
         return NULL; /* enough ahead already, or the segment ends first */
     }
+    if (atomic_load(&slog__zero_total) + (to - from) > SLOG_ZERO_TOTAL_BYTES_MAX) {
+        return NULL; /* other partitions hold the zeroed space the process allows */
+    }
     slog_zero_job_t *job = sl_xcalloc(1, sizeof *job);
     job->path = sl_xstrdup(seg->file->path);
     job->base = seg->base;
@@ -57,6 +84,7 @@ slog_zero_job_t *slog_part_zero_begin(slog_part_t *part)
     job->done = from;
     pthread_mutex_init(&job->mu, NULL);
     part->zjob = job;
+    slog__zero_recount(part);
     return job;
 }
 
@@ -113,6 +141,7 @@ void slog_part_zero_end(slog_part_t *part, slog_zero_job_t *job, int rc)
         seg->zeroed = SL_MAX(seg->zeroed, job->done);
     }
     /* a roll while the job was out has cut the old segment's zeros (slog__zero_trim) */
+    slog__zero_recount(part);
     free(job->path);
     pthread_mutex_destroy(&job->mu);
     free(job);
@@ -137,6 +166,7 @@ int slog__zero_trim(slog_part_t *part, slog_seg_t *seg)
         pthread_mutex_unlock(&job->mu);
     }
     seg->zeroed = 0;
+    slog__zero_recount(part);
     if (extent <= seg->size) {
         return 0;
     }
