@@ -355,6 +355,64 @@ TEST(test_unclean_open_without_sync_leaves_the_tail_to_a_sync_job)
     tl_rmdir(dir);
 }
 
+#define CLOSE_PARTS 8
+
+TEST(test_closing_many_partitions_at_once_leaves_each_clean_with_its_data)
+{
+    char *root = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *parts[CLOSE_PARTS];
+    char dir[CLOSE_PARTS][512];
+    int64_t end[CLOSE_PARTS];
+    for (int i = 0; i < CLOSE_PARTS; i++) {
+        snprintf(dir[i], sizeof dir[i], "%s/%d", root, i);
+        ASSERT_EQ(slog_part_open(dir[i], &c, &parts[i]), 0);
+        for (int b = 0; b < 20 * i; b++) { /* partition 0 stays empty, later ones roll */
+            tl_append(parts[i], 2, 100 + b);
+        }
+        end[i] = slog_part_end_offset(parts[i]);
+    }
+    slog_parts_close(parts, CLOSE_PARTS);
+    for (int i = 0; i < CLOSE_PARTS; i++) {
+        char marker[4200], rp[4200];
+        snprintf(marker, sizeof marker, "%s/.clean", dir[i]);
+        snprintf(rp, sizeof rp, "%s/recovery-point", dir[i]);
+        ASSERT_TRUE(tl_exists(marker));
+        ASSERT_TRUE(tl_exists(rp));
+        slog_part_t *part;
+        ASSERT_EQ(slog_part_open(dir[i], &c, &part), 0);
+        ASSERT_EQ(part->clean_marker, true); /* trusted: nothing verified */
+        ASSERT_EQ(slog_part_end_offset(part), end[i]);
+        ASSERT_EQ(slog_part_durable_offset(part), end[i]);
+        ASSERT_EQ(tl_append(part, 1, 1), end[i]);
+        slog_part_close(part);
+    }
+    slog_parts_close(parts, 0); /* nothing to close */
+    tl_rmdir(root);
+}
+
+TEST(test_a_new_partition_syncs_its_directory_with_its_first_sync_job)
+{
+    char *dir = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *part;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(part->dir_dirty, true); /* the segment file's entry is not durable yet */
+    char rp[4200];
+    snprintf(rp, sizeof rp, "%s/recovery-point", part->dir);
+    ASSERT_TRUE(!tl_exists(rp)); /* nothing synced at creation */
+    tl_append(part, 2, 100);
+    slog_sync_job_t *job = slog_part_sync_begin(part);
+    ASSERT_TRUE(job != NULL);
+    ASSERT_EQ(part->dir_dirty, false); /* the job fsyncs the directory */
+    ASSERT_EQ(slog_sync_run(job), 0);
+    slog_part_sync_end(part, job, 0);
+    ASSERT_EQ(slog_part_durable_offset(part), 2);
+    slog_part_abandon(part); /* a crash: no recovery point, the one segment is verified */
+    ASSERT_EQ(open_end(dir, &c, NULL), 2);
+    tl_rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_recovery_truncates_a_torn_batch_at_every_cut);
@@ -369,5 +427,7 @@ int main(void)
     RUN(test_recovery_refuses_a_gap_between_trusted_segments);
     RUN(test_clean_segment_with_a_bad_tail_is_verified_and_cut);
     RUN(test_unclean_open_without_sync_leaves_the_tail_to_a_sync_job);
+    RUN(test_closing_many_partitions_at_once_leaves_each_clean_with_its_data);
+    RUN(test_a_new_partition_syncs_its_directory_with_its_first_sync_job);
     TEST_MAIN_END();
 }
