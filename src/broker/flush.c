@@ -256,7 +256,7 @@ void brk_flush_kick(brk_t *brk, brk_part_t *part)
     if (part->sync_inflight || !slog_part_sync_needed(part->log)) {
         return;
     }
-    SL_ASSERT(fl->queued < BRK_FLUSH_QUEUE_MAX + 1);
+    SL_ASSERT((int64_t)fl->queued < BRK_FLUSH_QUEUE_MAX); /* one per partition: !sync_inflight */
     slog_sync_job_t *job = slog_part_sync_begin(part->log);
     if (!job) {
         return;

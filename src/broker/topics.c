@@ -607,7 +607,7 @@ kerr_t brk_topic_check_partitions(const brk_topic_t *topic, int32_t count, const
         return KERR_INVALID_PARTITIONS;
     }
     if (count > BRK_PARTITIONS_MAX) {
-        *msg = "number of partitions must be at most 10000";
+        *msg = "number of partitions must be at most 50000";
         return KERR_INVALID_PARTITIONS;
     }
     return KERR_NONE;
