@@ -9,6 +9,9 @@ Per run:
                  acknowledged, counted by its own metrics
   lat_p50/p99_ms stream record (CreateTime) to its merged output read by a consumer, at a
                  modest rate (1,000 records/s for 3 s) with the service caught up
+  peak_rss_mib   the join process's peak resident set (VmHWM) over the backlog phase, and the
+                 largest anonymous (heap) and file-backed (LMDB map) parts seen by sampling
+                 /proc/PID/status every 0.1 s (anon_mib, file_mib)
 Prints one JSON line per run and one with the medians. Every wait is bounded."""
 
 import argparse
@@ -76,6 +79,19 @@ def value_of(i, size, tag):
     n = max(0, size - len(head) - 2)
     start = (i * 7919) % (len(_TEXT) - n - 1)
     return (head + _TEXT[start:start + n] + '"}').encode()
+
+
+def status_kib(pid):
+    """VmHWM, RssAnon and RssFile of pid in KiB (0 when unreadable)."""
+    out = {"VmHWM": 0, "RssAnon": 0, "RssFile": 0}
+    try:
+        for line in open("/proc/%d/status" % pid):
+            k, _, v = line.partition(":")
+            if k in out:
+                out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
 
 
 def produce(bootstrap, topic, n, size, tag, keys):
@@ -192,13 +208,22 @@ def one_run(args):
         r.stop_join()
         produce(r.bootstrap, "stream", args.stream, args.value_bytes, "name", args.table)
         t0 = r.start_join()
-        wait(lambda: metrics(r.port)['sluice_join_output_total{kind="value"}'] >= args.stream,
-             LIMIT_S, "joined output")
+        peak = {"RssAnon": 0, "RssFile": 0}
+        deadline = time.monotonic() + LIMIT_S
+        while metrics(r.port)['sluice_join_output_total{kind="value"}'] < args.stream:
+            if time.monotonic() > deadline:
+                sys.exit("timed out waiting for joined output")
+            st = status_kib(r.join.pid)
+            for k in peak:
+                peak[k] = max(peak[k], st[k])
+            time.sleep(0.1)
         secs = time.monotonic() - t0
+        hwm = status_kib(r.join.pid)["VmHWM"]
         p50, p99 = r.latency()
         r.stop_join()
         return {"restore_s": restore_s, "join_rec_s": args.stream / secs,
-                "lat_p50_ms": p50, "lat_p99_ms": p99}
+                "lat_p50_ms": p50, "lat_p99_ms": p99, "peak_rss_mib": hwm / 1024,
+                "anon_mib": peak["RssAnon"] / 1024, "file_mib": peak["RssFile"] / 1024}
     finally:
         r.close()
 
@@ -222,7 +247,8 @@ def main():
         print(json.dumps(row), flush=True)
         rows.append(row)
     med = {k: statistics.median(r[k] for r in rows)
-           for k in ("restore_s", "join_rec_s", "lat_p50_ms", "lat_p99_ms")}
+           for k in ("restore_s", "join_rec_s", "lat_p50_ms", "lat_p99_ms", "peak_rss_mib",
+                     "anon_mib", "file_mib")}
     med.update(median=True, stream=args.stream, table=args.table, runs=args.runs)
     print(json.dumps(med), flush=True)
 

@@ -1,6 +1,6 @@
 /* Topic administration: CreateTopics (v0-7), DeleteTopics (v0-6), CreatePartitions (v0-3),
- * DescribeConfigs (v0-4), AlterConfigs (v0-2) and IncrementalAlterConfigs (v0-1) for topic
- * resources. Broker
+ * DescribeConfigs (v0-4), AlterConfigs (v0-2) and IncrementalAlterConfigs (v0-1: SET, DELETE,
+ * and APPEND/SUBTRACT of list configs) for topic resources. Broker
  * resources are described (read-only); altering them is refused with a clear message. */
 #include "brk_acl.h"
 #include "brk_authz.h"
@@ -23,6 +23,11 @@
 #define BRK_CONFIG_SOURCE_TOPIC 1
 #define BRK_CONFIG_SOURCE_STATIC_BROKER 4
 #define BRK_CONFIG_SOURCE_DEFAULT 5
+#define BRK_CONFIG_TYPE_LIST 7
+#define BRK_CONFIG_OP_SET 0
+#define BRK_CONFIG_OP_DELETE 1
+#define BRK_CONFIG_OP_APPEND 2
+#define BRK_CONFIG_OP_SUBTRACT 3
 
 static kproto_str_t brk__str_dup(brk_req_t *req, const char *s)
 {
@@ -114,6 +119,82 @@ static kerr_t brk__quota_err(brk_req_t *req, kerr_t e, int16_t since)
                                                                           : e;
 }
 
+/* A message with one number, in the request's arena (lives until the answer is queued). */
+static const char *brk__msg_num(brk_req_t *req, const char *fmt, long long num)
+{
+    char *buf = brk_alloc(req, 160, 1);
+    snprintf(buf, 160, fmt, num);
+    return buf;
+}
+
+/* One replica list of a manual assignment, by Kafka's checks (ReplicationControlManager): not
+ * empty, only registered brokers (here: this one), none twice. */
+static kerr_t brk__assignment_list(brk_req_t *req, const int32_t *ids, int32_t count,
+                                   const char **msg)
+{
+    int32_t node = req->brk->conf.node_id, seen = 0;
+    if (count <= 0) {
+        *msg = "The manual partition assignment includes an empty replica list.";
+        return KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    for (int32_t i = 0; i < count; i++) {
+        if (ids[i] != node) {
+            *msg = brk__msg_num(req, "The manual partition assignment includes broker %lld, but "
+                                "no such broker is registered.", ids[i]);
+            return KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        if (++seen > 1) {
+            *msg = brk__msg_num(req, "The manual partition assignment includes the broker %lld "
+                                "more than once.", node);
+            return KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+    }
+    return KERR_NONE;
+}
+
+/* A manual replica assignment, accepted as Kafka accepts one on a cluster of this one broker:
+ * partition count and replication factor -1 (else INVALID_REQUEST), each partition once with
+ * a valid replica list, partitions 0..n-1 (else INVALID_REPLICA_ASSIGNMENT). *npart gets n. */
+static kerr_t brk__create_assignment(brk_req_t *req,
+                                     const kmsg_create_topics_req_creatable_topic_t *ct,
+                                     int32_t *npart, const char **msg)
+{
+    if (ct->replication_factor != -1) {
+        *msg = "A manual partition assignment was specified, but replication factor was not "
+               "set to -1.";
+        return KERR_INVALID_REQUEST;
+    }
+    if (ct->num_partitions != -1) {
+        *msg = "A manual partition assignment was specified, but numPartitions was not set to -1.";
+        return KERR_INVALID_REQUEST;
+    }
+    int32_t n = ct->assignments_count;
+    bool *seen = brk_alloc(req, n, sizeof *seen), gap = false;
+    for (int32_t i = 0; i < n; i++) {
+        const kmsg_create_topics_req_creatable_replica_assignment_t *a = &ct->assignments[i];
+        int32_t p = a->partition_index;
+        if (p >= 0 && p < n && seen[p]) {
+            *msg = brk__msg_num(req, "Found multiple manual partition assignments for "
+                                "partition %lld", p);
+            return KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        kerr_t e = brk__assignment_list(req, a->broker_ids, a->broker_ids_count, msg);
+        if (e != KERR_NONE) {
+            return e;
+        }
+        gap = gap || p < 0 || p >= n;
+        if (!gap) {
+            seen[p] = true;
+        }
+    }
+    if (gap) {
+        *msg = "partitions should be a consecutive 0-based integer sequence";
+        return KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    *npart = n;
+    return KERR_NONE;
+}
+
 /* One CreateTopics entry: refused now, answered now (validate_only), or added to the
  * request's creation batch c (*item gets its index). */
 static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatable_topic_t *ct,
@@ -129,15 +210,16 @@ static void brk__create_one(brk_req_t *req, const kmsg_create_topics_req_creatab
     sl_props_t *props = ct->configs_count > 0 ? sl_props_new() : NULL;
     if (!brk_topic_name_valid(ct->name, &msg)) { /* Kafka validates the name first */
         e = KERR_INVALID_TOPIC_EXCEPTION;
+    } else if (ct->assignments_count > 0) {
+        e = brk__create_assignment(req, ct, &npart, &msg);
     } else if (ct->replication_factor != -1 && ct->replication_factor != 1) {
         e = KERR_INVALID_REPLICATION_FACTOR;
         msg = "replication factor must be 1 (or -1) on a single-node broker";
-    } else if (ct->assignments_count > 0) {
-        e = KERR_INVALID_REPLICA_ASSIGNMENT;
-        msg = "manual replica assignment is not supported on a single-node broker";
-    } else if (!brk__configs_to_props(ct, props, &msg)) {
+    }
+    if (e == KERR_NONE && !brk__configs_to_props(ct, props, &msg)) {
         e = KERR_INVALID_CONFIG;
-    } else {
+    }
+    if (e == KERR_NONE) {
         e = brk_create_check_topic(req->brk, ct->name, &npart, props, &msg);
     }
     if (e == KERR_NONE && !body->validate_only) {
@@ -359,6 +441,28 @@ static void brk__create_parts_done(brk_create_t *c, void *ctx)
 }
 
 /* The partitions are created off the loop (create.c); the request is answered when they are. */
+/* CreatePartitions' manual assignment (non-null): one replica list per added partition, each
+ * valid as in CreateTopics (Kafka: INVALID_REPLICA_ASSIGNMENT otherwise). */
+static kerr_t brk__partitions_assignment(
+    brk_req_t *req, const kmsg_create_partitions_req_create_partitions_topic_t *ct, int32_t added,
+    const char **msg)
+{
+    if (ct->assignments_count != added) {
+        *msg = brk__msg_num(req, "Attempted to add partitions with a manual assignment of %lld "
+                            "replica list(s), not one per added partition.",
+                            ct->assignments_count);
+        return KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    for (int32_t i = 0; i < added; i++) {
+        kerr_t e = brk__assignment_list(req, ct->assignments[i].broker_ids,
+                                        ct->assignments[i].broker_ids_count, msg);
+        if (e != KERR_NONE) {
+            return e;
+        }
+    }
+    return KERR_NONE;
+}
+
 void brk_handle_create_partitions(brk_req_t *req)
 {
     kmsg_create_partitions_req_t *body = req->body;
@@ -392,11 +496,11 @@ void brk_handle_create_partitions(brk_req_t *req)
             e = KERR_TOPIC_AUTHORIZATION_FAILED;
         } else if (!topic) {
             e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        } else if (ct->assignments_count > 0) {
-            e = KERR_INVALID_REPLICA_ASSIGNMENT;
-            msg = "manual replica assignment is not supported on a single-node broker";
         } else {
             e = brk_topic_check_partitions(topic, ct->count, &msg);
+            if (e == KERR_NONE && ct->assignments_count >= 0) {
+                e = brk__partitions_assignment(req, ct, ct->count - topic->npart, &msg);
+            }
             if (e == KERR_NONE && !body->validate_only) {
                 e = brk__quota_err(req, brk_create_admit(c, ct->count - topic->npart, &msg), 3);
                 if (e == KERR_NONE) {
@@ -576,6 +680,111 @@ static kerr_t brk__alter_ops_check(brk_req_t *req,
     return KERR_NONE;
 }
 
+/* Whether item (len bytes) is one of the comma-separated values of list. */
+static bool brk__list_has(const char *list, const char *item, size_t len)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && memcmp(p, item, len) == 0) {
+            return true;
+        }
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* Adds to out (cap bytes) the values of list that skip (NULL: none) does not name and out
+ * does not hold yet; false when out would overflow. */
+static bool brk__list_merge(char *out, size_t cap, const char *list, const char *skip)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ","), used = strlen(out);
+        if (n > 0 && !(skip && brk__list_has(skip, p, n)) && !brk__list_has(out, p, n)) {
+            if (used + n + 2 > cap) {
+                return false;
+            }
+            snprintf(out + used, cap - used, "%s%.*s", used ? "," : "", (int)n, p);
+        }
+        p += n + (p[n] == ',');
+    }
+    return true;
+}
+
+/* APPEND and SUBTRACT by Kafka's rules: only for LIST configs (else INVALID_CONFIG); the
+ * current list is the topic's override or else its effective default; APPEND adds the values
+ * not already there, after the others; SUBTRACT removes those named (absent ones: no-op). */
+static kerr_t brk__alter_list(brk_t *brk, sl_props_t *next, const char *name, const char *value,
+                              bool append, const char **msg)
+{
+    size_t ndefs;
+    const brk_tconf_def_t *defs = brk_tconf_defs(&ndefs);
+    bool is_list = false;
+    for (size_t d = 0; d < ndefs; d++) {
+        is_list = is_list ||
+                  (strcmp(defs[d].name, name) == 0 && defs[d].type == BRK_CONFIG_TYPE_LIST);
+    }
+    if (!is_list) {
+        *msg = append ? "config value append is only allowed for list configs"
+                      : "config value subtract is only allowed for list configs";
+        return KERR_INVALID_CONFIG;
+    }
+    char cur[1024], out[2048] = "";
+    bool ov;
+    const char *set = sl_props_get(next, name);
+    snprintf(cur, sizeof cur, "%s", set ? set : "");
+    if (!set) {
+        brk_tconf_value(brk, NULL, name, cur, sizeof cur, &ov);
+    }
+    if (!brk__list_merge(out, sizeof out, cur, append ? NULL : value) ||
+        (append && !brk__list_merge(out, sizeof out, value, NULL))) {
+        *msg = "config value too long";
+        return KERR_INVALID_CONFIG;
+    }
+    sl_props_set(next, name, out);
+    return KERR_NONE;
+}
+
+/* One IncrementalAlterConfigs operation on the copy of a topic's overrides (*next may be
+ * replaced). Values are checked afterwards, with the whole set. */
+static kerr_t brk__alter_op(brk_t *brk, sl_props_t **next, const char *name, const char *value,
+                            const kmsg_incremental_alter_configs_req_alterable_config_t *c,
+                            const char **msg)
+{
+    switch (c->config_operation) {
+    case BRK_CONFIG_OP_SET:
+        if (c->value.len < 0) {
+            *msg = "SET needs a value";
+            return KERR_INVALID_CONFIG;
+        }
+        sl_props_set(*next, name, value);
+        return KERR_NONE;
+    case BRK_CONFIG_OP_DELETE: { /* back to the default */
+        sl_props_t *pruned = sl_props_new();
+        for (size_t j = 0; j < sl_props_count(*next); j++) {
+            const char *k, *v;
+            sl_props_at(*next, j, &k, &v);
+            if (strcmp(k, name) != 0) {
+                sl_props_set(pruned, k, v);
+            }
+        }
+        sl_props_free(*next);
+        *next = pruned;
+        return KERR_NONE;
+    }
+    case BRK_CONFIG_OP_APPEND:
+    case BRK_CONFIG_OP_SUBTRACT:
+        if (c->value.len < 0) {
+            *msg = "APPEND and SUBTRACT need a value";
+            return KERR_INVALID_CONFIG;
+        }
+        return brk__alter_list(brk, *next, name, value, c->config_operation == BRK_CONFIG_OP_APPEND,
+                               msg);
+    default:
+        *msg = "unknown config operation";
+        return KERR_INVALID_REQUEST;
+    }
+}
+
 static kerr_t brk__alter_topic(brk_req_t *req, brk_topic_t *topic,
                                const kmsg_incremental_alter_configs_req_alter_configs_resource_t *res,
                                bool validate_only, const char **msg)
@@ -602,23 +811,10 @@ static kerr_t brk__alter_topic(brk_req_t *req, brk_topic_t *topic,
         snprintf(name, sizeof name, "%.*s", c->name.len, c->name.ptr);
         snprintf(value, sizeof value, "%.*s", c->value.len > 0 ? c->value.len : 0,
                  c->value.len > 0 ? c->value.ptr : "");
-        if (c->config_operation == 0 && c->value.len >= 0) { /* SET */
-            sl_props_set(next, name, value);
-        } else if (c->config_operation == 1) { /* DELETE: back to the default */
-            sl_props_t *pruned = sl_props_new();
-            for (size_t j = 0; j < sl_props_count(next); j++) {
-                const char *k, *v;
-                sl_props_at(next, j, &k, &v);
-                if (strcmp(k, name) != 0) {
-                    sl_props_set(pruned, k, v);
-                }
-            }
+        kerr_t e = brk__alter_op(req->brk, &next, name, value, c, msg);
+        if (e != KERR_NONE) {
             sl_props_free(next);
-            next = pruned;
-        } else {
-            *msg = "only SET (with a value) and DELETE are supported for topic configs";
-            sl_props_free(next);
-            return KERR_INVALID_CONFIG;
+            return e;
         }
     }
     return brk_topic_set_configs(req->brk, topic, next, validate_only, msg);

@@ -9,6 +9,7 @@ void brk_handle_api_versions(brk_req_t *req);
 void brk_handle_metadata(brk_req_t *req);
 void brk_handle_produce(brk_req_t *req);
 void brk_handle_list_offsets(brk_req_t *req);
+void brk_handle_delete_records(brk_req_t *req);
 void brk_handle_create_topics(brk_req_t *req);
 void brk_handle_delete_topics(brk_req_t *req);
 void brk_handle_create_partitions(brk_req_t *req);

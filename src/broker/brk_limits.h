@@ -28,6 +28,10 @@ SL_STATIC_ASSERT(BRK_CREATE_PARTITIONS_REQUEST_MAX >= BRK_PARTITIONS_MAX &&
 #define BRK_TOPIC_CONFIGS_MAX 64
 /* Bytes of one topic.properties file. */
 #define BRK_TOPIC_FILE_BYTES_MAX 65536
+/* Ceiling of offset.metadata.max.bytes: the offsets log stores a commit's metadata length in
+ * 16 bits (Kafka's own offsets topic uses a 16-bit string length too). */
+#define BRK_OFFSET_METADATA_BYTES_MAX 65535
+SL_STATIC_ASSERT(BRK_OFFSET_METADATA_BYTES_MAX <= UINT16_MAX, "fits the log's u16 length");
 /* Longest fetch long-poll accepted (Kafka clients use <= 500 ms by default). */
 #define BRK_FETCH_WAIT_MS_MAX 60000
 /* Distinct partitions in one fetch (Kafka has no limit; a consumer names the partitions it

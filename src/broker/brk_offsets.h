@@ -16,9 +16,16 @@ typedef struct brk_offset {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;
+    char *metadata;       /* metadata_len bytes (any, NULs included), then a NUL */
+    int32_t metadata_len;
     int64_t commit_ms;
 } brk_offset_t;
+
+/* The committed metadata of o, every byte of it. */
+static inline kproto_str_t brk_offset_metadata(const brk_offset_t *o)
+{
+    return (kproto_str_t){o->metadata, o->metadata_len};
+}
 
 /* A set of offsets keyed by topic-partition: a group's in the store, a transaction's pending
  * ones. Lookups are O(1) past a few items (a hash index built on demand). */
@@ -30,7 +37,8 @@ typedef struct {
 
 /* The offset of topic-partition in tab, or NULL. */
 const brk_offset_t *brk_otab_find(brk_otab_t *tab, kproto_str_t topic, int32_t partition);
-/* Sets (adding when new) the offset of topic-partition in tab; copies topic and meta. */
+/* Sets (adding when new) the offset of topic-partition in tab; copies topic and every byte of
+ * meta (null: empty). */
 void brk_otab_set(brk_otab_t *tab, kproto_str_t topic, int32_t partition, int64_t offset,
                   int32_t epoch, kproto_str_t meta, int64_t commit_ms);
 void brk_otab_clear(brk_otab_t *tab);

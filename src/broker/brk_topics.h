@@ -58,11 +58,19 @@ typedef struct {
     const char *name;
     int8_t type; /* Kafka ConfigType: 1 BOOLEAN 2 STRING 3 INT 4 SHORT 5 LONG 6 DOUBLE 7 LIST */
     const char *doc;
+    /* Accepted and shown as Kafka 3.7 does, with no effect here (deprecated in Kafka, or about
+     * a conversion Sluice never makes): setting it logs one line saying so. */
+    bool no_effect;
 } brk_tconf_def_t;
 const brk_tconf_def_t *brk_tconf_defs(size_t *n);
 /* Effective value of a topic config as a string, and whether it is a topic override. */
 void brk_tconf_value(brk_t *brk, const brk_topic_t *topic, const char *name, char *buf,
                      size_t len, bool *is_override);
+/* Logs one line naming the overrides in next that have no effect and that old (NULL: none)
+ * did not have with the same value, for topic; what names the change ("created",
+ * "altered"). Nothing when there are none. */
+void brk_tconf_log_no_effect(const char *topic, const char *what, const sl_props_t *old,
+                             const sl_props_t *next);
 /* Validates name=value for topics: KERR_NONE or KERR_INVALID_CONFIG with msg. */
 kerr_t brk_tconf_check(const char *name, const char *value, const char **msg);
 

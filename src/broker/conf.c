@@ -212,6 +212,21 @@ static int brk__conf_topic_default(void *obj, const char *key, const char *v, ch
     return 0;
 }
 
+/* Broker defaults Kafka 3.7 accepts that have no effect here (the topic configs of the same
+ * name without "log." are accepted likewise): checked as Kafka checks them, then one line. */
+static int brk__conf_no_effect(void *obj, const char *key, const char *v, char *err,
+                               size_t err_len)
+{
+    (void)obj;
+    const char *msg;
+    if (brk_tconf_check(key + strlen("log."), v, &msg) != KERR_NONE) {
+        snprintf(err, err_len, "%s: %s", key, msg);
+        return SL_EINVAL;
+    }
+    SL_LOGI("conf", "%s accepted for Kafka compatibility, no effect in Sluice", key);
+    return 0;
+}
+
 #define B_NUM(k, f, lo, hi) SL_BIND_NUM(brk_conf_t, k, f, lo, hi)
 #define B_SCALED(k, f, lo, hi, s) SL_BIND_SCALED(brk_conf_t, k, f, lo, hi, s)
 #define B_BOOL(k, f) SL_BIND_BOOL(brk_conf_t, k, f)
@@ -268,11 +283,15 @@ static const sl_bind_t brk__ckeys[] = {
     SL_BIND_FN("log.flush.policy", brk__conf_flush_policy),
     SL_BIND_FN("log.message.timestamp.type", brk__conf_topic_default),
     SL_BIND_FN("log.cleanup.policy", brk__conf_topic_default),
+    SL_BIND_FN("log.message.format.version", brk__conf_no_effect),
+    SL_BIND_FN("log.message.downconversion.enable", brk__conf_no_effect),
+    SL_BIND_FN("log.message.timestamp.difference.max.ms", brk__conf_no_effect),
     B_NUM("group.min.session.timeout.ms", group_min_session_ms, 1, INT32_MAX),
     B_NUM("group.max.session.timeout.ms", group_max_session_ms, 1, INT32_MAX),
     B_NUM("group.max.size", group_max_size, 1, 100000),
     B_SCALED("offsets.retention.minutes", offsets_retention_ms, 1, 1 << 30, 60000),
-    B_NUM("offset.metadata.max.bytes", offset_metadata_max_bytes, 0, 1 << 20),
+    B_NUM("offset.metadata.max.bytes", offset_metadata_max_bytes, 0,
+          BRK_OFFSET_METADATA_BYTES_MAX),
     B_BOOL("log.cleaner.enable", cleaner_enable),
     B_NUM("log.cleaner.threads", cleaner_threads, 1, 1),
     B_NUM("log.cleaner.dedupe.buffer.size", cleaner_dedupe_bytes, SLOG_CLEAN_MAP_BYTES_MIN, SLOG_CLEAN_MAP_BYTES_MAX),

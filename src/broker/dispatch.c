@@ -22,6 +22,7 @@ static const brk_handler_fn brk__handlers[KMSG_API_KEY_MAX + 1] = {
     [KAPI_PRODUCE] = brk_handle_produce,
     [KAPI_FETCH] = brk_handle_fetch,
     [KAPI_LIST_OFFSETS] = brk_handle_list_offsets,
+    [KAPI_DELETE_RECORDS] = brk_handle_delete_records,
     [KAPI_METADATA] = brk_handle_metadata,
     [KAPI_API_VERSIONS] = brk_handle_api_versions,
     [KAPI_CREATE_TOPICS] = brk_handle_create_topics,

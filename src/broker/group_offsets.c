@@ -150,7 +150,7 @@ static void brk__fetch_part(brk_otab_t *offs, kproto_str_t topic, int32_t partit
     const brk_offset_t *o = offs ? brk_otab_find(offs, topic, partition) : NULL;
     *offset = o ? o->offset : -1;
     *epoch = o ? o->leader_epoch : -1;
-    *meta = kproto_str(o ? o->metadata : "");
+    *meta = o ? brk_offset_metadata(o) : kproto_str("");
 }
 
 /* Fills one group's topics for v0-7 (topics) or v8 (groups[].topics); the two response
@@ -184,7 +184,7 @@ static int32_t brk__offset_fetch_group(brk_req_t *req, brk_otab_t *offs, kerr_t 
             tops[i].partitions->partition_index = offs->items[j].partition;
             tops[i].partitions->committed_offset = offs->items[j].offset;
             tops[i].partitions->committed_leader_epoch = offs->items[j].leader_epoch;
-            tops[i].partitions->metadata = kproto_str(offs->items[j].metadata);
+            tops[i].partitions->metadata = brk_offset_metadata(&offs->items[j]);
         }
         *out = tops;
         return kept;

@@ -206,6 +206,10 @@ static void brk__list_offset(brk_req_t *req, brk_part_t *part,
         rc = slog_part_max_timestamp(part->log, &pr->offset, &pr->timestamp);
     } else if (rp->timestamp >= 0) {
         rc = slog_part_offset_for_time(part->log, rp->timestamp, &pr->offset, &pr->timestamp);
+        if (rc == 0 && pr->offset < slog_part_start_offset(part->log)) {
+            /* found in a segment that DeleteRecords cut into: the log starts later */
+            pr->offset = slog_part_start_offset(part->log);
+        }
     } else {
         pr->error_code = KERR_INVALID_REQUEST;
         return;

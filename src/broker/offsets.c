@@ -150,7 +150,13 @@ void brk_otab_set(brk_otab_t *offs, kproto_str_t topic, int32_t partition, int64
         }
     }
     free(o->metadata);
-    o->metadata = sl_xstrndup(meta.len > 0 ? meta.ptr : "", (size_t)SL_MAX(meta.len, 0));
+    /* Binary-safe (Kafka's metadata is any string, NULs included): copied by length. */
+    o->metadata_len = SL_MAX(meta.len, 0);
+    o->metadata = sl_xmalloc((size_t)o->metadata_len + 1);
+    if (o->metadata_len > 0) {
+        memcpy(o->metadata, meta.ptr, (size_t)o->metadata_len);
+    }
+    o->metadata[o->metadata_len] = '\0';
     o->offset = offset;
     o->leader_epoch = epoch;
     o->commit_ms = commit_ms;
@@ -250,9 +256,9 @@ static void brk__obatch_add(brk_obatch_t *ob, kproto_str_t group, kproto_str_t t
     brk__put_varint(&rec, (int64_t)key.len);
     sl_buf_append(&rec, key.data, key.len);
     if (val) {
-        /* Memory keeps metadata as a C string: so does the log. */
+        /* Every byte of the metadata, NULs included (its length is in the record). */
         const char *meta = val->metadata.len > 0 ? val->metadata.ptr : "";
-        size_t mlen = strnlen(meta, (size_t)SL_MAX(val->metadata.len, 0));
+        size_t mlen = (size_t)SL_MAX(val->metadata.len, 0);
         uint8_t v[22];
         sl_be64_put(v, (uint64_t)val->offset);
         sl_be32_put(v + 8, (uint32_t)val->leader_epoch);
@@ -521,7 +527,7 @@ static int brk__offsets_snapshot(brk_offsets_t *st)
             for (int32_t j = i; j < SL_MIN(offs->n, i + 1000); j++) {
                 const brk_offset_t *o = &offs->items[j];
                 brk_oput_t v = {kproto_str(o->topic), o->partition, o->offset, o->leader_epoch,
-                                kproto_str(o->metadata)};
+                                brk_offset_metadata(o)};
                 brk__obatch_add(&ob, kproto_str(og->id), v.topic, v.partition, &v, o->commit_ms);
             }
             int64_t end;

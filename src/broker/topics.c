@@ -22,30 +22,60 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
 static const brk_tconf_def_t brk__tconf_defs[] = {
-    {"cleanup.policy", 7, "delete, compact, or compact,delete"},
-    {"compression.type", 2, "producer: batches are stored as produced, never recompressed"},
-    {"delete.retention.ms", 5, "how long tombstones are kept on compacted topics"},
-    {"index.interval.bytes", 3, "bytes between offset index entries"},
-    {"max.compaction.lag.ms", 5, "longest time a record stays ineligible for compaction"},
-    {"max.message.bytes", 3, "largest record batch accepted"},
-    {"message.timestamp.type", 2, "CreateTime or LogAppendTime"},
-    {"min.cleanable.dirty.ratio", 6, "dirty ratio before compaction"},
-    {"min.compaction.lag.ms", 5, "minimum age of a record before compaction"},
-    {"min.insync.replicas", 3, "1 on a single node"},
-    {"retention.bytes", 5, "largest size of the log before old segments are deleted (-1 off)"},
-    {"retention.ms", 5, "age after which closed segments are deleted (-1 off)"},
-    {"segment.bytes", 3, "segment file size"},
-    {"segment.ms", 5, "age after which the active segment is rolled"},
+    {"cleanup.policy", 7, "delete, compact, or compact,delete", false},
+    {"compression.type", 2, "producer: batches are stored as produced, never recompressed", false},
+    {"delete.retention.ms", 5, "how long tombstones are kept on compacted topics", false},
+    {"index.interval.bytes", 3, "bytes between offset index entries", false},
+    {"max.compaction.lag.ms", 5, "longest time a record stays ineligible for compaction", false},
+    {"max.message.bytes", 3, "largest record batch accepted", false},
+    {"message.timestamp.type", 2, "CreateTime or LogAppendTime", false},
+    {"min.cleanable.dirty.ratio", 6, "dirty ratio before compaction", false},
+    {"min.compaction.lag.ms", 5, "minimum age of a record before compaction", false},
+    {"min.insync.replicas", 3, "1 on a single node", false},
+    {"retention.bytes", 5, "largest size of the log before old segments are deleted (-1 off)",
+     false},
+    {"retention.ms", 5, "age after which closed segments are deleted (-1 off)", false},
+    {"segment.bytes", 3, "segment file size", false},
+    {"segment.ms", 5, "age after which the active segment is rolled", false},
+    /* Kafka 3.7 accepts these and Sluice ignores them (docs/broker.md, "Configs accepted with
+     * no effect"); their defaults are Kafka's. */
+    {"message.downconversion.enable", 1,
+     "no effect: Sluice serves only magic v2 batches as stored and never down-converts", true},
+    {"message.format.version", 2,
+     "no effect: deprecated since Kafka 3.0, where it is ignored too (magic v2 always)", true},
+    {"message.timestamp.difference.max.ms", 5,
+     "no effect: deprecated in Kafka 3.6; Sluice does not check record timestamps", true},
 };
 
 const brk_tconf_def_t *brk_tconf_defs(size_t *n)
 {
     *n = SL_ARRAY_LEN(brk__tconf_defs);
     return brk__tconf_defs;
+}
+
+/* Kafka's MetadataVersion names: 0.8.0 ... 3.7-IV4 (digits and dots, an optional -IV<n>). */
+static bool brk__tconf_version_valid(const char *v)
+{
+    size_t digits = strspn(v, "0123456789."), iv = 0;
+    if (digits == 0 || v[0] == '.') {
+        return false;
+    }
+    if (strncmp(v + digits, "-IV", 3) == 0) {
+        iv = strspn(v + digits + 3, "0123456789");
+        return iv > 0 && v[digits + 3 + iv] == '\0';
+    }
+    return v[digits] == '\0';
+}
+
+/* Kafka's BOOLEAN parsing: true or false, in any case. */
+static bool brk__tconf_bool_valid(const char *v)
+{
+    return strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0;
 }
 
 static const brk_tconf_def_t *brk__tconf_def(const char *name)
@@ -81,6 +111,14 @@ kerr_t brk_tconf_check(const char *name, const char *value, const char **msg)
         return strcmp(value, "CreateTime") == 0 || strcmp(value, "LogAppendTime") == 0
                    ? KERR_NONE : KERR_INVALID_CONFIG;
     }
+    if (strcmp(name, "message.downconversion.enable") == 0) {
+        *msg = "message.downconversion.enable must be true or false";
+        return brk__tconf_bool_valid(value) ? KERR_NONE : KERR_INVALID_CONFIG;
+    }
+    if (strcmp(name, "message.format.version") == 0) {
+        *msg = "message.format.version must be a Kafka version such as 3.0-IV1";
+        return brk__tconf_version_valid(value) ? KERR_NONE : KERR_INVALID_CONFIG;
+    }
     if (strcmp(name, "min.cleanable.dirty.ratio") == 0) {
         char *end;
         double d = strtod(value, &end);
@@ -92,6 +130,7 @@ kerr_t brk_tconf_check(const char *name, const char *value, const char **msg)
         {"index.interval.bytes", 0, INT32_MAX},
         {"max.compaction.lag.ms", 1, INT64_MAX},
         {"max.message.bytes", 0, SLOG_BATCH_BYTES_MAX},
+        {"message.timestamp.difference.max.ms", 0, INT64_MAX},
         {"min.compaction.lag.ms", 0, INT64_MAX / 2},
         {"min.insync.replicas", 1, 1},
         {"retention.bytes", -1, INT64_MAX / 2},
@@ -128,6 +167,12 @@ static void brk__tconf_default(brk_t *brk, const char *name, char *buf, size_t l
         snprintf(buf, len, "%lld", (long long)c->message_max_bytes);
     } else if (strcmp(name, "message.timestamp.type") == 0) {
         snprintf(buf, len, "%s", c->log.log_append_time ? "LogAppendTime" : "CreateTime");
+    } else if (strcmp(name, "message.downconversion.enable") == 0) {
+        snprintf(buf, len, "true"); /* Kafka 3.7's defaults, shown as Kafka shows them */
+    } else if (strcmp(name, "message.format.version") == 0) {
+        snprintf(buf, len, "3.0-IV1");
+    } else if (strcmp(name, "message.timestamp.difference.max.ms") == 0) {
+        snprintf(buf, len, "%lld", (long long)INT64_MAX);
     } else if (strcmp(name, "min.cleanable.dirty.ratio") == 0) {
         snprintf(buf, len, "%g", c->log.min_cleanable_dirty_ratio);
     } else if (strcmp(name, "min.compaction.lag.ms") == 0) {
@@ -144,6 +189,27 @@ static void brk__tconf_default(brk_t *brk, const char *name, char *buf, size_t l
         snprintf(buf, len, "%lld", (long long)c->log.roll_ms);
     } else {
         SL_ASSERT(!"topic config without a default");
+    }
+}
+
+void brk_tconf_log_no_effect(const char *topic, const char *what, const sl_props_t *old,
+                             const sl_props_t *next)
+{
+    char names[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; next && i < sl_props_count(next); i++) {
+        const char *k, *v;
+        sl_props_at(next, i, &k, &v);
+        const brk_tconf_def_t *def = brk__tconf_def(k);
+        const char *was = old ? sl_props_get(old, k) : NULL;
+        if (def && def->no_effect && !(was && strcmp(was, v) == 0) && used < sizeof names) {
+            int n = snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", k);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    if (used > 0) {
+        SL_LOGI("topics", "topic %s %s: %s accepted for Kafka compatibility, no effect in Sluice",
+                topic, what, names);
     }
 }
 
@@ -555,6 +621,7 @@ void brk_topic_install(brk_t *brk, brk_topic_t *topic, bool log)
         return;
     }
     SL_LOGI("topics", "created topic %s with %d partition(s)", topic->name, (int)topic->npart);
+    brk_tconf_log_no_effect(topic->name, "created", NULL, topic->overrides);
 }
 
 kerr_t brk_topic_delete(brk_t *brk, brk_topic_t *topic)
@@ -660,6 +727,7 @@ kerr_t brk_topic_set_configs(brk_t *brk, brk_topic_t *topic, sl_props_t *overrid
         *msg = "storage error while saving topic configs";
         return KERR_KAFKA_STORAGE_ERROR;
     }
+    brk_tconf_log_no_effect(topic->name, "altered", old, topic->overrides);
     sl_props_free(old);
     brk__topic_apply(brk, topic);
     for (int32_t p = 0; p < topic->npart; p++) {

@@ -151,27 +151,35 @@ static void brk__txn_add_offset(brk_txn_t *txn, kproto_str_t topic, int32_t part
 
 /* ---- the state file ---- */
 
-static void brk__hex_put(sl_buf_t *b, const char *s)
+/* Writes len bytes of s in hex (any bytes, NULs included); "-" for NULL, "=" for empty. */
+static void brk__hex_putn(sl_buf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     if (!s) {
         sl_buf_append(b, "-", 1);
         return;
     }
-    if (!*s) {
+    if (len == 0) {
         sl_buf_append(b, "=", 1); /* the empty string */
         return;
     }
-    for (; *s; s++) {
-        char two[2] = {hex[(uint8_t)*s >> 4], hex[(uint8_t)*s & 15]};
+    for (size_t i = 0; i < len; i++) {
+        char two[2] = {hex[(uint8_t)s[i] >> 4], hex[(uint8_t)s[i] & 15]};
         sl_buf_append(b, two, 2);
     }
 }
 
-/* Decodes hex into a new string; NULL for "-"; false (and *out NULL) when malformed. */
-static bool brk__hex_get(char *s, char **out)
+static void brk__hex_put(sl_buf_t *b, const char *s)
+{
+    brk__hex_putn(b, s, s ? strlen(s) : 0);
+}
+
+/* Decodes hex into a new NUL-terminated string of *len bytes (which may hold NULs); NULL for
+ * "-"; false (and *out NULL) when malformed. */
+static bool brk__hex_getn(char *s, char **out, size_t *len)
 {
     *out = NULL;
+    *len = 0;
     if (strcmp(s, "-") == 0) {
         *out = NULL;
         return true;
@@ -195,7 +203,15 @@ static bool brk__hex_get(char *s, char **out)
     }
     d[n / 2] = '\0';
     *out = d;
+    *len = n / 2;
     return true;
+}
+
+/* A C string's hex (tids, group ids: no NULs; one inside ends the name as before). */
+static bool brk__hex_get(char *s, char **out)
+{
+    size_t len;
+    return brk__hex_getn(s, out, &len);
 }
 
 static void brk__txn_put_int(sl_buf_t *b, const char *fmt, long long v)
@@ -230,7 +246,7 @@ static void brk__txn_encode(const brk_txn_t *txn, sl_buf_t *b)
         brk__txn_put_int(b, " %lld", o->partition);
         brk__txn_put_int(b, " %lld", o->offset);
         brk__txn_put_int(b, " %lld ", o->leader_epoch);
-        brk__hex_put(b, o->metadata);
+        brk__hex_putn(b, o->metadata, (size_t)o->metadata_len);
         sl_buf_append(b, "\n", 1);
     }
 }
@@ -346,12 +362,13 @@ static const char *brk__txn_load_line(brk_t *brk, char *line, brk_txn_t **cur)
         return NULL;
     }
     char *meta = NULL;
+    size_t mlen = 0;
     if (kind == 'O' && n == 6 && strcmp(f[0], "O") == 0 &&
         brk__txn_num(f[2], 0, INT32_MAX, &part) && brk__txn_num(f[3], -1, INT64_MAX, &off) &&
-        brk__txn_num(f[4], -1, INT32_MAX, &lepoch) && brk__hex_get(f[5], &meta) &&
-        (*cur)->offs.n < BRK_TXN_PARTITIONS_MAX) {
+        brk__txn_num(f[4], -1, INT32_MAX, &lepoch) && brk__hex_getn(f[5], &meta, &mlen) &&
+        mlen <= INT32_MAX && (*cur)->offs.n < BRK_TXN_PARTITIONS_MAX) {
         brk__txn_add_offset(*cur, topic, (int32_t)part, off, (int32_t)lepoch,
-                            meta ? kproto_str(meta) : (kproto_str_t){NULL, -1});
+                            (kproto_str_t){meta, meta ? (int32_t)mlen : -1});
         free(meta);
         return NULL;
     }
@@ -527,7 +544,7 @@ static int brk__txn_commit_offsets(brk_t *brk, brk_txn_t *txn, brk_txn_end_t *en
     for (int32_t i = 0; i < n; i++) {
         const brk_offset_t *o = &txn->offs.items[i];
         puts[i] = (brk_oput_t){kproto_str(o->topic), o->partition, o->offset, o->leader_epoch,
-                               kproto_str(o->metadata)};
+                               brk_offset_metadata(o)};
     }
     int64_t now = sl_time_wall_ms(), target;
     int rc = brk_offsets_write(brk, kproto_str(txn->group), n, puts, now, &target);

@@ -7,6 +7,7 @@
 #include "sl_crc32c.h"
 #include "sl_fs.h"
 #include "sl_log.h"
+#include "sl_props.h"
 #include "slog_internal.h"
 #include "slog_txn.h"
 
@@ -100,6 +101,9 @@ int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out)
     }
     if (rc == 0) {
         rc = slog__txn_open(part);
+    }
+    if (rc == 0) {
+        rc = slog__start_load(part); /* DeleteRecords' start, once everything is loaded */
     }
     if (rc != 0) {
         SL_LOGE("log", "%s: cannot open the partition log: %s", dir, sl_strerror(rc));
@@ -809,7 +813,7 @@ static void slog__drop_first(slog_part_t *part, const char *why)
     slog__seg_free(seg);
     memmove(part->segs, part->segs + 1, (part->nsegs - 1) * sizeof *part->segs);
     part->nsegs--;
-    part->start = part->segs[0]->base;
+    part->start = SL_MAX(part->start, part->segs[0]->base); /* DeleteRecords may be past it */
 }
 
 int slog_part_housekeep(slog_part_t *part, int64_t now_ms)
@@ -855,4 +859,98 @@ int slog_part_delete_before(slog_part_t *part, int64_t offset)
         deleted++;
     }
     return deleted;
+}
+
+/* ---- the log start offset (DeleteRecords) ---- */
+
+#define SLOG_START_FILE "log-start-offset"
+
+/* Deletes the whole segments below part->start (records all below it; not the active one). */
+static void slog__drop_below_start(slog_part_t *part)
+{
+    while (part->nsegs > 1 && part->segs[0]->next <= part->start) {
+        slog__drop_first(part, "the log start offset (DeleteRecords)");
+    }
+    slog_txn_forget_before(part->txn, part->start);
+}
+
+/* The offset in dir's log-start-offset file: 0 and *start, -1 when there is none, SL_ECORRUPT
+ * when it does not parse. */
+static int slog__start_read(const char *dir, int64_t *start)
+{
+    char path[4096], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/" SLOG_START_FILE, dir);
+    if (sl_fs_read_all(path, 64, &text, &len) != 0) {
+        return -1;
+    }
+    if (len > 0 && text[len - 1] == '\n') {
+        text[len - 1] = '\0';
+    }
+    bool ok = len > 0 && sl_parse_i64(text, 0, INT64_MAX, start);
+    free(text);
+    return ok ? 0 : SL_ECORRUPT;
+}
+
+static int slog__start_write(const char *dir, int64_t offset)
+{
+    char path[4096], text[32];
+    snprintf(path, sizeof path, "%s/" SLOG_START_FILE, dir);
+    int len = snprintf(text, sizeof text, "%" PRId64 "\n", offset);
+    return sl_fs_write_atomic(path, text, (size_t)len);
+}
+
+int slog_part_start_save(const char *dir, int64_t offset)
+{
+    int64_t saved;
+    if (slog__start_read(dir, &saved) == 0 && saved >= offset) {
+        return 0; /* a later request moved it further already */
+    }
+    return slog__start_write(dir, offset);
+}
+
+int slog_part_set_start(slog_part_t *part, int64_t offset)
+{
+    if (offset > slog_part_end_offset(part)) {
+        return SL_EINVAL;
+    }
+    if (offset <= part->start) {
+        return 0;
+    }
+    SL_LOGI("log", "%s: log start offset %" PRId64 " -> %" PRId64 " (DeleteRecords)", part->dir,
+            part->start, offset);
+    part->start = offset;
+    slog__drop_below_start(part);
+    return 0;
+}
+
+const char *slog_part_dir(const slog_part_t *part) { return part->dir; }
+
+int slog__start_load(slog_part_t *part)
+{
+    int64_t start;
+    int rc = slog__start_read(part->dir, &start);
+    if (rc == SL_ECORRUPT) {
+        SL_LOGW("log", "%s: %s unreadable: ignored (the log starts at its first segment)",
+                part->dir, SLOG_START_FILE);
+    }
+    if (rc != 0) {
+        return 0; /* none (or unreadable): the log starts at its first segment */
+    }
+    /* A tail lost in a crash may end the log below it (flush policies other than always):
+     * then the log starts at its end, as Kafka does, and the file says so (else records
+     * appended later would fall below it at the next start). */
+    int64_t end = slog_part_end_offset(part);
+    if (start > end) {
+        SL_LOGW("log", "%s: %s %" PRId64 " is past the log's end %" PRId64 ": the log starts "
+                "at its end", part->dir, SLOG_START_FILE, start, end);
+        start = end;
+        rc = slog__start_write(part->dir, end);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    part->start = SL_MAX(part->start, start);
+    slog__drop_below_start(part);
+    return 0;
 }

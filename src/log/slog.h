@@ -180,6 +180,17 @@ int slog_part_roll(slog_part_t *part);
 /* Deletes whole closed segments that end at or before offset; the log then starts at the
  * first segment kept. Returns segments deleted. */
 int slog_part_delete_before(slog_part_t *part, int64_t offset);
+/* The log start offset, Kafka's DeleteRecords, in two steps. start_save makes offset durable
+ * in dir's log-start-offset file (atomic, fsync: it blocks) unless the file already holds a
+ * larger one (the file only ever grows); callers serialize the saves of one dir. Returns 0 or
+ * -errno. Thread: any (a worker). */
+int slog_part_start_save(const char *dir, int64_t offset);
+/* Then, on the partition: the log starts at offset (inside a segment, maybe) and the whole
+ * segments below it are deleted (never the active one); reads below it fail with SL_ERANGE.
+ * An offset at or below the start changes nothing; SL_EINVAL past the end. Thread: loop. */
+int slog_part_set_start(slog_part_t *part, int64_t offset);
+/* The partition's directory (for work done elsewhere, such as slog_part_start_save). */
+const char *slog_part_dir(const slog_part_t *part);
 
 /* Group commit. The loop prepares a job naming the segment files with unsynced data and the
  * end offset they cover; the flusher thread runs it (fdatasync each file); the loop then

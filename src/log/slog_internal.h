@@ -5,7 +5,9 @@
  *   <base>.log, <base>.index, <base>.timeindex   one segment (index layouts below)
  *   recovery-point   decimal offset: everything below it was fdatasync'd (with its directory
  *                    entries); an unclean start verifies only segments from the one holding it
- *   .clean           written last by a clean close: no segment needs verifying */
+ *   .clean           written last by a clean close: no segment needs verifying
+ *   log-start-offset decimal offset set by DeleteRecords (slog_part_set_start): the log starts
+ *                    there even inside a segment; absent: at the first segment's base */
 #ifndef SLOG_INTERNAL_H
 #define SLOG_INTERNAL_H
 
@@ -245,6 +247,10 @@ int slog__rp_write(const char *dir, int64_t offset);
 /* As slog__rp_write, synced or not (a clean close of many partitions syncs the filesystem
  * once instead: slog_parts_close). */
 int slog__rp_put(const char *dir, int64_t offset, bool sync);
+/* partition.c: applies the log-start-offset file once the partition is loaded and deletes the
+ * whole segments below it; a start past the log's end (a lost tail) becomes the end, in the
+ * file too. Returns 0 or -errno from that rewrite. */
+int slog__start_load(slog_part_t *part);
 
 /* pstate.c: the partition's producer state. open: creates it from the newest good snapshot
  * at or below the (recovered) end offset plus a replay of the batches after it. snapshot:

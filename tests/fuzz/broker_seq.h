@@ -701,6 +701,8 @@ static bool bseq_hook_i64(void *ctx, const char *field, int64_t *out)
     } else if (strcmp(field, "fetch_offset") == 0 || strcmp(field, "committed_offset") == 0 ||
                strcmp(field, "timestamp") == 0) {
         *out = (int64_t)bseq_below(8) - 2;
+    } else if (strcmp(field, "offset") == 0) { /* DeleteRecords: -1 (high watermark) or small */
+        *out = (int64_t)bseq_below(8) - 2;
     } else if (strcmp(field, "max_bytes") == 0 || strcmp(field, "partition_max_bytes") == 0) {
         static const int64_t sizes[] = {INT32_MAX, 52428800, 1048576, 1048576, 65536, 1, 0};
         *out = sizes[bseq_below(SL_ARRAY_LEN(sizes))];

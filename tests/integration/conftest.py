@@ -397,6 +397,13 @@ def thread_stacks(pid):
         return "no stacks of pid %d: %s" % (pid, e)
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of process pid so far (clock ticks, 10 ms here)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_for(pred, timeout_s, what, interval_s=0.1):
     """Polls pred() until truthy (returns its value) or fails after timeout_s."""
     deadline = time.monotonic() + timeout_s

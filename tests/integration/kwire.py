@@ -1,8 +1,9 @@
 """Minimal Kafka wire encoding for tests that must send bytes no real client would send.
 
 Covers what the raw-socket tests need and nothing more: CRC32C (pure Python), magic v2 record
-batches, request headers v1/v2, ApiVersions v0/v3, Metadata v0, Produce v3 and
-IncrementalAlterConfigs v0 (the installed confluent-kafka 1.7 has no incremental_alter_configs).
+batches, request headers v1/v2, ApiVersions v0/v3, Metadata v0, Produce v3,
+IncrementalAlterConfigs v0 and DeleteRecords v0-2 (the installed confluent-kafka 1.7 has neither
+incremental_alter_configs nor delete_records, kafka-python 2.0 no DeleteRecords).
 Layouts follow the Kafka protocol guide (kafka.apache.org/protocol) and the JSON message schemas
 in shared/kafka-protocol/.
 """
@@ -17,6 +18,7 @@ API_PRODUCE = 0
 API_METADATA = 3
 API_API_VERSIONS = 18
 API_INCREMENTAL_ALTER_CONFIGS = 44
+API_DELETE_RECORDS = 21
 API_INIT_PRODUCER_ID = 22
 API_DESCRIBE_PRODUCERS = 61
 API_ADD_PARTITIONS_TO_TXN = 24
@@ -26,11 +28,13 @@ ATTR_TRANSACTIONAL = 0x10
 ATTR_CONTROL = 0x20
 
 ERR_NONE = 0
+ERR_OFFSET_OUT_OF_RANGE = 1
 ERR_CORRUPT_MESSAGE = 2
 ERR_UNKNOWN_TOPIC_OR_PARTITION = 3
 ERR_INVALID_TOPIC_EXCEPTION = 17
 ERR_UNSUPPORTED_VERSION = 35
 ERR_INVALID_CONFIG = 40
+ERR_POLICY_VIOLATION = 44
 ERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 ERR_INVALID_PRODUCER_EPOCH = 47
 ERR_INVALID_TXN_STATE = 48
@@ -44,6 +48,8 @@ ERR_PRODUCER_FENCED = 90
 RESOURCE_TOPIC = 2
 OP_SET = 0
 OP_DELETE = 1
+OP_APPEND = 2
+OP_SUBTRACT = 3
 
 
 # ---- CRC32C (Castagnoli, reflected polynomial 0x82F63B78) ----------------------------------
@@ -325,6 +331,59 @@ def add_partitions_to_txn_request(version, correlation_id, tid, pid, epoch, part
     return frame(hdr + body)
 
 
+def delete_records_request(version, correlation_id, offsets, timeout_ms=10000):
+    """DeleteRecords v0-2 (flexible from v2): offsets {(topic, partition): offset}."""
+    flex, hdr = _txn_header(API_DELETE_RECORDS, version, 2, correlation_id)
+    st, arr = (compact_string, compact_array) if flex else (string, array)
+    tag = uvarint(0) if flex else b""
+    by_topic = {}
+    for (t, p), off in offsets.items():
+        by_topic.setdefault(t, []).append((p, off))
+    topics = [st(t) + arr(ps, lambda x: i32(x[0]) + i64(x[1]) + tag) + tag
+              for t, ps in sorted(by_topic.items())]
+    return frame(hdr + arr(topics, lambda x: x) + i32(timeout_ms) + tag)
+
+
+def _topic_partition_results(r, flex, dec_part):
+    """Reads a response's [topic [partition ...]] array: {(topic, partition): dec_part(reader)},
+    dec_part reading what follows the partition index (the tagged fields after it are skipped
+    when flex)."""
+    out = {}
+
+    def dec_topic(rr):
+        name = rr.compact_string() if flex else rr.string()
+
+        def dec(x):
+            part = x.i32()  # read in wire order: a dict display is evaluated before its key
+            out[(name, part)] = dec_part(x)
+            if flex:
+                x.skip_tags()
+        (rr.compact_array if flex else rr.array)(dec)
+        if flex:
+            rr.skip_tags()
+    (r.compact_array if flex else r.array)(dec_topic)
+    return out
+
+
+def parse_delete_records(payload, version):
+    """Returns {(topic, partition): (error_code, low_watermark)}."""
+    flex = version >= 2
+    r = Reader(payload)
+    if flex:
+        r.skip_tags()
+    r.i32()  # throttle_time_ms
+
+    def dec_part(x):
+        low = x.i64()
+        return (x.i16(), low)
+    out = _topic_partition_results(r, flex, dec_part)
+    if flex:
+        r.skip_tags()
+    if r.remaining():
+        raise WireError("%d bytes left after DeleteRecords v%d" % (r.remaining(), version))
+    return out
+
+
 def parse_add_partitions_to_txn(payload, version):
     """Returns {(topic, partition): error_code}."""
     flex = version >= 3
@@ -332,21 +391,7 @@ def parse_add_partitions_to_txn(payload, version):
     if flex:
         r.skip_tags()
     r.i32()  # throttle_time_ms
-    out = {}
-
-    def dec_topic(rr):
-        name = rr.compact_string() if flex else rr.string()
-
-        def dec_part(x):
-            part = x.i32()
-            out[(name, part)] = x.i16()
-            if flex:
-                x.skip_tags()
-        (rr.compact_array if flex else rr.array)(dec_part)
-        if flex:
-            rr.skip_tags()
-    (r.compact_array if flex else r.array)(dec_topic)
-    return out
+    return _topic_partition_results(r, flex, lambda x: x.i16())
 
 
 def end_txn_request(version, correlation_id, tid, pid, epoch, commit):
@@ -388,7 +433,6 @@ def parse_describe_producers_v0(payload):
     r = Reader(payload)
     r.skip_tags()  # response header v1
     r.i32()        # throttle_time_ms
-    out = {}
 
     def dec_producer(x):
         p = {"producer_id": x.i64(), "producer_epoch": x.i32(), "last_sequence": x.i32(),
@@ -397,19 +441,11 @@ def parse_describe_producers_v0(payload):
         x.skip_tags()
         return p
 
-    def dec_topic(rr):
-        name = rr.compact_string()
-
-        def dec_part(x):
-            part = x.i32()
-            err = x.i16()
-            x.compact_string()  # error_message
-            producers = x.compact_array(dec_producer)
-            x.skip_tags()
-            out[(name, part)] = {"error_code": err, "producers": producers}
-        rr.compact_array(dec_part)
-        rr.skip_tags()
-    r.compact_array(dec_topic)
+    def dec_part(x):
+        err = x.i16()
+        x.compact_string()  # error_message
+        return {"error_code": err, "producers": x.compact_array(dec_producer)}
+    out = _topic_partition_results(r, True, dec_part)
     r.skip_tags()
     return out
 
@@ -464,17 +500,8 @@ def parse_metadata_v0(payload):
 def parse_produce_v3(payload):
     """Returns {(topic, partition): {"error_code", "base_offset", "log_append_time_ms"}}."""
     r = Reader(payload)
-    out = {}
-
-    def dec_topic(rr):
-        name = rr.string()
-
-        def dec_part(x):
-            part = x.i32()  # read in wire order: a dict display is evaluated before its key
-            out[(name, part)] = {"error_code": x.i16(), "base_offset": x.i64(),
-                                 "log_append_time_ms": x.i64()}
-        rr.array(dec_part)
-    r.array(dec_topic)
+    out = _topic_partition_results(r, False, lambda x: {
+        "error_code": x.i16(), "base_offset": x.i64(), "log_append_time_ms": x.i64()})
     r.i32()  # throttle_time_ms
     return out
 
@@ -623,8 +650,17 @@ def describe_producers(bootstrap, partitions_by_topic, timeout_s):
 
 
 def incremental_alter_topic_configs(bootstrap, topic, configs, timeout_s):
-    """configs: [(name, OP_SET|OP_DELETE, value|None)]; returns (error_code, error_message)."""
+    """configs: [(name, OP_SET|OP_DELETE|OP_APPEND|OP_SUBTRACT, value|None)]; returns
+    (error_code, error_message)."""
     with Conn(bootstrap, timeout_s) as conn:
         cid = conn.cid()
         req = incremental_alter_configs_v0_request([(RESOURCE_TOPIC, topic, configs)], cid)
         return parse_incremental_alter_configs_v0(conn.call(req, cid))[(RESOURCE_TOPIC, topic)]
+
+
+def delete_records(bootstrap, version, offsets, timeout_s):
+    """One DeleteRecords; returns {(topic, partition): (error_code, low_watermark)}."""
+    with Conn(bootstrap, timeout_s) as conn:
+        cid = conn.cid()
+        return parse_delete_records(conn.call(delete_records_request(version, cid, offsets), cid),
+                                    version)

@@ -809,3 +809,16 @@ def test_transactions_need_write_on_their_transactional_id(make_broker):
                                       c.consumer_group_metadata(), T(20))
     assert e.value.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED
     c.close()
+
+
+def test_delete_records_needs_delete_on_the_topic(make_broker):
+    ok, no = unique_topic("acl-delrec-ok"), unique_topic("acl-delrec-no")
+    b = secured(make_broker, topics=[ok, no], acls=[
+        acl(ACLOperation.WRITE, ResourceType.TOPIC, ok),
+        acl(ACLOperation.DELETE, ResourceType.TOPIC, ok),
+        acl(ACLOperation.WRITE, ResourceType.TOPIC, no),  # may write, not delete records
+    ])
+    for t in (ok, no):
+        assert delivery_errors(b.bootstrap, t, n=3) == set()
+    got = kwire.delete_records(b.bootstrap, 2, {(ok, 0): 2, (no, 0): 2}, T(10))
+    assert got == {(ok, 0): (0, 2), (no, 0): (TOPIC_AUTHORIZATION_FAILED, -1)}

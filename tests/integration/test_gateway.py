@@ -539,3 +539,22 @@ def test_unknown_settings_are_refused_by_name(broker, tmp_path):
     with pytest.raises(AssertionError) as e:
         gw.start()
     assert "route.alert.colour" in str(e.value)
+
+
+def test_a_live_subscription_gets_nothing_acknowledged_before_it_while_the_consumer_lags(
+        broker, make_gateway):
+    from confluent_kafka import Producer
+    gw = make_gateway(broker, {"topics.partitions": "1"})
+    # A backlog ahead of "before" in its partition keeps the gateway's live consumer behind.
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 20})
+    filler = json.dumps({"line": "9", "location": "x" * 2000}).encode()
+    for _ in range(20000):
+        p.produce("an-alert", filler)
+        p.poll(0)
+    assert p.flush(T(30)) == 0
+    gw.alert(2, "before")
+    s = stomp(gw)
+    s.subscribe("live", "/sub/line/2")
+    gw.alert(2, "after")
+    assert [m.json()["location"] for m in s.messages(1)] == ["after"]
+    s.nothing_more(1.0)

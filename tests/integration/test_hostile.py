@@ -10,7 +10,7 @@ import time
 import pytest
 
 import kwire
-from conftest import T, create_topic, unique_topic
+from conftest import T, cpu_seconds, create_topic, unique_topic
 from kwire import array, i8, i16, i32, i64, nbytes, string
 
 API_FETCH = 1
@@ -265,12 +265,18 @@ def parse_create_topics_v2(payload):
 
 def test_create_topics_with_100000_invalid_names_does_not_stall_the_broker(broker):
     names = ["bad name %d!" % i for i in range(100000)]
+    cpu0 = cpu_seconds(broker.pid)
     with kwire.Conn(broker.bootstrap, T(60)) as conn:
         cid = conn.cid()
         conn.send(create_topics_v2_request(cid, names))
         time.sleep(0.05)  # the request is in; the other client comes after it
-        assert_other_client_served(broker.bootstrap)
+        # Served, though not timed tightly: under a CPU hog the clients' own scheduling
+        # dominates; the broker's share is bounded by its CPU time below.
+        assert_other_client_served(broker.bootstrap, T(5))
         got_cid, payload = conn.recv_frame()
+    cpu = cpu_seconds(broker.pid) - cpu0
+    print("the broker spent %.2f s of CPU on 100,000 names" % cpu)
+    assert cpu < T(0.5), "%.2f s of broker CPU for one request" % cpu  # 0.04-0.17 s measured
     assert got_cid == cid
     results = parse_create_topics_v2(payload)
     assert len(results) == len(names)

@@ -258,6 +258,40 @@ def test_kill9_loses_no_join_output(broker, make_join):
     assert set(seqs) == set(range(stream)), "lost: %r" % sorted(set(range(stream)) - set(seqs))[:10]
 
 
+@pytest.mark.time_limit(240)
+def test_backlog_of_large_records_is_joined_in_batches_cut_by_bytes(broker, make_join):
+    # A backlog of 2 KiB stream records waits while the join is stopped, so at its restart
+    # the consumer hands over whole fetches at once. batch.max.bytes=64 KiB must cut the
+    # batches by bytes (about 32 records each; the records bound of 50,000 is never reached):
+    # at least as many batches as the backlog's bytes need at 64 KiB plus one record each,
+    # none larger than that, and every record joined exactly once and correctly.
+    keys, stream, pad, max_bytes = 20, 2000, "x" * 2000, 65536
+    t = setup_topics(broker, partitions=2)
+    svc = make_join(join_settings(t, "stream-table-inner",
+                                  **{"batch.max.bytes": str(max_bytes)}))
+    prod = producer(broker.bootstrap)
+    produce_raw(prod, t["right"], [("k%d" % i, {"price": i}) for i in range(keys)])
+    wait_for(lambda: svc.processed() >= keys, T(30), "table processed")
+    svc.stop()
+    items = [("k%d" % (i % keys), {"seq": i, "pad": pad}) for i in range(stream)]
+    produce_raw(prod, t["left"], items)
+    svc.start()
+    wait_for(lambda: svc.metrics()['sluice_join_output_total{kind="value"}'] >= stream,
+             T(120), "the backlog joined")
+    m = svc.metrics()
+    got = read_output(broker.bootstrap, t["out"], stream, grace_s=0.5, timeout_s=T(60))
+    seqs = {}
+    for key, value in got:
+        assert value["price"] == int(key[1:]) and value["pad"] == pad, key
+        assert value["seq"] not in seqs, "seq %d joined twice" % value["seq"]
+        seqs[value["seq"]] = key
+    assert set(seqs) == set(range(stream))
+    backlog = sum(len(k) + len(json.dumps(v)) for k, v in items)
+    rec_bytes = max(len(k) + len(json.dumps(v)) for k, v in items)
+    assert m["sluice_join_batches_total"] >= backlog / (max_bytes + rec_bytes), m
+    assert 0 < m["sluice_join_batch_bytes_max"] < max_bytes + rec_bytes, m
+
+
 def _assigned(svc):
     return int(svc.metrics()["sluice_join_assigned_partitions"])
 

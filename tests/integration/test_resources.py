@@ -16,7 +16,7 @@ import time
 import pytest
 
 import kwire
-from conftest import Broker, T, consumer, consume_range, unique_topic, wait_for
+from conftest import Broker, T, consumer, cpu_seconds, consume_range, unique_topic, wait_for
 
 ERR_KAFKA_STORAGE_ERROR = 56
 
@@ -53,12 +53,6 @@ def limited_broker(request, tmp_path):
 
 def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def nofile_limits(pid):

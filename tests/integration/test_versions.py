@@ -75,7 +75,7 @@ def test_metadata_and_api_versions_every_version(setup):
     for v, cls in versions(admin.ApiVersionRequest, 18):
         resp = raw.call(cls())
         assert resp.error_code == 0
-        assert {k[0] for k in resp.api_versions} == set(OURS) | {22, 24, 25, 26, 28, 44, 47, 61}
+        assert {k[0] for k in resp.api_versions} == set(OURS) | {21, 22, 24, 25, 26, 28, 44, 47, 61}
 
 
 def test_produce_fetch_and_list_offsets_every_version(setup):

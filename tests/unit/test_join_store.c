@@ -109,6 +109,8 @@ TEST(test_cfg_defaults_and_required_topics)
     ASSERT_EQ(cfg.joiner.mode, JN_MERGE_TOP);
     ASSERT_TRUE(!cfg.on_error_fail);
     ASSERT_STREQ(cfg.compression, "none");
+    ASSERT_EQ(cfg.batch_max, 50000);
+    ASSERT_EQ(cfg.batch_max_bytes, 16ll << 20);
 }
 
 TEST(test_cfg_refuses_unknown_and_bad_values)
@@ -151,6 +153,18 @@ TEST(test_cfg_limits_at_n_and_n_plus_one)
     const char *over[] = {"left.topic=a", "right.topic=b", "output.topic=c", b, NULL};
     ASSERT_EQ(load(&cfg, at, err, sizeof err), 0);
     ASSERT_EQ(load(&cfg, over, err, sizeof err), SL_EINVAL);
+    snprintf(a, sizeof a, "batch.max.bytes=%lld", JNCFG_BATCH_BYTES_MAX);
+    snprintf(b, sizeof b, "batch.max.bytes=%lld", JNCFG_BATCH_BYTES_MAX + 1);
+    const char *bytes_at[] = {"left.topic=a", "right.topic=b", "output.topic=c", a, NULL};
+    const char *bytes_over[] = {"left.topic=a", "right.topic=b", "output.topic=c", b, NULL};
+    ASSERT_EQ(load(&cfg, bytes_at, err, sizeof err), 0);
+    ASSERT_EQ(cfg.batch_max_bytes, JNCFG_BATCH_BYTES_MAX);
+    ASSERT_EQ(load(&cfg, bytes_over, err, sizeof err), SL_EINVAL);
+    snprintf(a, sizeof a, "batch.max.bytes=%d", JNCFG_BATCH_BYTES_MIN);
+    snprintf(b, sizeof b, "batch.max.bytes=%d", JNCFG_BATCH_BYTES_MIN - 1);
+    ASSERT_EQ(load(&cfg, bytes_at, err, sizeof err), 0);
+    ASSERT_EQ(cfg.batch_max_bytes, JNCFG_BATCH_BYTES_MIN);
+    ASSERT_EQ(load(&cfg, bytes_over, err, sizeof err), SL_EINVAL);
     snprintf(a, sizeof a, "state.max.bytes=%u", JN_STORE_MAP_BYTES_MIN);
     snprintf(b, sizeof b, "state.max.bytes=%u", JN_STORE_MAP_BYTES_MIN - 1);
     const char *map_at[] = {"left.topic=a", "right.topic=b", "output.topic=c", a, NULL};

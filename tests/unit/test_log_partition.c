@@ -510,6 +510,66 @@ TEST(test_roll_and_delete_before_keep_offsets_and_reopen)
     tl_rmdir(dir);
 }
 
+static void write_start_file(const char *dir, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/log-start-offset", dir);
+    ASSERT_EQ(sl_fs_write_atomic(path, text, strlen(text)), 0);
+}
+
+TEST(test_set_start_moves_inside_a_segment_deletes_whole_ones_and_reopens)
+{
+    char *dir = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *part;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    for (int i = 0; i < 300; i++) {
+        tl_append(part, 3, 1000);
+    }
+    int segs = slog_part_segment_count(part);
+    int64_t second = part->segs[1]->base;
+    ASSERT_TRUE(segs > 3);
+    ASSERT_EQ(slog_part_start_save(slog_part_dir(part), second + 1), 0);
+    ASSERT_EQ(slog_part_start_offset(part), 0); /* saved, not applied yet */
+    ASSERT_EQ(slog_part_set_start(part, second + 1), 0); /* inside the second segment */
+    ASSERT_EQ(slog_part_start_offset(part), second + 1);
+    ASSERT_EQ(slog_part_segment_count(part), segs - 1); /* only the first, wholly below */
+    ASSERT_EQ(part->segs[0]->base, second);
+    slog_read_t rd;
+    ASSERT_EQ(slog_part_read(part, second, 900, 100, true, &rd), SL_ERANGE);
+    ASSERT_EQ(slog_part_read(part, second + 1, 900, 100, true, &rd), 0);
+    slog_file_unref(rd.file);
+    ASSERT_EQ(slog_part_start_save(slog_part_dir(part), 5), 0); /* the file never goes back */
+    ASSERT_EQ(slog_part_set_start(part, 5), 0); /* below the start: nothing changes */
+    ASSERT_EQ(slog_part_start_offset(part), second + 1);
+    ASSERT_EQ(slog_part_set_start(part, 901), SL_EINVAL); /* past the end */
+    slog_part_close(part);
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(slog_part_start_offset(part), second + 1);
+    ASSERT_EQ(slog_part_segment_count(part), segs - 1);
+    ASSERT_EQ(slog_part_start_save(slog_part_dir(part), 900), 0);
+    ASSERT_EQ(slog_part_set_start(part, 900), 0); /* everything: the active segment stays */
+    ASSERT_EQ(slog_part_segment_count(part), 1);
+    ASSERT_EQ(slog_part_start_offset(part), 900);
+    slog_part_close(part);
+    write_start_file(dir, "5000\n"); /* past the end (a lost tail): the log starts at its end */
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(slog_part_start_offset(part), 900);
+    tl_append(part, 3, 1000); /* 900..902, then a start below the old file's 5000 */
+    ASSERT_EQ(slog_part_start_save(slog_part_dir(part), 901), 0);
+    ASSERT_EQ(slog_part_set_start(part, 901), 0);
+    slog_part_close(part);
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0); /* the file was rewritten: 901, not 903 */
+    ASSERT_EQ(slog_part_start_offset(part), 901);
+    ASSERT_EQ(slog_part_end_offset(part), 903);
+    slog_part_close(part);
+    write_start_file(dir, "soon\n"); /* unreadable: ignored, the first segment's base */
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(slog_part_start_offset(part), part->segs[0]->base);
+    slog_part_close(part);
+    tl_rmdir(dir);
+}
+
 TEST(test_delete_removes_the_directory)
 {
     char *dir = tl_tmpdir();
@@ -545,6 +605,7 @@ int main(void)
     RUN(test_max_message_bytes_at_n_and_n_plus_one);
     RUN(test_batch_bytes_max_at_n_and_n_plus_one);
     RUN(test_roll_and_delete_before_keep_offsets_and_reopen);
+    RUN(test_set_start_moves_inside_a_segment_deletes_whole_ones_and_reopens);
     RUN(test_delete_removes_the_directory);
     TEST_MAIN_END();
 }

@@ -302,6 +302,19 @@ TEST(test_txn_state_text_round_trips_long_fields)
     sl_buf_deinit(&out);
 }
 
+TEST(test_txn_state_text_keeps_pending_metadata_with_nul_bytes)
+{
+    /* "Hello\0world!" and a metadata that is one NUL: every byte, as OffsetFetch returns it */
+    const char in[] = "T 617070 7 3 60000 1 67\nP t 0\nO t 0 5 -1 48656c6c6f00776f726c6421\n"
+                      "O t 1 6 -1 00\n";
+    sl_buf_t out;
+    sl_buf_init(&out);
+    ASSERT_EQ(brk__txn_check_text(in, sizeof in - 1, &out), 0);
+    ASSERT_EQ(out.len, sizeof in - 1);
+    ASSERT_MEMEQ(out.data, in, sizeof in - 1);
+    sl_buf_deinit(&out);
+}
+
 int main(void)
 {
     RUN(test_txn_init_bumps_the_epoch_and_keeps_the_producer_id);
@@ -311,5 +324,6 @@ int main(void)
     RUN(test_txn_a_damaged_line_is_skipped_and_the_broker_starts);
     RUN(test_txn_offset_commit_of_a_topic_that_does_not_exist_is_refused_and_not_stored);
     RUN(test_txn_state_text_round_trips_long_fields);
+    RUN(test_txn_state_text_keeps_pending_metadata_with_nul_bytes);
     TEST_MAIN_END();
 }

@@ -290,6 +290,41 @@ void gw__deliver(gw_ws_t *ws, gw_sub_t *sub, gw_msg_t *msg)
     }
 }
 
+void gw__sub_floors(gw_ws_t *ws, gw_sub_t *sub)
+{
+    const gw_dest_cfg_t *d = &ws->svc->cfg->dests[sub->dest->tmpl];
+    for (int i = 0; i < d->ntopics; i++) {
+        int t = gw_topic_index(ws->svc, d->topics[i]);
+        const gw_topic_t *topic = &ws->svc->topics[t];
+        for (int p = 0; p < topic->nparts; p++) {
+            if (topic->acked_next[p] <= topic->live_next[p]) {
+                continue;
+            }
+            SL_ASSERT(sub->nfloors < GW_TP_MAX);
+            if (!sub->floors) {
+                sub->floors = sl_xcalloc(GW_TP_MAX, sizeof *sub->floors);
+            }
+            sub->floors[sub->nfloors++] = (gw_floor_t){t, p, topic->acked_next[p]};
+        }
+    }
+}
+
+/* Is rec older than sub's SUBSCRIBE? A floor the live consumer has passed is dropped. */
+static bool gw__below_floor(gw_sub_t *sub, const gw_rec_t *rec)
+{
+    for (int i = 0; i < sub->nfloors; i++) {
+        gw_floor_t *f = &sub->floors[i];
+        if (f->topic == rec->topic && f->partition == rec->partition) {
+            if (rec->offset < f->offset) {
+                return true;
+            }
+            *f = sub->floors[--sub->nfloors];
+            return false;
+        }
+    }
+    return false;
+}
+
 void gw__dispatch_live(gw_ws_t *ws, gw_rec_t *rec)
 {
     gw_svc_t *svc = ws->svc;
@@ -316,6 +351,8 @@ void gw__dispatch_live(gw_ws_t *ws, gw_rec_t *rec)
             next = sub->dnext; /* a failing connection keeps its subscriptions until closed */
             if (sub->token) {
                 gw__backlog(ws, sub, &sub->held, &sub->held_tail, msg);
+            } else if (sub->nfloors && gw__below_floor(sub, rec)) {
+                continue;
             } else {
                 gw__deliver(ws, sub, msg);
             }
@@ -345,6 +382,7 @@ void gw__sub_free(gw_ws_t *ws, gw_sub_t *sub)
         ws->catching[i] = NULL;
     }
     free(sub->job);
+    free(sub->floors);
     while (sub->held) {
         gw__out_free(gw__backlog_pop(sub, &sub->held, &sub->held_tail));
     }

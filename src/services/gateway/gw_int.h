@@ -94,6 +94,8 @@ typedef struct {
     int nparts;                      /* partitions the loop dispatches (loop thread) */
     int nassigned;                   /* partitions the live consumer tails (producer poller) */
     int64_t live_next[GW_PARTS_MAX]; /* next offset the loop will see (loop thread) */
+    int64_t acked_next[GW_PARTS_MAX]; /* past the last record this gateway acknowledged
+                                       * (loop thread) */
 } gw_topic_t;
 
 typedef struct {

@@ -113,6 +113,8 @@ static void gw__on_subscribe(gw_ws_t *ws, gw_conn_t *conn, const gw_stomp_frame_
         gw__conn_fail(ws, conn, "bad resume header", bad);
     } else if (job && !gw__resume(ws, sub, job)) {
         gw__conn_fail(ws, conn, "too many subscriptions resuming", "retry shortly");
+    } else if (!job) {
+        gw__sub_floors(ws, sub);
     }
 }
 

@@ -264,6 +264,20 @@ static void gw__parts_grown(gw_ws_t *ws, const gw_rec_t *rec)
     }
 }
 
+/* Remembers how far this gateway's acknowledgements reach in each consumed partition, so
+ * that a later live subscription does not get them (gw__sub_floors). */
+static void gw__note_acked(gw_svc_t *svc, const gw_post_t *post)
+{
+    int t = gw_topic_index(svc, post->topic);
+    for (int i = 0; t >= 0 && i < post->nres; i++) {
+        const gw_res_t *res = &post->res[i];
+        if (!res->err && res->partition >= 0 && res->partition < GW_PARTS_MAX) {
+            int64_t *at = &svc->topics[t].acked_next[res->partition];
+            *at = SL_MAX(*at, res->offset + 1);
+        }
+    }
+}
+
 static void gw__drain(gw_ws_t *ws)
 {
     gw_svc_t *svc = ws->svc;
@@ -285,6 +299,7 @@ static void gw__drain(gw_ws_t *ws)
     gw__uncork(ws);
     for (gw_post_t *post = gw_post_take_done(svc), *next; post; post = next) {
         next = post->next;
+        gw__note_acked(svc, post);
         if (post->stomp) {
             gw__send_done(svc, post);
         } else {

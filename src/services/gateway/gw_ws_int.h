@@ -58,6 +58,13 @@ typedef struct {
     gw_msg_t *msg;
 } gw_unacked_t;
 
+/* A live subscription's start in one partition the live consumer had not reached yet. */
+typedef struct {
+    int topic;
+    int32_t partition;
+    int64_t offset;
+} gw_floor_t;
+
 struct gw_sub {
     gw_sub_t *dnext, *dprev, *cnext; /* in its destination; in its connection */
     gw_conn_t *conn;
@@ -72,6 +79,8 @@ struct gw_sub {
     size_t backlog_bytes;            /* of held and pending */
     gw_unacked_t *unacked;           /* client modes, oldest first */
     int nunacked;
+    gw_floor_t *floors;              /* live records below these predate the SUBSCRIBE */
+    int nfloors;
 };
 
 struct gw_dest {
@@ -186,6 +195,9 @@ void gw__parks_expire(gw_ws_t *ws);
  * Returns NULL when it starts live; sets *bad to the offending header on an error. */
 gw_catchup_t *gw__resume_job(gw_ws_t *ws, gw_sub_t *sub, const gw_stomp_frame_t *f,
                              const char **bad);
+/* A subscription that starts live: records this gateway acknowledged before it are not
+ * delivered to it, however far the live consumer lags. */
+void gw__sub_floors(gw_ws_t *ws, gw_sub_t *sub);
 /* Starts the catch-up of sub (job taken over); false when too many are resuming. */
 bool gw__resume(gw_ws_t *ws, gw_sub_t *sub, gw_catchup_t *job);
 /* Delivers pending messages while the subscription may take more. */

@@ -514,7 +514,9 @@ static void jpipe__reap(jsvc_t *svc, jstore_t *st)
             jstore_get(st, leases[i].id, &job) != 0) {
             continue;
         }
-        SL_LOGW(JPIPE_LOG, "job %s attempt %d: lease of %s expired; its worker is gone",
+        SL_LOGW(JPIPE_LOG,
+                "job %s attempt %d: lease of %s expired (not renewed, no result); "
+                "retrying or failing it",
                 job.id, job.attempt, leases[i].owner);
         atomic_fetch_add(&svc->m.lease_expired, 1);
         jpipe__after_failure(svc, st, &job, dead, &ndead, JPIPE_SCAN_MAX, job.src_topic,

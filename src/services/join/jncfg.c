@@ -39,6 +39,7 @@ static void jncfg__defaults(jncfg_t *cfg)
     strcpy(cfg->http_listen, "127.0.0.1:8081");
     strcpy(cfg->compression, "none");
     cfg->batch_max = 50000; /* bench/join: 104k joined/s against 93k with 5,000 */
+    cfg->batch_max_bytes = 16ll << 20; /* bench/join: docs/join.md, "Memory" */
     cfg->commit_interval_ms = 100;
     cfg->broker_unreachable_ms = 15000;
     cfg->broker_timeout_ms = 10000;
@@ -153,6 +154,7 @@ static const sl_bind_t jncfg__keys[] = {
     JN_STR("state.dir", state_dir),
     JN_NUM("state.max.bytes", state_max_bytes, JN_STORE_MAP_BYTES_MIN, 1ll << 40),
     JN_NUM("batch.max.records", batch_max, 1, JNCFG_BATCH_MAX),
+    JN_NUM("batch.max.bytes", batch_max_bytes, JNCFG_BATCH_BYTES_MIN, JNCFG_BATCH_BYTES_MAX),
     JN_NUM("commit.interval.ms", commit_interval_ms, 0, 60000),
     JN_NUM("broker.unreachable.ms", broker_unreachable_ms, 100, 3600000),
     JN_NUM("broker.timeout.ms", broker_timeout_ms, 100, 600000),

@@ -16,6 +16,8 @@
 #define JNCFG_STR_BYTES_MAX 1024 /* brokers, state.dir */
 #define JNCFG_NAME_BYTES_MAX 200 /* topic names (Kafka allows 249) and application.id */
 #define JNCFG_BATCH_MAX 100000   /* batch.max.records ceiling */
+#define JNCFG_BATCH_BYTES_MIN 1024        /* batch.max.bytes floor (a batch takes >= 1 record) */
+#define JNCFG_BATCH_BYTES_MAX (1ll << 30) /* batch.max.bytes ceiling */
 
 typedef struct {
     char brokers[JNCFG_STR_BYTES_MAX];
@@ -33,6 +35,7 @@ typedef struct {
     char compression[16];         /* output, changelog and error records: librdkafka's names */
     bool on_error_fail;           /* poison record: stop (true) or log and continue */
     int batch_max;                /* records per processing batch (one LMDB txn per partition) */
+    int64_t batch_max_bytes;      /* input bytes (keys and values) per batch, jnbatch.h */
     int64_t commit_interval_ms;   /* offset commits at most this often (0: every batch) */
     int64_t broker_unreachable_ms; /* /health turns 503 after the broker is gone this long */
     int64_t broker_timeout_ms;    /* admin and watermark requests */

@@ -1,11 +1,12 @@
 /* jnproc: the processing thread of `sluice join`. One loop: take a batch from the consumer
- * (both inputs) and apply it partition by partition in one LMDB transaction each (join, state
- * change, changelog record, output record); up to JN_FLIGHT_MAX batches then await the
- * broker's acknowledgements, and a batch is retired (input offsets committed, changelog
- * checkpoints recorded) once every output, changelog and error record it produced is
- * acknowledged and every earlier batch is retired. A crash replays the unretired batches (at
- * least once). On assignment each partition's stored sides are restored from their changelog
- * before any input record is processed. */
+ * (both inputs; cut by records or input bytes, jnbatch.h) and apply it partition by partition
+ * in one LMDB transaction each (join, state change, changelog record, output record); up to
+ * JN_FLIGHT_MAX batches then await the broker's acknowledgements, and a batch is retired
+ * (input offsets committed, changelog checkpoints recorded) once every output, changelog and
+ * error record it produced is acknowledged and every earlier batch is retired. A crash
+ * replays the unretired batches (at least once). On assignment each partition's stored sides
+ * are restored from their changelog before any input record is processed. */
+#include "jnbatch.h"
 #include "jnsvc_int.h"
 
 #include "sl_log.h"
@@ -592,14 +593,39 @@ void jnproc_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- the loop ---- */
 
-static size_t jn__take(jnsvc_t *svc, rd_kafka_queue_t *q, rd_kafka_message_t **msgs, size_t max)
+/* Input bytes of a taken record: what batch.max.bytes counts. */
+static size_t jn__msg_bytes(const rd_kafka_message_t *msg)
 {
+    return msg->key_len + msg->len;
+}
+
+/* Takes the next batch into msgs (room for batch.max.records): waits for a first record, then
+ * takes what the consumer queue holds in chunks until the batch is cut (jnbatch.h) or the
+ * queue is empty. Returns the number taken. */
+static size_t jn__take(jnsvc_t *svc, rd_kafka_queue_t *q, rd_kafka_message_t **msgs)
+{
+    jn_cut_t cut;
+    jn_cut_init(&cut, (size_t)svc->cfg->batch_max, (uint64_t)svc->cfg->batch_max_bytes);
     msgs[0] = rd_kafka_consumer_poll(svc->consumer, svc->nflight > 0 ? 1 : JN_POLL_MS);
     if (!msgs[0]) {
         return 0;
     }
-    ssize_t more = max > 1 ? rd_kafka_consume_batch_queue(q, 0, msgs + 1, max - 1) : 0;
-    return 1 + (size_t)(more > 0 ? more : 0);
+    jn_cut_add(&cut, jn__msg_bytes(msgs[0]));
+    for (size_t want = jn_cut_next(&cut); want > 0; want = jn_cut_next(&cut)) {
+        size_t at = cut.records;
+        ssize_t got = rd_kafka_consume_batch_queue(q, 0, msgs + at, want);
+        for (ssize_t i = 0; i < got; i++) {
+            jn_cut_add(&cut, jn__msg_bytes(msgs[at + (size_t)i]));
+        }
+        if (got < (ssize_t)want) {
+            break; /* the queue is empty: a short batch now beats waiting for more */
+        }
+    }
+    uint_fast64_t seen = atomic_load(&svc->m.batch_bytes_max);
+    while (cut.bytes > seen &&
+           !atomic_compare_exchange_weak(&svc->m.batch_bytes_max, &seen, cut.bytes)) {
+    }
+    return cut.records;
 }
 
 void *jnproc_main(void *arg)
@@ -616,7 +642,7 @@ void *jnproc_main(void *arg)
         rd_kafka_poll(svc->producer, svc->nflight > 0 ? 1 : 0);
         rc = jn__retire(svc, false, false);
         jn__commit(svc, false); /* a retired batch's commit that was not due yet */
-        size_t n = rc == 0 ? jn__take(svc, q, msgs, max) : 0;
+        size_t n = rc == 0 ? jn__take(svc, q, msgs) : 0;
         rc = rc ? rc : svc->fatal;
         if (n > 0) {
             int brc = jn__batch(svc, b, msgs, n);

@@ -149,6 +149,26 @@ static rd_kafka_conf_t *jn__conf(jnsvc_t *svc, kit_rk_preset_t preset, const cha
     return conf;
 }
 
+/* The in-flight bound (docs/join.md, "Memory"): the producer holds at most
+ * JN_INFLIGHT_BATCHES x batch.max.bytes of produced records not yet acknowledged (librdkafka
+ * counts a message from produce to its delivery report, and a full queue makes jn__produce
+ * wait for acknowledgements), but never less than two records of message.max.bytes, so that
+ * one record always fits. The consumers keep librdkafka's prefetch bound (64 MiB): a smaller
+ * one stalls fetching (docs/join.md). */
+static int jn__bound_inflight(jnsvc_t *svc, rd_kafka_conf_t *conf, char *err, size_t len)
+{
+    char val[32];
+    size_t val_len = sizeof val;
+    int64_t msg_max = 1000000;
+    if (rd_kafka_conf_get(conf, "message.max.bytes", val, &val_len) == RD_KAFKA_CONF_OK) {
+        msg_max = strtoll(val, NULL, 10);
+    }
+    int64_t bytes = SL_MAX(JN_INFLIGHT_BATCHES * svc->cfg->batch_max_bytes, 2 * msg_max);
+    snprintf(val, sizeof val, "%lld", (long long)((bytes + 1023) / 1024));
+    const char *kv[] = {"queue.buffering.max.kbytes", val, NULL};
+    return kit_rk_conf_set(conf, kv, err, len);
+}
+
 static int jn__clients_new(jnsvc_t *svc, char *err, size_t len)
 {
     char group[JN_TOPIC_BUF];
@@ -158,9 +178,8 @@ static int jn__clients_new(jnsvc_t *svc, char *err, size_t len)
      * /health reports the outage meanwhile. */
     const char *prod[] = {"linger.ms", "2", "max.in.flight.requests.per.connection", "5",
                           "message.timeout.ms", "0", "batch.num.messages", "10000",
-                          "batch.size", "4000000", "queue.buffering.max.kbytes", "1048576",
-                          "partitioner", "murmur2_random", "compression.type",
-                          svc->cfg->compression, NULL};
+                          "batch.size", "4000000", "partitioner", "murmur2_random",
+                          "compression.type", svc->cfg->compression, NULL};
     /* The consumer preset: the joiner commits explicit offsets itself (jnproc), so neither
      * auto commit nor the offset store is used. */
     const char *cons[] = {"group.id", svc->cfg->app_id, "auto.offset.reset", "earliest",
@@ -170,9 +189,11 @@ static int jn__clients_new(jnsvc_t *svc, char *err, size_t len)
     const char *restore[] = {"group.id", group, "enable.partition.eof", "true",
                              "fetch.wait.max.ms", "50", NULL};
     rd_kafka_conf_t *conf = jn__conf(svc, KIT_RK_PRODUCER, "sluice-join", prod, err, len);
-    if (conf) {
+    if (conf && jn__bound_inflight(svc, conf, err, len) == 0) {
         rd_kafka_conf_set_dr_msg_cb(conf, jnproc_dr_cb);
         svc->producer = kit_rk_new(KIT_RK_PRODUCER, conf, err, len);
+    } else if (conf) {
+        rd_kafka_conf_destroy(conf);
     }
     conf = svc->producer ? jn__conf(svc, KIT_RK_CONSUMER, "sluice-join", cons, err, len) : NULL;
     if (conf) {
@@ -378,6 +399,9 @@ char *jnsvc_metrics_text(jnsvc_t *svc)
                  (double)atomic_load(&m->restore_us) / 1e6);
     kit_prom_metric(&t, "counter", "sluice_join_batches_total", "Batches processed.", "",
                     atomic_load(&m->batches));
+    kit_prom_metric(&t, "gauge", "sluice_join_batch_bytes_max",
+                    "The largest batch taken, in input bytes (keys and values).", "",
+                    atomic_load(&m->batch_bytes_max));
     kit_prom_metric(&t, "counter", "sluice_join_commits_total", "Offset commits.", "",
                     atomic_load(&m->commits));
     kit_prom_metric(&t, "counter", "sluice_join_commit_failures_total",

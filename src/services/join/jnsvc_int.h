@@ -25,6 +25,10 @@ enum { JN_MSG_OUTPUT = 1, JN_MSG_CHANGELOG_LEFT, JN_MSG_CHANGELOG_RIGHT, JN_MSG_
 /* A batch whose writes are not all acknowledged yet. Batches are retired (offsets committed,
  * checkpoints recorded) oldest first, so a commit never covers an unacknowledged write. */
 #define JN_FLIGHT_MAX 4 /* batches in flight: overlaps processing with the broker's acks */
+/* Produced bytes not yet acknowledged, in units of batch.max.bytes (the producer's queue
+ * bound, jnsvc.c): the output of a merge is about twice its input record. */
+#define JN_INFLIGHT_BATCHES 4
+SL_STATIC_ASSERT(JN_INFLIGHT_BATCHES >= 1 && JN_INFLIGHT_BATCHES <= 16, "a sane window");
 typedef struct {
     bool used, failed;                      /* failed: processing stopped; never committed */
     int pending;                            /* produced, not yet reported */
@@ -41,6 +45,7 @@ typedef struct {
     atomic_uint_fast64_t records[2];  /* consumed, per side */
     atomic_uint_fast64_t out_values, out_tombstones, unmatched, poison, changelog_writes;
     atomic_uint_fast64_t restored, restore_us, commits, commit_failures, batches;
+    atomic_uint_fast64_t batch_bytes_max; /* the largest batch taken, in input bytes */
     atomic_int_fast64_t lag, assigned;
     jn_hist_t latency; /* input record timestamp to output acknowledged */
 } jn_metrics_t;
