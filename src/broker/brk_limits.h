@@ -74,6 +74,11 @@ SL_STATIC_ASSERT(BRK_GROUP_MEMBER_METADATA_BYTES_MAX <= BRK_GROUP_METADATA_BYTES
 #define BRK_OFFSETS_LOG_COMPACT_BYTES ((int64_t)1 << 20)
 /* Flusher threads. */
 #define BRK_FLUSH_THREADS_MAX 16
+/* Sync jobs one flusher thread takes at once (one round: their fdatasyncs started together and
+ * waited for on several threads, slog_sync_run_many); more queued wait for the next round. */
+#define BRK_FLUSH_ROUND_JOBS_MAX 4096
+SL_STATIC_ASSERT(BRK_FLUSH_ROUND_JOBS_MAX >= 1 && BRK_FLUSH_ROUND_JOBS_MAX <= 65536,
+                 "a round's arrays are allocated once per thread");
 /* log.zero.ahead.bytes default: zeroed space kept ahead of each active segment under flush
  * policy always (slog.h, zero.c); a job zeroes half of it at a time. */
 #define BRK_ZERO_AHEAD_BYTES_DEFAULT ((int64_t)4 << 20)

@@ -374,6 +374,13 @@ static int brk__topic_save(brk_t *brk, brk_topic_t *topic)
     return rc;
 }
 
+static int brk__topics_dir_sync(brk_t *brk)
+{
+    char path[BRK_PATH_BUF];
+    snprintf(path, sizeof path, "%s/topics", brk->conf.data_dir);
+    return sl_fs_sync_dir(path);
+}
+
 static void brk__topic_free(brk_topic_t *topic)
 {
     for (int32_t i = 0; i < topic->npart; i++) {
@@ -383,6 +390,26 @@ static void brk__topic_free(brk_topic_t *topic)
     sl_props_free(topic->overrides);
     free(topic->name);
     free(topic);
+}
+
+/* Makes the directories of the partitions just created durable, all at once (slog_parts_sync_new),
+ * so that none waits for it at its first produce. On failure closes them all. */
+static int brk__parts_sync_new(brk_part_t **parts, int32_t n)
+{
+    slog_part_t **logs = sl_xcalloc(n > 0 ? (size_t)n : 1, sizeof *logs);
+    for (int32_t i = 0; i < n; i++) {
+        logs[i] = parts[i]->log;
+    }
+    int rc = slog_parts_sync_new(logs, (size_t)n);
+    free(logs);
+    if (rc != 0) {
+        SL_LOGE("topics", "cannot make new partition directories durable: %s", sl_strerror(rc));
+        for (int32_t i = 0; i < n; i++) {
+            slog_part_close(parts[i]->log);
+            free(parts[i]);
+        }
+    }
+    return rc;
 }
 
 /* Opens partitions [from, to) of topic (its name, the log settings conf) into parts[0..to-from):
@@ -414,7 +441,7 @@ static int brk__parts_open(brk_t *brk, brk_topic_t *topic, const slog_conf_t *co
         }
         parts[p - from] = part;
     }
-    return 0;
+    return brk__parts_sync_new(parts, to - from);
 }
 
 /* Opens partitions [from, to) of topic and appends them. */
@@ -592,6 +619,9 @@ brk_topic_t *brk_topic_build(brk_t *brk, const char *name, int32_t npart,
     }
     if (rc == 0) {
         rc = brk__topic_save(brk, topic); /* last: the topic exists once this is written */
+        if (rc == 0) {
+            rc = brk__topics_dir_sync(brk); /* and the entry naming the topic directory */
+        }
         if (rc != 0) {
             for (int32_t p = 0; p < topic->npart; p++) {
                 slog_part_close(topic->parts[p]->log);

@@ -115,15 +115,15 @@ int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out)
     return 0;
 }
 
-/* Index files of every segment written (the clean marker vouches for them): synced each, or
- * left for a sync of the filesystem (slog_parts_close). */
-static int slog__persist_indexes(slog_part_t *part, bool sync)
+/* Index files of every segment written (the clean marker vouches for them), not synced: the
+ * close's sync pass (slog__close_list) syncs every one not synced since it was written. */
+static int slog__persist_indexes(slog_part_t *part)
 {
     slog__seg_seal(slog__active(part));
     for (size_t i = 0; i < part->nsegs; i++) {
         slog_seg_t *seg = part->segs[i];
-        if (!seg->index_written || (sync && !seg->index_synced)) {
-            int rc = slog__seg_write_index(seg, part->dir, sync);
+        if (!seg->index_written) {
+            int rc = slog__seg_write_index(seg, part->dir, false);
             if (rc != 0) {
                 return rc;
             }
@@ -148,45 +148,86 @@ static int slog__mark_clean(const slog_part_t *part)
     return 0;
 }
 
-/* What a clean close writes before the marker: the zero-ahead space cut, unsynced data
- * synced, index files, recovery point and producer snapshot. With sync each is made durable
- * on its own; without, the caller syncs the filesystem before any marker (the data is synced
- * first either way, so the recovery point never names offsets that are not durable). */
-static int slog__close_files(slog_part_t *part, bool sync)
+/* Whether the partition's files are as a clean open found them (its marker stands, nothing
+ * appended, rolled or unsynced since): its close writes and syncs nothing. */
+static bool slog__unchanged(const slog_part_t *part)
 {
-    SL_ASSERT(!part->job_out && !part->clean_out && !part->zjob);
-    slog_file_t *file = slog__active(part)->file;
-    int rc = part->failed ? part->failed : slog__zero_trim(part, slog__active(part));
-    if (rc == 1 && sync) {
-        rc = slog__file_ref_open(file); /* the cache may have closed it */
-        if (rc == 0) {
-            rc = slog__fdatasync(file->fd);
-            slog_file_unref(file);
+    const slog_seg_t *active = slog__active(part);
+    if (!part->clean_marker || part->failed || part->dir_dirty || part->zjob ||
+        active->zeroed > active->size || part->durable < slog_part_end_offset(part)) {
+        return false;
+    }
+    for (size_t i = 0; i < part->nsegs; i++) {
+        if (!part->segs[i]->index_written || !part->segs[i]->index_synced) {
+            return false;
         }
     }
-    rc = rc == 1 ? 0 : rc; /* the cut's size change: the filesystem sync's */
-    if (rc == 0) {
-        rc = slog_part_sync_now(part);
-    }
-    if (rc == 0) {
-        rc = slog__persist_indexes(part, sync);
-    }
-    if (rc == 0) {
-        rc = slog__rp_put(part->dir, slog_part_end_offset(part), sync);
-    }
-    if (rc == 0) {
-        slog__pstate_snapshot(part, sync); /* the next open replays nothing */
-    }
-    return rc;
+    return true;
 }
 
-/* Marks a closed partition clean unless rc says a step failed, and frees it. */
+/* The paths a clean close must make durable before its marker, in a list of items. */
+typedef struct {
+    slog__fsync_item_t *items;
+    size_t *owner; /* the partition (index into the closed array) of each item */
+    size_t n, cap;
+} slog__close_list_t;
+
+static void slog__close_add(slog__close_list_t *cl, size_t owner, const char *path, bool dir,
+                            bool segment)
+{
+    if (cl->n == cl->cap) {
+        cl->cap = cl->cap ? cl->cap * 2 : 64;
+        cl->items = sl_xrealloc(cl->items, cl->cap * sizeof *cl->items);
+        cl->owner = sl_xrealloc(cl->owner, cl->cap * sizeof *cl->owner);
+    }
+    cl->owner[cl->n] = owner;
+    cl->items[cl->n++] = (slog__fsync_item_t){.path = sl_xstrdup(path), .dir = dir,
+                                              .segment = segment};
+}
+
+/* What a clean close writes before the marker, unsynced, and lists for one sync pass: segment
+ * files with data not yet synced (or a cut of zero-ahead space), index files written since
+ * their last sync, the producer snapshot and the directory. 1: nothing to do (unchanged). */
+static int slog__close_files(slog_part_t *part, slog__close_list_t *cl, size_t owner)
+{
+    SL_ASSERT(!part->job_out && !part->clean_out && !part->zjob);
+    if (slog__unchanged(part)) {
+        return 1;
+    }
+    int rc = part->failed ? part->failed : slog__zero_trim(part, slog__active(part));
+    bool cut = rc == 1; /* the active file's size changed */
+    if (rc >= 0) {
+        rc = slog__persist_indexes(part);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    char path[4096];
+    for (size_t i = 0; i < part->nsegs; i++) {
+        slog_seg_t *seg = part->segs[i];
+        if (seg->synced_next < seg->next || (cut && i + 1 == part->nsegs)) {
+            slog__close_add(cl, owner, seg->file->path, false, true);
+        }
+        for (int k = 0; !seg->index_synced && k < 2; k++) {
+            slog__seg_path(part->dir, seg->base, k ? "timeindex" : "index", path, sizeof path);
+            slog__close_add(cl, owner, path, false, false);
+        }
+    }
+    /* Unsynced: a snapshot is checked when read, and a lost one only means a longer replay.
+     * The recovery point stays as the last sync job left it: true, and unread while the
+     * marker stands. */
+    slog__pstate_snapshot(part, false);
+    slog__close_add(cl, owner, part->dir, true, false);
+    return 0;
+}
+
+/* Marks a closed partition clean unless rc says a step failed (1: it still is), and frees it. */
 static void slog__close_end(slog_part_t *part, int rc)
 {
     if (rc == 0) {
         rc = slog__mark_clean(part);
     }
-    if (rc != 0) {
+    if (rc < 0) {
         SL_LOGW("log", "%s: closed without a clean marker (%s): the next start verifies it",
                 part->dir, sl_strerror(rc));
     }
@@ -196,55 +237,52 @@ static void slog__close_end(slog_part_t *part, int rc)
 void slog_part_close(slog_part_t *part)
 {
     if (part) {
-        slog__close_end(part, slog__close_files(part, true));
+        slog_parts_close(&part, 1);
     }
-}
-
-/* syncfs(2) of every filesystem holding one of the partitions' directories (one, usually;
- * past SLOG_CLOSE_FILESYSTEMS_MAX distinct ones a filesystem may be synced more than once). */
-static int slog__sync_filesystems(slog_part_t **parts, size_t n)
-{
-    dev_t devs[SLOG_CLOSE_FILESYSTEMS_MAX];
-    size_t ndev = 0;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        struct stat st;
-        if (stat(parts[i]->dir, &st) < 0) {
-            return -errno;
-        }
-        size_t k = 0;
-        while (k < ndev && devs[k] != st.st_dev) {
-            k++;
-        }
-        if (k < ndev) {
-            continue;
-        }
-        int fd = open(parts[i]->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        rc = fd < 0 || syncfs(fd) < 0 ? -errno : 0;
-        if (fd >= 0) {
-            close(fd);
-        }
-        if (ndev < SLOG_CLOSE_FILESYSTEMS_MAX) {
-            devs[ndev++] = st.st_dev;
-        }
-    }
-    return rc;
 }
 
 void slog_parts_close(slog_part_t **parts, size_t n)
 {
     int *rcs = sl_xcalloc(n ? n : 1, sizeof *rcs);
+    slog__close_list_t cl = {0};
     for (size_t i = 0; i < n; i++) {
-        rcs[i] = slog__close_files(parts[i], false);
+        rcs[i] = slog__close_files(parts[i], &cl, i);
     }
-    int rc = slog__sync_filesystems(parts, n);
-    if (rc != 0) {
-        SL_LOGE("log", "syncing the logs' file system at close failed: %s", sl_strerror(rc));
+    slog__fsync_all(cl.items, cl.n);
+    for (size_t i = 0; i < cl.n; i++) {
+        if (cl.items[i].rc != 0 && rcs[cl.owner[i]] == 0) {
+            rcs[cl.owner[i]] = cl.items[i].rc;
+        }
+        free((char *)cl.items[i].path);
     }
+    free(cl.items);
+    free(cl.owner);
     for (size_t i = 0; i < n; i++) {
-        slog__close_end(parts[i], rcs[i] ? rcs[i] : rc);
+        slog__close_end(parts[i], rcs[i]);
     }
     free(rcs);
+}
+
+int slog_parts_sync_new(slog_part_t **parts, size_t n)
+{
+    slog__fsync_item_t *items = sl_xcalloc(n ? n : 1, sizeof *items);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i]->dir_dirty) {
+            items[k++] = (slog__fsync_item_t){.path = parts[i]->dir, .dir = true};
+        }
+    }
+    slog__fsync_all(items, k);
+    int rc = 0;
+    k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i]->dir_dirty) {
+            rc = rc ? rc : items[k].rc;
+            parts[i]->dir_dirty = items[k++].rc != 0; /* else the first sync job tries again */
+        }
+    }
+    free(items);
+    return rc;
 }
 
 void slog_part_abandon(slog_part_t *part)

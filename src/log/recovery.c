@@ -97,18 +97,12 @@ static int slog__list(const char *dir, int64_t **bases, size_t *n)
     return rc;
 }
 
-int slog__rp_put(const char *dir, int64_t offset, bool sync)
+int slog__rp_write(const char *dir, int64_t offset)
 {
     char path[4096], text[32];
     snprintf(path, sizeof path, "%s/" SLOG_RP_FILE, dir);
     int len = snprintf(text, sizeof text, "%" PRId64 "\n", offset);
-    return sync ? sl_fs_write_atomic(path, text, (size_t)len)
-                : sl_fs_write_replace(path, text, (size_t)len);
-}
-
-int slog__rp_write(const char *dir, int64_t offset)
-{
-    return slog__rp_put(dir, offset, true);
+    return sl_fs_write_atomic(path, text, (size_t)len);
 }
 
 /* The recovery point, or -1 when missing or unreadable (then everything is verified). */

@@ -71,13 +71,23 @@ void slog_conf_default(slog_conf_t *conf);
  * -errno, or SL_ECORRUPT when the log cannot be made consistent (never when a tail can be
  * truncated). Thread: loop (blocks). */
 int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out);
-/* Syncs, writes indexes and the clean marker, frees. Thread: loop (blocks). */
+/* Closes cleanly and frees: slog_parts_close of one partition. Thread: loop (blocks). */
 void slog_part_close(slog_part_t *part);
-/* Closes n partitions as slog_part_close does, but with one syncfs(2) of their file system
- * between writing their files and their clean markers instead of several fsyncs each (a
- * broker with 10,000 partitions stopped in 18 s one by one). Unsynced data is still
- * fdatasync'd first. Thread: loop (blocks). */
+/* Closes n partitions cleanly and frees them. Each one changed since a clean open writes its
+ * index files and producer snapshot unsynced; then one pass (slog__fsync_all: writeback of all
+ * started at once, then waited for on several threads) makes durable only what is not yet:
+ * unsynced segment data, index files not synced since written, and each directory; only then
+ * is each partition's .clean marker created. A partition unchanged since a clean open (its
+ * marker still there) writes and syncs nothing. Never syncs the whole file system (syncfs
+ * would also wait for every other process's dirty data). A partition whose files fail is
+ * closed without a marker (the next start verifies it). Thread: loop (blocks). */
 void slog_parts_close(slog_part_t **parts, size_t n);
+/* Makes the directories of newly created partitions durable (the entries of their first
+ * segment files), all at once on several threads, so a partition's first sync job fsyncs only
+ * its file: called by whoever created n partitions before it reports them created. Partitions
+ * whose directory is not dirty are skipped; one that fails keeps its directory for its first
+ * sync job. Returns 0 or the first -errno. Thread: any that owns the partitions (blocks). */
+int slog_parts_sync_new(slog_part_t **parts, size_t n);
 /* Frees without writing anything (its directory is being removed by the caller). */
 void slog_part_abandon(slog_part_t *part);
 /* Closes and removes the directory (topic deletion). In-flight reads keep their files open. */
@@ -203,6 +213,10 @@ typedef struct slog_sync_job slog_sync_job_t;
 bool slog_part_sync_needed(const slog_part_t *part);
 slog_sync_job_t *slog_part_sync_begin(slog_part_t *part);
 int slog_sync_run(slog_sync_job_t *job);
+/* Runs n jobs together (their files' writeback started at once, their fdatasyncs and directory
+ * fsyncs waited for on several threads: slog_sync_run for many partitions, sharing journal
+ * commits and disk flushes); rcs[i] is jobs[i]'s result. Thread: any (the flusher); blocks. */
+void slog_sync_run_many(slog_sync_job_t **jobs, size_t n, int *rcs);
 void slog_part_sync_end(slog_part_t *part, slog_sync_job_t *job, int rc);
 /* Synchronous variant for close and tests. */
 int slog_part_sync_now(slog_part_t *part);

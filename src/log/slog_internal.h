@@ -237,6 +237,21 @@ int slog__seg_header(const slog_seg_t *seg, int64_t pos, slog_batch_hdr_t *hdr);
 /* Removes the segment's files. */
 void slog__seg_unlink(const slog_seg_t *seg, const char *dir);
 
+/* fsyncs.c: one file or directory to make durable; rc is the result. */
+typedef struct {
+    const char *path;
+    bool dir;     /* fsync a directory (its entries), else fdatasync a file */
+    bool segment; /* a segment file: its fdatasync can be failed by tests (slog_fault.h) */
+    bool gone_ok; /* a file deleted meanwhile needs no sync (0, not -ENOENT) */
+    int rc;
+} slog__fsync_item_t;
+/* Makes every item durable: starts writeback of all the files first (sync_file_range), so the
+ * disk takes their writes together, then fdatasyncs the files and fsyncs the directories on up
+ * to SLOG_FSYNC_THREADS_MAX threads (the caller's included; more than SLOG_FSYNC_INLINE_MAX
+ * items), so that one journal commit and disk flush serve many. Returns when all are done;
+ * each item's rc is 0 or -errno. Opens each file by path while it waits. Thread: any (blocks). */
+void slog__fsync_all(slog__fsync_item_t *items, size_t n);
+
 /* partition.c: frees a partition and everything it holds (not its directory). */
 void slog__part_free(slog_part_t *part);
 
@@ -244,9 +259,6 @@ void slog__part_free(slog_part_t *part);
 int slog__recover(slog_part_t *part);
 /* Writes the recovery point file of dir (atomic, durable). Thread: any. */
 int slog__rp_write(const char *dir, int64_t offset);
-/* As slog__rp_write, synced or not (a clean close of many partitions syncs the filesystem
- * once instead: slog_parts_close). */
-int slog__rp_put(const char *dir, int64_t offset, bool sync);
 /* partition.c: applies the log-start-offset file once the partition is loaded and deletes the
  * whole segments below it; a start past the log's end (a lost tail) becomes the end, in the
  * file too. Returns 0 or -errno from that rewrite. */

@@ -12,8 +12,15 @@
 #define SLOG_BATCH_BYTES_MAX ((int32_t)64 << 20)
 /* Records in one batch (guards count fields before any walk). */
 #define SLOG_BATCH_RECORDS_MAX 1000000
-/* Distinct file systems slog_parts_close remembers having synced (more are synced again). */
-#define SLOG_CLOSE_FILESYSTEMS_MAX 16
+/* Threads that wait on fsyncs at once in slog__fsync_all (the caller's included): enough for a
+ * journal commit and a disk cache flush to serve many files each (fsyncs.c), few enough to
+ * stay far below a descriptor limit (each holds one file open while it waits). */
+#define SLOG_FSYNC_THREADS_MAX 16
+/* Items that slog__fsync_all syncs on the calling thread alone (a sync job of one partition:
+ * starting threads would cost more than it saves). */
+#define SLOG_FSYNC_INLINE_MAX 2
+SL_STATIC_ASSERT(SLOG_FSYNC_THREADS_MAX >= 1 && SLOG_FSYNC_THREADS_MAX <= 64,
+                 "fsync threads: a few, bounded");
 
 /* Segments in one partition. */
 #define SLOG_SEGMENTS_MAX 100000

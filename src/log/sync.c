@@ -7,16 +7,13 @@
  * A job names its files by path and opens each only while it syncs it (fdatasync through any
  * fd writes the inode's dirty pages), so queued jobs of many partitions hold no descriptors
  * and leave the fd cache free to close their segments (fdcache.c). A file deleted meanwhile
- * (retention, a failed sync's cut) needs no sync. */
+ * (retention, a failed sync's cut) needs no sync. The flusher runs the jobs queued meanwhile
+ * together (slog_sync_run_many), so many partitions' fdatasyncs share journal commits. */
 #include "sl_common.h"
-#include "sl_fs.h"
 #include "sl_log.h"
 #include "slog_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 struct slog_sync_job {
     int64_t target;  /* the end offset when the job began: durable once it succeeds */
@@ -60,24 +57,55 @@ slog_sync_job_t *slog_part_sync_begin(slog_part_t *part)
     return job;
 }
 
+/* Lists the files and the directory of n jobs to sync; owner[k] is item k's job. */
+static size_t slog__sync_items(slog_sync_job_t **jobs, size_t n, slog__fsync_item_t *items,
+                               size_t *owner)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        for (size_t i = 0; i < jobs[j]->nfiles; i++) {
+            owner[k] = j;
+            items[k++] = (slog__fsync_item_t){.path = jobs[j]->files[i], .segment = true,
+                                              .gone_ok = true};
+        }
+        if (jobs[j]->sync_dir) {
+            owner[k] = j;
+            items[k++] = (slog__fsync_item_t){.path = jobs[j]->dir, .dir = true};
+        }
+    }
+    return k;
+}
+
+void slog_sync_run_many(slog_sync_job_t **jobs, size_t n, int *rcs)
+{
+    size_t total = 0;
+    for (size_t j = 0; j < n; j++) {
+        total += jobs[j]->nfiles + jobs[j]->sync_dir;
+        rcs[j] = 0;
+    }
+    slog__fsync_item_t *items = sl_xcalloc(total ? total : 1, sizeof *items);
+    size_t *owner = sl_xcalloc(total ? total : 1, sizeof *owner);
+    size_t k = slog__sync_items(jobs, n, items, owner);
+    slog__fsync_all(items, k);
+    for (size_t i = 0; i < k; i++) {
+        if (items[i].rc != 0 && rcs[owner[i]] == 0) {
+            rcs[owner[i]] = items[i].rc;
+        }
+    }
+    /* The recovery point names offsets only once their data and directory are durable. */
+    for (size_t j = 0; j < n; j++) {
+        if (rcs[j] == 0 && jobs[j]->rp_base >= 0) {
+            rcs[j] = slog__rp_write(jobs[j]->dir, jobs[j]->target);
+        }
+    }
+    free(owner);
+    free(items);
+}
+
 int slog_sync_run(slog_sync_job_t *job)
 {
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < job->nfiles; i++) {
-        int fd = slog__open_retry(job->files[i], O_RDWR | O_CLOEXEC, 0);
-        if (fd < 0) {
-            rc = errno == ENOENT ? 0 : -errno;
-            continue;
-        }
-        rc = slog__fdatasync(fd);
-        close(fd);
-    }
-    if (rc == 0 && job->sync_dir) {
-        rc = sl_fs_sync_dir(job->dir);
-    }
-    if (rc == 0 && job->rp_base >= 0) {
-        rc = slog__rp_write(job->dir, job->target);
-    }
+    int rc;
+    slog_sync_run_many(&job, 1, &rc);
     return rc;
 }
 
