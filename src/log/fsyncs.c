@@ -14,10 +14,36 @@
 #include <unistd.h>
 
 typedef struct {
-    slog__fsync_item_t *items;
     size_t n;
     atomic_size_t next;
-} slog__fsync_work_t;
+    slog__par_fn fn;
+    void *ctx;
+} slog__par_work_t;
+
+static void *slog__par_thread(void *arg)
+{
+    slog__par_work_t *work = arg;
+    for (size_t i; (i = atomic_fetch_add(&work->next, 1)) < work->n;) {
+        work->fn(work->ctx, i);
+    }
+    return NULL;
+}
+
+void slog__par_for(size_t n, slog__par_fn fn, void *ctx)
+{
+    slog__par_work_t work = {.n = n, .fn = fn, .ctx = ctx};
+    atomic_init(&work.next, 0);
+    pthread_t th[SLOG_FSYNC_THREADS_MAX];
+    size_t nth = 0;
+    size_t want = n > SLOG_FSYNC_INLINE_MAX ? SL_MIN(n, (size_t)SLOG_FSYNC_THREADS_MAX) : 1;
+    while (nth + 1 < want && pthread_create(&th[nth], NULL, slog__par_thread, &work) == 0) {
+        nth++;
+    }
+    slog__par_thread(&work); /* this thread too; alone when none could be created */
+    for (size_t i = 0; i < nth; i++) {
+        pthread_join(th[i], NULL);
+    }
+}
 
 /* Starts writeback of a file's dirty pages without waiting (best effort: the fdatasync that
  * follows is what counts). */
@@ -44,13 +70,10 @@ static int slog__fsync_one(const slog__fsync_item_t *item)
     return rc;
 }
 
-static void *slog__fsync_thread(void *arg)
+static void slog__fsync_item(void *ctx, size_t i)
 {
-    slog__fsync_work_t *work = arg;
-    for (size_t i; (i = atomic_fetch_add(&work->next, 1)) < work->n;) {
-        work->items[i].rc = slog__fsync_one(&work->items[i]);
-    }
-    return NULL;
+    slog__fsync_item_t *items = ctx;
+    items[i].rc = slog__fsync_one(&items[i]);
 }
 
 void slog__fsync_all(slog__fsync_item_t *items, size_t n)
@@ -60,16 +83,5 @@ void slog__fsync_all(slog__fsync_item_t *items, size_t n)
             slog__fsync_start(&items[i]);
         }
     }
-    slog__fsync_work_t work = {.items = items, .n = n};
-    atomic_init(&work.next, 0);
-    pthread_t th[SLOG_FSYNC_THREADS_MAX];
-    size_t nth = 0;
-    size_t want = n > SLOG_FSYNC_INLINE_MAX ? SL_MIN(n, (size_t)SLOG_FSYNC_THREADS_MAX) : 1;
-    while (nth + 1 < want && pthread_create(&th[nth], NULL, slog__fsync_thread, &work) == 0) {
-        nth++;
-    }
-    slog__fsync_thread(&work); /* this thread too; alone when none could be created */
-    for (size_t i = 0; i < nth; i++) {
-        pthread_join(th[i], NULL);
-    }
+    slog__par_for(n, slog__fsync_item, items);
 }

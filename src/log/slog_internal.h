@@ -251,6 +251,11 @@ typedef struct {
  * items), so that one journal commit and disk flush serve many. Returns when all are done;
  * each item's rc is 0 or -errno. Opens each file by path while it waits. Thread: any (blocks). */
 void slog__fsync_all(slog__fsync_item_t *items, size_t n);
+/* Calls fn(ctx, i) for every i below n, on up to SLOG_FSYNC_THREADS_MAX threads (the caller's
+ * included; more than SLOG_FSYNC_INLINE_MAX items), and returns when all calls have. fn must
+ * be safe to run for different i at once. Thread: any (blocks). */
+typedef void (*slog__par_fn)(void *ctx, size_t i);
+void slog__par_for(size_t n, slog__par_fn fn, void *ctx);
 
 /* partition.c: frees a partition and everything it holds (not its directory). */
 void slog__part_free(slog_part_t *part);
