@@ -567,7 +567,7 @@ void brk_topics_close(brk_t *brk)
             logs[n++] = topic->parts[p]->log;
         }
     }
-    slog_parts_close(logs, n); /* the logs' part: their files, one file system sync */
+    slog_parts_close(logs, n); /* the logs' part: their files, synced in one parallel pass */
     free(logs);
     sl_hset_free(brk->topic_names);
     sl_hset_free(brk->topic_ids);
