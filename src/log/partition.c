@@ -260,8 +260,9 @@ static void slog__close_sync(slog__close_work_t *work, size_t n)
     }
     slog__fsync_item_t *items = sl_xcalloc(total ? total : 1, sizeof *items);
     for (size_t i = 0; i < n; i++) {
-        memcpy(items + k, work->lists[i].items, work->lists[i].n * sizeof *items);
-        k += work->lists[i].n;
+        for (size_t j = 0; j < work->lists[i].n; j++) {
+            items[k++] = work->lists[i].items[j];
+        }
     }
     slog__fsync_all(items, total);
     k = 0;
