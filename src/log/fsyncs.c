@@ -1,4 +1,5 @@
-/* Many files and directories made durable at once (slog_internal.h: slog__fsync_all): the
+/* Many files and directories made durable at once (slog_internal.h: slog__fsync_all), and the
+ * bounded parallel loop it runs on (slog__par_for, also a stop's writing of close files): the
  * flusher's rounds of sync jobs, a stop's close of every partition and the creation of many
  * partitions. One at a time, each fsync waits for its own journal commit and disk cache flush;
  * started together, one commit and a few flushes serve them all (1,024 files beside a disk hog
