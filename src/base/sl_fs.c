@@ -85,23 +85,16 @@ int sl_fs_tmp_open(const char *path, char *tmp, size_t cap, int mode)
     return -EEXIST;
 }
 
-int sl_fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode)
+/* Temp file, write, (fsync,) rename over path; the directory is the caller's. */
+static int sl__write_rename(const char *path, const void *data, size_t len, int mode, bool sync)
 {
     char tmp[PATH_MAX];
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-    } else {
-        snprintf(dir, sizeof dir, ".");
-    }
     int fd = sl_fs_tmp_open(path, tmp, sizeof tmp, mode);
     if (fd < 0) {
         return fd;
     }
     int rc = sl__write_full(fd, data, len);
-    if (rc == 0 && fsync(fd) < 0) {
+    if (rc == 0 && sync && fsync(fd) < 0) {
         rc = -errno;
     }
     close(fd);
@@ -110,9 +103,27 @@ int sl_fs_write_atomic_mode(const char *path, const void *data, size_t len, int 
     }
     if (rc != 0) {
         unlink(tmp);
-        return rc;
     }
-    return sl_fs_sync_dir(dir);
+    return rc;
+}
+
+int sl_fs_write_replace(const char *path, const void *data, size_t len)
+{
+    return sl__write_rename(path, data, len, (int)sl_fs_file_mode(), false);
+}
+
+int sl_fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+    } else {
+        snprintf(dir, sizeof dir, ".");
+    }
+    int rc = sl__write_rename(path, data, len, mode, true);
+    return rc != 0 ? rc : sl_fs_sync_dir(dir);
 }
 
 int sl_fs_write_atomic(const char *path, const void *data, size_t len)

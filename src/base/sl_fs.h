@@ -19,6 +19,10 @@ int sl_fs_write_atomic(const char *path, const void *data, size_t len);
  * ("<path>.<8 random chars>.tmp") and is created with O_EXCL|O_NOFOLLOW, so nothing planted
  * beside path is followed or overwritten. */
 int sl_fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode);
+/* As sl_fs_write_atomic but nothing is synced: a reader (or a crash) sees the old file or the
+ * new one, or after a crash possibly an empty or partial new one (the caller must check what
+ * it reads). For files a later sync of the whole filesystem makes durable. */
+int sl_fs_write_replace(const char *path, const void *data, size_t len);
 /* Creates a temp file beside path with a name nobody can guess ("<path>.<8 random
  * chars>.tmp"; recovery removes leftovers by the .tmp suffix), O_EXCL|O_NOFOLLOW|O_CLOEXEC,
  * so a file or symlink planted there is never opened. Returns the fd or -errno; the name is

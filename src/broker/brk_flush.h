@@ -16,5 +16,9 @@ bool brk_flush_busy(const brk_t *brk);
 /* Waits for part's in-flight sync job and stops and waits for its zero-ahead job (topic
  * deletion, shutdown). Blocks the loop briefly. */
 void brk_flush_drain(brk_t *brk, brk_part_t *part);
+/* Marks part closing and stops its zero-ahead job without waiting: called for every
+ * partition before the drains at shutdown, so no drain waits behind other partitions' queued
+ * zeroing. Thread: loop. */
+void brk_flush_quiesce(brk_part_t *part);
 
 #endif

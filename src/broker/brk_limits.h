@@ -9,14 +9,15 @@
 #define BRK_PATH_BUF 4096
 /* Topics on one broker. */
 #define BRK_TOPICS_MAX 10000
-/* Partitions of one topic (Kafka has no hard limit; each is a directory and open files). */
-#define BRK_PARTITIONS_MAX 10000
+/* Partitions of one topic (Kafka has no hard limit; each is a directory, and its files share
+ * the segment fd cache). Equal to BRK_FETCH_PARTITIONS_MAX: one fetch can ask for all. */
+#define BRK_PARTITIONS_MAX 50000
 /* Topics and partitions are created off the loop (create.c): partitions one request may create
  * (CreateTopics, CreatePartitions, a Metadata's auto-creation; more: POLICY_VIOLATION for the
  * topics past it), partitions being created at once by all requests (more:
  * THROTTLING_QUOTA_EXCEEDED, retriable), and batches queued for the creation worker. */
-#define BRK_CREATE_PARTITIONS_REQUEST_MAX 10000
-#define BRK_CREATE_PARTITIONS_INFLIGHT_MAX 50000
+#define BRK_CREATE_PARTITIONS_REQUEST_MAX 50000
+#define BRK_CREATE_PARTITIONS_INFLIGHT_MAX 100000
 #define BRK_CREATE_JOBS_MAX 256
 SL_STATIC_ASSERT(BRK_CREATE_PARTITIONS_REQUEST_MAX >= BRK_PARTITIONS_MAX &&
                      BRK_CREATE_PARTITIONS_INFLIGHT_MAX >= BRK_CREATE_PARTITIONS_REQUEST_MAX,
@@ -56,8 +57,10 @@ SL_STATIC_ASSERT(BRK_RESPONSE_BYTES_MAX > BRK_FETCH_BYTES_MAX * 2 &&
                      BRK_RESPONSE_BYTES_MAX < INT32_MAX / 2, "response bound");
 /* Arena chunk for decoded requests. */
 #define BRK_ARENA_CHUNK_BYTES 16384
-/* Sync jobs queued for the flusher threads. */
-#define BRK_FLUSH_QUEUE_MAX BRK_PARTITIONS_MAX
+/* Sync jobs queued for the flusher threads: at most one per partition, of every topic and the
+ * committed-offsets log (it was BRK_PARTITIONS_MAX, one topic's worth, which two topics of
+ * 10,000 partitions written at once went past). */
+#define BRK_FLUSH_QUEUE_MAX ((int64_t)BRK_TOPICS_MAX * BRK_PARTITIONS_MAX + 1)
 /* Consumer groups on one broker. */
 #define BRK_GROUPS_MAX 100000
 /* What one group member may store from its JoinGroup: protocols, and bytes of protocol names
@@ -76,6 +79,11 @@ SL_STATIC_ASSERT(BRK_GROUP_MEMBER_METADATA_BYTES_MAX <= BRK_GROUP_METADATA_BYTES
 #define BRK_OFFSETS_LOG_COMPACT_BYTES ((int64_t)1 << 20)
 /* Flusher threads. */
 #define BRK_FLUSH_THREADS_MAX 16
+/* Sync jobs one flusher thread takes at once (one round: their fdatasyncs started together and
+ * waited for on several threads, slog_sync_run_many); more queued wait for the next round. */
+#define BRK_FLUSH_ROUND_JOBS_MAX 4096
+SL_STATIC_ASSERT(BRK_FLUSH_ROUND_JOBS_MAX >= 1 && BRK_FLUSH_ROUND_JOBS_MAX <= 65536,
+                 "a round's arrays are allocated once per thread");
 /* log.zero.ahead.bytes default: zeroed space kept ahead of each active segment under flush
  * policy always (slog.h, zero.c); a job zeroes half of it at a time. */
 #define BRK_ZERO_AHEAD_BYTES_DEFAULT ((int64_t)4 << 20)

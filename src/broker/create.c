@@ -90,7 +90,7 @@ brk_create_t *brk_create_new(brk_t *brk, void (*done)(brk_create_t *c, void *ctx
 kerr_t brk_create_admit(const brk_create_t *c, int64_t npart, const char **msg)
 {
     if (c->nparts + npart > BRK_CREATE_PARTITIONS_REQUEST_MAX) {
-        *msg = "one request may create at most 10000 partitions";
+        *msg = "one request may create at most 50000 partitions";
         return KERR_POLICY_VIOLATION;
     }
     if (c->brk->creating_parts + c->nparts + npart > BRK_CREATE_PARTITIONS_INFLIGHT_MAX) {
@@ -257,7 +257,7 @@ kerr_t brk_create_check_topic(brk_t *brk, kproto_str_t name, int32_t *npart,
         *npart = brk->conf.num_partitions;
     }
     if (*npart <= 0 || *npart > BRK_PARTITIONS_MAX) {
-        *msg = "number of partitions must be between 1 and 10000";
+        *msg = "number of partitions must be between 1 and 50000";
         return KERR_INVALID_PARTITIONS;
     }
     if (brk->ntopics + brk_create_pending_topics(brk) >= BRK_TOPICS_MAX) {

@@ -195,10 +195,13 @@ static void brk__fetch_part(brk_req_t *req, brk_topic_t *topic, kerr_t topic_err
         sum->error = true;
     } else {
         part = topic->parts[fp->partition];
-        /* Past BRK_FETCH_RANGES_MAX partitions with records the rest get none, as past
+        /* Past BRK_FETCH_RANGES_MAX partitions with records, or half the segment fd cache
+         * (each range holds its file open until sent), the rest get none, as past
          * max_bytes: the consumer asks again. */
-        int64_t max = sum->ranges >= BRK_FETCH_RANGES_MAX
-                          ? 0 : SL_MIN((int64_t)fp->partition_max_bytes, limit);
+        int64_t ranges_max = SL_MIN((int64_t)BRK_FETCH_RANGES_MAX,
+                                    SL_MAX(slog_fd_cache_max() / 2, (int64_t)1));
+        int64_t max = sum->ranges >= ranges_max ? 0
+                                                : SL_MIN((int64_t)fp->partition_max_bytes, limit);
         int rc = brk__fetch_read(req, part, fp, max, sum->bytes == 0 && max > 0, &rd);
         if (rc != 0) {
             err = (int16_t)brk_kerr_from_log(rc);

@@ -1,5 +1,7 @@
 /* Group commit. The loop hands sync jobs (slog_part_sync_begin) to a few flusher threads
- * through a bounded queue; a thread runs fdatasync on the job's files; the loop learns of the
+ * through a bounded queue; a thread takes every job queued (a round: many partitions' files
+ * synced together on several threads, slog_sync_run_many, so that under load one journal
+ * commit serves them all rather than each waiting for its own); the loop learns of the
  * completion through an eventfd, ends the job (the durable offset advances) and tells the
  * partition's owner (synced: part.c answers the waiters whose records are now durable). While a job is out, new
  * appends accumulate and the next job covers them all: one fdatasync per partition covers
@@ -73,26 +75,52 @@ static brk_fjob_t *brk__fq_pop(brk_fjob_t **head, brk_fjob_t **tail)
     return fj;
 }
 
-/* The next job for a thread (fl->mu held): a sync job, else a zero job when allowed. */
-static brk_fjob_t *brk__flush_take(brk_flusher_t *fl)
+/* The next work for a thread (fl->mu held), into round: every queued sync job up to
+ * BRK_FLUSH_ROUND_JOBS_MAX (one round), else one zero job when allowed. Returns the count. */
+static size_t brk__flush_take(brk_flusher_t *fl, brk_fjob_t **round)
 {
-    if (fl->todo) {
-        return brk__fq_pop(&fl->todo, &fl->todo_tail);
+    size_t n = 0;
+    while (fl->todo && n < BRK_FLUSH_ROUND_JOBS_MAX) {
+        round[n++] = brk__fq_pop(&fl->todo, &fl->todo_tail);
     }
-    if (fl->ztodo && fl->zrunning < fl->zmax) {
+    if (n == 0 && fl->ztodo && fl->zrunning < fl->zmax) {
         fl->zrunning++;
-        return brk__fq_pop(&fl->ztodo, &fl->ztodo_tail);
+        round[n++] = brk__fq_pop(&fl->ztodo, &fl->ztodo_tail);
     }
-    return NULL;
+    return n;
+}
+
+/* A thread's buffers for one round. */
+typedef struct {
+    brk_fjob_t *fjobs[BRK_FLUSH_ROUND_JOBS_MAX];
+    slog_sync_job_t *jobs[BRK_FLUSH_ROUND_JOBS_MAX];
+    int rcs[BRK_FLUSH_ROUND_JOBS_MAX];
+} brk_fround_t;
+
+/* Runs one zero job, or n sync jobs together (slog_sync_run_many). */
+static void brk__flush_run(brk_fround_t *r, size_t n)
+{
+    if (r->fjobs[0]->zjob) {
+        r->fjobs[0]->rc = slog_zero_run(r->fjobs[0]->zjob);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        r->jobs[i] = r->fjobs[i]->job;
+    }
+    slog_sync_run_many(r->jobs, n, r->rcs);
+    for (size_t i = 0; i < n; i++) {
+        r->fjobs[i]->rc = r->rcs[i];
+    }
 }
 
 static void *brk__flush_thread(void *arg)
 {
     brk_flusher_t *fl = arg;
+    brk_fround_t *r = sl_xmalloc(sizeof *r);
     pthread_mutex_lock(&fl->mu);
     for (;;) {
-        brk_fjob_t *fj = brk__flush_take(fl);
-        if (!fj) {
+        size_t n = brk__flush_take(fl, r->fjobs);
+        if (n == 0) {
             if (fl->stop && !fl->todo && !fl->ztodo) {
                 break;
             }
@@ -101,20 +129,26 @@ static void *brk__flush_thread(void *arg)
         }
         pthread_mutex_unlock(&fl->mu);
         int64_t t0 = sl_time_mono_us();
-        fj->rc = fj->job ? slog_sync_run(fj->job) : slog_zero_run(fj->zjob);
-        fj->us = sl_time_mono_us() - t0;
+        brk__flush_run(r, n);
+        int64_t us = sl_time_mono_us() - t0; /* each job of a round waited for all of it */
+        for (size_t i = 0; i < n; i++) {
+            r->fjobs[i]->us = us;
+        }
         pthread_mutex_lock(&fl->mu);
-        if (fj->zjob) {
+        if (r->fjobs[0]->zjob) {
             fl->zrunning--;
             pthread_cond_broadcast(&fl->cv); /* a queued zero job may start now */
         }
-        fj->next = fl->done;
-        fl->done = fj;
+        for (size_t i = 0; i < n; i++) {
+            r->fjobs[i]->next = fl->done;
+            fl->done = r->fjobs[i];
+        }
         uint64_t one = 1;
         ssize_t w = write(fl->efd, &one, sizeof one);
         SL_UNUSED(w);
     }
     pthread_mutex_unlock(&fl->mu);
+    free(r);
     return NULL;
 }
 
@@ -265,7 +299,7 @@ void brk_flush_kick(brk_t *brk, brk_part_t *part)
     if (part->sync_inflight || !slog_part_sync_needed(part->log)) {
         return;
     }
-    SL_ASSERT(fl->queued < BRK_FLUSH_QUEUE_MAX + 1);
+    SL_ASSERT((int64_t)fl->queued < BRK_FLUSH_QUEUE_MAX); /* one per partition: !sync_inflight */
     slog_sync_job_t *job = slog_part_sync_begin(part->log);
     if (!job) {
         return;
@@ -273,6 +307,14 @@ void brk_flush_kick(brk_t *brk, brk_part_t *part)
     part->sync_inflight = true;
     fl->queued++;
     brk__flush_submit(fl, part, job, NULL);
+}
+
+void brk_flush_quiesce(brk_part_t *part)
+{
+    part->closing = true;
+    if (part->zero_job) {
+        slog_zero_cancel(part->zero_job);
+    }
 }
 
 void brk_flush_drain(brk_t *brk, brk_part_t *part)

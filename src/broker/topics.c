@@ -388,6 +388,13 @@ static int brk__topic_save(brk_t *brk, brk_topic_t *topic)
     return rc;
 }
 
+static int brk__topics_dir_sync(brk_t *brk)
+{
+    char path[BRK_PATH_BUF];
+    snprintf(path, sizeof path, "%s/topics", brk->conf.data_dir);
+    return sl_fs_sync_dir(path);
+}
+
 static void brk__topic_free(brk_topic_t *topic)
 {
     for (int32_t i = 0; i < topic->npart; i++) {
@@ -397,6 +404,26 @@ static void brk__topic_free(brk_topic_t *topic)
     sl_props_free(topic->overrides);
     free(topic->name);
     free(topic);
+}
+
+/* Makes the directories of the partitions just created durable, all at once (slog_parts_sync_new),
+ * so that none waits for it at its first produce. On failure closes them all. */
+static int brk__parts_sync_new(brk_part_t **parts, int32_t n)
+{
+    slog_part_t **logs = sl_xcalloc(n > 0 ? (size_t)n : 1, sizeof *logs);
+    for (int32_t i = 0; i < n; i++) {
+        logs[i] = parts[i]->log;
+    }
+    int rc = slog_parts_sync_new(logs, (size_t)n);
+    free(logs);
+    if (rc != 0) {
+        SL_LOGE("topics", "cannot make new partition directories durable: %s", sl_strerror(rc));
+        for (int32_t i = 0; i < n; i++) {
+            slog_part_close(parts[i]->log);
+            free(parts[i]);
+        }
+    }
+    return rc;
 }
 
 /* Opens partitions [from, to) of topic (its name, the log settings conf) into parts[0..to-from):
@@ -428,7 +455,7 @@ static int brk__parts_open(brk_t *brk, brk_topic_t *topic, const slog_conf_t *co
         }
         parts[p - from] = part;
     }
-    return 0;
+    return brk__parts_sync_new(parts, to - from);
 }
 
 /* Opens partitions [from, to) of topic and appends them. */
@@ -536,17 +563,32 @@ int brk_topics_load(brk_t *brk, char *err, size_t err_len)
 
 void brk_topics_close(brk_t *brk)
 {
+    size_t n = 0, cap = 0;
+    slog_part_t **logs = NULL;
+    for (brk_topic_t *topic = brk->topics; topic; topic = topic->next) {
+        for (int32_t p = 0; p < topic->npart; p++) {
+            brk_flush_quiesce(topic->parts[p]);
+        }
+    }
+    for (brk_topic_t *topic = brk->topics; topic; topic = topic->next) {
+        for (int32_t p = 0; p < topic->npart; p++) { /* the loop's part: jobs and waiters */
+            brk_flush_drain(brk, topic->parts[p]);
+            brk_part_fail_waiters(topic->parts[p], SL_ECLOSED);
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                logs = sl_xrealloc(logs, cap * sizeof *logs);
+            }
+            logs[n++] = topic->parts[p]->log;
+        }
+    }
+    slog_parts_close(logs, n); /* the logs' part: their files, synced in one parallel pass */
+    free(logs);
     sl_hset_free(brk->topic_names);
     sl_hset_free(brk->topic_ids);
     brk->topic_names = brk->topic_ids = NULL;
     while (brk->topics) {
         brk_topic_t *topic = brk->topics;
         brk->topics = topic->next;
-        for (int32_t p = 0; p < topic->npart; p++) {
-            brk_flush_drain(brk, topic->parts[p]);
-            brk_part_fail_waiters(topic->parts[p], SL_ECLOSED);
-            slog_part_close(topic->parts[p]->log);
-        }
         brk__topic_free(topic);
     }
     brk->ntopics = 0;
@@ -591,6 +633,9 @@ brk_topic_t *brk_topic_build(brk_t *brk, const char *name, int32_t npart,
     }
     if (rc == 0) {
         rc = brk__topic_save(brk, topic); /* last: the topic exists once this is written */
+        if (rc == 0) {
+            rc = brk__topics_dir_sync(brk); /* and the entry naming the topic directory */
+        }
         if (rc != 0) {
             for (int32_t p = 0; p < topic->npart; p++) {
                 slog_part_close(topic->parts[p]->log);
@@ -673,7 +718,7 @@ kerr_t brk_topic_check_partitions(const brk_topic_t *topic, int32_t count, const
         return KERR_INVALID_PARTITIONS;
     }
     if (count > BRK_PARTITIONS_MAX) {
-        *msg = "number of partitions must be at most 10000";
+        *msg = "number of partitions must be at most 50000";
         return KERR_INVALID_PARTITIONS;
     }
     return KERR_NONE;

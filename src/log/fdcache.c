@@ -1,10 +1,16 @@
-/* The segment fd cache: a bound on the .log files of closed segments kept open at once, so a
- * broker with many segments stays under RLIMIT_NOFILE. Closed segments' files form one
- * process-wide LRU list; past the bound the least recently used file that nothing but its
- * segment holds (refs == 1) and that has no unsynced data has its fd closed; the next use
- * reopens it from its path (slog__file_use). A reference (fetch response, sync, zero or
- * clean job) is only taken on an open file and keeps it open: a queued sendfile never loses
- * its fd. Active segments never join the list. */
+/* The segment fd cache: a bound on the .log files kept open at once, so a broker with many
+ * segments or many partitions stays under RLIMIT_NOFILE. Every segment's file (closed or
+ * active) is on one process-wide LRU list; past the bound the least recently used file that
+ * nothing but its segment holds (refs == 1) has its fd closed, files with unsynced data last;
+ * the next use reopens it from its path (slog__file_use). A reference (append, fetch response,
+ * sync, zero or clean job) is only taken on an open file and keeps it open: a queued sendfile
+ * never loses its fd, a write never has its fd closed under it.
+ *
+ * Closing a file with unsynced data loses nothing: the data is in the page cache (the inode's,
+ * not the fd's), and the sync job reopens the file by path and fdatasyncs it, which writes
+ * and waits for every dirty page of the inode. A writeback error that happened while no fd was
+ * open is still reported: Linux (since 4.14, errseq) reports an error nobody has seen to the
+ * next fsync through any fd, so the sync fails and the partition goes offline as before. */
 #include "sl_common.h"
 #include "sl_log.h"
 #include "slog_internal.h"
@@ -68,19 +74,23 @@ static void slog__fdc_push_front(slog_file_t *file)
 }
 
 /* Closes idle fds from the least recently used end until at most keep are open (lock held),
- * never except's (the file about to be used). Returns how many it closed. Files in use or
- * dirty are skipped: the bound may be exceeded while they are. */
+ * never except's (the file about to be used) nor one in use (refs > 1). Files without unsynced
+ * data go first; files with some (dirty) only when that is not enough: their data is in the
+ * page cache and the sync job reopens them by path. Returns how many it closed. */
 static int64_t slog__fdc_trim(int64_t keep, const slog_file_t *except)
 {
     int64_t closed = 0;
-    for (slog_file_t *f = slog__fdc_tail; f && slog__fdc_open > keep; f = f->lru_prev) {
-        if (f == except || f->fd < 0 || f->dirty || atomic_load(&f->refs) != 1) {
-            continue;
+    for (int pass = 0; pass < 2 && slog__fdc_open > keep; pass++) {
+        for (slog_file_t *f = slog__fdc_tail; f && slog__fdc_open > keep; f = f->lru_prev) {
+            if (f == except || f->fd < 0 || (f->dirty && pass == 0) ||
+                atomic_load(&f->refs) != 1) {
+                continue;
+            }
+            close(f->fd);
+            f->fd = -1;
+            slog__fdc_open--;
+            closed++;
         }
-        close(f->fd);
-        f->fd = -1;
-        slog__fdc_open--;
-        closed++;
     }
     return closed;
 }

@@ -505,12 +505,18 @@ static void slog__snap_path(const char *dir, int64_t off, char *buf, size_t len)
 
 int slog_pstate_save(const slog_pstate_t *ps, const char *dir, int64_t offset)
 {
+    return slog__pstate_save(ps, dir, offset, true);
+}
+
+int slog__pstate_save(const slog_pstate_t *ps, const char *dir, int64_t offset, bool sync)
+{
     sl_buf_t buf;
     sl_buf_init(&buf);
     slog_pstate_encode(ps, offset, &buf);
     char path[4096];
     slog__snap_path(dir, offset, path, sizeof path);
-    int rc = sl_fs_write_atomic(path, buf.data, buf.len);
+    int rc = sync ? sl_fs_write_atomic(path, buf.data, buf.len)
+                  : sl_fs_write_replace(path, buf.data, buf.len);
     sl_buf_deinit(&buf);
     int64_t *offs = NULL;
     size_t n = 0;
@@ -657,9 +663,9 @@ int slog__pstate_open(slog_part_t *part)
     return rc;
 }
 
-void slog__pstate_snapshot(slog_part_t *part)
+void slog__pstate_snapshot(slog_part_t *part, bool sync)
 {
-    int rc = slog_pstate_save(part->pstate, part->dir, slog_part_end_offset(part));
+    int rc = slog__pstate_save(part->pstate, part->dir, slog_part_end_offset(part), sync);
     if (rc != 0) {
         SL_LOGW("log", "%s: cannot write the producer snapshot (%s): the next open replays more",
                 part->dir, sl_strerror(rc));

@@ -78,8 +78,23 @@ void slog_conf_default(slog_conf_t *conf);
  * -errno, or SL_ECORRUPT when the log cannot be made consistent (never when a tail can be
  * truncated). Thread: loop (blocks). */
 int slog_part_open(const char *dir, const slog_conf_t *conf, slog_part_t **out);
-/* Syncs, writes indexes and the clean marker, frees. Thread: loop (blocks). */
+/* Closes cleanly and frees: slog_parts_close of one partition. Thread: loop (blocks). */
 void slog_part_close(slog_part_t *part);
+/* Closes n partitions cleanly and frees them. Each one changed since a clean open writes its
+ * index files and producer snapshot unsynced; then one pass (slog__fsync_all: writeback of all
+ * started at once, then waited for on several threads) makes durable only what is not yet:
+ * unsynced segment data, index files not synced since written, and each directory; only then
+ * is each partition's .clean marker created. A partition unchanged since a clean open (its
+ * marker still there) writes and syncs nothing. Never syncs the whole file system (syncfs
+ * would also wait for every other process's dirty data). A partition whose files fail is
+ * closed without a marker (the next start verifies it). Thread: loop (blocks). */
+void slog_parts_close(slog_part_t **parts, size_t n);
+/* Makes the directories of newly created partitions durable (the entries of their first
+ * segment files), all at once on several threads, so a partition's first sync job fsyncs only
+ * its file: called by whoever created n partitions before it reports them created. Partitions
+ * whose directory is not dirty are skipped; one that fails keeps its directory for its first
+ * sync job. Returns 0 or the first -errno. Thread: any that owns the partitions (blocks). */
+int slog_parts_sync_new(slog_part_t **parts, size_t n);
 /* Frees without writing anything (its directory is being removed by the caller). */
 void slog_part_abandon(slog_part_t *part);
 /* Closes and removes the directory (topic deletion). In-flight reads keep their files open. */
@@ -152,11 +167,12 @@ int slog_file_fd(const slog_file_t *file); /* open while a reference is held (fd
 void slog_file_ref(slog_file_t *file);
 void slog_file_unref(slog_file_t *file); /* Thread: any (atomic refcount) */
 
-/* The fd cache (fdcache.c): closed segments' .log files kept open at once, process-wide
- * (log.segment.fd.cache.max; SLOG_FD_CACHE_MIN..MAX, default SLOG_FD_CACHE_DEFAULT). The
- * least recently used idle ones beyond it are closed and reopened on demand; files in use (a
- * fetch response sending from them, a sync or clean job) and files with unsynced data stay
- * open whatever the bound. Thread: any. */
+/* The fd cache (fdcache.c): segments' .log files (closed, and active ones of idle
+ * partitions) kept open at once, process-wide (log.segment.fd.cache.max;
+ * SLOG_FD_CACHE_MIN..MAX, default SLOG_FD_CACHE_DEFAULT). The least recently used idle ones
+ * beyond it are closed (those with unsynced data last: a sync job reopens them) and reopened
+ * on demand; files in use (an append, a fetch response sending from them, a sync or clean
+ * job) stay open whatever the bound. Thread: any. */
 void slog_fd_cache_set_max(int64_t max);
 int64_t slog_fd_cache_max(void);
 /* Cached files whose fd is open now, and reopens so far (tests, metrics). */
@@ -204,6 +220,10 @@ typedef struct slog_sync_job slog_sync_job_t;
 bool slog_part_sync_needed(const slog_part_t *part);
 slog_sync_job_t *slog_part_sync_begin(slog_part_t *part);
 int slog_sync_run(slog_sync_job_t *job);
+/* Runs n jobs together (their files' writeback started at once, their fdatasyncs and directory
+ * fsyncs waited for on several threads: slog_sync_run for many partitions, sharing journal
+ * commits and disk flushes); rcs[i] is jobs[i]'s result. Thread: any (the flusher); blocks. */
+void slog_sync_run_many(slog_sync_job_t **jobs, size_t n, int *rcs);
 void slog_part_sync_end(slog_part_t *part, slog_sync_job_t *job, int rc);
 /* Synchronous variant for close and tests. */
 int slog_part_sync_now(slog_part_t *part);

@@ -18,16 +18,17 @@
 #include "slog_batch.h"
 #include "slog_pstate.h"
 
-/* A segment's .log file. The fd of a closed segment may be closed by the fd cache
- * (fdcache.c) while nothing but its segment holds the file (refs == 1) and its data is
- * synced; it is reopened from path on the next use. Whoever holds a reference (a fetch
- * response being sent, a sync, zero or clean job) holds an open fd: slog__file_use first. */
+/* A segment's .log file. Its fd may be closed by the fd cache (fdcache.c) while nothing but
+ * its segment holds the file (refs == 1), closed and active segments alike (those with
+ * unsynced data last); it is reopened from path on the next use. Whoever holds a reference
+ * (an append, a fetch response being sent, a sync, zero or clean job) holds an open fd:
+ * slog__file_ref_open. */
 struct slog_file {
     int fd;              /* -1 while the cache has closed it */
     atomic_int refs;
-    char *path;          /* for reopening; NULL: never cached (active or temporary files) */
-    bool cached;         /* on the cache's list (a closed segment) */
-    bool dirty;          /* holds data not yet synced: never closed by the cache */
+    char *path;          /* for reopening; NULL: never cached (temporary files) */
+    bool cached;         /* on the cache's list (a segment of a partition) */
+    bool dirty;          /* holds data not yet synced: closed last by the cache */
     struct slog_file *lru_prev, *lru_next;
 };
 
@@ -158,6 +159,7 @@ struct slog_part {
     bool zero_off;          /* a job failed: no more zeroing until reopened */
     int64_t sync_mark;      /* size_bytes when the last sync job began */
     int64_t last_sync_bytes; /* bytes that job covered */
+    int64_t zero_counted;   /* this partition's share of the process's zeroed space (zero.c) */
 };
 
 /* pstate.c: rebuilds part->txn from the log (whole log when .txn exists). */
@@ -181,7 +183,7 @@ bool slog__varint(const uint8_t **pp, const uint8_t *end, bool wide, int64_t *ou
 int32_t slog__batch_record_at(const uint8_t *p, size_t len, int64_t ts, int64_t *found);
 
 /* fdcache.c (Thread: loop, except that the lock makes any thread safe). add: file (of a
- * closed segment, path set) joins the cache as most recently used; the least recently used
+ * segment, path set) joins the cache as most recently used; the least recently used
  * idle files beyond the bound are closed. remove: leaves the cache (segment freed). use:
  * the file's fd, reopened if the cache closed it (on EMFILE/ENFILE idle cached fds are closed
  * and the open is tried once more), or -errno; marks it most recently used. */
@@ -190,7 +192,7 @@ void slog__fdc_remove(slog_file_t *file);
 int slog__file_use(slog_file_t *file);
 /* Reopens if needed and takes a reference: the fd stays open until slog_file_unref. */
 int slog__file_ref_open(slog_file_t *file);
-/* Marks whether the file holds unsynced data (dirty files are never closed by the cache). */
+/* Marks whether the file holds unsynced data (dirty files are closed last by the cache). */
 void slog__fdc_dirty(slog_file_t *file, bool dirty);
 /* Closes idle cached fds beyond the bound (after references were dropped). */
 void slog__fdc_trim_now(void);
@@ -235,6 +237,26 @@ int slog__seg_header(const slog_seg_t *seg, int64_t pos, slog_batch_hdr_t *hdr);
 /* Removes the segment's files. */
 void slog__seg_unlink(const slog_seg_t *seg, const char *dir);
 
+/* fsyncs.c: one file or directory to make durable; rc is the result. */
+typedef struct {
+    const char *path;
+    bool dir;     /* fsync a directory (its entries), else fdatasync a file */
+    bool segment; /* a segment file: its fdatasync can be failed by tests (slog_fault.h) */
+    bool gone_ok; /* a file deleted meanwhile needs no sync (0, not -ENOENT) */
+    int rc;
+} slog__fsync_item_t;
+/* Makes every item durable: starts writeback of all the files first (sync_file_range), so the
+ * disk takes their writes together, then fdatasyncs the files and fsyncs the directories on up
+ * to SLOG_FSYNC_THREADS_MAX threads (the caller's included; more than SLOG_FSYNC_INLINE_MAX
+ * items), so that one journal commit and disk flush serve many. Returns when all are done;
+ * each item's rc is 0 or -errno. Opens each file by path while it waits. Thread: any (blocks). */
+void slog__fsync_all(slog__fsync_item_t *items, size_t n);
+/* Calls fn(ctx, i) for every i below n, on up to SLOG_FSYNC_THREADS_MAX threads (the caller's
+ * included; more than SLOG_FSYNC_INLINE_MAX items), and returns when all calls have. fn must
+ * be safe to run for different i at once. Thread: any (blocks). */
+typedef void (*slog__par_fn)(void *ctx, size_t i);
+void slog__par_for(size_t n, slog__par_fn fn, void *ctx);
+
 /* partition.c: frees a partition and everything it holds (not its directory). */
 void slog__part_free(slog_part_t *part);
 
@@ -251,7 +273,9 @@ int slog__start_load(slog_part_t *part);
  * at or below the (recovered) end offset plus a replay of the batches after it. snapshot:
  * writes <end offset>.snapshot (failure is logged: the next open replays more). */
 int slog__pstate_open(slog_part_t *part);
-void slog__pstate_snapshot(slog_part_t *part);
+void slog__pstate_snapshot(slog_part_t *part, bool sync);
+/* slog_pstate_save, synced (atomic and durable) or only atomic. */
+int slog__pstate_save(const slog_pstate_t *ps, const char *dir, int64_t offset, bool sync);
 /* cleaner.c: at open, before the segments are listed: completes or discards an interrupted
  * swap, then reads the checkpoint (part->cleaned_to, gaps_below, marks). */
 int slog__clean_recover(slog_part_t *part);
@@ -266,6 +290,11 @@ static inline bool slog__gaps_at(const slog_part_t *part, int64_t base)
  * size change still needs a sync), 0 when there was none, or -errno. */
 void slog__zero_fence(slog_part_t *part, const slog_seg_t *seg, int64_t end);
 int slog__zero_trim(slog_part_t *part, slog_seg_t *seg);
+/* recount: after the active segment grew (or its zeros changed), updates the partition's
+ * share of the process's zeroed space (SLOG_ZERO_TOTAL_BYTES_MAX). forget: the partition is
+ * freed, its share goes. Thread: loop. */
+void slog__zero_recount(slog_part_t *part);
+void slog__zero_forget(slog_part_t *part);
 
 /* partition.c */
 int slog__push_seg(slog_part_t *part, slog_seg_t *seg);

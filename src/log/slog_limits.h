@@ -12,12 +12,22 @@
 #define SLOG_BATCH_BYTES_MAX ((int32_t)64 << 20)
 /* Records in one batch (guards count fields before any walk). */
 #define SLOG_BATCH_RECORDS_MAX 1000000
+/* Threads that wait on fsyncs at once in slog__fsync_all (the caller's included): enough for a
+ * journal commit and a disk cache flush to serve many files each (fsyncs.c), few enough to
+ * stay far below a descriptor limit (each holds one file open while it waits). */
+#define SLOG_FSYNC_THREADS_MAX 16
+/* Items that slog__fsync_all syncs on the calling thread alone (a sync job of one partition:
+ * starting threads would cost more than it saves). */
+#define SLOG_FSYNC_INLINE_MAX 2
+SL_STATIC_ASSERT(SLOG_FSYNC_THREADS_MAX >= 1 && SLOG_FSYNC_THREADS_MAX <= 64,
+                 "fsync threads: a few, bounded");
+
 /* Segments in one partition. */
 #define SLOG_SEGMENTS_MAX 100000
 
-/* Closed segments' .log files kept open at once, process-wide (fdcache.c): the least
- * recently used beyond it are closed and reopened on demand. Default, floor and ceiling of
- * slog_fd_cache_set_max (log.segment.fd.cache.max). Active segments always stay open. */
+/* Segments' .log files (closed and active) kept open at once, process-wide (fdcache.c): the
+ * least recently used idle ones beyond it are closed and reopened on demand. Default, floor
+ * and ceiling of slog_fd_cache_set_max (log.segment.fd.cache.max). */
 #define SLOG_FD_CACHE_DEFAULT 1024
 #define SLOG_FD_CACHE_MIN 1
 #define SLOG_FD_CACHE_MAX 1000000
@@ -62,6 +72,12 @@ SL_STATIC_ASSERT(SLOG_PSTATE_REPLAY_BUF_BYTES >= 61, "a buffer holds a batch hea
 #define SLOG_ZERO_SYNC_BYTES_MAX ((int64_t)128 << 10)
 /* Largest slog_conf_t.zero_ahead_bytes. */
 #define SLOG_ZERO_AHEAD_BYTES_MAX ((int64_t)256 << 20)
+/* Zeroed space not yet written over, plus what zero jobs out may still zero, over all
+ * partitions of the process: past it no new zero job starts. Without it every partition
+ * written to got its own zero_ahead_bytes of disk (4 MiB x 10,000 partitions = 40 GiB). */
+#define SLOG_ZERO_TOTAL_BYTES_MAX ((int64_t)1 << 30)
+SL_STATIC_ASSERT(SLOG_ZERO_TOTAL_BYTES_MAX >= SLOG_ZERO_AHEAD_BYTES_MAX,
+                 "one partition can have its whole zero-ahead space");
 
 SL_STATIC_ASSERT(SLOG_ZERO_AHEAD_BYTES_MAX < SLOG_SEGMENT_BYTES_MAX, "zeros fit a segment");
 SL_STATIC_ASSERT(SLOG_CLEAN_MAP_BYTES_MIN < SLOG_CLEAN_MAP_BYTES_MAX, "map bounds");

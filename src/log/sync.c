@@ -2,9 +2,14 @@
  * data (a roll leaves the closed segment unsynced: its fdatasync belongs to the next job, not
  * to the loop), whether the directory needs an fsync (segments were created), and whether
  * the recovery point must move to a newer segment. The flusher thread runs it without
- * touching the partition; the loop ends it, advancing the durable offset. */
+ * touching the partition; the loop ends it, advancing the durable offset.
+ *
+ * A job names its files by path and opens each only while it syncs it (fdatasync through any
+ * fd writes the inode's dirty pages), so queued jobs of many partitions hold no descriptors
+ * and leave the fd cache free to close their segments (fdcache.c). A file deleted meanwhile
+ * (retention, a failed sync's cut) needs no sync. The flusher runs the jobs queued meanwhile
+ * together (slog_sync_run_many), so many partitions' fdatasyncs share journal commits. */
 #include "sl_common.h"
-#include "sl_fs.h"
 #include "sl_log.h"
 #include "slog_internal.h"
 
@@ -16,7 +21,7 @@ struct slog_sync_job {
     char *dir;       /* for the directory fsync and the recovery point */
     bool sync_dir;
     size_t nfiles;
-    slog_file_t *files[];
+    char *files[];   /* paths of the segment files to fdatasync */
 };
 
 bool slog_part_sync_needed(const slog_part_t *part)
@@ -37,8 +42,8 @@ slog_sync_job_t *slog_part_sync_begin(slog_part_t *part)
     for (size_t i = 0; i < part->nsegs; i++) {
         slog_seg_t *seg = part->segs[i];
         if (seg->synced_next < seg->next) {
-            slog_file_ref(seg->file); /* dirty: the fd cache keeps it open (fdcache.c) */
-            job->files[job->nfiles++] = seg->file;
+            SL_ASSERT(seg->file->path); /* every segment of a partition has one */
+            job->files[job->nfiles++] = sl_xstrdup(seg->file->path);
         }
     }
     job->target = slog_part_end_offset(part);
@@ -52,18 +57,55 @@ slog_sync_job_t *slog_part_sync_begin(slog_part_t *part)
     return job;
 }
 
+/* Lists the files and the directory of n jobs to sync; owner[k] is item k's job. */
+static size_t slog__sync_items(slog_sync_job_t **jobs, size_t n, slog__fsync_item_t *items,
+                               size_t *owner)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        for (size_t i = 0; i < jobs[j]->nfiles; i++) {
+            owner[k] = j;
+            items[k++] = (slog__fsync_item_t){.path = jobs[j]->files[i], .segment = true,
+                                              .gone_ok = true};
+        }
+        if (jobs[j]->sync_dir) {
+            owner[k] = j;
+            items[k++] = (slog__fsync_item_t){.path = jobs[j]->dir, .dir = true};
+        }
+    }
+    return k;
+}
+
+void slog_sync_run_many(slog_sync_job_t **jobs, size_t n, int *rcs)
+{
+    size_t total = 0;
+    for (size_t j = 0; j < n; j++) {
+        total += jobs[j]->nfiles + jobs[j]->sync_dir;
+        rcs[j] = 0;
+    }
+    slog__fsync_item_t *items = sl_xcalloc(total ? total : 1, sizeof *items);
+    size_t *owner = sl_xcalloc(total ? total : 1, sizeof *owner);
+    size_t k = slog__sync_items(jobs, n, items, owner);
+    slog__fsync_all(items, k);
+    for (size_t i = 0; i < k; i++) {
+        if (items[i].rc != 0 && rcs[owner[i]] == 0) {
+            rcs[owner[i]] = items[i].rc;
+        }
+    }
+    /* The recovery point names offsets only once their data and directory are durable. */
+    for (size_t j = 0; j < n; j++) {
+        if (rcs[j] == 0 && jobs[j]->rp_base >= 0) {
+            rcs[j] = slog__rp_write(jobs[j]->dir, jobs[j]->target);
+        }
+    }
+    free(owner);
+    free(items);
+}
+
 int slog_sync_run(slog_sync_job_t *job)
 {
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < job->nfiles; i++) {
-        rc = slog__fdatasync(job->files[i]->fd);
-    }
-    if (rc == 0 && job->sync_dir) {
-        rc = sl_fs_sync_dir(job->dir);
-    }
-    if (rc == 0 && job->rp_base >= 0) {
-        rc = slog__rp_write(job->dir, job->target);
-    }
+    int rc;
+    slog_sync_run_many(&job, 1, &rc);
     return rc;
 }
 
@@ -74,9 +116,7 @@ static void slog__synced_to(slog_part_t *part, int64_t target)
     for (size_t i = 0; i < part->nsegs && part->segs[i]->base < target; i++) {
         slog_seg_t *seg = part->segs[i];
         seg->synced_next = SL_MAX(seg->synced_next, SL_MIN(seg->next, target));
-        if (i + 1 < part->nsegs) {
-            slog__fdc_dirty(seg->file, seg->synced_next < seg->next);
-        }
+        slog__fdc_dirty(seg->file, seg->synced_next < seg->next);
     }
 }
 
@@ -99,10 +139,7 @@ void slog_part_sync_end(slog_part_t *part, slog_sync_job_t *job, int rc)
         }
     }
     for (size_t i = 0; i < job->nfiles; i++) {
-        slog_file_unref(job->files[i]);
-    }
-    if (job->nfiles > 1) {
-        slog__fdc_trim_now(); /* closed segments just synced may leave the cache */
+        free(job->files[i]);
     }
     free(job->dir);
     free(job);

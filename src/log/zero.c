@@ -27,13 +27,38 @@
 static uint8_t slog__zeros[SLOG_ZERO_PIECE_BYTES];
 
 struct slog_zero_job {
-    slog_file_t *file; /* referenced */
+    char *path;        /* the segment's file, opened only while the job runs: a queued job
+                        * holds no descriptor (fdcache.c) */
     int64_t base;      /* segment it extends */
     int64_t from, to;
     pthread_mutex_t mu; /* held while a piece is written; guards stop and done */
     bool stop;
     int64_t done;       /* [from, done) holds zeros (synced once run returns 0) */
 };
+
+/* The process's zeroed space (SLOG_ZERO_TOTAL_BYTES_MAX): the sum of the partitions'
+ * zero_counted. Changed on the loop only; atomic for the tests' sake. */
+static _Atomic int64_t slog__zero_total;
+
+static int64_t slog__zero_share(const slog_part_t *part)
+{
+    const slog_seg_t *seg = part->nsegs > 0 ? slog__active(part) : NULL;
+    int64_t ahead = seg ? SL_MAX(seg->zeroed - seg->size, (int64_t)0) : 0;
+    return ahead + (part->zjob ? part->zjob->to - part->zjob->from : 0);
+}
+
+void slog__zero_recount(slog_part_t *part)
+{
+    int64_t share = slog__zero_share(part);
+    atomic_fetch_add(&slog__zero_total, share - part->zero_counted);
+    part->zero_counted = share;
+}
+
+void slog__zero_forget(slog_part_t *part)
+{
+    atomic_fetch_sub(&slog__zero_total, part->zero_counted);
+    part->zero_counted = 0;
+}
 
 slog_zero_job_t *slog_part_zero_begin(slog_part_t *part)
 {
@@ -48,21 +73,27 @@ slog_zero_job_t *slog_part_zero_begin(slog_part_t *part)
     if (from - seg->size >= ahead / 2 || to - from < (int64_t)SLOG_ZERO_PIECE_BYTES) {
         return NULL; /* enough ahead already, or the segment ends first */
     }
+    if (atomic_load(&slog__zero_total) + (to - from) > SLOG_ZERO_TOTAL_BYTES_MAX) {
+        return NULL; /* other partitions hold the zeroed space the process allows */
+    }
     slog_zero_job_t *job = sl_xcalloc(1, sizeof *job);
-    slog_file_ref(seg->file);
-    job->file = seg->file;
+    job->path = sl_xstrdup(seg->file->path);
     job->base = seg->base;
     job->from = from;
     job->to = to;
     job->done = from;
     pthread_mutex_init(&job->mu, NULL);
     part->zjob = job;
+    slog__zero_recount(part);
     return job;
 }
 
 int slog_zero_run(slog_zero_job_t *job)
 {
-    int fd = job->file->fd;
+    int fd = slog__open_retry(job->path, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
     int rc = 0;
     for (int64_t pos = job->from; rc == 0 && pos < job->to;) {
         size_t n = (size_t)SL_MIN(job->to - pos, (int64_t)SLOG_ZERO_PIECE_BYTES);
@@ -85,6 +116,7 @@ int slog_zero_run(slog_zero_job_t *job)
     if (rc == 0 && job->done > job->from && fdatasync(fd) < 0) { /* only this thread writes done */
         rc = -errno;
     }
+    close(fd);
     return rc;
 }
 
@@ -109,7 +141,8 @@ void slog_part_zero_end(slog_part_t *part, slog_zero_job_t *job, int rc)
         seg->zeroed = SL_MAX(seg->zeroed, job->done);
     }
     /* a roll while the job was out has cut the old segment's zeros (slog__zero_trim) */
-    slog_file_unref(job->file);
+    slog__zero_recount(part);
+    free(job->path);
     pthread_mutex_destroy(&job->mu);
     free(job);
 }
@@ -117,7 +150,7 @@ void slog_part_zero_end(slog_part_t *part, slog_zero_job_t *job, int rc)
 void slog__zero_fence(slog_part_t *part, const slog_seg_t *seg, int64_t end)
 {
     slog_zero_job_t *job = part->zjob;
-    if (job && job->file == seg->file && end > job->from) {
+    if (job && job->base == seg->base && end > job->from) {
         slog_zero_cancel(job);
     }
 }
@@ -126,15 +159,22 @@ int slog__zero_trim(slog_part_t *part, slog_seg_t *seg)
 {
     int64_t extent = seg->zeroed;
     slog_zero_job_t *job = part->zjob;
-    if (job && job->file == seg->file) {
+    if (job && job->base == seg->base) {
         slog_zero_cancel(job); /* done is final from here on */
         pthread_mutex_lock(&job->mu);
         extent = SL_MAX(extent, job->done);
         pthread_mutex_unlock(&job->mu);
     }
     seg->zeroed = 0;
+    slog__zero_recount(part);
     if (extent <= seg->size) {
         return 0;
     }
-    return ftruncate(seg->file->fd, seg->size) < 0 ? -errno : 1;
+    int rc = slog__file_ref_open(seg->file); /* the fd cache may have closed it */
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ftruncate(seg->file->fd, seg->size) < 0 ? -errno : 1;
+    slog_file_unref(seg->file);
+    return rc;
 }

@@ -1,6 +1,6 @@
 """Resources a broker shares with its machine: file descriptors (the soft limit raised at
-start, a bounded cache of closed segments' fds, an accept loop that backs off and refuses
-politely when none is left), disk space (produce refused under log.disk.reserve.bytes, a
+start, a bounded cache of segments' fds that idle partitions' active segments join too, an
+accept loop that backs off and refuses politely when none is left), disk space (produce refused under log.disk.reserve.bytes, a
 partition taken offline by a full disk coming back by itself once space returns) and the
 modes of what it creates (0700 dirs, 0600 files unless log.dir.mode says otherwise).
 
@@ -120,6 +120,58 @@ def test_many_segments_stay_within_a_low_open_files_limit(limited_broker):
     assert [int(m.value()[:8]) for m in msgs] == list(range(n))
     assert open_fds(b.pid) < 100
     assert "Too many open files" not in b.stderr_text()
+
+
+def produce_to_every_partition(bootstrap, topic, nparts, round_):
+    from conftest import produce_all, producer
+    prod = producer(bootstrap)
+    recs = [{"value": b"%d:%d" % (round_, p), "partition": p} for p in range(nparts)]
+    msgs = produce_all(prod, topic, recs, T(120))
+    assert [m.partition() for m in msgs] == list(range(nparts))
+    assert all(m.offset() == round_ for m in msgs)
+
+
+def values_of_every_partition(bootstrap, topic, nparts, want):
+    """Reads every partition from its start; returns {partition: [values]}."""
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+    c = consumer(bootstrap)
+    try:
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(nparts)])
+        msgs = consume_range(c, want, T(120))
+    finally:
+        c.close()
+    got = {}
+    for m in msgs:
+        got.setdefault(m.partition(), []).append(m.value())
+    return got
+
+
+def test_a_topic_with_four_times_more_partitions_than_descriptors_serves_and_restarts(
+        limited_broker):
+    """1,024 partitions under a limit of 256 descriptors (soft and hard): the active segments
+    of idle partitions leave the fd cache (log.segment.fd.cache.max, bounded to half the
+    limit) once synced, so creating the topic, a produce to and a fetch from every partition,
+    a clean restart and a start after kill -9 all succeed within the limit (before: each
+    partition held its active segment open, and opening the 250th or so failed with 'Too
+    many open files')."""
+    b = limited_broker((256, 256))
+    from conftest import create_topic
+    topic = unique_topic()
+    n = 1024
+    create_topic(b.bootstrap, topic, n, timeout_s=T(120))
+    produce_to_every_partition(b.bootstrap, topic, n, 0)
+    assert values_of_every_partition(b.bootstrap, topic, n, n) == \
+        {p: [b"0:%d" % p] for p in range(n)}
+    fds = open_fds(b.pid)
+    b.restart(T(120))
+    produce_to_every_partition(b.bootstrap, topic, n, 1)
+    b.kill9()
+    b.start(T(120))
+    assert values_of_every_partition(b.bootstrap, topic, n, 2 * n) == \
+        {p: [b"0:%d" % p, b"1:%d" % p] for p in range(n)}
+    print("open fds %d after the first round, %d at the end (limit 256)" % (fds, open_fds(b.pid)))
+    assert open_fds(b.pid) < 256
+    assert "Too many open files" not in b.stderr_text(), b.stderr_tail()
 
 
 def test_out_of_descriptors_the_listener_pauses_and_refuses_politely(limited_broker):

@@ -5,8 +5,12 @@
 #include "sl_test.h"
 #include "test_log.h"
 #include "slog_internal.h" /* segment bases, to damage the right file */
+#include "slog_fault.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
 
 /* Opens dir, appends batches of 3 records (ts 1000 + i), then crashes. */
 static int64_t crash_after(const char *dir, const slog_conf_t *c, int batches)
@@ -355,6 +359,166 @@ TEST(test_unclean_open_without_sync_leaves_the_tail_to_a_sync_job)
     tl_rmdir(dir);
 }
 
+#define CLOSE_PARTS 8
+
+TEST(test_closing_many_partitions_at_once_leaves_each_clean_with_its_data)
+{
+    char *root = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *parts[CLOSE_PARTS];
+    char dir[CLOSE_PARTS][512];
+    int64_t end[CLOSE_PARTS];
+    for (int i = 0; i < CLOSE_PARTS; i++) {
+        snprintf(dir[i], sizeof dir[i], "%s/%d", root, i);
+        ASSERT_EQ(slog_part_open(dir[i], &c, &parts[i]), 0);
+        for (int b = 0; b < 20 * i; b++) { /* partition 0 stays empty, later ones roll */
+            tl_append(parts[i], 2, 100 + b);
+        }
+        end[i] = slog_part_end_offset(parts[i]);
+    }
+    int64_t nsegs[CLOSE_PARTS];
+    for (int i = 0; i < CLOSE_PARTS; i++) {
+        nsegs[i] = slog_part_segment_count(parts[i]);
+    }
+    slog_parts_close(parts, CLOSE_PARTS);
+    for (int i = 0; i < CLOSE_PARTS; i++) {
+        char marker[4200], path[4200];
+        snprintf(marker, sizeof marker, "%s/.clean", dir[i]);
+        ASSERT_TRUE(tl_exists(marker));
+        DIR *d = opendir(dir[i]); /* what the marker vouches for is there */
+        ASSERT_TRUE(d != NULL);
+        int64_t logs = 0;
+        for (struct dirent *de; (de = readdir(d)) != NULL;) {
+            size_t len = strlen(de->d_name);
+            if (len == 24 && strcmp(de->d_name + 20, ".log") == 0) {
+                logs++;
+                snprintf(path, sizeof path, "%s/%.20s.index", dir[i], de->d_name);
+                ASSERT_TRUE(tl_exists(path));
+                snprintf(path, sizeof path, "%s/%.20s.timeindex", dir[i], de->d_name);
+                ASSERT_TRUE(tl_exists(path));
+            }
+        }
+        closedir(d);
+        ASSERT_EQ(logs, nsegs[i]);
+        slog_part_t *part;
+        ASSERT_EQ(slog_part_open(dir[i], &c, &part), 0);
+        ASSERT_EQ(part->clean_marker, true); /* trusted: nothing verified */
+        ASSERT_EQ(slog_part_end_offset(part), end[i]);
+        ASSERT_EQ(slog_part_durable_offset(part), end[i]);
+        ASSERT_EQ(tl_append(part, 1, 1), end[i]);
+        slog_part_close(part);
+    }
+    slog_parts_close(parts, 0); /* nothing to close */
+    tl_rmdir(root);
+}
+
+TEST(test_a_new_partition_syncs_its_directory_with_its_first_sync_job)
+{
+    char *dir = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *part;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(part->dir_dirty, true); /* the segment file's entry is not durable yet */
+    char rp[4200];
+    snprintf(rp, sizeof rp, "%s/recovery-point", part->dir);
+    ASSERT_TRUE(!tl_exists(rp)); /* nothing synced at creation */
+    tl_append(part, 2, 100);
+    slog_sync_job_t *job = slog_part_sync_begin(part);
+    ASSERT_TRUE(job != NULL);
+    ASSERT_EQ(part->dir_dirty, false); /* the job fsyncs the directory */
+    ASSERT_EQ(slog_sync_run(job), 0);
+    slog_part_sync_end(part, job, 0);
+    ASSERT_EQ(slog_part_durable_offset(part), 2);
+    slog_part_abandon(part); /* a crash: no recovery point, the one segment is verified */
+    ASSERT_EQ(open_end(dir, &c, NULL), 2);
+    tl_rmdir(dir);
+}
+
+TEST(test_closing_a_partition_unchanged_since_a_clean_open_writes_nothing)
+{
+    char *dir = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *part;
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    for (int i = 0; i < 30; i++) {
+        tl_append(part, 2, 100 + i);
+    }
+    int64_t end = slog_part_end_offset(part);
+    slog_part_close(part);
+    char marker[4200], snap[4200];
+    snprintf(marker, sizeof marker, "%s/.clean", dir);
+    snprintf(snap, sizeof snap, "%s/%020lld.snapshot", dir, (long long)end);
+    struct stat m0, s0, m1, s1;
+    ASSERT_EQ(stat(marker, &m0), 0);
+    ASSERT_EQ(stat(snap, &s0), 0);
+    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
+    ASSERT_EQ(part->clean_marker, true);
+    slog_part_close(part); /* nothing appended: nothing to write or sync */
+    ASSERT_EQ(stat(marker, &m1), 0);
+    ASSERT_EQ(stat(snap, &s1), 0);
+    ASSERT_EQ(s1.st_ino, s0.st_ino); /* the snapshot was not written again */
+    ASSERT_EQ(m1.st_mtim.tv_nsec, m0.st_mtim.tv_nsec);
+    ASSERT_EQ(m1.st_mtim.tv_sec, m0.st_mtim.tv_sec);
+    ASSERT_EQ(open_end(dir, &c, NULL), end);
+    tl_rmdir(dir);
+}
+
+TEST(test_new_partitions_directories_are_synced_together_before_their_first_sync_job)
+{
+    char *root = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *parts[CLOSE_PARTS];
+    char dir[CLOSE_PARTS][512];
+    for (int i = 0; i < CLOSE_PARTS; i++) {
+        snprintf(dir[i], sizeof dir[i], "%s/%d", root, i);
+        ASSERT_EQ(slog_part_open(dir[i], &c, &parts[i]), 0);
+        ASSERT_EQ(parts[i]->dir_dirty, true);
+    }
+    ASSERT_EQ(slog_parts_sync_new(parts, CLOSE_PARTS), 0);
+    for (int i = 0; i < CLOSE_PARTS; i++) {
+        ASSERT_EQ(parts[i]->dir_dirty, false); /* the first sync job fsyncs only the file */
+    }
+    ASSERT_EQ(slog_parts_sync_new(parts, CLOSE_PARTS), 0); /* nothing left to sync */
+    slog_parts_close(parts, CLOSE_PARTS);
+    tl_rmdir(root);
+}
+
+TEST(test_sync_jobs_run_together_and_a_failed_fdatasync_fails_only_its_own_job)
+{
+    char *root = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *parts[CLOSE_PARTS];
+    slog_sync_job_t *jobs[CLOSE_PARTS];
+    int rcs[CLOSE_PARTS];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < CLOSE_PARTS; i++) {
+            char dir[512];
+            snprintf(dir, sizeof dir, "%s/%d", root, i);
+            if (round == 0) {
+                ASSERT_EQ(slog_part_open(dir, &c, &parts[i]), 0);
+            }
+            tl_append(parts[i], 2, 100);
+            jobs[i] = slog_part_sync_begin(parts[i]);
+            ASSERT_TRUE(jobs[i] != NULL);
+        }
+        slog_fault_set(SLOG_FAULT_SYNC, round, EIO); /* round 1: the first fdatasync fails */
+        slog_sync_run_many(jobs, CLOSE_PARTS, rcs);
+        slog_fault_set(SLOG_FAULT_SYNC, 0, 0);
+        int failed = 0;
+        for (int i = 0; i < CLOSE_PARTS; i++) {
+            ASSERT_TRUE(rcs[i] == 0 || rcs[i] == -EIO);
+            failed += rcs[i] != 0;
+            slog_part_sync_end(parts[i], jobs[i], rcs[i]);
+            int64_t want = round == 0 ? 2 : (rcs[i] == 0 ? 4 : 2);
+            ASSERT_EQ(slog_part_durable_offset(parts[i]), want);
+            ASSERT_EQ(slog_part_failed(parts[i]) != 0, rcs[i] != 0);
+        }
+        ASSERT_EQ(failed, round);
+    }
+    slog_parts_close(parts, CLOSE_PARTS);
+    tl_rmdir(root);
+}
+
 int main(void)
 {
     RUN(test_recovery_truncates_a_torn_batch_at_every_cut);
@@ -369,5 +533,10 @@ int main(void)
     RUN(test_recovery_refuses_a_gap_between_trusted_segments);
     RUN(test_clean_segment_with_a_bad_tail_is_verified_and_cut);
     RUN(test_unclean_open_without_sync_leaves_the_tail_to_a_sync_job);
+    RUN(test_closing_many_partitions_at_once_leaves_each_clean_with_its_data);
+    RUN(test_a_new_partition_syncs_its_directory_with_its_first_sync_job);
+    RUN(test_closing_a_partition_unchanged_since_a_clean_open_writes_nothing);
+    RUN(test_new_partitions_directories_are_synced_together_before_their_first_sync_job);
+    RUN(test_sync_jobs_run_together_and_a_failed_fdatasync_fails_only_its_own_job);
     TEST_MAIN_END();
 }

@@ -1,6 +1,6 @@
 /* Storage resources (src/log/fdcache.c, slog_part_resume in recovery.c): the bounded cache of
- * closed segments' fds (reopened on demand, never closed under a read that holds the file or
- * while unsynced), EMFILE as an error of one request rather than an offline partition, and
+ * segments' fds, closed and active (reopened on demand, never closed under a read or write that
+ * holds the file, unsynced ones last), EMFILE as an error of one request rather than an offline partition, and
  * partitions taken offline by a write or sync failure coming back once the fault clears. */
 #include "sl_test.h"
 #include "test_log.h"
@@ -53,9 +53,10 @@ TEST(test_fd_cache_bounds_open_segment_files_once_synced)
     int before = open_fds();
     ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
     int64_t end = fill_segments(part, 20);
-    /* unsynced closed segments stay open: their sync needs the fd */
-    ASSERT_TRUE(open_fds() - before >= 20);
+    /* unsynced closed segments leave the cache too: the sync opens them by path */
+    ASSERT_TRUE(open_fds() - before <= 3);
     ASSERT_EQ(slog_part_sync_now(part), 0);
+    ASSERT_EQ(slog_part_failed(part), 0);
     ASSERT_TRUE(slog_fd_cache_open_count() <= 2);
     ASSERT_TRUE(open_fds() - before <= 3); /* two cached + the active segment */
     int64_t reopens = slog_fd_cache_reopens();
@@ -73,6 +74,64 @@ TEST(test_fd_cache_bounds_open_segment_files_once_synced)
     slog_part_close(part);
     ASSERT_EQ(open_fds(), before);
     tl_rmdir(dir);
+    slog_fd_cache_set_max(SLOG_FD_CACHE_DEFAULT);
+}
+
+#define MANY_PARTS 24
+
+/* Opens MANY_PARTS partitions under root (root/0, root/1, ...). */
+static void open_many(const char *root, const slog_conf_t *c, slog_part_t **parts)
+{
+    char dir[4096];
+    for (int i = 0; i < MANY_PARTS; i++) {
+        snprintf(dir, sizeof dir, "%s/%d", root, i);
+        ASSERT_EQ(slog_part_open(dir, c, &parts[i]), 0);
+    }
+}
+
+TEST(test_fd_cache_closes_idle_partitions_active_segments_and_reopens_them_on_append)
+{
+    slog_fd_cache_set_max(4);
+    char *root = tl_tmpdir();
+    slog_conf_t c = tl_conf_small();
+    slog_part_t *parts[MANY_PARTS];
+    int before = open_fds();
+    open_many(root, &c, parts);
+    ASSERT_TRUE(open_fds() - before <= 4); /* idle empty partitions hold no fd beyond it */
+    for (int i = 0; i < MANY_PARTS; i++) {
+        ASSERT_EQ(tl_append(parts[i], 1, 1), 0);
+    }
+    /* unsynced active segments leave the cache too (least recently used first): each sync
+     * opens its file by path */
+    ASSERT_TRUE(open_fds() - before <= 4);
+    for (int i = 0; i < MANY_PARTS; i++) {
+        ASSERT_EQ(slog_part_sync_now(parts[i]), 0);
+        ASSERT_EQ(slog_part_failed(parts[i]), 0);
+    }
+    ASSERT_TRUE(open_fds() - before <= 4);
+    int64_t reopens = slog_fd_cache_reopens();
+    for (int i = 0; i < MANY_PARTS; i++) { /* each append reopens its closed active file */
+        ASSERT_EQ(tl_append(parts[i], 1, 1), 1);
+        ASSERT_EQ(slog_part_sync_now(parts[i]), 0);
+        ASSERT_EQ(slog_part_failed(parts[i]), 0);
+    }
+    ASSERT_TRUE(slog_fd_cache_reopens() > reopens);
+    ASSERT_TRUE(open_fds() - before <= 4);
+    for (int i = 0; i < MANY_PARTS; i++) {
+        read_all(parts[i], 2);
+        slog_part_close(parts[i]);
+    }
+    ASSERT_EQ(open_fds(), before);
+    open_many(root, &c, parts); /* a clean reopen stays within the bound, data intact */
+    ASSERT_TRUE(open_fds() - before <= 4);
+    for (int i = 0; i < MANY_PARTS; i++) {
+        ASSERT_EQ(slog_part_end_offset(parts[i]), 2);
+        read_all(parts[i], 2);
+        ASSERT_EQ(tl_append(parts[i], 1, 1), 2);
+        slog_part_close(parts[i]);
+    }
+    ASSERT_EQ(open_fds(), before);
+    tl_rmdir(root);
     slog_fd_cache_set_max(SLOG_FD_CACHE_DEFAULT);
 }
 
@@ -141,6 +200,8 @@ TEST(test_out_of_descriptors_fails_the_read_not_the_partition)
     ASSERT_EQ(slog_part_sync_now(part), 0);
     slog_read_t held; /* holds the one cached fd: nothing idle to close */
     ASSERT_EQ(slog_part_read(part, 0, end, 100, true, &held), 0);
+    slog_read_t held_active; /* and one sending from the active segment */
+    ASSERT_EQ(slog_part_read(part, end - 1, end, 100, true, &held_active), 0);
     int64_t mid = end / 2; /* in a closed segment the cache has closed */
     int rc_active, rc_closed;
     with_no_descriptors(part, end, mid, &rc_active, &rc_closed);
@@ -152,6 +213,7 @@ TEST(test_out_of_descriptors_fails_the_read_not_the_partition)
     ASSERT_EQ(tl_read_base(&rd), mid);
     slog_file_unref(rd.file);
     slog_file_unref(held.file);
+    slog_file_unref(held_active.file);
     ASSERT_EQ(tl_append(part, 1, 1), end);
     slog_part_close(part);
     tl_rmdir(dir);
@@ -290,6 +352,7 @@ TEST(test_resume_waits_while_a_sync_job_is_out)
 int main(void)
 {
     RUN(test_fd_cache_bounds_open_segment_files_once_synced);
+    RUN(test_fd_cache_closes_idle_partitions_active_segments_and_reopens_them_on_append);
     RUN(test_fd_cache_never_closes_a_file_a_read_holds);
     RUN(test_out_of_descriptors_fails_the_read_not_the_partition);
     RUN(test_a_roll_out_of_descriptors_takes_one_from_the_cache);
