@@ -18,7 +18,8 @@ static int64_t fake_clock(void *ctx)
     return fake_now;
 }
 
-static const char *const SETTINGS[] = {"group.min.session.timeout.ms", "10", NULL};
+static const char *const SETTINGS[] = {"group.min.session.timeout.ms", "10",
+                                       "group.initial.rebalance.delay.ms", "0", NULL};
 
 #include "test_brk_client.h"
 
@@ -115,6 +116,36 @@ TEST(test_single_member_joins_syncs_and_heartbeats_into_a_stable_group)
     env_free(&env);
 }
 
+TEST(test_members_joining_within_the_initial_delay_form_the_first_generation_together)
+{
+    static const char *const settings[] = {"group.min.session.timeout.ms", "10",
+                                           "group.initial.rebalance.delay.ms", "100", NULL};
+    env_t env = env_new(settings, fake_clock);
+    cli_t a = cli_new(&env), b = cli_new(&env);
+    kmsg_join_group_resp_t jr;
+    join_new(&env, &a);
+    ASSERT_TRUE(!join_recv(&env, &a, &jr, 5)); /* waiting for more members */
+    fake_now += 60;
+    join_new(&env, &b);                          /* within the delay */
+    ASSERT_TRUE(!join_recv(&env, &b, &jr, 5));  /* b waits too */
+    fake_now += 45;                              /* the first delay ends: a member came, so */
+    ASSERT_TRUE(!join_recv(&env, &a, &jr, 5));  /* another 100 ms */
+    fake_now += 99;
+    ASSERT_TRUE(!join_recv(&env, &a, &jr, 5));
+    fake_now += 2;                               /* nobody came in the second: complete */
+    ASSERT_TRUE(join_recv(&env, &a, &jr, 50));
+    ASSERT_EQ(jr.error_code, 0);
+    ASSERT_EQ(jr.generation_id, 1);
+    int32_t listed = jr.members_count; /* the leader's answer lists both, the other's none */
+    ASSERT_TRUE(join_recv(&env, &b, &jr, 50));
+    ASSERT_EQ(jr.error_code, 0);
+    ASSERT_EQ(jr.generation_id, 1);
+    ASSERT_EQ(listed + jr.members_count, 2);
+    cli_free(&a);
+    cli_free(&b);
+    env_free(&env);
+}
+
 /* Two members, stable at generation 2; returns their ids. */
 static void two_members(env_t *env, cli_t *a, cli_t *b, char **ida, char **idb)
 {
@@ -200,6 +231,7 @@ TEST(test_a_pending_member_id_expires_after_the_session_timeout)
 TEST(test_pending_member_ids_are_bounded_by_group_max_size_until_they_expire)
 {
     static const char *const settings[] = {"group.min.session.timeout.ms", "10",
+                                           "group.initial.rebalance.delay.ms", "0",
                                            "group.max.size", "3", NULL};
     env_t env = env_new(settings, fake_clock);
     cli_t a = cli_new(&env);
@@ -347,6 +379,7 @@ TEST(test_a_join_naming_more_protocols_than_the_limit_is_refused)
 int main(void)
 {
     RUN(test_single_member_joins_syncs_and_heartbeats_into_a_stable_group);
+    RUN(test_members_joining_within_the_initial_delay_form_the_first_generation_together);
     RUN(test_session_timeout_removes_a_silent_member_and_rebalances);
     RUN(test_rebalance_timeout_completes_without_members_that_did_not_rejoin);
     RUN(test_a_pending_member_id_expires_after_the_session_timeout);
