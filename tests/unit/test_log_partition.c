@@ -227,15 +227,22 @@ TEST(test_offset_for_time_and_max_timestamp)
     tl_rmdir(dir);
 }
 
+/* A partition in dir holding 300 batches of 3 records (several segments with tl_conf_small). */
+static slog_part_t *open_filled(const char *dir, const slog_conf_t *c)
+{
+    slog_part_t *part;
+    SL_ASSERT(slog_part_open(dir, c, &part) == 0);
+    for (int i = 0; i < 300; i++) {
+        tl_append(part, 3, 1000);
+    }
+    return part;
+}
+
 TEST(test_retention_by_size_deletes_the_oldest_closed_segments)
 {
     char *dir = tl_tmpdir();
     slog_conf_t c = tl_conf_small();
-    slog_part_t *part;
-    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
-    for (int i = 0; i < 300; i++) {
-        tl_append(part, 3, 1000);
-    }
+    slog_part_t *part = open_filled(dir, &c);
     int segs = slog_part_segment_count(part);
     int64_t total = slog_part_size_bytes(part), first = part->segs[0]->size;
     c.retention_bytes = total - first; /* N: exactly one segment goes */
@@ -521,11 +528,7 @@ TEST(test_set_start_moves_inside_a_segment_deletes_whole_ones_and_reopens)
 {
     char *dir = tl_tmpdir();
     slog_conf_t c = tl_conf_small();
-    slog_part_t *part;
-    ASSERT_EQ(slog_part_open(dir, &c, &part), 0);
-    for (int i = 0; i < 300; i++) {
-        tl_append(part, 3, 1000);
-    }
+    slog_part_t *part = open_filled(dir, &c);
     int segs = slog_part_segment_count(part);
     int64_t second = part->segs[1]->base;
     ASSERT_TRUE(segs > 3);
